@@ -1,0 +1,90 @@
+// Endpoints, subjects and the envelope fields shared by kernel-core and user space.
+
+/** A service label: lower-case, starts with a letter. Also its NATS user and subject token. */
+export const LABEL_RE = /^[a-z][a-z0-9-]{0,31}$/;
+/** The kernel's own label: kernel calls are messages addressed to it (MINIX's SYSTEM). */
+export const KERNEL = "kernel";
+/** Source label the kernel stamps on IRQ notifications (MINIX's HARDWARE). */
+export const HARDWARE = "hardware";
+
+/** One incarnation of a service: `label#generation`. */
+export interface Endpoint {
+  readonly label: string;
+  readonly generation: number;
+}
+
+export function formatEndpoint(ep: Endpoint): string {
+  return `${ep.label}#${ep.generation}`;
+}
+
+/** Parses `label` (generation 0 = "whichever is current") or `label#generation`. */
+export function parseEndpoint(s: string): Endpoint | undefined {
+  const m = /^([a-z][a-z0-9-]{0,31})(?:#([1-9][0-9]{0,8}))?$/.exec(s);
+  if (!m) return undefined;
+  return { label: m[1], generation: m[2] ? Number(m[2]) : 0 };
+}
+
+export const Subjects = {
+  /** A caller publishes its requests here; only that service's NATS user may. */
+  trap: (label: string) => `mk.trap.${label}`,
+  trapWildcard: "mk.trap.*",
+  /** The kernel forwards to one incarnation: a stale incarnation never sees the new one's mail. */
+  endpoint: (label: string, generation: number) => `mk.ep.${label}.${generation}`,
+  endpointWildcard: (label: string) => `mk.ep.${label}.>`,
+  inboxPrefix: (label: string) => `_INBOX.${label}`,
+  hwIo: "mk.hw.io",
+  hwFault: "mk.hw.fault",
+  hwIrq: (line: number) => `mk.hw.irq.${line}`,
+  hwIrqWildcard: "mk.hw.irq.*",
+  consoleOut: "mk.console.out",
+  consoleIn: "mk.console.in",
+} as const;
+
+/** NATS header names of the envelope. */
+export const H = {
+  type: "Mk-Type",
+  src: "Mk-Src",
+  dst: "Mk-Dst",
+  req: "Mk-Req",
+  hops: "Mk-Hops",
+  args: "Mk-Args",
+  status: "Mk-Status",
+  errname: "Mk-Errname",
+  errmsg: "Mk-Errmsg",
+  timeout: "Mk-Timeout",
+  kind: "Mk-Kind",
+} as const;
+
+/** How a message travels: sendrec waits for a reply, send and notify do not. */
+export const Kind = { SENDREC: "sendrec", SEND: "send", NOTIFY: "notify" } as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** Largest body accepted on any endpoint: 1 MiB less room for headers (NATS max_payload). */
+export const MAX_BODY = 1024 * 1024 - 8192;
+/** Largest Mk-Args header, in characters. */
+export const MAX_ARGS = 16 * 1024;
+export const SECTOR_SIZE = 512;
+
+export type Args = Readonly<Record<string, unknown>>;
+
+/** A message as libsys and servers see it: typed arguments parsed at the edge, raw bytes. */
+export interface Message {
+  readonly type: number;
+  readonly args: Args;
+  readonly data: Uint8Array;
+}
+
+/** A message delivered to a server: with its kernel-stamped source. */
+export interface Delivered extends Message {
+  readonly source: string; // label#generation, stamped by the kernel
+  readonly kind: Kind;
+  readonly reqId: string;
+}
+
+/** What a handler returns: arguments and data of the reply (status OK). */
+export interface Reply {
+  readonly args?: Args;
+  readonly data?: Uint8Array;
+}
+
+export const EMPTY = new Uint8Array(0);

@@ -1,0 +1,13 @@
+// SYS_DEVIO: one in/out of 8, 16 or 32 bits on a port the caller owns.
+import { MkError } from "../../abi/index.ts";
+import type { KernelCall } from "./context.ts";
+import { checkPort } from "./port-check.ts";
+
+export const doDevio: KernelCall = async (k, c) => {
+  const { op, port, value } = c.args as { op: string; port: number; value?: number };
+  checkPort(k, c, "devio", port);
+  const out = op.startsWith("out");
+  if (out && value === undefined) throw new MkError("EBADREQUEST", `devio ${op} needs a value`);
+  const r = await k.hw.io([[op, port, out ? value! : 0]]);
+  return { args: { value: out ? 0 : (r.values[0] ?? 0) } };
+};

@@ -1,0 +1,19 @@
+// SYS_GETINFO: the endpoint table; one endpoint, optionally waiting for a generation
+// newer than `after` to be ready (how a client rides out a driver restart); or the
+// caller's own privileges.
+import { MkError } from "../../abi/index.ts";
+import type { KernelCall } from "./context.ts";
+
+export const doGetinfo: KernelCall = async (k, c) => {
+  const { what, label, after, waitMs } = c.args as { what: string; label?: string; after?: number; waitMs?: number };
+  if (what === "endpoints") return { args: { endpoints: k.table.list() } };
+  if (what === "privileges") {
+    const p = c.privileges;
+    return { args: { privileges: { label: p.label, placement: p.placement, ipc: p.ipc, calls: p.callNames, io: p.io, irq: p.irq } } };
+  }
+  if (!label) throw new MkError("EBADREQUEST", "getinfo endpoint needs a label");
+  if (!k.priv.services.has(label) && label !== "kernel") throw new MkError("EBADSRCDST", `no service ${label}`);
+  const entry = waitMs ? await k.table.waitReady(label, after ?? 0, waitMs) : k.table.get(label);
+  const row = entry ? k.table.list().find((r) => r.endpoint === entry.key) : undefined;
+  return { args: { endpoints: row ? [row] : [] } };
+};

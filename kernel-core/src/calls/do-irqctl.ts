@@ -1,0 +1,29 @@
+// SYS_IRQCTL: set or remove the caller's policy on an IRQ line, enable or disable it.
+// The line must be in the caller's irq privileges.
+import { IRQ_REENABLE, MkError } from "../../abi/index.ts";
+import type { KernelCall } from "./context.ts";
+
+export const doIrqctl: KernelCall = (k, c) => {
+  const { request, irq, policy } = c.args as { request: string; irq: number; policy?: number };
+  if (!c.privileges.irq.includes(irq)) {
+    k.metrics.denials.labels("irqctl", "irq").inc();
+    k.log.warn({ caller: c.caller?.key, call: "irqctl", irq, reqId: c.reqId }, "irqctl: IRQ %d not allowed for %s", irq, c.label);
+    throw new MkError("EPERM", `irqctl: IRQ ${irq} not allowed for ${c.label}`);
+  }
+  switch (request) {
+    case "setpolicy":
+      if (policy !== undefined && (policy & ~IRQ_REENABLE) !== 0) throw new MkError("EINVAL", `irqctl: unknown policy bits 0x${policy.toString(16)}`);
+      k.irqs.setPolicy(irq, c.label, policy ?? 0);
+      break;
+    case "rmpolicy":
+      k.irqs.rmPolicy(irq, c.label);
+      break;
+    case "enable":
+      k.irqs.setEnabled(irq, c.label, true);
+      break;
+    case "disable":
+      k.irqs.setEnabled(irq, c.label, false);
+      break;
+  }
+  return {};
+};

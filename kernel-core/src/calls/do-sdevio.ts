@@ -1,0 +1,15 @@
+// SYS_SDEVIO: string I/O, rep ins/outs on one port: a whole sector in one call.
+import { MkError } from "../../abi/index.ts";
+import type { KernelCall } from "./context.ts";
+import { checkPort, stringBytes } from "./port-check.ts";
+
+export const doSdevio: KernelCall = async (k, c) => {
+  const { op, port, count } = c.args as { op: string; port: number; count: number };
+  checkPort(k, c, "sdevio", port);
+  const bytes = stringBytes(op, count);
+  if (op.startsWith("outs") && c.data.length !== bytes) {
+    throw new MkError("EBADREQUEST", `sdevio ${op}: body has ${c.data.length} bytes, count ${count} needs ${bytes}`);
+  }
+  const r = await k.hw.io([[op, port, count]], op.startsWith("outs") ? c.data : undefined);
+  return { args: { count }, data: r.data };
+};

@@ -1,0 +1,18 @@
+// SYS_VDEVIO: a vector of port operations executed atomically by the bus (MINIX
+// sys_voutb and friends). String ops may be part of it; their bytes travel in the body.
+import { MkError } from "../../abi/index.ts";
+import type { HwOp } from "../hw/hw-bus.ts";
+import type { KernelCall } from "./context.ts";
+import { checkPort, stringBytes } from "./port-check.ts";
+
+export const doVdevio: KernelCall = async (k, c) => {
+  const ops = (c.args as { ops: HwOp[] }).ops;
+  let outBytes = 0;
+  for (const [op, port] of ops) checkPort(k, c, "vdevio", port);
+  for (const [op, , value] of ops) if (op.startsWith("outs")) outBytes += stringBytes(op, value);
+  if (c.data.length !== outBytes) {
+    throw new MkError("EBADREQUEST", `vdevio: body has ${c.data.length} bytes, the string outputs need ${outBytes}`);
+  }
+  const r = await k.hw.io(ops, c.data);
+  return { args: { values: r.values }, data: r.data };
+};

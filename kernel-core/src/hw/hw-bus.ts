@@ -1,0 +1,46 @@
+// The kernel's side of the hardware bus: port I/O reaches the emulator only from here,
+// over mk.hw.io, as one atomic vector of operations per request.
+import { headers, type NatsConnection } from "@nats-io/transport-node";
+import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, MkError, parseReplyArgs, Subjects, type HwFaultRequest } from "../../abi/index.ts";
+
+export type HwOp = [string, number, number];
+
+export interface HwBus {
+  io(ops: HwOp[], data?: Uint8Array): Promise<{ values: number[]; data: Uint8Array }>;
+  fault(req: HwFaultRequest): Promise<void>;
+}
+
+export class NatsHwBus implements HwBus {
+  private readonly nc: NatsConnection;
+  private readonly timeoutMs: number;
+  constructor(nc: NatsConnection, timeoutMs = 5000) {
+    this.nc = nc;
+    this.timeoutMs = timeoutMs;
+  }
+
+  async io(ops: HwOp[], data?: Uint8Array): Promise<{ values: number[]; data: Uint8Array }> {
+    const r = await this.request(Hw.HW_IO, { ops }, data);
+    const args = parseReplyArgs(Hw.HW_IO, r.args) as { values: number[] };
+    return { values: args.values, data: r.data };
+  }
+
+  async fault(req: HwFaultRequest): Promise<void> {
+    await this.request(Hw.HW_FAULT, req);
+  }
+
+  private async request(type: number, args: object, data?: Uint8Array): Promise<{ args: unknown; data: Uint8Array }> {
+    const h = headers();
+    h.set(H.type, String(type));
+    h.set(H.args, encodeArgs(args as Record<string, unknown>) ?? "{}");
+    let m;
+    try {
+      m = await this.nc.request(Subjects.hwIo, data, { headers: h, timeout: this.timeoutMs });
+    } catch (e) {
+      throw new MkError("EIO", `hardware bus did not answer: ${(e as Error).message}`, { cause: e });
+    }
+    const get = (n: string) => m.headers?.get(n) || undefined;
+    const status = decodeStatus(get);
+    if (status !== 0) throw decodeError(get, status);
+    return { args: decodeRawArgs(get), data: m.data };
+  }
+}

@@ -1,0 +1,77 @@
+// Kernel placement: a server loaded into kernel-core's own process. Its messages are
+// function calls into the trap path; messages to it are function calls to its handlers.
+// A crash here is a crash of the kernel: panic() stops kernel-core (the blue screen).
+import { Kind, MkError, type Args } from "../../abi/index.ts";
+import type { Logger } from "../../../services/libsys/src/log.ts";
+import type { RawReply, Receiver, Transport } from "../../../services/libsys/src/transport.ts";
+import type { Ipc, TrapOut } from "./ipc.ts";
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+let seq = 0;
+
+export class KernelTransport implements Transport {
+  readonly label: string;
+  readonly placement = "kernel" as const;
+  private readonly ipc: Ipc;
+  private readonly log: Logger;
+
+  constructor(label: string, ipc: Ipc, log: Logger) {
+    this.label = label;
+    this.ipc = ipc;
+    this.log = log;
+  }
+
+  connectionId(): number {
+    return 0;
+  }
+
+  private async trap(kind: Kind, dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs: number): Promise<TrapOut> {
+    const out = await this.ipc.trap({
+      caller: this.label, origin: "kernel", kind, dst, type, args: args ?? {}, data, reqId: `k${++seq}`, timeoutMs,
+    });
+    if (out.status !== 0) throw MkError.fromStatus(out.status, out.errmsg ?? "");
+    return out;
+  }
+
+  async sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
+    const out = await this.trap(Kind.SENDREC, dst, type, args, data, timeoutMs);
+    return { args: out.args ?? (out.argsJson ? (JSON.parse(out.argsJson) as unknown) : {}), data: out.data };
+  }
+
+  async send(dst: string, type: number, args: Args | undefined, data: Uint8Array): Promise<void> {
+    await this.trap(Kind.SEND, dst, type, args, data, DEFAULT_TIMEOUT_MS);
+  }
+
+  async notify(dst: string, bits: number): Promise<void> {
+    await this.trap(Kind.NOTIFY, dst, 0x1000, { bits }, new Uint8Array(0), DEFAULT_TIMEOUT_MS);
+  }
+
+  async listen(_generation: number, receiver: Receiver): Promise<void> {
+    this.ipc.inKernel.set(this.label, {
+      deliver: async (msg) => {
+        try {
+          return await receiver.deliver(msg);
+        } catch (e) {
+          if (e instanceof MkError) throw e;
+          return this.panic(e);
+        }
+      },
+      notify: (source, bits) => {
+        try {
+          receiver.notify(source, bits);
+        } catch (e) {
+          this.panic(e);
+        }
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    this.ipc.inKernel.delete(this.label);
+  }
+
+  panic(err: unknown): never {
+    this.log.fatal({ err, endpoint: this.label }, "kernel panic: in-kernel server %s crashed", this.label);
+    process.exit(70);
+  }
+}

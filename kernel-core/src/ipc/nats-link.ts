@@ -1,0 +1,182 @@
+// The kernel's NATS side. Subscribes every trap subject (the subject names the caller:
+// only that service's NATS user may publish there), forwards to endpoint subjects of one
+// incarnation, relays replies, turns mk.hw.irq.<n> into IRQs, and watches the system
+// account's disconnect events to learn at once when an incarnation's connection died.
+import { errors, headers, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import {
+  addHop, checkBody, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, H, headerSafe,
+  LABEL_RE, MkError, Subjects,
+} from "../../abi/index.ts";
+import type { Clock } from "../../../services/libsys/src/clock.ts";
+import type { Logger } from "../../../services/libsys/src/log.ts";
+import type { KernelMetrics } from "../http/metrics.ts";
+import type { EndpointEntry, EndpointTable } from "./endpoint-table.ts";
+import { errorOut, NoSubscriberError, type Ipc, type Link, type TrapIn, type TrapOut } from "./ipc.ts";
+
+export const DISCONNECT_SUBJECT = (account: string) => `$SYS.ACCOUNT.${account}.DISCONNECT`;
+const TRAP_PREFIX = "mk.trap.";
+const MAX_TIMEOUT_MS = 600_000;
+
+export interface NatsLinkOptions {
+  nc: NatsConnection;
+  sysNc?: NatsConnection;
+  account: string;
+  ipc: Ipc;
+  table: EndpointTable;
+  log: Logger;
+  clock: Clock;
+  metrics: KernelMetrics;
+  trapTimeoutMs: number;
+}
+
+export class NatsLink implements Link {
+  private readonly o: NatsLinkOptions;
+  private readonly subs: Subscription[] = [];
+
+  constructor(o: NatsLinkOptions) {
+    this.o = o;
+  }
+
+  async start(): Promise<void> {
+    const { nc, sysNc, ipc } = this.o;
+    this.subs.push(nc.subscribe(Subjects.trapWildcard, { callback: (_e, m) => void this.onTrap(m) }));
+    this.subs.push(
+      nc.subscribe(Subjects.hwIrqWildcard, {
+        callback: (_e, m) => {
+          const line = Number(m.subject.slice("mk.hw.irq.".length));
+          if (Number.isInteger(line) && line >= 0 && line < 16) ipc.irq(line);
+        },
+      }),
+    );
+    if (sysNc) {
+      this.subs.push(sysNc.subscribe(DISCONNECT_SUBJECT(this.o.account), { callback: (_e, m) => this.onDisconnect(m) }));
+      await sysNc.flush();
+    }
+    await nc.flush();
+  }
+
+  private onDisconnect(m: Msg): void {
+    let cid: unknown;
+    let reason: unknown;
+    try {
+      const ev = JSON.parse(new TextDecoder().decode(m.data)) as { client?: { id?: unknown }; reason?: unknown };
+      cid = ev.client?.id;
+      reason = ev.reason;
+    } catch {
+      return;
+    }
+    if (typeof cid !== "number") return;
+    const ep = this.o.table.byCid(cid);
+    if (ep) this.o.table.markDead(ep, `connection closed (${typeof reason === "string" ? reason : "disconnect"})`);
+  }
+
+  private async onTrap(m: Msg): Promise<void> {
+    const label = m.subject.slice(TRAP_PREFIX.length);
+    if (!LABEL_RE.test(label)) return;
+    // A caller may only have replies sent to its own inbox: never into another's.
+    if (m.reply && !m.reply.startsWith(`${Subjects.inboxPrefix(label)}.`)) {
+      this.o.metrics.denials.labels("trap", "reply-subject").inc();
+      this.o.log.warn({ caller: label, call: "trap", reply: m.reply.slice(0, 64) }, "trap from %s names a reply subject outside its inbox; dropped", label);
+      return;
+    }
+    const get = (name: string) => m.headers?.get(name) || undefined;
+    let t: TrapIn;
+    try {
+      checkBody(m.data);
+      const kind = decodeKind(get);
+      const type = decodeType(get);
+      const dst = get(H.dst);
+      if (!dst) throw new MkError("EBADREQUEST", `missing ${H.dst} header`);
+      const rawTimeout = get(H.timeout);
+      let timeoutMs = this.o.trapTimeoutMs;
+      if (rawTimeout !== undefined) {
+        if (!/^[0-9]{1,7}$/.test(rawTimeout) || Number(rawTimeout) < 1 || Number(rawTimeout) > MAX_TIMEOUT_MS) {
+          throw new MkError("EBADREQUEST", `${H.timeout} must be 1..${MAX_TIMEOUT_MS} ms`);
+        }
+        timeoutMs = Number(rawTimeout);
+      }
+      t = {
+        caller: label, origin: "user", kind, dst, type, args: decodeRawArgs(get), argsJson: get(H.args),
+        data: m.data, reqId: get(H.req) ?? nuid.next(), hops: addHop(get(H.hops), "kernel", this.o.clock.nowUs()), timeoutMs,
+      };
+    } catch (e) {
+      if (m.reply) this.reply(m.reply, errorOut(e as MkError));
+      return;
+    }
+    let out: TrapOut;
+    try {
+      out = await this.o.ipc.trap(t);
+    } catch (e) {
+      // A kernel bug, not the caller's fault: answer EIO and keep serving.
+      this.o.log.error({ err: e, caller: label, reqId: t.reqId }, "trap handling failed");
+      out = errorOut(new MkError("EIO", `kernel error: ${(e as Error).message}`));
+    }
+    if (m.reply) this.reply(m.reply, out, t.hops);
+  }
+
+  private reply(subject: string, out: TrapOut, hops?: string): void {
+    const h = headers();
+    h.set(H.status, String(out.status));
+    if (out.status !== 0) {
+      if (out.errname) h.set(H.errname, out.errname);
+      if (out.errmsg) h.set(H.errmsg, headerSafe(out.errmsg));
+    }
+    const a = out.argsJson ?? encodeArgs(out.args);
+    if (a !== undefined) h.set(H.args, a);
+    const trail = out.hops ?? hops;
+    if (trail) h.set(H.hops, addHop(trail, "kernel", this.o.clock.nowUs()));
+    this.o.nc.publish(subject, out.data, { headers: h });
+  }
+
+  private envelope(ep: EndpointEntry, source: string, t: TrapIn) {
+    const h = headers();
+    h.set(H.type, String(t.type));
+    h.set(H.src, source);
+    h.set(H.dst, ep.key);
+    h.set(H.req, t.reqId || nuid.next());
+    h.set(H.hops, t.hops ?? addHop(undefined, "kernel", this.o.clock.nowUs()));
+    if (t.kind !== "sendrec") h.set(H.kind, t.kind);
+    const a = t.argsJson ?? encodeArgs(t.args as Record<string, unknown> | undefined);
+    if (a !== undefined) h.set(H.args, a);
+    return h;
+  }
+
+  async forward(ep: EndpointEntry, source: string, t: TrapIn, timeoutMs: number): Promise<TrapOut> {
+    let m: Msg;
+    try {
+      m = await this.o.nc.request(Subjects.endpoint(ep.label, ep.generation), t.data, { headers: this.envelope(ep, source, t), timeout: timeoutMs });
+    } catch (e) {
+      if (e instanceof errors.RequestError && e.isNoResponders()) throw new NoSubscriberError(ep.key);
+      if (e instanceof errors.TimeoutError || (e as Error)?.cause instanceof errors.TimeoutError) {
+        throw new MkError("ETIMEDOUT", `${ep.key} did not reply within ${timeoutMs} ms`);
+      }
+      throw new MkError("EIO", `forward to ${ep.key} failed: ${(e as Error).message}`);
+    }
+    const get = (name: string) => m.headers?.get(name) || undefined;
+    let status: number;
+    try {
+      status = decodeStatus(get);
+    } catch {
+      throw new MkError("EIO", `${ep.key} sent a malformed reply`);
+    }
+    return { status, errname: get(H.errname), errmsg: get(H.errmsg), argsJson: get(H.args), data: m.data, hops: get(H.hops) };
+  }
+
+  post(ep: EndpointEntry, source: string, t: TrapIn): void {
+    this.o.nc.publish(Subjects.endpoint(ep.label, ep.generation), t.data, { headers: this.envelope(ep, source, t) });
+  }
+
+  notify(ep: EndpointEntry, source: string, bits: number): void {
+    const h = headers();
+    h.set(H.type, "4096");
+    h.set(H.kind, "notify");
+    h.set(H.src, source);
+    h.set(H.dst, ep.key);
+    h.set(H.args, `{"bits":${bits}}`);
+    this.o.nc.publish(Subjects.endpoint(ep.label, ep.generation), undefined, { headers: h });
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.subs) s.unsubscribe();
+  }
+}

@@ -1,0 +1,131 @@
+// The NATS authorization generated from the privilege table. Each service is a NATS user
+// that may publish only its own trap subject (and replies to what it received), and
+// subscribe only its own endpoint subjects and inbox. Only the kernel touches mk.hw.>.
+// The kernel's second user lives in the system account, to see client disconnects.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { KERNEL, Subjects } from "../../abi/index.ts";
+import type { SystemTable } from "./system-table.ts";
+
+export const HARDWARE_USER = "hardware";
+export const SYS_USER = "sys";
+export const MK_ACCOUNT = "MK";
+
+/** One service's NATS credential, as written to `<dir>/<user>.json`. */
+export interface Credential {
+  user: string;
+  password: string;
+  servers: string[];
+}
+
+interface Permissions {
+  publish: string[];
+  subscribe: string[];
+  allowResponses: boolean;
+}
+
+export function permissionsFor(table: SystemTable, user: string): Permissions {
+  if (user === KERNEL) {
+    return {
+      publish: ["mk.ep.>", Subjects.hwIo, Subjects.hwFault, "_INBOX.>"],
+      subscribe: [Subjects.trapWildcard, Subjects.hwIrqWildcard, `${Subjects.inboxPrefix(KERNEL)}.>`],
+      allowResponses: false,
+    };
+  }
+  if (user === HARDWARE_USER) {
+    return {
+      publish: [Subjects.hwIrqWildcard, Subjects.consoleOut],
+      subscribe: [Subjects.hwIo, Subjects.hwFault, Subjects.consoleIn],
+      allowResponses: true,
+    };
+  }
+  const svc = table.services.get(user);
+  if (!svc) throw new Error(`no service ${user} in ${table.file}`);
+  const publish = [Subjects.trap(user)];
+  const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`];
+  if (svc.console) {
+    publish.push(Subjects.consoleIn);
+    subscribe.push(Subjects.consoleOut);
+  }
+  return { publish, subscribe, allowResponses: true };
+}
+
+function q(s: string): string {
+  return JSON.stringify(s);
+}
+
+function userBlock(user: string, password: string, p: Permissions | undefined): string {
+  if (!p) return `      { user: ${q(user)}, password: ${q(password)} }`;
+  const list = (xs: string[]) => `[${xs.map(q).join(", ")}]`;
+  return [
+    `      { user: ${q(user)}, password: ${q(password)}, permissions: {`,
+    `          publish: { allow: ${list(p.publish)} }`,
+    `          subscribe: { allow: ${list(p.subscribe)} }`,
+    p.allowResponses ? `          allow_responses: true` : "",
+    `      } }`,
+  ]
+    .filter(Boolean)
+    .join("\n");
+}
+
+export interface NatsAuthOptions {
+  /** Where clients reach the server, e.g. nats://127.0.0.1:4222. */
+  clientUrl: string;
+  /** `listen` line, e.g. 127.0.0.1:4222 or 0.0.0.0:4222. */
+  listen: string;
+  /** Monitoring endpoint (`http`), or undefined for none. */
+  monitor?: string;
+  /** Fixed passwords (tests); random otherwise. */
+  passwords?: Map<string, string>;
+}
+
+export interface NatsAuth {
+  config: string;
+  credentials: Map<string, Credential>;
+}
+
+/** Every NATS user the table implies: kernel, hardware, sys and one per service. */
+export function natsUsers(table: SystemTable): string[] {
+  return [KERNEL, HARDWARE_USER, SYS_USER, ...table.services.keys()];
+}
+
+export function generateNatsAuth(table: SystemTable, opts: NatsAuthOptions): NatsAuth {
+  const credentials = new Map<string, Credential>();
+  for (const user of natsUsers(table)) {
+    const password = opts.passwords?.get(user) ?? randomBytes(18).toString("base64url");
+    credentials.set(user, { user, password, servers: [opts.clientUrl] });
+  }
+  const mkUsers = natsUsers(table)
+    .filter((u) => u !== SYS_USER)
+    .map((u) => userBlock(u, credentials.get(u)!.password, permissionsFor(table, u)));
+  const config = [
+    `# generated from ${table.file} by mkos; do not edit`,
+    `listen: ${q(opts.listen)}`,
+    opts.monitor ? `http: ${q(opts.monitor)}` : "",
+    `max_payload: 1048576`,
+    `accounts: {`,
+    `  ${MK_ACCOUNT}: {`,
+    `    users: [`,
+    mkUsers.join(",\n"),
+    `    ]`,
+    `  }`,
+    `  SYS: {`,
+    `    users: [`,
+    userBlock(SYS_USER, credentials.get(SYS_USER)!.password, undefined),
+    `    ]`,
+    `  }`,
+    `}`,
+    `system_account: SYS`,
+    "",
+  ]
+    .filter((l) => l !== "")
+    .join("\n");
+  return { config, credentials };
+}
+
+/** Writes `<dir>/<user>.json` for every credential, readable by the owner only. */
+export function writeCredentials(dir: string, creds: Map<string, Credential>): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const [user, c] of creds) writeFileSync(join(dir, `${user}.json`), JSON.stringify(c) + "\n", { mode: 0o600 });
+}

@@ -1,0 +1,279 @@
+// The privilege table (etc/system.yaml, MINIX's system.conf): every service, what it may
+// do, where it runs and how it is restarted. Loaded and validated at boot: a bad file
+// stops boot with an error naming the file, the line and the offending value.
+import { readFileSync } from "node:fs";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
+import { LABEL_RE, Sys } from "../../abi/index.ts";
+
+/** Kernel calls a service may be granted, by the name used in system.yaml. */
+export const CallNames = {
+  devio: Sys.SYS_DEVIO,
+  vdevio: Sys.SYS_VDEVIO,
+  sdevio: Sys.SYS_SDEVIO,
+  irqctl: Sys.SYS_IRQCTL,
+  getinfo: Sys.SYS_GETINFO,
+} as const;
+export type CallName = keyof typeof CallNames;
+/** Calls every incarnation may make about itself. */
+export const ALWAYS_ALLOWED: readonly number[] = [Sys.SYS_HELLO, Sys.SYS_READY];
+
+export const Placement = { KERNEL: "kernel", USER: "user" } as const;
+export type Placement = (typeof Placement)[keyof typeof Placement];
+
+export interface RestartPolicy {
+  heartbeatMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  intensity: { restarts: number; seconds: number };
+}
+
+export interface ServicePrivileges {
+  label: string;
+  placement: Placement;
+  module?: string; // what kernel placement imports (exports the server)
+  command?: string[]; // what user placement runs; absent for clients and tools
+  ipc: string[]; // labels it may message
+  calls: number[];
+  callNames: CallName[];
+  io: [number, number][]; // inclusive port ranges
+  irq: number[];
+  console: boolean; // may use the serial console (mk.console.in/out)
+  restart: RestartPolicy;
+  line: number;
+}
+
+export interface SystemTable {
+  file: string;
+  kernel: { httpPort: number; trapTimeoutMs: number; pitHz: number };
+  hardware: { command: string[]; diskImage: string; diskSectors: number };
+  services: Map<string, ServicePrivileges>;
+}
+
+export class SystemTableError extends Error {
+  readonly code = "ESYSTEMTABLE";
+  constructor(message: string) {
+    super(message);
+    this.name = "SystemTableError";
+  }
+}
+
+const DEFAULT_RESTART: RestartPolicy = {
+  heartbeatMs: 1000,
+  backoffMinMs: 100,
+  backoffMaxMs: 5000,
+  intensity: { restarts: 5, seconds: 10 },
+};
+
+class Ctx {
+  readonly file: string;
+  readonly lines: LineCounter;
+  constructor(file: string, lines: LineCounter) {
+    this.file = file;
+    this.lines = lines;
+  }
+  fail(node: Node | null | undefined, path: string, what: string): never {
+    const offset = node?.range?.[0] ?? 0;
+    const { line } = this.lines.linePos(offset);
+    throw new SystemTableError(`${this.file}:${line}: ${path}: ${what}`);
+  }
+  line(node: Node | null | undefined): number {
+    return this.lines.linePos(node?.range?.[0] ?? 0).line;
+  }
+}
+
+export function loadSystemTable(file: string): SystemTable {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new SystemTableError(`${file}: cannot read: ${(e as Error).message}`);
+  }
+  return parseSystemTable(text, file);
+}
+
+export function parseSystemTable(text: string, file = "system.yaml"): SystemTable {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  const ctx: Ctx = new Ctx(file, lines);
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    throw new SystemTableError(`${file}:${e.linePos?.[0]?.line ?? 0}: YAML: ${e.message.split("\n")[0]}`);
+  }
+  const root = doc.contents;
+  if (!isMap(root)) ctx.fail(root ?? undefined, "(top)", "expected a mapping with kernel, hardware and services");
+  const top = mapEntries(ctx, root, "(top)", ["kernel", "hardware", "services"]);
+
+  const k = top.get("kernel");
+  const kernelMap = k ? mapEntries(ctx, k, "kernel", ["http_port", "trap_timeout_ms", "pit_hz"]) : new Map<string, Node>();
+  const kernel = {
+    httpPort: optInt(ctx, kernelMap.get("http_port"), "kernel.http_port", 0, 65535) ?? 0,
+    trapTimeoutMs: optInt(ctx, kernelMap.get("trap_timeout_ms"), "kernel.trap_timeout_ms", 1, 600_000) ?? 30_000,
+    pitHz: optInt(ctx, kernelMap.get("pit_hz"), "kernel.pit_hz", 19, 1000) ?? 100,
+  };
+
+  const h: Node | undefined = top.get("hardware");
+  if (!h) ctx.fail(root, "hardware", "missing (the hardware emulator's command and disk)");
+  const hw = mapEntries(ctx, h, "hardware", ["command", "disk"]);
+  const diskNode: Node | undefined = hw.get("disk");
+  if (!diskNode) ctx.fail(h, "hardware.disk", "missing");
+  const disk = mapEntries(ctx, diskNode, "hardware.disk", ["image", "sectors"]);
+  const hardware = {
+    command: strList(ctx, hw.get("command"), "hardware.command", true),
+    diskImage: str(ctx, disk.get("image"), "hardware.disk.image"),
+    diskSectors: optInt(ctx, disk.get("sectors"), "hardware.disk.sectors", 16, 0x0fffffff) ?? 131072,
+  };
+
+  const s: Node | undefined = top.get("services");
+  if (!s) ctx.fail(root, "services", "missing");
+  if (!isMap(s)) ctx.fail(s, "services", "expected a mapping of label to privileges");
+  const services = new Map<string, ServicePrivileges>();
+  for (const pair of s.items) {
+    const keyNode = pair.key as Node;
+    const label = isScalar(keyNode) ? String(keyNode.value) : "";
+    if (!LABEL_RE.test(label)) ctx.fail(keyNode, `services.${label}`, `label must match ${LABEL_RE}`);
+    if (label === "kernel" || label === "hardware") ctx.fail(keyNode, `services.${label}`, "label is reserved");
+    services.set(label, parseService(ctx, label, pair.value as Node));
+  }
+  for (const svc of services.values()) {
+    for (const [i, target] of svc.ipc.entries()) {
+      if (target !== "*" && !services.has(target)) {
+        const node = (s.get(svc.label, true) as Node & { get(k: string, keep: true): Node }).get("ipc", true);
+        const item = isSeq(node) ? (node.items[i] as Node) : node;
+        ctx.fail(item, `services.${svc.label}.ipc[${i}]`, `"${target}" is not a service in this table`);
+      }
+    }
+  }
+  return { file, kernel, hardware, services };
+}
+
+function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
+  const p = `services.${label}`;
+  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "restart"]);
+  const placementNode = m.get("placement");
+  const placement = placementNode ? str(ctx, placementNode, `${p}.placement`) : "user";
+  if (placement !== "kernel" && placement !== "user") ctx.fail(placementNode, `${p}.placement`, `"${placement}" is not kernel or user`);
+  const module = m.has("module") ? str(ctx, m.get("module"), `${p}.module`) : undefined;
+  if (placement === "kernel" && !module) ctx.fail(node, `${p}.module`, "placement kernel needs a module to load into kernel-core");
+  const command = m.has("command") ? strList(ctx, m.get("command"), `${p}.command`, true) : undefined;
+
+  const callNames = strList(ctx, m.get("calls"), `${p}.calls`, false).map((name, i) => {
+    if (!(name in CallNames)) {
+      ctx.fail(itemNode(m.get("calls"), i), `${p}.calls[${i}]`, `unknown kernel call "${name}" (known: ${Object.keys(CallNames).join(", ")})`);
+    }
+    return name as CallName;
+  });
+  const io = strOrIntList(ctx, m.get("io"), `${p}.io`).map(([v, n], i): [number, number] => {
+    const r = parsePortRange(v);
+    if (!r) ctx.fail(itemNode(m.get("io"), i) ?? n, `${p}.io[${i}]`, `"${v}" is not a port or a range like 0x1F0-0x1F7`);
+    return r;
+  });
+  const irq = strOrIntList(ctx, m.get("irq"), `${p}.irq`).map(([v], i) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 15) ctx.fail(itemNode(m.get("irq"), i), `${p}.irq[${i}]`, `"${v}" is not an IRQ line 0-15`);
+    return n;
+  });
+  const consoleNode = m.get("console");
+  const consoleOk = consoleNode ? bool(ctx, consoleNode, `${p}.console`) : false;
+  return {
+    label,
+    placement,
+    module,
+    command,
+    ipc: strList(ctx, m.get("ipc"), `${p}.ipc`, false),
+    calls: callNames.map((c) => CallNames[c]),
+    callNames,
+    io,
+    irq,
+    console: consoleOk,
+    restart: parseRestart(ctx, m.get("restart"), `${p}.restart`),
+    line: ctx.line(node),
+  };
+}
+
+function parseRestart(ctx: Ctx, node: Node | undefined, p: string): RestartPolicy {
+  if (!node) return DEFAULT_RESTART;
+  const m = mapEntries(ctx, node, p, ["heartbeat_ms", "backoff_min_ms", "backoff_max_ms", "intensity"]);
+  const r: RestartPolicy = {
+    heartbeatMs: optInt(ctx, m.get("heartbeat_ms"), `${p}.heartbeat_ms`, 10, 600_000) ?? DEFAULT_RESTART.heartbeatMs,
+    backoffMinMs: optInt(ctx, m.get("backoff_min_ms"), `${p}.backoff_min_ms`, 0, 600_000) ?? DEFAULT_RESTART.backoffMinMs,
+    backoffMaxMs: optInt(ctx, m.get("backoff_max_ms"), `${p}.backoff_max_ms`, 0, 3_600_000) ?? DEFAULT_RESTART.backoffMaxMs,
+    intensity: DEFAULT_RESTART.intensity,
+  };
+  if (r.backoffMaxMs < r.backoffMinMs) ctx.fail(m.get("backoff_max_ms"), `${p}.backoff_max_ms`, "is below backoff_min_ms");
+  const i = m.get("intensity");
+  if (i) {
+    const im = mapEntries(ctx, i, `${p}.intensity`, ["restarts", "seconds"]);
+    r.intensity = {
+      restarts: optInt(ctx, im.get("restarts"), `${p}.intensity.restarts`, 1, 1000) ?? 5,
+      seconds: optInt(ctx, im.get("seconds"), `${p}.intensity.seconds`, 1, 86400) ?? 10,
+    };
+  }
+  return r;
+}
+
+export function parsePortRange(v: string): [number, number] | undefined {
+  const m = /^\s*(0x[0-9a-fA-F]{1,4}|[0-9]{1,5})(?:\s*-\s*(0x[0-9a-fA-F]{1,4}|[0-9]{1,5}))?\s*$/.exec(v);
+  if (!m) return undefined;
+  const lo = Number(m[1]);
+  const hi = m[2] ? Number(m[2]) : lo;
+  if (lo > 0xffff || hi > 0xffff || hi < lo) return undefined;
+  return [lo, hi];
+}
+
+function itemNode(node: Node | undefined, i: number): Node | undefined {
+  return isSeq(node) ? (node.items[i] as Node) : node;
+}
+
+function mapEntries(ctx: Ctx, node: Node, p: string, known: string[]): Map<string, Node> {
+  if (!isMap(node)) ctx.fail(node, p, "expected a mapping");
+  const out = new Map<string, Node>();
+  for (const pair of node.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (!known.includes(key)) ctx.fail(pair.key as Node, `${p}.${key}`, `unknown key (expected one of ${known.join(", ")})`);
+    out.set(key, pair.value as Node);
+  }
+  return out;
+}
+
+function str(ctx: Ctx, node: Node | undefined, p: string): string {
+  if (!isScalar(node) || typeof node.value !== "string" || node.value === "") ctx.fail(node, p, "expected a non-empty string");
+  return node.value;
+}
+
+function bool(ctx: Ctx, node: Node, p: string): boolean {
+  if (!isScalar(node) || typeof node.value !== "boolean") ctx.fail(node, p, "expected true or false");
+  return node.value;
+}
+
+function optInt(ctx: Ctx, node: Node | undefined, p: string, min: number, max: number): number | undefined {
+  if (node === undefined) return undefined;
+  const v = isScalar(node) ? node.value : undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    ctx.fail(node, p, `expected an integer from ${min} to ${max}, got ${isScalar(node) ? JSON.stringify(node.value) : "a collection"}`);
+  }
+  return v;
+}
+
+function strList(ctx: Ctx, node: Node | undefined, p: string, nonEmpty: boolean): string[] {
+  if (node === undefined) {
+    if (nonEmpty) ctx.fail(node, p, "missing");
+    return [];
+  }
+  if (!isSeq(node)) ctx.fail(node, p, "expected a list");
+  if (nonEmpty && node.items.length === 0) ctx.fail(node, p, "must not be empty");
+  return node.items.map((item, i) => str(ctx, item as Node, `${p}[${i}]`));
+}
+
+function strOrIntList(ctx: Ctx, node: Node | undefined, p: string): [string, Node][] {
+  if (node === undefined) return [];
+  if (!isSeq(node)) ctx.fail(node, p, "expected a list");
+  return node.items.map((item, i) => {
+    if (!isScalar(item) || (typeof item.value !== "string" && typeof item.value !== "number")) ctx.fail(item as Node, `${p}[${i}]`, "expected a port, range or number");
+    return [String(item.value), item as Node];
+  });
+}
+
+/** Does the caller's table entry grant this port? */
+export function portAllowed(svc: ServicePrivileges, port: number): boolean {
+  return svc.io.some(([lo, hi]) => port >= lo && port <= hi);
+}

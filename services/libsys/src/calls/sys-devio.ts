@@ -1,0 +1,15 @@
+// sys_inb/sys_outb and friends: one port access through the kernel (do-devio.ts).
+import { Sys as K } from "../../../../kernel-core/abi/index.ts";
+import type { Sys } from "../sys.ts";
+
+export type PortOp = "inb" | "inw" | "inl" | "outb" | "outw" | "outl";
+
+export async function sysDevio(sys: Sys, op: PortOp, port: number, value?: number): Promise<number> {
+  const r = await sys.kernelCall(K.SYS_DEVIO, value === undefined ? { op, port } : { op, port, value });
+  return r.args.value;
+}
+
+export const sysInb = (sys: Sys, port: number) => sysDevio(sys, "inb", port);
+export const sysInw = (sys: Sys, port: number) => sysDevio(sys, "inw", port);
+export const sysOutb = (sys: Sys, port: number, value: number) => sysDevio(sys, "outb", port, value);
+export const sysOutw = (sys: Sys, port: number, value: number) => sysDevio(sys, "outw", port, value);

@@ -1,0 +1,23 @@
+// sys_getinfo: the kernel's endpoint table, one endpoint (optionally waiting for a newer
+// generation to be ready), or the caller's own privileges.
+import { Sys as K, type EndpointInfo } from "../../../../kernel-core/abi/index.ts";
+import type { Sys } from "../sys.ts";
+
+export async function sysGetEndpoints(sys: Sys): Promise<EndpointInfo[]> {
+  const r = await sys.kernelCall(K.SYS_GETINFO, { what: "endpoints" });
+  return (r.args.endpoints ?? []) as EndpointInfo[];
+}
+
+/**
+ * The ready incarnation of label with a generation above `after`, waiting up to waitMs
+ * for one to appear (a restarted driver). ETIMEDOUT when none does.
+ */
+export async function sysWaitEndpoint(sys: Sys, label: string, after: number, waitMs: number): Promise<EndpointInfo> {
+  const r = await sys.kernelCall(K.SYS_GETINFO, { what: "endpoint", label, after, waitMs }, undefined, waitMs + 2000);
+  return (r.args.endpoints ?? [])[0] as EndpointInfo;
+}
+
+export async function sysGetPrivileges(sys: Sys): Promise<unknown> {
+  const r = await sys.kernelCall(K.SYS_GETINFO, { what: "privileges" });
+  return r.args.privileges;
+}

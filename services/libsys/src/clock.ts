@@ -1,0 +1,59 @@
+// Injected time. Timers, heartbeats and backoff take a Clock so tests move time by hand.
+
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Wall-clock milliseconds since the epoch. */
+  now(): number;
+  /** Monotonic microseconds, for latency and hop stamps. */
+  nowUs(): number;
+  setTimeout(fn: () => void, ms: number): Timer;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  nowUs: () => (performance.timeOrigin + performance.now()) * 1000,
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+/** A clock that moves only when told to: `advance(ms)` fires the timers that fall due. */
+export class ManualClock implements Clock {
+  private t: number;
+  private timers: { at: number; fn: () => void; seq: number }[] = [];
+  private seq = 0;
+  constructor(start = 1_700_000_000_000) {
+    this.t = start;
+  }
+  now(): number {
+    return this.t;
+  }
+  nowUs(): number {
+    return this.t * 1000;
+  }
+  setTimeout(fn: () => void, ms: number): Timer {
+    const timer = { at: this.t + Math.max(0, ms), fn, seq: this.seq++ };
+    this.timers.push(timer);
+    return { cancel: () => (this.timers = this.timers.filter((x) => x !== timer)) };
+  }
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const due = this.timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((x) => x !== due);
+      this.t = Math.max(this.t, due.at);
+      due.fn();
+    }
+    this.t = end;
+  }
+  pending(): number {
+    return this.timers.length;
+  }
+}

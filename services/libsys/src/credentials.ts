@@ -1,0 +1,24 @@
+// A service's own NATS credential, written by `mkctl up` (or compose's one-shot config
+// container) to a file only that service may read. MK_CREDS names the file.
+import { readFileSync } from "node:fs";
+
+export interface Credential {
+  user: string;
+  password: string;
+  servers: string[];
+}
+
+export function loadCredential(file = process.env.MK_CREDS): Credential {
+  if (!file) throw new Error("MK_CREDS is not set: it must name this service's credential file");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`cannot read credential ${file}: ${(e as Error).message}`);
+  }
+  const c = raw as Partial<Credential>;
+  if (typeof c.user !== "string" || typeof c.password !== "string" || !Array.isArray(c.servers) || !c.servers.every((s) => typeof s === "string")) {
+    throw new Error(`credential ${file} must hold user, password and servers`);
+  }
+  return { user: c.user, password: c.password, servers: c.servers };
+}

@@ -1,0 +1,13 @@
+// pino JSON logs to stdout. Every line carries svc and endpoint; message paths add
+// msgType and reqId so one request can be followed across services with a grep.
+import { pino, type Logger } from "pino";
+
+export type { Logger };
+
+export function createLogger(svc: string, endpoint?: string): Logger {
+  return pino({
+    level: process.env.MK_LOG_LEVEL ?? "info",
+    base: { svc, endpoint: endpoint ?? svc, pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}

@@ -1,0 +1,167 @@
+// User placement: the service is its own process and reaches everything through its own
+// trap subject. This is the only libsys file that speaks NATS.
+import { connect, errors, headers, nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import {
+  addHop, decodeError, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, headerSafe,
+  H, Kind, MkError, NOTIFY_MESSAGE, Subjects, type Args, type Delivered, type Reply,
+} from "../../../kernel-core/abi/index.ts";
+import { systemClock } from "./clock.ts";
+import type { Credential } from "./credentials.ts";
+import type { RawReply, Receiver, Transport } from "./transport.ts";
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+export async function connectNats(label: string, cred: Credential): Promise<NatsConnection> {
+  return connect({
+    servers: cred.servers,
+    user: cred.user,
+    pass: cred.password,
+    name: label,
+    inboxPrefix: Subjects.inboxPrefix(label),
+    maxReconnectAttempts: 10,
+  });
+}
+
+export class NatsTransport implements Transport {
+  readonly label: string;
+  readonly placement = "user" as const;
+  readonly nc: NatsConnection;
+  private sub?: Subscription;
+  private readonly trap: string;
+  private readonly onPanic: (err: unknown) => never;
+
+  constructor(label: string, nc: NatsConnection, onPanic?: (err: unknown) => never) {
+    this.label = label;
+    this.nc = nc;
+    this.trap = Subjects.trap(label);
+    this.onPanic = onPanic ?? ((err) => {
+      console.error(JSON.stringify({ level: 60, svc: label, msg: "panic", err: String((err as Error)?.stack ?? err) }));
+      process.exit(70);
+    });
+  }
+
+  static async connect(label: string, cred: Credential): Promise<NatsTransport> {
+    return new NatsTransport(label, await connectNats(label, cred));
+  }
+
+  connectionId(): number {
+    return this.nc.info?.client_id ?? 0;
+  }
+
+  private envelope(dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): MsgHdrs {
+    const h = headers();
+    h.set(H.type, String(type));
+    h.set(H.dst, dst);
+    h.set(H.req, nuid.next());
+    h.set(H.hops, addHop(undefined, this.label, systemClock.nowUs()));
+    if (kind !== Kind.SENDREC) h.set(H.kind, kind);
+    const a = encodeArgs(args);
+    if (a !== undefined) h.set(H.args, a);
+    if (timeoutMs !== undefined) h.set(H.timeout, String(timeoutMs));
+    return h;
+  }
+
+  async sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
+    const h = this.envelope(dst, type, Kind.SENDREC, args, timeoutMs);
+    let m: Msg;
+    try {
+      // The kernel answers within timeoutMs; the extra second covers its own reply hop.
+      m = await this.nc.request(this.trap, data, { headers: h, timeout: timeoutMs + 1000 });
+    } catch (e) {
+      throw natsToMkError(e, dst);
+    }
+    return parseReply(m);
+  }
+
+  async send(dst: string, type: number, args: Args | undefined, data: Uint8Array): Promise<void> {
+    const h = this.envelope(dst, type, Kind.SEND, args);
+    try {
+      parseReply(await this.nc.request(this.trap, data, { headers: h, timeout: DEFAULT_TIMEOUT_MS }));
+    } catch (e) {
+      throw natsToMkError(e, dst);
+    }
+  }
+
+  async notify(dst: string, bits: number): Promise<void> {
+    // Non-blocking, as in MINIX: no reply is awaited; the kernel coalesces the bits.
+    this.nc.publish(this.trap, undefined, { headers: this.envelope(dst, NOTIFY_MESSAGE, Kind.NOTIFY, { bits }) });
+  }
+
+  async listen(generation: number, receiver: Receiver): Promise<void> {
+    this.sub = this.nc.subscribe(Subjects.endpoint(this.label, generation), {
+      callback: (err, msg) => {
+        if (err) return;
+        void this.receive(msg, receiver);
+      },
+    });
+    await this.nc.flush();
+  }
+
+  private async receive(msg: Msg, receiver: Receiver): Promise<void> {
+    const get = (name: string) => msg.headers?.get(name) || undefined;
+    let reply: Reply | undefined;
+    try {
+      const kind = decodeKind(get);
+      const type = decodeType(get);
+      const source = get(H.src) ?? "";
+      const args = decodeRawArgs(get);
+      if (kind === Kind.NOTIFY) {
+        const bits = (args as { bits?: unknown }).bits;
+        if (typeof bits === "number" && Number.isInteger(bits)) receiver.notify(source, bits);
+        return;
+      }
+      const delivered: Delivered = { type, args: args as Args, data: msg.data, source, kind, reqId: get(H.req) ?? "" };
+      reply = await receiver.deliver(delivered);
+    } catch (e) {
+      if (!(e instanceof MkError)) this.panic(e);
+      if (msg.reply) msg.respond(undefined, { headers: errorHeaders(e) });
+      return;
+    }
+    if (!msg.reply) return;
+    const h = headers();
+    h.set(H.status, "0");
+    const a = encodeArgs(reply?.args);
+    if (a !== undefined) h.set(H.args, a);
+    const hops = msg.headers?.get(H.hops);
+    h.set(H.hops, addHop(hops || undefined, this.label, systemClock.nowUs()));
+    msg.respond(reply?.data, { headers: h });
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch(() => undefined);
+  }
+
+  panic(err: unknown): never {
+    return this.onPanic(err);
+  }
+}
+
+export function errorHeaders(e: MkError): MsgHdrs {
+  const h = headers();
+  h.set(H.status, String(e.code));
+  h.set(H.errname, e.errno);
+  h.set(H.errmsg, headerSafe(e.message));
+  return h;
+}
+
+export function parseReply(m: Msg): RawReply {
+  const get = (name: string) => m.headers?.get(name) || undefined;
+  const status = decodeStatus(get);
+  if (status !== 0) throw decodeError(get, status);
+  return { args: decodeRawArgs(get), data: m.data };
+}
+
+export function natsToMkError(e: unknown, dst: string): MkError {
+  if (e instanceof MkError) return e;
+  if (e instanceof errors.TimeoutError || (e as Error)?.cause instanceof errors.TimeoutError) {
+    return new MkError("ETIMEDOUT", `no reply from ${dst} in time`, { cause: e });
+  }
+  if (e instanceof errors.RequestError && e.isNoResponders()) {
+    return new MkError("ENOTREADY", `kernel-core is not answering traps`, { cause: e });
+  }
+  if (e instanceof errors.PermissionViolationError) {
+    return new MkError("ETRAPDENIED", `NATS refused: ${e.message}`, { cause: e });
+  }
+  return new MkError("EIO", `transport failure to ${dst}: ${(e as Error)?.message ?? e}`, { cause: e });
+}

@@ -1,0 +1,57 @@
+// What a server holds to talk to the rest of the system: its own endpoint, the IPC
+// primitives named as in MINIX, a logger and a clock. Built on a Transport.
+import {
+  hasLayout, KERNEL, parseReplyArgs, type Args, type LayoutType, type RepArgs,
+} from "../../../kernel-core/abi/index.ts";
+import type { Clock } from "./clock.ts";
+import type { Logger } from "./log.ts";
+import type { RawReply, Transport } from "./transport.ts";
+
+export interface Sys {
+  readonly label: string;
+  /** This incarnation, label#generation; set once the kernel answered SYS_HELLO. */
+  readonly self: string;
+  readonly generation: number;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly transport: Transport;
+  sendrec(dst: string, type: number, args?: Args, data?: Uint8Array, timeoutMs?: number): Promise<RawReply>;
+  send(dst: string, type: number, args?: Args, data?: Uint8Array): Promise<void>;
+  notify(dst: string, bits: number): Promise<void>;
+  /** A kernel call: sendrec to the kernel, reply arguments checked against the layout. */
+  kernelCall<T extends LayoutType>(type: T, args: Args, data?: Uint8Array, timeoutMs?: number): Promise<{ args: RepArgs<T>; data: Uint8Array }>;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class SysImpl implements Sys {
+  readonly label: string;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly transport: Transport;
+  generation = 0;
+
+  constructor(transport: Transport, log: Logger, clock: Clock) {
+    this.label = transport.label;
+    this.transport = transport;
+    this.log = log;
+    this.clock = clock;
+  }
+  get self(): string {
+    return `${this.label}#${this.generation}`;
+  }
+  sendrec(dst: string, type: number, args?: Args, data: Uint8Array = EMPTY, timeoutMs?: number): Promise<RawReply> {
+    return this.transport.sendrec(dst, type, args, data, timeoutMs);
+  }
+  send(dst: string, type: number, args?: Args, data: Uint8Array = EMPTY): Promise<void> {
+    return this.transport.send(dst, type, args, data);
+  }
+  notify(dst: string, bits: number): Promise<void> {
+    return this.transport.notify(dst, bits);
+  }
+  async kernelCall<T extends LayoutType>(type: T, args: Args, data: Uint8Array = EMPTY, timeoutMs?: number) {
+    const r = await this.transport.sendrec(KERNEL, type, args, data, timeoutMs);
+    if (!hasLayout(type)) throw new Error(`no layout for ${type}`);
+    return { args: parseReplyArgs(type, r.args) as RepArgs<T>, data: r.data };
+  }
+}

@@ -1,0 +1,34 @@
+// The seam between a server and where it runs. A Transport carries messages for one
+// service label: over NATS when the service is its own process (user placement), or as
+// function calls when it is loaded into kernel-core (kernel placement). Servers and
+// drivers see only this interface; no server imports NATS.
+import type { Args, Delivered, Reply } from "../../../kernel-core/abi/index.ts";
+
+/** A reply as it arrived: status OK, arguments not yet checked against a layout. */
+export interface RawReply {
+  readonly args: unknown;
+  readonly data: Uint8Array;
+}
+
+export interface Receiver {
+  /** A sendrec or send addressed to this incarnation. Throw MkError to answer an errno. */
+  deliver(msg: Delivered): Promise<Reply | undefined>;
+  /** A notification (coalesced bits) from source. */
+  notify(source: string, bits: number): void;
+}
+
+export interface Transport {
+  readonly label: string;
+  readonly placement: "kernel" | "user";
+  /** The NATS client id the kernel uses to notice this incarnation's death (0 in kernel). */
+  connectionId(): number;
+  sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs?: number): Promise<RawReply>;
+  send(dst: string, type: number, args: Args | undefined, data: Uint8Array): Promise<void>;
+  notify(dst: string, bits: number): Promise<void>;
+  /** Starts the receive loop for this incarnation; resolves once messages can arrive. */
+  listen(generation: number, receiver: Receiver): Promise<void>;
+  /** Stops receiving and lets in-flight work finish (drain), then disconnects. */
+  close(): Promise<void>;
+  /** A crash in this service: exits the process (user) or panics the kernel (kernel). */
+  panic(err: unknown): never;
+}
