@@ -1,0 +1,54 @@
+// hardware-emulator process entry: builds the machine from the privilege table's
+// hardware section (disk image, size), connects as the "hardware" NATS user, serves the
+// bus until SIGTERM. The disk image file outlives every restart of every process.
+import { resolve } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { Subjects } from "../../kernel-core/abi/index.ts";
+import { loadSystemTable } from "../../kernel-core/src/priv/system-table.ts";
+import { systemClock } from "../../services/libsys/src/clock.ts";
+import { loadCredential } from "../../services/libsys/src/credentials.ts";
+import { createLogger } from "../../services/libsys/src/log.ts";
+import { Machine } from "./bus.ts";
+import { HwServer } from "./server.ts";
+
+const log = createLogger("hardware-emulator", "hardware");
+
+async function main(): Promise<void> {
+  const table = loadSystemTable(process.env.MK_SYSTEM ?? "etc/system.yaml");
+  const image = resolve(process.env.MK_DISK ?? table.hardware.diskImage);
+  const cred = loadCredential(process.env.MK_CREDS);
+  const nc = await connect({ servers: cred.servers, user: cred.user, pass: cred.password, name: "hardware", maxReconnectAttempts: -1 });
+  const decoder = new TextDecoder();
+  const machine = new Machine({
+    clock: systemClock,
+    diskImage: image,
+    diskSectors: table.hardware.diskSectors,
+    irq: (line) => nc.publish(Subjects.hwIrq(line)),
+    console: (bytes) => {
+      nc.publish(Subjects.consoleOut, bytes);
+      log.info({ console: decoder.decode(bytes).replace(/\n$/, "") }, "console");
+    },
+  });
+  const server = new HwServer(nc, machine, log);
+  await server.start();
+  log.info({ image, sectors: table.hardware.diskSectors }, "hardware emulator up: ata0 %d sectors, uart0, pit, rtc", table.hardware.diskSectors);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "hardware emulator stopping");
+    setTimeout(() => process.exit(1), 2000).unref();
+    await server.stop();
+    machine.close();
+    await nc.drain().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((e) => {
+  log.fatal({ err: e }, "hardware emulator failed");
+  process.exit(1);
+});
