@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { KERNEL } from "../abi/index.ts";
 import type { Clock } from "../../services/libsys/src/clock.ts";
-import type { Logger } from "../../services/libsys/src/log.ts";
+import { createLogger, type Logger } from "../../services/libsys/src/log.ts";
 import { startService, type RunningService, type ServiceModule } from "../../services/libsys/src/service.ts";
 import type { KernelState } from "./calls/context.ts";
 import type { HwBus } from "./hw/hw-bus.ts";
@@ -80,7 +80,7 @@ export class Kernel implements KernelState {
       const mod = (await import(pathToFileURL(resolve(PROJECT_ROOT, svc.module!)).href)) as { service?: ServiceModule };
       if (!mod.service) throw new Error(`${svc.module} does not export a service (ServiceModule)`);
       const transport = new KernelTransport(svc.label, this.ipc, this.log);
-      const running = await startService(mod.service, transport, { log: this.log.child({ svc: svc.label }), clock: this.clock });
+      const running = await startService(mod.service, transport, { log: createLogger(svc.label).child({ placement: "kernel" }), clock: this.clock });
       this.inKernel.push(running);
     }
   }

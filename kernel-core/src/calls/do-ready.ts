@@ -4,7 +4,7 @@ import type { KernelCall } from "./context.ts";
 export const doReady: KernelCall = (k, c) => {
   if (c.caller) {
     k.table.ready(c.caller);
-    k.log.info({ endpoint: c.caller.key }, "incarnation %s ready", c.caller.key);
+    k.log.info({ incarnation: c.caller.key }, "incarnation %s ready", c.caller.key);
   }
   return {};
 };

@@ -227,7 +227,7 @@ export class Ipc {
 
   private onDeath(ep: EndpointEntry, cause: string): void {
     this.k.metrics.deaths.labels(ep.label).inc();
-    this.k.log.warn({ endpoint: ep.key, cause }, "incarnation %s died: %s", ep.key, cause);
+    this.k.log.warn({ incarnation: ep.key, cause }, "incarnation %s died: %s", ep.key, cause);
     this.k.irqs.release(ep.label);
     this.notifyPending.delete(ep.label);
     this.inKernel.delete(ep.label);

@@ -71,7 +71,7 @@ export class KernelTransport implements Transport {
   }
 
   panic(err: unknown): never {
-    this.log.fatal({ err, endpoint: this.label }, "kernel panic: in-kernel server %s crashed", this.label);
+    this.log.fatal({ err, inKernel: this.label }, "kernel panic: in-kernel server %s crashed", this.label);
     process.exit(70);
   }
 }

@@ -7,7 +7,7 @@ export type { Logger };
 export function createLogger(svc: string, endpoint?: string): Logger {
   return pino({
     level: process.env.MK_LOG_LEVEL ?? "info",
-    base: { svc, endpoint: endpoint ?? svc, pid: process.pid },
+    base: endpoint ? { svc, endpoint, pid: process.pid } : { svc, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }

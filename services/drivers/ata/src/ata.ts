@@ -1,0 +1,173 @@
+// The ATA PIO driver's device logic: programs the task-file registers with one vector
+// kernel call, checks status, and moves sector data with string I/O. It waits for IRQ 14
+// only when the drive is still busy, and gives up with ETIMEDOUT after a deadline.
+import { IRQ_REENABLE, MkError, SECTOR_SIZE } from "../../../../kernel-core/abi/index.ts";
+import type { BlockDevice, Geometry } from "../../../libsys/src/blockdriver.ts";
+import { sysIrqSetPolicy } from "../../../libsys/src/calls/sys-irqctl.ts";
+import { sysVdevio, type PortVector } from "../../../libsys/src/calls/sys-vdevio.ts";
+import { IrqWaiter } from "../../../libsys/src/irq-waiter.ts";
+import type { Sys } from "../../../libsys/src/sys.ts";
+
+export const P = { DATA: 0x1f0, ERROR: 0x1f1, COUNT: 0x1f2, LBA_LO: 0x1f3, LBA_MID: 0x1f4, LBA_HI: 0x1f5, DRIVE: 0x1f6, STATUS: 0x1f7, CMD: 0x1f7, ALT: 0x3f6, CTL: 0x3f6 } as const;
+export const S = { ERR: 0x01, DRQ: 0x08, DF: 0x20, RDY: 0x40, BSY: 0x80 } as const;
+const C = { READ: 0x20, WRITE: 0x30, FLUSH: 0xe7, IDENTIFY: 0xec } as const;
+export const ATA_IRQ = 14;
+const MAX_PER_COMMAND = 256;
+const STATUS_NAMES: [number, string][] = [[0x80, "BSY"], [0x40, "RDY"], [0x20, "DF"], [0x10, "SRV"], [0x08, "DRQ"], [0x01, "ERR"]];
+const ERROR_NAMES: [number, string][] = [[0x80, "BBK"], [0x40, "UNC"], [0x20, "MC"], [0x10, "IDNF"], [0x08, "MCR"], [0x04, "ABRT"], [0x02, "TK0NF"], [0x01, "AMNF"]];
+
+function bits(v: number, names: [number, string][]): string {
+  const set = names.filter(([b]) => v & b).map(([, n]) => n);
+  return `0x${v.toString(16).padStart(2, "0")}${set.length ? ` (${set.join(" ")})` : ""}`;
+}
+
+export interface AtaOptions {
+  /** How long a command may keep the drive busy before the driver gives up. */
+  timeoutMs: number;
+}
+
+export class AtaDisk implements BlockDevice {
+  private readonly sys: Sys;
+  private readonly o: AtaOptions;
+  private readonly irq: IrqWaiter;
+  private geo?: Geometry;
+
+  constructor(sys: Sys, o: AtaOptions) {
+    this.sys = sys;
+    this.o = o;
+    this.irq = new IrqWaiter(sys.clock);
+  }
+
+  async initFresh(): Promise<void> {
+    await sysIrqSetPolicy(this.sys, ATA_IRQ, IRQ_REENABLE);
+    await sysVdevio(this.sys, [["outb", P.CTL, 0x00]]); // nIEN clear: interrupts on
+    this.geo = await this.identify();
+    this.sys.log.info({ geometry: this.geo }, "ata0: %s, %d sectors", this.geo.model, this.geo.sectors);
+  }
+
+  /** A restarted driver keeps nothing: it re-claims the IRQ and re-identifies the drive. */
+  async initRestart(previous: number): Promise<void> {
+    this.sys.log.info({ previous }, "ata restart after generation %d", previous);
+    await this.initFresh();
+  }
+
+  intr(b: number): void {
+    if (b & (1 << ATA_IRQ)) this.irq.fire();
+  }
+
+  get interrupts(): number {
+    return this.irq.interrupts;
+  }
+
+  async geometry(minor: number): Promise<Geometry> {
+    this.checkMinor(minor);
+    if (!this.geo) this.geo = await this.identify();
+    return this.geo;
+  }
+
+  private checkMinor(minor: number): void {
+    if (minor !== 0) throw new MkError("ENXIO", `ata: no minor ${minor} (only 0, the whole disk)`);
+  }
+
+  private taskFile(lba: number, count: number, cmd: number): PortVector {
+    return [
+      ["outb", P.DRIVE, 0xe0 | ((lba >>> 24) & 0x0f)],
+      ["outb", P.COUNT, count & 0xff],
+      ["outb", P.LBA_LO, lba & 0xff],
+      ["outb", P.LBA_MID, (lba >>> 8) & 0xff],
+      ["outb", P.LBA_HI, (lba >>> 16) & 0xff],
+      ["outb", P.CMD, cmd],
+    ];
+  }
+
+  /** Waits until BSY clears (by IRQ, or by polling between interrupts); returns STATUS. */
+  private async settle(status: number, what: string): Promise<number> {
+    const deadline = this.sys.clock.now() + this.o.timeoutMs;
+    while (status & S.BSY) {
+      const left = deadline - this.sys.clock.now();
+      if (left <= 0) throw new MkError("ETIMEDOUT", `ata: ${what}: drive still busy (status ${bits(status, STATUS_NAMES)}) after ${this.o.timeoutMs} ms`);
+      await this.irq.wait(Math.min(left, 50));
+      status = (await sysVdevio(this.sys, [["inb", P.STATUS, 0]])).values[0];
+    }
+    return status;
+  }
+
+  private async fail(what: string, status: number): Promise<never> {
+    const err = (await sysVdevio(this.sys, [["inb", P.ERROR, 0]])).values[0];
+    throw new MkError("EIO", `ata: ${what} failed: status ${bits(status, STATUS_NAMES)} error ${bits(err, ERROR_NAMES)}`);
+  }
+
+  private async identify(): Promise<Geometry> {
+    this.irq.arm();
+    const r = await sysVdevio(this.sys, [["outb", P.DRIVE, 0xa0], ["outb", P.COUNT, 0], ["outb", P.LBA_LO, 0], ["outb", P.LBA_MID, 0], ["outb", P.LBA_HI, 0], ["outb", P.CMD, C.IDENTIFY], ["inb", P.STATUS, 0]]);
+    let status = r.values[0];
+    if (status === 0) throw new MkError("ENXIO", "ata: no drive on the primary channel");
+    status = await this.settle(status, "IDENTIFY");
+    if (status & S.ERR || !(status & S.DRQ)) return this.fail("IDENTIFY", status);
+    const id = await sysVdevio(this.sys, [["insw", P.DATA, 256], ["inb", P.STATUS, 0]]);
+    const w = (i: number) => id.data[2 * i] | (id.data[2 * i + 1] << 8);
+    const str = (word: number, len: number) => {
+      let s = "";
+      for (let i = 0; i < len / 2; i++) s += String.fromCharCode(id.data[2 * (word + i) + 1], id.data[2 * (word + i)]);
+      return s.trim();
+    };
+    if (!(w(49) & 0x0200)) throw new MkError("ENXIO", "ata: drive does not support LBA");
+    return { sectors: w(60) | (w(61) << 16), sectorSize: SECTOR_SIZE, model: str(27, 40), serial: str(10, 20) };
+  }
+
+  private checkRange(lba: number, count: number): void {
+    if (this.geo && lba + count > this.geo.sectors) {
+      // Still sent to the drive, which answers ERR+IDNF: the error comes from the hardware.
+      this.sys.log.debug({ lba, count }, "request past the end of the disk");
+    }
+  }
+
+  async read(minor: number, lba: number, count: number): Promise<Uint8Array> {
+    this.checkMinor(minor);
+    this.checkRange(lba, count);
+    const out = new Uint8Array(count * SECTOR_SIZE);
+    for (let done = 0; done < count; ) {
+      const n = Math.min(MAX_PER_COMMAND, count - done);
+      const at = lba + done;
+      const what = `READ SECTORS lba ${at} count ${n}`;
+      this.irq.arm();
+      let status = (await sysVdevio(this.sys, [...this.taskFile(at, n, C.READ), ["inb", P.STATUS, 0]])).values[0];
+      status = await this.settle(status, what);
+      if (status & (S.ERR | S.DF) || !(status & S.DRQ)) await this.fail(what, status);
+      const r = await sysVdevio(this.sys, [["insw", P.DATA, n * 256], ["inb", P.STATUS, 0]]);
+      const after = r.values[0];
+      if (after & (S.ERR | S.DF)) await this.fail(what, after);
+      out.set(r.data, done * SECTOR_SIZE);
+      done += n;
+    }
+    return out;
+  }
+
+  async write(minor: number, lba: number, data: Uint8Array): Promise<void> {
+    this.checkMinor(minor);
+    const count = data.length / SECTOR_SIZE;
+    this.checkRange(lba, count);
+    for (let done = 0; done < count; ) {
+      const n = Math.min(MAX_PER_COMMAND, count - done);
+      const at = lba + done;
+      const what = `WRITE SECTORS lba ${at} count ${n}`;
+      this.irq.arm();
+      let status = (await sysVdevio(this.sys, [...this.taskFile(at, n, C.WRITE), ["inb", P.ALT, 0]])).values[0];
+      status = await this.settle(status, what);
+      if (status & (S.ERR | S.DF) || !(status & S.DRQ)) await this.fail(what, status);
+      const chunk = data.subarray(done * SECTOR_SIZE, (done + n) * SECTOR_SIZE);
+      let after = (await sysVdevio(this.sys, [["outsw", P.DATA, n * 256], ["inb", P.STATUS, 0]], chunk)).values[0];
+      after = await this.settle(after, what);
+      if (after & (S.ERR | S.DF) || after & S.DRQ) await this.fail(what, after);
+      done += n;
+    }
+  }
+
+  async flush(minor: number): Promise<void> {
+    this.checkMinor(minor);
+    this.irq.arm();
+    let status = (await sysVdevio(this.sys, [["outb", P.DRIVE, 0xe0], ["outb", P.CMD, C.FLUSH], ["inb", P.STATUS, 0]])).values[0];
+    status = await this.settle(status, "CACHE FLUSH");
+    if (status & (S.ERR | S.DF)) await this.fail("CACHE FLUSH", status);
+  }
+}

@@ -1,0 +1,7 @@
+// The tty driver as a placement-neutral module.
+import { charDriver } from "../../../libsys/src/chardriver.ts";
+import { SerialTty } from "./tty.ts";
+
+export { SerialTty, TTY_IRQ } from "./tty.ts";
+
+export const service = charDriver("tty", (sys) => new SerialTty(sys));

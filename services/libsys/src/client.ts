@@ -1,0 +1,12 @@
+// A client incarnation: a process that only calls others (mkctl, tests, workloads). It
+// still says SYS_HELLO, so the kernel knows its endpoint and stamps it as the source.
+import type { Clock } from "./clock.ts";
+import type { Credential } from "./credentials.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { NatsTransport } from "./nats-transport.ts";
+import { startService, type RunningService } from "./service.ts";
+
+export async function connectClient(label: string, cred: Credential, o: { log?: Logger; clock?: Clock } = {}): Promise<RunningService> {
+  const transport = await NatsTransport.connect(label, cred);
+  return startService({ label, create: () => ({ handlers: {} }) }, transport, { log: o.log ?? createLogger(label), clock: o.clock });
+}

@@ -1,0 +1,110 @@
+// mkctl: boot, inspect and stop a process-mode mkos.
+//   mkctl up [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
+//   mkctl ps [--json]       the kernel's endpoint table (SYS_GETINFO as the mkctl service)
+//   mkctl down              stop everything mkctl up started
+//   mkctl kill LABEL        SIGKILL one service (a crash);  mkctl start LABEL: a new incarnation
+import { parseArgs } from "node:util";
+import type { EndpointInfo } from "../../../kernel-core/abi/index.ts";
+import { sysGetEndpoints } from "../../libsys/src/calls/sys-getinfo.ts";
+import { connectClient } from "../../libsys/src/client.ts";
+import { loadCredential } from "../../libsys/src/credentials.ts";
+import { createLogger } from "../../libsys/src/log.ts";
+import { ProcessSystem } from "./boot.ts";
+
+const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
+       mkctl ps [--json] [--run-dir DIR]
+       mkctl down [--run-dir DIR]
+       mkctl kill LABEL | start LABEL [--run-dir DIR]`;
+
+function table(rows: EndpointInfo[]): string {
+  const head = ["ENDPOINT", "STATE", "PLACEMENT", "PID", "MESSAGES", "SINCE"];
+  const body = rows.map((r) => [r.endpoint, r.state, r.placement, String(r.pid), String(r.messages), new Date(r.since).toISOString()]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
+async function ps(runDir: string | undefined, json: boolean): Promise<void> {
+  const sys = ProcessSystem.attach(runDir);
+  const log = createLogger("mkctl");
+  log.level = "warn";
+  const client = await connectClient("mkctl", loadCredential(sys.credFile("mkctl")), { log });
+  try {
+    const rows = await sysGetEndpoints(client.sys);
+    process.stdout.write(json ? JSON.stringify({ endpoints: rows }, null, 2) + "\n" : table(rows) + "\n");
+  } finally {
+    await client.stop();
+  }
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean", default: false },
+      foreground: { type: "boolean", default: false },
+      system: { type: "string" },
+      "run-dir": { type: "string" },
+      disk: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const [cmd, arg] = positionals;
+  const runDir = values["run-dir"];
+  if (values.help || !cmd) {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  switch (cmd) {
+    case "up": {
+      const started = Date.now();
+      const sys = await ProcessSystem.up({ system: values.system, runDir, disk: values.disk });
+      console.log(`mkos up in ${Date.now() - started} ms: kernel-core ${sys.state.kernelHttp}, NATS ${sys.state.natsUrl}, logs in ${sys.state.runDir}/logs`);
+      await ps(sys.state.runDir, false);
+      if (values.foreground) {
+        console.log("running in the foreground; Ctrl-C stops everything");
+        await new Promise<void>((resolve) => {
+          process.once("SIGINT", resolve);
+          process.once("SIGTERM", resolve);
+        });
+        await sys.down();
+        console.log("mkos down");
+      }
+      return 0;
+    }
+    case "ps":
+      await ps(runDir, values.json);
+      return 0;
+    case "down": {
+      const sys = ProcessSystem.attach(runDir);
+      await sys.down();
+      console.log("mkos down: every process stopped");
+      return 0;
+    }
+    case "kill": {
+      if (!arg) throw new Error("mkctl kill needs a LABEL");
+      const pid = ProcessSystem.attach(runDir).kill(arg, "SIGKILL");
+      console.log(`${arg}: SIGKILL sent to pid ${pid}`);
+      return 0;
+    }
+    case "start": {
+      if (!arg) throw new Error("mkctl start needs a LABEL");
+      const sys = ProcessSystem.attach(runDir);
+      const before = (await sys.endpoints()).find((e) => e.label === arg)?.generation ?? 0;
+      const pid = sys.start(arg);
+      await sys.waitAllReady(30_000, { [arg]: before });
+      console.log(`${arg}: started pid ${pid}`);
+      return 0;
+    }
+    default:
+      console.error(`mkctl: unknown command ${cmd}\n${USAGE}`);
+      return 2;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`mkctl: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);
