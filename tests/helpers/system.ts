@@ -1,0 +1,97 @@
+// Boots a real process-mode mkos for a test file: a privilege table generated from the
+// shipped one plus test clients, a temp run directory and disk image, real nats-server.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { ProcessSystem } from "../../services/mkctl/src/index.ts";
+import { connectClient, loadCredential, createLogger, type RunningService, NatsTransport, startService, type ServiceModule } from "../../services/libsys/src/index.ts";
+
+export const ROOT = join(import.meta.dirname, "../..");
+
+/** Test-only services appended to the shipped table. */
+const TEST_SERVICES = `
+  client:
+    ipc: [ata, tty, echo]
+    calls: [getinfo]
+    console: true
+  echo:
+    ipc: [client]
+  rogue:
+    ipc: [echo]
+    calls: [devio]
+    io: ["0x3F8-0x3FF"]
+`;
+
+export interface TestSystemOptions {
+  placement?: Record<string, "user" | "kernel">;
+  sectors?: number;
+  env?: Record<string, string>;
+}
+
+export interface TestSystem {
+  sys: ProcessSystem;
+  dir: string;
+  client(label?: string): Promise<RunningService>;
+  serve(module: ServiceModule): Promise<RunningService>;
+  /** A raw NATS connection with a service's own credential (to misbehave with). */
+  raw(user: string): Promise<NatsConnection>;
+  down(): Promise<void>;
+}
+
+export function testSystemYaml(o: TestSystemOptions = {}): string {
+  let yaml = readFileSync(join(ROOT, "etc", "system.yaml"), "utf8");
+  yaml = yaml.replace(/http_port: \d+/, "http_port: 0").replace(/sectors: \d+/, `sectors: ${o.sectors ?? 32768}`);
+  for (const [label, placement] of Object.entries(o.placement ?? {})) {
+    yaml = yaml.replace(new RegExp(`(\\n  ${label}:\\n    placement: )\\w+`), `$1${placement}`);
+  }
+  return yaml.replace(/\n  mkctl:/, `${TEST_SERVICES}  mkctl:`);
+}
+
+export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSystem> {
+  const dir = mkdtempSync(join(tmpdir(), "mkos-test-"));
+  const system = join(dir, "system.yaml");
+  writeFileSync(system, testSystemYaml(o));
+  const sys = await ProcessSystem.up({ system, runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "info", ...o.env } });
+  const opened: { stop(): Promise<void> }[] = [];
+  const quiet = (label: string) => {
+    const log = createLogger(label);
+    log.level = "warn";
+    return log;
+  };
+  return {
+    sys,
+    dir,
+    async client(label = "client") {
+      const c = await connectClient(label, loadCredential(sys.credFile(label)), { log: quiet(label) });
+      opened.push(c);
+      return c;
+    },
+    async serve(module) {
+      const t = await NatsTransport.connect(module.label, loadCredential(sys.credFile(module.label)));
+      const s = await startService(module, t, { log: quiet(module.label) });
+      opened.push(s);
+      return s;
+    },
+    async raw(user) {
+      const c = loadCredential(sys.credFile(user));
+      const nc = await connect({ servers: c.servers, user: c.user, pass: c.password, name: user, inboxPrefix: `_INBOX.${user}` });
+      opened.push({ stop: () => nc.close() });
+      return nc;
+    },
+    async down() {
+      for (const c of opened.reverse()) await c.stop().catch(() => undefined);
+      await sys.down();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A recognisable pattern for sector `lba`: every byte depends on its position. */
+export function pattern(lba: number, sectors: number, seed = 0x5a): Uint8Array {
+  const out = new Uint8Array(sectors * 512);
+  for (let s = 0; s < sectors; s++) {
+    for (let i = 0; i < 512; i++) out[s * 512 + i] = ((lba + s) * 31 + i * 7 + seed) & 0xff;
+  }
+  return out;
+}

@@ -1,0 +1,76 @@
+// Process-mode boot, end to end: every part its own OS process over real NATS.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Cdev, Subjects } from "../../kernel-core/abi/index.ts";
+import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
+import { bootTestSystem, pattern, type TestSystem } from "../helpers/system.ts";
+
+let ts: TestSystem;
+
+beforeAll(async () => {
+  ts = await bootTestSystem();
+});
+afterAll(async () => {
+  await ts?.down();
+});
+
+describe("boot", () => {
+  it("boot - every service is ready in the endpoint table, each its own process", async () => {
+    const c = await ts.client();
+    const eps = await sysGetEndpoints(c.sys);
+    const byLabel = Object.fromEntries(eps.map((e) => [e.label, e]));
+    expect(byLabel.kernel.state).toBe("ready");
+    expect(byLabel.ata).toMatchObject({ endpoint: "ata#1", state: "ready", placement: "user", pid: ts.sys.state.pids.ata });
+    expect(byLabel.tty).toMatchObject({ endpoint: "tty#1", state: "ready", placement: "user", pid: ts.sys.state.pids.tty });
+    expect(new Set([ts.sys.state.pids.ata, ts.sys.state.pids.tty, ts.sys.state.pids.kernel, ts.sys.state.pids.hardware]).size).toBe(4);
+  });
+
+  it("boot - /healthz, /readyz and /metrics answer on kernel-core", async () => {
+    expect((await fetch(`${ts.sys.state.kernelHttp}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${ts.sys.state.kernelHttp}/readyz`)).json()).toMatchObject({ ready: true, hardware: true });
+    const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
+    expect(metrics).toMatch(/mk_kernel_calls_total\{call="vdevio",result="ok"\} [1-9]/);
+    expect(metrics).toMatch(/mk_ipc_latency_seconds_bucket\{le="0.001",type="SYS_VDEVIO"\}/);
+    expect(metrics).toMatch(/mk_irqs_total\{line="0"\} [1-9]/); // the PIT ticks
+  });
+
+  it("ata - data written through the driver reads back, across a flush", async () => {
+    const c = await ts.client();
+    const disk = new BdevClient(c.sys, "ata");
+    await disk.openMinor(0);
+    const geo = await disk.geometry();
+    expect(geo).toMatchObject({ sectors: 32768, sectorSize: 512, model: "MKOS EMULATED ATA DISK" });
+    const data = pattern(100, 300); // more than one ATA command (256 sectors max)
+    await disk.write(100, data);
+    await disk.flush();
+    expect(Buffer.from(await disk.read(100, 300)).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it("ata - a read past the end of the disk fails with EIO naming IDNF", async () => {
+    const c = await ts.client();
+    const disk = new BdevClient(c.sys, "ata");
+    await expect(disk.read(32767, 2)).rejects.toMatchObject({ errno: "EIO", message: expect.stringMatching(/IDNF/) });
+  });
+
+  it("tty - a written line comes out of the UART on the console", async () => {
+    const c = await ts.client();
+    const console = await ts.raw("client");
+    const got = new Promise<string>((resolve) => {
+      let acc = "";
+      console.subscribe(Subjects.consoleOut, { callback: (_e, m) => { acc += new TextDecoder().decode(m.data); if (acc.includes("\n")) resolve(acc); } });
+    });
+    await console.flush();
+    const r = await c.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new TextEncoder().encode("hello from mkos\n"));
+    expect(r.args).toEqual({ count: 16 });
+    expect(await got).toBe("hello from mkos\n");
+  });
+
+  it("tty - a line typed on the console is read through the driver", async () => {
+    const c = await ts.client();
+    const console = await ts.raw("client");
+    const reading = c.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 100, timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    console.publish(Subjects.consoleIn, new TextEncoder().encode("ls -l\nsecond"));
+    const r = await reading;
+    expect(new TextDecoder().decode(r.data)).toBe("ls -l\n");
+  });
+});

@@ -1,0 +1,20 @@
+// Two projects: unit (one process, no NATS) and system (real nats-server, real processes).
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000 } },
+      {
+        test: {
+          name: "system",
+          include: ["tests/system/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          // Each file boots its own NATS and processes; two cores: one file at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
