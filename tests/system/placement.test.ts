@@ -1,0 +1,34 @@
+// The placement seam: the same ATA driver module runs as its own process (placement
+// user) and inside kernel-core (placement kernel), chosen in system.yaml; the same test
+// passes in both.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
+import { bootTestSystem, pattern, type TestSystem } from "../helpers/system.ts";
+
+describe.each(["user", "kernel"] as const)("placement %s", (placement) => {
+  let ts: TestSystem;
+  beforeAll(async () => {
+    ts = await bootTestSystem({ placement: { ata: placement } });
+  });
+  afterAll(async () => {
+    await ts?.down();
+  });
+
+  it(`placement - ata in ${placement} placement serves writes and reads of the same bytes`, async () => {
+    const c = await ts.client();
+    const eps = await sysGetEndpoints(c.sys);
+    const ata = eps.find((e) => e.label === "ata")!;
+    expect(ata).toMatchObject({ state: "ready", placement });
+    const kernelPid = ts.sys.state.pids.kernel;
+    expect(ata.pid === kernelPid).toBe(placement === "kernel");
+    expect(ts.sys.state.pids.ata === undefined).toBe(placement === "kernel");
+
+    const disk = new BdevClient(c.sys, "ata");
+    await disk.openMinor(0);
+    const data = pattern(2048, 64, placement === "user" ? 1 : 2);
+    await disk.write(2048, data);
+    await disk.flush();
+    expect(Buffer.from(await disk.read(2048, 64)).equals(Buffer.from(data))).toBe(true);
+    await expect(disk.read(32768, 1)).rejects.toMatchObject({ errno: "EIO" });
+  });
+});
