@@ -1,0 +1,146 @@
+// A hostile driver ("rogue": may message echo, make devio on 0x3F8-0x3FF, nothing else)
+// tries everything it should not, against the real NATS server and kernel. Each attempt
+// is refused, and nothing reaches the hardware bus.
+import { headers, type NatsConnection, type Status } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Cdev, Common, H, Subjects, Sys } from "../../kernel-core/abi/index.ts";
+import { sysDevio, sysIrqSetPolicy, sysSdevio, type ServiceModule } from "../../services/libsys/src/index.ts";
+import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
+
+let ts: TestSystem;
+let hwSpy: NatsConnection;
+const busTraffic: string[] = [];
+const seenByEcho: string[] = [];
+
+const echo: ServiceModule = {
+  label: "echo",
+  create: () => ({
+    handlers: {
+      [Common.COMMON_PING]: (req) => {
+        seenByEcho.push(req.source);
+        return {};
+      },
+    },
+  }),
+};
+
+/** Collects the server's permission errors reported on a connection. */
+function permissionErrors(nc: NatsConnection): string[] {
+  const errs: string[] = [];
+  void (async () => {
+    for await (const s of nc.status() as AsyncIterable<Status>) {
+      if (s.type === "error") errs.push(String((s as { error?: Error }).error?.message ?? s));
+    }
+  })();
+  return errs;
+}
+
+async function settle(nc: NatsConnection): Promise<void> {
+  await nc.flush().catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 150));
+}
+
+beforeAll(async () => {
+  ts = await bootTestSystem();
+  await ts.serve(echo);
+  hwSpy = await ts.raw("hardware");
+  hwSpy.subscribe(Subjects.hwIo, { callback: (_e, m) => busTraffic.push(m.headers?.get(H.args) ?? "") });
+  await hwSpy.flush();
+});
+afterAll(async () => {
+  await ts?.down();
+});
+
+describe("security", () => {
+  it("security - publishing to mk.hw.io, another's trap or endpoint is refused by NATS and reaches nobody", async () => {
+    const nc = await ts.raw("rogue");
+    const errs = permissionErrors(nc);
+    const ataTrap: string[] = [];
+    const kernelSpy = await ts.raw("ata");
+    kernelSpy.subscribe(`${Subjects.inboxPrefix("ata")}.>`, { callback: (_e, m) => ataTrap.push(m.subject) });
+    await kernelSpy.flush();
+    busTraffic.length = 0;
+
+    const h = headers();
+    h.set(H.args, JSON.stringify({ ops: [["outb", 0x1f7, 0x30]] }));
+    h.set(H.type, String(0x1200));
+    nc.publish(Subjects.hwIo, new Uint8Array(512), { headers: h });
+    nc.publish(Subjects.trap("ata"), undefined, { headers: h });
+    nc.publish(Subjects.endpoint("ata", 1), undefined, { headers: h });
+    nc.publish(Subjects.hwIrq(14));
+    await settle(nc);
+
+    expect(errs.join("\n")).toMatch(/Permissions Violation for Publish to "mk\.hw\.io"/);
+    expect(errs.join("\n")).toMatch(/Permissions Violation for Publish to "mk\.trap\.ata"/);
+    expect(errs.join("\n")).toMatch(/Permissions Violation for Publish to "mk\.ep\.ata\.1"/);
+    expect(errs.join("\n")).toMatch(/Permissions Violation for Publish to "mk\.hw\.irq\.14"/);
+    expect(busTraffic).toEqual([]);
+    expect(ataTrap).toEqual([]);
+  });
+
+  it("security - subscribing to another's inbox or endpoint is refused", async () => {
+    const nc = await ts.raw("rogue");
+    const errs = permissionErrors(nc);
+    nc.subscribe(`${Subjects.inboxPrefix("ata")}.>`);
+    nc.subscribe(Subjects.endpointWildcard("ata"));
+    nc.subscribe(Subjects.hwIo);
+    await settle(nc);
+    const all = errs.join("\n");
+    expect(all).toMatch(/Permissions Violation for Subscription to "_INBOX\.ata\.>"/);
+    expect(all).toMatch(/Permissions Violation for Subscription to "mk\.ep\.ata\.>"/);
+    expect(all).toMatch(/Permissions Violation for Subscription to "mk\.hw\.io"/);
+  });
+
+  it("security - kernel calls not granted answer ECALLDENIED; a port outside the range answers EPERM naming it", async () => {
+    const rogue = await ts.client("rogue");
+    busTraffic.length = 0;
+    await expect(sysIrqSetPolicy(rogue.sys, 14, 1)).rejects.toMatchObject({ errno: "ECALLDENIED", message: "kernel call irqctl not granted to rogue" });
+    await expect(sysSdevio(rogue.sys, "insw", 0x1f0, 256)).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    await expect(sysDevio(rogue.sys, "inb", 0x1f7)).rejects.toMatchObject({ errno: "EPERM", message: "devio: port 0x1f7 not allowed for rogue" });
+    await expect(sysDevio(rogue.sys, "outb", 0x70, 0)).rejects.toMatchObject({ errno: "EPERM", message: expect.stringContaining("0x70") });
+    expect(busTraffic).toEqual([]);
+    // Within its range the same call works: the refusals above were about the port.
+    await expect(sysDevio(rogue.sys, "inb", 0x3fd)).resolves.toBeTypeOf("number");
+    expect(busTraffic).toHaveLength(1);
+    const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
+    expect(metrics).toMatch(/mk_denials_total\{call="devio",reason="port"\} 2/);
+    expect(metrics).toMatch(/mk_denials_total\{call="irqctl",reason="call"\} 1/);
+  });
+
+  it("security - messaging a service outside the ipc list answers ECALLDENIED", async () => {
+    const rogue = await ts.client("rogue");
+    await expect(rogue.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new Uint8Array(4))).rejects.toMatchObject({ errno: "ECALLDENIED", message: "rogue may not message tty" });
+    await expect(rogue.sys.sendrec("ata", Common.COMMON_PING)).rejects.toMatchObject({ errno: "ECALLDENIED" });
+  });
+
+  it("security - a forged source header is overwritten with the caller's own endpoint", async () => {
+    const rogue = await ts.client("rogue");
+    const nc = await ts.raw("rogue");
+    seenByEcho.length = 0;
+    const h = headers();
+    h.set(H.type, String(Common.COMMON_PING));
+    h.set(H.dst, "echo");
+    h.set(H.src, "ata#1");
+    const m = await nc.request(Subjects.trap("rogue"), undefined, { headers: h, timeout: 5000 });
+    expect(m.headers?.get(H.status)).toBe("0");
+    expect(seenByEcho).toEqual([rogue.sys.self]);
+    expect(seenByEcho[0]).toMatch(/^rogue#\d+$/);
+  });
+
+  it("security - a trap naming another service's inbox as reply subject is dropped", async () => {
+    const nc = await ts.raw("rogue");
+    const ataInbox: string[] = [];
+    const ata = await ts.raw("ata");
+    ata.subscribe(`${Subjects.inboxPrefix("ata")}.>`, { callback: (_e, m) => ataInbox.push(m.subject) });
+    await ata.flush();
+    const h = headers();
+    h.set(H.type, String(Sys.SYS_GETINFO));
+    h.set(H.dst, "kernel");
+    h.set(H.args, JSON.stringify({ what: "endpoints" }));
+    nc.publish(Subjects.trap("rogue"), undefined, { headers: h, reply: "_INBOX.ata.stolen" });
+    await settle(nc);
+    expect(ataInbox).toEqual([]);
+    const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
+    expect(metrics).toMatch(/mk_denials_total\{call="trap",reason="reply-subject"\} 1/);
+  });
+});
