@@ -1,0 +1,123 @@
+// Garbage, wrong types, oversized bodies, unknown types and truncated sectors, sent to
+// the kernel trap and to a driver's endpoint, get an EBADREQUEST-style error reply from
+// the errno registry, and every process stays up (same pids, same generations).
+import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Bdev, Cdev, Errno, H, MAX_BODY, Subjects, Sys, errnoName } from "../../kernel-core/abi/index.ts";
+import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
+import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
+
+let ts: TestSystem;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  ts = await bootTestSystem();
+  nc = await ts.raw("client");
+  await ts.client(); // registers client#1 so its traps are accepted
+});
+afterAll(async () => {
+  await ts?.down();
+});
+
+const GETINFO = String(Sys.SYS_GETINFO);
+
+async function trap(hdrs: Record<string, string>, body?: Uint8Array): Promise<Msg> {
+  const h = headers();
+  for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
+  return nc.request(Subjects.trap("client"), body, { headers: h, timeout: 5000 });
+}
+
+function status(m: Msg): { status: number; errname?: string; errmsg?: string } {
+  return { status: Number(m.headers?.get(H.status)), errname: m.headers?.get(H.errname), errmsg: m.headers?.get(H.errmsg) };
+}
+
+describe("bad input", () => {
+  it("bad input - malformed envelopes to the kernel trap answer EBADREQUEST naming the fault", async () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{}, /missing Mk-Type/],
+      [{ [H.type]: "abc", [H.dst]: "kernel" }, /not a decimal number/],
+      [{ [H.type]: String(0x9999), [H.dst]: "kernel" }, /unknown message type 0x9999/],
+      [{ [H.type]: String(0x615), [H.dst]: "kernel", [H.args]: "{not json" }, /not valid JSON/],
+      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: 7 }) }, /argument what: expected one of endpoints\|endpoint\|privileges, got 7/],
+      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoint", label: "ATA; rm" }) }, /argument label: .* does not match/],
+      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoint", label: "ata", waitMs: 1e9 }) }, /argument waitMs: 1000000000 is outside 0..600000/],
+      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoints", extra: 1 }) }, /argument extra: unknown argument/],
+      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: "[1,2,3]" }, /argument \(root\): expected an object, got a list/],
+      [{ [H.type]: String(0x615), [H.args]: "{}" }, /missing Mk-Dst/],
+      [{ [H.type]: String(0x615), [H.dst]: "kernel", [H.timeout]: "soon" }, /Mk-Timeout/],
+      [{ [H.type]: String(0x615), [H.dst]: "kernel", [H.kind]: "teleport" }, /Mk-Kind/],
+      [{ [H.type]: String(Bdev.BDEV_READ), [H.dst]: "kernel" }, /BDEV_READ is not a kernel call/],
+    ];
+    for (const [hdrs, why] of cases) {
+      const r = status(await trap(hdrs));
+      expect(r.status, JSON.stringify(hdrs)).toBe(Errno.EBADREQUEST);
+      expect(r.errname).toBe("EBADREQUEST");
+      expect(r.errmsg).toMatch(why);
+    }
+    const bad = status(await trap({ [H.type]: String(Bdev.BDEV_READ), [H.dst]: "no such thing!" }));
+    expect(bad.errname).toBe("EBADSRCDST");
+    // Privileges are checked before arguments: a call not granted is refused whatever it carries.
+    const denied = status(await trap({ [H.type]: String(Sys.SYS_DEVIO), [H.dst]: "kernel", [H.args]: "{\"op\":1}" }));
+    expect(denied.errname).toBe("ECALLDENIED");
+  });
+
+  it("bad input - an oversized body is refused before it is routed", async () => {
+    const r = status(await trap({ [H.type]: String(Bdev.BDEV_WRITE), [H.dst]: "ata" }, new Uint8Array(MAX_BODY + 1)));
+    expect(r).toMatchObject({ errname: "EBADREQUEST", errmsg: expect.stringMatching(/exceeds/) });
+  });
+
+  it("bad input - the driver refuses truncated sectors, bad arguments and foreign message types", async () => {
+    const c = await ts.client();
+    await expect(c.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 10, count: 2 }, new Uint8Array(700))).rejects.toMatchObject({ errno: "EBADREQUEST", message: expect.stringMatching(/truncated sector/) });
+    await expect(c.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: -1, count: 1 })).rejects.toMatchObject({ errno: "EBADREQUEST", message: expect.stringMatching(/argument lba/) });
+    await expect(c.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 1, count: 1, evil: true })).rejects.toMatchObject({ errno: "EBADREQUEST" });
+    await expect(c.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 3, lba: 1, count: 1 })).rejects.toMatchObject({ errno: "ENXIO" });
+    await expect(c.sys.sendrec("ata", Cdev.CDEV_READ, { minor: 0, count: 1 })).rejects.toMatchObject({ errno: "ENOSYS" });
+  });
+
+  it("bad input - garbage published straight onto the driver's endpoint subject gets EBADREQUEST from the driver", async () => {
+    const kernelNc = await ts.raw("kernel");
+    const ep = (await sysGetEndpoints((await ts.client()).sys)).find((e) => e.label === "ata")!;
+    const h = headers();
+    h.set(H.type, "not-a-number");
+    const m = await kernelNc.request(Subjects.endpoint("ata", ep.generation), new Uint8Array([1, 2, 3]), { headers: h, timeout: 5000 });
+    expect(status(m)).toMatchObject({ errname: "EBADREQUEST" });
+    const h2 = headers();
+    h2.set(H.type, String(Bdev.BDEV_WRITE));
+    h2.set(H.args, JSON.stringify({ minor: 0, lba: 5, count: 1 }));
+    const m2 = await kernelNc.request(Subjects.endpoint("ata", ep.generation), new Uint8Array(511), { headers: h2, timeout: 5000 });
+    expect(status(m2)).toMatchObject({ errname: "EBADREQUEST" });
+  });
+
+  it("bad input - random headers and bodies (fast-check) always get an errno reply, never silence", async () => {
+    const header = fc.oneof(fc.string({ maxLength: 40 }), fc.integer({ min: -5, max: 0x2000 }).map(String), fc.json({ maxDepth: 2 }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({ type: header, dst: fc.oneof(fc.constantFrom("kernel", "ata", "tty", "echo", "ata#1", "ata#999"), fc.string({ maxLength: 12 })), args: header }, { requiredKeys: [] }),
+        fc.uint8Array({ maxLength: 2048 }),
+        async (hd, body) => {
+          const hdrs: Record<string, string> = {};
+          const clean = (s: string) => s.replace(/[\r\n\0]/g, "").trim();
+          if (hd.type !== undefined && clean(hd.type)) hdrs[H.type] = clean(hd.type);
+          if (hd.dst !== undefined && clean(hd.dst)) hdrs[H.dst] = clean(hd.dst);
+          if (hd.args !== undefined && clean(hd.args)) hdrs[H.args] = clean(hd.args);
+          const r = status(await trap(hdrs, body));
+          expect(Number.isInteger(r.status)).toBe(true);
+          if (r.status !== 0) expect(errnoName(r.status)).toBeDefined();
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("bad input - after all of it, every process is the same one and the disk still serves", async () => {
+    const c = await ts.client();
+    const eps = await sysGetEndpoints(c.sys);
+    expect(eps.find((e) => e.label === "ata")).toMatchObject({ endpoint: "ata#1", state: "ready" });
+    expect(eps.find((e) => e.label === "tty")).toMatchObject({ endpoint: "tty#1", state: "ready" });
+    expect(ts.sys.alive()).toMatchObject({ kernel: true, hardware: true, ata: true, tty: true, nats: true });
+    const disk = new BdevClient(c.sys, "ata");
+    expect((await disk.read(0, 8)).length).toBe(4096);
+  });
+});
