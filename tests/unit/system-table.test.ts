@@ -1,0 +1,67 @@
+// The privilege table loads, and a bad one stops boot with an error naming the line.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Sys } from "../../kernel-core/abi/index.ts";
+import { generateNatsAuth, permissionsFor } from "../../kernel-core/src/priv/nats-config.ts";
+import { parseSystemTable, portAllowed, SystemTableError } from "../../kernel-core/src/priv/system-table.ts";
+
+const shipped = readFileSync(join(import.meta.dirname, "../../etc/system.yaml"), "utf8");
+
+function lineOf(text: string, needle: string): number {
+  return text.split("\n").findIndex((l) => l.includes(needle)) + 1;
+}
+
+function expectError(text: string, re: RegExp): void {
+  expect(() => parseSystemTable(text, "etc/system.yaml")).toThrow(SystemTableError);
+  expect(() => parseSystemTable(text, "etc/system.yaml")).toThrow(re);
+}
+
+describe("privilege table", () => {
+  it("privilege table - the shipped table loads with ports, IRQs and calls", () => {
+    const t = parseSystemTable(shipped);
+    const ata = t.services.get("ata")!;
+    expect(ata.placement).toBe("user");
+    expect(ata.io).toEqual([[0x1f0, 0x1f7], [0x3f6, 0x3f6]]);
+    expect(ata.irq).toEqual([14]);
+    expect(ata.calls).toContain(Sys.SYS_VDEVIO);
+    expect(portAllowed(ata, 0x1f7)).toBe(true);
+    expect(portAllowed(ata, 0x1f8)).toBe(false);
+    expect(t.services.get("mkctl")!.command).toBeUndefined();
+    expect(t.kernel.pitHz).toBe(100);
+  });
+
+  it("privilege table - a bad port range names file, line and value", () => {
+    const bad = shipped.replace('io: ["0x3F8-0x3FF"]', 'io: ["0x3F8-0x3FZ"]');
+    expectError(bad, new RegExp(`^etc/system.yaml:${lineOf(bad, "0x3FZ")}: services.tty.io\\[0\\]: "0x3F8-0x3FZ" is not a port`));
+  });
+
+  it("privilege table - an unknown kernel call, key or ipc target is refused with its line", () => {
+    const call = shipped.replace("calls: [getinfo]", "calls: [getinfo, reboot]");
+    expectError(call, new RegExp(`:${lineOf(call, "reboot")}: services.mkctl.calls\\[1\\]: unknown kernel call "reboot"`));
+    const key = shipped.replace("    console: true", "    consle: true");
+    expectError(key, new RegExp(`:${lineOf(key, "consle")}: services.mkctl.consle: unknown key`));
+    const ipc = shipped.replace("ipc: [ata, tty]", "ipc: [ata, nosuch]");
+    expectError(ipc, new RegExp(`:${lineOf(ipc, "nosuch")}: services.mkctl.ipc\\[1\\]: "nosuch" is not a service`));
+  });
+
+  it("privilege table - bad IRQ lines, placements and broken YAML are refused", () => {
+    expectError(shipped.replace("irq: [14]", "irq: [16]"), /services.ata.irq\[0\]: "16" is not an IRQ line 0-15/);
+    expectError(shipped.replace("placement: user\n    module: services/drivers/ata", "placement: ring0\n    module: services/drivers/ata"), /services.ata.placement: "ring0" is not kernel or user/);
+    expectError(shipped.replace("  pit_hz: 100", "  pit_hz: [100"), /^etc\/system.yaml:\d+: YAML:/);
+    expectError(shipped.replace("http_port: 7700", "http_port: 99999"), /kernel.http_port: expected an integer from 0 to 65535, got 99999/);
+    expectError("services: {}\n", /hardware: missing/);
+  });
+
+  it("privilege table - NATS users may publish only their own trap, subscribe only their own endpoint and inbox", () => {
+    const t = parseSystemTable(shipped);
+    expect(permissionsFor(t, "ata")).toEqual({ publish: ["mk.trap.ata"], subscribe: ["mk.ep.ata.>", "_INBOX.ata.>"], allowResponses: true });
+    expect(permissionsFor(t, "mkctl").publish).toEqual(["mk.trap.mkctl", "mk.console.in"]);
+    expect(permissionsFor(t, "kernel").publish).toContain("mk.hw.io");
+    for (const svc of t.services.keys()) expect(JSON.stringify(permissionsFor(t, svc))).not.toContain("mk.hw");
+    const auth = generateNatsAuth(t, { clientUrl: "nats://127.0.0.1:4222", listen: "127.0.0.1:4222" });
+    expect(auth.config).toContain("system_account: SYS");
+    expect(auth.config).toMatch(/user: "ata", password: "[^"]{20,}"/);
+    expect(new Set([...auth.credentials.values()].map((c) => c.password)).size).toBe(auth.credentials.size);
+  });
+});
