@@ -11,6 +11,8 @@ export interface TestMachine {
   m: Machine;
   clock: ManualClock;
   irqs: number[];
+  /** Called for every interrupt, after it is recorded. */
+  onIrq?: (line: number) => void;
   console: string[];
   image: string;
   inb(port: number): number;
@@ -25,7 +27,7 @@ export function testMachine(sectors = 1024): TestMachine {
   const clock = new ManualClock();
   const irqs: number[] = [];
   const consoleOut: string[] = [];
-  const make = () => new Machine({ clock, diskImage: image, diskSectors: sectors, irq: (l) => irqs.push(l), console: (b) => consoleOut.push(new TextDecoder().decode(b)) });
+  const make = () => new Machine({ clock, diskImage: image, diskSectors: sectors, irq: (l) => { irqs.push(l); t.onIrq?.(l); }, console: (b) => consoleOut.push(new TextDecoder().decode(b)) });
   const t: TestMachine = {
     m: make(),
     clock,

@@ -44,7 +44,7 @@ beforeAll(async () => {
   ts = await bootTestSystem();
   await ts.serve(echo);
   hwSpy = await ts.raw("hardware");
-  hwSpy.subscribe(Subjects.hwIo, { callback: (_e, m) => busTraffic.push(m.headers?.get(H.args) ?? "") });
+  hwSpy.subscribe(Subjects.hwIo, { callback: (_e, m) => void busTraffic.push(m.headers?.get(H.args) ?? "") });
   await hwSpy.flush();
 });
 afterAll(async () => {
@@ -56,9 +56,9 @@ describe("security", () => {
     const nc = await ts.raw("rogue");
     const errs = permissionErrors(nc);
     const ataTrap: string[] = [];
-    const kernelSpy = await ts.raw("ata");
-    kernelSpy.subscribe(`${Subjects.inboxPrefix("ata")}.>`, { callback: (_e, m) => ataTrap.push(m.subject) });
-    await kernelSpy.flush();
+    const ataSpy = await ts.raw("ata");
+    ataSpy.subscribe(`${Subjects.inboxPrefix("ata")}.>`, { callback: (_e, m) => void ataTrap.push(m.subject) });
+    await ataSpy.flush();
     busTraffic.length = 0;
 
     const h = headers();
@@ -131,7 +131,7 @@ describe("security", () => {
     const nc = await ts.raw("rogue");
     const ataInbox: string[] = [];
     const ata = await ts.raw("ata");
-    ata.subscribe(`${Subjects.inboxPrefix("ata")}.>`, { callback: (_e, m) => ataInbox.push(m.subject) });
+    ata.subscribe(`${Subjects.inboxPrefix("ata")}.>`, { callback: (_e, m) => void ataInbox.push(m.subject) });
     await ata.flush();
     const h = headers();
     h.set(H.type, String(Sys.SYS_GETINFO));

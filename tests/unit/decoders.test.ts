@@ -1,0 +1,84 @@
+// The edge decoders never let anything but a checked value or an EBADREQUEST through.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  decodeKind, decodeRawArgs, decodeStatus, decodeType, Layouts, MkError, parseEndpoint, parseRequestArgs, type LayoutType,
+} from "../../kernel-core/abi/index.ts";
+import { Machine } from "../../hardware-emulator/src/index.ts";
+import { testMachine } from "../helpers/machine.ts";
+
+function onlyBadRequest(fn: () => unknown): void {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MkError);
+    expect((e as MkError).errno).toBe("EBADREQUEST");
+  }
+}
+
+const headerValue = fc.oneof(fc.string(), fc.integer().map(String), fc.json(), fc.constant(undefined));
+
+describe("decoders", () => {
+  it("decoders - any header values decode to a valid envelope field or EBADREQUEST", () => {
+    fc.assert(
+      fc.property(headerValue, headerValue, headerValue, headerValue, (type, kind, args, status) => {
+        const get = (name: string) => ({ "Mk-Type": type, "Mk-Kind": kind, "Mk-Args": args, "Mk-Status": status })[name];
+        onlyBadRequest(() => decodeType(get));
+        onlyBadRequest(() => decodeKind(get));
+        onlyBadRequest(() => decodeRawArgs(get));
+        onlyBadRequest(() => decodeStatus(get));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("decoders - any JSON value checked against any layout passes only if it fits the shape", () => {
+    const types = Object.keys(Layouts).map(Number) as LayoutType[];
+    fc.assert(
+      fc.property(fc.constantFrom(...types), fc.jsonValue(), (type, raw) => {
+        onlyBadRequest(() => {
+          const args = parseRequestArgs(type, raw);
+          for (const key of Object.keys(args)) expect(Object.keys(Layouts[type].req)).toContain(key);
+        });
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("decoders - well-formed vdevio vectors are accepted with their values", () => {
+    const op = fc.constantFrom("inb", "inw", "outb", "outw", "insw", "outsw");
+    fc.assert(
+      fc.property(fc.array(fc.tuple(op, fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffffffff })), { maxLength: 256 }), (ops) => {
+        expect(parseRequestArgs(0x617, { ops })).toEqual({ ops });
+      }),
+    );
+  });
+
+  it("decoders - endpoint names parse only as label or label#generation", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 50 }), (s) => {
+        const ep = parseEndpoint(s);
+        if (ep) expect(s === ep.label || s === `${ep.label}#${ep.generation}`).toBe(true);
+      }),
+    );
+    expect(parseEndpoint("ata#3")).toEqual({ label: "ata", generation: 3 });
+    expect(parseEndpoint("ata#0")).toBeUndefined();
+  });
+
+  it("decoders - the emulated bus executes any port vector without throwing anything but EBADREQUEST", () => {
+    const t = testMachine(64);
+    try {
+      const op = fc.constantFrom("inb", "inw", "inl", "outb", "outw", "outl", "insb", "insw", "outsb", "outsw");
+      const port = fc.oneof(fc.integer({ min: 0x1f0, max: 0x1f7 }), fc.constantFrom(0x3f6, 0x3f8, 0x3fd, 0x40, 0x43, 0x70, 0x71), fc.integer({ min: 0, max: 0xffff }));
+      fc.assert(
+        fc.property(fc.array(fc.tuple(op, port, fc.integer({ min: 0, max: 600 })), { maxLength: 20 }), fc.uint8Array({ maxLength: 4096 }), (ops, body) => {
+          onlyBadRequest(() => t.m.exec(ops, body));
+        }),
+        { numRuns: 1000 },
+      );
+      expect(t.m).toBeInstanceOf(Machine);
+    } finally {
+      t.dispose();
+    }
+  });
+});

@@ -1,0 +1,126 @@
+// kernel-core's trap path in one process: in-kernel servers bound through the same
+// libsys seam, the real emulated machine as the bus, time on a manual clock.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Bdev, Common } from "../../kernel-core/abi/index.ts";
+import { Kernel } from "../../kernel-core/src/kernel.ts";
+import { KernelTransport } from "../../kernel-core/src/ipc/kernel-transport.ts";
+import { KernelMetrics } from "../../kernel-core/src/http/metrics.ts";
+import { parseSystemTable } from "../../kernel-core/src/priv/system-table.ts";
+import { service as ata } from "../../services/drivers/ata/src/index.ts";
+import { createLogger, ManualClock, startService, sysIrqEnable, sysIrqSetPolicy, type ServiceModule } from "../../services/libsys/src/index.ts";
+import { MachineBus, testMachine, type TestMachine } from "../helpers/machine.ts";
+import { testSystemYaml } from "../helpers/system.ts";
+
+const log = createLogger("test");
+log.level = "silent";
+let t: TestMachine;
+let clock: ManualClock;
+let kernel: Kernel;
+
+const notified: { source: string; bits: number }[] = [];
+const pinged: string[] = [];
+const echo: ServiceModule = {
+  label: "echo",
+  create: () => ({
+    notify: (source, bits) => void notified.push({ source, bits }),
+    handlers: { [Common.COMMON_PING]: (r) => { pinged.push(r.source); return { args: {}, data: r.data }; } },
+  }),
+};
+const nothing = (label: string): ServiceModule => ({ label, create: () => ({ handlers: {} }) });
+
+async function inKernel(module: ServiceModule) {
+  return startService(module, new KernelTransport(module.label, kernel.ipc, log), { log, clock });
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+beforeEach(() => {
+  t = testMachine(4096);
+  clock = new ManualClock();
+  t.clock.advance(0);
+  kernel = new Kernel({ priv: parseSystemTable(testSystemYaml()), hw: new MachineBus(() => t.m), log, clock, metrics: new KernelMetrics(false) });
+  t.onIrq = (line) => kernel.ipc.irq(line);
+  notified.length = 0;
+  pinged.length = 0;
+});
+afterEach(() => t.dispose());
+
+describe("kernel ipc", () => {
+  it("ipc - sendrec between in-kernel servers is stamped with the caller's incarnation", async () => {
+    await inKernel(echo);
+    const client = await inKernel(nothing("client"));
+    const r = await client.sys.sendrec("echo", Common.COMMON_PING, {}, new Uint8Array([1, 2, 3]));
+    expect([...r.data]).toEqual([1, 2, 3]);
+    expect(pinged).toEqual(["client#1"]);
+  });
+
+  it("ipc - notify bits to the same destination coalesce into one delivery", async () => {
+    await inKernel(echo);
+    const client = await inKernel(nothing("client"));
+    await Promise.all([client.sys.notify("echo", 1), client.sys.notify("echo", 2), client.sys.notify("echo", 4)]);
+    await tick();
+    expect(notified).toEqual([{ source: "client#1", bits: 7 }]);
+    await client.sys.notify("echo", 8);
+    await tick();
+    expect(notified).toEqual([{ source: "client#1", bits: 7 }, { source: "client#1", bits: 8 }]);
+  });
+
+  it("ipc - a new incarnation gets generation+1 and the old one answers EDEADSRCDST", async () => {
+    await inKernel(echo);
+    const client = await inKernel(nothing("client"));
+    const again = await inKernel(echo);
+    expect(again.sys.self).toBe("echo#2");
+    await expect(client.sys.sendrec("echo#1", Common.COMMON_PING)).rejects.toMatchObject({ errno: "EDEADSRCDST", message: expect.stringMatching(/stale/) });
+    await expect(client.sys.sendrec("echo#2", Common.COMMON_PING)).resolves.toBeDefined();
+    await expect(client.sys.sendrec("ata", Common.COMMON_PING)).rejects.toMatchObject({ errno: "EDEADSRCDST", message: "ata has no incarnation" });
+    await expect(client.sys.sendrec("rogue", Common.COMMON_PING)).rejects.toMatchObject({ errno: "ECALLDENIED" });
+  });
+
+  it("ipc - an IRQ becomes a notification from hardware to the line's owner, masked without IRQ_REENABLE", async () => {
+    const seen: { source: string; bits: number }[] = [];
+    const owner: ServiceModule = {
+      label: "tty",
+      create: (sys) => ({
+        handlers: {},
+        notify: (source, bits) => void seen.push({ source, bits }),
+        initFresh: () => sysIrqSetPolicy(sys, 4, 0),
+      }),
+    };
+    const tty = await inKernel(owner);
+    t.outb(0x3f9, 0x01); // UART: receive interrupts on
+    t.m.uart.receive(new TextEncoder().encode("x"));
+    await tick();
+    expect(seen).toEqual([{ source: "hardware", bits: 1 << 4 }]);
+    t.inb(0x3f8);
+    t.m.uart.receive(new TextEncoder().encode("y")); // line masked until re-enabled
+    await tick();
+    expect(seen).toHaveLength(1);
+    await sysIrqEnable(tty.sys, 4);
+    t.inb(0x3f8);
+    t.m.uart.receive(new TextEncoder().encode("z"));
+    await tick();
+    expect(seen).toHaveLength(2);
+    await expect(sysIrqSetPolicy(tty.sys, 14, 0)).rejects.toMatchObject({ errno: "EPERM", message: "irqctl: IRQ 14 not allowed for tty" });
+  });
+
+  it("ata driver - a drive stuck busy fails the request with ETIMEDOUT at the deadline, without sleeping", async () => {
+    await inKernel(ata);
+    const client = await inKernel(nothing("client"));
+    t.m.faults.apply({ fault: "stuck-bsy", ms: 3_600_000 });
+    let settled: unknown;
+    const p = client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 1 }).then(
+      () => (settled = "resolved"),
+      (e) => (settled = e),
+    );
+    for (let i = 0; i < 200 && settled === undefined; i++) {
+      await tick();
+      clock.advance(50);
+      t.clock.advance(50);
+    }
+    await p;
+    expect(settled).toMatchObject({ errno: "ETIMEDOUT", message: expect.stringMatching(/READ SECTORS lba 0 count 1: drive still busy \(status 0x80 \(BSY\)\) after 5000 ms/) });
+    // Once the fault clears the same driver serves again.
+    t.m.faults.apply({ fault: "clear" });
+    await expect(client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 1 })).resolves.toMatchObject({ args: { count: 1 } });
+  });
+});
