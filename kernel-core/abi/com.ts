@@ -56,16 +56,17 @@ export const Hw = {
 } as const;
 export type Hw = (typeof Hw)[keyof typeof Hw];
 
+const NAMES = new Map<number, string>([[NOTIFY_MESSAGE, "NOTIFY"]]);
+for (const table of [Sys, Bdev, Cdev, Common, Hw]) {
+  for (const [name, value] of Object.entries(table)) NAMES.set(value, name);
+}
+
 /** Human name of a message type, for logs and metrics labels. */
 export function typeName(type: number): string {
-  if (type === NOTIFY_MESSAGE) return "NOTIFY";
-  for (const table of [Sys, Bdev, Cdev, Common, Hw]) {
-    for (const [name, value] of Object.entries(table)) if (value === type) return name;
-  }
-  return `0x${type.toString(16)}`;
+  return NAMES.get(type) ?? `0x${type.toString(16)}`;
 }
 
 /** Is this type number one mkos defines? */
 export function isKnownType(type: number): boolean {
-  return !typeName(type).startsWith("0x");
+  return NAMES.has(type);
 }

@@ -1,31 +1,74 @@
 // Kernel metrics for /metrics (prom-client): messages, kernel calls, denials, IRQs and
-// trap-to-reply latency per message type. Label children are cached: the in-kernel
-// path is measured in microseconds.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+// trap-to-reply latency per message type. The per-message counters and the latency
+// histogram are plain arrays updated on the hot path (the in-kernel path is measured in
+// microseconds) and handed to prom-client only when /metrics is scraped.
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricObjectWithValues, type MetricValueWithName } from "prom-client";
 import { typeName } from "../../abi/index.ts";
+
+const BUCKETS = [5e-6, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1, 5];
+
+interface Series {
+  counts: Float64Array; // per bucket, not cumulative
+  sum: number;
+  count: number;
+}
+
+/** A histogram by message type whose observe() is a loop over 15 numbers. */
+class LatencyHistogram {
+  readonly name = "mk_ipc_latency_seconds";
+  readonly help = "Kernel time from trap to reply, by message type";
+  readonly type = "histogram";
+  readonly aggregator = "sum" as const;
+  private readonly series = new Map<number, Series>();
+
+  observe(type: number, seconds: number): void {
+    let s = this.series.get(type);
+    if (!s) this.series.set(type, (s = { counts: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0 }));
+    let i = 0;
+    while (i < BUCKETS.length && seconds > BUCKETS[i]) i++;
+    s.counts[i]++;
+    s.sum += seconds;
+    s.count++;
+  }
+
+  async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
+    // The shape prom-client's own Histogram.get() returns, so the registry renders it alike.
+    const values: MetricValueWithName<string>[] = [];
+    for (const [type, s] of this.series) {
+      const t = typeName(type);
+      let acc = 0;
+      BUCKETS.forEach((le, i) => {
+        acc += s.counts[i];
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, type: t }, value: acc });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: "+Inf", type: t }, value: s.count });
+      values.push({ metricName: `${this.name}_sum`, labels: { type: t }, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: { type: t }, value: s.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator } as unknown as MetricObjectWithValues<MetricValueWithName<string>>;
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
 
 export class KernelMetrics {
   readonly registry = new Registry();
-  readonly messages = new Counter({ name: "mk_messages_total", help: "Messages through the trap path, by type and result", labelNames: ["type", "result"], registers: [this.registry] });
   readonly calls = new Counter({ name: "mk_kernel_calls_total", help: "Kernel calls by call and result", labelNames: ["call", "result"], registers: [this.registry] });
   readonly denials = new Counter({ name: "mk_denials_total", help: "Refused calls and messages, by call and reason", labelNames: ["call", "reason"], registers: [this.registry] });
   readonly irqs = new Counter({ name: "mk_irqs_total", help: "Interrupts received from the hardware bus, by line", labelNames: ["line"], registers: [this.registry] });
   readonly deaths = new Counter({ name: "mk_endpoint_deaths_total", help: "Incarnations that died, by label", labelNames: ["label"], registers: [this.registry] });
-  readonly latency = new Histogram({
-    name: "mk_ipc_latency_seconds",
-    help: "Kernel time from trap to reply, by message type",
-    labelNames: ["type"],
-    buckets: [5e-6, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1, 5],
-    registers: [this.registry],
-  });
+  readonly latency = new LatencyHistogram();
   /** Set by the kernel: the state of every endpoint, read at scrape time. */
   endpointStates: () => string[] = () => [];
   readonly endpoints: Gauge<"state">;
-  private readonly msgChildren = new Map<string, { inc(): void }>();
-  private readonly latChildren = new Map<number, { observe(v: number): void }>();
+  readonly messages: Counter<"type" | "result">;
+  private readonly messageCounts = new Map<number, Map<number, number>>();
 
   constructor(defaults = true) {
     const states = () => this.endpointStates();
+    const counts = this.messageCounts;
     this.endpoints = new Gauge({
       name: "mk_endpoints",
       help: "Endpoints by state",
@@ -36,19 +79,29 @@ export class KernelMetrics {
         for (const s of states()) this.labels(s).inc();
       },
     });
+    this.messages = new Counter({
+      name: "mk_messages_total",
+      help: "Messages through the trap path, by type and result",
+      labelNames: ["type", "result"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [type, byStatus] of counts) {
+          for (const [status, n] of byStatus) this.labels(typeName(type), status === 0 ? "ok" : String(status)).inc(n);
+        }
+      },
+    });
+    this.registry.registerMetric(this.latency as unknown as Metric);
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "mk_kernel_" });
   }
 
   message(type: number, status: number): void {
-    const key = `${type}:${status}`;
-    let c = this.msgChildren.get(key);
-    if (!c) this.msgChildren.set(key, (c = this.messages.labels(typeName(type), status === 0 ? "ok" : String(status))));
-    c.inc();
+    let byStatus = this.messageCounts.get(type);
+    if (!byStatus) this.messageCounts.set(type, (byStatus = new Map()));
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
   }
 
   observe(type: number, seconds: number): void {
-    let h = this.latChildren.get(type);
-    if (!h) this.latChildren.set(type, (h = this.latency.labels(typeName(type))));
-    h.observe(seconds);
+    this.latency.observe(type, seconds);
   }
 }

@@ -1,0 +1,15 @@
+// The benchmark's null server: a user-placement service answering COMMON_PING through
+// the trap path, and (for the nats-raw baseline) plain request/reply on a subject under
+// its own endpoint, with no kernel in between.
+import { loadCredential } from "../services/libsys/src/credentials.ts";
+import { createLogger } from "../services/libsys/src/log.ts";
+import { NatsTransport } from "../services/libsys/src/nats-transport.ts";
+import { startService } from "../services/libsys/src/service.ts";
+
+import { RAW_SUBJECT } from "./raw-subject.ts";
+
+const label = process.env.MK_LABEL ?? "bench-echo";
+const transport = await NatsTransport.connect(label, loadCredential());
+transport.nc.subscribe(RAW_SUBJECT, { callback: (_e, m) => void m.respond(m.data) });
+const running = await startService({ label, create: () => ({ handlers: {} }) }, transport, { log: createLogger(label) });
+process.on("SIGTERM", () => void running.stop().then(() => process.exit(0)));
