@@ -16,7 +16,7 @@ import { connectClient, createLogger, loadCredential, startService, systemClock,
 import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import { RAW_SUBJECT } from "./raw-subject.ts";
 
-const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, rounds: { type: "string", default: "10" }, batch: { type: "string", default: "200" } } });
+const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, rounds: { type: "string", default: "10" }, batch: { type: "string", default: "200" }, paths: { type: "string" } } });
 const ROUNDS = Number(values.rounds);
 const BATCH = Number(values.batch);
 
@@ -67,6 +67,10 @@ async function main(): Promise<void> {
       { path: "in-kernel", op: () => (inKernel.sys as Sys).sendrec("bench-echo", Common.COMMON_PING), target: "p50 < 5 us" },
       { path: "ata-read-4k", op: () => client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }), target: "p50 <= 8x nats-raw" },
     ];
+    if (values.paths) {
+      const keep = new Set([...values.paths.split(","), "nats-raw"]);
+      paths.splice(0, paths.length, ...paths.filter((p) => keep.has(p.path)));
+    }
     const samples = new Map<string, number[]>(paths.map((p) => [p.path, []]));
     for (const p of paths) for (let i = 0; i < 100; i++) await p.op(); // warm-up
     for (let r = 0; r < ROUNDS; r++) {

@@ -119,6 +119,19 @@ describe("kernel ipc", () => {
     }
     await p;
     expect(settled).toMatchObject({ errno: "ETIMEDOUT", message: expect.stringMatching(/READ SECTORS lba 0 count 1: drive still busy \(status 0x80 \(BSY\)\) after 5000 ms/) });
+    // A drive busy for less than the deadline: the driver waits, re-issues, and succeeds.
+    t.m.faults.apply({ fault: "clear" });
+    await client.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 3, count: 1 }, new Uint8Array(512).fill(0x33));
+    t.m.faults.apply({ fault: "stuck-bsy", ms: 700 });
+    settled = undefined;
+    const q = client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 3, count: 1 }).then((r) => (settled = r), (e) => (settled = e));
+    for (let i = 0; i < 200 && settled === undefined; i++) {
+      await tick();
+      clock.advance(50);
+      t.clock.advance(50);
+    }
+    await q;
+    expect((settled as { data: Uint8Array }).data).toEqual(new Uint8Array(512).fill(0x33));
     // Once the fault clears the same driver serves again.
     t.m.faults.apply({ fault: "clear" });
     await expect(client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 1 })).resolves.toMatchObject({ args: { count: 1 } });

@@ -118,8 +118,11 @@ export class AtaDevice implements PortDevice {
       case ATA.COMMAND: return this.command(v);
       case ATA.DEVCTL: {
         const wasReset = this.devctl & DEVCTL_SRST;
+        const wasMasked = this.devctl & DEVCTL_NIEN;
         this.devctl = v;
         if (wasReset && !(v & DEVCTL_SRST)) this.reset();
+        // INTRQ is a level: unmasking it while an interrupt is pending raises the line.
+        if (wasMasked && !(v & DEVCTL_NIEN) && this.intrq) this.o.raise(ATA.IRQ);
         return;
       }
     }

@@ -1,7 +1,9 @@
 // The kernel's side of the hardware bus: port I/O reaches the emulator only from here,
 // over mk.hw.io, as one atomic vector of operations per request.
 import { headers, type NatsConnection } from "@nats-io/transport-node";
-import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, MkError, parseReplyArgs, Subjects, type HwFaultRequest } from "../../abi/index.ts";
+import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, KERNEL, MkError, parseReplyArgs, Subjects, type HwFaultRequest } from "../../abi/index.ts";
+import { systemClock, type Clock } from "../../../services/libsys/src/clock.ts";
+import { RequestMux } from "../../../services/libsys/src/request-mux.ts";
 
 export type HwOp = [string, number, number];
 
@@ -11,10 +13,11 @@ export interface HwBus {
 }
 
 export class NatsHwBus implements HwBus {
-  private readonly nc: NatsConnection;
+  private readonly mux: RequestMux;
   private readonly timeoutMs: number;
-  constructor(nc: NatsConnection, timeoutMs = 5000) {
-    this.nc = nc;
+  constructor(nc: NatsConnection, timeoutMs = 5000, clock: Clock = systemClock) {
+    this.mux = new RequestMux(nc, `${Subjects.inboxPrefix(KERNEL)}.hw`, clock);
+    this.mux.start();
     this.timeoutMs = timeoutMs;
   }
 
@@ -34,7 +37,7 @@ export class NatsHwBus implements HwBus {
     h.set(H.args, encodeArgs(args as Record<string, unknown>) ?? "{}");
     let m;
     try {
-      m = await this.nc.request(Subjects.hwIo, data, { headers: h, timeout: this.timeoutMs });
+      m = await this.mux.request(Subjects.hwIo, data, h, this.timeoutMs);
     } catch (e) {
       throw new MkError("EIO", `hardware bus did not answer: ${(e as Error).message}`, { cause: e });
     }

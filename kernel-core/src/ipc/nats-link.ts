@@ -2,12 +2,13 @@
 // only that service's NATS user may publish there), forwards to endpoint subjects of one
 // incarnation, relays replies, turns mk.hw.irq.<n> into IRQs, and watches the system
 // account's disconnect events to learn at once when an incarnation's connection died.
-import { errors, headers, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { headers, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, checkBody, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, H, headerSafe,
-  LABEL_RE, MkError, Subjects,
+  KERNEL, LABEL_RE, MkError, Subjects,
 } from "../../abi/index.ts";
 import type { Clock } from "../../../services/libsys/src/clock.ts";
+import { NoRespondersError, RequestMux, RequestTimeoutError } from "../../../services/libsys/src/request-mux.ts";
 import type { Logger } from "../../../services/libsys/src/log.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { EndpointEntry, EndpointTable } from "./endpoint-table.ts";
@@ -32,13 +33,16 @@ export interface NatsLinkOptions {
 export class NatsLink implements Link {
   private readonly o: NatsLinkOptions;
   private readonly subs: Subscription[] = [];
+  private readonly mux: RequestMux;
 
   constructor(o: NatsLinkOptions) {
     this.o = o;
+    this.mux = new RequestMux(o.nc, Subjects.inboxPrefix(KERNEL), o.clock);
   }
 
   async start(): Promise<void> {
     const { nc, sysNc, ipc } = this.o;
+    this.mux.start();
     this.subs.push(nc.subscribe(Subjects.trapWildcard, { callback: (_e, m) => void this.onTrap(m) }));
     this.subs.push(
       nc.subscribe(Subjects.hwIrqWildcard, {
@@ -144,10 +148,10 @@ export class NatsLink implements Link {
   async forward(ep: EndpointEntry, source: string, t: TrapIn, timeoutMs: number): Promise<TrapOut> {
     let m: Msg;
     try {
-      m = await this.o.nc.request(Subjects.endpoint(ep.label, ep.generation), t.data, { headers: this.envelope(ep, source, t), timeout: timeoutMs });
+      m = await this.mux.request(Subjects.endpoint(ep.label, ep.generation), t.data, this.envelope(ep, source, t), timeoutMs);
     } catch (e) {
-      if (e instanceof errors.RequestError && e.isNoResponders()) throw new NoSubscriberError(ep.key);
-      if (e instanceof errors.TimeoutError || (e as Error)?.cause instanceof errors.TimeoutError) {
+      if (e instanceof NoRespondersError) throw new NoSubscriberError(ep.key);
+      if (e instanceof RequestTimeoutError) {
         throw new MkError("ETIMEDOUT", `${ep.key} did not reply within ${timeoutMs} ms`);
       }
       throw new MkError("EIO", `forward to ${ep.key} failed: ${(e as Error).message}`);
@@ -178,5 +182,6 @@ export class NatsLink implements Link {
 
   async stop(): Promise<void> {
     for (const s of this.subs) s.unsubscribe();
+    this.mux.close(new MkError("ENOTREADY", "kernel-core is stopping"));
   }
 }

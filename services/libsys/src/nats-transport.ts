@@ -6,6 +6,7 @@ import {
   H, Kind, MkError, NOTIFY_MESSAGE, Subjects, type Args, type Delivered, type Reply,
 } from "../../../kernel-core/abi/index.ts";
 import { systemClock } from "./clock.ts";
+import { NoRespondersError, RequestMux, RequestTimeoutError } from "./request-mux.ts";
 import type { Credential } from "./credentials.ts";
 import type { RawReply, Receiver, Transport } from "./transport.ts";
 
@@ -29,11 +30,14 @@ export class NatsTransport implements Transport {
   private sub?: Subscription;
   private readonly trap: string;
   private readonly onPanic: (err: unknown) => never;
+  private readonly mux: RequestMux;
 
   constructor(label: string, nc: NatsConnection, onPanic?: (err: unknown) => never) {
     this.label = label;
     this.nc = nc;
     this.trap = Subjects.trap(label);
+    this.mux = new RequestMux(nc, Subjects.inboxPrefix(label), systemClock);
+    this.mux.start();
     this.onPanic = onPanic ?? ((err) => {
       console.error(JSON.stringify({ level: 60, svc: label, msg: "panic", err: String((err as Error)?.stack ?? err) }));
       process.exit(70);
@@ -66,7 +70,7 @@ export class NatsTransport implements Transport {
     let m: Msg;
     try {
       // The kernel answers within timeoutMs; the extra second covers its own reply hop.
-      m = await this.nc.request(this.trap, data, { headers: h, timeout: timeoutMs + 1000 });
+      m = await this.mux.request(this.trap, data, h, timeoutMs + 1000);
     } catch (e) {
       throw natsToMkError(e, dst);
     }
@@ -76,7 +80,7 @@ export class NatsTransport implements Transport {
   async send(dst: string, type: number, args: Args | undefined, data: Uint8Array): Promise<void> {
     const h = this.envelope(dst, type, Kind.SEND, args);
     try {
-      parseReply(await this.nc.request(this.trap, data, { headers: h, timeout: DEFAULT_TIMEOUT_MS }));
+      parseReply(await this.mux.request(this.trap, data, h, DEFAULT_TIMEOUT_MS));
     } catch (e) {
       throw natsToMkError(e, dst);
     }
@@ -130,6 +134,7 @@ export class NatsTransport implements Transport {
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
     await this.nc.drain().catch(() => undefined);
+    this.mux.close(new MkError("ENOTREADY", `${this.label} is closing`));
   }
 
   panic(err: unknown): never {
@@ -154,10 +159,10 @@ export function parseReply(m: Msg): RawReply {
 
 export function natsToMkError(e: unknown, dst: string): MkError {
   if (e instanceof MkError) return e;
-  if (e instanceof errors.TimeoutError || (e as Error)?.cause instanceof errors.TimeoutError) {
+  if (e instanceof RequestTimeoutError || e instanceof errors.TimeoutError) {
     return new MkError("ETIMEDOUT", `no reply from ${dst} in time`, { cause: e });
   }
-  if (e instanceof errors.RequestError && e.isNoResponders()) {
+  if (e instanceof NoRespondersError) {
     return new MkError("ENOTREADY", `kernel-core is not answering traps`, { cause: e });
   }
   if (e instanceof errors.PermissionViolationError) {

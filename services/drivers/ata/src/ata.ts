@@ -1,6 +1,9 @@
-// The ATA PIO driver's device logic: programs the task-file registers with one vector
-// kernel call, checks status, and moves sector data with string I/O. It waits for IRQ 14
-// only when the drive is still busy, and gives up with ETIMEDOUT after a deadline.
+// The ATA PIO driver's device logic. A whole transfer is one vector kernel call: program
+// the task file, issue the command, read STATUS, move the data with rep insw/outsw, read
+// STATUS again. The bus runs a vector atomically and in order, so if the first STATUS
+// shows DRQ the data that follows is valid. If it shows BSY the driver unmasks IRQ 14
+// (nIEN is otherwise kept set: polling costs no interrupt messages), waits for the
+// interrupt or polls, then moves the data; past its deadline it fails with ETIMEDOUT.
 import { IRQ_REENABLE, MkError, SECTOR_SIZE } from "../../../../kernel-core/abi/index.ts";
 import type { BlockDevice, Geometry } from "../../../libsys/src/blockdriver.ts";
 import { sysIrqSetPolicy } from "../../../libsys/src/calls/sys-irqctl.ts";
@@ -13,6 +16,7 @@ export const S = { ERR: 0x01, DRQ: 0x08, DF: 0x20, RDY: 0x40, BSY: 0x80 } as con
 const C = { READ: 0x20, WRITE: 0x30, FLUSH: 0xe7, IDENTIFY: 0xec } as const;
 export const ATA_IRQ = 14;
 const MAX_PER_COMMAND = 256;
+const NIEN = 0x02;
 const STATUS_NAMES: [number, string][] = [[0x80, "BSY"], [0x40, "RDY"], [0x20, "DF"], [0x10, "SRV"], [0x08, "DRQ"], [0x01, "ERR"]];
 const ERROR_NAMES: [number, string][] = [[0x80, "BBK"], [0x40, "UNC"], [0x20, "MC"], [0x10, "IDNF"], [0x08, "MCR"], [0x04, "ABRT"], [0x02, "TK0NF"], [0x01, "AMNF"]];
 
@@ -40,7 +44,7 @@ export class AtaDisk implements BlockDevice {
 
   async initFresh(): Promise<void> {
     await sysIrqSetPolicy(this.sys, ATA_IRQ, IRQ_REENABLE);
-    await sysVdevio(this.sys, [["outb", P.CTL, 0x00]]); // nIEN clear: interrupts on
+    await sysVdevio(this.sys, [["outb", P.CTL, NIEN]]); // interrupts masked until we must wait
     this.geo = await this.identify();
     this.sys.log.info({ geometry: this.geo }, "ata0: %s, %d sectors", this.geo.model, this.geo.sectors);
   }
@@ -80,16 +84,43 @@ export class AtaDisk implements BlockDevice {
     ];
   }
 
-  /** Waits until BSY clears (by IRQ, or by polling between interrupts); returns STATUS. */
-  private async settle(status: number, what: string): Promise<number> {
-    const deadline = this.sys.clock.now() + this.o.timeoutMs;
-    while (status & S.BSY) {
-      const left = deadline - this.sys.clock.now();
-      if (left <= 0) throw new MkError("ETIMEDOUT", `ata: ${what}: drive still busy (status ${bits(status, STATUS_NAMES)}) after ${this.o.timeoutMs} ms`);
-      await this.irq.wait(Math.min(left, 50));
-      status = (await sysVdevio(this.sys, [["inb", P.STATUS, 0]])).values[0];
+  /**
+   * Waits until BSY clears: unmasks IRQ 14, sleeps until the interrupt (or 50 ms, then
+   * polls again) up to the request's deadline, and masks it again after.
+   */
+  private async settle(status: number, what: string, deadline: number): Promise<number> {
+    if (!(status & S.BSY)) return status;
+    this.irq.arm();
+    status = (await sysVdevio(this.sys, [["outb", P.CTL, 0x00], ["inb", P.ALT, 0]])).values[0];
+    try {
+      while (status & S.BSY) {
+        const left = deadline - this.sys.clock.now();
+        if (left <= 0) throw new MkError("ETIMEDOUT", `ata: ${what}: drive still busy (status ${bits(status, STATUS_NAMES)}) after ${this.o.timeoutMs} ms`);
+        await this.irq.wait(Math.min(left, 50));
+        status = (await sysVdevio(this.sys, [["inb", P.ALT, 0]])).values[0];
+      }
+    } finally {
+      await sysVdevio(this.sys, [["outb", P.CTL, NIEN]]);
     }
-    return status;
+    return (await sysVdevio(this.sys, [["inb", P.STATUS, 0]])).values[0];
+  }
+
+  /**
+   * Runs one command as one vector: task file, command, STATUS, the data phase, STATUS.
+   * A drive that was busy ignored the command: wait until it is not, and issue it again.
+   */
+  private async command(what: string, vector: PortVector, data?: Uint8Array, dataPhase = true): Promise<{ after: number; data: Uint8Array }> {
+    const deadline = this.sys.clock.now() + this.o.timeoutMs;
+    for (;;) {
+      const r = await sysVdevio(this.sys, vector, data);
+      const [status, after] = r.values;
+      if (status & S.BSY) {
+        await this.settle(status, what, deadline);
+        continue;
+      }
+      if (status & (S.ERR | S.DF) || (dataPhase && !(status & S.DRQ))) await this.fail(what, status);
+      return { after: dataPhase ? await this.settle(after, what, deadline) : status, data: r.data };
+    }
   }
 
   private async fail(what: string, status: number): Promise<never> {
@@ -98,13 +129,10 @@ export class AtaDisk implements BlockDevice {
   }
 
   private async identify(): Promise<Geometry> {
-    this.irq.arm();
-    const r = await sysVdevio(this.sys, [["outb", P.DRIVE, 0xa0], ["outb", P.COUNT, 0], ["outb", P.LBA_LO, 0], ["outb", P.LBA_MID, 0], ["outb", P.LBA_HI, 0], ["outb", P.CMD, C.IDENTIFY], ["inb", P.STATUS, 0]]);
-    let status = r.values[0];
-    if (status === 0) throw new MkError("ENXIO", "ata: no drive on the primary channel");
-    status = await this.settle(status, "IDENTIFY");
-    if (status & S.ERR || !(status & S.DRQ)) return this.fail("IDENTIFY", status);
-    const id = await sysVdevio(this.sys, [["insw", P.DATA, 256], ["inb", P.STATUS, 0]]);
+    const probe = await sysVdevio(this.sys, [["outb", P.DRIVE, 0xa0], ["inb", P.STATUS, 0]]);
+    if (probe.values[0] === 0) throw new MkError("ENXIO", "ata: no drive on the primary channel");
+    const vector: PortVector = [["outb", P.DRIVE, 0xa0], ["outb", P.COUNT, 0], ["outb", P.LBA_LO, 0], ["outb", P.LBA_MID, 0], ["outb", P.LBA_HI, 0], ["outb", P.CMD, C.IDENTIFY], ["inb", P.STATUS, 0], ["insw", P.DATA, 256], ["inb", P.STATUS, 0]];
+    const id = await this.command("IDENTIFY", vector);
     const w = (i: number) => id.data[2 * i] | (id.data[2 * i + 1] << 8);
     const str = (word: number, len: number) => {
       let s = "";
@@ -130,13 +158,8 @@ export class AtaDisk implements BlockDevice {
       const n = Math.min(MAX_PER_COMMAND, count - done);
       const at = lba + done;
       const what = `READ SECTORS lba ${at} count ${n}`;
-      this.irq.arm();
-      let status = (await sysVdevio(this.sys, [...this.taskFile(at, n, C.READ), ["inb", P.STATUS, 0]])).values[0];
-      status = await this.settle(status, what);
-      if (status & (S.ERR | S.DF) || !(status & S.DRQ)) await this.fail(what, status);
-      const r = await sysVdevio(this.sys, [["insw", P.DATA, n * 256], ["inb", P.STATUS, 0]]);
-      const after = r.values[0];
-      if (after & (S.ERR | S.DF)) await this.fail(what, after);
+      const r = await this.command(what, [...this.taskFile(at, n, C.READ), ["inb", P.STATUS, 0], ["insw", P.DATA, n * 256], ["inb", P.STATUS, 0]]);
+      if (r.after & (S.ERR | S.DF)) await this.fail(what, r.after);
       out.set(r.data, done * SECTOR_SIZE);
       done += n;
     }
@@ -151,23 +174,17 @@ export class AtaDisk implements BlockDevice {
       const n = Math.min(MAX_PER_COMMAND, count - done);
       const at = lba + done;
       const what = `WRITE SECTORS lba ${at} count ${n}`;
-      this.irq.arm();
-      let status = (await sysVdevio(this.sys, [...this.taskFile(at, n, C.WRITE), ["inb", P.ALT, 0]])).values[0];
-      status = await this.settle(status, what);
-      if (status & (S.ERR | S.DF) || !(status & S.DRQ)) await this.fail(what, status);
       const chunk = data.subarray(done * SECTOR_SIZE, (done + n) * SECTOR_SIZE);
-      let after = (await sysVdevio(this.sys, [["outsw", P.DATA, n * 256], ["inb", P.STATUS, 0]], chunk)).values[0];
-      after = await this.settle(after, what);
-      if (after & (S.ERR | S.DF) || after & S.DRQ) await this.fail(what, after);
+      // Data written while the drive does not ask for it (no DRQ) is ignored by the drive.
+      const r = await this.command(what, [...this.taskFile(at, n, C.WRITE), ["inb", P.ALT, 0], ["outsw", P.DATA, n * 256], ["inb", P.STATUS, 0]], chunk);
+      if (r.after & (S.ERR | S.DF | S.DRQ)) await this.fail(what, r.after);
       done += n;
     }
   }
 
   async flush(minor: number): Promise<void> {
     this.checkMinor(minor);
-    this.irq.arm();
-    let status = (await sysVdevio(this.sys, [["outb", P.DRIVE, 0xe0], ["outb", P.CMD, C.FLUSH], ["inb", P.STATUS, 0]])).values[0];
-    status = await this.settle(status, "CACHE FLUSH");
-    if (status & (S.ERR | S.DF)) await this.fail("CACHE FLUSH", status);
+    const r = await this.command("CACHE FLUSH", [["outb", P.DRIVE, 0xe0], ["outb", P.CMD, C.FLUSH], ["inb", P.STATUS, 0], ["inb", P.STATUS, 0]], undefined, false);
+    if (r.after & (S.ERR | S.DF)) await this.fail("CACHE FLUSH", r.after);
   }
 }
