@@ -6,13 +6,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { connect } from "@nats-io/transport-node";
+import { connect, headers } from "@nats-io/transport-node";
 import { Bdev, Common } from "../kernel-core/abi/index.ts";
 import { Kernel } from "../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
 import { parseSystemTable } from "../kernel-core/src/priv/system-table.ts";
 import { connectClient, createLogger, loadCredential, startService, systemClock, type Sys } from "../services/libsys/src/index.ts";
+import { RequestMux } from "../services/libsys/src/request-mux.ts";
 import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import { RAW_SUBJECT } from "./raw-subject.ts";
 
@@ -50,6 +51,10 @@ async function main(): Promise<void> {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
     const kc = loadCredential(sys.credFile("kernel"));
     const raw = await connect({ servers: kc.servers, user: kc.user, pass: kc.password, name: "bench-raw", inboxPrefix: "_INBOX.kernel" });
+    // The baseline uses the same request machinery as libsys and the kernel, so the ratios
+    // measure the kernel's hops and nothing else.
+    const rawMux = new RequestMux(raw, "_INBOX.kernel", systemClock);
+    rawMux.start();
     await client.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 0, count: 8 }, new Uint8Array(4096).fill(7));
 
     // in-kernel: kernel-core's own trap path, both parties placed in the kernel.
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
     const empty = new Uint8Array(0);
     const paths: { path: string; op: Op; target?: string }[] = [
       { path: "in-process", op: () => echoFn(empty) },
-      { path: "nats-raw", op: () => raw.request(RAW_SUBJECT, empty, { timeout: 5000 }) },
+      { path: "nats-raw", op: () => rawMux.request(RAW_SUBJECT, empty, headers(), 5000) },
       { path: "kernel-sendrec", op: () => client.sys.sendrec("bench-echo", Common.COMMON_PING), target: "p50 <= 2.5x nats-raw" },
       { path: "in-kernel", op: () => (inKernel.sys as Sys).sendrec("bench-echo", Common.COMMON_PING), target: "p50 < 5 us" },
       { path: "ata-read-4k", op: () => client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }), target: "p50 <= 8x nats-raw" },
@@ -101,6 +106,7 @@ async function main(): Promise<void> {
       console.log(line(w.map((n) => "-".repeat(n))));
       for (const b of body) console.log(line(b));
     }
+    rawMux.close(new Error("done"));
     await raw.close();
     await client.stop();
   } finally {
