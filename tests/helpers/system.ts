@@ -80,7 +80,7 @@ export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSys
       return nc;
     },
     async down() {
-      for (const c of opened.reverse()) await c.stop().catch(() => undefined);
+      await Promise.all(opened.map((c) => c.stop().catch(() => undefined)));
       await sys.down();
       rmSync(dir, { recursive: true, force: true });
     },

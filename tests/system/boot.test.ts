@@ -1,13 +1,17 @@
 // Process-mode boot, end to end: every part its own OS process over real NATS.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cdev, Subjects } from "../../kernel-core/abi/index.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { headers } from "@nats-io/transport-node";
+import { Bdev, Cdev, H, Subjects } from "../../kernel-core/abi/index.ts";
 import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
+import { pidAlive } from "../../services/mkctl/src/boot.ts";
 import { bootTestSystem, pattern, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;
 
 beforeAll(async () => {
-  ts = await bootTestSystem();
+  ts = await bootTestSystem({ env: { MK_LOG_LEVEL: "debug" } });
 });
 afterAll(async () => {
   await ts?.down();
@@ -72,5 +76,39 @@ describe("boot", () => {
     console.publish(Subjects.consoleIn, new TextEncoder().encode("ls -l\nsecond"));
     const r = await reading;
     expect(new TextDecoder().decode(r.data)).toBe("ls -l\n");
+  });
+
+  it("logs - one request is followed across kernel-core and the driver by its reqId", async () => {
+    await ts.client();
+    const nc = await ts.raw("client");
+    const h = headers();
+    h.set(H.type, String(Bdev.BDEV_GEOMETRY));
+    h.set(H.dst, "ata");
+    h.set(H.req, "trace-me-42");
+    h.set(H.args, JSON.stringify({ minor: 0 }));
+    const m = await nc.request(Subjects.trap("client"), undefined, { headers: h, timeout: 5000 });
+    expect(m.headers?.get(H.status)).toBe("0");
+    expect(m.headers?.get(H.hops)).toMatch(/^kernel@\d+,ata@\d+,kernel@\d+$/);
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = (name: string) =>
+      readFileSync(join(ts.sys.state.runDir, "logs", `${name}.log`), "utf8").split("\n").filter((l) => l.includes("trace-me-42")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines("kernel")).toEqual([expect.objectContaining({ svc: "kernel-core", endpoint: "kernel#1", msgType: "BDEV_GEOMETRY", reqId: "trace-me-42", caller: "client", status: 0 })]);
+    expect(lines("ata")).toEqual([expect.objectContaining({ svc: "ata", endpoint: "ata#1", msgType: "BDEV_GEOMETRY", reqId: "trace-me-42", source: expect.stringMatching(/^client#\d+$/) })]);
+  });
+
+  it("mkctl - ps --json prints the endpoint table; down leaves no process behind", async () => {
+    const { execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const run = async (...args: string[]) => (await promisify(execFile)(process.execPath, ["services/mkctl/src/main.ts", ...args, "--run-dir", ts.sys.state.runDir], { cwd: join(import.meta.dirname, "../..") })).stdout;
+    const out = await run("ps", "--json");
+    
+    const table = JSON.parse(out) as { endpoints: { endpoint: string; state: string }[] };
+    expect(table.endpoints).toEqual(expect.arrayContaining([expect.objectContaining({ endpoint: "ata#1", state: "ready" }), expect.objectContaining({ endpoint: "kernel#1" })]));
+    const text = await run("ps");
+    expect(text).toMatch(/^ENDPOINT\s+STATE\s+PLACEMENT\s+PID/);
+    expect(text).toMatch(/\ntty#1\s+ready\s+user\s+\d+/);
+    const pids = Object.values(ts.sys.state.pids);
+    expect(await run("down")).toMatch(/every process stopped/);
+    for (const pid of pids) expect(pidAlive(pid)).toBe(false);
   });
 });

@@ -13,12 +13,12 @@ export class KernelTransport implements Transport {
   readonly label: string;
   readonly placement = "kernel" as const;
   private readonly ipc: Ipc;
-  private readonly log: Logger;
+  private readonly klog: Logger;
 
   constructor(label: string, ipc: Ipc, log: Logger) {
     this.label = label;
     this.ipc = ipc;
-    this.log = log;
+    this.klog = log;
   }
 
   connectionId(): number {
@@ -71,7 +71,7 @@ export class KernelTransport implements Transport {
   }
 
   panic(err: unknown): never {
-    this.log.fatal({ err, inKernel: this.label }, "kernel panic: in-kernel server %s crashed", this.label);
+    this.klog.fatal({ err, inKernel: this.label }, "kernel panic: in-kernel server %s crashed", this.label);
     process.exit(70);
   }
 }

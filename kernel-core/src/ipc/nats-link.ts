@@ -5,7 +5,7 @@
 import { headers, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, checkBody, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, H, headerSafe,
-  KERNEL, LABEL_RE, MkError, Subjects,
+  KERNEL, LABEL_RE, MkError, Subjects, typeName,
 } from "../../abi/index.ts";
 import type { Clock } from "../../../services/libsys/src/clock.ts";
 import { NoRespondersError, RequestMux, RequestTimeoutError } from "../../../services/libsys/src/request-mux.ts";
@@ -34,9 +34,11 @@ export class NatsLink implements Link {
   private readonly o: NatsLinkOptions;
   private readonly subs: Subscription[] = [];
   private readonly mux: RequestMux;
+  private readonly debug: boolean;
 
   constructor(o: NatsLinkOptions) {
     this.o = o;
+    this.debug = o.log.isLevelEnabled("debug");
     this.mux = new RequestMux(o.nc, Subjects.inboxPrefix(KERNEL), o.clock);
   }
 
@@ -116,6 +118,9 @@ export class NatsLink implements Link {
       out = errorOut(new MkError("EIO", `kernel error: ${(e as Error).message}`));
     }
     if (m.reply) this.reply(m.reply, out, t.hops);
+    if (this.debug) {
+      this.o.log.debug({ caller: label, msgType: typeName(t.type), reqId: t.reqId, dst: t.dst, kind: t.kind, status: out.status, err: out.errname }, "trap %s -> %s", typeName(t.type), t.dst);
+    }
   }
 
   private reply(subject: string, out: TrapOut, hops?: string): void {

@@ -3,14 +3,16 @@
 import { connect, errors, headers, nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, decodeError, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, headerSafe,
-  H, Kind, MkError, NOTIFY_MESSAGE, Subjects, type Args, type Delivered, type Reply,
+  H, Kind, MkError, NOTIFY_MESSAGE, Subjects, typeName, type Args, type Delivered, type Reply,
 } from "../../../kernel-core/abi/index.ts";
 import { systemClock } from "./clock.ts";
 import { NoRespondersError, RequestMux, RequestTimeoutError } from "./request-mux.ts";
 import type { Credential } from "./credentials.ts";
+import type { Logger } from "./log.ts";
 import type { RawReply, Receiver, Transport } from "./transport.ts";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+const DRAIN_MS = 1000;
 
 export async function connectNats(label: string, cred: Credential): Promise<NatsConnection> {
   return connect({
@@ -31,6 +33,8 @@ export class NatsTransport implements Transport {
   private readonly trap: string;
   private readonly onPanic: (err: unknown) => never;
   private readonly mux: RequestMux;
+  /** Set by the service lifecycle once the incarnation is known; debug lines per message. */
+  log?: Logger;
 
   constructor(label: string, nc: NatsConnection, onPanic?: (err: unknown) => never) {
     this.label = label;
@@ -116,8 +120,10 @@ export class NatsTransport implements Transport {
       }
       const delivered: Delivered = { type, args: args as Args, data: msg.data, source, kind, reqId: get(H.req) ?? "" };
       reply = await receiver.deliver(delivered);
+      this.log?.debug({ msgType: typeName(type), reqId: delivered.reqId, source, bytes: msg.data.length }, "%s from %s", typeName(type), source);
     } catch (e) {
       if (!(e instanceof MkError)) this.panic(e);
+      this.log?.debug({ msgType: typeName(Number(get(H.type))), reqId: get(H.req), source: get(H.src), err: e.errno }, "refused: %s", e.message);
       if (msg.reply) msg.respond(undefined, { headers: errorHeaders(e) });
       return;
     }
@@ -132,9 +138,12 @@ export class NatsTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    if (this.nc.isClosed()) return;
-    await this.nc.drain().catch(() => undefined);
     this.mux.close(new MkError("ENOTREADY", `${this.label} is closing`));
+    if (this.nc.isClosed()) return;
+    // Drain lets in-flight replies go out; a server that is gone must not hold us up.
+    const drained = this.nc.drain().catch(() => undefined);
+    await Promise.race([drained, new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 
   panic(err: unknown): never {

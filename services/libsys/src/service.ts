@@ -55,6 +55,7 @@ export async function startService(module: ServiceModule, transport: Transport, 
   sys.generation = hello.args.generation;
   log = log.child({ endpoint: sys.self });
   (sys as { log: Logger }).log = log;
+  if (log.isLevelEnabled("debug")) transport.log = log;
 
   let markReady!: () => void;
   const ready = new Promise<void>((r) => (markReady = r));

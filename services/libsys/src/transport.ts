@@ -3,6 +3,7 @@
 // function calls when it is loaded into kernel-core (kernel placement). Servers and
 // drivers see only this interface; no server imports NATS.
 import type { Args, Delivered, Reply } from "../../../kernel-core/abi/index.ts";
+import type { Logger } from "./log.ts";
 
 /** A reply as it arrived: status OK, arguments not yet checked against a layout. */
 export interface RawReply {
@@ -20,6 +21,8 @@ export interface Receiver {
 export interface Transport {
   readonly label: string;
   readonly placement: "kernel" | "user";
+  /** Where per-message debug lines go (set by the lifecycle when debug is on). */
+  log?: Logger;
   /** The NATS client id the kernel uses to notice this incarnation's death (0 in kernel). */
   connectionId(): number;
   sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs?: number): Promise<RawReply>;

@@ -35,12 +35,18 @@ export interface UpOptions {
   env?: Record<string, string>;
 }
 
-function pidAlive(pid: number): boolean {
+/** Alive and not a zombie: an exited child nobody has reaped yet still answers kill(0). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no /proc: trust kill(0)
   }
 }
 
@@ -205,7 +211,10 @@ export class ProcessSystem {
       for (const p of pids.filter(pidAlive)) {
         try { process.kill(p, "SIGKILL"); } catch { /* gone */ }
       }
-      while (pids.some(pidAlive)) await new Promise((r) => setTimeout(r, 10));
+      const killDeadline = Date.now() + 5000;
+      while (pids.some(pidAlive) && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 10));
+      const left = pids.filter(pidAlive);
+      if (left.length > 0) throw new Error(`processes ${left.join(", ")} survived SIGKILL`);
     }
     this.state.pids = {};
     this.save();
