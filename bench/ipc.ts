@@ -68,6 +68,7 @@ async function main(): Promise<void> {
     const paths: { path: string; op: Op; target?: string }[] = [
       { path: "in-process", op: () => echoFn(empty) },
       { path: "nats-raw", op: () => rawMux.request(RAW_SUBJECT, empty, headers(), 5000) },
+      { path: "nats-request", op: () => raw.request(RAW_SUBJECT, empty, { timeout: 5000 }), target: "info: nats.js request(), not the baseline" },
       { path: "kernel-sendrec", op: () => client.sys.sendrec("bench-echo", Common.COMMON_PING), target: "p50 <= 2.5x nats-raw" },
       { path: "in-kernel", op: () => (inKernel.sys as Sys).sendrec("bench-echo", Common.COMMON_PING), target: "p50 < 5 us" },
       { path: "ata-read-4k", op: () => client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }), target: "p50 <= 8x nats-raw" },

@@ -12,9 +12,11 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): Timer;
 }
 
+const ORIGIN = performance.timeOrigin; // a getter: read once, not per message
+
 export const systemClock: Clock = {
   now: () => Date.now(),
-  nowUs: () => (performance.timeOrigin + performance.now()) * 1000,
+  nowUs: () => (ORIGIN + performance.now()) * 1000,
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms);
     t.unref?.();
