@@ -2,6 +2,8 @@
 // the test starts the next incarnation itself (no reincarnation server yet). The client
 // sees EDEADSRCDST, waits for the new generation and resends; every byte reads back;
 // kernel-core and the hardware emulator never restarted.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
 import { bootTestSystem, pattern, type TestSystem } from "../helpers/system.ts";
@@ -66,6 +68,9 @@ describe("fault isolation", () => {
     expect(ts.sys.state.pids.kernel).toBe(kernelPid);
     expect(ts.sys.state.pids.hardware).toBe(hwPid);
     expect(ts.sys.alive()).toMatchObject({ kernel: true, hardware: true, nats: true, ata: true });
+    // The new incarnation ran its restart callback, told which generation it replaces.
+    const ataLog = readFileSync(join(ts.sys.state.runDir, "logs", "ata.log"), "utf8");
+    expect(ataLog).toMatch(/"endpoint":"ata#2".*"previous":1.*"msg":"restart: previous incarnation was ata#1"/);
     const ready = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
     expect(ready).toMatch(/mk_endpoint_deaths_total\{label="ata"\} 1/);
   });

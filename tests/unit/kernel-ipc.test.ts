@@ -54,6 +54,16 @@ describe("kernel ipc", () => {
     expect(pinged).toEqual(["client#1"]);
   });
 
+  it("ipc - send delivers one way: the kernel acknowledges, the receiver sees kind send", async () => {
+    const kinds: string[] = [];
+    await inKernel({ label: "echo", create: () => ({ handlers: { [Common.COMMON_PING]: (r) => { kinds.push(`${r.kind}:${r.source}`); return {}; } } }) });
+    const client = await inKernel(nothing("client"));
+    await client.sys.send("echo", Common.COMMON_PING, {});
+    await tick();
+    expect(kinds).toEqual(["send:client#1"]);
+    await expect(client.sys.send("ata", Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+  });
+
   it("ipc - notify bits to the same destination coalesce into one delivery", async () => {
     await inKernel(echo);
     const client = await inKernel(nothing("client"));
