@@ -3,6 +3,7 @@
 // bus until SIGTERM. The disk image file outlives every restart of every process.
 import { resolve } from "node:path";
 import { connect } from "@nats-io/transport-node";
+import Fastify from "fastify";
 import { Subjects } from "../../kernel-core/abi/index.ts";
 import { loadSystemTable } from "../../kernel-core/src/priv/system-table.ts";
 import { systemClock } from "../../services/libsys/src/clock.ts";
@@ -31,6 +32,10 @@ async function main(): Promise<void> {
   });
   const server = new HwServer(nc, machine, log);
   await server.start();
+  // Liveness for container healthchecks: the bus is subscribed and the disk image open.
+  const http = Fastify({ logger: false });
+  http.get("/healthz", async () => ({ status: "ok", ioOps: machine.ioOps, ticks: machine.pit.ticks }));
+  await http.listen({ port: Number(process.env.MK_HTTP_PORT ?? 0), host: process.env.MK_HTTP_HOST ?? "127.0.0.1" });
   log.info({ image, sectors: table.hardware.diskSectors }, "hardware emulator up: ata0 %d sectors, uart0, pit, rtc", table.hardware.diskSectors);
 
   let stopping = false;
@@ -39,6 +44,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, "hardware emulator stopping");
     setTimeout(() => process.exit(1), 2000).unref();
+    await http.close();
     await server.stop();
     machine.close();
     await nc.drain().catch(() => undefined);

@@ -9,10 +9,13 @@ import { sysGetEndpoints } from "../../libsys/src/calls/sys-getinfo.ts";
 import { connectClient } from "../../libsys/src/client.ts";
 import { loadCredential } from "../../libsys/src/credentials.ts";
 import { createLogger } from "../../libsys/src/log.ts";
-import { ProcessSystem } from "./boot.ts";
+import { join } from "node:path";
+import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
+import { genConfig } from "./gen-config.ts";
 
 const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
-       mkctl ps [--json] [--run-dir DIR]
+       mkctl ps [--json] [--run-dir DIR]   (with MK_CREDS set: ask that system, e.g. in compose)
+       mkctl gen-config --out DIR --url nats://nats:4222 [--system FILE]   (MK_UIDS=user=uid,...)
        mkctl down [--run-dir DIR]
        mkctl kill LABEL | start LABEL [--run-dir DIR]`;
 
@@ -24,10 +27,12 @@ function table(rows: EndpointInfo[]): string {
 }
 
 async function ps(runDir: string | undefined, json: boolean): Promise<void> {
-  const sys = ProcessSystem.attach(runDir);
+  // With a credential in the environment (compose: `docker compose run --rm mkctl ps`) no
+  // run directory is needed; otherwise the process-mode system booted from runDir.
+  const credFile = process.env.MK_CREDS ?? ProcessSystem.attach(runDir).credFile("mkctl");
   const log = createLogger("mkctl");
   log.level = "warn";
-  const client = await connectClient("mkctl", loadCredential(sys.credFile("mkctl")), { log });
+  const client = await connectClient("mkctl", loadCredential(credFile), { log });
   try {
     const rows = await sysGetEndpoints(client.sys);
     process.stdout.write(json ? JSON.stringify({ endpoints: rows }, null, 2) + "\n" : table(rows) + "\n");
@@ -46,6 +51,8 @@ async function main(): Promise<number> {
       "run-dir": { type: "string" },
       disk: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
+      out: { type: "string" },
+      url: { type: "string" },
     },
   });
   const [cmd, arg] = positionals;
@@ -74,6 +81,20 @@ async function main(): Promise<number> {
     case "ps":
       await ps(runDir, values.json);
       return 0;
+    case "gen-config": {
+      if (!values.out || !values.url) throw new Error("mkctl gen-config needs --out DIR and --url nats://HOST:PORT");
+      const r = genConfig({
+        system: values.system ?? join(PROJECT_ROOT, "etc", "system.yaml"),
+        out: values.out,
+        clientUrl: values.url,
+        listen: process.env.MK_NATS_LISTEN ?? "0.0.0.0:4222",
+        monitor: process.env.MK_NATS_MONITOR ?? "0.0.0.0:8222",
+        uids: process.env.MK_UIDS ?? "",
+        defaultUid: Number(process.env.MK_DEFAULT_UID ?? 1000),
+      });
+      console.log(`${r.written ? "generated" : "kept"} NATS config and credentials for ${r.users.join(", ")} in ${values.out}`);
+      return 0;
+    }
     case "down": {
       const sys = ProcessSystem.attach(runDir);
       await sys.down();

@@ -1,0 +1,19 @@
+# One image for every mkos Node service; each compose service picks its `command:`.
+# NODE_IMAGE is a build argument so air-gapped CI can pass a locally built stand-in.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+# Dependencies in their own layer, before the sources: it stays cached across edits.
+COPY package.json package-lock.json ./
+COPY services/mkctl/package.json services/mkctl/package.json
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM ${NODE_IMAGE}
+WORKDIR /app
+ENV NODE_ENV=production MK_LOG_LEVEL=info
+COPY --from=deps /app/node_modules ./node_modules
+COPY . .
+# Not root. Compose gives each service its own UID so it can read only its own credential.
+USER 1000:1000
+CMD ["node", "kernel-core/src/main.ts"]
