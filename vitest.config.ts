@@ -1,4 +1,4 @@
-// Two projects: unit (one process, no NATS) and system (real nats-server, real processes).
+// unit (one process, no NATS), system (real nats-server, real processes), compose (Docker).
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -12,6 +12,15 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 60_000,
           // Each file boots its own NATS and processes; two cores: one file at a time.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "compose",
+          include: ["tests/compose/**/*.test.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
           fileParallelism: false,
         },
       },

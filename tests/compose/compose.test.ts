@@ -1,0 +1,170 @@
+// mkos under Docker Compose: the stack boots to healthy, data goes through the ATA driver
+// from the host, drivers are crashed and stopped under a running workload, credentials
+// are private to their container, and the disk survives `down` and `up`.
+// Restarts: Docker's restart policy for a process that dies in its container; the test
+// itself for `docker kill` and `docker stop` (Docker does not restart those; no
+// reincarnation server exists yet).
+import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from "testcontainers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Cdev } from "../../kernel-core/abi/index.ts";
+import { BdevClient, sysGetEndpoints, type RunningService } from "../../services/libsys/src/index.ts";
+import { detectCompose } from "../../services/mkctl/src/compose.ts";
+import { freePort } from "../../services/mkctl/src/ports.ts";
+import { pattern } from "../helpers/system.ts";
+import { baseImages, docker, dockerFails, hostClient, hostPids, inspect, ROOT } from "./helpers.ts";
+
+const PROJECT = "mkosct";
+const compose = detectCompose();
+const name = (service: string) => compose.containerName(PROJECT, service);
+let env: Record<string, string>;
+let stack: StartedDockerComposeEnvironment;
+let client: RunningService;
+let disk: BdevClient;
+
+function environment(): DockerComposeEnvironment {
+  let e = new DockerComposeEnvironment(ROOT, "docker-compose.yml")
+    .withProjectName(PROJECT)
+    .withEnvironment(env)
+    .withStartupTimeout(180_000)
+    .withWaitStrategy(name("config"), Wait.forOneShotStartup())
+    .withWaitStrategy(name("disk-owner"), Wait.forOneShotStartup());
+  for (const s of ["nats", "hardware-emulator", "kernel-core", "ata", "tty"]) e = e.withWaitStrategy(name(s), Wait.forHealthCheck());
+  if (compose.version === 1) e = e.withClientOptions({ executable: { standalone: true, executablePath: "docker-compose" } });
+  return e;
+}
+
+async function endpoint(label: string): Promise<{ generation: number; state: string }> {
+  const eps = await sysGetEndpoints(client.sys);
+  return eps.find((e) => e.label === label)!;
+}
+
+async function untilReady(label: string, after: number, ms = 60_000): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const e = await endpoint(label).catch(() => undefined);
+    if (e && e.state === "ready" && e.generation > after) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${label} not ready after generation ${after} within ${ms} ms`);
+}
+
+beforeAll(async () => {
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+  env = { ...baseImages(), MK_NATS_PORT: String(await freePort()), MK_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test" };
+  // Start from nothing: no volumes left by an earlier run.
+  await environment().up().then((s) => s.down({ removeVolumes: true }));
+  stack = await environment().withBuild().up();
+  client = await hostClient(name("config"), Number(env.MK_NATS_PORT));
+  disk = new BdevClient(client.sys, "ata", { waitMs: 60_000 });
+  await disk.openMinor(0);
+}, 600_000);
+
+afterAll(async () => {
+  await client?.stop().catch(() => undefined);
+  await stack?.down({ removeVolumes: true }).catch(() => undefined);
+}, 120_000);
+
+describe("compose", () => {
+  it("compose - every container is healthy and every driver is ready in the endpoint table", async () => {
+    for (const s of ["nats", "hardware-emulator", "kernel-core", "ata", "tty"]) {
+      expect(docker("inspect", "-f", "{{.State.Health.Status}}", name(s)), s).toBe("healthy");
+    }
+    expect(await endpoint("ata")).toMatchObject({ generation: 1, state: "ready" });
+    expect(await endpoint("tty")).toMatchObject({ generation: 1, state: "ready" });
+    const r = await fetch(`http://127.0.0.1:${env.MK_KERNEL_PORT}/readyz`);
+    expect(r.status).toBe(200);
+  });
+
+  it("compose - a host client writes and reads back through the ATA driver", async () => {
+    const data = pattern(500, 64);
+    await disk.write(500, data);
+    await disk.flush();
+    expect(Buffer.from(await disk.read(500, 64)).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it("compose - each container can read its own credential and not another's", () => {
+    expect(docker("exec", name("ata"), "cat", "/run/mkos/creds/ata.json")).toMatch(/"user":"ata"/);
+    expect(dockerFails("exec", name("ata"), "cat", "/run/mkos/creds/kernel.json")).toMatch(/Permission denied/);
+    expect(dockerFails("exec", name("tty"), "cat", "/run/mkos/creds/ata.json")).toMatch(/Permission denied/);
+    expect(dockerFails("exec", name("kernel-core"), "cat", "/run/mkos/nats.conf")).toMatch(/Permission denied/);
+    expect(docker("exec", name("ata"), "id", "-u")).toBe("1003");
+  });
+
+  it("compose - faults under a running workload: no acknowledged write is lost, kernel and emulator never restart", async () => {
+    const kernelBefore = inspect(name("kernel-core"));
+    const hwBefore = inspect(name("hardware-emulator"));
+    const acked: number[] = [];
+    let stop = false;
+    let failure: unknown;
+    const CHUNK = 64;
+    const BASE = 4096;
+    const workload = (async () => {
+      for (let i = 0; !stop && i < 4000; i++) {
+        const lba = BASE + i * CHUNK;
+        await disk.write(lba, pattern(lba, CHUNK, 7));
+        acked.push(lba);
+      }
+    })().catch((e) => (failure = e));
+    const progress = async (n: number) => {
+      const want = acked.length + n;
+      const t0 = Date.now();
+      while (acked.length < want && Date.now() - t0 < 60_000 && !failure) await new Promise((r) => setTimeout(r, 20));
+    };
+    const recoveries: Record<string, number> = {};
+    await progress(10);
+
+    // 1. The driver's process dies inside its container: Docker's restart policy restarts it.
+    let gen = (await endpoint("ata")).generation;
+    const pids = hostPids(name("ata"), /services\/drivers\/ata\/src\/main\.ts/);
+    expect(pids).toHaveLength(1);
+    process.kill(pids[0], "SIGKILL");
+    recoveries["ata process SIGKILL, restarted by Docker"] = await untilReady("ata", gen);
+    await progress(10);
+
+    // 2. `docker kill`: stopped by hand as far as Docker knows; the test starts it again.
+    gen = (await endpoint("ata")).generation;
+    const t2 = Date.now();
+    docker("kill", name("ata"));
+    expect(inspect(name("ata")).running).toBe(false);
+    docker("start", name("ata"));
+    await untilReady("ata", gen);
+    recoveries["ata docker kill, restarted by the test"] = Date.now() - t2;
+    await progress(10);
+
+    // 3. `docker stop` of tty (SIGTERM, graceful); the test starts it again.
+    const ttyGen = (await endpoint("tty")).generation;
+    const t3 = Date.now();
+    docker("stop", "-t", "5", name("tty"));
+    docker("start", name("tty"));
+    await untilReady("tty", ttyGen);
+    recoveries["tty docker stop, restarted by the test"] = Date.now() - t3;
+    const line = await client.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new TextEncoder().encode("tty is back\n"));
+    expect(line.args).toEqual({ count: 12 });
+
+    stop = true;
+    await workload;
+    expect(failure).toBeUndefined();
+    await disk.flush();
+    for (const lba of acked) {
+      expect(Buffer.compare(Buffer.from(await disk.read(lba, CHUNK)), Buffer.from(pattern(lba, CHUNK, 7))), `lba ${lba}`).toBe(0);
+    }
+    expect(await endpoint("ata")).toMatchObject({ state: "ready" });
+    expect((await endpoint("ata")).generation).toBeGreaterThanOrEqual(3);
+    expect(inspect(name("kernel-core"))).toEqual(kernelBefore);
+    expect(inspect(name("hardware-emulator"))).toEqual(hwBefore);
+    console.log(`recovery times (fault to a ready new generation): ${JSON.stringify(recoveries)}; ${acked.length} writes of ${CHUNK * 512} bytes verified`);
+  });
+
+  it("compose - the disk image survives docker compose down and up", async () => {
+    const marker = pattern(9000, 8, 99);
+    await disk.write(9000, marker);
+    await disk.flush();
+    await client.stop();
+    await stack.down({ removeVolumes: false });
+    stack = await environment().up();
+    client = await hostClient(name("config"), Number(env.MK_NATS_PORT));
+    disk = new BdevClient(client.sys, "ata", { waitMs: 60_000 });
+    expect(Buffer.from(await disk.read(9000, 8)).equals(Buffer.from(marker))).toBe(true);
+    expect(await endpoint("ata")).toMatchObject({ generation: 1, state: "ready" });
+  });
+});

@@ -1,0 +1,63 @@
+// Helpers for the compose tests: base images (pulled, or local stand-ins when no registry
+// answers), docker CLI calls, and a host-side client with the mkctl credential.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectClient, createLogger, type RunningService } from "../../services/libsys/src/index.ts";
+
+export const ROOT = join(import.meta.dirname, "../..");
+
+/** NODE_IMAGE and NATS_IMAGE: from the environment, else scripts/base-images.sh decides. */
+export function baseImages(): { NODE_IMAGE: string; NATS_IMAGE: string } {
+  const out = execFileSync("bash", [join(ROOT, "scripts/base-images.sh")], { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "inherit"] });
+  const m = /export NODE_IMAGE=(\S+) NATS_IMAGE=(\S+)/.exec(out);
+  if (!m) throw new Error(`scripts/base-images.sh printed no images: ${out}`);
+  return { NODE_IMAGE: m[1], NATS_IMAGE: m[2] };
+}
+
+export function docker(...args: string[]): string {
+  return execFileSync("docker", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 }).trim();
+}
+
+export function dockerFails(...args: string[]): string {
+  try {
+    execFileSync("docker", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+  } catch (e) {
+    return String((e as { stderr?: string }).stderr ?? e);
+  }
+  throw new Error(`docker ${args.join(" ")} succeeded`);
+}
+
+export interface ContainerState {
+  startedAt: string;
+  restarts: number;
+  running: boolean;
+}
+
+export function inspect(name: string): ContainerState {
+  const [startedAt, restarts, running] = docker("inspect", "-f", "{{.State.StartedAt}} {{.RestartCount}} {{.State.Running}}", name).split(" ");
+  return { startedAt, restarts: Number(restarts), running: running === "true" };
+}
+
+/** Host PIDs of the processes in a container (`docker top`), for killing one from outside. */
+export function hostPids(name: string, command: RegExp): number[] {
+  return docker("top", name, "-eo", "pid,args")
+    .split("\n")
+    .slice(1)
+    .map((l) => /^\s*(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null && command.test(m[2]) && !m[2].includes("docker-init"))
+    .map((m) => Number(m[1]));
+}
+
+/** A host-side client with the mkctl credential copied out of the config container. */
+export async function hostClient(configContainer: string, natsPort: number): Promise<RunningService> {
+  const dir = mkdtempSync(join(tmpdir(), "mkos-compose-"));
+  docker("cp", `${configContainer}:/run/mkos/creds/mkctl.json`, join(dir, "mkctl.json"));
+  const cred = JSON.parse(readFileSync(join(dir, "mkctl.json"), "utf8")) as { user: string; password: string; servers: string[] };
+  cred.servers = [`nats://127.0.0.1:${natsPort}`];
+  writeFileSync(join(dir, "mkctl.json"), JSON.stringify(cred));
+  const log = createLogger("compose-test");
+  log.level = "warn";
+  return connectClient("mkctl", cred, { log });
+}
