@@ -8,13 +8,7 @@ import { connectClient, createLogger, type RunningService } from "../../services
 
 export const ROOT = join(import.meta.dirname, "../..");
 
-/** NODE_IMAGE and NATS_IMAGE: from the environment, else scripts/base-images.sh decides. */
-export function baseImages(): { NODE_IMAGE: string; NATS_IMAGE: string } {
-  const out = execFileSync("bash", [join(ROOT, "scripts/base-images.sh")], { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "inherit"] });
-  const m = /export NODE_IMAGE=(\S+) NATS_IMAGE=(\S+)/.exec(out);
-  if (!m) throw new Error(`scripts/base-images.sh printed no images: ${out}`);
-  return { NODE_IMAGE: m[1], NATS_IMAGE: m[2] };
-}
+export { baseImages } from "../../services/mkctl/src/compose.ts";
 
 export function docker(...args: string[]): string {
   return execFileSync("docker", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 }).trim();

@@ -28,3 +28,14 @@ export function detectCompose(): ComposeCli {
   }
   throw new Error("neither `docker compose` (v2) nor `docker-compose` (v1) is installed");
 }
+
+/**
+ * NODE_IMAGE and NATS_IMAGE to use: pulled when a registry answers, else local stand-ins
+ * built by scripts/base-images.sh from this host's binaries (air-gapped machines).
+ */
+export function baseImages(root = new URL("../../..", import.meta.url).pathname): { NODE_IMAGE: string; NATS_IMAGE: string } {
+  const out = execFileSync("bash", [`${root}/scripts/base-images.sh`], { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "inherit"] });
+  const m = /export NODE_IMAGE=(\S+) NATS_IMAGE=(\S+)/.exec(out);
+  if (!m) throw new Error(`scripts/base-images.sh printed no images: ${out}`);
+  return { NODE_IMAGE: m[1], NATS_IMAGE: m[2] };
+}

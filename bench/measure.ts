@@ -1,0 +1,106 @@
+// The measuring core of bench:ipc, shared by process mode and the container runner:
+// interleaved rounds over every path, p50/p99, ratios against nats-raw of the same run.
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { Bdev, Common } from "../kernel-core/abi/index.ts";
+import { Kernel } from "../kernel-core/src/kernel.ts";
+import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
+import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
+import { parseSystemTable } from "../kernel-core/src/priv/system-table.ts";
+import { createLogger, startService, systemClock, type Credential, type Sys } from "../services/libsys/src/index.ts";
+import { RequestMux } from "../services/libsys/src/request-mux.ts";
+import { RAW_SUBJECT } from "./raw-subject.ts";
+
+export interface Row {
+  path: string;
+  p50_us: number;
+  p99_us: number;
+  ratio_p50: number;
+  n: number;
+  target?: string;
+}
+
+export interface MeasureOptions {
+  client: Sys; // bench-client, connected and ready
+  rawCred: Credential; // a user allowed to publish mk.ep.bench-echo.raw (kernel)
+  systemYaml: string; // a table with bench-echo and bench-client, for the in-kernel path
+  rounds: number;
+  batch: number;
+  only?: string[];
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+export async function measure(o: MeasureOptions): Promise<Row[]> {
+  const log = createLogger("bench");
+  log.level = "warn";
+  const raw: NatsConnection = await connect({ servers: o.rawCred.servers, user: o.rawCred.user, pass: o.rawCred.password, name: "bench-raw", inboxPrefix: "_INBOX.kernel" });
+  // The baseline uses the same request machinery as libsys and the kernel, so the ratios
+  // measure the kernel's hops and nothing else.
+  const rawMux = new RequestMux(raw, "_INBOX.kernel", systemClock);
+  rawMux.start();
+  await o.client.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 0, count: 8 }, new Uint8Array(4096).fill(7));
+
+  // in-kernel: kernel-core's own trap path with both parties placed in the kernel.
+  const kernel = new Kernel({
+    priv: parseSystemTable(o.systemYaml),
+    hw: { io: async () => ({ values: [], data: new Uint8Array(0) }), fault: async () => undefined },
+    log, clock: systemClock, metrics: new KernelMetrics(false),
+  });
+  await startService({ label: "bench-echo", create: () => ({ handlers: {} }) }, new KernelTransport("bench-echo", kernel.ipc, log), { log });
+  const inKernel = await startService({ label: "bench-client", create: () => ({ handlers: {} }) }, new KernelTransport("bench-client", kernel.ipc, log), { log });
+
+  const echoFn = async (x: Uint8Array) => x;
+  const empty = new Uint8Array(0);
+  let paths: { path: string; op: () => Promise<unknown>; target?: string }[] = [
+    { path: "in-process", op: () => echoFn(empty) },
+    { path: "nats-raw", op: () => rawMux.request(RAW_SUBJECT, empty, headers(), 5000) },
+    { path: "nats-request", op: () => raw.request(RAW_SUBJECT, empty, { timeout: 5000 }), target: "info: nats.js request(), not the baseline" },
+    { path: "kernel-sendrec", op: () => o.client.sendrec("bench-echo", Common.COMMON_PING), target: "p50 <= 2.5x nats-raw" },
+    { path: "in-kernel", op: () => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING), target: "p50 < 5 us" },
+    { path: "ata-read-4k", op: () => o.client.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }), target: "p50 <= 8x nats-raw" },
+  ];
+  if (o.only) paths = paths.filter((p) => p.path === "nats-raw" || o.only!.includes(p.path));
+  const samples = new Map<string, number[]>(paths.map((p) => [p.path, []]));
+  for (const p of paths) for (let i = 0; i < 100; i++) await p.op(); // warm-up
+  for (let r = 0; r < o.rounds; r++) {
+    for (const p of paths) {
+      const out = samples.get(p.path)!;
+      for (let i = 0; i < o.batch; i++) {
+        const t0 = process.hrtime.bigint();
+        await p.op();
+        out.push(Number(process.hrtime.bigint() - t0) / 1000);
+      }
+    }
+  }
+  rawMux.close(new Error("done"));
+  await raw.close();
+  const rows = paths.map((p) => {
+    const s = samples.get(p.path)!.sort((a, b) => a - b);
+    return { path: p.path, n: s.length, p50_us: +quantile(s, 0.5).toFixed(2), p99_us: +quantile(s, 0.99).toFixed(2), target: p.target };
+  });
+  const base = rows.find((r) => r.path === "nats-raw")!.p50_us;
+  return rows.map((r) => ({ path: r.path, p50_us: r.p50_us, p99_us: r.p99_us, ratio_p50: +(r.p50_us / base).toFixed(3), n: r.n, target: r.target }));
+}
+
+export function table(title: string, rows: Row[]): string {
+  const head = ["path", "p50 us", "p99 us", "p50 / nats-raw", "samples", "target"];
+  const body = rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio_p50.toFixed(2)}x`, String(r.n), r.target ?? ""]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join("  ").trimEnd();
+  return [title, line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)].join("\n");
+}
+
+/** The shipped privilege table plus the two benchmark parties. */
+export function benchYaml(shipped: string): string {
+  const services = `
+  bench-echo:
+    command: [node, bench/echo-server.ts]
+    ipc: []
+  bench-client:
+    ipc: [bench-echo, ata]
+    calls: [getinfo]
+`;
+  return shipped.replace(/http_port: \d+/, "http_port: 7700").replace(/\n  mkctl:/, `${services}  mkctl:`);
+}
