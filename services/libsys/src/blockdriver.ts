@@ -1,9 +1,10 @@
 // The block driver framework (MINIX libblockdriver): maps the BDEV protocol onto a
 // device's open/read/write/flush/geometry, checks sizes (a write's body must be exactly
 // count sectors), and runs one request at a time.
-import { Bdev, HARDWARE, MkError, SECTOR_SIZE, type Reply } from "../../../kernel-core/abi/index.ts";
+import { Bdev, MkError, SECTOR_SIZE, type Reply } from "../../../kernel-core/abi/index.ts";
+import { lifecycleOf, minorOf, type DeviceLifecycle } from "./device-lifecycle.ts";
 import { Mutex } from "./mutex.ts";
-import type { Request, Server, ServiceModule } from "./service.ts";
+import type { Server, ServiceModule } from "./service.ts";
 import type { Sys } from "./sys.ts";
 
 export interface Geometry {
@@ -13,17 +14,13 @@ export interface Geometry {
   serial: string;
 }
 
-export interface BlockDevice {
-  initFresh(): Promise<void>;
-  initRestart?(previousGeneration: number): Promise<void>;
+export interface BlockDevice extends DeviceLifecycle {
   open?(minor: number): Promise<void>;
   close?(minor: number): Promise<void>;
   read(minor: number, lba: number, count: number): Promise<Uint8Array>;
   write(minor: number, lba: number, data: Uint8Array): Promise<void>;
   flush(minor: number): Promise<void>;
   geometry(minor: number): Promise<Geometry>;
-  /** Interrupt bits from "hardware". */
-  intr?(bits: number): void;
 }
 
 export function blockDriver(label: string, create: (sys: Sys) => BlockDevice): ServiceModule {
@@ -32,13 +29,8 @@ export function blockDriver(label: string, create: (sys: Sys) => BlockDevice): S
     create(sys: Sys): Server {
       const dev = create(sys);
       const one = new Mutex();
-      const minorOf = (r: Request) => (r.args as { minor: number }).minor;
       return {
-        initFresh: () => dev.initFresh(),
-        initRestart: (prev) => (dev.initRestart ?? dev.initFresh).call(dev, prev),
-        notify(source, bits) {
-          if (source === HARDWARE) dev.intr?.(bits);
-        },
+        ...lifecycleOf(dev),
         handlers: {
           [Bdev.BDEV_OPEN]: (r) => one.run(async () => { await dev.open?.(minorOf(r)); return {}; }),
           [Bdev.BDEV_CLOSE]: (r) => one.run(async () => { await dev.close?.(minorOf(r)); return {}; }),

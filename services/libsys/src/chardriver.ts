@@ -1,17 +1,15 @@
 // The character driver framework (MINIX libchardriver): maps the CDEV protocol onto a
 // device's open/close/read/write; reads may wait (for a line) up to a timeout.
-import { Cdev, HARDWARE, type Reply } from "../../../kernel-core/abi/index.ts";
+import { Cdev, type Reply } from "../../../kernel-core/abi/index.ts";
+import { lifecycleOf, minorOf, type DeviceLifecycle } from "./device-lifecycle.ts";
 import type { Server, ServiceModule } from "./service.ts";
 import type { Sys } from "./sys.ts";
 
-export interface CharDevice {
-  initFresh(): Promise<void>;
-  initRestart?(previousGeneration: number): Promise<void>;
+export interface CharDevice extends DeviceLifecycle {
   open?(minor: number): Promise<void>;
   close?(minor: number): Promise<void>;
   read(minor: number, count: number, timeoutMs: number): Promise<Uint8Array>;
   write(minor: number, data: Uint8Array): Promise<number>;
-  intr?(bits: number): void;
 }
 
 export const DEFAULT_READ_TIMEOUT_MS = 10_000;
@@ -22,14 +20,10 @@ export function charDriver(label: string, create: (sys: Sys) => CharDevice): Ser
     create(sys: Sys): Server {
       const dev = create(sys);
       return {
-        initFresh: () => dev.initFresh(),
-        initRestart: (prev) => (dev.initRestart ?? dev.initFresh).call(dev, prev),
-        notify(source, bits) {
-          if (source === HARDWARE) dev.intr?.(bits);
-        },
+        ...lifecycleOf(dev),
         handlers: {
-          [Cdev.CDEV_OPEN]: async (r) => { await dev.open?.((r.args as { minor: number }).minor); return {}; },
-          [Cdev.CDEV_CLOSE]: async (r) => { await dev.close?.((r.args as { minor: number }).minor); return {}; },
+          [Cdev.CDEV_OPEN]: async (r) => { await dev.open?.(minorOf(r)); return {}; },
+          [Cdev.CDEV_CLOSE]: async (r) => { await dev.close?.(minorOf(r)); return {}; },
           [Cdev.CDEV_READ]: async (r): Promise<Reply> => {
             const { minor, count, timeoutMs } = r.args as { minor: number; count: number; timeoutMs?: number };
             const data = await dev.read(minor, count, timeoutMs ?? DEFAULT_READ_TIMEOUT_MS);

@@ -18,3 +18,4 @@ export * from "./calls/sys-sdevio.ts";
 export * from "./calls/sys-irqctl.ts";
 export * from "./calls/sys-getinfo.ts";
 export * from "./client.ts";
+export * from "./device-lifecycle.ts";
