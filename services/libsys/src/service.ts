@@ -1,6 +1,7 @@
 // The service lifecycle (MINIX's SEF): announce the new incarnation to the kernel, learn
 // whether this is a fresh start or a restart (and of which generation), run the matching
-// init callback, then serve. Messages that arrive during init wait for it to finish.
+// init callback, then serve. Requests that arrive during init wait for it to finish;
+// notifications (interrupts) are delivered at once.
 import { hostname } from "node:os";
 import {
   Common, hasLayout, MkError, parseRequestArgs, Sys as K, typeName,
@@ -74,8 +75,9 @@ export async function startService(module: ServiceModule, transport: Transport, 
         if (--inflight === 0) idle?.();
       }
     },
+    // Notifications are not held back: a driver waits for interrupts during its own init.
     notify(source: string, bits: number) {
-      void ready.then(() => server.notify?.(source, bits));
+      server.notify?.(source, bits);
     },
   });
 
