@@ -97,4 +97,6 @@ export interface EndpointInfo {
   host: string;
   since: number; // epoch ms of the last state change
   messages: number;
+  /** From the privilege table (absent for the kernel itself). */
+  privileges?: { ipc: string[]; calls: string[]; io: string[]; irq: number[] };
 }

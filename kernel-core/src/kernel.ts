@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { KERNEL } from "../abi/index.ts";
+import { KERNEL, type EndpointInfo } from "../abi/index.ts";
 import type { Clock } from "../../services/libsys/src/clock.ts";
 import { createLogger, type Logger } from "../../services/libsys/src/log.ts";
 import { startService, type RunningService, type ServiceModule } from "../../services/libsys/src/service.ts";
@@ -50,6 +50,16 @@ export class Kernel implements KernelState {
     const self = this.table.incarnate(KERNEL, { placement: "kernel", pid: process.pid, host: hostname(), cid: 0 });
     this.table.ready(self.entry);
     this.metrics.endpointStates = () => this.table.list().map((e) => e.state);
+  }
+
+  /** The endpoint table with each service's privileges, as getinfo and /endpoints show it. */
+  endpointRows(): EndpointInfo[] {
+    return this.table.list().map((row) => {
+      const p = this.priv.services.get(row.label);
+      if (!p) return row;
+      const hex = (n: number) => `0x${n.toString(16)}`;
+      return { ...row, privileges: { ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq } };
+    });
   }
 
   /**

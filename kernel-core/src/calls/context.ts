@@ -1,6 +1,6 @@
 // What a kernel call handler is given: the kernel's state, the caller, and its arguments
 // already checked against the call's layout.
-import type { Args, Reply } from "../../abi/index.ts";
+import type { Args, EndpointInfo, Reply } from "../../abi/index.ts";
 import type { Logger } from "../../../services/libsys/src/log.ts";
 import type { HwBus } from "../hw/hw-bus.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
@@ -15,6 +15,7 @@ export interface KernelState {
   readonly hw: HwBus;
   readonly log: Logger;
   readonly metrics: KernelMetrics;
+  endpointRows(): EndpointInfo[];
 }
 
 export interface CallContext {

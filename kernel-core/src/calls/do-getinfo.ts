@@ -6,7 +6,7 @@ import type { KernelCall } from "./context.ts";
 
 export const doGetinfo: KernelCall = async (k, c) => {
   const { what, label, after, waitMs } = c.args as { what: string; label?: string; after?: number; waitMs?: number };
-  if (what === "endpoints") return { args: { endpoints: k.table.list() } };
+  if (what === "endpoints") return { args: { endpoints: k.endpointRows() } };
   if (what === "privileges") {
     const p = c.privileges;
     return { args: { privileges: { label: p.label, placement: p.placement, ipc: p.ipc, calls: p.callNames, io: p.io, irq: p.irq } } };
@@ -14,6 +14,6 @@ export const doGetinfo: KernelCall = async (k, c) => {
   if (!label) throw new MkError("EBADREQUEST", "getinfo endpoint needs a label");
   if (!k.priv.services.has(label) && label !== "kernel") throw new MkError("EBADSRCDST", `no service ${label}`);
   const entry = waitMs ? await k.table.waitReady(label, after ?? 0, waitMs) : k.table.get(label);
-  const row = entry ? k.table.list().find((r) => r.endpoint === entry.key) : undefined;
+  const row = entry ? k.endpointRows().find((r) => r.endpoint === entry.key) : undefined;
   return { args: { endpoints: row ? [row] : [] } };
 };

@@ -15,6 +15,6 @@ export function buildHttp(kernel: Kernel, isConnected: () => boolean): FastifyIn
     reply.header("content-type", kernel.metrics.registry.contentType);
     return kernel.metrics.registry.metrics();
   });
-  app.get("/endpoints", async () => ({ endpoints: kernel.table.list() }));
+  app.get("/endpoints", async () => ({ endpoints: kernel.endpointRows() }));
   return app;
 }
