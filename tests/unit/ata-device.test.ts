@@ -153,3 +153,26 @@ describe("ata device", () => {
     expect(t.irqs).toEqual([14]);
   });
 });
+
+describe("ata device caches", () => {
+  it("ata device - sectors an interrupted WRITE accepted reach the image; a later READ sees them", () => {
+    const t = testMachine(64);
+    try {
+      const sel = (lba: number, n: number) => t.m.exec([["outb", ATA.DRIVE, 0xe0], ["outb", ATA.COUNT, n], ["outb", ATA.LBA_LO, lba], ["outb", ATA.LBA_MID, 0], ["outb", ATA.LBA_HI, 0]]);
+      sel(4, 3);
+      t.outb(ATA.COMMAND, CMD.WRITE_SECTORS);
+      t.m.exec([["outsw", ATA.DATA, 256]], new Uint8Array(512).fill(0xaa)); // 1 of 3 sectors, then abandoned
+      sel(4, 2);
+      t.outb(ATA.COMMAND, CMD.READ_SECTORS);
+      const r = t.m.exec([["insw", ATA.DATA, 512]]).data;
+      expect(r.subarray(0, 512).every((b) => b === 0xaa)).toBe(true);
+      expect(r.subarray(512).every((b) => b === 0)).toBe(true);
+      t.reopen(); // and it is on the image file, not only in memory
+      sel(4, 1);
+      t.outb(ATA.COMMAND, CMD.READ_SECTORS);
+      expect(t.m.exec([["insw", ATA.DATA, 256]]).data.every((b) => b === 0xaa)).toBe(true);
+    } finally {
+      t.dispose();
+    }
+  });
+});

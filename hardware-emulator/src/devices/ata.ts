@@ -51,6 +51,10 @@ export class AtaDevice implements PortDevice {
   private pos = 0;
   private lba = 0;
   private remaining = 0;
+  /** Read-ahead: the sectors of the current READ command, fetched with one read. */
+  private ahead?: { lba: number; data: Uint8Array };
+  /** Write cache: whole sectors of the current WRITE command, written out before it ends. */
+  private behind?: { lba: number; chunks: Uint8Array[] };
   /** Fault state: sectors that fail, and a BSY that sticks until a deadline. */
   readonly badSectors = new Set<number>();
   stuckBsyUntil = 0;
@@ -129,6 +133,8 @@ export class AtaDevice implements PortDevice {
   }
 
   private reset(): void {
+    this.writeBack();
+    this.ahead = undefined;
     this.mode = "idle";
     this.status = ST.RDY | ST.SRV;
     this.error = 0x01; // diagnostic code: no error
@@ -142,6 +148,7 @@ export class AtaDevice implements PortDevice {
 
   private command(cmd: number): void {
     if (this.slave || this.busy()) return; // writes to COMMAND while BSY are ignored
+    this.writeBack(); // sectors an interrupted WRITE already accepted are written, as a drive would
     this.error = 0;
     this.intrq = false;
     switch (cmd) {
@@ -166,7 +173,9 @@ export class AtaDevice implements PortDevice {
         this.lba = lba;
         this.remaining = n;
         this.pos = 0;
+        this.ahead = undefined;
         if (write) {
+          this.buf = new Uint8Array(SECTOR);
           this.mode = "write";
           this.status = ST.RDY | ST.SRV | ST.DRQ; // the first sector is asked for without an IRQ
         } else {
@@ -201,9 +210,16 @@ export class AtaDevice implements PortDevice {
 
   private loadSector(): void {
     if (this.badSectors.has(this.lba)) return this.abort(ER.UNC | ER.IDNF);
-    this.buf = new Uint8Array(SECTOR);
     try {
-      readSync(this.fd, this.buf, 0, SECTOR, this.lba * SECTOR);
+      const a = this.ahead;
+      if (!a || this.lba < a.lba || (this.lba - a.lba + 1) * SECTOR > a.data.length) {
+        // One read for the rest of the command, as a drive's read-ahead would.
+        const data = new Uint8Array(this.remaining * SECTOR);
+        readSync(this.fd, data, 0, data.length, this.lba * SECTOR);
+        this.ahead = { lba: this.lba, data };
+      }
+      const at = (this.lba - this.ahead!.lba) * SECTOR;
+      this.buf = this.ahead!.data.subarray(at, at + SECTOR);
     } catch {
       this.mode = "idle";
       this.error = ER.UNC;
@@ -228,6 +244,7 @@ export class AtaDevice implements PortDevice {
   private sectorRead(): void {
     this.remaining--;
     if (this.mode === "identify" || this.remaining === 0) {
+      this.ahead = undefined;
       this.mode = "idle";
       this.status = ST.RDY | ST.SRV;
       return;
@@ -243,22 +260,36 @@ export class AtaDevice implements PortDevice {
     if (this.pos >= SECTOR) this.sectorWritten();
   }
 
-  private sectorWritten(): void {
-    if (this.badSectors.has(this.lba)) return this.abort(ER.IDNF);
+  /** Writes the cached sectors of this command to the image; false on an I/O error. */
+  private writeBack(): boolean {
+    const b = this.behind;
+    this.behind = undefined;
+    if (!b || b.chunks.length === 0) return true;
+    const data = b.chunks.length === 1 ? b.chunks[0] : Buffer.concat(b.chunks);
     try {
-      writeSync(this.fd, this.buf, 0, SECTOR, this.lba * SECTOR);
+      writeSync(this.fd, data, 0, data.length, b.lba * SECTOR);
+      return true;
     } catch {
-      this.mode = "idle";
-      this.error = ER.ABRT;
-      this.status = ST.RDY | ST.DF | ST.ERR;
-      this.interrupt();
-      return;
+      return false;
     }
+  }
+
+  private sectorWritten(): void {
+    if (this.badSectors.has(this.lba)) {
+      this.writeBack(); // the sectors before the bad one were accepted
+      return this.abort(ER.IDNF);
+    }
+    if (!this.behind) this.behind = { lba: this.lba, chunks: [] };
+    this.behind.chunks.push(this.buf);
+    this.buf = new Uint8Array(SECTOR);
     this.remaining--;
     this.pos = 0;
     if (this.remaining === 0) {
+      // The command's end is visible only after its data reached the image.
+      const ok = this.writeBack();
       this.mode = "idle";
-      this.status = ST.RDY | ST.SRV;
+      this.status = ok ? ST.RDY | ST.SRV : ST.RDY | ST.DF | ST.ERR;
+      if (!ok) this.error = ER.ABRT;
     } else {
       this.lba++;
       this.status = ST.RDY | ST.SRV | ST.DRQ;
