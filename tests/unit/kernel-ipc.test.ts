@@ -7,7 +7,7 @@ import { KernelTransport } from "../../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../../kernel-core/src/http/metrics.ts";
 import { parseSystemTable } from "../../kernel-core/src/priv/system-table.ts";
 import { service as ata } from "../../services/drivers/ata/src/index.ts";
-import { createLogger, ManualClock, startService, sysIrqEnable, sysIrqSetPolicy, type ServiceModule } from "../../services/libsys/src/index.ts";
+import { createLogger, ManualClock, startService, sysDevio, sysIrqEnable, sysIrqSetPolicy, sysSdevio, sysVdevio, type ServiceModule } from "../../services/libsys/src/index.ts";
 import { MachineBus, testMachine, type TestMachine } from "../helpers/machine.ts";
 import { testSystemYaml } from "../helpers/system.ts";
 
@@ -111,6 +111,18 @@ describe("kernel ipc", () => {
     await tick();
     expect(seen).toHaveLength(2);
     await expect(sysIrqSetPolicy(tty.sys, 14, 0)).rejects.toMatchObject({ errno: "EPERM", message: "irqctl: IRQ 14 not allowed for tty" });
+  });
+
+  it("kernel calls - sdevio moves a whole sector in one call; devio and vdevio reach the bus; a port outside the range is EPERM", async () => {
+    const probe = await inKernel(nothing("ata"));
+    const sector = new Uint8Array(512).map((_, i) => (i * 3) & 0xff);
+    await sysVdevio(probe.sys, [["outb", 0x1f6, 0xe0], ["outb", 0x1f2, 1], ["outb", 0x1f3, 9], ["outb", 0x1f4, 0], ["outb", 0x1f5, 0], ["outb", 0x1f7, 0x30]]);
+    await sysSdevio(probe.sys, "outsw", 0x1f0, 256, sector);
+    expect((await sysDevio(probe.sys, "inb", 0x1f7)) & 0x89).toBe(0); // no BSY, DRQ or ERR: written
+    await sysVdevio(probe.sys, [["outb", 0x1f2, 1], ["outb", 0x1f3, 9], ["outb", 0x1f7, 0x20]]);
+    expect(await sysSdevio(probe.sys, "insw", 0x1f0, 256)).toEqual(sector);
+    await expect(sysSdevio(probe.sys, "outsw", 0x1f0, 256, new Uint8Array(100))).rejects.toMatchObject({ errno: "EBADREQUEST", message: expect.stringMatching(/count 256 needs 512/) });
+    await expect(sysDevio(probe.sys, "inb", 0x60)).rejects.toMatchObject({ errno: "EPERM", message: "devio: port 0x60 not allowed for ata" });
   });
 
   it("ata driver - a drive stuck busy fails the request with ETIMEDOUT at the deadline, without sleeping", async () => {
