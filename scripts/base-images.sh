@@ -17,7 +17,9 @@ pull() { timeout 30 docker pull -q "$1" >/dev/null 2>&1; }
 
 busybox_bin() {
   for b in /bin/busybox /usr/bin/busybox; do [[ -x "$b" ]] && { echo "$b"; return; }; done
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq busybox-static >/dev/null
   echo /bin/busybox
 }
 
