@@ -8,7 +8,7 @@ import { checkPort, stringBytes } from "./port-check.ts";
 export const doVdevio: KernelCall = async (k, c) => {
   const ops = (c.args as { ops: HwOp[] }).ops;
   let outBytes = 0;
-  for (const [op, port] of ops) checkPort(k, c, "vdevio", port);
+  for (const [, port] of ops) checkPort(k, c, "vdevio", port);
   for (const [op, , value] of ops) if (op.startsWith("outs")) outBytes += stringBytes(op, value);
   if (c.data.length !== outBytes) {
     throw new MkError("EBADREQUEST", `vdevio: body has ${c.data.length} bytes, the string outputs need ${outBytes}`);
