@@ -22,7 +22,6 @@ export class BdevClient {
   readonly label: string;
   private readonly o: Required<Omit<BdevClientOptions, "onRetry">> & Pick<BdevClientOptions, "onRetry">;
   generation = 0;
-  retries = 0;
   private readonly open = new Set<number>();
 
   constructor(sys: Sys, label: string, o: BdevClientOptions = {}) {
@@ -41,7 +40,6 @@ export class BdevClient {
         if (!isMkError(e, "EDEADSRCDST") || attempt >= this.o.maxRetries) throw e;
         const next = await sysWaitEndpoint(this.sys, this.label, gen, this.o.waitMs);
         this.generation = next.generation;
-        this.retries++;
         this.o.onRetry?.({ label: this.label, deadGeneration: gen, newGeneration: next.generation, type });
         for (const minor of this.open) await this.reopen(minor);
       }

@@ -1,13 +1,11 @@
 // Waiting for an interrupt with a deadline, on the injected clock. A driver arms it
 // before it polls the status register, so an IRQ that arrives in between is not lost.
-import { MkError } from "../../../kernel-core/abi/index.ts";
 import type { Clock } from "./clock.ts";
 
 export class IrqWaiter {
   private readonly clock: Clock;
   private waiting?: () => void;
   private seen = 0;
-  interrupts = 0;
 
   constructor(clock: Clock) {
     this.clock = clock;
@@ -15,7 +13,6 @@ export class IrqWaiter {
 
   /** Called from the notify handler. */
   fire(): void {
-    this.interrupts++;
     this.seen++;
     const w = this.waiting;
     this.waiting = undefined;
@@ -44,9 +41,5 @@ export class IrqWaiter {
         resolve(true);
       };
     });
-  }
-
-  static timeout(what: string, ms: number): MkError {
-    return new MkError("ETIMEDOUT", `${what}: no answer from the device within ${ms} ms`);
   }
 }

@@ -1,6 +1,6 @@
 // User placement: the service is its own process and reaches everything through its own
 // trap subject. This is the only libsys file that speaks NATS.
-import { connect, errors, headers, nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { connect, headers, nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, decodeError, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, headerSafe,
   H, Kind, MkError, NOTIFY_MESSAGE, Subjects, typeName, type Args, type Delivered, type Reply,
@@ -168,14 +168,11 @@ export function parseReply(m: Msg): RawReply {
 
 export function natsToMkError(e: unknown, dst: string): MkError {
   if (e instanceof MkError) return e;
-  if (e instanceof RequestTimeoutError || e instanceof errors.TimeoutError) {
+  if (e instanceof RequestTimeoutError) {
     return new MkError("ETIMEDOUT", `no reply from ${dst} in time`, { cause: e });
   }
   if (e instanceof NoRespondersError) {
     return new MkError("ENOTREADY", `kernel-core is not answering traps`, { cause: e });
-  }
-  if (e instanceof errors.PermissionViolationError) {
-    return new MkError("ETRAPDENIED", `NATS refused: ${e.message}`, { cause: e });
   }
   return new MkError("EIO", `transport failure to ${dst}: ${(e as Error)?.message ?? e}`, { cause: e });
 }

@@ -63,7 +63,12 @@ export class RequestMux {
     const id = (++this.seq).toString(36);
     return new Promise<Msg>((resolve, reject) => {
       this.pending.set(id, { subject, deadline: this.clock.now() + timeoutMs, timeoutMs, resolve, reject });
-      this.nc.publish(subject, data, { headers, reply: this.prefix + id });
+      try {
+        this.nc.publish(subject, data, { headers, reply: this.prefix + id });
+      } catch (e) {
+        this.pending.delete(id); // a closed connection: fail now, leave nothing behind
+        throw e;
+      }
       if (!this.sweeper) this.sweep();
     });
   }
