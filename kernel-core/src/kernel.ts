@@ -14,7 +14,7 @@ import { IrqTable } from "./irq/irq-table.ts";
 import { EndpointTable } from "./ipc/endpoint-table.ts";
 import { Ipc } from "./ipc/ipc.ts";
 import { KernelTransport } from "./ipc/kernel-transport.ts";
-import type { SystemTable } from "./priv/system-table.ts";
+import { privilegeSummary, type SystemTable } from "./priv/system-table.ts";
 
 /** The checkout's root: module paths in system.yaml are relative to it. */
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
@@ -56,9 +56,7 @@ export class Kernel implements KernelState {
   endpointRows(): EndpointInfo[] {
     return this.table.list().map((row) => {
       const p = this.priv.services.get(row.label);
-      if (!p) return row;
-      const hex = (n: number) => `0x${n.toString(16)}`;
-      return { ...row, privileges: { ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq } };
+      return p ? { ...row, privileges: privilegeSummary(p) } : row;
     });
   }
 

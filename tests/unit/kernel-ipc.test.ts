@@ -7,7 +7,7 @@ import { KernelTransport } from "../../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../../kernel-core/src/http/metrics.ts";
 import { parseSystemTable } from "../../kernel-core/src/priv/system-table.ts";
 import { service as ata } from "../../services/drivers/ata/src/index.ts";
-import { createLogger, ManualClock, startService, sysDevio, sysIrqEnable, sysIrqSetPolicy, sysSdevio, sysVdevio, type ServiceModule } from "../../services/libsys/src/index.ts";
+import { createLogger, ManualClock, startService, sysDevio, sysGetPrivileges, sysIrqEnable, sysIrqSetPolicy, sysSdevio, sysVdevio, type ServiceModule } from "../../services/libsys/src/index.ts";
 import { MachineBus, testMachine, type TestMachine } from "../helpers/machine.ts";
 import { testSystemYaml } from "../helpers/system.ts";
 
@@ -123,6 +123,9 @@ describe("kernel ipc", () => {
     expect(await sysSdevio(probe.sys, "insw", 0x1f0, 256)).toEqual(sector);
     await expect(sysSdevio(probe.sys, "outsw", 0x1f0, 256, new Uint8Array(100))).rejects.toMatchObject({ errno: "EBADREQUEST", message: expect.stringMatching(/count 256 needs 512/) });
     await expect(sysDevio(probe.sys, "inb", 0x60)).rejects.toMatchObject({ errno: "EPERM", message: "devio: port 0x60 not allowed for ata" });
+    await expect(sysGetPrivileges(probe.sys)).rejects.toMatchObject({ errno: "ECALLDENIED" }); // ata has no getinfo
+    const client = await inKernel(nothing("client"));
+    expect(await sysGetPrivileges(client.sys)).toEqual({ label: "client", placement: "user", ipc: ["ata", "tty", "echo"], calls: ["getinfo"], io: [], irq: [] });
   });
 
   it("ata driver - a drive stuck busy fails the request with ETIMEDOUT at the deadline, without sleeping", async () => {

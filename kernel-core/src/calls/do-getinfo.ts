@@ -2,6 +2,7 @@
 // newer than `after` to be ready (how a client rides out a driver restart); or the
 // caller's own privileges.
 import { MkError } from "../../abi/index.ts";
+import { privilegeSummary } from "../priv/system-table.ts";
 import type { KernelCall } from "./context.ts";
 
 export const doGetinfo: KernelCall = async (k, c) => {
@@ -9,7 +10,7 @@ export const doGetinfo: KernelCall = async (k, c) => {
   if (what === "endpoints") return { args: { endpoints: k.endpointRows() } };
   if (what === "privileges") {
     const p = c.privileges;
-    return { args: { privileges: { label: p.label, placement: p.placement, ipc: p.ipc, calls: p.callNames, io: p.io, irq: p.irq } } };
+    return { args: { privileges: { label: p.label, placement: p.placement, ...privilegeSummary(p) } } };
   }
   if (!label) throw new MkError("EBADREQUEST", "getinfo endpoint needs a label");
   if (!k.priv.services.has(label) && label !== "kernel") throw new MkError("EBADSRCDST", `no service ${label}`);

@@ -273,6 +273,12 @@ function strOrIntList(ctx: Ctx, node: Node | undefined, p: string): [string, Nod
   });
 }
 
+/** A service's privileges as getinfo and the endpoint table show them (ports in hex). */
+export function privilegeSummary(p: ServicePrivileges): { ipc: string[]; calls: string[]; io: string[]; irq: number[] } {
+  const hex = (n: number) => `0x${n.toString(16)}`;
+  return { ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq };
+}
+
 /** Does the caller's table entry grant this port? */
 export function portAllowed(svc: ServicePrivileges, port: number): boolean {
   return svc.io.some(([lo, hi]) => port >= lo && port <= hi);

@@ -2,7 +2,7 @@
 // time; when it answers EDEADSRCDST (the driver died), waits for the next generation to
 // be ready, re-opens what was open, and resends the request. Reads, writes of whole
 // sectors and flushes are idempotent, so resending is safe.
-import { Bdev, isMkError, MkError, SECTOR_SIZE } from "../../../kernel-core/abi/index.ts";
+import { Bdev, isMkError, MkError, parseReplyArgs, SECTOR_SIZE, type GeometryReply } from "../../../kernel-core/abi/index.ts";
 import { sysWaitEndpoint } from "./calls/sys-getinfo.ts";
 import type { Sys } from "./sys.ts";
 import type { RawReply } from "./transport.ts";
@@ -70,8 +70,8 @@ export class BdevClient {
     await this.call(Bdev.BDEV_FLUSH, { minor });
   }
 
-  async geometry(minor = 0): Promise<{ sectors: number; sectorSize: number; model: string; serial: string }> {
+  async geometry(minor = 0): Promise<GeometryReply> {
     const r = await this.call(Bdev.BDEV_GEOMETRY, { minor });
-    return r.args as { sectors: number; sectorSize: number; model: string; serial: string };
+    return parseReplyArgs(Bdev.BDEV_GEOMETRY, r.args) as GeometryReply;
   }
 }
