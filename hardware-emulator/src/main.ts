@@ -9,6 +9,7 @@ import { loadSystemTable } from "../../kernel-core/src/priv/system-table.ts";
 import { systemClock } from "../../services/libsys/src/clock.ts";
 import { loadCredential } from "../../services/libsys/src/credentials.ts";
 import { createLogger } from "../../services/libsys/src/log.ts";
+import { onShutdown } from "../../services/libsys/src/shutdown.ts";
 import { Machine } from "./bus.ts";
 import { HwServer } from "./server.ts";
 
@@ -38,20 +39,12 @@ async function main(): Promise<void> {
   await http.listen({ port: Number(process.env.MK_HTTP_PORT ?? 0), host: process.env.MK_HTTP_HOST ?? "127.0.0.1" });
   log.info({ image, sectors: table.hardware.diskSectors }, "hardware emulator up: ata0 %d sectors, uart0, pit, rtc", table.hardware.diskSectors);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "hardware emulator stopping");
-    setTimeout(() => process.exit(1), 2000).unref();
+  onShutdown(log, async () => {
     await http.close();
     await server.stop();
     machine.close();
     await nc.drain().catch(() => undefined);
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  });
 }
 
 main().catch((e) => {

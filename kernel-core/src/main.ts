@@ -6,6 +6,7 @@ import { KERNEL, Subjects } from "../abi/index.ts";
 import { systemClock } from "../../services/libsys/src/clock.ts";
 import { loadCredential } from "../../services/libsys/src/credentials.ts";
 import { createLogger } from "../../services/libsys/src/log.ts";
+import { onShutdown } from "../../services/libsys/src/shutdown.ts";
 import { NatsHwBus } from "./hw/hw-bus.ts";
 import { buildHttp } from "./http/server.ts";
 import { NatsLink } from "./ipc/nats-link.ts";
@@ -49,21 +50,13 @@ async function main(): Promise<void> {
   await kernel.startInKernelServices();
   log.info({ services: priv.services.size }, "kernel-core booted");
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "kernel-core stopping");
-    setTimeout(() => process.exit(1), 2000).unref();
+  onShutdown(log, async () => {
     await http.close();
     await link.stop();
     await kernel.stop();
     await nc.drain().catch(() => undefined);
     await sysNc?.drain().catch(() => undefined);
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
+  });
 }
 
 main().catch((e) => {

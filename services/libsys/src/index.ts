@@ -19,3 +19,4 @@ export * from "./calls/sys-irqctl.ts";
 export * from "./calls/sys-getinfo.ts";
 export * from "./client.ts";
 export * from "./device-lifecycle.ts";
+export * from "./shutdown.ts";
