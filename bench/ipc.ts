@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectClient, createLogger, loadCredential } from "../services/libsys/src/index.ts";
 import { baseImages, detectCompose } from "../services/mkctl/src/compose.ts";
-import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
-import { benchYaml, measure, table, type Row } from "./measure.ts";
+import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { BENCH_SERVICES, measure, table, type Row } from "./measure.ts";
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +37,7 @@ function print(title: string, rows: Row[]): void {
 /** Every party its own OS process on this host. */
 async function processMode(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-"));
-  writeFileSync(join(dir, "system.yaml"), benchYaml(shipped()).replace(/http_port: \d+/, "http_port: 0").replace(/sectors: \d+/, "sectors: 16384"));
+  writeFileSync(join(dir, "system.yaml"), deriveSystemYaml(shipped(), { services: BENCH_SERVICES, httpPort: 0, sectors: 16384 }));
   const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
   try {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
@@ -53,6 +53,7 @@ async function processMode(): Promise<void> {
 /** Inside the runner container of --compose: credentials come from the environment. */
 async function insideMode(): Promise<void> {
   const client = await connectClient("bench-client", loadCredential(process.env.MK_CREDS), { log });
+  // The container's etc/system.yaml is the bench table, bind-mounted by the compose overlay.
   const rows = await measure({ client: client.sys, rawCred: loadCredential(process.env.MK_RAW_CREDS), systemYaml: shipped(), rounds, batch, only });
   await client.stop();
   print(`mkos IPC benchmark, compose: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);
@@ -63,7 +64,7 @@ async function composeMode(): Promise<void> {
   const compose = detectCompose();
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-"));
   const tableFile = join(dir, "system.yaml");
-  writeFileSync(tableFile, benchYaml(shipped()));
+  writeFileSync(tableFile, deriveSystemYaml(shipped(), { services: BENCH_SERVICES }));
   const env = { ...process.env, ...baseImages(), MK_BENCH_SYSTEM: tableFile, MKOS_TAG: "bench", MK_NATS_PORT: "0", MK_KERNEL_PORT: "0", BENCH_ROUNDS: String(rounds), BENCH_BATCH: String(batch) };
   const args = ["-p", "mkosbench", "-f", join(PROJECT_ROOT, "docker-compose.yml"), "-f", join(PROJECT_ROOT, "bench", "docker-compose.bench.yml")];
   const run = (...a: string[]) => execFileSync(compose.argv[0], [...compose.argv.slice(1), ...args, ...a], { cwd: PROJECT_ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 900_000 });

@@ -92,9 +92,8 @@ export function table(title: string, rows: Row[]): string {
   return [title, line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)].join("\n");
 }
 
-/** The shipped privilege table plus the two benchmark parties. */
-export function benchYaml(shipped: string): string {
-  const services = `
+/** The two benchmark parties, added to the shipped privilege table. */
+export const BENCH_SERVICES = `
   bench-echo:
     command: [node, bench/echo-server.ts]
     ipc: []
@@ -102,5 +101,3 @@ export function benchYaml(shipped: string): string {
     ipc: [bench-echo, ata]
     calls: [getinfo]
 `;
-  return shipped.replace(/http_port: \d+/, "http_port: 7700").replace(/\n  mkctl:/, `${services}  mkctl:`);
-}

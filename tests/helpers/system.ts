@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ProcessSystem } from "../../services/mkctl/src/index.ts";
+import { deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
 import { connectClient, loadCredential, createLogger, type RunningService, NatsTransport, startService, type ServiceModule } from "../../services/libsys/src/index.ts";
 
 export const ROOT = join(import.meta.dirname, "../..");
@@ -40,12 +40,8 @@ export interface TestSystem {
 }
 
 export function testSystemYaml(o: TestSystemOptions = {}): string {
-  let yaml = readFileSync(join(ROOT, "etc", "system.yaml"), "utf8");
-  yaml = yaml.replace(/http_port: \d+/, "http_port: 0").replace(/sectors: \d+/, `sectors: ${o.sectors ?? 32768}`);
-  for (const [label, placement] of Object.entries(o.placement ?? {})) {
-    yaml = yaml.replace(new RegExp(`(\\n  ${label}:\\n    placement: )\\w+`), `$1${placement}`);
-  }
-  return yaml.replace(/\n  mkctl:/, `${TEST_SERVICES}  mkctl:`);
+  const shipped = readFileSync(join(ROOT, "etc", "system.yaml"), "utf8");
+  return deriveSystemYaml(shipped, { services: TEST_SERVICES, httpPort: 0, sectors: o.sectors ?? 32768, placement: o.placement });
 }
 
 export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSystem> {

@@ -2,6 +2,8 @@
 // standalone executable (`docker-compose`, all our CI machines have). v1 names
 // containers <project>_<service>_1, v2 <project>-<service>-1.
 import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "./boot.ts";
 
 export interface ComposeCli {
   version: 1 | 2;
@@ -33,8 +35,8 @@ export function detectCompose(): ComposeCli {
  * NODE_IMAGE and NATS_IMAGE to use: pulled when a registry answers, else local stand-ins
  * built by scripts/base-images.sh from this host's binaries (air-gapped machines).
  */
-export function baseImages(root = new URL("../../..", import.meta.url).pathname): { NODE_IMAGE: string; NATS_IMAGE: string } {
-  const out = execFileSync("bash", [`${root}/scripts/base-images.sh`], { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "inherit"] });
+export function baseImages(): { NODE_IMAGE: string; NATS_IMAGE: string } {
+  const out = execFileSync("bash", [join(PROJECT_ROOT, "scripts", "base-images.sh")], { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "inherit"] });
   const m = /export NODE_IMAGE=(\S+) NATS_IMAGE=(\S+)/.exec(out);
   if (!m) throw new Error(`scripts/base-images.sh printed no images: ${out}`);
   return { NODE_IMAGE: m[1], NATS_IMAGE: m[2] };
