@@ -1,12 +1,13 @@
 // The emulator's NATS face: answers HW_IO and HW_FAULT on mk.hw.io (only the kernel may
 // publish there), publishes interrupts on mk.hw.irq.<n>, and connects the UART to the
 // console subjects. Every request is parsed at the edge; bad ones get EBADREQUEST.
-import { headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import {
   decodeRawArgs, decodeType, encodeArgs, H, headerSafe, Hw, MkError, parseRequestArgs, Subjects,
   type HwFaultRequest, type HwIoRequest,
 } from "../../kernel-core/abi/index.ts";
 import type { Logger } from "../../services/libsys/src/log.ts";
+import { Envelope, readEnvelope } from "../../services/libsys/src/nats-envelope.ts";
 import type { Machine } from "./bus.ts";
 
 export class HwServer {
@@ -30,8 +31,9 @@ export class HwServer {
   }
 
   handle(m: Msg): void {
-    const get = (n: string) => m.headers?.get(n) || undefined;
-    const h = headers();
+    const env = readEnvelope(m);
+    const get = (n: string) => env.get(n);
+    const h = new Envelope();
     let data: Uint8Array | undefined;
     try {
       const type = decodeType(get);

@@ -1,8 +1,9 @@
 // The kernel's side of the hardware bus: port I/O reaches the emulator only from here,
 // over mk.hw.io, as one atomic vector of operations per request.
-import { headers, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, KERNEL, MkError, parseReplyArgs, Subjects, type HwFaultRequest } from "../../abi/index.ts";
 import { systemClock, type Clock } from "../../../services/libsys/src/clock.ts";
+import { Envelope, readEnvelope } from "../../../services/libsys/src/nats-envelope.ts";
 import { RequestMux } from "../../../services/libsys/src/request-mux.ts";
 
 export type HwOp = [string, number, number];
@@ -32,7 +33,7 @@ export class NatsHwBus implements HwBus {
   }
 
   private async request(type: number, args: object, data?: Uint8Array): Promise<{ args: unknown; data: Uint8Array }> {
-    const h = headers();
+    const h = new Envelope();
     h.set(H.type, String(type));
     h.set(H.args, encodeArgs(args as Record<string, unknown>) ?? "{}");
     let m;
@@ -41,7 +42,8 @@ export class NatsHwBus implements HwBus {
     } catch (e) {
       throw new MkError("EIO", `hardware bus did not answer: ${(e as Error).message}`, { cause: e });
     }
-    const get = (n: string) => m.headers?.get(n) || undefined;
+    const env = readEnvelope(m);
+    const get = (n: string) => env.get(n);
     const status = decodeStatus(get);
     if (status !== 0) throw decodeError(get, status);
     return { args: decodeRawArgs(get), data: m.data };

@@ -2,12 +2,13 @@
 // only that service's NATS user may publish there), forwards to endpoint subjects of one
 // incarnation, relays replies, turns mk.hw.irq.<n> into IRQs, and watches the system
 // account's disconnect events to learn at once when an incarnation's connection died.
-import { headers, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, checkBody, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, H, headerSafe,
   KERNEL, LABEL_RE, MkError, Subjects, typeName,
 } from "../../abi/index.ts";
 import type { Clock } from "../../../services/libsys/src/clock.ts";
+import { Envelope, readEnvelope } from "../../../services/libsys/src/nats-envelope.ts";
 import { NoRespondersError, RequestMux, RequestTimeoutError } from "../../../services/libsys/src/request-mux.ts";
 import type { Logger } from "../../../services/libsys/src/log.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
@@ -85,7 +86,8 @@ export class NatsLink implements Link {
       this.o.log.warn({ caller: label, call: "trap", reply: m.reply.slice(0, 64) }, "trap from %s names a reply subject outside its inbox; dropped", label);
       return;
     }
-    const get = (name: string) => m.headers?.get(name) || undefined;
+    const env = readEnvelope(m);
+    const get = (name: string) => env.get(name);
     let t: TrapIn;
     try {
       checkBody(m.data);
@@ -124,7 +126,7 @@ export class NatsLink implements Link {
   }
 
   private reply(subject: string, out: TrapOut, hops?: string): void {
-    const h = headers();
+    const h = new Envelope();
     h.set(H.status, String(out.status));
     if (out.status !== 0) {
       if (out.errname) h.set(H.errname, out.errname);
@@ -137,8 +139,8 @@ export class NatsLink implements Link {
     this.o.nc.publish(subject, out.data, { headers: h });
   }
 
-  private envelope(ep: EndpointEntry, source: string, t: TrapIn) {
-    const h = headers();
+  private envelope(ep: EndpointEntry, source: string, t: TrapIn): Envelope {
+    const h = new Envelope();
     h.set(H.type, String(t.type));
     h.set(H.src, source);
     h.set(H.dst, ep.key);
@@ -161,7 +163,8 @@ export class NatsLink implements Link {
       }
       throw new MkError("EIO", `forward to ${ep.key} failed: ${(e as Error).message}`);
     }
-    const get = (name: string) => m.headers?.get(name) || undefined;
+    const env = readEnvelope(m);
+    const get = (name: string) => env.get(name);
     let status: number;
     try {
       status = decodeStatus(get);
@@ -176,7 +179,7 @@ export class NatsLink implements Link {
   }
 
   notify(ep: EndpointEntry, source: string, bits: number): void {
-    const h = headers();
+    const h = new Envelope();
     h.set(H.type, "4096");
     h.set(H.kind, "notify");
     h.set(H.src, source);

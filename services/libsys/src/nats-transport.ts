@@ -1,11 +1,13 @@
 // User placement: the service is its own process and reaches everything through its own
-// trap subject. This is the only libsys file that speaks NATS.
-import { connect, headers, nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+// trap subject. With request-mux.ts and nats-envelope.ts, the only libsys code that
+// speaks NATS.
+import { connect, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, decodeError, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, headerSafe,
   H, Kind, MkError, NOTIFY_MESSAGE, Subjects, typeName, type Args, type Delivered, type Reply,
 } from "../../../kernel-core/abi/index.ts";
 import { systemClock } from "./clock.ts";
+import { Envelope, readEnvelope } from "./nats-envelope.ts";
 import { NoRespondersError, RequestMux, RequestTimeoutError } from "./request-mux.ts";
 import type { Credential } from "./credentials.ts";
 import type { Logger } from "./log.ts";
@@ -56,8 +58,8 @@ export class NatsTransport implements Transport {
     return this.nc.info?.client_id ?? 0;
   }
 
-  private envelope(dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): MsgHdrs {
-    const h = headers();
+  private envelope(dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): Envelope {
+    const h = new Envelope();
     h.set(H.type, String(type));
     h.set(H.dst, dst);
     h.set(H.req, nuid.next());
@@ -106,7 +108,8 @@ export class NatsTransport implements Transport {
   }
 
   private async receive(msg: Msg, receiver: Receiver): Promise<void> {
-    const get = (name: string) => msg.headers?.get(name) || undefined;
+    const env = readEnvelope(msg);
+    const get = (name: string) => env.get(name);
     let reply: Reply | undefined;
     try {
       const kind = decodeKind(get);
@@ -128,12 +131,11 @@ export class NatsTransport implements Transport {
       return;
     }
     if (!msg.reply) return;
-    const h = headers();
+    const h = new Envelope();
     h.set(H.status, "0");
     const a = encodeArgs(reply?.args);
     if (a !== undefined) h.set(H.args, a);
-    const hops = msg.headers?.get(H.hops);
-    h.set(H.hops, addHop(hops || undefined, this.label, systemClock.nowUs()));
+    h.set(H.hops, addHop(get(H.hops), this.label, systemClock.nowUs()));
     msg.respond(reply?.data, { headers: h });
   }
 
@@ -151,8 +153,8 @@ export class NatsTransport implements Transport {
   }
 }
 
-export function errorHeaders(e: MkError): MsgHdrs {
-  const h = headers();
+export function errorHeaders(e: MkError): Envelope {
+  const h = new Envelope();
   h.set(H.status, String(e.code));
   h.set(H.errname, e.errno);
   h.set(H.errmsg, headerSafe(e.message));
@@ -160,7 +162,8 @@ export function errorHeaders(e: MkError): MsgHdrs {
 }
 
 export function parseReply(m: Msg): RawReply {
-  const get = (name: string) => m.headers?.get(name) || undefined;
+  const env = readEnvelope(m);
+  const get = (name: string) => env.get(name);
   const status = decodeStatus(get);
   if (status !== 0) throw decodeError(get, status);
   return { args: decodeRawArgs(get), data: m.data };

@@ -5,6 +5,7 @@
 // status 503 is the server's no-responders answer: nobody subscribes to the subject.
 import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Clock, Timer } from "./clock.ts";
+import { readEnvelope } from "./nats-envelope.ts";
 
 export class NoRespondersError extends Error {
   constructor(subject: string) {
@@ -53,7 +54,7 @@ export class RequestMux {
         const p = this.pending.get(id);
         if (!p) return; // late reply to a request that already timed out
         this.pending.delete(id);
-        if (m.data.length === 0 && m.headers?.code === 503) p.reject(new NoRespondersError(p.subject));
+        if (m.data.length === 0 && readEnvelope(m).code === 503) p.reject(new NoRespondersError(p.subject));
         else p.resolve(m);
       },
     });
