@@ -50,39 +50,65 @@ export type InferShape<S extends Shape> = { -readonly [K in Exclude<keyof S, Opt
   -readonly [K in OptKeys<S>]?: Infer<S[K]>;
 };
 
-function bad(path: string, what: string): never {
-  throw new MkError("EBADREQUEST", `argument ${path || "(root)"}: ${what}`);
+// The path to a field ("ops[7][1]") is built only when a check fails: on the hot path a
+// vector of port operations is checked element by element, and string building per
+// element cost more than the checks.
+type Key = string | number;
+
+function render(keys: readonly Key[]): string {
+  let s = "";
+  for (const k of keys) s += typeof k === "number" ? `[${k}]` : s ? `.${k}` : k;
+  return s || "(root)";
 }
 
-function check(field: Field, v: unknown, path: string): unknown {
+function bad(keys: readonly Key[], what: string): never {
+  throw new MkError("EBADREQUEST", `argument ${render(keys)}: ${what}`);
+}
+
+function check(field: Field, v: unknown, keys: Key[]): unknown {
   switch (field.kind) {
     case "uint":
-      if (typeof v !== "number" || !Number.isInteger(v)) bad(path, `expected an integer, got ${describe(v)}`);
-      if (v < 0 || v > field.max) bad(path, `${v} is outside 0..${field.max}`);
+      if (typeof v !== "number" || !Number.isInteger(v)) bad(keys, `expected an integer, got ${describe(v)}`);
+      if (v < 0 || v > field.max) bad(keys, `${v} is outside 0..${field.max}`);
       return v;
     case "int":
-      if (typeof v !== "number" || !Number.isInteger(v)) bad(path, `expected an integer, got ${describe(v)}`);
-      if (v < field.min || v > field.max) bad(path, `${v} is outside ${field.min}..${field.max}`);
+      if (typeof v !== "number" || !Number.isInteger(v)) bad(keys, `expected an integer, got ${describe(v)}`);
+      if (v < field.min || v > field.max) bad(keys, `${v} is outside ${field.min}..${field.max}`);
       return v;
     case "str":
-      if (typeof v !== "string") bad(path, `expected a string, got ${describe(v)}`);
-      if (v.length > field.max) bad(path, `string longer than ${field.max}`);
-      if (field.pattern && !field.pattern.test(v)) bad(path, `${JSON.stringify(v)} does not match ${field.pattern}`);
+      if (typeof v !== "string") bad(keys, `expected a string, got ${describe(v)}`);
+      if (v.length > field.max) bad(keys, `string longer than ${field.max}`);
+      if (field.pattern && !field.pattern.test(v)) bad(keys, `${JSON.stringify(v)} does not match ${field.pattern}`);
       return v;
     case "enum":
-      if (typeof v !== "string" || !field.values.includes(v)) bad(path, `expected one of ${field.values.join("|")}, got ${describe(v)}`);
+      if (typeof v !== "string" || !field.values.includes(v)) bad(keys, `expected one of ${field.values.join("|")}, got ${describe(v)}`);
       return v;
-    case "list":
-      if (!Array.isArray(v)) bad(path, `expected a list, got ${describe(v)}`);
-      if (v.length > field.max) bad(path, `list longer than ${field.max}`);
-      return v.map((item, i) => check(field.of, item, `${path}[${i}]`));
-    case "tuple":
-      if (!Array.isArray(v) || v.length !== field.items.length) bad(path, `expected a list of ${field.items.length}, got ${describe(v)}`);
-      return field.items.map((item, i) => check(item, v[i], `${path}[${i}]`));
+    case "list": {
+      if (!Array.isArray(v)) bad(keys, `expected a list, got ${describe(v)}`);
+      if (v.length > field.max) bad(keys, `list longer than ${field.max}`);
+      const out = new Array<unknown>(v.length);
+      for (let i = 0; i < v.length; i++) {
+        keys.push(i);
+        out[i] = check(field.of, v[i], keys);
+        keys.pop();
+      }
+      return out;
+    }
+    case "tuple": {
+      const items = field.items;
+      if (!Array.isArray(v) || v.length !== items.length) bad(keys, `expected a list of ${items.length}, got ${describe(v)}`);
+      const out = new Array<unknown>(items.length);
+      for (let i = 0; i < items.length; i++) {
+        keys.push(i);
+        out[i] = check(items[i], v[i], keys);
+        keys.pop();
+      }
+      return out;
+    }
     case "object":
-      return parseShape(field.fields, v, path);
+      return shape(field.fields, v, keys);
     case "opt":
-      return v === undefined || v === null ? undefined : check(field.of, v, path);
+      return v === undefined || v === null ? undefined : check(field.of, v, keys);
     case "unknown":
       return v;
   }
@@ -96,14 +122,25 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
-export function parseShape<S extends Shape>(shape: S, raw: unknown, path = ""): InferShape<S> {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) bad(path, `expected an object, got ${describe(raw)}`);
+function shape(fields: Shape, raw: unknown, keys: Key[]): Record<string, unknown> {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) bad(keys, `expected an object, got ${describe(raw)}`);
   const obj = raw as Record<string, unknown>;
-  for (const key of Object.keys(obj)) if (!(key in shape)) bad(path ? `${path}.${key}` : key, "unknown argument");
+  for (const key of Object.keys(obj)) {
+    if (!Object.hasOwn(fields, key)) {
+      keys.push(key);
+      bad(keys, "unknown argument");
+    }
+  }
   const out: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(shape)) {
-    const v = check(field, obj[key], path ? `${path}.${key}` : key);
+  for (const key in fields) {
+    keys.push(key);
+    const v = check(fields[key], obj[key], keys);
+    keys.pop();
     if (v !== undefined) out[key] = v;
   }
-  return out as InferShape<S>;
+  return out;
+}
+
+export function parseShape<S extends Shape>(fields: S, raw: unknown): InferShape<S> {
+  return shape(fields, raw, []) as InferShape<S>;
 }

@@ -54,6 +54,23 @@ describe("decoders", () => {
     );
   });
 
+  it("decoders - a bad argument deep in a vector is named by its path; inherited names are not arguments", () => {
+    const refusal = (raw: unknown) => {
+      try {
+        parseRequestArgs(0x617, raw);
+      } catch (e) {
+        return (e as MkError).message;
+      }
+      return "accepted";
+    };
+    expect(refusal({ ops: [["outb", 0x1f6, 0xe0], ["inb", "0x1f7", 0]] })).toBe('argument ops[1][1]: expected an integer, got "0x1f7"');
+    expect(refusal({ ops: [["outb", 0x1f6, 0xe0], ["inb", 0x1f7]] })).toBe("argument ops[1]: expected a list of 3, got a list");
+    expect(refusal({ ops: [["rep movsb", 0, 0]] })).toMatch(/^argument ops\[0\]\[0\]: expected one of /);
+    expect(refusal({ ops: [], constructor: 1 })).toBe("argument constructor: unknown argument");
+    expect(refusal(JSON.parse('{"ops":[],"__proto__":{"x":1}}'))).toBe("argument __proto__: unknown argument");
+    expect(refusal(null)).toBe("argument (root): expected an object, got null");
+  });
+
   it("decoders - endpoint names parse only as label or label#generation", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 50 }), (s) => {
