@@ -3,7 +3,7 @@
 // this host; --compose boots the compose stack and measures from a runner container, with
 // every party in its own container. Either way the paths are measured in interleaved
 // rounds so machine noise spreads evenly; ratios are against nats-raw of the same run.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,12 +39,19 @@ async function processMode(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-"));
   writeFileSync(join(dir, "system.yaml"), deriveSystemYaml(shipped(), { services: BENCH_SERVICES, httpPort: 0, sectors: 16384 }));
   const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+  // The relay party borrows the kernel's NATS user (see bench/relay-server.ts).
+  const relay = spawn(process.execPath, [join(PROJECT_ROOT, "bench", "relay-server.ts")], {
+    cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, MK_CREDS: sys.credFile("kernel"), MK_LOG_LEVEL: "warn" },
+  });
+  const relayExited = new Promise((r) => relay.once("exit", r));
   try {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
     const rows = await measure({ client: client.sys, rawCred: loadCredential(sys.credFile("kernel")), systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"), rounds, batch, only });
     await client.stop();
     print(`mkos IPC benchmark, process mode: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);
   } finally {
+    relay.kill("SIGTERM");
+    await relayExited;
     await sys.down();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -69,7 +76,7 @@ async function composeMode(): Promise<void> {
   const args = ["-p", "mkosbench", "-f", join(PROJECT_ROOT, "docker-compose.yml"), "-f", join(PROJECT_ROOT, "bench", "docker-compose.bench.yml")];
   const run = (...a: string[]) => execFileSync(compose.argv[0], [...compose.argv.slice(1), ...args, ...a], { cwd: PROJECT_ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 900_000 });
   try {
-    run("up", "-d", "--build", "bench-echo", "ata", "tty");
+    run("up", "-d", "--build", "bench-echo", "bench-relay", "ata", "tty");
     const out = run("run", "--rm", "bench-runner", "node", "bench/ipc.ts", "--inside", "--json", "--rounds", String(rounds), "--batch", String(batch), ...(values.paths ? ["--paths", values.paths] : []));
     const line = out.trim().split("\n").reverse().find((l) => l.startsWith('{"rows"'));
     if (!line) throw new Error(`the runner printed no result:\n${out}`);

@@ -1,14 +1,16 @@
 // The measuring core of bench:ipc, shared by process mode and the container runner:
 // interleaved rounds over every path, p50/p99, ratios against nats-raw of the same run.
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { Bdev, Common } from "../kernel-core/abi/index.ts";
+import { Bdev, Common, Kind } from "../kernel-core/abi/index.ts";
 import { Kernel } from "../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
 import { parseSystemTable } from "../kernel-core/src/priv/system-table.ts";
 import { createLogger, startService, systemClock, type Credential, type Sys } from "../services/libsys/src/index.ts";
-import { RequestMux } from "../services/libsys/src/request-mux.ts";
-import { RAW_SUBJECT } from "./raw-subject.ts";
+import { sysWaitEndpoint } from "../services/libsys/src/calls/sys-getinfo.ts";
+import { parseReply, trapEnvelope } from "../services/libsys/src/nats-transport.ts";
+import { NoRespondersError, RequestMux } from "../services/libsys/src/request-mux.ts";
+import { RAW_SUBJECT, RELAY_SUBJECT } from "./raw-subject.ts";
 
 export interface Row {
   path: string;
@@ -40,7 +42,14 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   // measure the kernel's hops and nothing else.
   const rawMux = new RequestMux(raw, "_INBOX.kernel", systemClock);
   rawMux.start();
+  const echoFn = async (x: Uint8Array) => x;
+  const empty = new Uint8Array(0);
   await o.client.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 0, count: 8 }, new Uint8Array(4096).fill(7));
+  // nats-relay: the client's side is NatsTransport.sendrec's (same envelope, same reply
+  // parsing); the relay forwards to the null server's current incarnation.
+  const echo = (await sysWaitEndpoint(o.client, "bench-echo", 0, 10_000)).endpoint;
+  const relayOp = async () => parseReply(await rawMux.request(RELAY_SUBJECT, empty, trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000), 5000));
+  await waitForRelay(relayOp);
 
   // in-kernel: kernel-core's own trap path with both parties placed in the kernel.
   const kernel = new Kernel({
@@ -51,12 +60,11 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   await startService({ label: "bench-echo", create: () => ({ handlers: {} }) }, new KernelTransport("bench-echo", kernel.ipc, log), { log });
   const inKernel = await startService({ label: "bench-client", create: () => ({ handlers: {} }) }, new KernelTransport("bench-client", kernel.ipc, log), { log });
 
-  const echoFn = async (x: Uint8Array) => x;
-  const empty = new Uint8Array(0);
   let paths: { path: string; op: () => Promise<unknown>; target?: string }[] = [
     { path: "in-process", op: () => echoFn(empty) },
     { path: "nats-raw", op: () => rawMux.request(RAW_SUBJECT, empty, headers(), 5000) },
     { path: "nats-request", op: () => raw.request(RAW_SUBJECT, empty, { timeout: 5000 }), target: "info: nats.js request(), not the baseline" },
+    { path: "nats-relay", op: relayOp, target: "info: kernel-sendrec's four hops and envelope, no kernel" },
     { path: "kernel-sendrec", op: () => o.client.sendrec("bench-echo", Common.COMMON_PING), target: "p50 <= 2.5x nats-raw" },
     { path: "in-kernel", op: () => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING), target: "p50 < 5 us" },
     { path: "ata-read-4k", op: () => o.client.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }), target: "p50 <= 8x nats-raw" },
@@ -82,6 +90,20 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   });
   const base = rows.find((r) => r.path === "nats-raw")!.p50_us;
   return rows.map((r) => ({ path: r.path, p50_us: r.p50_us, p99_us: r.p99_us, ratio_p50: +(r.p50_us / base).toFixed(3), n: r.n, target: r.target }));
+}
+
+/** The relay is its own process, started with the benchmark: wait until it answers. */
+async function waitForRelay(op: () => Promise<unknown>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      await op();
+      return;
+    } catch (e) {
+      if (!(e instanceof NoRespondersError) || Date.now() > deadline) throw new Error(`the relay (bench/relay-server.ts) is not answering on ${RELAY_SUBJECT}: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 export function table(title: string, rows: Row[]): string {

@@ -59,16 +59,7 @@ export class NatsTransport implements Transport {
   }
 
   private envelope(dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): Envelope {
-    const h = new Envelope();
-    h.set(H.type, String(type));
-    h.set(H.dst, dst);
-    h.set(H.req, nuid.next());
-    h.set(H.hops, addHop(undefined, this.label, systemClock.nowUs()));
-    if (kind !== Kind.SENDREC) h.set(H.kind, kind);
-    const a = encodeArgs(args);
-    if (a !== undefined) h.set(H.args, a);
-    if (timeoutMs !== undefined) h.set(H.timeout, String(timeoutMs));
-    return h;
+    return trapEnvelope(this.label, dst, type, kind, args, timeoutMs);
   }
 
   async sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
@@ -151,6 +142,20 @@ export class NatsTransport implements Transport {
   panic(err: unknown): never {
     return this.onPanic(err);
   }
+}
+
+/** The envelope of a trap: what a caller tells the kernel (the kernel stamps the source). */
+export function trapEnvelope(caller: string, dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): Envelope {
+  const h = new Envelope();
+  h.set(H.type, String(type));
+  h.set(H.dst, dst);
+  h.set(H.req, nuid.next());
+  h.set(H.hops, addHop(undefined, caller, systemClock.nowUs()));
+  if (kind !== Kind.SENDREC) h.set(H.kind, kind);
+  const a = encodeArgs(args);
+  if (a !== undefined) h.set(H.args, a);
+  if (timeoutMs !== undefined) h.set(H.timeout, String(timeoutMs));
+  return h;
 }
 
 export function errorHeaders(e: MkError): Envelope {

@@ -1,0 +1,62 @@
+// The benchmark's floor for the trap path: a process that moves a null message over the
+// same four NATS hops as kernel-sendrec, with the same envelope and the same request
+// machinery, and does nothing else: no privilege table, no endpoint table, no metrics.
+// kernel-sendrec against nats-relay is what the kernel's own work costs; nats-relay
+// against nats-raw is what two more hops cost on this machine. It borrows the kernel's
+// NATS user, as the raw baseline does: only the kernel may publish to endpoint subjects,
+// and the kernel's inbox is the one subject tree that user may subscribe besides traps.
+import { connect } from "@nats-io/transport-node";
+import { addHop, H, MkError, parseEndpoint, Subjects } from "../kernel-core/abi/index.ts";
+import { systemClock } from "../services/libsys/src/clock.ts";
+import { loadCredential } from "../services/libsys/src/credentials.ts";
+import { createLogger } from "../services/libsys/src/log.ts";
+import { Envelope, readEnvelope } from "../services/libsys/src/nats-envelope.ts";
+import { errorHeaders } from "../services/libsys/src/nats-transport.ts";
+import { RequestMux } from "../services/libsys/src/request-mux.ts";
+import { onShutdown } from "../services/libsys/src/shutdown.ts";
+import { RELAY_SUBJECT } from "./raw-subject.ts";
+
+const log = createLogger("bench-relay");
+const cred = loadCredential();
+const nc = await connect({ servers: cred.servers, user: cred.user, pass: cred.password, name: "bench-relay", inboxPrefix: Subjects.inboxPrefix("kernel") });
+const mux = new RequestMux(nc, Subjects.inboxPrefix("kernel"), systemClock);
+mux.start();
+const SOURCE = "bench-client#0"; // fixed: the relay authenticates nobody
+
+nc.subscribe(RELAY_SUBJECT, {
+  callback: (_e, m) => {
+    const env = readEnvelope(m);
+    const dst = parseEndpoint(env.get(H.dst) ?? "");
+    if (!dst || dst.generation === 0) {
+      m.respond(undefined, { headers: errorHeaders(new MkError("EBADSRCDST", "the relay needs Mk-Dst label#generation")) });
+      return;
+    }
+    const h = new Envelope();
+    h.set(H.type, env.get(H.type) ?? "0");
+    h.set(H.src, SOURCE);
+    h.set(H.dst, `${dst.label}#${dst.generation}`);
+    h.set(H.req, env.get(H.req) ?? "");
+    h.set(H.hops, addHop(env.get(H.hops), "relay", systemClock.nowUs()));
+    mux.request(Subjects.endpoint(dst.label, dst.generation), m.data, h, 5000).then(
+      (r) => {
+        const back = readEnvelope(r);
+        const status = back.get(H.status);
+        if (status === undefined) {
+          m.respond(undefined, { headers: errorHeaders(new MkError("EIO", "relay: the reply has no Mk-Status")) });
+          return;
+        }
+        const out = new Envelope();
+        out.set(H.status, status);
+        out.set(H.hops, addHop(back.get(H.hops), "relay", systemClock.nowUs()));
+        m.respond(r.data, { headers: out });
+      },
+      (e: Error) => m.respond(undefined, { headers: errorHeaders(new MkError("EIO", `relay: ${e.message}`)) }),
+    );
+  },
+});
+await nc.flush();
+log.info({ subject: RELAY_SUBJECT }, "relaying on %s", RELAY_SUBJECT);
+onShutdown(log, async () => {
+  mux.close(new Error("relay stopping"));
+  await nc.drain().catch(() => undefined);
+});
