@@ -1,4 +1,4 @@
-// npm run bench:ipc [-- --json] [-- --compose] [-- --rounds N --batch N --paths a,b]
+// npm run bench:ipc [-- --json] [-- --compose] [-- --rounds N --batch N --paths a,b] [-- --help]
 // What one boundary crossing costs. Process mode (default) boots mkos as OS processes on
 // this host; --compose boots the compose stack and measures from a runner container, with
 // every party in its own container. Either way the paths are measured in interleaved
@@ -11,21 +11,56 @@ import { parseArgs } from "node:util";
 import { connectClient, createLogger, loadCredential } from "../services/libsys/src/index.ts";
 import { baseImages, detectCompose } from "../services/mkctl/src/compose.ts";
 import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
-import { BENCH_SERVICES, measure, table, type Row } from "./measure.ts";
+import { BENCH_SERVICES, measure, PATHS, table, type Row } from "./measure.ts";
 
-const { values } = parseArgs({
-  options: {
-    json: { type: "boolean", default: false },
-    compose: { type: "boolean", default: false },
-    inside: { type: "boolean", default: false },
-    rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "10" },
-    batch: { type: "string", default: process.env.BENCH_BATCH ?? "200" },
-    paths: { type: "string" },
-  },
-});
-const rounds = Number(values.rounds);
-const batch = Number(values.batch);
-const only = values.paths?.split(",");
+const USAGE = `usage: npm run bench:ipc [-- options]
+  --json           one JSON object {"rows":[{path,p50_us,p99_us,ratio_p50,...}]} instead of the table
+  --compose        every party in its own container (docker compose), not OS processes
+  --rounds N       interleaved rounds (default 10, or BENCH_ROUNDS)
+  --batch N        requests per path per round (default 200, or BENCH_BATCH)
+  --paths a,b      only these paths (nats-raw, the baseline, is always measured):
+                   ${PATHS.join(", ")}
+  --help           this text`;
+
+function parseCli() {
+  try {
+    return parseArgs({
+      options: {
+        json: { type: "boolean", default: false },
+        compose: { type: "boolean", default: false },
+        inside: { type: "boolean", default: false },
+        rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "10" },
+        batch: { type: "string", default: process.env.BENCH_BATCH ?? "200" },
+        paths: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    }).values;
+  } catch (e) {
+    return usageError((e as Error).message);
+  }
+}
+
+function usageError(msg: string): never {
+  console.error(`bench:ipc: ${msg}\n${USAGE}`);
+  process.exit(2);
+}
+
+function count(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) usageError(`--${name} must be a whole number from 1 to 100000, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const values = parseCli();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const rounds = count("rounds", values.rounds);
+const batch = count("batch", values.batch);
+const only = values.paths?.split(",").map((p) => p.trim()).filter(Boolean);
+const unknown = only?.filter((p) => !PATHS.includes(p));
+if (unknown?.length) usageError(`unknown path ${unknown.join(", ")}; the paths are ${PATHS.join(", ")}`);
 const shipped = () => readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8");
 const log = createLogger("bench");
 log.level = "warn";

@@ -21,6 +21,9 @@ export interface Row {
   target?: string;
 }
 
+/** Every path, in the order measured and printed. */
+export const PATHS = ["in-process", "nats-raw", "nats-request", "nats-relay", "kernel-sendrec", "in-kernel", "ata-read-4k"];
+
 export interface MeasureOptions {
   client: Sys; // bench-client, connected and ready
   rawCred: Credential; // a user allowed to publish mk.ep.bench-echo.raw (kernel)
@@ -69,6 +72,7 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
     { path: "in-kernel", op: () => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING), target: "p50 < 5 us" },
     { path: "ata-read-4k", op: () => o.client.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }), target: "p50 <= 8x nats-raw" },
   ];
+  if (paths.map((p) => p.path).join() !== PATHS.join()) throw new Error("bench/measure.ts: PATHS and the measured paths differ");
   if (o.only) paths = paths.filter((p) => p.path === "nats-raw" || o.only!.includes(p.path));
   const samples = new Map<string, number[]>(paths.map((p) => [p.path, []]));
   for (const p of paths) for (let i = 0; i < 100; i++) await p.op(); // warm-up
