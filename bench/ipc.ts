@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { connectClient, createLogger, loadCredential } from "../services/libsys/src/index.ts";
 import { baseImages, detectCompose } from "../services/mkctl/src/compose.ts";
 import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { CpuMeter } from "./cpu.ts";
 import { BENCH_SERVICES, measure, PATHS, table, type Row } from "./measure.ts";
 
 const USAGE = `usage: npm run bench:ipc [-- options]
@@ -81,7 +82,8 @@ async function processMode(): Promise<void> {
   const relayExited = new Promise((r) => relay.once("exit", r));
   try {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
-    const rows = await measure({ client: client.sys, rawCred: loadCredential(sys.credFile("kernel")), systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"), rounds, batch, only });
+    const cpu = new CpuMeter({ ...sys.state.pids, "bench-relay": relay.pid! });
+    const rows = await measure({ client: client.sys, rawCred: loadCredential(sys.credFile("kernel")), systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"), rounds, batch, only, cpu });
     await client.stop();
     print(`mkos IPC benchmark, process mode: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);
   } finally {

@@ -10,6 +10,7 @@ import { createLogger, startService, systemClock, type Credential, type Sys } fr
 import { sysWaitEndpoint } from "../services/libsys/src/calls/sys-getinfo.ts";
 import { parseReply, trapEnvelope } from "../services/libsys/src/nats-transport.ts";
 import { NoRespondersError, RequestMux } from "../services/libsys/src/request-mux.ts";
+import type { CpuMeter } from "./cpu.ts";
 import { RAW_SUBJECT, RELAY_SUBJECT } from "./raw-subject.ts";
 
 export interface Row {
@@ -19,6 +20,8 @@ export interface Row {
   ratio_p50: number;
   n: number;
   target?: string;
+  /** CPU µs per request by process (process mode): client, nats, kernel, ... */
+  cpu_us?: Record<string, number>;
 }
 
 /** Every path, in the order measured and printed. */
@@ -31,6 +34,7 @@ export interface MeasureOptions {
   rounds: number;
   batch: number;
   only?: string[];
+  cpu?: CpuMeter; // accounts CPU per request by process, when the parties' pids are known
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -79,11 +83,15 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   for (let r = 0; r < o.rounds; r++) {
     for (const p of paths) {
       const out = samples.get(p.path)!;
-      for (let i = 0; i < o.batch; i++) {
-        const t0 = process.hrtime.bigint();
-        await p.op();
-        out.push(Number(process.hrtime.bigint() - t0) / 1000);
-      }
+      const batch = async () => {
+        for (let i = 0; i < o.batch; i++) {
+          const t0 = process.hrtime.bigint();
+          await p.op();
+          out.push(Number(process.hrtime.bigint() - t0) / 1000);
+        }
+      };
+      if (o.cpu) await o.cpu.measure(p.path, o.batch, batch);
+      else await batch();
     }
   }
   rawMux.close(new Error("done"));
@@ -93,7 +101,10 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
     return { path: p.path, n: s.length, p50_us: +quantile(s, 0.5).toFixed(2), p99_us: +quantile(s, 0.99).toFixed(2), target: p.target };
   });
   const base = rows.find((r) => r.path === "nats-raw")!.p50_us;
-  return rows.map((r) => ({ path: r.path, p50_us: r.p50_us, p99_us: r.p99_us, ratio_p50: +(r.p50_us / base).toFixed(3), n: r.n, target: r.target }));
+  return rows.map((r) => ({
+    path: r.path, p50_us: r.p50_us, p99_us: r.p99_us, ratio_p50: +(r.p50_us / base).toFixed(3), n: r.n, target: r.target,
+    ...(o.cpu ? { cpu_us: o.cpu.perRequest(r.path) } : {}),
+  }));
 }
 
 /** The relay is its own process, started with the benchmark: wait until it answers. */
@@ -113,9 +124,20 @@ async function waitForRelay(op: () => Promise<unknown>, ms = 15_000): Promise<vo
 export function table(title: string, rows: Row[]): string {
   const head = ["path", "p50 us", "p99 us", "p50 / nats-raw", "samples", "target"];
   const body = rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio_p50.toFixed(2)}x`, String(r.n), r.target ?? ""]);
+  const out = [title, ...columns(head, body)];
+  // CPU per request by process: parties that spent at least 1 µs on some path.
+  const parties = [...new Set(rows.flatMap((r) => Object.keys(r.cpu_us ?? {})))].filter((p) => rows.some((r) => (r.cpu_us?.[p] ?? 0) >= 1));
+  if (parties.length > 0) {
+    const cpuBody = rows.map((r) => [r.path, ...parties.map((p) => String(r.cpu_us?.[p] ?? "")), String(Object.values(r.cpu_us ?? {}).reduce((a, b) => a + b, 0))]);
+    out.push("", "CPU per request, us, by process: user + system time over all of a path's requests, to one clock tick (10 ms / samples); background work such as PIT ticks included", ...columns(["path", ...parties, "total"], cpuBody));
+  }
+  return out.join("\n");
+}
+
+function columns(head: string[], body: string[][]): string[] {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join("  ").trimEnd();
-  return [title, line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)].join("\n");
+  return [line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)];
 }
 
 /** The two benchmark parties, added to the shipped privilege table. */
