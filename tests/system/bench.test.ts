@@ -1,0 +1,43 @@
+// The benchmarks run end to end and report every path, with the same-run baseline and,
+// in process mode, CPU per process. No speed is asserted here: speed lives in the
+// benchmark's own output (README, "What one crossing costs").
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { PATHS, type Row } from "../../bench/measure.ts";
+import { ROOT } from "../helpers/system.ts";
+
+const run = promisify(execFile);
+const node = (args: string[]) => run(process.execPath, args, { cwd: ROOT, env: { ...process.env, MK_LOG_LEVEL: "warn" }, timeout: 120_000 });
+
+describe("bench", () => {
+  it("bench - bench:ipc --json measures every path against nats-raw of the same run, with CPU per process", async () => {
+    const { stdout } = await node(["bench/ipc.ts", "--json", "--rounds", "2", "--batch", "20"]);
+    const rows = (JSON.parse(stdout.trim().split("\n").pop()!) as { rows: Row[] }).rows;
+    expect(rows.map((r) => r.path)).toEqual(PATHS);
+    const by = Object.fromEntries(rows.map((r) => [r.path, r]));
+    for (const r of rows) {
+      expect(r.n).toBe(40);
+      expect(r.p50_us).toBeGreaterThan(0);
+      expect(r.p99_us).toBeGreaterThanOrEqual(r.p50_us);
+      expect(r.ratio_p50).toBeCloseTo(r.p50_us / by["nats-raw"].p50_us, 2);
+    }
+    expect(by["nats-raw"].ratio_p50).toBe(1);
+    // CPU per request is accounted for the benchmark itself (to the µs) and every process.
+    expect(by["ata-read-4k"].cpu_us!.client).toBeGreaterThan(0);
+    expect(Object.keys(by["kernel-sendrec"].cpu_us!)).toEqual(expect.arrayContaining(["client", "nats", "kernel", "hardware", "ata", "bench-echo", "bench-relay"]));
+  });
+
+  it("bench - bench:ipc refuses an unknown path by name, and --help prints the paths", async () => {
+    await expect(node(["bench/ipc.ts", "--paths", "kernel-sendrc"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("unknown path kernel-sendrc") });
+    const { stdout } = await node(["bench/ipc.ts", "--help"]);
+    for (const p of PATHS) expect(stdout).toContain(p);
+  });
+
+  it("bench - bench:js runs every party's real code over the in-memory bus and reports JavaScript per request", async () => {
+    const { stdout } = await node(["bench/js-cost.ts", "--json", "--requests", "200"]);
+    const rows = (JSON.parse(stdout.trim()) as { rows: { path: string; js_us: number }[] }).rows;
+    expect(rows.map((r) => r.path)).toEqual(["nats-raw", "kernel-sendrec", "ata-read-4k"]);
+    for (const r of rows) expect(r.js_us).toBeGreaterThan(0);
+  });
+});
