@@ -113,18 +113,45 @@ describe("security", () => {
     await expect(rogue.sys.sendrec("ata", Common.COMMON_PING)).rejects.toMatchObject({ errno: "ECALLDENIED" });
   });
 
-  it("security - a forged source header is overwritten with the caller's own endpoint", async () => {
+  it("security - a source header naming another service is refused; the delivered source is the kernel's stamp", async () => {
     const rogue = await ts.client("rogue");
     const nc = await ts.raw("rogue");
     seenByEcho.length = 0;
-    const h = headers();
-    h.set(H.type, String(Common.COMMON_PING));
-    h.set(H.dst, "echo");
-    h.set(H.src, "ata#1");
-    const m = await nc.request(Subjects.trap("rogue"), undefined, { headers: h, timeout: 5000 });
-    expect(m.headers?.get(H.status)).toBe("0");
+    const forged = (src: string) => {
+      const h = headers();
+      h.set(H.type, String(Common.COMMON_PING));
+      h.set(H.dst, "echo");
+      h.set(H.src, src);
+      return nc.request(Subjects.trap("rogue"), undefined, { headers: h, timeout: 5000 });
+    };
+    for (const src of ["ata#1", "kernel", "rogue", "rogue#0"]) {
+      const m = await forged(src);
+      expect(m.headers?.get(H.errname)).toBe("EBADSRCDST");
+      expect(m.headers?.get(H.errmsg)).toContain("is not an incarnation (label#generation) of the caller rogue");
+    }
+    expect(seenByEcho).toEqual([]);
+    await rogue.sys.sendrec("echo", Common.COMMON_PING);
     expect(seenByEcho).toEqual([rogue.sys.self]);
     expect(seenByEcho[0]).toMatch(/^rogue#\d+$/);
+    const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
+    expect(metrics).toMatch(/mk_denials_total\{call="trap",reason="source"\} 4/);
+  });
+
+  it("security - a superseded incarnation that is still connected cannot trap: EDEADSRCDST, nothing reaches the bus", async () => {
+    const old = await ts.client("rogue");
+    const current = await ts.client("rogue"); // a new incarnation of the same label supersedes the old
+    expect(current.sys.generation).toBe(old.sys.generation + 1);
+    const before = busTraffic.length;
+    await expect(sysDevio(old.sys, "inb", 0x3fd)).rejects.toMatchObject({
+      errno: "EDEADSRCDST",
+      message: `caller ${old.sys.self} is not the live incarnation of rogue (${current.sys.self} is)`,
+    });
+    await expect(old.sys.sendrec("echo", Common.COMMON_PING)).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+    expect(busTraffic.length).toBe(before);
+    await expect(sysDevio(current.sys, "inb", 0x3fd)).resolves.toBeTypeOf("number");
+    expect(busTraffic.length).toBe(before + 1);
+    const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
+    expect(metrics).toMatch(/mk_denials_total\{call="trap",reason="stale-source"\} 2/);
   });
 
   it("security - a trap naming another service's inbox as reply subject is dropped", async () => {

@@ -15,6 +15,7 @@ import type { EndpointEntry } from "./endpoint-table.ts";
 
 export interface TrapIn {
   readonly caller: string; // authenticated label
+  readonly callerClaim?: string; // the incarnation the caller says it is (Mk-Src), checked against the table
   readonly origin: "kernel" | "user";
   readonly kind: Kind;
   readonly dst: string;
@@ -95,6 +96,11 @@ export class Ipc {
       caller = this.k.table.get(t.caller);
       if (!caller || caller.state === "dead") {
         throw new MkError("EDEADSRCDST", `caller ${t.caller} has no live incarnation (SYS_HELLO first)`);
+      }
+      if (t.callerClaim !== undefined && t.callerClaim !== caller.key) {
+        this.k.metrics.denials.labels("trap", "stale-source").inc();
+        this.k.log.warn({ caller: t.callerClaim, call: "trap", current: caller.key, msgType: typeName(t.type), reqId: t.reqId }, "trap from superseded incarnation %s refused (%s is live)", t.callerClaim, caller.key);
+        throw new MkError("EDEADSRCDST", `caller ${t.callerClaim} is not the live incarnation of ${t.caller} (${caller.key} is)`);
       }
     }
     if (t.dst === KERNEL) return this.kernelCall(t, priv, caller);

@@ -5,7 +5,7 @@
 import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, checkBody, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, H, headerSafe,
-  KERNEL, LABEL_RE, MkError, Subjects, typeName,
+  KERNEL, LABEL_RE, MkError, parseEndpoint, Subjects, typeName,
 } from "../../abi/index.ts";
 import type { Clock } from "../../../services/libsys/src/clock.ts";
 import { Envelope, readEnvelope } from "../../../services/libsys/src/nats-envelope.ts";
@@ -103,8 +103,17 @@ export class NatsLink implements Link {
         }
         timeoutMs = Number(rawTimeout);
       }
+      // A caller names its own incarnation (label#generation) once it has one; the label
+      // must be the authenticated one, and route() refuses a superseded generation.
+      const claim = get(H.src);
+      const claimed = claim === undefined ? undefined : parseEndpoint(claim);
+      if (claim !== undefined && (claimed?.label !== label || claimed.generation === 0)) {
+        this.o.metrics.denials.labels("trap", "source").inc();
+        this.o.log.warn({ caller: label, call: "trap", claimed: claim.slice(0, 48) }, "trap from %s claims to come from %s; refused", label, claim.slice(0, 48));
+        throw new MkError("EBADSRCDST", `${H.src} ${JSON.stringify(claim.slice(0, 48))} is not an incarnation (label#generation) of the caller ${label}`);
+      }
       t = {
-        caller: label, origin: "user", kind, dst, type, args: decodeRawArgs(get), argsJson: get(H.args),
+        caller: label, callerClaim: claim, origin: "user", kind, dst, type, args: decodeRawArgs(get), argsJson: get(H.args),
         data: m.data, reqId: get(H.req) ?? nuid.next(), hops: addHop(get(H.hops), "kernel", this.o.clock.nowUs()), timeoutMs,
       };
     } catch (e) {

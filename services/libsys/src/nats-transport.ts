@@ -35,6 +35,8 @@ export class NatsTransport implements Transport {
   private readonly trap: string;
   private readonly onPanic: (err: unknown) => never;
   private readonly mux: RequestMux;
+  /** This incarnation, once the kernel assigned it: every trap after SYS_HELLO names it. */
+  private self?: string;
   /** Set by the service lifecycle once the incarnation is known; debug lines per message. */
   log?: Logger;
 
@@ -59,7 +61,11 @@ export class NatsTransport implements Transport {
   }
 
   private envelope(dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): Envelope {
-    return trapEnvelope(this.label, dst, type, kind, args, timeoutMs);
+    const h = trapEnvelope(this.label, dst, type, kind, args, timeoutMs);
+    // The kernel refuses traps from an incarnation that has been superseded (EDEADSRCDST),
+    // so a driver that hung, was replaced and wakes up cannot touch the hardware again.
+    if (this.self) h.set(H.src, this.self);
+    return h;
   }
 
   async sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
@@ -89,6 +95,7 @@ export class NatsTransport implements Transport {
   }
 
   async listen(generation: number, receiver: Receiver): Promise<void> {
+    this.self = `${this.label}#${generation}`;
     this.sub = this.nc.subscribe(Subjects.endpoint(this.label, generation), {
       callback: (err, msg) => {
         if (err) return;
