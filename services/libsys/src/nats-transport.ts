@@ -151,7 +151,7 @@ export class NatsTransport implements Transport {
   }
 }
 
-/** The envelope of a trap: what a caller tells the kernel (the kernel stamps the source). */
+/** The envelope of a trap, before the caller names its incarnation (the kernel stamps the source on delivery). */
 export function trapEnvelope(caller: string, dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): Envelope {
   const h = new Envelope();
   h.set(H.type, String(type));
