@@ -1,7 +1,7 @@
 // The measuring core of bench:ipc, shared by process mode and the container runner:
 // interleaved rounds over every path, p50/p99, ratios against nats-raw of the same run.
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { Bdev, Common, Kind } from "../kernel-core/abi/index.ts";
+import { Bdev, Common, H, Kind } from "../kernel-core/abi/index.ts";
 import { Kernel } from "../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
@@ -55,7 +55,12 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   // nats-relay: the client's side is NatsTransport.sendrec's (same envelope, same reply
   // parsing); the relay forwards to the null server's current incarnation.
   const echo = (await sysWaitEndpoint(o.client, "bench-echo", 0, 10_000)).endpoint;
-  const relayOp = async () => parseReply(await rawMux.request(RELAY_SUBJECT, empty, trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000), 5000));
+  const relayEnvelope = () => {
+    const h = trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000);
+    h.set(H.src, o.client.self); // as NatsTransport names its incarnation
+    return h;
+  };
+  const relayOp = async () => parseReply(await rawMux.request(RELAY_SUBJECT, empty, relayEnvelope(), 5000));
   await waitForRelay(relayOp);
 
   // in-kernel: kernel-core's own trap path with both parties placed in the kernel.
