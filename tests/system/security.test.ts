@@ -4,7 +4,10 @@
 import { headers, type NatsConnection, type Status } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cdev, Common, H, Subjects, Sys } from "../../kernel-core/abi/index.ts";
-import { sysDevio, sysIrqSetPolicy, sysSdevio, type ServiceModule } from "../../services/libsys/src/index.ts";
+import { loadCredential, systemClock, sysDevio, sysIrqSetPolicy, sysSdevio, type ServiceModule } from "../../services/libsys/src/index.ts";
+import { connectNats, NatsTransport } from "../../services/libsys/src/nats-transport.ts";
+import { PublishDeniedError, RequestMux } from "../../services/libsys/src/request-mux.ts";
+import { Envelope } from "../../services/libsys/src/nats-envelope.ts";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;
@@ -152,6 +155,37 @@ describe("security", () => {
     expect(busTraffic.length).toBe(before + 1);
     const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
     expect(metrics).toMatch(/mk_denials_total\{call="trap",reason="stale-source"\} 2/);
+  });
+
+  // Both would otherwise wait out their 60 s deadline: the test's own 20 s limit fails them.
+  it("security - a service started with another's credential gets ETRAPDENIED at once, not a timeout", { timeout: 20_000 }, async () => {
+    const t = new NatsTransport("tty", await connectNats("tty", loadCredential(ts.sys.credFile("rogue"))), () => {
+      throw new Error("no panic expected");
+    });
+    try {
+      await expect(t.sendrec("kernel", Sys.SYS_GETINFO, { what: "endpoints" }, new Uint8Array(0), 60_000)).rejects.toMatchObject({
+        errno: "ETRAPDENIED",
+        message: expect.stringContaining("is MK_CREDS this service's own credential?"),
+      });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("security - a publish the server refuses fails the request at once with the refused subject", { timeout: 20_000 }, async () => {
+    const nc = await ts.raw("rogue");
+    const mux = new RequestMux(nc, "_INBOX.rogue", systemClock);
+    mux.start();
+    const h = new Envelope();
+    h.set(H.type, String(Common.COMMON_PING));
+    h.set(H.dst, "echo");
+    const refused = mux.request(Subjects.trap("tty"), undefined, h, 60_000);
+    await expect(refused).rejects.toBeInstanceOf(PublishDeniedError);
+    await expect(refused).rejects.toMatchObject({ subject: "mk.trap.tty" });
+    // The same connection still works where it is allowed.
+    const ok = await mux.request(Subjects.trap("rogue"), undefined, h, 60_000);
+    expect(ok.headers?.get(H.status)).toBeDefined();
+    mux.close(new Error("done"));
   });
 
   it("security - a trap naming another service's inbox as reply subject is dropped", async () => {

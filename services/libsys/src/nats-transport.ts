@@ -8,7 +8,7 @@ import {
 } from "../../../kernel-core/abi/index.ts";
 import { systemClock } from "./clock.ts";
 import { Envelope, readEnvelope } from "./nats-envelope.ts";
-import { NoRespondersError, RequestMux, RequestTimeoutError } from "./request-mux.ts";
+import { InboxDeniedError, NoRespondersError, PublishDeniedError, RequestMux, RequestTimeoutError } from "./request-mux.ts";
 import type { Credential } from "./credentials.ts";
 import type { Logger } from "./log.ts";
 import type { RawReply, Receiver, Transport } from "./transport.ts";
@@ -185,6 +185,9 @@ export function natsToMkError(e: unknown, dst: string): MkError {
   if (e instanceof MkError) return e;
   if (e instanceof RequestTimeoutError) {
     return new MkError("ETIMEDOUT", `no reply from ${dst} in time`, { cause: e });
+  }
+  if (e instanceof PublishDeniedError || e instanceof InboxDeniedError) {
+    return new MkError("ETRAPDENIED", `${e.message}: this connection's NATS user may not trap as the service it claims to be (is MK_CREDS this service's own credential?)`, { cause: e });
   }
   if (e instanceof NoRespondersError) {
     return new MkError("ENOTREADY", `kernel-core is not answering traps`, { cause: e });

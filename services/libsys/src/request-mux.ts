@@ -2,8 +2,10 @@
 // objects (stack captures) and a timer for every call; on the trap path that was a fifth
 // of the kernel's CPU. This multiplexer keeps one wildcard subscription on the caller's
 // own inbox, a map of pending requests, and one sweep timer for deadlines. A reply with
-// status 503 is the server's no-responders answer: nobody subscribes to the subject.
-import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+// status 503 is the server's no-responders answer: nobody subscribes to the subject. When
+// the server refuses a publish, or the inbox subscription, it says so asynchronously on the
+// connection: the requests concerned fail at once instead of waiting for their deadline.
+import { errors, nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Clock, Timer } from "./clock.ts";
 import { readEnvelope } from "./nats-envelope.ts";
 
@@ -18,6 +20,24 @@ export class RequestTimeoutError extends Error {
   constructor(subject: string, ms: number) {
     super(`no reply on ${subject} within ${ms} ms`);
     this.name = "RequestTimeoutError";
+  }
+}
+
+/** The server refused to let this connection publish on the request's subject. */
+export class PublishDeniedError extends Error {
+  readonly subject: string;
+  constructor(subject: string, options?: ErrorOptions) {
+    super(`the NATS server refused a publish on ${subject}`, options);
+    this.name = "PublishDeniedError";
+    this.subject = subject;
+  }
+}
+
+/** The server refused the subscription to the caller's own inbox: no reply can arrive. */
+export class InboxDeniedError extends Error {
+  constructor(inbox: string, options?: ErrorOptions) {
+    super(`the NATS server refused the subscription to ${inbox}`, options);
+    this.name = "InboxDeniedError";
   }
 }
 
@@ -39,6 +59,8 @@ export class RequestMux {
   private sub?: Subscription;
   private sweeper?: Timer;
   private seq = 0;
+  private inboxDenied?: InboxDeniedError;
+  private closed = false;
 
   /** inboxPrefix: the caller's own inbox (`_INBOX.<label>`), the only one it may read. */
   constructor(nc: NatsConnection, inboxPrefix: string, clock: Clock) {
@@ -49,7 +71,12 @@ export class RequestMux {
 
   start(): void {
     this.sub = this.nc.subscribe(`${this.prefix}*`, {
-      callback: (_err, m) => {
+      callback: (err, m) => {
+        if (err) {
+          this.inboxDenied = new InboxDeniedError(`${this.prefix}*`, { cause: err });
+          this.failAll(this.inboxDenied);
+          return;
+        }
         const id = m.subject.slice(this.prefix.length);
         const p = this.pending.get(id);
         if (!p) return; // late reply to a request that already timed out
@@ -58,9 +85,29 @@ export class RequestMux {
         else p.resolve(m);
       },
     });
+    void this.watchRefusals();
+  }
+
+  private async watchRefusals(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (this.closed) return;
+      if (s.type !== "error" || !(s.error instanceof errors.PermissionViolationError) || s.error.operation !== "publish") continue;
+      const refused = s.error;
+      for (const [id, p] of this.pending) {
+        if (p.subject !== refused.subject) continue;
+        this.pending.delete(id);
+        p.reject(new PublishDeniedError(refused.subject, { cause: refused }));
+      }
+    }
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
   }
 
   request(subject: string, data: Uint8Array | undefined, headers: MsgHdrs, timeoutMs: number): Promise<Msg> {
+    if (this.inboxDenied) return Promise.reject(this.inboxDenied);
     const id = (++this.seq).toString(36);
     return new Promise<Msg>((resolve, reject) => {
       this.pending.set(id, { subject, deadline: this.clock.now() + timeoutMs, timeoutMs, resolve, reject });
@@ -90,9 +137,9 @@ export class RequestMux {
 
   /** Fails every pending request (the connection is closing). */
   close(reason: Error): void {
+    this.closed = true;
     this.sweeper?.cancel();
     this.sub?.unsubscribe();
-    for (const p of this.pending.values()) p.reject(reason);
-    this.pending.clear();
+    this.failAll(reason);
   }
 }
