@@ -1,6 +1,7 @@
 // The privilege table loads, and a bad one stops boot with an error naming the line.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { Sys } from "../../kernel-core/abi/index.ts";
 import { generateNatsAuth, permissionsFor } from "../../kernel-core/src/priv/nats-config.ts";
@@ -67,7 +68,14 @@ describe("privilege table", () => {
     for (const svc of t.services.keys()) expect(JSON.stringify(permissionsFor(t, svc))).not.toContain("mk.hw");
     const auth = generateNatsAuth(t, { clientUrl: "nats://127.0.0.1:4222", listen: "127.0.0.1:4222" });
     expect(auth.config).toContain("system_account: SYS");
-    expect(auth.config).toMatch(/user: "ata", password: "[^"]{20,}"/);
     expect(new Set([...auth.credentials.values()].map((c) => c.password)).size).toBe(auth.credentials.size);
+  });
+
+  it("privilege table - the NATS config holds bcrypt hashes of the passwords, never a password", () => {
+    const auth = generateNatsAuth(parseSystemTable(shipped), { clientUrl: "nats://127.0.0.1:4222", listen: "127.0.0.1:4222" });
+    const ata = /user: "ata", password: "([^"]+)"/.exec(auth.config)![1];
+    expect(ata).toMatch(/^\$2a\$06\$[./A-Za-z0-9]{53}$/); // the prefix nats-server 2.9 recognises
+    expect(bcrypt.compareSync(auth.credentials.get("ata")!.password, ata)).toBe(true);
+    for (const c of auth.credentials.values()) expect(auth.config).not.toContain(c.password);
   });
 });

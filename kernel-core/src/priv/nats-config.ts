@@ -2,7 +2,10 @@
 // that may publish only its own trap subject (and replies to what it received), and
 // subscribe only its own endpoint subjects and inbox. Only the kernel touches mk.hw.>.
 // The kernel's second user lives in the system account, to see client disconnects.
+// The config holds bcrypt hashes, not passwords: only each service's own credential file
+// holds its password.
 import { randomBytes } from "node:crypto";
+import bcrypt from "bcryptjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KERNEL, Subjects } from "../../abi/index.ts";
@@ -55,6 +58,16 @@ function q(s: string): string {
   return JSON.stringify(s);
 }
 
+// The passwords are 144 random bits, so the work factor adds nothing against guessing; the
+// hash only keeps them out of the config file. Low, because nats-server pays it on every
+// connect. "$2a$": nats-server before 2.10 recognises only that prefix, and for passwords
+// this short $2a$ and $2b$ (bcryptjs's default) compute the same hash.
+const BCRYPT_COST = 6;
+
+export function hashPassword(password: string): string {
+  return bcrypt.hashSync(password, BCRYPT_COST).replace(/^\$2b\$/, "$2a$");
+}
+
 function userBlock(user: string, password: string, p: Permissions | undefined): string {
   if (!p) return `      { user: ${q(user)}, password: ${q(password)} }`;
   const list = (xs: string[]) => `[${xs.map(q).join(", ")}]`;
@@ -98,7 +111,7 @@ export function generateNatsAuth(table: SystemTable, opts: NatsAuthOptions): Nat
   }
   const mkUsers = natsUsers(table)
     .filter((u) => u !== SYS_USER)
-    .map((u) => userBlock(u, credentials.get(u)!.password, permissionsFor(table, u)));
+    .map((u) => userBlock(u, hashPassword(credentials.get(u)!.password), permissionsFor(table, u)));
   const config = [
     `# generated from ${table.file} by mkos; do not edit`,
     `listen: ${q(opts.listen)}`,
@@ -112,7 +125,7 @@ export function generateNatsAuth(table: SystemTable, opts: NatsAuthOptions): Nat
     `  }`,
     `  SYS: {`,
     `    users: [`,
-    userBlock(SYS_USER, credentials.get(SYS_USER)!.password, undefined),
+    userBlock(SYS_USER, hashPassword(credentials.get(SYS_USER)!.password), undefined),
     `    ]`,
     `  }`,
     `}`,
