@@ -1,12 +1,12 @@
 // The measuring core of bench:ipc, shared by process mode and the container runner:
 // interleaved rounds over every path, p50/p99, ratios against nats-raw of the same run.
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { Bdev, Common, H, Kind } from "../kernel-core/abi/index.ts";
+import { Bdev, Common, H, Kind, parseHops } from "../kernel-core/abi/index.ts";
 import { Kernel } from "../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
 import { parseSystemTable } from "../kernel-core/src/priv/system-table.ts";
-import { createLogger, startService, systemClock, type Credential, type Sys } from "../services/libsys/src/index.ts";
+import { createLogger, startService, systemClock, type Credential, type RawReply, type Sys } from "../services/libsys/src/index.ts";
 import { sysWaitEndpoint } from "../services/libsys/src/calls/sys-getinfo.ts";
 import { parseReply, trapEnvelope } from "../services/libsys/src/nats-transport.ts";
 import { NoRespondersError, RequestMux } from "../services/libsys/src/request-mux.ts";
@@ -22,6 +22,8 @@ export interface Row {
   target?: string;
   /** CPU µs per request by process (process mode): client, nats, kernel, ... */
   cpu_us?: Record<string, number>;
+  /** p50 µs of each segment of the reply's hop trail ("kernel>bench-echo": ...), then the last stamp to the client. */
+  hops_p50_us?: Record<string, number>;
 }
 
 /** Every path, in the order measured and printed. */
@@ -72,27 +74,30 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   await startService({ label: "bench-echo", create: () => ({ handlers: {} }) }, new KernelTransport("bench-echo", kernel.ipc, log), { log });
   const inKernel = await startService({ label: "bench-client", create: () => ({ handlers: {} }) }, new KernelTransport("bench-client", kernel.ipc, log), { log });
 
-  let paths: { path: string; op: () => Promise<unknown>; target?: string }[] = [
+  let paths: { path: string; op: () => Promise<unknown>; target?: string; trail?: boolean }[] = [
     { path: "in-process", op: () => echoFn(empty) },
     { path: "nats-raw", op: () => rawMux.request(RAW_SUBJECT, empty, headers(), 5000) },
     { path: "nats-request", op: () => raw.request(RAW_SUBJECT, empty, { timeout: 5000 }), target: "info: nats.js request(), not the baseline" },
-    { path: "nats-relay", op: relayOp, target: "info: kernel-sendrec's four hops and envelope, no kernel" },
-    { path: "kernel-sendrec", op: () => o.client.sendrec("bench-echo", Common.COMMON_PING), target: "p50 <= 2.5x nats-raw" },
+    { path: "nats-relay", op: relayOp, target: "info: kernel-sendrec's four hops and envelope, no kernel", trail: true },
+    { path: "kernel-sendrec", op: () => o.client.sendrec("bench-echo", Common.COMMON_PING), target: "p50 <= 2.5x nats-raw", trail: true },
     { path: "in-kernel", op: () => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING), target: "p50 < 5 us" },
-    { path: "ata-read-4k", op: () => o.client.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }), target: "p50 <= 8x nats-raw" },
+    { path: "ata-read-4k", op: () => o.client.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }), target: "p50 <= 8x nats-raw", trail: true },
   ];
   if (paths.map((p) => p.path).join() !== PATHS.join()) throw new Error("bench/measure.ts: PATHS and the measured paths differ");
   if (o.only) paths = paths.filter((p) => p.path === "nats-raw" || o.only!.includes(p.path));
   const samples = new Map<string, number[]>(paths.map((p) => [p.path, []]));
+  const segments = new Map<string, Map<string, number[]>>(paths.map((p) => [p.path, new Map()]));
   for (const p of paths) for (let i = 0; i < 100; i++) await p.op(); // warm-up
   for (let r = 0; r < o.rounds; r++) {
     for (const p of paths) {
       const out = samples.get(p.path)!;
+      const segs = segments.get(p.path)!;
       const batch = async () => {
         for (let i = 0; i < o.batch; i++) {
           const t0 = process.hrtime.bigint();
-          await p.op();
+          const r = await p.op();
           out.push(Number(process.hrtime.bigint() - t0) / 1000);
+          if (p.trail) addSegments(segs, (r as RawReply).hops, systemClock.nowUs());
         }
       };
       if (o.cpu) await o.cpu.measure(p.path, o.batch, batch);
@@ -109,7 +114,32 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   return rows.map((r) => ({
     path: r.path, p50_us: r.p50_us, p99_us: r.p99_us, ratio_p50: +(r.p50_us / base).toFixed(3), n: r.n, target: r.target,
     ...(o.cpu ? { cpu_us: o.cpu.perRequest(r.path) } : {}),
+    ...(segments.get(r.path)!.size > 0 ? { hops_p50_us: segmentMedians(segments.get(r.path)!) } : {}),
   }));
+}
+
+/**
+ * One request's hop trail as segments: from each stamp to the next, then from the last to
+ * the client. A segment is transit plus the next party's work up to its stamp (the kernel
+ * stamps on arrival and when it replies; a server when it replies). Stamps are each
+ * process's wall clock in µs: on one host (or containers sharing its kernel) they agree.
+ */
+function addSegments(into: Map<string, number[]>, trail: string | undefined, endUs: number): void {
+  const hops = parseHops(trail);
+  if (hops.length === 0) return;
+  const add = (name: string, us: number) => {
+    let list = into.get(name);
+    if (!list) into.set(name, (list = []));
+    list.push(us);
+  };
+  for (let i = 1; i < hops.length; i++) add(`${i}: ${hops[i - 1].who} > ${hops[i].who}`, hops[i].us - hops[i - 1].us);
+  add(`${hops.length}: ${hops[hops.length - 1].who} > client`, endUs - hops[hops.length - 1].us);
+}
+
+function segmentMedians(segs: Map<string, number[]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, list] of segs) out[name] = Math.round(quantile(list.sort((a, b) => a - b), 0.5));
+  return out;
 }
 
 /** The relay is its own process, started with the benchmark: wait until it answers. */
@@ -135,6 +165,11 @@ export function table(title: string, rows: Row[]): string {
   if (parties.length > 0) {
     const cpuBody = rows.map((r) => [r.path, ...parties.map((p) => String(r.cpu_us?.[p] ?? "")), String(Object.values(r.cpu_us ?? {}).reduce((a, b) => a + b, 0))]);
     out.push("", "CPU per request, us, by process: user + system time over all of a path's requests, to one clock tick (10 ms / samples); background work such as PIT ticks included", ...columns(["path", ...parties, "total"], cpuBody));
+  }
+  const traced = rows.filter((r) => r.hops_p50_us);
+  if (traced.length > 0) {
+    out.push("", "Hop by hop, p50 us, from the reply's Mk-Hops stamps (each segment: transit plus the next party's work up to its stamp)");
+    for (const r of traced) out.push(`${r.path.padEnd(15)} ${Object.entries(r.hops_p50_us!).map(([k, v]) => `${k.replace(/^\d+: /, "")} ${v}`).join(" | ")}`);
   }
   return out.join("\n");
 }

@@ -74,6 +74,23 @@ export function headerSafe(s: string): string {
   return s.replace(/[\r\n]+/g, " ").slice(0, 512);
 }
 
+export interface Hop {
+  readonly who: string;
+  readonly us: number; // epoch microseconds
+}
+
+/** Reads a hop trail; entries that are not `who@epoch-µs` are skipped, never thrown on. */
+export function parseHops(trail: string | undefined): Hop[] {
+  if (!trail) return [];
+  const out: Hop[] = [];
+  for (const entry of trail.split(",", 64)) {
+    const at = entry.lastIndexOf("@");
+    const us = Number(entry.slice(at + 1));
+    if (at > 0 && Number.isFinite(us) && us > 0) out.push({ who: entry.slice(0, at), us });
+  }
+  return out;
+}
+
 /** Appends one hop (`who@epoch-µs`) to the trace header. */
 export function addHop(prev: string | undefined, who: string, nowUs: number): string {
   const hop = `${who}@${Math.round(nowUs)}`;

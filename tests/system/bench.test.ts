@@ -23,6 +23,10 @@ describe("bench", () => {
       expect(r.ratio_p50).toBeCloseTo(r.p50_us / by["nats-raw"].p50_us, 2);
     }
     expect(by["nats-raw"].ratio_p50).toBe(1);
+    // The trap path's reply carries its hop trail: caller, kernel, server, kernel, in order.
+    expect(Object.keys(by["kernel-sendrec"].hops_p50_us!)).toEqual(["1: bench-client > kernel", "2: kernel > bench-echo", "3: bench-echo > kernel", "4: kernel > client"]);
+    expect(Object.keys(by["ata-read-4k"].hops_p50_us!)).toEqual(["1: bench-client > kernel", "2: kernel > ata", "3: ata > kernel", "4: kernel > client"]);
+    for (const us of Object.values(by["kernel-sendrec"].hops_p50_us!)) expect(us).toBeGreaterThan(0);
     // CPU per request is accounted for the benchmark itself (to the µs) and every process.
     expect(by["ata-read-4k"].cpu_us!.client).toBeGreaterThan(0);
     expect(Object.keys(by["kernel-sendrec"].cpu_us!)).toEqual(expect.arrayContaining(["client", "nats", "kernel", "hardware", "ata", "bench-echo", "bench-relay"]));

@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  decodeKind, decodeRawArgs, decodeStatus, decodeType, Layouts, MkError, parseEndpoint, parseRequestArgs, type LayoutType,
+  addHop, decodeKind, decodeRawArgs, decodeStatus, decodeType, Layouts, MkError, parseEndpoint, parseHops, parseRequestArgs, type LayoutType,
 } from "../../kernel-core/abi/index.ts";
 import { Machine } from "../../hardware-emulator/src/index.ts";
 import { testMachine } from "../helpers/machine.ts";
@@ -69,6 +69,18 @@ describe("decoders", () => {
     expect(refusal({ ops: [], constructor: 1 })).toBe("argument constructor: unknown argument");
     expect(refusal(JSON.parse('{"ops":[],"__proto__":{"x":1}}'))).toBe("argument __proto__: unknown argument");
     expect(refusal(null)).toBe("argument (root): expected an object, got null");
+  });
+
+  it("decoders - a hop trail reads back what addHop wrote, and any other text reads without throwing", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{0,15}(#[1-9][0-9]{0,3})?$/), fc.integer({ min: 1, max: 2 ** 52 })), { maxLength: 8 }), (hops) => {
+        let trail: string | undefined;
+        for (const [who, us] of hops) trail = addHop(trail, who, us);
+        expect(parseHops(trail)).toEqual(hops.map(([who, us]) => ({ who, us })));
+      }),
+    );
+    fc.assert(fc.property(fc.string(), (s) => void expect(() => parseHops(s)).not.toThrow()));
+    expect(parseHops("client@12,garbage,@5,kernel@x,ata#2@30")).toEqual([{ who: "client", us: 12 }, { who: "ata#2", us: 30 }]);
   });
 
   it("decoders - endpoint names parse only as label or label#generation", () => {

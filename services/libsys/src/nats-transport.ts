@@ -178,7 +178,7 @@ export function parseReply(m: Msg): RawReply {
   const get = (name: string) => env.get(name);
   const status = decodeStatus(get);
   if (status !== 0) throw decodeError(get, status);
-  return { args: decodeRawArgs(get), data: m.data };
+  return { args: decodeRawArgs(get), data: m.data, hops: get(H.hops) };
 }
 
 export function natsToMkError(e: unknown, dst: string): MkError {

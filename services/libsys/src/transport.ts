@@ -9,6 +9,8 @@ import type { Logger } from "./log.ts";
 export interface RawReply {
   readonly args: unknown;
   readonly data: Uint8Array;
+  /** The hop trail (`who@epoch-µs,...`) the reply came back with, over NATS. */
+  readonly hops?: string;
 }
 
 export interface Receiver {
