@@ -2,14 +2,17 @@
 # Makes sure the base images exist: pulls NODE_IMAGE and NATS_IMAGE when a registry
 # answers, and otherwise (air-gapped CI) builds local stand-ins from this host's own
 # binaries with `tar | docker import`:
-#   mkos-standin/node:24   the Node >= 22.22 binary, its shared libraries, npm, busybox
+#   mkos-standin/node:24-r2  the Node >= 22.22 binary, its shared libraries, npm, busybox,
+#                            bash (the containers' healthchecks use its /dev/tcp)
 #   mkos-standin/nats:2    this host's nats-server, its libc, busybox (wget for healthchecks)
 # Prints the two variables to use, as `export NODE_IMAGE=... NATS_IMAGE=...` lines.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NODE_IMAGE="${NODE_IMAGE:-node:24-bookworm-slim}"
 NATS_IMAGE="${NATS_IMAGE:-nats:2.10-alpine}"
-NODE_STANDIN="mkos-standin/node:24"
+# The revision changes whenever what a stand-in holds changes, so a machine that kept an
+# older one builds the new one instead of reusing it.
+NODE_STANDIN="mkos-standin/node:24-r2"
 NATS_STANDIN="mkos-standin/nats:2"
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -62,6 +65,7 @@ build_node_standin() {
   npmdir="$(npm root -g 2>/dev/null)/npm"
   stage_common "$stage"
   stage_binary "$stage" "$node" /usr/local/bin/node
+  stage_binary "$stage" "$(command -v bash)" /bin/bash
   mkdir -p "$stage/usr/local/lib/node_modules"
   cp -a "$npmdir" "$stage/usr/local/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$stage/usr/local/bin/npm"

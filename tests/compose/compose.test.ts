@@ -52,8 +52,11 @@ async function untilReady(label: string, after: number, ms = 60_000): Promise<nu
 beforeAll(async () => {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   env = { ...baseImages(), MK_NATS_PORT: String(await freePort()), MK_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test" };
-  // Start from nothing: no volumes left by an earlier run.
-  await environment().up().then((s) => s.down({ removeVolumes: true }));
+  // Start from nothing: no containers or volumes left by an earlier run. `down` needs no
+  // image, so an image left by an older checkout is never started.
+  execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "-f", "docker-compose.yml", "down", "-v", "--remove-orphans"], {
+    cwd: ROOT, env: { ...process.env, ...env }, stdio: "ignore", timeout: 120_000,
+  });
   stack = await environment().withBuild().up();
   client = await hostClient(name("config"), Number(env.MK_NATS_PORT));
   disk = new BdevClient(client.sys, "ata", { waitMs: 60_000 });

@@ -1,12 +1,14 @@
 // Process-mode boot, end to end: every part its own OS process over real NATS.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { headers } from "@nats-io/transport-node";
 import { Bdev, Cdev, H, Subjects } from "../../kernel-core/abi/index.ts";
 import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
 import { pidAlive } from "../../services/mkctl/src/boot.ts";
-import { bootTestSystem, pattern, type TestSystem } from "../helpers/system.ts";
+import { bootTestSystem, pattern, ROOT, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;
 
@@ -27,6 +29,19 @@ describe("boot", () => {
     expect(byLabel.ata.privileges).toEqual({ ipc: [], calls: ["vdevio", "sdevio", "devio", "irqctl"], io: ["0x1f0-0x1f7", "0x3f6"], irq: [14] });
     expect(byLabel.tty).toMatchObject({ endpoint: "tty#1", state: "ready", placement: "user", pid: ts.sys.state.pids.tty });
     expect(new Set([ts.sys.state.pids.ata, ts.sys.state.pids.tty, ts.sys.state.pids.kernel, ts.sys.state.pids.hardware]).size).toBe(4);
+  });
+
+  it("boot - a container's healthcheck (bash, no Node) is healthy only for a ready incarnation on its own host", async () => {
+    const port = new URL(ts.sys.state.kernelHttp).port;
+    const check = (path: string) => spawnSync("bash", [join(ROOT, "services/mkctl/healthcheck.sh"), "127.0.0.1", port, path], { timeout: 10_000 }).status;
+    expect(check("/endpoints/ata/ready?host={host}")).toBe(0); // every test process runs on this host
+    expect(check("/endpoints/ata/ready?host=elsewhere")).toBe(1);
+    expect(check("/endpoints/nosuch/ready")).toBe(1);
+    expect(check("/readyz")).toBe(0);
+    const r = await fetch(`${ts.sys.state.kernelHttp}/endpoints/ata/ready?host=${encodeURIComponent(hostname())}`);
+    expect(await r.json()).toEqual({ ready: true, endpoint: "ata#1", state: "ready", host: hostname() });
+    expect((await fetch(`${ts.sys.state.kernelHttp}/endpoints/nosuch/ready`)).status).toBe(404);
+    expect(spawnSync("bash", [join(ROOT, "services/mkctl/healthcheck.sh"), "127.0.0.1", "1", "/readyz"], { timeout: 10_000 }).status).not.toBe(0); // nothing listens
   });
 
   it("boot - /healthz, /readyz and /metrics answer on kernel-core", async () => {

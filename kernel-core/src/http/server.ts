@@ -16,5 +16,20 @@ export function buildHttp(kernel: Kernel, isConnected: () => boolean): FastifyIn
     return kernel.metrics.registry.metrics();
   });
   app.get("/endpoints", async () => ({ endpoints: kernel.endpointRows() }));
+  // A container's healthcheck: 200 when the live incarnation of :label is ready (and, with
+  // ?host=, runs on that host, so the check proves this container serves, not an older
+  // incarnation elsewhere); 503 when it is not (yet); 404 for a label not in the table.
+  app.get<{ Params: { label: string }; Querystring: { host?: string } }>("/endpoints/:label/ready", async (req, reply) => {
+    const { label } = req.params;
+    const host = typeof req.query.host === "string" ? req.query.host : undefined;
+    if (!kernel.priv.services.has(label)) {
+      reply.code(404);
+      return { ready: false, error: `no service ${label} in the privilege table` };
+    }
+    const e = kernel.table.get(label);
+    const ready = !!e && e.state === "ready" && (host === undefined || e.host === host);
+    reply.code(ready ? 200 : 503);
+    return { ready, endpoint: e?.key ?? null, state: e?.state ?? null, host: e?.host ?? null };
+  });
   return app;
 }
