@@ -87,6 +87,9 @@ class MemoryConnection {
     return this.bus.subscribe(subject, opts.callback);
   }
 
+  /** No server, so no asynchronous errors to report: the status stream ends at once. */
+  async *status(): AsyncIterable<never> {}
+
   async flush(): Promise<void> {}
   isClosed(): boolean {
     return false;
