@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
-export const CLIENT = "client";
+const CLIENT = "client";
 
 function clockTicksPerSecond(): number {
   try {

@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectClient, createLogger, loadCredential } from "../services/libsys/src/index.ts";
 import { baseImages, detectCompose } from "../services/mkctl/src/compose.ts";
-import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import { CpuMeter } from "./cpu.ts";
-import { BENCH_SERVICES, measure, PATHS, table, type Row } from "./measure.ts";
+import { benchSystemYaml, measure, PATHS, table, type Row } from "./measure.ts";
 
 const USAGE = `usage: npm run bench:ipc [-- options]
   --json           one JSON object {"rows":[{path,p50_us,p99_us,ratio_p50,...}]} instead of the table
@@ -62,7 +62,6 @@ const batch = count("batch", values.batch);
 const only = values.paths?.split(",").map((p) => p.trim()).filter(Boolean);
 const unknown = only?.filter((p) => !PATHS.includes(p));
 if (unknown?.length) usageError(`unknown path ${unknown.join(", ")}; the paths are ${PATHS.join(", ")}`);
-const shipped = () => readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8");
 const log = createLogger("bench");
 log.level = "warn";
 
@@ -73,7 +72,7 @@ function print(title: string, rows: Row[]): void {
 /** Every party its own OS process on this host. */
 async function processMode(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-"));
-  writeFileSync(join(dir, "system.yaml"), deriveSystemYaml(shipped(), { services: BENCH_SERVICES, httpPort: 0, sectors: 16384 }));
+  writeFileSync(join(dir, "system.yaml"), benchSystemYaml(true));
   const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
   // The relay party borrows the kernel's NATS user (see bench/relay-server.ts).
   const relay = spawn(process.execPath, [join(PROJECT_ROOT, "bench", "relay-server.ts")], {
@@ -98,7 +97,7 @@ async function processMode(): Promise<void> {
 async function insideMode(): Promise<void> {
   const client = await connectClient("bench-client", loadCredential(process.env.MK_CREDS), { log });
   // The container's etc/system.yaml is the bench table, bind-mounted by the compose overlay.
-  const rows = await measure({ client: client.sys, rawCred: loadCredential(process.env.MK_RAW_CREDS), systemYaml: shipped(), rounds, batch, only });
+  const rows = await measure({ client: client.sys, rawCred: loadCredential(process.env.MK_RAW_CREDS), systemYaml: readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), rounds, batch, only });
   await client.stop();
   print(`mkos IPC benchmark, compose: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);
 }
@@ -108,7 +107,7 @@ async function composeMode(): Promise<void> {
   const compose = detectCompose();
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-"));
   const tableFile = join(dir, "system.yaml");
-  writeFileSync(tableFile, deriveSystemYaml(shipped(), { services: BENCH_SERVICES }));
+  writeFileSync(tableFile, benchSystemYaml(false));
   const env = { ...process.env, ...baseImages(), MK_BENCH_SYSTEM: tableFile, MKOS_TAG: "bench", MK_NATS_PORT: "0", MK_KERNEL_PORT: "0", BENCH_ROUNDS: String(rounds), BENCH_BATCH: String(batch) };
   const args = ["-p", "mkosbench", "-f", join(PROJECT_ROOT, "docker-compose.yml"), "-f", join(PROJECT_ROOT, "bench", "docker-compose.bench.yml")];
   const run = (...a: string[]) => execFileSync(compose.argv[0], [...compose.argv.slice(1), ...args, ...a], { cwd: PROJECT_ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 900_000 });

@@ -5,7 +5,7 @@
 // figure is all parties' JavaScript per request, including nats.js's own message handling
 // but not its socket I/O; the best of three rounds, as CPU cost is what is wanted, not
 // this machine's noise. Set it beside bench:ipc's latency and CPU per process.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -21,8 +21,7 @@ import { createLogger, startService, systemClock } from "../services/libsys/src/
 import { Envelope } from "../services/libsys/src/nats-envelope.ts";
 import { NatsTransport } from "../services/libsys/src/nats-transport.ts";
 import { RequestMux } from "../services/libsys/src/request-mux.ts";
-import { deriveSystemYaml, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
-import { BENCH_SERVICES } from "./measure.ts";
+import { benchSystemYaml } from "./measure.ts";
 import { MemoryBus } from "./memory-bus.ts";
 import { RAW_SUBJECT } from "./raw-subject.ts";
 
@@ -38,7 +37,7 @@ log.level = "warn";
 const bus = new MemoryBus();
 const dir = mkdtempSync(join(tmpdir(), "mkos-bench-js-"));
 try {
-  const priv = parseSystemTable(deriveSystemYaml(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), { services: BENCH_SERVICES, httpPort: 0, sectors: 16384 }));
+  const priv = parseSystemTable(benchSystemYaml(true));
   const hwNc = bus.connect();
   const machine = new Machine({ clock: systemClock, diskImage: join(dir, "disk.img"), diskSectors: 16384, irq: (line) => hwNc.publish(`mk.hw.irq.${line}`), console: () => undefined });
   await new HwServer(hwNc, machine, log).start();

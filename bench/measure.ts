@@ -1,7 +1,9 @@
 // The measuring core of bench:ipc, shared by process mode and the container runner:
 // interleaved rounds over every path, p50/p99, ratios against nats-raw of the same run.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { Bdev, Common, H, Kind, parseHops } from "../kernel-core/abi/index.ts";
+import { Bdev, Common, Kind, parseHops } from "../kernel-core/abi/index.ts";
 import { Kernel } from "../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
@@ -10,6 +12,7 @@ import { createLogger, startService, systemClock, type Credential, type RawReply
 import { sysWaitEndpoint } from "../services/libsys/src/calls/sys-getinfo.ts";
 import { parseReply, trapEnvelope } from "../services/libsys/src/nats-transport.ts";
 import { NoRespondersError, RequestMux } from "../services/libsys/src/request-mux.ts";
+import { deriveSystemYaml, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import type { CpuMeter } from "./cpu.ts";
 import { RAW_SUBJECT, RELAY_SUBJECT } from "./raw-subject.ts";
 
@@ -57,12 +60,8 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   // nats-relay: the client's side is NatsTransport.sendrec's (same envelope, same reply
   // parsing); the relay forwards to the null server's current incarnation.
   const echo = (await sysWaitEndpoint(o.client, "bench-echo", 0, 10_000)).endpoint;
-  const relayEnvelope = () => {
-    const h = trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000);
-    h.set(H.src, o.client.self); // as NatsTransport names its incarnation
-    return h;
-  };
-  const relayOp = async () => parseReply(await rawMux.request(RELAY_SUBJECT, empty, relayEnvelope(), 5000));
+  const relayOp = async () =>
+    parseReply(await rawMux.request(RELAY_SUBJECT, empty, trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000, o.client.self), 5000));
   await waitForRelay(relayOp);
 
   // in-kernel: kernel-core's own trap path with both parties placed in the kernel.
@@ -180,8 +179,18 @@ function columns(head: string[], body: string[][]): string[] {
   return [line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)];
 }
 
+/**
+ * The shipped privilege table with the benchmark's parties added. Process mode and
+ * bench:js run on this host (any free HTTP port, a small disk); compose keeps the
+ * table's own ports and disk.
+ */
+export function benchSystemYaml(onHost: boolean): string {
+  const shipped = readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8");
+  return deriveSystemYaml(shipped, onHost ? { services: BENCH_SERVICES, httpPort: 0, sectors: 16384 } : { services: BENCH_SERVICES });
+}
+
 /** The two benchmark parties, added to the shipped privilege table. */
-export const BENCH_SERVICES = `
+const BENCH_SERVICES = `
   bench-echo:
     command: [node, bench/echo-server.ts]
     ipc: []

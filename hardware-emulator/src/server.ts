@@ -31,8 +31,7 @@ export class HwServer {
   }
 
   handle(m: Msg): void {
-    const env = readEnvelope(m);
-    const get = (n: string) => env.get(n);
+    const { get } = readEnvelope(m);
     const h = new Envelope();
     let data: Uint8Array | undefined;
     try {

@@ -42,8 +42,7 @@ export class NatsHwBus implements HwBus {
     } catch (e) {
       throw new MkError("EIO", `hardware bus did not answer: ${(e as Error).message}`, { cause: e });
     }
-    const env = readEnvelope(m);
-    const get = (n: string) => env.get(n);
+    const { get } = readEnvelope(m);
     const status = decodeStatus(get);
     if (status !== 0) throw decodeError(get, status);
     return { args: decodeRawArgs(get), data: m.data };

@@ -87,8 +87,7 @@ export class NatsLink implements Link {
       this.o.log.warn({ caller: label, call: "trap", reply: m.reply.slice(0, 64) }, "trap from %s names a reply subject outside its inbox; dropped", label);
       return;
     }
-    const env = readEnvelope(m);
-    const get = (name: string) => env.get(name);
+    const { get } = readEnvelope(m);
     let t: TrapIn;
     try {
       checkBody(m.data);
@@ -172,8 +171,7 @@ export class NatsLink implements Link {
       }
       throw new MkError("EIO", `forward to ${ep.key} failed: ${(e as Error).message}`);
     }
-    const env = readEnvelope(m);
-    const get = (name: string) => env.get(name);
+    const { get } = readEnvelope(m);
     let status: number;
     try {
       status = decodeStatus(get);

@@ -99,7 +99,8 @@ function checkField(name: string, value: string): void {
 export interface ReceivedEnvelope {
   /** The status code on the block's first line (503: no responders), else 0. */
   readonly code: number;
-  get(name: string): string | undefined;
+  /** A field's value; a plain function, so `const { get } = readEnvelope(m)` is the abi's HeaderGet. */
+  readonly get: (name: string) => string | undefined;
 }
 
 /** Reads fields straight out of the block's text when asked: most readers ask for few. */
@@ -117,7 +118,7 @@ class BlockView implements ReceivedEnvelope {
     return Number.isInteger(n) && n > 0 ? n : 0;
   }
 
-  get(name: string): string | undefined {
+  readonly get = (name: string): string | undefined => {
     const b = this.block;
     // Field lines start after a CRLF; the first match wins, as in nats.js.
     let at = b.indexOf(`\r\n${name}:`);
@@ -126,7 +127,7 @@ class BlockView implements ReceivedEnvelope {
     let end = b.indexOf("\r\n", at);
     if (end < 0) end = b.length;
     return b.slice(at, end).trim() || undefined;
-  }
+  };
 }
 
 const NONE: ReceivedEnvelope = new BlockView("");

@@ -61,11 +61,7 @@ export class NatsTransport implements Transport {
   }
 
   private envelope(dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): Envelope {
-    const h = trapEnvelope(this.label, dst, type, kind, args, timeoutMs);
-    // The kernel refuses traps from an incarnation that has been superseded (EDEADSRCDST),
-    // so a driver that hung, was replaced and wakes up cannot touch the hardware again.
-    if (this.self) h.set(H.src, this.self);
-    return h;
+    return trapEnvelope(this.label, dst, type, kind, args, timeoutMs, this.self);
   }
 
   async sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
@@ -106,8 +102,7 @@ export class NatsTransport implements Transport {
   }
 
   private async receive(msg: Msg, receiver: Receiver): Promise<void> {
-    const env = readEnvelope(msg);
-    const get = (name: string) => env.get(name);
+    const { get } = readEnvelope(msg);
     let reply: Reply | undefined;
     try {
       const kind = decodeKind(get);
@@ -151,9 +146,15 @@ export class NatsTransport implements Transport {
   }
 }
 
-/** The envelope of a trap, before the caller names its incarnation (the kernel stamps the source on delivery). */
-export function trapEnvelope(caller: string, dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): Envelope {
+/**
+ * The envelope of a trap. `self` is the caller's incarnation once it has one: the kernel
+ * refuses traps from an incarnation that has been superseded (EDEADSRCDST), so a driver
+ * that hung, was replaced and wakes up cannot touch the hardware again. The kernel
+ * stamps the source of what it delivers itself.
+ */
+export function trapEnvelope(caller: string, dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number, self?: string): Envelope {
   const h = new Envelope();
+  if (self) h.set(H.src, self);
   h.set(H.type, String(type));
   h.set(H.dst, dst);
   h.set(H.req, nuid.next());
@@ -174,8 +175,7 @@ export function errorHeaders(e: MkError): Envelope {
 }
 
 export function parseReply(m: Msg): RawReply {
-  const env = readEnvelope(m);
-  const get = (name: string) => env.get(name);
+  const { get } = readEnvelope(m);
   const status = decodeStatus(get);
   if (status !== 0) throw decodeError(get, status);
   return { args: decodeRawArgs(get), data: m.data, hops: get(H.hops) };
