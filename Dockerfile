@@ -6,7 +6,7 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 # Dependencies in their own layer, before the sources: it stays cached across edits.
 COPY package.json package-lock.json ./
-COPY services/mkctl/package.json services/mkctl/package.json
+COPY services/mkctl/bin/package.json services/mkctl/bin/package.json
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE}

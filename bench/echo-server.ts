@@ -1,10 +1,9 @@
 // The benchmark's null server: a user-placement service answering COMMON_PING through
 // the trap path, and (for the nats-raw baseline) plain request/reply on a subject under
 // its own endpoint, with no kernel in between.
-import { loadCredential } from "../services/libsys/src/credentials.ts";
-import { createLogger } from "../services/libsys/src/log.ts";
-import { NatsTransport } from "../services/libsys/src/nats-transport.ts";
-import { startService } from "../services/libsys/src/service.ts";
+import { loadCredential } from "#base/credentials.ts";
+import { createLogger } from "#base/log.ts";
+import { NatsTransport, startService } from "#libsys";
 
 import { RAW_SUBJECT } from "./raw-subject.ts";
 

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { connectClient, createLogger, loadCredential } from "../services/libsys/src/index.ts";
+import { connectClient, createLogger, loadCredential } from "#libsys";
 import { baseImages, detectCompose } from "../services/mkctl/src/compose.ts";
 import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import { CpuMeter } from "./cpu.ts";

@@ -6,14 +6,14 @@
 // NATS user, as the raw baseline does: only the kernel may publish to endpoint subjects,
 // and the kernel's inbox is the one subject tree that user may subscribe besides traps.
 import { connect } from "@nats-io/transport-node";
-import { addHop, H, MkError, parseEndpoint, Subjects } from "../kernel-core/abi/index.ts";
-import { systemClock } from "../services/libsys/src/clock.ts";
-import { loadCredential } from "../services/libsys/src/credentials.ts";
-import { createLogger } from "../services/libsys/src/log.ts";
-import { Envelope, readEnvelope } from "../services/libsys/src/nats-envelope.ts";
-import { errorHeaders } from "../services/libsys/src/nats-transport.ts";
-import { RequestMux } from "../services/libsys/src/request-mux.ts";
-import { onShutdown } from "../services/libsys/src/shutdown.ts";
+import { addHop, H, MkError, parseEndpoint, Subjects } from "#abi";
+import { systemClock } from "#base/clock.ts";
+import { loadCredential } from "#base/credentials.ts";
+import { createLogger } from "#base/log.ts";
+import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
+import { errorHeaders } from "#libsys";
+import { RequestMux } from "#base/request-mux.ts";
+import { onShutdown } from "#base/shutdown.ts";
 import { RELAY_SUBJECT } from "./raw-subject.ts";
 
 const log = createLogger("bench-relay");

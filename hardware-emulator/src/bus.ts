@@ -1,7 +1,7 @@
 // The emulated machine's I/O bus: decodes ports to devices and executes a vector of port
 // operations atomically (one HW_IO request). Unclaimed ports float: reads give all ones.
-import { MkError } from "../../kernel-core/abi/index.ts";
-import type { Clock } from "../../services/libsys/src/clock.ts";
+import { MkError } from "#abi";
+import type { Clock } from "#base/clock.ts";
 import { AtaDevice } from "./devices/ata.ts";
 import type { PortDevice, Width } from "./devices/device.ts";
 import { PitDevice } from "./devices/pit.ts";

@@ -1,7 +1,7 @@
 // Injected hardware faults: bad sectors, lost and spurious interrupts, a stuck BSY. Every
 // interrupt the devices raise passes through here on its way to the kernel.
-import { MkError, type HwFaultRequest } from "../../kernel-core/abi/index.ts";
-import type { Clock } from "../../services/libsys/src/clock.ts";
+import { MkError, type HwFaultRequest } from "#abi";
+import type { Clock } from "#base/clock.ts";
 import type { AtaDevice } from "./devices/ata.ts";
 
 export class Faults {

@@ -4,12 +4,12 @@
 import { resolve } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import Fastify from "fastify";
-import { Subjects } from "../../kernel-core/abi/index.ts";
-import { loadSystemTable } from "../../kernel-core/src/priv/system-table.ts";
-import { systemClock } from "../../services/libsys/src/clock.ts";
-import { loadCredential } from "../../services/libsys/src/credentials.ts";
-import { createLogger } from "../../services/libsys/src/log.ts";
-import { onShutdown } from "../../services/libsys/src/shutdown.ts";
+import { Subjects } from "#abi";
+import { loadSystemTable } from "#base/system-table.ts";
+import { systemClock } from "#base/clock.ts";
+import { loadCredential } from "#base/credentials.ts";
+import { createLogger } from "#base/log.ts";
+import { onShutdown } from "#base/shutdown.ts";
 import { Machine } from "./bus.ts";
 import { HwServer } from "./server.ts";
 

@@ -5,9 +5,9 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node"
 import {
   decodeRawArgs, decodeType, encodeArgs, H, headerSafe, Hw, MkError, parseRequestArgs, Subjects,
   type HwFaultRequest, type HwIoRequest,
-} from "../../kernel-core/abi/index.ts";
-import type { Logger } from "../../services/libsys/src/log.ts";
-import { Envelope, readEnvelope } from "../../services/libsys/src/nats-envelope.ts";
+} from "#abi";
+import type { Logger } from "#base/log.ts";
+import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import type { Machine } from "./bus.ts";
 
 export class HwServer {

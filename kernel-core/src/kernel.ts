@@ -2,19 +2,16 @@
 // the servers placed inside the kernel. Knows nothing of NATS except through its Link.
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { KERNEL, type EndpointInfo } from "../abi/index.ts";
-import type { Clock } from "../../services/libsys/src/clock.ts";
-import { createLogger, type Logger } from "../../services/libsys/src/log.ts";
-import { startService, type RunningService, type ServiceModule } from "../../services/libsys/src/service.ts";
+import { KERNEL, type EndpointInfo } from "#abi";
+import type { Clock } from "#base/clock.ts";
+import type { Logger } from "#base/log.ts";
 import type { KernelState } from "./calls/context.ts";
 import type { HwBus } from "./hw/hw-bus.ts";
 import { KernelMetrics } from "./http/metrics.ts";
 import { IrqTable } from "./irq/irq-table.ts";
 import { EndpointTable } from "./ipc/endpoint-table.ts";
 import { Ipc } from "./ipc/ipc.ts";
-import { KernelTransport } from "./ipc/kernel-transport.ts";
-import { privilegeSummary, type SystemTable } from "./priv/system-table.ts";
+import { privilegeSummary, type SystemTable } from "#base/system-table.ts";
 
 /** The checkout's root: module paths in system.yaml are relative to it. */
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
@@ -36,7 +33,7 @@ export class Kernel implements KernelState {
   readonly metrics: KernelMetrics;
   readonly clock: Clock;
   readonly ipc: Ipc;
-  readonly inKernel: RunningService[] = [];
+  private readonly inKernel: { stop(): Promise<void> }[] = [];
   hardwareReady = false;
 
   constructor(o: KernelOptions) {
@@ -81,16 +78,9 @@ export class Kernel implements KernelState {
     }
   }
 
-  /** Loads every service whose placement is kernel and starts it inside this process. */
-  async startInKernelServices(): Promise<void> {
-    for (const svc of this.priv.services.values()) {
-      if (svc.placement !== "kernel") continue;
-      const mod = (await import(pathToFileURL(resolve(PROJECT_ROOT, svc.module!)).href)) as { service?: ServiceModule };
-      if (!mod.service) throw new Error(`${svc.module} does not export a service (ServiceModule)`);
-      const transport = new KernelTransport(svc.label, this.ipc, this.log);
-      const running = await startService(mod.service, transport, { log: createLogger(svc.label).child({ placement: "kernel" }), clock: this.clock });
-      this.inKernel.push(running);
-    }
+  /** Registers a server running inside this process (kernel placement), for stop(). */
+  hosted(s: { stop(): Promise<void> }): void {
+    this.inKernel.push(s);
   }
 
   async stop(): Promise<void> {

@@ -1,18 +1,21 @@
 // kernel-core process entry. Loads and validates the privilege table (a bad table stops
 // boot), connects to NATS as the kernel (and as the system-account watcher), programs
 // the hardware, starts in-kernel servers, then serves traps and HTTP until SIGTERM.
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { connect } from "@nats-io/transport-node";
-import { KERNEL, Subjects } from "../abi/index.ts";
-import { systemClock } from "../../services/libsys/src/clock.ts";
-import { loadCredential } from "../../services/libsys/src/credentials.ts";
-import { createLogger } from "../../services/libsys/src/log.ts";
-import { onShutdown } from "../../services/libsys/src/shutdown.ts";
+import { KERNEL, Subjects } from "#abi";
+import { systemClock } from "#base/clock.ts";
+import { loadCredential, MK_ACCOUNT } from "#base/credentials.ts";
+import { createLogger } from "#base/log.ts";
+import { onShutdown } from "#base/shutdown.ts";
 import { NatsHwBus } from "./hw/hw-bus.ts";
 import { buildHttp } from "./http/server.ts";
 import { NatsLink } from "./ipc/nats-link.ts";
-import { Kernel } from "./kernel.ts";
-import { MK_ACCOUNT } from "./priv/nats-config.ts";
-import { loadSystemTable, SystemTableError } from "./priv/system-table.ts";
+import { KernelTransport } from "./ipc/kernel-transport.ts";
+import { Kernel, PROJECT_ROOT } from "./kernel.ts";
+import { startService, type ServiceModule } from "#libsys";
+import { loadSystemTable, SystemTableError } from "#base/system-table.ts";
 
 const log = createLogger("kernel-core", `${KERNEL}#1`);
 
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
   log.info({ address }, "kernel-core http on %s", address);
 
   await kernel.bootHardware();
-  await kernel.startInKernelServices();
+  await startInKernelServices(kernel);
   log.info({ services: priv.services.size }, "kernel-core booted");
 
   onShutdown(log, async () => {
@@ -57,6 +60,20 @@ async function main(): Promise<void> {
     await nc.drain().catch(() => undefined);
     await sysNc?.drain().catch(() => undefined);
   });
+}
+
+/**
+ * Loads every service whose placement is kernel and starts it inside this process. The
+ * one place kernel-core loads libsys: to host servers, bound by function calls.
+ */
+async function startInKernelServices(kernel: Kernel): Promise<void> {
+  for (const svc of kernel.priv.services.values()) {
+    if (svc.placement !== "kernel") continue;
+    const mod = (await import(pathToFileURL(resolve(PROJECT_ROOT, svc.module!)).href)) as { service?: ServiceModule };
+    if (!mod.service) throw new Error(`${svc.module} does not export a service (ServiceModule)`);
+    const transport = new KernelTransport(svc.label, kernel.ipc, log);
+    kernel.hosted(await startService(mod.service, transport, { log: createLogger(svc.label).child({ placement: "kernel" }), clock: systemClock }));
+  }
 }
 
 main().catch((e) => {

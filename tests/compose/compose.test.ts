@@ -7,8 +7,8 @@
 import { execFileSync } from "node:child_process";
 import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cdev } from "../../kernel-core/abi/index.ts";
-import { BdevClient, sysGetEndpoints, type RunningService } from "../../services/libsys/src/index.ts";
+import { Cdev } from "#abi";
+import { BdevClient, sysGetEndpoints, type RunningService } from "#libsys";
 import { detectCompose } from "../../services/mkctl/src/compose.ts";
 import { freePort } from "../../services/mkctl/src/ports.ts";
 import { pattern } from "../helpers/system.ts";

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectClient, createLogger, type RunningService } from "../../services/libsys/src/index.ts";
+import { connectClient, createLogger, type RunningService } from "#libsys";
 
 export const ROOT = join(import.meta.dirname, "../..");
 

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Machine } from "../../hardware-emulator/src/index.ts";
-import { ManualClock } from "../../services/libsys/src/clock.ts";
+import { ManualClock } from "#base/clock.ts";
 import type { HwBus, HwOp } from "../../kernel-core/src/hw/hw-bus.ts";
-import type { HwFaultRequest } from "../../kernel-core/abi/index.ts";
+import type { HwFaultRequest } from "#abi";
 
 export interface TestMachine {
   m: Machine;

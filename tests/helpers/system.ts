@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
-import { connectClient, loadCredential, createLogger, type RunningService, NatsTransport, startService, type ServiceModule } from "../../services/libsys/src/index.ts";
+import { connectClient, loadCredential, createLogger, type RunningService, NatsTransport, startService, type ServiceModule } from "#libsys";
 
 export const ROOT = join(import.meta.dirname, "../..");
 

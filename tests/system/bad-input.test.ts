@@ -4,8 +4,8 @@
 import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Bdev, Cdev, Errno, H, MAX_BODY, Subjects, Sys, errnoName } from "../../kernel-core/abi/index.ts";
-import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
+import { Bdev, Cdev, Errno, H, MAX_BODY, Subjects, Sys, errnoName } from "#abi";
+import { BdevClient, sysGetEndpoints } from "#libsys";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;

@@ -5,8 +5,8 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { headers } from "@nats-io/transport-node";
-import { Bdev, Cdev, H, Subjects } from "../../kernel-core/abi/index.ts";
-import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
+import { Bdev, Cdev, H, Subjects } from "#abi";
+import { BdevClient, sysGetEndpoints } from "#libsys";
 import { pidAlive } from "../../services/mkctl/src/boot.ts";
 import { bootTestSystem, pattern, ROOT, type TestSystem } from "../helpers/system.ts";
 

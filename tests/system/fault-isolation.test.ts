@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
+import { BdevClient, sysGetEndpoints } from "#libsys";
 import { bootTestSystem, pattern, type TestSystem } from "../helpers/system.ts";
 
 const TOTAL_SECTORS = (8 * 1024 * 1024) / 512;

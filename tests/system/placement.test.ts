@@ -2,7 +2,7 @@
 // user) and inside kernel-core (placement kernel), chosen in system.yaml; the same test
 // passes in both.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BdevClient, sysGetEndpoints } from "../../services/libsys/src/index.ts";
+import { BdevClient, sysGetEndpoints } from "#libsys";
 import { bootTestSystem, pattern, type TestSystem } from "../helpers/system.ts";
 
 describe.each(["user", "kernel"] as const)("placement %s", (placement) => {

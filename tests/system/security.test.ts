@@ -3,11 +3,10 @@
 // is refused, and nothing reaches the hardware bus.
 import { headers, type NatsConnection, type Status } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cdev, Common, H, Subjects, Sys } from "../../kernel-core/abi/index.ts";
-import { loadCredential, systemClock, sysDevio, sysIrqSetPolicy, sysSdevio, type ServiceModule } from "../../services/libsys/src/index.ts";
-import { connectNats, NatsTransport } from "../../services/libsys/src/nats-transport.ts";
-import { PublishDeniedError, RequestMux } from "../../services/libsys/src/request-mux.ts";
-import { Envelope } from "../../services/libsys/src/nats-envelope.ts";
+import { Cdev, Common, H, Subjects, Sys } from "#abi";
+import { connectNats, loadCredential, NatsTransport, type ServiceModule, sysDevio, sysIrqSetPolicy, sysSdevio, systemClock } from "#libsys";
+import { PublishDeniedError, RequestMux } from "#base/request-mux.ts";
+import { Envelope } from "#base/nats-envelope.ts";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;

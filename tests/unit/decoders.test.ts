@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   addHop, decodeKind, decodeRawArgs, decodeStatus, decodeType, Layouts, MkError, parseEndpoint, parseHops, parseRequestArgs, type LayoutType,
-} from "../../kernel-core/abi/index.ts";
+} from "#abi";
 import { Machine } from "../../hardware-emulator/src/index.ts";
 import { testMachine } from "../helpers/machine.ts";
 

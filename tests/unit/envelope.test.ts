@@ -4,7 +4,7 @@ import { MsgHdrsImpl, MsgImpl } from "@nats-io/nats-core/internal";
 import { headers, type Msg } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Envelope, parseBlock, readEnvelope } from "../../services/libsys/src/nats-envelope.ts";
+import { Envelope, parseBlock, readEnvelope } from "#base/nats-envelope.ts";
 
 const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/);
 // What a header value may hold: no CR/LF; nats.js trims, so no edge whitespace either.

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Errno, MkError } from "../../kernel-core/abi/index.ts";
+import { Errno, MkError } from "#abi";
 
 const doc = readFileSync(join(import.meta.dirname, "../../docs/errors.md"), "utf8");
 const rows = [...doc.matchAll(/^\| `([A-Z0-9]+)` \| (-?\d+) \|/gm)].map((m) => [m[1], Number(m[2])] as const);

@@ -1,13 +1,13 @@
 // kernel-core's trap path in one process: in-kernel servers bound through the same
 // libsys seam, the real emulated machine as the bus, time on a manual clock.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Bdev, Common } from "../../kernel-core/abi/index.ts";
+import { Bdev, Common } from "#abi";
 import { Kernel } from "../../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../../kernel-core/src/http/metrics.ts";
-import { parseSystemTable } from "../../kernel-core/src/priv/system-table.ts";
+import { parseSystemTable } from "#base/system-table.ts";
 import { service as ata } from "../../services/drivers/ata/src/index.ts";
-import { createLogger, ManualClock, startService, sysDevio, sysGetPrivileges, sysIrqEnable, sysIrqSetPolicy, sysSdevio, sysVdevio, type ServiceModule } from "../../services/libsys/src/index.ts";
+import { createLogger, ManualClock, startService, sysDevio, sysGetPrivileges, sysIrqEnable, sysIrqSetPolicy, sysSdevio, sysVdevio, type ServiceModule } from "#libsys";
 import { MachineBus, testMachine, type TestMachine } from "../helpers/machine.ts";
 import { testSystemYaml } from "../helpers/system.ts";
 

@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
-import { Sys } from "../../kernel-core/abi/index.ts";
-import { generateNatsAuth, permissionsFor } from "../../kernel-core/src/priv/nats-config.ts";
-import { parseSystemTable, portAllowed, SystemTableError } from "../../kernel-core/src/priv/system-table.ts";
+import { Sys } from "#abi";
+import { generateNatsAuth, permissionsFor } from "../../services/mkctl/src/nats-config.ts";
+import { parseSystemTable, portAllowed, SystemTableError } from "#base/system-table.ts";
 
 const shipped = readFileSync(join(import.meta.dirname, "../../etc/system.yaml"), "utf8");
 

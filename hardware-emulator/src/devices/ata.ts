@@ -5,7 +5,7 @@
 // command ends), cleared by reading the status register; an IRQ message goes out on
 // each 0 -> 1 edge, unless nIEN is set in the device control register.
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
-import type { Clock } from "../../../services/libsys/src/clock.ts";
+import type { Clock } from "#base/clock.ts";
 import type { PortDevice, RaiseIrq, Width } from "./device.ts";
 
 export const ATA = {

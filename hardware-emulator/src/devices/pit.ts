@@ -1,7 +1,7 @@
 // 8254 PIT, channel 0 (OSDev wiki "Programmable Interval Timer"): ports 0x40 and 0x43,
 // IRQ 0 at 1193182 Hz / reload. The kernel programs it at boot for its tick. Ticks are
 // driven by the injected clock; rates above 1000 Hz are capped (one NATS message a tick).
-import type { Clock, Timer } from "../../../services/libsys/src/clock.ts";
+import type { Clock, Timer } from "#base/clock.ts";
 import type { PortDevice, RaiseIrq, Width } from "./device.ts";
 
 export const PIT_HZ = 1193182;

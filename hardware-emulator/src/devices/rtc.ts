@@ -1,7 +1,7 @@
 // CMOS RTC at 0x70 (index, bit 7 masks NMI) / 0x71 (data) (OSDev wiki "CMOS"). Time
 // comes from the injected clock, in UTC; BCD unless status B bit 2 selects binary, 24-hour
 // when status B bit 1 is set. Writes to the time registers move the RTC's own offset.
-import type { Clock } from "../../../services/libsys/src/clock.ts";
+import type { Clock } from "#base/clock.ts";
 import type { PortDevice, Width } from "./device.ts";
 
 export const RTC = { INDEX: 0x70, DATA: 0x71, SEC: 0x00, MIN: 0x02, HOUR: 0x04, WEEKDAY: 0x06, DAY: 0x07, MONTH: 0x08, YEAR: 0x09, A: 0x0a, B: 0x0b, C: 0x0c, D: 0x0d, CENTURY: 0x32 } as const;

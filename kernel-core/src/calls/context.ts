@@ -1,12 +1,12 @@
 // What a kernel call handler is given: the kernel's state, the caller, and its arguments
 // already checked against the call's layout.
-import type { Args, EndpointInfo, Reply } from "../../abi/index.ts";
-import type { Logger } from "../../../services/libsys/src/log.ts";
+import type { Args, EndpointInfo, Reply } from "#abi";
+import type { Logger } from "#base/log.ts";
 import type { HwBus } from "../hw/hw-bus.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { IrqTable } from "../irq/irq-table.ts";
 import type { EndpointEntry, EndpointTable } from "../ipc/endpoint-table.ts";
-import type { ServicePrivileges, SystemTable } from "../priv/system-table.ts";
+import type { ServicePrivileges, SystemTable } from "#base/system-table.ts";
 
 export interface KernelState {
   readonly table: EndpointTable;

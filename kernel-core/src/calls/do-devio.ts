@@ -1,5 +1,5 @@
 // SYS_DEVIO: one in/out of 8, 16 or 32 bits on a port the caller owns.
-import { MkError } from "../../abi/index.ts";
+import { MkError } from "#abi";
 import type { KernelCall } from "./context.ts";
 import { checkPort } from "./port-check.ts";
 

@@ -1,8 +1,8 @@
 // SYS_GETINFO: the endpoint table; one endpoint, optionally waiting for a generation
 // newer than `after` to be ready (how a client rides out a driver restart); or the
 // caller's own privileges.
-import { MkError } from "../../abi/index.ts";
-import { privilegeSummary } from "../priv/system-table.ts";
+import { MkError } from "#abi";
+import { privilegeSummary } from "#base/system-table.ts";
 import type { KernelCall } from "./context.ts";
 
 export const doGetinfo: KernelCall = async (k, c) => {

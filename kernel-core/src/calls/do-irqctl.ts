@@ -1,6 +1,6 @@
 // SYS_IRQCTL: set or remove the caller's policy on an IRQ line, enable or disable it.
 // The line must be in the caller's irq privileges.
-import { IRQ_REENABLE, MkError } from "../../abi/index.ts";
+import { IRQ_REENABLE, MkError } from "#abi";
 import type { KernelCall } from "./context.ts";
 
 export const doIrqctl: KernelCall = (k, c) => {

@@ -1,5 +1,5 @@
 // SYS_SDEVIO: string I/O, rep ins/outs on one port: a whole sector in one call.
-import { MkError } from "../../abi/index.ts";
+import { MkError } from "#abi";
 import type { KernelCall } from "./context.ts";
 import { checkPort, stringBytes } from "./port-check.ts";
 

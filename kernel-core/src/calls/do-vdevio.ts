@@ -1,6 +1,6 @@
 // SYS_VDEVIO: a vector of port operations executed atomically by the bus (MINIX
 // sys_voutb and friends). String ops may be part of it; their bytes travel in the body.
-import { MkError } from "../../abi/index.ts";
+import { MkError } from "#abi";
 import type { HwOp } from "../hw/hw-bus.ts";
 import type { KernelCall } from "./context.ts";
 import { checkPort, stringBytes } from "./port-check.ts";

@@ -1,7 +1,7 @@
 // Port rights: every port a call touches must be in the caller's io ranges. A denial is
 // EPERM naming the port, and is logged with caller, call and port.
-import { MkError } from "../../abi/index.ts";
-import { portAllowed } from "../priv/system-table.ts";
+import { MkError } from "#abi";
+import { portAllowed } from "#base/system-table.ts";
 import type { CallContext, KernelState } from "./context.ts";
 
 export function checkPort(k: KernelState, c: CallContext, call: string, port: number): void {

@@ -1,6 +1,6 @@
 // The kernel call table: call number -> handler, one commented line each (MINIX's
 // system.c map()). A caller may make a call only if its privileges list it.
-import { Sys } from "../../abi/index.ts";
+import { Sys } from "#abi";
 import type { KernelCall } from "./context.ts";
 import { doDevio } from "./do-devio.ts";
 import { doGetinfo } from "./do-getinfo.ts";

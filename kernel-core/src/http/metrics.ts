@@ -3,7 +3,7 @@
 // histogram are plain arrays updated on the hot path (the in-kernel path is measured in
 // microseconds) and handed to prom-client only when /metrics is scraped.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricObjectWithValues, type MetricValueWithName } from "prom-client";
-import { typeName } from "../../abi/index.ts";
+import { typeName } from "#abi";
 
 const BUCKETS = [5e-6, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1, 5];
 

@@ -1,10 +1,10 @@
 // The kernel's side of the hardware bus: port I/O reaches the emulator only from here,
 // over mk.hw.io, as one atomic vector of operations per request.
 import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, KERNEL, MkError, parseReplyArgs, Subjects, type HwFaultRequest } from "../../abi/index.ts";
-import { systemClock, type Clock } from "../../../services/libsys/src/clock.ts";
-import { Envelope, readEnvelope } from "../../../services/libsys/src/nats-envelope.ts";
-import { RequestMux } from "../../../services/libsys/src/request-mux.ts";
+import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, KERNEL, MkError, parseReplyArgs, Subjects, type HwFaultRequest } from "#abi";
+import { systemClock, type Clock } from "#base/clock.ts";
+import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
+import { RequestMux } from "#base/request-mux.ts";
 
 export type HwOp = [string, number, number];
 

@@ -1,8 +1,8 @@
 // The endpoint table: one row per incarnation, label#generation. A new incarnation gets
 // generation+1 and supersedes the old one; a message for a dead or stale endpoint is
 // refused with EDEADSRCDST at once. Waiters can block for the next ready generation.
-import { MkError, type EndpointInfo } from "../../abi/index.ts";
-import type { Clock } from "../../../services/libsys/src/clock.ts";
+import { MkError, type EndpointInfo } from "#abi";
+import type { Clock } from "#base/clock.ts";
 
 export type EndpointState = EndpointInfo["state"];
 

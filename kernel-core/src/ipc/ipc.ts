@@ -5,12 +5,12 @@
 import {
   HARDWARE, hasLayout, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, parseRequestArgs, Sys,
   typeName, type Args,
-} from "../../abi/index.ts";
-import type { Receiver } from "../../../services/libsys/src/transport.ts";
-import type { Clock } from "../../../services/libsys/src/clock.ts";
+} from "#abi";
+import type { Receiver } from "#base/transport.ts";
+import type { Clock } from "#base/clock.ts";
 import { callNames, callTable } from "../calls/table.ts";
 import type { KernelState } from "../calls/context.ts";
-import { ALWAYS_ALLOWED, type ServicePrivileges } from "../priv/system-table.ts";
+import { ALWAYS_ALLOWED, type ServicePrivileges } from "#base/system-table.ts";
 import type { EndpointEntry } from "./endpoint-table.ts";
 
 export interface TrapIn {

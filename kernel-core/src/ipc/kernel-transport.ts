@@ -1,9 +1,9 @@
 // Kernel placement: a server loaded into kernel-core's own process. Its messages are
 // function calls into the trap path; messages to it are function calls to its handlers.
 // A crash here is a crash of the kernel: panic() stops kernel-core (the blue screen).
-import { Kind, MkError, type Args } from "../../abi/index.ts";
-import type { Logger } from "../../../services/libsys/src/log.ts";
-import type { RawReply, Receiver, Transport } from "../../../services/libsys/src/transport.ts";
+import { Kind, MkError, type Args } from "#abi";
+import type { Logger } from "#base/log.ts";
+import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 import type { Ipc, TrapOut } from "./ipc.ts";
 
 const DEFAULT_TIMEOUT_MS = 30_000;

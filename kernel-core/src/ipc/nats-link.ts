@@ -6,11 +6,11 @@ import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io
 import {
   addHop, checkBody, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, H, headerSafe,
   KERNEL, LABEL_RE, MkError, Subjects, typeName,
-} from "../../abi/index.ts";
-import type { Clock } from "../../../services/libsys/src/clock.ts";
-import { Envelope, readEnvelope } from "../../../services/libsys/src/nats-envelope.ts";
-import { NoRespondersError, RequestMux, RequestTimeoutError } from "../../../services/libsys/src/request-mux.ts";
-import type { Logger } from "../../../services/libsys/src/log.ts";
+} from "#abi";
+import type { Clock } from "#base/clock.ts";
+import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
+import { NoRespondersError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
+import type { Logger } from "#base/log.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { EndpointEntry, EndpointTable } from "./endpoint-table.ts";
 import { errorOut, NoSubscriberError, type Ipc, type Link, type TrapIn, type TrapOut } from "./ipc.ts";

@@ -1,7 +1,7 @@
 // IRQ lines and who owns them. A driver claims a line with irqctl setpolicy (if the
 // privilege table grants it); an interrupt then becomes a notification to the owner.
 // Without IRQ_REENABLE the line stays masked after each interrupt until re-enabled.
-import { IRQ_REENABLE, MkError } from "../../abi/index.ts";
+import { IRQ_REENABLE, MkError } from "#abi";
 
 interface Line {
   owner?: string; // label

@@ -2,10 +2,10 @@
 // time; when it answers EDEADSRCDST (the driver died), waits for the next generation to
 // be ready, re-opens what was open, and resends the request. Reads, writes of whole
 // sectors and flushes are idempotent, so resending is safe.
-import { Bdev, isMkError, MkError, parseReplyArgs, SECTOR_SIZE, type GeometryReply } from "../../../kernel-core/abi/index.ts";
+import { Bdev, isMkError, MkError, parseReplyArgs, SECTOR_SIZE, type GeometryReply } from "#abi";
 import { sysWaitEndpoint } from "./calls/sys-getinfo.ts";
 import type { Sys } from "./sys.ts";
-import type { RawReply } from "./transport.ts";
+import type { RawReply } from "#base/transport.ts";
 
 export interface BdevClientOptions {
   /** How long to wait for a restarted driver before giving up. */

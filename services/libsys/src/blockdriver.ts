@@ -1,7 +1,7 @@
 // The block driver framework (MINIX libblockdriver): maps the BDEV protocol onto a
 // device's open/read/write/flush/geometry, checks sizes (a write's body must be exactly
 // count sectors), and runs one request at a time.
-import { Bdev, MkError, SECTOR_SIZE, type Reply } from "../../../kernel-core/abi/index.ts";
+import { Bdev, MkError, SECTOR_SIZE, type Reply } from "#abi";
 import { lifecycleOf, minorOf, type DeviceLifecycle } from "./device-lifecycle.ts";
 import { Mutex } from "./mutex.ts";
 import type { Server, ServiceModule } from "./service.ts";

@@ -1,6 +1,6 @@
 // The character driver framework (MINIX libchardriver): maps the CDEV protocol onto a
 // device's open/close/read/write; reads may wait (for a line) up to a timeout.
-import { Cdev, type Reply } from "../../../kernel-core/abi/index.ts";
+import { Cdev, type Reply } from "#abi";
 import { lifecycleOf, minorOf, type DeviceLifecycle } from "./device-lifecycle.ts";
 import type { Server, ServiceModule } from "./service.ts";
 import type { Sys } from "./sys.ts";

@@ -1,8 +1,8 @@
 // A client incarnation: a process that only calls others (mkctl, tests, workloads). It
 // still says SYS_HELLO, so the kernel knows its endpoint and stamps it as the source.
-import type { Clock } from "./clock.ts";
-import type { Credential } from "./credentials.ts";
-import { createLogger, type Logger } from "./log.ts";
+import type { Clock } from "#base/clock.ts";
+import type { Credential } from "#base/credentials.ts";
+import { createLogger, type Logger } from "#base/log.ts";
 import { NatsTransport } from "./nats-transport.ts";
 import { startService, type RunningService } from "./service.ts";
 

@@ -1,6 +1,6 @@
 // What the block and character driver frameworks share: a device's init callbacks become
 // the server's, and interrupts (notifications from "hardware") go to its intr().
-import { HARDWARE } from "../../../kernel-core/abi/index.ts";
+import { HARDWARE } from "#abi";
 import type { Server } from "./service.ts";
 
 export interface DeviceLifecycle {

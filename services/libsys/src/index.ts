@@ -1,8 +1,8 @@
 // libsys: the user-space runtime every mkos service links.
-export * from "./clock.ts";
-export * from "./credentials.ts";
-export * from "./log.ts";
-export * from "./transport.ts";
+export * from "#base/clock.ts";
+export * from "#base/credentials.ts";
+export * from "#base/log.ts";
+export * from "#base/transport.ts";
 export * from "./nats-transport.ts";
 export * from "./sys.ts";
 export * from "./service.ts";
@@ -19,4 +19,4 @@ export * from "./calls/sys-irqctl.ts";
 export * from "./calls/sys-getinfo.ts";
 export * from "./client.ts";
 export * from "./device-lifecycle.ts";
-export * from "./shutdown.ts";
+export * from "#base/shutdown.ts";

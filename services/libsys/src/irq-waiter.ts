@@ -1,6 +1,6 @@
 // Waiting for an interrupt with a deadline, on the injected clock. A driver arms it
 // before it polls the status register, so an IRQ that arrives in between is not lost.
-import type { Clock } from "./clock.ts";
+import type { Clock } from "#base/clock.ts";
 
 export class IrqWaiter {
   private readonly clock: Clock;

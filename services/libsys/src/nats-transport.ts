@@ -5,13 +5,13 @@ import { connect, nuid, type Msg, type NatsConnection, type Subscription } from 
 import {
   addHop, decodeError, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, headerSafe,
   H, Kind, MkError, NOTIFY_MESSAGE, Subjects, typeName, type Args, type Delivered, type Reply,
-} from "../../../kernel-core/abi/index.ts";
-import { systemClock } from "./clock.ts";
-import { Envelope, readEnvelope } from "./nats-envelope.ts";
-import { InboxDeniedError, NoRespondersError, PublishDeniedError, RequestMux, RequestTimeoutError } from "./request-mux.ts";
-import type { Credential } from "./credentials.ts";
-import type { Logger } from "./log.ts";
-import type { RawReply, Receiver, Transport } from "./transport.ts";
+} from "#abi";
+import { systemClock } from "#base/clock.ts";
+import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
+import { InboxDeniedError, NoRespondersError, PublishDeniedError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
+import type { Credential } from "#base/credentials.ts";
+import type { Logger } from "#base/log.ts";
+import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 const DRAIN_MS = 1000;

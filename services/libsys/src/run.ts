@@ -1,10 +1,10 @@
 // Process entry for user placement: connect with this service's own credential, run
 // the lifecycle, and on SIGTERM stop taking work, finish in flight, drain, exit.
-import { loadCredential } from "./credentials.ts";
-import { createLogger } from "./log.ts";
+import { loadCredential } from "#base/credentials.ts";
+import { createLogger } from "#base/log.ts";
 import { NatsTransport } from "./nats-transport.ts";
 import { startService, type ServiceModule } from "./service.ts";
-import { onShutdown } from "./shutdown.ts";
+import { onShutdown } from "#base/shutdown.ts";
 
 export async function runUserService(module: ServiceModule): Promise<void> {
   const label = process.env.MK_LABEL ?? module.label;

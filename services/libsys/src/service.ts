@@ -6,11 +6,11 @@ import { hostname } from "node:os";
 import {
   Common, hasLayout, MkError, parseRequestArgs, Sys as K, typeName,
   type Args, type Delivered, type Reply,
-} from "../../../kernel-core/abi/index.ts";
-import { systemClock, type Clock } from "./clock.ts";
-import { createLogger, type Logger } from "./log.ts";
+} from "#abi";
+import { systemClock, type Clock } from "#base/clock.ts";
+import { createLogger, type Logger } from "#base/log.ts";
 import { SysImpl, type Sys } from "./sys.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport } from "#base/transport.ts";
 
 /** A request after its arguments were checked against the type's layout. */
 export type Request = Delivered;

@@ -2,10 +2,10 @@
 // primitives named as in MINIX, a logger and a clock. Built on a Transport.
 import {
   hasLayout, KERNEL, parseReplyArgs, type Args, type LayoutType, type RepArgs,
-} from "../../../kernel-core/abi/index.ts";
-import type { Clock } from "./clock.ts";
-import type { Logger } from "./log.ts";
-import type { RawReply, Transport } from "./transport.ts";
+} from "#abi";
+import type { Clock } from "#base/clock.ts";
+import type { Logger } from "#base/log.ts";
+import type { RawReply, Transport } from "#base/transport.ts";
 
 export interface Sys {
   readonly label: string;

@@ -6,9 +6,9 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { KERNEL } from "../../../kernel-core/abi/index.ts";
-import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "../../../kernel-core/src/priv/nats-config.ts";
-import { loadSystemTable, type SystemTable } from "../../../kernel-core/src/priv/system-table.ts";
+import { KERNEL } from "#abi";
+import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "./nats-config.ts";
+import { loadSystemTable, type SystemTable } from "#base/system-table.ts";
 import { startNatsServer, waitNatsHealthy } from "./nats-server.ts";
 import { freePort } from "./ports.ts";
 

@@ -7,8 +7,8 @@
 import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateNatsAuth, natsUsers } from "../../../kernel-core/src/priv/nats-config.ts";
-import { loadSystemTable } from "../../../kernel-core/src/priv/system-table.ts";
+import { generateNatsAuth, natsUsers } from "./nats-config.ts";
+import { loadSystemTable } from "#base/system-table.ts";
 
 export interface GenConfigOptions {
   system: string;

@@ -4,11 +4,10 @@
 //   mkctl down              stop everything mkctl up started
 //   mkctl kill LABEL        SIGKILL one service (a crash);  mkctl start LABEL: a new incarnation
 import { parseArgs } from "node:util";
-import type { EndpointInfo } from "../../../kernel-core/abi/index.ts";
-import { sysGetEndpoints } from "../../libsys/src/calls/sys-getinfo.ts";
-import { connectClient } from "../../libsys/src/client.ts";
-import { loadCredential } from "../../libsys/src/credentials.ts";
-import { createLogger } from "../../libsys/src/log.ts";
+import type { EndpointInfo } from "#abi";
+import { connectClient, sysGetEndpoints } from "#libsys";
+import { loadCredential } from "#base/credentials.ts";
+import { createLogger } from "#base/log.ts";
 import { join } from "node:path";
 import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
 import { genConfig } from "./gen-config.ts";

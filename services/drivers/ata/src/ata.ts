@@ -4,12 +4,8 @@
 // shows DRQ the data that follows is valid. If it shows BSY the driver unmasks IRQ 14
 // (nIEN is otherwise kept set: polling costs no interrupt messages), waits for the
 // interrupt or polls, then moves the data; past its deadline it fails with ETIMEDOUT.
-import { IRQ_REENABLE, MkError, SECTOR_SIZE } from "../../../../kernel-core/abi/index.ts";
-import type { BlockDevice, Geometry } from "../../../libsys/src/blockdriver.ts";
-import { sysIrqSetPolicy } from "../../../libsys/src/calls/sys-irqctl.ts";
-import { sysVdevio, type PortVector } from "../../../libsys/src/calls/sys-vdevio.ts";
-import { IrqWaiter } from "../../../libsys/src/irq-waiter.ts";
-import type { Sys } from "../../../libsys/src/sys.ts";
+import { IRQ_REENABLE, MkError, SECTOR_SIZE } from "#abi";
+import { type BlockDevice, type Geometry, IrqWaiter, type PortVector, type Sys, sysIrqSetPolicy, sysVdevio } from "#libsys";
 
 export const P = { DATA: 0x1f0, ERROR: 0x1f1, COUNT: 0x1f2, LBA_LO: 0x1f3, LBA_MID: 0x1f4, LBA_HI: 0x1f5, DRIVE: 0x1f6, STATUS: 0x1f7, CMD: 0x1f7, ALT: 0x3f6, CTL: 0x3f6 } as const;
 export const S = { ERR: 0x01, DRQ: 0x08, DF: 0x20, RDY: 0x40, BSY: 0x80 } as const;

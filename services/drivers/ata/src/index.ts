@@ -1,6 +1,6 @@
 // The ATA driver as a placement-neutral module: kernel-core imports `service` for
 // placement kernel; src/main.ts runs it as its own process for placement user.
-import { blockDriver } from "../../../libsys/src/blockdriver.ts";
+import { blockDriver } from "#libsys";
 import { AtaDisk } from "./ata.ts";
 
 export { AtaDisk, ATA_IRQ } from "./ata.ts";

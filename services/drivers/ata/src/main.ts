@@ -1,5 +1,5 @@
 // ata as its own process (placement: user).
-import { runUserService } from "../../../libsys/src/run.ts";
+import { runUserService } from "#libsys";
 import { service } from "./index.ts";
 
 await runUserService(service);

@@ -1,5 +1,5 @@
 // The tty driver as a placement-neutral module.
-import { charDriver } from "../../../libsys/src/chardriver.ts";
+import { charDriver } from "#libsys";
 import { SerialTty } from "./tty.ts";
 
 export { SerialTty, TTY_IRQ } from "./tty.ts";

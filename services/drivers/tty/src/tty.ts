@@ -2,13 +2,8 @@
 // string I/O (rep outsb); input is drained on each receive interrupt with a vector of
 // LSR/RBR pairs and kept in a line buffer. A read returns one line (canonical mode),
 // or fewer bytes when count is smaller than the line; no echo.
-import { IRQ_REENABLE, MkError } from "../../../../kernel-core/abi/index.ts";
-import type { CharDevice } from "../../../libsys/src/chardriver.ts";
-import { sysIrqSetPolicy } from "../../../libsys/src/calls/sys-irqctl.ts";
-import { sysSdevio } from "../../../libsys/src/calls/sys-sdevio.ts";
-import { sysVdevio, type PortVector } from "../../../libsys/src/calls/sys-vdevio.ts";
-import type { Timer } from "../../../libsys/src/clock.ts";
-import type { Sys } from "../../../libsys/src/sys.ts";
+import { IRQ_REENABLE, MkError } from "#abi";
+import { type CharDevice, type PortVector, type Sys, sysIrqSetPolicy, sysSdevio, sysVdevio, type Timer } from "#libsys";
 
 export const COM1 = { DATA: 0x3f8, IER: 0x3f9, FCR: 0x3fa, LCR: 0x3fb, MCR: 0x3fc, LSR: 0x3fd } as const;
 export const TTY_IRQ = 4;

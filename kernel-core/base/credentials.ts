@@ -2,6 +2,12 @@
 // container) to a file only that service may read. MK_CREDS names the file.
 import { readFileSync } from "node:fs";
 
+/** NATS users that are not services: the emulator's, and the system account's (kernel-core's watcher). */
+export const HARDWARE_USER = "hardware";
+export const SYS_USER = "sys";
+/** The NATS account every mkos user lives in ($SYS events name it). */
+export const MK_ACCOUNT = "MK";
+
 export interface Credential {
   user: string;
   password: string;

@@ -8,19 +8,12 @@ import { randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { KERNEL, Subjects } from "../../abi/index.ts";
-import type { SystemTable } from "./system-table.ts";
+import { KERNEL, Subjects } from "#abi";
+import type { SystemTable } from "#base/system-table.ts";
 
-export const HARDWARE_USER = "hardware";
-export const SYS_USER = "sys";
-export const MK_ACCOUNT = "MK";
+import { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential } from "#base/credentials.ts";
 
-/** One service's NATS credential, as written to `<dir>/<user>.json`. */
-export interface Credential {
-  user: string;
-  password: string;
-  servers: string[];
-}
+export { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential };
 
 interface Permissions {
   publish: string[];

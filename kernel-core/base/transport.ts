@@ -2,7 +2,7 @@
 // service label: over NATS when the service is its own process (user placement), or as
 // function calls when it is loaded into kernel-core (kernel placement). Servers and
 // drivers see only this interface; no server imports NATS.
-import type { Args, Delivered, Reply } from "../../../kernel-core/abi/index.ts";
+import type { Args, Delivered, Reply } from "#abi";
 import type { Logger } from "./log.ts";
 
 /** A reply as it arrived: status OK, arguments not yet checked against a layout. */

@@ -3,7 +3,7 @@
 // stops boot with an error naming the file, the line and the offending value.
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { LABEL_RE, Sys } from "../../abi/index.ts";
+import { LABEL_RE, Sys } from "#abi";
 
 /** Kernel calls a service may be granted, by the name used in system.yaml. */
 export const CallNames = {

@@ -1,0 +1,82 @@
+// Imports run one way: services -> libsys -> base -> abi, and kernel-core -> base, abi.
+// Parts reach each other only through the faces package.json names (#abi, #base/*,
+// #libsys); kernel-core's entry point is the one kernel file that loads libsys (to host
+// in-kernel servers), and no server or driver imports NATS.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "../..");
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+"([^"]+)"|import\(\s*"([^"]+)"\s*\)/g;
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(ROOT, dir))) {
+    const path = join(dir, name);
+    if (statSync(join(ROOT, path)).isDirectory()) out.push(...sources(path));
+    else if (name.endsWith(".ts")) out.push(path);
+  }
+  return out;
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), "utf8");
+  return [...text.matchAll(IMPORT)].map((m) => m[1] ?? m[2]);
+}
+
+/** The part a file belongs to, for the rules below. */
+function partOf(file: string): string {
+  if (file.startsWith("kernel-core/abi/")) return "abi";
+  if (file.startsWith("kernel-core/base/")) return "base";
+  if (file === "kernel-core/src/main.ts") return "kernel-entry";
+  if (file.startsWith("kernel-core/src/")) return "kernel";
+  if (file.startsWith("hardware-emulator/")) return "emulator";
+  if (file.startsWith("services/libsys/")) return "libsys";
+  if (file.startsWith("services/mkctl/")) return "mkctl";
+  return "server";
+}
+
+const FACES: Record<string, string[]> = {
+  abi: [],
+  base: ["#abi"],
+  kernel: ["#abi", "#base"],
+  "kernel-entry": ["#abi", "#base", "#libsys"],
+  emulator: ["#abi", "#base"],
+  libsys: ["#abi", "#base"],
+  server: ["#abi", "#libsys"],
+  mkctl: ["#abi", "#base", "#libsys"],
+};
+
+describe("layering", () => {
+  const files = ["kernel-core", "hardware-emulator", "services"].flatMap(sources);
+
+  it("layering - every part imports other parts only through the faces it may use", () => {
+    const bad: string[] = [];
+    for (const file of files) {
+      const part = partOf(file);
+      for (const spec of importsOf(file)) {
+        if (spec.startsWith("#")) {
+          const face = spec.startsWith("#base/") ? "#base" : spec;
+          if (!FACES[part].includes(face)) bad.push(`${file} (${part}) imports ${spec}`);
+        } else if (spec.startsWith(".")) {
+          const target = relative(ROOT, join(ROOT, file, "..", spec));
+          if (partOf(target) !== part && !(part === "kernel-entry" && partOf(target) === "kernel")) {
+            bad.push(`${file} (${part}) reaches into ${target} by a relative path`);
+          }
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it("layering - no server, driver or tool imports NATS; only base and libsys's transport speak it", () => {
+    const natsUsers = files.filter((f) => importsOf(f).some((s) => s.startsWith("@nats-io/")));
+    for (const f of natsUsers) expect(["base", "libsys", "kernel", "kernel-entry", "emulator"], f).toContain(partOf(f));
+    expect(natsUsers.filter((f) => partOf(f) === "libsys")).toEqual(["services/libsys/src/nats-transport.ts"]);
+  });
+
+  it("layering - the faces package.json names resolve to the files they promise", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { imports: Record<string, string> };
+    expect(pkg.imports).toEqual({ "#abi": "./kernel-core/abi/index.ts", "#base/*": "./kernel-core/base/*", "#libsys": "./services/libsys/src/index.ts" });
+  });
+});
