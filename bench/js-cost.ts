@@ -20,6 +20,7 @@ import { service as ata } from "../services/drivers/ata/src/index.ts";
 import { createLogger, NatsTransport, startService, systemClock } from "#libsys";
 import { Envelope } from "#base/nats-envelope.ts";
 import { RequestMux } from "#base/request-mux.ts";
+import { Wire } from "#base/wire.ts";
 import { benchSystemYaml } from "./measure.ts";
 import { MemoryBus } from "./memory-bus.ts";
 import { RAW_SUBJECT } from "./raw-subject.ts";
@@ -37,11 +38,11 @@ const bus = new MemoryBus();
 const dir = mkdtempSync(join(tmpdir(), "mkos-bench-js-"));
 try {
   const priv = parseSystemTable(benchSystemYaml(true));
-  const hwNc = bus.connect();
-  const machine = new Machine({ clock: systemClock, diskImage: join(dir, "disk.img"), diskSectors: 16384, irq: (line) => hwNc.publish(`mk.hw.irq.${line}`), console: () => undefined });
-  await new HwServer(hwNc, machine, log).start();
+  const hwWire = new Wire(bus.connect(), log, systemClock);
+  const machine = new Machine({ clock: systemClock, diskImage: join(dir, "disk.img"), diskSectors: 16384, irq: (line) => void hwWire.publish(`mk.hw.irq.${line}`, undefined), console: () => undefined });
+  await new HwServer(hwWire, machine, log).start();
   const kNc = bus.connect();
-  const kernel = new Kernel({ priv, hw: new NatsHwBus(kNc), log, clock: systemClock });
+  const kernel = new Kernel({ priv, hw: new NatsHwBus(new Wire(kNc, log, systemClock), systemClock), log, clock: systemClock });
   const link = new NatsLink({ nc: kNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs });
   kernel.ipc.attach(link);
   await link.start();
@@ -51,7 +52,7 @@ try {
   echoNc.subscribe(RAW_SUBJECT, { callback: (_e, m) => void m.respond(m.data) });
   await startService({ label: "bench-echo", create: () => ({ handlers: {} }) }, new NatsTransport("bench-echo", echoNc), { log });
   const client = await startService({ label: "bench-client", create: () => ({ handlers: {} }) }, new NatsTransport("bench-client", bus.connect()), { log });
-  const raw = new RequestMux(bus.connect(), "_INBOX.kernel", systemClock);
+  const raw = new RequestMux(new Wire(bus.connect(), log, systemClock), "_INBOX.kernel", systemClock);
   raw.start();
   await client.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 0, count: 8 }, new Uint8Array(4096).fill(7));
 

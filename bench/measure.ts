@@ -2,14 +2,16 @@
 // interleaved rounds over every path, p50/p99, ratios against nats-raw of the same run.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Bdev, Common, Kind, parseHops } from "#abi";
 import { Kernel } from "../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
 import { parseSystemTable } from "#base/system-table.ts";
 import { createLogger, type Credential, parseReply, type RawReply, startService, type Sys, systemClock, sysWaitEndpoint, trapEnvelope } from "#libsys";
+import { Envelope } from "#base/nats-envelope.ts";
 import { NoRespondersError, RequestMux } from "#base/request-mux.ts";
+import { Wire } from "#base/wire.ts";
 import { deriveSystemYaml, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import type { CpuMeter } from "./cpu.ts";
 import { RAW_SUBJECT, RELAY_SUBJECT } from "./raw-subject.ts";
@@ -50,7 +52,7 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   const raw: NatsConnection = await connect({ servers: o.rawCred.servers, user: o.rawCred.user, pass: o.rawCred.password, name: "bench-raw", inboxPrefix: "_INBOX.kernel" });
   // The baseline uses the same request machinery as libsys and the kernel, so the ratios
   // measure the kernel's hops and nothing else.
-  const rawMux = new RequestMux(raw, "_INBOX.kernel", systemClock);
+  const rawMux = new RequestMux(new Wire(raw, log, systemClock), "_INBOX.kernel", systemClock);
   rawMux.start();
   const echoFn = async (x: Uint8Array) => x;
   const empty = new Uint8Array(0);
@@ -65,7 +67,7 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   // in-kernel: kernel-core's own trap path with both parties placed in the kernel.
   const kernel = new Kernel({
     priv: parseSystemTable(o.systemYaml),
-    hw: { io: async () => ({ values: [], data: new Uint8Array(0) }), fault: async () => undefined },
+    hw: { io: async () => ({ values: [], data: new Uint8Array(0) }), fault: async () => undefined, info: async () => ({ boot: "bench", ioOps: 0, ticks: 0 }) },
     log, clock: systemClock, metrics: new KernelMetrics(false),
   });
   await startService({ label: "bench-echo", create: () => ({ handlers: {} }) }, new KernelTransport("bench-echo", kernel.ipc, log), { log });
@@ -73,7 +75,7 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
 
   let paths: { path: string; op: () => Promise<unknown>; target?: string; trail?: boolean }[] = [
     { path: "in-process", op: () => echoFn(empty) },
-    { path: "nats-raw", op: () => rawMux.request(RAW_SUBJECT, empty, headers(), 5000) },
+    { path: "nats-raw", op: () => rawMux.request(RAW_SUBJECT, empty, new Envelope(), 5000) },
     { path: "nats-request", op: () => raw.request(RAW_SUBJECT, empty, { timeout: 5000 }), target: "info: nats.js request(), not the baseline" },
     { path: "nats-relay", op: relayOp, target: "info: kernel-sendrec's four hops and envelope, no kernel", trail: true },
     { path: "kernel-sendrec", op: () => o.client.sendrec("bench-echo", Common.COMMON_PING), target: "p50 <= 2.5x nats-raw", trail: true },

@@ -11,15 +11,16 @@ import { systemClock } from "#base/clock.ts";
 import { loadCredential } from "#base/credentials.ts";
 import { createLogger } from "#base/log.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
-import { errorHeaders } from "#libsys";
 import { RequestMux } from "#base/request-mux.ts";
+import { errorEnvelope, Wire } from "#base/wire.ts";
 import { onShutdown } from "#base/shutdown.ts";
 import { RELAY_SUBJECT } from "./raw-subject.ts";
 
 const log = createLogger("bench-relay");
 const cred = loadCredential();
 const nc = await connect({ servers: cred.servers, user: cred.user, pass: cred.password, name: "bench-relay", inboxPrefix: Subjects.inboxPrefix("kernel") });
-const mux = new RequestMux(nc, Subjects.inboxPrefix("kernel"), systemClock);
+const wire = new Wire(nc, log, systemClock);
+const mux = new RequestMux(wire, Subjects.inboxPrefix("kernel"), systemClock);
 mux.start();
 const SOURCE = "bench-client#0"; // fixed: the relay authenticates nobody
 
@@ -28,7 +29,7 @@ nc.subscribe(RELAY_SUBJECT, {
     const env = readEnvelope(m);
     const dst = parseEndpoint(env.get(H.dst) ?? "");
     if (!dst || dst.generation === 0) {
-      m.respond(undefined, { headers: errorHeaders(new MkError("EBADSRCDST", "the relay needs Mk-Dst label#generation")) });
+      m.respond(undefined, { headers: errorEnvelope(new MkError("EBADSRCDST", "the relay needs Mk-Dst label#generation")) });
       return;
     }
     const h = new Envelope();
@@ -37,12 +38,14 @@ nc.subscribe(RELAY_SUBJECT, {
     h.set(H.dst, `${dst.label}#${dst.generation}`);
     h.set(H.req, env.get(H.req) ?? "");
     h.set(H.hops, addHop(env.get(H.hops), "relay", systemClock.nowUs()));
+    const trace = env.get(H.trace); // carried as the kernel carries it
+    if (trace) h.set(H.trace, trace);
     mux.request(Subjects.endpoint(dst.label, dst.generation), m.data, h, 5000).then(
       (r) => {
         const back = readEnvelope(r);
         const status = back.get(H.status);
         if (status === undefined) {
-          m.respond(undefined, { headers: errorHeaders(new MkError("EIO", "relay: the reply has no Mk-Status")) });
+          m.respond(undefined, { headers: errorEnvelope(new MkError("EIO", "relay: the reply has no Mk-Status")) });
           return;
         }
         const out = new Envelope();
@@ -50,7 +53,7 @@ nc.subscribe(RELAY_SUBJECT, {
         out.set(H.hops, addHop(back.get(H.hops), "relay", systemClock.nowUs()));
         m.respond(r.data, { headers: out });
       },
-      (e: Error) => m.respond(undefined, { headers: errorHeaders(new MkError("EIO", `relay: ${e.message}`)) }),
+      (e: Error) => m.respond(undefined, { headers: errorEnvelope(new MkError("EIO", `relay: ${e.message}`)) }),
     );
   },
 });

@@ -28,10 +28,12 @@ export class Machine {
   readonly pit: PitDevice;
   readonly rtc: RtcDevice;
   readonly faults: Faults;
+  readonly clock: Clock;
   private readonly map = new Map<number, PortDevice>();
   ioOps = 0;
 
   constructor(o: MachineOptions) {
+    this.clock = o.clock;
     this.faults = new Faults(o.clock, o.irq);
     const raise = (line: number) => this.faults.deliver(line);
     this.ata = new AtaDevice({ image: o.diskImage, sectors: o.diskSectors, clock: o.clock, raise });

@@ -16,7 +16,7 @@ export const SCHED_RQ_BASE = 0xf00;
 export const NOTIFY_MESSAGE = 0x1000;
 export const HW_RQ_BASE = 0x1200;
 
-export const Sys = {
+export const SysCall = {
   SYS_IRQCTL: 0x613, // KERNEL_CALL + 19: set policy, enable, disable an IRQ line for the caller
   SYS_DEVIO: 0x615, // KERNEL_CALL + 21: one in/out of 8, 16 or 32 bits
   SYS_SDEVIO: 0x616, // KERNEL_CALL + 22: string I/O: rep ins/outs, a whole sector in one call
@@ -24,8 +24,9 @@ export const Sys = {
   SYS_GETINFO: 0x61a, // KERNEL_CALL + 26: the endpoint table, one endpoint, the caller's privileges
   SYS_HELLO: 0x63c, // KERNEL_CALL + 60: a new incarnation announces itself and is given label#generation
   SYS_READY: 0x63d, // KERNEL_CALL + 61: the incarnation finished its init callback and now serves
+  SYS_EXIT: 0x63e, // KERNEL_CALL + 62: the incarnation ends of its own accord (a stop, not a crash)
 } as const;
-export type Sys = (typeof Sys)[keyof typeof Sys];
+export type SysCall = (typeof SysCall)[keyof typeof SysCall];
 
 export const Bdev = {
   BDEV_OPEN: 0x500, // BDEV_RQ_BASE + 0
@@ -53,11 +54,18 @@ export type Common = (typeof Common)[keyof typeof Common];
 export const Hw = {
   HW_IO: 0x1200, // HW_RQ_BASE + 0: a vector of port operations, executed atomically by the bus
   HW_FAULT: 0x1201, // HW_RQ_BASE + 1: inject or clear a hardware fault
+  HW_INFO: 0x1202, // HW_RQ_BASE + 2: the machine's boot id and counters (readiness, restart detection)
 } as const;
 export type Hw = (typeof Hw)[keyof typeof Hw];
 
+/**
+ * Notification bits from HARDWARE: bit n (0..15) is IRQ line n; this bit says the machine
+ * restarted, so a driver sets its device up again.
+ */
+export const NOTIFY_HW_RESET = 0x40000000;
+
 const NAMES = new Map<number, string>([[NOTIFY_MESSAGE, "NOTIFY"]]);
-for (const table of [Sys, Bdev, Cdev, Common, Hw]) {
+for (const table of [SysCall, Bdev, Cdev, Common, Hw]) {
   for (const [name, value] of Object.entries(table)) NAMES.set(value, name);
 }
 

@@ -1,7 +1,7 @@
 // Message layouts, named by who sends to whom (MINIX's mess_lsys_krn_sys_devio). Each
 // request type has an argument shape checked on arrival; replies are shaped as well.
 import { f, type InferShape, type Shape } from "./schema.ts";
-import { Bdev, Cdev, Common, Hw, Sys } from "./com.ts";
+import { Bdev, Cdev, Common, Hw, SysCall } from "./com.ts";
 
 const port = f.u16;
 const label = f.str(32, /^[a-z][a-z0-9-]{0,31}$/);
@@ -10,25 +10,57 @@ export const PortOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl");
 export const StringOp = f.enum("insb", "insw", "insl", "outsb", "outsw", "outsl");
 export const VecOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl", "insb", "insw", "insl", "outsb", "outsw", "outsl");
 
-/** Largest string transfer, in units: 1024 words = 4 sectors... times 8 allows a 16 KiB burst. */
+/** Largest string transfer in one operation, in units (65536 words: 256 sectors, one ATA command). */
 export const MAX_STRING_UNITS = 65536;
 export const MAX_VECTOR = 256;
+/**
+ * Bytes one port vector may move in and out, all its string operations together: a
+ * reply the bus builds must always fit a NATS message (max_payload is 1 MiB).
+ */
+export const MAX_IO_BYTES = 256 * 1024;
+
+const UNIT_BYTES: Record<string, number> = { b: 1, w: 2, l: 4 };
+
+/** Bytes a string operation moves (count units of its width); 0 for single port I/O. */
+export function stringOpBytes(op: string, count: number): number {
+  return op.startsWith("ins") || op.startsWith("outs") ? count * UNIT_BYTES[op[op.length - 1]] : 0;
+}
+
+/** Every count of a port vector bounded: per string op, and in total. */
+function checkVector(ops: readonly (readonly [string, number, number])[]): string | undefined {
+  let total = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const [op, , value] = ops[i];
+    const bytes = stringOpBytes(op, value);
+    if (bytes === 0) continue;
+    if (value > MAX_STRING_UNITS) return `operation ${i} (${op}) moves ${value} units, more than ${MAX_STRING_UNITS}`;
+    total += bytes;
+  }
+  return total > MAX_IO_BYTES ? `the vector moves ${total} bytes, more than ${MAX_IO_BYTES}` : undefined;
+}
+
+const portVector = f.refine(f.list(f.tuple(VecOp, port, f.u32), MAX_VECTOR), checkVector);
 
 export const Layouts = {
   // lsys -> krn
-  [Sys.SYS_HELLO]: { req: { pid: f.u32, host: f.str(255), cid: f.u32 }, rep: { generation: f.u32, previous: f.u32 } },
-  [Sys.SYS_READY]: { req: {}, rep: {} },
-  [Sys.SYS_DEVIO]: { req: { op: PortOp, port, value: f.opt(f.u32) }, rep: { value: f.u32 } },
-  [Sys.SYS_SDEVIO]: { req: { op: StringOp, port, count: f.uint(MAX_STRING_UNITS) }, rep: { count: f.u32 } },
-  [Sys.SYS_VDEVIO]: {
-    req: { ops: f.list(f.tuple(VecOp, port, f.u32), MAX_VECTOR) },
+  [SysCall.SYS_HELLO]: {
+    // conn names the caller's NATS connection; resume: register again, after a kernel restart, as this generation.
+    req: { pid: f.u32, host: f.str(255), conn: f.opt(f.str(32, /^[A-Za-z0-9]*$/)), resume: f.opt(f.u32) },
+    rep: { generation: f.u32, previous: f.u32, boot: f.str(32) },
+  },
+  [SysCall.SYS_READY]: { req: {}, rep: {} },
+  [SysCall.SYS_EXIT]: { req: {}, rep: {} },
+  [SysCall.SYS_DEVIO]: { req: { op: PortOp, port, value: f.opt(f.u32) }, rep: { value: f.u32 } },
+  [SysCall.SYS_SDEVIO]: { req: { op: StringOp, port, count: f.uint(MAX_STRING_UNITS) }, rep: { count: f.u32 } },
+  [SysCall.SYS_VDEVIO]: {
+    req: { ops: portVector },
     rep: { values: f.list(f.u32, MAX_VECTOR) },
   },
-  [Sys.SYS_IRQCTL]: {
+  [SysCall.SYS_IRQCTL]: {
     req: { request: f.enum("setpolicy", "rmpolicy", "enable", "disable"), irq: f.uint(15), policy: f.opt(f.u32) },
     rep: {},
   },
-  [Sys.SYS_GETINFO]: {
+  [SysCall.SYS_GETINFO]: {
     req: { what: f.enum("endpoints", "endpoint", "privileges"), label: f.opt(label), after: f.opt(f.u32), waitMs: f.opt(f.uint(600_000)) },
     rep: { endpoints: f.opt(f.list(f.unknown, 1024)), privileges: f.opt(f.unknown) },
   },
@@ -50,17 +82,18 @@ export const Layouts = {
   // anyone -> anyone
   [Common.COMMON_PING]: { req: {}, rep: {} },
   // krn -> hardware bus
-  [Hw.HW_IO]: { req: { ops: f.list(f.tuple(VecOp, port, f.u32), MAX_VECTOR) }, rep: { values: f.list(f.u32, MAX_VECTOR) } },
+  [Hw.HW_IO]: { req: { ops: portVector }, rep: { values: f.list(f.u32, MAX_VECTOR) } },
   [Hw.HW_FAULT]: {
     req: {
       fault: f.enum("bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"),
       lba: f.opt(f.u32),
-      count: f.opt(f.u32),
+      count: f.opt(f.uint(4096)),
       irq: f.opt(f.uint(15)),
-      ms: f.opt(f.u32),
+      ms: f.opt(f.uint(3_600_000)),
     },
     rep: {},
   },
+  [Hw.HW_INFO]: { req: {}, rep: { boot: f.str(32), ioOps: f.uint(Number.MAX_SAFE_INTEGER), ticks: f.uint(Number.MAX_SAFE_INTEGER) } },
 } as const satisfies Record<number, { req: Shape; rep: Shape }>;
 
 export type Layouts = typeof Layouts;
@@ -68,14 +101,15 @@ export type LayoutType = keyof Layouts;
 export type ReqArgs<T extends LayoutType> = InferShape<Layouts[T]["req"]>;
 export type RepArgs<T extends LayoutType> = InferShape<Layouts[T]["rep"]>;
 
-export type DevioRequest = ReqArgs<typeof Sys.SYS_DEVIO>;
-export type DevioReply = RepArgs<typeof Sys.SYS_DEVIO>;
-export type VdevioRequest = ReqArgs<typeof Sys.SYS_VDEVIO>;
-export type SdevioRequest = ReqArgs<typeof Sys.SYS_SDEVIO>;
-export type IrqctlRequest = ReqArgs<typeof Sys.SYS_IRQCTL>;
-export type GetinfoRequest = ReqArgs<typeof Sys.SYS_GETINFO>;
+export type DevioRequest = ReqArgs<typeof SysCall.SYS_DEVIO>;
+export type DevioReply = RepArgs<typeof SysCall.SYS_DEVIO>;
+export type VdevioRequest = ReqArgs<typeof SysCall.SYS_VDEVIO>;
+export type SdevioRequest = ReqArgs<typeof SysCall.SYS_SDEVIO>;
+export type IrqctlRequest = ReqArgs<typeof SysCall.SYS_IRQCTL>;
+export type GetinfoRequest = ReqArgs<typeof SysCall.SYS_GETINFO>;
 export type HwIoRequest = ReqArgs<typeof Hw.HW_IO>;
 export type HwFaultRequest = ReqArgs<typeof Hw.HW_FAULT>;
+export type HwInfoReply = RepArgs<typeof Hw.HW_INFO>;
 export type BdevReadRequest = ReqArgs<typeof Bdev.BDEV_READ>;
 export type GeometryReply = RepArgs<typeof Bdev.BDEV_GEOMETRY>;
 
@@ -95,8 +129,30 @@ export interface EndpointInfo {
   placement: "kernel" | "user";
   pid: number;
   host: string;
-  since: number; // epoch ms of the last state change
+  since: string; // ISO 8601 time of the last state change
   messages: number;
   /** From the privilege table (absent for the kernel itself). */
   privileges?: { ipc: string[]; calls: string[]; io: string[]; irq: number[] };
+}
+
+/**
+ * The kernel calls, one row each: the name etc/system.yaml grants it by (absent: every
+ * incarnation may make it about itself) and whether its body may carry data. The
+ * privilege table, the kernel's dispatch and its metrics all read this one table.
+ */
+export const KernelCalls = {
+  [SysCall.SYS_DEVIO]: { name: "devio", grant: true, body: false },
+  [SysCall.SYS_VDEVIO]: { name: "vdevio", grant: true, body: true }, // outs* bytes, in order
+  [SysCall.SYS_SDEVIO]: { name: "sdevio", grant: true, body: true }, // outs* bytes
+  [SysCall.SYS_IRQCTL]: { name: "irqctl", grant: true, body: false },
+  [SysCall.SYS_GETINFO]: { name: "getinfo", grant: true, body: false },
+  [SysCall.SYS_HELLO]: { name: "hello", grant: false, body: false },
+  [SysCall.SYS_READY]: { name: "ready", grant: false, body: false },
+  [SysCall.SYS_EXIT]: { name: "exit", grant: false, body: false },
+} as const satisfies Record<number, { name: string; grant: boolean; body: boolean }>;
+export type KernelCallType = keyof typeof KernelCalls;
+export type GrantableCall = { [T in KernelCallType]: (typeof KernelCalls)[T]["grant"] extends true ? (typeof KernelCalls)[T]["name"] : never }[KernelCallType];
+
+export function isKernelCall(type: number): type is KernelCallType {
+  return Object.prototype.hasOwnProperty.call(KernelCalls, type);
 }

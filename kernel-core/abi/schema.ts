@@ -11,7 +11,8 @@ export type Field =
   | { readonly kind: "tuple"; readonly items: readonly Field[] }
   | { readonly kind: "object"; readonly fields: Shape }
   | { readonly kind: "opt"; readonly of: Field }
-  | { readonly kind: "unknown" };
+  | { readonly kind: "unknown" }
+  | { readonly kind: "refine"; readonly of: Field; readonly check: (v: never) => string | undefined };
 export type Shape = { readonly [name: string]: Field };
 
 export const f = {
@@ -27,6 +28,8 @@ export const f = {
   object: <S extends Shape>(fields: S) => ({ kind: "object", fields }) as const,
   opt: <F extends Field>(of: F) => ({ kind: "opt", of }) as const,
   unknown: { kind: "unknown" } as const,
+  /** A field with a further check across its parts (e.g. a vector's total bytes); the check names what is wrong. */
+  refine: <F extends Field>(of: F, check: (v: Infer<F>) => string | undefined) => ({ kind: "refine", of, check }) as const,
 };
 
 type InferTuple<I extends readonly Field[]> = { -readonly [K in keyof I]: I[K] extends Field ? Infer<I[K]> : never };
@@ -44,7 +47,9 @@ export type Infer<F extends Field> = F extends { kind: "uint" | "int" }
             ? InferShape<S>
             : F extends { kind: "opt"; of: infer O extends Field }
               ? Infer<O> | undefined
-              : unknown;
+              : F extends { kind: "refine"; of: infer O extends Field }
+                ? Infer<O>
+                : unknown;
 type OptKeys<S extends Shape> = { [K in keyof S]: S[K] extends { kind: "opt" } ? K : never }[keyof S];
 export type InferShape<S extends Shape> = { -readonly [K in Exclude<keyof S, OptKeys<S>>]: Infer<S[K]> } & {
   -readonly [K in OptKeys<S>]?: Infer<S[K]>;
@@ -111,6 +116,12 @@ function check(field: Field, v: unknown, keys: Key[]): unknown {
       return v === undefined || v === null ? undefined : check(field.of, v, keys);
     case "unknown":
       return v;
+    case "refine": {
+      const out = check(field.of, v, keys);
+      const why = field.check(out as never);
+      if (why !== undefined) bad(keys, why);
+      return out;
+    }
   }
 }
 

@@ -36,6 +36,10 @@ export const Subjects = {
   hwFault: "mk.hw.fault",
   hwIrq: (line: number) => `mk.hw.irq.${line}`,
   hwIrqWildcard: "mk.hw.irq.*",
+  /** The emulator announces each start (its boot id): the kernel re-programs the hardware. */
+  hwBoot: "mk.hw.boot",
+  /** kernel-core announces each start (its boot id): running services register again. */
+  kernelBoot: "mk.kernel.boot",
   consoleOut: "mk.console.out",
   consoleIn: "mk.console.in",
 } as const;
@@ -53,16 +57,39 @@ export const H = {
   errmsg: "Mk-Errmsg",
   timeout: "Mk-Timeout",
   kind: "Mk-Kind",
+  /** W3C trace context: one trace id across every nested call a request causes. */
+  trace: "traceparent",
+} as const;
+
+/**
+ * The most characters each envelope field may hold. A party refuses a message whose field
+ * is longer (EBADREQUEST naming the field), and never copies a longer one into what it
+ * sends: a reply can then never outgrow the message it answers.
+ */
+export const HEADER_MAX = {
+  [H.type]: 6,
+  [H.src]: 48,
+  [H.dst]: 48,
+  [H.req]: 64,
+  [H.hops]: 1024,
+  [H.status]: 5,
+  [H.errname]: 24,
+  [H.errmsg]: 512,
+  [H.timeout]: 7,
+  [H.kind]: 8,
+  [H.trace]: 55,
 } as const;
 
 /** How a message travels: sendrec waits for a reply, send and notify do not. */
 export const Kind = { SENDREC: "sendrec", SEND: "send", NOTIFY: "notify" } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
-/** Largest body accepted on any endpoint: 1 MiB less room for headers (NATS max_payload). */
-export const MAX_BODY = 1024 * 1024 - 8192;
+/** NATS's max_payload (headers and body together), as the generated server config sets it. */
+export const MAX_PAYLOAD = 1024 * 1024;
 /** Largest Mk-Args header, in characters. */
 export const MAX_ARGS = 16 * 1024;
+/** Largest body accepted on any endpoint: max_payload less room for a full envelope. */
+export const MAX_BODY = MAX_PAYLOAD - 32 * 1024;
 export const SECTOR_SIZE = 512;
 
 export type Args = Readonly<Record<string, unknown>>;
@@ -79,6 +106,8 @@ export interface Delivered extends Message {
   readonly source: string; // label#generation, stamped by the kernel
   readonly kind: Kind;
   readonly reqId: string;
+  /** W3C traceparent: the trace this request belongs to, passed on to the calls it causes. */
+  readonly trace?: string;
 }
 
 /** What a handler returns: arguments and data of the reply (status OK). */
@@ -88,3 +117,10 @@ export interface Reply {
 }
 
 export const EMPTY = new Uint8Array(0);
+
+/**
+ * What one caller (a service label) may have in the kernel at once: traps not yet answered,
+ * and the bytes of their bodies. Past either, a trap is refused with EAGAIN at once: no
+ * caller can grow the kernel's memory or crowd out the others.
+ */
+export const CALLER_LIMITS = { traps: 64, bytes: 16 * 1024 * 1024 } as const;

@@ -1,9 +1,9 @@
 // The envelope on the wire: what headers a message carries and how they are parsed.
 // Transport-neutral: callers hand in a header getter, so this file imports no NATS.
 import { MkError } from "./errno.ts";
-import { hasLayout, Layouts, type LayoutType } from "./messages.ts";
+import { hasLayout, Layouts, type LayoutType, type RepArgs, type ReqArgs } from "./messages.ts";
 import { parseShape } from "./schema.ts";
-import { H, Kind, MAX_ARGS, MAX_BODY, type Args } from "./types.ts";
+import { H, HEADER_MAX, Kind, MAX_ARGS, MAX_BODY, type Args } from "./types.ts";
 
 export type HeaderGet = (name: string) => string | undefined;
 
@@ -11,6 +11,43 @@ export function encodeArgs(args: Args | undefined): string | undefined {
   if (args === undefined) return undefined;
   for (const _ in args) return JSON.stringify(args);
   return undefined;
+}
+
+/** A bounded field: longer than HEADER_MAX allows is EBADREQUEST naming the field. */
+export function boundedField(get: HeaderGet, name: keyof typeof HEADER_MAX): string | undefined {
+  const v = get(name);
+  if (v !== undefined && v.length > HEADER_MAX[name]) {
+    throw new MkError("EBADREQUEST", `${name} longer than ${HEADER_MAX[name]} characters (${v.length})`);
+  }
+  return v;
+}
+
+const REQ_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Mk-Req, the id a request keeps across hops; undefined when the sender gave none. */
+export function decodeReqId(get: HeaderGet): string | undefined {
+  const v = boundedField(get, H.req);
+  if (v !== undefined && !REQ_ID.test(v)) throw new MkError("EBADREQUEST", `${H.req} ${JSON.stringify(v.slice(0, 16))} is not 1..64 of [A-Za-z0-9._:-]`);
+  return v;
+}
+
+/** Mk-Hops as received on a request: bounded, else EBADREQUEST. */
+export function decodeHops(get: HeaderGet): string | undefined {
+  return boundedField(get, H.hops);
+}
+
+/** Mk-Hops as received on a reply: a trail over the bound is dropped, never copied on. */
+export function replyHops(get: HeaderGet): string | undefined {
+  const v = get(H.hops);
+  return v !== undefined && v.length <= HEADER_MAX[H.hops] ? v : undefined;
+}
+
+const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** traceparent (W3C): accepted only in its exact form; anything else starts a new trace. */
+export function decodeTrace(get: HeaderGet): string | undefined {
+  const v = get(H.trace);
+  return v !== undefined && TRACEPARENT.test(v) ? v : undefined;
 }
 
 /** Parses Mk-Type. Unknown or malformed types are EBADREQUEST. */
@@ -49,12 +86,12 @@ export function checkBody(body: Uint8Array): void {
 }
 
 /** Checks a request's arguments against its layout. */
-export function parseRequestArgs<T extends LayoutType>(type: T, raw: unknown): Args {
-  return parseShape(Layouts[type].req, raw);
+export function parseRequestArgs<T extends LayoutType>(type: T, raw: unknown): ReqArgs<T> {
+  return parseShape(Layouts[type].req, raw) as ReqArgs<T>;
 }
 
-export function parseReplyArgs<T extends LayoutType>(type: T, raw: unknown): Args {
-  return parseShape(Layouts[type].rep, raw);
+export function parseReplyArgs<T extends LayoutType>(type: T, raw: unknown): RepArgs<T> {
+  return parseShape(Layouts[type].rep, raw) as RepArgs<T>;
 }
 
 /** Reads Mk-Status of a reply; a missing status is a malformed reply. */
@@ -64,14 +101,14 @@ export function decodeStatus(get: HeaderGet): number {
   return Number(raw);
 }
 
-/** Rebuilds an error reply into an MkError (errors travel in headers). */
+/** Rebuilds an error reply into an MkError (errors travel in headers; the text is bounded). */
 export function decodeError(get: HeaderGet, status: number): MkError {
-  return MkError.fromStatus(status, get(H.errmsg) ?? "");
+  return MkError.fromStatus(status, headerSafe(get(H.errmsg) ?? ""));
 }
 
 /** Header values may not hold CR/LF: keep error text on one line and bounded. */
 export function headerSafe(s: string): string {
-  return s.replace(/[\r\n]+/g, " ").slice(0, 512);
+  return s.replace(/[\r\n]+/g, " ").slice(0, HEADER_MAX[H.errmsg]);
 }
 
 export interface Hop {
@@ -91,8 +128,11 @@ export function parseHops(trail: string | undefined): Hop[] {
   return out;
 }
 
-/** Appends one hop (`who@epoch-µs`) to the trace header. */
+/**
+ * Appends one hop (`who@epoch-µs`) to the trail. A trail that would outgrow its bound
+ * starts again from this hop: what a party copies never grows without limit.
+ */
 export function addHop(prev: string | undefined, who: string, nowUs: number): string {
   const hop = `${who}@${Math.round(nowUs)}`;
-  return prev ? `${prev},${hop}` : hop;
+  return prev && prev.length + hop.length < HEADER_MAX[H.hops] ? `${prev},${hop}` : hop;
 }

@@ -18,6 +18,8 @@ const STATUS_LINE = "NATS/1.0";
 export class Envelope implements MsgHdrs {
   private readonly names: string[] = [];
   private readonly vals: string[] = [];
+  /** The encoded block, kept once built: the wire sizes a message before nats.js encodes it again. */
+  private encoded?: Uint8Array;
   readonly hasError = false;
   readonly status = "";
   readonly code = 0;
@@ -26,6 +28,7 @@ export class Envelope implements MsgHdrs {
   /** Sets (or replaces) a field. A value with CR or LF would split the block: refused. */
   set(name: string, value: string): void {
     checkField(name, value);
+    this.encoded = undefined;
     const i = this.names.indexOf(name);
     if (i < 0) {
       this.names.push(name);
@@ -37,6 +40,7 @@ export class Envelope implements MsgHdrs {
 
   append(name: string, value: string): void {
     checkField(name, value);
+    this.encoded = undefined;
     this.names.push(name);
     this.vals.push(value);
   }
@@ -64,6 +68,7 @@ export class Envelope implements MsgHdrs {
   }
 
   delete(name: string): void {
+    this.encoded = undefined;
     for (let i = this.names.length - 1; i >= 0; i--) {
       if (this.names[i] === name) {
         this.names.splice(i, 1);
@@ -78,10 +83,11 @@ export class Envelope implements MsgHdrs {
 
   /** The header block as it goes on the wire. */
   encode(): Uint8Array {
+    if (this.encoded) return this.encoded;
     let s = STATUS_LINE;
     for (let i = 0; i < this.names.length; i++) s += `\r\n${this.names[i]}: ${this.vals[i]}`;
     // Buffer.from, not TextEncoder: on Node 24 it is ~10x cheaper for a short string.
-    return Buffer.from(`${s}\r\n\r\n`, "utf8");
+    return (this.encoded = Buffer.from(`${s}\r\n\r\n`, "utf8"));
   }
 }
 

@@ -5,9 +5,10 @@
 // status 503 is the server's no-responders answer: nobody subscribes to the subject. When
 // the server refuses a publish, or the inbox subscription, it says so asynchronously on the
 // connection: the requests concerned fail at once instead of waiting for their deadline.
-import { errors, nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { errors, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Clock, Timer } from "./clock.ts";
-import { readEnvelope } from "./nats-envelope.ts";
+import { readEnvelope, type Envelope } from "./nats-envelope.ts";
+import type { Wire } from "./wire.ts";
 
 export class NoRespondersError extends Error {
   constructor(subject: string) {
@@ -53,6 +54,7 @@ const SWEEP_MS = 50;
 
 export class RequestMux {
   private readonly nc: NatsConnection;
+  private readonly wire: Wire;
   private readonly prefix: string;
   private readonly clock: Clock;
   private readonly pending = new Map<string, Pending>();
@@ -63,13 +65,22 @@ export class RequestMux {
   private closed = false;
 
   /** inboxPrefix: the caller's own inbox (`_INBOX.<label>`), the only one it may read. */
-  constructor(nc: NatsConnection, inboxPrefix: string, clock: Clock) {
-    this.nc = nc;
+  constructor(wire: Wire, inboxPrefix: string, clock: Clock) {
+    this.wire = wire;
+    this.nc = wire.nc;
     this.prefix = `${inboxPrefix}.${nuid.next()}.`;
     this.clock = clock;
   }
 
   start(): void {
+    const onReply = this.wire.guard("inbox", (m) => {
+      const id = m.subject.slice(this.prefix.length);
+      const p = this.pending.get(id);
+      if (!p) return; // late reply to a request that already timed out
+      this.pending.delete(id);
+      if (m.data.length === 0 && readEnvelope(m).code === 503) p.reject(new NoRespondersError(p.subject));
+      else p.resolve(m);
+    });
     this.sub = this.nc.subscribe(`${this.prefix}*`, {
       callback: (err, m) => {
         if (err) {
@@ -77,12 +88,7 @@ export class RequestMux {
           this.failAll(this.inboxDenied);
           return;
         }
-        const id = m.subject.slice(this.prefix.length);
-        const p = this.pending.get(id);
-        if (!p) return; // late reply to a request that already timed out
-        this.pending.delete(id);
-        if (m.data.length === 0 && readEnvelope(m).code === 503) p.reject(new NoRespondersError(p.subject));
-        else p.resolve(m);
+        onReply(null, m);
       },
     });
     void this.watchRefusals();
@@ -101,21 +107,28 @@ export class RequestMux {
     }
   }
 
-  private failAll(e: Error): void {
+  /** Fails every pending request with e (the peer that would answer them is gone). */
+  failAll(e: Error): void {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }
 
-  request(subject: string, data: Uint8Array | undefined, headers: MsgHdrs, timeoutMs: number): Promise<Msg> {
+  /** Pending requests (each is bounded by its deadline; callers bound how many they start). */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Rejects with the Wire's errno (EMSGSIZE, EIO) at once when the request cannot be sent. */
+  request(subject: string, data: Uint8Array | undefined, headers: Envelope, timeoutMs: number): Promise<Msg> {
     if (this.inboxDenied) return Promise.reject(this.inboxDenied);
     const id = (++this.seq).toString(36);
     return new Promise<Msg>((resolve, reject) => {
       this.pending.set(id, { subject, deadline: this.clock.now() + timeoutMs, timeoutMs, resolve, reject });
-      try {
-        this.nc.publish(subject, data, { headers, reply: this.prefix + id });
-      } catch (e) {
-        this.pending.delete(id); // a closed connection: fail now, leave nothing behind
-        throw e;
+      const err = this.wire.publish(subject, data, headers, this.prefix + id);
+      if (err) {
+        this.pending.delete(id); // leave nothing behind
+        reject(err);
+        return;
       }
       if (!this.sweeper) this.sweep();
     });

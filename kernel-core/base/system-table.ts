@@ -3,19 +3,15 @@
 // stops boot with an error naming the file, the line and the offending value.
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { LABEL_RE, Sys } from "#abi";
+import { KernelCalls, LABEL_RE, type GrantableCall } from "#abi";
 
-/** Kernel calls a service may be granted, by the name used in system.yaml. */
-export const CallNames = {
-  devio: Sys.SYS_DEVIO,
-  vdevio: Sys.SYS_VDEVIO,
-  sdevio: Sys.SYS_SDEVIO,
-  irqctl: Sys.SYS_IRQCTL,
-  getinfo: Sys.SYS_GETINFO,
-} as const;
-export type CallName = keyof typeof CallNames;
+/** Kernel calls a service may be granted, by the name used in system.yaml (from the ABI's one table). */
+export const CallNames = Object.fromEntries(
+  Object.entries(KernelCalls).filter(([, c]) => c.grant).map(([type, c]) => [c.name, Number(type)]),
+) as Record<GrantableCall, number>;
+export type CallName = GrantableCall;
 /** Calls every incarnation may make about itself. */
-export const ALWAYS_ALLOWED: readonly number[] = [Sys.SYS_HELLO, Sys.SYS_READY];
+export const ALWAYS_ALLOWED: readonly number[] = Object.entries(KernelCalls).filter(([, c]) => !c.grant).map(([type]) => Number(type));
 
 export const Placement = { KERNEL: "kernel", USER: "user" } as const;
 export type Placement = (typeof Placement)[keyof typeof Placement];

@@ -25,11 +25,16 @@ export interface Transport {
   readonly placement: "kernel" | "user";
   /** Where per-message debug lines go (set by the lifecycle when debug is on). */
   log?: Logger;
-  /** The NATS client id the kernel uses to notice this incarnation's death (0 in kernel). */
-  connectionId(): number;
+  /**
+   * The nonce this process's NATS connection is named by (`<label>.<nonce>`): how the kernel
+   * tells this incarnation's disconnect from any other's, across NATS restarts. "" in kernel placement.
+   */
+  connection(): string;
   sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs?: number): Promise<RawReply>;
   send(dst: string, type: number, args: Args | undefined, data: Uint8Array): Promise<void>;
   notify(dst: string, bits: number): Promise<void>;
+  /** Reports each kernel-core boot it announces (a new one: register again). User placement only. */
+  watchKernel?(onBoot: (boot: string) => void): void;
   /** Starts the receive loop for this incarnation; resolves once messages can arrive. */
   listen(generation: number, receiver: Receiver): Promise<void>;
   /** Stops receiving and lets in-flight work finish (drain), then disconnects. */

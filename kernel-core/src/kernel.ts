@@ -1,20 +1,25 @@
 // kernel-core assembled: endpoint table, IRQ lines, the trap path, the hardware bus, and
 // the servers placed inside the kernel. Knows nothing of NATS except through its Link.
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { KERNEL, type EndpointInfo } from "#abi";
+import { HARDWARE, KERNEL, NOTIFY_HW_RESET, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
-import type { Logger } from "#base/log.ts";
+import { LogLimiter, type Logger } from "#base/log.ts";
+import { privilegeSummary, type SystemTable } from "#base/system-table.ts";
+import { waitUntil } from "#base/wait.ts";
 import type { KernelState } from "./calls/context.ts";
 import type { HwBus } from "./hw/hw-bus.ts";
 import { KernelMetrics } from "./http/metrics.ts";
 import { IrqTable } from "./irq/irq-table.ts";
-import { EndpointTable } from "./ipc/endpoint-table.ts";
+import { EndpointTable, type EndpointEntry } from "./ipc/endpoint-table.ts";
 import { Ipc } from "./ipc/ipc.ts";
-import { privilegeSummary, type SystemTable } from "#base/system-table.ts";
 
 /** The checkout's root: module paths in system.yaml are relative to it. */
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
+
+/** How long a readiness answer about the hardware is trusted before the bus is asked again. */
+const HW_CHECK_MS = 1000;
 
 export interface KernelOptions {
   priv: SystemTable;
@@ -30,21 +35,27 @@ export class Kernel implements KernelState {
   readonly irqs = new IrqTable();
   readonly hw: HwBus;
   readonly log: Logger;
+  readonly logLimiter: LogLimiter;
   readonly metrics: KernelMetrics;
   readonly clock: Clock;
   readonly ipc: Ipc;
+  readonly boot = randomBytes(16).toString("hex");
   private readonly inKernel: { stop(): Promise<void> }[] = [];
-  hardwareReady = false;
+  /** The emulator's boot the PIT was programmed for; another one means the machine restarted. */
+  private hardwareBoot?: string;
+  private hwChecked = { at: -Infinity, ok: false, pending: undefined as Promise<boolean> | undefined };
 
   constructor(o: KernelOptions) {
     this.priv = o.priv;
     this.hw = o.hw;
     this.log = o.log;
     this.clock = o.clock;
+    this.logLimiter = new LogLimiter(o.clock);
     this.metrics = o.metrics ?? new KernelMetrics();
     this.table = new EndpointTable(o.clock);
     this.ipc = new Ipc(this, o.clock);
-    const self = this.table.incarnate(KERNEL, { placement: "kernel", pid: process.pid, host: hostname(), cid: 0 });
+    this.table.onDeath((ep, cause) => this.onDeath(ep, cause));
+    const self = this.table.incarnate(KERNEL, { placement: "kernel", pid: process.pid, host: hostname(), conn: "" });
     this.table.ready(self.entry);
     this.metrics.endpointStates = () => this.table.list().map((e) => e.state);
   }
@@ -58,24 +69,71 @@ export class Kernel implements KernelState {
   }
 
   /**
-   * Programs the PIT for the configured tick (MINIX init_clock) and so proves the bus
+   * A death is counted by cause; a client's own exit is not a crash and is logged as such.
+   * A client (a service nothing starts) leaves no row behind: nothing will restart it.
+   */
+  private onDeath(ep: EndpointEntry, cause: string): void {
+    const kind = cause.split(/[ :(]/)[0];
+    this.metrics.deaths.labels(ep.label, kind).inc();
+    const normal = kind === "exit" || kind === "superseded";
+    this.logLimiter.allow(this.log, `death:${ep.label}:${kind}`, () =>
+      this.log[normal ? "info" : "warn"]({ incarnation: ep.key, cause }, normal ? "incarnation %s ended: %s" : "incarnation %s died: %s", ep.key, cause));
+    const svc = this.priv.services.get(ep.label);
+    if (svc && svc.placement === "user" && !svc.command && kind !== "superseded") this.table.forget(ep);
+  }
+
+  /**
+   * Programs the PIT for the configured tick (MINIX init_clock), and so proves the bus
    * answers. Retries until the emulator is up or the deadline passes.
    */
   async bootHardware(deadlineMs = 30_000): Promise<void> {
+    const info = await waitUntil(() => this.hw.info(1000), { clock: this.clock, deadlineMs, what: "the hardware emulator answering on mk.hw.io", intervalMs: 200 });
+    await this.programHardware(info.boot);
+  }
+
+  private async programHardware(boot: string): Promise<void> {
     const divisor = Math.round(1193182 / this.priv.kernel.pitHz) & 0xffff;
-    const start = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.hw.io([["outb", 0x43, 0x34], ["outb", 0x40, divisor & 0xff], ["outb", 0x40, divisor >> 8]]);
-        this.hardwareReady = true;
-        this.log.info({ pitHz: this.priv.kernel.pitHz, divisor }, "hardware bus answered; PIT programmed");
-        return;
-      } catch (e) {
-        if (Date.now() - start > deadlineMs) throw e;
-        if (attempt === 1) this.log.info("waiting for the hardware emulator on mk.hw.io");
-        await new Promise((r) => setTimeout(r, Math.min(50 * attempt, 500)));
-      }
+    await this.hw.io([["outb", 0x43, 0x34], ["outb", 0x40, divisor & 0xff], ["outb", 0x40, divisor >> 8]]);
+    const restarted = this.hardwareBoot !== undefined && this.hardwareBoot !== boot;
+    this.hardwareBoot = boot;
+    this.hwChecked = { at: this.clock.now(), ok: true, pending: undefined };
+    this.log.info({ pitHz: this.priv.kernel.pitHz, divisor, hardwareBoot: boot }, restarted ? "the machine restarted: PIT programmed again, drivers told to set up their devices" : "hardware bus answered; PIT programmed");
+    if (!restarted) return;
+    // Every live service with ports or IRQ lines sets its device up again.
+    for (const svc of this.priv.services.values()) {
+      if (svc.io.length > 0 || svc.irq.length > 0) this.ipc.notifyFromKernel(svc.label, HARDWARE, NOTIFY_HW_RESET);
     }
+  }
+
+  /** The emulator announced a boot (mk.hw.boot): if it is a new one, set the machine up again. */
+  async hardwareAnnounced(boot: string): Promise<void> {
+    if (boot === this.hardwareBoot) return;
+    try {
+      await this.programHardware(boot);
+    } catch (e) {
+      this.log.error({ err: e }, "could not program the restarted machine");
+    }
+  }
+
+  /**
+   * Ready means the hardware bus answers now (asked at most once a second, however often
+   * readiness is asked); a machine found restarted is set up again on the way.
+   */
+  async hardwareAnswers(): Promise<boolean> {
+    const c = this.hwChecked;
+    if (this.clock.now() - c.at < HW_CHECK_MS) return c.ok;
+    if (c.pending) return c.pending;
+    c.pending = this.hw.info(900).then(
+      async (info) => {
+        if (info.boot !== this.hardwareBoot) await this.hardwareAnnounced(info.boot);
+        return true;
+      },
+      () => false,
+    ).then((ok) => {
+      this.hwChecked = { at: this.clock.now(), ok, pending: undefined };
+      return ok;
+    });
+    return c.pending;
   }
 
   /** Registers a server running inside this process (kernel placement), for stop(). */

@@ -1,23 +1,30 @@
 // kernel-core process entry. Loads and validates the privilege table (a bad table stops
 // boot), connects to NATS as the kernel (and as the system-account watcher), programs
-// the hardware, starts in-kernel servers, then serves traps and HTTP until SIGTERM.
+// the hardware, starts in-kernel servers, then serves traps and HTTP until SIGTERM. It
+// announces its boot on mk.kernel.boot at start, after every NATS reconnect and once a
+// second: running services register again with a new kernel, and fail their requests
+// at once when the announcements stop.
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { connect } from "@nats-io/transport-node";
-import { KERNEL, Subjects } from "#abi";
-import { systemClock } from "#base/clock.ts";
+import { encodeArgs, H, KERNEL, parseShape, decodeRawArgs, f, Subjects } from "#abi";
+import { systemClock, type Timer } from "#base/clock.ts";
 import { loadCredential, MK_ACCOUNT } from "#base/credentials.ts";
 import { createLogger } from "#base/log.ts";
+import { connectNats, watchConnection } from "#base/nats-connect.ts";
+import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { onShutdown } from "#base/shutdown.ts";
+import { loadSystemTable, SystemTableError } from "#base/system-table.ts";
+import { Wire } from "#base/wire.ts";
 import { NatsHwBus } from "./hw/hw-bus.ts";
 import { buildHttp } from "./http/server.ts";
-import { NatsLink } from "./ipc/nats-link.ts";
 import { KernelTransport } from "./ipc/kernel-transport.ts";
+import { NatsLink } from "./ipc/nats-link.ts";
 import { Kernel, PROJECT_ROOT } from "./kernel.ts";
 import { startService, type ServiceModule } from "#libsys";
-import { loadSystemTable, SystemTableError } from "#base/system-table.ts";
 
 const log = createLogger("kernel-core", `${KERNEL}#1`);
+/** How often kernel-core announces its boot (libsys's KERNEL_BEACON_MS). */
+const BEACON_MS = 1000;
 
 async function main(): Promise<void> {
   const file = process.env.MK_SYSTEM ?? "etc/system.yaml";
@@ -33,27 +40,55 @@ async function main(): Promise<void> {
     throw e;
   }
   const cred = loadCredential(process.env.MK_CREDS);
-  const nc = await connect({ servers: cred.servers, user: cred.user, pass: cred.password, name: KERNEL, inboxPrefix: Subjects.inboxPrefix(KERNEL), maxReconnectAttempts: -1 });
+  const nc = await connectNats(KERNEL, cred, Subjects.inboxPrefix(KERNEL));
   const sysCred = process.env.MK_SYS_CREDS ? loadCredential(process.env.MK_SYS_CREDS) : undefined;
-  const sysNc = sysCred ? await connect({ servers: sysCred.servers, user: sysCred.user, pass: sysCred.password, name: "kernel-watch", maxReconnectAttempts: -1 }) : undefined;
+  const sysNc = sysCred ? await connectNats("kernel-watch", sysCred) : undefined;
   if (!sysNc) log.warn("MK_SYS_CREDS not set: deaths are noticed only when a forward finds no subscriber");
+  const wire = new Wire(nc, log, systemClock);
 
-  const kernel = new Kernel({ priv, hw: new NatsHwBus(nc), log, clock: systemClock });
+  const kernel = new Kernel({ priv, hw: new NatsHwBus(wire, systemClock), log, clock: systemClock });
   const link = new NatsLink({ nc, sysNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs });
   kernel.ipc.attach(link);
   await link.start();
 
+  // The HTTP port first: a port already in use stops boot naming the port, before
+  // anything else is set up (mkctl reports this kernel's exit, not another's answer).
   const http = buildHttp(kernel, () => !nc.isClosed());
   const port = Number(process.env.MK_HTTP_PORT ?? priv.kernel.httpPort);
   const host = process.env.MK_HTTP_HOST ?? "127.0.0.1";
-  const address = await http.listen({ port, host });
-  log.info({ address }, "kernel-core http on %s", address);
+  try {
+    await http.listen({ port, host });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    log.fatal({ port, host, code }, "boot stopped: cannot listen on %s:%d (%s)", host, port, code);
+    console.error(`kernel-core: boot stopped: port ${port} on ${host}: ${code === "EADDRINUSE" ? "already in use" : (e as Error).message}`);
+    process.exit(78);
+  }
+  log.info({ host, port, boot: kernel.boot }, "kernel-core http on %s:%d", host, port);
 
+  nc.subscribe(Subjects.hwBoot, {
+    callback: wire.guard("hw-boot", (m) => kernel.hardwareAnnounced(parseShape({ boot: f.str(32) }, decodeRawArgs(readEnvelope(m).get)).boot)),
+  });
   await kernel.bootHardware();
   await startInKernelServices(kernel);
   log.info({ services: priv.services.size }, "kernel-core booted");
 
+  const announce = () => {
+    const h = new Envelope();
+    h.set(H.args, encodeArgs({ boot: kernel.boot }) ?? "{}");
+    wire.publish(Subjects.kernelBoot, undefined, h);
+  };
+  let beacon: Timer | undefined;
+  const tick = () => {
+    announce();
+    beacon = systemClock.setTimeout(tick, BEACON_MS);
+  };
+  tick();
+  watchConnection(nc, log, announce);
+  if (sysNc) watchConnection(sysNc, log);
+
   onShutdown(log, async () => {
+    beacon?.cancel();
     await http.close();
     await link.stop();
     await kernel.stop();

@@ -60,4 +60,7 @@ export class MachineBus implements HwBus {
   async fault(req: HwFaultRequest) {
     this.m().faults.apply(req);
   }
+  async info() {
+    return { boot: "test-machine", ioOps: this.m().ioOps, ticks: this.m().pit.ticks };
+  }
 }

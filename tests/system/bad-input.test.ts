@@ -4,7 +4,7 @@
 import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Bdev, Cdev, Errno, H, MAX_BODY, Subjects, Sys, errnoName } from "#abi";
+import { Bdev, Cdev, Errno, H, MAX_BODY, Subjects, SysCall, errnoName } from "#abi";
 import { BdevClient, sysGetEndpoints } from "#libsys";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
@@ -20,7 +20,7 @@ afterAll(async () => {
   await ts?.down();
 });
 
-const GETINFO = String(Sys.SYS_GETINFO);
+const GETINFO = String(SysCall.SYS_GETINFO);
 
 async function trap(hdrs: Record<string, string>, body?: Uint8Array): Promise<Msg> {
   const h = headers();
@@ -58,7 +58,7 @@ describe("bad input", () => {
     const bad = status(await trap({ [H.type]: String(Bdev.BDEV_READ), [H.dst]: "no such thing!" }));
     expect(bad.errname).toBe("EBADSRCDST");
     // Privileges are checked before arguments: a call not granted is refused whatever it carries.
-    const denied = status(await trap({ [H.type]: String(Sys.SYS_DEVIO), [H.dst]: "kernel", [H.args]: "{\"op\":1}" }));
+    const denied = status(await trap({ [H.type]: String(SysCall.SYS_DEVIO), [H.dst]: "kernel", [H.args]: "{\"op\":1}" }));
     expect(denied.errname).toBe("ECALLDENIED");
   });
 

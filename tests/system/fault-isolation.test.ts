@@ -72,7 +72,7 @@ describe("fault isolation", () => {
     const ataLog = readFileSync(join(ts.sys.state.runDir, "logs", "ata.log"), "utf8");
     expect(ataLog).toMatch(/"endpoint":"ata#2".*"previous":1.*"msg":"restart: previous incarnation was ata#1"/);
     const ready = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
-    expect(ready).toMatch(/mk_endpoint_deaths_total\{label="ata"\} 1/);
+    expect(ready).toMatch(/mk_endpoint_deaths_total\{label="ata",cause="disconnect"\} 1/);
   });
 
   it("ipc - a request to the dead generation answers EDEADSRCDST, not a timeout", async () => {

@@ -3,8 +3,10 @@
 // is refused, and nothing reaches the hardware bus.
 import { headers, type NatsConnection, type Status } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cdev, Common, H, Subjects, Sys } from "#abi";
-import { connectNats, loadCredential, NatsTransport, type ServiceModule, sysDevio, sysIrqSetPolicy, sysSdevio, systemClock } from "#libsys";
+import { Cdev, Common, H, Subjects, SysCall } from "#abi";
+import { createLogger, loadCredential, NatsTransport, type ServiceModule, sysDevio, sysIrqSetPolicy, sysSdevio, systemClock } from "#libsys";
+import { connectNats } from "#base/nats-connect.ts";
+import { Wire } from "#base/wire.ts";
 import { PublishDeniedError, RequestMux } from "#base/request-mux.ts";
 import { Envelope } from "#base/nats-envelope.ts";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
@@ -158,11 +160,11 @@ describe("security", () => {
 
   // Both would otherwise wait out their 60 s deadline: the test's own 20 s limit fails them.
   it("security - a service started with another's credential gets ETRAPDENIED at once, not a timeout", { timeout: 20_000 }, async () => {
-    const t = new NatsTransport("tty", await connectNats("tty", loadCredential(ts.sys.credFile("rogue"))), () => {
+    const t = new NatsTransport("tty", await connectNats("tty", loadCredential(ts.sys.credFile("rogue")), "_INBOX.tty"), () => {
       throw new Error("no panic expected");
     });
     try {
-      await expect(t.sendrec("kernel", Sys.SYS_GETINFO, { what: "endpoints" }, new Uint8Array(0), 60_000)).rejects.toMatchObject({
+      await expect(t.sendrec("kernel", SysCall.SYS_GETINFO, { what: "endpoints" }, new Uint8Array(0), 60_000)).rejects.toMatchObject({
         errno: "ETRAPDENIED",
         message: expect.stringContaining("is MK_CREDS this service's own credential?"),
       });
@@ -173,7 +175,7 @@ describe("security", () => {
 
   it("security - a publish the server refuses fails the request at once with the refused subject", { timeout: 20_000 }, async () => {
     const nc = await ts.raw("rogue");
-    const mux = new RequestMux(nc, "_INBOX.rogue", systemClock);
+    const mux = new RequestMux(new Wire(nc, createLogger("test"), systemClock), "_INBOX.rogue", systemClock);
     mux.start();
     const h = new Envelope();
     h.set(H.type, String(Common.COMMON_PING));
@@ -194,7 +196,7 @@ describe("security", () => {
     ata.subscribe(`${Subjects.inboxPrefix("ata")}.>`, { callback: (_e, m) => void ataInbox.push(m.subject) });
     await ata.flush();
     const h = headers();
-    h.set(H.type, String(Sys.SYS_GETINFO));
+    h.set(H.type, String(SysCall.SYS_GETINFO));
     h.set(H.dst, "kernel");
     h.set(H.args, JSON.stringify({ what: "endpoints" }));
     nc.publish(Subjects.trap("rogue"), undefined, { headers: h, reply: "_INBOX.ata.stolen" });

@@ -45,12 +45,19 @@ describe("decoders", () => {
     );
   });
 
-  it("decoders - well-formed vdevio vectors are accepted with their values", () => {
-    const op = fc.constantFrom("inb", "inw", "outb", "outw", "insw", "outsw");
+  it("decoders - a vdevio vector is accepted exactly when every count is bounded: 65536 units per string op, 256 KiB in all", () => {
+    const op = fc.constantFrom("inb", "inw", "outb", "outw", "insw", "outsw", "insl", "outsb");
+    const value = fc.oneof(fc.integer({ min: 0, max: 2048 }), fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(65535, 65536, 65537, 2 ** 32 - 1));
+    const width: Record<string, number> = { b: 1, w: 2, l: 4 };
     fc.assert(
-      fc.property(fc.array(fc.tuple(op, fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffffffff })), { maxLength: 256 }), (ops) => {
-        expect(parseRequestArgs(0x617, { ops })).toEqual({ ops });
+      fc.property(fc.array(fc.tuple(op, fc.integer({ min: 0, max: 0xffff }), value), { maxLength: 256 }), (ops) => {
+        const strings = ops.filter(([o]) => o.startsWith("ins") || o.startsWith("outs"));
+        const total = strings.reduce((n, [o, , v]) => n + v * width[o[o.length - 1]], 0);
+        const ok = strings.every(([, , v]) => v <= 65536) && total <= 256 * 1024;
+        if (ok) expect(parseRequestArgs(0x617, { ops })).toEqual({ ops });
+        else expect(() => parseRequestArgs(0x617, { ops })).toThrow(/argument ops: (operation \d+ \(\w+\) moves \d+ units|the vector moves \d+ bytes)/);
       }),
+      { numRuns: 300 },
     );
   });
 

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
-import { Sys } from "#abi";
+import { SysCall } from "#abi";
 import { generateNatsAuth, permissionsFor } from "../../services/mkctl/src/nats-config.ts";
 import { parseSystemTable, portAllowed, SystemTableError } from "#base/system-table.ts";
 
@@ -31,7 +31,7 @@ describe("privilege table", () => {
     expect(ata.placement).toBe("user");
     expect(ata.io).toEqual([[0x1f0, 0x1f7], [0x3f6, 0x3f6]]);
     expect(ata.irq).toEqual([14]);
-    expect(ata.calls).toContain(Sys.SYS_VDEVIO);
+    expect(ata.calls).toContain(SysCall.SYS_VDEVIO);
     expect(portAllowed(ata, 0x1f7)).toBe(true);
     expect(portAllowed(ata, 0x1f8)).toBe(false);
     expect(t.services.get("mkctl")!.command).toBeUndefined();
@@ -62,7 +62,7 @@ describe("privilege table", () => {
 
   it("privilege table - NATS users may publish only their own trap, subscribe only their own endpoint and inbox", () => {
     const t = parseSystemTable(shipped);
-    expect(permissionsFor(t, "ata")).toEqual({ publish: ["mk.trap.ata"], subscribe: ["mk.ep.ata.>", "_INBOX.ata.>"], allowResponses: true });
+    expect(permissionsFor(t, "ata")).toEqual({ publish: ["mk.trap.ata"], subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot"], allowResponses: true });
     expect(permissionsFor(t, "mkctl").publish).toEqual(["mk.trap.mkctl", "mk.console.in"]);
     expect(permissionsFor(t, "kernel").publish).toContain("mk.hw.io");
     for (const svc of t.services.keys()) expect(JSON.stringify(permissionsFor(t, svc))).not.toContain("mk.hw");

@@ -1,7 +1,8 @@
 // What a kernel call handler is given: the kernel's state, the caller, and its arguments
 // already checked against the call's layout.
-import type { Args, EndpointInfo, Reply } from "#abi";
-import type { Logger } from "#base/log.ts";
+import type { EndpointInfo, KernelCallType, ReqArgs, Reply } from "#abi";
+import type { Clock } from "#base/clock.ts";
+import type { Logger, LogLimiter } from "#base/log.ts";
 import type { HwBus } from "../hw/hw-bus.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { IrqTable } from "../irq/irq-table.ts";
@@ -14,18 +15,24 @@ export interface KernelState {
   readonly irqs: IrqTable;
   readonly hw: HwBus;
   readonly log: Logger;
+  /** Rate limit for log lines a caller can cause at will. */
+  readonly logLimiter: LogLimiter;
+  readonly clock: Clock;
+  /** This kernel's boot id: a new one at every start of kernel-core. */
+  readonly boot: string;
   readonly metrics: KernelMetrics;
   endpointRows(): EndpointInfo[];
 }
 
-export interface CallContext {
+export interface CallContext<T extends KernelCallType = KernelCallType> {
   readonly caller: EndpointEntry | undefined; // undefined only for SYS_HELLO
   readonly label: string;
   readonly privileges: ServicePrivileges;
   readonly origin: "kernel" | "user";
-  readonly args: Args;
+  readonly args: ReqArgs<T>;
   readonly data: Uint8Array;
   readonly reqId: string;
 }
 
-export type KernelCall = (k: KernelState, c: CallContext) => Promise<Reply> | Reply;
+/** A kernel call handler, typed by its call's layout: its arguments arrive parsed. */
+export type KernelCall<T extends KernelCallType> = (k: KernelState, c: CallContext<T>) => Promise<Reply> | Reply;

@@ -1,10 +1,10 @@
 // SYS_DEVIO: one in/out of 8, 16 or 32 bits on a port the caller owns.
-import { MkError } from "#abi";
+import { MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 import { checkPort } from "./port-check.ts";
 
-export const doDevio: KernelCall = async (k, c) => {
-  const { op, port, value } = c.args as { op: string; port: number; value?: number };
+export const doDevio: KernelCall<typeof SysCall.SYS_DEVIO> = async (k, c) => {
+  const { op, port, value } = c.args;
   checkPort(k, c, "devio", port);
   const out = op.startsWith("out");
   if (out && value === undefined) throw new MkError("EBADREQUEST", `devio ${op} needs a value`);

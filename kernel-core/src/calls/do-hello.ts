@@ -1,10 +1,18 @@
 // SYS_HELLO: a new incarnation announces itself. It becomes label#(generation+1); the
-// previous incarnation, if still registered, is dead from now on.
+// previous incarnation, if still registered, is dead from now on. With `resume`, a
+// running incarnation registers again after kernel-core restarted, keeping its generation.
+import type { SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doHello: KernelCall = (k, c) => {
-  const { pid, host, cid } = c.args as { pid: number; host: string; cid: number };
-  const { entry, previous } = k.table.incarnate(c.label, { placement: c.origin, pid, host, cid });
-  k.log.info({ incarnation: entry.key, pid, host, previous }, "incarnation %s starting", entry.key);
-  return { args: { generation: entry.generation, previous } };
+export const doHello: KernelCall<typeof SysCall.SYS_HELLO> = (k, c) => {
+  const { pid, host, conn = "", resume } = c.args;
+  const who = { placement: c.origin, pid, host, conn };
+  if (resume) {
+    const entry = k.table.resume(c.label, resume, who);
+    k.logLimiter.allow(k.log, `hello:${c.label}`, () => k.log.info({ incarnation: entry.key, peerPid: pid, host }, "incarnation %s registered again", entry.key));
+    return { args: { generation: entry.generation, previous: 0, boot: k.boot } };
+  }
+  const { entry, previous } = k.table.incarnate(c.label, who);
+  k.logLimiter.allow(k.log, `hello:${c.label}`, () => k.log.info({ incarnation: entry.key, peerPid: pid, host, previous }, "incarnation %s starting", entry.key));
+  return { args: { generation: entry.generation, previous, boot: k.boot } };
 };

@@ -1,10 +1,10 @@
 // SYS_IRQCTL: set or remove the caller's policy on an IRQ line, enable or disable it.
 // The line must be in the caller's irq privileges.
-import { IRQ_REENABLE, MkError } from "#abi";
+import { IRQ_REENABLE, MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doIrqctl: KernelCall = (k, c) => {
-  const { request, irq, policy } = c.args as { request: string; irq: number; policy?: number };
+export const doIrqctl: KernelCall<typeof SysCall.SYS_IRQCTL> = (k, c) => {
+  const { request, irq, policy } = c.args;
   if (!c.privileges.irq.includes(irq)) {
     k.metrics.denials.labels("irqctl", "irq").inc();
     k.log.warn({ caller: c.caller?.key, call: "irqctl", irq, reqId: c.reqId }, "irqctl: IRQ %d not allowed for %s", irq, c.label);

@@ -1,10 +1,12 @@
 // SYS_READY: the caller's init callback finished; messages queued for it flow now.
+import type { SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doReady: KernelCall = (k, c) => {
-  if (c.caller) {
+export const doReady: KernelCall<typeof SysCall.SYS_READY> = (k, c) => {
+  if (c.caller && c.caller.state === "starting") {
     k.table.ready(c.caller);
-    k.log.info({ incarnation: c.caller.key }, "incarnation %s ready", c.caller.key);
+    const key = c.caller.key;
+    k.logLimiter.allow(k.log, `ready:${c.label}`, () => k.log.info({ incarnation: key }, "incarnation %s ready", key));
   }
   return {};
 };

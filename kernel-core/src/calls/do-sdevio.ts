@@ -1,12 +1,12 @@
 // SYS_SDEVIO: string I/O, rep ins/outs on one port: a whole sector in one call.
-import { MkError } from "#abi";
+import { MkError, stringOpBytes, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
-import { checkPort, stringBytes } from "./port-check.ts";
+import { checkPort } from "./port-check.ts";
 
-export const doSdevio: KernelCall = async (k, c) => {
-  const { op, port, count } = c.args as { op: string; port: number; count: number };
+export const doSdevio: KernelCall<typeof SysCall.SYS_SDEVIO> = async (k, c) => {
+  const { op, port, count } = c.args;
   checkPort(k, c, "sdevio", port);
-  const bytes = stringBytes(op, count);
+  const bytes = stringOpBytes(op, count);
   if (op.startsWith("outs") && c.data.length !== bytes) {
     throw new MkError("EBADREQUEST", `sdevio ${op}: body has ${c.data.length} bytes, count ${count} needs ${bytes}`);
   }

@@ -1,15 +1,14 @@
 // SYS_VDEVIO: a vector of port operations executed atomically by the bus (MINIX
 // sys_voutb and friends). String ops may be part of it; their bytes travel in the body.
-import { MkError } from "#abi";
-import type { HwOp } from "../hw/hw-bus.ts";
+import { MkError, stringOpBytes, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
-import { checkPort, stringBytes } from "./port-check.ts";
+import { checkPort } from "./port-check.ts";
 
-export const doVdevio: KernelCall = async (k, c) => {
-  const ops = (c.args as { ops: HwOp[] }).ops;
+export const doVdevio: KernelCall<typeof SysCall.SYS_VDEVIO> = async (k, c) => {
+  const { ops } = c.args;
   let outBytes = 0;
   for (const [, port] of ops) checkPort(k, c, "vdevio", port);
-  for (const [op, , value] of ops) if (op.startsWith("outs")) outBytes += stringBytes(op, value);
+  for (const [op, , value] of ops) if (op.startsWith("outs")) outBytes += stringOpBytes(op, value);
   if (c.data.length !== outBytes) {
     throw new MkError("EBADREQUEST", `vdevio: body has ${c.data.length} bytes, the string outputs need ${outBytes}`);
   }

@@ -11,10 +11,3 @@ export function checkPort(k: KernelState, c: CallContext, call: string, port: nu
   k.log.warn({ caller: c.caller?.key ?? c.label, call, port: hex, reqId: c.reqId }, "%s: port %s not allowed for %s", call, hex, c.label);
   throw new MkError("EPERM", `${call}: port ${hex} not allowed for ${c.label}`);
 }
-
-export const UNIT: Record<string, number> = { b: 1, w: 2, l: 4 };
-
-/** Bytes a string op moves: count units of its width. */
-export function stringBytes(op: string, count: number): number {
-  return count * UNIT[op[op.length - 1]];
-}

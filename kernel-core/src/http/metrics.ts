@@ -58,7 +58,12 @@ export class KernelMetrics {
   readonly calls = new Counter({ name: "mk_kernel_calls_total", help: "Kernel calls by call and result", labelNames: ["call", "result"], registers: [this.registry] });
   readonly denials = new Counter({ name: "mk_denials_total", help: "Refused calls and messages, by call and reason", labelNames: ["call", "reason"], registers: [this.registry] });
   readonly irqs = new Counter({ name: "mk_irqs_total", help: "Interrupts received from the hardware bus, by line", labelNames: ["line"], registers: [this.registry] });
-  readonly deaths = new Counter({ name: "mk_endpoint_deaths_total", help: "Incarnations that died, by label", labelNames: ["label"], registers: [this.registry] });
+  readonly deaths = new Counter({
+    name: "mk_endpoint_deaths_total",
+    help: "Incarnations that ended, by label and cause (exit: closed its own connection; superseded; disconnect; no-subscriber)",
+    labelNames: ["label", "cause"],
+    registers: [this.registry],
+  });
   readonly latency = new LatencyHistogram();
   /** Set by the kernel: the state of every endpoint, read at scrape time. */
   endpointStates: () => string[] = () => [];

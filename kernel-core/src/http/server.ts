@@ -5,11 +5,15 @@ import type { Kernel } from "../kernel.ts";
 
 export function buildHttp(kernel: Kernel, isConnected: () => boolean): FastifyInstance {
   const app = Fastify({ logger: false });
-  app.get("/healthz", async () => ({ status: "ok" }));
+  // Both name this kernel (pid and boot), so a tool can tell its own kernel from another's.
+  app.get("/healthz", async () => ({ status: "ok", pid: process.pid, boot: kernel.boot }));
+  // Ready: connected to NATS, and the hardware bus answers now (not: answered once).
   app.get("/readyz", async (_req, reply) => {
-    const ready = isConnected() && kernel.hardwareReady;
+    const nats = isConnected();
+    const hardware = nats && (await kernel.hardwareAnswers());
+    const ready = nats && hardware;
     reply.code(ready ? 200 : 503);
-    return { ready, nats: isConnected(), hardware: kernel.hardwareReady };
+    return { ready, nats, hardware, pid: process.pid, boot: kernel.boot };
   });
   app.get("/metrics", async (_req, reply) => {
     reply.header("content-type", kernel.metrics.registry.contentType);

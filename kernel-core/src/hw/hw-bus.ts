@@ -1,44 +1,49 @@
 // The kernel's side of the hardware bus: port I/O reaches the emulator only from here,
 // over mk.hw.io, as one atomic vector of operations per request.
-import type { NatsConnection } from "@nats-io/transport-node";
-import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, KERNEL, MkError, parseReplyArgs, Subjects, type HwFaultRequest } from "#abi";
-import { systemClock, type Clock } from "#base/clock.ts";
+import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, KERNEL, MkError, parseReplyArgs, Subjects, type HwFaultRequest, type HwInfoReply, type HwIoRequest } from "#abi";
+import type { Clock } from "#base/clock.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { RequestMux } from "#base/request-mux.ts";
+import type { Wire } from "#base/wire.ts";
 
-export type HwOp = [string, number, number];
+export type HwOp = HwIoRequest["ops"][number];
 
 export interface HwBus {
   io(ops: HwOp[], data?: Uint8Array): Promise<{ values: number[]; data: Uint8Array }>;
   fault(req: HwFaultRequest): Promise<void>;
+  /** The machine's boot id and counters; answers within timeoutMs or fails (readiness means this answers). */
+  info(timeoutMs?: number): Promise<HwInfoReply>;
 }
 
 export class NatsHwBus implements HwBus {
   private readonly mux: RequestMux;
   private readonly timeoutMs: number;
-  constructor(nc: NatsConnection, timeoutMs = 5000, clock: Clock = systemClock) {
-    this.mux = new RequestMux(nc, `${Subjects.inboxPrefix(KERNEL)}.hw`, clock);
+  constructor(wire: Wire, clock: Clock, timeoutMs = 5000) {
+    this.mux = new RequestMux(wire, `${Subjects.inboxPrefix(KERNEL)}.hw`, clock);
     this.mux.start();
     this.timeoutMs = timeoutMs;
   }
 
   async io(ops: HwOp[], data?: Uint8Array): Promise<{ values: number[]; data: Uint8Array }> {
     const r = await this.request(Hw.HW_IO, { ops }, data);
-    const args = parseReplyArgs(Hw.HW_IO, r.args) as { values: number[] };
-    return { values: args.values, data: r.data };
+    return { values: parseReplyArgs(Hw.HW_IO, r.args).values, data: r.data };
   }
 
   async fault(req: HwFaultRequest): Promise<void> {
     await this.request(Hw.HW_FAULT, req);
   }
 
-  private async request(type: number, args: object, data?: Uint8Array): Promise<{ args: unknown; data: Uint8Array }> {
+  async info(timeoutMs = this.timeoutMs): Promise<HwInfoReply> {
+    return parseReplyArgs(Hw.HW_INFO, (await this.request(Hw.HW_INFO, {}, undefined, timeoutMs)).args);
+  }
+
+  private async request(type: number, args: object, data?: Uint8Array, timeoutMs = this.timeoutMs): Promise<{ args: unknown; data: Uint8Array }> {
     const h = new Envelope();
     h.set(H.type, String(type));
     h.set(H.args, encodeArgs(args as Record<string, unknown>) ?? "{}");
     let m;
     try {
-      m = await this.mux.request(Subjects.hwIo, data, h, this.timeoutMs);
+      m = await this.mux.request(Subjects.hwIo, data, h, timeoutMs);
     } catch (e) {
       throw new MkError("EIO", `hardware bus did not answer: ${(e as Error).message}`, { cause: e });
     }

@@ -14,15 +14,20 @@ export interface EndpointEntry {
   readonly placement: "kernel" | "user";
   readonly pid: number;
   readonly host: string;
-  readonly cid: number; // NATS client id, 0 in kernel placement
+  readonly conn: string; // the nonce its NATS connection is named by (`<label>.<conn>`); "" in kernel placement
   since: number;
   messages: number;
 }
 
 interface Waiter {
   after: number;
+  owner?: string; // the incarnation that waits: dropped when it dies
   resolve: (e: EndpointEntry) => void;
+  reject: (e: MkError) => void;
 }
+
+/** Waiters for a next generation, all labels together: past this, EAGAIN. */
+export const MAX_WAITERS = 4096;
 
 export type DeathListener = (entry: EndpointEntry, cause: string) => void;
 
@@ -31,6 +36,7 @@ export class EndpointTable {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly deathListeners: DeathListener[] = [];
   private readonly clock: Clock;
+  private waiterCount = 0;
 
   constructor(clock: Clock) {
     this.clock = clock;
@@ -41,17 +47,38 @@ export class EndpointTable {
   }
 
   /** Registers a new incarnation of label; the previous one, if any, is dead from now on. */
-  incarnate(label: string, p: { placement: "kernel" | "user"; pid: number; host: string; cid: number }): { entry: EndpointEntry; previous: number } {
+  incarnate(label: string, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): { entry: EndpointEntry; previous: number } {
     const prev = this.current.get(label);
     const previous = prev?.generation ?? 0;
-    if (prev && prev.state !== "dead") this.markDead(prev, "superseded by a new incarnation");
-    const generation = previous + 1;
+    if (prev && prev.state !== "dead") this.markDead(prev, "superseded");
+    return { entry: this.add(label, previous + 1, p), previous };
+  }
+
+  /**
+   * A running incarnation registers again after kernel-core restarted, keeping its
+   * generation. Refused (EDEADSRCDST) when a live incarnation of the label is already
+   * registered, or a newer generation was: that one supersedes it.
+   */
+  resume(label: string, generation: number, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): EndpointEntry {
+    const cur = this.current.get(label);
+    if (cur && (cur.state !== "dead" || cur.generation > generation)) {
+      throw new MkError("EDEADSRCDST", `${label}#${generation} cannot register again: ${cur.key} is ${cur.state === "dead" ? "newer" : "live"}`);
+    }
+    return this.add(label, generation, p);
+  }
+
+  private add(label: string, generation: number, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): EndpointEntry {
     const entry: EndpointEntry = {
       label, generation, key: `${label}#${generation}`, state: "starting",
-      placement: p.placement, pid: p.pid, host: p.host, cid: p.cid, since: this.clock.now(), messages: 0,
+      placement: p.placement, pid: p.pid, host: p.host, conn: p.conn, since: this.clock.now(), messages: 0,
     };
     this.current.set(label, entry);
-    return { entry, previous };
+    return entry;
+  }
+
+  /** Forgets a dead row (a client that went away: nothing will restart it). */
+  forget(entry: EndpointEntry): void {
+    if (entry.state === "dead" && this.current.get(entry.label) === entry) this.current.delete(entry.label);
   }
 
   /** The starting incarnation finished init: it serves now; wake those waiting for it. */
@@ -63,7 +90,7 @@ export class EndpointTable {
     if (!ws) return;
     for (const w of [...ws]) {
       if (entry.generation > w.after) {
-        ws.delete(w);
+        this.unwait(entry.label, w);
         w.resolve(entry);
       }
     }
@@ -73,14 +100,33 @@ export class EndpointTable {
     if (entry.state === "dead") return;
     entry.state = "dead";
     entry.since = this.clock.now();
+    // What the dead incarnation itself was waiting for is of no use to anyone now.
+    for (const [label, ws] of this.waiters) {
+      for (const w of [...ws]) {
+        if (w.owner !== entry.key) continue;
+        this.unwait(label, w);
+        w.reject(new MkError("EDEADSRCDST", `${entry.key} died while waiting for ${label}`));
+      }
+    }
     for (const fn of this.deathListeners) fn(entry, cause);
   }
 
-  /** The live incarnation that owns a NATS connection id. */
-  byCid(cid: number): EndpointEntry | undefined {
-    if (cid === 0) return undefined;
-    for (const e of this.current.values()) if (e.cid === cid && e.state !== "dead") return e;
-    return undefined;
+  /** Waiters pending, all labels together. */
+  get waiting(): number {
+    return this.waiterCount;
+  }
+
+  private unwait(label: string, w: Waiter): void {
+    const ws = this.waiters.get(label);
+    if (!ws?.delete(w)) return;
+    this.waiterCount--;
+    if (ws.size === 0) this.waiters.delete(label);
+  }
+
+  /** The live incarnation whose NATS connection is `<label>.<conn>` of NATS user label. */
+  byConnection(user: string, name: string): EndpointEntry | undefined {
+    const e = this.current.get(user);
+    return e && e.state !== "dead" && e.conn !== "" && name === `${user}.${e.conn}` ? e : undefined;
   }
 
   get(label: string): EndpointEntry | undefined {
@@ -101,19 +147,28 @@ export class EndpointTable {
     return e;
   }
 
-  /** Waits until an incarnation of label newer than `after` is ready, up to ms. */
-  waitReady(label: string, after: number, ms: number): Promise<EndpointEntry> {
+  /**
+   * Waits until an incarnation of label newer than `after` is ready, up to ms. `owner` is
+   * the incarnation waiting: if it dies first, the wait ends with EDEADSRCDST.
+   */
+  waitReady(label: string, after: number, ms: number, owner?: string): Promise<EndpointEntry> {
     const e = this.current.get(label);
     if (e && e.state === "ready" && e.generation > after) return Promise.resolve(e);
+    if (this.waiterCount >= MAX_WAITERS) return Promise.reject(new MkError("EAGAIN", `${MAX_WAITERS} waiters already wait for endpoints`));
     return new Promise((resolve, reject) => {
       let set = this.waiters.get(label);
       if (!set) this.waiters.set(label, (set = new Set()));
       const timer = this.clock.setTimeout(() => {
-        set.delete(w);
+        this.unwait(label, w);
         reject(new MkError("ETIMEDOUT", `no ready incarnation of ${label} after generation ${after} within ${ms} ms`));
       }, ms);
-      const w: Waiter = { after, resolve: (x) => { timer.cancel(); resolve(x); } };
+      const w: Waiter = {
+        after, owner,
+        resolve: (x) => { timer.cancel(); resolve(x); },
+        reject: (x) => { timer.cancel(); reject(x); },
+      };
       set.add(w);
+      this.waiterCount++;
     });
   }
 
@@ -122,7 +177,7 @@ export class EndpointTable {
       .sort((a, b) => a.label.localeCompare(b.label))
       .map((e) => ({
         endpoint: e.key, label: e.label, generation: e.generation, state: e.state, placement: e.placement,
-        pid: e.pid, host: e.host, since: e.since, messages: e.messages,
+        pid: e.pid, host: e.host, since: new Date(e.since).toISOString(), messages: e.messages,
       }));
   }
 }

@@ -21,8 +21,8 @@ export class KernelTransport implements Transport {
     this.klog = log;
   }
 
-  connectionId(): number {
-    return 0;
+  connection(): string {
+    return "";
   }
 
   private async trap(kind: Kind, dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs: number): Promise<TrapOut> {

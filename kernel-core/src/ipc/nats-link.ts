@@ -4,13 +4,14 @@
 // account's disconnect events to learn at once when an incarnation's connection died.
 import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
-  addHop, checkBody, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, H, headerSafe,
-  KERNEL, LABEL_RE, MkError, Subjects, typeName,
+  addHop, boundedField, checkBody, decodeHops, decodeKind, decodeRawArgs, decodeReqId, decodeStatus, decodeTrace, decodeType,
+  encodeArgs, errnoName, H, headerSafe, KERNEL, LABEL_RE, MAX_ARGS, MkError, replyHops, Subjects, typeName,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
+import { clip, LogLimiter, type Logger } from "#base/log.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { NoRespondersError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
-import type { Logger } from "#base/log.ts";
+import { Wire } from "#base/wire.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { EndpointEntry, EndpointTable } from "./endpoint-table.ts";
 import { errorOut, NoSubscriberError, type Ipc, type Link, type TrapIn, type TrapOut } from "./ipc.ts";
@@ -19,6 +20,7 @@ export const DISCONNECT_SUBJECT = (account: string) => `$SYS.ACCOUNT.${account}.
 const TRAP_PREFIX = "mk.trap.";
 const MAX_TIMEOUT_MS = 600_000;
 const GENERATION_SUFFIX = /^#[1-9][0-9]{0,8}$/;
+const EMPTY = new Uint8Array(0);
 
 export interface NatsLinkOptions {
   nc: NatsConnection;
@@ -35,47 +37,56 @@ export interface NatsLinkOptions {
 export class NatsLink implements Link {
   private readonly o: NatsLinkOptions;
   private readonly subs: Subscription[] = [];
+  readonly wire: Wire;
   private readonly mux: RequestMux;
   private readonly debug: boolean;
+  private readonly limiter: LogLimiter;
 
   constructor(o: NatsLinkOptions) {
     this.o = o;
     this.debug = o.log.isLevelEnabled("debug");
-    this.mux = new RequestMux(o.nc, Subjects.inboxPrefix(KERNEL), o.clock);
+    this.wire = new Wire(o.nc, o.log, o.clock);
+    this.limiter = new LogLimiter(o.clock);
+    this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(KERNEL), o.clock);
   }
 
   async start(): Promise<void> {
     const { nc, sysNc, ipc } = this.o;
     this.mux.start();
-    this.subs.push(nc.subscribe(Subjects.trapWildcard, { callback: (_e, m) => void this.onTrap(m) }));
+    this.subs.push(nc.subscribe(Subjects.trapWildcard, { callback: this.wire.guard("trap", (m) => this.onTrap(m)) }));
     this.subs.push(
       nc.subscribe(Subjects.hwIrqWildcard, {
-        callback: (_e, m) => {
+        callback: this.wire.guard("irq", (m) => {
           const line = Number(m.subject.slice("mk.hw.irq.".length));
           if (Number.isInteger(line) && line >= 0 && line < 16) ipc.irq(line);
-        },
+        }),
       }),
     );
     if (sysNc) {
-      this.subs.push(sysNc.subscribe(DISCONNECT_SUBJECT(this.o.account), { callback: (_e, m) => this.onDisconnect(m) }));
+      const sysWire = new Wire(sysNc, this.o.log, this.o.clock);
+      this.subs.push(sysNc.subscribe(DISCONNECT_SUBJECT(this.o.account), { callback: sysWire.guard("disconnect", (m) => this.onDisconnect(m)) }));
       await sysNc.flush();
     }
     await nc.flush();
   }
 
+  /**
+   * The server says a connection closed. Which incarnation it was is told by the NATS
+   * user and the connection's name (`<label>.<nonce>`, given in SYS_HELLO), never by the
+   * server's client id: a restarted nats-server hands the same ids out again.
+   */
   private onDisconnect(m: Msg): void {
-    let cid: unknown;
-    let reason: unknown;
+    let ev: { client?: { user?: unknown; name?: unknown }; reason?: unknown };
     try {
-      const ev = JSON.parse(new TextDecoder().decode(m.data)) as { client?: { id?: unknown }; reason?: unknown };
-      cid = ev.client?.id;
-      reason = ev.reason;
+      ev = JSON.parse(new TextDecoder().decode(m.data)) as typeof ev;
     } catch {
       return;
     }
-    if (typeof cid !== "number") return;
-    const ep = this.o.table.byCid(cid);
-    if (ep) this.o.table.markDead(ep, `connection closed (${typeof reason === "string" ? reason : "disconnect"})`);
+    const { user, name } = ev.client ?? {};
+    if (typeof user !== "string" || typeof name !== "string") return;
+    const ep = this.o.table.byConnection(user, name);
+    const reason = typeof ev.reason === "string" ? ev.reason.slice(0, 64) : "disconnect";
+    if (ep) this.o.table.markDead(ep, `disconnect (${reason})`);
   }
 
   private async onTrap(m: Msg): Promise<void> {
@@ -84,7 +95,8 @@ export class NatsLink implements Link {
     // A caller may only have replies sent to its own inbox: never into another's.
     if (m.reply && !m.reply.startsWith(`${Subjects.inboxPrefix(label)}.`)) {
       this.o.metrics.denials.labels("trap", "reply-subject").inc();
-      this.o.log.warn({ caller: label, call: "trap", reply: m.reply.slice(0, 64) }, "trap from %s names a reply subject outside its inbox; dropped", label);
+      this.limiter.allow(this.o.log, `reply-subject:${label}`, () =>
+        this.o.log.warn({ caller: label, call: "trap", reply: clip(m.reply ?? "", 64) }, "trap from %s names a reply subject outside its inbox; dropped", label));
       return;
     }
     const { get } = readEnvelope(m);
@@ -93,9 +105,9 @@ export class NatsLink implements Link {
       checkBody(m.data);
       const kind = decodeKind(get);
       const type = decodeType(get);
-      const dst = get(H.dst);
+      const dst = boundedField(get, H.dst);
       if (!dst) throw new MkError("EBADREQUEST", `missing ${H.dst} header`);
-      const rawTimeout = get(H.timeout);
+      const rawTimeout = boundedField(get, H.timeout);
       let timeoutMs = this.o.trapTimeoutMs;
       if (rawTimeout !== undefined) {
         if (!/^[0-9]{1,7}$/.test(rawTimeout) || Number(rawTimeout) < 1 || Number(rawTimeout) > MAX_TIMEOUT_MS) {
@@ -105,18 +117,20 @@ export class NatsLink implements Link {
       }
       // A caller names its own incarnation (label#generation) once it has one; the label
       // must be the authenticated one, and route() refuses a superseded generation.
-      const claim = get(H.src);
+      const claim = boundedField(get, H.src);
       if (claim !== undefined && !(claim.startsWith(label) && GENERATION_SUFFIX.test(claim.slice(label.length)))) {
         this.o.metrics.denials.labels("trap", "source").inc();
-        this.o.log.warn({ caller: label, call: "trap", claimed: claim.slice(0, 48) }, "trap from %s claims to come from %s; refused", label, claim.slice(0, 48));
+        this.limiter.allow(this.o.log, `source:${label}`, () =>
+          this.o.log.warn({ caller: label, call: "trap", claimed: clip(claim, 48) }, "trap from %s claims to come from %s; refused", label, clip(claim, 48)));
         throw new MkError("EBADSRCDST", `${H.src} ${JSON.stringify(claim.slice(0, 48))} is not an incarnation (label#generation) of the caller ${label}`);
       }
       t = {
         caller: label, callerClaim: claim, origin: "user", kind, dst, type, args: decodeRawArgs(get), argsJson: get(H.args),
-        data: m.data, reqId: get(H.req) ?? nuid.next(), hops: addHop(get(H.hops), "kernel", this.o.clock.nowUs()), timeoutMs,
+        data: m.data, reqId: decodeReqId(get) ?? nuid.next(), hops: addHop(decodeHops(get), "kernel", this.o.clock.nowUs()),
+        trace: decodeTrace(get), timeoutMs,
       };
     } catch (e) {
-      if (m.reply) this.reply(m.reply, errorOut(e as MkError));
+      this.reply(m.reply, errorOut(e as MkError));
       return;
     }
     let out: TrapOut;
@@ -124,27 +138,29 @@ export class NatsLink implements Link {
       out = await this.o.ipc.trap(t);
     } catch (e) {
       // A kernel bug, not the caller's fault: answer EIO and keep serving.
-      this.o.log.error({ err: e, caller: label, reqId: t.reqId }, "trap handling failed");
+      this.o.log.error({ err: e, caller: label, msgType: typeName(t.type), reqId: t.reqId }, "trap handling failed");
       out = errorOut(new MkError("EIO", `kernel error: ${(e as Error).message}`));
     }
-    if (m.reply) this.reply(m.reply, out, t.hops);
+    this.reply(m.reply, out, t.hops);
     if (this.debug) {
       this.o.log.debug({ caller: label, msgType: typeName(t.type), reqId: t.reqId, dst: t.dst, kind: t.kind, status: out.status, err: out.errname }, "trap %s -> %s", typeName(t.type), t.dst);
     }
   }
 
-  private reply(subject: string, out: TrapOut, hops?: string): void {
+  /** Answers a trap. An answer too large to send goes back as an EMSGSIZE error reply. */
+  private reply(subject: string | undefined, out: TrapOut, hops?: string): void {
+    if (!subject) return;
     const h = new Envelope();
     h.set(H.status, String(out.status));
     if (out.status !== 0) {
-      if (out.errname) h.set(H.errname, out.errname);
+      h.set(H.errname, errnoName(out.status) ?? "EIO");
       if (out.errmsg) h.set(H.errmsg, headerSafe(out.errmsg));
     }
     const a = out.argsJson ?? encodeArgs(out.args);
     if (a !== undefined) h.set(H.args, a);
     const trail = out.hops ?? hops;
     if (trail) h.set(H.hops, addHop(trail, "kernel", this.o.clock.nowUs()));
-    this.o.nc.publish(subject, out.data, { headers: h });
+    this.wire.respond(subject, out.data, h);
   }
 
   private envelope(ep: EndpointEntry, source: string, t: TrapIn): Envelope {
@@ -154,6 +170,7 @@ export class NatsLink implements Link {
     h.set(H.dst, ep.key);
     h.set(H.req, t.reqId || nuid.next());
     h.set(H.hops, t.hops ?? addHop(undefined, "kernel", this.o.clock.nowUs()));
+    if (t.trace) h.set(H.trace, t.trace);
     if (t.kind !== "sendrec") h.set(H.kind, t.kind);
     const a = t.argsJson ?? encodeArgs(t.args as Record<string, unknown> | undefined);
     if (a !== undefined) h.set(H.args, a);
@@ -169,20 +186,20 @@ export class NatsLink implements Link {
       if (e instanceof RequestTimeoutError) {
         throw new MkError("ETIMEDOUT", `${ep.key} did not reply within ${timeoutMs} ms`);
       }
+      if (e instanceof MkError) throw e; // the wire's EMSGSIZE or EIO
       throw new MkError("EIO", `forward to ${ep.key} failed: ${(e as Error).message}`);
     }
+    // The reply comes from a server the kernel does not trust: bounded before it is copied on.
     const { get } = readEnvelope(m);
     let status: number;
+    const argsJson = get(H.args);
     try {
       status = decodeStatus(get);
+      if (argsJson !== undefined && argsJson.length > MAX_ARGS) throw new MkError("EBADREQUEST", "oversized arguments");
     } catch {
       throw new MkError("EIO", `${ep.key} sent a malformed reply`);
     }
-    return { status, errname: get(H.errname), errmsg: get(H.errmsg), argsJson: get(H.args), data: m.data, hops: get(H.hops) };
-  }
-
-  post(ep: EndpointEntry, source: string, t: TrapIn): void {
-    this.o.nc.publish(Subjects.endpoint(ep.label, ep.generation), t.data, { headers: this.envelope(ep, source, t) });
+    return { status, errmsg: get(H.errmsg), argsJson: status === 0 ? argsJson : undefined, data: status === 0 ? m.data : EMPTY, hops: replyHops(get) };
   }
 
   notify(ep: EndpointEntry, source: string, bits: number): void {
@@ -192,7 +209,7 @@ export class NatsLink implements Link {
     h.set(H.src, source);
     h.set(H.dst, ep.key);
     h.set(H.args, `{"bits":${bits}}`);
-    this.o.nc.publish(Subjects.endpoint(ep.label, ep.generation), undefined, { headers: h });
+    this.wire.publish(Subjects.endpoint(ep.label, ep.generation), undefined, h);
   }
 
   async stop(): Promise<void> {

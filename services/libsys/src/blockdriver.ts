@@ -1,9 +1,9 @@
 // The block driver framework (MINIX libblockdriver): maps the BDEV protocol onto a
-// device's open/read/write/flush/geometry, checks sizes (a write's body must be exactly
-// count sectors), and runs one request at a time.
+// device's open/read/write/flush/geometry and checks sizes (a write's body must be
+// exactly count sectors). One request runs at a time (concurrency 1: one controller, one
+// set of registers); libsys's server queue serves callers round robin.
 import { Bdev, MkError, SECTOR_SIZE, type Reply } from "#abi";
-import { lifecycleOf, minorOf, type DeviceLifecycle } from "./device-lifecycle.ts";
-import { Mutex } from "./mutex.ts";
+import { lifecycleOf, type DeviceLifecycle } from "./device-lifecycle.ts";
 import type { Server, ServiceModule } from "./service.ts";
 import type { Sys } from "./sys.ts";
 
@@ -28,28 +28,27 @@ export function blockDriver(label: string, create: (sys: Sys) => BlockDevice): S
     label,
     create(sys: Sys): Server {
       const dev = create(sys);
-      const one = new Mutex();
       return {
-        ...lifecycleOf(dev),
+        ...lifecycleOf(dev, sys),
+        concurrency: 1,
         handlers: {
-          [Bdev.BDEV_OPEN]: (r) => one.run(async () => { await dev.open?.(minorOf(r)); return {}; }),
-          [Bdev.BDEV_CLOSE]: (r) => one.run(async () => { await dev.close?.(minorOf(r)); return {}; }),
-          [Bdev.BDEV_READ]: (r) => one.run(async (): Promise<Reply> => {
-            const { minor, lba, count } = r.args as { minor: number; lba: number; count: number };
+          [Bdev.BDEV_OPEN]: async (r) => { await dev.open?.(r.args.minor); return {}; },
+          [Bdev.BDEV_CLOSE]: async (r) => { await dev.close?.(r.args.minor); return {}; },
+          [Bdev.BDEV_READ]: async (r): Promise<Reply> => {
+            const { minor, lba, count } = r.args;
             if (count === 0) return { args: { count: 0 } };
-            const data = await dev.read(minor, lba, count);
-            return { args: { count }, data };
-          }),
-          [Bdev.BDEV_WRITE]: (r) => one.run(async (): Promise<Reply> => {
-            const { minor, lba, count } = r.args as { minor: number; lba: number; count: number };
+            return { args: { count }, data: await dev.read(minor, lba, count) };
+          },
+          [Bdev.BDEV_WRITE]: async (r): Promise<Reply> => {
+            const { minor, lba, count } = r.args;
             if (r.data.length !== count * SECTOR_SIZE) {
               throw new MkError("EBADREQUEST", `write of ${count} sectors needs ${count * SECTOR_SIZE} bytes, got ${r.data.length} (truncated sector?)`);
             }
             if (count > 0) await dev.write(minor, lba, r.data);
             return { args: { count } };
-          }),
-          [Bdev.BDEV_FLUSH]: (r) => one.run(async () => { await dev.flush(minorOf(r)); return {}; }),
-          [Bdev.BDEV_GEOMETRY]: (r) => one.run(async () => ({ args: { ...(await dev.geometry(minorOf(r))) } })),
+          },
+          [Bdev.BDEV_FLUSH]: async (r) => { await dev.flush(r.args.minor); return {}; },
+          [Bdev.BDEV_GEOMETRY]: async (r) => ({ args: { ...(await dev.geometry(r.args.minor)) } }),
         },
       };
     },

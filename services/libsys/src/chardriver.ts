@@ -1,7 +1,8 @@
 // The character driver framework (MINIX libchardriver): maps the CDEV protocol onto a
-// device's open/close/read/write; reads may wait (for a line) up to a timeout.
+// device's open/close/read/write; reads may wait (for a line) up to a timeout, so several
+// requests run at once (libsys's server queue keeps one caller from holding them all).
 import { Cdev, type Reply } from "#abi";
-import { lifecycleOf, minorOf, type DeviceLifecycle } from "./device-lifecycle.ts";
+import { lifecycleOf, type DeviceLifecycle } from "./device-lifecycle.ts";
 import type { Server, ServiceModule } from "./service.ts";
 import type { Sys } from "./sys.ts";
 
@@ -20,19 +21,16 @@ export function charDriver(label: string, create: (sys: Sys) => CharDevice): Ser
     create(sys: Sys): Server {
       const dev = create(sys);
       return {
-        ...lifecycleOf(dev),
+        ...lifecycleOf(dev, sys),
+        concurrency: 8,
         handlers: {
-          [Cdev.CDEV_OPEN]: async (r) => { await dev.open?.(minorOf(r)); return {}; },
-          [Cdev.CDEV_CLOSE]: async (r) => { await dev.close?.(minorOf(r)); return {}; },
+          [Cdev.CDEV_OPEN]: async (r) => { await dev.open?.(r.args.minor); return {}; },
+          [Cdev.CDEV_CLOSE]: async (r) => { await dev.close?.(r.args.minor); return {}; },
           [Cdev.CDEV_READ]: async (r): Promise<Reply> => {
-            const { minor, count, timeoutMs } = r.args as { minor: number; count: number; timeoutMs?: number };
-            const data = await dev.read(minor, count, timeoutMs ?? DEFAULT_READ_TIMEOUT_MS);
+            const data = await dev.read(r.args.minor, r.args.count, r.args.timeoutMs ?? DEFAULT_READ_TIMEOUT_MS);
             return { args: { count: data.length }, data };
           },
-          [Cdev.CDEV_WRITE]: async (r): Promise<Reply> => {
-            const { minor } = r.args as { minor: number };
-            return { args: { count: await dev.write(minor, r.data) } };
-          },
+          [Cdev.CDEV_WRITE]: async (r): Promise<Reply> => ({ args: { count: await dev.write(r.args.minor, r.data) } }),
         },
       };
     },

@@ -1,50 +1,60 @@
 // User placement: the service is its own process and reaches everything through its own
-// trap subject. With request-mux.ts and nats-envelope.ts, the only libsys code that
-// speaks NATS.
-import { connect, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+// trap subject. With base's request multiplexer, envelope codec and wire, the only libsys
+// code that speaks NATS. Every field that comes off the wire is bounded before it is used
+// or copied; every publish goes through the Wire (sized, never throwing).
+import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
-  addHop, decodeError, decodeKind, decodeRawArgs, decodeStatus, decodeType, encodeArgs, headerSafe,
-  H, Kind, MkError, NOTIFY_MESSAGE, Subjects, typeName, type Args, type Delivered, type Reply,
+  addHop, decodeError, decodeHops, decodeKind, decodeRawArgs, decodeReqId, decodeStatus, decodeTrace, decodeType, encodeArgs,
+  H, Kind, MkError, NOTIFY_MESSAGE, parseShape, replyHops, Subjects, typeName, f, type Args, type Delivered, type Reply,
 } from "#abi";
-import { systemClock } from "#base/clock.ts";
+import { systemClock, type Clock, type Timer } from "#base/clock.ts";
+import type { Credential } from "#base/credentials.ts";
+import { createLogger, type Logger } from "#base/log.ts";
+import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { InboxDeniedError, NoRespondersError, PublishDeniedError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
-import type { Credential } from "#base/credentials.ts";
-import type { Logger } from "#base/log.ts";
+import { childTrace } from "#base/trace.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
+import { errorEnvelope, Wire } from "#base/wire.ts";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 const DRAIN_MS = 1000;
-
-export async function connectNats(label: string, cred: Credential): Promise<NatsConnection> {
-  return connect({
-    servers: cred.servers,
-    user: cred.user,
-    pass: cred.password,
-    name: label,
-    inboxPrefix: Subjects.inboxPrefix(label),
-    maxReconnectAttempts: 10,
-  });
-}
+/** kernel-core announces itself this often; silent for KERNEL_SILENT_MS, it is taken to be gone. */
+export const KERNEL_BEACON_MS = 1000;
+export const KERNEL_SILENT_MS = 3500;
+const BEACON = { boot: f.str(32) };
 
 export class NatsTransport implements Transport {
   readonly label: string;
   readonly placement = "user" as const;
   readonly nc: NatsConnection;
+  readonly wire: Wire;
   private sub?: Subscription;
+  private kernelSub?: Subscription;
   private readonly trap: string;
   private readonly onPanic: (err: unknown) => never;
   private readonly mux: RequestMux;
+  private readonly clock: Clock;
   /** This incarnation, once the kernel assigned it: every trap after SYS_HELLO names it. */
   private self?: string;
+  /** The kernel's boot as last announced, and when. */
+  private kernelBoot?: string;
+  private kernelSeen = 0;
+  private watchdog?: Timer;
   /** Set by the service lifecycle once the incarnation is known; debug lines per message. */
   log?: Logger;
 
-  constructor(label: string, nc: NatsConnection, onPanic?: (err: unknown) => never) {
+  private readonly conn: string;
+
+  /** conn: the nonce the connection is named by (`<label>.<conn>`), "" when it is not. */
+  constructor(label: string, nc: NatsConnection, onPanic?: (err: unknown) => never, clock: Clock = systemClock, conn = "") {
     this.label = label;
+    this.conn = conn;
     this.nc = nc;
+    this.clock = clock;
     this.trap = Subjects.trap(label);
-    this.mux = new RequestMux(nc, Subjects.inboxPrefix(label), systemClock);
+    this.wire = new Wire(nc, createLogger(label), clock);
+    this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(label), clock);
     this.mux.start();
     this.onPanic = onPanic ?? ((err) => {
       console.error(JSON.stringify({ level: 60, svc: label, msg: "panic", err: String((err as Error)?.stack ?? err) }));
@@ -53,19 +63,18 @@ export class NatsTransport implements Transport {
   }
 
   static async connect(label: string, cred: Credential): Promise<NatsTransport> {
-    return new NatsTransport(label, await connectNats(label, cred));
+    const conn = nuid.next();
+    const nc = await connectNats(`${label}.${conn}`, cred, Subjects.inboxPrefix(label));
+    watchConnection(nc, createLogger(label));
+    return new NatsTransport(label, nc, undefined, systemClock, conn);
   }
 
-  connectionId(): number {
-    return this.nc.info?.client_id ?? 0;
-  }
-
-  private envelope(dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number): Envelope {
-    return trapEnvelope(this.label, dst, type, kind, args, timeoutMs, this.self);
+  connection(): string {
+    return this.conn;
   }
 
   async sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
-    const h = this.envelope(dst, type, Kind.SENDREC, args, timeoutMs);
+    const h = trapEnvelope(this.label, dst, type, Kind.SENDREC, args, timeoutMs, this.self);
     let m: Msg;
     try {
       // The kernel answers within timeoutMs; the extra second covers its own reply hop.
@@ -77,7 +86,7 @@ export class NatsTransport implements Transport {
   }
 
   async send(dst: string, type: number, args: Args | undefined, data: Uint8Array): Promise<void> {
-    const h = this.envelope(dst, type, Kind.SEND, args);
+    const h = trapEnvelope(this.label, dst, type, Kind.SEND, args, undefined, this.self);
     try {
       parseReply(await this.mux.request(this.trap, data, h, DEFAULT_TIMEOUT_MS));
     } catch (e) {
@@ -87,23 +96,47 @@ export class NatsTransport implements Transport {
 
   async notify(dst: string, bits: number): Promise<void> {
     // Non-blocking, as in MINIX: no reply is awaited; the kernel coalesces the bits.
-    this.nc.publish(this.trap, undefined, { headers: this.envelope(dst, NOTIFY_MESSAGE, Kind.NOTIFY, { bits }) });
+    const err = this.wire.publish(this.trap, undefined, trapEnvelope(this.label, dst, NOTIFY_MESSAGE, Kind.NOTIFY, { bits }, undefined, this.self));
+    if (err) throw err;
   }
 
   async listen(generation: number, receiver: Receiver): Promise<void> {
     this.self = `${this.label}#${generation}`;
-    this.sub = this.nc.subscribe(Subjects.endpoint(this.label, generation), {
-      callback: (err, msg) => {
-        if (err) return;
-        void this.receive(msg, receiver);
-      },
-    });
+    this.sub?.unsubscribe();
+    this.sub = this.nc.subscribe(Subjects.endpoint(this.label, generation), { callback: this.wire.guard("endpoint", (m) => this.receive(m, receiver)) });
     await this.nc.flush();
+  }
+
+  /**
+   * Follows kernel-core's announcements: a new boot is reported to onBoot (the lifecycle
+   * registers again); a kernel silent for KERNEL_SILENT_MS fails every request waiting on
+   * it at once (ENOTREADY) instead of leaving them to their deadlines.
+   */
+  watchKernel(onBoot: (boot: string) => void): void {
+    this.kernelSub = this.nc.subscribe(Subjects.kernelBoot, {
+      callback: this.wire.guard("kernel-boot", (m) => {
+        const { boot } = parseShape(BEACON, decodeRawArgs(readEnvelope(m).get));
+        this.kernelSeen = this.clock.now();
+        if (boot !== this.kernelBoot) {
+          if (this.kernelBoot !== undefined) this.mux.failAll(new MkError("ENOTREADY", "kernel-core restarted: the request was lost with the old kernel"));
+          this.kernelBoot = boot;
+          onBoot(boot);
+        }
+      }),
+    });
+    const check = () => {
+      this.watchdog = this.clock.setTimeout(check, KERNEL_BEACON_MS);
+      if (this.kernelSeen === 0 || this.mux.size === 0) return;
+      const silent = this.clock.now() - this.kernelSeen;
+      if (silent > KERNEL_SILENT_MS) this.mux.failAll(new MkError("ENOTREADY", `kernel-core is gone: no announcement for ${silent} ms`));
+    };
+    check();
   }
 
   private async receive(msg: Msg, receiver: Receiver): Promise<void> {
     const { get } = readEnvelope(msg);
     let reply: Reply | undefined;
+    let hops: string | undefined;
     try {
       const kind = decodeKind(get);
       const type = decodeType(get);
@@ -111,16 +144,17 @@ export class NatsTransport implements Transport {
       const args = decodeRawArgs(get);
       if (kind === Kind.NOTIFY) {
         const bits = (args as { bits?: unknown }).bits;
-        if (typeof bits === "number" && Number.isInteger(bits)) receiver.notify(source, bits);
+        if (typeof bits === "number" && Number.isInteger(bits)) receiver.notify(source.slice(0, 48), bits);
         return;
       }
-      const delivered: Delivered = { type, args: args as Args, data: msg.data, source, kind, reqId: get(H.req) ?? "" };
+      hops = decodeHops(get);
+      const delivered: Delivered = { type, args: args as Args, data: msg.data, source: source.slice(0, 48), kind, reqId: decodeReqId(get) ?? "", trace: decodeTrace(get) };
       reply = await receiver.deliver(delivered);
-      this.log?.debug({ msgType: typeName(type), reqId: delivered.reqId, source, bytes: msg.data.length }, "%s from %s", typeName(type), source);
+      this.log?.debug({ msgType: typeName(type), reqId: delivered.reqId, trace: delivered.trace, source, bytes: msg.data.length }, "%s from %s", typeName(type), source);
     } catch (e) {
       if (!(e instanceof MkError)) this.panic(e);
-      this.log?.debug({ msgType: typeName(Number(get(H.type))), reqId: get(H.req), source: get(H.src), err: e.errno }, "refused: %s", e.message);
-      if (msg.reply) msg.respond(undefined, { headers: errorHeaders(e) });
+      this.log?.debug({ msgType: typeName(Number(get(H.type))), reqId: get(H.req)?.slice(0, 64), err: e.errno }, "refused: %s", e.message);
+      this.wire.respond(msg.reply, undefined, errorEnvelope(e));
       return;
     }
     if (!msg.reply) return;
@@ -128,11 +162,13 @@ export class NatsTransport implements Transport {
     h.set(H.status, "0");
     const a = encodeArgs(reply?.args);
     if (a !== undefined) h.set(H.args, a);
-    h.set(H.hops, addHop(get(H.hops), this.label, systemClock.nowUs()));
-    msg.respond(reply?.data, { headers: h });
+    h.set(H.hops, addHop(hops, this.label, this.clock.nowUs()));
+    this.wire.respond(msg.reply, reply?.data, h);
   }
 
   async close(): Promise<void> {
+    this.watchdog?.cancel();
+    this.kernelSub?.unsubscribe();
     this.mux.close(new MkError("ENOTREADY", `${this.label} is closing`));
     if (this.nc.isClosed()) return;
     // Drain lets in-flight replies go out; a server that is gone must not hold us up.
@@ -150,7 +186,8 @@ export class NatsTransport implements Transport {
  * The envelope of a trap. `self` is the caller's incarnation once it has one: the kernel
  * refuses traps from an incarnation that has been superseded (EDEADSRCDST), so a driver
  * that hung, was replaced and wakes up cannot touch the hardware again. The kernel
- * stamps the source of what it delivers itself.
+ * stamps the source of what it delivers itself. The trace in force (the request this
+ * call is made for) goes along, with a span of this call's own.
  */
 export function trapEnvelope(caller: string, dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number, self?: string): Envelope {
   const h = new Envelope();
@@ -159,6 +196,7 @@ export function trapEnvelope(caller: string, dst: string, type: number, kind: st
   h.set(H.dst, dst);
   h.set(H.req, nuid.next());
   h.set(H.hops, addHop(undefined, caller, systemClock.nowUs()));
+  h.set(H.trace, childTrace());
   if (kind !== Kind.SENDREC) h.set(H.kind, kind);
   const a = encodeArgs(args);
   if (a !== undefined) h.set(H.args, a);
@@ -166,19 +204,11 @@ export function trapEnvelope(caller: string, dst: string, type: number, kind: st
   return h;
 }
 
-export function errorHeaders(e: MkError): Envelope {
-  const h = new Envelope();
-  h.set(H.status, String(e.code));
-  h.set(H.errname, e.errno);
-  h.set(H.errmsg, headerSafe(e.message));
-  return h;
-}
-
 export function parseReply(m: Msg): RawReply {
   const { get } = readEnvelope(m);
   const status = decodeStatus(get);
   if (status !== 0) throw decodeError(get, status);
-  return { args: decodeRawArgs(get), data: m.data, hops: get(H.hops) };
+  return { args: decodeRawArgs(get), data: m.data, hops: replyHops(get) };
 }
 
 export function natsToMkError(e: unknown, dst: string): MkError {

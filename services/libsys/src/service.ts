@@ -1,30 +1,41 @@
 // The service lifecycle (MINIX's SEF): announce the new incarnation to the kernel, learn
 // whether this is a fresh start or a restart (and of which generation), run the matching
-// init callback, then serve. Requests that arrive during init wait for it to finish;
-// notifications (interrupts) are delivered at once.
+// init callback, then serve. Requests wait for init to finish, then queue per caller
+// (server-queue.ts: bounded, round robin); a send is acknowledged once queued.
+// Notifications (interrupts) are delivered at once. When kernel-core restarts, the
+// incarnation registers again with the new kernel under the same generation and runs its
+// init again (the new kernel remembers nothing it had set up, such as IRQ policies).
 import { hostname } from "node:os";
 import {
-  Common, hasLayout, MkError, parseRequestArgs, Sys as K, typeName,
-  type Args, type Delivered, type Reply,
+  Common, hasLayout, Kind, MkError, parseRequestArgs, SysCall as K, typeName,
+  type Delivered, type LayoutType, type Reply, type ReqArgs,
 } from "#abi";
 import { systemClock, type Clock } from "#base/clock.ts";
 import { createLogger, type Logger } from "#base/log.ts";
-import { SysImpl, type Sys } from "./sys.ts";
+import { withTrace } from "#base/trace.ts";
 import type { Transport } from "#base/transport.ts";
+import { ServerQueue, type QueueLimits } from "./server-queue.ts";
+import { SysImpl, type Sys } from "./sys.ts";
 
-/** A request after its arguments were checked against the type's layout. */
-export type Request = Delivered;
-export type Handler = (req: Request) => Promise<Reply | undefined> | Reply | undefined;
+/** A request after its arguments were checked against its type's layout: typed by it. */
+export type Request<T extends LayoutType = LayoutType> = Omit<Delivered, "args"> & { readonly args: ReqArgs<T> };
+export type Handler<T extends LayoutType = LayoutType> = (req: Request<T>) => Promise<Reply | undefined> | Reply | undefined;
+/** Message type -> its handler, each typed by its own layout. */
+export type Handlers = { [T in LayoutType]?: Handler<T> };
 
 export interface Server {
   /** Message type -> handler. Types without one answer ENOSYS. */
-  handlers: Partial<Record<number, Handler>>;
+  handlers: Handlers;
+  /** How many requests run at once (1: one at a time, in arrival order per caller). */
+  concurrency?: number;
   /** Coalesced notification bits (IRQs arrive from "hardware"). */
   notify?(source: string, bits: number): void;
   /** First start of this label since boot. */
   initFresh?(): Promise<void>;
   /** A restart: an earlier incarnation (previous generation) existed and is gone. */
   initRestart?(previousGeneration: number): Promise<void>;
+  /** kernel-core restarted: this incarnation is registered again; set up again what the kernel held (IRQ policies). Default: initRestart. */
+  initKernelRestart?(): Promise<void>;
   /** Graceful stop: finish in-flight work. */
   shutdown?(): Promise<void>;
 }
@@ -44,6 +55,7 @@ export interface RunningService {
 export interface StartOptions {
   log?: Logger;
   clock?: Clock;
+  queue?: Partial<QueueLimits>;
 }
 
 export async function startService(module: ServiceModule, transport: Transport, opts: StartOptions = {}): Promise<RunningService> {
@@ -51,29 +63,47 @@ export async function startService(module: ServiceModule, transport: Transport, 
   let log = opts.log ?? createLogger(transport.label);
   const sys = new SysImpl(transport, log, clock);
   const server = module.create(sys);
+  const queue = new ServerQueue({ ...(server.concurrency ? { concurrency: server.concurrency } : {}), ...opts.queue });
+  // The connection's name lets the kernel tell this process's death from another's,
+  // across NATS restarts (NATS client ids start again from 1 on a new server).
+  const conn = transport.connection();
+  const hello = (resume?: number) =>
+    sys.kernelCall(K.SYS_HELLO, { pid: process.pid, host: hostname().slice(0, 255), ...(conn ? { conn } : {}), ...(resume ? { resume } : {}) });
 
-  const hello = await sys.kernelCall(K.SYS_HELLO, { pid: process.pid, host: hostname().slice(0, 255), cid: transport.connectionId() });
-  sys.generation = hello.args.generation;
+  const first = await hello();
+  sys.generation = first.args.generation;
+  let kernelBoot = first.args.boot;
   log = log.child({ endpoint: sys.self });
   (sys as { log: Logger }).log = log;
   if (log.isLevelEnabled("debug")) transport.log = log;
 
   let markReady!: () => void;
-  const ready = new Promise<void>((r) => (markReady = r));
+  let ready = new Promise<void>((r) => (markReady = r));
   let stopping = false;
   let inflight = 0;
   let idle: (() => void) | undefined;
+
+  const handle = async (msg: Delivered): Promise<Reply | undefined> => {
+    inflight++;
+    try {
+      return await withTrace(msg.trace, () => dispatch(server, msg));
+    } finally {
+      if (--inflight === 0) idle?.();
+    }
+  };
 
   await transport.listen(sys.generation, {
     async deliver(msg: Delivered): Promise<Reply | undefined> {
       await ready;
       if (stopping) throw new MkError("ENOTREADY", `${sys.self} is shutting down`);
-      inflight++;
-      try {
-        return await dispatch(server, msg);
-      } finally {
-        if (--inflight === 0) idle?.();
-      }
+      const caller = msg.source.split("#")[0];
+      if (msg.kind !== Kind.SEND) return queue.push(caller, msg.data.length, () => handle(msg));
+      // A send is acknowledged once it is queued; its outcome is the server's alone.
+      queue.push(caller, msg.data.length, () => handle(msg)).catch((e) => {
+        if (!(e instanceof MkError)) return transport.panic(e);
+        log.debug({ msgType: typeName(msg.type), reqId: msg.reqId, source: msg.source, err: e.errno }, "send refused: %s", e.message);
+      });
+      return undefined;
     },
     // Notifications are not held back: a driver waits for interrupts during its own init.
     notify(source: string, bits: number) {
@@ -81,9 +111,34 @@ export async function startService(module: ServiceModule, transport: Transport, 
     },
   });
 
-  if (hello.args.previous > 0) {
-    log.info({ previous: hello.args.previous }, "restart: previous incarnation was %s#%d", transport.label, hello.args.previous);
-    await (server.initRestart ?? server.initFresh)?.call(server, hello.args.previous);
+  // A new kernel-core: register again as the same incarnation, and set up again.
+  let rejoining = false;
+  transport.watchKernel?.(async (boot) => {
+    if (boot === kernelBoot || rejoining || stopping) return;
+    rejoining = true;
+    ready = new Promise<void>((r) => (markReady = r));
+    try {
+      const again = await hello(sys.generation);
+      kernelBoot = again.args.boot;
+      log.info({ kernelBoot }, "kernel-core restarted: registered again as %s", sys.self);
+      await (server.initKernelRestart ?? (() => (server.initRestart ?? server.initFresh)?.call(server, sys.generation)))?.call(server);
+      await sys.kernelCall(K.SYS_READY, {});
+    } catch (e) {
+      if (e instanceof MkError && e.errno === "EDEADSRCDST") {
+        log.warn({ err: e.message }, "a newer incarnation registered with the new kernel first: this one is superseded and exits");
+        transport.panic(e);
+      }
+      log.error({ err: e }, "registering with the new kernel failed; will try at its next announcement");
+      kernelBoot = "";
+    } finally {
+      rejoining = false;
+      markReady();
+    }
+  });
+
+  if (first.args.previous > 0) {
+    log.info({ previous: first.args.previous }, "restart: previous incarnation was %s#%d", transport.label, first.args.previous);
+    await (server.initRestart ?? server.initFresh)?.call(server, first.args.previous);
   } else {
     await server.initFresh?.();
   }
@@ -98,6 +153,8 @@ export async function startService(module: ServiceModule, transport: Transport, 
       stopping = true;
       if (inflight > 0) await new Promise<void>((r) => (idle = r));
       await server.shutdown?.();
+      // Said before the connection closes, so the kernel records a stop, not a crash.
+      await sys.kernelCall(K.SYS_EXIT, {}, undefined, 1000).catch(() => undefined);
       await transport.close();
     },
   };
@@ -105,11 +162,11 @@ export async function startService(module: ServiceModule, transport: Transport, 
 
 async function dispatch(server: Server, msg: Delivered): Promise<Reply | undefined> {
   if (!hasLayout(msg.type)) throw new MkError("EBADREQUEST", `unknown message type 0x${msg.type.toString(16)}`);
-  const args: Args = parseRequestArgs(msg.type, msg.args);
-  const handler = server.handlers[msg.type];
+  const args = parseRequestArgs(msg.type, msg.args);
+  const handler = server.handlers[msg.type] as Handler | undefined;
   if (!handler) {
     if (msg.type === Common.COMMON_PING) return {};
     throw new MkError("ENOSYS", `${typeName(msg.type)} is not handled here`);
   }
-  return handler({ ...msg, args });
+  return handler({ ...msg, args } as Request);
 }

@@ -20,7 +20,7 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
 
 function table(rows: EndpointInfo[]): string {
   const head = ["ENDPOINT", "STATE", "PLACEMENT", "PID", "MESSAGES", "SINCE"];
-  const body = rows.map((r) => [r.endpoint, r.state, r.placement, String(r.pid), String(r.messages), new Date(r.since).toISOString()]);
+  const body = rows.map((r) => [r.endpoint, r.state, r.placement, String(r.pid), String(r.messages), r.since]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
 }

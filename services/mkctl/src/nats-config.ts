@@ -24,14 +24,14 @@ interface Permissions {
 export function permissionsFor(table: SystemTable, user: string): Permissions {
   if (user === KERNEL) {
     return {
-      publish: ["mk.ep.>", Subjects.hwIo, Subjects.hwFault, "_INBOX.>"],
-      subscribe: [Subjects.trapWildcard, Subjects.hwIrqWildcard, `${Subjects.inboxPrefix(KERNEL)}.>`],
+      publish: ["mk.ep.>", Subjects.hwIo, Subjects.hwFault, Subjects.kernelBoot, "_INBOX.>"],
+      subscribe: [Subjects.trapWildcard, Subjects.hwIrqWildcard, Subjects.hwBoot, `${Subjects.inboxPrefix(KERNEL)}.>`],
       allowResponses: false,
     };
   }
   if (user === HARDWARE_USER) {
     return {
-      publish: [Subjects.hwIrqWildcard, Subjects.consoleOut],
+      publish: [Subjects.hwIrqWildcard, Subjects.hwBoot, Subjects.consoleOut],
       subscribe: [Subjects.hwIo, Subjects.hwFault, Subjects.consoleIn],
       allowResponses: true,
     };
@@ -39,7 +39,7 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
   const svc = table.services.get(user);
   if (!svc) throw new Error(`no service ${user} in ${table.file}`);
   const publish = [Subjects.trap(user)];
-  const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`];
+  const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot];
   if (svc.console) {
     publish.push(Subjects.consoleIn);
     subscribe.push(Subjects.consoleOut);

@@ -38,17 +38,12 @@ export class AtaDisk implements BlockDevice {
     this.irq = new IrqWaiter(sys.clock);
   }
 
+  /** Also what a restart runs (libsys logs it): a driver keeps nothing, it re-claims the IRQ and re-identifies the drive. */
   async initFresh(): Promise<void> {
     await sysIrqSetPolicy(this.sys, ATA_IRQ, IRQ_REENABLE);
     await sysVdevio(this.sys, [["outb", P.CTL, NIEN]]); // interrupts masked until we must wait
     this.geo = await this.identify();
     this.sys.log.info({ geometry: this.geo }, "ata0: %s, %d sectors", this.geo.model, this.geo.sectors);
-  }
-
-  /** A restarted driver keeps nothing: it re-claims the IRQ and re-identifies the drive. */
-  async initRestart(previous: number): Promise<void> {
-    this.sys.log.info({ previous }, "ata restart after generation %d", previous);
-    await this.initFresh();
   }
 
   intr(b: number): void {

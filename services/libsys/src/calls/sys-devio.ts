@@ -1,5 +1,5 @@
 // sys_inb/sys_outb and friends: one port access through the kernel (do-devio.ts).
-import { Sys as K } from "#abi";
+import { SysCall as K } from "#abi";
 import type { Sys } from "../sys.ts";
 
 export type PortOp = "inb" | "inw" | "inl" | "outb" | "outw" | "outl";

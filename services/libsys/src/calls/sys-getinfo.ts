@@ -1,6 +1,6 @@
 // sys_getinfo: the kernel's endpoint table, one endpoint (optionally waiting for a newer
 // generation to be ready), or the caller's own privileges.
-import { Sys as K, type EndpointInfo } from "#abi";
+import { SysCall as K, type EndpointInfo } from "#abi";
 import type { Sys } from "../sys.ts";
 
 export async function sysGetEndpoints(sys: Sys): Promise<EndpointInfo[]> {

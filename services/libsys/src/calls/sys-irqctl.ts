@@ -1,6 +1,6 @@
 // sys_irqsetpolicy/sys_irqenable/sys_irqdisable: claim an IRQ line; its interrupts
 // then arrive as notifications from "hardware" with bit (1 << irq) set.
-import { Sys as K } from "#abi";
+import { SysCall as K } from "#abi";
 import type { Sys } from "../sys.ts";
 
 export async function sysIrqSetPolicy(sys: Sys, irq: number, policy: number): Promise<void> {

@@ -1,5 +1,5 @@
 // sys_sdevio: string I/O (rep insw/outsw), a whole sector or more in one kernel call.
-import { Sys as K } from "#abi";
+import { SysCall as K } from "#abi";
 import type { Sys } from "../sys.ts";
 
 export type StringOp = "insb" | "insw" | "insl" | "outsb" | "outsw" | "outsl";

@@ -1,6 +1,6 @@
 // sys_vdevio: many port reads and writes in one kernel call (do-vdevio.ts). String ops
 // may appear in the vector too: their bytes travel in the body, in order.
-import { Sys as K } from "#abi";
+import { SysCall as K } from "#abi";
 import type { Sys } from "../sys.ts";
 
 export type VecOp = "inb" | "inw" | "inl" | "outb" | "outw" | "outl" | "insb" | "insw" | "insl" | "outsb" | "outsw" | "outsl";
