@@ -3,7 +3,8 @@
 // stops boot with an error naming the file, the line and the offending value.
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { KernelCalls, LABEL_RE, type GrantableCall } from "#abi";
+import { KERNEL, KernelCalls, LABEL_RE, type GrantableCall } from "#abi";
+import { HARDWARE_USER, SYS_USER } from "./credentials.ts";
 
 /** Kernel calls a service may be granted, by the name used in system.yaml (from the ABI's one table). */
 export const CallNames = Object.fromEntries(
@@ -12,6 +13,13 @@ export const CallNames = Object.fromEntries(
 export type CallName = GrantableCall;
 /** Calls every incarnation may make about itself. */
 export const ALWAYS_ALLOWED: readonly number[] = Object.entries(KernelCalls).filter(([, c]) => !c.grant).map(([type]) => Number(type));
+
+/** Labels a service may not take: the kernel's, the emulator's, and the NATS system account's user. */
+export const RESERVED_LABELS: readonly string[] = [KERNEL, HARDWARE_USER, SYS_USER];
+/** Ports only kernel-core touches: the PIC (0x20-0x21, 0xA0-0xA1) and the PIT, which drives its clock. */
+export const KERNEL_PORTS: readonly [number, number, string][] = [[0x20, 0x21, "the master PIC"], [0x40, 0x43, "the PIT"], [0xa0, 0xa1, "the slave PIC"]];
+/** IRQ lines only kernel-core owns: 0 (the PIT: the kernel's clock tick) and 2 (the PIC cascade). */
+export const KERNEL_IRQS: readonly number[] = [0, 2];
 
 export const Placement = { KERNEL: "kernel", USER: "user" } as const;
 export type Placement = (typeof Placement)[keyof typeof Placement];
@@ -127,19 +135,53 @@ export function parseSystemTable(text: string, file = "system.yaml"): SystemTabl
     const keyNode = pair.key as Node;
     const label = isScalar(keyNode) ? String(keyNode.value) : "";
     if (!LABEL_RE.test(label)) ctx.fail(keyNode, `services.${label}`, `label must match ${LABEL_RE}`);
-    if (label === "kernel" || label === "hardware") ctx.fail(keyNode, `services.${label}`, "label is reserved");
+    if (RESERVED_LABELS.includes(label)) ctx.fail(keyNode, `services.${label}`, `label is reserved (${RESERVED_LABELS.join(", ")} are the kernel's, the emulator's and the NATS system account's)`);
     services.set(label, parseService(ctx, label, pair.value as Node));
   }
+  const field = (label: string, key: string, i: number): Node => {
+    const node = (s.get(label, true) as Node & { get(k: string, keep: true): Node }).get(key, true);
+    return isSeq(node) ? (node.items[i] as Node) : node;
+  };
   for (const svc of services.values()) {
     for (const [i, target] of svc.ipc.entries()) {
-      if (target !== "*" && !services.has(target)) {
-        const node = (s.get(svc.label, true) as Node & { get(k: string, keep: true): Node }).get("ipc", true);
-        const item = isSeq(node) ? (node.items[i] as Node) : node;
-        ctx.fail(item, `services.${svc.label}.ipc[${i}]`, `"${target}" is not a service in this table`);
-      }
+      if (/[*>]/.test(target)) ctx.fail(field(svc.label, "ipc", i), `services.${svc.label}.ipc[${i}]`, `"${target}": wildcards are not allowed; name each service it may message`);
+      if (!services.has(target)) ctx.fail(field(svc.label, "ipc", i), `services.${svc.label}.ipc[${i}]`, `"${target}" is not a service in this table`);
     }
   }
+  checkIsolation(ctx, services, field);
   return { file, kernel, hardware, services };
+}
+
+/**
+ * What would break isolation is refused: a port or IRQ line granted to two services (one
+ * device, two drivers), and the ports and lines only the kernel may touch.
+ */
+function checkIsolation(ctx: Ctx, services: Map<string, ServicePrivileges>, field: (label: string, key: string, i: number) => Node): void {
+  const hex = (n: number) => `0x${n.toString(16).toUpperCase()}`;
+  const ports: { label: string; i: number; lo: number; hi: number }[] = [];
+  const irqs = new Map<number, string>();
+  for (const svc of services.values()) {
+    svc.io.forEach(([lo, hi], i) => {
+      const where = `services.${svc.label}.io[${i}]`;
+      for (const [klo, khi, what] of KERNEL_PORTS) {
+        if (lo <= khi && klo <= hi) ctx.fail(field(svc.label, "io", i), where, `${hex(lo)}-${hex(hi)} includes ${hex(klo)}-${hex(khi)}, ${what}'s ports: only kernel-core may touch them`);
+      }
+      for (const o of ports) {
+        if (lo <= o.hi && o.lo <= hi) {
+          const line = ctx.line(field(o.label, "io", o.i));
+          ctx.fail(field(svc.label, "io", i), where, `${hex(lo)}-${hex(hi)} overlaps ${o.label}'s ${hex(o.lo)}-${hex(o.hi)} (line ${line}): two services may not drive the same device`);
+        }
+      }
+      ports.push({ label: svc.label, i, lo, hi });
+    });
+    svc.irq.forEach((line, i) => {
+      const where = `services.${svc.label}.irq[${i}]`;
+      if (KERNEL_IRQS.includes(line)) ctx.fail(field(svc.label, "irq", i), where, `IRQ ${line} belongs to kernel-core`);
+      const other = irqs.get(line);
+      if (other) ctx.fail(field(svc.label, "irq", i), where, `IRQ ${line} is already ${other}'s: two services may not own one line`);
+      irqs.set(line, svc.label);
+    });
+  }
 }
 
 function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {

@@ -58,6 +58,7 @@ export class Kernel implements KernelState {
     const self = this.table.incarnate(KERNEL, { placement: "kernel", pid: process.pid, host: hostname(), conn: "" });
     this.table.ready(self.entry);
     this.metrics.endpointStates = () => this.table.list().map((e) => e.state);
+    this.metrics.waiters = () => this.table.waiting;
   }
 
   /** The endpoint table with each service's privileges, as getinfo and /endpoints show it. */

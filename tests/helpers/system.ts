@@ -15,12 +15,15 @@ const TEST_SERVICES = `
     ipc: [ata, tty, echo]
     calls: [getinfo]
     console: true
+  client2:
+    ipc: [ata, tty]
+    calls: [getinfo]
   echo:
     ipc: [client]
   rogue:
     ipc: [echo]
-    calls: [devio]
-    io: ["0x3F8-0x3FF"]
+    calls: [devio, vdevio]
+    io: ["0x2F8-0x2FF"]
 `;
 
 export interface TestSystemOptions {

@@ -1,4 +1,4 @@
-// A hostile driver ("rogue": may message echo, make devio on 0x3F8-0x3FF, nothing else)
+// A hostile driver ("rogue": may message echo, make devio and vdevio on 0x2F8-0x2FF (COM2, no device), nothing else)
 // tries everything it should not, against the real NATS server and kernel. Each attempt
 // is refused, and nothing reaches the hardware bus.
 import { headers, type NatsConnection, type Status } from "@nats-io/transport-node";
@@ -104,7 +104,7 @@ describe("security", () => {
     await expect(sysDevio(rogue.sys, "outb", 0x70, 0)).rejects.toMatchObject({ errno: "EPERM", message: expect.stringContaining("0x70") });
     expect(busTraffic).toEqual([]);
     // Within its range the same call works: the refusals above were about the port.
-    await expect(sysDevio(rogue.sys, "inb", 0x3fd)).resolves.toBeTypeOf("number");
+    await expect(sysDevio(rogue.sys, "inb", 0x2fd)).resolves.toBeTypeOf("number");
     expect(busTraffic).toHaveLength(1);
     const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
     expect(metrics).toMatch(/mk_denials_total\{call="devio",reason="port"\} 2/);
@@ -146,13 +146,13 @@ describe("security", () => {
     const current = await ts.client("rogue"); // a new incarnation of the same label supersedes the old
     expect(current.sys.generation).toBe(old.sys.generation + 1);
     const before = busTraffic.length;
-    await expect(sysDevio(old.sys, "inb", 0x3fd)).rejects.toMatchObject({
+    await expect(sysDevio(old.sys, "inb", 0x2fd)).rejects.toMatchObject({
       errno: "EDEADSRCDST",
       message: `caller ${old.sys.self} is not the live incarnation of rogue (${current.sys.self} is)`,
     });
     await expect(old.sys.sendrec("echo", Common.COMMON_PING)).rejects.toMatchObject({ errno: "EDEADSRCDST" });
     expect(busTraffic.length).toBe(before);
-    await expect(sysDevio(current.sys, "inb", 0x3fd)).resolves.toBeTypeOf("number");
+    await expect(sysDevio(current.sys, "inb", 0x2fd)).resolves.toBeTypeOf("number");
     expect(busTraffic.length).toBe(before + 1);
     const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
     expect(metrics).toMatch(/mk_denials_total\{call="trap",reason="stale-source"\} 2/);

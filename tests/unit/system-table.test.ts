@@ -60,6 +60,26 @@ describe("privilege table", () => {
     expectError("services: {}\n", /hardware: missing/);
   });
 
+  it("privilege table - what would break isolation is refused with the line: shared ports or IRQs, kernel ports, wildcards, reserved labels", () => {
+    const extra = (block: string) => shipped.replace(/\n {2}mkctl:/, `\n${block}\n  mkctl:`);
+    const cases: [string, string, RegExp][] = [
+      ["  twin:\n    io: [\"0x1F4-0x1F5\"]", "0x1F4-0x1F5", /services\.twin\.io\[0\]: 0x1F4-0x1F5 overlaps ata's 0x1F0-0x1F7 \(line \d+\): two services may not drive the same device/],
+      ["  twin:\n    irq: [14]", "irq: [14]", /services\.twin\.irq\[0\]: IRQ 14 is already ata's: two services may not own one line/],
+      ["  wide:\n    io: [\"0x0-0xFFFF\"]", "0x0-0xFFFF", /services\.wide\.io\[0\]: 0x0-0xFFFF includes 0x20-0x21, the master PIC's ports: only kernel-core may touch them/],
+      ["  clock:\n    io: [\"0x40\"]", "0x40", /services\.clock\.io\[0\]: 0x40-0x40 includes 0x40-0x43, the PIT's ports/],
+      ["  clock:\n    irq: [0]", "irq: [0]", /services\.clock\.irq\[0\]: IRQ 0 belongs to kernel-core/],
+      ["  all:\n    ipc: [\"*\"]", "\"*\"", /services\.all\.ipc\[0\]: "\*": wildcards are not allowed/],
+      ["  all:\n    ipc: [\"ata.>\"]", "ata.>", /services\.all\.ipc\[0\]: "ata\.>": wildcards are not allowed/],
+      ["  sys:\n    ipc: [ata]", "  sys:", /services\.sys: label is reserved/],
+      ["  hardware:\n    ipc: [ata]", "  hardware:", /services\.hardware: label is reserved/],
+    ];
+    for (const [block, needle, re] of cases) {
+      const text = extra(block);
+      expectError(text, re);
+      expectError(text, new RegExp(`^etc/system\\.yaml:${lineOf(text.slice(text.indexOf(block)), needle) + lineOf(text, block.split("\n")[0]) - 1}: `));
+    }
+  });
+
   it("privilege table - NATS users may publish only their own trap, subscribe only their own endpoint and inbox", () => {
     const t = parseSystemTable(shipped);
     expect(permissionsFor(t, "ata")).toEqual({ publish: ["mk.trap.ata"], subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot"], allowResponses: true });

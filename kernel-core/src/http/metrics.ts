@@ -67,6 +67,8 @@ export class KernelMetrics {
   readonly latency = new LatencyHistogram();
   /** Set by the kernel: the state of every endpoint, read at scrape time. */
   endpointStates: () => string[] = () => [];
+  /** Set by the kernel: requests parked waiting for a generation (getinfo waits, starting endpoints). */
+  waiters: () => number = () => 0;
   readonly endpoints: Gauge<"state">;
   readonly messages: Counter<"type" | "result">;
   private readonly messageCounts = new Map<number, Map<number, number>>();
@@ -94,6 +96,15 @@ export class KernelMetrics {
         for (const [type, byStatus] of counts) {
           for (const [status, n] of byStatus) this.labels(typeName(type), status === 0 ? "ok" : String(status)).inc(n);
         }
+      },
+    });
+    const waiters = () => this.waiters();
+    new Gauge({
+      name: "mk_waiters",
+      help: "Requests parked in the kernel waiting for an endpoint's next generation",
+      registers: [this.registry],
+      collect() {
+        this.set(waiters());
       },
     });
     this.registry.registerMetric(this.latency as unknown as Metric);

@@ -91,8 +91,10 @@ export class Ipc {
   async trap(t: TrapIn): Promise<TrapOut> {
     const t0 = this.clock.nowUs();
     const bytes = t.data.length;
+    // A new incarnation may always register: its SYS_HELLO ends what the old one held.
+    const counted = !(t.dst === KERNEL && t.type === SysCall.SYS_HELLO);
     try {
-      this.pending.admit(t.caller, bytes);
+      if (counted) this.pending.admit(t.caller, bytes);
     } catch (e) {
       this.k.metrics.message(t.type, (e as MkError).code);
       return errorOut(e as MkError);
@@ -107,7 +109,7 @@ export class Ipc {
       this.k.metrics.message(t.type, e.code);
       return errorOut(e);
     } finally {
-      this.pending.release(t.caller, bytes);
+      if (counted) this.pending.release(t.caller, bytes);
     }
   }
 
