@@ -9,7 +9,10 @@ export interface Clock {
   now(): number;
   /** Monotonic microseconds, for latency and hop stamps. */
   nowUs(): number;
+  /** A background timer: it does not keep the process alive. */
   setTimeout(fn: () => void, ms: number): Timer;
+  /** Waits ms; unlike a background timer, the wait keeps the process alive. */
+  sleep(ms: number): Promise<void>;
 }
 
 const ORIGIN = performance.timeOrigin; // a getter: read once, not per message
@@ -22,6 +25,7 @@ export const systemClock: Clock = {
     t.unref?.();
     return { cancel: () => clearTimeout(t) };
   },
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
 
 /** A clock that moves only when told to: `advance(ms)` fires the timers that fall due. */
@@ -42,6 +46,9 @@ export class ManualClock implements Clock {
     const timer = { at: this.t + Math.max(0, ms), fn, seq: this.seq++ };
     this.timers.push(timer);
     return { cancel: () => (this.timers = this.timers.filter((x) => x !== timer)) };
+  }
+  sleep(ms: number): Promise<void> {
+    return new Promise((r) => this.setTimeout(r, ms));
   }
   /** Moves time forward, firing due timers in order. */
   advance(ms: number): void {

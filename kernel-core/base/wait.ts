@@ -38,7 +38,7 @@ export async function waitUntil<T>(check: () => Promise<T | undefined> | T | und
       last = e;
     }
     if (o.clock.now() - start >= o.deadlineMs) throw new WaitTimeoutError(o.what, o.deadlineMs, last);
-    await new Promise<void>((r) => o.clock.setTimeout(r, o.intervalMs ?? 50));
+    await o.clock.sleep(o.intervalMs ?? 50);
   }
 }
 

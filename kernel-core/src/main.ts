@@ -84,7 +84,10 @@ async function main(): Promise<void> {
     beacon = systemClock.setTimeout(tick, BEACON_MS);
   };
   tick();
-  watchConnection(nc, log, announce);
+  watchConnection(nc, log, () => {
+    link.reconnected();
+    announce();
+  });
   if (sysNc) watchConnection(sysNc, log);
 
   onShutdown(log, async () => {

@@ -41,7 +41,7 @@ describe("fault isolation", () => {
         killedAt = s;
         restart = (async () => {
           await new Promise((r) => setTimeout(r, 200));
-          ts.sys.start("ata");
+          await ts.sys.start("ata");
         })();
       }
       await write;
@@ -95,7 +95,7 @@ describe("fault isolation", () => {
     }
     expect(err).toMatchObject({ errno: "EDEADSRCDST" });
     expect(Date.now() - started).toBeLessThan(20_000);
-    ts.sys.start("ata");
+    await ts.sys.start("ata");
     await ts.sys.waitAllReady(30_000, { ata: gen });
   });
 });

@@ -21,6 +21,8 @@ const TRAP_PREFIX = "mk.trap.";
 const MAX_TIMEOUT_MS = 600_000;
 const GENERATION_SUFFIX = /^#[1-9][0-9]{0,8}$/;
 const EMPTY = new Uint8Array(0);
+/** After the kernel's NATS connection comes back, how long a missing subscriber is not yet taken for a death. */
+const RESUBSCRIBE_GRACE_MS = 5000;
 
 export interface NatsLinkOptions {
   nc: NatsConnection;
@@ -41,6 +43,7 @@ export class NatsLink implements Link {
   private readonly mux: RequestMux;
   private readonly debug: boolean;
   private readonly limiter: LogLimiter;
+  private reconnectedAt = -Infinity;
 
   constructor(o: NatsLinkOptions) {
     this.o = o;
@@ -182,7 +185,11 @@ export class NatsLink implements Link {
     try {
       m = await this.mux.request(Subjects.endpoint(ep.label, ep.generation), t.data, this.envelope(ep, source, t), timeoutMs);
     } catch (e) {
-      if (e instanceof NoRespondersError) throw new NoSubscriberError(ep.key);
+      if (e instanceof NoRespondersError) {
+        // Just after NATS came back, services are still re-subscribing: not a death yet.
+        if (this.o.clock.now() - this.reconnectedAt < RESUBSCRIBE_GRACE_MS) throw new MkError("ENOTREADY", `${ep.key} is not reachable yet: NATS came back ${this.o.clock.now() - this.reconnectedAt} ms ago`);
+        throw new NoSubscriberError(ep.key);
+      }
       if (e instanceof RequestTimeoutError) {
         throw new MkError("ETIMEDOUT", `${ep.key} did not reply within ${timeoutMs} ms`);
       }
@@ -210,6 +217,11 @@ export class NatsLink implements Link {
     h.set(H.dst, ep.key);
     h.set(H.args, `{"bits":${bits}}`);
     this.wire.publish(Subjects.endpoint(ep.label, ep.generation), undefined, h);
+  }
+
+  /** The kernel's connection is back after an outage: services are re-subscribing. */
+  reconnected(): void {
+    this.reconnectedAt = this.o.clock.now();
   }
 
   async stop(): Promise<void> {

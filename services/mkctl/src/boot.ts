@@ -7,8 +7,10 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { KERNEL } from "#abi";
-import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "./nats-config.ts";
+import { systemClock } from "#base/clock.ts";
 import { loadSystemTable, type SystemTable } from "#base/system-table.ts";
+import { StopWaiting, waitUntil } from "#base/wait.ts";
+import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "./nats-config.ts";
 import { startNatsServer, waitNatsHealthy } from "./nats-server.ts";
 import { freePort } from "./ports.ts";
 
@@ -21,6 +23,7 @@ export interface SystemState {
   natsUrl: string;
   natsMonitorPort: number;
   kernelHttp: string;
+  natsPort: number;
   pids: Record<string, number>; // "nats", "kernel", "hardware", then service labels
   startedAt: string;
 }
@@ -51,7 +54,7 @@ export function pidAlive(pid: number): boolean {
 }
 
 export class ProcessSystem {
-  readonly state: SystemState;
+  state: SystemState;
   readonly table: SystemTable;
   private readonly env: Record<string, string>;
 
@@ -94,20 +97,16 @@ export class ProcessSystem {
     writeCredentials(join(runDir, "creds"), auth.credentials);
 
     const sys = new ProcessSystem(
-      { runDir, system, disk, natsUrl, natsMonitorPort: monitor, kernelHttp: `http://127.0.0.1:${httpPort}`, pids: {}, startedAt: new Date().toISOString() },
+      { runDir, system, disk, natsUrl, natsPort: port, natsMonitorPort: monitor, kernelHttp: `http://127.0.0.1:${httpPort}`, pids: {}, startedAt: new Date().toISOString() },
       table,
       { ...o.env },
     );
     try {
-      const nats = startNatsServer(join(runDir, "nats.conf"), join(runDir, "logs", "nats.log"));
-      sys.state.pids.nats = nats.pid!;
-      sys.save();
-      await waitNatsHealthy(monitor, 10_000);
-      sys.spawn("hardware", table.hardware.command, HARDWARE_USER);
-      sys.spawn(KERNEL, ["node", "kernel-core/src/main.ts"], KERNEL, { MK_SYS_CREDS: sys.credFile(SYS_USER), MK_HTTP_PORT: String(httpPort) });
-      await sys.waitKernelReady(o.readyMs ?? 30_000);
+      await sys.startNats();
+      sys.startHardware();
+      await sys.startKernel(o.readyMs ?? 30_000);
       for (const svc of table.services.values()) {
-        if (svc.placement === "user" && svc.command) sys.start(svc.label);
+        if (svc.placement === "user" && svc.command) await sys.start(svc.label);
       }
       await sys.waitAllReady(o.readyMs ?? 30_000);
     } catch (e) {
@@ -115,6 +114,11 @@ export class ProcessSystem {
       throw e;
     }
     return sys;
+  }
+
+  /** Reads state.json again: another mkctl (start, kill) may have recorded new processes. */
+  reload(): void {
+    this.state = JSON.parse(readFileSync(join(this.state.runDir, "state.json"), "utf8")) as SystemState;
   }
 
   credFile(user: string): string {
@@ -141,18 +145,64 @@ export class ProcessSystem {
     return child.pid!;
   }
 
-  /** Starts (or starts again) one user-placement service: a new incarnation. */
-  start(label: string): number {
+  /** nats-server, on the port and with the config it was booted with (its clients reconnect by themselves). */
+  async startNats(): Promise<number> {
+    await this.stopIfAlive("nats");
+    const nats = startNatsServer(join(this.state.runDir, "nats.conf"), join(this.state.runDir, "logs", "nats.log"));
+    this.state.pids.nats = nats.pid!;
+    this.save();
+    await waitNatsHealthy(this.state.natsMonitorPort, 10_000);
+    return nats.pid!;
+  }
+
+  /** The hardware emulator (a restarted machine is set up again by the kernel and the drivers). */
+  startHardware(): number {
+    return this.spawn("hardware", this.table.hardware.command, HARDWARE_USER);
+  }
+
+  /** kernel-core; running services register again with it, keeping their generations. */
+  async startKernel(readyMs = 30_000): Promise<number> {
+    await this.stopIfAlive(KERNEL);
+    const port = new URL(this.state.kernelHttp).port;
+    const pid = this.spawn(KERNEL, ["node", "kernel-core/src/main.ts"], KERNEL, { MK_SYS_CREDS: this.credFile(SYS_USER), MK_HTTP_PORT: port });
+    await this.waitKernelReady(readyMs);
+    return pid;
+  }
+
+  /**
+   * Starts (or starts again) one part: nats, kernel, hardware, or a user-placement
+   * service (a new incarnation). A process of that part still running is stopped first,
+   * so no superseded process is left behind.
+   */
+  async start(label: string): Promise<number> {
+    if (label === "nats") return this.startNats();
+    if (label === KERNEL) return this.startKernel();
+    if (label === "hardware") {
+      await this.stopIfAlive("hardware");
+      return this.startHardware();
+    }
     const svc = this.table.services.get(label);
-    if (!svc?.command) throw new Error(`${label} has no command in ${this.state.system}`);
-    if (svc.placement !== "user") throw new Error(`${label} runs inside kernel-core (placement: kernel)`);
+    if (!svc) throw new Error(`no service ${label} in ${this.state.system} (parts: nats, kernel, hardware, ${[...this.table.services.keys()].join(", ")})`);
+    if (svc.placement !== "user") throw new Error(`${label} runs inside kernel-core (placement: kernel): start kernel instead`);
+    if (!svc.command) throw new Error(`${label} is a client (no command in ${this.state.system}): nothing to start`);
+    await this.stopIfAlive(label);
     return this.spawn(label, svc.command, label);
   }
 
-  /** Sends a signal to one service's process (SIGKILL = crash it). */
+  /** SIGTERM, then SIGKILL after graceMs, to the recorded process of a part, if it runs. */
+  private async stopIfAlive(name: string, graceMs = 3000): Promise<void> {
+    const pid = this.state.pids[name];
+    if (!pid || !pidAlive(pid)) return;
+    try { process.kill(pid, "SIGTERM"); } catch { return; }
+    await waitUntil(() => (pidAlive(pid) ? undefined : true), { clock: systemClock, deadlineMs: graceMs, what: `${name} (pid ${pid}) to stop` }).catch(() => {
+      try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+    });
+  }
+
+  /** Sends a signal to one part's process (SIGKILL = crash it). */
   kill(label: string, signal: NodeJS.Signals = "SIGKILL"): number {
     const pid = this.state.pids[label];
-    if (!pid) throw new Error(`no process recorded for ${label}`);
+    if (!pid) throw new Error(`no process recorded for ${label} (parts: ${Object.keys(this.state.pids).join(", ")})`);
     process.kill(pid, signal);
     return pid;
   }
@@ -162,37 +212,42 @@ export class ProcessSystem {
     return ((await r.json()) as { endpoints: never[] }).endpoints;
   }
 
+  /**
+   * Until the kernel this system started answers /readyz. Its answer must name the pid
+   * spawned here: another kernel on the same port (another stack's) is not ours. If ours
+   * exited, its own reason (the last line of its log, e.g. the port in use) is the error.
+   */
   private async waitKernelReady(ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (!pidAlive(this.state.pids.kernel)) throw new Error(`kernel-core exited during boot; see ${join(this.state.runDir, "logs", "kernel.log")}`);
-      try {
-        const r = await fetch(`${this.state.kernelHttp}/readyz`);
-        if (r.ok) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`kernel-core not ready within ${ms} ms`);
+    const pid = this.state.pids.kernel;
+    const logFile = join(this.state.runDir, "logs", "kernel.log");
+    await waitUntil(async () => {
+      if (!pidAlive(pid)) throw new StopWaiting(new Error(`kernel-core exited during boot: ${lastError(logFile)} (see ${logFile})`));
+      const r = await fetch(`${this.state.kernelHttp}/readyz`).catch(() => undefined);
+      if (!r?.ok) return undefined;
+      const body = (await r.json().catch(() => ({}))) as { pid?: number };
+      return body.pid === pid ? true : undefined;
+    }, { clock: systemClock, deadlineMs: ms, what: `kernel-core (pid ${pid}) ready at ${this.state.kernelHttp}` });
   }
 
-  /** Until every user-placement service with a command, and every in-kernel one, is ready. */
-  async waitAllReady(ms: number, after: Record<string, number> = {}): Promise<void> {
-    const want = [...this.table.services.values()].filter((s) => s.placement === "kernel" || s.command).map((s) => s.label);
-    const deadline = Date.now() + ms;
+  /**
+   * Until the given services (default: every user-placement service with a command, and
+   * every in-kernel one) are ready with a generation above `after`'s.
+   */
+  async waitAllReady(ms: number, after: Record<string, number> = {}, only?: string[]): Promise<void> {
+    const want = only ?? [...this.table.services.values()].filter((s) => s.placement === "kernel" || s.command).map((s) => s.label);
     let missing = want;
-    while (Date.now() < deadline) {
+    await waitUntil(async () => {
       const eps = await this.endpoints().catch(() => []);
       missing = want.filter((l) => !eps.some((e) => e.label === l && e.state === "ready" && e.generation > (after[l] ?? 0)));
-      if (missing.length === 0) return;
+      if (missing.length === 0) return true;
       for (const l of missing) {
         const pid = this.state.pids[l];
-        if (pid && !pidAlive(pid)) throw new Error(`${l} exited during start; see ${join(this.state.runDir, "logs", `${l}.log`)}`);
+        if (pid && !pidAlive(pid)) throw new StopWaiting(new Error(`${l} exited during start; see ${join(this.state.runDir, "logs", `${l}.log`)}`));
       }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`not ready within ${ms} ms: ${missing.join(", ")}`);
+      return undefined;
+    }, { clock: systemClock, deadlineMs: ms, what: `ready: ${want.join(", ")}` }).catch((e) => {
+      throw e instanceof Error && e.name === "WaitTimeoutError" ? new Error(`not ready within ${ms} ms: ${missing.join(", ")}`) : e;
+    });
   }
 
   /** Stops services, then kernel-core and the emulator, then NATS. Leaves no process. */
@@ -220,7 +275,36 @@ export class ProcessSystem {
     this.save();
   }
 
+  /** The kernel's endpoint table, or a clear error when no kernel of this system answers. */
+  async endpointsOrExplain(): Promise<{ endpoint: string; label: string; generation: number; state: string }[]> {
+    try {
+      return await this.endpoints();
+    } catch {
+      const down = Object.entries(this.alive()).filter(([, up]) => !up).map(([n]) => n);
+      throw new Error(`kernel-core of the system in ${this.state.runDir} does not answer at ${this.state.kernelHttp}${down.length ? ` (not running: ${down.join(", ")})` : ""}: mkctl start kernel, or mkctl up`);
+    }
+  }
+
   alive(): Record<string, boolean> {
     return Object.fromEntries(Object.entries(this.state.pids).map(([n, p]) => [n, pidAlive(p)]));
   }
+}
+
+/** The last error line a process logged (pino JSON or plain), for a one-line reason. */
+function lastError(file: string): string {
+  try {
+    const lines = readFileSync(file, "utf8").trim().split("\n").reverse();
+    for (const l of lines) {
+      if (!l.trim()) continue;
+      try {
+        const j = JSON.parse(l) as { level?: number; msg?: string };
+        if ((j.level ?? 0) >= 50 && j.msg) return j.msg;
+      } catch {
+        return l.slice(0, 200);
+      }
+    }
+  } catch {
+    // no log
+  }
+  return "no reason logged";
 }

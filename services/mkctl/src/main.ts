@@ -2,7 +2,7 @@
 //   mkctl up [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
 //   mkctl ps [--json]       the kernel's endpoint table (SYS_GETINFO as the mkctl service)
 //   mkctl down              stop everything mkctl up started
-//   mkctl kill LABEL        SIGKILL one service (a crash);  mkctl start LABEL: a new incarnation
+//   mkctl kill PART         SIGKILL one part (a crash);  mkctl start PART: start it (again)
 import { parseArgs } from "node:util";
 import type { EndpointInfo } from "#abi";
 import { connectClient, sysGetEndpoints } from "#libsys";
@@ -16,7 +16,13 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
        mkctl ps [--json] [--run-dir DIR]   (with MK_CREDS set: ask that system, e.g. in compose)
        mkctl gen-config --out DIR --url nats://nats:4222 [--system FILE]   (MK_UIDS=user=uid,...)
        mkctl down [--run-dir DIR]
-       mkctl kill LABEL | start LABEL [--run-dir DIR]`;
+       mkctl kill PART | start PART [--run-dir DIR]
+PART is nats, kernel, hardware or a service label (ata, tty). start stops a process of
+that part that still runs, then starts a new one: a driver gets the next generation; a new
+kernel-core is joined by the running services (same generations); a new emulator is
+programmed again by the kernel and the drivers; nats-server comes back on its old port.
+kill, start and down act on a process-mode system (mkctl up); in compose use
+docker compose kill|start SERVICE (docker-compose with Compose v1).`;
 
 function table(rows: EndpointInfo[]): string {
   const head = ["ENDPOINT", "STATE", "PLACEMENT", "PID", "MESSAGES", "SINCE"];
@@ -28,7 +34,12 @@ function table(rows: EndpointInfo[]): string {
 async function ps(runDir: string | undefined, json: boolean): Promise<void> {
   // With a credential in the environment (compose: `docker compose run --rm mkctl ps`) no
   // run directory is needed; otherwise the process-mode system booted from runDir.
-  const credFile = process.env.MK_CREDS ?? ProcessSystem.attach(runDir).credFile("mkctl");
+  let credFile = process.env.MK_CREDS;
+  if (!credFile) {
+    const sys = ProcessSystem.attach(runDir);
+    await sys.endpointsOrExplain(); // a clear error when nothing of that system runs
+    credFile = sys.credFile("mkctl");
+  }
   const log = createLogger("mkctl");
   log.level = "warn";
   const client = await connectClient("mkctl", loadCredential(credFile), { log });
@@ -56,9 +67,16 @@ async function main(): Promise<number> {
   });
   const [cmd, arg] = positionals;
   const runDir = values["run-dir"];
-  if (values.help || !cmd) {
+  if (values.help) {
     console.log(USAGE);
-    return cmd ? 0 : 2;
+    return 0;
+  }
+  if (!cmd) {
+    console.error(USAGE);
+    return 2;
+  }
+  if ((cmd === "kill" || cmd === "start" || cmd === "down") && process.env.MK_CREDS && !values["run-dir"] && !process.env.MKOS_RUN_DIR) {
+    throw new Error(`mkctl ${cmd} acts on a process-mode system (mkctl up); in compose use: docker compose ${cmd === "down" ? "down" : `${cmd} SERVICE`} (docker-compose with Compose v1)`);
   }
   switch (cmd) {
     case "up": {
@@ -101,18 +119,25 @@ async function main(): Promise<number> {
       return 0;
     }
     case "kill": {
-      if (!arg) throw new Error("mkctl kill needs a LABEL");
+      if (!arg) throw new Error("mkctl kill needs a PART (nats, kernel, hardware or a service label)");
       const pid = ProcessSystem.attach(runDir).kill(arg, "SIGKILL");
       console.log(`${arg}: SIGKILL sent to pid ${pid}`);
       return 0;
     }
     case "start": {
-      if (!arg) throw new Error("mkctl start needs a LABEL");
+      if (!arg) throw new Error("mkctl start needs a PART (nats, kernel, hardware or a service label)");
       const sys = ProcessSystem.attach(runDir);
-      const before = (await sys.endpoints()).find((e) => e.label === arg)?.generation ?? 0;
-      const pid = sys.start(arg);
-      await sys.waitAllReady(30_000, { [arg]: before });
-      console.log(`${arg}: started pid ${pid}`);
+      const part = arg === "kernel-core" ? "kernel" : arg;
+      if (part === "nats" || part === "kernel" || part === "hardware") {
+        const pid = await sys.start(part);
+        console.log(`${part}: started pid ${pid}`);
+        return 0;
+      }
+      const before = (await sys.endpointsOrExplain()).find((e) => e.label === part)?.generation ?? 0;
+      const pid = await sys.start(part);
+      await sys.waitAllReady(30_000, { [part]: before }, [part]);
+      const now = (await sys.endpoints()).find((e) => e.label === part);
+      console.log(`${part}: started pid ${pid} as ${now?.endpoint ?? part}`);
       return 0;
     }
     default:
