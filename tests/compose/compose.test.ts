@@ -164,7 +164,7 @@ describe("compose", () => {
   });
 
   it("compose - mkctl runs from the host through compose and prints the endpoint table", () => {
-    const out = execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "--rm", "mkctl", "ps", "--json"], {
+    const out = execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "--rm", "--no-deps", "mkctl", "ps", "--json"], {
       cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000,
     });
     const table = JSON.parse(out.slice(out.indexOf("{"))) as { endpoints: { label: string; state: string }[] };
