@@ -9,7 +9,9 @@ import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node"
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bdev, Cdev, Common, errnoName, H, MAX_PAYLOAD, Subjects, SysCall } from "#abi";
+import { systemClock } from "#base/clock.ts";
 import { connectNats } from "#base/nats-connect.ts";
+import { waitUntil } from "#base/wait.ts";
 import { BdevClient, loadCredential, sysGetEndpoints, sysVdevio, type RunningService } from "#libsys";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
@@ -196,9 +198,7 @@ describe("hostile", () => {
     const metrics = async () => await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
     expect(await metrics()).toMatch(/^mk_waiters 64$/m);
     await flooder.close();
-    const deadline = Date.now() + 5000;
-    while (!/^mk_waiters 0$/m.test(await metrics()) && Date.now() < deadline) await new Promise((x) => setTimeout(x, 100));
-    expect(await metrics()).toMatch(/^mk_waiters 0$/m);
+    await waitUntil(async () => (/^mk_waiters 0$/m.test(await metrics()) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the departed caller's waiters dropped (mk_waiters 0)" });
     await stillWhole();
   });
 

@@ -10,6 +10,7 @@ import { Cdev, Subjects } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { BdevClient, type RunningService } from "#libsys";
+import { pidAlive } from "../../services/mkctl/src/boot.ts";
 import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;
@@ -41,8 +42,8 @@ async function irqCount(line: number): Promise<number> {
 describe("neighbours", () => {
   it("hardware emulator killed and started again: the PIT ticks again and tty input works, without restarting tty", async () => {
     const ttyPid = ts.sys.state.pids.tty;
-    ts.sys.kill("hardware", "SIGKILL");
-    await new Promise((r) => setTimeout(r, 300));
+    const hwPid = ts.sys.kill("hardware", "SIGKILL");
+    await waitUntil(() => (pidAlive(hwPid) ? undefined : true), { clock: systemClock, deadlineMs: 5000, what: "the emulator's process gone" });
     const { stdout } = await mkctl("start", "hardware");
     expect(stdout).toMatch(/^hardware: started pid \d+/);
     const ticks = await irqCount(0);
