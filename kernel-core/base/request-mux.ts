@@ -5,6 +5,8 @@
 // status 503 is the server's no-responders answer: nobody subscribes to the subject. When
 // the server refuses a publish, or the inbox subscription, it says so asynchronously on the
 // connection: the requests concerned fail at once instead of waiting for their deadline.
+// When the connection to the server is lost, every pending request fails at once too:
+// NATS core keeps no message for a subscriber that is away, so their replies are gone.
 import { errors, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Clock, Timer } from "./clock.ts";
 import { readEnvelope, type Envelope } from "./nats-envelope.ts";
@@ -21,6 +23,14 @@ export class RequestTimeoutError extends Error {
   constructor(subject: string, ms: number) {
     super(`no reply on ${subject} within ${ms} ms`);
     this.name = "RequestTimeoutError";
+  }
+}
+
+/** The connection to the server was lost: no reply to a request already sent can arrive. */
+export class DisconnectedError extends Error {
+  constructor(subject: string) {
+    super(`the NATS connection was lost while waiting for a reply on ${subject}`);
+    this.name = "DisconnectedError";
   }
 }
 
@@ -97,6 +107,13 @@ export class RequestMux {
   private async watchRefusals(): Promise<void> {
     for await (const s of this.nc.status()) {
       if (this.closed) return;
+      if (s.type === "disconnect") {
+        for (const [id, p] of this.pending) {
+          this.pending.delete(id);
+          p.reject(new DisconnectedError(p.subject));
+        }
+        continue;
+      }
       if (s.type !== "error" || !(s.error instanceof errors.PermissionViolationError) || s.error.operation !== "publish") continue;
       const refused = s.error;
       for (const [id, p] of this.pending) {

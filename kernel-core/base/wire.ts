@@ -13,8 +13,6 @@ export class Wire {
   readonly nc: NatsConnection;
   private readonly log: Logger;
   private readonly limiter: LogLimiter;
-  /** Messages that could not be sent (too large, or the connection was closed). */
-  refused = 0;
 
   constructor(nc: NatsConnection, log: Logger, clock: Clock) {
     this.nc = nc;
@@ -40,7 +38,6 @@ export class Wire {
         err = new MkError("EIO", `publish failed: ${(e as Error).message}`, { cause: e });
       }
     }
-    this.refused++;
     this.limiter.allow(this.log, `unsent:${err.errno}`, () => this.log.warn({ subject: subject.slice(0, 64), bytes: size, err: err.errno }, "message not sent: %s", err.message));
     return err;
   }

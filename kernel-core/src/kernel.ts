@@ -59,6 +59,7 @@ export class Kernel implements KernelState {
     this.table.ready(self.entry);
     this.metrics.endpointStates = () => this.table.list().map((e) => e.state);
     this.metrics.waiters = () => this.table.waiting;
+    this.metrics.inFlight = () => this.ipc.pending.inFlight();
   }
 
   /** The endpoint table with each service's privileges, as getinfo and /endpoints show it. */

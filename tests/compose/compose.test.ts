@@ -8,6 +8,8 @@ import { execFileSync } from "node:child_process";
 import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cdev } from "#abi";
+import { systemClock } from "#base/clock.ts";
+import { waitUntil } from "#base/wait.ts";
 import { BdevClient, sysGetEndpoints, type RunningService } from "#libsys";
 import { detectCompose } from "../../services/mkctl/src/compose.ts";
 import { freePort } from "../../services/mkctl/src/ports.ts";
@@ -41,12 +43,11 @@ async function endpoint(label: string): Promise<{ generation: number; state: str
 
 async function untilReady(label: string, after: number, ms = 60_000): Promise<number> {
   const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
+  await waitUntil(async () => {
     const e = await endpoint(label).catch(() => undefined);
-    if (e && e.state === "ready" && e.generation > after) return Date.now() - t0;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${label} not ready after generation ${after} within ${ms} ms`);
+    return e && e.state === "ready" && e.generation > after ? true : undefined;
+  }, { clock: systemClock, deadlineMs: ms, what: `${label} ready after generation ${after}` });
+  return Date.now() - t0;
 }
 
 beforeAll(async () => {
@@ -111,8 +112,7 @@ describe("compose", () => {
     })().catch((e) => (failure = e));
     const progress = async (n: number) => {
       const want = acked.length + n;
-      const t0 = Date.now();
-      while (acked.length < want && Date.now() - t0 < 60_000 && !failure) await new Promise((r) => setTimeout(r, 20));
+      await waitUntil(() => (acked.length >= want || failure ? true : undefined), { clock: systemClock, deadlineMs: 60_000, intervalMs: 20, what: `${n} more acknowledged writes` });
     };
     const recoveries: Record<string, number> = {};
     await progress(10);

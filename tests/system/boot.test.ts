@@ -8,6 +8,8 @@ import { headers } from "@nats-io/transport-node";
 import { Bdev, Cdev, H, Subjects } from "#abi";
 import { BdevClient, sysGetEndpoints } from "#libsys";
 import { pidAlive } from "../../services/mkctl/src/boot.ts";
+import { systemClock } from "#base/clock.ts";
+import { waitUntil } from "#base/wait.ts";
 import { bootTestSystem, pattern, ROOT, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;
@@ -87,29 +89,37 @@ describe("boot", () => {
   it("tty - a line typed on the console is read through the driver", async () => {
     const c = await ts.client();
     const console = await ts.raw("client");
+    // Typed before or after the read arrives, the line waits in tty's buffer: no pause needed.
     const reading = c.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 100, timeoutMs: 10_000 });
-    await new Promise((r) => setTimeout(r, 100));
     console.publish(Subjects.consoleIn, new TextEncoder().encode("ls -l\nsecond"));
     const r = await reading;
     expect(new TextDecoder().decode(r.data)).toBe("ls -l\n");
   });
 
-  it("logs - one request is followed across kernel-core and the driver by its reqId", async () => {
+  it("logs - one request is followed across kernel-core and the driver by its reqId, and into the driver's nested kernel calls by its trace id", async () => {
     await ts.client();
     const nc = await ts.raw("client");
     const h = headers();
-    h.set(H.type, String(Bdev.BDEV_GEOMETRY));
+    h.set(H.type, String(Bdev.BDEV_READ));
     h.set(H.dst, "ata");
     h.set(H.req, "trace-me-42");
-    h.set(H.args, JSON.stringify({ minor: 0 }));
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    h.set(H.trace, `00-${traceId}-00f067aa0ba902b7-01`);
+    h.set(H.args, JSON.stringify({ minor: 0, lba: 0, count: 1 }));
     const m = await nc.request(Subjects.trap("client"), undefined, { headers: h, timeout: 5000 });
     expect(m.headers?.get(H.status)).toBe("0");
     expect(m.headers?.get(H.hops)).toMatch(/^kernel@\d+,ata@\d+,kernel@\d+$/);
-    await new Promise((r) => setTimeout(r, 300));
     const lines = (name: string) =>
       readFileSync(join(ts.sys.state.runDir, "logs", `${name}.log`), "utf8").split("\n").filter((l) => l.includes("trace-me-42")).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines("kernel")).toEqual([expect.objectContaining({ svc: "kernel-core", endpoint: "kernel#1", msgType: "BDEV_GEOMETRY", reqId: "trace-me-42", caller: "client", status: 0 })]);
-    expect(lines("ata")).toEqual([expect.objectContaining({ svc: "ata", endpoint: "ata#1", msgType: "BDEV_GEOMETRY", reqId: "trace-me-42", source: expect.stringMatching(/^client#\d+$/) })]);
+    // The kernel logs a trap after it has answered it.
+    await waitUntil(() => (lines("kernel").length > 0 && lines("ata").length > 0 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the request's lines in kernel.log and ata.log" });
+    expect(lines("kernel")).toEqual([expect.objectContaining({ svc: "kernel-core", endpoint: "kernel#1", msgType: "BDEV_READ", reqId: "trace-me-42", caller: "client", status: 0 })]);
+    expect(lines("ata")).toEqual([expect.objectContaining({ svc: "ata", endpoint: "ata#1", msgType: "BDEV_READ", reqId: "trace-me-42", source: expect.stringMatching(/^client#\d+$/) })]);
+    // The driver's nested kernel calls made for this request carry its trace id (a span each).
+    const kernelLines = readFileSync(join(ts.sys.state.runDir, "logs", "kernel.log"), "utf8").split("\n").filter((l) => l.includes(traceId)).map((l) => JSON.parse(l) as { msgType: string; caller: string; trace: string });
+    const nested = kernelLines.filter((l) => l.caller === "ata");
+    expect(nested.length).toBeGreaterThan(0);
+    for (const l of nested) expect(l).toMatchObject({ msgType: expect.stringMatching(/^SYS_(V|S)?DEVIO$/), trace: expect.stringMatching(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`)) });
   });
 
   it("mkctl - ps --json prints the endpoint table; down leaves no process behind", async () => {

@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BdevClient, sysGetEndpoints } from "#libsys";
+import { systemClock } from "#base/clock.ts";
+import { waitUntil } from "#base/wait.ts";
 import { bootTestSystem, pattern, type TestSystem } from "../helpers/system.ts";
 
 const TOTAL_SECTORS = (8 * 1024 * 1024) / 512;
@@ -83,16 +85,11 @@ describe("fault isolation", () => {
     const gen = (await sysGetEndpoints(c.sys)).find((e) => e.label === "ata")!.generation;
     ts.sys.kill("ata", "SIGKILL");
     const started = Date.now();
-    let err: unknown;
-    for (let i = 0; i < 50; i++) {
-      try {
-        await c.sys.sendrec(`ata#${gen}`, 0x509, { minor: 0 }, undefined, 20_000);
-        await new Promise((r) => setTimeout(r, 20));
-      } catch (e) {
-        err = e;
-        break;
-      }
-    }
+    // Each try is answered (never a timeout); once the kernel knows of the death, with EDEADSRCDST.
+    const err = await waitUntil(
+      () => c.sys.sendrec(`ata#${gen}`, 0x509, { minor: 0 }, undefined, 20_000).then(() => undefined, (e: unknown) => e),
+      { clock: systemClock, deadlineMs: 5000, intervalMs: 20, what: "the kernel answering for the killed ata" },
+    );
     expect(err).toMatchObject({ errno: "EDEADSRCDST" });
     expect(Date.now() - started).toBeLessThan(20_000);
     await ts.sys.start("ata");

@@ -32,6 +32,8 @@ export interface CallContext<T extends KernelCallType = KernelCallType> {
   readonly args: ReqArgs<T>;
   readonly data: Uint8Array;
   readonly reqId: string;
+  /** The trace of the request that made this call: the bus request carries it on. */
+  readonly trace?: string;
 }
 
 /** A kernel call handler, typed by its call's layout: its arguments arrive parsed. */

@@ -8,6 +8,6 @@ export const doDevio: KernelCall<typeof SysCall.SYS_DEVIO> = async (k, c) => {
   checkPort(k, c, "devio", port);
   const out = op.startsWith("out");
   if (out && value === undefined) throw new MkError("EBADREQUEST", `devio ${op} needs a value`);
-  const r = await k.hw.io([[op, port, out ? value! : 0]]);
+  const r = await k.hw.io([[op, port, out ? value! : 0]], undefined, c.trace);
   return { args: { value: out ? 0 : (r.values[0] ?? 0) } };
 };

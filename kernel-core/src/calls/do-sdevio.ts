@@ -10,6 +10,6 @@ export const doSdevio: KernelCall<typeof SysCall.SYS_SDEVIO> = async (k, c) => {
   if (op.startsWith("outs") && c.data.length !== bytes) {
     throw new MkError("EBADREQUEST", `sdevio ${op}: body has ${c.data.length} bytes, count ${count} needs ${bytes}`);
   }
-  const r = await k.hw.io([[op, port, count]], op.startsWith("outs") ? c.data : undefined);
+  const r = await k.hw.io([[op, port, count]], op.startsWith("outs") ? c.data : undefined, c.trace);
   return { args: { count }, data: r.data };
 };

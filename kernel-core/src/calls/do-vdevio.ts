@@ -12,6 +12,6 @@ export const doVdevio: KernelCall<typeof SysCall.SYS_VDEVIO> = async (k, c) => {
   if (c.data.length !== outBytes) {
     throw new MkError("EBADREQUEST", `vdevio: body has ${c.data.length} bytes, the string outputs need ${outBytes}`);
   }
-  const r = await k.hw.io(ops, c.data);
+  const r = await k.hw.io(ops, c.data, c.trace);
   return { args: { values: r.values }, data: r.data };
 };

@@ -69,6 +69,8 @@ export class KernelMetrics {
   endpointStates: () => string[] = () => [];
   /** Set by the kernel: requests parked waiting for a generation (getinfo waits, starting endpoints). */
   waiters: () => number = () => 0;
+  /** Set by the kernel: traps admitted and not yet answered. */
+  inFlight: () => number = () => 0;
   readonly endpoints: Gauge<"state">;
   readonly messages: Counter<"type" | "result">;
   private readonly messageCounts = new Map<number, Map<number, number>>();
@@ -105,6 +107,15 @@ export class KernelMetrics {
       registers: [this.registry],
       collect() {
         this.set(waiters());
+      },
+    });
+    const inFlight = () => this.inFlight();
+    new Gauge({
+      name: "mk_traps_in_flight",
+      help: "Traps admitted by the kernel and not yet answered (bounded per caller)",
+      registers: [this.registry],
+      collect() {
+        this.set(inFlight());
       },
     });
     this.registry.registerMetric(this.latency as unknown as Metric);

@@ -4,12 +4,14 @@ import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, KERNEL, Mk
 import type { Clock } from "#base/clock.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { RequestMux } from "#base/request-mux.ts";
+import { childTrace } from "#base/trace.ts";
 import type { Wire } from "#base/wire.ts";
 
 export type HwOp = HwIoRequest["ops"][number];
 
 export interface HwBus {
-  io(ops: HwOp[], data?: Uint8Array): Promise<{ values: number[]; data: Uint8Array }>;
+  /** trace: the traceparent of the request this I/O is done for, carried to the emulator. */
+  io(ops: HwOp[], data?: Uint8Array, trace?: string): Promise<{ values: number[]; data: Uint8Array }>;
   fault(req: HwFaultRequest): Promise<void>;
   /** The machine's boot id and counters; answers within timeoutMs or fails (readiness means this answers). */
   info(timeoutMs?: number): Promise<HwInfoReply>;
@@ -24,8 +26,8 @@ export class NatsHwBus implements HwBus {
     this.timeoutMs = timeoutMs;
   }
 
-  async io(ops: HwOp[], data?: Uint8Array): Promise<{ values: number[]; data: Uint8Array }> {
-    const r = await this.request(Hw.HW_IO, { ops }, data);
+  async io(ops: HwOp[], data?: Uint8Array, trace?: string): Promise<{ values: number[]; data: Uint8Array }> {
+    const r = await this.request(Hw.HW_IO, { ops }, data, this.timeoutMs, trace);
     return { values: parseReplyArgs(Hw.HW_IO, r.args).values, data: r.data };
   }
 
@@ -37,9 +39,10 @@ export class NatsHwBus implements HwBus {
     return parseReplyArgs(Hw.HW_INFO, (await this.request(Hw.HW_INFO, {}, undefined, timeoutMs)).args);
   }
 
-  private async request(type: number, args: object, data?: Uint8Array, timeoutMs = this.timeoutMs): Promise<{ args: unknown; data: Uint8Array }> {
+  private async request(type: number, args: object, data?: Uint8Array, timeoutMs = this.timeoutMs, trace?: string): Promise<{ args: unknown; data: Uint8Array }> {
     const h = new Envelope();
     h.set(H.type, String(type));
+    if (trace) h.set(H.trace, childTrace(trace));
     h.set(H.args, encodeArgs(args as Record<string, unknown>) ?? "{}");
     let m;
     try {

@@ -7,7 +7,6 @@
 // every delivery: the seam where the scheduler will hold messages for a stopped server.
 import { HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
 import type { Clock } from "#base/clock.ts";
-import { LogLimiter } from "#base/log.ts";
 import type { Receiver } from "#base/transport.ts";
 import type { KernelState } from "../calls/context.ts";
 import type { EndpointEntry } from "./endpoint-table.ts";
@@ -71,14 +70,12 @@ export class Ipc {
   private readonly clock: Clock;
   private readonly calls: KernelDispatch;
   private readonly notifications: NotifyQueue;
-  private readonly limiter: LogLimiter;
   private link?: Link;
 
   constructor(k: KernelState, clock: Clock) {
     this.k = k;
     this.clock = clock;
     this.calls = new KernelDispatch(k);
-    this.limiter = new LogLimiter(clock);
     this.notifications = new NotifyQueue((dst, source, bits) => this.deliverNotify(dst, source, bits));
     k.table.onDeath((ep, cause) => this.onDeath(ep, cause));
   }
@@ -124,7 +121,7 @@ export class Ipc {
       }
       if (t.callerClaim !== undefined && t.callerClaim !== caller.key) {
         this.k.metrics.denials.labels("trap", "stale-source").inc();
-        this.limiter.allow(this.k.log, `stale:${t.caller}`, () =>
+        this.k.logLimiter.allow(this.k.log, `stale:${t.caller}`, () =>
           this.k.log.warn({ caller: t.callerClaim, call: "trap", current: caller!.key, msgType: typeName(t.type), reqId: t.reqId }, "trap from superseded incarnation %s refused (%s is live)", t.callerClaim, caller!.key));
         throw new MkError("EDEADSRCDST", `caller ${t.callerClaim} is not the live incarnation of ${t.caller} (${caller.key} is)`);
       }
@@ -140,7 +137,7 @@ export class Ipc {
     if (!this.k.priv.services.has(dst.label)) throw new MkError("EBADSRCDST", `no service ${dst.label}`);
     if (!priv.ipc.includes(dst.label)) {
       this.k.metrics.denials.labels("ipc", "target").inc();
-      this.limiter.allow(this.k.log, `ipc:${t.caller}:${dst.label}`, () =>
+      this.k.logLimiter.allow(this.k.log, `ipc:${t.caller}:${dst.label}`, () =>
         this.k.log.warn({ caller: caller!.key, call: "ipc", target: dst.label, msgType: typeName(t.type), reqId: t.reqId }, "ipc: %s may not message %s", t.caller, dst.label));
       throw new MkError("ECALLDENIED", `${t.caller} may not message ${dst.label}`);
     }

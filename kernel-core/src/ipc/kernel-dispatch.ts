@@ -2,7 +2,7 @@
 // call (ECALLDENIED, logged and counted), a call that takes no data must come without a
 // body, and the arguments must match the call's layout before its handler runs.
 import { isKernelCall, KernelCalls, MkError, parseRequestArgs, typeName, type KernelCallType } from "#abi";
-import { clip, LogLimiter } from "#base/log.ts";
+import { clip } from "#base/log.ts";
 import { ALWAYS_ALLOWED, type ServicePrivileges } from "#base/system-table.ts";
 import type { CallContext, KernelCall, KernelState } from "../calls/context.ts";
 import { callTable } from "../calls/table.ts";
@@ -13,11 +13,9 @@ const EMPTY = new Uint8Array(0);
 
 export class KernelDispatch {
   private readonly k: KernelState;
-  private readonly limiter: LogLimiter;
 
   constructor(k: KernelState) {
     this.k = k;
-    this.limiter = new LogLimiter(k.clock);
   }
 
   async call(t: TrapIn, priv: ServicePrivileges, caller: EndpointEntry | undefined): Promise<TrapOut> {
@@ -25,14 +23,14 @@ export class KernelDispatch {
     const info = KernelCalls[t.type];
     if (!ALWAYS_ALLOWED.includes(t.type) && !priv.calls.includes(t.type)) {
       this.k.metrics.denials.labels(info.name, "call").inc();
-      this.limiter.allow(this.k.log, `denied:${t.caller}:${info.name}`, () =>
+      this.k.logLimiter.allow(this.k.log, `denied:${t.caller}:${info.name}`, () =>
         this.k.log.warn({ caller: caller?.key ?? t.caller, call: info.name, msgType: typeName(t.type), reqId: t.reqId }, "kernel call %s not granted to %s", info.name, t.caller));
       throw new MkError("ECALLDENIED", `kernel call ${info.name} not granted to ${t.caller}`);
     }
     if (!info.body && t.data.length > 0) throw new MkError("EBADREQUEST", `kernel call ${info.name} takes no body (got ${t.data.length} bytes)`);
     let result = "ok";
     try {
-      const c = { caller, label: t.caller, privileges: priv, origin: t.origin, args: parseRequestArgs(t.type, t.args ?? {}), data: t.data, reqId: t.reqId };
+      const c = { caller, label: t.caller, privileges: priv, origin: t.origin, args: parseRequestArgs(t.type, t.args ?? {}), data: t.data, reqId: t.reqId, trace: t.trace };
       const r = await (callTable[t.type] as KernelCall<KernelCallType>)(this.k, c as CallContext<KernelCallType>);
       return { status: 0, args: r.args, data: r.data ?? EMPTY };
     } catch (e) {

@@ -2,6 +2,7 @@
 // function calls into the trap path; messages to it are function calls to its handlers.
 // A crash here is a crash of the kernel: panic() stops kernel-core (the blue screen).
 import { Kind, MkError, type Args } from "#abi";
+import { childTrace, currentTrace } from "#base/trace.ts";
 import type { Logger } from "#base/log.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 import type { Ipc, TrapOut } from "./ipc.ts";
@@ -28,6 +29,8 @@ export class KernelTransport implements Transport {
   private async trap(kind: Kind, dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs: number): Promise<TrapOut> {
     const out = await this.ipc.trap({
       caller: this.label, origin: "kernel", kind, dst, type, args: args ?? {}, data, reqId: `k${++seq}`, timeoutMs,
+      // An in-kernel server's calls carry the trace of the request it is handling, if any.
+      trace: currentTrace() && childTrace(),
     });
     if (out.status !== 0) throw MkError.fromStatus(out.status, out.errmsg ?? "");
     return out;

@@ -10,7 +10,7 @@ import {
 import type { Clock } from "#base/clock.ts";
 import { clip, LogLimiter, type Logger } from "#base/log.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
-import { NoRespondersError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
+import { DisconnectedError, NoRespondersError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
 import { Wire } from "#base/wire.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { EndpointEntry, EndpointTable } from "./endpoint-table.ts";
@@ -146,7 +146,7 @@ export class NatsLink implements Link {
     }
     this.reply(m.reply, out, t.hops);
     if (this.debug) {
-      this.o.log.debug({ caller: label, msgType: typeName(t.type), reqId: t.reqId, dst: t.dst, kind: t.kind, status: out.status, err: out.errname }, "trap %s -> %s", typeName(t.type), t.dst);
+      this.o.log.debug({ caller: label, msgType: typeName(t.type), reqId: t.reqId, trace: t.trace, dst: t.dst, kind: t.kind, status: out.status, err: out.errname }, "trap %s -> %s", typeName(t.type), t.dst);
     }
   }
 
@@ -193,6 +193,7 @@ export class NatsLink implements Link {
       if (e instanceof RequestTimeoutError) {
         throw new MkError("ETIMEDOUT", `${ep.key} did not reply within ${timeoutMs} ms`);
       }
+      if (e instanceof DisconnectedError) throw new MkError("ENOTREADY", `the NATS connection was lost before ${ep.key} answered`);
       if (e instanceof MkError) throw e; // the wire's EMSGSIZE or EIO
       throw new MkError("EIO", `forward to ${ep.key} failed: ${(e as Error).message}`);
     }

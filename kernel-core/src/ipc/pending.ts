@@ -32,9 +32,11 @@ export class Pending {
     if (l.traps <= 0) this.load.delete(caller);
   }
 
-  /** Traps in flight for caller (for tests and metrics). */
-  inFlight(caller: string): number {
-    return this.load.get(caller)?.traps ?? 0;
+  /** Traps in the kernel now, all callers together (the mk_traps_in_flight gauge). */
+  inFlight(): number {
+    let n = 0;
+    for (const l of this.load.values()) n += l.traps;
+    return n;
   }
 
   /** Races p against the death of ep: a dying endpoint fails what waits on it at once. */

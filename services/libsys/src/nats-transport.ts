@@ -12,7 +12,7 @@ import type { Credential } from "#base/credentials.ts";
 import { createLogger, type Logger } from "#base/log.ts";
 import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
-import { InboxDeniedError, NoRespondersError, PublishDeniedError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
+import { DisconnectedError, InboxDeniedError, NoRespondersError, PublishDeniedError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
 import { childTrace } from "#base/trace.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 import { errorEnvelope, Wire } from "#base/wire.ts";
@@ -113,6 +113,8 @@ export class NatsTransport implements Transport {
    * it at once (ENOTREADY) instead of leaving them to their deadlines.
    */
   watchKernel(onBoot: (boot: string) => void): void {
+    // The kernel just answered SYS_HELLO: that counts as its first announcement.
+    this.kernelSeen = this.clock.now();
     this.kernelSub = this.nc.subscribe(Subjects.kernelBoot, {
       callback: this.wire.guard("kernel-boot", (m) => {
         const { boot } = parseShape(BEACON, decodeRawArgs(readEnvelope(m).get));
@@ -126,7 +128,7 @@ export class NatsTransport implements Transport {
     });
     const check = () => {
       this.watchdog = this.clock.setTimeout(check, KERNEL_BEACON_MS);
-      if (this.kernelSeen === 0 || this.mux.size === 0) return;
+      if (this.mux.size === 0) return;
       const silent = this.clock.now() - this.kernelSeen;
       if (silent > KERNEL_SILENT_MS) this.mux.failAll(new MkError("ENOTREADY", `kernel-core is gone: no announcement for ${silent} ms`));
     };
@@ -221,6 +223,9 @@ export function natsToMkError(e: unknown, dst: string): MkError {
   }
   if (e instanceof NoRespondersError) {
     return new MkError("ENOTREADY", `kernel-core is not answering traps`, { cause: e });
+  }
+  if (e instanceof DisconnectedError) {
+    return new MkError("ENOTREADY", `the NATS connection was lost before ${dst} answered`, { cause: e });
   }
   return new MkError("EIO", `transport failure to ${dst}: ${(e as Error)?.message ?? e}`, { cause: e });
 }
