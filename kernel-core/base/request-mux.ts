@@ -6,7 +6,8 @@
 // the server refuses a publish, or the inbox subscription, it says so asynchronously on the
 // connection: the requests concerned fail at once instead of waiting for their deadline.
 // When the connection to the server is lost, every pending request fails at once too:
-// NATS core keeps no message for a subscriber that is away, so their replies are gone.
+// NATS core keeps no message for a subscriber that is away, so their replies are gone;
+// and until it is back, a new request fails at once rather than wait in nats.js's buffer.
 import { errors, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Clock, Timer } from "./clock.ts";
 import { readEnvelope, type Envelope } from "./nats-envelope.ts";
@@ -29,7 +30,7 @@ export class RequestTimeoutError extends Error {
 /** The connection to the server was lost: no reply to a request already sent can arrive. */
 export class DisconnectedError extends Error {
   constructor(subject: string) {
-    super(`the NATS connection was lost while waiting for a reply on ${subject}`);
+    super(`the NATS connection is lost (a request on ${subject} cannot be answered)`);
     this.name = "DisconnectedError";
   }
 }
@@ -73,6 +74,7 @@ export class RequestMux {
   private seq = 0;
   private inboxDenied?: InboxDeniedError;
   private closed = false;
+  private disconnected = false;
 
   /** inboxPrefix: the caller's own inbox (`_INBOX.<label>`), the only one it may read. */
   constructor(wire: Wire, inboxPrefix: string, clock: Clock) {
@@ -107,7 +109,9 @@ export class RequestMux {
   private async watchRefusals(): Promise<void> {
     for await (const s of this.nc.status()) {
       if (this.closed) return;
+      if (s.type === "reconnect") this.disconnected = false;
       if (s.type === "disconnect") {
+        this.disconnected = true;
         for (const [id, p] of this.pending) {
           this.pending.delete(id);
           p.reject(new DisconnectedError(p.subject));
@@ -138,6 +142,7 @@ export class RequestMux {
   /** Rejects with the Wire's errno (EMSGSIZE, EIO) at once when the request cannot be sent. */
   request(subject: string, data: Uint8Array | undefined, headers: Envelope, timeoutMs: number): Promise<Msg> {
     if (this.inboxDenied) return Promise.reject(this.inboxDenied);
+    if (this.disconnected) return Promise.reject(new DisconnectedError(subject));
     const id = (++this.seq).toString(36);
     return new Promise<Msg>((resolve, reject) => {
       this.pending.set(id, { subject, deadline: this.clock.now() + timeoutMs, timeoutMs, resolve, reject });

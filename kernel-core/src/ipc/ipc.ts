@@ -126,11 +126,9 @@ export class Ipc {
         throw new MkError("EDEADSRCDST", `caller ${t.callerClaim} is not the live incarnation of ${t.caller} (${caller.key} is)`);
       }
     }
-    // What waits in the kernel on behalf of a caller ends when the caller dies.
-    if (t.dst === KERNEL) {
-      const call = this.calls.call(t, priv, caller);
-      return caller && t.type !== SysCall.SYS_EXIT ? this.pending.untilDeath(caller, call) : call;
-    }
+    // What may wait long on a caller's behalf (a getinfo wait, a message for a starting
+    // endpoint) is a waiter owned by the caller: it ends when the caller dies.
+    if (t.dst === KERNEL) return this.calls.call(t, priv, caller);
 
     const dst = parseEndpoint(t.dst);
     if (!dst) throw new MkError("EBADSRCDST", `destination ${JSON.stringify(t.dst.slice(0, 40))} is not label or label#generation`);
@@ -153,7 +151,7 @@ export class Ipc {
       this.notifications.add(ep.label, source, bits);
       return { status: 0, data: EMPTY };
     }
-    return this.pending.untilDeath(caller!, this.deliver(ep, source, t));
+    return this.deliver(ep, source, t);
   }
 
   /** A sendrec or send to a user or in-kernel endpoint, once it is ready and admitted. */
@@ -163,7 +161,8 @@ export class Ipc {
       if (started.generation !== ep.generation) throw new MkError("EDEADSRCDST", `${ep.key} died before it was ready`);
       ep = started;
     }
-    await this.gate.admit(ep);
+    const held = this.gate.admit(ep);
+    if (held) await held; // only a gate that holds costs a turn
     ep.messages++;
 
     if (ep.placement === "kernel") {

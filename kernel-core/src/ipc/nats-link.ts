@@ -193,7 +193,7 @@ export class NatsLink implements Link {
       if (e instanceof RequestTimeoutError) {
         throw new MkError("ETIMEDOUT", `${ep.key} did not reply within ${timeoutMs} ms`);
       }
-      if (e instanceof DisconnectedError) throw new MkError("ENOTREADY", `the NATS connection was lost before ${ep.key} answered`);
+      if (e instanceof DisconnectedError) throw new MkError("ENOTREADY", `the NATS connection is lost: ${ep.key} cannot answer until it is back`);
       if (e instanceof MkError) throw e; // the wire's EMSGSIZE or EIO
       throw new MkError("EIO", `forward to ${ep.key} failed: ${(e as Error).message}`);
     }

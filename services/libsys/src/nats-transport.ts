@@ -225,7 +225,7 @@ export function natsToMkError(e: unknown, dst: string): MkError {
     return new MkError("ENOTREADY", `kernel-core is not answering traps`, { cause: e });
   }
   if (e instanceof DisconnectedError) {
-    return new MkError("ENOTREADY", `the NATS connection was lost before ${dst} answered`, { cause: e });
+    return new MkError("ENOTREADY", `the NATS connection is lost: ${dst} cannot answer until it is back`, { cause: e });
   }
   return new MkError("EIO", `transport failure to ${dst}: ${(e as Error)?.message ?? e}`, { cause: e });
 }

@@ -62,6 +62,10 @@ export class ServerQueue {
     if ((c?.bytes ?? 0) + bytes > l.perCallerBytes) throw new MkError("EAGAIN", `${caller} already has ${c?.bytes ?? 0} bytes queued here (limit ${l.perCallerBytes})`);
     if (this.queued >= l.total || this.queuedBytes + bytes > l.totalBytes) throw new MkError("EAGAIN", `the server's queue is full (${this.queued} requests, ${this.queuedBytes} bytes)`);
     if (!c) this.callers.set(caller, (c = { jobs: [], bytes: 0, running: 0 }));
+    // Nothing waiting and a slot free: run now, without a turn through the queue.
+    if (this.order.length === 0 && this.running < l.concurrency && c.running < (l.concurrency > 1 ? l.concurrency - 1 : 1)) {
+      return this.start(caller, c, fn);
+    }
     return new Promise<T>((resolve, reject) => {
       c.jobs.push({ bytes, run: () => Promise.resolve().then(fn).then(resolve, reject) });
       c.bytes += bytes;
@@ -87,14 +91,26 @@ export class ServerQueue {
       // Round robin: this caller goes to the back (or leaves the order when it has no more).
       this.order.splice(i, 1);
       if (c.jobs.length > 0) this.order.push(name);
-      c.running++;
-      this.running++;
-      void job.run().finally(() => {
-        c.running--;
-        this.running--;
-        if (c.running === 0 && c.jobs.length === 0) this.callers.delete(name);
-        this.pump();
-      });
+      void this.start(name, c, job.run);
     }
+  }
+
+  private start<T>(name: string, c: Caller, fn: () => Promise<T>): Promise<T> {
+    c.running++;
+    this.running++;
+    const done = () => {
+      c.running--;
+      this.running--;
+      if (c.running === 0 && c.jobs.length === 0) this.callers.delete(name);
+      this.pump();
+    };
+    let p: Promise<T>;
+    try {
+      p = fn();
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(done, done);
+    return p;
   }
 }
