@@ -43,7 +43,7 @@ try {
   await new HwServer(hwWire, machine, log).start();
   const kNc = bus.connect();
   const kernel = new Kernel({ priv, hw: new NatsHwBus(new Wire(kNc, log, systemClock), systemClock), log, clock: systemClock });
-  const link = new NatsLink({ nc: kNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs });
+  const link = new NatsLink({ nc: kNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs, deny: (d) => kernel.deny(d) });
   kernel.ipc.attach(link);
   await link.start();
   await kernel.bootHardware();

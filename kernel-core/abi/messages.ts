@@ -132,7 +132,7 @@ export interface EndpointInfo {
   since: string; // ISO 8601 time of the last state change
   messages: number;
   /** From the privilege table (absent for the kernel itself). */
-  privileges?: { ipc: string[]; calls: string[]; io: string[]; irq: number[] };
+  privileges?: { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean };
 }
 
 /**

@@ -42,6 +42,7 @@ export interface ServicePrivileges {
   io: [number, number][]; // inclusive port ranges
   irq: number[];
   console: boolean; // may use the serial console (mk.console.in/out)
+  events: boolean; // may read the kernel event stream (mk.ev.>)
   restart: RestartPolicy;
   line: number;
 }
@@ -186,7 +187,7 @@ function checkIsolation(ctx: Ctx, services: Map<string, ServicePrivileges>, fiel
 
 function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
   const p = `services.${label}`;
-  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "restart"]);
+  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "events", "restart"]);
   const placementNode = m.get("placement");
   const placement = placementNode ? str(ctx, placementNode, `${p}.placement`) : "user";
   if (placement !== "kernel" && placement !== "user") ctx.fail(placementNode, `${p}.placement`, `"${placement}" is not kernel or user`);
@@ -212,6 +213,8 @@ function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
   });
   const consoleNode = m.get("console");
   const consoleOk = consoleNode ? bool(ctx, consoleNode, `${p}.console`) : false;
+  const eventsNode = m.get("events");
+  const eventsOk = eventsNode ? bool(ctx, eventsNode, `${p}.events`) : false;
   return {
     label,
     placement,
@@ -223,6 +226,7 @@ function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
     io,
     irq,
     console: consoleOk,
+    events: eventsOk,
     restart: parseRestart(ctx, m.get("restart"), `${p}.restart`),
     line: ctx.line(node),
   };
@@ -312,9 +316,9 @@ function strOrIntList(ctx: Ctx, node: Node | undefined, p: string): [string, Nod
 }
 
 /** A service's privileges as getinfo and the endpoint table show them (ports in hex). */
-export function privilegeSummary(p: ServicePrivileges): { ipc: string[]; calls: string[]; io: string[]; irq: number[] } {
+export function privilegeSummary(p: ServicePrivileges): { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean } {
   const hex = (n: number) => `0x${n.toString(16)}`;
-  return { ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq };
+  return { ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq, console: p.console, events: p.events };
 }
 
 /** Does the caller's table entry grant this port? */

@@ -2,7 +2,7 @@
 // service label: over NATS when the service is its own process (user placement), or as
 // function calls when it is loaded into kernel-core (kernel placement). Servers and
 // drivers see only this interface; no server imports NATS.
-import type { Args, Delivered, Reply } from "#abi";
+import type { Args, Delivered, KernelEvent, Reply } from "#abi";
 import type { Logger } from "./log.ts";
 
 /** A reply as it arrived: status OK, arguments not yet checked against a layout. */
@@ -35,6 +35,11 @@ export interface Transport {
   notify(dst: string, bits: number): Promise<void>;
   /** Reports each kernel-core boot it announces (a new one: register again). User placement only. */
   watchKernel?(onBoot: (boot: string) => void): void;
+  /**
+   * Follows the kernel event stream (mk.ev.>) from now on. Needs `events: true` in the
+   * privilege table: without it the promise rejects with ECALLDENIED.
+   */
+  events(onEvent: (ev: KernelEvent) => void): Promise<{ stop(): void }>;
   /** Starts the receive loop for this incarnation; resolves once messages can arrive. */
   listen(generation: number, receiver: Receiver): Promise<void>;
   /** Stops receiving and lets in-flight work finish (drain), then disconnects. */

@@ -3,12 +3,13 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { HARDWARE, KERNEL, NOTIFY_HW_RESET, type EndpointInfo } from "#abi";
+import { DeathCause, HARDWARE, KERNEL, NOTIFY_HW_RESET, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { LogLimiter, type Logger } from "#base/log.ts";
 import { privilegeSummary, type SystemTable } from "#base/system-table.ts";
 import { waitUntil } from "#base/wait.ts";
 import type { KernelState } from "./calls/context.ts";
+import { KernelEvents, type Denial } from "./events/kernel-events.ts";
 import type { HwBus } from "./hw/hw-bus.ts";
 import { KernelMetrics } from "./http/metrics.ts";
 import { IrqTable } from "./irq/irq-table.ts";
@@ -40,6 +41,8 @@ export class Kernel implements KernelState {
   readonly clock: Clock;
   readonly ipc: Ipc;
   readonly boot = randomBytes(16).toString("hex");
+  /** mk.ev.>: every lifecycle change and denial (main attaches NATS). */
+  readonly events: KernelEvents;
   private readonly inKernel: { stop(): Promise<void> }[] = [];
   /** The emulator's boot the PIT was programmed for; another one means the machine restarted. */
   private hardwareBoot?: string;
@@ -54,7 +57,11 @@ export class Kernel implements KernelState {
     this.metrics = o.metrics ?? new KernelMetrics();
     this.table = new EndpointTable(o.clock);
     this.ipc = new Ipc(this, o.clock);
-    this.table.onDeath((ep, cause) => this.onDeath(ep, cause));
+    this.events = new KernelEvents(o.clock, this.boot);
+    this.table.onChange((kind, ep, cause, detail) => {
+      this.events.lifecycle(kind, ep, cause, detail);
+      if (kind === "dead") this.onDeath(ep, cause!, detail);
+    });
     const self = this.table.incarnate(KERNEL, { placement: "kernel", pid: process.pid, host: hostname(), conn: "" });
     this.table.ready(self.entry);
     this.metrics.endpointStates = () => this.table.list().map((e) => e.state);
@@ -74,14 +81,25 @@ export class Kernel implements KernelState {
    * A death is counted by cause; a client's own exit is not a crash and is logged as such.
    * A client (a service nothing starts) leaves no row behind: nothing will restart it.
    */
-  private onDeath(ep: EndpointEntry, cause: string): void {
-    const kind = cause.split(/[ :(]/)[0];
-    this.metrics.deaths.labels(ep.label, kind).inc();
-    const normal = kind === "exit" || kind === "superseded";
-    this.logLimiter.allow(this.log, `death:${ep.label}:${kind}`, () =>
-      this.log[normal ? "info" : "warn"]({ incarnation: ep.key, cause }, normal ? "incarnation %s ended: %s" : "incarnation %s died: %s", ep.key, cause));
+  private onDeath(ep: EndpointEntry, cause: DeathCause, detail?: string): void {
+    this.metrics.deaths.labels(ep.label, cause).inc();
+    const normal = cause === DeathCause.EXIT || cause === DeathCause.SUPERSEDED;
+    const why = detail ? `${cause} (${detail})` : cause;
+    this.logLimiter.allow(this.log, `death:${ep.label}:${cause}`, () =>
+      this.log[normal ? "info" : "warn"]({ incarnation: ep.key, cause, detail }, normal ? "incarnation %s ended: %s" : "incarnation %s died: %s", ep.key, why));
     const svc = this.priv.services.get(ep.label);
-    if (svc && svc.placement === "user" && !svc.command && kind !== "superseded") this.table.forget(ep);
+    if (svc && svc.placement === "user" && !svc.command && cause !== DeathCause.SUPERSEDED) this.table.forget(ep);
+  }
+
+  /**
+   * Something the privilege table does not grant was refused: counted (by call and
+   * reason), logged and published as an event, the last two within a budget per caller.
+   */
+  deny(d: Denial & { call: string; fields?: Record<string, unknown>; message: string }): void {
+    this.metrics.denials.labels(d.call, d.denied).inc();
+    this.logLimiter.allow(this.log, `denied:${d.label}:${d.denied}:${d.target}`, () =>
+      this.log.warn({ caller: d.entry?.key ?? d.label, call: d.call, denied: d.denied, target: d.target, ...d.fields }, "denied: %s", d.message));
+    this.events.denial(d);
   }
 
   /**

@@ -3,7 +3,8 @@
 // the hardware, starts in-kernel servers, then serves traps and HTTP until SIGTERM. It
 // announces its boot on mk.kernel.boot at start, after every NATS reconnect and once a
 // second: running services register again with a new kernel, and fail their requests
-// at once when the announcements stop.
+// at once when the announcements stop. Every lifecycle change and denial is published
+// on mk.ev.> (the kernel event stream).
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { encodeArgs, H, KERNEL, parseShape, decodeRawArgs, f, Subjects } from "#abi";
@@ -47,9 +48,10 @@ async function main(): Promise<void> {
   const wire = new Wire(nc, log, systemClock);
 
   const kernel = new Kernel({ priv, hw: new NatsHwBus(wire, systemClock), log, clock: systemClock });
-  const link = new NatsLink({ nc, sysNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs });
+  const link = new NatsLink({ nc, sysNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs, deny: (d) => kernel.deny(d) });
   kernel.ipc.attach(link);
   await link.start();
+  kernel.events.attach((subject, payload) => wire.publish(subject, payload));
 
   // The HTTP port first: a port already in use stops boot naming the port, before
   // anything else is set up (mkctl reports this kernel's exit, not another's answer).
@@ -109,7 +111,7 @@ async function startInKernelServices(kernel: Kernel): Promise<void> {
     if (svc.placement !== "kernel") continue;
     const mod = (await import(pathToFileURL(resolve(PROJECT_ROOT, svc.module!)).href)) as { service?: ServiceModule };
     if (!mod.service) throw new Error(`${svc.module} does not export a service (ServiceModule)`);
-    const transport = new KernelTransport(svc.label, kernel.ipc, log);
+    const transport = new KernelTransport(svc.label, kernel.ipc, log, { source: kernel.events, allowed: svc.events });
     kernel.hosted(await startService(mod.service, transport, { log: createLogger(svc.label).child({ placement: "kernel" }), clock: systemClock }));
   }
 }

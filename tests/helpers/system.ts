@@ -15,6 +15,7 @@ const TEST_SERVICES = `
     ipc: [ata, tty, echo]
     calls: [getinfo]
     console: true
+    events: true
   client2:
     ipc: [ata, tty]
     calls: [getinfo]

@@ -3,6 +3,7 @@
 import type { EndpointInfo, KernelCallType, ReqArgs, Reply } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import type { Logger, LogLimiter } from "#base/log.ts";
+import type { Denial } from "../events/kernel-events.ts";
 import type { HwBus } from "../hw/hw-bus.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { IrqTable } from "../irq/irq-table.ts";
@@ -22,6 +23,8 @@ export interface KernelState {
   readonly boot: string;
   readonly metrics: KernelMetrics;
   endpointRows(): EndpointInfo[];
+  /** A refusal of what the privilege table does not grant: counted, logged, published. */
+  deny(d: Denial & { call: string; fields?: Record<string, unknown>; message: string }): void;
 }
 
 export interface CallContext<T extends KernelCallType = KernelCallType> {

@@ -1,9 +1,9 @@
 // SYS_EXIT: the caller ends of its own accord (a graceful stop). Its row is dead with
 // cause "exit" before its connection closes, so the kernel does not count a crash.
-import type { SysCall } from "#abi";
+import { DeathCause, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
 export const doExit: KernelCall<typeof SysCall.SYS_EXIT> = (k, c) => {
-  if (c.caller) k.table.markDead(c.caller, "exit");
+  if (c.caller) k.table.markDead(c.caller, DeathCause.EXIT);
   return {};
 };

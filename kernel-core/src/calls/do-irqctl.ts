@@ -1,13 +1,12 @@
 // SYS_IRQCTL: set or remove the caller's policy on an IRQ line, enable or disable it.
 // The line must be in the caller's irq privileges.
-import { IRQ_REENABLE, MkError, type SysCall } from "#abi";
+import { DenialKind, IRQ_REENABLE, MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
 export const doIrqctl: KernelCall<typeof SysCall.SYS_IRQCTL> = (k, c) => {
   const { request, irq, policy } = c.args;
   if (!c.privileges.irq.includes(irq)) {
-    k.metrics.denials.labels("irqctl", "irq").inc();
-    k.log.warn({ caller: c.caller?.key, call: "irqctl", irq, reqId: c.reqId }, "irqctl: IRQ %d not allowed for %s", irq, c.label);
+    k.deny({ label: c.label, entry: c.caller, call: "irqctl", denied: DenialKind.IRQ, target: String(irq), errno: "EPERM", fields: { reqId: c.reqId }, message: `irqctl: IRQ ${irq} not allowed for ${c.label}` });
     throw new MkError("EPERM", `irqctl: IRQ ${irq} not allowed for ${c.label}`);
   }
   switch (request) {

@@ -1,7 +1,7 @@
 // The endpoint table: one row per incarnation, label#generation. A new incarnation gets
 // generation+1 and supersedes the old one; a message for a dead or stale endpoint is
 // refused with EDEADSRCDST at once. Waiters can block for the next ready generation.
-import { MkError, type EndpointInfo } from "#abi";
+import { DeathCause, EventKind, MkError, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 
 export type EndpointState = EndpointInfo["state"];
@@ -29,12 +29,13 @@ interface Waiter {
 /** Waiters for a next generation, all labels together: past this, EAGAIN. */
 export const MAX_WAITERS = 4096;
 
-export type DeathListener = (entry: EndpointEntry, cause: string) => void;
+/** A lifecycle change: started, resumed, ready, or dead with its cause. */
+export type ChangeListener = (kind: Exclude<EventKind, "denied">, entry: EndpointEntry, cause?: DeathCause, detail?: string) => void;
 
 export class EndpointTable {
   private readonly current = new Map<string, EndpointEntry>();
   private readonly waiters = new Map<string, Set<Waiter>>();
-  private readonly deathListeners: DeathListener[] = [];
+  private readonly listeners: ChangeListener[] = [];
   private readonly clock: Clock;
   private waiterCount = 0;
 
@@ -42,16 +43,22 @@ export class EndpointTable {
     this.clock = clock;
   }
 
-  onDeath(fn: DeathListener): void {
-    this.deathListeners.push(fn);
+  onChange(fn: ChangeListener): void {
+    this.listeners.push(fn);
+  }
+
+  private changed(kind: Exclude<EventKind, "denied">, entry: EndpointEntry, cause?: DeathCause, detail?: string): void {
+    for (const fn of this.listeners) fn(kind, entry, cause, detail);
   }
 
   /** Registers a new incarnation of label; the previous one, if any, is dead from now on. */
   incarnate(label: string, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): { entry: EndpointEntry; previous: number } {
     const prev = this.current.get(label);
     const previous = prev?.generation ?? 0;
-    if (prev && prev.state !== "dead") this.markDead(prev, "superseded");
-    return { entry: this.add(label, previous + 1, p), previous };
+    if (prev && prev.state !== "dead") this.markDead(prev, DeathCause.SUPERSEDED, `by ${label}#${previous + 1} (pid ${p.pid})`);
+    const entry = this.add(label, previous + 1, p);
+    this.changed(EventKind.STARTED, entry);
+    return { entry, previous };
   }
 
   /**
@@ -64,7 +71,9 @@ export class EndpointTable {
     if (cur && (cur.state !== "dead" || cur.generation > generation)) {
       throw new MkError("EDEADSRCDST", `${label}#${generation} cannot register again: ${cur.key} is ${cur.state === "dead" ? "newer" : "live"}`);
     }
-    return this.add(label, generation, p);
+    const entry = this.add(label, generation, p);
+    this.changed(EventKind.RESUMED, entry);
+    return entry;
   }
 
   private add(label: string, generation: number, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): EndpointEntry {
@@ -86,6 +95,7 @@ export class EndpointTable {
     if (entry.state !== "starting") return;
     entry.state = "ready";
     entry.since = this.clock.now();
+    this.changed(EventKind.READY, entry);
     const ws = this.waiters.get(entry.label);
     if (!ws) return;
     for (const w of [...ws]) {
@@ -96,7 +106,7 @@ export class EndpointTable {
     }
   }
 
-  markDead(entry: EndpointEntry, cause: string): void {
+  markDead(entry: EndpointEntry, cause: DeathCause, detail?: string): void {
     if (entry.state === "dead") return;
     entry.state = "dead";
     entry.since = this.clock.now();
@@ -108,7 +118,7 @@ export class EndpointTable {
         w.reject(new MkError("EDEADSRCDST", `${entry.key} died while waiting for ${label}`));
       }
     }
-    for (const fn of this.deathListeners) fn(entry, cause);
+    this.changed(EventKind.DEAD, entry, cause, detail);
   }
 
   /** Waiters pending, all labels together. */

@@ -5,7 +5,7 @@
 // over NATS to a user-space endpoint. Notifications coalesce (notify-queue.ts); what waits
 // on an incarnation fails the moment it dies (pending.ts). A DeliveryGate sits before
 // every delivery: the seam where the scheduler will hold messages for a stopped server.
-import { HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
+import { DeathCause, DenialKind, HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import type { Receiver } from "#base/transport.ts";
 import type { KernelState } from "../calls/context.ts";
@@ -77,7 +77,9 @@ export class Ipc {
     this.clock = clock;
     this.calls = new KernelDispatch(k);
     this.notifications = new NotifyQueue((dst, source, bits) => this.deliverNotify(dst, source, bits));
-    k.table.onDeath((ep, cause) => this.onDeath(ep, cause));
+    k.table.onChange((kind, ep, cause, detail) => {
+      if (kind === "dead") this.onDeath(ep, detail ? `${cause} (${detail})` : cause!);
+    });
   }
 
   attach(link: Link): void {
@@ -120,9 +122,10 @@ export class Ipc {
         throw new MkError("EDEADSRCDST", `caller ${t.caller} has no live incarnation (SYS_HELLO first)`);
       }
       if (t.callerClaim !== undefined && t.callerClaim !== caller.key) {
-        this.k.metrics.denials.labels("trap", "stale-source").inc();
-        this.k.logLimiter.allow(this.k.log, `stale:${t.caller}`, () =>
-          this.k.log.warn({ caller: t.callerClaim, call: "trap", current: caller!.key, msgType: typeName(t.type), reqId: t.reqId }, "trap from superseded incarnation %s refused (%s is live)", t.callerClaim, caller!.key));
+        this.k.deny({
+          label: t.caller, entry: caller, call: "trap", denied: DenialKind.STALE_SOURCE, target: t.callerClaim, errno: "EDEADSRCDST",
+          fields: { msgType: typeName(t.type), reqId: t.reqId }, message: `trap from superseded incarnation ${t.callerClaim} refused (${caller.key} is live)`,
+        });
         throw new MkError("EDEADSRCDST", `caller ${t.callerClaim} is not the live incarnation of ${t.caller} (${caller.key} is)`);
       }
     }
@@ -134,9 +137,10 @@ export class Ipc {
     if (!dst) throw new MkError("EBADSRCDST", `destination ${JSON.stringify(t.dst.slice(0, 40))} is not label or label#generation`);
     if (!this.k.priv.services.has(dst.label)) throw new MkError("EBADSRCDST", `no service ${dst.label}`);
     if (!priv.ipc.includes(dst.label)) {
-      this.k.metrics.denials.labels("ipc", "target").inc();
-      this.k.logLimiter.allow(this.k.log, `ipc:${t.caller}:${dst.label}`, () =>
-        this.k.log.warn({ caller: caller!.key, call: "ipc", target: dst.label, msgType: typeName(t.type), reqId: t.reqId }, "ipc: %s may not message %s", t.caller, dst.label));
+      this.k.deny({
+        label: t.caller, entry: caller, call: "ipc", denied: DenialKind.IPC, target: dst.label, errno: "ECALLDENIED",
+        fields: { msgType: typeName(t.type), reqId: t.reqId }, message: `ipc: ${t.caller} may not message ${dst.label}`,
+      });
       throw new MkError("ECALLDENIED", `${t.caller} may not message ${dst.label}`);
     }
     if (t.type !== NOTIFY_MESSAGE && !isKnownType(t.type)) throw new MkError("EBADREQUEST", `unknown message type 0x${t.type.toString(16)}`);
@@ -180,7 +184,7 @@ export class Ipc {
       return await this.pending.untilDeath(ep, link.forward(ep, source, t, t.timeoutMs));
     } catch (e) {
       if (e instanceof NoSubscriberError) {
-        this.k.table.markDead(ep, "no-subscriber: nothing listens on its endpoint subject");
+        this.k.table.markDead(ep, DeathCause.NO_SUBSCRIBER, "nothing listens on its endpoint subject");
         throw new MkError("EDEADSRCDST", `${ep.key} is dead (nothing listens on its endpoint)`);
       }
       throw e;

@@ -1,7 +1,7 @@
 // Kernel-call dispatch: a trap addressed to the kernel. The caller must be granted the
 // call (ECALLDENIED, logged and counted), a call that takes no data must come without a
 // body, and the arguments must match the call's layout before its handler runs.
-import { isKernelCall, KernelCalls, MkError, parseRequestArgs, typeName, type KernelCallType } from "#abi";
+import { DenialKind, isKernelCall, KernelCalls, MkError, parseRequestArgs, typeName, type KernelCallType } from "#abi";
 import { clip } from "#base/log.ts";
 import { ALWAYS_ALLOWED, type ServicePrivileges } from "#base/system-table.ts";
 import type { CallContext, KernelCall, KernelState } from "../calls/context.ts";
@@ -22,9 +22,10 @@ export class KernelDispatch {
     if (!isKernelCall(t.type)) throw new MkError("EBADREQUEST", `${typeName(t.type)} is not a kernel call`);
     const info = KernelCalls[t.type];
     if (!ALWAYS_ALLOWED.includes(t.type) && !priv.calls.includes(t.type)) {
-      this.k.metrics.denials.labels(info.name, "call").inc();
-      this.k.logLimiter.allow(this.k.log, `denied:${t.caller}:${info.name}`, () =>
-        this.k.log.warn({ caller: caller?.key ?? t.caller, call: info.name, msgType: typeName(t.type), reqId: t.reqId }, "kernel call %s not granted to %s", info.name, t.caller));
+      this.k.deny({
+        label: t.caller, entry: caller, call: info.name, denied: DenialKind.CALL, target: info.name, errno: "ECALLDENIED",
+        fields: { msgType: typeName(t.type), reqId: t.reqId }, message: `kernel call ${info.name} not granted to ${t.caller}`,
+      });
       throw new MkError("ECALLDENIED", `kernel call ${info.name} not granted to ${t.caller}`);
     }
     if (!info.body && t.data.length > 0) throw new MkError("EBADREQUEST", `kernel call ${info.name} takes no body (got ${t.data.length} bytes)`);

@@ -1,10 +1,11 @@
 // Kernel placement: a server loaded into kernel-core's own process. Its messages are
 // function calls into the trap path; messages to it are function calls to its handlers.
 // A crash here is a crash of the kernel: panic() stops kernel-core (the blue screen).
-import { Kind, MkError, type Args } from "#abi";
+import { Kind, MkError, type Args, type KernelEvent } from "#abi";
 import { childTrace, currentTrace } from "#base/trace.ts";
 import type { Logger } from "#base/log.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
+import type { KernelEvents } from "../events/kernel-events.ts";
 import type { Ipc, TrapOut } from "./ipc.ts";
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -16,10 +17,27 @@ export class KernelTransport implements Transport {
   private readonly ipc: Ipc;
   private readonly klog: Logger;
 
-  constructor(label: string, ipc: Ipc, log: Logger) {
+  private self?: string;
+  private readonly kevents?: { source: KernelEvents; allowed: boolean };
+
+  /** kevents: the kernel's event stream, and whether this service holds the events privilege. */
+  constructor(label: string, ipc: Ipc, log: Logger, kevents?: { source: KernelEvents; allowed: boolean }) {
     this.label = label;
     this.ipc = ipc;
     this.klog = log;
+    this.kevents = kevents;
+  }
+
+  async events(onEvent: (ev: KernelEvent) => void): Promise<{ stop(): void }> {
+    if (!this.kevents?.allowed) throw new MkError("ECALLDENIED", `${this.label} may not read the kernel event stream: it needs events: true in the privilege table`);
+    const stop = this.kevents.source.listen((ev) => {
+      try {
+        onEvent(ev);
+      } catch (e) {
+        this.panic(e);
+      }
+    });
+    return { stop };
   }
 
   connection(): string {
@@ -28,7 +46,7 @@ export class KernelTransport implements Transport {
 
   private async trap(kind: Kind, dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs: number): Promise<TrapOut> {
     const out = await this.ipc.trap({
-      caller: this.label, origin: "kernel", kind, dst, type, args: args ?? {}, data, reqId: `k${++seq}`, timeoutMs,
+      caller: this.label, callerClaim: this.self, origin: "kernel", kind, dst, type, args: args ?? {}, data, reqId: `k${++seq}`, timeoutMs,
       // An in-kernel server's calls carry the trace of the request it is handling, if any.
       trace: currentTrace() && childTrace(),
     });
@@ -49,7 +67,9 @@ export class KernelTransport implements Transport {
     await this.trap(Kind.NOTIFY, dst, 0x1000, { bits }, new Uint8Array(0), DEFAULT_TIMEOUT_MS);
   }
 
-  async listen(_generation: number, receiver: Receiver): Promise<void> {
+  async listen(generation: number, receiver: Receiver): Promise<void> {
+    // From now on every trap names this incarnation, as over NATS: a superseded one is refused.
+    this.self = `${this.label}#${generation}`;
     this.ipc.inKernel.set(this.label, {
       deliver: async (msg) => {
         try {

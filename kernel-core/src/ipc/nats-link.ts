@@ -4,10 +4,11 @@
 // account's disconnect events to learn at once when an incarnation's connection died.
 import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
-  addHop, boundedField, checkBody, decodeHops, decodeKind, decodeRawArgs, decodeReqId, decodeStatus, decodeTrace, decodeType,
+  addHop, boundedField, DeathCause, DenialKind, checkBody, decodeHops, decodeKind, decodeRawArgs, decodeReqId, decodeStatus, decodeTrace, decodeType,
   encodeArgs, errnoName, H, headerSafe, KERNEL, LABEL_RE, MAX_ARGS, MkError, replyHops, Subjects, typeName,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
+import type { KernelState } from "../calls/context.ts";
 import { clip, LogLimiter, type Logger } from "#base/log.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { DisconnectedError, NoRespondersError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
@@ -34,6 +35,8 @@ export interface NatsLinkOptions {
   clock: Clock;
   metrics: KernelMetrics;
   trapTimeoutMs: number;
+  /** The kernel's refusal: counted, logged and published as an event. */
+  deny: KernelState["deny"];
 }
 
 export class NatsLink implements Link {
@@ -89,7 +92,7 @@ export class NatsLink implements Link {
     if (typeof user !== "string" || typeof name !== "string") return;
     const ep = this.o.table.byConnection(user, name);
     const reason = typeof ev.reason === "string" ? ev.reason.slice(0, 64) : "disconnect";
-    if (ep) this.o.table.markDead(ep, `disconnect (${reason})`);
+    if (ep) this.o.table.markDead(ep, DeathCause.DISCONNECT, reason);
   }
 
   private async onTrap(m: Msg): Promise<void> {
@@ -97,9 +100,7 @@ export class NatsLink implements Link {
     if (!LABEL_RE.test(label)) return;
     // A caller may only have replies sent to its own inbox: never into another's.
     if (m.reply && !m.reply.startsWith(`${Subjects.inboxPrefix(label)}.`)) {
-      this.o.metrics.denials.labels("trap", "reply-subject").inc();
-      this.limiter.allow(this.o.log, `reply-subject:${label}`, () =>
-        this.o.log.warn({ caller: label, call: "trap", reply: clip(m.reply ?? "", 64) }, "trap from %s names a reply subject outside its inbox; dropped", label));
+      this.o.deny({ label, call: "trap", denied: DenialKind.REPLY_SUBJECT, target: clip(m.reply, 64), errno: "none (dropped)", message: `trap from ${label} names a reply subject outside its inbox; dropped` });
       return;
     }
     const { get } = readEnvelope(m);
@@ -122,9 +123,7 @@ export class NatsLink implements Link {
       // must be the authenticated one, and route() refuses a superseded generation.
       const claim = boundedField(get, H.src);
       if (claim !== undefined && !(claim.startsWith(label) && GENERATION_SUFFIX.test(claim.slice(label.length)))) {
-        this.o.metrics.denials.labels("trap", "source").inc();
-        this.limiter.allow(this.o.log, `source:${label}`, () =>
-          this.o.log.warn({ caller: label, call: "trap", claimed: clip(claim, 48) }, "trap from %s claims to come from %s; refused", label, clip(claim, 48)));
+        this.o.deny({ label, entry: this.o.table.get(label), call: "trap", denied: DenialKind.SOURCE, target: clip(claim, 48), errno: "EBADSRCDST", message: `trap from ${label} claims to come from ${clip(claim, 48)}; refused` });
         throw new MkError("EBADSRCDST", `${H.src} ${JSON.stringify(claim.slice(0, 48))} is not an incarnation (label#generation) of the caller ${label}`);
       }
       t = {

@@ -5,11 +5,12 @@
 import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, decodeError, decodeHops, decodeKind, decodeRawArgs, decodeReqId, decodeStatus, decodeTrace, decodeType, encodeArgs,
-  H, Kind, MkError, NOTIFY_MESSAGE, parseShape, replyHops, Subjects, typeName, f, type Args, type Delivered, type Reply,
+  decodeKernelEvent, EventSubjects, H, Kind, MkError, NOTIFY_MESSAGE, parseShape, replyHops, Subjects, typeName, f,
+  type Args, type Delivered, type KernelEvent, type Reply,
 } from "#abi";
 import { systemClock, type Clock, type Timer } from "#base/clock.ts";
 import type { Credential } from "#base/credentials.ts";
-import { createLogger, type Logger } from "#base/log.ts";
+import { createLogger, LogLimiter, type Logger } from "#base/log.ts";
 import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { DisconnectedError, InboxDeniedError, NoRespondersError, PublishDeniedError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
@@ -45,6 +46,8 @@ export class NatsTransport implements Transport {
   log?: Logger;
 
   private readonly conn: string;
+  private readonly fallbackLog: Logger;
+  private readonly eventLimiter: LogLimiter;
 
   /** conn: the nonce the connection is named by (`<label>.<conn>`), "" when it is not. */
   constructor(label: string, nc: NatsConnection, onPanic?: (err: unknown) => never, clock: Clock = systemClock, conn = "") {
@@ -53,7 +56,9 @@ export class NatsTransport implements Transport {
     this.nc = nc;
     this.clock = clock;
     this.trap = Subjects.trap(label);
-    this.wire = new Wire(nc, createLogger(label), clock);
+    this.fallbackLog = createLogger(label);
+    this.wire = new Wire(nc, this.fallbackLog, clock);
+    this.eventLimiter = new LogLimiter(clock);
     this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(label), clock);
     this.mux.start();
     this.onPanic = onPanic ?? ((err) => {
@@ -166,6 +171,31 @@ export class NatsTransport implements Transport {
     if (a !== undefined) h.set(H.args, a);
     h.set(H.hops, addHop(hops, this.label, this.clock.nowUs()));
     this.wire.respond(msg.reply, reply?.data, h);
+  }
+
+  async events(onEvent: (ev: KernelEvent) => void): Promise<{ stop(): void }> {
+    let refused: Error | undefined;
+    const take = this.wire.guard("events", (m) => {
+      try {
+        onEvent(decodeKernelEvent(m.data));
+      } catch (e) {
+        if (!(e instanceof MkError)) this.panic(e);
+        this.eventLimiter.allow(this.log ?? this.fallbackLog, "bad-event", () => (this.log ?? this.fallbackLog).warn({ subject: m.subject, err: e.message }, "event dropped: %s", e.message));
+      }
+    });
+    const sub = this.nc.subscribe(EventSubjects.all, {
+      callback: (err, m) => {
+        if (err) refused = err;
+        else take(null, m);
+      },
+    });
+    // The server answers a refused subscription before the flush's PONG.
+    await this.nc.flush();
+    if (refused || sub.isClosed()) {
+      sub.unsubscribe();
+      throw new MkError("ECALLDENIED", `${this.label} may not read the kernel event stream (${EventSubjects.all}): it needs events: true in the privilege table`, { cause: refused });
+    }
+    return { stop: () => sub.unsubscribe() };
   }
 
   async close(): Promise<void> {

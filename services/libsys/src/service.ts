@@ -146,16 +146,21 @@ export async function startService(module: ServiceModule, transport: Transport, 
   markReady();
   log.info({ placement: transport.placement }, "serving as %s", sys.self);
 
+  let stopped: Promise<void> | undefined;
   return {
     sys,
     server,
-    async stop() {
-      stopping = true;
-      if (inflight > 0) await new Promise<void>((r) => (idle = r));
-      await server.shutdown?.();
-      // Said before the connection closes, so the kernel records a stop, not a crash.
-      await sys.kernelCall(K.SYS_EXIT, {}, undefined, 1000).catch(() => undefined);
-      await transport.close();
+    stop() {
+      // Once: a second stop waits for the first instead of trapping on a closed connection.
+      stopped ??= (async () => {
+        stopping = true;
+        if (inflight > 0) await new Promise<void>((r) => (idle = r));
+        await server.shutdown?.();
+        // Said before the connection closes, so the kernel records a stop, not a crash.
+        await sys.kernelCall(K.SYS_EXIT, {}, undefined, 1000).catch(() => undefined);
+        await transport.close();
+      })();
+      return stopped;
     },
   };
 }

@@ -3,9 +3,10 @@
 //   mkctl ps [--json]       the kernel's endpoint table (SYS_GETINFO as the mkctl service)
 //   mkctl down              stop everything mkctl up started
 //   mkctl kill PART         SIGKILL one part (a crash);  mkctl start PART: start it (again)
+//   mkctl events [--json]   follow the kernel event stream (mk.ev.>)
 import { parseArgs } from "node:util";
-import type { EndpointInfo } from "#abi";
-import { connectClient, sysGetEndpoints } from "#libsys";
+import type { EndpointInfo, KernelEvent } from "#abi";
+import { connectClient, followEvents, sysGetEndpoints, type RunningService } from "#libsys";
 import { loadCredential } from "#base/credentials.ts";
 import { createLogger } from "#base/log.ts";
 import { join } from "node:path";
@@ -17,12 +18,15 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
        mkctl gen-config --out DIR --url nats://nats:4222 [--system FILE]   (MK_UIDS=user=uid,...)
        mkctl down [--run-dir DIR]
        mkctl kill PART | start PART [--run-dir DIR]
+       mkctl events [--json] [--count N] [--for MS] [--run-dir DIR]   (follow mk.ev.>)
 PART is nats, kernel, hardware or a service label (ata, tty). start stops a process of
 that part that still runs, then starts a new one: a driver gets the next generation; a new
 kernel-core is joined by the running services (same generations); a new emulator is
 programmed again by the kernel and the drivers; nats-server comes back on its old port.
 kill, start and down act on a process-mode system (mkctl up); in compose use
-docker compose kill|start SERVICE (docker-compose with Compose v1).`;
+docker compose kill|start SERVICE (docker-compose with Compose v1).
+events prints each lifecycle change (started, resumed, ready, dead with its cause) and
+each privilege denial as it happens, until Ctrl-C, N events or MS milliseconds.`;
 
 function table(rows: EndpointInfo[]): string {
   const head = ["ENDPOINT", "STATE", "PLACEMENT", "PID", "MESSAGES", "SINCE"];
@@ -31,9 +35,12 @@ function table(rows: EndpointInfo[]): string {
   return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
 }
 
-async function ps(runDir: string | undefined, json: boolean): Promise<void> {
-  // With a credential in the environment (compose: `docker compose run --rm mkctl ps`) no
-  // run directory is needed; otherwise the process-mode system booted from runDir.
+/**
+ * mkctl as a client of the running system. With a credential in the environment
+ * (compose: `docker compose run --rm mkctl ps`) no run directory is needed; otherwise the
+ * process-mode system booted from runDir.
+ */
+async function connectMkctl(runDir: string | undefined): Promise<RunningService> {
   let credFile = process.env.MK_CREDS;
   if (!credFile) {
     const sys = ProcessSystem.attach(runDir);
@@ -42,7 +49,49 @@ async function ps(runDir: string | undefined, json: boolean): Promise<void> {
   }
   const log = createLogger("mkctl");
   log.level = "warn";
-  const client = await connectClient("mkctl", loadCredential(credFile), { log });
+  return connectClient("mkctl", loadCredential(credFile), { log });
+}
+
+function eventLine(ev: KernelEvent): string {
+  const what = ev.kind === "dead" ? `cause=${ev.cause}${ev.detail ? ` (${ev.detail})` : ""}`
+    : ev.kind === "denied" ? `${ev.denied} ${ev.target} -> ${ev.errno}${ev.suppressed ? ` (+${ev.suppressed} not shown)` : ""}`
+      : "";
+  return `${ev.at}  #${String(ev.seq).padEnd(5)} ${ev.kind.padEnd(8)} ${ev.endpoint.padEnd(14)} pid ${String(ev.pid).padEnd(7)} ${what}`.trimEnd();
+}
+
+async function events(runDir: string | undefined, o: { json: boolean; count?: number; forMs?: number }): Promise<void> {
+  const client = await connectMkctl(runDir);
+  let seen = 0;
+  let finished = false;
+  let follower: { stop(): void } | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        finished = true;
+        resolve();
+      };
+      process.once("SIGINT", done);
+      process.once("SIGTERM", done);
+      if (o.forMs !== undefined) setTimeout(done, o.forMs).unref();
+      followEvents(client.sys, (ev, ctx) => {
+        if (finished) return;
+        if (ctx.newBoot && !o.json) console.log(`-- kernel-core restarted (boot ${ev.boot})`);
+        if (ctx.missed > 0 && !o.json) console.log(`-- ${ctx.missed} events lost in transit (mkctl ps shows the table)`);
+        console.log(o.json ? JSON.stringify({ ...ev, ...(ctx.missed ? { missedBefore: ctx.missed } : {}) }) : eventLine(ev));
+        if (o.count !== undefined && ++seen >= o.count) done();
+      }).then((f) => {
+        follower = f;
+        console.error("following mk.ev.> (Ctrl-C to stop)");
+      }, reject);
+    });
+  } finally {
+    follower?.stop();
+    await client.stop();
+  }
+}
+
+async function ps(runDir: string | undefined, json: boolean): Promise<void> {
+  const client = await connectMkctl(runDir);
   try {
     const rows = await sysGetEndpoints(client.sys);
     process.stdout.write(json ? JSON.stringify({ endpoints: rows }, null, 2) + "\n" : table(rows) + "\n");
@@ -63,6 +112,8 @@ async function main(): Promise<number> {
       help: { type: "boolean", short: "h", default: false },
       out: { type: "string" },
       url: { type: "string" },
+      count: { type: "string" },
+      for: { type: "string" },
     },
   });
   const [cmd, arg] = positionals;
@@ -98,6 +149,16 @@ async function main(): Promise<number> {
     case "ps":
       await ps(runDir, values.json);
       return 0;
+    case "events": {
+      const num = (name: string, v: string | undefined) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`mkctl events --${name} needs a positive integer, got ${JSON.stringify(v)}`);
+        return n;
+      };
+      await events(runDir, { json: values.json, count: num("count", values.count), forMs: num("for", values.for) });
+      return 0;
+    }
     case "gen-config": {
       if (!values.out || !values.url) throw new Error("mkctl gen-config needs --out DIR and --url nats://HOST:PORT");
       const r = genConfig({

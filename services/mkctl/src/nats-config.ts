@@ -1,6 +1,7 @@
 // The NATS authorization generated from the privilege table. Each service is a NATS user
 // that may publish only its own trap subject (and replies to what it received), and
-// subscribe only its own endpoint subjects and inbox. Only the kernel touches mk.hw.>.
+// subscribe only its own endpoint subjects and inbox. Only the kernel touches mk.hw.>, and
+// only the kernel publishes the event stream mk.ev.>, which services with `events` read.
 // The kernel's second user lives in the system account, to see client disconnects.
 // The config holds bcrypt hashes, not passwords: only each service's own credential file
 // holds its password.
@@ -8,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { KERNEL, Subjects } from "#abi";
+import { EventSubjects, KERNEL, Subjects } from "#abi";
 import type { SystemTable } from "#base/system-table.ts";
 
 import { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential } from "#base/credentials.ts";
@@ -24,7 +25,7 @@ interface Permissions {
 export function permissionsFor(table: SystemTable, user: string): Permissions {
   if (user === KERNEL) {
     return {
-      publish: ["mk.ep.>", Subjects.hwIo, Subjects.hwFault, Subjects.kernelBoot, "_INBOX.>"],
+      publish: ["mk.ep.>", Subjects.hwIo, Subjects.hwFault, Subjects.kernelBoot, EventSubjects.all, "_INBOX.>"],
       subscribe: [Subjects.trapWildcard, Subjects.hwIrqWildcard, Subjects.hwBoot, `${Subjects.inboxPrefix(KERNEL)}.>`],
       allowResponses: false,
     };
@@ -40,6 +41,7 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
   if (!svc) throw new Error(`no service ${user} in ${table.file}`);
   const publish = [Subjects.trap(user)];
   const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot];
+  if (svc.events) subscribe.push(EventSubjects.all);
   if (svc.console) {
     publish.push(Subjects.consoleIn);
     subscribe.push(Subjects.consoleOut);

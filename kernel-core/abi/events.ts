@@ -1,0 +1,110 @@
+// The kernel event stream: kernel-core publishes every lifecycle change of every
+// incarnation on mk.ev.<kind>.<label>. rs, chaos, procfs and the dashboard read the
+// system through it. Subscribing needs `events: true` in etc/system.yaml (the generated
+// NATS permissions enforce it). NATS core delivers at most once: `seq` counts the events
+// of one kernel boot without gaps, so a reader that sees a gap (or a new `boot`) reads
+// the endpoint table again (SYS_GETINFO) instead of trusting what it pieced together.
+
+import { MkError } from "./errno.ts";
+import { f, parseShape, type InferShape } from "./schema.ts";
+
+export const EventKind = {
+  /** An incarnation said SYS_HELLO and got a new generation (its state is starting). */
+  STARTED: "started",
+  /** A running incarnation registered again with a restarted kernel, keeping its generation. */
+  RESUMED: "resumed",
+  /** The incarnation finished its init (SYS_READY): it serves from now on. */
+  READY: "ready",
+  /** The incarnation is dead; `cause` says why. */
+  DEAD: "dead",
+  /** The kernel refused something the privilege table does not grant. */
+  DENIED: "denied",
+} as const;
+export type EventKind = (typeof EventKind)[keyof typeof EventKind];
+
+/**
+ * Why an incarnation died, as `cause` of a dead event. exit: it said SYS_EXIT (a clean
+ * stop); superseded: a newer incarnation of its label said SYS_HELLO; disconnect: its
+ * NATS connection closed without SYS_EXIT (a crash, a kill, a network loss);
+ * no-subscriber: a message for it found nothing listening.
+ */
+export const DeathCause = { EXIT: "exit", SUPERSEDED: "superseded", DISCONNECT: "disconnect", NO_SUBSCRIBER: "no-subscriber" } as const;
+export type DeathCause = (typeof DeathCause)[keyof typeof DeathCause];
+
+/** What was refused, as `denied` of a denied event. */
+export const DenialKind = {
+  /** A kernel call not in the caller's `calls`. */
+  CALL: "call",
+  /** A message to a label not in the caller's `ipc`. */
+  IPC: "ipc",
+  /** A port outside the caller's `io`. */
+  PORT: "port",
+  /** An IRQ line outside the caller's `irq`. */
+  IRQ: "irq",
+  /** A trap from a superseded incarnation still connected. */
+  STALE_SOURCE: "stale-source",
+  /** A trap whose Mk-Src names an endpoint that is not the caller's. */
+  SOURCE: "source",
+  /** A trap naming a reply subject outside the caller's own inbox. */
+  REPLY_SUBJECT: "reply-subject",
+} as const;
+export type DenialKind = (typeof DenialKind)[keyof typeof DenialKind];
+
+const kinds = Object.values(EventKind);
+const causes = Object.values(DeathCause);
+const denials = Object.values(DenialKind);
+
+/** An event as it travels (JSON): checked field by field where a reader takes it off the wire. */
+export const KernelEventShape = {
+  kind: f.enum(...kinds),
+  /** The kernel boot that saw it (the boot id of mk.kernel.boot). */
+  boot: f.str(32),
+  /** 1, 2, 3 ... within one boot, without gaps. */
+  seq: f.uint(Number.MAX_SAFE_INTEGER),
+  /** Monotonic microseconds (kernel-core's performance.timeOrigin + performance.now()). */
+  ts: f.uint(Number.MAX_SAFE_INTEGER),
+  /** Wall-clock time, ISO 8601. */
+  at: f.str(32),
+  /** label#generation (a denied caller with no incarnation yet: its label). */
+  endpoint: f.str(48),
+  label: f.str(32),
+  generation: f.uint(0xffffffff),
+  placement: f.enum("kernel", "user"),
+  host: f.str(255),
+  pid: f.uint(0xffffffff),
+  /** dead: why, and the kernel's detail. */
+  cause: f.opt(f.enum(...causes)),
+  detail: f.opt(f.str(300)),
+  /** denied: what was refused, the call, target, port or line it named, and the errno the caller got. */
+  denied: f.opt(f.enum(...denials)),
+  target: f.opt(f.str(80)),
+  errno: f.opt(f.str(24)),
+  /** denied: how many denials of this caller and kind were left out in the previous window. */
+  suppressed: f.opt(f.uint(Number.MAX_SAFE_INTEGER)),
+} as const;
+export type KernelEvent = InferShape<typeof KernelEventShape>;
+
+/**
+ * Reads one event off the wire. Anything not shaped like an event, or larger than one
+ * may be, is EBADREQUEST naming what was wrong.
+ */
+export function decodeKernelEvent(data: Uint8Array): KernelEvent {
+  if (data.length > MAX_EVENT_BYTES) throw new MkError("EBADREQUEST", `event of ${data.length} bytes (at most ${MAX_EVENT_BYTES})`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    throw new MkError("EBADREQUEST", "event is not JSON");
+  }
+  return parseShape(KernelEventShape, raw);
+}
+
+export const EventSubjects = {
+  event: (kind: EventKind, label: string) => `mk.ev.${kind}.${label}`,
+  /** What a reader with the events privilege subscribes to. */
+  all: "mk.ev.>",
+  prefix: "mk.ev.",
+} as const;
+
+/** The most bytes one event may take (its detail is clipped to fit). */
+export const MAX_EVENT_BYTES = 2048;

@@ -1,0 +1,51 @@
+// Following the kernel event stream (mk.ev.>): how rs, chaos, procfs and the dashboard
+// see the system. Events travel at most once (NATS core), so each is numbered per kernel
+// boot; the follower reports a gap (events lost, e.g. across a NATS outage) and a kernel
+// restart, and the reader then reads the endpoint table again instead of guessing.
+import type { KernelEvent } from "#abi";
+import type { Sys } from "./sys.ts";
+
+export interface EventContext {
+  /** Events of this boot that never arrived before this one (0 mostly). */
+  readonly missed: number;
+  /** This event is the first seen from a new kernel boot (kernel-core restarted). */
+  readonly newBoot: boolean;
+}
+
+export interface EventFollower {
+  stop(): void;
+  /** Events received, and events known lost (gaps in seq), so far. */
+  readonly received: number;
+  readonly missed: number;
+}
+
+/**
+ * Calls fn for every kernel event from now on, telling it what it may have missed.
+ * Rejects with ECALLDENIED when the service lacks the events privilege.
+ */
+export async function followEvents(sys: Sys, fn: (ev: KernelEvent, ctx: EventContext) => void): Promise<EventFollower> {
+  let boot: string | undefined;
+  let next = 0;
+  const stats = { received: 0, missed: 0 };
+  const sub = await sys.transport.events((ev) => {
+    stats.received++;
+    const newBoot = boot !== undefined && ev.boot !== boot;
+    let missed = 0;
+    if (boot === ev.boot && ev.seq > next) missed = ev.seq - next;
+    if (ev.boot !== boot || ev.seq >= next) {
+      boot = ev.boot;
+      next = ev.seq + 1;
+    }
+    stats.missed += missed;
+    fn(ev, { missed, newBoot });
+  });
+  return {
+    stop: () => sub.stop(),
+    get received() {
+      return stats.received;
+    },
+    get missed() {
+      return stats.missed;
+    },
+  };
+}
