@@ -9,7 +9,7 @@ import {
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import type { KernelState } from "../calls/context.ts";
-import { clip, LogLimiter, type Logger } from "#base/log.ts";
+import { clip, type Logger } from "#base/log.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { DisconnectedError, NoRespondersError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
 import { Wire } from "#base/wire.ts";
@@ -45,14 +45,12 @@ export class NatsLink implements Link {
   readonly wire: Wire;
   private readonly mux: RequestMux;
   private readonly debug: boolean;
-  private readonly limiter: LogLimiter;
   private reconnectedAt = -Infinity;
 
   constructor(o: NatsLinkOptions) {
     this.o = o;
     this.debug = o.log.isLevelEnabled("debug");
     this.wire = new Wire(o.nc, o.log, o.clock);
-    this.limiter = new LogLimiter(o.clock);
     this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(KERNEL), o.clock);
   }
 
