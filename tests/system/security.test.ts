@@ -9,6 +9,7 @@ import { connectNats } from "#base/nats-connect.ts";
 import { Wire } from "#base/wire.ts";
 import { PublishDeniedError, RequestMux } from "#base/request-mux.ts";
 import { Envelope } from "#base/nats-envelope.ts";
+import { waitUntil } from "#base/wait.ts";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;
@@ -105,6 +106,9 @@ describe("security", () => {
     expect(busTraffic).toEqual([]);
     // Within its range the same call works: the refusals above were about the port.
     await expect(sysDevio(rogue.sys, "inb", 0x2fd)).resolves.toBeTypeOf("number");
+    // The spy's copy of the bus message may arrive after the reply: wait for it by name.
+    await waitUntil(() => (busTraffic.length > 0 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the spy to see the allowed devio" });
+    await hwSpy.flush();
     expect(busTraffic).toHaveLength(1);
     const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
     expect(metrics).toMatch(/mk_denials_total\{call="devio",reason="port"\} 2/);

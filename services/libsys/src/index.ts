@@ -21,3 +21,4 @@ export * from "./client.ts";
 export * from "./device-lifecycle.ts";
 export * from "./events.ts";
 export * from "#base/shutdown.ts";
+export * from "#base/wait.ts";

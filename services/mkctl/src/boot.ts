@@ -1,17 +1,17 @@
 // Process-mode boot: every part of mkos as its own OS process on this host. Generates
 // the NATS config and one credential per service from the privilege table, starts
-// nats-server, kernel-core, the hardware emulator and each user-placement service,
-// waits until the kernel reports all of them ready, and records PIDs in state.json so
-// `mkctl down` (or a test) can stop exactly what it started.
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+// nats-server, kernel-core, the hardware emulator and each user-placement service
+// through rs's process backend, waits until the kernel reports all of them ready, and
+// records PIDs in state.json so `mkctl down` (or a test) can stop exactly what it started.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { KERNEL } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { loadSystemTable, type SystemTable } from "#base/system-table.ts";
 import { StopWaiting, waitUntil } from "#base/wait.ts";
+import { pidAlive, ProcessBackend, type RunSpec } from "#rs";
 import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "./nats-config.ts";
-import { startNatsServer, waitNatsHealthy } from "./nats-server.ts";
+import { findNatsServer, waitNatsHealthy } from "./nats-server.ts";
 import { freePort } from "./ports.ts";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../../..");
@@ -38,30 +38,29 @@ export interface UpOptions {
   env?: Record<string, string>;
 }
 
-/** Alive and not a zombie: an exited child nobody has reaped yet still answers kill(0). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
-}
+export { pidAlive };
 
 export class ProcessSystem {
   state: SystemState;
   readonly table: SystemTable;
   private readonly env: Record<string, string>;
+  /** Runs the processes; its pids live in state.json, so another mkctl sees them. */
+  readonly backend: ProcessBackend;
 
   private constructor(state: SystemState, table: SystemTable, env: Record<string, string> = {}) {
     this.state = state;
     this.table = table;
     this.env = env;
+    this.backend = new ProcessBackend({
+      load: () => {
+        this.reload();
+        return { ...this.state.pids };
+      },
+      save: (pids) => {
+        this.state.pids = pids;
+        this.save();
+      },
+    });
   }
 
   static defaultRunDir(): string {
@@ -101,9 +100,10 @@ export class ProcessSystem {
       table,
       { ...o.env },
     );
+    sys.save(); // the pid store reads state.json: it must be this boot's from the start
     try {
       await sys.startNats();
-      sys.startHardware();
+      await sys.startHardware();
       await sys.startKernel(o.readyMs ?? 30_000);
       for (const svc of table.services.values()) {
         if (svc.placement === "user" && svc.command) await sys.start(svc.label);
@@ -118,7 +118,8 @@ export class ProcessSystem {
 
   /** Reads state.json again: another mkctl (start, kill) may have recorded new processes. */
   reload(): void {
-    this.state = JSON.parse(readFileSync(join(this.state.runDir, "state.json"), "utf8")) as SystemState;
+    const file = join(this.state.runDir, "state.json");
+    if (existsSync(file)) this.state = JSON.parse(readFileSync(file, "utf8")) as SystemState;
   }
 
   credFile(user: string): string {
@@ -129,42 +130,31 @@ export class ProcessSystem {
     writeFileSync(join(this.state.runDir, "state.json"), JSON.stringify(this.state, null, 2) + "\n");
   }
 
-  private spawn(name: string, command: string[], user: string, extra: Record<string, string> = {}): number {
-    const [cmd, ...args] = command;
-    const exe = cmd === "node" ? process.execPath : cmd;
-    const log = openSync(join(this.state.runDir, "logs", `${name}.log`), "a");
-    const child = spawn(exe, args, {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...this.env, ...extra, MK_SYSTEM: this.state.system, MK_CREDS: this.credFile(user), MK_LABEL: user, MK_DISK: this.state.disk },
-      stdio: ["ignore", log, log],
-      detached: true,
-    });
-    child.unref();
-    this.state.pids[name] = child.pid!;
-    this.save();
-    return child.pid!;
+  private spec(name: string, command: string[], user: string, extra: Record<string, string> = {}): RunSpec {
+    return {
+      name, command, cwd: PROJECT_ROOT, logFile: join(this.state.runDir, "logs", `${name}.log`),
+      env: { ...process.env, ...this.env, ...extra, MK_SYSTEM: this.state.system, MK_CREDS: this.credFile(user), MK_LABEL: user, MK_DISK: this.state.disk } as Record<string, string>,
+    };
   }
 
   /** nats-server, on the port and with the config it was booted with (its clients reconnect by themselves). */
   async startNats(): Promise<number> {
-    await this.stopIfAlive("nats");
-    const nats = startNatsServer(join(this.state.runDir, "nats.conf"), join(this.state.runDir, "logs", "nats.log"));
-    this.state.pids.nats = nats.pid!;
-    this.save();
+    const bin = findNatsServer();
+    if (!bin) throw new Error("nats-server not found on PATH (apt-get install nats-server, or set MK_NATS_SERVER)");
+    const pid = await this.backend.start({ name: "nats", command: [bin, "-c", join(this.state.runDir, "nats.conf")], cwd: PROJECT_ROOT, env: { ...process.env } as Record<string, string>, logFile: join(this.state.runDir, "logs", "nats.log") });
     await waitNatsHealthy(this.state.natsMonitorPort, 10_000);
-    return nats.pid!;
+    return pid;
   }
 
   /** The hardware emulator (a restarted machine is set up again by the kernel and the drivers). */
-  startHardware(): number {
-    return this.spawn("hardware", this.table.hardware.command, HARDWARE_USER);
+  startHardware(): Promise<number> {
+    return this.backend.start(this.spec("hardware", this.table.hardware.command, HARDWARE_USER));
   }
 
   /** kernel-core; running services register again with it, keeping their generations. */
   async startKernel(readyMs = 30_000): Promise<number> {
-    await this.stopIfAlive(KERNEL);
     const port = new URL(this.state.kernelHttp).port;
-    const pid = this.spawn(KERNEL, ["node", "kernel-core/src/main.ts"], KERNEL, { MK_SYS_CREDS: this.credFile(SYS_USER), MK_HTTP_PORT: port });
+    const pid = await this.backend.start(this.spec(KERNEL, ["node", "kernel-core/src/main.ts"], KERNEL, { MK_SYS_CREDS: this.credFile(SYS_USER), MK_HTTP_PORT: port }));
     await this.waitKernelReady(readyMs);
     return pid;
   }
@@ -177,34 +167,17 @@ export class ProcessSystem {
   async start(label: string): Promise<number> {
     if (label === "nats") return this.startNats();
     if (label === KERNEL) return this.startKernel();
-    if (label === "hardware") {
-      await this.stopIfAlive("hardware");
-      return this.startHardware();
-    }
+    if (label === "hardware") return this.startHardware();
     const svc = this.table.services.get(label);
     if (!svc) throw new Error(`no service ${label} in ${this.state.system} (parts: nats, kernel, hardware, ${[...this.table.services.keys()].join(", ")})`);
     if (svc.placement !== "user") throw new Error(`${label} runs inside kernel-core (placement: kernel): start kernel instead`);
     if (!svc.command) throw new Error(`${label} is a client (no command in ${this.state.system}): nothing to start`);
-    await this.stopIfAlive(label);
-    return this.spawn(label, svc.command, label);
-  }
-
-  /** SIGTERM, then SIGKILL after graceMs, to the recorded process of a part, if it runs. */
-  private async stopIfAlive(name: string, graceMs = 3000): Promise<void> {
-    const pid = this.state.pids[name];
-    if (!pid || !pidAlive(pid)) return;
-    try { process.kill(pid, "SIGTERM"); } catch { return; }
-    await waitUntil(() => (pidAlive(pid) ? undefined : true), { clock: systemClock, deadlineMs: graceMs, what: `${name} (pid ${pid}) to stop` }).catch(() => {
-      try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
-    });
+    return this.backend.start(this.spec(label, svc.command, label));
   }
 
   /** Sends a signal to one part's process (SIGKILL = crash it). */
   kill(label: string, signal: NodeJS.Signals = "SIGKILL"): number {
-    const pid = this.state.pids[label];
-    if (!pid) throw new Error(`no process recorded for ${label} (parts: ${Object.keys(this.state.pids).join(", ")})`);
-    process.kill(pid, signal);
-    return pid;
+    return this.backend.signal(label, signal);
   }
 
   async endpoints(): Promise<{ endpoint: string; label: string; generation: number; state: string; placement: string; pid: number }[]> {
@@ -252,27 +225,10 @@ export class ProcessSystem {
 
   /** Stops services, then kernel-core and the emulator, then NATS. Leaves no process. */
   async down(graceMs = 3000): Promise<void> {
-    const order = [
-      ...Object.keys(this.state.pids).filter((n) => !["nats", KERNEL, "hardware"].includes(n)),
-      KERNEL, "hardware", "nats",
-    ];
-    for (const group of [order.slice(0, -3), [KERNEL], ["hardware"], ["nats"]]) {
-      const pids = group.map((n) => this.state.pids[n]).filter((p): p is number => !!p && pidAlive(p));
-      for (const p of pids) {
-        try { process.kill(p, "SIGTERM"); } catch { /* already gone */ }
-      }
-      const deadline = Date.now() + graceMs;
-      while (pids.some(pidAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      for (const p of pids.filter(pidAlive)) {
-        try { process.kill(p, "SIGKILL"); } catch { /* gone */ }
-      }
-      const killDeadline = Date.now() + 5000;
-      while (pids.some(pidAlive) && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 10));
-      const left = pids.filter(pidAlive);
-      if (left.length > 0) throw new Error(`processes ${left.join(", ")} survived SIGKILL`);
-    }
-    this.state.pids = {};
-    this.save();
+    const parts = Object.keys(this.state.pids);
+    const services = parts.filter((n) => !["nats", KERNEL, "hardware"].includes(n));
+    await this.backend.stopAll([services, [KERNEL], ["hardware"], ["nats"]], graceMs);
+    this.backend.forgetAll();
   }
 
   /** The kernel's endpoint table, or a clear error when no kernel of this system answers. */

@@ -1,6 +1,5 @@
-// Finds and starts a nats-server binary with the generated configuration.
-import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, openSync } from "node:fs";
+// Finds the nats-server binary, and waits for a started one to be healthy.
+import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 
 export function findNatsServer(): string | undefined {
@@ -16,15 +15,6 @@ export function findNatsServer(): string | undefined {
     }
   }
   return undefined;
-}
-
-export function startNatsServer(config: string, logFile: string): ChildProcess {
-  const bin = findNatsServer();
-  if (!bin) throw new Error("nats-server not found on PATH (apt-get install nats-server, or set MK_NATS_SERVER)");
-  const log = openSync(logFile, "a");
-  const child = spawn(bin, ["-c", config], { stdio: ["ignore", log, log], detached: true });
-  child.unref();
-  return child;
 }
 
 /** Waits for the monitoring endpoint to answer /healthz. */

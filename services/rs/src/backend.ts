@@ -1,0 +1,42 @@
+// What the reincarnation server (and mkctl, for the parts below rs) needs from whatever
+// runs services: start one by name, stop it (asked, then forced), send it a signal, know
+// whether it runs, and hear at once when it ends. Two backends: OS child processes
+// (process mode, ./process-backend.ts) and, to come, the Docker Engine API (compose).
+
+/** How to run one part: its command, environment and where its output goes. */
+export interface RunSpec {
+  /** The part's name: nats, kernel, hardware or a service label. */
+  name: string;
+  /** argv; "node" means the Node running the supervisor. */
+  command: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Appended to (stdout and stderr). */
+  logFile: string;
+}
+
+/** How a process ended: its exit code, or the signal that ended it. */
+export interface ExitInfo {
+  name: string;
+  pid: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Backend {
+  /** Starts `spec` (a running process of the same name is stopped first); resolves with its pid. */
+  start(spec: RunSpec): Promise<number>;
+  /** SIGTERM, then SIGKILL after graceMs; resolves once the process is gone. No-op if none runs. */
+  stop(name: string, graceMs?: number): Promise<void>;
+  /** Stops groups in order (each group together): services, then kernel, emulator, NATS. */
+  stopAll(groups: string[][], graceMs?: number): Promise<void>;
+  /** Sends a signal (SIGKILL: a crash; SIGSTOP: a hang); returns the pid it went to. */
+  signal(name: string, signal: NodeJS.Signals): number;
+  /** The pid of the part's current process, if one runs. */
+  pid(name: string): number | undefined;
+  alive(name: string): boolean;
+  /** Every part with a recorded process, and whether it runs. */
+  list(): { name: string; pid: number; alive: boolean }[];
+  /** Called once per exit of a process this backend started (in this supervisor process). */
+  onExit(fn: (e: ExitInfo) => void): void;
+}

@@ -1,0 +1,4 @@
+// What others may import from rs: the backends that run services (mkctl boots the parts
+// below rs with the same process backend rs uses for the rest).
+export * from "./backend.ts";
+export * from "./process-backend.ts";

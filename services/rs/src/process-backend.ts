@@ -1,0 +1,129 @@
+// Process mode: each part is an OS child process of its own session (detached: a signal
+// to the supervisor's terminal does not reach it). Pids are kept in a store that outlives
+// the supervisor (mkctl's state.json), so another mkctl (kill, start, down) acts on the
+// same processes. An exit is reported at once when this process is the child's parent.
+import { spawn } from "node:child_process";
+import { openSync, closeSync, readFileSync } from "node:fs";
+import { systemClock, waitUntil, type Clock } from "#libsys";
+import type { Backend, ExitInfo, RunSpec } from "./backend.ts";
+
+/** Where the backend records pids: read fresh before each use, written after each change. */
+export interface PidStore {
+  load(): Record<string, number>;
+  save(pids: Record<string, number>): void;
+}
+
+export function memoryPidStore(): PidStore {
+  let pids: Record<string, number> = {};
+  return { load: () => ({ ...pids }), save: (p) => void (pids = { ...p }) };
+}
+
+/** Alive and not a zombie: an exited child nobody has reaped yet still answers kill(0). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+export class ProcessBackend implements Backend {
+  private readonly store: PidStore;
+  private readonly clock: Clock;
+  private readonly exitListeners: ((e: ExitInfo) => void)[] = [];
+
+  constructor(store: PidStore = memoryPidStore(), clock: Clock = systemClock) {
+    this.store = store;
+    this.clock = clock;
+  }
+
+  onExit(fn: (e: ExitInfo) => void): void {
+    this.exitListeners.push(fn);
+  }
+
+  pid(name: string): number | undefined {
+    const pid = this.store.load()[name];
+    return pid && pidAlive(pid) ? pid : undefined;
+  }
+
+  alive(name: string): boolean {
+    return this.pid(name) !== undefined;
+  }
+
+  list(): { name: string; pid: number; alive: boolean }[] {
+    return Object.entries(this.store.load()).map(([name, pid]) => ({ name, pid, alive: pidAlive(pid) }));
+  }
+
+  async start(spec: RunSpec): Promise<number> {
+    await this.stop(spec.name);
+    const [cmd, ...args] = spec.command;
+    const log = openSync(spec.logFile, "a");
+    let child;
+    try {
+      child = spawn(cmd === "node" ? process.execPath : cmd, args, { cwd: spec.cwd, env: spec.env, stdio: ["ignore", log, log], detached: true });
+    } finally {
+      closeSync(log); // the child holds its own descriptor
+    }
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once("spawn", () => resolve(child.pid!));
+      child.once("error", (e) => reject(new Error(`${spec.name}: cannot run ${cmd}: ${e.message}`)));
+    });
+    child.once("exit", (code, signal) => {
+      for (const fn of this.exitListeners) fn({ name: spec.name, pid, code, signal });
+    });
+    child.unref();
+    this.record(spec.name, pid);
+    return pid;
+  }
+
+  async stop(name: string, graceMs = 3000): Promise<void> {
+    await this.stopAll([[name]], graceMs);
+  }
+
+  async stopAll(groups: string[][], graceMs = 3000): Promise<void> {
+    for (const group of groups) {
+      const pids = group.map((n) => this.store.load()[n]).filter((p): p is number => !!p && pidAlive(p));
+      for (const p of pids) signalPid(p, "SIGTERM");
+      const gone = () => (pids.some(pidAlive) ? undefined : true);
+      const termed = await waitUntil(gone, { clock: this.clock, deadlineMs: graceMs, intervalMs: 25, what: `${group.join(", ")} to stop` }).catch(() => false);
+      if (termed) continue;
+      for (const p of pids.filter(pidAlive)) signalPid(p, "SIGKILL");
+      await waitUntil(gone, { clock: this.clock, deadlineMs: 5000, intervalMs: 10, what: `${group.join(", ")} to die` }).catch(() => {
+        throw new Error(`processes ${pids.filter(pidAlive).join(", ")} survived SIGKILL`);
+      });
+    }
+  }
+
+  signal(name: string, signal: NodeJS.Signals): number {
+    const pid = this.store.load()[name];
+    if (!pid) throw new Error(`no process recorded for ${name} (parts: ${Object.keys(this.store.load()).join(", ") || "none"})`);
+    process.kill(pid, signal);
+    return pid;
+  }
+
+  /** Records a process started some other way (nats-server through its own launcher). */
+  record(name: string, pid: number): void {
+    const pids = this.store.load();
+    pids[name] = pid;
+    this.store.save(pids);
+  }
+
+  /** Forgets every recorded process (after stopAll). */
+  forgetAll(): void {
+    this.store.save({});
+  }
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
