@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, openSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { LocalError } from "#base/errors.ts";
+import { WaitTimeoutError } from "#base/wait.ts";
 
 export function findNatsServer(): string | undefined {
   if (process.env.MK_NATS_SERVER) return process.env.MK_NATS_SERVER;
@@ -20,7 +22,7 @@ export function findNatsServer(): string | undefined {
 
 export function startNatsServer(config: string, logFile: string): ChildProcess {
   const bin = findNatsServer();
-  if (!bin) throw new Error("nats-server not found on PATH (apt-get install nats-server, or set MK_NATS_SERVER)");
+  if (!bin) throw new LocalError("MK_ERR_NO_NATS_SERVER", "nats-server not found on PATH (apt-get install nats-server, or set MK_NATS_SERVER)");
   const log = openSync(logFile, "a");
   const child = spawn(bin, ["-c", config], { stdio: ["ignore", log, log], detached: true });
   child.unref();
@@ -41,5 +43,5 @@ export async function waitNatsHealthy(monitorPort: number, ms: number): Promise<
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`nats-server not healthy within ${ms} ms (${last})`);
+  throw new WaitTimeoutError(`nats-server healthy at http://127.0.0.1:${monitorPort}/healthz`, ms, last);
 }
