@@ -119,7 +119,7 @@ const table = {
     raisedBy: "mkctl (command line)",
     exit: ExitStatus.USAGE,
     meaning: "no or an unknown command, an unknown option, a missing argument, or a process-mode command (`kill`, `start`, `down`) given for a compose system",
-    action: "`mkctl --help`; in compose, `docker compose kill|start|down`",
+    action: "`mkctl --help`; in compose, `docker compose kill`, `start` or `down`",
   },
   MK_ERR_UNKNOWN_PART: {
     raisedBy: "mkctl (`kill`, `start`; NATS config for a user)",
