@@ -10,7 +10,8 @@ import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
 import { parseSystemTable } from "#base/system-table.ts";
 import { createLogger, type Credential, parseReply, type RawReply, startService, type Sys, systemClock, sysWaitEndpoint, trapEnvelope } from "#libsys";
 import { Envelope } from "#base/nats-envelope.ts";
-import { NoRespondersError, RequestMux } from "#base/request-mux.ts";
+import { isLocalError } from "#base/errors.ts";
+import { RequestMux } from "#base/request-mux.ts";
 import { Wire } from "#base/wire.ts";
 import { deriveSystemYaml, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import type { CpuMeter } from "./cpu.ts";
@@ -149,7 +150,7 @@ async function waitForRelay(op: () => Promise<unknown>, ms = 15_000): Promise<vo
       await op();
       return;
     } catch (e) {
-      if (!(e instanceof NoRespondersError) || Date.now() > deadline) throw new Error(`the relay (bench/relay-server.ts) is not answering on ${RELAY_SUBJECT}: ${(e as Error).message}`);
+      if (!isLocalError(e, "MK_ERR_NO_RESPONDERS") || Date.now() > deadline) throw new Error(`the relay (bench/relay-server.ts) is not answering on ${RELAY_SUBJECT}: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -8,6 +8,7 @@ import Fastify from "fastify";
 import { Subjects } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { HARDWARE_USER, loadCredential } from "#base/credentials.ts";
+import { exitStatus } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
 import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { onShutdown } from "#base/shutdown.ts";
@@ -51,5 +52,5 @@ async function main(): Promise<void> {
 
 main().catch((e) => {
   log.fatal({ err: e }, "hardware emulator failed");
-  process.exit(1);
+  process.exit(exitStatus(e));
 });

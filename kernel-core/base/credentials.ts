@@ -1,6 +1,7 @@
 // A service's own NATS credential, written by `mkctl up` (or compose's one-shot config
 // container) to a file only that service may read. MK_CREDS names the file.
 import { readFileSync } from "node:fs";
+import { LocalError } from "./errors.ts";
 
 /** NATS users that are not services: the emulator's, and the system account's (kernel-core's watcher). */
 export const HARDWARE_USER = "hardware";
@@ -14,17 +15,27 @@ export interface Credential {
   servers: string[];
 }
 
+/** MK_ERR_CREDENTIAL: MK_CREDS is unset, or the credential at `file` cannot be used. */
+export class CredentialError extends LocalError<"MK_ERR_CREDENTIAL"> {
+  readonly file?: string;
+  constructor(message: string, file?: string, options?: ErrorOptions) {
+    super("MK_ERR_CREDENTIAL", message, options);
+    this.name = "CredentialError";
+    this.file = file;
+  }
+}
+
 export function loadCredential(file = process.env.MK_CREDS): Credential {
-  if (!file) throw new Error("MK_CREDS is not set: it must name this service's credential file");
+  if (!file) throw new CredentialError("MK_CREDS is not set: it must name this service's credential file");
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new Error(`cannot read credential ${file}: ${(e as Error).message}`);
+    throw new CredentialError(`cannot read credential ${file}: ${(e as Error).message}`, file, { cause: e });
   }
   const c = raw as Partial<Credential>;
   if (typeof c.user !== "string" || typeof c.password !== "string" || !Array.isArray(c.servers) || !c.servers.every((s) => typeof s === "string")) {
-    throw new Error(`credential ${file} must hold user, password and servers`);
+    throw new CredentialError(`credential ${file} must hold user, password and servers`, file);
   }
   return { user: c.user, password: c.password, servers: c.servers };
 }

@@ -8,6 +8,7 @@
 // the hardware emulator.
 import { MsgImpl } from "@nats-io/nats-core/internal";
 import type { Msg, MsgHdrs } from "@nats-io/transport-node";
+import { LocalError } from "./errors.ts";
 
 const TD = new TextDecoder();
 const NAME = /^[!-9;-~]+$/; // an RFC 7230 token without ':'
@@ -95,10 +96,10 @@ const checkedNames = new Set<string>();
 
 function checkField(name: string, value: string): void {
   if (!checkedNames.has(name)) {
-    if (!NAME.test(name)) throw new TypeError(`header name ${JSON.stringify(name.slice(0, 32))} is not a token`);
+    if (!NAME.test(name)) throw new LocalError("MK_ERR_BAD_HEADER", `header name ${JSON.stringify(name.slice(0, 32))} is not a token`);
     if (checkedNames.size < 256) checkedNames.add(name);
   }
-  if (LINE_BREAK.test(value)) throw new TypeError(`header ${name} holds CR or LF`);
+  if (LINE_BREAK.test(value)) throw new LocalError("MK_ERR_BAD_HEADER", `header ${name} holds CR or LF`);
 }
 
 /** The envelope of a received message, read field by field. Missing or empty fields are undefined. */

@@ -10,46 +10,62 @@
 // and until it is back, a new request fails at once rather than wait in nats.js's buffer.
 import { errors, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Clock, Timer } from "./clock.ts";
+import { LocalError } from "./errors.ts";
 import { readEnvelope, type Envelope } from "./nats-envelope.ts";
 import type { Wire } from "./wire.ts";
 
-export class NoRespondersError extends Error {
+// The errors below are rows of the local error registry (./errors.ts); each becomes the
+// errno the registry names when it crosses the wire (toMkError).
+
+/** MK_ERR_NO_RESPONDERS: nats-server answered that nobody subscribes to `subject`. */
+export class NoRespondersError extends LocalError<"MK_ERR_NO_RESPONDERS"> {
+  readonly subject: string;
   constructor(subject: string) {
-    super(`no responders on ${subject}`);
+    super("MK_ERR_NO_RESPONDERS", `no responders on ${subject}`);
     this.name = "NoRespondersError";
+    this.subject = subject;
   }
 }
 
-export class RequestTimeoutError extends Error {
+/** MK_ERR_REQUEST_TIMEOUT: no reply on `subject` within `timeoutMs`. */
+export class RequestTimeoutError extends LocalError<"MK_ERR_REQUEST_TIMEOUT"> {
+  readonly subject: string;
+  readonly timeoutMs: number;
   constructor(subject: string, ms: number) {
-    super(`no reply on ${subject} within ${ms} ms`);
+    super("MK_ERR_REQUEST_TIMEOUT", `no reply on ${subject} within ${ms} ms`);
     this.name = "RequestTimeoutError";
+    this.subject = subject;
+    this.timeoutMs = ms;
   }
 }
 
-/** The connection to the server was lost: no reply to a request already sent can arrive. */
-export class DisconnectedError extends Error {
+/** MK_ERR_DISCONNECTED: the connection to the server was lost: no reply to a request already sent can arrive. */
+export class DisconnectedError extends LocalError<"MK_ERR_DISCONNECTED"> {
+  readonly subject: string;
   constructor(subject: string) {
-    super(`the NATS connection is lost (a request on ${subject} cannot be answered)`);
+    super("MK_ERR_DISCONNECTED", `the NATS connection is lost (a request on ${subject} cannot be answered)`);
     this.name = "DisconnectedError";
+    this.subject = subject;
   }
 }
 
-/** The server refused to let this connection publish on the request's subject. */
-export class PublishDeniedError extends Error {
+/** MK_ERR_PUBLISH_DENIED: the server refused to let this connection publish on the request's subject. */
+export class PublishDeniedError extends LocalError<"MK_ERR_PUBLISH_DENIED"> {
   readonly subject: string;
   constructor(subject: string, options?: ErrorOptions) {
-    super(`the NATS server refused a publish on ${subject}`, options);
+    super("MK_ERR_PUBLISH_DENIED", `the NATS server refused a publish on ${subject}`, options);
     this.name = "PublishDeniedError";
     this.subject = subject;
   }
 }
 
-/** The server refused the subscription to the caller's own inbox: no reply can arrive. */
-export class InboxDeniedError extends Error {
+/** MK_ERR_INBOX_DENIED: the server refused the subscription to the caller's own inbox: no reply can arrive. */
+export class InboxDeniedError extends LocalError<"MK_ERR_INBOX_DENIED"> {
+  readonly inbox: string;
   constructor(inbox: string, options?: ErrorOptions) {
-    super(`the NATS server refused the subscription to ${inbox}`, options);
+    super("MK_ERR_INBOX_DENIED", `the NATS server refused the subscription to ${inbox}`, options);
     this.name = "InboxDeniedError";
+    this.inbox = inbox;
   }
 }
 

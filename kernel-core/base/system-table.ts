@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { KERNEL, KernelCalls, LABEL_RE, type GrantableCall } from "#abi";
 import { HARDWARE_USER, SYS_USER } from "./credentials.ts";
+import { LocalError } from "./errors.ts";
 
 /** Kernel calls a service may be granted, by the name used in system.yaml (from the ABI's one table). */
 export const CallNames = Object.fromEntries(
@@ -54,11 +55,16 @@ export interface SystemTable {
   services: Map<string, ServicePrivileges>;
 }
 
-export class SystemTableError extends Error {
-  readonly code = "ESYSTEMTABLE";
-  constructor(message: string) {
-    super(message);
+/** MK_ERR_SYSTEM_TABLE: the table at `file` cannot be read, or `line` of it is not valid. */
+export class SystemTableError extends LocalError<"MK_ERR_SYSTEM_TABLE"> {
+  readonly file: string;
+  /** The offending line (1-based); absent when the file cannot be read at all. */
+  readonly line?: number;
+  constructor(message: string, file: string, line?: number, options?: ErrorOptions) {
+    super("MK_ERR_SYSTEM_TABLE", message, options);
     this.name = "SystemTableError";
+    this.file = file;
+    this.line = line;
   }
 }
 
@@ -79,7 +85,7 @@ class Ctx {
   fail(node: Node | null | undefined, path: string, what: string): never {
     const offset = node?.range?.[0] ?? 0;
     const { line } = this.lines.linePos(offset);
-    throw new SystemTableError(`${this.file}:${line}: ${path}: ${what}`);
+    throw new SystemTableError(`${this.file}:${line}: ${path}: ${what}`, this.file, line);
   }
   line(node: Node | null | undefined): number {
     return this.lines.linePos(node?.range?.[0] ?? 0).line;
@@ -91,7 +97,7 @@ export function loadSystemTable(file: string): SystemTable {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new SystemTableError(`${file}: cannot read: ${(e as Error).message}`);
+    throw new SystemTableError(`${file}: cannot read: ${(e as Error).message}`, file, undefined, { cause: e });
   }
   return parseSystemTable(text, file);
 }
@@ -102,7 +108,8 @@ export function parseSystemTable(text: string, file = "system.yaml"): SystemTabl
   const ctx: Ctx = new Ctx(file, lines);
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    throw new SystemTableError(`${file}:${e.linePos?.[0]?.line ?? 0}: YAML: ${e.message.split("\n")[0]}`);
+    const line = e.linePos?.[0]?.line ?? 0;
+    throw new SystemTableError(`${file}:${line}: YAML: ${e.message.split("\n")[0]}`, file, line);
   }
   const root = doc.contents;
   if (!isMap(root)) ctx.fail(root ?? undefined, "(top)", "expected a mapping with kernel, hardware and services");

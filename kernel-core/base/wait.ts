@@ -2,6 +2,7 @@
 // value or the deadline passes, then fails with an error that says what was awaited.
 // Every poll loop in mkos goes through here (no bare sleep loops).
 import type { Clock } from "./clock.ts";
+import { LocalError } from "./errors.ts";
 
 export interface WaitOptions {
   clock: Clock;
@@ -13,11 +14,15 @@ export interface WaitOptions {
   intervalMs?: number;
 }
 
-export class WaitTimeoutError extends Error {
-  readonly code = "EWAITTIMEOUT";
+/** MK_ERR_WAIT_TIMEOUT: `what` did not happen within `deadlineMs`; `cause` is the last failure seen. */
+export class WaitTimeoutError extends LocalError<"MK_ERR_WAIT_TIMEOUT"> {
+  readonly what: string;
+  readonly deadlineMs: number;
   constructor(what: string, ms: number, last?: unknown) {
-    super(`${what}: not within ${ms} ms${last ? ` (last: ${(last as Error)?.message ?? String(last)})` : ""}`);
+    super("MK_ERR_WAIT_TIMEOUT", `${what}: not within ${ms} ms${last ? ` (last: ${(last as Error)?.message ?? String(last)})` : ""}`, last === undefined ? undefined : { cause: last });
     this.name = "WaitTimeoutError";
+    this.what = what;
+    this.deadlineMs = ms;
   }
 }
 
@@ -42,10 +47,10 @@ export async function waitUntil<T>(check: () => Promise<T | undefined> | T | und
   }
 }
 
-/** Thrown from a check: stop waiting now and fail with `cause`. */
-export class StopWaiting extends Error {
+/** MK_ERR_STOP_WAITING, thrown from a check: stop waiting now and fail with `cause`. */
+export class StopWaiting extends LocalError<"MK_ERR_STOP_WAITING"> {
   constructor(cause: unknown) {
-    super("stop waiting", { cause });
+    super("MK_ERR_STOP_WAITING", "stop waiting", { cause });
     this.name = "StopWaiting";
   }
 }

@@ -10,11 +10,12 @@ import { pathToFileURL } from "node:url";
 import { encodeArgs, H, KERNEL, parseShape, decodeRawArgs, f, Subjects } from "#abi";
 import { systemClock, type Timer } from "#base/clock.ts";
 import { loadCredential, MK_ACCOUNT } from "#base/credentials.ts";
+import { exitStatus, ExitStatus, isLocalError, LocalError } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
 import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { onShutdown } from "#base/shutdown.ts";
-import { loadSystemTable, SystemTableError } from "#base/system-table.ts";
+import { loadSystemTable } from "#base/system-table.ts";
 import { Wire } from "#base/wire.ts";
 import { NatsHwBus } from "./hw/hw-bus.ts";
 import { buildHttp } from "./http/server.ts";
@@ -33,10 +34,10 @@ async function main(): Promise<void> {
   try {
     priv = loadSystemTable(file);
   } catch (e) {
-    if (e instanceof SystemTableError) {
-      log.fatal({ file }, "boot stopped: %s", e.message);
+    if (isLocalError(e, "MK_ERR_SYSTEM_TABLE")) {
+      log.fatal({ file, code: e.code }, "boot stopped: %s", e.message);
       console.error(`kernel-core: boot stopped: ${e.message}`);
-      process.exit(78);
+      process.exit(exitStatus(e));
     }
     throw e;
   }
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     const code = (e as NodeJS.ErrnoException).code;
     log.fatal({ port, host, code }, "boot stopped: cannot listen on %s:%d (%s)", host, port, code);
     console.error(`kernel-core: boot stopped: port ${port} on ${host}: ${code === "EADDRINUSE" ? "already in use" : (e as Error).message}`);
-    process.exit(78);
+    process.exit(ExitStatus.CONFIG);
   }
   log.info({ host, port, boot: kernel.boot }, "kernel-core http on %s:%d", host, port);
 
@@ -110,7 +111,7 @@ async function startInKernelServices(kernel: Kernel): Promise<void> {
   for (const svc of kernel.priv.services.values()) {
     if (svc.placement !== "kernel") continue;
     const mod = (await import(pathToFileURL(resolve(PROJECT_ROOT, svc.module!)).href)) as { service?: ServiceModule };
-    if (!mod.service) throw new Error(`${svc.module} does not export a service (ServiceModule)`);
+    if (!mod.service) throw new LocalError("MK_ERR_SERVICE_MODULE", `${svc.module} does not export a service (ServiceModule)`);
     const transport = new KernelTransport(svc.label, kernel.ipc, log, { source: kernel.events, allowed: svc.events });
     kernel.hosted(await startService(mod.service, transport, { log: createLogger(svc.label).child({ placement: "kernel" }), clock: systemClock }));
   }
@@ -118,5 +119,5 @@ async function startInKernelServices(kernel: Kernel): Promise<void> {
 
 main().catch((e) => {
   log.fatal({ err: e }, "kernel-core failed");
-  process.exit(1);
+  process.exit(exitStatus(e));
 });

@@ -7,6 +7,7 @@
 // every delivery: the seam where the scheduler will hold messages for a stopped server.
 import { DeathCause, DenialKind, HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
 import type { Clock } from "#base/clock.ts";
+import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
 import type { Receiver } from "#base/transport.ts";
 import type { KernelState } from "../calls/context.ts";
 import type { EndpointEntry } from "./endpoint-table.ts";
@@ -53,8 +54,15 @@ export interface DeliveryGate {
   admit(ep: EndpointEntry): Promise<void> | void;
 }
 
-/** Thrown by a Link when nobody subscribes to the endpoint: the incarnation is gone. */
-export class NoSubscriberError extends Error {}
+/** MK_ERR_NO_SUBSCRIBER, thrown by a Link when nobody subscribes to `endpoint`: the incarnation is gone. */
+export class NoSubscriberError extends LocalError<"MK_ERR_NO_SUBSCRIBER"> {
+  readonly endpoint: string;
+  constructor(endpoint: string) {
+    super("MK_ERR_NO_SUBSCRIBER", `nothing subscribes to ${endpoint}'s endpoint`);
+    this.name = "NoSubscriberError";
+    this.endpoint = endpoint;
+  }
+}
 
 const EMPTY = new Uint8Array(0);
 
@@ -183,9 +191,9 @@ export class Ipc {
     try {
       return await this.pending.untilDeath(ep, link.forward(ep, source, t, t.timeoutMs));
     } catch (e) {
-      if (e instanceof NoSubscriberError) {
+      if (isLocalError(e, "MK_ERR_NO_SUBSCRIBER")) {
         this.k.table.markDead(ep, DeathCause.NO_SUBSCRIBER, "nothing listens on its endpoint subject");
-        throw new MkError("EDEADSRCDST", `${ep.key} is dead (nothing listens on its endpoint)`);
+        throw toMkError(e, `${ep.key} is dead (nothing listens on its endpoint)`);
       }
       throw e;
     }

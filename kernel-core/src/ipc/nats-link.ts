@@ -11,7 +11,8 @@ import type { Clock } from "#base/clock.ts";
 import type { KernelState } from "../calls/context.ts";
 import { clip, type Logger } from "#base/log.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
-import { DisconnectedError, NoRespondersError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
+import { isLocalError, toMkError } from "#base/errors.ts";
+import { RequestMux } from "#base/request-mux.ts";
 import { Wire } from "#base/wire.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { EndpointEntry, EndpointTable } from "./endpoint-table.ts";
@@ -182,15 +183,14 @@ export class NatsLink implements Link {
     try {
       m = await this.mux.request(Subjects.endpoint(ep.label, ep.generation), t.data, this.envelope(ep, source, t), timeoutMs);
     } catch (e) {
-      if (e instanceof NoRespondersError) {
-        // Just after NATS came back, services are still re-subscribing: not a death yet.
-        if (this.o.clock.now() - this.reconnectedAt < RESUBSCRIBE_GRACE_MS) throw new MkError("ENOTREADY", `${ep.key} is not reachable yet: NATS came back ${this.o.clock.now() - this.reconnectedAt} ms ago`);
+      if (isLocalError(e, "MK_ERR_NO_RESPONDERS")) {
+        // Just after NATS came back, services are still re-subscribing: not a death yet (the
+        // registry's ENOTREADY); otherwise the incarnation is gone.
+        if (this.o.clock.now() - this.reconnectedAt < RESUBSCRIBE_GRACE_MS) throw toMkError(e, `${ep.key} is not reachable yet: NATS came back ${this.o.clock.now() - this.reconnectedAt} ms ago`);
         throw new NoSubscriberError(ep.key);
       }
-      if (e instanceof RequestTimeoutError) {
-        throw new MkError("ETIMEDOUT", `${ep.key} did not reply within ${timeoutMs} ms`);
-      }
-      if (e instanceof DisconnectedError) throw new MkError("ENOTREADY", `the NATS connection is lost: ${ep.key} cannot answer until it is back`);
+      if (isLocalError(e, "MK_ERR_REQUEST_TIMEOUT")) throw toMkError(e, `${ep.key} did not reply within ${timeoutMs} ms`);
+      if (isLocalError(e, "MK_ERR_DISCONNECTED")) throw toMkError(e, `the NATS connection is lost: ${ep.key} cannot answer until it is back`);
       if (e instanceof MkError) throw e; // the wire's EMSGSIZE or EIO
       throw new MkError("EIO", `forward to ${ep.key} failed: ${(e as Error).message}`);
     }

@@ -1,6 +1,7 @@
 // libsys: the user-space runtime every mkos service links.
 export * from "#base/clock.ts";
 export * from "#base/credentials.ts";
+export * from "#base/errors.ts";
 export * from "#base/log.ts";
 export * from "#base/transport.ts";
 export * from "./nats-transport.ts";

@@ -13,7 +13,8 @@ import type { Credential } from "#base/credentials.ts";
 import { createLogger, LogLimiter, type Logger } from "#base/log.ts";
 import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
-import { DisconnectedError, InboxDeniedError, NoRespondersError, PublishDeniedError, RequestMux, RequestTimeoutError } from "#base/request-mux.ts";
+import { isLocalError, toMkError } from "#base/errors.ts";
+import { RequestMux } from "#base/request-mux.ts";
 import { childTrace } from "#base/trace.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 import { errorEnvelope, Wire } from "#base/wire.ts";
@@ -243,19 +244,14 @@ export function parseReply(m: Msg): RawReply {
   return { args: decodeRawArgs(get), data: m.data, hops: replyHops(get) };
 }
 
+/** A request's failure as the caller sees it: the registry's errno, with what the caller knows. */
 export function natsToMkError(e: unknown, dst: string): MkError {
   if (e instanceof MkError) return e;
-  if (e instanceof RequestTimeoutError) {
-    return new MkError("ETIMEDOUT", `no reply from ${dst} in time`, { cause: e });
+  if (isLocalError(e, "MK_ERR_REQUEST_TIMEOUT")) return toMkError(e, `no reply from ${dst} in time`);
+  if (isLocalError(e, "MK_ERR_PUBLISH_DENIED") || isLocalError(e, "MK_ERR_INBOX_DENIED")) {
+    return toMkError(e, `${e.message}: this connection's NATS user may not trap as the service it claims to be (is MK_CREDS this service's own credential?)`);
   }
-  if (e instanceof PublishDeniedError || e instanceof InboxDeniedError) {
-    return new MkError("ETRAPDENIED", `${e.message}: this connection's NATS user may not trap as the service it claims to be (is MK_CREDS this service's own credential?)`, { cause: e });
-  }
-  if (e instanceof NoRespondersError) {
-    return new MkError("ENOTREADY", `kernel-core is not answering traps`, { cause: e });
-  }
-  if (e instanceof DisconnectedError) {
-    return new MkError("ENOTREADY", `the NATS connection is lost: ${dst} cannot answer until it is back`, { cause: e });
-  }
+  if (isLocalError(e, "MK_ERR_NO_RESPONDERS")) return toMkError(e, `kernel-core is not answering traps`);
+  if (isLocalError(e, "MK_ERR_DISCONNECTED")) return toMkError(e, `the NATS connection is lost: ${dst} cannot answer until it is back`);
   return new MkError("EIO", `transport failure to ${dst}: ${(e as Error)?.message ?? e}`, { cause: e });
 }

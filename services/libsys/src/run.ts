@@ -1,6 +1,7 @@
 // Process entry for user placement: connect with this service's own credential, run
 // the lifecycle, and on SIGTERM stop taking work, finish in flight, drain, exit.
 import { loadCredential } from "#base/credentials.ts";
+import { exitStatus } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
 import { NatsTransport } from "./nats-transport.ts";
 import { startService, type ServiceModule } from "./service.ts";
@@ -15,6 +16,6 @@ export async function runUserService(module: ServiceModule): Promise<void> {
     onShutdown(running.sys.log, () => running.stop());
   } catch (e) {
     log.fatal({ err: e }, "could not start %s", label);
-    process.exit(1);
+    process.exit(exitStatus(e));
   }
 }

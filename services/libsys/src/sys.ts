@@ -4,6 +4,7 @@ import {
   hasLayout, KERNEL, parseReplyArgs, type Args, type LayoutType, type RepArgs,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
+import { LocalError } from "#base/errors.ts";
 import type { Logger } from "#base/log.ts";
 import type { RawReply, Transport } from "#base/transport.ts";
 
@@ -51,7 +52,7 @@ export class SysImpl implements Sys {
   }
   async kernelCall<T extends LayoutType>(type: T, args: Args, data: Uint8Array = EMPTY, timeoutMs?: number) {
     const r = await this.transport.sendrec(KERNEL, type, args, data, timeoutMs);
-    if (!hasLayout(type)) throw new Error(`no layout for ${type}`);
+    if (!hasLayout(type)) throw new LocalError("MK_ERR_NO_LAYOUT", `no layout for ${type}`);
     return { args: parseReplyArgs(type, r.args) as RepArgs<T>, data: r.data };
   }
 }

@@ -7,8 +7,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { KERNEL } from "#abi";
 import { systemClock } from "#base/clock.ts";
+import { isLocalError, LocalError } from "#base/errors.ts";
 import { loadSystemTable, type SystemTable } from "#base/system-table.ts";
-import { StopWaiting, waitUntil } from "#base/wait.ts";
+import { StopWaiting, waitUntil, WaitTimeoutError } from "#base/wait.ts";
 import { pidAlive, ProcessBackend, type RunSpec } from "#rs";
 import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "./nats-config.ts";
 import { findNatsServer, waitNatsHealthy } from "./nats-server.ts";
@@ -70,7 +71,7 @@ export class ProcessSystem {
   /** Attaches to a system booted earlier (mkctl ps/down from another process). */
   static attach(runDir = ProcessSystem.defaultRunDir()): ProcessSystem {
     const file = join(runDir, "state.json");
-    if (!existsSync(file)) throw new Error(`no mkos system in ${runDir} (mkctl up first)`);
+    if (!existsSync(file)) throw new LocalError("MK_ERR_NO_SYSTEM", `no mkos system in ${runDir} (mkctl up first)`);
     const state = JSON.parse(readFileSync(file, "utf8")) as SystemState;
     return new ProcessSystem(state, loadSystemTable(state.system));
   }
@@ -82,7 +83,7 @@ export class ProcessSystem {
     const statePath = join(runDir, "state.json");
     if (existsSync(statePath)) {
       const old = JSON.parse(readFileSync(statePath, "utf8")) as SystemState;
-      if (Object.values(old.pids).some(pidAlive)) throw new Error(`a system is already running from ${runDir} (mkctl down first)`);
+      if (Object.values(old.pids).some(pidAlive)) throw new LocalError("MK_ERR_SYSTEM_RUNNING", `a system is already running from ${runDir} (mkctl down first)`);
     }
     mkdirSync(join(runDir, "logs"), { recursive: true });
     const disk = resolve(o.disk ?? resolve(PROJECT_ROOT, table.hardware.diskImage));
@@ -140,7 +141,7 @@ export class ProcessSystem {
   /** nats-server, on the port and with the config it was booted with (its clients reconnect by themselves). */
   async startNats(): Promise<number> {
     const bin = findNatsServer();
-    if (!bin) throw new Error("nats-server not found on PATH (apt-get install nats-server, or set MK_NATS_SERVER)");
+    if (!bin) throw new LocalError("MK_ERR_NO_NATS_SERVER", "nats-server not found on PATH (apt-get install nats-server, or set MK_NATS_SERVER)");
     const pid = await this.backend.start({ name: "nats", command: [bin, "-c", join(this.state.runDir, "nats.conf")], cwd: PROJECT_ROOT, env: { ...process.env } as Record<string, string>, logFile: join(this.state.runDir, "logs", "nats.log") });
     await waitNatsHealthy(this.state.natsMonitorPort, 10_000);
     return pid;
@@ -169,9 +170,9 @@ export class ProcessSystem {
     if (label === KERNEL) return this.startKernel();
     if (label === "hardware") return this.startHardware();
     const svc = this.table.services.get(label);
-    if (!svc) throw new Error(`no service ${label} in ${this.state.system} (parts: nats, kernel, hardware, ${[...this.table.services.keys()].join(", ")})`);
-    if (svc.placement !== "user") throw new Error(`${label} runs inside kernel-core (placement: kernel): start kernel instead`);
-    if (!svc.command) throw new Error(`${label} is a client (no command in ${this.state.system}): nothing to start`);
+    if (!svc) throw new LocalError("MK_ERR_UNKNOWN_PART", `no service ${label} in ${this.state.system} (parts: nats, kernel, hardware, ${[...this.table.services.keys()].join(", ")})`);
+    if (svc.placement !== "user") throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} runs inside kernel-core (placement: kernel): start kernel instead`);
+    if (!svc.command) throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} is a client (no command in ${this.state.system}): nothing to start`);
     return this.backend.start(this.spec(label, svc.command, label));
   }
 
@@ -194,7 +195,7 @@ export class ProcessSystem {
     const pid = this.state.pids.kernel;
     const logFile = join(this.state.runDir, "logs", "kernel.log");
     await waitUntil(async () => {
-      if (!pidAlive(pid)) throw new StopWaiting(new Error(`kernel-core exited during boot: ${lastError(logFile)} (see ${logFile})`));
+      if (!pidAlive(pid)) throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `kernel-core exited during boot: ${lastError(logFile)} (see ${logFile})`));
       const r = await fetch(`${this.state.kernelHttp}/readyz`).catch(() => undefined);
       if (!r?.ok) return undefined;
       const body = (await r.json().catch(() => ({}))) as { pid?: number };
@@ -215,11 +216,11 @@ export class ProcessSystem {
       if (missing.length === 0) return true;
       for (const l of missing) {
         const pid = this.state.pids[l];
-        if (pid && !pidAlive(pid)) throw new StopWaiting(new Error(`${l} exited during start; see ${join(this.state.runDir, "logs", `${l}.log`)}`));
+        if (pid && !pidAlive(pid)) throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `${l} exited during start; see ${join(this.state.runDir, "logs", `${l}.log`)}`));
       }
       return undefined;
     }, { clock: systemClock, deadlineMs: ms, what: `ready: ${want.join(", ")}` }).catch((e) => {
-      throw e instanceof Error && e.name === "WaitTimeoutError" ? new Error(`not ready within ${ms} ms: ${missing.join(", ")}`) : e;
+      throw isLocalError(e, "MK_ERR_WAIT_TIMEOUT") ? new WaitTimeoutError(`ready: ${missing.join(", ")}`, ms) : e;
     });
   }
 
@@ -237,7 +238,7 @@ export class ProcessSystem {
       return await this.endpoints();
     } catch {
       const down = Object.entries(this.alive()).filter(([, up]) => !up).map(([n]) => n);
-      throw new Error(`kernel-core of the system in ${this.state.runDir} does not answer at ${this.state.kernelHttp}${down.length ? ` (not running: ${down.join(", ")})` : ""}: mkctl start kernel, or mkctl up`);
+      throw new LocalError("MK_ERR_KERNEL_UNREACHABLE", `kernel-core of the system in ${this.state.runDir} does not answer at ${this.state.kernelHttp}${down.length ? ` (not running: ${down.join(", ")})` : ""}: mkctl start kernel, or mkctl up`);
     }
   }
 

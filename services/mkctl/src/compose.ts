@@ -3,6 +3,7 @@
 // containers <project>_<service>_1, v2 <project>-<service>-1.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { LocalError } from "#base/errors.ts";
 import { PROJECT_ROOT } from "./boot.ts";
 
 export interface ComposeCli {
@@ -28,7 +29,7 @@ export function detectCompose(): ComposeCli {
   if (works("docker-compose", ["version"])) {
     return { version: 1, argv: ["docker-compose"], containerName: (p, s) => `${p}_${s}_1` };
   }
-  throw new Error("neither `docker compose` (v2) nor `docker-compose` (v1) is installed");
+  throw new LocalError("MK_ERR_NO_COMPOSE", "neither `docker compose` (v2) nor `docker-compose` (v1) is installed");
 }
 
 /**
@@ -38,6 +39,6 @@ export function detectCompose(): ComposeCli {
 export function baseImages(): { NODE_IMAGE: string; NATS_IMAGE: string } {
   const out = execFileSync("bash", [join(PROJECT_ROOT, "scripts", "base-images.sh")], { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "inherit"] });
   const m = /export NODE_IMAGE=(\S+) NATS_IMAGE=(\S+)/.exec(out);
-  if (!m) throw new Error(`scripts/base-images.sh printed no images: ${out}`);
+  if (!m) throw new LocalError("MK_ERR_BASE_IMAGES", `scripts/base-images.sh printed no images: ${out}`);
   return { NODE_IMAGE: m[1], NATS_IMAGE: m[2] };
 }

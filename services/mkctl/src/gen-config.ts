@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateNatsAuth, natsUsers } from "./nats-config.ts";
+import { LocalError } from "#base/errors.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 
 export interface GenConfigOptions {
@@ -25,7 +26,7 @@ export function parseUids(spec: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
     const m = /^([a-z][a-z0-9-]*)=(\d{1,9})$/.exec(part);
-    if (!m) throw new Error(`MK_UIDS: "${part}" is not user=uid`);
+    if (!m) throw new LocalError("MK_ERR_BAD_ENV", `MK_UIDS: "${part}" is not user=uid`);
     out.set(m[1], Number(m[2]));
   }
   return out;

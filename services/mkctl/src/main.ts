@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import type { EndpointInfo, KernelEvent } from "#abi";
 import { connectClient, followEvents, sysGetEndpoints, type RunningService } from "#libsys";
 import { loadCredential } from "#base/credentials.ts";
+import { exitStatus, LocalError } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
 import { join } from "node:path";
 import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
@@ -100,34 +101,40 @@ async function ps(runDir: string | undefined, json: boolean): Promise<void> {
   }
 }
 
+function args() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean", default: false },
+        foreground: { type: "boolean", default: false },
+        system: { type: "string" },
+        "run-dir": { type: "string" },
+        disk: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+        out: { type: "string" },
+        url: { type: "string" },
+        count: { type: "string" },
+        for: { type: "string" },
+      },
+    });
+  } catch (e) {
+    // node:util's ERR_PARSE_ARGS_*: an unknown option, or a value missing.
+    throw new LocalError("MK_ERR_USAGE", `${(e as Error).message}\n${USAGE}`, { cause: e });
+  }
+}
+
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      json: { type: "boolean", default: false },
-      foreground: { type: "boolean", default: false },
-      system: { type: "string" },
-      "run-dir": { type: "string" },
-      disk: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-      out: { type: "string" },
-      url: { type: "string" },
-      count: { type: "string" },
-      for: { type: "string" },
-    },
-  });
+  const { values, positionals } = args();
   const [cmd, arg] = positionals;
   const runDir = values["run-dir"];
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  if (!cmd) {
-    console.error(USAGE);
-    return 2;
-  }
+  if (!cmd) throw new LocalError("MK_ERR_USAGE", `no command given\n${USAGE}`);
   if ((cmd === "kill" || cmd === "start" || cmd === "down") && process.env.MK_CREDS && !values["run-dir"] && !process.env.MKOS_RUN_DIR) {
-    throw new Error(`mkctl ${cmd} acts on a process-mode system (mkctl up); in compose use: docker compose ${cmd === "down" ? "down" : `${cmd} SERVICE`} (docker-compose with Compose v1)`);
+    throw new LocalError("MK_ERR_USAGE", `${cmd} acts on a process-mode system (mkctl up); in compose use: docker compose ${cmd === "down" ? "down" : `${cmd} SERVICE`} (docker-compose with Compose v1)`);
   }
   switch (cmd) {
     case "up": {
@@ -153,14 +160,14 @@ async function main(): Promise<number> {
       const num = (name: string, v: string | undefined) => {
         if (v === undefined) return undefined;
         const n = Number(v);
-        if (!Number.isInteger(n) || n < 1) throw new Error(`mkctl events --${name} needs a positive integer, got ${JSON.stringify(v)}`);
+        if (!Number.isInteger(n) || n < 1) throw new LocalError("MK_ERR_USAGE", `mkctl events --${name} needs a positive integer, got ${JSON.stringify(v)}`);
         return n;
       };
       await events(runDir, { json: values.json, count: num("count", values.count), forMs: num("for", values.for) });
       return 0;
     }
     case "gen-config": {
-      if (!values.out || !values.url) throw new Error("mkctl gen-config needs --out DIR and --url nats://HOST:PORT");
+      if (!values.out || !values.url) throw new LocalError("MK_ERR_USAGE", "gen-config needs --out DIR and --url nats://HOST:PORT");
       const r = genConfig({
         system: values.system ?? join(PROJECT_ROOT, "etc", "system.yaml"),
         out: values.out,
@@ -180,13 +187,13 @@ async function main(): Promise<number> {
       return 0;
     }
     case "kill": {
-      if (!arg) throw new Error("mkctl kill needs a PART (nats, kernel, hardware or a service label)");
+      if (!arg) throw new LocalError("MK_ERR_USAGE", "kill needs a PART (nats, kernel, hardware or a service label)");
       const pid = ProcessSystem.attach(runDir).kill(arg, "SIGKILL");
       console.log(`${arg}: SIGKILL sent to pid ${pid}`);
       return 0;
     }
     case "start": {
-      if (!arg) throw new Error("mkctl start needs a PART (nats, kernel, hardware or a service label)");
+      if (!arg) throw new LocalError("MK_ERR_USAGE", "start needs a PART (nats, kernel, hardware or a service label)");
       const sys = ProcessSystem.attach(runDir);
       const part = arg === "kernel-core" ? "kernel" : arg;
       if (part === "nats" || part === "kernel" || part === "hardware") {
@@ -202,15 +209,16 @@ async function main(): Promise<number> {
       return 0;
     }
     default:
-      console.error(`mkctl: unknown command ${cmd}\n${USAGE}`);
-      return 2;
+      throw new LocalError("MK_ERR_USAGE", `unknown command ${cmd}\n${USAGE}`);
   }
 }
 
+// Every failure is one line (the usage text after it for a usage error) and a sysexits
+// status from the error registry: usage 64, unavailable 69, software 70, config 78.
 main().then(
   (code) => process.exit(code),
   (e) => {
-    console.error(`mkctl: ${(e as Error).message}`);
-    process.exit(1);
+    console.error(`mkctl: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(exitStatus(e));
   },
 );

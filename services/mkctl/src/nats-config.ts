@@ -13,6 +13,7 @@ import { EventSubjects, KERNEL, Subjects } from "#abi";
 import type { SystemTable } from "#base/system-table.ts";
 
 import { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential } from "#base/credentials.ts";
+import { LocalError } from "#base/errors.ts";
 
 export { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential };
 
@@ -38,7 +39,7 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
     };
   }
   const svc = table.services.get(user);
-  if (!svc) throw new Error(`no service ${user} in ${table.file}`);
+  if (!svc) throw new LocalError("MK_ERR_UNKNOWN_PART", `no service ${user} in ${table.file}`);
   const publish = [Subjects.trap(user)];
   const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot];
   if (svc.events) subscribe.push(EventSubjects.all);

@@ -1,6 +1,8 @@
 // Finds the nats-server binary, and waits for a started one to be healthy.
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
+import { LocalError } from "#base/errors.ts";
+import { WaitTimeoutError } from "#base/wait.ts";
 
 export function findNatsServer(): string | undefined {
   if (process.env.MK_NATS_SERVER) return process.env.MK_NATS_SERVER;
@@ -31,5 +33,5 @@ export async function waitNatsHealthy(monitorPort: number, ms: number): Promise<
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`nats-server not healthy within ${ms} ms (${last})`);
+  throw new WaitTimeoutError(`nats-server healthy at http://127.0.0.1:${monitorPort}/healthz`, ms, last);
 }

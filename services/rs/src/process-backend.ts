@@ -4,7 +4,7 @@
 // same processes. An exit is reported at once when this process is the child's parent.
 import { spawn } from "node:child_process";
 import { openSync, closeSync, readFileSync } from "node:fs";
-import { systemClock, waitUntil, type Clock } from "#libsys";
+import { LocalError, systemClock, waitUntil, type Clock } from "#libsys";
 import type { Backend, ExitInfo, RunSpec } from "./backend.ts";
 
 /** Where the backend records pids: read fresh before each use, written after each change. */
@@ -72,7 +72,7 @@ export class ProcessBackend implements Backend {
     }
     const pid = await new Promise<number>((resolve, reject) => {
       child.once("spawn", () => resolve(child.pid!));
-      child.once("error", (e) => reject(new Error(`${spec.name}: cannot run ${cmd}: ${e.message}`)));
+      child.once("error", (e) => reject(new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: cannot run ${cmd}: ${e.message}`, { cause: e })));
     });
     child.once("exit", (code, signal) => {
       for (const fn of this.exitListeners) fn({ name: spec.name, pid, code, signal });
@@ -95,14 +95,14 @@ export class ProcessBackend implements Backend {
       if (termed) continue;
       for (const p of pids.filter(pidAlive)) signalPid(p, "SIGKILL");
       await waitUntil(gone, { clock: this.clock, deadlineMs: 5000, intervalMs: 10, what: `${group.join(", ")} to die` }).catch(() => {
-        throw new Error(`processes ${pids.filter(pidAlive).join(", ")} survived SIGKILL`);
+        throw new LocalError("MK_ERR_STOP_FAILED", `processes ${pids.filter(pidAlive).join(", ")} survived SIGKILL`);
       });
     }
   }
 
   signal(name: string, signal: NodeJS.Signals): number {
     const pid = this.store.load()[name];
-    if (!pid) throw new Error(`no process recorded for ${name} (parts: ${Object.keys(this.store.load()).join(", ") || "none"})`);
+    if (!pid) throw new LocalError("MK_ERR_UNKNOWN_PART", `no process recorded for ${name} (parts: ${Object.keys(this.store.load()).join(", ") || "none"})`);
     process.kill(pid, signal);
     return pid;
   }
