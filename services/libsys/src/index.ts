@@ -19,4 +19,5 @@ export * from "./calls/sys-irqctl.ts";
 export * from "./calls/sys-getinfo.ts";
 export * from "./client.ts";
 export * from "./device-lifecycle.ts";
+export * from "./crash-hook.ts";
 export * from "#base/shutdown.ts";
