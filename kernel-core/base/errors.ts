@@ -115,6 +115,12 @@ const table = {
     action: "a bug in the caller: add the layout in `kernel-core/abi/messages.ts`, or use `sendrec`",
   },
   // mkctl
+  MK_ERR_INJECTED_CRASH: {
+    raisedBy: "libsys's crash hook, in a server armed with `MK_CRASH_ON=label:MSG_TYPE`",
+    exit: ExitStatus.SOFTWARE,
+    meaning: "a crash injected on purpose (chaos): thrown from inside the server like a bug, it ends the service's process, or kernel-core with a kernel-placement server",
+    action: "none: unset `MK_CRASH_ON` to stop it",
+  },
   MK_ERR_USAGE: {
     raisedBy: "mkctl (command line)",
     exit: ExitStatus.USAGE,

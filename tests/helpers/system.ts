@@ -25,6 +25,12 @@ const TEST_SERVICES = `
     ipc: [echo]
     calls: [devio, vdevio]
     io: ["0x2F8-0x2FF"]
+  lpt:
+    calls: [irqctl]
+    irq: [7]
+  sb16:
+    calls: [irqctl]
+    irq: [5]
 `;
 
 export interface TestSystemOptions {

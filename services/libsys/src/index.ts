@@ -21,5 +21,6 @@ export * from "./calls/sys-getinfo.ts";
 export * from "./client.ts";
 export * from "./device-lifecycle.ts";
 export * from "./events.ts";
+export * from "./crash-hook.ts";
 export * from "#base/shutdown.ts";
 export * from "#base/wait.ts";

@@ -14,6 +14,7 @@ import { systemClock, type Clock } from "#base/clock.ts";
 import { createLogger, type Logger } from "#base/log.ts";
 import { withTrace } from "#base/trace.ts";
 import type { Transport } from "#base/transport.ts";
+import { crashHook } from "./crash-hook.ts";
 import { ServerQueue, type QueueLimits } from "./server-queue.ts";
 import { SysImpl, type Sys } from "./sys.ts";
 
@@ -83,9 +84,11 @@ export async function startService(module: ServiceModule, transport: Transport, 
   let inflight = 0;
   let idle: (() => void) | undefined;
 
+  const crashCheck = crashHook(transport.label);
   const handle = async (msg: Delivered): Promise<Reply | undefined> => {
     inflight++;
     try {
+      crashCheck(msg.type);
       return await withTrace(msg.trace, () => dispatch(server, msg));
     } finally {
       if (--inflight === 0) idle?.();
