@@ -81,7 +81,7 @@ async function processMode(): Promise<void> {
   const relayExited = new Promise((r) => relay.once("exit", r));
   try {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
-    const cpu = new CpuMeter({ ...sys.state.pids, "bench-relay": relay.pid! });
+    const cpu = new CpuMeter({ ...sys.pids(), "bench-relay": relay.pid! });
     const rows = await measure({ client: client.sys, rawCred: loadCredential(sys.credFile("kernel")), systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"), rounds, batch, only, cpu });
     await client.stop();
     print(`mkos IPC benchmark, process mode: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);

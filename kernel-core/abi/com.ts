@@ -46,8 +46,18 @@ export const Cdev = {
 } as const;
 export type Cdev = (typeof Cdev)[keyof typeof Cdev];
 
+/** Requests to the reincarnation server (MINIX's RS_UP, RS_DOWN, RS_RESTART, RS_LOOKUP). */
+export const Rs = {
+  RS_UP: 0x700, // RS_RQ_BASE + 0: start a service that is stopped or failed
+  RS_DOWN: 0x701, // RS_RQ_BASE + 1: stop a service by hand (not a crash: not restarted)
+  RS_RESTART: 0x703, // RS_RQ_BASE + 3: stop and start again (clears failed)
+  RS_LIST: 0x708, // RS_RQ_BASE + 8: every supervised service with its restarts, last cause, recovery times
+} as const;
+export type Rs = (typeof Rs)[keyof typeof Rs];
+
 export const Common = {
   COMMON_PING: 0xe00, // COMMON_RQ_BASE + 0: the null message: no arguments, empty reply (benchmarks, liveness)
+  COMMON_HEARTBEAT: 0xe01, // COMMON_RQ_BASE + 1: rs's heartbeat: answered by libsys from the event loop, ahead of queued work
 } as const;
 export type Common = (typeof Common)[keyof typeof Common];
 
@@ -65,7 +75,7 @@ export type Hw = (typeof Hw)[keyof typeof Hw];
 export const NOTIFY_HW_RESET = 0x40000000;
 
 const NAMES = new Map<number, string>([[NOTIFY_MESSAGE, "NOTIFY"]]);
-for (const table of [SysCall, Bdev, Cdev, Common, Hw]) {
+for (const table of [SysCall, Bdev, Cdev, Rs, Common, Hw]) {
   for (const [name, value] of Object.entries(table)) NAMES.set(value, name);
 }
 

@@ -1,7 +1,7 @@
 // Message layouts, named by who sends to whom (MINIX's mess_lsys_krn_sys_devio). Each
 // request type has an argument shape checked on arrival; replies are shaped as well.
-import { f, type InferShape, type Shape } from "./schema.ts";
-import { Bdev, Cdev, Common, Hw, SysCall } from "./com.ts";
+import { f, type Infer, type InferShape, type Shape } from "./schema.ts";
+import { Bdev, Cdev, Common, Hw, Rs, SysCall } from "./com.ts";
 
 const port = f.u16;
 const label = f.str(32, /^[a-z][a-z0-9-]{0,31}$/);
@@ -41,6 +41,24 @@ function checkVector(ops: readonly (readonly [string, number, number])[]): strin
 
 const portVector = f.refine(f.list(f.tuple(VecOp, port, f.u32), MAX_VECTOR), checkVector);
 
+const ms = f.opt(f.uint(Number.MAX_SAFE_INTEGER));
+/** One service as the reincarnation server sees it (RS_LIST; `mkctl services --json`). */
+export const ServiceStatusShape = f.object({
+  label,
+  /** running: ready in the kernel; starting; backoff: waiting to be restarted; stopped: by hand; failed: past its intensity, or cannot start. */
+  state: f.enum("starting", "running", "backoff", "stopping", "stopped", "failed"),
+  pid: f.opt(f.u32),
+  generation: f.opt(f.u32),
+  restarts: f.uint(Number.MAX_SAFE_INTEGER),
+  /** Why the last incarnation ended: exit N, signal SIG..., heartbeat, disconnect, no-subscriber, or why it could not start. */
+  last_cause: f.opt(f.str(300)),
+  /** Of the last recovery: death to detection, detection to serving again (ms). */
+  detect_ms: ms,
+  recover_ms: ms,
+  heartbeat_ms: f.opt(f.u32),
+});
+export type ServiceStatus = Infer<typeof ServiceStatusShape>;
+
 export const Layouts = {
   // lsys -> krn
   [SysCall.SYS_HELLO]: {
@@ -79,8 +97,14 @@ export const Layouts = {
   [Cdev.CDEV_CLOSE]: { req: { minor: f.u8 }, rep: {} },
   [Cdev.CDEV_READ]: { req: { minor: f.u8, count: f.uint(65536), timeoutMs: f.opt(f.uint(600_000)) }, rep: { count: f.u32 } },
   [Cdev.CDEV_WRITE]: { req: { minor: f.u8 }, rep: { count: f.u32 } },
+  // mkctl -> reincarnation server
+  [Rs.RS_UP]: { req: { label }, rep: { pid: f.u32 } },
+  [Rs.RS_DOWN]: { req: { label }, rep: {} },
+  [Rs.RS_RESTART]: { req: { label }, rep: { pid: f.u32 } },
+  [Rs.RS_LIST]: { req: {}, rep: { services: f.list(ServiceStatusShape, 256) } },
   // anyone -> anyone
   [Common.COMMON_PING]: { req: {}, rep: {} },
+  [Common.COMMON_HEARTBEAT]: { req: {}, rep: {} },
   // krn -> hardware bus
   [Hw.HW_IO]: { req: { ops: portVector }, rep: { values: f.list(f.u32, MAX_VECTOR) } },
   [Hw.HW_FAULT]: {

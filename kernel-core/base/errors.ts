@@ -182,9 +182,9 @@ const table = {
     action: "`apt-get install nats-server`, or set `MK_NATS_SERVER` to the binary",
   },
   MK_ERR_BAD_ENV: {
-    raisedBy: "mkctl (`gen-config`)",
+    raisedBy: "mkctl (`gen-config`); rs at start",
     exit: ExitStatus.CONFIG,
-    meaning: "an environment variable holds a value mkctl cannot use, e.g. `MK_UIDS` not a list of user=uid",
+    meaning: "an environment variable is missing or holds a value that cannot be used, e.g. `MK_UIDS` not a list of user=uid, or rs without `MK_RUN_DIR`",
     action: "fix the variable; the message names it and the bad part",
   },
   MK_ERR_NO_COMPOSE: {

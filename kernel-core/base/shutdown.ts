@@ -5,13 +5,14 @@ import type { Logger } from "./log.ts";
 
 export const SHUTDOWN_MS = 2000;
 
-export function onShutdown(log: Logger, stop: () => Promise<void>): void {
+/** budgetMs: how long `stop` may take before the process exits 1 anyway. */
+export function onShutdown(log: Logger, stop: () => Promise<void>, budgetMs = SHUTDOWN_MS): void {
   let stopping = false;
   const handle = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping");
-    setTimeout(() => process.exit(1), SHUTDOWN_MS).unref();
+    setTimeout(() => process.exit(1), budgetMs).unref();
     stop().then(
       () => process.exit(0),
       (err) => {

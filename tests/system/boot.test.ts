@@ -27,10 +27,10 @@ describe("boot", () => {
     const eps = await sysGetEndpoints(c.sys);
     const byLabel = Object.fromEntries(eps.map((e) => [e.label, e]));
     expect(byLabel.kernel.state).toBe("ready");
-    expect(byLabel.ata).toMatchObject({ endpoint: "ata#1", state: "ready", placement: "user", pid: ts.sys.state.pids.ata });
+    expect(byLabel.ata).toMatchObject({ endpoint: "ata#1", state: "ready", placement: "user", pid: ts.sys.pids().ata });
     expect(byLabel.ata.privileges).toEqual({ ipc: [], calls: ["vdevio", "sdevio", "devio", "irqctl"], io: ["0x1f0-0x1f7", "0x3f6"], irq: [14], console: false, events: false });
-    expect(byLabel.tty).toMatchObject({ endpoint: "tty#1", state: "ready", placement: "user", pid: ts.sys.state.pids.tty });
-    expect(new Set([ts.sys.state.pids.ata, ts.sys.state.pids.tty, ts.sys.state.pids.kernel, ts.sys.state.pids.hardware]).size).toBe(4);
+    expect(byLabel.tty).toMatchObject({ endpoint: "tty#1", state: "ready", placement: "user", pid: ts.sys.pids().tty });
+    expect(new Set([ts.sys.pids().ata, ts.sys.pids().tty, ts.sys.pids().kernel, ts.sys.pids().hardware]).size).toBe(4);
   });
 
   it("boot - a container's healthcheck (bash, no Node) is healthy only for a ready incarnation on its own host", async () => {
@@ -133,7 +133,7 @@ describe("boot", () => {
     const text = await run("ps");
     expect(text).toMatch(/^ENDPOINT\s+STATE\s+PLACEMENT\s+PID/);
     expect(text).toMatch(/\ntty#1\s+ready\s+user\s+\d+/);
-    const pids = Object.values(ts.sys.state.pids);
+    const pids = Object.values(ts.sys.pids());
     expect(await run("down")).toMatch(/every process stopped/);
     for (const pid of pids) expect(pidAlive(pid)).toBe(false);
   });

@@ -29,7 +29,7 @@ beforeAll(async () => {
   ts = await bootTestSystem();
   client = await ts.client();
   nc = await ts.raw("client");
-  pids = { ...ts.sys.state.pids };
+  pids = ts.sys.pids();
 });
 afterAll(async () => {
   await ts?.down();
@@ -53,7 +53,7 @@ function rssMb(pid: number): number {
 /** Every process is the one booted, and the disk answers a 4 KiB read within ANSWER_MS. */
 async function stillWhole(): Promise<void> {
   expect(ts.sys.alive()).toMatchObject({ kernel: true, hardware: true, ata: true, tty: true, nats: true });
-  for (const name of ["kernel", "hardware", "ata", "tty"]) expect(ts.sys.state.pids[name], name).toBe(pids[name]);
+  for (const name of ["kernel", "hardware", "ata", "tty"]) expect(ts.sys.pids()[name], name).toBe(pids[name]);
   const t0 = Date.now();
   const disk = new BdevClient(client.sys, "ata", { timeoutMs: ANSWER_MS });
   expect((await disk.read(0, 8)).length).toBe(4096);
@@ -231,10 +231,10 @@ describe("hostile", () => {
     stop = true;
     await Promise.all(flooders);
     lat.sort((a, b) => a - b);
-    console.log(`flood: ${sent} sends of 64 KiB queued, ${refused} refused with EAGAIN; the other caller's 4 KiB reads: n=${lat.length} p50=${lat[lat.length >> 1]} ms max=${lat[lat.length - 1]} ms; ata RSS ${rssMb(ts.sys.state.pids.ata).toFixed(0)} MB`);
+    console.log(`flood: ${sent} sends of 64 KiB queued, ${refused} refused with EAGAIN; the other caller's 4 KiB reads: n=${lat.length} p50=${lat[lat.length >> 1]} ms max=${lat[lat.length - 1]} ms; ata RSS ${rssMb(ts.sys.pids().ata).toFixed(0)} MB`);
     expect(sent).toBeGreaterThan(0);
     expect(lat[lat.length - 1]).toBeLessThan(ANSWER_MS);
-    expect(rssMb(ts.sys.state.pids.ata)).toBeLessThan(RSS_CEILING_MB);
+    expect(rssMb(ts.sys.pids().ata)).toBeLessThan(RSS_CEILING_MB);
     await stillWhole();
   });
 
@@ -260,7 +260,7 @@ describe("hostile", () => {
 
   it("hostile - after every attack each process is the one booted, answers, and is under the memory ceiling", async () => {
     await stillWhole();
-    const rss = Object.fromEntries(["kernel", "hardware", "ata", "tty"].map((n) => [n, Math.round(rssMb(ts.sys.state.pids[n]))]));
+    const rss = Object.fromEntries(["kernel", "hardware", "ata", "tty"].map((n) => [n, Math.round(rssMb(ts.sys.pids()[n]))]));
     console.log(`RSS after the attacks (MB): ${JSON.stringify(rss)}`);
     for (const [n, mb] of Object.entries(rss)) expect(mb, n).toBeLessThan(RSS_CEILING_MB);
   });

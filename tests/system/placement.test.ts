@@ -19,9 +19,9 @@ describe.each(["user", "kernel"] as const)("placement %s", (placement) => {
     const eps = await sysGetEndpoints(c.sys);
     const ata = eps.find((e) => e.label === "ata")!;
     expect(ata).toMatchObject({ state: "ready", placement });
-    const kernelPid = ts.sys.state.pids.kernel;
+    const kernelPid = ts.sys.pids().kernel;
     expect(ata.pid === kernelPid).toBe(placement === "kernel");
-    expect(ts.sys.state.pids.ata === undefined).toBe(placement === "kernel");
+    expect(ts.sys.pids().ata === undefined).toBe(placement === "kernel");
 
     const disk = new BdevClient(c.sys, "ata");
     await disk.openMinor(0);

@@ -24,3 +24,4 @@ export * from "./events.ts";
 export * from "./crash-hook.ts";
 export * from "#base/shutdown.ts";
 export * from "#base/wait.ts";
+export * from "#base/system-table.ts";

@@ -99,6 +99,9 @@ export async function startService(module: ServiceModule, transport: Transport, 
     async deliver(msg: Delivered): Promise<Reply | undefined> {
       await ready;
       if (stopping) throw new MkError("ENOTREADY", `${sys.self} is shutting down`);
+      // The heartbeat is answered from the event loop, ahead of queued work: a busy server
+      // still answers, a hung one (blocked loop, SIGSTOP) does not.
+      if (msg.type === Common.COMMON_HEARTBEAT) return {};
       const caller = msg.source.split("#")[0];
       if (msg.kind !== Kind.SEND) return queue.push(caller, msg.data.length, () => handle(msg));
       // A send is acknowledged once it is queued; its outcome is the server's alone.
@@ -173,7 +176,7 @@ async function dispatch(server: Server, msg: Delivered): Promise<Reply | undefin
   const args = parseRequestArgs(msg.type, msg.args);
   const handler = server.handlers[msg.type] as Handler | undefined;
   if (!handler) {
-    if (msg.type === Common.COMMON_PING) return {};
+    if (msg.type === Common.COMMON_PING || msg.type === Common.COMMON_HEARTBEAT) return {};
     throw new MkError("ENOSYS", `${typeName(msg.type)} is not handled here`);
   }
   return handler({ ...msg, args } as Request);

@@ -10,7 +10,9 @@ import { systemClock } from "#base/clock.ts";
 import { isLocalError, LocalError } from "#base/errors.ts";
 import { loadSystemTable, type SystemTable } from "#base/system-table.ts";
 import { StopWaiting, waitUntil, WaitTimeoutError } from "#base/wait.ts";
-import { pidAlive, ProcessBackend, type RunSpec } from "#rs";
+import { filePidStore, pidAlive, ProcessBackend, RS_LABEL, type RunSpec } from "#rs";
+import { Rs, type ServiceStatus } from "#abi";
+import { connectClient, loadCredential, createLogger } from "#libsys";
 import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "./nats-config.ts";
 import { findNatsServer, waitNatsHealthy } from "./nats-server.ts";
 import { freePort } from "./ports.ts";
@@ -47,6 +49,8 @@ export class ProcessSystem {
   private readonly env: Record<string, string>;
   /** Runs the processes; its pids live in state.json, so another mkctl sees them. */
   readonly backend: ProcessBackend;
+  /** The services rs runs as its children: their pids, in rs's own file. */
+  readonly rsChildren: ProcessBackend;
 
   private constructor(state: SystemState, table: SystemTable, env: Record<string, string> = {}) {
     this.state = state;
@@ -62,6 +66,12 @@ export class ProcessSystem {
         this.save();
       },
     });
+    this.rsChildren = new ProcessBackend(filePidStore(join(state.runDir, "rs-pids.json")));
+  }
+
+  /** Does this system run rs (the privilege table gives it a command)? Then rs starts the services. */
+  get supervised(): boolean {
+    return !!this.table.services.get(RS_LABEL)?.command;
   }
 
   static defaultRunDir(): string {
@@ -83,7 +93,8 @@ export class ProcessSystem {
     const statePath = join(runDir, "state.json");
     if (existsSync(statePath)) {
       const old = JSON.parse(readFileSync(statePath, "utf8")) as SystemState;
-      if (Object.values(old.pids).some(pidAlive)) throw new LocalError("MK_ERR_SYSTEM_RUNNING", `a system is already running from ${runDir} (mkctl down first)`);
+      const children = filePidStore(join(runDir, "rs-pids.json")).load();
+      if ([...Object.values(old.pids), ...Object.values(children)].some(pidAlive)) throw new LocalError("MK_ERR_SYSTEM_RUNNING", `a system is already running from ${runDir} (mkctl down first)`);
     }
     mkdirSync(join(runDir, "logs"), { recursive: true });
     const disk = resolve(o.disk ?? resolve(PROJECT_ROOT, table.hardware.diskImage));
@@ -106,9 +117,8 @@ export class ProcessSystem {
       await sys.startNats();
       await sys.startHardware();
       await sys.startKernel(o.readyMs ?? 30_000);
-      for (const svc of table.services.values()) {
-        if (svc.placement === "user" && svc.command) await sys.start(svc.label);
-      }
+      if (sys.supervised) await sys.startRs();
+      else for (const svc of table.services.values()) if (svc.placement === "user" && svc.command) await sys.start(svc.label);
       await sys.waitAllReady(o.readyMs ?? 30_000);
     } catch (e) {
       await sys.down();
@@ -161,23 +171,70 @@ export class ProcessSystem {
   }
 
   /**
-   * Starts (or starts again) one part: nats, kernel, hardware, or a user-placement
+   * rs, which starts every other service as its child (pids in rs-pids.json). A new rs
+   * adopts the services still serving and starts the rest.
+   */
+  startRs(): Promise<number> {
+    return this.backend.start(this.spec(RS_LABEL, this.table.services.get(RS_LABEL)!.command!, RS_LABEL, { MK_RUN_DIR: this.state.runDir }));
+  }
+
+  /**
+   * Starts (or starts again) one part: nats, kernel, hardware, rs, or a user-placement
    * service (a new incarnation). A process of that part still running is stopped first,
-   * so no superseded process is left behind.
+   * so no superseded process is left behind. A service is started through rs when the
+   * system runs one (RS_RESTART: rs knows it was not a crash).
    */
   async start(label: string): Promise<number> {
     if (label === "nats") return this.startNats();
     if (label === KERNEL) return this.startKernel();
     if (label === "hardware") return this.startHardware();
+    if (label === RS_LABEL && this.supervised) return this.startRs();
     const svc = this.table.services.get(label);
     if (!svc) throw new LocalError("MK_ERR_UNKNOWN_PART", `no service ${label} in ${this.state.system} (parts: nats, kernel, hardware, ${[...this.table.services.keys()].join(", ")})`);
     if (svc.placement !== "user") throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} runs inside kernel-core (placement: kernel): start kernel instead`);
     if (!svc.command) throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} is a client (no command in ${this.state.system}): nothing to start`);
+    if (this.supervised) return (await this.rs(Rs.RS_RESTART, { label })).pid as number;
     return this.backend.start(this.spec(label, svc.command, label));
+  }
+
+  /** Stops one service by hand through rs (not a crash: rs does not restart it). */
+  async stop(label: string): Promise<void> {
+    if (!this.supervised) throw new LocalError("MK_ERR_USAGE", `mkctl stop needs rs in ${this.state.system}; use mkctl kill`);
+    await this.rs(Rs.RS_DOWN, { label });
+  }
+
+  /** rs's view of every service it runs (RS_LIST). */
+  async services(): Promise<ServiceStatus[]> {
+    return (await this.rs(Rs.RS_LIST, {})).services as ServiceStatus[];
+  }
+
+  /** One request to rs, as the mkctl client. */
+  private async rs(type: number, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const log = createLogger("mkctl");
+    log.level = "warn";
+    const client = await connectClient("mkctl", loadCredential(this.credFile("mkctl")), { log });
+    try {
+      return (await client.sys.sendrec(RS_LABEL, type, args, undefined, 30_000)).args as Record<string, unknown>;
+    } finally {
+      await client.stop();
+    }
+  }
+
+  /** Every part's process: those mkctl started, and the services rs started. */
+  pids(): Record<string, number> {
+    this.reload();
+    return { ...Object.fromEntries(this.rsChildren.list().map((p) => [p.name, p.pid])), ...this.state.pids };
+  }
+
+  /** The process of a part: one mkctl started, or a service rs started. */
+  pidOf(label: string): number | undefined {
+    return this.pids()[label];
   }
 
   /** Sends a signal to one part's process (SIGKILL = crash it). */
   kill(label: string, signal: NodeJS.Signals = "SIGKILL"): number {
+    this.reload();
+    if (this.state.pids[label] === undefined && this.rsChildren.list().some((p) => p.name === label)) return this.rsChildren.signal(label, signal);
     return this.backend.signal(label, signal);
   }
 
@@ -215,6 +272,7 @@ export class ProcessSystem {
       missing = want.filter((l) => !eps.some((e) => e.label === l && e.state === "ready" && e.generation > (after[l] ?? 0)));
       if (missing.length === 0) return true;
       for (const l of missing) {
+        // A service rs runs is restarted by rs: only a part mkctl started ends the wait.
         const pid = this.state.pids[l];
         if (pid && !pidAlive(pid)) throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `${l} exited during start; see ${join(this.state.runDir, "logs", `${l}.log`)}`));
       }
@@ -226,8 +284,13 @@ export class ProcessSystem {
 
   /** Stops services, then kernel-core and the emulator, then NATS. Leaves no process. */
   async down(graceMs = 3000): Promise<void> {
-    const parts = Object.keys(this.state.pids);
-    const services = parts.filter((n) => !["nats", KERNEL, "hardware"].includes(n));
+    this.reload();
+    // rs first (it stops its services, the last started first), then whatever of them
+    // is left (rs gone before), then the rest mkctl started, kernel-core, the emulator, NATS.
+    await this.backend.stopAll([[RS_LABEL]], Math.max(graceMs, 15_000));
+    await this.rsChildren.stopAll([this.rsChildren.list().map((p) => p.name)], graceMs);
+    this.rsChildren.forgetAll();
+    const services = Object.keys(this.state.pids).filter((n) => !["nats", KERNEL, "hardware", RS_LABEL].includes(n));
     await this.backend.stopAll([services, [KERNEL], ["hardware"], ["nats"]], graceMs);
     this.backend.forgetAll();
   }
@@ -243,7 +306,7 @@ export class ProcessSystem {
   }
 
   alive(): Record<string, boolean> {
-    return Object.fromEntries(Object.entries(this.state.pids).map(([n, p]) => [n, pidAlive(p)]));
+    return Object.fromEntries(Object.entries(this.pids()).map(([n, p]) => [n, pidAlive(p)]));
   }
 }
 

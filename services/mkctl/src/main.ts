@@ -4,6 +4,7 @@
 //   mkctl down              stop everything mkctl up started
 //   mkctl kill PART         SIGKILL one part (a crash);  mkctl start PART: start it (again)
 //   mkctl events [--json]   follow the kernel event stream (mk.ev.>)
+import { constants } from "node:os";
 import { parseArgs } from "node:util";
 import type { EndpointInfo, KernelEvent } from "#abi";
 import { connectClient, followEvents, sysGetEndpoints, type RunningService } from "#libsys";
@@ -18,12 +19,18 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
        mkctl ps [--json] [--run-dir DIR]   (with MK_CREDS set: ask that system, e.g. in compose)
        mkctl gen-config --out DIR --url nats://nats:4222 [--system FILE]   (MK_UIDS=user=uid,...)
        mkctl down [--run-dir DIR]
-       mkctl kill PART | start PART [--run-dir DIR]
+       mkctl kill PART [--signal SIG] | start PART [--run-dir DIR]
+       mkctl services [--json] | stop LABEL | restart LABEL [--run-dir DIR]   (through rs)
        mkctl events [--json] [--count N] [--for MS] [--run-dir DIR]   (follow mk.ev.>)
-PART is nats, kernel, hardware or a service label (ata, tty). start stops a process of
-that part that still runs, then starts a new one: a driver gets the next generation; a new
-kernel-core is joined by the running services (same generations); a new emulator is
-programmed again by the kernel and the drivers; nats-server comes back on its old port.
+PART is nats, kernel, hardware, rs or a service label (ata, tty). rs (the reincarnation
+server) starts the services and restarts one that dies or hangs: kill ata is a crash it
+repairs. start stops a process of that part that still runs, then starts a new one: a
+driver gets the next generation (through rs: RS_RESTART); a new kernel-core is joined by
+the running services (same generations); a new emulator is programmed again by the
+kernel and the drivers; nats-server comes back on its old port; a new rs adopts the
+services still serving. stop LABEL stops a service by hand (rs does not restart it);
+restart LABEL (or start) brings it back and clears a failed state. services prints rs's
+table: state, restarts, last cause, time to detect and to serve again.
 kill, start and down act on a process-mode system (mkctl up); in compose use
 docker compose kill|start SERVICE (docker-compose with Compose v1).
 events prints each lifecycle change (started, resumed, ready, dead with its cause) and
@@ -115,6 +122,7 @@ function args() {
         out: { type: "string" },
         url: { type: "string" },
         count: { type: "string" },
+        signal: { type: "string" },
         for: { type: "string" },
       },
     });
@@ -187,16 +195,37 @@ async function main(): Promise<number> {
       return 0;
     }
     case "kill": {
-      if (!arg) throw new LocalError("MK_ERR_USAGE", "kill needs a PART (nats, kernel, hardware or a service label)");
-      const pid = ProcessSystem.attach(runDir).kill(arg, "SIGKILL");
-      console.log(`${arg}: SIGKILL sent to pid ${pid}`);
+      if (!arg) throw new LocalError("MK_ERR_USAGE", "kill needs a PART (nats, kernel, hardware, rs or a service label)");
+      const signal = (values.signal ?? "SIGKILL").toUpperCase().replace(/^(?!SIG)/, "SIG") as NodeJS.Signals;
+      if (!(signal in constants.signals)) throw new LocalError("MK_ERR_USAGE", `kill --signal: ${values.signal} is not a signal (e.g. SIGKILL, SIGSTOP, SIGCONT)`);
+      const pid = ProcessSystem.attach(runDir).kill(arg, signal);
+      console.log(`${arg}: ${signal} sent to pid ${pid}`);
       return 0;
     }
+    case "services": {
+      const rows = await ProcessSystem.attach(runDir).services();
+      if (values.json) {
+        console.log(JSON.stringify(rows.map((r) => ({ label: r.label, generation: r.generation ?? null, state: r.state, restarts: r.restarts, last_cause: r.last_cause ?? null, detect_ms: r.detect_ms ?? null, recover_ms: r.recover_ms ?? null, pid: r.pid ?? null })), null, 2));
+        return 0;
+      }
+      const head = ["LABEL", "STATE", "PID", "GEN", "RESTARTS", "DETECT_MS", "RECOVER_MS", "LAST CAUSE"];
+      const body = rows.map((r) => [r.label, r.state, String(r.pid ?? "-"), String(r.generation ?? "-"), String(r.restarts), String(r.detect_ms ?? "-"), String(r.recover_ms ?? "-"), r.last_cause ?? ""]);
+      const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+      console.log([head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n"));
+      return 0;
+    }
+    case "stop": {
+      if (!arg) throw new LocalError("MK_ERR_USAGE", "stop needs a service LABEL");
+      await ProcessSystem.attach(runDir).stop(arg);
+      console.log(`${arg}: stopped (rs will not restart it; mkctl start ${arg} brings it back)`);
+      return 0;
+    }
+    case "restart":
     case "start": {
-      if (!arg) throw new LocalError("MK_ERR_USAGE", "start needs a PART (nats, kernel, hardware or a service label)");
+      if (!arg) throw new LocalError("MK_ERR_USAGE", `${cmd} needs a PART (nats, kernel, hardware, rs or a service label)`);
       const sys = ProcessSystem.attach(runDir);
       const part = arg === "kernel-core" ? "kernel" : arg;
-      if (part === "nats" || part === "kernel" || part === "hardware") {
+      if (part === "nats" || part === "kernel" || part === "hardware" || part === "rs") {
         const pid = await sys.start(part);
         console.log(`${part}: started pid ${pid}`);
         return 0;

@@ -39,4 +39,6 @@ export interface Backend {
   list(): { name: string; pid: number; alive: boolean }[];
   /** Called once per exit of a process this backend started (in this supervisor process). */
   onExit(fn: (e: ExitInfo) => void): void;
+  /** Will the current process of `name` be reported by onExit (this backend started it)? */
+  watches(name: string): boolean;
 }

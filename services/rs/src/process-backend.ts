@@ -3,7 +3,7 @@
 // the supervisor (mkctl's state.json), so another mkctl (kill, start, down) acts on the
 // same processes. An exit is reported at once when this process is the child's parent.
 import { spawn } from "node:child_process";
-import { openSync, closeSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { LocalError, systemClock, waitUntil, type Clock } from "#libsys";
 import type { Backend, ExitInfo, RunSpec } from "./backend.ts";
 
@@ -11,6 +11,23 @@ import type { Backend, ExitInfo, RunSpec } from "./backend.ts";
 export interface PidStore {
   load(): Record<string, number>;
   save(pids: Record<string, number>): void;
+}
+
+/** Pids in a JSON file (written whole, then renamed: never half-written). */
+export function filePidStore(file: string): PidStore {
+  return {
+    load: () => {
+      try {
+        return JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
+      } catch {
+        return {};
+      }
+    },
+    save: (pids) => {
+      writeFileSync(`${file}.tmp`, JSON.stringify(pids) + "\n");
+      renameSync(`${file}.tmp`, file);
+    },
+  };
 }
 
 export function memoryPidStore(): PidStore {
@@ -37,6 +54,8 @@ export class ProcessBackend implements Backend {
   private readonly store: PidStore;
   private readonly clock: Clock;
   private readonly exitListeners: ((e: ExitInfo) => void)[] = [];
+  /** Children of this process not yet reaped: their exits will be reported. */
+  private readonly children = new Set<number>();
 
   constructor(store: PidStore = memoryPidStore(), clock: Clock = systemClock) {
     this.store = store;
@@ -45,6 +64,11 @@ export class ProcessBackend implements Backend {
 
   onExit(fn: (e: ExitInfo) => void): void {
     this.exitListeners.push(fn);
+  }
+
+  watches(name: string): boolean {
+    const pid = this.store.load()[name];
+    return pid !== undefined && this.children.has(pid);
   }
 
   pid(name: string): number | undefined {
@@ -74,7 +98,9 @@ export class ProcessBackend implements Backend {
       child.once("spawn", () => resolve(child.pid!));
       child.once("error", (e) => reject(new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: cannot run ${cmd}: ${e.message}`, { cause: e })));
     });
+    this.children.add(pid);
     child.once("exit", (code, signal) => {
+      this.children.delete(pid);
       for (const fn of this.exitListeners) fn({ name: spec.name, pid, code, signal });
     });
     child.unref();

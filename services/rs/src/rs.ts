@@ -1,0 +1,70 @@
+// rs as a server: it follows the kernel event stream, starts every service the privilege
+// table gives a command (adopting those already serving when rs itself restarted), pings
+// them through the kernel, and answers mkctl's RS_UP, RS_DOWN, RS_RESTART and RS_LIST.
+import { join } from "node:path";
+import { Common, EMPTY, Rs, type EndpointInfo } from "#abi";
+import { followEvents, sysGetEndpoints, type ServiceModule, type Sys, type SystemTable } from "#libsys";
+import type { Backend, RunSpec } from "./backend.ts";
+import { Supervisor, type SupervisedService } from "./supervisor.ts";
+
+export const RS_LABEL = "rs";
+
+export interface RsOptions {
+  table: SystemTable;
+  backend: Backend;
+  /** Where credentials (creds/<label>.json) and logs (logs/<label>.log) are. */
+  runDir: string;
+  /** The environment every service starts with (rs's own, less what is per service). */
+  env: Record<string, string>;
+  cwd: string;
+}
+
+/** The services rs runs: every user-placement service with a command, except rs itself. */
+export function supervised(o: RsOptions): SupervisedService[] {
+  const self = o.table.services.get(RS_LABEL);
+  return [...o.table.services.values()]
+    .filter((s) => s.placement === "user" && s.command && s.label !== RS_LABEL)
+    .map((s) => {
+      const spec: RunSpec = {
+        name: s.label, command: s.command!, cwd: o.cwd, logFile: join(o.runDir, "logs", `${s.label}.log`),
+        env: { ...o.env, MK_CREDS: join(o.runDir, "creds", `${s.label}.json`), MK_LABEL: s.label },
+      };
+      return { label: s.label, spec, policy: s.restart, heartbeat: self?.ipc.includes(s.label) ?? false };
+    });
+}
+
+export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): ServiceModule {
+  return {
+    label: RS_LABEL,
+    create(sys: Sys) {
+      const supervisor = new Supervisor({
+        backend: o.backend, clock: sys.clock, log: sys.log, services: supervised(o),
+        ping: async (label, timeoutMs) => void (await sys.sendrec(label, Common.COMMON_HEARTBEAT, {}, EMPTY, timeoutMs)),
+        onChange: (s, why) => sys.log.debug({ service: s, why }, "%s is %s: %s", s.label, s.state, why),
+      });
+      const init = async () => {
+        await followEvents(sys, (ev) => supervisor.onEvent(ev));
+        const eps = await sysGetEndpoints(sys).catch(() => [] as EndpointInfo[]);
+        await supervisor.startAll(eps.filter((e) => e.state === "ready").map((e) => ({ label: e.label, pid: e.pid, generation: e.generation })));
+        ready?.(supervisor);
+      };
+      return {
+        concurrency: 4,
+        initFresh: init,
+        initRestart: init,
+        // A new kernel: the services rejoin it by themselves; rs keeps its table.
+        initKernelRestart: async () => undefined,
+        shutdown: () => supervisor.shutdown(),
+        handlers: {
+          [Rs.RS_UP]: async (req) => ({ args: { pid: await supervisor.up(req.args.label) } }),
+          [Rs.RS_DOWN]: async (req) => {
+            await supervisor.down(req.args.label);
+            return {};
+          },
+          [Rs.RS_RESTART]: async (req) => ({ args: { pid: await supervisor.restart(req.args.label) } }),
+          [Rs.RS_LIST]: () => ({ args: { services: supervisor.list() } }),
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,310 @@
+// The reincarnation server's core: one row per supervised service, and what to do when
+// it ends. A crash is seen at once (the backend reports the exit, or the kernel's event
+// stream says the incarnation is dead); a hang by heartbeat (a ping through the kernel
+// every heartbeat_ms; no answer for two periods is a hang: the process is killed and
+// restarted). A restart waits backoff_min_ms, doubling up to backoff_max_ms, reset once
+// the service has served for `intensity.seconds`; more than `intensity.restarts`
+// restarts within `intensity.seconds` and the service is failed until started by hand
+// (OTP's intensity). A stop by hand is not a crash. Time comes from the injected clock.
+import { MkError, type KernelEvent, type ServiceStatus } from "#abi";
+import type { Clock, Logger, Timer } from "#libsys";
+import type { Backend, ExitInfo, RunSpec } from "./backend.ts";
+
+export interface RestartPolicy {
+  heartbeatMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  intensity: { restarts: number; seconds: number };
+}
+
+export interface SupervisedService {
+  label: string;
+  spec: RunSpec;
+  policy: RestartPolicy;
+  /** rs may ping it (it is in rs's ipc list): hangs are detected. */
+  heartbeat: boolean;
+}
+
+/** A recovery, from death to serving again. */
+export interface Recovery {
+  label: string;
+  cause: string;
+  diedAt: number;
+  detectedAt: number;
+  servingAt: number;
+  detectMs: number;
+  recoverMs: number;
+}
+
+export interface SupervisorOptions {
+  backend: Backend;
+  clock: Clock;
+  log: Logger;
+  services: SupervisedService[];
+  /** A null message through the kernel; rejects with the errno (ETIMEDOUT: no answer in time). */
+  ping: (label: string, timeoutMs: number) => Promise<void>;
+  /** Told of every state change (rs's own events, the dashboard). */
+  onChange?: (s: ServiceStatus, why: string) => void;
+}
+
+type State = ServiceStatus["state"];
+
+interface Row {
+  readonly svc: SupervisedService;
+  state: State;
+  pid?: number;
+  generation?: number;
+  restarts: number;
+  /** Restart times within the intensity window. */
+  recent: number[];
+  /** Restarts since the service last served for a whole intensity window (the backoff exponent). */
+  consecutive: number;
+  readySince?: number;
+  lastCause?: string;
+  /** Set while a death is being recovered from. */
+  death?: { cause: string; diedAt: number; detectedAt: number };
+  last?: Recovery;
+  /** Why rs itself is killing the current process (a hang, a dead incarnation). */
+  killing?: string;
+  timer?: Timer;
+  lastPong: number;
+  pingOut: boolean;
+  lastPingAt: number;
+}
+
+/** How long a child's exit may lag the kernel's dead event before rs kills the process. */
+const EXIT_GRACE_MS = 250;
+
+/** Recoveries kept for the report (the newest). */
+const MAX_RECOVERIES = 1024;
+
+export class Supervisor {
+  private readonly o: SupervisorOptions;
+  private readonly rows = new Map<string, Row>();
+  readonly recoveries: Recovery[] = [];
+  private shuttingDown = false;
+
+  constructor(o: SupervisorOptions) {
+    this.o = o;
+    for (const svc of o.services) {
+      this.rows.set(svc.label, { svc, state: "stopped", restarts: 0, recent: [], consecutive: 0, lastPong: 0, pingOut: false, lastPingAt: 0 });
+    }
+    o.backend.onExit((e) => this.onExit(e));
+  }
+
+  /**
+   * Starts every service, except those already serving as a live process (rs restarted:
+   * it adopts them, found by pid in the kernel's endpoint table).
+   */
+  async startAll(serving: { label: string; pid: number; generation: number }[] = []): Promise<void> {
+    for (const row of this.rows.values()) {
+      const live = serving.find((s) => s.label === row.svc.label && s.pid === this.o.backend.pid(row.svc.label));
+      if (live) {
+        Object.assign(row, { pid: live.pid, generation: live.generation });
+        this.serving(row, "adopted");
+        continue;
+      }
+      await this.launch(row, "boot");
+    }
+  }
+
+  list(): ServiceStatus[] {
+    return [...this.rows.values()].map((r) => this.status(r));
+  }
+
+  private status(r: Row): ServiceStatus {
+    return {
+      label: r.svc.label, state: r.state, restarts: r.restarts,
+      ...(r.pid ? { pid: r.pid } : {}), ...(r.generation ? { generation: r.generation } : {}),
+      ...(r.lastCause ? { last_cause: r.lastCause.slice(0, 300) } : {}),
+      ...(r.last ? { detect_ms: Math.round(r.last.detectMs), recover_ms: Math.round(r.last.recoverMs) } : {}),
+      ...(r.svc.heartbeat ? { heartbeat_ms: r.svc.policy.heartbeatMs } : {}),
+    };
+  }
+
+  private set(r: Row, state: State, why: string): void {
+    r.state = state;
+    this.o.onChange?.(this.status(r), why);
+  }
+
+  private row(label: string): Row {
+    const r = this.rows.get(label);
+    if (!r) throw new MkError("ENOENT", `rs supervises no service ${label} (it supervises: ${[...this.rows.keys()].join(", ") || "none"})`);
+    return r;
+  }
+
+  /** RS_UP: a stopped or failed service is started; a running one is left alone. */
+  async up(label: string): Promise<number> {
+    const r = this.row(label);
+    if (r.state === "stopping") throw new MkError("EAGAIN", `${label} is stopping: start it once it stopped`);
+    if (r.pid && r.state !== "stopped" && r.state !== "failed") return r.pid;
+    r.timer?.cancel();
+    Object.assign(r, { recent: [], consecutive: 0, death: undefined });
+    await this.launch(r, "started by hand");
+    if (!r.pid) throw new MkError("EIO", `${label} could not start: ${r.lastCause}`);
+    return r.pid;
+  }
+
+  /** RS_DOWN: stopped by hand (SIGTERM, then SIGKILL): not a crash, not restarted. */
+  async down(label: string): Promise<void> {
+    const r = this.row(label);
+    r.timer?.cancel();
+    this.set(r, "stopping", "stopped by hand");
+    await this.o.backend.stop(label);
+    Object.assign(r, { pid: undefined, generation: undefined, death: undefined });
+    this.set(r, "stopped", "stopped by hand");
+  }
+
+  /** RS_RESTART: stop and start again; clears a failed state. */
+  async restart(label: string): Promise<number> {
+    await this.down(label);
+    return this.up(label);
+  }
+
+  /** Stops every service, the last started first. Nothing is restarted from now on. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const rows = [...this.rows.values()].reverse();
+    for (const r of rows) {
+      r.timer?.cancel();
+      if (r.state !== "stopped" && r.state !== "failed") this.set(r, "stopping", "rs shutting down");
+    }
+    await this.o.backend.stopAll(rows.map((r) => [r.svc.label]));
+    for (const r of rows) if (r.state === "stopping") this.set(r, "stopped", "rs shut down");
+  }
+
+  private async launch(r: Row, why: string): Promise<void> {
+    if (this.shuttingDown) return;
+    this.set(r, "starting", why);
+    Object.assign(r, { pid: undefined, generation: undefined, killing: undefined, pingOut: false });
+    try {
+      r.pid = await this.o.backend.start(r.svc.spec);
+      this.o.log.info({ label: r.svc.label, child: r.pid, why }, "started %s (pid %d): %s", r.svc.label, r.pid, why);
+    } catch (e) {
+      r.lastCause = `cannot start: ${(e as Error).message}`;
+      this.o.log.error({ label: r.svc.label, err: (e as Error).message }, "%s cannot start: marked failed", r.svc.label);
+      this.set(r, "failed", r.lastCause);
+    }
+  }
+
+  /** The kernel's view: an incarnation started, is ready, or died. */
+  onEvent(ev: KernelEvent): void {
+    const r = this.rows.get(ev.label);
+    if (!r || ev.pid !== r.pid) return; // not ours, or an incarnation already replaced
+    if (ev.kind === "started" || ev.kind === "resumed") r.generation = ev.generation;
+    else if (ev.kind === "ready" && r.state === "starting") this.serving(r, "ready");
+    else if (ev.kind === "dead" && ev.generation === r.generation && ev.cause !== "superseded" && r.state !== "stopping") {
+      // A clean exit of a child is reported by its exit; anything else may leave the
+      // process running without an incarnation that serves: it is killed and restarted.
+      // A child's own exit usually follows within milliseconds and says more (the exit
+      // code or signal): it is given EXIT_GRACE_MS before rs kills the process itself.
+      const cause = `${ev.cause}${ev.detail ? ` (${ev.detail})` : ""}`;
+      const at = this.o.clock.now();
+      const pid = r.pid;
+      if (!this.o.backend.watches(ev.label)) return void this.killAndRecover(r, cause, at);
+      if (ev.cause === "exit") return;
+      this.o.clock.setTimeout(() => {
+        if (r.pid === pid && r.state !== "stopping") void this.killAndRecover(r, cause, at);
+      }, EXIT_GRACE_MS);
+    }
+  }
+
+  private serving(r: Row, why: string): void {
+    const now = this.o.clock.now();
+    Object.assign(r, { readySince: now, lastPong: now, lastPingAt: now, pingOut: false });
+    if (r.death) {
+      const d = r.death;
+      r.last = { label: r.svc.label, cause: d.cause, diedAt: d.diedAt, detectedAt: d.detectedAt, servingAt: now, detectMs: d.detectedAt - d.diedAt, recoverMs: now - d.detectedAt };
+      this.recoveries.push(r.last);
+      if (this.recoveries.length > MAX_RECOVERIES) this.recoveries.shift();
+      r.death = undefined;
+      this.o.log.info({ label: r.svc.label, cause: d.cause, detectMs: r.last.detectMs, recoverMs: r.last.recoverMs }, "%s serving again %d ms after its death was seen", r.svc.label, r.last.recoverMs);
+    }
+    this.set(r, "running", why);
+    if (r.svc.heartbeat) this.beat(r);
+  }
+
+  /**
+   * One heartbeat tick, every quarter period: a ping goes out once a period; no answer
+   * for two periods is a hang. A ping that fails for a reason not the service's (the bus
+   * or the kernel away) counts as an answer: an outage is not a hang.
+   */
+  private beat(r: Row): void {
+    const hb = r.svc.policy.heartbeatMs;
+    const pid = r.pid;
+    r.timer = this.o.clock.setTimeout(() => {
+      if (r.state !== "running" || r.pid !== pid) return;
+      const now = this.o.clock.now();
+      if (now - r.lastPong >= 2 * hb) {
+        void this.killAndRecover(r, `heartbeat (no answer for ${now - r.lastPong} ms)`, r.lastPong);
+        return;
+      }
+      if (!r.pingOut && now - r.lastPingAt >= hb) {
+        Object.assign(r, { pingOut: true, lastPingAt: now });
+        this.o.ping(r.svc.label, hb).then(
+          () => {
+            if (r.pid === pid) r.lastPong = this.o.clock.now();
+          },
+          (e: unknown) => {
+            if (r.pid === pid && !(e instanceof MkError && e.errno === "ETIMEDOUT")) r.lastPong = this.o.clock.now();
+          },
+        ).finally(() => {
+          if (r.pid === pid) r.pingOut = false;
+        });
+      }
+      this.beat(r);
+    }, Math.max(1, Math.floor(hb / 4)));
+  }
+
+  /** rs ends the incarnation itself (a hang, or the kernel saw it die with the process still there). */
+  private async killAndRecover(r: Row, cause: string, diedAt: number): Promise<void> {
+    const pid = r.pid;
+    if (!pid || r.killing) return;
+    r.killing = cause;
+    r.timer?.cancel();
+    r.death = { cause, diedAt, detectedAt: this.o.clock.now() };
+    this.o.log.warn({ label: r.svc.label, child: pid, cause }, "%s (pid %d): %s; killing it", r.svc.label, pid, cause);
+    try {
+      this.o.backend.signal(r.svc.label, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    // A child's exit is reported (onExit); a process rs did not start is watched until gone.
+    if (this.o.backend.watches(r.svc.label)) return;
+    const deadline = this.o.clock.now() + 5000;
+    while (this.o.backend.alive(r.svc.label) && this.o.clock.now() < deadline) await this.o.clock.sleep(20);
+    if (r.pid === pid) this.crashed(r, cause, diedAt);
+  }
+
+  private onExit(e: ExitInfo): void {
+    const r = this.rows.get(e.name);
+    if (!r || e.pid !== r.pid) return;
+    if (r.state === "stopping" || this.shuttingDown) return; // down() / shutdown() finish the row
+    const cause = r.killing ?? (e.signal ? `signal ${e.signal}` : `exit ${e.code}`);
+    this.crashed(r, cause, r.death?.diedAt ?? this.o.clock.now());
+  }
+
+  /** The incarnation is gone: restart after the backoff, or fail past the intensity. */
+  private crashed(r: Row, cause: string, diedAt: number): void {
+    const now = this.o.clock.now();
+    const { backoffMinMs, backoffMaxMs, intensity } = r.svc.policy;
+    r.timer?.cancel();
+    r.death = { cause, diedAt, detectedAt: r.death?.detectedAt ?? now };
+    Object.assign(r, { pid: undefined, generation: undefined, killing: undefined, lastCause: cause });
+    r.recent = r.recent.filter((t) => now - t < intensity.seconds * 1000);
+    if (r.recent.length >= intensity.restarts) {
+      this.o.log.error({ label: r.svc.label, cause, restarts: r.recent.length, seconds: intensity.seconds }, "%s failed: %d restarts within %d s; mkctl restart %s clears it", r.svc.label, r.recent.length, intensity.seconds, r.svc.label);
+      this.set(r, "failed", `${cause}; ${r.recent.length} restarts within ${intensity.seconds} s`);
+      return;
+    }
+    if (r.readySince !== undefined && now - r.readySince >= intensity.seconds * 1000) r.consecutive = 0;
+    const delay = Math.min(backoffMinMs * 2 ** r.consecutive, backoffMaxMs);
+    r.consecutive++;
+    r.restarts++;
+    r.recent.push(now);
+    r.readySince = undefined;
+    this.o.log.warn({ label: r.svc.label, cause, delayMs: delay, restarts: r.restarts }, "%s died (%s): restart in %d ms", r.svc.label, cause, delay);
+    this.set(r, "backoff", cause);
+    r.timer = this.o.clock.setTimeout(() => void this.launch(r, `restart after ${cause}`), delay);
+  }
+}

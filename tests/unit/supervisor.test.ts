@@ -1,0 +1,223 @@
+// rs's supervisor logic on a manual clock: crash detection, backoff, intensity, heartbeat
+// hangs, stops by hand, the kernel's dead events, a command that cannot start. The
+// backend here is an in-memory stand-in for the OS (tests/system/process-backend.test.ts
+// and tests/system/rs.test.ts run the real one); time never sleeps.
+import { beforeEach, describe, expect, it } from "vitest";
+import { MkError, type KernelEvent } from "#abi";
+import { createLogger, ManualClock } from "#libsys";
+import { Supervisor, type Backend, type ExitInfo, type RunSpec, type SupervisedService } from "../../services/rs/src/index.ts";
+
+const log = createLogger("test");
+log.level = "silent";
+
+/** Processes as a table: started, signalled, exiting when the test says so. */
+class MemoryBackend implements Backend {
+  procs = new Map<string, { pid: number; alive: boolean }>();
+  started: string[] = [];
+  signals: string[] = [];
+  failing = new Set<string>();
+  private next = 100;
+  private listeners: ((e: ExitInfo) => void)[] = [];
+  async start(spec: RunSpec): Promise<number> {
+    if (this.failing.has(spec.name)) throw new Error(`${spec.name}: cannot run ${spec.command[0]}: ENOENT`);
+    const old = this.procs.get(spec.name);
+    if (old?.alive) this.exit(spec.name, "SIGTERM");
+    const pid = this.next++;
+    this.procs.set(spec.name, { pid, alive: true });
+    this.started.push(`${spec.name}:${pid}`);
+    return pid;
+  }
+  async stop(name: string): Promise<void> {
+    if (this.procs.get(name)?.alive) this.exit(name, "SIGTERM");
+  }
+  async stopAll(groups: string[][]): Promise<void> {
+    for (const g of groups) for (const n of g) await this.stop(n);
+  }
+  signal(name: string, signal: NodeJS.Signals): number {
+    this.signals.push(`${name}:${signal}`);
+    const p = this.procs.get(name)!;
+    if (signal === "SIGKILL") this.exit(name, "SIGKILL");
+    return p.pid;
+  }
+  pid(name: string) {
+    const p = this.procs.get(name);
+    return p?.alive ? p.pid : undefined;
+  }
+  alive(name: string) {
+    return !!this.procs.get(name)?.alive;
+  }
+  list() {
+    return [...this.procs].map(([name, p]) => ({ name, pid: p.pid, alive: p.alive }));
+  }
+  watches(name: string) {
+    return this.alive(name);
+  }
+  onExit(fn: (e: ExitInfo) => void) {
+    this.listeners.push(fn);
+  }
+  /** The process ends (a crash when the test calls it directly). */
+  exit(name: string, signal: NodeJS.Signals | null, code: number | null = null) {
+    const p = this.procs.get(name)!;
+    p.alive = false;
+    for (const fn of this.listeners) fn({ name, pid: p.pid, code, signal });
+  }
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+let clock: ManualClock;
+let backend: MemoryBackend;
+let sup: Supervisor;
+/** Labels whose pings are never answered (a hang), and whether the bus is away (ENOTREADY). */
+let hung: Set<string>;
+let outage: boolean;
+let pinged: string[];
+let seq = 0;
+
+const policy = { heartbeatMs: 1000, backoffMinMs: 100, backoffMaxMs: 1000, intensity: { restarts: 3, seconds: 10 } };
+const service = (label: string, heartbeat = true): SupervisedService => ({ label, heartbeat, policy, spec: { name: label, command: ["node", `${label}.ts`], env: {}, cwd: "/", logFile: "/dev/null" } });
+
+/** What the kernel would publish for the process rs started. */
+function event(kind: KernelEvent["kind"], label: string, extra: Partial<KernelEvent> = {}): KernelEvent {
+  const pid = backend.pid(label) ?? backend.procs.get(label)!.pid;
+  return { kind, label, pid, generation: backend.started.filter((s) => s.startsWith(`${label}:`)).length, boot: "b", seq: ++seq, ts: 0, at: "", endpoint: "", placement: "user", host: "h", ...extra };
+}
+/** The started process finishes its init: started and ready, as the kernel reports them. */
+function serves(label: string): void {
+  sup.onEvent(event("started", label));
+  sup.onEvent(event("ready", label));
+}
+async function advance(ms: number, step = 50): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    clock.advance(Math.min(step, ms - t));
+    await flush();
+  }
+}
+const row = (label: string) => sup.list().find((s) => s.label === label)!;
+
+beforeEach(async () => {
+  clock = new ManualClock();
+  backend = new MemoryBackend();
+  hung = new Set();
+  outage = false;
+  pinged = [];
+  const ping = (label: string) => {
+    pinged.push(label);
+    if (outage) return Promise.reject(new MkError("ENOTREADY", "the NATS connection is lost"));
+    return hung.has(label) ? new Promise<void>(() => undefined) : Promise.resolve();
+  };
+  sup = new Supervisor({ backend, clock, log, services: [service("ata"), service("tty")], ping });
+  await sup.startAll();
+  serves("ata");
+  serves("tty");
+});
+
+describe("rs supervisor", () => {
+  it("rs - a crash is restarted after backoff_min_ms, doubling up to backoff_max_ms; time to serve again is measured", async () => {
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = backend.started.length;
+      backend.exit("ata", "SIGKILL");
+      expect(row("ata")).toMatchObject({ state: "backoff", last_cause: "signal SIGKILL" });
+      const t0 = clock.now();
+      while (backend.started.length === before) await advance(10, 10);
+      delays.push(clock.now() - t0);
+      await advance(30, 10);
+      serves("ata");
+    }
+    expect(delays).toEqual([100, 200, 400]);
+    expect(row("ata")).toMatchObject({ state: "running", restarts: 3, detect_ms: 0, recover_ms: 430 }); // the backoff counts: detection to serving
+    // Served for a whole intensity window: the next crash waits backoff_min_ms again.
+    await advance(10_000, 1000);
+    const before = backend.started.length;
+    backend.exit("ata", null, 1);
+    await advance(100, 10);
+    expect(backend.started.length).toBe(before + 1);
+    expect(row("ata").last_cause).toBe("exit 1");
+  });
+
+  it("rs - past its intensity (3 restarts in 10 s) a service is failed and left alone until started by hand", async () => {
+    for (let i = 0; i < 3; i++) {
+      backend.exit("ata", "SIGKILL");
+      await advance(1000, 50);
+      serves("ata");
+    }
+    backend.exit("ata", "SIGSEGV");
+    await advance(5000, 100);
+    expect(row("ata")).toMatchObject({ state: "failed", restarts: 3, last_cause: "signal SIGSEGV" });
+    expect(backend.alive("ata")).toBe(false);
+    expect(row("tty").state).toBe("running"); // the rest is untouched
+    const pid = await sup.up("ata");
+    expect(backend.pid("ata")).toBe(pid);
+    expect(row("ata").state).toBe("starting");
+  });
+
+  it("rs - a service that stops answering pings is a hang after two periods: killed, restarted, detect_ms about 2 heartbeats", async () => {
+    // tty answers every ping; ata answers none (a blocked event loop, SIGSTOP).
+    hung.add("ata");
+    await advance(1750, 250);
+    expect(backend.signals).toEqual([]); // one period unanswered is not yet a hang
+    await advance(500, 250);
+    expect(backend.signals).toEqual(["ata:SIGKILL"]);
+    expect(row("ata")).toMatchObject({ restarts: 1, last_cause: expect.stringMatching(/^heartbeat \(no answer for 2\d\d\d ms\)/) });
+    hung.clear();
+    await advance(100, 50);
+    serves("ata");
+    expect(row("ata").detect_ms).toBeGreaterThanOrEqual(2000);
+    expect(row("ata").detect_ms).toBeLessThanOrEqual(2250);
+    expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
+  });
+
+  it("rs - pings that fail because the bus or the kernel is away (ENOTREADY) are not a hang", async () => {
+    outage = true;
+    await advance(10_000, 250);
+    expect(pinged.filter((l) => l === "ata").length).toBeGreaterThanOrEqual(9); // it kept asking
+    expect(backend.signals).toEqual([]);
+    expect(row("ata")).toMatchObject({ state: "running", restarts: 0 });
+  });
+
+  it("rs - a stop by hand is not a crash: nothing is restarted; start by hand brings it back", async () => {
+    await sup.down("tty");
+    await advance(5000, 500);
+    expect(row("tty")).toMatchObject({ state: "stopped", restarts: 0 });
+    expect(backend.alive("tty")).toBe(false);
+    await sup.up("tty");
+    serves("tty");
+    expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
+  });
+
+  it("rs - the kernel says an incarnation died while its process runs on: rs kills it and starts another; stale events change nothing", async () => {
+    const oldPid = backend.pid("ata")!;
+    sup.onEvent(event("dead", "ata", { cause: "disconnect", detail: "Client Closed" }));
+    expect(backend.signals).toEqual([]); // its own exit may yet come, saying more
+    await advance(250, 50);
+    expect(backend.signals).toEqual(["ata:SIGKILL"]);
+    await advance(100, 50);
+    expect(backend.pid("ata")).not.toBe(oldPid);
+    serves("ata");
+    expect(row("ata")).toMatchObject({ state: "running", restarts: 1, last_cause: "disconnect (Client Closed)" });
+    // An event about the old process (a late one) is ignored.
+    sup.onEvent({ ...event("dead", "ata", { cause: "no-subscriber" }), pid: oldPid });
+    expect(row("ata").restarts).toBe(1);
+  });
+
+  it("rs - a command that cannot run is failed with its reason; the others run on", async () => {
+    const b = new MemoryBackend();
+    b.failing.add("ata");
+    const s = new Supervisor({ backend: b, clock, log, services: [service("ata"), service("tty")], ping: async () => undefined });
+    await s.startAll();
+    expect(s.list()).toMatchObject([
+      { label: "ata", state: "failed", last_cause: expect.stringMatching(/^cannot start: ata: cannot run node: ENOENT/) },
+      { label: "tty", state: "starting" },
+    ]);
+    await expect(s.up("nope")).rejects.toMatchObject({ errno: "ENOENT", message: expect.stringContaining("ata, tty") });
+  });
+
+  it("rs - a restarted rs adopts services still serving (same pid) and starts only the rest", async () => {
+    const b = new MemoryBackend();
+    await b.start(service("ata").spec); // left running by the previous rs
+    const s = new Supervisor({ backend: b, clock, log, services: [service("ata"), service("tty")], ping: async () => undefined });
+    await s.startAll([{ label: "ata", pid: b.pid("ata")!, generation: 4 }]);
+    expect(s.list()).toMatchObject([{ label: "ata", state: "running", generation: 4 }, { label: "tty", state: "starting" }]);
+    expect(b.started).toEqual(["ata:100", "tty:101"]);
+  });
+});
