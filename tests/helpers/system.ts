@@ -37,6 +37,10 @@ export interface TestSystemOptions {
   placement?: Record<string, "user" | "kernel">;
   sectors?: number;
   env?: Record<string, string>;
+  /** More services (YAML entries, two-space indented), after the test ones. */
+  services?: string;
+  /** A last change to the table's text (e.g. a tighter restart policy). */
+  edit?: (yaml: string) => string;
 }
 
 export interface TestSystem {
@@ -51,7 +55,8 @@ export interface TestSystem {
 
 export function testSystemYaml(o: TestSystemOptions = {}): string {
   const shipped = readFileSync(join(ROOT, "etc", "system.yaml"), "utf8");
-  return deriveSystemYaml(shipped, { services: TEST_SERVICES, httpPort: 0, sectors: o.sectors ?? 32768, placement: o.placement });
+  const yaml = deriveSystemYaml(shipped, { services: TEST_SERVICES + (o.services ?? ""), httpPort: 0, sectors: o.sectors ?? 32768, placement: o.placement });
+  return o.edit ? o.edit(yaml) : yaml;
 }
 
 export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSystem> {

@@ -49,6 +49,8 @@ export class ProcessSystem {
   private readonly env: Record<string, string>;
   /** Runs the processes; its pids live in state.json, so another mkctl sees them. */
   readonly backend: ProcessBackend;
+  /** Services rs could not bring up at boot (mkctl up reports them). */
+  failed: ServiceStatus[] = [];
   /** The services rs runs as its children: their pids, in rs's own file. */
   readonly rsChildren: ProcessBackend;
 
@@ -119,7 +121,7 @@ export class ProcessSystem {
       await sys.startKernel(o.readyMs ?? 30_000);
       if (sys.supervised) await sys.startRs();
       else for (const svc of table.services.values()) if (svc.placement === "user" && svc.command) await sys.start(svc.label);
-      await sys.waitAllReady(o.readyMs ?? 30_000);
+      sys.failed = await sys.waitAllReady(o.readyMs ?? 30_000);
     } catch (e) {
       await sys.down();
       throw e;
@@ -262,11 +264,14 @@ export class ProcessSystem {
 
   /**
    * Until the given services (default: every user-placement service with a command, and
-   * every in-kernel one) are ready with a generation above `after`'s.
+   * every in-kernel one) are ready with a generation above `after`'s. A service rs
+   * reports failed (it cannot start, or crashed past its intensity) ends the wait for it:
+   * it is returned, with rs's reason, and the system runs on without it.
    */
-  async waitAllReady(ms: number, after: Record<string, number> = {}, only?: string[]): Promise<void> {
+  async waitAllReady(ms: number, after: Record<string, number> = {}, only?: string[]): Promise<ServiceStatus[]> {
     const want = only ?? [...this.table.services.values()].filter((s) => s.placement === "kernel" || s.command).map((s) => s.label);
     let missing = want;
+    let failed: ServiceStatus[] = [];
     await waitUntil(async () => {
       const eps = await this.endpoints().catch(() => []);
       missing = want.filter((l) => !eps.some((e) => e.label === l && e.state === "ready" && e.generation > (after[l] ?? 0)));
@@ -276,10 +281,15 @@ export class ProcessSystem {
         const pid = this.state.pids[l];
         if (pid && !pidAlive(pid)) throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `${l} exited during start; see ${join(this.state.runDir, "logs", `${l}.log`)}`));
       }
+      if (this.supervised && eps.some((e) => e.label === RS_LABEL && e.state === "ready")) {
+        failed = (await this.services().catch(() => [])).filter((s) => s.state === "failed" && missing.includes(s.label));
+        if (failed.length === missing.length) return true;
+      }
       return undefined;
-    }, { clock: systemClock, deadlineMs: ms, what: `ready: ${want.join(", ")}` }).catch((e) => {
+    }, { clock: systemClock, deadlineMs: ms, intervalMs: 100, what: `ready: ${want.join(", ")}` }).catch((e) => {
       throw isLocalError(e, "MK_ERR_WAIT_TIMEOUT") ? new WaitTimeoutError(`ready: ${missing.join(", ")}`, ms) : e;
     });
+    return failed;
   }
 
   /** Stops services, then kernel-core and the emulator, then NATS. Leaves no process. */

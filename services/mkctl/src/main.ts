@@ -149,6 +149,7 @@ async function main(): Promise<number> {
       const started = Date.now();
       const sys = await ProcessSystem.up({ system: values.system, runDir, disk: values.disk });
       console.log(`mkos up in ${Date.now() - started} ms: kernel-core ${sys.state.kernelHttp}, NATS ${sys.state.natsUrl}, logs in ${sys.state.runDir}/logs`);
+      for (const f of sys.failed) console.error(`mkctl: ${f.label} failed: ${f.last_cause} (the rest runs; mkctl restart ${f.label} once fixed)`);
       await ps(sys.state.runDir, false);
       if (values.foreground) {
         console.log("running in the foreground; Ctrl-C stops everything");

@@ -1,0 +1,112 @@
+// rs against real processes, real NATS and the real kernel: a hang (SIGSTOP) found by
+// heartbeat and repaired, a stop by hand left alone, a crash loop stopped by the
+// intensity limit, a command that cannot run failed with its reason while the rest runs,
+// and rs itself killed and started again without disturbing the services it runs.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Bdev } from "#abi";
+import { systemClock } from "#base/clock.ts";
+import { waitUntil } from "#base/wait.ts";
+import { pidAlive } from "../../services/mkctl/src/boot.ts";
+import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
+
+let ts: TestSystem;
+const HEARTBEAT_MS = 500;
+
+beforeAll(async () => {
+  ts = await bootTestSystem({
+    env: { MK_CRASH_ON: "ata:BDEV_CLOSE" }, // a close crashes ata: the crash loop below
+    services: `
+  ghost:
+    command: [/nonexistent/bin/ghostd]
+`,
+    // A quicker heartbeat for tty (hang detection), a tight intensity for ata (the crash loop).
+    edit: (y) =>
+      y
+        .replace("    irq: [4]\n", `    irq: [4]\n    restart: { heartbeat_ms: ${HEARTBEAT_MS}, backoff_min_ms: 50, backoff_max_ms: 1000, intensity: { restarts: 10, seconds: 60 } }\n`)
+        .replace("intensity: { restarts: 5, seconds: 10 }", "intensity: { restarts: 3, seconds: 30 }"),
+  });
+});
+afterAll(async () => {
+  await ts?.down();
+});
+
+const row = async (label: string) => (await ts.sys.services()).find((r) => r.label === label)!;
+const mkctl = (...args: string[]) => spawnSync(join(ROOT, "services/mkctl/bin/mkctl"), [...args, "--run-dir", ts.sys.state.runDir], { encoding: "utf8", timeout: 60_000 });
+
+describe("rs", () => {
+  it("rs - a command that cannot run is failed with its reason; mkctl up reported it and everything else runs", async () => {
+    expect(ts.sys.failed).toEqual([expect.objectContaining({ label: "ghost", state: "failed", last_cause: expect.stringMatching(/^cannot start: ghost: cannot run \/nonexistent\/bin\/ghostd/) })]);
+    expect(await row("ata")).toMatchObject({ state: "running", restarts: 0 });
+    expect(await row("tty")).toMatchObject({ state: "running", restarts: 0 });
+  });
+
+  it("rs - a hung driver (SIGSTOP) is found by heartbeat within two periods, killed and restarted; mkctl services --json shows it", async () => {
+    const before = await row("tty");
+    ts.sys.kill("tty", "SIGSTOP");
+    const stopped = Date.now();
+    const after = await waitUntil(async () => {
+      const r = await row("tty");
+      return r.state === "running" && r.generation! > before.generation! ? r : undefined;
+    }, { clock: systemClock, deadlineMs: 15_000, what: "tty restarted after its hang" });
+    expect(pidAlive(before.pid!)).toBe(false);
+    expect(after).toMatchObject({ restarts: 1, last_cause: expect.stringMatching(/^heartbeat/) });
+    // Detected within two heartbeat periods of its last answer (plus the tick, a quarter period).
+    expect(after.detect_ms).toBeGreaterThanOrEqual(2 * HEARTBEAT_MS);
+    expect(after.detect_ms).toBeLessThanOrEqual(2 * HEARTBEAT_MS + HEARTBEAT_MS / 4 + 100);
+    console.log(`hang: SIGSTOP to serving again in ${Date.now() - stopped} ms (detect ${after.detect_ms} ms from the last answer, recover ${after.recover_ms} ms)`);
+    const out = mkctl("services", "--json");
+    expect(out.status).toBe(0);
+    const json = JSON.parse(out.stdout) as Record<string, unknown>[];
+    expect(json.find((r) => r.label === "tty")).toEqual({ label: "tty", generation: after.generation, state: "running", restarts: 1, last_cause: after.last_cause, detect_ms: after.detect_ms, recover_ms: after.recover_ms, pid: after.pid });
+  });
+
+  it("rs - a stop by hand is not restarted; start brings it back with the next generation", async () => {
+    const before = await row("tty");
+    expect(mkctl("stop", "tty").status).toBe(0);
+    expect(pidAlive(before.pid!)).toBe(false);
+    await new Promise((r) => setTimeout(r, 1500)); // longer than any backoff: what is checked is that nothing happens
+    expect(await row("tty")).toMatchObject({ state: "stopped", restarts: before.restarts });
+    const started = mkctl("start", "tty");
+    expect(started.status).toBe(0);
+    expect(started.stdout).toMatch(new RegExp(`^tty: started pid \\d+ as tty#${before.generation! + 1}`));
+  });
+
+  it("rs - a crash loop past the intensity (3 restarts in 30 s) is failed and left down; mkctl restart clears it", async () => {
+    const c = await ts.client();
+    for (let i = 0; i < 4; i++) {
+      await ts.sys.waitAllReady(30_000, {}, ["ata"]);
+      await expect(c.sys.sendrec("ata", Bdev.BDEV_CLOSE, { minor: 0 })).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+      await waitUntil(async () => ((await row("ata")).state !== "running" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "rs to see the crash" });
+    }
+    const failed = await waitUntil(async () => {
+      const r = await row("ata");
+      return r.state === "failed" ? r : undefined;
+    }, { clock: systemClock, deadlineMs: 5000, what: "ata failed" });
+    expect(failed).toMatchObject({ restarts: 3, last_cause: "exit 70" });
+    await new Promise((r) => setTimeout(r, 1000)); // nothing restarts it
+    expect((await row("ata")).state).toBe("failed");
+    expect(mkctl("restart", "ata").status).toBe(0);
+    await waitUntil(async () => ((await row("ata")).state === "running" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "ata running again" });
+  });
+
+  it("rs - rs itself killed: the services run on untouched; a new rs adopts them (same pids and generations)", async () => {
+    const before = await ts.sys.services();
+    ts.sys.kill("rs", "SIGKILL");
+    await waitUntil(() => (ts.sys.alive().rs ? undefined : true), { clock: systemClock, deadlineMs: 5000, what: "rs gone" });
+    for (const r of before.filter((x) => x.pid)) expect(pidAlive(r.pid!), r.label).toBe(true);
+    expect(mkctl("start", "rs").status).toBe(0);
+    const after = await waitUntil(() => ts.sys.services().catch(() => undefined), { clock: systemClock, deadlineMs: 15_000, what: "the new rs answering" });
+    for (const r of before.filter((x) => x.state === "running")) {
+      expect(after.find((x) => x.label === r.label), r.label).toMatchObject({ state: "running", pid: r.pid, generation: r.generation });
+    }
+    // The adopted services are still supervised: a crash is repaired by the new rs.
+    const tty = after.find((x) => x.label === "tty")!;
+    ts.sys.kill("tty", "SIGKILL");
+    await waitUntil(async () => {
+      const r = await row("tty");
+      return r.state === "running" && r.generation! > tty.generation! ? r : undefined;
+    }, { clock: systemClock, deadlineMs: 15_000, what: "tty restarted by the new rs" });
+  });
+});
