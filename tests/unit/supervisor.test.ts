@@ -52,6 +52,9 @@ class MemoryBackend implements Backend {
   watches(name: string) {
     return this.alive(name);
   }
+  matches(name: string, ev: { pid: number }) {
+    return this.procs.get(name)?.pid === ev.pid;
+  }
   onExit(fn: (e: ExitInfo) => void) {
     this.listeners.push(fn);
   }
@@ -216,7 +219,7 @@ describe("rs supervisor", () => {
     const b = new MemoryBackend();
     await b.start(service("ata").spec); // left running by the previous rs
     const s = new Supervisor({ backend: b, clock, log, services: [service("ata"), service("tty")], ping: async () => undefined });
-    await s.startAll([{ label: "ata", pid: b.pid("ata")!, generation: 4 }]);
+    await s.startAll([{ label: "ata", pid: b.pid("ata")!, host: "h", generation: 4 }]);
     expect(s.list()).toMatchObject([{ label: "ata", state: "running", generation: 4 }, { label: "tty", state: "starting" }]);
     expect(b.started).toEqual(["ata:100", "tty:101"]);
   });

@@ -1,53 +1,44 @@
 // The client side of the block protocol (MINIX libbdev). Talks to one incarnation at a
-// time; when it answers EDEADSRCDST (the driver died), waits for the next generation to
-// be ready, re-opens what was open, and resends the request. Reads, writes of whole
-// sectors and flushes are idempotent, so resending is safe.
-import { Bdev, isMkError, MkError, parseReplyArgs, SECTOR_SIZE, type GeometryReply } from "#abi";
-import { sysWaitEndpoint } from "./calls/sys-getinfo.ts";
+// time; when the driver dies (EDEADSRCDST) it waits for the next generation, re-opens what
+// was open and resends; when the kernel or NATS is away (ENOTREADY) it waits and resends
+// (libsys's one recovery mechanism, recovery.ts). Reads, writes of whole sectors and
+// flushes are idempotent, so resending is safe.
+import { Bdev, MkError, parseReplyArgs, SECTOR_SIZE, type GeometryReply } from "#abi";
+import { Recovering, type RecoveryOptions } from "./recovery.ts";
 import type { Sys } from "./sys.ts";
 import type { RawReply } from "#base/transport.ts";
 
-export interface BdevClientOptions {
-  /** How long to wait for a restarted driver before giving up. */
-  waitMs?: number;
-  /** Resends of one request before giving up. */
-  maxRetries?: number;
+export interface BdevClientOptions extends RecoveryOptions {
   /** Per-request timeout. */
   timeoutMs?: number;
-  onRetry?: (info: { label: string; deadGeneration: number; newGeneration: number; type: number }) => void;
 }
 
 export class BdevClient {
   private readonly sys: Sys;
   readonly label: string;
-  private readonly o: Required<Omit<BdevClientOptions, "onRetry">> & Pick<BdevClientOptions, "onRetry">;
-  generation = 0;
+  private readonly timeoutMs: number;
   private readonly open = new Set<number>();
+  private readonly driver: Recovering;
 
   constructor(sys: Sys, label: string, o: BdevClientOptions = {}) {
     this.sys = sys;
     this.label = label;
-    this.o = { waitMs: o.waitMs ?? 30_000, maxRetries: o.maxRetries ?? 10, timeoutMs: o.timeoutMs ?? 30_000, onRetry: o.onRetry };
-  }
-
-  private async call(type: number, args: Record<string, unknown>, data?: Uint8Array): Promise<RawReply> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.generation === 0) this.generation = (await sysWaitEndpoint(this.sys, this.label, 0, this.o.waitMs)).generation;
-      const gen = this.generation;
-      try {
-        return await this.sys.sendrec(`${this.label}#${gen}`, type, args, data, this.o.timeoutMs);
-      } catch (e) {
-        if (!isMkError(e, "EDEADSRCDST") || attempt >= this.o.maxRetries) throw e;
-        const next = await sysWaitEndpoint(this.sys, this.label, gen, this.o.waitMs);
-        this.generation = next.generation;
-        this.o.onRetry?.({ label: this.label, deadGeneration: gen, newGeneration: next.generation, type });
-        for (const minor of this.open) await this.reopen(minor);
+    this.timeoutMs = o.timeoutMs ?? 30_000;
+    // A new generation knows nothing of what was open: open it again before resending.
+    this.driver = new Recovering(sys, label, o, async (gen) => {
+      for (const minor of this.open) {
+        await this.sys.sendrec(`${this.label}#${gen}`, Bdev.BDEV_OPEN, { minor }, undefined, this.timeoutMs).catch(() => undefined);
       }
-    }
+    });
   }
 
-  private async reopen(minor: number): Promise<void> {
-    await this.sys.sendrec(`${this.label}#${this.generation}`, Bdev.BDEV_OPEN, { minor }, undefined, this.o.timeoutMs).catch(() => undefined);
+  /** The driver's incarnation requests go to (0 before the first). */
+  get generation(): number {
+    return this.driver.generation;
+  }
+
+  private call(type: number, args: Record<string, unknown>, data?: Uint8Array): Promise<RawReply> {
+    return this.driver.call((dst) => this.sys.sendrec(dst, type, args, data, this.timeoutMs));
   }
 
   async openMinor(minor = 0): Promise<void> {

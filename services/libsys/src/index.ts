@@ -12,6 +12,7 @@ export * from "./mutex.ts";
 export * from "./irq-waiter.ts";
 export * from "./blockdriver.ts";
 export * from "./chardriver.ts";
+export * from "./recovery.ts";
 export * from "./bdev-client.ts";
 export * from "./calls/sys-devio.ts";
 export * from "./calls/sys-vdevio.ts";

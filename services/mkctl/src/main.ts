@@ -6,7 +6,7 @@
 //   mkctl events [--json]   follow the kernel event stream (mk.ev.>)
 import { constants } from "node:os";
 import { parseArgs } from "node:util";
-import type { EndpointInfo, KernelEvent } from "#abi";
+import { Rs, type EndpointInfo, type KernelEvent, type ServiceStatus } from "#abi";
 import { connectClient, followEvents, sysGetEndpoints, type RunningService } from "#libsys";
 import { loadCredential } from "#base/credentials.ts";
 import { exitStatus, LocalError } from "#base/errors.ts";
@@ -98,6 +98,16 @@ async function events(runDir: string | undefined, o: { json: boolean; count?: nu
   }
 }
 
+/** One request to rs, as the mkctl client (process mode or compose). */
+async function rsRequest(runDir: string | undefined, type: number, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const client = await connectMkctl(runDir);
+  try {
+    return (await client.sys.sendrec("rs", type, args, undefined, 30_000)).args as Record<string, unknown>;
+  } finally {
+    await client.stop();
+  }
+}
+
 async function ps(runDir: string | undefined, json: boolean): Promise<void> {
   const client = await connectMkctl(runDir);
   try {
@@ -141,7 +151,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!cmd) throw new LocalError("MK_ERR_USAGE", `no command given\n${USAGE}`);
-  if ((cmd === "kill" || cmd === "start" || cmd === "down") && process.env.MK_CREDS && !values["run-dir"] && !process.env.MKOS_RUN_DIR) {
+  if ((cmd === "kill" || cmd === "down") && process.env.MK_CREDS && !values["run-dir"] && !process.env.MKOS_RUN_DIR) {
     throw new LocalError("MK_ERR_USAGE", `${cmd} acts on a process-mode system (mkctl up); in compose use: docker compose ${cmd === "down" ? "down" : `${cmd} SERVICE`} (docker-compose with Compose v1)`);
   }
   switch (cmd) {
@@ -204,7 +214,7 @@ async function main(): Promise<number> {
       return 0;
     }
     case "services": {
-      const rows = await ProcessSystem.attach(runDir).services();
+      const rows = (await rsRequest(runDir, Rs.RS_LIST, {})).services as ServiceStatus[];
       if (values.json) {
         console.log(JSON.stringify(rows.map((r) => ({ label: r.label, generation: r.generation ?? null, state: r.state, restarts: r.restarts, last_cause: r.last_cause ?? null, detect_ms: r.detect_ms ?? null, recover_ms: r.recover_ms ?? null, pid: r.pid ?? null })), null, 2));
         return 0;
@@ -217,13 +227,19 @@ async function main(): Promise<number> {
     }
     case "stop": {
       if (!arg) throw new LocalError("MK_ERR_USAGE", "stop needs a service LABEL");
-      await ProcessSystem.attach(runDir).stop(arg);
+      await rsRequest(runDir, Rs.RS_DOWN, { label: arg });
       console.log(`${arg}: stopped (rs will not restart it; mkctl start ${arg} brings it back)`);
       return 0;
     }
     case "restart":
     case "start": {
       if (!arg) throw new LocalError("MK_ERR_USAGE", `${cmd} needs a PART (nats, kernel, hardware, rs or a service label)`);
+      if (process.env.MK_CREDS && !values["run-dir"] && !process.env.MKOS_RUN_DIR) {
+        // compose: a service is started again by rs (the containers below rs are compose's).
+        const { pid } = await rsRequest(runDir, Rs.RS_RESTART, { label: arg });
+        console.log(`${arg}: started again by rs (pid ${pid} on the Docker host)`);
+        return 0;
+      }
       const sys = ProcessSystem.attach(runDir);
       const part = arg === "kernel-core" ? "kernel" : arg;
       if (part === "nats" || part === "kernel" || part === "hardware" || part === "rs") {

@@ -21,6 +21,8 @@ export interface ExitInfo {
   pid: number;
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Someone else asked for the stop (`docker stop`): a stop by hand, not a crash. */
+  requested?: boolean;
 }
 
 export interface Backend {
@@ -39,6 +41,11 @@ export interface Backend {
   list(): { name: string; pid: number; alive: boolean }[];
   /** Called once per exit of a process this backend started (in this supervisor process). */
   onExit(fn: (e: ExitInfo) => void): void;
+  /**
+   * Is this kernel event's incarnation (its pid and host as it told the kernel) the current
+   * process of `name`? A process by its pid; a container by its hostname.
+   */
+  matches(name: string, ev: { pid: number; host: string }): boolean;
   /** Will the current process of `name` be reported by onExit (this backend started it)? */
   watches(name: string): boolean;
 }

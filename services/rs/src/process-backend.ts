@@ -66,6 +66,10 @@ export class ProcessBackend implements Backend {
     this.exitListeners.push(fn);
   }
 
+  matches(name: string, ev: { pid: number; host: string }): boolean {
+    return this.store.load()[name] === ev.pid;
+  }
+
   watches(name: string): boolean {
     const pid = this.store.load()[name];
     return pid !== undefined && this.children.has(pid);

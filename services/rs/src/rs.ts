@@ -17,6 +17,8 @@ export interface RsOptions {
   /** The environment every service starts with (rs's own, less what is per service). */
   env: Record<string, string>;
   cwd: string;
+  /** Stop every service when rs stops (process mode; in compose they are compose's). Default true. */
+  stopServicesOnExit?: boolean;
 }
 
 /** The services rs runs: every user-placement service with a command, except rs itself. */
@@ -45,7 +47,7 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
       const init = async () => {
         await followEvents(sys, (ev) => supervisor.onEvent(ev));
         const eps = await sysGetEndpoints(sys).catch(() => [] as EndpointInfo[]);
-        await supervisor.startAll(eps.filter((e) => e.state === "ready").map((e) => ({ label: e.label, pid: e.pid, generation: e.generation })));
+        await supervisor.startAll(eps.filter((e) => e.state === "ready").map((e) => ({ label: e.label, pid: e.pid, host: e.host, generation: e.generation })));
         ready?.(supervisor);
       };
       return {
@@ -54,7 +56,7 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
         initRestart: init,
         // A new kernel: the services rejoin it by themselves; rs keeps its table.
         initKernelRestart: async () => undefined,
-        shutdown: () => supervisor.shutdown(),
+        shutdown: () => supervisor.shutdown(o.stopServicesOnExit ?? true),
         handlers: {
           [Rs.RS_UP]: async (req) => ({ args: { pid: await supervisor.up(req.args.label) } }),
           [Rs.RS_DOWN]: async (req) => {

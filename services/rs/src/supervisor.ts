@@ -75,6 +75,9 @@ interface Row {
 /** How long a child's exit may lag the kernel's dead event before rs kills the process. */
 const EXIT_GRACE_MS = 250;
 
+/** How long rs waits for a process it SIGKILLed to be reported gone. */
+const KILL_WAIT_MS = 3000;
+
 /** Recoveries kept for the report (the newest). */
 const MAX_RECOVERIES = 1024;
 
@@ -96,11 +99,11 @@ export class Supervisor {
    * Starts every service, except those already serving as a live process (rs restarted:
    * it adopts them, found by pid in the kernel's endpoint table).
    */
-  async startAll(serving: { label: string; pid: number; generation: number }[] = []): Promise<void> {
+  async startAll(serving: { label: string; pid: number; host: string; generation: number }[] = []): Promise<void> {
     for (const row of this.rows.values()) {
-      const live = serving.find((s) => s.label === row.svc.label && s.pid === this.o.backend.pid(row.svc.label));
+      const live = serving.find((s) => s.label === row.svc.label && this.o.backend.alive(s.label) && this.o.backend.matches(s.label, s));
       if (live) {
-        Object.assign(row, { pid: live.pid, generation: live.generation });
+        Object.assign(row, { pid: this.o.backend.pid(row.svc.label), generation: live.generation });
         this.serving(row, "adopted");
         continue;
       }
@@ -161,9 +164,11 @@ export class Supervisor {
     return this.up(label);
   }
 
-  /** Stops every service, the last started first. Nothing is restarted from now on. */
-  async shutdown(): Promise<void> {
+  /** Stops every service, the last started first (or none: stopServices false). Nothing is restarted from now on. */
+  async shutdown(stopServices = true): Promise<void> {
     this.shuttingDown = true;
+    for (const r of this.rows.values()) r.timer?.cancel();
+    if (!stopServices) return;
     const rows = [...this.rows.values()].reverse();
     for (const r of rows) {
       r.timer?.cancel();
@@ -190,9 +195,15 @@ export class Supervisor {
   /** The kernel's view: an incarnation started, is ready, or died. */
   onEvent(ev: KernelEvent): void {
     const r = this.rows.get(ev.label);
-    if (!r || ev.pid !== r.pid) return; // not ours, or an incarnation already replaced
+    if (!r || r.state === "failed" || !this.o.backend.matches(ev.label, ev)) return; // not ours, or one already replaced
     if (ev.kind === "started" || ev.kind === "resumed") r.generation = ev.generation;
     else if (ev.kind === "ready" && r.state === "starting") this.serving(r, "ready");
+    else if (ev.kind === "ready" && r.state === "stopped") {
+      // Started again outside rs (docker start): supervised again.
+      Object.assign(r, { pid: this.o.backend.pid(ev.label), generation: ev.generation });
+      this.o.log.info({ label: r.svc.label, generation: ev.generation }, "%s was started outside rs: supervised again", r.svc.label);
+      this.serving(r, "started outside rs");
+    }
     else if (ev.kind === "dead" && ev.generation === r.generation && ev.cause !== "superseded" && r.state !== "stopping") {
       // A clean exit of a child is reported by its exit; anything else may leave the
       // process running without an incarnation that serves: it is killed and restarted.
@@ -269,17 +280,29 @@ export class Supervisor {
     } catch {
       // already gone
     }
-    // A child's exit is reported (onExit); a process rs did not start is watched until gone.
-    if (this.o.backend.watches(r.svc.label)) return;
-    const deadline = this.o.clock.now() + 5000;
-    while (this.o.backend.alive(r.svc.label) && this.o.clock.now() < deadline) await this.o.clock.sleep(20);
-    if (r.pid === pid) this.crashed(r, cause, diedAt);
+    // A child's exit is reported (onExit); a process rs did not start is watched until
+    // gone. Either way, one that is still the current process after KILL_WAIT_MS is
+    // taken for dead (SIGKILL cannot be refused): a lost exit report never leaves a
+    // service unrestarted.
+    const watched = this.o.backend.watches(r.svc.label);
+    const deadline = this.o.clock.now() + KILL_WAIT_MS;
+    while (r.pid === pid && (watched || this.o.backend.alive(r.svc.label)) && this.o.clock.now() < deadline) await this.o.clock.sleep(20);
+    if (r.pid === pid && r.killing === cause) this.crashed(r, cause, diedAt);
   }
 
   private onExit(e: ExitInfo): void {
     const r = this.rows.get(e.name);
     if (!r || e.pid !== r.pid) return;
     if (r.state === "stopping" || this.shuttingDown) return; // down() / shutdown() finish the row
+    if (e.requested) {
+      // Stopped outside rs (docker stop): a stop by hand. Started again outside rs, it is
+      // supervised again from its ready event.
+      Object.assign(r, { pid: undefined, generation: undefined, lastCause: `stopped by hand outside rs (exit ${e.code})` });
+      r.timer?.cancel();
+      this.o.log.info({ label: r.svc.label, code: e.code }, "%s was stopped outside rs: left stopped", r.svc.label);
+      this.set(r, "stopped", "stopped outside rs");
+      return;
+    }
     const cause = r.killing ?? (e.signal ? `signal ${e.signal}` : `exit ${e.code}`);
     this.crashed(r, cause, r.death?.diedAt ?? this.o.clock.now());
   }

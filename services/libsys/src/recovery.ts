@@ -1,0 +1,88 @@
+// How an mkos client rides out a restart, in one place (MINIX libbdev's recovery, made
+// general). A request to one incarnation of a server that answers EDEADSRCDST (the server
+// died) waits for the next generation to be ready and is sent again; one that answers
+// ENOTREADY (kernel-core or NATS away for a while) or ETIMEDOUT (lost with a kernel that
+// died, or stuck in a server that hangs until rs replaces it) waits until the server
+// answers again and is sent again, until the deadline. Only requests the caller marks idempotent are resent; the others
+// fail with the errno, which names what happened.
+import { isMkError, MkError } from "#abi";
+import { sysWaitEndpoint } from "./calls/sys-getinfo.ts";
+import type { Sys } from "./sys.ts";
+
+export interface RecoveryOptions {
+  /** How long to wait for a restarted server (or the kernel) before giving up. */
+  waitMs?: number;
+  /** Resends of one request before giving up. */
+  maxRetries?: number;
+  onRetry?: (info: { label: string; deadGeneration: number; newGeneration: number; errno: string }) => void;
+}
+
+/** Waits between tries while the kernel or NATS is away: doubling, up to a quarter second. */
+const AWAY_MIN_MS = 50;
+const AWAY_MAX_MS = 250;
+
+/** One server label, followed across its incarnations. */
+export class Recovering {
+  private readonly sys: Sys;
+  readonly label: string;
+  private readonly o: Required<Omit<RecoveryOptions, "onRetry">> & Pick<RecoveryOptions, "onRetry">;
+  /** The incarnation requests go to; 0 until the first is found. */
+  generation = 0;
+  /** Run after a new generation is found, before the request is sent again (re-open what was open). */
+  private readonly rejoin?: (generation: number) => Promise<void>;
+
+  constructor(sys: Sys, label: string, o: RecoveryOptions = {}, rejoin?: (generation: number) => Promise<void>) {
+    this.sys = sys;
+    this.label = label;
+    this.o = { waitMs: o.waitMs ?? 30_000, maxRetries: o.maxRetries ?? 10, onRetry: o.onRetry };
+    this.rejoin = rejoin;
+  }
+
+  /**
+   * Runs `send` against the current incarnation (`label#generation`). With idempotent,
+   * a request lost to a server's death or the kernel's absence is sent again.
+   */
+  async call<T>(send: (dst: string) => Promise<T>, idempotent = true): Promise<T> {
+    const deadline = this.sys.clock.now() + this.o.waitMs;
+    let deaths = 0;
+    let pause = AWAY_MIN_MS;
+    for (;;) {
+      if (this.generation === 0) this.generation = await this.next(0, deadline);
+      const gen = this.generation;
+      try {
+        return await send(`${this.label}#${gen}`);
+      } catch (e) {
+        const errno = e instanceof MkError ? e.errno : "";
+        if (!idempotent || (errno !== "EDEADSRCDST" && errno !== "ENOTREADY" && errno !== "ETIMEDOUT")) throw e;
+        if (errno === "EDEADSRCDST" && ++deaths > this.o.maxRetries) throw e;
+        if (errno !== "EDEADSRCDST") {
+          // Away (kernel-core restarting, NATS reconnecting): tried again, more slowly each
+          // time, until the deadline; the same incarnation once the kernel answers for it.
+          if (this.sys.clock.now() + pause >= deadline) throw e;
+          await this.sys.clock.sleep(pause);
+          pause = Math.min(pause * 2, AWAY_MAX_MS);
+        }
+        const next = await this.next(errno === "EDEADSRCDST" ? gen : gen - 1, deadline);
+        this.generation = next;
+        this.o.onRetry?.({ label: this.label, deadGeneration: gen, newGeneration: next, errno });
+        if (next !== gen) await this.rejoin?.(next);
+      }
+    }
+  }
+
+  /** The first ready generation above `after`, riding out the kernel's absence until the deadline. */
+  private async next(after: number, deadline: number): Promise<number> {
+    let pause = AWAY_MIN_MS;
+    for (;;) {
+      const left = deadline - this.sys.clock.now();
+      if (left <= 0) throw new MkError("ETIMEDOUT", `no ready incarnation of ${this.label} after generation ${after} within ${this.o.waitMs} ms`);
+      try {
+        return (await sysWaitEndpoint(this.sys, this.label, after, left)).generation;
+      } catch (e) {
+        if (!isMkError(e, "ENOTREADY")) throw e;
+        await this.sys.clock.sleep(Math.min(pause, left));
+        pause = Math.min(pause * 2, AWAY_MAX_MS);
+      }
+    }
+  }
+}
