@@ -1,4 +1,5 @@
-// unit (one process, no NATS), system (real nats-server, real processes), compose (Docker).
+// unit (one process, no NATS), system (real nats-server, real processes), chaos (the
+// chaos runner's campaigns on real processes), compose (Docker).
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -12,6 +13,15 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 60_000,
           // Each file boots its own NATS and processes; two cores: one file at a time.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "chaos",
+          include: ["tests/chaos/**/*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 60_000,
           fileParallelism: false,
         },
       },

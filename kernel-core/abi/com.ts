@@ -25,6 +25,7 @@ export const SysCall = {
   SYS_HELLO: 0x63c, // KERNEL_CALL + 60: a new incarnation announces itself and is given label#generation
   SYS_READY: 0x63d, // KERNEL_CALL + 61: the incarnation finished its init callback and now serves
   SYS_EXIT: 0x63e, // KERNEL_CALL + 62: the incarnation ends of its own accord (a stop, not a crash)
+  SYS_HWFAULT: 0x640, // KERNEL_CALL + 64: inject or clear a hardware fault in the emulator (chaos; granted as hwfault)
 } as const;
 export type SysCall = (typeof SysCall)[keyof typeof SysCall];
 
@@ -52,12 +53,14 @@ export const Rs = {
   RS_DOWN: 0x701, // RS_RQ_BASE + 1: stop a service by hand (not a crash: not restarted)
   RS_RESTART: 0x703, // RS_RQ_BASE + 3: stop and start again (clears failed)
   RS_LIST: 0x708, // RS_RQ_BASE + 8: every supervised service with its restarts, last cause, recovery times
+  RS_RECOVERIES: 0x709, // RS_RQ_BASE + 9: the recoveries rs saw (death, detection and how, serving again), newest last
 } as const;
 export type Rs = (typeof Rs)[keyof typeof Rs];
 
 export const Common = {
   COMMON_PING: 0xe00, // COMMON_RQ_BASE + 0: the null message: no arguments, empty reply (benchmarks, liveness)
   COMMON_HEARTBEAT: 0xe01, // COMMON_RQ_BASE + 1: rs's heartbeat: answered by libsys from the event loop, ahead of queued work
+  COMMON_FAULT: 0xe02, // COMMON_RQ_BASE + 2: arm a fault hook (crash, slow, corrupt) in a server: only from a caller with the chaos privilege
 } as const;
 export type Common = (typeof Common)[keyof typeof Common];
 

@@ -43,6 +43,8 @@ export const DenialKind = {
   IRQ: "irq",
   /** A trap from a superseded incarnation still connected. */
   STALE_SOURCE: "stale-source",
+  /** COMMON_FAULT from a caller without the chaos privilege. */
+  CHAOS: "chaos",
   /** A trap whose Mk-Src names an endpoint that is not the caller's. */
   SOURCE: "source",
   /** A trap naming a reply subject outside the caller's own inbox. */

@@ -39,6 +39,15 @@ function checkVector(ops: readonly (readonly [string, number, number])[]): strin
   return total > MAX_IO_BYTES ? `the vector moves ${total} bytes, more than ${MAX_IO_BYTES}` : undefined;
 }
 
+/** A hardware fault: HW_FAULT on the bus, SYS_HWFAULT from a chaos client. */
+const hwFault = {
+  fault: f.enum("bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"),
+  lba: f.opt(f.u32),
+  count: f.opt(f.uint(4096)),
+  irq: f.opt(f.uint(15)),
+  ms: f.opt(f.uint(3_600_000)),
+} as const;
+
 const portVector = f.refine(f.list(f.tuple(VecOp, port, f.u32), MAX_VECTOR), checkVector);
 
 const ms = f.opt(f.uint(Number.MAX_SAFE_INTEGER));
@@ -59,6 +68,20 @@ export const ServiceStatusShape = f.object({
 });
 export type ServiceStatus = Infer<typeof ServiceStatusShape>;
 
+const epochMs = f.uint(Number.MAX_SAFE_INTEGER);
+/** One recovery rs saw: when the incarnation died, when rs knew (and how), when the next one served. */
+export const RecoveryShape = f.object({
+  label,
+  cause: f.str(300),
+  how: f.enum("exit", "event", "heartbeat", "start-timeout"),
+  diedAt: epochMs,
+  detectedAt: epochMs,
+  servingAt: epochMs,
+  detectMs: epochMs,
+  recoverMs: epochMs,
+});
+export type RecoveryRecord = Infer<typeof RecoveryShape>;
+
 export const Layouts = {
   // lsys -> krn
   [SysCall.SYS_HELLO]: {
@@ -68,6 +91,7 @@ export const Layouts = {
   },
   [SysCall.SYS_READY]: { req: {}, rep: {} },
   [SysCall.SYS_EXIT]: { req: {}, rep: {} },
+  [SysCall.SYS_HWFAULT]: { req: hwFault, rep: {} },
   [SysCall.SYS_DEVIO]: { req: { op: PortOp, port, value: f.opt(f.u32) }, rep: { value: f.u32 } },
   [SysCall.SYS_SDEVIO]: { req: { op: StringOp, port, count: f.uint(MAX_STRING_UNITS) }, rep: { count: f.u32 } },
   [SysCall.SYS_VDEVIO]: {
@@ -85,7 +109,9 @@ export const Layouts = {
   // client -> block driver
   [Bdev.BDEV_OPEN]: { req: { minor: f.u8, access: f.opt(f.enum("r", "w", "rw")) }, rep: {} },
   [Bdev.BDEV_CLOSE]: { req: { minor: f.u8 }, rep: {} },
-  [Bdev.BDEV_READ]: { req: { minor: f.u8, lba: f.u32, count: f.uint(1024) }, rep: { count: f.u32 } },
+  // crc: CRC-32 of the data, computed by the driver where the data is produced: a client
+  // detects a body damaged on the way (or by chaos's corrupt fault) and reads again.
+  [Bdev.BDEV_READ]: { req: { minor: f.u8, lba: f.u32, count: f.uint(1024) }, rep: { count: f.u32, crc: f.opt(f.u32) } },
   [Bdev.BDEV_WRITE]: { req: { minor: f.u8, lba: f.u32, count: f.uint(1024) }, rep: { count: f.u32 } },
   [Bdev.BDEV_FLUSH]: { req: { minor: f.u8 }, rep: {} },
   [Bdev.BDEV_GEOMETRY]: {
@@ -102,21 +128,19 @@ export const Layouts = {
   [Rs.RS_DOWN]: { req: { label }, rep: {} },
   [Rs.RS_RESTART]: { req: { label }, rep: { pid: f.u32 } },
   [Rs.RS_LIST]: { req: {}, rep: { services: f.list(ServiceStatusShape, 256) } },
+  // The recoveries travel in the body, as a JSON array of RecoveryShape (too many for a header).
+  [Rs.RS_RECOVERIES]: { req: { since: f.opt(epochMs) }, rep: { count: f.uint(1024) } },
   // anyone -> anyone
   [Common.COMMON_PING]: { req: {}, rep: {} },
   [Common.COMMON_HEARTBEAT]: { req: {}, rep: {} },
-  // krn -> hardware bus
-  [Hw.HW_IO]: { req: { ops: portVector }, rep: { values: f.list(f.u32, MAX_VECTOR) } },
-  [Hw.HW_FAULT]: {
-    req: {
-      fault: f.enum("bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"),
-      lba: f.opt(f.u32),
-      count: f.opt(f.uint(4096)),
-      irq: f.opt(f.uint(15)),
-      ms: f.opt(f.uint(3_600_000)),
-    },
+  [Common.COMMON_FAULT]: {
+    // type: crash only on this message type (0 or absent: the next request); count: how many requests slow or corrupt
+    req: { fault: f.enum("crash", "slow", "corrupt", "clear"), ms: f.opt(f.uint(60_000)), count: f.opt(f.uint(1_000_000)), type: f.opt(f.u16) },
     rep: {},
   },
+  // krn -> hardware bus
+  [Hw.HW_IO]: { req: { ops: portVector }, rep: { values: f.list(f.u32, MAX_VECTOR) } },
+  [Hw.HW_FAULT]: { req: hwFault, rep: {} },
   [Hw.HW_INFO]: { req: {}, rep: { boot: f.str(32), ioOps: f.uint(Number.MAX_SAFE_INTEGER), ticks: f.uint(Number.MAX_SAFE_INTEGER) } },
 } as const satisfies Record<number, { req: Shape; rep: Shape }>;
 
@@ -156,7 +180,7 @@ export interface EndpointInfo {
   since: string; // ISO 8601 time of the last state change
   messages: number;
   /** From the privilege table (absent for the kernel itself). */
-  privileges?: { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean };
+  privileges?: { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean; chaos: boolean };
 }
 
 /**
@@ -173,6 +197,7 @@ export const KernelCalls = {
   [SysCall.SYS_HELLO]: { name: "hello", grant: false, body: false },
   [SysCall.SYS_READY]: { name: "ready", grant: false, body: false },
   [SysCall.SYS_EXIT]: { name: "exit", grant: false, body: false },
+  [SysCall.SYS_HWFAULT]: { name: "hwfault", grant: true, body: false },
 } as const satisfies Record<number, { name: string; grant: boolean; body: boolean }>;
 export type KernelCallType = keyof typeof KernelCalls;
 export type GrantableCall = { [T in KernelCallType]: (typeof KernelCalls)[T]["grant"] extends true ? (typeof KernelCalls)[T]["name"] : never }[KernelCallType];

@@ -121,6 +121,12 @@ const table = {
     meaning: "a crash injected on purpose (chaos): thrown from inside the server like a bug, it ends the service's process, or kernel-core with a kernel-placement server",
     action: "none: unset `MK_CRASH_ON` to stop it",
   },
+  MK_ERR_EXPERIMENT: {
+    raisedBy: "mkctl chaos run (loading the experiment file, before anything is injected)",
+    exit: ExitStatus.USAGE,
+    meaning: "the experiment file cannot be read, is not YAML/JSON, or a field is wrong; the message names the file and the field's path (e.g. method[2].targets[0]); `mkctl chaos run` exits 2 for it, as Chaos Toolkit does",
+    action: "fix that field (experiments/ holds examples; docs/chaos.md describes the format)",
+  },
   MK_ERR_USAGE: {
     raisedBy: "mkctl (command line)",
     exit: ExitStatus.USAGE,

@@ -97,7 +97,8 @@ export class Kernel implements KernelState {
    */
   deny(d: Denial & { call: string; fields?: Record<string, unknown>; message: string }): void {
     this.metrics.denials.labels(d.call, d.denied).inc();
-    this.logLimiter.allow(this.log, `denied:${d.label}:${d.denied}:${d.target}`, () =>
+    // Keyed by caller and kind, never by the target, which the caller chooses.
+    this.logLimiter.allow(this.log, `denied:${d.label}:${d.denied}`, () =>
       this.log.warn({ caller: d.entry?.key ?? d.label, call: d.call, denied: d.denied, target: d.target, ...d.fields }, "denied: %s", d.message));
     this.events.denial(d);
   }

@@ -67,7 +67,9 @@ describe("events", () => {
       void (async () => {
         for await (const s of nc.status() as AsyncIterable<Status>) if (s.type === "error") errs.push(String((s as { error?: Error }).error?.message));
       })();
-      nc.publish(EventSubjects.event("dead", "ata"), new TextEncoder().encode(JSON.stringify({ kind: "dead" })));
+      // A well-formed event: a reader would take it if the server let it through.
+      const forged = { kind: "dead", boot: "forged", seq: 1, ts: 1, at: new Date().toISOString(), endpoint: "ata#1", label: "ata", generation: 1, placement: "user", host: "h", pid: 1, cause: "exit" };
+      nc.publish(EventSubjects.event("dead", "ata"), new TextEncoder().encode(JSON.stringify(forged)));
       await nc.flush();
     }
     await waitUntil(() => (errs.length >= 2 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "both publishes refused" });

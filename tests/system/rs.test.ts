@@ -78,6 +78,7 @@ describe("rs", () => {
           o.ok++;
         } catch (e) {
           o.failed.push((e as { errno?: string }).errno ?? String(e));
+          await new Promise((r) => setTimeout(r, 20)); // a failing loop must not starve the event loop
         }
       }
     })();
@@ -85,14 +86,18 @@ describe("rs", () => {
       const want = o.ok + n;
       await waitUntil(() => (o.ok >= want ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: `${n} more verified writes` });
     };
-    await progress(5);
-    const gen = (await row("ata")).generation!;
-    ts.sys.kill("ata", "SIGKILL");
-    await progress(5);
-    ts.sys.kill("ata", "SIGSTOP");
-    await progress(5);
-    o.stop = true;
-    await loop;
+    let gen = 0;
+    try {
+      await progress(5);
+      gen = (await row("ata")).generation!;
+      ts.sys.kill("ata", "SIGKILL");
+      await progress(5);
+      ts.sys.kill("ata", "SIGSTOP");
+      await progress(5);
+    } finally {
+      o.stop = true;
+      await loop;
+    }
     expect(o.failed).toEqual([]);
     expect((await row("ata")).generation).toBe(gen + 2);
     await c.stop();
@@ -143,6 +148,10 @@ describe("rs", () => {
     for (const r of before.filter((x) => x.state === "running")) {
       expect(after.find((x) => x.label === r.label), r.label).toMatchObject({ state: "running", pid: r.pid, generation: r.generation });
     }
+    // mkctl start rs on a healthy rs is a hand-over: the old one leaves the services running.
+    expect(mkctl("start", "rs").status).toBe(0);
+    const handed = await waitUntil(() => ts.sys.services().catch(() => undefined), { clock: systemClock, deadlineMs: 15_000, what: "the third rs answering" });
+    for (const r of after.filter((x) => x.state === "running")) expect(handed.find((x) => x.label === r.label), r.label).toMatchObject({ state: "running", pid: r.pid, generation: r.generation });
     // The adopted services are still supervised: a crash is repaired by the new rs.
     const tty = after.find((x) => x.label === "tty")!;
     ts.sys.kill("tty", "SIGKILL");

@@ -215,6 +215,50 @@ describe("rs supervisor", () => {
     await expect(s.up("nope")).rejects.toMatchObject({ errno: "ENOENT", message: expect.stringContaining("ata, tty") });
   });
 
+  it("rs - concurrent starts and restarts of one service run one at a time: never two processes", async () => {
+    await sup.down("tty");
+    const before = backend.started.length;
+    const pids = await Promise.all([sup.up("tty"), sup.up("tty"), sup.up("tty")]);
+    expect(new Set(pids).size).toBe(1);
+    expect(backend.started.length).toBe(before + 1);
+    serves("tty");
+    await Promise.all([sup.restart("tty"), sup.restart("tty")]);
+    expect([...backend.procs.values()].filter((p) => p.alive).length).toBe(2); // ata and one tty
+  });
+
+  it("rs - a heartbeat answered EDEADSRCDST (no live incarnation at the kernel) is a miss: the service is replaced", async () => {
+    outage = false;
+    hung.clear();
+    const ping = sup["o"].ping;
+    sup["o"].ping = (label: string, ms: number) => (label === "ata" ? Promise.reject(new MkError("EDEADSRCDST", "ata has no incarnation")) : ping(label, ms));
+    await advance(2250, 250);
+    expect(backend.signals).toEqual(["ata:SIGKILL"]);
+  });
+
+  it("rs - a service that never becomes ready is killed and restarted at its start deadline", async () => {
+    backend.exit("tty", "SIGKILL");
+    await advance(100, 50); // started again, never ready
+    expect(row("tty").state).toBe("starting");
+    await advance(10_000, 500);
+    expect(backend.signals).toEqual(["tty:SIGKILL"]);
+    expect(row("tty").last_cause).toMatch(/^start timeout/);
+  });
+
+  it("rs - stopped by hand and failed are remembered across rs's restarts", async () => {
+    const saved: Record<string, string> = {};
+    const intent = { load: () => ({ ...saved }), save: (x: Record<string, string>) => void Object.assign(Object.keys(saved).forEach((k) => delete saved[k]) ?? saved, x) };
+    const b = new MemoryBackend();
+    const s1 = new Supervisor({ backend: b, clock, log, services: [service("ata"), service("tty")], ping: async () => undefined, intent });
+    await s1.startAll();
+    await s1.down("tty");
+    expect(saved).toEqual({ tty: "stopped" });
+    const s2 = new Supervisor({ backend: new MemoryBackend(), clock, log, services: [service("ata"), service("tty")], ping: async () => undefined, intent });
+    await s2.startAll();
+    expect(s2.list()).toMatchObject([{ label: "ata", state: "starting" }, { label: "tty", state: "stopped" }]);
+    await s2.up("tty");
+    expect(saved).toEqual({});
+  });
+
   it("rs - a restarted rs adopts services still serving (same pid) and starts only the rest", async () => {
     const b = new MemoryBackend();
     await b.start(service("ata").spec); // left running by the previous rs

@@ -5,6 +5,7 @@ import type { KernelCall } from "./context.ts";
 import { doDevio } from "./do-devio.ts";
 import { doGetinfo } from "./do-getinfo.ts";
 import { doHello } from "./do-hello.ts";
+import { doHwfault } from "./do-hwfault.ts";
 import { doIrqctl } from "./do-irqctl.ts";
 import { doExit } from "./do-exit.ts";
 import { doReady } from "./do-ready.ts";
@@ -20,4 +21,5 @@ export const callTable: { readonly [T in KernelCallType]: KernelCall<T> } = {
   [SysCall.SYS_HELLO]: doHello, // a new incarnation: assign label#generation
   [SysCall.SYS_READY]: doReady, // the incarnation serves from now on
   [SysCall.SYS_EXIT]: doExit, // the incarnation stops of its own accord
+  [SysCall.SYS_HWFAULT]: doHwfault, // a hardware fault in the emulator (chaos)
 };

@@ -5,7 +5,7 @@
 // over NATS to a user-space endpoint. Notifications coalesce (notify-queue.ts); what waits
 // on an incarnation fails the moment it dies (pending.ts). A DeliveryGate sits before
 // every delivery: the seam where the scheduler will hold messages for a stopped server.
-import { DeathCause, DenialKind, HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
+import { Common, DeathCause, DenialKind, HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
 import type { Receiver } from "#base/transport.ts";
@@ -152,6 +152,13 @@ export class Ipc {
       throw new MkError("ECALLDENIED", `${t.caller} may not message ${dst.label}`);
     }
     if (t.type !== NOTIFY_MESSAGE && !isKnownType(t.type)) throw new MkError("EBADREQUEST", `unknown message type 0x${t.type.toString(16)}`);
+    if (t.type === Common.COMMON_FAULT && !priv.chaos) {
+      this.k.deny({
+        label: t.caller, entry: caller, call: "fault", denied: DenialKind.CHAOS, target: dst.label, errno: "ECALLDENIED",
+        fields: { reqId: t.reqId }, message: `${t.caller} may not arm faults in ${dst.label} (it needs chaos: true)`,
+      });
+      throw new MkError("ECALLDENIED", `${t.caller} may not arm faults in ${dst.label}: it needs chaos: true in the privilege table`);
+    }
     let ep = this.k.table.resolve(dst.label, dst.generation);
     const source = caller!.key;
 

@@ -4,9 +4,13 @@
 // (libsys's one recovery mechanism, recovery.ts). Reads, writes of whole sectors and
 // flushes are idempotent, so resending is safe.
 import { Bdev, MkError, parseReplyArgs, SECTOR_SIZE, type GeometryReply } from "#abi";
+import { crc32 } from "node:zlib";
 import { Recovering, type RecoveryOptions } from "./recovery.ts";
 import type { Sys } from "./sys.ts";
 import type { RawReply } from "#base/transport.ts";
+
+/** Reads again after a reply that failed its checksum, before giving up with EIO. */
+const CORRUPT_RETRIES = 3;
 
 export interface BdevClientOptions extends RecoveryOptions {
   /** Per-request timeout. */
@@ -46,10 +50,18 @@ export class BdevClient {
     this.open.add(minor);
   }
 
+  /** Replies whose data did not match the driver's checksum (each read again). */
+  corruptReplies = 0;
+
   async read(lba: number, count: number, minor = 0): Promise<Uint8Array> {
-    const r = await this.call(Bdev.BDEV_READ, { minor, lba, count });
-    if (r.data.length !== count * SECTOR_SIZE) throw new MkError("EIO", `read of ${count} sectors returned ${r.data.length} bytes`);
-    return r.data;
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.call(Bdev.BDEV_READ, { minor, lba, count });
+      if (r.data.length !== count * SECTOR_SIZE) throw new MkError("EIO", `read of ${count} sectors returned ${r.data.length} bytes`);
+      const crc = (r.args as { crc?: unknown }).crc;
+      if (typeof crc !== "number" || crc32(r.data) === crc) return r.data;
+      this.corruptReplies++;
+      if (attempt >= CORRUPT_RETRIES) throw new MkError("EIO", `read of lba ${lba}: the data failed its checksum ${attempt + 1} times`);
+    }
   }
 
   async write(lba: number, data: Uint8Array, minor = 0): Promise<void> {

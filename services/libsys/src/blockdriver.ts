@@ -2,6 +2,7 @@
 // device's open/read/write/flush/geometry and checks sizes (a write's body must be
 // exactly count sectors). One request runs at a time (concurrency 1: one controller, one
 // set of registers); libsys's server queue serves callers round robin.
+import { crc32 } from "node:zlib";
 import { Bdev, MkError, SECTOR_SIZE, type Reply } from "#abi";
 import { lifecycleOf, type DeviceLifecycle } from "./device-lifecycle.ts";
 import type { Server, ServiceModule } from "./service.ts";
@@ -37,7 +38,8 @@ export function blockDriver(label: string, create: (sys: Sys) => BlockDevice): S
           [Bdev.BDEV_READ]: async (r): Promise<Reply> => {
             const { minor, lba, count } = r.args;
             if (count === 0) return { args: { count: 0 } };
-            return { args: { count }, data: await dev.read(minor, lba, count) };
+            const data = await dev.read(minor, lba, count);
+            return { args: { count, crc: crc32(data) }, data };
           },
           [Bdev.BDEV_WRITE]: async (r): Promise<Reply> => {
             const { minor, lba, count } = r.args;

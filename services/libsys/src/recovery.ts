@@ -62,7 +62,9 @@ export class Recovering {
           await this.sys.clock.sleep(pause);
           pause = Math.min(pause * 2, AWAY_MAX_MS);
         }
-        const next = await this.next(errno === "EDEADSRCDST" ? gen : gen - 1, deadline);
+        // The next ready incarnation from `gen` on: a dead one is never ready again, so this is
+        // its successor; one that only went unknown (kernel-core restarted) resumes as `gen`.
+        const next = await this.next(gen - 1, deadline);
         this.generation = next;
         this.o.onRetry?.({ label: this.label, deadGeneration: gen, newGeneration: next, errno });
         if (next !== gen) await this.rejoin?.(next);
@@ -79,7 +81,9 @@ export class Recovering {
       try {
         return (await sysWaitEndpoint(this.sys, this.label, after, left)).generation;
       } catch (e) {
-        if (!isMkError(e, "ENOTREADY")) throw e;
+        // ENOTREADY: the kernel or the bus is away. EDEADSRCDST here is about the caller: a
+        // restarted kernel-core that this client has not registered with again yet.
+        if (!isMkError(e, "ENOTREADY") && !isMkError(e, "EDEADSRCDST")) throw e;
         await this.sys.clock.sleep(Math.min(pause, left));
         pause = Math.min(pause * 2, AWAY_MAX_MS);
       }

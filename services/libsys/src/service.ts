@@ -14,7 +14,7 @@ import { systemClock, type Clock } from "#base/clock.ts";
 import { createLogger, type Logger } from "#base/log.ts";
 import { withTrace } from "#base/trace.ts";
 import type { Transport } from "#base/transport.ts";
-import { crashHook } from "./crash-hook.ts";
+import { FaultHooks } from "./crash-hook.ts";
 import { ServerQueue, type QueueLimits } from "./server-queue.ts";
 import { SysImpl, type Sys } from "./sys.ts";
 
@@ -84,12 +84,13 @@ export async function startService(module: ServiceModule, transport: Transport, 
   let inflight = 0;
   let idle: (() => void) | undefined;
 
-  const crashCheck = crashHook(transport.label);
+  const faults = new FaultHooks(transport.label);
   const handle = async (msg: Delivered): Promise<Reply | undefined> => {
     inflight++;
     try {
-      crashCheck(msg.type);
-      return await withTrace(msg.trace, () => dispatch(server, msg));
+      faults.before(msg.type);
+      const reply = await withTrace(msg.trace, () => dispatch(server, msg));
+      return await faults.after(reply, (ms) => clock.sleep(ms));
     } finally {
       if (--inflight === 0) idle?.();
     }
@@ -102,6 +103,12 @@ export async function startService(module: ServiceModule, transport: Transport, 
       // The heartbeat is answered from the event loop, ahead of queued work: a busy server
       // still answers, a hung one (blocked loop, SIGSTOP) does not.
       if (msg.type === Common.COMMON_HEARTBEAT) return {};
+      // Only a caller with the chaos privilege can reach this (the kernel refuses others).
+      if (msg.type === Common.COMMON_FAULT) {
+        faults.arm(parseRequestArgs(Common.COMMON_FAULT, msg.args));
+        log.warn({ fault: msg.args, source: msg.source }, "fault armed by %s", msg.source);
+        return {};
+      }
       const caller = msg.source.split("#")[0];
       if (msg.kind !== Kind.SEND) return queue.push(caller, msg.data.length, () => handle(msg));
       // A send is acknowledged once it is queued; its outcome is the server's alone.

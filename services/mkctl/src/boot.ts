@@ -3,7 +3,7 @@
 // nats-server, kernel-core, the hardware emulator and each user-placement service
 // through rs's process backend, waits until the kernel reports all of them ready, and
 // records PIDs in state.json so `mkctl down` (or a test) can stop exactly what it started.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { KERNEL } from "#abi";
 import { systemClock } from "#base/clock.ts";
@@ -11,8 +11,8 @@ import { isLocalError, LocalError } from "#base/errors.ts";
 import { loadSystemTable, type SystemTable } from "#base/system-table.ts";
 import { StopWaiting, waitUntil, WaitTimeoutError } from "#base/wait.ts";
 import { filePidStore, pidAlive, ProcessBackend, RS_LABEL, type RunSpec } from "#rs";
-import { Rs, type ServiceStatus } from "#abi";
-import { connectClient, loadCredential, createLogger } from "#libsys";
+import { MkError, Rs, type ServiceStatus } from "#abi";
+import { connectClient, loadCredential, createLogger, type RunningService } from "#libsys";
 import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "./nats-config.ts";
 import { findNatsServer, waitNatsHealthy } from "./nats-server.ts";
 import { freePort } from "./ports.ts";
@@ -49,6 +49,7 @@ export class ProcessSystem {
   private readonly env: Record<string, string>;
   /** Runs the processes; its pids live in state.json, so another mkctl sees them. */
   readonly backend: ProcessBackend;
+  private client?: Promise<RunningService>;
   /** Services rs could not bring up at boot (mkctl up reports them). */
   failed: ServiceStatus[] = [];
   /** The services rs runs as its children: their pids, in rs's own file. */
@@ -99,6 +100,8 @@ export class ProcessSystem {
       if ([...Object.values(old.pids), ...Object.values(children)].some(pidAlive)) throw new LocalError("MK_ERR_SYSTEM_RUNNING", `a system is already running from ${runDir} (mkctl down first)`);
     }
     mkdirSync(join(runDir, "logs"), { recursive: true });
+    // A fresh boot: what an rs of an earlier boot ran and remembered does not apply.
+    for (const f of ["rs-pids.json", "rs-intent.json"]) rmSync(join(runDir, f), { force: true });
     const disk = resolve(o.disk ?? resolve(PROJECT_ROOT, table.hardware.diskImage));
     mkdirSync(resolve(disk, ".."), { recursive: true });
 
@@ -122,6 +125,7 @@ export class ProcessSystem {
       if (sys.supervised) await sys.startRs();
       else for (const svc of table.services.values()) if (svc.placement === "user" && svc.command) await sys.start(svc.label);
       sys.failed = await sys.waitAllReady(o.readyMs ?? 30_000);
+      await sys.closeClient();
     } catch (e) {
       await sys.down();
       throw e;
@@ -176,7 +180,13 @@ export class ProcessSystem {
    * rs, which starts every other service as its child (pids in rs-pids.json). A new rs
    * adopts the services still serving and starts the rest.
    */
-  startRs(): Promise<number> {
+  async startRs(): Promise<number> {
+    // A running rs hands over (SIGUSR2): it exits and leaves the services to the new one.
+    const old = this.backend.pid(RS_LABEL);
+    if (old) {
+      process.kill(old, "SIGUSR2");
+      await waitUntil(() => (pidAlive(old) ? undefined : true), { clock: systemClock, deadlineMs: 15_000, what: `rs (pid ${old}) to hand over` }).catch(() => undefined);
+    }
     return this.backend.start(this.spec(RS_LABEL, this.table.services.get(RS_LABEL)!.command!, RS_LABEL, { MK_RUN_DIR: this.state.runDir }));
   }
 
@@ -210,16 +220,37 @@ export class ProcessSystem {
     return (await this.rs(Rs.RS_LIST, {})).services as ServiceStatus[];
   }
 
-  /** One request to rs, as the mkctl client. */
-  private async rs(type: number, args: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const log = createLogger("mkctl");
-    log.level = "warn";
-    const client = await connectClient("mkctl", loadCredential(this.credFile("mkctl")), { log });
+  /**
+   * One request to rs, as the mkctl client (one connection, kept until closeClient). Another
+   * mkctl that connected since supersedes this one (one incarnation per label): then once
+   * more, on a new connection.
+   */
+  private async rs(type: number, args: Record<string, unknown>, again = true): Promise<Record<string, unknown>> {
+    this.client ??= (async () => {
+      const log = createLogger("mkctl");
+      log.level = "warn";
+      return connectClient("mkctl", loadCredential(this.credFile("mkctl")), { log });
+    })();
+    const client = await this.client.catch((e: unknown) => {
+      this.client = undefined;
+      throw e;
+    });
     try {
       return (await client.sys.sendrec(RS_LABEL, type, args, undefined, 30_000)).args as Record<string, unknown>;
-    } finally {
-      await client.stop();
+    } catch (e) {
+      if (!(e instanceof MkError && (e.errno === "EDEADSRCDST" || e.errno === "ENOTREADY"))) throw e;
+      await this.closeClient();
+      // Superseded (the caller is not the live mkctl) is worth one new connection; rs itself gone is not.
+      if (again && e.errno === "EDEADSRCDST" && /caller mkctl/.test(e.message)) return this.rs(type, args, false);
+      throw e;
     }
+  }
+
+  /** Closes the mkctl connection rs requests use (said goodbye with SYS_EXIT: not a crash). */
+  async closeClient(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    await (await c?.catch(() => undefined))?.stop().catch(() => undefined);
   }
 
   /** Every part's process: those mkctl started, and the services rs started. */
@@ -294,6 +325,7 @@ export class ProcessSystem {
 
   /** Stops services, then kernel-core and the emulator, then NATS. Leaves no process. */
   async down(graceMs = 3000): Promise<void> {
+    await this.closeClient();
     this.reload();
     // rs first (it stops its services, the last started first), then whatever of them
     // is left (rs gone before), then the rest mkctl started, kernel-core, the emulator, NATS.

@@ -11,7 +11,11 @@ import { connectClient, followEvents, sysGetEndpoints, type RunningService } fro
 import { loadCredential } from "#base/credentials.ts";
 import { exitStatus, LocalError } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadSystemTable } from "#base/system-table.ts";
+import { loadExperiment } from "./chaos/experiment.ts";
+import { runExperiment, summary } from "./chaos/runner.ts";
 import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
 import { genConfig } from "./gen-config.ts";
 
@@ -22,6 +26,7 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
        mkctl kill PART [--signal SIG] | start PART [--run-dir DIR]
        mkctl services [--json] | stop LABEL | restart LABEL [--run-dir DIR]   (through rs)
        mkctl events [--json] [--count N] [--for MS] [--run-dir DIR]   (follow mk.ev.>)
+       mkctl chaos run FILE [--json] [--journal PATH] [--attach [--run-dir DIR]]
 PART is nats, kernel, hardware, rs or a service label (ata, tty). rs (the reincarnation
 server) starts the services and restarts one that dies or hangs: kill ata is a crash it
 repairs. start stops a process of that part that still runs, then starts a new one: a
@@ -33,6 +38,10 @@ restart LABEL (or start) brings it back and clears a failed state. services prin
 table: state, restarts, last cause, time to detect and to serve again.
 kill, start and down act on a process-mode system (mkctl up); in compose use
 docker compose kill|start SERVICE (docker-compose with Compose v1).
+chaos run boots a fresh system as the experiment FILE describes (or, with --attach, uses
+the running one), checks its steady state, runs a verifying workload while it injects the
+faults, checks again and writes the journal (default journal.json); exit 0 when the
+steady state held, 1 when it deviated, 2 for a bad file or invocation (docs/chaos.md).
 events prints each lifecycle change (started, resumed, ready, dead with its cause) and
 each privilege denial as it happens, until Ctrl-C, N events or MS milliseconds.`;
 
@@ -98,6 +107,29 @@ async function events(runDir: string | undefined, o: { json: boolean; count?: nu
   }
 }
 
+/** mkctl chaos run FILE: exit 0 held, 1 deviated, 2 bad file or invocation (Chaos Toolkit's codes). */
+async function chaos(sub: string | undefined, file: string | undefined, runDir: string | undefined, o: { json: boolean; journal?: string; attach: boolean }): Promise<number> {
+  if (sub !== "run" || !file) {
+    console.error(`mkctl: chaos needs: run FILE (experiments/ holds examples)\n${USAGE}`);
+    return 2;
+  }
+  const attached = o.attach ? ProcessSystem.attach(runDir) : undefined;
+  const table = attached?.table ?? loadSystemTable(join(PROJECT_ROOT, "etc", "system.yaml"));
+  let exp;
+  try {
+    exp = loadExperiment(file, [...table.services.values()].filter((s) => s.command || s.placement === "kernel" || s.module).map((s) => s.label));
+  } catch (e) {
+    console.error(`mkctl: ${(e as Error).message}`);
+    return 2;
+  }
+  const journal = await runExperiment(exp, { attach: attached, log: (l) => !o.json && console.error(`chaos: ${l}`) });
+  const path = o.journal ?? "journal.json";
+  writeFileSync(path, JSON.stringify(journal, null, 2) + "\n");
+  if (o.json) console.log(JSON.stringify(journal));
+  else console.log(`${summary(journal)}\n  journal: ${path}`);
+  return journal.deviated ? 1 : 0;
+}
+
 /** One request to rs, as the mkctl client (process mode or compose). */
 async function rsRequest(runDir: string | undefined, type: number, args: Record<string, unknown>): Promise<Record<string, unknown>> {
   const client = await connectMkctl(runDir);
@@ -133,6 +165,8 @@ function args() {
         url: { type: "string" },
         count: { type: "string" },
         signal: { type: "string" },
+        journal: { type: "string" },
+        attach: { type: "boolean", default: false },
         for: { type: "string" },
       },
     });
@@ -213,6 +247,8 @@ async function main(): Promise<number> {
       console.log(`${arg}: ${signal} sent to pid ${pid}`);
       return 0;
     }
+    case "chaos":
+      return chaos(arg, positionals[2], runDir, { json: values.json, journal: values.journal, attach: values.attach });
     case "services": {
       const rows = (await rsRequest(runDir, Rs.RS_LIST, {})).services as ServiceStatus[];
       if (values.json) {
@@ -247,11 +283,15 @@ async function main(): Promise<number> {
         console.log(`${part}: started pid ${pid}`);
         return 0;
       }
-      const before = (await sys.endpointsOrExplain()).find((e) => e.label === part)?.generation ?? 0;
-      const pid = await sys.start(part);
-      await sys.waitAllReady(30_000, { [part]: before }, [part]);
-      const now = (await sys.endpoints()).find((e) => e.label === part);
-      console.log(`${part}: started pid ${pid} as ${now?.endpoint ?? part}`);
+      try {
+        const before = (await sys.endpointsOrExplain()).find((e) => e.label === part)?.generation ?? 0;
+        const pid = await sys.start(part);
+        await sys.waitAllReady(30_000, { [part]: before }, [part]);
+        const now = (await sys.endpoints()).find((e) => e.label === part);
+        console.log(`${part}: started pid ${pid} as ${now?.endpoint ?? part}`);
+      } finally {
+        await sys.closeClient();
+      }
       return 0;
     }
     default:

@@ -171,7 +171,11 @@ export class DockerBackend implements Backend {
     try {
       if (before.State.Running) {
         this.expectDie(c.Id);
-        await container.restart({ t: 3 });
+        await container.restart({ t: 3 }).catch(async (e: unknown) => {
+          // No die of ours will come if it did not stop: the next die is news.
+          if ((await container.inspect().catch(() => before)).State.StartedAt === before.State.StartedAt) this.ownDies.set(c.Id, Math.max(0, (this.ownDies.get(c.Id) ?? 1) - 1));
+          throw e;
+        });
       } else {
         await container.start();
       }

@@ -7,7 +7,7 @@
 import { join, resolve } from "node:path";
 import { createLogger, exitStatus, loadCredential, loadSystemTable, LocalError, NatsTransport, onShutdown, startService } from "#libsys";
 import { DockerBackend } from "./docker-backend.ts";
-import { filePidStore, ProcessBackend } from "./process-backend.ts";
+import { filePidStore, jsonFileStore, ProcessBackend } from "./process-backend.ts";
 import { RS_LABEL, rsService } from "./rs.ts";
 
 /** How long a shutdown may take: every service stopped (each SIGTERM, then SIGKILL after 3 s). */
@@ -22,7 +22,15 @@ try {
   const backend = docker ? await DockerBackend.connect() : new ProcessBackend(filePidStore(join(runDir, "rs-pids.json")));
   const env = { ...process.env } as Record<string, string>;
   // In compose, stopping rs leaves the containers to compose (docker compose stop/down).
-  const module = rsService({ table, backend, runDir, env, cwd: resolve(import.meta.dirname, "../../.."), stopServicesOnExit: !docker });
+  // SIGUSR2 is a hand-over (mkctl start rs): this rs exits and leaves the services running
+  // for the next one to adopt.
+  let stopServices = !docker;
+  process.on("SIGUSR2", () => {
+    stopServices = false;
+    process.kill(process.pid, "SIGTERM");
+  });
+  const intent = docker ? undefined : jsonFileStore<Record<string, string>>(join(runDir, "rs-intent.json"));
+  const module = rsService({ table, backend, runDir, env, cwd: resolve(import.meta.dirname, "../../.."), stopServicesOnExit: () => stopServices, intent });
   const transport = await NatsTransport.connect(RS_LABEL, loadCredential());
   const running = await startService(module, transport, { log });
   onShutdown(running.sys.log, () => running.stop(), SHUTDOWN_BUDGET_MS);

@@ -13,21 +13,26 @@ export interface PidStore {
   save(pids: Record<string, number>): void;
 }
 
-/** Pids in a JSON file (written whole, then renamed: never half-written). */
-export function filePidStore(file: string): PidStore {
+/** A record in a JSON file (written whole, then renamed: never half-written). */
+export function jsonFileStore<T extends Record<string, unknown>>(file: string): { load(): T; save(v: T): void } {
   return {
     load: () => {
       try {
-        return JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
+        return JSON.parse(readFileSync(file, "utf8")) as T;
       } catch {
-        return {};
+        return {} as T;
       }
     },
-    save: (pids) => {
-      writeFileSync(`${file}.tmp`, JSON.stringify(pids) + "\n");
+    save: (v) => {
+      writeFileSync(`${file}.tmp`, JSON.stringify(v) + "\n");
       renameSync(`${file}.tmp`, file);
     },
   };
+}
+
+/** Pids in a JSON file. */
+export function filePidStore(file: string): PidStore {
+  return jsonFileStore<Record<string, number>>(file);
 }
 
 export function memoryPidStore(): PidStore {

@@ -17,8 +17,10 @@ export interface RsOptions {
   /** The environment every service starts with (rs's own, less what is per service). */
   env: Record<string, string>;
   cwd: string;
-  /** Stop every service when rs stops (process mode; in compose they are compose's). Default true. */
-  stopServicesOnExit?: boolean;
+  /** Stop every service when rs stops (process mode; in compose they are compose's; not on a hand-over to a new rs). Default true. */
+  stopServicesOnExit?: () => boolean;
+  /** Where services stopped by hand or failed are remembered across rs's restarts. */
+  intent?: { load(): Record<string, string>; save(intent: Record<string, string>): void };
 }
 
 /** The services rs runs: every user-placement service with a command, except rs itself. */
@@ -43,6 +45,7 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
         backend: o.backend, clock: sys.clock, log: sys.log, services: supervised(o),
         ping: async (label, timeoutMs) => void (await sys.sendrec(label, Common.COMMON_HEARTBEAT, {}, EMPTY, timeoutMs)),
         onChange: (s, why) => sys.log.debug({ service: s, why }, "%s is %s: %s", s.label, s.state, why),
+        intent: o.intent,
       });
       const init = async () => {
         await followEvents(sys, (ev) => supervisor.onEvent(ev));
@@ -56,7 +59,7 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
         initRestart: init,
         // A new kernel: the services rejoin it by themselves; rs keeps its table.
         initKernelRestart: async () => undefined,
-        shutdown: () => supervisor.shutdown(o.stopServicesOnExit ?? true),
+        shutdown: () => supervisor.shutdown(o.stopServicesOnExit?.() ?? true),
         handlers: {
           [Rs.RS_UP]: async (req) => ({ args: { pid: await supervisor.up(req.args.label) } }),
           [Rs.RS_DOWN]: async (req) => {
@@ -65,6 +68,10 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
           },
           [Rs.RS_RESTART]: async (req) => ({ args: { pid: await supervisor.restart(req.args.label) } }),
           [Rs.RS_LIST]: () => ({ args: { services: supervisor.list() } }),
+          [Rs.RS_RECOVERIES]: (req) => {
+            const list = supervisor.recoveries.filter((r) => r.servingAt >= (req.args.since ?? 0)).map((r) => ({ ...r, cause: r.cause.slice(0, 300) }));
+            return { args: { count: list.length }, data: new TextEncoder().encode(JSON.stringify(list)) };
+          },
         },
       };
     },

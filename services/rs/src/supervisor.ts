@@ -25,10 +25,14 @@ export interface SupervisedService {
   heartbeat: boolean;
 }
 
+/** How rs learned of a death: the process's exit, the kernel's dead event, or missed heartbeats. */
+export type Detection = "exit" | "event" | "heartbeat" | "start-timeout";
+
 /** A recovery, from death to serving again. */
 export interface Recovery {
   label: string;
   cause: string;
+  how: Detection;
   diedAt: number;
   detectedAt: number;
   servingAt: number;
@@ -45,6 +49,11 @@ export interface SupervisorOptions {
   ping: (label: string, timeoutMs: number) => Promise<void>;
   /** Told of every state change (rs's own events, the dashboard). */
   onChange?: (s: ServiceStatus, why: string) => void;
+  /**
+   * Where the operator's intent outlives rs: services stopped by hand or failed stay so
+   * when rs restarts. Absent: kept in memory only.
+   */
+  intent?: { load(): Record<string, string>; save(intent: Record<string, string>): void };
 }
 
 type State = ServiceStatus["state"];
@@ -62,7 +71,7 @@ interface Row {
   readySince?: number;
   lastCause?: string;
   /** Set while a death is being recovered from. */
-  death?: { cause: string; diedAt: number; detectedAt: number };
+  death?: { cause: string; how: Detection; diedAt: number; detectedAt: number };
   last?: Recovery;
   /** Why rs itself is killing the current process (a hang, a dead incarnation). */
   killing?: string;
@@ -75,6 +84,9 @@ interface Row {
 /** How long a child's exit may lag the kernel's dead event before rs kills the process. */
 const EXIT_GRACE_MS = 250;
 
+/** How long a started service may take to be ready (at least 5 heartbeat periods). */
+const START_TIMEOUT_MS = 10_000;
+
 /** How long rs waits for a process it SIGKILLed to be reported gone. */
 const KILL_WAIT_MS = 3000;
 
@@ -84,6 +96,10 @@ const MAX_RECOVERIES = 1024;
 export class Supervisor {
   private readonly o: SupervisorOptions;
   private readonly rows = new Map<string, Row>();
+  /** A launch in progress per row: a second start joins it instead of spawning again. */
+  private readonly launching = new Map<Row, Promise<void>>();
+  /** Operator requests per row run one after another (RS_UP, RS_DOWN, RS_RESTART). */
+  private readonly ops = new Map<Row, Promise<unknown>>();
   readonly recoveries: Recovery[] = [];
   private shuttingDown = false;
 
@@ -100,6 +116,7 @@ export class Supervisor {
    * it adopts them, found by pid in the kernel's endpoint table).
    */
   async startAll(serving: { label: string; pid: number; host: string; generation: number }[] = []): Promise<void> {
+    const intent = this.o.intent?.load() ?? {};
     for (const row of this.rows.values()) {
       const live = serving.find((s) => s.label === row.svc.label && this.o.backend.alive(s.label) && this.o.backend.matches(s.label, s));
       if (live) {
@@ -107,8 +124,31 @@ export class Supervisor {
         this.serving(row, "adopted");
         continue;
       }
+      const was = intent[row.svc.label];
+      if (was) {
+        // Stopped by hand or failed before rs restarted: it stays so until started by hand.
+        row.lastCause = was.replace(/^(stopped|failed): ?/, "") || undefined;
+        this.set(row, was.startsWith("failed") ? "failed" : "stopped", `${was} (kept across rs's restart)`);
+        continue;
+      }
       await this.launch(row, "boot");
     }
+  }
+
+  private remember(r: Row, intent: string | undefined): void {
+    if (!this.o.intent) return;
+    const all = this.o.intent.load();
+    if (intent) all[r.svc.label] = intent;
+    else delete all[r.svc.label];
+    this.o.intent.save(all);
+  }
+
+  /** One operator request at a time per service. */
+  private serial<T>(r: Row, fn: () => Promise<T>): Promise<T> {
+    const prev = this.ops.get(r) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.ops.set(r, next.catch(() => undefined));
+    return next;
   }
 
   list(): ServiceStatus[] {
@@ -136,32 +176,50 @@ export class Supervisor {
     return r;
   }
 
-  /** RS_UP: a stopped or failed service is started; a running one is left alone. */
+  /** RS_UP: a stopped or failed service is started; a running or starting one is left alone. */
   async up(label: string): Promise<number> {
     const r = this.row(label);
-    if (r.state === "stopping") throw new MkError("EAGAIN", `${label} is stopping: start it once it stopped`);
-    if (r.pid && r.state !== "stopped" && r.state !== "failed") return r.pid;
-    r.timer?.cancel();
-    Object.assign(r, { recent: [], consecutive: 0, death: undefined });
-    await this.launch(r, "started by hand");
-    if (!r.pid) throw new MkError("EIO", `${label} could not start: ${r.lastCause}`);
-    return r.pid;
+    return this.serial(r, async () => {
+      if (r.state === "stopping") throw new MkError("EAGAIN", `${label} is stopping: start it once it stopped`);
+      const pending = this.launching.get(r);
+      if (pending) await pending;
+      if (r.pid && r.state !== "stopped" && r.state !== "failed") return r.pid;
+      r.timer?.cancel();
+      Object.assign(r, { recent: [], consecutive: 0, death: undefined });
+      this.remember(r, undefined);
+      await this.launch(r, "started by hand");
+      if (!r.pid) throw new MkError("EIO", `${label} could not start: ${r.lastCause}`);
+      return r.pid;
+    });
   }
 
   /** RS_DOWN: stopped by hand (SIGTERM, then SIGKILL): not a crash, not restarted. */
   async down(label: string): Promise<void> {
     const r = this.row(label);
+    return this.serial(r, () => this.stopRow(r, "stopped by hand"));
+  }
+
+  private async stopRow(r: Row, why: string): Promise<void> {
+    await this.launching.get(r)?.catch(() => undefined);
     r.timer?.cancel();
-    this.set(r, "stopping", "stopped by hand");
-    await this.o.backend.stop(label);
+    this.set(r, "stopping", why);
+    await this.o.backend.stop(r.svc.label);
     Object.assign(r, { pid: undefined, generation: undefined, death: undefined });
-    this.set(r, "stopped", "stopped by hand");
+    this.remember(r, "stopped");
+    this.set(r, "stopped", why);
   }
 
   /** RS_RESTART: stop and start again; clears a failed state. */
   async restart(label: string): Promise<number> {
-    await this.down(label);
-    return this.up(label);
+    const r = this.row(label);
+    return this.serial(r, async () => {
+      await this.stopRow(r, "restarted by hand");
+      Object.assign(r, { recent: [], consecutive: 0, death: undefined });
+      this.remember(r, undefined);
+      await this.launch(r, "restarted by hand");
+      if (!r.pid) throw new MkError("EIO", `${label} could not start: ${r.lastCause}`);
+      return r.pid;
+    });
   }
 
   /** Stops every service, the last started first (or none: stopServices false). Nothing is restarted from now on. */
@@ -178,8 +236,17 @@ export class Supervisor {
     for (const r of rows) if (r.state === "stopping") this.set(r, "stopped", "rs shut down");
   }
 
-  private async launch(r: Row, why: string): Promise<void> {
+  private launch(r: Row, why: string): Promise<void> {
+    const pending = this.launching.get(r);
+    if (pending) return pending;
+    const p = this.doLaunch(r, why).finally(() => this.launching.delete(r));
+    this.launching.set(r, p);
+    return p;
+  }
+
+  private async doLaunch(r: Row, why: string): Promise<void> {
     if (this.shuttingDown) return;
+    r.timer?.cancel();
     this.set(r, "starting", why);
     Object.assign(r, { pid: undefined, generation: undefined, killing: undefined, pingOut: false });
     try {
@@ -188,8 +255,18 @@ export class Supervisor {
     } catch (e) {
       r.lastCause = `cannot start: ${(e as Error).message}`;
       this.o.log.error({ label: r.svc.label, err: (e as Error).message }, "%s cannot start: marked failed", r.svc.label);
+      this.remember(r, `failed: ${r.lastCause}`);
       this.set(r, "failed", r.lastCause);
+      return;
     }
+    // A service that never says SYS_READY (hung in its init, or its ready event lost) is
+    // restarted like a hang.
+    const pid = r.pid;
+    const limit = Math.max(START_TIMEOUT_MS, 5 * r.svc.policy.heartbeatMs);
+    const at = this.o.clock.now();
+    r.timer = this.o.clock.setTimeout(() => {
+      if (r.state === "starting" && r.pid === pid) void this.killAndRecover(r, `start timeout (not ready within ${limit} ms)`, at, "start-timeout");
+    }, limit);
   }
 
   /** The kernel's view: an incarnation started, is ready, or died. */
@@ -198,9 +275,10 @@ export class Supervisor {
     if (!r || r.state === "failed" || !this.o.backend.matches(ev.label, ev)) return; // not ours, or one already replaced
     if (ev.kind === "started" || ev.kind === "resumed") r.generation = ev.generation;
     else if (ev.kind === "ready" && r.state === "starting") this.serving(r, "ready");
-    else if (ev.kind === "ready" && r.state === "stopped") {
+    else if (ev.kind === "ready" && r.state === "stopped" && this.o.backend.alive(ev.label)) {
       // Started again outside rs (docker start): supervised again.
       Object.assign(r, { pid: this.o.backend.pid(ev.label), generation: ev.generation });
+      this.remember(r, undefined);
       this.o.log.info({ label: r.svc.label, generation: ev.generation }, "%s was started outside rs: supervised again", r.svc.label);
       this.serving(r, "started outside rs");
     }
@@ -212,20 +290,21 @@ export class Supervisor {
       const cause = `${ev.cause}${ev.detail ? ` (${ev.detail})` : ""}`;
       const at = this.o.clock.now();
       const pid = r.pid;
-      if (!this.o.backend.watches(ev.label)) return void this.killAndRecover(r, cause, at);
+      if (!this.o.backend.watches(ev.label)) return void this.killAndRecover(r, cause, at, "event");
       if (ev.cause === "exit") return;
       this.o.clock.setTimeout(() => {
-        if (r.pid === pid && r.state !== "stopping") void this.killAndRecover(r, cause, at);
+        if (r.pid === pid && r.state !== "stopping") void this.killAndRecover(r, cause, at, "event");
       }, EXIT_GRACE_MS);
     }
   }
 
   private serving(r: Row, why: string): void {
     const now = this.o.clock.now();
+    r.timer?.cancel(); // the start deadline
     Object.assign(r, { readySince: now, lastPong: now, lastPingAt: now, pingOut: false });
     if (r.death) {
       const d = r.death;
-      r.last = { label: r.svc.label, cause: d.cause, diedAt: d.diedAt, detectedAt: d.detectedAt, servingAt: now, detectMs: d.detectedAt - d.diedAt, recoverMs: now - d.detectedAt };
+      r.last = { label: r.svc.label, cause: d.cause, how: d.how, diedAt: d.diedAt, detectedAt: d.detectedAt, servingAt: now, detectMs: d.detectedAt - d.diedAt, recoverMs: now - d.detectedAt };
       this.recoveries.push(r.last);
       if (this.recoveries.length > MAX_RECOVERIES) this.recoveries.shift();
       r.death = undefined;
@@ -247,7 +326,7 @@ export class Supervisor {
       if (r.state !== "running" || r.pid !== pid) return;
       const now = this.o.clock.now();
       if (now - r.lastPong >= 2 * hb) {
-        void this.killAndRecover(r, `heartbeat (no answer for ${now - r.lastPong} ms)`, r.lastPong);
+        void this.killAndRecover(r, `heartbeat (no answer for ${now - r.lastPong} ms)`, r.lastPong, "heartbeat");
         return;
       }
       if (!r.pingOut && now - r.lastPingAt >= hb) {
@@ -257,7 +336,11 @@ export class Supervisor {
             if (r.pid === pid) r.lastPong = this.o.clock.now();
           },
           (e: unknown) => {
-            if (r.pid === pid && !(e instanceof MkError && e.errno === "ETIMEDOUT")) r.lastPong = this.o.clock.now();
+            // No answer (ETIMEDOUT), or no live incarnation at the kernel (EDEADSRCDST: it
+            // died unseen, or never registered with a restarted kernel) is a miss; the bus
+            // or the kernel being away (ENOTREADY) is not the service's fault.
+            const miss = e instanceof MkError && (e.errno === "ETIMEDOUT" || e.errno === "EDEADSRCDST");
+            if (r.pid === pid && !miss) r.lastPong = this.o.clock.now();
           },
         ).finally(() => {
           if (r.pid === pid) r.pingOut = false;
@@ -268,12 +351,12 @@ export class Supervisor {
   }
 
   /** rs ends the incarnation itself (a hang, or the kernel saw it die with the process still there). */
-  private async killAndRecover(r: Row, cause: string, diedAt: number): Promise<void> {
+  private async killAndRecover(r: Row, cause: string, diedAt: number, how: Detection): Promise<void> {
     const pid = r.pid;
     if (!pid || r.killing) return;
     r.killing = cause;
     r.timer?.cancel();
-    r.death = { cause, diedAt, detectedAt: this.o.clock.now() };
+    r.death = { cause, how, diedAt, detectedAt: this.o.clock.now() };
     this.o.log.warn({ label: r.svc.label, child: pid, cause }, "%s (pid %d): %s; killing it", r.svc.label, pid, cause);
     try {
       this.o.backend.signal(r.svc.label, "SIGKILL");
@@ -298,6 +381,7 @@ export class Supervisor {
       // Stopped outside rs (docker stop): a stop by hand. Started again outside rs, it is
       // supervised again from its ready event.
       Object.assign(r, { pid: undefined, generation: undefined, lastCause: `stopped by hand outside rs (exit ${e.code})` });
+      this.remember(r, "stopped: outside rs");
       r.timer?.cancel();
       this.o.log.info({ label: r.svc.label, code: e.code }, "%s was stopped outside rs: left stopped", r.svc.label);
       this.set(r, "stopped", "stopped outside rs");
@@ -312,11 +396,12 @@ export class Supervisor {
     const now = this.o.clock.now();
     const { backoffMinMs, backoffMaxMs, intensity } = r.svc.policy;
     r.timer?.cancel();
-    r.death = { cause, diedAt, detectedAt: r.death?.detectedAt ?? now };
+    r.death = { cause, how: r.death?.how ?? "exit", diedAt, detectedAt: r.death?.detectedAt ?? now };
     Object.assign(r, { pid: undefined, generation: undefined, killing: undefined, lastCause: cause });
     r.recent = r.recent.filter((t) => now - t < intensity.seconds * 1000);
     if (r.recent.length >= intensity.restarts) {
       this.o.log.error({ label: r.svc.label, cause, restarts: r.recent.length, seconds: intensity.seconds }, "%s failed: %d restarts within %d s; mkctl restart %s clears it", r.svc.label, r.recent.length, intensity.seconds, r.svc.label);
+      this.remember(r, `failed: ${cause}; ${r.recent.length} restarts within ${intensity.seconds} s`);
       this.set(r, "failed", `${cause}; ${r.recent.length} restarts within ${intensity.seconds} s`);
       return;
     }

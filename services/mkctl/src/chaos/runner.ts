@@ -1,0 +1,409 @@
+// The chaos runner: boots a fresh process-mode mkos as the experiment describes (or uses
+// one already running), checks the steady-state hypothesis, starts the verifying
+// workload, injects the method's faults, waits for the system to heal, checks the
+// hypothesis again, runs the rollbacks and writes a journal with the report: faults by
+// kind, detections and how, recoveries, time to detect and to serve again, user
+// operations attempted and failed, bytes verified, kernel restarts.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Cdev, Common, EMPTY, MkError, parseShape, RecoveryShape, Rs, type RecoveryRecord, type ServiceStatus } from "#abi";
+import { BdevClient, connectClient, createLogger, followEvents, loadCredential, sysHwfault, systemClock, waitUntil, type RunningService } from "#libsys";
+import { LocalError } from "#base/errors.ts";
+import { StopWaiting } from "#base/wait.ts";
+import { deriveSystemYaml } from "../derive-table.ts";
+import { ProcessSystem, PROJECT_ROOT } from "../boot.ts";
+import { FATAL, HARDWARE_FAULTS, type Experiment, type FaultAction, type ProbeName } from "./experiment.ts";
+import { Workload, type WorkloadStats } from "./workload.ts";
+
+export interface Pct {
+  p50: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+export interface Report {
+  faults_injected: number;
+  faults_by_kind: Record<string, number>;
+  faults_by_target: Record<string, number>;
+  detections: number;
+  detections_by_how: Record<string, number>;
+  recoveries: number;
+  detect_ms: Pct;
+  recover_ms: Pct;
+  /** Hangs rs found later than two heartbeat periods (plus its quarter-period tick) after the last answer. */
+  hangs_detected_late: number;
+  ops_attempted: number;
+  ops_failed: number;
+  ops_retried: number;
+  corrupt_replies_caught: number;
+  bytes_written: number;
+  bytes_verified: number;
+  bytes_wrong: number;
+  kernel_restarts: number;
+  kernel_uptime_ms: number | null;
+  /** The emulator's process changed during the run (it must not: no fault aims at it). */
+  hardware_restarts: number;
+  /** kernel-core died and nothing brought it back: the monolithic outcome. */
+  system_down: boolean;
+  hardware_faults_observed: string[];
+  errors: string[];
+}
+
+export interface ProbeResult {
+  name: string;
+  probe: ProbeName;
+  tolerance: boolean;
+  value: boolean;
+  within: boolean;
+  detail?: string;
+}
+
+export interface Journal {
+  title: string;
+  experiment: string;
+  seed: number;
+  status: "completed" | "deviated" | "aborted";
+  deviated: boolean;
+  start: string;
+  end: string;
+  duration_ms: number;
+  steady_state: { before: ProbeResult[]; after: ProbeResult[] | null };
+  run: { name: string; fault?: string; target?: string; at: string; generation?: number; note?: string }[];
+  rollbacks: { name: string; fault: string; target: string; at: string; note?: string }[];
+  report: Report;
+}
+
+export interface RunOptions {
+  /** A running process-mode system to use; otherwise one is booted for the run and stopped after. */
+  attach?: ProcessSystem;
+  log?: (line: string) => void;
+}
+
+/** RS_RECOVERIES's body: a JSON array, each entry checked against the ABI's shape. */
+export function recoveriesOf(data: Uint8Array): RecoveryRecord[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    throw new MkError("EBADREQUEST", "rs's recoveries are not JSON");
+  }
+  if (!Array.isArray(raw) || raw.length > 1024) throw new MkError("EBADREQUEST", "rs's recoveries are not a list of at most 1024");
+  return raw.map((x) => parseShape(RecoveryShape.fields, x) as RecoveryRecord);
+}
+
+/** mulberry32: a small seeded generator, so a run's choices repeat. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function percentiles(xs: number[]): Pct {
+  if (xs.length === 0) return { p50: null, p99: null, max: null };
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { p50: Math.round(at(0.5)), p99: Math.round(at(0.99)), max: Math.round(s[s.length - 1]) };
+}
+
+/** The privilege table for a run: the shipped one with the experiment's placements and restart policies. */
+export function experimentSystemYaml(exp: Experiment): string {
+  let yaml = deriveSystemYaml(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), { httpPort: 0, sectors: 32768, placement: exp.system.placement });
+  for (const [label, r] of Object.entries(exp.system.restart)) {
+    const policy = `restart: { heartbeat_ms: ${r.heartbeat_ms ?? 1000}, backoff_min_ms: ${r.backoff_min_ms ?? 100}, backoff_max_ms: ${r.backoff_max_ms ?? 5000}, intensity: { restarts: ${r.intensity?.restarts ?? 5}, seconds: ${r.intensity?.seconds ?? 10} } }`;
+    const block = new RegExp(`(\\n  ${label}:\\n(?:    .*\\n)*?)(    restart: .*\\n)?(?=\\n|  \\S)`);
+    yaml = yaml.replace(block, (_m, head: string) => `${head}    ${policy}\n`);
+  }
+  return yaml;
+}
+
+export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promise<Journal> {
+  const say = o.log ?? (() => undefined);
+  const started = Date.now();
+  const random = rng(exp.seed);
+  const dir = o.attach ? undefined : mkdtempSync(join(tmpdir(), "mkos-chaos-"));
+  let sys = o.attach;
+  if (!sys) {
+    writeFileSync(join(dir!, "system.yaml"), experimentSystemYaml(exp));
+    say(`booting mkos for "${exp.title}" (${Object.entries(exp.system.placement).map(([l, p]) => `${l}: ${p}`).join(", ") || "shipped placements"})`);
+    sys = await ProcessSystem.up({ system: join(dir!, "system.yaml"), runDir: join(dir!, "run"), disk: join(dir!, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+  }
+  const log = createLogger("chaos");
+  log.level = "error";
+  let client: RunningService | undefined;
+  const journal: Journal = {
+    title: exp.title, experiment: exp.file, seed: exp.seed, status: "completed", deviated: false,
+    start: new Date(started).toISOString(), end: "", duration_ms: 0, steady_state: { before: [], after: null }, run: [], rollbacks: [],
+    report: {
+      faults_injected: 0, faults_by_kind: {}, faults_by_target: {}, detections: 0, detections_by_how: {}, recoveries: 0,
+      detect_ms: percentiles([]), recover_ms: percentiles([]), hangs_detected_late: 0,
+      ops_attempted: 0, ops_failed: 0, ops_retried: 0, corrupt_replies_caught: 0, bytes_written: 0, bytes_verified: 0, bytes_wrong: 0,
+      kernel_restarts: 0, kernel_uptime_ms: null, hardware_restarts: 0, system_down: false, hardware_faults_observed: [], errors: [],
+    },
+  };
+  const r = journal.report;
+  const kernelPid = sys.pidOf("kernel");
+  const hardwarePid = sys.pidOf("hardware");
+  const kernelBoots = new Set<string>();
+  let workload: Workload | undefined;
+  let stats: WorkloadStats | undefined;
+  try {
+    client = await connectClient("chaos", loadCredential(sys.credFile("chaos")), { log });
+    const c = client;
+    await followEvents(c.sys, (ev) => void kernelBoots.add(ev.boot));
+    const kernelAlive = () => (kernelPid !== undefined && sys!.alive().kernel === true);
+    const rsCall = async (type: number, args: Record<string, unknown>) => (await c.sys.sendrec("rs", type, args, undefined, 10_000)).args as Record<string, unknown>;
+    const services = async () => ((await rsCall(Rs.RS_LIST, {})).services as ServiceStatus[]);
+    const placementOf = (label: string) => exp.system.placement[label] ?? sys!.table.services.get(label)?.placement ?? "user";
+    const heartbeatOf = (label: string) => sys!.table.services.get(label)?.restart.heartbeatMs ?? 1000;
+
+    const probe = async (p: { name: string; probe: ProbeName; tolerance: boolean }): Promise<ProbeResult> => {
+      let value = false;
+      let detail: string | undefined;
+      try {
+        switch (p.probe) {
+          case "kernel-up": {
+            const ok = kernelAlive() && (await fetch(`${sys!.state.kernelHttp}/readyz`).then((x) => x.ok, () => false));
+            value = ok && sys!.pidOf("kernel") === kernelPid;
+            if (!value) detail = kernelAlive() ? "kernel-core not ready" : "kernel-core is not running";
+            break;
+          }
+          case "services-running": {
+            const rows = await services();
+            const down = rows.filter((s) => s.state !== "running" && placementOf(s.label) === "user");
+            value = down.length === 0;
+            if (!value) detail = down.map((s) => `${s.label} ${s.state}${s.last_cause ? ` (${s.last_cause})` : ""}`).join(", ");
+            break;
+          }
+          case "disk-verifies": {
+            const disk = new BdevClient(c.sys, "ata", { waitMs: 10_000, timeoutMs: 5000 });
+            const data = new Uint8Array(4096).map((_, i) => (i * 7 + exp.seed) & 0xff);
+            await disk.write(64, data);
+            value = Buffer.compare(Buffer.from(await disk.read(64, 8)), Buffer.from(data)) === 0;
+            break;
+          }
+          case "tty-writes": {
+            const rep = await c.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new TextEncoder().encode("chaos probe\n"), 5000);
+            value = (rep.args as { count?: number }).count === 12;
+            break;
+          }
+        }
+      } catch (e) {
+        detail = `${(e as { errno?: string }).errno ?? ""} ${(e as Error).message}`.trim();
+      }
+      return { ...p, value, within: value === p.tolerance, ...(detail ? { detail } : {}) };
+    };
+    const hypothesis = async () => {
+      const results: ProbeResult[] = [];
+      for (const p of exp.hypothesis.probes) results.push(await probe(p));
+      return results;
+    };
+    /** The generation each target last received a fatal fault in: the next waits for a newer one. */
+    const faulted = new Map<string, number>();
+    const untilServing = async (label: string, ms = 30_000) => {
+      if (placementOf(label) === "kernel") return;
+      const after = faulted.get(label) ?? 0;
+      await waitUntil(async () => {
+        if (!kernelAlive()) throw new StopWaiting(new LocalError("MK_ERR_KERNEL_UNREACHABLE", "kernel-core is down"));
+        const row = (await services().catch(() => [])).find((s) => s.label === label);
+        return row?.state === "running" && (row.generation ?? 0) > after ? true : undefined;
+      }, { clock: systemClock, deadlineMs: ms, intervalMs: 25, what: `${label} serving after generation ${after}` });
+    };
+
+    journal.steady_state.before = await hypothesis();
+    if (journal.steady_state.before.some((p) => !p.within)) {
+      journal.status = "aborted";
+      journal.deviated = true;
+      say(`steady state does not hold before the method: ${journal.steady_state.before.filter((p) => !p.within).map((p) => `${p.name}: ${p.detail ?? p.value}`).join("; ")}`);
+      return journal;
+    }
+    if (exp.workload) {
+      workload = new Workload(c.sys, { ...exp.workload, seed: exp.seed });
+      await workload.start();
+    }
+
+    const inject = async (a: FaultAction, rec: (e: Journal["run"][number]) => void) => {
+      const target = a.targets[Math.floor(random() * a.targets.length)];
+      const at = new Date().toISOString();
+      const inKernel = placementOf(target) === "kernel";
+      // Each fault hits a serving incarnation, and a fatal one a new one (never the same process twice).
+      if (!HARDWARE_FAULTS.includes(a.fault) && a.fault !== "clear") await untilServing(target);
+      const gen = (await services().catch(() => [])).find((s) => s.label === target)?.generation;
+      if (FATAL.includes(a.fault) && gen) faulted.set(target, gen);
+      let note: string | undefined;
+      switch (a.fault) {
+        case "kill":
+        case "hang":
+          if (inKernel) {
+            // An in-kernel service has no process of its own: the fault becomes a crash inside kernel-core.
+            await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "crash" }, EMPTY, 5000);
+            await c.sys.sendrec(target, Common.COMMON_PING, {}, EMPTY, 5000).catch(() => undefined);
+            note = "in kernel placement: crashed inside kernel-core";
+          } else {
+            sys!.kill(target, a.fault === "kill" ? "SIGKILL" : "SIGSTOP");
+          }
+          break;
+        case "crash":
+          await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "crash" }, EMPTY, 5000);
+          // The next request it handles throws: send one (an idle server would otherwise never crash).
+          await c.sys.sendrec(target, Common.COMMON_PING, {}, EMPTY, 5000).catch(() => undefined);
+          break;
+        case "slow":
+          await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "slow", ms: a.ms ?? 200, count: a.n ?? 5 }, EMPTY, 5000);
+          break;
+        case "corrupt":
+          await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "corrupt", count: a.n ?? 3 }, EMPTY, 5000);
+          break;
+        case "clear":
+          await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "clear" }, EMPTY, 5000).catch(() => undefined);
+          await sysHwfault(c.sys, { fault: "clear" });
+          break;
+        default: {
+          // Hardware faults, through the privileged kernel call.
+          const irq = target === "tty" ? 4 : 14;
+          if (a.fault === "bad-sector") {
+            const lba = 1024 + Math.floor(random() * 1024);
+            await sysHwfault(c.sys, { fault: "bad-sector", lba, count: a.n ?? 1 });
+            // The driver reports EIO for that block and only that block.
+            const disk = new BdevClient(c.sys, "ata", { waitMs: 10_000, timeoutMs: 10_000 });
+            const bad = await disk.read(lba, 1).then(() => "read", (e: { errno?: string }) => e.errno ?? "error");
+            const good = await disk.read(lba + (a.n ?? 1), 1).then(() => "read", (e: { errno?: string }) => e.errno ?? "error");
+            note = `lba ${lba}: ${bad}; lba ${lba + (a.n ?? 1)}: ${good}`;
+            r.hardware_faults_observed.push(`bad-sector ${note}`);
+            await sysHwfault(c.sys, { fault: "clear" });
+          } else if (a.fault === "stuck-bsy") {
+            await sysHwfault(c.sys, { fault: "stuck-bsy", ms: a.ms ?? 500 });
+          } else {
+            await sysHwfault(c.sys, { fault: a.fault as "lost-irq" | "spurious-irq", irq, count: a.n ?? 3 });
+          }
+        }
+      }
+      r.faults_injected++;
+      r.faults_by_kind[a.fault] = (r.faults_by_kind[a.fault] ?? 0) + 1;
+      r.faults_by_target[target] = (r.faults_by_target[target] ?? 0) + 1;
+      rec({ name: a.name, fault: a.fault, target, at, ...(gen ? { generation: gen } : {}), ...(note ? { note } : {}) });
+      if (inKernel && FATAL.includes(a.fault)) {
+        // The monolithic blue screen: wait to see kernel-core go.
+        await waitUntil(() => (kernelAlive() ? undefined : true), { clock: systemClock, deadlineMs: 10_000, what: "kernel-core to die" }).catch(() => undefined);
+      }
+    };
+
+    for (const step of exp.method) {
+      if (!kernelAlive()) break;
+      if (step.type === "pause") {
+        journal.run.push({ name: step.name, at: new Date().toISOString() });
+        await systemClock.sleep(step.durationMs);
+        continue;
+      }
+      say(`${step.name}: ${step.count} × ${step.fault} on ${step.targets.join(", ")}`);
+      for (let i = 0; i < step.count && kernelAlive(); i++) {
+        try {
+          await inject(step, (e) => journal.run.push(e));
+        } catch (e) {
+          if (r.errors.length < 20) r.errors.push(`${step.name}: ${(e as Error).message}`);
+          if (!kernelAlive()) break;
+        }
+        if (step.intervalMs > 0) await systemClock.sleep(step.intervalMs);
+      }
+    }
+
+    r.system_down = !kernelAlive();
+    if (!r.system_down) {
+      // Healing: every service serving again.
+      for (const label of new Set(exp.method.flatMap((s) => (s.type === "action" ? s.targets : [])))) {
+        await untilServing(label, 60_000).catch((e: Error) => void (r.errors.length < 20 && r.errors.push(e.message)));
+      }
+    }
+    if (workload) {
+      // With the kernel gone nothing answers: the workload's requests fail at their deadline.
+      stats = r.system_down ? await Promise.race([workload.stop(), systemClock.sleep(5_000).then(() => workload!.snapshot())]) : await workload.stop();
+    }
+    journal.steady_state.after = await hypothesis();
+    for (const a of exp.rollbacks) {
+      if (r.system_down) break;
+      for (const t of a.targets) {
+        await inject({ ...a, targets: [t], count: 1 }, (e) => journal.rollbacks.push({ name: a.name, fault: a.fault, target: t, at: e.at, ...(e.note ? { note: e.note } : {}) })).catch((e: Error) => {
+          journal.rollbacks.push({ name: a.name, fault: a.fault, target: t, at: new Date().toISOString(), note: `failed: ${e.message}` });
+        });
+      }
+      r.faults_injected -= a.targets.length; // rollbacks are not faults
+      r.faults_by_kind[a.fault] = (r.faults_by_kind[a.fault] ?? a.targets.length) - a.targets.length;
+      if (r.faults_by_kind[a.fault] <= 0) delete r.faults_by_kind[a.fault];
+      for (const t of a.targets) {
+        r.faults_by_target[t]--;
+        if (r.faults_by_target[t] <= 0) delete r.faults_by_target[t];
+      }
+    }
+    if (!r.system_down) {
+      const reply = await c.sys.sendrec("rs", Rs.RS_RECOVERIES, { since: started }, undefined, 10_000);
+      const recs = recoveriesOf(reply.data);
+      r.detections = recs.length;
+      for (const x of recs) r.detections_by_how[x.how] = (r.detections_by_how[x.how] ?? 0) + 1;
+      r.recoveries = recs.length;
+      r.detect_ms = percentiles(recs.map((x) => x.detectMs));
+      r.recover_ms = percentiles(recs.map((x) => x.recoverMs));
+      r.hangs_detected_late = recs.filter((x) => x.how === "heartbeat" && x.detectMs > 2.25 * heartbeatOf(x.label) + 100).length;
+      const up = await fetch(`${sys.state.kernelHttp}/metrics`).then((x) => x.text(), () => "");
+      const m = /process_start_time_seconds (\d+(?:\.\d+)?)/.exec(up);
+      r.kernel_uptime_ms = m ? Date.now() - Math.round(Number(m[1]) * 1000) : null;
+    }
+    r.kernel_restarts = Math.max(0, kernelBoots.size - 1) + (sys.pidOf("kernel") !== kernelPid ? 1 : 0);
+    r.hardware_restarts = sys.pidOf("hardware") !== hardwarePid || !sys.alive().hardware ? 1 : 0;
+  } catch (e) {
+    journal.status = "aborted";
+    r.errors.push((e as Error).message);
+  } finally {
+    if (workload && !stats) stats = workload.snapshot();
+    if (stats) {
+      Object.assign(r, {
+        ops_attempted: stats.ops_attempted, ops_failed: stats.ops_failed + stats.ops_unfinished, ops_retried: stats.ops_retried, corrupt_replies_caught: stats.corrupt_replies,
+        bytes_written: stats.bytes_written, bytes_verified: stats.bytes_verified, bytes_wrong: stats.bytes_wrong,
+      });
+      r.errors.push(...stats.errors.slice(0, 20 - r.errors.length));
+    }
+    await client?.stop().catch(() => undefined);
+    if (!o.attach) {
+      await sys.down().catch(() => undefined);
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const after = journal.steady_state.after;
+  const held = after !== null && after.every((p) => p.within);
+  journal.deviated = journal.status === "aborted" || !held || r.ops_failed > 0 || r.bytes_wrong > 0 || r.system_down;
+  if (journal.status !== "aborted" && journal.deviated) journal.status = "deviated";
+  journal.end = new Date().toISOString();
+  journal.duration_ms = Date.now() - started;
+  return journal;
+}
+
+/** The report as a table for a terminal. */
+export function summary(j: Journal): string {
+  const r = j.report;
+  const pct = (p: Pct) => (p.p50 === null ? "-" : `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`);
+  const rows: [string, string][] = [
+    ["status", `${j.status}${j.deviated ? " (the steady state did not hold)" : ""}`],
+    ["duration", `${(j.duration_ms / 1000).toFixed(1)} s, seed ${j.seed}`],
+    ["faults injected", `${r.faults_injected} (${Object.entries(r.faults_by_kind).map(([k, n]) => `${k} ${n}`).join(", ")})`],
+    ["faults by target", Object.entries(r.faults_by_target).map(([k, n]) => `${k} ${n}`).join(", ") || "-"],
+    ["detections", `${r.detections} (${Object.entries(r.detections_by_how).map(([k, n]) => `${k} ${n}`).join(", ") || "-"})`],
+    ["recoveries", String(r.recoveries)],
+    ["time to detect", pct(r.detect_ms)],
+    ["time to serve again", pct(r.recover_ms)],
+    ["hangs detected late", String(r.hangs_detected_late)],
+    ["user operations", `${r.ops_attempted} attempted, ${r.ops_failed} failed (or never answered), ${r.ops_retried} resent, ${r.corrupt_replies_caught} corrupt replies caught`],
+    ["bytes", `${r.bytes_written} written, ${r.bytes_verified} verified, ${r.bytes_wrong} wrong`],
+    ["kernel-core", r.system_down ? "DOWN: the system did not survive" : `${r.kernel_restarts} restarts, up ${r.kernel_uptime_ms === null ? "?" : `${(r.kernel_uptime_ms / 1000).toFixed(1)} s`}; emulator ${r.hardware_restarts} restarts`],
+  ];
+  if (r.hardware_faults_observed.length) rows.push(["hardware faults", r.hardware_faults_observed.slice(0, 5).join("; ")]);
+  for (const p of [...j.steady_state.before.map((x) => ["before", x] as const), ...(j.steady_state.after ?? []).map((x) => ["after", x] as const)]) {
+    if (!p[1].within) rows.push([`probe ${p[1].name} (${p[0]})`, `${p[1].value} (wanted ${p[1].tolerance})${p[1].detail ? `: ${p[1].detail}` : ""}`]);
+  }
+  if (r.errors.length) rows.push(["errors", r.errors.slice(0, 5).join("; ")]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return [`${j.title}`, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join("\n");
+}
