@@ -4,7 +4,7 @@
 import { headers, type NatsConnection, type Status } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cdev, Common, H, Subjects, SysCall } from "#abi";
-import { createLogger, loadCredential, NatsTransport, type ServiceModule, sysDevio, sysIrqSetPolicy, sysSdevio, systemClock } from "#libsys";
+import { createLogger, followEvents, loadCredential, NatsTransport, type ServiceModule, sysDevio, sysHwfault, sysIrqSetPolicy, sysSdevio, systemClock } from "#libsys";
 import { connectNats } from "#base/nats-connect.ts";
 import { Wire } from "#base/wire.ts";
 import { RequestMux } from "#base/request-mux.ts";
@@ -94,6 +94,24 @@ describe("security", () => {
     expect(all).toMatch(/Permissions Violation for Subscription to "_INBOX\.ata\.>"/);
     expect(all).toMatch(/Permissions Violation for Subscription to "mk\.ep\.ata\.>"/);
     expect(all).toMatch(/Permissions Violation for Subscription to "mk\.hw\.io"/);
+  });
+
+  it("security - only a caller with the chaos privilege may arm faults (COMMON_FAULT) or hardware faults (hwfault); the refusal is an event", async () => {
+    const client = await ts.client("client"); // may message echo, has no chaos privilege
+    const denied: string[] = [];
+    await followEvents(client.sys, (ev) => void (ev.kind === "denied" && denied.push(`${ev.label}:${ev.denied}:${ev.target}`)));
+    await expect(client.sys.sendrec("echo", Common.COMMON_FAULT, { fault: "crash" })).rejects.toMatchObject({ errno: "ECALLDENIED", message: expect.stringContaining("chaos: true") });
+    await expect(sysHwfault(client.sys, { fault: "stuck-bsy", ms: 60_000 })).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    expect(busTraffic).toEqual([]);
+    // echo was not armed: it still answers.
+    await expect(client.sys.sendrec("echo", Common.COMMON_PING)).resolves.toBeDefined();
+    await waitUntil(() => (denied.includes("client:chaos:echo") ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the denied event" });
+    // The chaos client may: a slow fault on echo delays its next reply.
+    const chaos = await ts.client("chaos");
+    await expect(chaos.sys.sendrec("tty", Common.COMMON_FAULT, { fault: "slow", ms: 300, count: 1 })).resolves.toBeDefined();
+    const t0 = Date.now();
+    await chaos.sys.sendrec("tty", Common.COMMON_PING);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
   });
 
   it("security - kernel calls not granted answer ECALLDENIED; a port outside the range answers EPERM naming it", async () => {

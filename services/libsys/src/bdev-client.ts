@@ -9,8 +9,11 @@ import { Recovering, type RecoveryOptions } from "./recovery.ts";
 import type { Sys } from "./sys.ts";
 import type { RawReply } from "#base/transport.ts";
 
-/** Reads again after a reply that failed its checksum, before giving up with EIO. */
-const CORRUPT_RETRIES = 3;
+/**
+ * Reads again after a reply that failed its checksum, before giving up with EIO: damage in
+ * transit is transient, but many replies in a row can be hit (a burst of corruption).
+ */
+const CORRUPT_RETRIES = 32;
 
 export interface BdevClientOptions extends RecoveryOptions {
   /** Per-request timeout. */
