@@ -30,6 +30,8 @@ export interface RestartPolicy {
   backoffMinMs: number;
   backoffMaxMs: number;
   intensity: { restarts: number; seconds: number };
+  /** Keep a warm standby incarnation started (process mode): a crash is a hand-over, not a Node start. */
+  standby: boolean;
 }
 
 export interface ServicePrivileges {
@@ -74,6 +76,7 @@ const DEFAULT_RESTART: RestartPolicy = {
   backoffMinMs: 100,
   backoffMaxMs: 5000,
   intensity: { restarts: 5, seconds: 10 },
+  standby: false,
 };
 
 class Ctx {
@@ -245,12 +248,13 @@ function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
 
 function parseRestart(ctx: Ctx, node: Node | undefined, p: string): RestartPolicy {
   if (!node) return DEFAULT_RESTART;
-  const m = mapEntries(ctx, node, p, ["heartbeat_ms", "backoff_min_ms", "backoff_max_ms", "intensity"]);
+  const m = mapEntries(ctx, node, p, ["heartbeat_ms", "backoff_min_ms", "backoff_max_ms", "intensity", "standby"]);
   const r: RestartPolicy = {
     heartbeatMs: optInt(ctx, m.get("heartbeat_ms"), `${p}.heartbeat_ms`, 10, 600_000) ?? DEFAULT_RESTART.heartbeatMs,
     backoffMinMs: optInt(ctx, m.get("backoff_min_ms"), `${p}.backoff_min_ms`, 0, 600_000) ?? DEFAULT_RESTART.backoffMinMs,
     backoffMaxMs: optInt(ctx, m.get("backoff_max_ms"), `${p}.backoff_max_ms`, 0, 3_600_000) ?? DEFAULT_RESTART.backoffMaxMs,
     intensity: DEFAULT_RESTART.intensity,
+    standby: m.has("standby") ? bool(ctx, m.get("standby")!, `${p}.standby`) : false,
   };
   if (r.backoffMaxMs < r.backoffMinMs) ctx.fail(m.get("backoff_max_ms"), `${p}.backoff_max_ms`, "is below backoff_min_ms");
   const i = m.get("intensity");

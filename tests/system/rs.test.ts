@@ -22,10 +22,10 @@ beforeAll(async () => {
   ghost:
     command: [/nonexistent/bin/ghostd]
 `,
-    // A quicker heartbeat for tty (hang detection), a tight intensity for ata (the crash loop).
+    // A quicker heartbeat and a warm standby for tty, a tight intensity for ata (the crash loop).
     edit: (y) =>
       y
-        .replace("    irq: [4]\n", `    irq: [4]\n    restart: { heartbeat_ms: ${HEARTBEAT_MS}, backoff_min_ms: 50, backoff_max_ms: 1000, intensity: { restarts: 10, seconds: 60 } }\n`)
+        .replace("    irq: [4]\n", `    irq: [4]\n    restart: { heartbeat_ms: ${HEARTBEAT_MS}, backoff_min_ms: 50, backoff_max_ms: 1000, intensity: { restarts: 10, seconds: 1 }, standby: true }\n`)
         .replace("intensity: { restarts: 5, seconds: 10 }", "intensity: { restarts: 3, seconds: 30 }"),
   });
 });
@@ -101,6 +101,21 @@ describe("rs", () => {
     expect(o.failed).toEqual([]);
     expect((await row("ata")).generation).toBe(gen + 2);
     await c.stop();
+  });
+
+  it("rs - tty with a warm standby: a crash after a healthy spell is a hand-over, serving again in well under a Node start", async () => {
+    await waitUntil(() => (ts.sys.alive()["tty.standby"] ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "tty's standby running" });
+    const standbyPid = ts.sys.pidOf("tty.standby")!;
+    await new Promise((r) => setTimeout(r, 1200)); // a healthy spell (the intensity window, 1 s here) and the standby loaded
+    const before = await row("tty");
+    ts.sys.kill("tty", "SIGKILL");
+    const after = await waitUntil(async () => {
+      const r = await row("tty");
+      return r.state === "running" && r.generation! > before.generation! ? r : undefined;
+    }, { clock: systemClock, deadlineMs: 10_000, what: "tty serving again" });
+    expect(after.pid).toBe(standbyPid); // the standby took over: no new process was started for it
+    expect(after.recover_ms).toBeLessThan(150);
+    console.log(`standby: tty serving again ${after.recover_ms} ms after its death was seen`);
   });
 
   it("rs - a stop by hand is not restarted; start brings it back with the next generation", async () => {

@@ -55,6 +55,14 @@ class MemoryBackend implements Backend {
   matches(name: string, ev: { pid: number }) {
     return this.procs.get(name)?.pid === ev.pid;
   }
+  promote(from: string, to: string) {
+    const p = this.procs.get(from);
+    if (!p?.alive) return undefined;
+    this.procs.delete(from);
+    this.procs.set(to, p);
+    this.started.push(`${to}:${p.pid} (standby)`);
+    return p.pid;
+  }
   onExit(fn: (e: ExitInfo) => void) {
     this.listeners.push(fn);
   }
@@ -257,6 +265,37 @@ describe("rs supervisor", () => {
     expect(s2.list()).toMatchObject([{ label: "ata", state: "starting" }, { label: "tty", state: "stopped" }]);
     await s2.up("tty");
     expect(saved).toEqual({});
+  });
+
+  it("rs - with a warm standby, the first crash after a healthy spell is a hand-over at once; a crash loop backs off as before", async () => {
+    const b = new MemoryBackend();
+    const svc = { ...service("ata"), standby: { ...service("ata").spec, name: "ata.standby" } };
+    const signalled: number[] = [];
+    const kill = process.kill;
+    (process as { kill: unknown }).kill = (pid: number, sig: string) => (sig === "SIGUSR1" ? void signalled.push(pid) : kill(pid, sig as NodeJS.Signals));
+    try {
+      const s = new Supervisor({ backend: b, clock, log, services: [svc], ping: async () => undefined });
+      await s.startAll();
+      const ev = (kind: KernelEvent["kind"], gen: number) => s.onEvent({ ...event("ready", "ata"), kind, pid: b.pid("ata")!, generation: gen });
+      ev("started", 1);
+      ev("ready", 1);
+      await flush();
+      expect(b.alive("ata.standby")).toBe(true);
+      const standbyPid = b.pid("ata.standby")!;
+      await advance(10_000, 1000); // a healthy spell: a whole intensity window
+      b.exit("ata", "SIGKILL");
+      expect(signalled).toEqual([standbyPid]); // no backoff, no new process: the standby takes over
+      expect(s.list()[0]).toMatchObject({ state: "starting", pid: standbyPid, restarts: 1 });
+      ev("started", 2);
+      ev("ready", 2);
+      await flush();
+      expect(b.alive("ata.standby")).toBe(true); // a new standby for the next time
+      b.exit("ata", "SIGKILL"); // at once again: a crash loop, not a healthy spell
+      expect(signalled).toHaveLength(1);
+      expect(s.list()[0].state).toBe("backoff");
+    } finally {
+      (process as { kill: unknown }).kill = kill;
+    }
   });
 
   it("rs - a restarted rs adopts services still serving (same pid) and starts only the rest", async () => {

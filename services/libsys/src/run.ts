@@ -12,6 +12,17 @@ export async function runUserService(module: ServiceModule): Promise<void> {
   const log = createLogger(label);
   try {
     const transport = await NatsTransport.connect(label, loadCredential());
+    if (process.env.MK_STANDBY === "1") {
+      // A warm standby (rs keeps one for services with restart.standby): loaded and
+      // connected, but no incarnation yet. SIGUSR1 from rs makes it the next one; SIGTERM
+      // ends it quietly.
+      log.info("standby for %s: waiting for rs to hand over", label);
+      const quit = () => void transport.close().finally(() => process.exit(0));
+      process.once("SIGTERM", quit);
+      await new Promise<void>((resolve) => process.once("SIGUSR1", () => resolve()));
+      process.removeListener("SIGTERM", quit);
+      log.info("standby taking over as the next %s", label);
+    }
     const running = await startService(module, transport, { log });
     onShutdown(running.sys.log, () => running.stop());
   } catch (e) {

@@ -46,6 +46,8 @@ export interface Backend {
    * process of `name`? A process by its pid; a container by its hostname.
    */
   matches(name: string, ev: { pid: number; host: string }): boolean;
+  /** A warm standby recorded as `from` becomes `to` (optional: process backend only). */
+  promote?(from: string, to: string): number | undefined;
   /** Will the current process of `name` be reported by onExit (this backend started it)? */
   watches(name: string): boolean;
 }

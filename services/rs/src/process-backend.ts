@@ -61,6 +61,8 @@ export class ProcessBackend implements Backend {
   private readonly exitListeners: ((e: ExitInfo) => void)[] = [];
   /** Children of this process not yet reaped: their exits will be reported. */
   private readonly children = new Set<number>();
+  /** The part each child runs as now (a standby promoted changes name). */
+  private readonly nameOf = new Map<number, string>();
 
   constructor(store: PidStore = memoryPidStore(), clock: Clock = systemClock) {
     this.store = store;
@@ -108,9 +110,12 @@ export class ProcessBackend implements Backend {
       child.once("error", (e) => reject(new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: cannot run ${cmd}: ${e.message}`, { cause: e })));
     });
     this.children.add(pid);
+    this.nameOf.set(pid, spec.name);
     child.once("exit", (code, signal) => {
       this.children.delete(pid);
-      for (const fn of this.exitListeners) fn({ name: spec.name, pid, code, signal });
+      const name = this.nameOf.get(pid) ?? spec.name;
+      this.nameOf.delete(pid);
+      for (const fn of this.exitListeners) fn({ name, pid, code, signal });
     });
     child.unref();
     this.record(spec.name, pid);
@@ -139,6 +144,21 @@ export class ProcessBackend implements Backend {
     const pid = this.store.load()[name];
     if (!pid) throw new LocalError("MK_ERR_UNKNOWN_PART", `no process recorded for ${name} (parts: ${Object.keys(this.store.load()).join(", ") || "none"})`);
     process.kill(pid, signal);
+    return pid;
+  }
+
+  /**
+   * The process recorded as `from` (a warm standby) is from now on `to`: its record and
+   * its exit report move. Returns its pid, or undefined when none runs.
+   */
+  promote(from: string, to: string): number | undefined {
+    const pids = this.store.load();
+    const pid = pids[from];
+    if (!pid || !pidAlive(pid)) return undefined;
+    delete pids[from];
+    pids[to] = pid;
+    this.store.save(pids);
+    this.nameOf.set(pid, to);
     return pid;
   }
 

@@ -33,7 +33,10 @@ export function supervised(o: RsOptions): SupervisedService[] {
         name: s.label, command: s.command!, cwd: o.cwd, logFile: join(o.runDir, "logs", `${s.label}.log`),
         env: { ...o.env, MK_CREDS: join(o.runDir, "creds", `${s.label}.json`), MK_LABEL: s.label },
       };
-      return { label: s.label, spec, policy: s.restart, heartbeat: self?.ipc.includes(s.label) ?? false };
+      const standby = s.restart.standby
+        ? { ...spec, name: `${s.label}.standby`, logFile: join(o.runDir, "logs", `${s.label}.standby.log`), env: { ...spec.env, MK_STANDBY: "1" } }
+        : undefined;
+      return { label: s.label, spec, policy: s.restart, heartbeat: self?.ipc.includes(s.label) ?? false, ...(standby ? { standby } : {}) };
     });
 }
 

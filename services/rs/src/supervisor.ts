@@ -23,6 +23,8 @@ export interface SupervisedService {
   policy: RestartPolicy;
   /** rs may ping it (it is in rs's ipc list): hangs are detected. */
   heartbeat: boolean;
+  /** How to run its warm standby (restart.standby): loaded and connected, waiting for SIGUSR1. */
+  standby?: RunSpec;
 }
 
 /** How rs learned of a death: the process's exit, the kernel's dead event, or missed heartbeats. */
@@ -204,6 +206,7 @@ export class Supervisor {
     r.timer?.cancel();
     this.set(r, "stopping", why);
     await this.o.backend.stop(r.svc.label);
+    if (r.svc.standby) await this.o.backend.stop(r.svc.standby.name);
     Object.assign(r, { pid: undefined, generation: undefined, death: undefined });
     this.remember(r, "stopped");
     this.set(r, "stopped", why);
@@ -232,7 +235,7 @@ export class Supervisor {
       r.timer?.cancel();
       if (r.state !== "stopped" && r.state !== "failed") this.set(r, "stopping", "rs shutting down");
     }
-    await this.o.backend.stopAll(rows.map((r) => [r.svc.label]));
+    await this.o.backend.stopAll(rows.map((r) => [r.svc.label, ...(r.svc.standby ? [r.svc.standby.name] : [])]));
     for (const r of rows) if (r.state === "stopping") this.set(r, "stopped", "rs shut down");
   }
 
@@ -312,6 +315,39 @@ export class Supervisor {
     }
     this.set(r, "running", why);
     if (r.svc.heartbeat) this.beat(r);
+    this.keepStandby(r);
+  }
+
+  /** A service with restart.standby has one idle incarnation started, ready to take over. */
+  private keepStandby(r: Row): void {
+    const spec = r.svc.standby;
+    if (!spec || !this.o.backend.promote || this.shuttingDown || this.o.backend.alive(spec.name)) return;
+    this.o.backend.start(spec).then(
+      (pid) => this.o.log.info({ label: r.svc.label, child: pid }, "standby for %s started (pid %d)", r.svc.label, pid),
+      (e: Error) => this.o.log.warn({ label: r.svc.label, err: e.message }, "standby for %s could not start: %s", r.svc.label, e.message),
+    );
+  }
+
+  /** The standby becomes the next incarnation at once (no Node start). False: there is none. */
+  private promoteStandby(r: Row, why: string): boolean {
+    const spec = r.svc.standby;
+    if (!spec || !this.o.backend.promote || !this.o.backend.alive(spec.name)) return false;
+    const pid = this.o.backend.promote(spec.name, r.svc.label);
+    if (!pid) return false;
+    try {
+      process.kill(pid, "SIGUSR1");
+    } catch {
+      return false;
+    }
+    this.set(r, "starting", why);
+    Object.assign(r, { pid, generation: undefined, killing: undefined, pingOut: false });
+    this.o.log.info({ label: r.svc.label, child: pid, why }, "standby (pid %d) takes over as %s: %s", pid, r.svc.label, why);
+    const limit = Math.max(START_TIMEOUT_MS, 5 * r.svc.policy.heartbeatMs);
+    const at = this.o.clock.now();
+    r.timer = this.o.clock.setTimeout(() => {
+      if (r.state === "starting" && r.pid === pid) void this.killAndRecover(r, `start timeout (not ready within ${limit} ms)`, at, "start-timeout");
+    }, limit);
+    return true;
   }
 
   /**
@@ -407,10 +443,14 @@ export class Supervisor {
     }
     if (r.readySince !== undefined && now - r.readySince >= intensity.seconds * 1000) r.consecutive = 0;
     const delay = Math.min(backoffMinMs * 2 ** r.consecutive, backoffMaxMs);
+    const first = r.consecutive === 0;
     r.consecutive++;
     r.restarts++;
     r.recent.push(now);
     r.readySince = undefined;
+    // The first restart after a healthy spell is a hand-over to the warm standby, if one
+    // runs; a crash loop backs off like any other.
+    if (first && this.promoteStandby(r, `standby after ${cause}`)) return;
     this.o.log.warn({ label: r.svc.label, cause, delayMs: delay, restarts: r.restarts }, "%s died (%s): restart in %d ms", r.svc.label, cause, delay);
     this.set(r, "backoff", cause);
     r.timer = this.o.clock.setTimeout(() => void this.launch(r, `restart after ${cause}`), delay);

@@ -47,7 +47,7 @@ export interface Experiment {
   workload: { workers: number; sectors: number; span: number } | null;
   system: {
     placement: Record<string, "user" | "kernel">;
-    restart: Record<string, { heartbeat_ms?: number; backoff_min_ms?: number; backoff_max_ms?: number; intensity?: { restarts: number; seconds: number } }>;
+    restart: Record<string, { heartbeat_ms?: number; backoff_min_ms?: number; backoff_max_ms?: number; intensity?: { restarts: number; seconds: number }; standby?: boolean }>;
   };
 }
 
@@ -165,14 +165,16 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     for (const [l, r] of Object.entries(c.obj(s.restart ?? {}, "system.restart"))) {
       target(l, `system.restart.${l}`);
       const o = c.obj(r, `system.restart.${l}`);
-      c.only(o, `system.restart.${l}`, ["heartbeat_ms", "backoff_min_ms", "backoff_max_ms", "intensity"]);
+      c.only(o, `system.restart.${l}`, ["heartbeat_ms", "backoff_min_ms", "backoff_max_ms", "intensity", "standby"]);
+      if (o.standby !== undefined && typeof o.standby !== "boolean") c.fail(`system.restart.${l}.standby`, "expected true or false");
       const p = `system.restart.${l}`;
       const intensity = o.intensity === undefined ? undefined : c.obj(o.intensity, `${p}.intensity`);
       system.restart[l] = {
         ...(o.heartbeat_ms !== undefined ? { heartbeat_ms: c.int(o.heartbeat_ms, `${p}.heartbeat_ms`, 10, 600_000) } : {}),
         ...(o.backoff_min_ms !== undefined ? { backoff_min_ms: c.int(o.backoff_min_ms, `${p}.backoff_min_ms`, 0, 600_000) } : {}),
         ...(o.backoff_max_ms !== undefined ? { backoff_max_ms: c.int(o.backoff_max_ms, `${p}.backoff_max_ms`, 0, 3_600_000) } : {}),
-        ...(intensity ? { intensity: { restarts: c.int(intensity.restarts, `${p}.intensity.restarts`, 1, 100_000), seconds: c.int(intensity.seconds, `${p}.intensity.seconds`, 1, 86_400) } } : {}),
+        ...(intensity ? { intensity: { restarts: c.int(intensity.restarts, `${p}.intensity.restarts`, 1, 1000), seconds: c.int(intensity.seconds, `${p}.intensity.seconds`, 1, 86_400) } } : {}),
+        ...(o.standby !== undefined ? { standby: o.standby as boolean } : {}),
       };
     }
   }
