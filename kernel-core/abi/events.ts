@@ -108,5 +108,43 @@ export const EventSubjects = {
   prefix: "mk.ev.",
 } as const;
 
+/**
+ * rs's own events (mk.rs.ev.<state>.<label>): every change of a supervised service's state
+ * as rs sees it (starting, running, backoff, stopping, stopped, failed) with why, and the
+ * recovery's times once it serves again. Published only by rs; read with `events: true`.
+ */
+export const RsEventShape = {
+  state: f.enum("starting", "running", "backoff", "stopping", "stopped", "failed"),
+  label: f.str(32),
+  /** rs's incarnation that saw it, and its count of events: a gap means events were lost. */
+  rs: f.str(48),
+  seq: f.uint(Number.MAX_SAFE_INTEGER),
+  at: f.str(32),
+  why: f.str(300),
+  restarts: f.uint(Number.MAX_SAFE_INTEGER),
+  generation: f.opt(f.u32),
+  pid: f.opt(f.u32),
+  last_cause: f.opt(f.str(300)),
+  detect_ms: f.opt(f.uint(Number.MAX_SAFE_INTEGER)),
+  recover_ms: f.opt(f.uint(Number.MAX_SAFE_INTEGER)),
+} as const;
+export type RsEvent = InferShape<typeof RsEventShape>;
+
+export const RsEventSubjects = {
+  event: (state: string, label: string) => `mk.rs.ev.${state}.${label}`,
+  all: "mk.rs.ev.>",
+} as const;
+
+export function decodeRsEvent(data: Uint8Array): RsEvent {
+  if (data.length > MAX_EVENT_BYTES) throw new MkError("EBADREQUEST", `rs event of ${data.length} bytes (at most ${MAX_EVENT_BYTES})`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    throw new MkError("EBADREQUEST", "rs event is not JSON");
+  }
+  return parseShape(RsEventShape, raw);
+}
+
 /** The most bytes one event may take (its detail is clipped to fit). */
 export const MAX_EVENT_BYTES = 2048;

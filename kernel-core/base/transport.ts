@@ -40,6 +40,10 @@ export interface Transport {
    * privilege table: without it the promise rejects with ECALLDENIED.
    */
   events(onEvent: (ev: KernelEvent) => void): Promise<{ stop(): void }>;
+  /** Follows another stream (rs's events) as raw bytes; the same privilege. User placement only. */
+  stream?(subject: string, onData: (data: Uint8Array, subject: string) => void): Promise<{ stop(): void }>;
+  /** Publishes on a stream this service may publish (rs: mk.rs.ev.>). User placement only. */
+  announce?(subject: string, data: Uint8Array): void;
   /** Starts the receive loop for this incarnation; resolves once messages can arrive. */
   listen(generation: number, receiver: Receiver): Promise<void>;
   /** Stops receiving and lets in-flight work finish (drain), then disconnects. */

@@ -6,7 +6,8 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bdev } from "#abi";
-import { BdevClient } from "#libsys";
+import { BdevClient, followRsEvents } from "#libsys";
+import type { RsEvent } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { pidAlive } from "../../services/mkctl/src/boot.ts";
@@ -131,6 +132,8 @@ describe("rs", () => {
 
   it("rs - a crash loop past the intensity (3 restarts in 30 s) is failed and left down; mkctl restart clears it", async () => {
     const c = await ts.client();
+    const rsEvents: RsEvent[] = [];
+    const follower = await followRsEvents(c.sys, (ev) => void rsEvents.push(ev));
     const before = await row("ata");
     // Crash ata again and again (a close crashes it) until rs gives up: at most 3 restarts
     // in the window (fewer if this file's earlier tests already restarted it).
@@ -147,6 +150,13 @@ describe("rs", () => {
     expect(failed).toMatchObject({ last_cause: "exit 70" });
     expect(failed.restarts - before.restarts).toBeGreaterThanOrEqual(1);
     expect(failed.restarts - before.restarts).toBeLessThanOrEqual(3);
+    // rs said so on its event stream: a backoff per restart, then failed with the cause.
+    await waitUntil(() => (rsEvents.some((e) => e.state === "failed") ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "rs's failed event" });
+    expect(rsEvents.filter((e) => e.label === "ata" && e.state === "backoff").length).toBeGreaterThanOrEqual(1);
+    expect(rsEvents.find((e) => e.state === "failed")).toMatchObject({ label: "ata", last_cause: "exit 70", why: expect.stringMatching(/restarts within 30 s/) });
+    const seqs = rsEvents.map((e) => e.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i)); // no gaps
+    follower.stop();
     await new Promise((r) => setTimeout(r, 1000)); // nothing restarts it
     expect((await row("ata")).state).toBe("failed");
     expect(mkctl("restart", "ata").status).toBe(0);

@@ -2,7 +2,7 @@
 // see the system. Events travel at most once (NATS core), so each is numbered per kernel
 // boot; the follower reports a gap (events lost, e.g. across a NATS outage) and a kernel
 // restart, and the reader then reads the endpoint table again instead of guessing.
-import type { KernelEvent } from "#abi";
+import { decodeRsEvent, MkError, RsEventSubjects, type KernelEvent, type RsEvent } from "#abi";
 import type { Sys } from "./sys.ts";
 
 export interface EventContext {
@@ -48,4 +48,10 @@ export async function followEvents(sys: Sys, fn: (ev: KernelEvent, ctx: EventCon
       return stats.missed;
     },
   };
+}
+
+/** Follows rs's events (mk.rs.ev.>): every supervised service's state as rs sees it. */
+export async function followRsEvents(sys: Sys, fn: (ev: RsEvent) => void): Promise<{ stop(): void }> {
+  if (!sys.transport.stream) throw new MkError("ENOSYS", "rs's events are read over NATS (user placement) only");
+  return sys.transport.stream(RsEventSubjects.all, (data) => fn(decodeRsEvent(data)));
 }

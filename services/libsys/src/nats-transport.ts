@@ -175,16 +175,20 @@ export class NatsTransport implements Transport {
   }
 
   async events(onEvent: (ev: KernelEvent) => void): Promise<{ stop(): void }> {
+    return this.stream(EventSubjects.all, (data) => onEvent(decodeKernelEvent(data)));
+  }
+
+  async stream(subject: string, onData: (data: Uint8Array, subject: string) => void): Promise<{ stop(): void }> {
     let refused: Error | undefined;
     const take = this.wire.guard("events", (m) => {
       try {
-        onEvent(decodeKernelEvent(m.data));
+        onData(m.data, m.subject);
       } catch (e) {
         if (!(e instanceof MkError)) this.panic(e);
         this.eventLimiter.allow(this.log ?? this.fallbackLog, "bad-event", () => (this.log ?? this.fallbackLog).warn({ subject: m.subject, err: e.message }, "event dropped: %s", e.message));
       }
     });
-    const sub = this.nc.subscribe(EventSubjects.all, {
+    const sub = this.nc.subscribe(subject, {
       callback: (err, m) => {
         if (err) refused = err;
         else take(null, m);
@@ -194,9 +198,13 @@ export class NatsTransport implements Transport {
     await this.nc.flush();
     if (refused || sub.isClosed()) {
       sub.unsubscribe();
-      throw new MkError("ECALLDENIED", `${this.label} may not read the kernel event stream (${EventSubjects.all}): it needs events: true in the privilege table`, { cause: refused });
+      throw new MkError("ECALLDENIED", `${this.label} may not read the event stream ${subject}: it needs events: true in the privilege table`, { cause: refused });
     }
     return { stop: () => sub.unsubscribe() };
+  }
+
+  announce(subject: string, data: Uint8Array): void {
+    this.wire.publish(subject, data);
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@
 import { constants } from "node:os";
 import { parseArgs } from "node:util";
 import { Rs, type EndpointInfo, type KernelEvent, type ServiceStatus } from "#abi";
-import { connectClient, followEvents, sysGetEndpoints, type RunningService } from "#libsys";
+import { connectClient, followEvents, followRsEvents, sysGetEndpoints, type RunningService } from "#libsys";
 import { loadCredential } from "#base/credentials.ts";
 import { exitStatus, LocalError } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
@@ -90,6 +90,11 @@ async function events(runDir: string | undefined, o: { json: boolean; count?: nu
       process.once("SIGINT", done);
       process.once("SIGTERM", done);
       if (o.forMs !== undefined) setTimeout(done, o.forMs).unref();
+      // rs's view too, when the system runs rs (its events are on their own stream).
+      void followRsEvents(client.sys, (ev) => {
+        if (finished) return;
+        console.log(o.json ? JSON.stringify({ stream: "rs", ...ev }) : `${ev.at}  rs#${String(ev.seq).padEnd(4)} ${ev.state.padEnd(8)} ${`${ev.label}${ev.generation ? `#${ev.generation}` : ""}`.padEnd(14)} ${ev.why}`);
+      }).catch(() => undefined);
       followEvents(client.sys, (ev, ctx) => {
         if (finished) return;
         if (ctx.newBoot && !o.json) console.log(`-- kernel-core restarted (boot ${ev.boot})`);

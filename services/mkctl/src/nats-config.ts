@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { EventSubjects, KERNEL, Subjects } from "#abi";
+import { EventSubjects, KERNEL, RsEventSubjects, Subjects } from "#abi";
 import type { SystemTable } from "#base/system-table.ts";
 
 import { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential } from "#base/credentials.ts";
@@ -42,7 +42,9 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
   if (!svc) throw new LocalError("MK_ERR_UNKNOWN_PART", `no service ${user} in ${table.file}`);
   const publish = [Subjects.trap(user)];
   const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot];
-  if (svc.events) subscribe.push(EventSubjects.all);
+  if (svc.events) subscribe.push(EventSubjects.all, RsEventSubjects.all);
+  // rs's own events: only rs publishes them.
+  if (user === "rs") publish.push(RsEventSubjects.all);
   if (svc.console) {
     publish.push(Subjects.consoleIn);
     subscribe.push(Subjects.consoleOut);
