@@ -148,7 +148,7 @@ const table = {
   MK_ERR_NO_SYSTEM: {
     raisedBy: "mkctl (`ps`, `down`, `kill`, `start`)",
     exit: ExitStatus.UNAVAILABLE,
-    meaning: "no process-mode system was booted from the run directory (it has no `state.json`)",
+    meaning: "no process-mode system was booted from the run directory (it has no `state.json`), or none of its processes runs (`kill`)",
     action: "`mkctl up` first, or name the right directory (`--run-dir`, `MKOS_RUN_DIR`)",
   },
   MK_ERR_SYSTEM_RUNNING: {

@@ -267,6 +267,9 @@ export class ProcessSystem {
   /** Sends a signal to one part's process (SIGKILL = crash it). */
   kill(label: string, signal: NodeJS.Signals = "SIGKILL"): number {
     this.reload();
+    if (Object.values(this.pids()).filter(pidAlive).length === 0) {
+      throw new LocalError("MK_ERR_NO_SYSTEM", `nothing of the system in ${this.state.runDir} runs (mkctl up first)`);
+    }
     if (this.state.pids[label] === undefined && this.rsChildren.list().some((p) => p.name === label)) return this.rsChildren.signal(label, signal);
     return this.backend.signal(label, signal);
   }

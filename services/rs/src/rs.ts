@@ -46,7 +46,11 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
     create(sys: Sys) {
       let seq = 0;
       const supervisor = new Supervisor({
-        backend: o.backend, clock: sys.clock, log: sys.log, services: supervised(o),
+        backend: o.backend, clock: sys.clock, services: supervised(o),
+        // Read at each line: the lifecycle gives sys a logger naming the incarnation once it has one.
+        get log() {
+          return sys.log;
+        },
         ping: async (label, timeoutMs) => void (await sys.sendrec(label, Common.COMMON_HEARTBEAT, {}, EMPTY, timeoutMs)),
         onChange: (s, why) => {
           sys.log.debug({ service: s, why }, "%s is %s: %s", s.label, s.state, why);
