@@ -135,7 +135,8 @@ export const Layouts = {
   [Common.COMMON_HEARTBEAT]: { req: {}, rep: {} },
   [Common.COMMON_FAULT]: {
     // type: crash only on this message type (0 or absent: the next request); count: how many requests slow or corrupt
-    req: { fault: f.enum("crash", "slow", "corrupt", "clear"), ms: f.opt(f.uint(60_000)), count: f.opt(f.uint(1_000_000)), type: f.opt(f.u16) },
+    // block: the server's event loop is busy for `ms` (a hang that is not a stopped process)
+    req: { fault: f.enum("crash", "slow", "corrupt", "block", "clear"), ms: f.opt(f.uint(60_000)), count: f.opt(f.uint(1_000_000)), type: f.opt(f.u16) },
     rep: {},
   },
   // krn -> hardware bus

@@ -17,7 +17,7 @@ describe("chaos", () => {
     const r = j.report;
     expect(j.status).toBe("completed");
     expect(r.faults_injected).toBeGreaterThanOrEqual(300);
-    for (const kind of ["kill", "crash", "hang", "slow", "corrupt"]) expect(r.faults_by_kind[kind], kind).toBeGreaterThan(0);
+    for (const kind of ["kill", "crash", "hang", "block", "slow", "corrupt"]) expect(r.faults_by_kind[kind], kind).toBeGreaterThan(0);
     expect(Object.keys(r.faults_by_target).sort()).toEqual(["ata", "tty"]);
     // Nothing lost: every user operation succeeded and every byte read back as written.
     expect(r.ops_failed).toBe(0);
@@ -26,10 +26,10 @@ describe("chaos", () => {
     // Every corrupted reply was caught by the block protocol's checksum (and read again).
     expect(r.corrupt_replies_caught).toBe(r.faults_by_kind.corrupt);
     // Every fatal fault (kill, crash, hang) was detected and repaired; hangs within two heartbeats.
-    const fatal = r.faults_by_kind.kill + r.faults_by_kind.crash + r.faults_by_kind.hang;
+    const fatal = r.faults_by_kind.kill + r.faults_by_kind.crash + r.faults_by_kind.hang + r.faults_by_kind.block;
     expect(r.detections).toBeGreaterThanOrEqual(fatal);
     expect(r.recoveries).toBe(r.detections);
-    expect(r.detections_by_how.heartbeat).toBeGreaterThanOrEqual(r.faults_by_kind.hang);
+    expect(r.detections_by_how.heartbeat).toBeGreaterThanOrEqual(r.faults_by_kind.hang + r.faults_by_kind.block);
     expect(r.hangs_detected_late).toBe(0);
     expect(r.kernel_restarts).toBe(0);
     expect(r.hardware_restarts).toBe(0);

@@ -64,6 +64,18 @@ export class FaultHooks {
       case "corrupt":
         this.corrupt = { left: this.corrupt.left + count };
         break;
+      case "block": {
+        // A blocked event loop: after this reply is out, the server computes and answers
+        // nothing (no heartbeat either) for ms: rs must see a hang.
+        const ms = f.ms ?? 5000;
+        setTimeout(() => {
+          const end = Date.now() + ms;
+          while (Date.now() < end) {
+            // spin: that is the fault
+          }
+        }, 10);
+        break;
+      }
       case "clear":
         this.crashType = undefined;
         this.slow = { ms: 0, left: 0 };

@@ -7,10 +7,10 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { LocalError } from "#base/errors.ts";
 
-export const FAULTS = ["kill", "hang", "crash", "slow", "corrupt", "bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"] as const;
+export const FAULTS = ["kill", "hang", "block", "crash", "slow", "corrupt", "bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"] as const;
 export type FaultKind = (typeof FAULTS)[number];
 /** Faults that end an incarnation: rs must detect and restart. */
-export const FATAL: readonly FaultKind[] = ["kill", "hang", "crash"];
+export const FATAL: readonly FaultKind[] = ["kill", "hang", "block", "crash"];
 export const HARDWARE_FAULTS: readonly FaultKind[] = ["bad-sector", "lost-irq", "spurious-irq", "stuck-bsy"];
 export const PROBES = ["services-running", "kernel-up", "disk-verifies", "tty-writes"] as const;
 export type ProbeName = (typeof PROBES)[number];

@@ -256,6 +256,10 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
         case "slow":
           await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "slow", ms: a.ms ?? 200, count: a.n ?? 5 }, EMPTY, 5000);
           break;
+        case "block":
+          // Busy for longer than two heartbeats: rs must find the hang and replace it.
+          await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "block", ms: a.ms ?? Math.min(60_000, 4 * heartbeatOf(target) + 1000) }, EMPTY, 5000);
+          break;
         case "corrupt":
           await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "corrupt", count: a.n ?? 3 }, EMPTY, 5000);
           break;
