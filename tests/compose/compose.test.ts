@@ -14,6 +14,10 @@ import { BdevClient, sysGetEndpoints, type RunningService } from "#libsys";
 import { detectCompose } from "../../services/mkctl/src/compose.ts";
 import { freePort } from "../../services/mkctl/src/ports.ts";
 import { pattern } from "../helpers/system.ts";
+import { join } from "node:path";
+import { loadExperiment } from "../../services/mkctl/src/chaos/experiment.ts";
+import { composeTarget } from "../../services/mkctl/src/chaos/compose-target.ts";
+import { runExperiment, summary } from "../../services/mkctl/src/chaos/runner.ts";
 import { baseImages, docker, dockerFails, hostClient, hostPids, inspect, ROOT } from "./helpers.ts";
 
 const PROJECT = "mkosct";
@@ -175,6 +179,22 @@ describe("compose", () => {
     expect(inspect(name("kernel-core"))).toEqual(kernelBefore);
     expect(inspect(name("hardware-emulator"))).toEqual(hwBefore);
     console.log(`recovery times (fault to a ready new generation): ${JSON.stringify(recoveries)}; ${acked.length} writes of ${CHUNK * 512} bytes verified`);
+  });
+
+  it("compose - a chaos campaign of 30 faults in the containers (kill, crash, hang, blocked loop, slow, corrupt): nothing lost, rs repairs every one", async () => {
+    const exp = loadExperiment(join(ROOT, "experiments", "compose-campaign.yaml"), ["ata", "tty", "rs", "shell", "chaos", "mkctl"]);
+    const target = composeTarget({ project: PROJECT, kernelPort: Number(env.MK_KERNEL_PORT), natsPort: Number(env.MK_NATS_PORT) });
+    const j = await runExperiment(exp, { target });
+    console.log(summary(j));
+    const r = j.report;
+    expect(j.status).toBe("completed");
+    expect(r.faults_injected).toBeGreaterThanOrEqual(30);
+    expect(r.ops_failed).toBe(0);
+    expect(r.bytes_wrong).toBe(0);
+    expect(r.detections).toBeGreaterThanOrEqual(r.faults_by_kind.kill + r.faults_by_kind.crash + r.faults_by_kind.hang + r.faults_by_kind.block);
+    expect(r.hangs_detected_late).toBe(0);
+    expect(r.kernel_restarts).toBe(0);
+    expect(r.hardware_restarts).toBe(0);
   });
 
   it("compose - mkctl runs from the host through compose and prints the endpoint table", () => {

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { loadSystemTable } from "#base/system-table.ts";
 import { loadExperiment } from "./chaos/experiment.ts";
 import { runExperiment, summary } from "./chaos/runner.ts";
+import { composeTarget } from "./chaos/compose-target.ts";
 import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
 import { genConfig } from "./gen-config.ts";
 
@@ -26,7 +27,7 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
        mkctl kill PART [--signal SIG] | start PART [--run-dir DIR]
        mkctl services [--json] | stop LABEL | restart LABEL [--run-dir DIR]   (through rs)
        mkctl events [--json] [--count N] [--for MS] [--run-dir DIR]   (follow mk.ev.>)
-       mkctl chaos run FILE [--json] [--journal PATH] [--attach [--run-dir DIR]]
+       mkctl chaos run FILE [--json] [--journal PATH] [--attach [--run-dir DIR] | --compose [--project P]]
 PART is nats, kernel, hardware, rs or a service label (ata, tty). rs (the reincarnation
 server) starts the services and restarts one that dies or hangs: kill ata is a crash it
 repairs. start stops a process of that part that still runs, then starts a new one: a
@@ -39,7 +40,8 @@ table: state, restarts, last cause, time to detect and to serve again.
 kill, start and down act on a process-mode system (mkctl up); in compose use
 docker compose kill|start SERVICE (docker-compose with Compose v1).
 chaos run boots a fresh system as the experiment FILE describes (or, with --attach, uses
-the running one), checks its steady state, runs a verifying workload while it injects the
+the running one; with --compose, the running compose stack, reached through
+MK_KERNEL_PORT and MK_NATS_PORT), checks its steady state, runs a verifying workload while it injects the
 faults, checks again and writes the journal (default journal.json); exit 0 when the
 steady state held, 1 when it deviated, 2 for a bad file or invocation (docs/chaos.md).
 events prints each lifecycle change (started, resumed, ready, dead with its cause) and
@@ -113,13 +115,14 @@ async function events(runDir: string | undefined, o: { json: boolean; count?: nu
 }
 
 /** mkctl chaos run FILE: exit 0 held, 1 deviated, 2 bad file or invocation (Chaos Toolkit's codes). */
-async function chaos(sub: string | undefined, file: string | undefined, runDir: string | undefined, o: { json: boolean; journal?: string; attach: boolean }): Promise<number> {
-  if (sub !== "run" || !file) {
-    console.error(`mkctl: chaos needs: run FILE (experiments/ holds examples)\n${USAGE}`);
+async function chaos(sub: string | undefined, file: string | undefined, runDir: string | undefined, o: { json: boolean; journal?: string; attach: boolean; compose: boolean; project?: string }): Promise<number> {
+  if (sub !== "run" || !file || (o.attach && o.compose)) {
+    console.error(`mkctl: chaos needs: run FILE, with at most one of --attach and --compose (experiments/ holds examples)\n${USAGE}`);
     return 2;
   }
   const attached = o.attach ? ProcessSystem.attach(runDir) : undefined;
-  const table = attached?.table ?? loadSystemTable(join(PROJECT_ROOT, "etc", "system.yaml"));
+  const target = o.compose ? composeTarget({ project: o.project }) : undefined;
+  const table = attached?.table ?? target?.table ?? loadSystemTable(join(PROJECT_ROOT, "etc", "system.yaml"));
   let exp;
   try {
     exp = loadExperiment(file, [...table.services.values()].filter((s) => s.command || s.placement === "kernel" || s.module).map((s) => s.label));
@@ -127,7 +130,7 @@ async function chaos(sub: string | undefined, file: string | undefined, runDir: 
     console.error(`mkctl: ${(e as Error).message}`);
     return 2;
   }
-  const journal = await runExperiment(exp, { attach: attached, log: (l) => !o.json && console.error(`chaos: ${l}`) });
+  const journal = await runExperiment(exp, { attach: attached, target, log: (l) => !o.json && console.error(`chaos: ${l}`) });
   const path = o.journal ?? "journal.json";
   writeFileSync(path, JSON.stringify(journal, null, 2) + "\n");
   if (o.json) console.log(JSON.stringify(journal));
@@ -172,6 +175,8 @@ function args() {
         signal: { type: "string" },
         journal: { type: "string" },
         attach: { type: "boolean", default: false },
+        compose: { type: "boolean", default: false },
+        project: { type: "string" },
         for: { type: "string" },
       },
     });
@@ -253,7 +258,7 @@ async function main(): Promise<number> {
       return 0;
     }
     case "chaos":
-      return chaos(arg, positionals[2], runDir, { json: values.json, journal: values.journal, attach: values.attach });
+      return chaos(arg, positionals[2], runDir, { json: values.json, journal: values.journal, attach: values.attach, compose: values.compose, project: values.project });
     case "services": {
       const rows = (await rsRequest(runDir, Rs.RS_LIST, {})).services as ServiceStatus[];
       if (values.json) {

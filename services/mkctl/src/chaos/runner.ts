@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cdev, Common, EMPTY, MkError, parseShape, RecoveryShape, Rs, type RecoveryRecord, type ServiceStatus } from "#abi";
-import { BdevClient, connectClient, createLogger, followEvents, loadCredential, sysHwfault, systemClock, waitUntil, type RunningService } from "#libsys";
+import { BdevClient, connectClient, createLogger, followEvents, loadCredential, sysHwfault, systemClock, waitUntil, type Credential, type RunningService, type SystemTable } from "#libsys";
 import { LocalError } from "#base/errors.ts";
 import { StopWaiting } from "#base/wait.ts";
 import { deriveSystemYaml } from "../derive-table.ts";
@@ -74,9 +74,38 @@ export interface Journal {
   report: Report;
 }
 
+/** What the runner needs of a running mkos: process mode (ProcessSystem) or compose (compose-target.ts). */
+export interface ChaosTarget {
+  readonly table: SystemTable;
+  readonly kernelHttp: string;
+  credential(label: string): Credential;
+  /** SIGKILL or SIGSTOP to a service's own process. */
+  signal(label: string, signal: NodeJS.Signals): void;
+  /** Names the current process of kernel-core or the emulator: it changes when one restarts. */
+  incarnation(part: "kernel" | "hardware"): string | undefined;
+  alive(part: "kernel" | "hardware"): boolean;
+  /** Placements and restart policies come from the experiment only when the runner boots the system. */
+  readonly booted: boolean;
+}
+
+/** A process-mode system as a chaos target. */
+export function processTarget(sys: ProcessSystem, booted = false): ChaosTarget {
+  return {
+    table: sys.table,
+    kernelHttp: sys.state.kernelHttp,
+    booted,
+    credential: (label) => loadCredential(sys.credFile(label)),
+    signal: (label, signal) => void sys.kill(label, signal),
+    incarnation: (part) => (sys.pidOf(part) === undefined ? undefined : String(sys.pidOf(part))),
+    alive: (part) => sys.alive()[part] === true,
+  };
+}
+
 export interface RunOptions {
   /** A running process-mode system to use; otherwise one is booted for the run and stopped after. */
   attach?: ProcessSystem;
+  /** Any other running system (compose). */
+  target?: ChaosTarget;
   log?: (line: string) => void;
 }
 
@@ -126,12 +155,19 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   const say = o.log ?? (() => undefined);
   const started = Date.now();
   const random = rng(exp.seed);
-  const dir = o.attach ? undefined : mkdtempSync(join(tmpdir(), "mkos-chaos-"));
-  let sys = o.attach;
-  if (!sys) {
+  const dir = o.attach || o.target ? undefined : mkdtempSync(join(tmpdir(), "mkos-chaos-"));
+  let booted: ProcessSystem | undefined;
+  let sys: ChaosTarget;
+  if (o.target) sys = o.target;
+  else if (o.attach) sys = processTarget(o.attach);
+  else {
     writeFileSync(join(dir!, "system.yaml"), experimentSystemYaml(exp));
     say(`booting mkos for "${exp.title}" (${Object.entries(exp.system.placement).map(([l, p]) => `${l}: ${p}`).join(", ") || "shipped placements"})`);
-    sys = await ProcessSystem.up({ system: join(dir!, "system.yaml"), runDir: join(dir!, "run"), disk: join(dir!, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+    booted = await ProcessSystem.up({ system: join(dir!, "system.yaml"), runDir: join(dir!, "run"), disk: join(dir!, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+    sys = processTarget(booted, true);
+  }
+  if (!sys.booted && (Object.keys(exp.system.placement).length || Object.keys(exp.system.restart).length)) {
+    say("the experiment's system section applies only when the runner boots the system: ignored here");
   }
   const log = createLogger("chaos");
   log.level = "error";
@@ -147,20 +183,20 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     },
   };
   const r = journal.report;
-  const kernelPid = sys.pidOf("kernel");
-  const hardwarePid = sys.pidOf("hardware");
+  const kernelPid = sys.incarnation("kernel");
+  const hardwarePid = sys.incarnation("hardware");
   const kernelBoots = new Set<string>();
   let workload: Workload | undefined;
   let stats: WorkloadStats | undefined;
   try {
-    client = await connectClient("chaos", loadCredential(sys.credFile("chaos")), { log });
+    client = await connectClient("chaos", sys.credential("chaos"), { log });
     const c = client;
     await followEvents(c.sys, (ev) => void kernelBoots.add(ev.boot));
-    const kernelAlive = () => (kernelPid !== undefined && sys!.alive().kernel === true);
+    const kernelAlive = () => kernelPid !== undefined && sys.alive("kernel");
     const rsCall = async (type: number, args: Record<string, unknown>) => (await c.sys.sendrec("rs", type, args, undefined, 10_000)).args as Record<string, unknown>;
     const services = async () => ((await rsCall(Rs.RS_LIST, {})).services as ServiceStatus[]);
-    const placementOf = (label: string) => exp.system.placement[label] ?? sys!.table.services.get(label)?.placement ?? "user";
-    const heartbeatOf = (label: string) => sys!.table.services.get(label)?.restart.heartbeatMs ?? 1000;
+    const placementOf = (label: string) => (sys.booted ? exp.system.placement[label] : undefined) ?? sys.table.services.get(label)?.placement ?? "user";
+    const heartbeatOf = (label: string) => sys.table.services.get(label)?.restart.heartbeatMs ?? 1000;
 
     const probe = async (p: { name: string; probe: ProbeName; tolerance: boolean }): Promise<ProbeResult> => {
       let value = false;
@@ -168,8 +204,8 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       try {
         switch (p.probe) {
           case "kernel-up": {
-            const ok = kernelAlive() && (await fetch(`${sys!.state.kernelHttp}/readyz`).then((x) => x.ok, () => false));
-            value = ok && sys!.pidOf("kernel") === kernelPid;
+            const ok = kernelAlive() && (await fetch(`${sys.kernelHttp}/readyz`).then((x) => x.ok, () => false));
+            value = ok && sys.incarnation("kernel") === kernelPid;
             if (!value) detail = kernelAlive() ? "kernel-core not ready" : "kernel-core is not running";
             break;
           }
@@ -245,7 +281,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
             await c.sys.sendrec(target, Common.COMMON_PING, {}, EMPTY, 5000).catch(() => undefined);
             note = "in kernel placement: crashed inside kernel-core";
           } else {
-            sys!.kill(target, a.fault === "kill" ? "SIGKILL" : "SIGSTOP");
+            sys.signal(target, a.fault === "kill" ? "SIGKILL" : "SIGSTOP");
           }
           break;
         case "crash":
@@ -352,12 +388,12 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       r.detect_ms = percentiles(recs.map((x) => x.detectMs));
       r.recover_ms = percentiles(recs.map((x) => x.recoverMs));
       r.hangs_detected_late = recs.filter((x) => x.how === "heartbeat" && x.detectMs > 2.25 * heartbeatOf(x.label) + 100).length;
-      const up = await fetch(`${sys.state.kernelHttp}/metrics`).then((x) => x.text(), () => "");
+      const up = await fetch(`${sys.kernelHttp}/metrics`).then((x) => x.text(), () => "");
       const m = /process_start_time_seconds (\d+(?:\.\d+)?)/.exec(up);
       r.kernel_uptime_ms = m ? Date.now() - Math.round(Number(m[1]) * 1000) : null;
     }
-    r.kernel_restarts = Math.max(0, kernelBoots.size - 1) + (sys.pidOf("kernel") !== kernelPid ? 1 : 0);
-    r.hardware_restarts = sys.pidOf("hardware") !== hardwarePid || !sys.alive().hardware ? 1 : 0;
+    r.kernel_restarts = Math.max(0, kernelBoots.size - 1) + (sys.incarnation("kernel") !== kernelPid ? 1 : 0);
+    r.hardware_restarts = sys.incarnation("hardware") !== hardwarePid || !sys.alive("hardware") ? 1 : 0;
   } catch (e) {
     journal.status = "aborted";
     r.errors.push((e as Error).message);
@@ -371,8 +407,8 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       r.errors.push(...stats.errors.slice(0, 20 - r.errors.length));
     }
     await client?.stop().catch(() => undefined);
-    if (!o.attach) {
-      await sys.down().catch(() => undefined);
+    if (booted) {
+      await booted.down().catch(() => undefined);
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
   }
