@@ -6,7 +6,7 @@
 // the endpoint table again (SYS_GETINFO) instead of trusting what it pieced together.
 
 import { MkError } from "./errno.ts";
-import { f, parseShape, type InferShape } from "./schema.ts";
+import { f, parseShape, type InferShape, type Shape } from "./schema.ts";
 
 export const EventKind = {
   /** An incarnation said SYS_HELLO and got a new generation (its state is starting). */
@@ -91,14 +91,18 @@ export type KernelEvent = InferShape<typeof KernelEventShape>;
  * may be, is EBADREQUEST naming what was wrong.
  */
 export function decodeKernelEvent(data: Uint8Array): KernelEvent {
-  if (data.length > MAX_EVENT_BYTES) throw new MkError("EBADREQUEST", `event of ${data.length} bytes (at most ${MAX_EVENT_BYTES})`);
+  return decodeEvent(data, KernelEventShape, "event");
+}
+
+function decodeEvent<S extends Shape>(data: Uint8Array, shape: S, what: string): InferShape<S> {
+  if (data.length > MAX_EVENT_BYTES) throw new MkError("EBADREQUEST", `${what} of ${data.length} bytes (at most ${MAX_EVENT_BYTES})`);
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(data));
   } catch {
-    throw new MkError("EBADREQUEST", "event is not JSON");
+    throw new MkError("EBADREQUEST", `${what} is not JSON`);
   }
-  return parseShape(KernelEventShape, raw);
+  return parseShape(shape, raw);
 }
 
 export const EventSubjects = {
@@ -136,14 +140,7 @@ export const RsEventSubjects = {
 } as const;
 
 export function decodeRsEvent(data: Uint8Array): RsEvent {
-  if (data.length > MAX_EVENT_BYTES) throw new MkError("EBADREQUEST", `rs event of ${data.length} bytes (at most ${MAX_EVENT_BYTES})`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    throw new MkError("EBADREQUEST", "rs event is not JSON");
-  }
-  return parseShape(RsEventShape, raw);
+  return decodeEvent(data, RsEventShape, "rs event");
 }
 
 /** The most bytes one event may take (its detail is clipped to fit). */
