@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import Docker from "dockerode";
-import type { KernelEvent } from "#abi";
+import { Rs, SysCall, type KernelEvent, type ServiceStatus } from "#abi";
+import { composeTarget } from "../services/mkctl/src/chaos/compose-target.ts";
 import { connectClient, createLogger, followEvents, loadCredential, systemClock, waitUntil } from "#libsys";
 import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 
@@ -22,6 +23,10 @@ const USAGE = `usage: npm run bench:recovery [-- options]
   --standby N   crashes of the ATA driver with a warm standby (restart.standby; default 10)
   --docker N    rounds of Docker's own restart, the baseline (default 5; 0 to skip)
   --faults N    soak: N faults, crashes and hangs mixed, instead of the rounds above
+  --compose N   also N crashes (docker kill) of ata in the running compose stack
+                (project --project, default the checkout's folder; ports MK_KERNEL_PORT,
+                MK_NATS_PORT), 11 s apart so each is a first restart for rs's policy
+  --project P   the compose project for --compose
   --help        this text
 Measured: fault -> the kernel's ready event of the next generation (recover), and rs's
 time from the death (or the last heartbeat answered) to its detection (detect).`;
@@ -36,6 +41,8 @@ function cli() {
         docker: { type: "string", default: "5" },
         standby: { type: "string", default: "10" },
         faults: { type: "string" },
+        compose: { type: "string", default: "0" },
+        project: { type: "string" },
         help: { type: "boolean", default: false },
       },
     }).values;
@@ -62,6 +69,7 @@ const crashes = soak !== undefined ? 0 : count("rounds", values.rounds);
 const hangs = soak !== undefined ? 0 : count("hangs", values.hangs);
 const dockerRounds = count("docker", values.docker, 100);
 const standbyRounds = soak !== undefined ? 0 : count("standby", values.standby);
+const composeRounds = count("compose", values.compose, 100);
 
 const HEARTBEAT_MS = 1000;
 const BACKOFF_MS = 100;
@@ -152,6 +160,38 @@ async function mkos(standby = false): Promise<Row[]> {
   return rows;
 }
 
+/**
+ * The compose stack's rs (Docker backend): docker kill of ata's container to the kernel's
+ * ready event of the next generation, with rs's own detection time.
+ */
+async function composeMode(rounds: number): Promise<Row> {
+  const target = composeTarget({ project: values.project });
+  const log = createLogger("bench");
+  log.level = "warn";
+  const watch = await connectClient("mkctl", target.credential("mkctl"), { log });
+  const ready: KernelEvent[] = [];
+  await followEvents(watch.sys, (ev) => void (ev.kind === "ready" && ev.label === "ata" && ready.push(ev)));
+  const recover: number[] = [];
+  const detect: number[] = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      if (i > 0) await systemClock.sleep(11_000); // a healthy spell: the shipped backoff starts again at its minimum
+      const eps = (await watch.sys.kernelCall(SysCall.SYS_GETINFO, { what: "endpoints" })).args.endpoints as { label: string; generation: number }[];
+      const gen = eps.find((e) => e.label === "ata")!.generation;
+      const t0 = Date.now();
+      target.signal("ata", "SIGKILL");
+      const ev = await waitUntil(() => ready.find((e) => e.generation > gen), { clock: systemClock, deadlineMs: 60_000, intervalMs: 5, what: `ata after generation ${gen}` });
+      recover.push(Date.parse(ev.at) - t0);
+      const rows = (await watch.sys.sendrec("rs", Rs.RS_LIST, {})).args as { services: ServiceStatus[] };
+      const d = rows.services.find((r) => r.label === "ata")?.detect_ms;
+      if (d !== undefined) detect.push(d);
+    }
+  } finally {
+    await watch.stop();
+  }
+  return row("crash (docker kill)", "docker (rs, compose)", recover, detect);
+}
+
 /** Docker's own restart (policy always) of a process that died in its container: the baseline. */
 async function dockerBaseline(rounds: number): Promise<Row | { skipped: string }> {
   const docker = new Docker();
@@ -193,6 +233,7 @@ function imageFromScript(): string | undefined {
 
 const rows = await mkos();
 if (standbyRounds > 0) rows.push(...(await mkos(true)));
+if (composeRounds > 0) rows.push(await composeMode(composeRounds));
 const baseline = dockerRounds > 0 ? await dockerBaseline(dockerRounds) : { skipped: "--docker 0" };
 if ("fault" in baseline) rows.push(baseline);
 if (values.json) {
@@ -203,7 +244,7 @@ if (values.json) {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   console.log([head, ...body].map((cols) => cols.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n"));
   console.log(`recover: fault -> the next generation's ready event (includes rs's backoff_min_ms of ${BACKOFF_MS} ms; a hang also the wait for 2 missed heartbeats).`);
-  const base = rows.find((r) => r.backend.startsWith("docker"));
+  const base = rows.find((r) => r.backend.startsWith("docker restart policy"));
   const crash = rows.find((r) => r.fault.startsWith("crash"));
   if (base && crash) console.log(`ratio: mkos crash recovery p50 / Docker's restart p50 = ${(crash.recover_ms_p50 / base.recover_ms_p50).toFixed(2)} (Docker's restarts a container; mkos restarts the driver and waits for it to serve)`);
   if ("skipped" in baseline) console.log(`Docker baseline skipped: ${baseline.skipped}`);
