@@ -40,7 +40,11 @@ export class Faults {
         for (let i = 0; i < (f.count ?? 1); i++) this.publish(f.irq ?? 14);
         return;
       case "stuck-bsy":
-        if (this.ata) this.ata.stuckBsyUntil = this.clock.now() + (f.ms ?? 60_000);
+        // count: soft resets (SRST) it survives; by default the driver's reset clears it.
+        if (this.ata) {
+          this.ata.stuckBsyUntil = this.clock.now() + (f.ms ?? 60_000);
+          this.ata.stuckBsyResets = f.count ?? 0;
+        }
         return;
       case "clear":
         this.lost.clear();

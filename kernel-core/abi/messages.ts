@@ -64,6 +64,9 @@ export const ServiceStatusShape = f.object({
   /** Of the last recovery: death to detection, detection to serving again (ms). */
   detect_ms: ms,
   recover_ms: ms,
+  /** Over the recoveries rs remembers (the last 1024 of all services): detection to serving again. */
+  recover_p50_ms: ms,
+  recover_p99_ms: ms,
   heartbeat_ms: f.opt(f.u32),
 });
 export type ServiceStatus = Infer<typeof ServiceStatusShape>;

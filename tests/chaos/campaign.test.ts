@@ -37,6 +37,19 @@ describe("chaos", () => {
     expect(j.steady_state.after!.every((p) => p.within)).toBe(true);
   }, 600_000);
 
+  it("chaos - hardware faults through the privileged kernel call: a bad sector is EIO for that block only; lost and spurious IRQs and a drive stuck busy lose nothing", async () => {
+    const j = await runExperiment(experiment("hardware-faults.yaml"));
+    console.log(summary(j));
+    const r = j.report;
+    expect(j.status).toBe("completed");
+    expect(r.faults_by_kind).toMatchObject({ "bad-sector": 3, "lost-irq": 5, "spurious-irq": 5, "stuck-bsy": 3 });
+    expect(r.hardware_faults_observed).toHaveLength(3);
+    for (const seen of r.hardware_faults_observed) expect(seen).toMatch(/^bad-sector lba \d+: EIO; lba \d+: read$/);
+    expect(r.ops_failed).toBe(0);
+    expect(r.bytes_wrong).toBe(0);
+    expect(r.detections).toBe(0); // no driver died: the driver copes with each fault itself
+  }, 300_000);
+
   it("chaos - the same kill storm with ata in kernel placement: kernel-core dies at the first fault and the report says so", async () => {
     const j = await runExperiment(experiment("ata-kill-monolithic.yaml"));
     console.log(summary(j));

@@ -128,10 +128,22 @@ describe("kernel ipc", () => {
     expect(await sysGetPrivileges(client.sys)).toEqual({ label: "client", placement: "user", ipc: ["ata", "tty", "echo"], calls: ["getinfo"], io: [], irq: [], console: true, events: true, chaos: false });
   });
 
-  it("ata driver - a drive stuck busy fails the request with ETIMEDOUT at the deadline, without sleeping", async () => {
+  it("ata driver - a drive stuck busy is soft-reset after 1 s and serves; one that stays busy through resets fails with ETIMEDOUT at the deadline, without sleeping", async () => {
     await inKernel(ata);
     const client = await inKernel(nothing("client"));
+    // A firmware hang a reset clears: the read completes after the driver's SRST.
     t.m.faults.apply({ fault: "stuck-bsy", ms: 3_600_000 });
+    let reset: unknown;
+    const r0 = client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 1 }).then((x) => (reset = x), (e) => (reset = e));
+    for (let i = 0; i < 200 && reset === undefined; i++) {
+      await tick();
+      clock.advance(50);
+      t.clock.advance(50);
+    }
+    await r0;
+    expect(reset).toMatchObject({ data: expect.any(Uint8Array) });
+    // One that survives every reset: ETIMEDOUT at the deadline.
+    t.m.faults.apply({ fault: "stuck-bsy", ms: 3_600_000, count: 100 });
     let settled: unknown;
     const p = client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 1 }).then(
       () => (settled = "resolved"),

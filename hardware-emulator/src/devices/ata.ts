@@ -58,6 +58,8 @@ export class AtaDevice implements PortDevice {
   /** Fault state: sectors that fail, and a BSY that sticks until a deadline. */
   readonly badSectors = new Set<number>();
   stuckBsyUntil = 0;
+  /** Soft resets a stuck BSY survives (0: the next reset clears it, as a firmware hang would). */
+  stuckBsyResets = 0;
 
   constructor(o: AtaOptions) {
     this.o = o;
@@ -133,6 +135,8 @@ export class AtaDevice implements PortDevice {
   }
 
   private reset(): void {
+    if (this.stuckBsyResets > 0) this.stuckBsyResets--;
+    else this.stuckBsyUntil = 0;
     this.writeBack();
     this.ahead = undefined;
     this.mode = "idle";

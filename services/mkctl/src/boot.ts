@@ -43,6 +43,9 @@ export interface UpOptions {
 
 export { pidAlive };
 
+/** The part that keeps rs running in process mode (services/mkctl/src/keeper.ts). */
+const KEEPER = "rs-keeper";
+
 export class ProcessSystem {
   state: SystemState;
   readonly table: SystemTable;
@@ -54,6 +57,8 @@ export class ProcessSystem {
   failed: ServiceStatus[] = [];
   /** The services rs runs as its children: their pids, in rs's own file. */
   readonly rsChildren: ProcessBackend;
+  /** rs itself, as the child of its keeper (which restarts it when it dies). */
+  readonly keeperChildren: ProcessBackend;
 
   private constructor(state: SystemState, table: SystemTable, env: Record<string, string> = {}) {
     this.state = state;
@@ -70,6 +75,7 @@ export class ProcessSystem {
       },
     });
     this.rsChildren = new ProcessBackend(filePidStore(join(state.runDir, "rs-pids.json")));
+    this.keeperChildren = new ProcessBackend(filePidStore(join(state.runDir, "keeper-pids.json")));
   }
 
   /** Does this system run rs (the privilege table gives it a command)? Then rs starts the services. */
@@ -96,12 +102,12 @@ export class ProcessSystem {
     const statePath = join(runDir, "state.json");
     if (existsSync(statePath)) {
       const old = JSON.parse(readFileSync(statePath, "utf8")) as SystemState;
-      const children = filePidStore(join(runDir, "rs-pids.json")).load();
+      const children = { ...filePidStore(join(runDir, "rs-pids.json")).load(), ...filePidStore(join(runDir, "keeper-pids.json")).load() };
       if ([...Object.values(old.pids), ...Object.values(children)].some(pidAlive)) throw new LocalError("MK_ERR_SYSTEM_RUNNING", `a system is already running from ${runDir} (mkctl down first)`);
     }
     mkdirSync(join(runDir, "logs"), { recursive: true });
     // A fresh boot: what an rs of an earlier boot ran and remembered does not apply.
-    for (const f of ["rs-pids.json", "rs-intent.json"]) rmSync(join(runDir, f), { force: true });
+    for (const f of ["rs-pids.json", "rs-intent.json", "keeper-pids.json"]) rmSync(join(runDir, f), { force: true });
     const disk = resolve(o.disk ?? resolve(PROJECT_ROOT, table.hardware.diskImage));
     mkdirSync(resolve(disk, ".."), { recursive: true });
 
@@ -181,13 +187,20 @@ export class ProcessSystem {
    * adopts the services still serving and starts the rest.
    */
   async startRs(): Promise<number> {
-    // A running rs hands over (SIGUSR2): it exits and leaves the services to the new one.
-    const old = this.backend.pid(RS_LABEL);
-    if (old) {
-      process.kill(old, "SIGUSR2");
-      await waitUntil(() => (pidAlive(old) ? undefined : true), { clock: systemClock, deadlineMs: 15_000, what: `rs (pid ${old}) to hand over` }).catch(() => undefined);
+    const before = this.keeperChildren.pid(RS_LABEL);
+    const keeper = this.backend.pid(KEEPER);
+    if (keeper) {
+      // A hand-over: the keeper asks rs to leave the services running and starts a new one.
+      process.kill(keeper, "SIGUSR2");
+    } else {
+      await this.backend.start(this.spec(KEEPER, ["node", "services/mkctl/src/keeper.ts"], RS_LABEL, {
+        MK_RUN_DIR: this.state.runDir, MK_RS_COMMAND: JSON.stringify(this.table.services.get(RS_LABEL)!.command!),
+      }));
     }
-    return this.backend.start(this.spec(RS_LABEL, this.table.services.get(RS_LABEL)!.command!, RS_LABEL, { MK_RUN_DIR: this.state.runDir }));
+    return waitUntil(() => {
+      const pid = this.keeperChildren.pid(RS_LABEL);
+      return pid && pid !== before ? pid : undefined;
+    }, { clock: systemClock, deadlineMs: 20_000, intervalMs: 20, what: "rs started by its keeper" });
   }
 
   /**
@@ -256,7 +269,11 @@ export class ProcessSystem {
   /** Every part's process: those mkctl started, and the services rs started. */
   pids(): Record<string, number> {
     this.reload();
-    return { ...Object.fromEntries(this.rsChildren.list().map((p) => [p.name, p.pid])), ...this.state.pids };
+    return {
+      ...Object.fromEntries(this.rsChildren.list().map((p) => [p.name, p.pid])),
+      ...Object.fromEntries(this.keeperChildren.list().map((p) => [p.name, p.pid])),
+      ...this.state.pids,
+    };
   }
 
   /** The process of a part: one mkctl started, or a service rs started. */
@@ -270,6 +287,7 @@ export class ProcessSystem {
     if (Object.values(this.pids()).filter(pidAlive).length === 0) {
       throw new LocalError("MK_ERR_NO_SYSTEM", `nothing of the system in ${this.state.runDir} runs (mkctl up first)`);
     }
+    if (label === RS_LABEL && this.keeperChildren.list().some((p) => p.name === label)) return this.keeperChildren.signal(label, signal);
     if (this.state.pids[label] === undefined && this.rsChildren.list().some((p) => p.name === label)) return this.rsChildren.signal(label, signal);
     return this.backend.signal(label, signal);
   }
@@ -332,10 +350,13 @@ export class ProcessSystem {
     this.reload();
     // rs first (it stops its services, the last started first), then whatever of them
     // is left (rs gone before), then the rest mkctl started, kernel-core, the emulator, NATS.
-    await this.backend.stopAll([[RS_LABEL]], Math.max(graceMs, 15_000));
+    // The keeper first: it stops rs (which stops its services) and does not start it again.
+    await this.backend.stopAll([[KEEPER]], Math.max(graceMs, 20_000));
+    await this.keeperChildren.stopAll([[RS_LABEL]], Math.max(graceMs, 15_000));
+    this.keeperChildren.forgetAll();
     await this.rsChildren.stopAll([this.rsChildren.list().map((p) => p.name)], graceMs);
     this.rsChildren.forgetAll();
-    const services = Object.keys(this.state.pids).filter((n) => !["nats", KERNEL, "hardware", RS_LABEL].includes(n));
+    const services = Object.keys(this.state.pids).filter((n) => !["nats", KERNEL, "hardware", KEEPER].includes(n));
     await this.backend.stopAll([services, [KERNEL], ["hardware"], ["nats"]], graceMs);
     this.backend.forgetAll();
   }

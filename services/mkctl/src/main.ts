@@ -262,11 +262,17 @@ async function main(): Promise<number> {
     case "services": {
       const rows = (await rsRequest(runDir, Rs.RS_LIST, {})).services as ServiceStatus[];
       if (values.json) {
-        console.log(JSON.stringify(rows.map((r) => ({ label: r.label, generation: r.generation ?? null, state: r.state, restarts: r.restarts, last_cause: r.last_cause ?? null, detect_ms: r.detect_ms ?? null, recover_ms: r.recover_ms ?? null, pid: r.pid ?? null })), null, 2));
+        console.log(JSON.stringify(rows.map((r) => ({
+          label: r.label, generation: r.generation ?? null, state: r.state, restarts: r.restarts, last_cause: r.last_cause ?? null,
+          detect_ms: r.detect_ms ?? null, recover_ms: r.recover_ms ?? null, recover_p50_ms: r.recover_p50_ms ?? null, recover_p99_ms: r.recover_p99_ms ?? null, pid: r.pid ?? null,
+        })), null, 2));
         return 0;
       }
-      const head = ["LABEL", "STATE", "PID", "GEN", "RESTARTS", "DETECT_MS", "RECOVER_MS", "LAST CAUSE"];
-      const body = rows.map((r) => [r.label, r.state, String(r.pid ?? "-"), String(r.generation ?? "-"), String(r.restarts), String(r.detect_ms ?? "-"), String(r.recover_ms ?? "-"), r.last_cause ?? ""]);
+      const head = ["LABEL", "STATE", "PID", "GEN", "RESTARTS", "DETECT_MS", "RECOVER_MS", "P50/P99", "LAST CAUSE"];
+      const body = rows.map((r) => [
+        r.label, r.state, String(r.pid ?? "-"), String(r.generation ?? "-"), String(r.restarts), String(r.detect_ms ?? "-"), String(r.recover_ms ?? "-"),
+        r.recover_p50_ms === undefined ? "-" : `${r.recover_p50_ms}/${r.recover_p99_ms}`, r.last_cause ?? "",
+      ]);
       const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
       console.log([head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n"));
       return 0;

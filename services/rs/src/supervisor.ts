@@ -162,9 +162,15 @@ export class Supervisor {
       label: r.svc.label, state: r.state, restarts: r.restarts,
       ...(r.pid ? { pid: r.pid } : {}), ...(r.generation ? { generation: r.generation } : {}),
       ...(r.lastCause ? { last_cause: r.lastCause.slice(0, 300) } : {}),
-      ...(r.last ? { detect_ms: Math.round(r.last.detectMs), recover_ms: Math.round(r.last.recoverMs) } : {}),
+      ...(r.last ? { detect_ms: Math.round(r.last.detectMs), recover_ms: Math.round(r.last.recoverMs), ...this.recoverPercentiles(r.svc.label) } : {}),
       ...(r.svc.heartbeat ? { heartbeat_ms: r.svc.policy.heartbeatMs } : {}),
     };
+  }
+
+  private recoverPercentiles(label: string): { recover_p50_ms: number; recover_p99_ms: number } {
+    const xs = this.recoveries.filter((x) => x.label === label).map((x) => x.recoverMs).sort((a, b) => a - b);
+    const at = (p: number) => Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]);
+    return { recover_p50_ms: at(0.5), recover_p99_ms: at(0.99) };
   }
 
   private set(r: Row, state: State, why: string): void {

@@ -3,7 +3,9 @@
 // STATUS again. The bus runs a vector atomically and in order, so if the first STATUS
 // shows DRQ the data that follows is valid. If it shows BSY the driver unmasks IRQ 14
 // (nIEN is otherwise kept set: polling costs no interrupt messages), waits for the
-// interrupt or polls, then moves the data; past its deadline it fails with ETIMEDOUT.
+// interrupt or polls (a lost interrupt costs at most one 50 ms poll), then moves the data.
+// A drive busy for a second is soft-reset (SRST) once; past its deadline the request fails
+// with ETIMEDOUT.
 import { IRQ_REENABLE, MkError, SECTOR_SIZE } from "#abi";
 import { type BlockDevice, type Geometry, IrqWaiter, type PortVector, type Sys, sysIrqSetPolicy, sysVdevio } from "#libsys";
 
@@ -13,6 +15,9 @@ const C = { READ: 0x20, WRITE: 0x30, FLUSH: 0xe7, IDENTIFY: 0xec } as const;
 export const ATA_IRQ = 14;
 const MAX_PER_COMMAND = 256;
 const NIEN = 0x02;
+const SRST = 0x04;
+/** A drive busy this long before a command is soft-reset (once per command), then waited for to the deadline. */
+const RESET_AFTER_MS = 1000;
 const STATUS_NAMES: [number, string][] = [[0x80, "BSY"], [0x40, "RDY"], [0x20, "DF"], [0x10, "SRV"], [0x08, "DRQ"], [0x01, "ERR"]];
 const ERROR_NAMES: [number, string][] = [[0x80, "BBK"], [0x40, "UNC"], [0x20, "MC"], [0x10, "IDNF"], [0x08, "MCR"], [0x04, "ABRT"], [0x02, "TK0NF"], [0x01, "AMNF"]];
 
@@ -75,7 +80,7 @@ export class AtaDisk implements BlockDevice {
    * Waits until BSY clears: unmasks IRQ 14, sleeps until the interrupt (or 50 ms, then
    * polls again) up to the request's deadline, and masks it again after.
    */
-  private async settle(status: number, what: string, deadline: number): Promise<number> {
+  private async settle(status: number, what: string, deadline: number, reset?: { after: number; done: boolean }): Promise<number> {
     if (!(status & S.BSY)) return status;
     this.irq.arm();
     status = (await sysVdevio(this.sys, [["outb", P.CTL, 0x00], ["inb", P.ALT, 0]])).values[0];
@@ -83,6 +88,12 @@ export class AtaDisk implements BlockDevice {
       while (status & S.BSY) {
         const left = deadline - this.sys.clock.now();
         if (left <= 0) throw new MkError("ETIMEDOUT", `ata: ${what}: drive still busy (status ${bits(status, STATUS_NAMES)}) after ${this.o.timeoutMs} ms`);
+        // Busy for too long before the command went in: a soft reset (SRST), once per command.
+        if (reset && !reset.done && this.sys.clock.now() >= reset.after) {
+          reset.done = true;
+          this.sys.log.warn({ what }, "ata: drive busy for %d ms: soft reset", RESET_AFTER_MS);
+          await sysVdevio(this.sys, [["outb", P.CTL, NIEN | SRST], ["outb", P.CTL, 0x00]]);
+        }
         await this.irq.wait(Math.min(left, 50));
         status = (await sysVdevio(this.sys, [["inb", P.ALT, 0]])).values[0];
       }
@@ -98,11 +109,13 @@ export class AtaDisk implements BlockDevice {
    */
   private async command(what: string, vector: PortVector, data?: Uint8Array, dataPhase = true): Promise<{ after: number; data: Uint8Array }> {
     const deadline = this.sys.clock.now() + this.o.timeoutMs;
+    const reset = { after: this.sys.clock.now() + RESET_AFTER_MS, done: false };
     for (;;) {
       const r = await sysVdevio(this.sys, vector, data);
       const [status, after] = r.values;
       if (status & S.BSY) {
-        await this.settle(status, what, deadline);
+        // The drive ignored the command: wait (resetting it once if it stays busy), issue it again.
+        await this.settle(status, what, deadline, reset);
         continue;
       }
       if (status & (S.ERR | S.DF) || (dataPhase && !(status & S.DRQ))) await this.fail(what, status);
