@@ -26,7 +26,10 @@ describe("bench", () => {
     // The trap path's reply carries its hop trail: caller, kernel, server, kernel, in order.
     expect(Object.keys(by["kernel-sendrec"].hops_p50_us!)).toEqual(["1: bench-client > kernel", "2: kernel > bench-echo", "3: bench-echo > kernel", "4: kernel > client"]);
     expect(Object.keys(by["ata-read-4k"].hops_p50_us!)).toEqual(["1: bench-client > kernel", "2: kernel > ata", "3: ata > kernel", "4: kernel > client"]);
-    for (const us of Object.values(by["kernel-sendrec"].hops_p50_us!)) expect(us).toBeGreaterThan(0);
+    // Each hop is stamped by a different process's clock: they agree to tens of µs, so a
+    // hop may read slightly negative; the round trip may not.
+    for (const us of Object.values(by["kernel-sendrec"].hops_p50_us!)) expect(us).toBeGreaterThan(-200);
+    expect(Object.values(by["kernel-sendrec"].hops_p50_us!).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     // CPU per request is accounted for the benchmark itself (to the µs) and every process.
     expect(by["ata-read-4k"].cpu_us!.client).toBeGreaterThan(0);
     expect(Object.keys(by["kernel-sendrec"].cpu_us!)).toEqual(expect.arrayContaining(["client", "nats", "kernel", "hardware", "ata", "bench-echo", "bench-relay"]));

@@ -2,7 +2,7 @@
 // table gives a command (adopting those already serving when rs itself restarted), pings
 // them through the kernel, and answers mkctl's RS_UP, RS_DOWN, RS_RESTART and RS_LIST.
 import { join } from "node:path";
-import { Common, EMPTY, Rs, RsEventSubjects, type EndpointInfo } from "#abi";
+import { Common, EMPTY, Rs, RsEventSubjects, type EndpointInfo, type RsEvent } from "#abi";
 import { followEvents, sysGetEndpoints, type ServiceModule, type Sys, type SystemTable } from "#libsys";
 import type { Backend, RunSpec } from "./backend.ts";
 import { Supervisor, type SupervisedService } from "./supervisor.ts";
@@ -54,8 +54,12 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
         ping: async (label, timeoutMs) => void (await sys.sendrec(label, Common.COMMON_HEARTBEAT, {}, EMPTY, timeoutMs)),
         onChange: (s, why) => {
           sys.log.debug({ service: s, why }, "%s is %s: %s", s.label, s.state, why);
-          const ev = { ...s, rs: sys.self, seq: ++seq, at: new Date(sys.clock.now()).toISOString(), why: why.slice(0, 300) };
-          delete (ev as { heartbeat_ms?: number }).heartbeat_ms;
+          // The event's own shape (RsEventShape), field by field: what a reader checks.
+          const ev: RsEvent = {
+            state: s.state, label: s.label, rs: sys.self, seq: ++seq, at: new Date(sys.clock.now()).toISOString(), why: why.slice(0, 300), restarts: s.restarts,
+            ...(s.generation ? { generation: s.generation } : {}), ...(s.pid ? { pid: s.pid } : {}), ...(s.last_cause ? { last_cause: s.last_cause } : {}),
+            ...(s.detect_ms !== undefined ? { detect_ms: s.detect_ms } : {}), ...(s.recover_ms !== undefined ? { recover_ms: s.recover_ms } : {}),
+          };
           sys.transport.announce?.(RsEventSubjects.event(s.state, s.label), new TextEncoder().encode(JSON.stringify(ev)));
         },
         intent: o.intent,
