@@ -42,6 +42,8 @@ describe("chaos experiments", () => {
 
   it("experiments - a bad field is refused with the file and its path, before anything runs", () => {
     expect(parseExperiment(good, "x.yaml", SERVICES)).toMatchObject({ seed: 1, workload: { workers: 4 } });
+    const timed = { ...good, method: [{ type: "action", name: "k", fault: "kill", targets: ["ata"], duration_ms: 3000, interval_ms: 500 }] };
+    expect(parseExperiment(timed, "x.yaml", SERVICES).method[0]).toMatchObject({ durationMs: 3000, intervalMs: 500 });
     const cases: [unknown, RegExp][] = [
       [{ ...good, method: [{ ...good.method[0], targets: ["nope"] }] }, /x\.yaml: method\[0\]\.targets\[0\]: no service "nope"/],
       [{ ...good, method: [{ ...good.method[0], targets: ["kernel"] }] }, /method\[0\]\.targets\[0\]: "kernel" cannot be a target/],
@@ -52,6 +54,7 @@ describe("chaos experiments", () => {
       [{ ...good, "steady-state-hypothesis": { title: "h", probes: [{ name: "p", probe: "vibes" }] } }, /probes\[0\]\.probe: "vibes" is not a probe/],
       [{ ...good, system: { placement: { ata: "ring0" } } }, /system\.placement\.ata: "ring0" is not user or kernel/],
       [{ ...good, seed: 1.5 }, /seed: expected an integer/],
+      [{ ...good, method: [{ ...good.method[0], duration_ms: 1000 }] }, /method\[0\]\.duration_ms: give count or duration_ms, not both/],
       ["a string", /\(top\): expected a mapping/],
     ];
     for (const [raw, re] of cases) {

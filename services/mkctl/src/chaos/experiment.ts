@@ -22,6 +22,8 @@ export interface FaultAction {
   /** Service labels (hardware faults: ata for the disk, tty for the UART's IRQ). */
   targets: string[];
   count: number;
+  /** Instead of a count: inject for this long (a rate is count or duration with interval_ms). */
+  durationMs?: number;
   /** Between faults; each fault also waits for its target to serve again first. */
   intervalMs: number;
   /** slow: delay per reply; hang: nothing (rs's heartbeat finds it). */
@@ -111,7 +113,8 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
   };
   const action = (v: unknown, path: string): FaultAction => {
     const a = c.obj(v, path);
-    c.only(a, path, ["type", "name", "fault", "targets", "count", "interval_ms", "ms", "n"]);
+    c.only(a, path, ["type", "name", "fault", "targets", "count", "duration_ms", "interval_ms", "ms", "n"]);
+    if (a.count !== undefined && a.duration_ms !== undefined) c.fail(`${path}.duration_ms`, "give count or duration_ms, not both");
     if (a.type !== "action") c.fail(`${path}.type`, `expected "action"`);
     const fault = c.str(a.fault, `${path}.fault`);
     if (!(FAULTS as readonly string[]).includes(fault)) c.fail(`${path}.fault`, `"${fault}" is not a fault (faults: ${FAULTS.join(", ")})`);
@@ -119,7 +122,9 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     if (targets.length === 0) c.fail(`${path}.targets`, "names no service");
     return {
       type: "action", name: c.str(a.name, `${path}.name`), fault: fault as FaultKind, targets,
-      count: c.int(a.count, `${path}.count`, 1, 100_000, 1), intervalMs: c.int(a.interval_ms, `${path}.interval_ms`, 0, 600_000, 0),
+      count: a.duration_ms !== undefined ? 100_000 : c.int(a.count, `${path}.count`, 1, 100_000, 1),
+      ...(a.duration_ms !== undefined ? { durationMs: c.int(a.duration_ms, `${path}.duration_ms`, 1, 86_400_000) } : {}),
+      intervalMs: c.int(a.interval_ms, `${path}.interval_ms`, 0, 600_000, 0),
       ...(a.ms !== undefined ? { ms: c.int(a.ms, `${path}.ms`, 1, 60_000) } : {}),
       ...(a.n !== undefined ? { n: c.int(a.n, `${path}.n`, 1, 100_000) } : {}),
     };

@@ -340,8 +340,9 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
         await systemClock.sleep(step.durationMs);
         continue;
       }
-      say(`${step.name}: ${step.count} × ${step.fault} on ${step.targets.join(", ")}`);
-      for (let i = 0; i < step.count && kernelAlive(); i++) {
+      say(`${step.name}: ${step.durationMs !== undefined ? `for ${step.durationMs} ms` : `${step.count} ×`} ${step.fault} on ${step.targets.join(", ")}`);
+      const until = step.durationMs !== undefined ? Date.now() + step.durationMs : Infinity;
+      for (let i = 0; i < step.count && kernelAlive() && Date.now() < until; i++) {
         try {
           await inject(step, (e) => journal.run.push(e));
         } catch (e) {
