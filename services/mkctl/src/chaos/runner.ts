@@ -247,6 +247,8 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       await waitUntil(async () => {
         if (!kernelAlive()) throw new StopWaiting(new LocalError("MK_ERR_KERNEL_UNREACHABLE", "kernel-core is down"));
         const row = (await services().catch(() => [])).find((s) => s.label === label);
+        // rs gave up on it (past its intensity): it will not serve again by itself.
+        if (row?.state === "failed") throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `${label} failed: ${row.last_cause ?? "rs gave up"}`));
         return row?.state === "running" && (row.generation ?? 0) > after ? true : undefined;
       }, { clock: systemClock, deadlineMs: ms, intervalMs: 25, what: `${label} serving after generation ${after}` });
     };
