@@ -23,7 +23,7 @@ const USAGE = `usage: npm run bench:recovery [-- options]
   --standby N   crashes of the ATA driver with a warm standby (restart.standby; default 10)
   --docker N    rounds of Docker's own restart, the baseline (default 5; 0 to skip)
   --faults N    soak: N faults, crashes and hangs mixed, instead of the rounds above
-  --compose N   also N crashes (docker kill) of ata in the running compose stack
+  --compose N   also N faults on ata in the running compose stack (half docker kill, half SIGSTOP)
                 (project --project, default the checkout's folder; ports MK_KERNEL_PORT,
                 MK_NATS_PORT), 11 s apart so each is a first restart for rs's policy
   --project P   the compose project for --compose
@@ -164,32 +164,35 @@ async function mkos(standby = false): Promise<Row[]> {
  * The compose stack's rs (Docker backend): docker kill of ata's container to the kernel's
  * ready event of the next generation, with rs's own detection time.
  */
-async function composeMode(rounds: number): Promise<Row> {
+async function composeMode(rounds: number): Promise<Row[]> {
   const target = composeTarget({ project: values.project });
   const log = createLogger("bench");
   log.level = "warn";
   const watch = await connectClient("mkctl", target.credential("mkctl"), { log });
   const ready: KernelEvent[] = [];
   await followEvents(watch.sys, (ev) => void (ev.kind === "ready" && ev.label === "ata" && ready.push(ev)));
-  const recover: number[] = [];
-  const detect: number[] = [];
+  const runs = { SIGKILL: { recover: [] as number[], detect: [] as number[] }, SIGSTOP: { recover: [] as number[], detect: [] as number[] } };
   try {
+    // Crashes (docker kill), then hangs (SIGSTOP of the driver's Node process): half each.
     for (let i = 0; i < rounds; i++) {
+      const sig = i < Math.ceil(rounds / 2) ? "SIGKILL" : "SIGSTOP";
       if (i > 0) await systemClock.sleep(11_000); // a healthy spell: the shipped backoff starts again at its minimum
       const eps = (await watch.sys.kernelCall(SysCall.SYS_GETINFO, { what: "endpoints" })).args.endpoints as { label: string; generation: number }[];
       const gen = eps.find((e) => e.label === "ata")!.generation;
       const t0 = Date.now();
-      target.signal("ata", "SIGKILL");
+      target.signal("ata", sig);
       const ev = await waitUntil(() => ready.find((e) => e.generation > gen), { clock: systemClock, deadlineMs: 60_000, intervalMs: 5, what: `ata after generation ${gen}` });
-      recover.push(Date.parse(ev.at) - t0);
+      runs[sig].recover.push(Date.parse(ev.at) - t0);
       const rows = (await watch.sys.sendrec("rs", Rs.RS_LIST, {})).args as { services: ServiceStatus[] };
       const d = rows.services.find((r) => r.label === "ata")?.detect_ms;
-      if (d !== undefined) detect.push(d);
+      if (d !== undefined) runs[sig].detect.push(d);
     }
   } finally {
     await watch.stop();
   }
-  return row("crash (docker kill)", "docker (rs, compose)", recover, detect);
+  const out = [row("crash (docker kill)", "docker (rs, compose)", runs.SIGKILL.recover, runs.SIGKILL.detect)];
+  if (runs.SIGSTOP.recover.length) out.push(row("hang (SIGSTOP), heartbeat 1000 ms", "docker (rs, compose)", runs.SIGSTOP.recover, runs.SIGSTOP.detect));
+  return out;
 }
 
 /** Docker's own restart (policy always) of a process that died in its container: the baseline. */
@@ -233,7 +236,7 @@ function imageFromScript(): string | undefined {
 
 const rows = await mkos();
 if (standbyRounds > 0) rows.push(...(await mkos(true)));
-if (composeRounds > 0) rows.push(await composeMode(composeRounds));
+if (composeRounds > 0) rows.push(...(await composeMode(composeRounds)));
 const baseline = dockerRounds > 0 ? await dockerBaseline(dockerRounds) : { skipped: "--docker 0" };
 if ("fault" in baseline) rows.push(baseline);
 if (values.json) {

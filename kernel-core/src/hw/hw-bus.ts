@@ -3,6 +3,7 @@
 import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, KERNEL, MkError, parseReplyArgs, Subjects, type HwFaultRequest, type HwInfoReply, type HwIoRequest } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
+import { isLocalError } from "#base/errors.ts";
 import { RequestMux } from "#base/request-mux.ts";
 import { childTrace } from "#base/trace.ts";
 import type { Wire } from "#base/wire.ts";
@@ -48,6 +49,11 @@ export class NatsHwBus implements HwBus {
     try {
       m = await this.mux.request(Subjects.hwIo, data, h, timeoutMs);
     } catch (e) {
+      // The bus unreachable (NATS reconnecting, the emulator not running) is not a device
+      // error: ENOTREADY, which clients resend once it is back. No answer in time is EIO.
+      if (isLocalError(e, "MK_ERR_DISCONNECTED") || isLocalError(e, "MK_ERR_NO_RESPONDERS")) {
+        throw new MkError("ENOTREADY", `hardware bus unreachable: ${(e as Error).message}`, { cause: e });
+      }
       throw new MkError("EIO", `hardware bus did not answer: ${(e as Error).message}`, { cause: e });
     }
     const { get } = readEnvelope(m);
