@@ -31,7 +31,6 @@ export class KeyedBudget {
   private readonly windowMs: number;
   private readonly maxKeys: number;
   private readonly windows = new Map<string, { start: number; admitted: number; refused: number }>();
-  refusedTotal = 0;
 
   constructor(clock: Clock, o: { burst?: number; windowMs?: number; maxKeys?: number } = {}) {
     this.clock = clock;
@@ -67,7 +66,6 @@ export class KeyedBudget {
       return before;
     }
     w.refused++;
-    this.refusedTotal++;
     return undefined;
   }
 }
@@ -84,10 +82,6 @@ export class LogLimiter {
   constructor(clock: Clock, o: { burst?: number; windowMs?: number; maxKeys?: number } = {}) {
     this.budget = new KeyedBudget(clock, o);
     this.windowMs = o.windowMs ?? 10_000;
-  }
-
-  get suppressedTotal(): number {
-    return this.budget.refusedTotal;
   }
 
   /** Runs `emit` if key is under its budget; returns whether it ran. */

@@ -34,8 +34,7 @@ export class KernelEvents {
   private early: [string, Uint8Array][] = [];
   private seq = 0;
   private readonly listeners = new Set<(ev: KernelEvent) => void>();
-  /** Published (or buffered) so far; denials left out by the budget. */
-  published = 0;
+  /** Denials left out by the budget. */
   withheld = 0;
 
   constructor(clock: Clock, boot: string, o: { denialBurst?: number; denialWindowMs?: number } = {}) {
@@ -82,7 +81,6 @@ export class KernelEvents {
     let payload = enc.encode(JSON.stringify(ev));
     if (payload.length > MAX_EVENT_BYTES) payload = enc.encode(JSON.stringify({ ...ev, detail: clip(ev.detail ?? "", 64), target: clip(ev.target ?? "", 32) }));
     const subject = EventSubjects.event(kind, label);
-    this.published++;
     for (const fn of this.listeners) queueMicrotask(() => fn(ev));
     if (this.sink) {
       this.sink(subject, payload);

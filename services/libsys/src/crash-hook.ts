@@ -43,8 +43,6 @@ export class FaultHooks {
   private crashType?: number; // 0: any request
   private slow = { ms: 0, left: 0 };
   private corrupt = { left: 0 };
-  /** Faults that took effect, by kind (what the chaos report counts). */
-  readonly fired = { crash: 0, slow: 0, corrupt: 0 };
 
   constructor(label: string, env = process.env.MK_CRASH_ON) {
     this.label = label;
@@ -88,7 +86,6 @@ export class FaultHooks {
   before(type: number): void {
     this.fromEnv(type);
     if (this.crashType !== undefined && (this.crashType === 0 || this.crashType === type)) {
-      this.fired.crash++;
       throw new InjectedCrash(this.label, typeName(type));
     }
   }
@@ -97,12 +94,10 @@ export class FaultHooks {
   async after(reply: Reply | undefined, sleep: (ms: number) => Promise<void>): Promise<Reply | undefined> {
     if (this.slow.left > 0) {
       this.slow.left--;
-      this.fired.slow++;
       await sleep(this.slow.ms);
     }
     if (this.corrupt.left > 0 && reply?.data && reply.data.length > 0) {
       this.corrupt.left--;
-      this.fired.corrupt++;
       const data = Uint8Array.from(reply.data);
       data[data.length >> 1] ^= 0x01;
       return { ...reply, data };

@@ -8,7 +8,6 @@ export * from "./nats-transport.ts";
 export * from "./sys.ts";
 export * from "./service.ts";
 export * from "./run.ts";
-export * from "./mutex.ts";
 export * from "./irq-waiter.ts";
 export * from "./blockdriver.ts";
 export * from "./chardriver.ts";
