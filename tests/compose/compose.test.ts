@@ -156,7 +156,11 @@ describe("compose", () => {
     ttyGen = (await endpoint("tty")).generation;
     docker("stop", "-t", "10", name("tty"));
     expect(docker("inspect", "-f", "{{.State.ExitCode}}", name("tty"))).toBe("0"); // drained and exited by itself
-    await new Promise((r) => setTimeout(r, 2000)); // longer than rs's backoff: what is checked is that nothing happens
+    // rs has decided: a stop by hand, left stopped (a restart would have come before this).
+    await waitUntil(() => {
+      const tty = (JSON.parse(mkctlRun("services", "--json")) as { label: string; state: string; last_cause: string | null }[]).find((r) => r.label === "tty");
+      return tty?.state === "stopped" && /^stopped by hand outside rs/.test(tty.last_cause ?? "") ? true : undefined;
+    }, { clock: systemClock, deadlineMs: 30_000, what: "rs to record tty as stopped by hand" });
     expect(inspect(name("tty")).running).toBe(false);
     docker("start", name("tty"));
     await untilReady("tty", ttyGen);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cdev, Subjects } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { BdevClient, type RunningService } from "#libsys";
+import { BdevClient, followEvents, type RunningService } from "#libsys";
 import { pidAlive } from "../../services/mkctl/src/boot.ts";
 import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
 
@@ -81,9 +81,13 @@ describe("neighbours", () => {
     expect(ts.sys.alive()).toMatchObject({ kernel: true, hardware: true, ata: true, tty: true, nats: true });
     // An unrelated client that comes and goes on the new server is not mistaken for a driver
     // (NATS client ids start again from 1 on a restarted server).
+    const ended: string[] = [];
+    const follower = await followEvents(client.sys, (ev) => void (ev.kind === "dead" && ev.label === "client2" && ended.push(ev.endpoint)));
     for (let i = 0; i < 3; i++) await (await ts.client("client2")).stop();
-    // A window for their disconnect events to reach the kernel: what is checked is that nothing happens.
-    await new Promise((r) => setTimeout(r, 300));
+    // The kernel has seen all three go (their exits); whatever their disconnects did has happened.
+    await waitUntil(() => (ended.length >= 3 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the three client2 incarnations dead" });
+    await ts.sys.endpoints(); // one more round trip through the kernel after the events
+    follower.stop();
     const t = await table();
     expect(t.ata).toMatchObject({ endpoint: "ata#1", state: "ready" });
     expect(t.tty).toMatchObject({ endpoint: "tty#1", state: "ready" });

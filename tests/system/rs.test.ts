@@ -3,6 +3,7 @@
 // intensity limit, a command that cannot run failed with its reason while the rest runs,
 // and rs itself killed and started again without disturbing the services it runs.
 import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bdev } from "#abi";
@@ -110,7 +111,14 @@ describe("rs", () => {
   it("rs - tty with a warm standby: a crash after a healthy spell is a hand-over, serving again in well under a Node start", async () => {
     await waitUntil(() => (ts.sys.alive()["tty.standby"] ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "tty's standby running" });
     const standbyPid = ts.sys.pidOf("tty.standby")!;
-    await new Promise((r) => setTimeout(r, 1200)); // a healthy spell (the intensity window, 1 s here) and the standby loaded
+    // The standby is loaded and connected when it says so; the hand-over is for the first
+    // restart after a healthy spell: tty ready for a whole intensity window (1 s here).
+    const standbyLog = join(ts.sys.state.runDir, "logs", "tty.standby.log");
+    await waitUntil(() => (existsSync(standbyLog) && readFileSync(standbyLog, "utf8").includes(`"pid":${standbyPid},`) && readFileSync(standbyLog, "utf8").includes("waiting for rs to hand over") ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "tty's standby loaded" });
+    await waitUntil(async () => {
+      const tty = (await ts.sys.endpoints()).find((e) => e.label === "tty");
+      return tty?.state === "ready" && Date.now() - Date.parse(tty.since) > 1100 ? true : undefined;
+    }, { clock: systemClock, deadlineMs: 10_000, intervalMs: 100, what: "tty serving for a whole intensity window" });
     const before = await row("tty");
     ts.sys.kill("tty", "SIGKILL");
     const after = await waitUntil(async () => {

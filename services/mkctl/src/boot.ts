@@ -292,7 +292,7 @@ export class ProcessSystem {
     return this.backend.signal(label, signal);
   }
 
-  async endpoints(): Promise<{ endpoint: string; label: string; generation: number; state: string; placement: string; pid: number }[]> {
+  async endpoints(): Promise<{ endpoint: string; label: string; generation: number; state: string; placement: string; pid: number; host: string; since: string }[]> {
     const r = await fetch(`${this.state.kernelHttp}/endpoints`);
     return ((await r.json()) as { endpoints: never[] }).endpoints;
   }
