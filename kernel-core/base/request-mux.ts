@@ -10,52 +10,50 @@
 // and until it is back, a new request fails at once rather than wait in nats.js's buffer.
 import { errors, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Clock, Timer } from "./clock.ts";
-import { LocalError } from "./errors.ts";
+import { LocalError, type LocalCode } from "./errors.ts";
 import { readEnvelope, type Envelope } from "./nats-envelope.ts";
 import type { Wire } from "./wire.ts";
 
 // The errors below are rows of the local error registry (./errors.ts); each becomes the
 // errno the registry names when it crosses the wire (toMkError).
 
-/** MK_ERR_NO_RESPONDERS: nats-server answered that nobody subscribes to `subject`. */
-export class NoRespondersError extends LocalError<"MK_ERR_NO_RESPONDERS"> {
+/** A request that failed on one subject: the subject is a field, not only text. */
+abstract class OnSubject<C extends LocalCode> extends LocalError<C> {
   readonly subject: string;
-  constructor(subject: string) {
-    super("MK_ERR_NO_RESPONDERS", `no responders on ${subject}`);
-    this.name = "NoRespondersError";
+  constructor(code: C, name: string, subject: string, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = name;
     this.subject = subject;
   }
 }
 
+/** MK_ERR_NO_RESPONDERS: nats-server answered that nobody subscribes to `subject`. */
+export class NoRespondersError extends OnSubject<"MK_ERR_NO_RESPONDERS"> {
+  constructor(subject: string) {
+    super("MK_ERR_NO_RESPONDERS", "NoRespondersError", subject, `no responders on ${subject}`);
+  }
+}
+
 /** MK_ERR_REQUEST_TIMEOUT: no reply on `subject` within `timeoutMs`. */
-export class RequestTimeoutError extends LocalError<"MK_ERR_REQUEST_TIMEOUT"> {
-  readonly subject: string;
+export class RequestTimeoutError extends OnSubject<"MK_ERR_REQUEST_TIMEOUT"> {
   readonly timeoutMs: number;
   constructor(subject: string, ms: number) {
-    super("MK_ERR_REQUEST_TIMEOUT", `no reply on ${subject} within ${ms} ms`);
-    this.name = "RequestTimeoutError";
-    this.subject = subject;
+    super("MK_ERR_REQUEST_TIMEOUT", "RequestTimeoutError", subject, `no reply on ${subject} within ${ms} ms`);
     this.timeoutMs = ms;
   }
 }
 
 /** MK_ERR_DISCONNECTED: the connection to the server was lost: no reply to a request already sent can arrive. */
-export class DisconnectedError extends LocalError<"MK_ERR_DISCONNECTED"> {
-  readonly subject: string;
+export class DisconnectedError extends OnSubject<"MK_ERR_DISCONNECTED"> {
   constructor(subject: string) {
-    super("MK_ERR_DISCONNECTED", `the NATS connection is lost (a request on ${subject} cannot be answered)`);
-    this.name = "DisconnectedError";
-    this.subject = subject;
+    super("MK_ERR_DISCONNECTED", "DisconnectedError", subject, `the NATS connection is lost (a request on ${subject} cannot be answered)`);
   }
 }
 
 /** MK_ERR_PUBLISH_DENIED: the server refused to let this connection publish on the request's subject. */
-export class PublishDeniedError extends LocalError<"MK_ERR_PUBLISH_DENIED"> {
-  readonly subject: string;
+export class PublishDeniedError extends OnSubject<"MK_ERR_PUBLISH_DENIED"> {
   constructor(subject: string, options?: ErrorOptions) {
-    super("MK_ERR_PUBLISH_DENIED", `the NATS server refused a publish on ${subject}`, options);
-    this.name = "PublishDeniedError";
-    this.subject = subject;
+    super("MK_ERR_PUBLISH_DENIED", "PublishDeniedError", subject, `the NATS server refused a publish on ${subject}`, options);
   }
 }
 

@@ -131,44 +131,31 @@ describe("kernel ipc", () => {
   it("ata driver - a drive stuck busy is soft-reset after 1 s and serves; one that stays busy through resets fails with ETIMEDOUT at the deadline, without sleeping", async () => {
     await inKernel(ata);
     const client = await inKernel(nothing("client"));
+    /** The request's outcome (reply or error), moving both manual clocks 50 ms at a time until it settles. */
+    const settle = async (p: Promise<unknown>): Promise<unknown> => {
+      let out: unknown;
+      let done = false;
+      const tracked = p.then((r) => ((out = r), (done = true)), (e) => ((out = e), (done = true)));
+      for (let i = 0; i < 200 && !done; i++) {
+        await tick();
+        clock.advance(50);
+        t.clock.advance(50);
+      }
+      await tracked;
+      return out;
+    };
+    const read = (lba: number) => client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba, count: 1 });
     // A firmware hang a reset clears: the read completes after the driver's SRST.
     t.m.faults.apply({ fault: "stuck-bsy", ms: 3_600_000 });
-    let reset: unknown;
-    const r0 = client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 1 }).then((x) => (reset = x), (e) => (reset = e));
-    for (let i = 0; i < 200 && reset === undefined; i++) {
-      await tick();
-      clock.advance(50);
-      t.clock.advance(50);
-    }
-    await r0;
-    expect(reset).toMatchObject({ data: expect.any(Uint8Array) });
+    expect(await settle(read(0))).toMatchObject({ data: expect.any(Uint8Array) });
     // One that survives every reset: ETIMEDOUT at the deadline.
     t.m.faults.apply({ fault: "stuck-bsy", ms: 3_600_000, count: 100 });
-    let settled: unknown;
-    const p = client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 1 }).then(
-      () => (settled = "resolved"),
-      (e) => (settled = e),
-    );
-    for (let i = 0; i < 200 && settled === undefined; i++) {
-      await tick();
-      clock.advance(50);
-      t.clock.advance(50);
-    }
-    await p;
-    expect(settled).toMatchObject({ errno: "ETIMEDOUT", message: expect.stringMatching(/READ SECTORS lba 0 count 1: drive still busy \(status 0x80 \(BSY\)\) after 5000 ms/) });
+    expect(await settle(read(0))).toMatchObject({ errno: "ETIMEDOUT", message: expect.stringMatching(/READ SECTORS lba 0 count 1: drive still busy \(status 0x80 \(BSY\)\) after 5000 ms/) });
     // A drive busy for less than the deadline: the driver waits, re-issues, and succeeds.
     t.m.faults.apply({ fault: "clear" });
     await client.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 3, count: 1 }, new Uint8Array(512).fill(0x33));
     t.m.faults.apply({ fault: "stuck-bsy", ms: 700 });
-    settled = undefined;
-    const q = client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 3, count: 1 }).then((r) => (settled = r), (e) => (settled = e));
-    for (let i = 0; i < 200 && settled === undefined; i++) {
-      await tick();
-      clock.advance(50);
-      t.clock.advance(50);
-    }
-    await q;
-    expect((settled as { data: Uint8Array }).data).toEqual(new Uint8Array(512).fill(0x33));
+    expect(((await settle(read(3))) as { data: Uint8Array }).data).toEqual(new Uint8Array(512).fill(0x33));
     // Once the fault clears the same driver serves again.
     t.m.faults.apply({ fault: "clear" });
     await expect(client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 1 })).resolves.toMatchObject({ args: { count: 1 } });

@@ -100,26 +100,15 @@ export class KernelMetrics {
         }
       },
     });
-    const waiters = () => this.waiters();
-    new Gauge({
-      name: "mk_waiters",
-      help: "Requests parked in the kernel waiting for an endpoint's next generation",
-      registers: [this.registry],
-      collect() {
-        this.set(waiters());
-      },
-    });
-    const inFlight = () => this.inFlight();
-    new Gauge({
-      name: "mk_traps_in_flight",
-      help: "Traps admitted by the kernel and not yet answered (bounded per caller)",
-      registers: [this.registry],
-      collect() {
-        this.set(inFlight());
-      },
-    });
+    this.readAtScrape("mk_waiters", "Requests parked in the kernel waiting for an endpoint's next generation", () => this.waiters());
+    this.readAtScrape("mk_traps_in_flight", "Traps admitted by the kernel and not yet answered (bounded per caller)", () => this.inFlight());
     this.registry.registerMetric(this.latency as unknown as Metric);
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "mk_kernel_" });
+  }
+
+  /** A gauge whose value is read from the kernel when /metrics is scraped. */
+  private readAtScrape(name: string, help: string, read: () => number): void {
+    new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
   }
 
   message(type: number, status: number): void {
