@@ -253,8 +253,9 @@ export class ProcessSystem {
     } catch (e) {
       if (!(e instanceof MkError && (e.errno === "EDEADSRCDST" || e.errno === "ENOTREADY"))) throw e;
       await this.closeClient();
-      // Superseded (the caller is not the live mkctl) is worth one new connection; rs itself gone is not.
-      if (again && e.errno === "EDEADSRCDST" && /caller mkctl/.test(e.message)) return this.rs(type, args, false);
+      // Superseded by another mkctl: one new connection. (If rs itself is dead, the retry
+      // meets the same errno and it is thrown.)
+      if (again && e.errno === "EDEADSRCDST") return this.rs(type, args, false);
       throw e;
     }
   }
