@@ -5,7 +5,7 @@
 export const Errno = {
   OK: 0,
   EPERM: -1, // operation not permitted by the privilege table (port, IRQ line)
-  ENOENT: -2,
+  ENOENT: -2, // no such file or directory
   EIO: -5, // the device reported an error
   ENXIO: -6, // no such device or minor
   E2BIG: -7,
@@ -14,10 +14,21 @@ export const Errno = {
   ENOMEM: -12,
   EFAULT: -14,
   EBUSY: -16,
+  EEXIST: -17, // the name already exists
+  EXDEV: -18, // a rename across two file systems
   ENODEV: -19,
+  ENOTDIR: -20, // a path component, or the target, is not a directory
+  EISDIR: -21, // the target is a directory
   EINVAL: -22,
-  ENOSPC: -28,
+  ENFILE: -23, // the file-system server's table of open files is full
+  EMFILE: -24, // the caller's descriptor table is full
+  EFBIG: -27, // past the largest file the format can hold
+  ENOSPC: -28, // no free zone or inode
+  EROFS: -30, // a read-only file system (/proc)
+  EMLINK: -31, // too many links to one inode
+  ENAMETOOLONG: -36, // a name over 60 bytes, or a path over 4096
   ENOSYS: -38,
+  ENOTEMPTY: -39, // rmdir, or rename onto, a directory that has entries
   EMSGSIZE: -90,
   ETIMEDOUT: -110,
   ELOCKED: -101,
@@ -28,6 +39,8 @@ export const Errno = {
   ENOTREADY: -106,
   EBADREQUEST: -107, // malformed message: bad header, arguments, body size or type
   ETRAPDENIED: -111,
+  ESTALE: -116, // a file handle whose inode was freed or reused
+  EUCLEAN: -117, // the on-disk structure is damaged: mkctl fsck repairs it
 } as const;
 export type ErrnoName = keyof typeof Errno;
 export type Errno = (typeof Errno)[ErrnoName];
