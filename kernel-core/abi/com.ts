@@ -1,11 +1,14 @@
 // Message type numbers. Each protocol owns one range, as MINIX's com.h does:
+//   0x100 the file-system calls (VFS: user programs -> vfs, MINIX's VFS_BASE)
 //   0x400 character devices (CDEV)     0x500 block devices (BDEV)
 //   0x600 kernel calls (SYS)           0x700 reincarnation server (RS)
-//   0xA00 file systems (FS)            0xE00 common requests (COMMON)
+//   0xA00 file-system servers (FS: vfs -> mfs, procfs; MINIX's REQ_*)
+//   0xE00 common requests (COMMON)
 //   0xF00 scheduling (SCHED)           0x1000 notifications
 //   0x1200 hardware bus (HW, kernel-core <-> hardware-emulator only)
 // A reply is not numbered: it carries the request's type and a status (0 or -errno).
 
+export const VFS_RQ_BASE = 0x100;
 export const CDEV_RQ_BASE = 0x400;
 export const BDEV_RQ_BASE = 0x500;
 export const KERNEL_CALL = 0x600;
@@ -57,6 +60,58 @@ export const Rs = {
 } as const;
 export type Rs = (typeof Rs)[keyof typeof Rs];
 
+/** What a user program asks vfs: the POSIX calls, on paths and on descriptors. */
+export const Vfs = {
+  VFS_OPEN: 0x100, // VFS_RQ_BASE + 0: a path to a descriptor (flags as Linux's O_*)
+  VFS_CLOSE: 0x101, // VFS_RQ_BASE + 1
+  VFS_READ: 0x102, // VFS_RQ_BASE + 2: at the descriptor's offset, which moves
+  VFS_WRITE: 0x103, // VFS_RQ_BASE + 3: at the offset, or the end with O_APPEND
+  VFS_PREAD: 0x104, // VFS_RQ_BASE + 4: at a given offset; the descriptor's stays
+  VFS_PWRITE: 0x105, // VFS_RQ_BASE + 5
+  VFS_LSEEK: 0x106, // VFS_RQ_BASE + 6
+  VFS_FSYNC: 0x107, // VFS_RQ_BASE + 7: the file's data on stable storage before the reply
+  VFS_FSTAT: 0x108, // VFS_RQ_BASE + 8
+  VFS_FTRUNCATE: 0x109, // VFS_RQ_BASE + 9
+  VFS_STAT: 0x10a, // VFS_RQ_BASE + 10
+  VFS_TRUNCATE: 0x10b, // VFS_RQ_BASE + 11
+  VFS_UNLINK: 0x10c, // VFS_RQ_BASE + 12
+  VFS_MKDIR: 0x10d, // VFS_RQ_BASE + 13
+  VFS_RMDIR: 0x10e, // VFS_RQ_BASE + 14
+  VFS_RENAME: 0x10f, // VFS_RQ_BASE + 15
+  VFS_GETDENTS: 0x110, // VFS_RQ_BASE + 16: a directory's entries, a page at a time (JSON body)
+  VFS_STATFS: 0x111, // VFS_RQ_BASE + 17: the file system holding a path
+  VFS_SYNC: 0x112, // VFS_RQ_BASE + 18: every file system's data on stable storage
+  VFS_MOUNTS: 0x113, // VFS_RQ_BASE + 19: the mount table (path -> server)
+} as const;
+export type Vfs = (typeof Vfs)[keyof typeof Vfs];
+
+/**
+ * What vfs asks a file-system server: operations on inode numbers (MINIX's REQ_*); paths
+ * and descriptors stay in vfs. A write is unstable until FS_SYNC (NFS v3's COMMIT); both
+ * answer with the server's write verifier, its generation.
+ */
+export const Fs = {
+  FS_LOOKUP: 0xa00, // FS_RQ_BASE + 0: one name in one directory
+  FS_STAT: 0xa01, // FS_RQ_BASE + 1
+  FS_CREATE: 0xa02, // FS_RQ_BASE + 2: a regular file (EEXIST if the name is taken)
+  FS_MKDIR: 0xa03, // FS_RQ_BASE + 3
+  FS_UNLINK: 0xa04, // FS_RQ_BASE + 4
+  FS_RMDIR: 0xa05, // FS_RQ_BASE + 5
+  FS_RENAME: 0xa06, // FS_RQ_BASE + 6
+  FS_READ: 0xa07, // FS_RQ_BASE + 7
+  FS_WRITE: 0xa08, // FS_RQ_BASE + 8: unstable until FS_SYNC
+  FS_TRUNC: 0xa09, // FS_RQ_BASE + 9
+  FS_GETDENTS: 0xa0a, // FS_RQ_BASE + 10
+  FS_SETATTR: 0xa0b, // FS_RQ_BASE + 11: mode, owner, times
+  FS_GETNODE: 0xa0c, // FS_RQ_BASE + 12: vfs holds the inode open (an unlinked file lives until its last putnode)
+  FS_PUTNODE: 0xa0d, // FS_RQ_BASE + 13
+  FS_STATFS: 0xa0e, // FS_RQ_BASE + 14
+  FS_SYNC: 0xa0f, // FS_RQ_BASE + 15: commit: every write so far on stable storage
+  FS_FSCK: 0xa10, // FS_RQ_BASE + 16: check the file system (and repair it) while it is not in use
+  FS_MKFS: 0xa11, // FS_RQ_BASE + 17: make a new, empty file system (refused while files are open)
+} as const;
+export type Fs = (typeof Fs)[keyof typeof Fs];
+
 export const Common = {
   COMMON_PING: 0xe00, // COMMON_RQ_BASE + 0: the null message: no arguments, empty reply (benchmarks, liveness)
   COMMON_HEARTBEAT: 0xe01, // COMMON_RQ_BASE + 1: rs's heartbeat: answered by libsys from the event loop, ahead of queued work
@@ -78,7 +133,7 @@ export type Hw = (typeof Hw)[keyof typeof Hw];
 export const NOTIFY_HW_RESET = 0x40000000;
 
 const NAMES = new Map<number, string>([[NOTIFY_MESSAGE, "NOTIFY"]]);
-for (const table of [SysCall, Bdev, Cdev, Rs, Common, Hw]) {
+for (const table of [SysCall, Bdev, Cdev, Rs, Vfs, Fs, Common, Hw]) {
   for (const [name, value] of Object.entries(table)) NAMES.set(value, name);
 }
 

@@ -1,7 +1,7 @@
 // Message layouts, named by who sends to whom (MINIX's mess_lsys_krn_sys_devio). Each
 // request type has an argument shape checked on arrival; replies are shaped as well.
 import { f, type Infer, type InferShape, type Shape } from "./schema.ts";
-import { Bdev, Cdev, Common, Hw, Rs, SysCall } from "./com.ts";
+import { Bdev, Cdev, Common, Fs, Hw, Rs, SysCall, Vfs } from "./com.ts";
 
 const port = f.u16;
 const label = f.str(32, /^[a-z][a-z0-9-]{0,31}$/);
@@ -85,6 +85,53 @@ export const RecoveryShape = f.object({
 });
 export type RecoveryRecord = Infer<typeof RecoveryShape>;
 
+/** Largest read or write in one file-system message (a write's body, a read's reply). */
+export const MAX_FS_IO = 256 * 1024;
+/** Longest path vfs resolves (Linux's PATH_MAX); the layout admits longer so that vfs answers ENAMETOOLONG, not EBADREQUEST. */
+export const PATH_MAX = 4096;
+/** Longest name in a directory (the MINIX v3 entry holds 60 bytes). */
+export const NAME_MAX = 60;
+/** Entries in one getdents page. */
+export const MAX_DENTS = 1024;
+
+const path = f.str(2 * PATH_MAX);
+const fsName = f.str(4 * NAME_MAX);
+const ino = f.u32;
+const fd = f.uint(1 << 20);
+const fileSize = f.uint(Number.MAX_SAFE_INTEGER);
+const seconds = f.u32;
+/** What stat answers (struct stat, the parts MINIX v3 keeps); vfs adds the server that holds it. */
+export const StatShape = {
+  ino,
+  mode: f.u16,
+  nlinks: f.u16,
+  uid: f.u16,
+  gid: f.u16,
+  size: fileSize,
+  atime: seconds,
+  mtime: seconds,
+  ctime: seconds,
+  /** 512-byte units allocated, indirect blocks included (a sparse file has fewer than its size). */
+  blocks: fileSize,
+  dev: f.opt(label),
+} as const;
+export type FileStat = InferShape<typeof StatShape>;
+export const StatfsShape = {
+  blockSize: f.u32,
+  blocks: f.u32,
+  freeBlocks: f.u32,
+  inodes: f.u32,
+  freeInodes: f.u32,
+  nameMax: f.u16,
+} as const;
+export type FsStatfs = InferShape<typeof StatfsShape>;
+/** One directory entry of a getdents page (the JSON body). */
+export interface Dirent {
+  name: string;
+  ino: number;
+  type: "file" | "dir" | "other";
+}
+
 export const Layouts = {
   // lsys -> krn
   [SysCall.SYS_HELLO]: {
@@ -133,6 +180,50 @@ export const Layouts = {
   [Rs.RS_LIST]: { req: {}, rep: { services: f.list(ServiceStatusShape, 256) } },
   // The recoveries travel in the body, as a JSON array of RecoveryShape (too many for a header).
   [Rs.RS_RECOVERIES]: { req: { since: f.opt(epochMs) }, rep: { count: f.uint(1024) } },
+  // user program -> vfs. flags: Linux's O_RDONLY 0, O_WRONLY 1, O_RDWR 2, O_CREAT 0o100,
+  // O_EXCL 0o200, O_TRUNC 0o1000, O_APPEND 0o2000, O_DIRECTORY 0o200000.
+  [Vfs.VFS_OPEN]: { req: { path, flags: f.u32, mode: f.opt(f.uint(0o7777)) }, rep: { fd } },
+  [Vfs.VFS_CLOSE]: { req: { fd }, rep: {} },
+  [Vfs.VFS_READ]: { req: { fd, count: f.uint(MAX_FS_IO) }, rep: { count: f.u32 } },
+  [Vfs.VFS_WRITE]: { req: { fd }, rep: { count: f.u32 } },
+  [Vfs.VFS_PREAD]: { req: { fd, count: f.uint(MAX_FS_IO), offset: fileSize }, rep: { count: f.u32 } },
+  [Vfs.VFS_PWRITE]: { req: { fd, offset: fileSize }, rep: { count: f.u32 } },
+  [Vfs.VFS_LSEEK]: { req: { fd, offset: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), whence: f.enum("set", "cur", "end") }, rep: { offset: fileSize } },
+  [Vfs.VFS_FSYNC]: { req: { fd }, rep: {} },
+  [Vfs.VFS_FSTAT]: { req: { fd }, rep: StatShape },
+  [Vfs.VFS_FTRUNCATE]: { req: { fd, size: fileSize }, rep: {} },
+  [Vfs.VFS_STAT]: { req: { path }, rep: StatShape },
+  [Vfs.VFS_TRUNCATE]: { req: { path, size: fileSize }, rep: {} },
+  [Vfs.VFS_UNLINK]: { req: { path }, rep: {} },
+  [Vfs.VFS_MKDIR]: { req: { path, mode: f.opt(f.uint(0o7777)) }, rep: {} },
+  [Vfs.VFS_RMDIR]: { req: { path }, rep: {} },
+  [Vfs.VFS_RENAME]: { req: { from: path, to: path }, rep: {} },
+  // The entries travel in the body as a JSON array of Dirent; next: the cookie of the page after.
+  [Vfs.VFS_GETDENTS]: { req: { path, cookie: f.opt(f.u32), max: f.opt(f.uint(MAX_DENTS)) }, rep: { count: f.uint(MAX_DENTS), next: f.opt(f.u32) } },
+  [Vfs.VFS_STATFS]: { req: { path }, rep: { ...StatfsShape, dev: label, mount: path } },
+  [Vfs.VFS_SYNC]: { req: {}, rep: {} },
+  [Vfs.VFS_MOUNTS]: { req: {}, rep: { mounts: f.list(f.object({ path, dev: label }), 16) } },
+  // vfs -> file-system server (mfs, procfs): inode numbers, no paths
+  [Fs.FS_LOOKUP]: { req: { dir: ino, name: fsName }, rep: StatShape },
+  [Fs.FS_STAT]: { req: { ino }, rep: StatShape },
+  [Fs.FS_CREATE]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777) }, rep: StatShape },
+  [Fs.FS_MKDIR]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777) }, rep: StatShape },
+  [Fs.FS_UNLINK]: { req: { dir: ino, name: fsName }, rep: {} },
+  [Fs.FS_RMDIR]: { req: { dir: ino, name: fsName }, rep: {} },
+  [Fs.FS_RENAME]: { req: { sdir: ino, sname: fsName, ddir: ino, dname: fsName }, rep: {} },
+  [Fs.FS_READ]: { req: { ino, offset: fileSize, count: f.uint(MAX_FS_IO) }, rep: { count: f.u32 } },
+  // verifier: the server's generation; a different one at FS_SYNC means unstable writes were lost: send them again.
+  [Fs.FS_WRITE]: { req: { ino, offset: fileSize }, rep: { size: fileSize, verifier: f.u32 } },
+  [Fs.FS_TRUNC]: { req: { ino, size: fileSize }, rep: {} },
+  [Fs.FS_GETDENTS]: { req: { ino, cookie: f.u32, max: f.uint(MAX_DENTS) }, rep: { count: f.uint(MAX_DENTS), next: f.opt(f.u32) } },
+  [Fs.FS_SETATTR]: { req: { ino, mode: f.opt(f.uint(0o7777)), uid: f.opt(f.u16), gid: f.opt(f.u16), atime: f.opt(seconds), mtime: f.opt(seconds) }, rep: StatShape },
+  [Fs.FS_GETNODE]: { req: { ino }, rep: {} },
+  [Fs.FS_PUTNODE]: { req: { ino }, rep: {} },
+  [Fs.FS_STATFS]: { req: {}, rep: StatfsShape },
+  [Fs.FS_SYNC]: { req: {}, rep: { verifier: f.u32 } },
+  // The report travels in the body as JSON (mkctl fsck prints it).
+  [Fs.FS_FSCK]: { req: { repair: f.uint(1) }, rep: { clean: f.uint(1), problems: f.u32, repaired: f.u32 } },
+  [Fs.FS_MKFS]: { req: { blockSize: f.opt(f.enum("1024", "2048", "4096")), inodes: f.opt(f.u32) }, rep: StatfsShape },
   // anyone -> anyone
   [Common.COMMON_PING]: { req: {}, rep: {} },
   [Common.COMMON_HEARTBEAT]: { req: {}, rep: {} },

@@ -13,6 +13,7 @@ export * from "./blockdriver.ts";
 export * from "./chardriver.ts";
 export * from "./recovery.ts";
 export * from "./bdev-client.ts";
+export * from "./fs-client.ts";
 export * from "./calls/sys-devio.ts";
 export * from "./calls/sys-vdevio.ts";
 export * from "./calls/sys-sdevio.ts";

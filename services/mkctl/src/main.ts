@@ -19,6 +19,7 @@ import { runExperiment, summary } from "./chaos/runner.ts";
 import { composeTarget } from "./chaos/compose-target.ts";
 import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
 import { genConfig } from "./gen-config.ts";
+import { FS_USAGE, fsckCommand, fsCommand, fsError, mkfsCommand, type FsFlags } from "./fs-commands.ts";
 
 const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
        mkctl ps [--json] [--run-dir DIR]   (with MK_CREDS set: ask that system, e.g. in compose)
@@ -28,6 +29,7 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
        mkctl services [--json] | stop LABEL | restart LABEL [--run-dir DIR]   (through rs)
        mkctl events [--json] [--count N] [--for MS] [--run-dir DIR]   (follow mk.ev.>)
        mkctl chaos run FILE [--json] [--journal PATH] [--attach [--run-dir DIR] | --compose [--project P]]
+${FS_USAGE}
 PART is nats, kernel, hardware, rs or a service label (ata, tty). rs (the reincarnation
 server) starts the services and restarts one that dies or hangs: kill ata is a crash it
 repairs. start stops a process of that part that still runs, then starts a new one: a
@@ -45,7 +47,10 @@ MK_KERNEL_PORT and MK_NATS_PORT), checks its steady state, runs a verifying work
 faults, checks again and writes the journal (default journal.json); exit 0 when the
 steady state held, 1 when it deviated, 2 for a bad file or invocation (docs/chaos.md).
 events prints each lifecycle change (started, resumed, ready, dead with its cause) and
-each privilege denial as it happens, until Ctrl-C, N events or MS milliseconds.`;
+each privilege denial as it happens, until Ctrl-C, N events or MS milliseconds.
+fs works on the running system's files as a user program sees them (through vfs; paths
+are absolute); fsck asks mfs to check its disk (and with --repair to mend it) while no
+file is open; mkfs makes a new, empty file system there.`;
 
 function table(rows: EndpointInfo[]): string {
   const head = ["ENDPOINT", "STATE", "PLACEMENT", "PID", "MESSAGES", "SINCE"];
@@ -178,6 +183,12 @@ function args() {
         compose: { type: "boolean", default: false },
         project: { type: "string" },
         for: { type: "string" },
+        long: { type: "boolean", short: "l", default: false },
+        recursive: { type: "boolean", short: "r", default: false },
+        parents: { type: "boolean", short: "p", default: false },
+        repair: { type: "boolean", default: false },
+        yes: { type: "boolean", default: false },
+        "block-size": { type: "string" },
       },
     });
   } catch (e) {
@@ -309,6 +320,22 @@ async function main(): Promise<number> {
         await sys.closeClient();
       }
       return 0;
+    }
+    case "fs":
+    case "fsck":
+    case "mkfs": {
+      const flags: FsFlags = { json: values.json, long: values.long, recursive: values.recursive, parents: values.parents, repair: values.repair, yes: values.yes, blockSize: values["block-size"] };
+      const client = await connectMkctl(runDir);
+      try {
+        if (cmd === "fsck") return await fsckCommand(client, flags);
+        if (cmd === "mkfs") await mkfsCommand(client, flags);
+        else await fsCommand(client, arg, positionals.slice(2), flags);
+        return 0;
+      } catch (e) {
+        throw fsError(e);
+      } finally {
+        await client.stop();
+      }
     }
     default:
       throw new LocalError("MK_ERR_USAGE", `unknown command ${cmd}\n${USAGE}`);

@@ -1,0 +1,104 @@
+// A bounded LRU cache of file-system blocks over a BlockDevice (MINIX's buf.c). Write
+// policy: write-back. A changed block is only marked dirty; it reaches the device when it
+// is evicted or at sync(), which writes every dirty block in ascending block order and then
+// flushes the device, so a sync is the one point where the disk is known to be consistent.
+// Callers run one operation at a time (the server serializes requests), so no locking.
+import { MkError } from "#abi";
+import { SECTOR_SIZE, type BlockDevice } from "./block-device.ts";
+
+interface Entry {
+  data: Uint8Array;
+  dirty: boolean;
+}
+
+export class BufferCache {
+  readonly dev: BlockDevice;
+  readonly blockSize: number;
+  readonly capacity: number;
+  /** Blocks found in the cache. */
+  hits = 0;
+  /** Blocks read from the device. */
+  misses = 0;
+  /** Blocks written to the device (evictions and syncs). */
+  writes = 0;
+  private readonly sectorsPerBlock: number;
+  /** Map iteration order is least recently used first. */
+  private readonly entries = new Map<number, Entry>();
+
+  constructor(dev: BlockDevice, blockSize: number, capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new MkError("EINVAL", `cache of ${capacity} blocks`);
+    this.dev = dev;
+    this.blockSize = blockSize;
+    this.capacity = capacity;
+    this.sectorsPerBlock = blockSize / SECTOR_SIZE;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The block's bytes. The array may be changed in place, but the change counts only after
+   * put(): the block may have been evicted in between, and put() brings it back as dirty.
+   */
+  async get(block: number): Promise<Uint8Array> {
+    const e = this.entries.get(block);
+    if (e !== undefined) {
+      this.hits++;
+      this.entries.delete(block);
+      this.entries.set(block, e);
+      return e.data;
+    }
+    this.misses++;
+    const data = await this.dev.read(block * this.sectorsPerBlock, this.sectorsPerBlock);
+    await this.insert(block, { data, dirty: false });
+    return data;
+  }
+
+  /** Records `data` as the block's new contents, to be written back later. */
+  async put(block: number, data: Uint8Array): Promise<void> {
+    if (data.length !== this.blockSize) throw new MkError("EINVAL", `block ${block}: ${data.length} bytes, not ${this.blockSize}`);
+    const e = this.entries.get(block);
+    if (e !== undefined) {
+      this.entries.delete(block);
+      e.data = data;
+      e.dirty = true;
+      this.entries.set(block, e);
+      return;
+    }
+    await this.insert(block, { data, dirty: true });
+  }
+
+  /** A block about to be overwritten entirely: no read from the device. */
+  async zeroed(block: number): Promise<Uint8Array> {
+    const data = new Uint8Array(this.blockSize);
+    await this.put(block, data);
+    return data;
+  }
+
+  async sync(): Promise<void> {
+    const dirty = [...this.entries.entries()].filter(([, e]) => e.dirty).sort((a, b) => a[0] - b[0]);
+    for (const [block, e] of dirty) await this.writeOut(block, e);
+    await this.dev.flush();
+  }
+
+  /** Forgets every block without writing (after the device was changed behind the cache). */
+  invalidate(): void {
+    this.entries.clear();
+  }
+
+  private async insert(block: number, e: Entry): Promise<void> {
+    this.entries.set(block, e);
+    while (this.entries.size > this.capacity) {
+      const [oldest, victim] = this.entries.entries().next().value as [number, Entry];
+      this.entries.delete(oldest);
+      if (victim.dirty) await this.writeOut(oldest, victim);
+    }
+  }
+
+  private async writeOut(block: number, e: Entry): Promise<void> {
+    await this.dev.write(block * this.sectorsPerBlock, e.data);
+    e.dirty = false;
+    this.writes++;
+  }
+}

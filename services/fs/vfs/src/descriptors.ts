@@ -1,0 +1,90 @@
+// Per-process descriptor tables (MINIX VFS's filp table). A process is the caller's
+// endpoint, label#generation, as the kernel stamps it: unforgeable, and gone for good when
+// the kernel says that incarnation is dead, when vfs drops its table and closes its files.
+import { MkError } from "#abi";
+import type { FsServer } from "./fs-server.ts";
+
+/** Descriptors one process may hold (EMFILE past it), and all processes together (ENFILE). */
+export const MAX_FDS_PER_PROCESS = 256;
+export const MAX_OPEN_FILES = 4096;
+
+export const O = {
+  RDONLY: 0,
+  WRONLY: 1,
+  RDWR: 2,
+  ACCMODE: 3,
+  CREAT: 0o100,
+  EXCL: 0o200,
+  TRUNC: 0o1000,
+  APPEND: 0o2000,
+  DIRECTORY: 0o200000,
+} as const;
+
+export interface OpenFile {
+  readonly server: FsServer;
+  readonly ino: number;
+  readonly flags: number;
+  readonly isDir: boolean;
+  offset: number;
+}
+
+export function readable(f: OpenFile): boolean {
+  return (f.flags & O.ACCMODE) !== O.WRONLY;
+}
+export function writable(f: OpenFile): boolean {
+  return (f.flags & O.ACCMODE) !== O.RDONLY;
+}
+
+export class Descriptors {
+  private readonly tables = new Map<string, Map<number, OpenFile>>();
+  private total = 0;
+
+  get open(): number {
+    return this.total;
+  }
+  get processes(): number {
+    return this.tables.size;
+  }
+
+  /** The lowest free descriptor of the process (from 3: 0, 1 and 2 are the console's, by habit). */
+  add(process: string, file: OpenFile): number {
+    if (this.total >= MAX_OPEN_FILES) throw new MkError("ENFILE", `vfs holds ${MAX_OPEN_FILES} open files, its most`);
+    let table = this.tables.get(process);
+    if (!table) this.tables.set(process, (table = new Map()));
+    if (table.size >= MAX_FDS_PER_PROCESS) throw new MkError("EMFILE", `${process} has ${MAX_FDS_PER_PROCESS} descriptors open, its most`);
+    let fd = 3;
+    while (table.has(fd)) fd++;
+    table.set(fd, file);
+    this.total++;
+    return fd;
+  }
+
+  get(process: string, fd: number): OpenFile {
+    const f = this.tables.get(process)?.get(fd);
+    if (!f) throw new MkError("EBADF", `descriptor ${fd} is not open in ${process}`);
+    return f;
+  }
+
+  remove(process: string, fd: number): OpenFile {
+    const f = this.get(process, fd);
+    const table = this.tables.get(process)!;
+    table.delete(fd);
+    if (table.size === 0) this.tables.delete(process);
+    this.total--;
+    return f;
+  }
+
+  /** Every file of a process that is gone, its table dropped. */
+  drop(process: string): OpenFile[] {
+    const table = this.tables.get(process);
+    if (!table) return [];
+    this.tables.delete(process);
+    this.total -= table.size;
+    return [...table.values()];
+  }
+
+  /** Processes whose table is open and whose label is this one's (to drop them when they are found dead). */
+  holders(): string[] {
+    return [...this.tables.keys()];
+  }
+}

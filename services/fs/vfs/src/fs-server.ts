@@ -1,0 +1,160 @@
+// vfs's side of one mounted file-system server (NFS v3's client, in vfs). Every request
+// follows the server across its incarnations (libsys's Recovering). What this adds:
+//
+// - Unstable writes. A write is acknowledged once it is in the server's cache; vfs keeps
+//   its bytes until the server commits them (FS_SYNC, or any metadata change, which the
+//   server puts on disk before answering, together with everything written before). The
+//   verifier is the server's generation: a new incarnation gets every kept write again
+//   before any other request, so nothing acknowledged is lost with a crash.
+// - Exactly once. A create, mkdir, unlink, rmdir or rename that was resent after its
+//   server died may have taken effect before the death. vfs runs one request at a time,
+//   so no one else touched that name meanwhile: the errno a resend meets (EEXIST after a
+//   create, ENOENT after an unlink) is the first attempt's success.
+// - Held inodes. The files vfs holds open are held again in a new incarnation.
+import { Fs, isMkError, MkError, parseReplyArgs, type Args, type FileStat } from "#abi";
+import { Recovering, type RawReply, type Sys } from "#libsys";
+
+/** Unstable bytes kept per server before vfs commits them first. */
+const MAX_UNSTABLE_BYTES = 8 * 1024 * 1024;
+const EMPTY = new Uint8Array(0);
+
+interface UnstableWrite {
+  ino: number;
+  offset: number;
+  data: Uint8Array;
+}
+
+export class FsServer {
+  private readonly sys: Sys;
+  readonly label: string;
+  readonly readOnly: boolean;
+  private readonly server: Recovering;
+  private readonly timeoutMs: number;
+  /** Writes not yet committed, in the order they were made, all to generation `verifier`. */
+  private unstable: UnstableWrite[] = [];
+  private unstableBytes = 0;
+  /** The generation that has every unstable write (and the held inodes). */
+  private synced = 0;
+  /** Inodes held open in the server, with how many vfs descriptors hold each. */
+  readonly held = new Map<number, number>();
+  /** Writes sent again to a new incarnation, since vfs started. */
+  replayed = 0;
+
+  constructor(sys: Sys, label: string, o: { readOnly?: boolean; waitMs?: number; timeoutMs?: number } = {}) {
+    this.sys = sys;
+    this.label = label;
+    this.readOnly = o.readOnly ?? false;
+    this.timeoutMs = o.timeoutMs ?? 30_000;
+    this.server = new Recovering(sys, label, { waitMs: o.waitMs ?? 60_000, maxRetries: 20 });
+  }
+
+  get pendingBytes(): number {
+    return this.unstableBytes;
+  }
+
+  /** Sends to `dst`, first bringing a new incarnation up to date (held inodes, unstable writes). */
+  private async send(dst: string, type: number, args: Args, data: Uint8Array): Promise<RawReply> {
+    const gen = Number(dst.slice(dst.lastIndexOf("#") + 1));
+    if (gen !== this.synced) {
+      if (this.synced !== 0) await this.rejoin(dst, gen);
+      this.synced = gen;
+    }
+    return this.sys.sendrec(dst, type, args, data, this.timeoutMs);
+  }
+
+  private async rejoin(dst: string, gen: number): Promise<void> {
+    for (const ino of this.held.keys()) {
+      await this.sys.sendrec(dst, Fs.FS_GETNODE, { ino }, EMPTY, this.timeoutMs).catch((e) => {
+        if (!isMkError(e, "ESTALE")) throw e;
+      });
+    }
+    const kept: UnstableWrite[] = [];
+    for (const w of this.unstable) {
+      try {
+        await this.sys.sendrec(dst, Fs.FS_WRITE, { ino: w.ino, offset: w.offset }, w.data, this.timeoutMs);
+        kept.push(w);
+        this.replayed++;
+      } catch (e) {
+        // The file was removed meanwhile (an unlinked open file the check freed): nothing to keep.
+        if (!isMkError(e, "ESTALE")) throw e;
+      }
+    }
+    this.unstable = kept;
+    this.unstableBytes = kept.reduce((n, w) => n + w.data.length, 0);
+    this.sys.log.warn({ server: this.label, generation: gen, writes: kept.length, bytes: this.unstableBytes, held: this.held.size },
+      "%s restarted: sent its unstable writes again", this.label);
+  }
+
+  /** An idempotent request (lookup, stat, read, truncate, setattr...): resent across restarts. */
+  async call(type: number, args: Args, data: Uint8Array = EMPTY): Promise<RawReply> {
+    return this.server.call((dst) => this.send(dst, type, args, data));
+  }
+
+  /** The replying generation committed everything: what was kept for it is stable now. */
+  private committed(): void {
+    this.unstable = [];
+    this.unstableBytes = 0;
+  }
+
+  /**
+   * A metadata change, exactly once: `done` says whether an errno met by a resend means
+   * the first attempt took effect (then there is no reply: undefined). The server commits
+   * before answering.
+   */
+  async change(type: number, args: Args, done: (errno: string) => boolean): Promise<RawReply | undefined> {
+    let attempts = 0;
+    try {
+      const r = await this.server.call((dst) => {
+        attempts++;
+        return this.send(dst, type, args, EMPTY);
+      });
+      this.committed();
+      return r;
+    } catch (e) {
+      if (attempts > 1 && e instanceof MkError && done(e.errno)) {
+        this.committed();
+        return undefined;
+      }
+      throw e;
+    }
+  }
+
+  async stat(type: typeof Fs.FS_LOOKUP | typeof Fs.FS_STAT, args: Args): Promise<FileStat> {
+    return parseReplyArgs(type, (await this.call(type, args)).args) as FileStat;
+  }
+
+  async write(ino: number, offset: number, data: Uint8Array): Promise<number> {
+    if (this.unstableBytes + data.length > MAX_UNSTABLE_BYTES) await this.commit();
+    const r = await this.call(Fs.FS_WRITE, { ino, offset }, data);
+    // Kept until committed; a copy, since the body's buffer is the transport's.
+    this.unstable.push({ ino, offset, data: data.slice() });
+    this.unstableBytes += data.length;
+    return (r.args as { size: number }).size;
+  }
+
+  /** Every write so far on stable storage (FS_SYNC, NFS v3's COMMIT). */
+  async commit(): Promise<void> {
+    if (this.readOnly) return;
+    await this.call(Fs.FS_SYNC, {});
+    // The reply came from the generation `synced`, which had every kept write before it synced.
+    this.committed();
+  }
+
+  async hold(ino: number): Promise<void> {
+    const n = this.held.get(ino) ?? 0;
+    if (n === 0 && !this.readOnly) await this.call(Fs.FS_GETNODE, { ino });
+    this.held.set(ino, n + 1);
+  }
+
+  async release(ino: number): Promise<void> {
+    const n = this.held.get(ino) ?? 0;
+    if (n > 1) return void this.held.set(ino, n - 1);
+    this.held.delete(ino);
+    if (n === 1 && !this.readOnly) {
+      await this.call(Fs.FS_PUTNODE, { ino }).catch((e) => {
+        // A new incarnation that never held it (it was freed at its check): nothing to release.
+        if (!isMkError(e, "EINVAL") && !isMkError(e, "ESTALE")) throw e;
+      });
+    }
+  }
+}
