@@ -14,7 +14,9 @@ import { BdevClient, sysGetEndpoints } from "#libsys";
 import { pidAlive } from "../../services/mkctl/src/boot.ts";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
-const CRASH_ON = { MK_CRASH_ON: "ata:BDEV_FLUSH" };
+// mfs is told to leave the blank disk alone: making a file system flushes the disk, and
+// the crash would come at boot instead of at the test's own flush.
+const CRASH_ON = { MK_CRASH_ON: "ata:BDEV_FLUSH", MK_MFS_FORMAT_BLANK: "0" };
 
 let ts: TestSystem | undefined;
 afterEach(async () => {

@@ -167,7 +167,7 @@ describe("file systems", () => {
     await h.write(body); // acknowledged, not synced: in mfs's cache and kept by vfs
     const before = await generation("mfs");
     ts.sys.kill("mfs", "SIGKILL");
-    await waitUntil(async () => (await generation("mfs")) > before, { clock: systemClock, deadlineMs: 20_000, what: "the next mfs generation" });
+    await waitUntil(async () => ((await generation("mfs")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next mfs generation" });
     await h.write("tail");
     await h.close();
     const back = await fs.readFile("/unstable.bin");
@@ -184,6 +184,27 @@ describe("file systems", () => {
     expect(await generation("vfs")).toBeGreaterThan(before);
     expect(Buffer.from(await h.read(100, 0)).toString()).toBe("first second");
     await h.close();
+  }, 60_000);
+
+  it("fs - /proc shows every endpoint from the kernel's events: a killed driver's directory shows its death and the next generation; /proc is read-only", async () => {
+    expect(await fs.readdir("/")).toContain("proc");
+    const listed = await fs.readdir("/proc");
+    for (const name of ["uptime", "endpoints", "kernel", "ata", "tty", "mfs", "vfs", "procfs", "rs"]) expect(listed).toContain(name);
+    const status = async () => Object.fromEntries((await fs.readFile("/proc/ata/status")).toString().trim().split("\n").map((l) => l.split(":\t")));
+    const before = await status();
+    expect(before).toMatchObject({ Name: "ata", State: "ready" });
+    ts.sys.kill("ata", "SIGKILL");
+    await waitUntil(async () => { const s = await status(); return Number(s.Generation) > Number(before.Generation) && s.State === "ready" ? true : undefined; }, { clock: systemClock, deadlineMs: 20_000, what: "/proc/ata/status to show the next generation ready" });
+    const after = await status();
+    expect(Number(after.Generation)).toBe(Number(before.Generation) + 1);
+    expect(after.LastDeath).toMatch(/^(disconnect|no-subscriber)/);
+    expect(Number((await fs.readFile("/proc/ata/restarts")).toString())).toBe(Number(after.Restarts));
+    expect(Number((await fs.readFile("/proc/uptime")).toString())).toBeGreaterThan(0);
+    expect((await fs.readFile("/proc/endpoints")).toString()).toMatch(/^ata#\d+\s+ready/m);
+    await expect(fs.writeFile("/proc/ata/status", "x")).rejects.toMatchObject({ errno: "EROFS" });
+    await expect(fs.mkdir("/proc/new")).rejects.toMatchObject({ errno: "EROFS" });
+    await expect(fs.rename("/home", "/proc/home")).rejects.toMatchObject({ errno: "EXDEV" });
+    expect((await fs.stat("/proc/ata")).dev).toBe("procfs");
   }, 60_000);
 
   it("fs - what mkos wrote passes util-linux fsck.minix -f, and mkctl fsck finds it clean", async () => {

@@ -15,12 +15,9 @@ export class BufferCache {
   readonly dev: BlockDevice;
   readonly blockSize: number;
   readonly capacity: number;
-  /** Blocks found in the cache. */
-  hits = 0;
-  /** Blocks read from the device. */
-  misses = 0;
-  /** Blocks written to the device (evictions and syncs). */
-  writes = 0;
+  #hits = 0;
+  #misses = 0;
+  #writes = 0;
   private readonly sectorsPerBlock: number;
   /** Map iteration order is least recently used first. */
   private readonly entries = new Map<number, Entry>();
@@ -31,6 +28,19 @@ export class BufferCache {
     this.blockSize = blockSize;
     this.capacity = capacity;
     this.sectorsPerBlock = blockSize / SECTOR_SIZE;
+  }
+
+  /** Blocks found in the cache. */
+  get hits(): number {
+    return this.#hits;
+  }
+  /** Blocks read from the device. */
+  get misses(): number {
+    return this.#misses;
+  }
+  /** Blocks written to the device (evictions and syncs). */
+  get writes(): number {
+    return this.#writes;
   }
 
   get size(): number {
@@ -44,12 +54,12 @@ export class BufferCache {
   async get(block: number): Promise<Uint8Array> {
     const e = this.entries.get(block);
     if (e !== undefined) {
-      this.hits++;
+      this.#hits++;
       this.entries.delete(block);
       this.entries.set(block, e);
       return e.data;
     }
-    this.misses++;
+    this.#misses++;
     const data = await this.dev.read(block * this.sectorsPerBlock, this.sectorsPerBlock);
     await this.insert(block, { data, dirty: false });
     return data;
@@ -99,6 +109,6 @@ export class BufferCache {
   private async writeOut(block: number, e: Entry): Promise<void> {
     await this.dev.write(block * this.sectorsPerBlock, e.data);
     e.dirty = false;
-    this.writes++;
+    this.#writes++;
   }
 }

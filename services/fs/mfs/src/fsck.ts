@@ -276,8 +276,9 @@ export async function fsck(dev: BlockDevice, o: { repair: boolean }): Promise<Fs
     for (const ino of c.dirty) await writeInode(vol, ino, c.inodes[ino]);
     await rebuildMaps(vol, c);
     await vol.cache.sync();
-    if (c.unrepairable === 0) await writeSuper(dev, { ...sb, flags: sb.flags | FLAG_CLEAN });
   }
+  // A repaired (or found sound) disk is consistent again: the next mount may treat it as clean.
+  if (o.repair && c.unrepairable === 0 && (sb.flags & FLAG_CLEAN) === 0) await writeSuper(dev, { ...sb, flags: sb.flags | FLAG_CLEAN });
   const repaired = o.repair ? c.found - c.unrepairable : 0;
   return { clean: c.found === 0, problems: c.problems, repaired, files, directories, usedZones };
 }

@@ -59,10 +59,6 @@ export async function mkfs(dev: BlockDevice, o: MkfsOptions = {}): Promise<Super
   const sectorsPerBlock = blockSize / SECTOR_SIZE;
   const writeBlocks = (block: number, data: Uint8Array): Promise<void> => dev.write(block * sectorsPerBlock, data);
 
-  // Boot block and superblock: the first 2048 bytes, whatever the block size.
-  const head = new Uint8Array(2048);
-  head.set(encodeSuper(sb), 1024);
-  await dev.write(0, head);
 
   // Inode map: bit 0 reserved, bit 1 the root, bits past the last inode set so they are never handed out.
   const imap = new Uint8Array(imapBlocks * blockSize);
@@ -92,6 +88,12 @@ export async function mkfs(dev: BlockDevice, o: MkfsOptions = {}): Promise<Super
   encodeDirent(dir, 0, ROOT_INO, DOT);
   encodeDirent(dir, DIRENT_SIZE, ROOT_INO, DOTDOT);
   await writeBlocks(firstDataZone, dir);
+  await dev.flush();
+  // Boot block and superblock (the first 2048 bytes, whatever the block size) last: a mkfs
+  // cut short leaves no superblock, so the disk still reads as blank and is made again.
+  const head = new Uint8Array(2048);
+  head.set(encodeSuper(sb), 1024);
+  await dev.write(0, head);
   await dev.flush();
   return sb;
 }
