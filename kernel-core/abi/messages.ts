@@ -185,7 +185,8 @@ export const Layouts = {
   [Vfs.VFS_OPEN]: { req: { path, flags: f.u32, mode: f.opt(f.uint(0o7777)) }, rep: { fd } },
   [Vfs.VFS_CLOSE]: { req: { fd }, rep: {} },
   [Vfs.VFS_READ]: { req: { fd, count: f.uint(MAX_FS_IO) }, rep: { count: f.u32 } },
-  [Vfs.VFS_WRITE]: { req: { fd }, rep: { count: f.u32 } },
+  // offset: where the bytes went (with O_APPEND, the end vfs found).
+  [Vfs.VFS_WRITE]: { req: { fd }, rep: { count: f.u32, offset: fileSize } },
   [Vfs.VFS_PREAD]: { req: { fd, count: f.uint(MAX_FS_IO), offset: fileSize }, rep: { count: f.u32 } },
   [Vfs.VFS_PWRITE]: { req: { fd, offset: fileSize }, rep: { count: f.u32 } },
   [Vfs.VFS_LSEEK]: { req: { fd, offset: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), whence: f.enum("set", "cur", "end") }, rep: { offset: fileSize } },

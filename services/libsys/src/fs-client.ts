@@ -4,12 +4,15 @@
 //
 // The client rides out a restart of vfs itself: every request follows vfs across its
 // incarnations (Recovering); a file handle keeps what it needs to be opened again (path,
-// flags, its own position), and is reopened in the new vfs before the next request. A
-// create, mkdir, unlink, rmdir or rename resent after vfs died may have taken effect the
-// first time: the errno the resend meets (EEXIST, ENOENT) is then that success. This is
-// exact when no other process changes the same name at the same moment.
+// flags, its own position) and the writes not yet committed (vfs held them too, and died
+// with them), and is reopened in the new vfs, its writes sent again, before the next
+// request. Writes are committed at fsync and at close (NFS's close-to-open). A create,
+// mkdir, unlink, rmdir or rename resent after vfs died may have taken effect the first
+// time: the errno the resend meets (EEXIST, ENOENT) is then that success; an append resent
+// finds its own bytes at the end of the file and is not made twice. Both are exact when no
+// other process changes the same name, or appends to the same file, at the same moment.
 import { MAX_DENTS, MAX_FS_IO, MkError, parseReplyArgs, Vfs, type Dirent, type FileStat, type FsStatfs } from "#abi";
-import { Recovering } from "./recovery.ts";
+import { Recovering, type RecoveryOptions } from "./recovery.ts";
 import type { Sys } from "./sys.ts";
 import type { RawReply } from "#base/transport.ts";
 
@@ -44,6 +47,8 @@ export function openFlags(flags: string | number): number {
 }
 
 const S_IFMT = 0o170000;
+/** Uncommitted bytes one handle keeps before it commits them (fsync) itself. */
+const MAX_UNSTABLE_BYTES = 8 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
 
@@ -88,6 +93,12 @@ export interface FsClientOptions {
   /** How long a request waits for a restarted vfs (or file-system server below it). */
   waitMs?: number;
   timeoutMs?: number;
+  /** Told of each request sent again to a new vfs incarnation. */
+  onRetry?: RecoveryOptions["onRetry"];
+}
+
+function generationOf(dst: string): number {
+  return Number(dst.slice(dst.lastIndexOf("#") + 1));
 }
 
 function absolute(path: string): string {
@@ -111,33 +122,70 @@ export class FsClient {
   private readonly sys: Sys;
   private readonly vfs: Recovering;
   private readonly timeoutMs: number;
-  private readonly handles = new Set<FileHandle>();
 
   constructor(sys: Sys, o: FsClientOptions = {}) {
     this.sys = sys;
     this.timeoutMs = o.timeoutMs ?? 60_000;
-    this.vfs = new Recovering(sys, o.vfs ?? "vfs", { waitMs: o.waitMs ?? 60_000, maxRetries: 20 }, (gen) => this.reopen(gen));
+    this.vfs = new Recovering(sys, o.vfs ?? "vfs", { waitMs: o.waitMs ?? 60_000, maxRetries: 100_000, ...(o.onRetry ? { onRetry: o.onRetry } : {}) });
   }
 
-  /** A new vfs knows no descriptor: each open handle is opened again there, by path. */
-  private async reopen(gen: number): Promise<void> {
-    const dst = `${this.vfs.label}#${gen}`;
-    for (const h of this.handles) {
-      const flags = h.flags & ~(O_CREAT | O_EXCL | O_TRUNC);
+  /**
+   * A handle's descriptor belongs to the vfs incarnation that opened it. Before a request
+   * goes to a newer one, the handle is opened again there by path (without O_CREAT, O_EXCL,
+   * O_TRUNC) and its uncommitted writes are sent again: checked at each send, so a handle
+   * opened while another request was finding the new vfs is never sent with a descriptor
+   * number of the old one (which may name another file in the new one).
+   */
+  private async bringUp(h: FileHandle, dst: string, gen: number): Promise<void> {
+    while (h.gen !== gen) {
+      if (h.reopening) {
+        await h.reopening.catch(() => undefined);
+        continue;
+      }
+      const run = (async () => {
+        const flags = h.flags & ~(O_CREAT | O_EXCL | O_TRUNC);
+        try {
+          const r = await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: h.path, flags }, EMPTY, this.timeoutMs);
+          const fd = parseReplyArgs(Vfs.VFS_OPEN, r.args).fd;
+          for (const w of h.unstable) await this.sys.sendrec(dst, Vfs.VFS_PWRITE, { fd, offset: w.offset }, w.data, this.timeoutMs);
+          h.fd = fd;
+          h.gen = gen;
+        } catch (e) {
+          // Renamed or removed since it was opened: this handle answers that errno from now on.
+          if (!(e instanceof MkError) || e.errno === "EDEADSRCDST" || e.errno === "ENOTREADY" || e.errno === "ETIMEDOUT") throw e;
+          h.lost = e;
+          h.gen = gen;
+        }
+      })();
+      h.reopening = run;
       try {
-        const r = await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: h.path, flags }, EMPTY, this.timeoutMs);
-        h.fd = parseReplyArgs(Vfs.VFS_OPEN, r.args).fd;
-      } catch (e) {
-        // Renamed or removed since it was opened: this handle answers that errno from now on.
-        if (!(e instanceof MkError) || e.errno === "EDEADSRCDST" || e.errno === "ENOTREADY" || e.errno === "ETIMEDOUT") throw e;
-        h.lost = e;
+        await run;
+      } finally {
+        h.reopening = undefined;
       }
     }
+    if (h.lost) throw h.lost;
   }
 
-  /** @internal a request to vfs, resent across its restarts (args are built again for each send: a descriptor changes with vfs). */
-  request(type: number, args: Record<string, unknown> | (() => Record<string, unknown>), data: Uint8Array = EMPTY): Promise<RawReply> {
-    return this.vfs.call((dst) => this.sys.sendrec(dst, type, typeof args === "function" ? args() : args, data, this.timeoutMs));
+  /** @internal a request about a handle's descriptor, to the vfs that has it open (see bringUp). */
+  handleRequest(h: FileHandle, type: number, args: Record<string, unknown>, data: Uint8Array = EMPTY): Promise<RawReply> {
+    return this.vfs.call(async (dst) => {
+      await this.bringUp(h, dst, generationOf(dst));
+      return this.sys.sendrec(dst, type, { fd: h.fd, ...args }, data, this.timeoutMs);
+    });
+  }
+
+  /** @internal closes a handle's descriptor; one that died with its vfs needs no closing. */
+  async closeHandle(h: FileHandle): Promise<void> {
+    await this.vfs.call(async (dst) => {
+      if (generationOf(dst) !== h.gen) return { args: {}, data: EMPTY };
+      return this.sys.sendrec(dst, Vfs.VFS_CLOSE, { fd: h.fd }, EMPTY, this.timeoutMs);
+    });
+  }
+
+  /** @internal a request to vfs (on paths), resent across its restarts. */
+  request(type: number, args: Record<string, unknown>, data: Uint8Array = EMPTY): Promise<RawReply> {
+    return this.vfs.call((dst) => this.sys.sendrec(dst, type, args, data, this.timeoutMs));
   }
 
   /** A change that must happen once: a resend meeting `done`'s errno is the first attempt's success. */
@@ -157,20 +205,36 @@ export class FsClient {
     const f = openFlags(flags);
     const p = absolute(path);
     let attempts = 0;
+    let gen = 0;
     const r = await this.vfs.call((dst) => {
       attempts++;
+      gen = generationOf(dst);
       // A resent exclusive create that met its own file: open it without O_EXCL (see above).
       const again = attempts > 1 && f & O_EXCL ? f & ~(O_EXCL | O_TRUNC) : f;
       return this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: p, flags: again, mode }, EMPTY, this.timeoutMs);
     });
-    const h = new FileHandle(this, p, f, parseReplyArgs(Vfs.VFS_OPEN, r.args).fd);
-    this.handles.add(h);
-    return h;
+    return new FileHandle(this, p, f, parseReplyArgs(Vfs.VFS_OPEN, r.args).fd, gen);
   }
 
-  /** @internal */
-  forget(h: FileHandle): void {
-    this.handles.delete(h);
+  /**
+   * @internal An append, exactly once: resent after vfs died, it first looks whether its
+   * bytes are already the file's last ones (the first attempt landed), as the handle
+   * expected them at `end` or later.
+   */
+  async append(h: FileHandle, chunk: Uint8Array, end: number): Promise<number> {
+    let attempts = 0;
+    const r = await this.vfs.call(async (dst) => {
+      await this.bringUp(h, dst, generationOf(dst));
+      if (++attempts > 1) {
+        const size = parseReplyArgs(Vfs.VFS_FSTAT, (await this.sys.sendrec(dst, Vfs.VFS_FSTAT, { fd: h.fd }, EMPTY, this.timeoutMs)).args).size;
+        if (size >= end + chunk.length) {
+          const tail = await this.sys.sendrec(dst, Vfs.VFS_PREAD, { fd: h.fd, offset: size - chunk.length, count: chunk.length }, EMPTY, this.timeoutMs);
+          if (Buffer.compare(Buffer.from(tail.data), Buffer.from(chunk)) === 0) return { args: { count: chunk.length, offset: size - chunk.length }, data: EMPTY };
+        }
+      }
+      return this.sys.sendrec(dst, Vfs.VFS_WRITE, { fd: h.fd }, chunk, this.timeoutMs);
+    });
+    return parseReplyArgs(Vfs.VFS_WRITE, r.args).offset;
   }
 
   async readFile(path: string): Promise<Buffer> {
@@ -280,25 +344,33 @@ export class FileHandle {
   private readonly client: FsClient;
   readonly path: string;
   readonly flags: number;
-  /** The descriptor in the current vfs incarnation. */
+  /** The descriptor, in the vfs incarnation `gen`. */
   fd: number;
+  gen: number;
+  /** @internal the reopen in a new vfs under way. */
+  reopening?: Promise<void>;
   /** Set when the file could not be opened again in a new vfs. */
   lost?: MkError;
+  /** Writes since the last commit (fsync, close): sent again to a new vfs. */
+  readonly unstable: { offset: number; data: Uint8Array }[] = [];
+  private unstableBytes = 0;
   private position = 0;
+  /** With O_APPEND: where the file ended after this handle's last append (a resend's check). */
+  private end = 0;
   private closed = false;
 
-  constructor(client: FsClient, path: string, flags: number, fd: number) {
+  constructor(client: FsClient, path: string, flags: number, fd: number, gen: number) {
     this.client = client;
     this.path = path;
     this.flags = flags;
     this.fd = fd;
+    this.gen = gen;
   }
 
   private req(type: number, args: Record<string, unknown>, data?: Uint8Array): Promise<RawReply> {
     if (this.closed) throw new MkError("EBADF", `${this.path} is closed`);
     if (this.lost) throw this.lost;
-    // The fd is read at each send: a resend after vfs restarted goes to the reopened descriptor.
-    return this.client.request(type, () => ({ fd: this.fd, ...args }), data);
+    return this.client.handleRequest(this, type, args, data);
   }
 
   /** Reads up to length bytes at position (default: the handle's own, which moves). */
@@ -326,13 +398,21 @@ export class FileHandle {
     let done = 0;
     while (done < bytes.length) {
       const chunk = bytes.subarray(done, done + MAX_FS_IO);
+      let offset: number;
       if (this.flags & O_APPEND && position === undefined) {
-        // The end is vfs's to find. A resend after vfs itself died may append twice (README, limits).
-        await this.req(Vfs.VFS_WRITE, {}, chunk);
+        // The end is vfs's to find (another process may have appended meanwhile).
+        if (this.closed) throw new MkError("EBADF", `${this.path} is closed`);
+        if (this.lost) throw this.lost;
+        offset = await this.client.append(this, chunk, this.end);
+        this.end = offset + chunk.length;
       } else {
-        await this.req(Vfs.VFS_PWRITE, { offset: (position ?? this.position) + done }, chunk);
+        offset = (position ?? this.position) + done;
+        await this.req(Vfs.VFS_PWRITE, { offset }, chunk);
       }
+      this.unstable.push({ offset, data: chunk.slice() });
+      this.unstableBytes += chunk.length;
       done += chunk.length;
+      if (this.unstableBytes >= MAX_UNSTABLE_BYTES) await this.sync();
     }
     if (position === undefined) this.position += done;
     return { bytesWritten: done };
@@ -349,13 +429,16 @@ export class FileHandle {
   /** The file's data on stable storage. */
   async sync(): Promise<void> {
     await this.req(Vfs.VFS_FSYNC, {});
+    this.unstable.length = 0;
+    this.unstableBytes = 0;
   }
 
+  /** Commits what was written (close-to-open), then closes. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.client.forget(this);
+    if (this.unstable.length > 0 && !this.lost) await this.sync();
     this.closed = true;
     if (this.lost) return;
-    await this.client.request(Vfs.VFS_CLOSE, () => ({ fd: this.fd }));
+    await this.client.closeHandle(this);
   }
 }

@@ -30,6 +30,10 @@ export class Recovering {
   generation = 0;
   /** Run after a new generation is found, before the request is sent again (re-open what was open). */
   private readonly rejoin?: (generation: number) => Promise<void>;
+  /** The generation whose rejoin completed: no request goes to a newer one before its rejoin did. */
+  private joined = 0;
+  /** The rejoin under way, which every caller waits for (one at a time, whoever found the new generation). */
+  private joining?: Promise<void>;
 
   constructor(sys: Sys, label: string, o: RecoveryOptions = {}, rejoin?: (generation: number) => Promise<void>) {
     this.sys = sys;
@@ -50,6 +54,7 @@ export class Recovering {
       if (this.generation === 0) this.generation = await this.next(0, deadline);
       const gen = this.generation;
       try {
+        await this.join(gen);
         return await send(`${this.label}#${gen}`);
       } catch (e) {
         const errno = e instanceof MkError ? e.errno : "";
@@ -65,10 +70,36 @@ export class Recovering {
         // The next ready incarnation from `gen` on: a dead one is never ready again, so this is
         // its successor; one that only went unknown (kernel-core restarted) resumes as `gen`.
         const next = await this.next(gen - 1, deadline);
-        this.generation = next;
+        if (next > this.generation) this.generation = next;
         this.o.onRetry?.({ label: this.label, deadGeneration: gen, newGeneration: next, errno });
-        if (next !== gen) await this.rejoin?.(next);
       }
+    }
+  }
+
+  /**
+   * Before the first request to a generation: its rejoin, once, however many callers find
+   * it at the same time (two rejoins would open everything twice; a request sent during
+   * one would name what the new incarnation has not opened yet). A rejoin that fails
+   * (the new incarnation died too) fails that caller's try, which is then retried as any.
+   */
+  private async join(gen: number): Promise<void> {
+    while (this.joined !== gen) {
+      if (this.joining) {
+        await this.joining;
+        continue;
+      }
+      if (this.joined === 0 || !this.rejoin || gen < this.joined) {
+        // The first incarnation found has nothing to restore; an older one is dead anyway.
+        if (gen > this.joined) this.joined = gen;
+        return;
+      }
+      const joining = this.rejoin(gen).then(() => void (this.joined = gen));
+      // What the others wait on never rejects: the error is the initiator's to handle.
+      const settled: Promise<void> = joining.then(() => undefined, () => undefined).then(() => {
+        if (this.joining === settled) this.joining = undefined;
+      });
+      this.joining = settled;
+      await joining;
     }
   }
 

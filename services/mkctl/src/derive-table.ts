@@ -14,7 +14,7 @@ export function deriveSystemYaml(shipped: string, o: DeriveOptions = {}): string
   if (o.httpPort !== undefined) yaml = yaml.replace(/http_port: \d+/, `http_port: ${o.httpPort}`);
   if (o.sectors !== undefined) yaml = yaml.replace(/sectors: \d+/, `sectors: ${o.sectors}`);
   for (const [label, placement] of Object.entries(o.placement ?? {})) {
-    yaml = yaml.replace(new RegExp(`(\\n  ${label}:\\n    placement: )\\w+`), `$1${placement}`);
+    yaml = yaml.replace(new RegExp(`(\\n  ${label}:[^\\n]*\\n    placement: )\\w+`), `$1${placement}`);
   }
   if (o.services) yaml = yaml.replace(/\n {2}mkctl:/, `\n${o.services.replace(/^\n+|\n+$/g, "")}\n\n  mkctl:`);
   return yaml;

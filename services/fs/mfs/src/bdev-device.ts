@@ -26,7 +26,8 @@ export class BdevBlockDevice implements BlockDevice {
 
   /** Opens minor 0 of the driver `label`; the region starts at `first` (default: half the disk). */
   static async open(sys: Sys, label: string, first?: number): Promise<BdevBlockDevice> {
-    const client = new BdevClient(sys, label);
+    // The deadline, not a count of the driver's deaths, bounds a request (a storm of restarts is ridden out).
+    const client = new BdevClient(sys, label, { waitMs: 60_000, maxRetries: 100_000 });
     await client.openMinor(0);
     const g = await client.geometry(0);
     const start = first ?? Math.floor(g.sectors / 2);

@@ -86,11 +86,32 @@ export class BufferCache {
     return data;
   }
 
+  /**
+   * Reads `count` blocks from `start` in as few device requests as it takes, into the
+   * cache (a block already cached is kept as it is): the check at mount reads all the
+   * metadata this way, not one block per request.
+   */
+  async prefetch(start: number, count: number): Promise<void> {
+    const n = Math.min(count, this.capacity);
+    const data = await this.dev.read(start * this.sectorsPerBlock, n * this.sectorsPerBlock);
+    for (let i = 0; i < n; i++) {
+      if (this.entries.has(start + i)) continue;
+      this.#misses++;
+      await this.insert(start + i, { data: data.slice(i * this.blockSize, (i + 1) * this.blockSize), dirty: false });
+    }
+  }
+
+  /** Dirty blocks to the device, then a flush; nothing to flush when nothing was written since the last. */
   async sync(): Promise<void> {
     const dirty = [...this.entries.entries()].filter(([, e]) => e.dirty).sort((a, b) => a[0] - b[0]);
     for (const [block, e] of dirty) await this.writeOut(block, e);
+    if (!this.unflushed) return;
     await this.dev.flush();
+    this.unflushed = false;
   }
+
+  /** Blocks were written since the last flush (by the cache, or by the caller straight to the device). */
+  unflushed = true;
 
   /** Forgets every block without writing (after the device was changed behind the cache). */
   invalidate(): void {
@@ -108,6 +129,7 @@ export class BufferCache {
 
   private async writeOut(block: number, e: Entry): Promise<void> {
     await this.dev.write(block * this.sectorsPerBlock, e.data);
+    this.unflushed = true;
     e.dirty = false;
     this.#writes++;
   }

@@ -29,6 +29,8 @@ export interface MfsOptions {
 }
 
 const SUPERBLOCK_LBA = 2; // byte 1024
+/** How long starting waits for the mount (rs's start deadline is 10 s). */
+const MOUNT_WAIT_MS = 6000;
 
 function stat(s: InodeStat): Reply {
   return { args: { ino: s.ino, mode: s.mode, nlinks: s.nlinks, uid: s.uid, gid: s.gid, size: s.size, atime: s.atime, mtime: s.mtime, ctime: s.ctime, blocks: s.blocks } satisfies FileStat };
@@ -136,8 +138,12 @@ export class Mfs {
     return {
       concurrency: 1,
       initFresh: async () => {
-        // Mounting (and a check after a crash) starts now, off the start-up path: requests wait for it.
-        this.mounted().catch((e) => this.sys.log.error({ err: e }, "mount failed; each request will try again"));
+        // Mounting (and the check after a crash) starts now; in user placement it is part of
+        // starting, so that ready means serving, for at most MOUNT_WAIT_MS (a disk that cannot be
+        // reached or read must not keep mfs from serving its errors). Inside kernel-core it runs
+        // on after start: the driver it needs may be started only once the kernel serves.
+        const mount = this.mounted().catch((e) => this.sys.log.error({ err: e }, "mount failed; each request will try again"));
+        if (this.sys.transport.placement === "user") await Promise.race([mount, this.sys.clock.sleep(MOUNT_WAIT_MS)]);
       },
       shutdown: async () => {
         await this.fs?.unmount();

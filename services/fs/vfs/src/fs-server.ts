@@ -45,7 +45,8 @@ export class FsServer {
     this.label = label;
     this.readOnly = o.readOnly ?? false;
     this.timeoutMs = o.timeoutMs ?? 30_000;
-    this.server = new Recovering(sys, label, { waitMs: o.waitMs ?? 60_000, maxRetries: 20 });
+    // Deaths are not counted against a request (a storm of restarts is ridden out): the deadline bounds it.
+    this.server = new Recovering(sys, label, { waitMs: o.waitMs ?? 60_000, maxRetries: 100_000 });
   }
 
   get pendingBytes(): number {

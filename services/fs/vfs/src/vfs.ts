@@ -196,9 +196,10 @@ export class VfsServer {
         [Vfs.VFS_WRITE]: async (r) => {
           const f = this.fds.get(source(r), r.args.fd);
           if (f.flags & O.APPEND && writable(f)) f.offset = (await f.server.stat(Fs.FS_STAT, { ino: f.ino })).size;
-          const n = await this.write(f, f.offset, r.data);
+          const at = f.offset;
+          const n = await this.write(f, at, r.data);
           f.offset += n;
-          return { args: { count: n } };
+          return { args: { count: n, offset: at } };
         },
         [Vfs.VFS_PWRITE]: async (r) => ({ args: { count: await this.write(this.fds.get(source(r), r.args.fd), r.args.offset, r.data) } }),
         [Vfs.VFS_LSEEK]: async (r) => {

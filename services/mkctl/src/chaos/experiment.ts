@@ -12,7 +12,7 @@ export type FaultKind = (typeof FAULTS)[number];
 /** Faults that end an incarnation: rs must detect and restart. */
 export const FATAL: readonly FaultKind[] = ["kill", "hang", "block", "crash"];
 export const HARDWARE_FAULTS: readonly FaultKind[] = ["bad-sector", "lost-irq", "spurious-irq", "stuck-bsy"];
-export const PROBES = ["services-running", "kernel-up", "disk-verifies", "tty-writes"] as const;
+export const PROBES = ["services-running", "kernel-up", "disk-verifies", "tty-writes", "files-verify", "fsck-clean"] as const;
 export type ProbeName = (typeof PROBES)[number];
 
 export interface FaultAction {
@@ -47,6 +47,8 @@ export interface Experiment {
   method: (FaultAction | Pause)[];
   rollbacks: FaultAction[];
   workload: { workers: number; sectors: number; span: number } | null;
+  /** The file workload (through vfs): absent unless the experiment asks for it. */
+  files: { workers: number; maxBytes: number } | null;
   system: {
     placement: Record<string, "user" | "kernel">;
     restart: Record<string, { heartbeat_ms?: number; backoff_min_ms?: number; backoff_max_ms?: number; intensity?: { restarts: number; seconds: number }; standby?: boolean }>;
@@ -104,7 +106,7 @@ export function loadExperiment(file: string, labels: readonly string[]): Experim
 export function parseExperiment(raw: unknown, file: string, labels: readonly string[]): Experiment {
   const c = new Check(file);
   const top = c.obj(raw, "(top)");
-  c.only(top, "(top)", ["title", "description", "seed", "steady-state-hypothesis", "method", "rollbacks", "workload", "system"]);
+  c.only(top, "(top)", ["title", "description", "seed", "steady-state-hypothesis", "method", "rollbacks", "workload", "files", "system"]);
   const target = (v: unknown, path: string) => {
     const t = c.str(v, path);
     if (t === "kernel" || t === "hardware") c.fail(path, `"${t}" cannot be a target: faults go to services (hardware faults name the service whose device they hit)`);
@@ -158,6 +160,12 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     c.only(w, "workload", ["workers", "sectors", "span"]);
     workload = { workers: c.int(w.workers, "workload.workers", 1, 32, 4), sectors: c.int(w.sectors, "workload.sectors", 1, 256, 8), span: c.int(w.span, "workload.span", 1, 100_000, 2048) };
   }
+  let files: Experiment["files"] = null;
+  if (top.files !== undefined && top.files !== null && top.files !== false) {
+    const w = c.obj(top.files, "files");
+    c.only(w, "files", ["workers", "max_bytes"]);
+    files = { workers: c.int(w.workers, "files.workers", 1, 16, 2), maxBytes: c.int(w.max_bytes, "files.max_bytes", 1, 4 * 1024 * 1024, 65536) };
+  }
   const system: Experiment["system"] = { placement: {}, restart: {} };
   if (top.system !== undefined) {
     const s = c.obj(top.system, "system");
@@ -187,6 +195,6 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     file, title: c.str(top.title, "title"), ...(top.description !== undefined ? { description: String(top.description).slice(0, 2000) } : {}),
     seed: c.int(top.seed, "seed", 0, 2 ** 31 - 1, 1),
     hypothesis: { title: c.str(hyp.title, "steady-state-hypothesis.title"), probes },
-    method, rollbacks, workload, system,
+    method, rollbacks, workload, files, system,
   };
 }

@@ -7,14 +7,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cdev, Common, EMPTY, MkError, parseShape, RecoveryShape, Rs, type RecoveryRecord, type ServiceStatus } from "#abi";
-import { BdevClient, connectClient, createLogger, followEvents, loadCredential, sysHwfault, systemClock, waitUntil, type Credential, type RunningService, type SystemTable } from "#libsys";
+import { Cdev, Common, EMPTY, Fs, MkError, parseShape, RecoveryShape, Rs, type RecoveryRecord, type ServiceStatus } from "#abi";
+import { BdevClient, connectClient, FsClient, createLogger, followEvents, loadCredential, sysHwfault, systemClock, waitUntil, type Credential, type RunningService, type SystemTable } from "#libsys";
 import { LocalError } from "#base/errors.ts";
 import { StopWaiting } from "#base/wait.ts";
 import { deriveSystemYaml } from "../derive-table.ts";
 import { ProcessSystem, PROJECT_ROOT } from "../boot.ts";
 import { FATAL, HARDWARE_FAULTS, type Experiment, type FaultAction, type ProbeName } from "./experiment.ts";
 import { Workload, type WorkloadStats } from "./workload.ts";
+import { FileWorkload } from "./file-workload.ts";
 
 export interface Pct {
   p50: number | null;
@@ -28,6 +29,8 @@ export interface Report {
   faults_by_target: Record<string, number>;
   detections: number;
   detections_by_how: Record<string, number>;
+  /** label -> how its deaths were found ("exit", "heartbeat", "start-timeout"...) -> count. */
+  detections_by_target: Record<string, Record<string, number>>;
   recoveries: number;
   detect_ms: Pct;
   recover_ms: Pct;
@@ -122,6 +125,14 @@ export function recoveriesOf(data: Uint8Array): RecoveryRecord[] {
 }
 
 /** mulberry32: a small seeded generator, so a run's choices repeat. */
+/** The block and the file workloads' stats together. */
+function addStats(a: WorkloadStats | undefined, b: WorkloadStats | undefined): WorkloadStats | undefined {
+  if (!a || !b) return a ?? b;
+  const sum = { ...a, errors: [...a.errors, ...b.errors].slice(0, 20) };
+  for (const k of ["ops_attempted", "ops_failed", "ops_unfinished", "ops_retried", "corrupt_replies", "bytes_written", "bytes_verified", "bytes_wrong"] as const) sum[k] = a[k] + b[k];
+  return sum;
+}
+
 function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -145,7 +156,7 @@ export function experimentSystemYaml(exp: Experiment): string {
   let yaml = deriveSystemYaml(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), { httpPort: 0, sectors: 32768, placement: exp.system.placement });
   for (const [label, r] of Object.entries(exp.system.restart)) {
     const policy = `restart: { heartbeat_ms: ${r.heartbeat_ms ?? 1000}, backoff_min_ms: ${r.backoff_min_ms ?? 100}, backoff_max_ms: ${r.backoff_max_ms ?? 5000}, intensity: { restarts: ${r.intensity?.restarts ?? 5}, seconds: ${r.intensity?.seconds ?? 10} }, standby: ${r.standby ?? false} }`;
-    const block = new RegExp(`(\\n  ${label}:\\n(?:    .*\\n)*?)(    restart: .*\\n)?(?=\\n|  \\S)`);
+    const block = new RegExp(`(\\n  ${label}:[^\\n]*\\n(?:    .*\\n)*?)(    restart: .*\\n)?(?=\\n|  \\S)`);
     yaml = yaml.replace(block, (_m, head: string) => `${head}    ${policy}\n`);
   }
   return yaml;
@@ -176,7 +187,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     title: exp.title, experiment: exp.file, seed: exp.seed, status: "completed", deviated: false,
     start: new Date(started).toISOString(), end: "", duration_ms: 0, steady_state: { before: [], after: null }, run: [], rollbacks: [],
     report: {
-      faults_injected: 0, faults_by_kind: {}, faults_by_target: {}, detections: 0, detections_by_how: {}, recoveries: 0,
+      faults_injected: 0, faults_by_kind: {}, faults_by_target: {}, detections: 0, detections_by_how: {}, detections_by_target: {}, recoveries: 0,
       detect_ms: percentiles([]), recover_ms: percentiles([]), hangs_detected_late: 0,
       ops_attempted: 0, ops_failed: 0, ops_retried: 0, corrupt_replies_caught: 0, bytes_written: 0, bytes_verified: 0, bytes_wrong: 0,
       kernel_restarts: 0, kernel_uptime_ms: null, hardware_restarts: 0, system_down: false, hardware_faults_observed: [], errors: [],
@@ -187,7 +198,9 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   const hardwarePid = sys.incarnation("hardware");
   const kernelBoots = new Set<string>();
   let workload: Workload | undefined;
+  let files: FileWorkload | undefined;
   let stats: WorkloadStats | undefined;
+  let fileStats: WorkloadStats | undefined;
   try {
     client = await connectClient("chaos", sys.credential("chaos"), { log });
     const c = client;
@@ -221,6 +234,21 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
             const data = new Uint8Array(4096).map((_, i) => (i * 7 + exp.seed) & 0xff);
             await disk.write(64, data);
             value = Buffer.compare(Buffer.from(await disk.read(64, 8)), Buffer.from(data)) === 0;
+            break;
+          }
+          case "files-verify": {
+            const fs = new FsClient(c.sys, { waitMs: 10_000, timeoutMs: 5000 });
+            const data = new Uint8Array(5000).map((_, i) => (i * 13 + exp.seed) & 0xff);
+            await fs.writeFile("/chaos-probe", data);
+            value = Buffer.compare(await fs.readFile("/chaos-probe"), Buffer.from(data)) === 0;
+            await fs.unlink("/chaos-probe");
+            break;
+          }
+          case "fsck-clean": {
+            // mfs's own check of the whole disk (no file may be open: after the workload).
+            const rep = await c.sys.sendrec("mfs", Fs.FS_FSCK, { repair: 0 }, EMPTY, 120_000);
+            value = (rep.args as { clean?: number }).clean === 1;
+            if (!value) detail = `${(rep.args as { problems?: number }).problems} problem(s): ${new TextDecoder().decode(rep.data).slice(0, 300)}`;
             break;
           }
           case "tty-writes": {
@@ -263,6 +291,10 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     if (exp.workload) {
       workload = new Workload(c.sys, { ...exp.workload, seed: exp.seed });
       await workload.start();
+    }
+    if (exp.files) {
+      files = new FileWorkload(c.sys, { ...exp.files, seed: exp.seed });
+      await files.start();
     }
 
     const inject = async (a: FaultAction, rec: (e: Journal["run"][number]) => void) => {
@@ -362,10 +394,11 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
         await untilServing(label, 60_000).catch((e: Error) => void (r.errors.length < 20 && r.errors.push(e.message)));
       }
     }
-    if (workload) {
-      // With the kernel gone nothing answers: the workload's requests fail at their deadline.
-      stats = r.system_down ? await Promise.race([workload.stop(), systemClock.sleep(5_000).then(() => workload!.snapshot())]) : await workload.stop();
-    }
+    // With the kernel gone nothing answers: the workloads' requests fail at their deadline.
+    const stopped = async (w: { stop(): Promise<WorkloadStats>; snapshot(): WorkloadStats }) =>
+      r.system_down ? await Promise.race([w.stop(), systemClock.sleep(5_000).then(() => w.snapshot())]) : await w.stop();
+    if (workload) stats = await stopped(workload);
+    if (files) fileStats = await stopped(files);
     journal.steady_state.after = await hypothesis();
     for (const a of exp.rollbacks) {
       if (r.system_down) break;
@@ -386,7 +419,11 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       const reply = await c.sys.sendrec("rs", Rs.RS_RECOVERIES, { since: started }, undefined, 10_000);
       const recs = recoveriesOf(reply.data);
       r.detections = recs.length;
-      for (const x of recs) r.detections_by_how[x.how] = (r.detections_by_how[x.how] ?? 0) + 1;
+      for (const x of recs) {
+        r.detections_by_how[x.how] = (r.detections_by_how[x.how] ?? 0) + 1;
+        const t = (r.detections_by_target[x.label] ??= {});
+        t[x.how] = (t[x.how] ?? 0) + 1;
+      }
       r.recoveries = recs.length;
       r.detect_ms = percentiles(recs.map((x) => x.detectMs));
       r.recover_ms = percentiles(recs.map((x) => x.recoverMs));
@@ -402,6 +439,8 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     r.errors.push((e as Error).message);
   } finally {
     if (workload && !stats) stats = workload.snapshot();
+    if (files && !fileStats) fileStats = files.snapshot();
+    stats = addStats(stats, fileStats);
     if (stats) {
       Object.assign(r, {
         ops_attempted: stats.ops_attempted, ops_failed: stats.ops_failed + stats.ops_unfinished, ops_retried: stats.ops_retried, corrupt_replies_caught: stats.corrupt_replies,
