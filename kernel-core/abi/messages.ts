@@ -182,7 +182,8 @@ export const Layouts = {
   [Rs.RS_RECOVERIES]: { req: { since: f.opt(epochMs) }, rep: { count: f.uint(1024) } },
   // user program -> vfs. flags: Linux's O_RDONLY 0, O_WRONLY 1, O_RDWR 2, O_CREAT 0o100,
   // O_EXCL 0o200, O_TRUNC 0o1000, O_APPEND 0o2000, O_DIRECTORY 0o200000.
-  [Vfs.VFS_OPEN]: { req: { path, flags: f.u32, mode: f.opt(f.uint(0o7777)) }, rep: { fd } },
+  // ino: the file opened (a client reopening by path after vfs restarted checks it is the same file).
+  [Vfs.VFS_OPEN]: { req: { path, flags: f.u32, mode: f.opt(f.uint(0o7777)) }, rep: { fd, ino } },
   [Vfs.VFS_CLOSE]: { req: { fd }, rep: {} },
   [Vfs.VFS_READ]: { req: { fd, count: f.uint(MAX_FS_IO) }, rep: { count: f.u32 } },
   // offset: where the bytes went (with O_APPEND, the end vfs found).

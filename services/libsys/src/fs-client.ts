@@ -146,14 +146,20 @@ export class FsClient {
         const flags = h.flags & ~(O_CREAT | O_EXCL | O_TRUNC);
         try {
           const r = await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: h.path, flags }, EMPTY, this.timeoutMs);
-          const fd = parseReplyArgs(Vfs.VFS_OPEN, r.args).fd;
+          const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
+          if (ino !== h.ino) {
+            // The path names another file now (renamed over, or removed and made again).
+            await this.sys.sendrec(dst, Vfs.VFS_CLOSE, { fd }, EMPTY, this.timeoutMs);
+            throw new MkError("ESTALE", `${h.path} is another file (inode ${ino}, not ${h.ino}) since vfs restarted`);
+          }
           for (const w of h.unstable) await this.sys.sendrec(dst, Vfs.VFS_PWRITE, { fd, offset: w.offset }, w.data, this.timeoutMs);
           h.fd = fd;
           h.gen = gen;
         } catch (e) {
-          // Renamed or removed since it was opened: this handle answers that errno from now on.
+          // Renamed or removed since it was opened: this handle answers ESTALE from now on, as
+          // an NFS client's does; it never reaches another file.
           if (!(e instanceof MkError) || e.errno === "EDEADSRCDST" || e.errno === "ENOTREADY" || e.errno === "ETIMEDOUT") throw e;
-          h.lost = e;
+          h.lost = e.errno === "ESTALE" ? e : new MkError("ESTALE", `${h.path} could not be opened again after vfs restarted: ${e.errno} ${e.message}`);
           h.gen = gen;
         }
       })();
@@ -213,7 +219,8 @@ export class FsClient {
       const again = attempts > 1 && f & O_EXCL ? f & ~(O_EXCL | O_TRUNC) : f;
       return this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: p, flags: again, mode }, EMPTY, this.timeoutMs);
     });
-    return new FileHandle(this, p, f, parseReplyArgs(Vfs.VFS_OPEN, r.args).fd, gen);
+    const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
+    return new FileHandle(this, p, f, fd, gen, ino);
   }
 
   /**
@@ -344,6 +351,8 @@ export class FileHandle {
   private readonly client: FsClient;
   readonly path: string;
   readonly flags: number;
+  /** The file (its inode number): what a reopen after vfs restarted must find again. */
+  readonly ino: number;
   /** The descriptor, in the vfs incarnation `gen`. */
   fd: number;
   gen: number;
@@ -359,12 +368,13 @@ export class FileHandle {
   private end = 0;
   private closed = false;
 
-  constructor(client: FsClient, path: string, flags: number, fd: number, gen: number) {
+  constructor(client: FsClient, path: string, flags: number, fd: number, gen: number, ino: number) {
     this.client = client;
     this.path = path;
     this.flags = flags;
     this.fd = fd;
     this.gen = gen;
+    this.ino = ino;
   }
 
   private req(type: number, args: Record<string, unknown>, data?: Uint8Array): Promise<RawReply> {
@@ -392,7 +402,10 @@ export class FileHandle {
     return Buffer.concat(parts);
   }
 
-  /** Writes all of data at position (default: the handle's own, or the end with append). */
+  /**
+   * Writes all of data at position (default: the handle's own, or the end with append). As
+   * with Node's FileHandle, wait for one write before the next on the same handle.
+   */
   async write(data: Uint8Array | string, position?: number): Promise<{ bytesWritten: number }> {
     const bytes = typeof data === "string" ? utf8.encode(data) : data;
     let done = 0;
@@ -406,15 +419,16 @@ export class FileHandle {
         offset = await this.client.append(this, chunk, this.end);
         this.end = offset + chunk.length;
       } else {
-        offset = (position ?? this.position) + done;
+        offset = position !== undefined ? position + done : this.position;
         await this.req(Vfs.VFS_PWRITE, { offset }, chunk);
       }
       this.unstable.push({ offset, data: chunk.slice() });
       this.unstableBytes += chunk.length;
       done += chunk.length;
+      // Moved chunk by chunk: a write that fails part way leaves the position after what was written.
+      if (position === undefined) this.position += chunk.length;
       if (this.unstableBytes >= MAX_UNSTABLE_BYTES) await this.sync();
     }
-    if (position === undefined) this.position += done;
     return { bytesWritten: done };
   }
 

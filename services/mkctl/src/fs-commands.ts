@@ -1,7 +1,8 @@
 // mkctl fs (ls, cat, put, get, stat, rm, mkdir, mv, df, tree), mkctl mkfs and mkctl fsck:
 // the file systems of a running mkos, as a user program sees them (libsys's FsClient,
 // through vfs), in process mode and in compose. mkfs and fsck go to mfs itself.
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, type ReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { Fs, MkError, parseReplyArgs, type Dirent } from "#abi";
 import { FsClient, LocalError, type RunningService, type Stats } from "#libsys";
@@ -22,6 +23,18 @@ export interface FsFlags {
 }
 
 const S_IFMT = 0o170000;
+
+/** A local file to read, refused (ENOENT, EISDIR...) before anything remote is touched. */
+async function openLocal(path: string): Promise<ReadStream> {
+  try {
+    if ((await stat(path)).isDirectory()) throw new LocalError("MK_ERR_USAGE", `${path} is a directory, not a file to put`);
+    const stream = createReadStream(path);
+    await new Promise<void>((resolve, reject) => stream.once("open", () => resolve()).once("error", reject));
+    return stream;
+  } catch (e) {
+    throw e instanceof LocalError ? e : new LocalError("MK_ERR_USAGE", `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
 
 function modeString(mode: number): string {
   const type = (mode & S_IFMT) === 0o040000 ? "d" : (mode & S_IFMT) === 0o100000 ? "-" : "?";
@@ -115,10 +128,11 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
     }
     case "put": {
       need(2, "LOCAL and PATH");
+      // The local file is opened first: a missing one must not cost the remote file its contents.
+      const src = args[0] === "-" ? process.stdin : await openLocal(args[0]);
       const h = await fs.open(args[1], "w");
       let bytes = 0;
       try {
-        const src = args[0] === "-" ? process.stdin : createReadStream(args[0]);
         for await (const chunk of src) {
           await h.write(chunk as Buffer);
           bytes += (chunk as Buffer).length;
@@ -134,8 +148,12 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
       need(2, "PATH and LOCAL");
       const h = await fs.open(args[0], "r");
       try {
+        // Read once before the local file is made: a directory or an unreadable PATH leaves LOCAL alone.
+        const first = await h.read();
         const dst = args[1] === "-" ? process.stdout : createWriteStream(args[1]);
         await pipeline(async function* () {
+          if (first.length === 0) return;
+          yield first;
           for (;;) {
             const chunk = await h.read();
             if (chunk.length === 0) return;
@@ -152,6 +170,7 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
       return fs.mkdir(args[0], { recursive: o.parents });
     case "rm":
       need(1, "a PATH");
+      if (o.recursive && args[0].split("/").every((c) => c === "" || c === ".")) throw new LocalError("MK_ERR_USAGE", "mkctl fs rm -r will not remove the root (as GNU rm's --preserve-root)");
       return fs.rm(args[0], { recursive: o.recursive });
     case "mv":
       need(2, "FROM and TO");

@@ -2,7 +2,7 @@
 // endpoint, label#generation, as the kernel stamps it: unforgeable, and gone for good when
 // the kernel says that incarnation is dead, when vfs drops its table and closes its files.
 import { MkError } from "#abi";
-import type { FsServer } from "./fs-server.ts";
+import type { FsServer, Hold } from "./fs-server.ts";
 
 /** Descriptors one process may hold (EMFILE past it), and all processes together (ENFILE). */
 export const MAX_FDS_PER_PROCESS = 256;
@@ -23,6 +23,8 @@ export const O = {
 export interface OpenFile {
   readonly server: FsServer;
   readonly ino: number;
+  /** The server's hold on the inode, for as long as this descriptor is open. */
+  readonly hold: Hold;
   readonly flags: number;
   readonly isDir: boolean;
   offset: number;
@@ -35,9 +37,28 @@ export function writable(f: OpenFile): boolean {
   return (f.flags & O.ACCMODE) !== O.RDONLY;
 }
 
+/** Processes remembered as dead (their late opens refused), the most recent ones. */
+const MAX_DEAD = 4096;
+
 export class Descriptors {
   private readonly tables = new Map<string, Map<number, OpenFile>>();
   private total = 0;
+  private readonly dead = new Set<string>();
+
+  /** Refuses what would not fit before anything is changed: EMFILE, ENFILE. */
+  room(process: string): void {
+    if (this.total >= MAX_OPEN_FILES) throw new MkError("ENFILE", `vfs holds ${MAX_OPEN_FILES} open files, its most`);
+    if ((this.tables.get(process)?.size ?? 0) >= MAX_FDS_PER_PROCESS) throw new MkError("EMFILE", `${process} has ${MAX_FDS_PER_PROCESS} descriptors open, its most`);
+  }
+
+  isDead(process: string): boolean {
+    return this.dead.has(process);
+  }
+
+  /** A new incarnation took this endpoint's name (the kernel said it started). */
+  alive(process: string): void {
+    this.dead.delete(process);
+  }
 
   get open(): number {
     return this.total;
@@ -48,10 +69,9 @@ export class Descriptors {
 
   /** The lowest free descriptor of the process (from 3: 0, 1 and 2 are the console's, by habit). */
   add(process: string, file: OpenFile): number {
-    if (this.total >= MAX_OPEN_FILES) throw new MkError("ENFILE", `vfs holds ${MAX_OPEN_FILES} open files, its most`);
+    this.room(process);
     let table = this.tables.get(process);
     if (!table) this.tables.set(process, (table = new Map()));
-    if (table.size >= MAX_FDS_PER_PROCESS) throw new MkError("EMFILE", `${process} has ${MAX_FDS_PER_PROCESS} descriptors open, its most`);
     let fd = 3;
     while (table.has(fd)) fd++;
     table.set(fd, file);
@@ -74,8 +94,10 @@ export class Descriptors {
     return f;
   }
 
-  /** Every file of a process that is gone, its table dropped. */
+  /** Every file of a process that is gone, its table dropped; its late opens will be refused. */
   drop(process: string): OpenFile[] {
+    this.dead.add(process);
+    if (this.dead.size > MAX_DEAD) this.dead.delete(this.dead.values().next().value!);
     const table = this.tables.get(process);
     if (!table) return [];
     this.tables.delete(process);
@@ -83,8 +105,4 @@ export class Descriptors {
     return [...table.values()];
   }
 
-  /** Processes whose table is open and whose label is this one's (to drop them when they are found dead). */
-  holders(): string[] {
-    return [...this.tables.keys()];
-  }
 }

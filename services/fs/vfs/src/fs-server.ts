@@ -18,6 +18,14 @@ import { Recovering, type RawReply, type Sys } from "#libsys";
 const MAX_UNSTABLE_BYTES = 8 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 
+/** One inode held open in the server, shared by the descriptors that opened it while it lived. */
+export interface Hold {
+  readonly ino: number;
+  count: number;
+  /** The server lost it in a restart: its descriptors answer ESTALE. */
+  stale: boolean;
+}
+
 interface UnstableWrite {
   ino: number;
   offset: number;
@@ -35,10 +43,21 @@ export class FsServer {
   private unstableBytes = 0;
   /** The generation that has every unstable write (and the held inodes). */
   private synced = 0;
-  /** Inodes held open in the server, with how many vfs descriptors hold each. */
-  readonly held = new Map<number, number>();
+  /** Inodes held open in the server, each with how many vfs descriptors hold it. */
+  readonly held = new Map<number, Hold>();
   /** Writes sent again to a new incarnation, since vfs started. */
   replayed = 0;
+  /** Requests to this file system, one at a time (vfs's per-mount lock). */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** Runs fn when every earlier holder of this file system's lock is done. */
+  lock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+
 
   constructor(sys: Sys, label: string, o: { readOnly?: boolean; waitMs?: number; timeoutMs?: number } = {}) {
     this.sys = sys;
@@ -64,9 +83,14 @@ export class FsServer {
   }
 
   private async rejoin(dst: string, gen: number): Promise<void> {
-    for (const ino of this.held.keys()) {
+    for (const [ino, hold] of [...this.held]) {
       await this.sys.sendrec(dst, Fs.FS_GETNODE, { ino }, EMPTY, this.timeoutMs).catch((e) => {
         if (!isMkError(e, "ESTALE")) throw e;
+        // Gone (an unlinked file still open, freed by the check at the new one's start): its
+        // descriptors answer ESTALE until closed; a new file that takes the number is held anew.
+        hold.stale = true;
+        this.held.delete(ino);
+        this.unstable = this.unstable.filter((w) => w.ino !== ino);
       });
     }
     const kept: UnstableWrite[] = [];
@@ -141,21 +165,27 @@ export class FsServer {
     this.committed();
   }
 
-  async hold(ino: number): Promise<void> {
-    const n = this.held.get(ino) ?? 0;
-    if (n === 0 && !this.readOnly) await this.call(Fs.FS_GETNODE, { ino });
-    this.held.set(ino, n + 1);
+  /** Holds an inode open in the server for a new descriptor; the descriptor keeps the hold. */
+  async hold(ino: number): Promise<Hold> {
+    const h = this.held.get(ino);
+    if (h) {
+      h.count++;
+      return h;
+    }
+    if (!this.readOnly) await this.call(Fs.FS_GETNODE, { ino });
+    const fresh: Hold = { ino, count: 1, stale: false };
+    this.held.set(ino, fresh);
+    return fresh;
   }
 
-  async release(ino: number): Promise<void> {
-    const n = this.held.get(ino) ?? 0;
-    if (n > 1) return void this.held.set(ino, n - 1);
-    this.held.delete(ino);
-    if (n === 1 && !this.readOnly) {
-      await this.call(Fs.FS_PUTNODE, { ino }).catch((e) => {
-        // A new incarnation that never held it (it was freed at its check): nothing to release.
-        if (!isMkError(e, "EINVAL") && !isMkError(e, "ESTALE")) throw e;
-      });
-    }
+  /** A descriptor let go of its hold; the last one of a live hold releases the inode in the server. */
+  async release(hold: Hold): Promise<void> {
+    if (--hold.count > 0 || hold.stale) return;
+    if (this.held.get(hold.ino) === hold) this.held.delete(hold.ino);
+    if (this.readOnly) return;
+    await this.call(Fs.FS_PUTNODE, { ino: hold.ino }).catch((e) => {
+      // A new incarnation that never held it (it was freed at its check): nothing to release.
+      if (!isMkError(e, "EINVAL") && !isMkError(e, "ESTALE")) throw e;
+    });
   }
 }

@@ -6,6 +6,21 @@ import { MkError, NAME_MAX, PATH_MAX } from "#abi";
 
 const utf8 = new TextEncoder();
 
+export interface ParsedPath {
+  /** The components, "." and ".." resolved; [] is the root. */
+  parts: string[];
+  /** It ends in "/", "/." or "/..": it must name a directory. */
+  dirOnly: boolean;
+  /** Its last component is "." or ".." (rmdir refuses it, as POSIX says). */
+  endsInDot: boolean;
+}
+
+export function parsePath(path: string): ParsedPath {
+  const parts = components(path);
+  const last = path.slice(path.lastIndexOf("/") + 1);
+  return { parts, dirOnly: path.length > 1 && (path.endsWith("/") || last === "." || last === ".."), endsInDot: last === "." || last === ".." };
+}
+
 /** The components of an absolute path, "." and ".." resolved; [] is the root. */
 export function components(path: string): string[] {
   if (path === "") throw new MkError("ENOENT", "the empty path names no file");

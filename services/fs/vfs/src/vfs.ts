@@ -1,12 +1,14 @@
 // vfs as a server: the POSIX calls of user programs (VFS_*), on paths and per-process
 // descriptors, turned into inode requests to the file-system servers mounted under it
-// (root on mfs). Requests run one at a time (concurrency 1): a resent change can then
-// tell its own earlier success from someone else's (fs-server.ts).
+// (root on mfs, /proc on procfs). Requests run concurrently, but one at a time per
+// mounted file system (each request holds its mount's lock from its first lookup to its
+// reply): a stalled mfs does not hold up /proc, and a resent change can still tell its
+// own earlier success from someone else's (fs-server.ts).
 import { Fs, MAX_DENTS, MkError, parseReplyArgs, Vfs, type FileStat, type Reply } from "#abi";
 import { followEvents, type Server, type Sys } from "#libsys";
 import { Descriptors, O, readable, writable, type OpenFile } from "./descriptors.ts";
 import { FsServer } from "./fs-server.ts";
-import { components, joinPath } from "./path.ts";
+import { parsePath } from "./path.ts";
 
 export interface Mount {
   /** Where it is mounted, e.g. "/" or "/proc". */
@@ -25,6 +27,8 @@ export interface VfsOptions {
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const ROOT_INO = 1;
+/** Room kept in a getdents page for the mount points vfs adds to it. */
+const MOUNT_ROOM = 16;
 
 const isDir = (s: FileStat) => (s.mode & S_IFMT) === S_IFDIR;
 
@@ -46,7 +50,7 @@ export class VfsServer {
     this.commitIdleMs = o.commitIdleMs ?? 1000;
     // Deepest first: a path belongs to the deepest mount above it.
     this.mounts = o.mounts
-      .map((m) => ({ at: components(m.path), path: m.path, server: new FsServer(sys, m.dev, { readOnly: m.readOnly }) }))
+      .map((m) => ({ at: parsePath(m.path).parts, path: m.path, server: new FsServer(sys, m.dev, { readOnly: m.readOnly }) }))
       .sort((a, b) => b.at.length - a.at.length);
     if (!this.mounts.some((m) => m.at.length === 0)) throw new MkError("EINVAL", "vfs needs a file system mounted on /");
   }
@@ -57,8 +61,7 @@ export class VfsServer {
   }
 
   /** The names of the mount points directly in a directory ("proc" in "/"). */
-  private mountsIn(path: string): string[] {
-    const parts = components(path);
+  private mountsIn(parts: string[]): string[] {
     return this.mounts.filter((m) => m.at.length === parts.length + 1 && parts.every((c, i) => m.at[i] === c)).map((m) => m.at[parts.length]);
   }
 
@@ -66,25 +69,50 @@ export class VfsServer {
     return this.mounts.some((m) => m.at.length === parts.length && m.at.every((c, i) => parts[i] === c));
   }
 
-  /** The inode a path names. */
-  private async resolve(path: string): Promise<{ m: Mounted; st: FileStat }> {
-    const { m, rest } = this.mountOf(components(path));
+  /** The inode some components name, on the mount they are on (whose lock the caller holds). */
+  private async walk(m: Mounted, rest: string[], path: string): Promise<FileStat> {
     let st = await m.server.stat(Fs.FS_STAT, { ino: ROOT_INO });
     for (const name of rest) {
       if (!isDir(st)) throw new MkError("ENOTDIR", `a component before ${JSON.stringify(name)} in ${path} is not a directory`);
       st = await m.server.stat(Fs.FS_LOOKUP, { dir: st.ino, name });
     }
-    return { m, st: { ...st, dev: m.server.label } };
+    return { ...st, dev: m.server.label };
   }
 
-  /** The directory a path's last name is in, and that name. The root and mount points have none (EBUSY). */
-  private async parent(path: string, what: string): Promise<{ m: Mounted; dir: number; name: string }> {
-    const parts = components(path);
+  /** Runs fn holding the lock of the mount a path is on, with the inode it names. */
+  private onPath<T>(path: string, fn: (m: Mounted, st: FileStat) => Promise<T>): Promise<T> {
+    const p = parsePath(path);
+    const { m, rest } = this.mountOf(p.parts);
+    return m.server.lock(async () => {
+      const st = await this.walk(m, rest, path);
+      if (p.dirOnly && !isDir(st)) throw new MkError("ENOTDIR", `${path} ends in / but is not a directory`);
+      return fn(m, st);
+    });
+  }
+
+  /**
+   * Runs fn holding the lock of the mount a path's parent is on, with the parent directory
+   * and the last name. The root and mount points have no parent to change (EBUSY).
+   */
+  private onParent<T>(path: string, what: string, fn: (m: Mounted, dir: number, name: string) => Promise<T>): Promise<T> {
+    const p = parsePath(path);
+    const parts = p.parts;
     if (parts.length === 0 || this.isMountPoint(parts)) throw new MkError("EBUSY", `${what}: ${path} is ${parts.length === 0 ? "the root" : "a mount point"}`);
-    const name = parts[parts.length - 1];
-    const { m, st } = await this.resolve(joinPath(parts.slice(0, -1)));
-    if (!isDir(st)) throw new MkError("ENOTDIR", `${what}: the parent of ${path} is not a directory`);
-    return { m, dir: st.ino, name };
+    const { m, rest } = this.mountOf(parts.slice(0, -1));
+    return m.server.lock(async () => {
+      const st = await this.walk(m, rest, path);
+      if (!isDir(st)) throw new MkError("ENOTDIR", `${what}: the parent of ${path} is not a directory`);
+      return fn(m, st.ino, parts[parts.length - 1]);
+    });
+  }
+
+  /** Runs fn on a process's descriptor, holding its mount's lock; a descriptor whose file the server lost answers ESTALE. */
+  private onFd<T>(process: string, fd: number, fn: (f: OpenFile) => Promise<T>): Promise<T> {
+    const f = this.fds.get(process, fd);
+    return f.server.lock(async () => {
+      if (f.hold.stale) throw new MkError("ESTALE", `descriptor ${fd}: its file was removed and then lost when ${f.server.label} restarted`);
+      return fn(f);
+    });
   }
 
   private writableMount(m: Mounted, path: string): void {
@@ -96,55 +124,54 @@ export class VfsServer {
     this.commitTimer?.cancel();
     this.commitTimer = this.sys.clock.setTimeout(() => {
       for (const m of this.mounts) {
-        if (m.server.pendingBytes > 0) m.server.commit().catch((e) => this.sys.log.warn({ err: e, server: m.server.label }, "background commit failed; kept for the next"));
+        if (m.server.pendingBytes === 0) continue;
+        m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e, server: m.server.label }, "background commit failed; kept for the next"));
       }
     }, this.commitIdleMs);
   }
 
-  private async open(process: string, path: string, flags: number, mode: number): Promise<number> {
+  private async open(process: string, path: string, flags: number, mode: number): Promise<{ fd: number; ino: number }> {
     const acc = flags & O.ACCMODE;
     if (acc === 3) throw new MkError("EINVAL", "open: flags name no access mode (O_RDONLY, O_WRONLY or O_RDWR)");
-    let found: { m: Mounted; st: FileStat };
-    if (flags & O.CREAT) {
-      const p = await this.parent(path, "open").catch(async (e) => {
-        // O_CREAT on the root or a mount point: it exists; EEXIST with O_EXCL.
-        if (!(e instanceof MkError && e.errno === "EBUSY")) throw e;
-        return undefined;
-      });
-      if (!p) {
-        if (flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
-        found = await this.resolve(path);
-      } else {
-        let st: FileStat | undefined;
-        try {
-          st = await p.m.server.stat(Fs.FS_LOOKUP, { dir: p.dir, name: p.name });
-        } catch (e) {
-          if (!(e instanceof MkError && e.errno === "ENOENT")) throw e;
-        }
-        if (st && flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
-        if (!st) {
-          this.writableMount(p.m, path);
-          const r = await p.m.server.change(Fs.FS_CREATE, { dir: p.dir, name: p.name, mode: mode & 0o7777 }, (errno) => errno === "EEXIST");
-          st = r ? (parseReplyArgs(Fs.FS_CREATE, r.args) as FileStat) : await p.m.server.stat(Fs.FS_LOOKUP, { dir: p.dir, name: p.name });
-        }
-        found = { m: p.m, st };
+    if (flags & O.CREAT && flags & O.DIRECTORY) throw new MkError("EINVAL", "open: O_CREAT with O_DIRECTORY (as Linux since 6.4)");
+    const p = parsePath(path);
+    if (flags & O.CREAT && p.dirOnly) throw new MkError("EISDIR", `open: O_CREAT of ${path}, which names a directory`);
+    // A descriptor is there to be had before anything changes (O_CREAT, O_TRUNC).
+    this.fds.room(process);
+    const opened = async (m: Mounted, st: FileStat): Promise<{ fd: number; ino: number }> => {
+      const dir = isDir(st);
+      if (dir && acc !== O.RDONLY) throw new MkError("EISDIR", `open: ${path} is a directory`);
+      if (!dir && flags & O.DIRECTORY) throw new MkError("ENOTDIR", `open: ${path} is not a directory`);
+      if (acc !== O.RDONLY) this.writableMount(m, path);
+      if (flags & O.TRUNC && acc !== O.RDONLY && st.size > 0) await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: 0 }, () => false);
+      const hold = await m.server.hold(st.ino);
+      try {
+        if (this.fds.isDead(process)) throw new MkError("EDEADSRCDST", `${process} died while its open was under way`);
+        return { fd: this.fds.add(process, { server: m.server, ino: st.ino, hold, flags, isDir: dir, offset: 0 }), ino: st.ino };
+      } catch (e) {
+        await m.server.release(hold);
+        throw e;
       }
-    } else {
-      found = await this.resolve(path);
+    };
+    if (!(flags & O.CREAT) || p.parts.length === 0 || this.isMountPoint(p.parts)) {
+      if (flags & O.CREAT && flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
+      return this.onPath(path, opened);
     }
-    const { m, st } = found;
-    const dir = isDir(st);
-    if (dir && acc !== O.RDONLY) throw new MkError("EISDIR", `open: ${path} is a directory`);
-    if (!dir && flags & O.DIRECTORY) throw new MkError("ENOTDIR", `open: ${path} is not a directory`);
-    if (acc !== O.RDONLY) this.writableMount(m, path);
-    if (flags & O.TRUNC && acc !== O.RDONLY && st.size > 0) await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: 0 }, () => false);
-    await m.server.hold(st.ino);
-    try {
-      return this.fds.add(process, { server: m.server, ino: st.ino, flags, isDir: dir, offset: 0 });
-    } catch (e) {
-      await m.server.release(st.ino);
-      throw e;
-    }
+    return this.onParent(path, "open", async (m, dir, name) => {
+      let st: FileStat | undefined;
+      try {
+        st = await m.server.stat(Fs.FS_LOOKUP, { dir, name });
+      } catch (e) {
+        if (!(e instanceof MkError && e.errno === "ENOENT")) throw e;
+      }
+      if (st && flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
+      if (!st) {
+        this.writableMount(m, path);
+        const r = await m.server.change(Fs.FS_CREATE, { dir, name, mode: mode & 0o7777 }, (errno) => errno === "EEXIST");
+        st = r ? (parseReplyArgs(Fs.FS_CREATE, r.args) as FileStat) : await m.server.stat(Fs.FS_LOOKUP, { dir, name });
+      }
+      return opened(m, st);
+    });
   }
 
   private async read(f: OpenFile, offset: number, count: number): Promise<Reply> {
@@ -163,16 +190,20 @@ export class VfsServer {
   }
 
   private async close(f: OpenFile): Promise<void> {
-    await f.server.release(f.ino);
+    await f.server.lock(() => f.server.release(f.hold));
   }
 
   server(): Server {
     const source = (r: { source: string }) => r.source;
+    const stat = (f: OpenFile) => f.server.stat(Fs.FS_STAT, { ino: f.ino });
     return {
-      concurrency: 1,
+      // Many at once, one at a time per mounted file system (the mount's lock).
+      concurrency: 16,
       initFresh: async () => {
-        // A process that died has its descriptors dropped and its files released.
+        // A process that died has its descriptors dropped and its files released; an open
+        // of it that finishes after its death is refused (Descriptors.isDead).
         await followEvents(this.sys, (ev) => {
+          if (ev.kind === "started") this.fds.alive(ev.endpoint);
           if (ev.kind !== "dead") return;
           for (const f of this.fds.drop(ev.endpoint)) {
             this.close(f).catch((e) => this.sys.log.warn({ err: e, endpoint: ev.endpoint }, "releasing a dead process's file failed"));
@@ -181,90 +212,100 @@ export class VfsServer {
       },
       shutdown: async () => {
         this.commitTimer?.cancel();
-        for (const m of this.mounts) await m.server.commit().catch((e) => this.sys.log.warn({ err: e }, "commit at shutdown failed"));
+        for (const m of this.mounts) await m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e }, "commit at shutdown failed"));
       },
       handlers: {
-        [Vfs.VFS_OPEN]: async (r) => ({ args: { fd: await this.open(source(r), r.args.path, r.args.flags, r.args.mode ?? 0o644) } }),
+        [Vfs.VFS_OPEN]: async (r) => ({ args: await this.open(source(r), r.args.path, r.args.flags, r.args.mode ?? 0o644) }),
         [Vfs.VFS_CLOSE]: async (r) => (await this.close(this.fds.remove(source(r), r.args.fd)), {}),
-        [Vfs.VFS_READ]: async (r) => {
-          const f = this.fds.get(source(r), r.args.fd);
+        [Vfs.VFS_READ]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
           const rep = await this.read(f, f.offset, r.args.count);
           f.offset += rep.data!.length;
           return rep;
-        },
-        [Vfs.VFS_PREAD]: async (r) => this.read(this.fds.get(source(r), r.args.fd), r.args.offset, r.args.count),
-        [Vfs.VFS_WRITE]: async (r) => {
-          const f = this.fds.get(source(r), r.args.fd);
-          if (f.flags & O.APPEND && writable(f)) f.offset = (await f.server.stat(Fs.FS_STAT, { ino: f.ino })).size;
+        }),
+        [Vfs.VFS_PREAD]: (r) => this.onFd(source(r), r.args.fd, (f) => this.read(f, r.args.offset, r.args.count)),
+        [Vfs.VFS_WRITE]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
+          if (f.flags & O.APPEND && writable(f)) f.offset = (await stat(f)).size;
           const at = f.offset;
           const n = await this.write(f, at, r.data);
           f.offset += n;
           return { args: { count: n, offset: at } };
-        },
-        [Vfs.VFS_PWRITE]: async (r) => ({ args: { count: await this.write(this.fds.get(source(r), r.args.fd), r.args.offset, r.data) } }),
-        [Vfs.VFS_LSEEK]: async (r) => {
-          const f = this.fds.get(source(r), r.args.fd);
-          const base = r.args.whence === "set" ? 0 : r.args.whence === "cur" ? f.offset : (await f.server.stat(Fs.FS_STAT, { ino: f.ino })).size;
+        }),
+        [Vfs.VFS_PWRITE]: (r) => this.onFd(source(r), r.args.fd, async (f) => ({ args: { count: await this.write(f, r.args.offset, r.data) } })),
+        [Vfs.VFS_LSEEK]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
+          const base = r.args.whence === "set" ? 0 : r.args.whence === "cur" ? f.offset : (await stat(f)).size;
           const to = base + r.args.offset;
           if (to < 0 || !Number.isSafeInteger(to)) throw new MkError("EINVAL", `lseek to ${to}: before the start of the file`);
           f.offset = to;
           return { args: { offset: to } };
-        },
-        [Vfs.VFS_FSYNC]: async (r) => (await this.fds.get(source(r), r.args.fd).server.commit(), {}),
-        [Vfs.VFS_FSTAT]: async (r) => {
-          const f = this.fds.get(source(r), r.args.fd);
-          return { args: { ...(await f.server.stat(Fs.FS_STAT, { ino: f.ino })), dev: f.server.label } };
-        },
-        [Vfs.VFS_FTRUNCATE]: async (r) => {
-          const f = this.fds.get(source(r), r.args.fd);
+        }),
+        [Vfs.VFS_FSYNC]: (r) => this.onFd(source(r), r.args.fd, async (f) => (await f.server.commit(), {})),
+        [Vfs.VFS_FSTAT]: (r) => this.onFd(source(r), r.args.fd, async (f) => ({ args: { ...(await stat(f)), dev: f.server.label } })),
+        [Vfs.VFS_FTRUNCATE]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
           if (!writable(f)) throw new MkError("EBADF", "ftruncate: the descriptor is not open for writing");
           await f.server.change(Fs.FS_TRUNC, { ino: f.ino, size: r.args.size }, () => false);
           return {};
-        },
-        [Vfs.VFS_STAT]: async (r) => ({ args: (await this.resolve(r.args.path)).st }),
-        [Vfs.VFS_TRUNCATE]: async (r) => {
-          const { m, st } = await this.resolve(r.args.path);
+        }),
+        [Vfs.VFS_STAT]: (r) => this.onPath(r.args.path, async (_m, st) => ({ args: st })),
+        [Vfs.VFS_TRUNCATE]: (r) => this.onPath(r.args.path, async (m, st) => {
           this.writableMount(m, r.args.path);
           if (isDir(st)) throw new MkError("EISDIR", `truncate: ${r.args.path} is a directory`);
           await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: r.args.size }, () => false);
           return {};
-        },
-        [Vfs.VFS_UNLINK]: async (r) => {
-          const p = await this.parent(r.args.path, "unlink");
-          this.writableMount(p.m, r.args.path);
-          await p.m.server.change(Fs.FS_UNLINK, { dir: p.dir, name: p.name }, (errno) => errno === "ENOENT");
+        }),
+        [Vfs.VFS_UNLINK]: (r) => this.onParent(r.args.path, "unlink", async (m, dir, name) => {
+          this.writableMount(m, r.args.path);
+          if (parsePath(r.args.path).dirOnly) {
+            const st = await m.server.stat(Fs.FS_LOOKUP, { dir, name });
+            throw new MkError(isDir(st) ? "EISDIR" : "ENOTDIR", `unlink: ${r.args.path} ends in /`);
+          }
+          await m.server.change(Fs.FS_UNLINK, { dir, name }, (errno) => errno === "ENOENT");
           return {};
-        },
-        [Vfs.VFS_MKDIR]: async (r) => {
-          const p = await this.parent(r.args.path, "mkdir").catch((e) => {
-            throw e instanceof MkError && e.errno === "EBUSY" ? new MkError("EEXIST", `mkdir: ${r.args.path} exists`) : e;
+        }),
+        [Vfs.VFS_MKDIR]: (r) => {
+          const parts = parsePath(r.args.path).parts;
+          if (parts.length === 0 || this.isMountPoint(parts)) throw new MkError("EEXIST", `mkdir: ${r.args.path} exists`);
+          return this.onParent(r.args.path, "mkdir", async (m, dir, name) => {
+            this.writableMount(m, r.args.path);
+            await m.server.change(Fs.FS_MKDIR, { dir, name, mode: (r.args.mode ?? 0o755) & 0o7777 }, (errno) => errno === "EEXIST");
+            return {};
           });
-          this.writableMount(p.m, r.args.path);
-          await p.m.server.change(Fs.FS_MKDIR, { dir: p.dir, name: p.name, mode: (r.args.mode ?? 0o755) & 0o7777 }, (errno) => errno === "EEXIST");
-          return {};
         },
-        [Vfs.VFS_RMDIR]: async (r) => {
-          const p = await this.parent(r.args.path, "rmdir");
-          this.writableMount(p.m, r.args.path);
-          await p.m.server.change(Fs.FS_RMDIR, { dir: p.dir, name: p.name }, (errno) => errno === "ENOENT");
-          return {};
+        [Vfs.VFS_RMDIR]: (r) => {
+          if (parsePath(r.args.path).endsInDot) throw new MkError("EINVAL", `rmdir: ${r.args.path} ends in . or ..`);
+          return this.onParent(r.args.path, "rmdir", async (m, dir, name) => {
+            this.writableMount(m, r.args.path);
+            await m.server.change(Fs.FS_RMDIR, { dir, name }, (errno) => errno === "ENOENT");
+            return {};
+          });
         },
-        [Vfs.VFS_RENAME]: async (r) => {
-          const from = await this.parent(r.args.from, "rename");
-          const to = await this.parent(r.args.to, "rename");
-          if (from.m !== to.m) throw new MkError("EXDEV", `rename: ${r.args.from} is on ${from.m.path}, ${r.args.to} on ${to.m.path}`);
-          this.writableMount(from.m, r.args.from);
-          await from.m.server.change(Fs.FS_RENAME, { sdir: from.dir, sname: from.name, ddir: to.dir, dname: to.name }, (errno) => errno === "ENOENT");
-          return {};
+        [Vfs.VFS_RENAME]: (r) => {
+          const from = parsePath(r.args.from).parts;
+          const to = parsePath(r.args.to).parts;
+          for (const [p, path] of [[from, r.args.from], [to, r.args.to]] as const) {
+            if (p.length === 0 || this.isMountPoint(p)) throw new MkError("EBUSY", `rename: ${path} is ${p.length === 0 ? "the root" : "a mount point"}`);
+          }
+          const a = this.mountOf(from.slice(0, -1));
+          const b = this.mountOf(to.slice(0, -1));
+          if (a.m !== b.m) throw new MkError("EXDEV", `rename: ${r.args.from} is on ${a.m.path}, ${r.args.to} on ${b.m.path}`);
+          const m = a.m;
+          this.writableMount(m, r.args.from);
+          return m.server.lock(async () => {
+            const sdir = await this.walk(m, a.rest, r.args.from);
+            const ddir = await this.walk(m, b.rest, r.args.to);
+            if (!isDir(sdir) || !isDir(ddir)) throw new MkError("ENOTDIR", "rename: a parent is not a directory");
+            await m.server.change(Fs.FS_RENAME, { sdir: sdir.ino, sname: from[from.length - 1], ddir: ddir.ino, dname: to[to.length - 1] }, (errno) => errno === "ENOENT");
+            return {};
+          });
         },
-        [Vfs.VFS_GETDENTS]: async (r): Promise<Reply> => {
-          const { m, st } = await this.resolve(r.args.path);
+        [Vfs.VFS_GETDENTS]: (r) => this.onPath(r.args.path, async (m, st): Promise<Reply> => {
           if (!isDir(st)) throw new MkError("ENOTDIR", `getdents: ${r.args.path} is not a directory`);
-          const rep = await m.server.call(Fs.FS_GETDENTS, { ino: st.ino, cookie: r.args.cookie ?? 0, max: r.args.max ?? MAX_DENTS });
+          const max = Math.min(r.args.max ?? MAX_DENTS, MAX_DENTS - MOUNT_ROOM);
+          if (max === 0) throw new MkError("EINVAL", "getdents: max is 0");
+          const rep = await m.server.call(Fs.FS_GETDENTS, { ino: st.ino, cookie: r.args.cookie ?? 0, max });
           // The page passes through as the server wrote it (the client library checks each
-          // entry), but for the mount points in this directory: its last page names them too.
+          // entry), but for the mount points in this directory: the last page names them too.
           const { count, next } = parseReplyArgs(Fs.FS_GETDENTS, rep.args);
-          const below = next === undefined ? this.mountsIn(r.args.path) : [];
+          const below = next === undefined && count > 0 ? this.mountsIn(parsePath(r.args.path).parts) : [];
           if (below.length === 0) return { args: { count, ...(next !== undefined ? { next } : {}) }, data: rep.data };
           let page: unknown;
           try {
@@ -276,14 +317,13 @@ export class VfsServer {
           const names = new Set(page.map((e: { name?: unknown }) => e?.name));
           const extra = below.filter((name) => !names.has(name)).map((name) => ({ name, ino: 0, type: "dir" }));
           return { args: { count: page.length + extra.length }, data: new TextEncoder().encode(JSON.stringify([...page, ...extra])) };
-        },
-        [Vfs.VFS_STATFS]: async (r) => {
-          const { m } = this.mountOf(components(r.args.path));
+        }),
+        [Vfs.VFS_STATFS]: (r) => this.onPath(r.args.path, async (m) => {
           const rep = parseReplyArgs(Fs.FS_STATFS, (await m.server.call(Fs.FS_STATFS, {})).args);
           return { args: { ...rep, dev: m.server.label, mount: m.path } };
-        },
+        }),
         [Vfs.VFS_SYNC]: async () => {
-          for (const m of this.mounts) await m.server.commit();
+          for (const m of this.mounts) await m.server.lock(() => m.server.commit());
           return {};
         },
         [Vfs.VFS_MOUNTS]: async () => ({ args: { mounts: [...this.mounts].reverse().map((m) => ({ path: m.path, dev: m.server.label })) } }),

@@ -1,0 +1,144 @@
+// The file systems attacked as a hostile user program and a hostile neighbour would: a
+// descriptor must never reach another file after a restart, a failed call changes nothing,
+// a dead process leaks nothing, and a stalled mfs does not stall /proc.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Vfs } from "#abi";
+import { systemClock } from "#base/clock.ts";
+import { waitUntil } from "#base/wait.ts";
+import { FsClient, sysGetEndpoints, O_CREAT, O_DIRECTORY, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
+import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
+
+const USERS = `
+  fsuser:
+    ipc: [vfs, mfs]
+    calls: [getinfo]
+  fsuser2:
+    ipc: [vfs]
+    calls: [getinfo]
+`;
+
+let ts: TestSystem;
+let user: RunningService;
+let fs: FsClient;
+
+beforeAll(async () => {
+  ts = await bootTestSystem({ services: USERS, sectors: 65536 });
+  user = await ts.client("fsuser");
+  fs = new FsClient(user.sys);
+}, 60_000);
+afterAll(async () => {
+  await ts?.down();
+});
+
+function mkctl(...args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", ts.sys.state.runDir], { encoding: "utf8", timeout: 60_000 });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function restarted(label: string, kill: () => void): Promise<void> {
+  const gen = async () => (await sysGetEndpoints(user.sys)).find((e) => e.label === label && e.state === "ready")?.generation ?? 0;
+  const before = await gen();
+  kill();
+  await waitUntil(async () => ((await gen()) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: `the next ${label}` });
+}
+
+describe("file systems under attack", () => {
+  it("fs attack - an open, unlinked file lost in an mfs crash answers ESTALE; its descriptor never reaches the file that takes its inode", async () => {
+    await fs.mkdir("/u");
+    await fs.writeFile("/u/victim", "SECRET-A-secret-a");
+    const h = await fs.open("/u/victim", "r+");
+    await fs.unlink("/u/victim");
+    await restarted("mfs", () => ts.sys.kill("mfs", "SIGKILL"));
+    for (let i = 0; i < 3; i++) await fs.writeFile(`/u/other${i}`, `OTHER-${i}-data`);
+    await expect(h.read(100, 0)).rejects.toMatchObject({ errno: "ESTALE" });
+    await expect(h.write("HACKED", 0)).rejects.toMatchObject({ errno: "ESTALE" });
+    for (let i = 0; i < 3; i++) expect((await fs.readFile(`/u/other${i}`)).toString()).toBe(`OTHER-${i}-data`);
+    await h.close();
+  }, 60_000);
+
+  it("fs attack - after a vfs crash a handle whose path now names another file, or none, answers ESTALE and writes nowhere", async () => {
+    await fs.mkdir("/v");
+    await fs.writeFile("/v/x", "original-x");
+    await fs.writeFile("/v/y", "original-y");
+    await fs.writeFile("/v/gone", "gone");
+    const x = await fs.open("/v/x", "r+");
+    const gone = await fs.open("/v/gone", "r+");
+    const other = new FsClient((await ts.client("fsuser2")).sys);
+    await other.rename("/v/y", "/v/x"); // /v/x is now the former /v/y
+    await other.unlink("/v/gone");
+    await restarted("vfs", () => ts.sys.kill("vfs", "SIGKILL"));
+    await expect(x.write("HAND", 0)).rejects.toMatchObject({ errno: "ESTALE" });
+    await expect(gone.write("HACK", 0)).rejects.toMatchObject({ errno: "ESTALE" });
+    expect((await fs.readFile("/v/x")).toString()).toBe("original-y");
+    await x.close();
+    await gone.close();
+  }, 60_000);
+
+  it("fs attack - a failed open changes nothing: EMFILE after O_TRUNC, O_CREAT with O_DIRECTORY; trailing slashes and rmdir of . are refused", async () => {
+    const raw = (await ts.client("fsuser2")).sys;
+    await fs.writeFile("/precious", "keep me");
+    const fds: number[] = [];
+    for (let i = 0; i < 256; i++) fds.push(((await raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_RDONLY })).args as { fd: number }).fd);
+    await expect(raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_WRONLY | O_TRUNC })).rejects.toMatchObject({ errno: "EMFILE" });
+    await expect(raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/newbie", flags: O_WRONLY | O_CREAT })).rejects.toMatchObject({ errno: "EMFILE" });
+    for (const fd of fds) await raw.sendrec("vfs", Vfs.VFS_CLOSE, { fd });
+    expect((await fs.readFile("/precious")).toString()).toBe("keep me");
+    await expect(fs.stat("/newbie")).rejects.toMatchObject({ errno: "ENOENT" });
+    await expect(raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/newdir", flags: O_CREAT | O_DIRECTORY })).rejects.toMatchObject({ errno: "EINVAL" });
+    await expect(fs.stat("/newdir")).rejects.toMatchObject({ errno: "ENOENT" });
+    await expect(fs.unlink("/precious/")).rejects.toMatchObject({ errno: "ENOTDIR" });
+    await expect(fs.open("/made/", "w")).rejects.toMatchObject({ errno: "EISDIR" });
+    await fs.mkdir("/empty");
+    await expect(fs.rmdir("/empty/.")).rejects.toMatchObject({ errno: "EINVAL" });
+    expect((await fs.stat("/empty")).isDirectory()).toBe(true);
+    await expect(fs.statfs("/no/such/dir")).rejects.toMatchObject({ errno: "ENOENT" });
+    await expect(fs.stat("/precious/")).rejects.toMatchObject({ errno: "ENOTDIR" });
+  }, 60_000);
+
+  it("fs attack - a process that dies with opens still queued in vfs leaks no descriptor: fsck finds nothing open", async () => {
+    for (let round = 0; round < 3; round++) {
+      const c = await ts.client("fsuser2");
+      const opens = Array.from({ length: 150 }, () => c.sys.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_RDONLY }).catch(() => undefined));
+      await systemClock.sleep(20 + round * 30);
+      await c.stop();
+      await Promise.all(opens);
+    }
+    await waitUntil(async () => (mkctl("fsck").status === 0 ? true : undefined), { clock: systemClock, deadlineMs: 15_000, what: "vfs to release every file of the dead processes" });
+  }, 60_000);
+
+  it("fs attack - an idle commit racing an mfs restart holds nothing twice: after close and unlink, fsck and the free count are as before", async () => {
+    const before = await fs.statfs("/");
+    const h = await fs.open("/racy", "w");
+    await h.write(new Uint8Array(200_000).fill(7));
+    await systemClock.sleep(750);
+    ts.sys.kill("mfs", "SIGKILL");
+    await h.write("more");
+    await h.close();
+    await fs.unlink("/racy");
+    expect((await fs.statfs("/")).freeBlocks).toBe(before.freeBlocks);
+    const check = mkctl("fsck");
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+  }, 60_000);
+
+  it("fs attack - /proc answers while mfs is stopped: one stalled file system does not stall the others", async () => {
+    const stuck = fs.writeFile("/stalled", "x"); // waits for mfs
+    ts.sys.kill("mfs", "SIGSTOP");
+    const started = Date.now();
+    const other = new FsClient(user.sys, { timeoutMs: 5000, waitMs: 5000 });
+    expect(Number((await other.readFile("/proc/uptime")).toString())).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(1500);
+    await stuck; // rs finds the hang and replaces mfs; the write goes to the next one
+    expect((await fs.readFile("/stalled")).toString()).toBe("x");
+  }, 60_000);
+
+  it("fs attack - mkctl fs put of a local file that does not exist leaves the remote file alone; rm -r / is refused", async () => {
+    await fs.writeFile("/keep", "contents");
+    const r = mkctl("fs", "put", "/nonexistent/local/file", "/keep");
+    expect(r.status).toBe(64);
+    expect((await fs.readFile("/keep")).toString()).toBe("contents");
+    expect(mkctl("fs", "rm", "-r", "/").status).toBe(64);
+    expect((await fs.readdir("/")).length).toBeGreaterThan(3);
+  }, 60_000);
+});
