@@ -235,8 +235,15 @@ export class FsClient {
       if (++attempts > 1) {
         const size = parseReplyArgs(Vfs.VFS_FSTAT, (await this.sys.sendrec(dst, Vfs.VFS_FSTAT, { fd: h.fd }, EMPTY, this.timeoutMs)).args).size;
         if (size >= end + chunk.length) {
-          const tail = await this.sys.sendrec(dst, Vfs.VFS_PREAD, { fd: h.fd, offset: size - chunk.length, count: chunk.length }, EMPTY, this.timeoutMs);
-          if (Buffer.compare(Buffer.from(tail.data), Buffer.from(chunk)) === 0) return { args: { count: chunk.length, offset: size - chunk.length }, data: EMPTY };
+          // Read through a descriptor of its own: the handle's may be write-only.
+          const r = await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: h.path, flags: O_RDONLY }, EMPTY, this.timeoutMs);
+          const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
+          try {
+            const tail = ino === h.ino ? await this.sys.sendrec(dst, Vfs.VFS_PREAD, { fd, offset: size - chunk.length, count: chunk.length }, EMPTY, this.timeoutMs) : undefined;
+            if (tail && Buffer.compare(Buffer.from(tail.data), Buffer.from(chunk)) === 0) return { args: { count: chunk.length, offset: size - chunk.length }, data: EMPTY };
+          } finally {
+            await this.sys.sendrec(dst, Vfs.VFS_CLOSE, { fd }, EMPTY, this.timeoutMs);
+          }
         }
       }
       return this.sys.sendrec(dst, Vfs.VFS_WRITE, { fd: h.fd }, chunk, this.timeoutMs);

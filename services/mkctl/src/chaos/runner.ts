@@ -29,6 +29,8 @@ export interface Report {
   faults_by_target: Record<string, number>;
   detections: number;
   detections_by_how: Record<string, number>;
+  /** Each workload's own operations and verified bytes (the totals above add them). */
+  by_workload: Record<string, { ops_attempted: number; ops_failed: number; bytes_verified: number; bytes_wrong: number }>;
   /** label -> how its deaths were found ("exit", "heartbeat", "start-timeout"...) -> count. */
   detections_by_target: Record<string, Record<string, number>>;
   recoveries: number;
@@ -187,7 +189,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     title: exp.title, experiment: exp.file, seed: exp.seed, status: "completed", deviated: false,
     start: new Date(started).toISOString(), end: "", duration_ms: 0, steady_state: { before: [], after: null }, run: [], rollbacks: [],
     report: {
-      faults_injected: 0, faults_by_kind: {}, faults_by_target: {}, detections: 0, detections_by_how: {}, detections_by_target: {}, recoveries: 0,
+      faults_injected: 0, faults_by_kind: {}, faults_by_target: {}, detections: 0, detections_by_how: {}, detections_by_target: {}, by_workload: {}, recoveries: 0,
       detect_ms: percentiles([]), recover_ms: percentiles([]), hangs_detected_late: 0,
       ops_attempted: 0, ops_failed: 0, ops_retried: 0, corrupt_replies_caught: 0, bytes_written: 0, bytes_verified: 0, bytes_wrong: 0,
       kernel_restarts: 0, kernel_uptime_ms: null, hardware_restarts: 0, system_down: false, hardware_faults_observed: [], errors: [],
@@ -440,6 +442,9 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   } finally {
     if (workload && !stats) stats = workload.snapshot();
     if (files && !fileStats) fileStats = files.snapshot();
+    const own = (w: WorkloadStats) => ({ ops_attempted: w.ops_attempted, ops_failed: w.ops_failed + w.ops_unfinished, bytes_verified: w.bytes_verified, bytes_wrong: w.bytes_wrong });
+    if (stats) r.by_workload.block = own(stats);
+    if (fileStats) r.by_workload.files = own(fileStats);
     stats = addStats(stats, fileStats);
     if (stats) {
       Object.assign(r, {
