@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cdev } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { BdevClient, sysGetEndpoints, type RunningService } from "#libsys";
+import { BdevClient, FsClient, sysGetEndpoints, type RunningService } from "#libsys";
+import { FileWorkload } from "../../services/mkctl/src/chaos/file-workload.ts";
 import { detectCompose } from "../../services/mkctl/src/compose.ts";
 import { freePort } from "../../services/mkctl/src/ports.ts";
 import { pattern } from "../helpers/system.ts";
@@ -21,6 +22,7 @@ import { runExperiment, summary } from "../../services/mkctl/src/chaos/runner.ts
 import { baseImages, docker, dockerFails, hostClient, hostPids, inspect, ROOT } from "./helpers.ts";
 
 const PROJECT = "mkosct";
+const SERVICES = ["nats", "hardware-emulator", "kernel-core", "ata", "tty", "mfs", "procfs", "vfs", "rs"];
 const compose = detectCompose();
 const name = (service: string) => compose.containerName(PROJECT, service);
 let env: Record<string, string>;
@@ -35,7 +37,7 @@ function environment(): DockerComposeEnvironment {
     .withStartupTimeout(180_000)
     .withWaitStrategy(name("config"), Wait.forOneShotStartup())
     .withWaitStrategy(name("disk-owner"), Wait.forOneShotStartup());
-  for (const s of ["nats", "hardware-emulator", "kernel-core", "ata", "tty", "rs"]) e = e.withWaitStrategy(name(s), Wait.forHealthCheck());
+  for (const s of SERVICES) e = e.withWaitStrategy(name(s), Wait.forHealthCheck());
   if (compose.version === 1) e = e.withClientOptions({ executable: { standalone: true, executablePath: "docker-compose" } });
   return e;
 }
@@ -83,11 +85,10 @@ afterAll(async () => {
 
 describe("compose", () => {
   it("compose - every container is healthy and every driver is ready in the endpoint table", async () => {
-    for (const s of ["nats", "hardware-emulator", "kernel-core", "ata", "tty", "rs"]) {
+    for (const s of SERVICES) {
       expect(docker("inspect", "-f", "{{.State.Health.Status}}", name(s)), s).toBe("healthy");
     }
-    expect(await endpoint("ata")).toMatchObject({ generation: 1, state: "ready" });
-    expect(await endpoint("tty")).toMatchObject({ generation: 1, state: "ready" });
+    for (const label of ["ata", "tty", "mfs", "procfs", "vfs"]) expect(await endpoint(label), label).toMatchObject({ generation: 1, state: "ready" });
     const r = await fetch(`http://127.0.0.1:${env.MK_KERNEL_PORT}/readyz`);
     expect(r.status).toBe(200);
   });
@@ -116,10 +117,11 @@ describe("compose", () => {
     const CHUNK = 64;
     const BASE = 4096;
     const workload = (async () => {
-      // Round and round 1500 chunks from BASE (47 MiB of the 64 MiB disk), then again: the
-      // same pattern per LBA, so a rewrite verifies like the first write.
+      // Round and round 900 chunks from BASE (28 MiB of the raw first half of the 64 MiB disk;
+      // the second half is the file system's), then again: the same pattern per LBA, so a
+      // rewrite verifies like the first write.
       for (let i = 0; !stop && i < 20_000; i++) {
-        const lba = BASE + (i % 1500) * CHUNK;
+        const lba = BASE + (i % 900) * CHUNK;
         await disk.write(lba, pattern(lba, CHUNK, 7));
         acked.push(lba);
       }
@@ -201,6 +203,36 @@ describe("compose", () => {
     expect(r.hardware_restarts).toBe(0);
   });
 
+  it("compose - the file systems in their own containers: mkctl fs through compose; a docker kill of mfs and of vfs under a file workload fails no operation", async () => {
+    const fs = new FsClient(client.sys, { waitMs: 60_000 });
+    expect(mkctlRun("fs", "mkdir", "-p", "/srv/compose")).toBe("");
+    await fs.writeFile("/srv/compose/hello.txt", "hello from the host\n");
+    expect(JSON.parse(mkctlRun("fs", "ls", "--json", "/srv/compose"))).toEqual([expect.objectContaining({ path: "/srv/compose/hello.txt", size: 20, dev: "mfs" })]);
+    const df = JSON.parse(mkctlRun("fs", "df", "--json")) as { dev: string; mount: string }[];
+    expect(df.map((d) => `${d.mount}=${d.dev}`)).toEqual(["/=mfs", "/proc=procfs"]);
+    expect((await fs.readFile("/proc/mfs/status")).toString()).toMatch(/^State:\tready$/m);
+
+    const w = new FileWorkload(client.sys, { workers: 2, maxBytes: 20000, seed: 5 });
+    await w.start();
+    const ops = async (n: number) => {
+      const want = w.stats.ops_attempted + n;
+      await waitUntil(() => (w.stats.ops_attempted >= want ? true : undefined), { clock: systemClock, deadlineMs: 60_000, intervalMs: 20, what: `${n} more file operations` });
+    };
+    await ops(20);
+    for (const label of ["mfs", "vfs"]) {
+      const gen = (await endpoint(label)).generation;
+      docker("kill", name(label));
+      await untilReady(label, gen);
+      await ops(20);
+    }
+    const s = await w.stop();
+    console.log(`compose file workload: ${s.ops_attempted} operations, ${s.bytes_verified} bytes verified across docker kills of mfs and vfs`);
+    expect(s.ops_failed).toBe(0);
+    expect(s.bytes_wrong).toBe(0);
+    const services = JSON.parse(mkctlRun("services", "--json")) as { label: string; state: string; restarts: number }[];
+    for (const label of ["mfs", "vfs"]) expect(services.find((r) => r.label === label), label).toMatchObject({ state: "running", restarts: 1 });
+  });
+
   it("compose - mkctl runs from the host through compose and prints the endpoint table", () => {
     const out = mkctlRun("ps", "--json");
     const table = JSON.parse(out.slice(out.indexOf("{"))) as { endpoints: { label: string; state: string }[] };
@@ -218,5 +250,7 @@ describe("compose", () => {
     disk = new BdevClient(client.sys, "ata", { waitMs: 60_000 });
     expect(Buffer.from(await disk.read(9000, 8)).equals(Buffer.from(marker))).toBe(true);
     expect(await endpoint("ata")).toMatchObject({ generation: 1, state: "ready" });
+    // And the files: the same file system is mounted again, not made anew.
+    expect((await new FsClient(client.sys, { waitMs: 60_000 }).readFile("/srv/compose/hello.txt")).toString()).toBe("hello from the host\n");
   });
 });
