@@ -6,3 +6,4 @@ export * from "./messages.ts";
 export * from "./schema.ts";
 export * from "./types.ts";
 export * from "./wire.ts";
+export * from "./fcntl.ts";

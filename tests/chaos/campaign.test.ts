@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadExperiment } from "../../services/mkctl/src/chaos/experiment.ts";
 import { runExperiment, summary } from "../../services/mkctl/src/chaos/runner.ts";
-import { ROOT } from "../helpers/system.ts";
+import { ROOT, shippedLabels } from "../helpers/system.ts";
 
-const SERVICES = ["ata", "tty", "rs", "shell", "chaos", "mkctl"];
+const SERVICES = shippedLabels();
 const experiment = (name: string) => loadExperiment(join(ROOT, "experiments", name), SERVICES);
 
 describe("chaos", () => {

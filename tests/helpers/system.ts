@@ -1,11 +1,12 @@
 // Boots a real process-mode mkos for a test file: a privilege table generated from the
 // shipped one plus test clients, a temp run directory and disk image, real nats-server.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
-import { connectClient, loadCredential, createLogger, type RunningService, NatsTransport, startService, type ServiceModule } from "#libsys";
+import { connectClient, loadCredential, loadSystemTable, createLogger, type RunningService, NatsTransport, startService, type ServiceModule } from "#libsys";
 
 export const ROOT = join(import.meta.dirname, "../..");
 
@@ -96,6 +97,17 @@ export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSys
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The labels of the shipped privilege table (what an experiment file may name). */
+export function shippedLabels(): string[] {
+  return [...loadSystemTable(join(ROOT, "etc", "system.yaml")).services.keys()];
+}
+
+/** The mkctl command line against a test system, as a user types it: status and output. */
+export function runMkctl(ts: TestSystem, ...args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", ts.sys.state.runDir], { encoding: "utf8", timeout: 60_000 });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A recognisable pattern for sector `lba`: every byte depends on its position. */

@@ -1,14 +1,12 @@
 // The file systems attacked as a hostile user program and a hostile neighbour would: a
 // descriptor must never reach another file after a restart, a failed call changes nothing,
 // a dead process leaks nothing, and a stalled mfs does not stall /proc.
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Vfs } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { FsClient, sysGetEndpoints, O_CREAT, O_DIRECTORY, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
-import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
+import { bootTestSystem, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const USERS = `
   fsuser:
@@ -32,10 +30,7 @@ afterAll(async () => {
   await ts?.down();
 });
 
-function mkctl(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", ts.sys.state.runDir], { encoding: "utf8", timeout: 60_000 });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const mkctl = (...args: string[]) => runMkctl(ts, ...args);
 
 async function restarted(label: string, kill: () => void): Promise<void> {
   const gen = async () => (await sysGetEndpoints(user.sys)).find((e) => e.label === label && e.state === "ready")?.generation ?? 0;

@@ -11,7 +11,7 @@ import { Vfs } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { FsClient, sysGetEndpoints, type RunningService } from "#libsys";
-import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
+import { bootTestSystem, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const FS_USER = `
   fsuser:
@@ -33,10 +33,7 @@ afterAll(async () => {
   await ts?.down();
 });
 
-function mkctl(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", ts.sys.state.runDir], { encoding: "utf8", timeout: 60_000 });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const mkctl = (...args: string[]) => runMkctl(ts, ...args);
 
 async function generation(label: string): Promise<number> {
   return (await sysGetEndpoints(user.sys)).find((e) => e.label === label && e.state === "ready")?.generation ?? 0;

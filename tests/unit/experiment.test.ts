@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadExperiment, parseExperiment } from "../../services/mkctl/src/chaos/experiment.ts";
 import { experimentSystemYaml, percentiles } from "../../services/mkctl/src/chaos/runner.ts";
-import { parseSystemTable } from "#base/system-table.ts";
+import { loadSystemTable, parseSystemTable } from "#base/system-table.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
-const SERVICES = ["ata", "tty", "rs", "shell", "chaos", "mkctl"];
+const SERVICES = [...loadSystemTable(join(ROOT, "etc", "system.yaml")).services.keys()];
 const good = {
   title: "t",
   "steady-state-hypothesis": { title: "h", probes: [{ name: "up", probe: "kernel-up", tolerance: true }] },

@@ -11,19 +11,20 @@
 // time: the errno the resend meets (EEXIST, ENOENT) is then that success; an append resent
 // finds its own bytes at the end of the file and is not made twice. Both are exact when no
 // other process changes the same name, or appends to the same file, at the same moment.
-import { MAX_DENTS, MAX_FS_IO, MkError, parseReplyArgs, Vfs, type Dirent, type FileStat, type FsStatfs } from "#abi";
+import { isDirMode, isRegMode, MAX_DENTS, MAX_FS_IO, MkError, O, parseReplyArgs, Vfs, type Dirent, type FileStat, type FsStatfs } from "#abi";
 import { Recovering, type RecoveryOptions } from "./recovery.ts";
 import type { Sys } from "./sys.ts";
 import type { RawReply } from "#base/transport.ts";
 
-export const O_RDONLY = 0;
-export const O_WRONLY = 1;
-export const O_RDWR = 2;
-export const O_CREAT = 0o100;
-export const O_EXCL = 0o200;
-export const O_TRUNC = 0o1000;
-export const O_APPEND = 0o2000;
-export const O_DIRECTORY = 0o200000;
+// Linux's names for the ABI's open flags (#abi's O), for user programs.
+export const O_RDONLY = O.RDONLY;
+export const O_WRONLY = O.WRONLY;
+export const O_RDWR = O.RDWR;
+export const O_CREAT = O.CREAT;
+export const O_EXCL = O.EXCL;
+export const O_TRUNC = O.TRUNC;
+export const O_APPEND = O.APPEND;
+export const O_DIRECTORY = O.DIRECTORY;
 
 const FLAGS: Record<string, number> = {
   r: O_RDONLY,
@@ -46,7 +47,6 @@ export function openFlags(flags: string | number): number {
   return f;
 }
 
-const S_IFMT = 0o170000;
 /** Uncommitted bytes one handle keeps before it commits them (fsync) itself. */
 const MAX_UNSTABLE_BYTES = 8 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
@@ -80,10 +80,10 @@ export class Stats {
     this.dev = s.dev ?? "";
   }
   isFile(): boolean {
-    return (this.mode & S_IFMT) === 0o100000;
+    return isRegMode(this.mode);
   }
   isDirectory(): boolean {
-    return (this.mode & S_IFMT) === 0o040000;
+    return isDirMode(this.mode);
   }
 }
 

@@ -4,7 +4,7 @@
 import { createReadStream, createWriteStream, type ReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
-import { Fs, MkError, parseReplyArgs, type Dirent } from "#abi";
+import { Fs, isDirMode, isRegMode, MkError, parseReplyArgs, type Dirent } from "#abi";
 import { FsClient, LocalError, type RunningService, type Stats } from "#libsys";
 
 export const FS_USAGE = `       mkctl fs ls [-l] [--json] PATH | cat PATH | stat [--json] PATH | tree [PATH]
@@ -22,7 +22,6 @@ export interface FsFlags {
   blockSize?: string;
 }
 
-const S_IFMT = 0o170000;
 
 /** A local file to read, refused (ENOENT, EISDIR...) before anything remote is touched. */
 async function openLocal(path: string): Promise<ReadStream> {
@@ -37,7 +36,7 @@ async function openLocal(path: string): Promise<ReadStream> {
 }
 
 function modeString(mode: number): string {
-  const type = (mode & S_IFMT) === 0o040000 ? "d" : (mode & S_IFMT) === 0o100000 ? "-" : "?";
+  const type = isDirMode(mode) ? "d" : isRegMode(mode) ? "-" : "?";
   let s = type;
   for (const shift of [6, 3, 0]) {
     const bits = (mode >> shift) & 7;

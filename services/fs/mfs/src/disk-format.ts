@@ -2,7 +2,7 @@
 // checks): constants, and encode/decode of the superblock, inodes and directory entries.
 // Everything decoded here came off a disk and is checked before anyone uses it, so a damaged
 // disk shows up as EUCLEAN naming the bad field instead of a RangeError deep in the server.
-import { MkError } from "#abi";
+import { MkError, S } from "#abi";
 
 /** The superblock lives at byte 1024 whatever the block size (the boot block is before it). */
 export const SUPER_OFFSET = 1024;
@@ -25,14 +25,15 @@ export type BlockSize = (typeof BLOCK_SIZES)[number];
 /** The largest file util-linux and MINIX declare for v3 (i_size is 32 bits; MINIX keeps it signed). */
 export const MAX_FILE_SIZE = 0x7fffffff;
 
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
+// The mode's file-type bits are the ABI's (Linux's values, which MINIX shares).
+export const S_IFMT = S.IFMT;
+export const S_IFSOCK = S.IFSOCK;
+export const S_IFLNK = S.IFLNK;
+export const S_IFREG = S.IFREG;
+export const S_IFBLK = S.IFBLK;
+export const S_IFDIR = S.IFDIR;
+export const S_IFCHR = S.IFCHR;
+export const S_IFIFO = S.IFIFO;
 
 export function isDir(mode: number): boolean {
   return (mode & S_IFMT) === S_IFDIR;
@@ -47,7 +48,7 @@ export function hasZones(mode: number): boolean {
 }
 export function isKnownType(mode: number): boolean {
   const t = mode & S_IFMT;
-  return [S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO].includes(t);
+  return (Object.values(S) as number[]).includes(t) && t !== S.IFMT;
 }
 
 export interface SuperBlock {

@@ -8,7 +8,7 @@
 // as the write verifier: vfs keeps its unstable writes and sends them again when the
 // verifier changes. A file system not unmounted cleanly (this server crashed) is checked
 // and repaired at mount, before the first request is served.
-import { Fs, MAX_FS_IO, MkError, type FileStat, type Reply } from "#abi";
+import { Fs, MAX_FS_IO, MkError, type Reply } from "#abi";
 import { sysGetEndpoints, type Server, type Sys } from "#libsys";
 import { BdevBlockDevice } from "./bdev-device.ts";
 import type { BlockDevice } from "./block-device.ts";
@@ -33,7 +33,7 @@ const SUPERBLOCK_LBA = 2; // byte 1024
 const MOUNT_WAIT_MS = 6000;
 
 function stat(s: InodeStat): Reply {
-  return { args: { ino: s.ino, mode: s.mode, nlinks: s.nlinks, uid: s.uid, gid: s.gid, size: s.size, atime: s.atime, mtime: s.mtime, ctime: s.ctime, blocks: s.blocks } satisfies FileStat };
+  return { args: { ...s } };
 }
 
 export class Mfs {

@@ -3,7 +3,7 @@
 // one at a time (the server serializes requests), so nothing here locks. Each operation
 // checks everything that could make it fail (names, space, link counts) before it changes
 // anything, so an error leaves the disk as it was.
-import { MkError } from "#abi";
+import { MkError, type FileStat } from "#abi";
 import { Bitmap } from "./bitmap.ts";
 import type { BlockDevice } from "./block-device.ts";
 import { BufferCache } from "./buffer-cache.ts";
@@ -16,20 +16,8 @@ import { findEntry, isEmptyDir, putEntry, setEntryIno, walkDir, zonesForSlot } f
 import { bmap, bmapAlloc, countZones, freeFrom, readInode, writeInode, zonesNeeded, type Volume } from "./inode.ts";
 import { renameEntry } from "./rename.ts";
 
-export interface InodeStat {
-  ino: number;
-  mode: number;
-  nlinks: number;
-  uid: number;
-  gid: number;
-  size: number;
-  atime: number;
-  mtime: number;
-  /** Seconds, like atime and mtime. */
-  ctime: number;
-  /** 512-byte units allocated, indirect blocks included. */
-  blocks: number;
-}
+/** What stat answers, as the FS protocol carries it (times in seconds; blocks: 512-byte units, indirect included). */
+export type InodeStat = Omit<FileStat, "dev">;
 
 export interface DirEntry {
   name: string;

@@ -12,11 +12,9 @@
 // Inode numbers follow from names (a hash of the label), so a handle held across a
 // restart of procfs still names the same file.
 import { crc32 } from "node:zlib";
-import { Fs, MkError, type EndpointInfo, type FileStat, type KernelEvent, type Reply } from "#abi";
+import { Fs, MkError, S, type EndpointInfo, type FileStat, type KernelEvent, type Reply } from "#abi";
 import { followEvents, sysGetEndpoints, type Server, type Sys } from "#libsys";
 
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
 const ROOT = 1;
 const SYSTEM_FILES = ["uptime", "endpoints"] as const;
 const LABEL_FILES = ["status", "generation", "restarts", "messages", "privileges"] as const;
@@ -138,7 +136,7 @@ export class Procfs {
     const dir = n.kind === "root" || n.kind === "dir";
     const size = dir ? 0 : (await this.content(n)).length;
     const t = n.kind === "dir" || n.kind === "file" ? Math.floor(Date.parse(this.rows.get(n.label)?.info.since ?? "") / 1000) || this.mountedAt : this.mountedAt;
-    return { ino, mode: dir ? S_IFDIR | 0o555 : S_IFREG | 0o444, nlinks: dir ? 2 : 1, uid: 0, gid: 0, size, atime: t, mtime: t, ctime: t, blocks: 0 };
+    return { ino, mode: dir ? S.IFDIR | 0o555 : S.IFREG | 0o444, nlinks: dir ? 2 : 1, uid: 0, gid: 0, size, atime: t, mtime: t, ctime: t, blocks: 0 };
   }
 
   private entries(ino: number): { name: string; ino: number; type: "file" | "dir" }[] {

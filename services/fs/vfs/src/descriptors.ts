@@ -1,24 +1,13 @@
 // Per-process descriptor tables (MINIX VFS's filp table). A process is the caller's
 // endpoint, label#generation, as the kernel stamps it: unforgeable, and gone for good when
 // the kernel says that incarnation is dead, when vfs drops its table and closes its files.
-import { MkError } from "#abi";
+import { MkError, O } from "#abi";
 import type { FsServer, Hold } from "./fs-server.ts";
 
 /** Descriptors one process may hold (EMFILE past it), and all processes together (ENFILE). */
 export const MAX_FDS_PER_PROCESS = 256;
 export const MAX_OPEN_FILES = 4096;
 
-export const O = {
-  RDONLY: 0,
-  WRONLY: 1,
-  RDWR: 2,
-  ACCMODE: 3,
-  CREAT: 0o100,
-  EXCL: 0o200,
-  TRUNC: 0o1000,
-  APPEND: 0o2000,
-  DIRECTORY: 0o200000,
-} as const;
 
 export interface OpenFile {
   readonly server: FsServer;

@@ -4,9 +4,9 @@
 // mounted file system (each request holds its mount's lock from its first lookup to its
 // reply): a stalled mfs does not hold up /proc, and a resent change can still tell its
 // own earlier success from someone else's (fs-server.ts).
-import { Fs, MAX_DENTS, MkError, parseReplyArgs, Vfs, type FileStat, type Reply } from "#abi";
+import { Fs, isDirMode, MAX_DENTS, MkError, O, parseReplyArgs, Vfs, type FileStat, type Reply } from "#abi";
 import { followEvents, type Server, type Sys } from "#libsys";
-import { Descriptors, O, readable, writable, type OpenFile } from "./descriptors.ts";
+import { Descriptors, readable, writable, type OpenFile } from "./descriptors.ts";
 import { FsServer } from "./fs-server.ts";
 import { parsePath } from "./path.ts";
 
@@ -24,13 +24,11 @@ export interface VfsOptions {
   commitIdleMs?: number;
 }
 
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
 const ROOT_INO = 1;
 /** Room kept in a getdents page for the mount points vfs adds to it. */
 const MOUNT_ROOM = 16;
 
-const isDir = (s: FileStat) => (s.mode & S_IFMT) === S_IFDIR;
+const isDir = (s: FileStat) => isDirMode(s.mode);
 
 interface Mounted {
   at: string[];
