@@ -7,9 +7,10 @@
 //   verifier is the server's generation: a new incarnation gets every kept write again
 //   before any other request, so nothing acknowledged is lost with a crash.
 // - Exactly once. A create, mkdir, unlink, rmdir or rename that was resent after its
-//   server died may have taken effect before the death. vfs runs one request at a time,
-//   so no one else touched that name meanwhile: the errno a resend meets (EEXIST after a
-//   create, ENOENT after an unlink) is the first attempt's success.
+//   server died may have taken effect before the death. vfs runs one request at a time
+//   per mounted file system (lock()), so no one else touched that name meanwhile: the
+//   errno a resend meets (EEXIST after a create, ENOENT after an unlink) is the first
+//   attempt's success.
 // - Held inodes. The files vfs holds open are held again in a new incarnation.
 import { Fs, isMkError, MkError, parseReplyArgs, type Args, type FileStat } from "#abi";
 import { Recovering, type RawReply, type Sys } from "#libsys";
@@ -38,15 +39,13 @@ export class FsServer {
   readonly readOnly: boolean;
   private readonly server: Recovering;
   private readonly timeoutMs: number;
-  /** Writes not yet committed, in the order they were made, all to generation `verifier`. */
+  /** Writes not yet committed, in the order they were made, all held by generation `synced`. */
   private unstable: UnstableWrite[] = [];
   private unstableBytes = 0;
   /** The generation that has every unstable write (and the held inodes). */
   private synced = 0;
   /** Inodes held open in the server, each with how many vfs descriptors hold it. */
-  readonly held = new Map<number, Hold>();
-  /** Writes sent again to a new incarnation, since vfs started. */
-  replayed = 0;
+  private readonly held = new Map<number, Hold>();
   /** Requests to this file system, one at a time (vfs's per-mount lock). */
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -56,8 +55,6 @@ export class FsServer {
     this.tail = run.catch(() => undefined);
     return run;
   }
-
-
 
   constructor(sys: Sys, label: string, o: { readOnly?: boolean; waitMs?: number; timeoutMs?: number } = {}) {
     this.sys = sys;
@@ -98,7 +95,6 @@ export class FsServer {
       try {
         await this.sys.sendrec(dst, Fs.FS_WRITE, { ino: w.ino, offset: w.offset }, w.data, this.timeoutMs);
         kept.push(w);
-        this.replayed++;
       } catch (e) {
         // The file was removed meanwhile (an unlinked open file the check freed): nothing to keep.
         if (!isMkError(e, "ESTALE")) throw e;
