@@ -95,6 +95,12 @@ export const NAME_MAX = 60;
 export const MAX_DENTS = 1024;
 
 const path = f.str(2 * PATH_MAX);
+/**
+ * A request id a user program gives one change (create, mkdir, unlink, rmdir, rename, an
+ * append) and keeps across resends: mfs answers a repeat from its reply cache, so the
+ * change is made once however often it is sent.
+ */
+const rid = f.opt(f.str(32, /^[A-Za-z0-9_-]{8,32}$/));
 const fsName = f.str(4 * NAME_MAX);
 const ino = f.u32;
 const fd = f.uint(1 << 20);
@@ -183,11 +189,11 @@ export const Layouts = {
   // user program -> vfs. flags: Linux's O_RDONLY 0, O_WRONLY 1, O_RDWR 2, O_CREAT 0o100,
   // O_EXCL 0o200, O_TRUNC 0o1000, O_APPEND 0o2000, O_DIRECTORY 0o200000.
   // ino: the file opened (a client reopening by path after vfs restarted checks it is the same file).
-  [Vfs.VFS_OPEN]: { req: { path, flags: f.u32, mode: f.opt(f.uint(0o7777)) }, rep: { fd, ino } },
+  [Vfs.VFS_OPEN]: { req: { path, flags: f.u32, mode: f.opt(f.uint(0o7777)), rid }, rep: { fd, ino } },
   [Vfs.VFS_CLOSE]: { req: { fd }, rep: {} },
   [Vfs.VFS_READ]: { req: { fd, count: f.uint(MAX_FS_IO) }, rep: { count: f.u32 } },
   // offset: where the bytes went (with O_APPEND, the end vfs found).
-  [Vfs.VFS_WRITE]: { req: { fd }, rep: { count: f.u32, offset: fileSize } },
+  [Vfs.VFS_WRITE]: { req: { fd, rid }, rep: { count: f.u32, offset: fileSize } },
   [Vfs.VFS_PREAD]: { req: { fd, count: f.uint(MAX_FS_IO), offset: fileSize }, rep: { count: f.u32 } },
   [Vfs.VFS_PWRITE]: { req: { fd, offset: fileSize }, rep: { count: f.u32 } },
   [Vfs.VFS_LSEEK]: { req: { fd, offset: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), whence: f.enum("set", "cur", "end") }, rep: { offset: fileSize } },
@@ -196,10 +202,10 @@ export const Layouts = {
   [Vfs.VFS_FTRUNCATE]: { req: { fd, size: fileSize }, rep: {} },
   [Vfs.VFS_STAT]: { req: { path }, rep: StatShape },
   [Vfs.VFS_TRUNCATE]: { req: { path, size: fileSize }, rep: {} },
-  [Vfs.VFS_UNLINK]: { req: { path }, rep: {} },
-  [Vfs.VFS_MKDIR]: { req: { path, mode: f.opt(f.uint(0o7777)) }, rep: {} },
-  [Vfs.VFS_RMDIR]: { req: { path }, rep: {} },
-  [Vfs.VFS_RENAME]: { req: { from: path, to: path }, rep: {} },
+  [Vfs.VFS_UNLINK]: { req: { path, rid }, rep: {} },
+  [Vfs.VFS_MKDIR]: { req: { path, mode: f.opt(f.uint(0o7777)), rid }, rep: {} },
+  [Vfs.VFS_RMDIR]: { req: { path, rid }, rep: {} },
+  [Vfs.VFS_RENAME]: { req: { from: path, to: path, rid }, rep: {} },
   // The entries travel in the body as a JSON array of Dirent; next: the cookie of the page after.
   [Vfs.VFS_GETDENTS]: { req: { path, cookie: f.opt(f.u32), max: f.opt(f.uint(MAX_DENTS)) }, rep: { count: f.uint(MAX_DENTS), next: f.opt(f.u32) } },
   [Vfs.VFS_STATFS]: { req: { path }, rep: { ...StatfsShape, dev: label, mount: path } },
@@ -208,14 +214,15 @@ export const Layouts = {
   // vfs -> file-system server (mfs, procfs): inode numbers, no paths
   [Fs.FS_LOOKUP]: { req: { dir: ino, name: fsName }, rep: StatShape },
   [Fs.FS_STAT]: { req: { ino }, rep: StatShape },
-  [Fs.FS_CREATE]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777) }, rep: StatShape },
-  [Fs.FS_MKDIR]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777) }, rep: StatShape },
-  [Fs.FS_UNLINK]: { req: { dir: ino, name: fsName }, rep: {} },
-  [Fs.FS_RMDIR]: { req: { dir: ino, name: fsName }, rep: {} },
-  [Fs.FS_RENAME]: { req: { sdir: ino, sname: fsName, ddir: ino, dname: fsName }, rep: {} },
+  [Fs.FS_CREATE]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777), rid }, rep: StatShape },
+  [Fs.FS_MKDIR]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777), rid }, rep: StatShape },
+  [Fs.FS_UNLINK]: { req: { dir: ino, name: fsName, rid }, rep: {} },
+  [Fs.FS_RMDIR]: { req: { dir: ino, name: fsName, rid }, rep: {} },
+  [Fs.FS_RENAME]: { req: { sdir: ino, sname: fsName, ddir: ino, dname: fsName, rid }, rep: {} },
   [Fs.FS_READ]: { req: { ino, offset: fileSize, count: f.uint(MAX_FS_IO) }, rep: { count: f.u32 } },
   // verifier: the server's generation; a different one at FS_SYNC means unstable writes were lost: send them again.
-  [Fs.FS_WRITE]: { req: { ino, offset: fileSize }, rep: { size: fileSize, verifier: f.u32 } },
+  // rid: an append's (vfs found the end for it); a repeat is answered from the reply cache, offset included.
+  [Fs.FS_WRITE]: { req: { ino, offset: fileSize, rid }, rep: { size: fileSize, verifier: f.u32, offset: f.opt(fileSize) } },
   [Fs.FS_TRUNC]: { req: { ino, size: fileSize }, rep: {} },
   [Fs.FS_GETDENTS]: { req: { ino, cookie: f.u32, max: f.uint(MAX_DENTS) }, rep: { count: f.uint(MAX_DENTS), next: f.opt(f.u32) } },
   [Fs.FS_SETATTR]: { req: { ino, mode: f.opt(f.uint(0o7777)), uid: f.opt(f.u16), gid: f.opt(f.u16), atime: f.opt(seconds), mtime: f.opt(seconds) }, rep: StatShape },

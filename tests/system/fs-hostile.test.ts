@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Vfs } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { FsClient, sysGetEndpoints, O_CREAT, O_DIRECTORY, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
+import { FsClient, sysGetEndpoints, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
 import { bootTestSystem, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const USERS = `
@@ -151,6 +151,28 @@ describe("file systems under attack", () => {
     const check = mkctl("fsck");
     expect(check.status, check.stdout + check.stderr).toBe(0);
   }, 90_000);
+
+  it("fs attack - a change sent twice with one request id (a resend through a new vfs) is made once: mkdir, exclusive create, append, unlink", async () => {
+    const raw = (await ts.client("fsuser2")).sys;
+    const twice = async (type: number, args: Record<string, unknown>, data?: Uint8Array) => {
+      const first = await raw.sendrec("vfs", type, args, data);
+      const second = await raw.sendrec("vfs", type, args, data);
+      return [first.args, second.args] as const;
+    };
+    await twice(Vfs.VFS_MKDIR, { path: "/once", rid: "mkdir-once-0001" });
+    await expect(raw.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/once", rid: "mkdir-once-0002" })).rejects.toMatchObject({ errno: "EEXIST" });
+    const [a, b] = await twice(Vfs.VFS_OPEN, { path: "/once/f", flags: O_WRONLY | O_CREAT | O_EXCL | O_APPEND, rid: "create-once-001" });
+    expect((b as { ino: number }).ino).toBe((a as { ino: number }).ino);
+    const fd = (a as { fd: number }).fd;
+    const [w1, w2] = await twice(Vfs.VFS_WRITE, { fd, rid: "append-once-001" }, new TextEncoder().encode("once;"));
+    expect(w2).toEqual(w1);
+    await raw.sendrec("vfs", Vfs.VFS_WRITE, { fd, rid: "append-once-002" }, new TextEncoder().encode("twice;"));
+    expect((await fs.readFile("/once/f")).toString()).toBe("once;twice;");
+    await twice(Vfs.VFS_UNLINK, { path: "/once/f", rid: "unlink-once-001" });
+    await expect(fs.stat("/once/f")).rejects.toMatchObject({ errno: "ENOENT" });
+    // Without a request id a repeat is a second change, with its own errno.
+    await expect(raw.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/once" })).rejects.toMatchObject({ errno: "EEXIST" });
+  }, 60_000);
 
   it("fs attack - mkctl fs put of a local file that does not exist leaves the remote file alone; rm -r / is refused", async () => {
     await fs.writeFile("/keep", "contents");

@@ -6,12 +6,15 @@
 // incarnations (Recovering); a file handle keeps what it needs to be opened again (path,
 // flags, its own position) and the writes not yet committed (vfs held them too, and died
 // with them), and is reopened in the new vfs, its writes sent again, before the next
-// request. Writes are committed at fsync and at close (NFS's close-to-open). A create,
-// mkdir, unlink, rmdir or rename resent after vfs died may have taken effect the first
-// time: the errno the resend meets (EEXIST, ENOENT) is then that success; an append resent
-// finds its own bytes at the end of the file and is not made twice. Both are exact when no
-// other process changes the same name, or appends to the same file, at the same moment.
+// request. Writes are committed at fsync and at close (NFS's close-to-open). Each create,
+// mkdir, unlink, rmdir, rename and append carries a request id, the same on every resend:
+// mfs answers a repeat from its reply cache, so a change resent after vfs died is made
+// once. Should mfs have died too (its cache is gone), the errno the resend meets (EEXIST,
+// ENOENT) is taken as the first attempt's success, and an append first looks for its own
+// bytes at the end of the file: exact when no other process changes the same name, or
+// appends to the same file, at that moment.
 import { isDirMode, isRegMode, MAX_DENTS, MAX_FS_IO, MkError, O, parseReplyArgs, Vfs, type Dirent, type FileStat, type FsStatfs } from "#abi";
+import { randomBytes } from "node:crypto";
 import { Recovering, type RecoveryOptions } from "./recovery.ts";
 import type { Sys } from "./sys.ts";
 import type { RawReply } from "#base/transport.ts";
@@ -95,6 +98,11 @@ export interface FsClientOptions {
   timeoutMs?: number;
   /** Told of each request sent again to a new vfs incarnation. */
   onRetry?: RecoveryOptions["onRetry"];
+}
+
+/** A request id: 16 random characters, the same on every resend of one change. */
+function requestId(): string {
+  return randomBytes(12).toString("base64url");
 }
 
 function generationOf(dst: string): number {
@@ -194,13 +202,14 @@ export class FsClient {
     return this.vfs.call((dst) => this.sys.sendrec(dst, type, args, data, this.timeoutMs));
   }
 
-  /** A change that must happen once: a resend meeting `done`'s errno is the first attempt's success. */
+  /** A change that must happen once: a request id for mfs's reply cache; a resend meeting `done`'s errno is the first attempt's success. */
   private async change(type: number, args: Record<string, unknown>, done: string): Promise<void> {
     let attempts = 0;
+    const rid = requestId();
     try {
       await this.vfs.call((dst) => {
         attempts++;
-        return this.sys.sendrec(dst, type, args, EMPTY, this.timeoutMs);
+        return this.sys.sendrec(dst, type, { ...args, rid }, EMPTY, this.timeoutMs);
       });
     } catch (e) {
       if (!(attempts > 1 && e instanceof MkError && e.errno === done)) throw e;
@@ -212,12 +221,18 @@ export class FsClient {
     const p = absolute(path);
     let attempts = 0;
     let gen = 0;
-    const r = await this.vfs.call((dst) => {
+    const rid = f & O_CREAT ? { rid: requestId() } : {};
+    const r = await this.vfs.call(async (dst) => {
       attempts++;
       gen = generationOf(dst);
-      // A resent exclusive create that met its own file: open it without O_EXCL (see above).
-      const again = attempts > 1 && f & O_EXCL ? f & ~(O_EXCL | O_TRUNC) : f;
-      return this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: p, flags: again, mode }, EMPTY, this.timeoutMs);
+      try {
+        return await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: p, flags: f, mode, ...rid }, EMPTY, this.timeoutMs);
+      } catch (e) {
+        // A resent exclusive create that mfs no longer remembers (it restarted too) and that
+        // meets a file: taken as its own (see above), opened without O_EXCL and O_TRUNC.
+        if (!(attempts > 1 && f & O_EXCL && e instanceof MkError && e.errno === "EEXIST")) throw e;
+        return this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: p, flags: f & ~(O_EXCL | O_TRUNC), mode }, EMPTY, this.timeoutMs);
+      }
     });
     const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
     return new FileHandle(this, p, f, fd, gen, ino);
@@ -230,6 +245,7 @@ export class FsClient {
    */
   async append(h: FileHandle, chunk: Uint8Array, end: number): Promise<number> {
     let attempts = 0;
+    const rid = requestId();
     const r = await this.vfs.call(async (dst) => {
       await this.bringUp(h, dst, generationOf(dst));
       if (++attempts > 1) {
@@ -246,7 +262,7 @@ export class FsClient {
           }
         }
       }
-      return this.sys.sendrec(dst, Vfs.VFS_WRITE, { fd: h.fd }, chunk, this.timeoutMs);
+      return this.sys.sendrec(dst, Vfs.VFS_WRITE, { fd: h.fd, rid }, chunk, this.timeoutMs);
     });
     return parseReplyArgs(Vfs.VFS_WRITE, r.args).offset;
   }

@@ -15,6 +15,7 @@ import type { BlockDevice } from "./block-device.ts";
 import { fsck } from "./fsck.ts";
 import { mkfs } from "./mkfs.ts";
 import { MinixFs, type InodeStat } from "./minixfs.ts";
+import { ReplyCache } from "./reply-cache.ts";
 
 export interface MfsOptions {
   /** The block driver holding the file system. */
@@ -48,6 +49,8 @@ export class Mfs {
    * its holds are released (it holds again, in the newer one, what is still open).
    */
   private readonly held = new Map<string, Map<number, number>>();
+  /** Changes already made, by request id: a repeat is answered, not made again. */
+  private readonly replies = new ReplyCache();
 
   private get heldCount(): number {
     let n = 0;
@@ -135,6 +138,8 @@ export class Mfs {
   }
 
   server(): Server {
+    const once = (r: { source: string; type: number; args: { rid?: string } }, run: () => Promise<Reply>) =>
+      this.replies.once(r.source.split("#")[0], r.args.rid, r.type, run);
     return {
       concurrency: 1,
       initFresh: async () => {
@@ -151,11 +156,11 @@ export class Mfs {
       handlers: {
         [Fs.FS_LOOKUP]: async (r) => stat(await (await this.mounted()).lookup(r.args.dir, r.args.name)),
         [Fs.FS_STAT]: async (r) => stat(await (await this.mounted()).stat(r.args.ino)),
-        [Fs.FS_CREATE]: async (r) => stat(await this.changed((fs) => fs.create(r.args.dir, r.args.name, r.args.mode))),
-        [Fs.FS_MKDIR]: async (r) => stat(await this.changed((fs) => fs.mkdir(r.args.dir, r.args.name, r.args.mode))),
-        [Fs.FS_UNLINK]: async (r) => (await this.changed((fs) => fs.unlink(r.args.dir, r.args.name)), {}),
-        [Fs.FS_RMDIR]: async (r) => (await this.changed((fs) => fs.rmdir(r.args.dir, r.args.name)), {}),
-        [Fs.FS_RENAME]: async (r) => (await this.changed((fs) => fs.rename(r.args.sdir, r.args.sname, r.args.ddir, r.args.dname)), {}),
+        [Fs.FS_CREATE]: (r) => once(r, async () => stat(await this.changed((fs) => fs.create(r.args.dir, r.args.name, r.args.mode)))),
+        [Fs.FS_MKDIR]: (r) => once(r, async () => stat(await this.changed((fs) => fs.mkdir(r.args.dir, r.args.name, r.args.mode)))),
+        [Fs.FS_UNLINK]: (r) => once(r, async () => (await this.changed((fs) => fs.unlink(r.args.dir, r.args.name)), {})),
+        [Fs.FS_RMDIR]: (r) => once(r, async () => (await this.changed((fs) => fs.rmdir(r.args.dir, r.args.name)), {})),
+        [Fs.FS_RENAME]: (r) => once(r, async () => (await this.changed((fs) => fs.rename(r.args.sdir, r.args.sname, r.args.ddir, r.args.dname)), {})),
         [Fs.FS_TRUNC]: async (r) => (await this.changed((fs) => fs.truncate(r.args.ino, r.args.size)), {}),
         [Fs.FS_SETATTR]: async (r) => {
           const { ino, ...attrs } = r.args;
@@ -165,11 +170,11 @@ export class Mfs {
           const data = await (await this.mounted()).read(r.args.ino, r.args.offset, r.args.count);
           return { args: { count: data.length }, data };
         },
-        [Fs.FS_WRITE]: async (r): Promise<Reply> => {
+        [Fs.FS_WRITE]: (r) => once(r, async (): Promise<Reply> => {
           if (r.data.length > MAX_FS_IO) throw new MkError("EBADREQUEST", `a write carries at most ${MAX_FS_IO} bytes, got ${r.data.length}`);
           const size = await (await this.mounted()).write(r.args.ino, r.args.offset, r.data);
-          return { args: { size, verifier: this.sys.generation } };
-        },
+          return { args: { size, verifier: this.sys.generation, offset: r.args.offset } };
+        }),
         [Fs.FS_SYNC]: async () => {
           await (await this.mounted()).sync();
           return { args: { verifier: this.sys.generation } };

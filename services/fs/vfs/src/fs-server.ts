@@ -144,13 +144,18 @@ export class FsServer {
     return parseReplyArgs(type, (await this.call(type, args)).args) as FileStat;
   }
 
-  async write(ino: number, offset: number, data: Uint8Array): Promise<number> {
+  /**
+   * Writes at offset; returns where the bytes went: with a request id (an append), mfs
+   * answers a repeat with the first write's offset and writes nothing again.
+   */
+  async write(ino: number, offset: number, data: Uint8Array, rid?: string): Promise<number> {
     if (this.unstableBytes + data.length > MAX_UNSTABLE_BYTES) await this.commit();
-    const r = await this.call(Fs.FS_WRITE, { ino, offset }, data);
+    const r = parseReplyArgs(Fs.FS_WRITE, (await this.call(Fs.FS_WRITE, { ino, offset, ...(rid ? { rid } : {}) }, data)).args);
+    const at = r.offset ?? offset;
     // Kept until committed; a copy, since the body's buffer is the transport's.
-    this.unstable.push({ ino, offset, data: data.slice() });
+    this.unstable.push({ ino, offset: at, data: data.slice() });
     this.unstableBytes += data.length;
-    return (r.args as { size: number }).size;
+    return at;
   }
 
   /** Every write so far on stable storage (FS_SYNC, NFS v3's COMMIT). */
