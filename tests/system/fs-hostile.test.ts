@@ -174,6 +174,16 @@ describe("file systems under attack", () => {
     await expect(raw.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/once" })).rejects.toMatchObject({ errno: "EEXIST" });
   }, 60_000);
 
+  it("fs attack - a client superseded by a newer process of its label stops within seconds with EDEADSRCDST, not after the 60 s deadline", async () => {
+    const old = await ts.client("fsuser2");
+    const oldFs = new FsClient(old.sys);
+    await oldFs.writeFile("/superseded", "x");
+    await ts.client("fsuser2"); // the same label again: the kernel supersedes the first
+    const started = Date.now();
+    await expect(oldFs.readFile("/superseded")).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 60_000);
+
   it("fs attack - mkctl fs put of a local file that does not exist leaves the remote file alone; rm -r / is refused", async () => {
     await fs.writeFile("/keep", "contents");
     const r = mkctl("fs", "put", "/nonexistent/local/file", "/keep");

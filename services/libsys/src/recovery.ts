@@ -17,6 +17,13 @@ export interface RecoveryOptions {
   onRetry?: (info: { label: string; deadGeneration: number; newGeneration: number; errno: string }) => void;
 }
 
+/**
+ * How long the kernel may refuse this caller itself (EDEADSRCDST on its own kernel calls)
+ * before the caller is taken as superseded: a restarted kernel-core is joined again within
+ * milliseconds of its first announcement, while a caller replaced by a newer process of
+ * the same label is refused for good.
+ */
+const SUPERSEDED_AFTER_MS = 3000;
 /** Waits between tries while the kernel or NATS is away: doubling, up to a quarter second. */
 const AWAY_MIN_MS = 50;
 const AWAY_MAX_MS = 250;
@@ -106,6 +113,7 @@ export class Recovering {
   /** The first ready generation above `after`, riding out the kernel's absence until the deadline. */
   private async next(after: number, deadline: number): Promise<number> {
     let pause = AWAY_MIN_MS;
+    let refusedSince: number | undefined;
     for (;;) {
       const left = deadline - this.sys.clock.now();
       if (left <= 0) throw new MkError("ETIMEDOUT", `no ready incarnation of ${this.label} after generation ${after} within ${this.o.waitMs} ms`);
@@ -113,8 +121,15 @@ export class Recovering {
         return (await sysWaitEndpoint(this.sys, this.label, after, left)).generation;
       } catch (e) {
         // ENOTREADY: the kernel or the bus is away. EDEADSRCDST here is about the caller: a
-        // restarted kernel-core that this client has not registered with again yet.
+        // restarted kernel-core that this client has not registered with again yet, or, if
+        // it lasts, a newer process of the caller's label that superseded this one.
         if (!isMkError(e, "ENOTREADY") && !isMkError(e, "EDEADSRCDST")) throw e;
+        if (isMkError(e, "EDEADSRCDST")) {
+          refusedSince ??= this.sys.clock.now();
+          if (this.sys.clock.now() - refusedSince >= SUPERSEDED_AFTER_MS) {
+            throw new MkError("EDEADSRCDST", `${this.sys.self} is no longer a live incarnation: another process connected as ${this.sys.label} and superseded it (one process per label at a time)`);
+          }
+        } else refusedSince = undefined;
         await this.sys.clock.sleep(Math.min(pause, left));
         pause = Math.min(pause * 2, AWAY_MAX_MS);
       }

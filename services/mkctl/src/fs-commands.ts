@@ -2,15 +2,15 @@
 // the file systems of a running mkos, as a user program sees them (libsys's FsClient,
 // through vfs), in process mode and in compose. mkfs and fsck go to mfs itself.
 import { createReadStream, createWriteStream, type ReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { rename, rm, stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { Fs, isDirMode, isRegMode, MkError, parseReplyArgs, type Dirent } from "#abi";
 import { FsClient, LocalError, type RunningService, type Stats } from "#libsys";
 
-export const FS_USAGE = `       mkctl fs ls [-l] [--json] PATH | cat PATH | stat [--json] PATH | tree [PATH]
-       mkctl fs put LOCAL PATH | get PATH LOCAL    (LOCAL - is stdin / stdout)
-       mkctl fs mkdir [-p] PATH | rm [-r] PATH | mv FROM TO | df [--json]
-       mkctl fsck [--repair] [--json] | mkfs [--block-size 1024|2048|4096] --yes`;
+export const FS_USAGE = `       mkctl fs ls [-l] [--json] [PATH] | cat PATH | stat [--json] PATH | tree [PATH]   [--run-dir DIR]
+       mkctl fs put LOCAL PATH | get PATH LOCAL    (LOCAL - is stdin / stdout)   [--run-dir DIR]
+       mkctl fs mkdir [-p] PATH | rm [-r] PATH | mv FROM TO (rename(2): TO is the new name) | df [--json]
+       mkctl fsck [--repair] [--json] | mkfs [--block-size 1024|2048|4096] --yes   [--run-dir DIR]`;
 
 export interface FsFlags {
   json: boolean;
@@ -33,6 +33,17 @@ async function openLocal(path: string): Promise<ReadStream> {
   } catch (e) {
     throw e instanceof LocalError ? e : new LocalError("MK_ERR_USAGE", `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** A local file to write, refused (ENOENT, EACCES...) as a usage error before anything is read. */
+async function openLocalWrite(path: string): Promise<NodeJS.WritableStream> {
+  const stream = createWriteStream(path);
+  try {
+    await new Promise<void>((resolve, reject) => stream.once("open", () => resolve()).once("error", reject));
+  } catch (e) {
+    throw new LocalError("MK_ERR_USAGE", `cannot write ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return stream;
 }
 
 function modeString(mode: number): string {
@@ -113,6 +124,7 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
     }
     case "cat": {
       need(1, "a PATH");
+      if ((await fs.stat(args[0])).isDirectory()) throw new MkError("EISDIR", `${args[0]} is a directory (mkctl fs ls lists it)`);
       const h = await fs.open(args[0], "r");
       try {
         for (;;) {
@@ -145,11 +157,13 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
     }
     case "get": {
       need(2, "PATH and LOCAL");
+      if ((await fs.stat(args[0])).isDirectory()) throw new MkError("EISDIR", `${args[0]} is a directory: get copies one file`);
       const h = await fs.open(args[0], "r");
+      // Into LOCAL.part, renamed to LOCAL when every byte is there: a failed get leaves LOCAL as it was.
+      const part = args[1] === "-" ? undefined : `${args[1]}.part`;
       try {
-        // Read once before the local file is made: a directory or an unreadable PATH leaves LOCAL alone.
         const first = await h.read();
-        const dst = args[1] === "-" ? process.stdout : createWriteStream(args[1]);
+        const dst = part ? await openLocalWrite(part) : process.stdout;
         await pipeline(async function* () {
           if (first.length === 0) return;
           yield first;
@@ -159,6 +173,10 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
             yield chunk;
           }
         }, dst);
+        if (part) await rename(part, args[1]);
+      } catch (e) {
+        if (part) await rm(part, { force: true });
+        throw e;
       } finally {
         await h.close();
       }
@@ -170,6 +188,7 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
     case "rm":
       need(1, "a PATH");
       if (o.recursive && args[0].split("/").every((c) => c === "" || c === ".")) throw new LocalError("MK_ERR_USAGE", "mkctl fs rm -r will not remove the root (as GNU rm's --preserve-root)");
+      if (!o.recursive && (await fs.stat(args[0])).isDirectory()) throw new MkError("EISDIR", `${args[0]} is a directory (mkctl fs rm -r removes it and everything in it)`);
       return fs.rm(args[0], { recursive: o.recursive });
     case "mv":
       need(2, "FROM and TO");

@@ -30,6 +30,12 @@ const MOUNT_ROOM = 16;
 
 const isDir = (s: FileStat) => isDirMode(s.mode);
 
+/** A server's errno, said about the path the user named (mfs knows only inode numbers). */
+function about(path: string, e: unknown): unknown {
+  if (!(e instanceof MkError) || e.errno === "OK" || e.message.includes(path)) return e;
+  return new MkError(e.errno, `${path}: ${e.message}`, { cause: e });
+}
+
 interface Mounted {
   at: string[];
   path: string;
@@ -85,6 +91,8 @@ export class VfsServer {
       const st = await this.walk(m, rest, path);
       if (p.dirOnly && !isDir(st)) throw new MkError("ENOTDIR", `${path} ends in / but is not a directory`);
       return fn(m, st);
+    }).catch((e) => {
+      throw about(path, e);
     });
   }
 
@@ -101,6 +109,8 @@ export class VfsServer {
       const st = await this.walk(m, rest, path);
       if (!isDir(st)) throw new MkError("ENOTDIR", `${what}: the parent of ${path} is not a directory`);
       return fn(m, st.ino, parts[parts.length - 1]);
+    }).catch((e) => {
+      throw about(path, e);
     });
   }
 
@@ -300,6 +310,8 @@ export class VfsServer {
             if (!isDir(sdir) || !isDir(ddir)) throw new MkError("ENOTDIR", "rename: a parent is not a directory");
             await m.server.change(Fs.FS_RENAME, { sdir: sdir.ino, sname: from[from.length - 1], ddir: ddir.ino, dname: to[to.length - 1], ...rid(r) }, (errno) => errno === "ENOENT");
             return {};
+          }).catch((e) => {
+            throw about(`${r.args.from} -> ${r.args.to}`, e);
           });
         },
         [Vfs.VFS_GETDENTS]: (r) => this.onPath(r.args.path, async (m, st): Promise<Reply> => {
