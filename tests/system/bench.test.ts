@@ -41,6 +41,16 @@ describe("bench", () => {
     for (const p of PATHS) expect(stdout).toContain(p);
   });
 
+  it("bench - bench:fs measures the file operations and sequential throughput against nats-raw and the block path of the same run", async () => {
+    const { stdout } = await node(["bench/fs.ts", "--json", "--rounds", "1", "--batch", "5"]);
+    const r = JSON.parse(stdout.trim().split("\n").pop()!) as { rows: { path: string; p50_us: number; ratio: number; n: number }[]; throughput: { path: string; mb_s: number; ratio: number }[] };
+    expect(r.rows[0]).toMatchObject({ ratio: 1 });
+    expect(r.rows.map((x) => x.path)).toEqual(expect.arrayContaining(["ata-read-4k (block path)", "vfs-stat (3 lookups in mfs)", "vfs-create + close (empty)"]));
+    for (const x of r.rows) expect(x.p50_us).toBeGreaterThan(0);
+    expect(r.throughput.map((x) => x.path)).toHaveLength(3);
+    for (const x of r.throughput) expect(x.mb_s).toBeGreaterThan(0);
+  }, 120_000);
+
   it("bench - bench:js runs every party's real code over the in-memory bus and reports JavaScript per request", async () => {
     const { stdout } = await node(["bench/js-cost.ts", "--json", "--requests", "200"]);
     const rows = (JSON.parse(stdout.trim()) as { rows: { path: string; js_us: number }[] }).rows;

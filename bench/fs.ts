@@ -1,0 +1,156 @@
+// npm run bench:fs [-- --json] [-- --rounds N] [-- --batch N] [-- --help]
+// What the file systems cost: each file operation through vfs and mfs (and, below them,
+// the ATA driver and the emulator), against the raw NATS round trip and the block path
+// (a 4 KiB read from the ATA driver) measured in the same run, before and after the file
+// operations (the baseline is their mean; both are printed). Then sequential throughput:
+// a 4 MiB file written (and fsync'd) and read back through vfs, against 512 KiB block
+// reads straight from the driver.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { BdevClient, connectClient, createLogger, FsClient, loadCredential } from "#libsys";
+import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { benchSystemYaml, measure } from "./measure.ts";
+
+const USAGE = `usage: npm run bench:fs [-- options]
+  --json       {"rows":[{path, p50_us, p99_us, ratio, n}], "throughput":[{path, mb_s, ratio}], "baseline":{...}}
+  --rounds N   rounds over the file operations (default 5)
+  --batch N    operations per path per round (default 40)
+  --help       this text`;
+
+const { values } = (() => {
+  try {
+    return parseArgs({ options: { json: { type: "boolean", default: false }, rounds: { type: "string", default: "5" }, batch: { type: "string", default: "40" }, help: { type: "boolean", default: false } } });
+  } catch (e) {
+    console.error(`bench:fs: ${(e as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const count = (name: string, raw: string) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) {
+    console.error(`bench:fs: --${name} needs an integer from 1 to 100000, got ${JSON.stringify(raw)}\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+};
+const rounds = count("rounds", values.rounds);
+const batch = count("batch", values.batch);
+
+const quantile = (s: number[], q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "mkos-bench-fs-"));
+  // The benchmark's table, its client also allowed to reach vfs.
+  writeFileSync(join(dir, "system.yaml"), benchSystemYaml(true).replace("ipc: [bench-echo, ata]", "ipc: [bench-echo, ata, vfs]").replace(/sectors: \d+/, "sectors: 65536"));
+  const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+  const log = createLogger("bench");
+  log.level = "warn";
+  // measure() also sets up bench:ipc's relay path; its party borrows the kernel's NATS user.
+  const relay = spawn(process.execPath, [join(PROJECT_ROOT, "bench", "relay-server.ts")], {
+    cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, MK_CREDS: sys.credFile("kernel"), MK_LOG_LEVEL: "warn" },
+  });
+  const relayExited = new Promise((r) => relay.once("exit", r));
+  try {
+    const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
+    const baseline = () => measure({ client: client.sys, rawCred: loadCredential(sys.credFile("kernel")), systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"), rounds, batch, only: ["ata-read-4k"] });
+    const before = await baseline();
+
+    const fs = new FsClient(client.sys);
+    await fs.mkdir("/bench", { recursive: true });
+    const block = new Uint8Array(4096).map((_, i) => i & 0xff);
+    await fs.writeFile("/bench/f", new Uint8Array(64 * 1024));
+    const h = await fs.open("/bench/f", "r+");
+    let seq = 0;
+    const paths: { path: string; op: () => Promise<unknown> }[] = [
+      { path: "vfs-stat (3 lookups in mfs)", op: () => fs.stat("/bench/f") },
+      { path: "vfs-pread-4k (mfs cache)", op: () => h.read(4096, 8192) },
+      { path: "vfs-pwrite-4k (unstable)", op: () => h.write(block, 16384) },
+      { path: "vfs-pwrite-4k + fsync", op: async () => (await h.write(block, 20480), await h.sync()) },
+      { path: "vfs-create + close (empty)", op: () => fs.writeFile(`/bench/c${seq++}`, "", { flag: "wx" }) },
+      { path: "vfs-unlink", op: () => fs.unlink(`/bench/c${--seq}`) },
+    ];
+    const samples = new Map(paths.map((p) => [p.path, [] as number[]]));
+    for (const p of paths) for (let i = 0; i < 10; i++) await p.op(); // warm-up (creates and unlinks pair up)
+    for (let r = 0; r < rounds; r++) {
+      for (const p of paths) {
+        for (let i = 0; i < batch; i++) {
+          const t0 = process.hrtime.bigint();
+          await p.op();
+          samples.get(p.path)!.push(Number(process.hrtime.bigint() - t0) / 1000);
+        }
+      }
+    }
+    await h.close();
+    const after = await baseline();
+    const raw = (before.find((x) => x.path === "nats-raw")!.p50_us + after.find((x) => x.path === "nats-raw")!.p50_us) / 2;
+    const ata = (before.find((x) => x.path === "ata-read-4k")!.p50_us + after.find((x) => x.path === "ata-read-4k")!.p50_us) / 2;
+    const rows = [
+      { path: "nats-raw (mean of before and after)", p50_us: +raw.toFixed(1), p99_us: Math.max(before[0].p99_us, after[0].p99_us), n: before[0].n + after[0].n },
+      { path: "ata-read-4k (block path)", p50_us: +ata.toFixed(1), p99_us: Math.max(before[1].p99_us, after[1].p99_us), n: before[1].n + after[1].n },
+      ...paths.map((p) => {
+        const s = samples.get(p.path)!.sort((a, b) => a - b);
+        return { path: p.path, p50_us: +quantile(s, 0.5).toFixed(1), p99_us: +quantile(s, 0.99).toFixed(1), n: s.length };
+      }),
+    ].map((r) => ({ ...r, ratio: +(r.p50_us / raw).toFixed(2) }));
+
+    // Throughput: 4 MiB through vfs (write + fsync, then read), against 512 KiB block reads.
+    const MiB = 1024 * 1024;
+    const big = new Uint8Array(4 * MiB).map((_, i) => (i * 31) & 0xff);
+    let t0 = performance.now();
+    const w = await fs.open("/bench/big", "w");
+    await w.write(big);
+    await w.close(); // commits (fsync)
+    const writeMs = performance.now() - t0;
+    t0 = performance.now();
+    const back = await fs.readFile("/bench/big");
+    const readMs = performance.now() - t0;
+    if (Buffer.compare(back, Buffer.from(big)) !== 0) throw new Error("bench:fs: the 4 MiB file read back differs");
+    const disk = new BdevClient(client.sys, "ata");
+    await disk.openMinor(0);
+    t0 = performance.now();
+    for (let lba = 0; lba < 8192; lba += 1024) await disk.read(lba, 1024);
+    const blockMs = performance.now() - t0;
+    const mbs = (bytes: number, ms: number) => +(bytes / MiB / (ms / 1000)).toFixed(2);
+    const blockMbs = mbs(4 * MiB, blockMs);
+    const throughput = [
+      { path: "block reads, 512 KiB each (ata)", mb_s: blockMbs },
+      { path: "vfs write 4 MiB + fsync", mb_s: mbs(4 * MiB, writeMs) },
+      { path: "vfs read 4 MiB (256 KiB requests)", mb_s: mbs(4 * MiB, readMs) },
+    ].map((r) => ({ ...r, ratio: +(r.mb_s / blockMbs).toFixed(2) }));
+    await client.stop();
+
+    if (values.json) {
+      console.log(JSON.stringify({ rows, throughput, baseline: { before, after } }));
+      return;
+    }
+    const cols = (head: string[], body: string[][]) => {
+      const wd = head.map((x, i) => Math.max(x.length, ...body.map((b) => b[i].length)));
+      return [head, wd.map((n) => "-".repeat(n)), ...body].map((c) => c.map((x, i) => x.padEnd(wd[i])).join("  ").trimEnd()).join("\n");
+    };
+    console.log(`mkos file-system benchmark, process mode: ${rounds} rounds x ${batch} per path, node ${process.version}`);
+    console.log(cols(["path", "p50 us", "p99 us", "p50 / nats-raw", "samples"], rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio.toFixed(2)}x`, String(r.n)])));
+    console.log("");
+    console.log(cols(["sequential", "MB/s", "/ block reads"], throughput.map((r) => [r.path, r.mb_s.toFixed(2), `${r.ratio.toFixed(2)}x`])));
+  } finally {
+    relay.kill("SIGTERM");
+    await relayExited;
+    await sys.down();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`bench:fs failed: ${(e as Error).stack ?? e}`);
+    process.exit(1);
+  },
+);
+
