@@ -256,7 +256,13 @@ export class FsClient {
           const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
           try {
             const tail = ino === h.ino ? await this.sys.sendrec(dst, Vfs.VFS_PREAD, { fd, offset: size - chunk.length, count: chunk.length }, EMPTY, this.timeoutMs) : undefined;
-            if (tail && Buffer.compare(Buffer.from(tail.data), Buffer.from(chunk)) === 0) return { args: { count: chunk.length, offset: size - chunk.length }, data: EMPTY };
+            if (tail && Buffer.compare(Buffer.from(tail.data), Buffer.from(chunk)) === 0) {
+              // It landed, through the vfs that died, which kept it as unstable: this vfs must
+              // keep it too (mfs may restart before it is committed), so the same bytes go
+              // again, at the same offset, through this one.
+              await this.sys.sendrec(dst, Vfs.VFS_PWRITE, { fd: h.fd, offset: size - chunk.length }, chunk, this.timeoutMs);
+              return { args: { count: chunk.length, offset: size - chunk.length }, data: EMPTY };
+            }
           } finally {
             await this.sys.sendrec(dst, Vfs.VFS_CLOSE, { fd }, EMPTY, this.timeoutMs);
           }

@@ -19,11 +19,11 @@ export interface RecoveryOptions {
 
 /**
  * How long the kernel may refuse this caller itself (EDEADSRCDST on its own kernel calls)
- * before the caller is taken as superseded: a restarted kernel-core is joined again within
- * milliseconds of its first announcement, while a caller replaced by a newer process of
- * the same label is refused for good.
+ * before the caller is taken as superseded: a restarted kernel-core is joined again at its
+ * first announcement (once a second; seen to take a few seconds on a loaded machine),
+ * while a caller replaced by a newer process of the same label is refused for good.
  */
-const SUPERSEDED_AFTER_MS = 3000;
+const SUPERSEDED_AFTER_MS = 10_000;
 /** Waits between tries while the kernel or NATS is away: doubling, up to a quarter second. */
 const AWAY_MIN_MS = 50;
 const AWAY_MAX_MS = 250;

@@ -6,9 +6,6 @@
 import { MkError } from "#abi";
 import { SECTOR_SIZE, type BlockDevice } from "./block-device.ts";
 
-/** Blocks in one device request when adjacent ones are read or written together. */
-export const MAX_RUN = 256;
-
 interface Entry {
   data: Uint8Array;
   dirty: boolean;
@@ -104,23 +101,10 @@ export class BufferCache {
     }
   }
 
-  /** Is the block cached (no device read needed)? */
-  has(block: number): boolean {
-    return this.entries.has(block);
-  }
-
-  /**
-   * Dirty blocks to the device, then a flush; nothing to flush when nothing was written
-   * since the last. Runs of adjacent dirty blocks go in one device write each.
-   */
+  /** Dirty blocks to the device, then a flush; nothing to flush when nothing was written since the last. */
   async sync(): Promise<void> {
     const dirty = [...this.entries.entries()].filter(([, e]) => e.dirty).sort((a, b) => a[0] - b[0]);
-    for (let i = 0; i < dirty.length; ) {
-      let j = i + 1;
-      while (j < dirty.length && j - i < MAX_RUN && dirty[j][0] === dirty[j - 1][0] + 1) j++;
-      await this.writeRun(dirty[i][0], dirty.slice(i, j).map(([, e]) => e));
-      i = j;
-    }
+    for (const [block, e] of dirty) await this.writeOut(block, e);
     if (!this.unflushed) return;
     await this.dev.flush();
     this.unflushed = false;
@@ -139,32 +123,14 @@ export class BufferCache {
     while (this.entries.size > this.capacity) {
       const [oldest, victim] = this.entries.entries().next().value as [number, Entry];
       this.entries.delete(oldest);
-      if (victim.dirty) await this.writeEvicted(oldest, victim);
+      if (victim.dirty) await this.writeOut(oldest, victim);
     }
   }
 
-  /**
-   * An evicted dirty block goes out with the dirty blocks that follow it on the disk (a
-   * file written in order is evicted in order): one device write for the run, the others
-   * staying cached, clean.
-   */
-  private async writeEvicted(block: number, victim: Entry): Promise<void> {
-    const run: Entry[] = [victim];
-    for (let b = block + 1; run.length < MAX_RUN; b++) {
-      const e = this.entries.get(b);
-      if (!e?.dirty) break;
-      run.push(e);
-    }
-    await this.writeRun(block, run);
-  }
-
-  /** Adjacent blocks from `start`, in one device write; they are clean after it. */
-  private async writeRun(start: number, run: Entry[]): Promise<void> {
-    const data = run.length === 1 ? run[0].data : new Uint8Array(run.length * this.blockSize);
-    if (run.length > 1) run.forEach((e, k) => data.set(e.data, k * this.blockSize));
-    await this.dev.write(start * this.sectorsPerBlock, data);
+  private async writeOut(block: number, e: Entry): Promise<void> {
+    await this.dev.write(block * this.sectorsPerBlock, e.data);
     this.unflushed = true;
-    for (const e of run) e.dirty = false;
-    this.#writes += run.length;
+    e.dirty = false;
+    this.#writes++;
   }
 }

@@ -6,7 +6,7 @@
 import { MkError, type FileStat } from "#abi";
 import { Bitmap } from "./bitmap.ts";
 import type { BlockDevice } from "./block-device.ts";
-import { BufferCache, MAX_RUN } from "./buffer-cache.ts";
+import { BufferCache } from "./buffer-cache.ts";
 import {
   DIRENT_SIZE, DOT, DOTDOT, FLAG_CLEAN, NAME_MAX, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, SUPER_OFFSET, SUPER_SIZE,
   decodeSuper, emptyInode, encodeName, encodeSuper, isDir, isKnownType, layoutOf, maxFileSize, sameName,
@@ -241,22 +241,10 @@ export class MinixFs {
     if (offset >= end) return new Uint8Array(0);
     const bs = this.vol.sb.blockSize;
     const out = new Uint8Array(end - offset);
-    const first = Math.floor(offset / bs);
-    const zones: number[] = [];
-    for (let n = first; n * bs < end; n++) zones.push(await bmap(this.vol, ino, inode, n));
-    // Runs of adjacent zones not yet cached come in one device read each, not one per block.
-    for (let i = 0; i < zones.length; ) {
-      let j = i + 1;
-      if (zones[i] !== 0 && !this.vol.cache.has(zones[i])) {
-        while (j < zones.length && j - i < MAX_RUN && zones[j] === zones[j - 1] + 1 && !this.vol.cache.has(zones[j])) j++;
-        if (j - i > 1) await this.vol.cache.prefetch(zones[i], j - i);
-      }
-      i = j;
-    }
     for (let pos = offset; pos < end; ) {
       const n = Math.floor(pos / bs);
       const take = Math.min(end, (n + 1) * bs) - pos;
-      const zone = zones[n - first];
+      const zone = await bmap(this.vol, ino, inode, n);
       if (zone !== 0) out.set((await this.vol.cache.get(zone)).subarray(pos % bs, (pos % bs) + take), pos - offset);
       pos += take;
     }
