@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BdevClient, connectClient, createLogger, FsClient, loadCredential } from "#libsys";
 import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
-import { benchSystemYaml, measure } from "./measure.ts";
+import { benchSystemYaml, columns, measure, quantile } from "./measure.ts";
 
 const USAGE = `usage: npm run bench:fs [-- options]
   --json       {"rows":[{path, p50_us, p99_us, ratio, n}], "throughput":[{path, mb_s, ratio}], "baseline":{...}}
@@ -43,7 +43,6 @@ const count = (name: string, raw: string) => {
 const rounds = count("rounds", values.rounds);
 const batch = count("batch", values.batch);
 
-const quantile = (s: number[], q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-fs-"));
@@ -130,10 +129,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({ rows, throughput, baseline: { before, after } }));
       return;
     }
-    const cols = (head: string[], body: string[][]) => {
-      const wd = head.map((x, i) => Math.max(x.length, ...body.map((b) => b[i].length)));
-      return [head, wd.map((n) => "-".repeat(n)), ...body].map((c) => c.map((x, i) => x.padEnd(wd[i])).join("  ").trimEnd()).join("\n");
-    };
+    const cols = (head: string[], body: string[][]) => columns(head, body).join("\n");
     console.log(`mkos file-system benchmark, process mode: ${rounds} rounds x ${batch} per path, node ${process.version}`);
     console.log(cols(["path", "p50 us", "p99 us", "p50 / nats-raw", "samples"], rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio.toFixed(2)}x`, String(r.n)])));
     console.log("");

@@ -43,7 +43,7 @@ export interface MeasureOptions {
   cpu?: CpuMeter; // accounts CPU per request by process, when the parties' pids are known
 }
 
-function quantile(sorted: number[], q: number): number {
+export function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
@@ -174,7 +174,7 @@ export function table(title: string, rows: Row[]): string {
   return out.join("\n");
 }
 
-function columns(head: string[], body: string[][]): string[] {
+export function columns(head: string[], body: string[][]): string[] {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join("  ").trimEnd();
   return [line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)];

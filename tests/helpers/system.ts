@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
-import { connectClient, loadCredential, loadSystemTable, createLogger, type RunningService, NatsTransport, startService, type ServiceModule } from "#libsys";
+import { connectClient, loadCredential, loadSystemTable, createLogger, sysGetEndpoints, systemClock, waitUntil, type RunningService, NatsTransport, startService, type ServiceModule } from "#libsys";
 
 export const ROOT = join(import.meta.dirname, "../..");
 
@@ -108,6 +108,18 @@ export function shippedLabels(): string[] {
 export function runMkctl(ts: TestSystem, ...args: string[]): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", ts.sys.state.runDir], { encoding: "utf8", timeout: 60_000 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The ready generation of a label now (0 when none is ready). */
+export async function readyGeneration(client: RunningService, label: string): Promise<number> {
+  return (await sysGetEndpoints(client.sys)).find((e) => e.label === label && e.state === "ready")?.generation ?? 0;
+}
+
+/** Runs `fault` (a kill) and waits for the next ready generation of the label. */
+export async function restarted(client: RunningService, label: string, fault: () => void): Promise<void> {
+  const before = await readyGeneration(client, label);
+  fault();
+  await waitUntil(async () => ((await readyGeneration(client, label)) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: `the next ${label} after ${label}#${before}` });
 }
 
 /** A recognisable pattern for sector `lba`: every byte depends on its position. */

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Common, Vfs } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { FsClient, sysGetEndpoints, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
-import { bootTestSystem, runMkctl, type TestSystem } from "../helpers/system.ts";
+import { FsClient, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
+import { pidAlive } from "../../services/mkctl/src/boot.ts";
+import { bootTestSystem, restarted as restartedHelper, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const USERS = `
   fsuser:
@@ -36,12 +37,7 @@ afterAll(async () => {
 
 const mkctl = (...args: string[]) => runMkctl(ts, ...args);
 
-async function restarted(label: string, kill: () => void): Promise<void> {
-  const gen = async () => (await sysGetEndpoints(user.sys)).find((e) => e.label === label && e.state === "ready")?.generation ?? 0;
-  const before = await gen();
-  kill();
-  await waitUntil(async () => ((await gen()) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: `the next ${label}` });
-}
+const restarted = (label: string, kill: () => void) => restartedHelper(user, label, kill);
 
 describe("file systems under attack", () => {
   it("fs attack - an open, unlinked file lost in an mfs crash answers ESTALE; its descriptor never reaches the file that takes its inode", async () => {
@@ -99,8 +95,10 @@ describe("file systems under attack", () => {
   it("fs attack - a process that dies with opens still queued in vfs leaks no descriptor: fsck finds nothing open", async () => {
     for (let round = 0; round < 3; round++) {
       const c = await ts.client("fsuser2");
-      const opens = Array.from({ length: 150 }, () => c.sys.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_RDONLY }).catch(() => undefined));
-      await systemClock.sleep(20 + round * 30);
+      let answered = 0;
+      const opens = Array.from({ length: 150 }, () => c.sys.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_RDONLY }).finally(() => void answered++).catch(() => undefined));
+      // Stop while vfs has answered some opens and still holds the rest (later each round).
+      await waitUntil(() => (answered >= 5 + round * 20 ? true : undefined), { clock: systemClock, deadlineMs: 20_000, intervalMs: 1, what: `${5 + round * 20} opens answered` });
       await c.stop();
       await Promise.all(opens);
     }
@@ -111,6 +109,8 @@ describe("file systems under attack", () => {
     const before = await fs.statfs("/");
     const h = await fs.open("/racy", "w");
     await h.write(new Uint8Array(200_000).fill(7));
+    // Pacing, not a wait for a condition: vfs's idle commit comes 1 s after the last write;
+    // killing mfs at 0.75 s puts that commit inside mfs's restart, beside the next write.
     await systemClock.sleep(750);
     ts.sys.kill("mfs", "SIGKILL");
     await h.write("more");
@@ -143,8 +143,8 @@ describe("file systems under attack", () => {
     await h.close();
     const loose = await fs.open("/power/unsynced", "w");
     await loose.write(new Uint8Array(50_000).fill(9)); // acknowledged, not committed
-    ts.sys.kill("hardware", "SIGKILL");
-    await systemClock.sleep(300);
+    const hw = ts.sys.kill("hardware", "SIGKILL");
+    await waitUntil(() => (pidAlive(hw) ? undefined : true), { clock: systemClock, deadlineMs: 10_000, what: `the emulator (pid ${hw}) to exit` });
     await ts.sys.start("hardware");
     expect(Buffer.compare(await fs.readFile("/power/synced"), Buffer.from(synced))).toBe(0);
     // Work goes on after the machine is back: new files, then a full check of the disk.
@@ -196,7 +196,8 @@ describe("file systems under attack", () => {
     await chaos.sendrec("vfs", Common.COMMON_FAULT, { fault: "slow", ms: 3000, count: 1 });
     const body = new Uint8Array(5000).map((_, i) => (i * 13) & 0xff);
     const appending = h.write(body);
-    await systemClock.sleep(700);
+    const other = new FsClient((await ts.client("fsuser2")).sys);
+    await waitUntil(async () => ((await other.stat("/landed")).size === 5005 ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "the append in mfs while vfs holds back its reply" });
     await restarted("vfs", () => ts.sys.kill("vfs", "SIGKILL"));
     await appending; // resent: finds its bytes at the end, and has the new vfs keep them
     await restarted("mfs", () => ts.sys.kill("mfs", "SIGKILL")); // its cache, with the append, is gone

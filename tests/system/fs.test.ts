@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Vfs } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { FsClient, sysGetEndpoints, type RunningService } from "#libsys";
-import { bootTestSystem, runMkctl, type TestSystem } from "../helpers/system.ts";
+import { FsClient, type RunningService } from "#libsys";
+import { bootTestSystem, readyGeneration, restarted, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const FS_USER = `
   fsuser:
@@ -35,9 +35,6 @@ afterAll(async () => {
 
 const mkctl = (...args: string[]) => runMkctl(ts, ...args);
 
-async function generation(label: string): Promise<number> {
-  return (await sysGetEndpoints(user.sys)).find((e) => e.label === label && e.state === "ready")?.generation ?? 0;
-}
 
 /** The file system's half of the disk image, as a file util-linux can check. */
 function fsImage(): string {
@@ -162,9 +159,7 @@ describe("file systems", () => {
     const body = randomBytes(200_000);
     const h = await fs.open("/unstable.bin", "w");
     await h.write(body); // acknowledged, not synced: in mfs's cache and kept by vfs
-    const before = await generation("mfs");
-    ts.sys.kill("mfs", "SIGKILL");
-    await waitUntil(async () => ((await generation("mfs")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next mfs generation" });
+    await restarted(user, "mfs", () => ts.sys.kill("mfs", "SIGKILL"));
     await h.write("tail");
     await h.close();
     const back = await fs.readFile("/unstable.bin");
@@ -175,10 +170,10 @@ describe("file systems", () => {
   it("fs - a crash of vfs itself: an open file goes on at its position in the next vfs", async () => {
     const h = await fs.open("/vfs-crash.txt", "w+");
     await h.write("first ");
-    const before = await generation("vfs");
+    const before = await readyGeneration(user, "vfs");
     ts.sys.kill("vfs", "SIGKILL");
     await h.write("second"); // waits for the next vfs, reopens the file there, writes at its position
-    expect(await generation("vfs")).toBeGreaterThan(before);
+    expect(await readyGeneration(user, "vfs")).toBeGreaterThan(before);
     expect(Buffer.from(await h.read(100, 0)).toString()).toBe("first second");
     await h.close();
   }, 60_000);

@@ -63,6 +63,16 @@ async function populate(fs: MinixFs): Promise<string[]> {
   return ["/README", "/docs", "/docs/deep", "/docs/deep/big.bin", "/moved", `/${long.slice(0, 59)}`, ...notes].sort();
 }
 
+/** Fills a mounted file system, unmounts it, and has fsck.minix pass it and list the same paths. */
+async function fillAndCheck(fs: MinixFs, dev: FileBlockDevice, img: string): Promise<void> {
+  const want = await populate(fs);
+  await fs.unmount();
+  await dev.close();
+  const checked = fsckMinix(img);
+  expect(checked.status, checked.out).toBe(0);
+  expect(fsckMinix(img, true).paths).toEqual(want);
+}
+
 describe("minix interop with util-linux", () => {
   it("minix - a disk made by mkfs.minix -3 mounts, takes directories and a multi-MiB file, and passes fsck.minix -f", async () => {
     const img = image("theirs.img", 16 * MiB);
@@ -72,12 +82,7 @@ describe("minix interop with util-linux", () => {
     const fs = await MinixFs.mount(dev, { clock });
     // util-linux does not set MINIX 3's clean flag.
     expect(fs.wasClean).toBe(false);
-    const want = await populate(fs);
-    await fs.unmount();
-    await dev.close();
-    const checked = fsckMinix(img);
-    expect(checked.status, checked.out).toBe(0);
-    expect(fsckMinix(img, true).paths).toEqual(want);
+    await fillAndCheck(fs, dev, img);
     // And it reads back after a fresh mount.
     const again = await FileBlockDevice.open(img, { readOnly: true });
     const ro = await MinixFs.mount(new ReadOnlyView(again), { clock });
@@ -93,12 +98,7 @@ describe("minix interop with util-linux", () => {
     await mkfs(dev, { now: clock.now() });
     expect(fsckMinix(img).status).toBe(0);
     const fs = await MinixFs.mount(dev, { clock });
-    const want = await populate(fs);
-    await fs.unmount();
-    await dev.close();
-    const checked = fsckMinix(img);
-    expect(checked.status, checked.out).toBe(0);
-    expect(fsckMinix(img, true).paths).toEqual(want);
+    await fillAndCheck(fs, dev, img);
   });
 
   it("minix - a damaged disk that fsck.minix rejects is reported and repaired by our fsck, then fsck.minix exits 0", async () => {

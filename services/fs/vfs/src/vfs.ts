@@ -5,7 +5,7 @@
 // reply): a stalled mfs does not hold up /proc, and a resent change can still tell its
 // own earlier success from someone else's (fs-server.ts).
 import { Fs, isDirMode, MAX_DENTS, MkError, O, parseReplyArgs, Vfs, type FileStat, type Reply } from "#abi";
-import { followEvents, type Server, type Sys } from "#libsys";
+import { followEvents, sysGetEndpoints, type Server, type Sys } from "#libsys";
 import { Descriptors, readable, writable, type OpenFile } from "./descriptors.ts";
 import { FsServer } from "./fs-server.ts";
 import { parsePath } from "./path.ts";
@@ -123,6 +123,18 @@ export class VfsServer {
     });
   }
 
+  /**
+   * A client's endpoint name can come back (a new process of the label with the same
+   * generation) before its `started` event reaches vfs: the kernel's table says whether
+   * the name is live now.
+   */
+  private async liveAgain(process: string): Promise<boolean> {
+    const row = (await sysGetEndpoints(this.sys)).find((e) => e.endpoint === process);
+    if (!row || row.state === "dead") return false;
+    this.fds.alive(process);
+    return true;
+  }
+
   private writableMount(m: Mounted, path: string): void {
     if (m.server.readOnly) throw new MkError("EROFS", `${path} is on ${m.path}, a read-only file system`);
   }
@@ -154,7 +166,7 @@ export class VfsServer {
       if (flags & O.TRUNC && acc !== O.RDONLY && st.size > 0) await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: 0 }, () => false);
       const hold = await m.server.hold(st.ino);
       try {
-        if (this.fds.isDead(process)) throw new MkError("EDEADSRCDST", `${process} died while its open was under way`);
+        if (this.fds.isDead(process) && !(await this.liveAgain(process))) throw new MkError("EDEADSRCDST", `${process} died while its open was under way`);
         return { fd: this.fds.add(process, { server: m.server, ino: st.ino, hold, flags, isDir: dir, offset: 0 }), ino: st.ino };
       } catch (e) {
         await m.server.release(hold);
