@@ -49,12 +49,6 @@ export class Descriptors {
     this.dead.delete(process);
   }
 
-  get open(): number {
-    return this.total;
-  }
-  get processes(): number {
-    return this.tables.size;
-  }
 
   /** The lowest free descriptor of the process (from 3: 0, 1 and 2 are the console's, by habit). */
   add(process: string, file: OpenFile): number {
