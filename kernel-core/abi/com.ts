@@ -29,6 +29,8 @@ export const SysCall = {
   SYS_READY: 0x63d, // KERNEL_CALL + 61: the incarnation finished its init callback and now serves
   SYS_EXIT: 0x63e, // KERNEL_CALL + 62: the incarnation ends of its own accord (a stop, not a crash)
   SYS_HWFAULT: 0x640, // KERNEL_CALL + 64: inject or clear a hardware fault in the emulator (chaos; granted as hwfault)
+  SYS_SCHEDULE: 0x641, // KERNEL_CALL + 65: the sched server sets an endpoint's priority and quantum (MINIX sys_schedule)
+  SYS_NICE: 0x642, // KERNEL_CALL + 66: set a label's nice value (mkctl nice; the policy reads it)
 } as const;
 export type SysCall = (typeof SysCall)[keyof typeof SysCall];
 
@@ -119,6 +121,15 @@ export const Common = {
 } as const;
 export type Common = (typeof Common)[keyof typeof Common];
 
+/**
+ * The kernel tells the scheduling server (MINIX's SCHEDULING_NO_QUANTUM): a process used
+ * up its quantum. One-way; sched answers, when it likes, with SYS_SCHEDULE.
+ */
+export const Sched = {
+  SCHED_NO_QUANTUM: 0xf00, // SCHED_RQ_BASE + 0: from KERNEL only
+} as const;
+export type Sched = (typeof Sched)[keyof typeof Sched];
+
 export const Hw = {
   HW_IO: 0x1200, // HW_RQ_BASE + 0: a vector of port operations, executed atomically by the bus
   HW_FAULT: 0x1201, // HW_RQ_BASE + 1: inject or clear a hardware fault
@@ -133,7 +144,7 @@ export type Hw = (typeof Hw)[keyof typeof Hw];
 export const NOTIFY_HW_RESET = 0x40000000;
 
 const NAMES = new Map<number, string>([[NOTIFY_MESSAGE, "NOTIFY"]]);
-for (const table of [SysCall, Bdev, Cdev, Rs, Vfs, Fs, Common, Hw]) {
+for (const table of [SysCall, Bdev, Cdev, Rs, Vfs, Fs, Common, Sched, Hw]) {
   for (const [name, value] of Object.entries(table)) NAMES.set(value, name);
 }
 

@@ -19,6 +19,11 @@ export const EventKind = {
   DEAD: "dead",
   /** The kernel refused something the privilege table does not grant. */
   DENIED: "denied",
+  /**
+   * The scheduler changed a process's settings (`detail` says how and who: the sched
+   * server's policy, mkctl nice, a refused SYS_SCHEDULE), or whose policy is in force.
+   */
+  SCHED: "sched",
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 
@@ -83,6 +88,10 @@ export const KernelEventShape = {
   errno: f.opt(f.str(24)),
   /** denied: how many denials of this caller and kind were left out in the previous window. */
   suppressed: f.opt(f.uint(Number.MAX_SAFE_INTEGER)),
+  /** sched: the process's settings after the change. */
+  priority: f.opt(f.uint(15)),
+  quantum_ms: f.opt(f.uint(10_000)),
+  nice: f.opt(f.int(-20, 19)),
 } as const;
 export type KernelEvent = InferShape<typeof KernelEventShape>;
 

@@ -7,3 +7,4 @@ export * from "./schema.ts";
 export * from "./types.ts";
 export * from "./wire.ts";
 export * from "./fcntl.ts";
+export * from "./sched.ts";

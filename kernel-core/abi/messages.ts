@@ -1,7 +1,7 @@
 // Message layouts, named by who sends to whom (MINIX's mess_lsys_krn_sys_devio). Each
 // request type has an argument shape checked on arrival; replies are shaped as well.
 import { f, type Infer, type InferShape, type Shape } from "./schema.ts";
-import { Bdev, Cdev, Common, Fs, Hw, Rs, SysCall, Vfs } from "./com.ts";
+import { Bdev, Cdev, Common, Fs, Hw, Rs, Sched, SysCall, Vfs } from "./com.ts";
 
 const port = f.u16;
 const label = f.str(32, /^[a-z][a-z0-9-]{0,31}$/);
@@ -159,8 +159,27 @@ export const Layouts = {
     rep: {},
   },
   [SysCall.SYS_GETINFO]: {
-    req: { what: f.enum("endpoints", "endpoint", "privileges"), label: f.opt(label), after: f.opt(f.u32), waitMs: f.opt(f.uint(600_000)) },
-    rep: { endpoints: f.opt(f.list(f.unknown, 1024)), privileges: f.opt(f.unknown) },
+    req: { what: f.enum("endpoints", "endpoint", "privileges", "processes"), label: f.opt(label), after: f.opt(f.u32), waitMs: f.opt(f.uint(600_000)) },
+    rep: { endpoints: f.opt(f.list(f.unknown, 1024)), privileges: f.opt(f.unknown), processes: f.opt(f.list(f.unknown, 1024)), sched: f.opt(f.unknown) },
+  },
+  // sched -> krn. Values are checked by the kernel (EINVAL outside NR_SCHED_QUEUES and
+  // QUANTUM_MIN_MS..QUANTUM_MAX_MS), so the layout takes any integer.
+  [SysCall.SYS_SCHEDULE]: {
+    req: { endpoint: f.str(48), priority: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), quantum_ms: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
+    rep: {},
+  },
+  // mkctl -> krn: nice for every incarnation of label, now and after restarts.
+  [SysCall.SYS_NICE]: {
+    req: { label: f.str(48), nice: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
+    rep: { nice: f.int(-20, 19) },
+  },
+  // krn -> sched: a quantum ran out. blocked: voluntary switches since the last one.
+  [Sched.SCHED_NO_QUANTUM]: {
+    req: {
+      endpoint: f.str(48), class: f.enum("driver", "server", "user"), priority: f.uint(15), base_priority: f.uint(15),
+      quantum_ms: f.uint(10_000), base_quantum_ms: f.uint(10_000), nice: f.int(-20, 19), blocked: f.u32, cpu_ms: f.uint(Number.MAX_SAFE_INTEGER),
+    },
+    rep: {},
   },
   // client -> block driver
   [Bdev.BDEV_OPEN]: { req: { minor: f.u8, access: f.opt(f.enum("r", "w", "rw")) }, rep: {} },
@@ -302,6 +321,8 @@ export const KernelCalls = {
   [SysCall.SYS_READY]: { name: "ready", grant: false, body: false },
   [SysCall.SYS_EXIT]: { name: "exit", grant: false, body: false },
   [SysCall.SYS_HWFAULT]: { name: "hwfault", grant: true, body: false },
+  [SysCall.SYS_SCHEDULE]: { name: "schedule", grant: true, body: false },
+  [SysCall.SYS_NICE]: { name: "nice", grant: true, body: false },
 } as const satisfies Record<number, { name: string; grant: boolean; body: boolean }>;
 export type KernelCallType = keyof typeof KernelCalls;
 export type GrantableCall = { [T in KernelCallType]: (typeof KernelCalls)[T]["grant"] extends true ? (typeof KernelCalls)[T]["name"] : never }[KernelCallType];

@@ -34,6 +34,13 @@ export interface RestartPolicy {
   standby: boolean;
 }
 
+/** A service's scheduling settings (`sched:`); absent values take its class's defaults. */
+export interface SchedSettings {
+  priority?: number;
+  quantumMs?: number;
+  nice?: number;
+}
+
 export interface ServicePrivileges {
   label: string;
   placement: Placement;
@@ -48,12 +55,19 @@ export interface ServicePrivileges {
   events: boolean; // may read the kernel event stream (mk.ev.>)
   chaos: boolean; // may arm fault hooks (COMMON_FAULT) in services it may message
   restart: RestartPolicy;
+  sched: SchedSettings;
   line: number;
+}
+
+/** kernel.sched: whether kernel-core schedules, and how many mkos processes run at once. */
+export interface KernelSched {
+  enabled: boolean;
+  cpus: number;
 }
 
 export interface SystemTable {
   file: string;
-  kernel: { httpPort: number; trapTimeoutMs: number; pitHz: number };
+  kernel: { httpPort: number; trapTimeoutMs: number; pitHz: number; sched: KernelSched };
   hardware: { command: string[]; diskImage: string; diskSectors: number };
   services: Map<string, ServicePrivileges>;
 }
@@ -120,11 +134,17 @@ export function parseSystemTable(text: string, file = "system.yaml"): SystemTabl
   const top = mapEntries(ctx, root, "(top)", ["kernel", "hardware", "services"]);
 
   const k = top.get("kernel");
-  const kernelMap = k ? mapEntries(ctx, k, "kernel", ["http_port", "trap_timeout_ms", "pit_hz"]) : new Map<string, Node>();
+  const kernelMap = k ? mapEntries(ctx, k, "kernel", ["http_port", "trap_timeout_ms", "pit_hz", "sched"]) : new Map<string, Node>();
+  const ks = kernelMap.get("sched");
+  const ksMap = ks ? mapEntries(ctx, ks, "kernel.sched", ["enabled", "cpus"]) : new Map<string, Node>();
   const kernel = {
     httpPort: optInt(ctx, kernelMap.get("http_port"), "kernel.http_port", 0, 65535) ?? 0,
     trapTimeoutMs: optInt(ctx, kernelMap.get("trap_timeout_ms"), "kernel.trap_timeout_ms", 1, 600_000) ?? 30_000,
     pitHz: optInt(ctx, kernelMap.get("pit_hz"), "kernel.pit_hz", 19, 1000) ?? 100,
+    sched: {
+      enabled: ksMap.has("enabled") ? bool(ctx, ksMap.get("enabled")!, "kernel.sched.enabled") : ks !== undefined,
+      cpus: optInt(ctx, ksMap.get("cpus"), "kernel.sched.cpus", 1, 64) ?? 1,
+    },
   };
 
   const h: Node | undefined = top.get("hardware");
@@ -198,7 +218,7 @@ function checkIsolation(ctx: Ctx, services: Map<string, ServicePrivileges>, fiel
 
 function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
   const p = `services.${label}`;
-  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "events", "chaos", "restart"]);
+  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "events", "chaos", "restart", "sched"]);
   const placementNode = m.get("placement");
   const placement = placementNode ? str(ctx, placementNode, `${p}.placement`) : "user";
   if (placement !== "kernel" && placement !== "user") ctx.fail(placementNode, `${p}.placement`, `"${placement}" is not kernel or user`);
@@ -242,6 +262,7 @@ function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
     events: eventsOk,
     chaos: chaosOk,
     restart: parseRestart(ctx, m.get("restart"), `${p}.restart`),
+    sched: parseSched(ctx, m.get("sched"), `${p}.sched`),
     line: ctx.line(node),
   };
 }
@@ -266,6 +287,19 @@ function parseRestart(ctx: Ctx, node: Node | undefined, p: string): RestartPolic
     };
   }
   return r;
+}
+
+function parseSched(ctx: Ctx, node: Node | undefined, p: string): SchedSettings {
+  if (!node) return {};
+  const m = mapEntries(ctx, node, p, ["priority", "quantum_ms", "nice"]);
+  const out: SchedSettings = {};
+  const priority = optInt(ctx, m.get("priority"), `${p}.priority`, 0, 15);
+  const quantumMs = optInt(ctx, m.get("quantum_ms"), `${p}.quantum_ms`, 1, 10_000);
+  const nice = optInt(ctx, m.get("nice"), `${p}.nice`, -20, 19);
+  if (priority !== undefined) out.priority = priority;
+  if (quantumMs !== undefined) out.quantumMs = quantumMs;
+  if (nice !== undefined) out.nice = nice;
+  return out;
 }
 
 export function parsePortRange(v: string): [number, number] | undefined {

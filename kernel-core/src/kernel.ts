@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { DeathCause, HARDWARE, KERNEL, NOTIFY_HW_RESET, type EndpointInfo } from "#abi";
+import { DeathCause, EventKind, HARDWARE, KERNEL, NOTIFY_HW_RESET, Sched, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { LogLimiter, type Logger } from "#base/log.ts";
 import { privilegeSummary, type SystemTable } from "#base/system-table.ts";
@@ -15,6 +15,13 @@ import { KernelMetrics } from "./http/metrics.ts";
 import { IrqTable } from "./irq/irq-table.ts";
 import { EndpointTable, type EndpointEntry } from "./ipc/endpoint-table.ts";
 import { Ipc } from "./ipc/ipc.ts";
+import { SignalControl, type ProcessControl } from "./sched/process-control.ts";
+import { Scheduler, type ProcClass } from "./sched/scheduler.ts";
+
+/** The label of the user-space scheduling policy server. */
+export const SCHED_LABEL = "sched";
+/** How long a SCHED_NO_QUANTUM may wait to be taken before the kernel goes on without sched. */
+const POLICY_TIMEOUT_MS = 1000;
 
 /** The checkout's root: module paths in system.yaml are relative to it. */
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
@@ -28,6 +35,8 @@ export interface KernelOptions {
   log: Logger;
   clock: Clock;
   metrics?: KernelMetrics;
+  /** How the scheduler stops and continues processes (default: signals and /proc). */
+  control?: ProcessControl;
 }
 
 export class Kernel implements KernelState {
@@ -40,6 +49,7 @@ export class Kernel implements KernelState {
   readonly metrics: KernelMetrics;
   readonly clock: Clock;
   readonly ipc: Ipc;
+  readonly sched: Scheduler;
   readonly boot = randomBytes(16).toString("hex");
   /** mk.ev.>: every lifecycle change and denial (main attaches NATS). */
   readonly events: KernelEvents;
@@ -58,9 +68,25 @@ export class Kernel implements KernelState {
     this.table = new EndpointTable(o.clock);
     this.ipc = new Ipc(this, o.clock);
     this.events = new KernelEvents(o.clock, this.boot);
+    const s = this.priv.kernel.sched;
+    this.sched = new Scheduler({
+      clock: o.clock, control: o.control ?? new SignalControl(), log: o.log, enabled: s.enabled, cpus: s.cpus, pitHz: this.priv.kernel.pitHz,
+      policy: this.priv.services.has(SCHED_LABEL)
+        ? (msg) => this.ipc.sendFromKernel(SCHED_LABEL, Sched.SCHED_NO_QUANTUM, msg, POLICY_TIMEOUT_MS)
+        : undefined,
+      event: (row, detail) => this.events.sched(row, detail),
+    });
+    this.ipc.gate = { enter: (ep, source, waits) => this.sched.enter(ep.key, source, waits) };
+    const host = hostname();
     this.table.onChange((kind, ep, cause, detail) => {
       this.events.lifecycle(kind, ep, cause, detail);
       if (kind === "dead") this.onDeath(ep, cause!, detail);
+      if (kind === "dead") this.sched.remove(ep.key);
+      else if (kind === EventKind.STARTED || kind === EventKind.RESUMED) {
+        const svc = this.priv.services.get(ep.label);
+        const cls: ProcClass = svc && (svc.io.length > 0 || svc.irq.length > 0) ? "driver" : svc?.command || ep.placement === "kernel" ? "server" : "user";
+        this.sched.add({ key: ep.key, label: ep.label, pid: ep.pid, placement: ep.placement, sameHost: ep.host === host }, { cls, ...svc?.sched });
+      }
     });
     const self = this.table.incarnate(KERNEL, { placement: "kernel", pid: process.pid, host: hostname(), conn: "" });
     this.table.ready(self.entry);
@@ -163,6 +189,7 @@ export class Kernel implements KernelState {
   }
 
   async stop(): Promise<void> {
+    this.sched.releaseAll();
     for (const s of this.inKernel) await s.stop().catch(() => undefined);
   }
 }

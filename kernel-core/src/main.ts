@@ -22,6 +22,7 @@ import { buildHttp } from "./http/server.ts";
 import { KernelTransport } from "./ipc/kernel-transport.ts";
 import { NatsLink } from "./ipc/nats-link.ts";
 import { Kernel, PROJECT_ROOT } from "./kernel.ts";
+import { SignalControl } from "./sched/process-control.ts";
 import { startService, type ServiceModule } from "#libsys";
 
 const log = createLogger("kernel-core", `${KERNEL}#1`);
@@ -48,7 +49,15 @@ async function main(): Promise<void> {
   if (!sysNc) log.warn("MK_SYS_CREDS not set: deaths are noticed only when a forward finds no subscriber");
   const wire = new Wire(nc, log, systemClock);
 
-  const kernel = new Kernel({ priv, hw: new NatsHwBus(wire, systemClock), log, clock: systemClock });
+  const control = new SignalControl();
+  if (priv.kernel.sched.enabled) {
+    // A kernel-core that died (SIGKILL) could not continue what it had stopped: this one does.
+    const thawed = control.thawRun(new Set(priv.services.keys()));
+    if (thawed.length > 0) log.warn({ pids: thawed }, "continued %d processes a previous kernel-core left stopped", thawed.length);
+  }
+  const kernel = new Kernel({ priv, hw: new NatsHwBus(wire, systemClock), log, clock: systemClock, control });
+  // However kernel-core ends, nothing it stopped stays frozen.
+  process.on("exit", () => kernel.sched.releaseAll());
   const link = new NatsLink({ nc, sysNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs, deny: (d) => kernel.deny(d) });
   kernel.ipc.attach(link);
   await link.start();

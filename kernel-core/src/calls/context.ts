@@ -8,6 +8,7 @@ import type { HwBus } from "../hw/hw-bus.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { IrqTable } from "../irq/irq-table.ts";
 import type { EndpointEntry, EndpointTable } from "../ipc/endpoint-table.ts";
+import type { Scheduler } from "../sched/scheduler.ts";
 import type { ServicePrivileges, SystemTable } from "#base/system-table.ts";
 
 export interface KernelState {
@@ -22,6 +23,8 @@ export interface KernelState {
   /** This kernel's boot id: a new one at every start of kernel-core. */
   readonly boot: string;
   readonly metrics: KernelMetrics;
+  /** The process table and the mechanism of scheduling. */
+  readonly sched: Scheduler;
   endpointRows(): EndpointInfo[];
   /** A refusal of what the privilege table does not grant: counted, logged, published. */
   deny(d: Denial & { call: string; fields?: Record<string, unknown>; message: string }): void;

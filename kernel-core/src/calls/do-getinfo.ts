@@ -1,6 +1,6 @@
 // SYS_GETINFO: the endpoint table; one endpoint, optionally waiting for a generation
 // newer than `after` to be ready (how a client rides out a driver restart); or the
-// caller's own privileges.
+// caller's own privileges; or the process table (the scheduler's rows and summary).
 import { MkError, type SysCall } from "#abi";
 import { privilegeSummary } from "#base/system-table.ts";
 import type { KernelCall } from "./context.ts";
@@ -8,6 +8,7 @@ import type { KernelCall } from "./context.ts";
 export const doGetinfo: KernelCall<typeof SysCall.SYS_GETINFO> = async (k, c) => {
   const { what, label, after, waitMs } = c.args;
   if (what === "endpoints") return { args: { endpoints: k.endpointRows() } };
+  if (what === "processes") return { args: { processes: k.sched.rows(), sched: k.sched.summary() } };
   if (what === "privileges") {
     const p = c.privileges;
     return { args: { privileges: { label: p.label, placement: p.placement, ...privilegeSummary(p) } } };

@@ -8,7 +8,9 @@ import { doHello } from "./do-hello.ts";
 import { doHwfault } from "./do-hwfault.ts";
 import { doIrqctl } from "./do-irqctl.ts";
 import { doExit } from "./do-exit.ts";
+import { doNice } from "./do-nice.ts";
 import { doReady } from "./do-ready.ts";
+import { doSchedule } from "./do-schedule.ts";
 import { doSdevio } from "./do-sdevio.ts";
 import { doVdevio } from "./do-vdevio.ts";
 
@@ -22,4 +24,6 @@ export const callTable: { readonly [T in KernelCallType]: KernelCall<T> } = {
   [SysCall.SYS_READY]: doReady, // the incarnation serves from now on
   [SysCall.SYS_EXIT]: doExit, // the incarnation stops of its own accord
   [SysCall.SYS_HWFAULT]: doHwfault, // a hardware fault in the emulator (chaos)
+  [SysCall.SYS_SCHEDULE]: doSchedule, // the policy server sets an endpoint's queue and quantum
+  [SysCall.SYS_NICE]: doNice, // a label's nice value (mkctl nice)
 };

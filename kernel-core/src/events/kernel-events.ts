@@ -3,7 +3,7 @@
 // caller can cause denials at will, so those are budgeted per caller and kind, and the
 // next one published says how many were left out. Until the kernel is connected the
 // events wait in a bounded buffer, so the kernel's own start is not lost.
-import { EventKind, EventSubjects, MAX_EVENT_BYTES, type DeathCause, type DenialKind, type KernelEvent } from "#abi";
+import { EventKind, EventSubjects, MAX_EVENT_BYTES, type DeathCause, type DenialKind, type KernelEvent, type ProcessInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { clip, KeyedBudget } from "#base/log.ts";
 import type { EndpointEntry } from "../ipc/endpoint-table.ts";
@@ -57,7 +57,7 @@ export class KernelEvents {
     return () => this.listeners.delete(fn);
   }
 
-  lifecycle(kind: Exclude<EventKind, "denied">, e: EndpointEntry, cause?: DeathCause, detail?: string): void {
+  lifecycle(kind: Exclude<EventKind, "denied" | "sched">, e: EndpointEntry, cause?: DeathCause, detail?: string): void {
     this.emit(kind, e.label, { ...who(e), ...(cause ? { cause } : {}), ...(detail ? { detail: clip(detail, 256) } : {}) });
   }
 
@@ -73,6 +73,15 @@ export class KernelEvents {
       : { endpoint: d.label, label: d.label, generation: 0, placement: "user" as const, host: "", pid: 0 };
     this.emit(EventKind.DENIED, d.label, {
       ...base, denied: d.denied, target: clip(d.target, 48), errno: d.errno, ...(before > 0 ? { suppressed: before } : {}),
+    });
+  }
+
+  /** A process's scheduling settings changed (the policy, mkctl nice), or whose policy is in force. */
+  sched(p: ProcessInfo, detail: string): void {
+    const generation = Number(p.endpoint.slice(p.endpoint.indexOf("#") + 1)) || 0;
+    this.emit(EventKind.SCHED, p.label, {
+      endpoint: p.endpoint, label: p.label, generation, placement: p.placement, host: "", pid: p.pid,
+      detail: clip(detail, 256), priority: p.priority, quantum_ms: p.quantum_ms, nice: p.nice,
     });
   }
 

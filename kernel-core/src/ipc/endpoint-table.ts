@@ -30,7 +30,7 @@ interface Waiter {
 export const MAX_WAITERS = 4096;
 
 /** A lifecycle change: started, resumed, ready, or dead with its cause. */
-export type ChangeListener = (kind: Exclude<EventKind, "denied">, entry: EndpointEntry, cause?: DeathCause, detail?: string) => void;
+export type ChangeListener = (kind: Exclude<EventKind, "denied" | "sched">, entry: EndpointEntry, cause?: DeathCause, detail?: string) => void;
 
 export class EndpointTable {
   private readonly current = new Map<string, EndpointEntry>();
@@ -47,7 +47,7 @@ export class EndpointTable {
     this.listeners.push(fn);
   }
 
-  private changed(kind: Exclude<EventKind, "denied">, entry: EndpointEntry, cause?: DeathCause, detail?: string): void {
+  private changed(kind: Exclude<EventKind, "denied" | "sched">, entry: EndpointEntry, cause?: DeathCause, detail?: string): void {
     for (const fn of this.listeners) fn(kind, entry, cause, detail);
   }
 

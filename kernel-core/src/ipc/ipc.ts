@@ -4,7 +4,7 @@
 // kernel call (kernel-dispatch.ts), to a server inside kernel-core (a function call), or
 // over NATS to a user-space endpoint. Notifications coalesce (notify-queue.ts); what waits
 // on an incarnation fails the moment it dies (pending.ts). A DeliveryGate sits before
-// every delivery: the seam where the scheduler will hold messages for a stopped server.
+// every delivery: the scheduler's seam (who waits on whom, who may run now).
 import { Common, DeathCause, DenialKind, HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
@@ -49,9 +49,12 @@ export interface Link {
   notify(ep: EndpointEntry, source: string, bits: number): void;
 }
 
-/** Waits, if need be, until ep may be given a message (the scheduler's seam; open by default). */
+/**
+ * Told of every message before it is handed to ep (the scheduler: ep has work, the
+ * caller waits when `waits`); the function it returns is called once it is answered.
+ */
 export interface DeliveryGate {
-  admit(ep: EndpointEntry): Promise<void> | void;
+  enter(ep: EndpointEntry, source: string, waits: boolean): () => void;
 }
 
 /** MK_ERR_NO_SUBSCRIBER, thrown by a Link when nobody subscribes to `endpoint`: the incarnation is gone. */
@@ -73,7 +76,7 @@ export function errorOut(e: MkError): TrapOut {
 export class Ipc {
   readonly inKernel = new Map<string, Receiver>();
   readonly pending = new Pending();
-  gate: DeliveryGate = { admit: () => undefined };
+  gate: DeliveryGate = { enter: () => () => undefined };
   private readonly k: KernelState;
   private readonly clock: Clock;
   private readonly calls: KernelDispatch;
@@ -180,10 +183,16 @@ export class Ipc {
       if (started.generation !== ep.generation) throw new MkError("EDEADSRCDST", `${ep.key} died before it was ready`);
       ep = started;
     }
-    const held = this.gate.admit(ep);
-    if (held) await held; // only a gate that holds costs a turn
     ep.messages++;
+    const release = this.gate.enter(ep, source, t.kind === Kind.SENDREC);
+    try {
+      return await this.handOver(ep, source, t);
+    } finally {
+      release();
+    }
+  }
 
+  private async handOver(ep: EndpointEntry, source: string, t: TrapIn): Promise<TrapOut> {
     if (ep.placement === "kernel") {
       const receiver = this.inKernel.get(ep.label);
       if (!receiver) throw new MkError("EDEADSRCDST", `${ep.key} has no in-kernel receiver`);
@@ -206,9 +215,26 @@ export class Ipc {
     }
   }
 
-  /** An interrupt from the bus: notify the line's owner with bit (1 << line). */
+  /**
+   * A one-way message from the kernel itself (SCHED_NO_QUANTUM to sched): true once
+   * label's live incarnation has queued it, false if there is none or it did not take it.
+   */
+  async sendFromKernel(label: string, type: number, args: Args, timeoutMs: number): Promise<boolean> {
+    const ep = this.k.table.get(label);
+    if (!ep || ep.state !== "ready") return false;
+    const t: TrapIn = { caller: KERNEL, origin: "kernel", kind: Kind.SEND, dst: ep.key, type, args, data: EMPTY, reqId: "", timeoutMs };
+    try {
+      return (await this.deliver(ep, KERNEL, t)).status === 0;
+    } catch (e) {
+      if (e instanceof MkError) return false;
+      throw e;
+    }
+  }
+
+  /** An interrupt from the bus: notify the line's owner with bit (1 << line); line 0 is the kernel's clock. */
   irq(line: number): void {
     this.k.metrics.irqs.labels(String(line)).inc();
+    if (line === 0) this.k.sched.tick();
     const owner = this.k.irqs.raise(line);
     if (!owner) return;
     const ep = this.k.table.get(owner);

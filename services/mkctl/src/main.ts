@@ -20,6 +20,7 @@ import { composeTarget } from "./chaos/compose-target.ts";
 import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
 import { genConfig } from "./gen-config.ts";
 import { FS_USAGE, fsckCommand, fsCommand, fsError, mkfsCommand, type FsFlags } from "./fs-commands.ts";
+import { niceCommand, SCHED_USAGE, topCommand } from "./sched-commands.ts";
 
 const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
        mkctl ps [--json] [--run-dir DIR]   (with MK_CREDS set: ask that system, e.g. in compose)
@@ -30,6 +31,7 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
        mkctl events [--json] [--count N] [--for MS] [--run-dir DIR]   (follow mk.ev.>)
        mkctl chaos run FILE [--json] [--journal PATH] [--attach [--run-dir DIR] | --compose [--project P]]
 ${FS_USAGE}
+${SCHED_USAGE}
 PART is nats, kernel, hardware, rs or a service label (ata, tty, mfs, procfs, vfs). rs (the reincarnation
 server) starts the services and restarts one that dies or hangs: kill ata is a crash it
 repairs. start stops a process of that part that still runs, then starts a new one: a
@@ -164,8 +166,13 @@ async function ps(runDir: string | undefined, json: boolean): Promise<void> {
 }
 
 function args() {
+  // mkctl nice LABEL -5: a negative value is a positional, not an option.
+  const argv = process.argv.slice(2);
+  const negative = argv[0] === "nice" ? argv.filter((a) => /^-[0-9]+$/.test(a)) : [];
+  const rest = argv.filter((a) => !negative.includes(a));
   try {
     return parseArgs({
+      args: negative.length > 0 ? [...rest, "--", ...negative] : argv,
       allowPositionals: true,
       options: {
         json: { type: "boolean", default: false },
@@ -189,6 +196,7 @@ function args() {
         repair: { type: "boolean", default: false },
         yes: { type: "boolean", default: false },
         "block-size": { type: "string" },
+        interval: { type: "string" },
       },
     });
   } catch (e) {
@@ -333,6 +341,17 @@ async function main(): Promise<number> {
         return 0;
       } catch (e) {
         throw fsError(e);
+      } finally {
+        await client.stop();
+      }
+    }
+    case "top":
+    case "nice": {
+      const client = await connectMkctl(runDir);
+      try {
+        if (cmd === "top") await topCommand(client, { json: values.json, count: values.count, interval: values.interval });
+        else await niceCommand(client, arg, positionals[2]);
+        return 0;
       } finally {
         await client.stop();
       }

@@ -6,14 +6,15 @@
 //
 //   /proc/uptime            seconds since kernel-core booted
 //   /proc/endpoints         the endpoint table, one row per service
-//   /proc/<label>/status    state, endpoint, generation, pid, host, placement, since, restarts, messages, last death
+//   /proc/<label>/status    state, endpoint, generation, pid, host, placement, since, restarts, messages, last death,
+//                           and the scheduler's view: T when it stopped the process, queue, quantum, nice, CPU, switches
 //   /proc/<label>/generation, restarts, messages, privileges (JSON)
 //
 // Inode numbers follow from names (a hash of the label), so a handle held across a
 // restart of procfs still names the same file.
 import { crc32 } from "node:zlib";
-import { Fs, MkError, S, type EndpointInfo, type FileStat, type KernelEvent, type Reply } from "#abi";
-import { followEvents, sysGetEndpoints, type Server, type Sys } from "#libsys";
+import { Fs, MkError, S, type EndpointInfo, type FileStat, type KernelEvent, type ProcessInfo, type Reply } from "#abi";
+import { followEvents, sysGetEndpoints, sysGetProcesses, type Server, type Sys } from "#libsys";
 
 const ROOT = 1;
 const SYSTEM_FILES = ["uptime", "endpoints"] as const;
@@ -71,7 +72,7 @@ export class Procfs {
   }
 
   private onEvent(ev: KernelEvent): void {
-    if (ev.kind === "denied") return;
+    if (ev.kind === "denied" || ev.kind === "sched") return;
     const row = this.rows.get(ev.label);
     const state = ev.kind === "dead" ? "dead" : ev.kind === "ready" ? "ready" : "starting";
     const info: EndpointInfo = {
@@ -82,6 +83,15 @@ export class Procfs {
     const lastDeath = ev.kind === "dead" ? { cause: ev.cause ?? "unknown", ...(ev.detail ? { detail: ev.detail } : {}), at: ev.at } : row?.lastDeath;
     this.rows.set(ev.label, { info, ...(lastDeath ? { lastDeath } : {}) });
     this.dirIno(ev.label);
+  }
+
+  /** The process table's row for label's live incarnation (state T: stopped by the scheduler), when the kernel lets procfs read it. */
+  private async process(label: string): Promise<ProcessInfo | undefined> {
+    try {
+      return (await sysGetProcesses(this.sys)).processes.find((p) => p.label === label);
+    } catch {
+      return undefined;
+    }
   }
 
   private node(ino: number): Node {
@@ -108,6 +118,7 @@ export class Procfs {
     }
     if (n.kind !== "file") throw new MkError("EISDIR", "a directory of /proc has no content to read");
     if (n.name === "messages" || n.name === "status" || n.name === "privileges") await this.reload();
+    const proc = n.name === "status" ? await this.process(n.label) : undefined;
     const row = this.rows.get(n.label);
     if (!row) throw new MkError("ESTALE", `procfs knows no service ${n.label}`);
     const i = row.info;
@@ -124,6 +135,7 @@ export class Procfs {
         const lines = [
           ["Name", i.label], ["Endpoint", i.endpoint], ["State", i.state], ["Generation", i.generation], ["Restarts", Math.max(0, i.generation - 1)],
           ["Pid", i.pid], ["Host", i.host], ["Placement", i.placement], ["Since", i.since], ["Messages", i.messages],
+          ...(proc ? [["Sched", `${proc.stat} (${proc.state})`], ["Priority", proc.priority], ["Quantum", `${proc.quantum_ms} ms`], ["Nice", proc.nice], ["CpuMs", proc.cpu_ms], ["Switches", `${proc.voluntary} voluntary, ${proc.involuntary} involuntary`]] : []),
           ...(row.lastDeath ? [["LastDeath", `${row.lastDeath.cause}${row.lastDeath.detail ? ` (${row.lastDeath.detail})` : ""} at ${row.lastDeath.at}`]] : []),
         ];
         return utf8.encode(lines.map(([k, v]) => `${k}:\t${v}`).join("\n") + "\n");

@@ -1,0 +1,79 @@
+// Scheduling as user space sees it: the 16 priority queues, the bounds the kernel holds a
+// policy to, the weights nice maps to, and one row of the kernel's process table.
+
+/** Priority queues, 0 the highest (MINIX NR_SCHED_QUEUES). */
+export const NR_SCHED_QUEUES = 16;
+/** Default queue by class: drivers above servers above user programs (MINIX TASK_Q, USER_Q). */
+export const SchedQueue = { DRIVER: 2, SERVER: 4, USER: 7, LOWEST: 15 } as const;
+/** A quantum the kernel accepts (ms): SYS_SCHEDULE outside it is EINVAL. */
+export const QUANTUM_MIN_MS = 1;
+export const QUANTUM_MAX_MS = 10_000;
+/** MINIX's DEFAULT_USER_TIME_SLICE. */
+export const DEFAULT_QUANTUM_MS = 200;
+export const NICE_MIN = -20;
+export const NICE_MAX = 19;
+
+/** Linux's sched_prio_to_weight (nice 0 = 1024; each step about 1.25x). */
+const WEIGHTS = [
+  88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
+  9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277,
+  1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
+  110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+] as const;
+
+/** The weight a nice value stands for (weighted fair share). */
+export function niceWeight(nice: number): number {
+  const n = Math.max(NICE_MIN, Math.min(NICE_MAX, Math.trunc(nice)));
+  return WEIGHTS[n - NICE_MIN];
+}
+
+/**
+ * A process's scheduling state. running: on one of the `cpus`; ready: runnable, not
+ * stopped, waiting for a CPU (a process the kernel cannot stop); preempted: runnable and
+ * stopped by the scheduler (SIGSTOP: T in /proc); reply: blocked in sendrec, waiting for
+ * its answer; receiving: blocked with no message to handle; free: runs outside the
+ * scheduler (inside kernel-core, or a process the kernel cannot verify and so never stops).
+ */
+export type ProcState = "running" | "ready" | "preempted" | "reply" | "receiving" | "free";
+
+/** One row of the process table (getinfo processes, `mkctl top --json`). */
+export interface ProcessInfo {
+  endpoint: string;
+  label: string;
+  pid: number;
+  placement: "kernel" | "user";
+  class: "driver" | "server" | "user";
+  state: ProcState;
+  /** One letter as ps shows it: R running, T stopped by the scheduler, S sleeping (blocked), F free. */
+  stat: "R" | "T" | "S" | "F";
+  priority: number;
+  base_priority: number;
+  quantum_ms: number;
+  /** What is left of the current quantum. */
+  left_ms: number;
+  nice: number;
+  /** CPU time charged while scheduled (measured from /proc/<pid>/schedstat when the kernel can read it). */
+  cpu_ms: number;
+  /** Share of one CPU over the last second, percent. */
+  cpu_pct: number;
+  voluntary: number;
+  involuntary: number;
+  /** Messages it has to handle, and sendrecs it waits on. */
+  pending_in: number;
+  waiting_out: number;
+}
+
+/** The scheduler as a whole (getinfo processes). */
+export interface SchedSummary {
+  enabled: boolean;
+  cpus: number;
+  pit_hz: number;
+  ticks: number;
+  /** Whose policy is in force: the sched server's, or the kernel's own round robin. */
+  policy: "server" | "round-robin";
+  /** Stops and continues the kernel has made. */
+  stops: number;
+  continues: number;
+  /** SYS_SCHEDULE answers refused with EINVAL. */
+  refused: number;
+}

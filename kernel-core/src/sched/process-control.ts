@@ -1,0 +1,141 @@
+// How the scheduler acts on real processes: SIGSTOP and SIGCONT, and what /proc says of
+// a process (its state letter and CPU time). A pid is only ever touched after it proved
+// to be the incarnation that registered: its environment names the label (MK_LABEL) and
+// this run's credentials directory (MK_CREDS), so kernel-core, nats-server, the
+// emulator and anything outside this mkos run can never be stopped.
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+export interface ProcSample {
+  /** The state letter of /proc/<pid>/stat: R running, S sleeping, T stopped ... */
+  state: string;
+  /** CPU time used so far, in nanoseconds. */
+  cpuNs: number;
+}
+
+/** The scheduler's hands: a test gives it a fake one. */
+export interface ProcessControl {
+  /** Whether pid is label's process in this run (and may so be stopped). */
+  verify(pid: number, label: string): boolean;
+  /** false: the process is gone. */
+  stop(pid: number): boolean;
+  cont(pid: number): boolean;
+  /** undefined: the process is gone (or is no longer the one verified). */
+  sample(pid: number): ProcSample | undefined;
+}
+
+/** /proc/<pid>/stat's fields after the command name: [0] state, [11] utime, [12] stime, [19] starttime. */
+function statFields(pid: number): string[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return undefined;
+  }
+  const close = text.lastIndexOf(")");
+  return close < 0 ? undefined : text.slice(close + 2).split(" ");
+}
+
+const CLK_TCK_NS = 10_000_000; // USER_HZ 100 on Linux
+
+/** Signals and /proc: process mode, or containers sharing kernel-core's PID namespace. */
+export class SignalControl implements ProcessControl {
+  private readonly credsDir: string | undefined;
+  /** starttime of each verified pid: a reused pid is not the process verified. */
+  private readonly started = new Map<number, string>();
+
+  constructor(credsFile = process.env.MK_CREDS) {
+    this.credsDir = credsFile ? dirname(credsFile) : undefined;
+  }
+
+  verify(pid: number, label: string): boolean {
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === process.ppid) return false;
+    const env = readEnviron(pid);
+    if (!env || env.get("MK_LABEL") !== label) return false;
+    if (this.credsDir !== undefined && dirname(env.get("MK_CREDS") ?? "") !== this.credsDir) return false;
+    const f = statFields(pid);
+    if (!f) return false;
+    this.started.set(pid, f[19]);
+    return true;
+  }
+
+  stop(pid: number): boolean {
+    return this.signal(pid, "SIGSTOP");
+  }
+
+  cont(pid: number): boolean {
+    return this.signal(pid, "SIGCONT");
+  }
+
+  sample(pid: number): ProcSample | undefined {
+    const f = statFields(pid);
+    if (!f || (this.started.has(pid) && this.started.get(pid) !== f[19])) return undefined;
+    let cpuNs: number;
+    try {
+      // The main thread's run time in ns (the JavaScript thread of a Node process).
+      cpuNs = Number(readFileSync(`/proc/${pid}/schedstat`, "latin1").split(" ")[0]);
+    } catch {
+      cpuNs = (Number(f[11]) + Number(f[12])) * CLK_TCK_NS;
+    }
+    return { state: f[0], cpuNs: Number.isFinite(cpuNs) ? cpuNs : 0 };
+  }
+
+  /** Forgets a pid once its incarnation is gone. */
+  forget(pid: number): void {
+    this.started.delete(pid);
+  }
+
+  private signal(pid: number, sig: "SIGSTOP" | "SIGCONT"): boolean {
+    if (!this.started.has(pid)) return false;
+    try {
+      process.kill(pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Continues every process of this run left stopped (state T): what a previous
+   * kernel-core stopped before it died. Returns the pids continued.
+   */
+  thawRun(labels: ReadonlySet<string>): number[] {
+    if (this.credsDir === undefined) return [];
+    const out: number[] = [];
+    let pids: string[];
+    try {
+      pids = readdirSync("/proc").filter((d) => /^[0-9]+$/.test(d));
+    } catch {
+      return out;
+    }
+    for (const d of pids) {
+      const pid = Number(d);
+      if (pid === process.pid || statFields(pid)?.[0] !== "T") continue;
+      const env = readEnviron(pid);
+      const label = env?.get("MK_LABEL");
+      if (!env || !label || !labels.has(label) || dirname(env.get("MK_CREDS") ?? "") !== this.credsDir) continue;
+      try {
+        process.kill(pid, "SIGCONT");
+        out.push(pid);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out;
+  }
+}
+
+function readEnviron(pid: number): Map<string, string> | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, "latin1");
+  } catch {
+    return undefined;
+  }
+  const env = new Map<string, string>();
+  for (const kv of raw.split("\0")) {
+    const i = kv.indexOf("=");
+    if (i > 0 && (kv.startsWith("MK_LABEL=") || kv.startsWith("MK_CREDS="))) env.set(kv.slice(0, i), kv.slice(i + 1));
+  }
+  return env;
+}

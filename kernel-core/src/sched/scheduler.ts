@@ -1,0 +1,356 @@
+// The process table and the mechanism of scheduling (MINIX's proc.c and clock task; the
+// policy is the sched server's). Every incarnation has a row. The trap path says who is
+// blocked: a caller in sendrec waits for its reply, a server with no message to handle
+// waits in receive; what runs without trapping (a computing user program) is seen in
+// /proc at each clock tick, as is a process the trap path thinks busy that in fact
+// sleeps (waiting on what the kernel does not see). Of the runnable processes the `cpus` best run: lowest queue
+// number first, first come first within a queue (16 FIFO queues, kept as one order by
+// (priority, seq)). The rest are really stopped (SIGSTOP) and continued when their turn
+// comes. PIT ticks charge the running processes their CPU time; one whose quantum runs
+// out goes to the back of its queue, and the sched server is told so (it may answer with
+// SYS_SCHEDULE); without sched the kernel goes on round robin with the settings it has.
+import {
+  DEFAULT_QUANTUM_MS, MkError, NICE_MAX, NICE_MIN, NR_SCHED_QUEUES, QUANTUM_MAX_MS, QUANTUM_MIN_MS, SchedQueue,
+  type ProcessInfo, type ProcState, type ReqArgs, type Sched, type SchedSummary,
+} from "#abi";
+import type { Clock } from "#base/clock.ts";
+import type { Logger } from "#base/log.ts";
+import type { ProcessControl } from "./process-control.ts";
+
+export type ProcClass = ProcessInfo["class"];
+export type NoQuantum = ReqArgs<typeof Sched.SCHED_NO_QUANTUM>;
+
+/** A label's settings from the privilege table (`sched:`) and its class. */
+export interface ProcDefaults {
+  cls: ProcClass;
+  priority?: number;
+  quantumMs?: number;
+  nice?: number;
+}
+
+interface Proc {
+  readonly key: string;
+  readonly label: string;
+  readonly pid: number;
+  readonly placement: "kernel" | "user";
+  readonly cls: ProcClass;
+  /** Verified as label's process in this run: the scheduler may stop it. */
+  readonly controllable: boolean;
+  readonly basePriority: number;
+  readonly baseQuantumMs: number;
+  priority: number;
+  quantumMs: number;
+  leftMs: number;
+  /** Place within its queue: smaller runs first. */
+  seq: number;
+  pendingIn: number;
+  waitingOut: number;
+  /** At the last tick it was computing (R in /proc, or used half a tick of CPU). */
+  busy: boolean;
+  /**
+   * At the last tick it slept and used (almost) no CPU although the trap path thinks it
+   * has work: it waits on something the kernel does not see (a timer, another
+   * endpoint's start, a kernel call). Not runnable until a message or reply reaches it.
+   */
+  idle: boolean;
+  running: boolean;
+  /** Stopped by the scheduler. */
+  stopped: boolean;
+  /** Stopped by someone else (a chaos hang): never continued by the scheduler, not runnable. */
+  frozen: boolean;
+  cpuNs: number;
+  lastCpuNs?: number;
+  voluntary: number;
+  involuntary: number;
+  blockedSinceExpiry: number;
+  /** A SCHED_NO_QUANTUM for it is on its way: at most one. */
+  askingPolicy: boolean;
+  window: { at: number; cpuNs: number; pct: number };
+}
+
+export interface SchedulerOptions {
+  clock: Clock;
+  control: ProcessControl;
+  log: Logger;
+  enabled: boolean;
+  cpus: number;
+  pitHz: number;
+  /** Tells the policy server a quantum ran out; resolves false when nothing took the message. */
+  policy?: (msg: NoQuantum) => Promise<boolean>;
+  /** A change worth publishing on the event stream. */
+  event?: (row: ProcessInfo, detail: string) => void;
+}
+
+/** A sendrec in the kernel: released when answered (or failed). */
+export type Release = () => void;
+
+const NONE: Release = () => undefined;
+
+export class Scheduler {
+  private readonly o: SchedulerOptions;
+  private readonly procs = new Map<string, Proc>();
+  /** mkctl nice, per label: outlives incarnations. Bounded by the privilege table's labels. */
+  private readonly nices = new Map<string, number>();
+  private seq = 0;
+  private ticks = 0;
+  private stops = 0;
+  private continues = 0;
+  private refused = 0;
+  private policyInForce: SchedSummary["policy"] = "round-robin";
+
+  constructor(o: SchedulerOptions) {
+    this.o = o;
+  }
+
+  get enabled(): boolean {
+    return this.o.enabled;
+  }
+
+  /** A new incarnation (started or resumed). Rows of other hosts or unverified pids are free: never stopped. */
+  add(e: { key: string; label: string; pid: number; placement: "kernel" | "user"; sameHost: boolean }, d: ProcDefaults): void {
+    if (this.procs.has(e.key)) return;
+    const base = d.priority ?? (d.cls === "driver" ? SchedQueue.DRIVER : d.cls === "server" ? SchedQueue.SERVER : SchedQueue.USER);
+    const quantum = d.quantumMs ?? DEFAULT_QUANTUM_MS;
+    if (d.nice !== undefined && !this.nices.has(e.label)) this.nices.set(e.label, d.nice);
+    const controllable = this.o.enabled && e.placement === "user" && e.sameHost && this.o.control.verify(e.pid, e.label);
+    const now = this.o.clock.now();
+    this.procs.set(e.key, {
+      key: e.key, label: e.label, pid: e.pid, placement: e.placement, cls: d.cls, controllable,
+      basePriority: base, baseQuantumMs: quantum, priority: base, quantumMs: quantum, leftMs: quantum, seq: ++this.seq,
+      pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, frozen: false,
+      cpuNs: 0, voluntary: 0, involuntary: 0, blockedSinceExpiry: 0, askingPolicy: false, window: { at: now, cpuNs: 0, pct: 0 },
+    });
+    this.reschedule();
+  }
+
+  /** The incarnation is dead: a process it stopped is continued (so it can end), never left frozen. */
+  remove(key: string): void {
+    const p = this.procs.get(key);
+    if (!p) return;
+    this.procs.delete(key);
+    if (p.stopped) this.cont(p);
+    this.reschedule();
+  }
+
+  /**
+   * A message for `dst` from `src` (an incarnation, or undefined for the kernel itself):
+   * dst has one more to handle, src waits for one more reply. Whoever should run now is
+   * dispatched, and a destination that may not run yet is stopped before the message
+   * is handed over (held, by priority, never lost).
+   */
+  enter(dst: string, src: string | undefined, waits: boolean): Release {
+    if (!this.o.enabled) return NONE;
+    const d = this.procs.get(dst);
+    const s = waits && src ? this.procs.get(src) : undefined;
+    if (!d && !s) return NONE;
+    if (d) {
+      d.pendingIn++;
+      d.idle = false; // it has a message: it will run
+    }
+    if (s) s.waitingOut++;
+    this.reschedule();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (d && this.procs.get(d.key) === d) {
+        d.pendingIn--;
+        d.busy = false; // answered: presumed back in receive until a tick sees it compute
+      }
+      if (s && this.procs.get(s.key) === s) {
+        s.waitingOut--;
+        s.idle = false; // its reply arrived: it will run
+      }
+      this.reschedule();
+    };
+  }
+
+  /** One PIT tick (IRQ 0): sample, charge, expire quanta, dispatch. */
+  tick(): void {
+    if (!this.o.enabled) return;
+    this.ticks++;
+    const now = this.o.clock.now();
+    const tickMs = 1000 / this.o.pitHz;
+    for (const p of this.procs.values()) {
+      if (!p.controllable) continue;
+      const s = this.o.control.sample(p.pid);
+      if (!s) {
+        p.busy = false; // gone: the kernel's death event removes the row
+        continue;
+      }
+      const used = p.lastCpuNs === undefined ? 0 : Math.max(0, s.cpuNs - p.lastCpuNs);
+      p.lastCpuNs = s.cpuNs;
+      p.cpuNs += used;
+      if (s.state === "T" && !p.stopped) p.frozen = true;
+      else if (s.state !== "T") p.frozen = false;
+      if (p.stopped && s.state !== "T" && s.state !== "t") this.stopNow(p); // continued behind the scheduler's back
+      if (!p.stopped) {
+        p.busy = s.state === "R" || used >= (tickMs * 1e6) / 2;
+        p.idle = s.state !== "R" && used < (tickMs * 1e6) / 10;
+      }
+      if (now - p.window.at >= 1000) {
+        p.window = { at: now, cpuNs: p.cpuNs, pct: Math.round(((p.cpuNs - p.window.cpuNs) / ((now - p.window.at) * 1e6)) * 1000) / 10 };
+      }
+      if (!p.running) continue;
+      p.leftMs -= used / 1e6;
+      if (p.leftMs > 0) continue;
+      // The quantum is used up: to the back of its queue, with a fresh one (round robin)
+      // less what it overran (ticks come every 1000/pit_hz ms, so shares stay exact over
+      // many quanta); the policy hears of it and may change both.
+      p.seq = ++this.seq;
+      p.leftMs = p.quantumMs + Math.max(p.leftMs, -p.quantumMs);
+      this.askPolicy(p);
+    }
+    this.reschedule();
+  }
+
+  /** SYS_SCHEDULE from the sched server. EINVAL leaves the process as it was. */
+  schedule(endpoint: string, priority: number, quantumMs: number): void {
+    const p = this.procs.get(endpoint);
+    if (!Number.isInteger(priority) || priority < 0 || priority >= NR_SCHED_QUEUES) {
+      this.refused++;
+      throw new MkError("EINVAL", `priority ${priority} is not a queue 0-${NR_SCHED_QUEUES - 1}`);
+    }
+    if (!Number.isInteger(quantumMs) || quantumMs < QUANTUM_MIN_MS || quantumMs > QUANTUM_MAX_MS) {
+      this.refused++;
+      throw new MkError("EINVAL", `quantum ${quantumMs} ms is outside ${QUANTUM_MIN_MS}-${QUANTUM_MAX_MS} ms`);
+    }
+    if (!p) throw new MkError("EDEADSRCDST", `${endpoint} is not a live incarnation`);
+    if (priority < p.basePriority) {
+      this.refused++;
+      throw new MkError("EINVAL", `priority ${priority} is above ${p.label}'s ceiling, queue ${p.basePriority}`);
+    }
+    this.policyIs("server", p);
+    if (p.priority === priority && p.quantumMs === quantumMs) return;
+    const before = `queue ${p.priority}, ${p.quantumMs} ms`;
+    p.priority = priority;
+    p.quantumMs = quantumMs;
+    p.leftMs = Math.min(p.leftMs, quantumMs);
+    this.o.event?.(this.info(p), `sched: ${before} -> queue ${priority}, ${quantumMs} ms`);
+    this.reschedule();
+  }
+
+  /** mkctl nice: for label's incarnations from now on. EINVAL outside -20..19. */
+  nice(label: string, nice: number): void {
+    if (!Number.isInteger(nice) || nice < NICE_MIN || nice > NICE_MAX) throw new MkError("EINVAL", `nice ${nice} is outside ${NICE_MIN}..${NICE_MAX}`);
+    const before = this.niceOf(label);
+    this.nices.set(label, nice);
+    for (const p of this.procs.values()) if (p.label === label) this.o.event?.(this.info(p), `nice ${before} -> ${nice}`);
+  }
+
+  niceOf(label: string): number {
+    return this.nices.get(label) ?? 0;
+  }
+
+  rows(): ProcessInfo[] {
+    return [...this.procs.values()].map((p) => this.info(p)).sort((a, b) => a.priority - b.priority || a.label.localeCompare(b.label));
+  }
+
+  summary(): SchedSummary {
+    return {
+      enabled: this.o.enabled, cpus: this.o.cpus, pit_hz: this.o.pitHz, ticks: this.ticks, policy: this.policyInForce,
+      stops: this.stops, continues: this.continues, refused: this.refused,
+    };
+  }
+
+  /** kernel-core stops: every process it stopped runs again. */
+  releaseAll(): void {
+    for (const p of this.procs.values()) if (p.stopped) this.cont(p);
+  }
+
+  private runnable(p: Proc): boolean {
+    if (p.frozen) return false;
+    if (p.stopped) return true; // it was runnable when stopped, and cannot block while stopped
+    if (p.idle) return false;
+    if (p.pendingIn > p.waitingOut) return true;
+    return p.pendingIn === 0 && p.waitingOut === 0 && p.busy;
+  }
+
+  /**
+   * Who runs: the `cpus` best runnable, controllable processes. Stops first, then
+   * continues, so that more than `cpus` never run at once.
+   */
+  private reschedule(): void {
+    if (!this.o.enabled) return;
+    const runnable: Proc[] = [];
+    for (const p of this.procs.values()) {
+      if (!p.controllable) continue;
+      if (this.runnable(p)) runnable.push(p);
+      else if (p.running) {
+        p.running = false; // it blocked: a voluntary switch
+        p.voluntary++;
+        p.blockedSinceExpiry++;
+      }
+    }
+    runnable.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+    const want = new Set(runnable.slice(0, this.o.cpus));
+    for (const p of runnable) {
+      if (want.has(p) || p.stopped) continue;
+      if (p.running) {
+        p.running = false;
+        p.involuntary++;
+      }
+      this.stopNow(p);
+    }
+    for (const p of want) {
+      if (p.running) continue;
+      if (p.stopped) this.cont(p);
+      p.running = true;
+      if (p.leftMs <= 0) p.leftMs = p.quantumMs;
+    }
+  }
+
+  private stopNow(p: Proc): void {
+    if (this.o.control.stop(p.pid)) {
+      p.stopped = true;
+      this.stops++;
+    }
+  }
+
+  private cont(p: Proc): void {
+    p.stopped = false;
+    if (this.o.control.cont(p.pid)) this.continues++;
+  }
+
+  private askPolicy(p: Proc): void {
+    const blocked = p.blockedSinceExpiry;
+    p.blockedSinceExpiry = 0;
+    if (!this.o.policy || p.askingPolicy) return;
+    p.askingPolicy = true;
+    const msg: NoQuantum = {
+      endpoint: p.key, class: p.cls, priority: p.priority, base_priority: p.basePriority, quantum_ms: p.quantumMs,
+      base_quantum_ms: p.baseQuantumMs, nice: this.niceOf(p.label), blocked, cpu_ms: Math.round(p.cpuNs / 1e6),
+    };
+    this.o.policy(msg).then(
+      (taken) => this.policyAnswered(p, taken),
+      () => this.policyAnswered(p, false),
+    );
+  }
+
+  private policyAnswered(p: Proc, taken: boolean): void {
+    p.askingPolicy = false;
+    this.policyIs(taken ? "server" : "round-robin", p);
+  }
+
+  private policyIs(now: SchedSummary["policy"], p: Proc): void {
+    if (now === this.policyInForce) return;
+    this.policyInForce = now;
+    this.o.log.warn({ policy: now }, now === "server" ? "the sched server answers again: its policy is in force" : "the sched server does not answer: the kernel schedules round robin");
+    this.o.event?.(this.info(p), now === "server" ? "policy: the sched server's" : "policy: the kernel's round robin (sched does not answer)");
+  }
+
+  private info(p: Proc): ProcessInfo {
+    const state: ProcState = !p.controllable ? "free"
+      : p.running ? "running"
+        : p.stopped ? "preempted"
+          : this.runnable(p) ? "ready"
+            : p.waitingOut > 0 ? "reply" : "receiving";
+    const stat = state === "free" ? "F" : p.stopped || p.frozen ? "T" : state === "running" || state === "ready" ? "R" : "S";
+    return {
+      endpoint: p.key, label: p.label, pid: p.pid, placement: p.placement, class: p.cls, state, stat,
+      priority: p.priority, base_priority: p.basePriority, quantum_ms: p.quantumMs, left_ms: Math.max(0, Math.round(p.leftMs)),
+      nice: this.niceOf(p.label), cpu_ms: Math.round(p.cpuNs / 1e6), cpu_pct: p.window.pct,
+      voluntary: p.voluntary, involuntary: p.involuntary, pending_in: p.pendingIn, waiting_out: p.waitingOut,
+    };
+  }
+}

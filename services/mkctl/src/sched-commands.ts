@@ -1,0 +1,65 @@
+// mkctl top and mkctl nice: the kernel's process table, live, and a label's nice value.
+import { KERNEL, MkError, NICE_MAX, NICE_MIN, type ProcessInfo, type SchedSummary } from "#abi";
+import { LocalError } from "#base/errors.ts";
+import { sysGetProcesses, sysNice, type RunningService } from "#libsys";
+
+export const SCHED_USAGE = `       mkctl top [--json] [--count N] [--interval MS] [--run-dir DIR]   (the process table, live)
+       mkctl nice LABEL N [--run-dir DIR]   (N from ${NICE_MIN} to ${NICE_MAX}; the fair policy turns it into a weight)`;
+
+const HEAD = ["LABEL", "PID", "S", "STATE", "PRI", "QUANTUM", "NICE", "CPU%", "CPU_MS", "VOL", "INVOL", "IN", "OUT"];
+
+export function topTable(processes: ProcessInfo[], s: SchedSummary): string {
+  const head = `mkos scheduler: ${s.enabled ? "on" : "off"}, ${s.cpus} cpu${s.cpus === 1 ? "" : "s"}, policy ${s.policy}, ${s.ticks} ticks at ${s.pit_hz} Hz, ${s.stops} stops, ${s.continues} continues, ${s.refused} refused`;
+  const body = processes.map((p) => [
+    p.label, String(p.pid), p.stat, p.state, String(p.priority), `${p.quantum_ms}ms`, String(p.nice), p.cpu_pct.toFixed(1), String(p.cpu_ms),
+    String(p.voluntary), String(p.involuntary), String(p.pending_in), String(p.waiting_out),
+  ]);
+  const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  return [head, "", ...[HEAD, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd())].join("\n");
+}
+
+function positive(name: string, v: string | undefined, dflt: number | undefined): number | undefined {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new LocalError("MK_ERR_USAGE", `mkctl top --${name} needs a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/**
+ * `mkctl top`: redraws every interval until Ctrl-C (or N samples); `--json` prints one
+ * sample and ends. Not a terminal: each sample is printed after the last.
+ */
+export async function topCommand(client: RunningService, o: { json: boolean; count?: string; interval?: string }): Promise<void> {
+  const interval = positive("interval", o.interval, 1000)!;
+  const count = positive("count", o.count, o.json ? 1 : undefined);
+  let stop = false;
+  const onSig = () => (stop = true);
+  process.once("SIGINT", onSig);
+  try {
+    for (let i = 0; count === undefined || i < count; i++) {
+      const { processes, sched } = await sysGetProcesses(client.sys);
+      if (o.json) process.stdout.write(JSON.stringify({ at: new Date().toISOString(), sched, processes }) + "\n");
+      else process.stdout.write((process.stdout.isTTY ? "\x1b[H\x1b[2J" : i > 0 ? "\n" : "") + topTable(processes, sched) + "\n");
+      if (stop || (count !== undefined && i + 1 >= count)) break;
+      await new Promise((r) => setTimeout(r, interval));
+      if (stop) break;
+    }
+  } finally {
+    process.off("SIGINT", onSig);
+  }
+}
+
+/** `mkctl nice LABEL N`. */
+export async function niceCommand(client: RunningService, label: string | undefined, value: string | undefined): Promise<void> {
+  if (!label || value === undefined) throw new LocalError("MK_ERR_USAGE", "nice needs a LABEL and a value N (e.g. mkctl nice shell -5)");
+  if (label === KERNEL || label === "kernel-core") throw new LocalError("MK_ERR_USAGE", "kernel-core is not scheduled: it has no nice value (name a service or user program)");
+  const n = Number(value);
+  if (!/^-?[0-9]+$/.test(value) || n < NICE_MIN || n > NICE_MAX) throw new LocalError("MK_ERR_USAGE", `nice ${JSON.stringify(value)}: N is an integer from ${NICE_MIN} to ${NICE_MAX}`);
+  try {
+    await sysNice(client.sys, label, n);
+  } catch (e) {
+    if (e instanceof MkError && e.errno === "EBADSRCDST") throw new LocalError("MK_ERR_USAGE", `nice: no service or program ${JSON.stringify(label)} in the privilege table`, { cause: e });
+    throw e;
+  }
+  console.log(`${label}: nice ${n} (every incarnation of ${label} from now on; the policy applies it at the next quantum)`);
+}

@@ -1,0 +1,16 @@
+// sched as a placement-neutral module: kernel-core imports `service` for placement kernel;
+// src/main.ts runs it as its own process. MK_SCHED_POLICY chooses the policy (minix, fair).
+import { MkError } from "#abi";
+import type { ServiceModule } from "#libsys";
+import { POLICIES, type PolicyName } from "./policy.ts";
+import { SchedServer } from "./sched.ts";
+
+export { decide, fair, minix, POLICIES, type PolicyName } from "./policy.ts";
+export { SchedServer } from "./sched.ts";
+
+export function policyFromEnv(v = process.env.MK_SCHED_POLICY ?? "fair"): PolicyName {
+  if (!(POLICIES as readonly string[]).includes(v)) throw new MkError("EINVAL", `MK_SCHED_POLICY=${JSON.stringify(v)} is not a policy (${POLICIES.join(", ")})`);
+  return v as PolicyName;
+}
+
+export const service: ServiceModule = { label: "sched", create: (sys) => new SchedServer(sys, policyFromEnv()).server() };

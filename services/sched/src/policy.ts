@@ -1,0 +1,43 @@
+// The scheduling policies, as pure functions of what the kernel reports when a quantum
+// runs out (SCHED_NO_QUANTUM). The kernel holds every answer to its bounds (a queue no
+// higher than the process's ceiling, a quantum of 1 ms to 10 s).
+import { niceWeight, SchedQueue, type ReqArgs, type Sched } from "#abi";
+
+export type NoQuantum = ReqArgs<typeof Sched.SCHED_NO_QUANTUM>;
+export const POLICIES = ["minix", "fair"] as const;
+export type PolicyName = (typeof POLICIES)[number];
+
+export interface Decision {
+  priority: number;
+  quantum_ms: number;
+}
+
+/** Weighted fair share: the quantum of nice 0 (Linux's weight 1024). */
+export const FAIR_SLICE_MS = 100;
+const FAIR_MIN_MS = 10;
+const FAIR_MAX_MS = 2000;
+
+/**
+ * MINIX's policy: a process that used its whole quantum without blocking sinks one queue
+ * (to the lowest); one that blocked since rises one, up to its ceiling. A positive nice
+ * lowers the ceiling one queue per 5. The quantum stays the process's own.
+ */
+export function minix(m: NoQuantum): Decision {
+  const ceiling = Math.min(SchedQueue.LOWEST, m.base_priority + Math.max(0, Math.ceil(m.nice / 5)));
+  const priority = m.blocked > 0 ? Math.max(ceiling, m.priority - 1) : Math.min(SchedQueue.LOWEST, Math.max(ceiling, m.priority + 1));
+  return { priority, quantum_ms: m.base_quantum_ms };
+}
+
+/**
+ * Weighted fair share: every process of a class stays in its queue and gets a quantum in
+ * proportion to its weight (Linux's table: nice 0 is 1024, each step about 1.25x), so
+ * CPU-bound processes of one queue share the CPU in the ratio of their weights.
+ */
+export function fair(m: NoQuantum): Decision {
+  const q = Math.round((FAIR_SLICE_MS * niceWeight(m.nice)) / 1024);
+  return { priority: m.base_priority, quantum_ms: Math.max(FAIR_MIN_MS, Math.min(FAIR_MAX_MS, q)) };
+}
+
+export function decide(policy: PolicyName, m: NoQuantum): Decision {
+  return policy === "fair" ? fair(m) : minix(m);
+}

@@ -1,0 +1,349 @@
+// The scheduler's mechanism and the sched server's policies with a manual clock and a
+// fake process controller: no process is signalled and nothing sleeps. The fake runs
+// each "process" as a CPU model: one that computes burns CPU whenever it is not stopped.
+import { beforeEach, describe, expect, it } from "vitest";
+import { MkError, SchedQueue, type ProcessInfo } from "#abi";
+import { ManualClock } from "#base/clock.ts";
+import { createLogger } from "#base/log.ts";
+import type { ProcessControl, ProcSample } from "../../kernel-core/src/sched/process-control.ts";
+import { Scheduler, type NoQuantum, type ProcClass } from "../../kernel-core/src/sched/scheduler.ts";
+import { decide, fair, minix, type PolicyName } from "../../services/sched/src/policy.ts";
+
+const log = createLogger("test");
+log.level = "silent";
+const HZ = 100;
+
+interface FakeProc {
+  pid: number;
+  label: string;
+  stopped: boolean;
+  computing: boolean;
+  cpuNs: number;
+  externallyStopped: boolean;
+}
+
+/** A CPU model: a process that computes and is not stopped uses all of the time that passes. */
+class FakeControl implements ProcessControl {
+  readonly procs = new Map<number, FakeProc>();
+  readonly log: string[] = [];
+  maxRunning = 0;
+  refuseVerify = new Set<number>();
+
+  spawn(pid: number, label: string, computing: boolean): FakeProc {
+    const p = { pid, label, stopped: false, computing, cpuNs: 0, externallyStopped: false };
+    this.procs.set(pid, p);
+    return p;
+  }
+  /** Time passes: every computing, running process uses it. */
+  run(ms: number): void {
+    for (const p of this.procs.values()) if (p.computing && !p.stopped && !p.externallyStopped) p.cpuNs += ms * 1e6;
+  }
+  verify(pid: number, label: string): boolean {
+    return !this.refuseVerify.has(pid) && this.procs.get(pid)?.label === label;
+  }
+  stop(pid: number): boolean {
+    const p = this.procs.get(pid);
+    if (!p) return false;
+    p.stopped = true;
+    this.log.push(`stop ${p.label}`);
+    return true;
+  }
+  cont(pid: number): boolean {
+    const p = this.procs.get(pid);
+    if (!p) return false;
+    p.stopped = false;
+    this.log.push(`cont ${p.label}`);
+    this.maxRunning = Math.max(this.maxRunning, this.runningComputers());
+    return true;
+  }
+  sample(pid: number): ProcSample | undefined {
+    const p = this.procs.get(pid);
+    if (!p) return undefined;
+    return { state: p.stopped || p.externallyStopped ? "T" : p.computing ? "R" : "S", cpuNs: p.cpuNs };
+  }
+  /** Computing processes the scheduler controls that are not stopped. */
+  runningComputers(): number {
+    return [...this.procs.values()].filter((p) => p.computing && !p.stopped && !p.externallyStopped && !this.refuseVerify.has(p.pid)).length;
+  }
+}
+
+let clock: ManualClock;
+let control: FakeControl;
+let sched: Scheduler;
+let asked: NoQuantum[];
+let events: string[];
+let policyUp: boolean;
+let policyName: PolicyName | undefined;
+
+function make(cpus = 1, o: { policy?: PolicyName } = {}): void {
+  clock = new ManualClock();
+  control = new FakeControl();
+  asked = [];
+  events = [];
+  policyUp = true;
+  policyName = o.policy;
+  sched = new Scheduler({
+    clock, control, log, enabled: true, cpus, pitHz: HZ,
+    policy: async (m) => {
+      asked.push(m);
+      if (!policyUp) return false;
+      if (policyName) {
+        const d = decide(policyName, m);
+        queueMicrotask(() => sched.schedule(m.endpoint, d.priority, d.quantum_ms));
+      }
+      return true;
+    },
+    event: (row, detail) => events.push(`${row.label}: ${detail}`),
+  });
+}
+
+let nextPid = 100;
+function proc(label: string, cls: ProcClass, computing: boolean, extra: { quantumMs?: number; nice?: number } = {}): FakeProc {
+  const p = control.spawn(nextPid++, label, computing);
+  sched.add({ key: `${label}#1`, label, pid: p.pid, placement: "user", sameHost: true }, { cls, ...extra });
+  return p;
+}
+
+/** Runs the machine for ms: time passes in ticks, each charged by the scheduler. */
+async function run(ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 1000 / HZ) {
+    clock.advance(1000 / HZ);
+    control.run(1000 / HZ);
+    sched.tick();
+    await Promise.resolve(); // the policy's answers (microtasks)
+    expect(control.runningComputers()).toBeLessThanOrEqual(cpusOf());
+  }
+}
+let cpusValue = 1;
+const cpusOf = () => cpusValue;
+
+function row(label: string): ProcessInfo {
+  const r = sched.rows().find((x) => x.label === label);
+  if (!r) throw new Error(`no row ${label}`);
+  return r;
+}
+
+beforeEach(() => {
+  cpusValue = 1;
+  make(1);
+});
+
+describe("scheduler (mechanism)", () => {
+  it("sched - with one CPU, CPU-bound user programs take turns a quantum at a time; the rest are really stopped", async () => {
+    const a = proc("a", "user", true, { quantumMs: 50 });
+    const b = proc("b", "user", true, { quantumMs: 50 });
+    const c = proc("c", "user", true, { quantumMs: 50 });
+    await run(30); // the first tick sees them computing
+    expect(control.runningComputers()).toBe(1);
+    await run(1500);
+    const cpu = [a, b, c].map((p) => p.cpuNs / 1e6);
+    // 1.5 s of one CPU, shared in 50 ms turns: each within one quantum of a third.
+    for (const ms of cpu) expect(Math.abs(ms - 500)).toBeLessThanOrEqual(60);
+    expect(row("a").involuntary + row("b").involuntary + row("c").involuntary).toBeGreaterThan(20);
+    expect(control.maxRunning).toBe(1);
+    expect(sched.summary().stops).toBeGreaterThan(20);
+  });
+
+  it("sched - cpus sets how many run at once", async () => {
+    cpusValue = 2;
+    make(2);
+    for (const l of ["a", "b", "c", "d"]) proc(l, "user", true, { quantumMs: 40 });
+    await run(1000);
+    expect(control.maxRunning).toBe(2);
+    const total = sched.rows().reduce((s, r) => s + r.cpu_ms, 0);
+    expect(total).toBeGreaterThan(1900); // two CPUs' worth, less the first tick
+  });
+
+  it("sched - a message for a driver preempts a computing user program before it is handed over, and the program goes on once it is answered", async () => {
+    const hog = proc("hog", "user", true);
+    proc("ata", "driver", false);
+    await run(50);
+    expect(hog.stopped).toBe(false);
+    const release = sched.enter("ata#1", "client#1", true);
+    expect(hog.stopped).toBe(true); // stopped before the message reaches ata
+    expect(row("ata").state).toBe("running");
+    expect(row("hog").state).toBe("preempted");
+    expect(row("hog").stat).toBe("T");
+    release();
+    expect(hog.stopped).toBe(false);
+    expect(row("ata").state).toBe("receiving");
+    expect(row("ata").voluntary).toBe(1);
+    expect(row("hog").involuntary).toBe(1);
+  });
+
+  it("sched - a message for a server that may not run yet is held: the server is stopped first, and runs by priority", async () => {
+    const hog = proc("hog", "server", true, { quantumMs: 100 }); // a busy server at the same queue
+    const vfs = proc("vfs", "server", false);
+    await run(20);
+    const release = sched.enter("vfs#1", "client#1", true);
+    vfs.computing = true; // handling the message, once it may run
+    expect(vfs.stopped).toBe(true); // same queue, the hog is first: vfs waits its turn, stopped
+    expect(row("vfs").state).toBe("preempted");
+    await run(120); // the hog's quantum runs out: vfs's turn
+    expect(vfs.stopped).toBe(false);
+    expect(hog.stopped).toBe(true);
+    vfs.computing = false;
+    release();
+    expect(hog.stopped).toBe(false);
+  });
+
+  it("sched - a process with messages that sleeps anyway (waiting on what the kernel does not see) gives up the CPU at the next tick", async () => {
+    const vfs = proc("vfs", "server", false);
+    const mfs = proc("mfs", "server", true); // e.g. checking its disk at start
+    const release = sched.enter("vfs#1", "client#1", true); // vfs has a request, and waits for mfs to start
+    await run(20);
+    expect(mfs.stopped).toBe(false);
+    expect(vfs.stopped).toBe(false);
+    expect(row("vfs").state).toBe("receiving");
+    await run(1000);
+    expect(mfs.cpuNs / 1e6).toBeGreaterThan(950);
+    release();
+  });
+
+  it("sched - a blocked process gets no CPU and no quantum: a caller waiting in sendrec is not charged", async () => {
+    const caller = proc("caller", "user", true, { quantumMs: 100 });
+    const hog = proc("hog", "user", true, { quantumMs: 100 });
+    await run(20);
+    const release = sched.enter("server#1", "caller#1", true); // caller blocks on a reply
+    caller.computing = false; // in sendrec: a real blocked process uses no CPU
+    expect(row("caller").state).toBe("reply");
+    const before = row("caller");
+    await run(1000);
+    expect(row("caller").cpu_ms).toBe(before.cpu_ms);
+    expect(row("caller").left_ms).toBe(before.left_ms);
+    expect(row("caller").involuntary).toBe(before.involuntary);
+    expect(caller.stopped).toBe(false); // blocked, not stopped
+    expect(hog.cpuNs / 1e6).toBeGreaterThan(950);
+    release();
+  });
+
+  it("sched - a user program that never blocks cannot starve a driver, and no policy can raise it above its class", async () => {
+    proc("hog", "user", true);
+    const ata = proc("ata", "driver", false);
+    await run(100);
+    for (let i = 0; i < 50; i++) {
+      const release = sched.enter("ata#1", "client#1", true);
+      expect(ata.stopped).toBe(false);
+      expect(row("ata").state).toBe("running");
+      await run(10);
+      release();
+    }
+    expect(() => sched.schedule("hog#1", SchedQueue.DRIVER, 100)).toThrow(/above hog's ceiling/);
+  });
+
+  it("sched - SYS_SCHEDULE out of range is EINVAL and the process keeps its settings", async () => {
+    proc("p", "user", true, { quantumMs: 80 });
+    const bad: [number, number][] = [[16, 100], [-1, 100], [8, 0], [8, 36_000_000], [7.5, 100], [8, Number.NaN]];
+    for (const [prio, q] of bad) {
+      let err: unknown;
+      try {
+        sched.schedule("p#1", prio, q);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(MkError);
+      expect((err as MkError).errno).toBe("EINVAL");
+    }
+    expect(row("p").priority).toBe(SchedQueue.USER);
+    expect(row("p").quantum_ms).toBe(80);
+    expect(sched.summary().refused).toBe(bad.length);
+    expect(() => sched.schedule("gone#3", 8, 100)).toThrow(/not a live incarnation/);
+  });
+
+  it("sched - quantum expiry asks the policy, which hears whether the process blocked; its answer takes effect", async () => {
+    make(1, { policy: "minix" });
+    proc("hog", "user", true, { quantumMs: 50 });
+    proc("other", "user", true, { quantumMs: 50 });
+    await run(2000);
+    expect(asked.length).toBeGreaterThan(10);
+    expect(asked.every((m) => m.blocked === 0)).toBe(true);
+    // MINIX: used the whole quantum every time: sunk to the lowest queue.
+    expect(row("hog").priority).toBe(SchedQueue.LOWEST);
+    expect(events.some((e) => e.startsWith("hog: sched: queue 7, 50 ms -> queue 8"))).toBe(true);
+  });
+
+  it("sched - without the sched server the kernel goes on round robin, and catches up when sched answers again", async () => {
+    make(1, { policy: "fair" });
+    policyUp = false;
+    const a = proc("a", "user", true, { quantumMs: 50, nice: 0 });
+    const b = proc("b", "user", true, { quantumMs: 50, nice: -6 });
+    await run(1000);
+    expect(sched.summary().policy).toBe("round-robin");
+    expect(Math.abs(a.cpuNs - b.cpuNs) / 1e6).toBeLessThanOrEqual(60); // equal turns
+    policyUp = true;
+    await run(500);
+    expect(sched.summary().policy).toBe("server");
+    expect(row("b").quantum_ms).toBe(fair({ ...asked[0], nice: -6 }).quantum_ms);
+    expect(events.some((e) => e.includes("policy: the sched server's"))).toBe(true);
+  });
+
+  it("sched - weighted fair share: weights 1:2:4 get CPU within 10% of 1:2:4", async () => {
+    make(1, { policy: "fair" });
+    const ps = [proc("w1", "user", true, { nice: 0 }), proc("w2", "user", true, { nice: -3 }), proc("w4", "user", true, { nice: -6 })];
+    await run(30_000);
+    const cpu = ps.map((p) => p.cpuNs);
+    const total = cpu.reduce((s, x) => s + x, 0);
+    const want = [1, 2, 4].map((w) => w / 7);
+    cpu.forEach((c, i) => expect(Math.abs(c / total - want[i]) / want[i]).toBeLessThan(0.1));
+  });
+
+  it("sched - a process that dies while stopped is continued, never left frozen", async () => {
+    proc("a", "user", true);
+    const b = proc("b", "user", true);
+    await run(30);
+    const stopped = b.stopped ? b : control.procs.get(b.pid - 1)!;
+    expect(stopped.stopped).toBe(true);
+    sched.remove(`${stopped.label}#1`);
+    expect(stopped.stopped).toBe(false);
+  });
+
+  it("sched - a process someone else stopped (a chaos hang) is not continued, and does not hold a CPU", async () => {
+    const hung = proc("hung", "user", true);
+    const other = proc("other", "user", true);
+    await run(30);
+    hung.externallyStopped = true;
+    hung.stopped = false;
+    await run(500);
+    expect(row("hung").stat).toBe("T");
+    expect(control.log.filter((l) => l === "cont hung").length).toBeLessThanOrEqual(1);
+    expect(other.stopped).toBe(false);
+    expect(other.cpuNs / 1e6).toBeGreaterThan(400);
+  });
+
+  it("sched - a process the kernel cannot verify is listed free and never stopped", async () => {
+    control.refuseVerify.add(nextPid);
+    const stranger = proc("stranger", "user", true);
+    proc("hog", "user", true);
+    await run(500);
+    expect(row("stranger").state).toBe("free");
+    expect(stranger.stopped).toBe(false);
+    expect(control.log.some((l) => l.endsWith("stranger"))).toBe(false);
+  });
+
+  it("sched - nice is kept per label and refused outside -20..19", () => {
+    proc("p", "user", true);
+    sched.nice("p", -5);
+    expect(row("p").nice).toBe(-5);
+    expect(() => sched.nice("p", 20)).toThrow(/outside -20..19/);
+    expect(() => sched.nice("p", 1.5)).toThrow(MkError);
+    expect(row("p").nice).toBe(-5);
+  });
+});
+
+describe("sched server policies", () => {
+  const m: NoQuantum = { endpoint: "p#1", class: "user", priority: 7, base_priority: 7, quantum_ms: 200, base_quantum_ms: 200, nice: 0, blocked: 0, cpu_ms: 0 };
+  it("sched - minix: a process that used its quantum sinks, one that blocked rises to its ceiling, never past it", () => {
+    expect(minix(m)).toEqual({ priority: 8, quantum_ms: 200 });
+    expect(minix({ ...m, priority: 15 }).priority).toBe(15);
+    expect(minix({ ...m, priority: 10, blocked: 3 }).priority).toBe(9);
+    expect(minix({ ...m, priority: 7, blocked: 3 }).priority).toBe(7);
+    expect(minix({ ...m, priority: 7, blocked: 3, nice: 10 }).priority).toBe(9);
+  });
+  it("sched - fair: the quantum follows the weight of nice, the queue stays the class's", () => {
+    expect(fair(m)).toEqual({ priority: 7, quantum_ms: 100 });
+    expect(fair({ ...m, nice: -3 }).quantum_ms).toBe(194);
+    expect(fair({ ...m, nice: -6 }).quantum_ms).toBe(381);
+    expect(fair({ ...m, nice: 19 }).quantum_ms).toBe(10);
+    expect(fair({ ...m, nice: -20, priority: 15 }).priority).toBe(7);
+  });
+});
