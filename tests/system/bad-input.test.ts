@@ -39,7 +39,7 @@ describe("bad input", () => {
       [{ [H.type]: "abc", [H.dst]: "kernel" }, /not a decimal number/],
       [{ [H.type]: String(0x9999), [H.dst]: "kernel" }, /unknown message type 0x9999/],
       [{ [H.type]: String(0x615), [H.dst]: "kernel", [H.args]: "{not json" }, /not valid JSON/],
-      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: 7 }) }, /argument what: expected one of endpoints\|endpoint\|privileges, got 7/],
+      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: 7 }) }, /argument what: expected one of endpoints\|endpoint\|privileges\|processes, got 7/],
       [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoint", label: "ATA; rm" }) }, /argument label: .* does not match/],
       [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoint", label: "ata", waitMs: 1e9 }) }, /argument waitMs: 1000000000 is outside 0..600000/],
       [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoints", extra: 1 }) }, /argument extra: unknown argument/],

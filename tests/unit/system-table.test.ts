@@ -43,8 +43,23 @@ describe("privilege table", () => {
     expectError(bad, new RegExp(`^etc/system.yaml:${lineOf(bad, "0x3FZ")}: services.tty.io\\[0\\]: "0x3F8-0x3FZ" is not a port`));
   });
 
+  it("privilege table - scheduling settings: kernel.sched and per-service sched are read, bad values name their line", () => {
+    const t = parseSystemTable(shipped, "etc/system.yaml");
+    expect(t.kernel.sched).toEqual({ enabled: true, cpus: 1 });
+    const off = parseSystemTable(shipped.replace("    enabled: true          #", "    enabled: false         #"), "etc/system.yaml");
+    expect(off.kernel.sched.enabled).toBe(false);
+    const cpus = shipped.replace("cpus: 1 ", "cpus: 0 ");
+    expectError(cpus, new RegExp(`:${lineOf(cpus, "cpus: 0")}: kernel.sched.cpus: expected an integer from 1 to 64, got 0`));
+    const prio = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { priority: 16 }\n");
+    expectError(prio, new RegExp(`:${lineOf(prio, "priority: 16")}: services.sched.sched.priority: expected an integer from 0 to 15, got 16`));
+    const nice = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { nice: -3, quantum_ms: 50 }\n");
+    expect(parseSystemTable(nice, "etc/system.yaml").services.get("sched")!.sched).toEqual({ nice: -3, quantumMs: 50 });
+    const key = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { weight: 3 }\n");
+    expectError(key, new RegExp(`:${lineOf(key, "weight: 3")}: services.sched.sched.weight: unknown key`));
+  });
+
   it("privilege table - an unknown kernel call, key or ipc target is refused with its line", () => {
-    const call = inMkctl(shipped, "calls: [getinfo]", "calls: [getinfo, reboot]");
+    const call = inMkctl(shipped, "calls: [getinfo, nice]", "calls: [getinfo, reboot]");
     expectError(call, new RegExp(`:${lineOf(call, "reboot")}: services.mkctl.calls\\[1\\]: unknown kernel call "reboot"`));
     const key = inMkctl(shipped, "    console: true", "    consle: true");
     expectError(key, new RegExp(`:${lineOf(key, "consle")}: services.mkctl.consle: unknown key`));
