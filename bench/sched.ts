@@ -24,7 +24,7 @@ import { benchSystemYaml, columns, measure, quantile } from "./measure.ts";
 const USAGE = `usage: npm run bench:sched [-- options]
   --json        {"rows":[{path, p50_us, p99_us, ratio}], "shares":{weights, measured, jain}, "isolation":{idle_p99_us, loaded_p99_us, loaded_sched_off_p99_us}}
   --seconds N   how long the three weighted programs share the CPU (default 30)
-  --reads N     ATA reads per isolation sample (default 1000)
+  --reads N     ATA reads per isolation sample, and sendrecs for dispatch (default 1000)
   --help        this text`;
 
 const { values } = (() => {
@@ -241,10 +241,10 @@ async function main(): Promise<void> {
     baseOn = m.find((r) => r.path === "nats-raw")!.p50_us;
     for (const r of m) rows.push({ path: r.path === "nats-raw" ? "nats-raw (sched on)" : `${r.path} (sched on)`, p50_us: r.p50_us, p99_us: r.p99_us, ratio: r.ratio_p50 });
 
-    const sig = await signalCost(300);
+    const sig = await signalCost(Math.min(300, readsN));
     add("preempt: SIGSTOP until T in /proc", sig.stop, baseOn);
     add("preempt: SIGCONT until running", sig.cont, baseOn);
-    const fr = await freezerCost(300);
+    const fr = await freezerCost(Math.min(300, readsN));
     if (typeof fr === "string") say(`cgroup freezer not measured: ${fr}`);
     else {
       add("preempt: cgroup freeze until frozen", fr.stop, baseOn);
@@ -255,9 +255,9 @@ async function main(): Promise<void> {
     await program(on, "hog1");
     await new Promise((r) => setTimeout(r, 500));
     const before = (await sysGetProcesses(on.client.sys)).sched;
-    add("dispatch: sendrec to a server, a hog on the CPU", await timed(1000, () => on.client.sys.sendrec("bench-echo", Common.COMMON_PING)), baseOn);
+    add("dispatch: sendrec to a server, a hog on the CPU", await timed(readsN, () => on.client.sys.sendrec("bench-echo", Common.COMMON_PING)), baseOn);
     const after = (await sysGetProcesses(on.client.sys)).sched;
-    say(`dispatch: ${after.stops - before.stops} stops and ${after.continues - before.continues} continues for 1000 sendrecs`);
+    say(`dispatch: ${after.stops - before.stops} stops and ${after.continues - before.continues} continues for ${readsN} sendrecs`);
     await stopPrograms(on);
 
     say("isolation: ATA reads idle and under four CPU-bound programs ...");
@@ -299,7 +299,7 @@ async function main(): Promise<void> {
 
   const isolation = { idle_p99_us: stats(idleReads).p99, loaded_p99_us: stats(loadedOn).p99, loaded_sched_off_p99_us: stats(loadedOff).p99 };
   if (values.json) {
-    console.log(JSON.stringify({ rows, shares, isolation }, null, 2));
+    console.log(JSON.stringify({ rows, shares, isolation }));
     return;
   }
   console.log("\nbench:sched (ratio: p50 over the raw NATS round trip of the same system)");

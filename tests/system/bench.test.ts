@@ -51,6 +51,29 @@ describe("bench", () => {
     for (const x of r.throughput) expect(x.mb_s).toBeGreaterThan(0);
   }, 120_000);
 
+  it("bench - bench:sched prints preemption, dispatch and trap-path rows with ratios, the shares of weights 1:2:4 with Jain's index, and isolation with the scheduler on and off", async () => {
+    const { stdout } = await node(["bench/sched.ts", "--json", "--seconds", "2", "--reads", "100"]);
+    const r = JSON.parse(stdout.trim().split("\n").pop()!) as {
+      rows: { path: string; p50_us: number; p99_us: number; ratio: number }[];
+      shares: { weights: number[]; measured: number[]; jain: number };
+      isolation: { idle_p99_us: number; loaded_p99_us: number; loaded_sched_off_p99_us: number };
+    };
+    const paths = r.rows.map((x) => x.path);
+    expect(paths).toEqual(expect.arrayContaining(["nats-raw (sched on)", "kernel-sendrec (sched on)", "kernel-sendrec (sched off)", "preempt: SIGSTOP until T in /proc", "preempt: SIGCONT until running", "dispatch: sendrec to a server, a hog on the CPU"]));
+    for (const x of r.rows) {
+      expect(Object.keys(x).sort()).toEqual(["p50_us", "p99_us", "path", "ratio"]);
+      expect(x.p50_us).toBeGreaterThan(0);
+      expect(x.p99_us).toBeGreaterThanOrEqual(x.p50_us);
+    }
+    expect(r.rows.find((x) => x.path === "nats-raw (sched on)")!.ratio).toBe(1);
+    expect(r.shares.weights).toEqual([1, 2, 4]);
+    expect(r.shares.measured).toHaveLength(3);
+    expect(r.shares.measured.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
+    expect(r.shares.jain).toBeGreaterThan(0);
+    expect(r.shares.jain).toBeLessThanOrEqual(1);
+    for (const v of Object.values(r.isolation)) expect(v).toBeGreaterThan(0);
+  }, 180_000);
+
   it("bench - bench:js runs every party's real code over the in-memory bus and reports JavaScript per request", async () => {
     const { stdout } = await node(["bench/js-cost.ts", "--json", "--requests", "200"]);
     const rows = (JSON.parse(stdout.trim()) as { rows: { path: string; js_us: number }[] }).rows;

@@ -20,6 +20,7 @@ interface FakeProc {
   computing: boolean;
   cpuNs: number;
   externallyStopped: boolean;
+  hostNice?: number;
 }
 
 /** A CPU model: a process that computes and is not stopped uses all of the time that passes. */
@@ -55,6 +56,11 @@ class FakeControl implements ProcessControl {
     this.log.push(`cont ${p.label}`);
     this.maxRunning = Math.max(this.maxRunning, this.runningComputers());
     return true;
+  }
+  setHostNice(pid: number, nice: number): boolean {
+    const p = this.procs.get(pid);
+    if (p) p.hostNice = nice;
+    return p !== undefined;
   }
   sample(pid: number): ProcSample | undefined {
     const p = this.procs.get(pid);
@@ -318,6 +324,17 @@ describe("scheduler (mechanism)", () => {
     expect(row("stranger").state).toBe("free");
     expect(stranger.stopped).toBe(false);
     expect(control.log.some((l) => l.endsWith("stranger"))).toBe(false);
+  });
+
+  it("sched - the host runs drivers and servers at Linux nice 0, user programs lower, and lower still as they sink", async () => {
+    make(1, { policy: "minix" });
+    const ata = proc("ata", "driver", false);
+    const vfs = proc("vfs", "server", false);
+    const hog = proc("hog", "user", true, { quantumMs: 20 });
+    expect([ata.hostNice, vfs.hostNice, hog.hostNice]).toEqual([0, 0, 9]);
+    await run(1000);
+    expect(row("hog").priority).toBe(SchedQueue.LOWEST);
+    expect(hog.hostNice).toBe(19);
   });
 
   it("sched - nice is kept per label and refused outside -20..19", () => {

@@ -4,6 +4,7 @@
 // this run's credentials directory (MK_CREDS), so kernel-core, nats-server, the
 // emulator and anything outside this mkos run can never be stopped.
 import { readFileSync, readdirSync } from "node:fs";
+import { setPriority } from "node:os";
 import { dirname } from "node:path";
 
 export interface ProcSample {
@@ -22,6 +23,8 @@ export interface ProcessControl {
   cont(pid: number): boolean;
   /** undefined: the process is gone (or is no longer the one verified). */
   sample(pid: number): ProcSample | undefined;
+  /** The host's own nice value for pid (how Linux weighs it against kernel-core, NATS and the emulator). */
+  setHostNice(pid: number, nice: number): boolean;
 }
 
 /** /proc/<pid>/stat's fields after the command name: [0] state, [11] utime, [12] stime, [19] starttime. */
@@ -78,6 +81,16 @@ export class SignalControl implements ProcessControl {
       cpuNs = (Number(f[11]) + Number(f[12])) * CLK_TCK_NS;
     }
     return { state: f[0], cpuNs: Number.isFinite(cpuNs) ? cpuNs : 0 };
+  }
+
+  setHostNice(pid: number, nice: number): boolean {
+    if (!this.started.has(pid)) return false;
+    try {
+      setPriority(pid, nice);
+      return true;
+    } catch {
+      return false; // gone, or not ours to change
+    }
   }
 
   /** Forgets a pid once its incarnation is gone. */

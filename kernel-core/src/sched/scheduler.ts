@@ -65,6 +65,8 @@ interface Proc {
   blockedSinceExpiry: number;
   /** A SCHED_NO_QUANTUM for it is on its way: at most one. */
   askingPolicy: boolean;
+  /** The host nice value set for it. */
+  hostNice?: number;
   window: { at: number; cpuNs: number; pct: number };
 }
 
@@ -80,6 +82,18 @@ export interface SchedulerOptions {
   /** A change worth publishing on the event stream. */
   event?: (row: ProcessInfo, detail: string) => void;
 }
+
+/**
+ * The Linux nice value a queue runs at: drivers and servers at 0, like kernel-core, NATS
+ * and the emulator (the machine's "hardware"); user programs lower, so that while one of
+ * them holds an mkos CPU, the host still runs the message path first.
+ */
+export function hostNice(priority: number): number {
+  return Math.max(0, Math.min(19, (priority - SchedQueue.SERVER) * 3));
+}
+
+/** Ticks between two looks at a process that neither runs nor has work (a blocked one). */
+const IDLE_SAMPLE_TICKS = 10;
 
 /** A sendrec in the kernel: released when answered (or failed). */
 export type Release = () => void;
@@ -120,6 +134,7 @@ export class Scheduler {
       pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, frozen: false,
       cpuNs: 0, voluntary: 0, involuntary: 0, blockedSinceExpiry: 0, askingPolicy: false, window: { at: now, cpuNs: 0, pct: 0 },
     });
+    this.applyHostNice(this.procs.get(e.key)!);
     this.reschedule();
   }
 
@@ -173,6 +188,10 @@ export class Scheduler {
     const tickMs = 1000 / this.o.pitHz;
     for (const p of this.procs.values()) {
       if (!p.controllable) continue;
+      // A blocked or stopped process uses no CPU: looked at every IDLE_SAMPLE_TICKS ticks
+      // (to see it start computing, or be continued by someone else), the rest every tick.
+      const quiet = !p.running && (p.stopped || !this.runnable(p));
+      if (quiet && p.lastCpuNs !== undefined && (this.ticks + p.pid) % IDLE_SAMPLE_TICKS !== 0) continue;
       const s = this.o.control.sample(p.pid);
       if (!s) {
         p.busy = false; // gone: the kernel's death event removes the row
@@ -226,6 +245,7 @@ export class Scheduler {
     p.priority = priority;
     p.quantumMs = quantumMs;
     p.leftMs = Math.min(p.leftMs, quantumMs);
+    this.applyHostNice(p);
     this.o.event?.(this.info(p), `sched: ${before} -> queue ${priority}, ${quantumMs} ms`);
     this.reschedule();
   }
@@ -298,6 +318,12 @@ export class Scheduler {
       p.running = true;
       if (p.leftMs <= 0) p.leftMs = p.quantumMs;
     }
+  }
+
+  private applyHostNice(p: Proc): void {
+    if (!p.controllable) return;
+    const n = hostNice(p.priority);
+    if (n !== p.hostNice && this.o.control.setHostNice(p.pid, n)) p.hostNice = n;
   }
 
   private stopNow(p: Proc): void {
