@@ -32,7 +32,7 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
        mkctl chaos run FILE [--json] [--journal PATH] [--attach [--run-dir DIR] | --compose [--project P]]
 ${FS_USAGE}
 ${SCHED_USAGE}
-PART is nats, kernel, hardware, rs or a service label (ata, tty, mfs, procfs, vfs). rs (the reincarnation
+PART is nats, kernel, hardware, rs or a service label (ata, tty, mfs, procfs, vfs, sched). rs (the reincarnation
 server) starts the services and restarts one that dies or hangs: kill ata is a crash it
 repairs. start stops a process of that part that still runs, then starts a new one: a
 driver gets the next generation (through rs: RS_RESTART); a new kernel-core is joined by
