@@ -77,7 +77,6 @@ export class Kernel implements KernelState {
       event: (row, detail) => this.events.sched(row, detail),
     });
     this.ipc.gate = { enter: (ep, source, waits) => this.sched.enter(ep.key, source, waits) };
-    const host = hostname();
     this.table.onChange((kind, ep, cause, detail) => {
       this.events.lifecycle(kind, ep, cause, detail);
       if (kind === "dead") this.onDeath(ep, cause!, detail);
@@ -85,7 +84,7 @@ export class Kernel implements KernelState {
       else if (kind === EventKind.STARTED || kind === EventKind.RESUMED) {
         const svc = this.priv.services.get(ep.label);
         const cls: ProcClass = svc && (svc.io.length > 0 || svc.irq.length > 0) ? "driver" : svc?.command || ep.placement === "kernel" ? "server" : "user";
-        this.sched.add({ key: ep.key, label: ep.label, pid: ep.pid, placement: ep.placement, sameHost: ep.host === host }, { cls, ...svc?.sched });
+        this.sched.add({ key: ep.key, label: ep.label, pid: ep.pid, placement: ep.placement, host: ep.host }, { cls, ...svc?.sched });
       }
     });
     const self = this.table.incarnate(KERNEL, { placement: "kernel", pid: process.pid, host: hostname(), conn: "" });

@@ -22,7 +22,7 @@ import { buildHttp } from "./http/server.ts";
 import { KernelTransport } from "./ipc/kernel-transport.ts";
 import { NatsLink } from "./ipc/nats-link.ts";
 import { Kernel, PROJECT_ROOT } from "./kernel.ts";
-import { SignalControl } from "./sched/process-control.ts";
+import { AgentControl, SignalControl } from "./sched/process-control.ts";
 import { startService, type ServiceModule } from "#libsys";
 
 const log = createLogger("kernel-core", `${KERNEL}#1`);
@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   if (!sysNc) log.warn("MK_SYS_CREDS not set: deaths are noticed only when a forward finds no subscriber");
   const wire = new Wire(nc, log, systemClock);
 
-  const control = new SignalControl();
+  // Compose: a CPU agent in the shared PID namespace sends the signals; else this process does.
+  const control = process.env.MK_CPU_AGENT ? new AgentControl(process.env.MK_CPU_AGENT) : new SignalControl();
   if (priv.kernel.sched.enabled) {
     // A kernel-core that died (SIGKILL) could not continue what it had stopped: this one does.
     const thawed = control.thawRun(new Set(priv.services.keys()));

@@ -106,7 +106,7 @@ function make(cpus = 1, o: { policy?: PolicyName } = {}): void {
 let nextPid = 100;
 function proc(label: string, cls: ProcClass, computing: boolean, extra: { quantumMs?: number; nice?: number } = {}): FakeProc {
   const p = control.spawn(nextPid++, label, computing);
-  sched.add({ key: `${label}#1`, label, pid: p.pid, placement: "user", sameHost: true }, { cls, ...extra });
+  sched.add({ key: `${label}#1`, label, pid: p.pid, placement: "user", host: "here" }, { cls, ...extra });
   return p;
 }
 

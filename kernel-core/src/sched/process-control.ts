@@ -1,10 +1,15 @@
 // How the scheduler acts on real processes: SIGSTOP and SIGCONT, and what /proc says of
 // a process (its state letter and CPU time). A pid is only ever touched after it proved
-// to be the incarnation that registered: its environment names the label (MK_LABEL) and
-// this run's credentials directory (MK_CREDS), so kernel-core, nats-server, the
-// emulator and anything outside this mkos run can never be stopped.
+// to be the incarnation that registered. In process mode (SignalControl) its environment
+// names the label (MK_LABEL) and this run's credentials directory (MK_CREDS), and it runs
+// on kernel-core's host. In compose (AgentControl) the scheduled containers share one PID
+// namespace and each service has its own UID: the process's UID must be its label's,
+// and the signals are sent by the CPU agent (cpu-agent.ts), which checks the UID again.
+// Either way kernel-core, nats-server, the emulator and anything outside this mkos run
+// can never be stopped.
 import { readFileSync, readdirSync } from "node:fs";
-import { setPriority } from "node:os";
+import { createConnection, type Socket } from "node:net";
+import { hostname, setPriority } from "node:os";
 import { dirname } from "node:path";
 
 export interface ProcSample {
@@ -16,8 +21,8 @@ export interface ProcSample {
 
 /** The scheduler's hands: a test gives it a fake one. */
 export interface ProcessControl {
-  /** Whether pid is label's process in this run (and may so be stopped). */
-  verify(pid: number, label: string): boolean;
+  /** Whether pid (on host) is label's process in this run (and may so be stopped). */
+  verify(pid: number, label: string, host: string): boolean;
   /** false: the process is gone. */
   stop(pid: number): boolean;
   cont(pid: number): boolean;
@@ -51,15 +56,12 @@ export class SignalControl implements ProcessControl {
     this.credsDir = credsFile ? dirname(credsFile) : undefined;
   }
 
-  verify(pid: number, label: string): boolean {
-    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === process.ppid) return false;
+  verify(pid: number, label: string, host: string): boolean {
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === process.ppid || host !== hostname()) return false;
     const env = readEnviron(pid);
     if (!env || env.get("MK_LABEL") !== label) return false;
     if (this.credsDir !== undefined && dirname(env.get("MK_CREDS") ?? "") !== this.credsDir) return false;
-    const f = statFields(pid);
-    if (!f) return false;
-    this.started.set(pid, f[19]);
-    return true;
+    return this.remember(pid);
   }
 
   stop(pid: number): boolean {
@@ -96,6 +98,17 @@ export class SignalControl implements ProcessControl {
   /** Forgets a pid once its incarnation is gone. */
   forget(pid: number): void {
     this.started.delete(pid);
+  }
+
+  protected remember(pid: number): boolean {
+    const f = statFields(pid);
+    if (!f) return false;
+    this.started.set(pid, f[19]);
+    return true;
+  }
+
+  protected knows(pid: number): boolean {
+    return this.started.has(pid);
   }
 
   private signal(pid: number, sig: "SIGSTOP" | "SIGCONT"): boolean {
@@ -151,4 +164,101 @@ function readEnviron(pid: number): Map<string, string> | undefined {
     if (i > 0 && (kv.startsWith("MK_LABEL=") || kv.startsWith("MK_CREDS="))) env.set(kv.slice(0, i), kv.slice(i + 1));
   }
   return env;
+}
+
+/** The real UID of pid (/proc/<pid>/status, readable by anyone), or undefined if it is gone. */
+export function procUid(pid: number): number | undefined {
+  try {
+    const m = /^Uid:\s+([0-9]+)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** MK_UIDS ("label=uid,...", as compose's config container takes it) and the UID of the rest. */
+export function parseUids(spec: string, fallback?: string): { byLabel: Map<string, number>; fallback?: number } {
+  const byLabel = new Map<string, number>();
+  for (const kv of spec.split(",")) {
+    const [label, uid] = kv.split("=");
+    if (label && /^[0-9]+$/.test(uid ?? "")) byLabel.set(label.trim(), Number(uid));
+  }
+  const f = fallback !== undefined && /^[0-9]+$/.test(fallback) ? Number(fallback) : undefined;
+  return { byLabel, ...(f === undefined ? {} : { fallback: f }) };
+}
+
+/** Lines waiting while the agent's socket is (re)connecting; past this they are dropped. */
+const AGENT_BACKLOG = 1024;
+
+/**
+ * Compose: containers share one PID namespace; a process is label's when its UID is
+ * label's (never root). Stops, continues and nice values go to the CPU agent over its
+ * unix socket, in order; while the agent is away nothing is stopped (every call says no).
+ */
+export class AgentControl extends SignalControl {
+  private readonly path: string;
+  private readonly uids: { byLabel: Map<string, number>; fallback?: number };
+  private sock?: Socket;
+  private connected = false;
+  private retry?: ReturnType<typeof setTimeout>;
+  private closed = false;
+
+  constructor(path: string, uids = parseUids(process.env.MK_UIDS ?? "", process.env.MK_DEFAULT_UID)) {
+    super();
+    this.path = path;
+    this.uids = uids;
+    this.connect();
+  }
+
+  override verify(pid: number, label: string): boolean {
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return false;
+    const want = this.uids.byLabel.get(label) ?? this.uids.fallback;
+    const uid = procUid(pid);
+    if (want === undefined || want === 0 || uid !== want) return false;
+    return this.remember(pid);
+  }
+
+  override stop(pid: number): boolean {
+    return this.send(pid, `stop ${pid}`);
+  }
+
+  override cont(pid: number): boolean {
+    return this.send(pid, `cont ${pid}`);
+  }
+
+  override setHostNice(pid: number, nice: number): boolean {
+    return this.send(pid, `nice ${pid} ${nice}`);
+  }
+
+  /** The agent continues what it stopped when kernel-core's connection closes. */
+  override thawRun(): number[] {
+    return [];
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.sock?.destroy();
+  }
+
+  private send(pid: number, line: string): boolean {
+    if (!this.knows(pid) || !this.connected || !this.sock || this.sock.writableLength > AGENT_BACKLOG * 32) return false;
+    this.sock.write(line + "\n");
+    return true;
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const sock = createConnection(this.path);
+    this.sock = sock;
+    sock.unref();
+    sock.on("connect", () => (this.connected = true));
+    sock.on("error", () => undefined);
+    sock.on("close", () => {
+      this.connected = false;
+      if (this.closed) return;
+      this.retry = setTimeout(() => this.connect(), 500);
+      this.retry.unref();
+    });
+  }
 }

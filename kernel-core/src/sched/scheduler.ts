@@ -120,13 +120,13 @@ export class Scheduler {
     return this.o.enabled;
   }
 
-  /** A new incarnation (started or resumed). Rows of other hosts or unverified pids are free: never stopped. */
-  add(e: { key: string; label: string; pid: number; placement: "kernel" | "user"; sameHost: boolean }, d: ProcDefaults): void {
+  /** A new incarnation (started or resumed). A pid the controller cannot verify is free: never stopped. */
+  add(e: { key: string; label: string; pid: number; placement: "kernel" | "user"; host: string }, d: ProcDefaults): void {
     if (this.procs.has(e.key)) return;
     const base = d.priority ?? (d.cls === "driver" ? SchedQueue.DRIVER : d.cls === "server" ? SchedQueue.SERVER : SchedQueue.USER);
     const quantum = d.quantumMs ?? DEFAULT_QUANTUM_MS;
     if (d.nice !== undefined && !this.nices.has(e.label)) this.nices.set(e.label, d.nice);
-    const controllable = this.o.enabled && e.placement === "user" && e.sameHost && this.o.control.verify(e.pid, e.label);
+    const controllable = this.o.enabled && e.placement === "user" && this.o.control.verify(e.pid, e.label, e.host);
     const now = this.o.clock.now();
     this.procs.set(e.key, {
       key: e.key, label: e.label, pid: e.pid, placement: e.placement, cls: d.cls, controllable,
