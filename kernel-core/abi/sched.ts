@@ -28,9 +28,10 @@ export function niceWeight(nice: number): number {
 }
 
 /**
- * A process's scheduling state. running: on one of the `cpus`; ready: runnable, not
- * stopped, waiting for a CPU (a process the kernel cannot stop); preempted: runnable and
- * stopped by the scheduler (SIGSTOP: T in /proc); reply: blocked in sendrec, waiting for
+ * A process's scheduling state. running: on one of the `cpus`; ready: a driver or server
+ * that is runnable and waits for a CPU (never stopped: its messages wait in the kernel);
+ * preempted: a user program that is runnable and stopped by the scheduler (SIGSTOP: T in
+ * /proc); reply: blocked in sendrec, waiting for
  * its answer; receiving: blocked with no message to handle; free: runs outside the
  * scheduler (inside kernel-core, or a process the kernel cannot verify and so never stops).
  */

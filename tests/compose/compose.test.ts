@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cdev } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { BdevClient, FsClient, sysGetEndpoints, type RunningService } from "#libsys";
+import { BdevClient, FsClient, sysGetEndpoints, sysGetProcesses, type RunningService } from "#libsys";
+import { readFileSync } from "node:fs";
 import { FileWorkload } from "../../services/mkctl/src/chaos/file-workload.ts";
 import { detectCompose } from "../../services/mkctl/src/compose.ts";
 import { freePort } from "../../services/mkctl/src/ports.ts";
@@ -23,7 +24,7 @@ import { loadSystemTable } from "#base/system-table.ts";
 import { baseImages, docker, dockerFails, hostClient, hostPids, inspect, ROOT } from "./helpers.ts";
 
 const PROJECT = "mkosct";
-const SERVICES = ["nats", "hardware-emulator", "kernel-core", "ata", "tty", "mfs", "procfs", "vfs", "rs"];
+const SERVICES = ["nats", "hardware-emulator", "cpu", "kernel-core", "ata", "tty", "mfs", "procfs", "vfs", "sched", "rs"];
 const compose = detectCompose();
 const name = (service: string) => compose.containerName(PROJECT, service);
 let env: Record<string, string>;
@@ -236,6 +237,44 @@ describe("compose", () => {
     expect(s.bytes_wrong).toBe(0);
     const services = JSON.parse(mkctlRun("services", "--json")) as { label: string; state: string; restarts: number }[];
     for (const label of ["mfs", "vfs"]) expect(services.find((r) => r.label === label), label).toMatchObject({ state: "running", restarts: before[label] + 1 });
+  });
+
+  it("compose - kernel-core preempts and continues a user program's container: the CPU agent stops it for the ATA driver and continues it, and sched's policy answers from its container", async () => {
+    const out = execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "-d", "--no-deps", "spin"], {
+      cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000,
+    });
+    const container = out.trim().split("\n").pop()!.trim();
+    const spinRow = async () => (await sysGetProcesses(client.sys)).processes.find((p) => p.label === "spin");
+    const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[0];
+    try {
+      await waitUntil(async () => ((await spinRow())?.state === "running" ? true : undefined), { clock: systemClock, deadlineMs: 60_000, what: "spin verified and running" });
+      const [pid] = hostPids(container, /bench\/spin\.ts/);
+      expect(pid).toBeGreaterThan(0);
+      const before = (await spinRow())!;
+      let stoppedSeen = 0;
+      let done = false;
+      const reads = (async () => {
+        for (let i = 0; i < 300; i++) await disk.read(2048 + (i % 64) * 8, 8);
+        done = true;
+      })();
+      while (!done) {
+        if (state(pid) === "T") stoppedSeen++;
+        await new Promise((r) => setImmediate(r));
+      }
+      await reads;
+      const after = (await spinRow())!;
+      console.log(`spin preempted ${after.involuntary - before.involuntary} times for 300 ATA reads; seen stopped (T) ${stoppedSeen} times from the host`);
+      expect(after.involuntary - before.involuntary).toBeGreaterThanOrEqual(50);
+      expect(stoppedSeen).toBeGreaterThan(0);
+      // Continued: it computes again, and never stays stopped.
+      await waitUntil(() => (state(pid) !== "T" ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "spin continued" });
+      const s = (await sysGetProcesses(client.sys)).sched;
+      expect(s.stops).toBeGreaterThan(0);
+      expect(s.continues).toBeGreaterThan(0);
+      await waitUntil(async () => ((await sysGetProcesses(client.sys)).sched.policy === "server" ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "sched's policy in force" });
+    } finally {
+      docker("rm", "-f", container);
+    }
   });
 
   it("compose - mkctl runs from the host through compose and prints the endpoint table", () => {

@@ -124,15 +124,20 @@ describe("scheduling (process mode)", () => {
     const pid = hogs.find((h) => h.pid === seen.stopped.pid)!.pid!;
     // Linux agrees (it may have been continued since: look a few times).
     await waitUntil(() => (procState(pid) === "T" ? true : undefined), { clock: systemClock, deadlineMs: 3000, intervalMs: 5, what: `pid ${pid} in state T` });
-    const top = runMkctl(ts, "top", "--json");
-    expect(top.status).toBe(0);
-    const sample = JSON.parse(top.stdout) as { sched: { enabled: boolean; cpus: number; stops: number }; processes: ProcessInfo[] };
-    expect(sample.sched).toMatchObject({ enabled: true, cpus: 1 });
-    expect(sample.sched.stops).toBeGreaterThan(0);
-    expect(sample.processes.filter((p) => p.label.startsWith("hog")).map((p) => p.stat).sort()).toEqual(expect.arrayContaining(["R"]));
-    const text = runMkctl(ts, "top", "--count", "1");
-    expect(text.stdout).toMatch(/^LABEL\s+PID\s+S\s+STATE/m);
-    expect(text.stdout).toMatch(/hog[12]\s+\d+\s+T\s+preempted/);
+    // mkctl top: one sample (states change many times a second: look until one shows a hog stopped).
+    await waitUntil(() => {
+      const top = runMkctl(ts, "top", "--json");
+      expect(top.status, top.stderr).toBe(0);
+      const sample = JSON.parse(top.stdout) as { sched: { enabled: boolean; cpus: number; stops: number }; processes: ProcessInfo[] };
+      expect(sample.sched).toMatchObject({ enabled: true, cpus: 1 });
+      expect(sample.sched.stops).toBeGreaterThan(0);
+      return sample.processes.some((p) => p.label.startsWith("hog") && p.stat === "T" && p.state === "preempted") ? true : undefined;
+    }, { clock: systemClock, deadlineMs: 10_000, intervalMs: 50, what: "mkctl top --json showing a hog preempted" });
+    await waitUntil(() => {
+      const text = runMkctl(ts, "top", "--count", "1");
+      expect(text.stdout).toMatch(/^LABEL\s+PID\s+S\s+STATE/m);
+      return /hog[12]\s+\d+\s+T\s+preempted/.test(text.stdout) ? true : undefined;
+    }, { clock: systemClock, deadlineMs: 10_000, intervalMs: 50, what: "mkctl top showing a hog preempted" });
     // /proc/<label>/status through vfs and procfs: look until it is caught stopped.
     await waitUntil(() => {
       const cat = runMkctl(ts, "fs", "cat", `/proc/${seen.stopped.label}/status`);

@@ -21,6 +21,8 @@ interface FakeProc {
   cpuNs: number;
   externallyStopped: boolean;
   hostNice?: number;
+  /** A driver or server: never stopped, so not counted against cpus by the model. */
+  system?: boolean;
 }
 
 /** A CPU model: a process that computes and is not stopped uses all of the time that passes. */
@@ -67,9 +69,9 @@ class FakeControl implements ProcessControl {
     if (!p) return undefined;
     return { state: p.stopped || p.externallyStopped ? "T" : p.computing ? "R" : "S", cpuNs: p.cpuNs };
   }
-  /** Computing processes the scheduler controls that are not stopped. */
+  /** Computing user programs the scheduler controls that are not stopped. */
   runningComputers(): number {
-    return [...this.procs.values()].filter((p) => p.computing && !p.stopped && !p.externallyStopped && !this.refuseVerify.has(p.pid)).length;
+    return [...this.procs.values()].filter((p) => p.computing && !p.system && !p.stopped && !p.externallyStopped && !this.refuseVerify.has(p.pid)).length;
   }
 }
 
@@ -106,6 +108,7 @@ function make(cpus = 1, o: { policy?: PolicyName } = {}): void {
 let nextPid = 100;
 function proc(label: string, cls: ProcClass, computing: boolean, extra: { quantumMs?: number; nice?: number } = {}): FakeProc {
   const p = control.spawn(nextPid++, label, computing);
+  p.system = cls !== "user";
   sched.add({ key: `${label}#1`, label, pid: p.pid, placement: "user", host: "here" }, { cls, ...extra });
   return p;
 }
@@ -165,7 +168,7 @@ describe("scheduler (mechanism)", () => {
     proc("ata", "driver", false);
     await run(50);
     expect(hog.stopped).toBe(false);
-    const release = sched.enter("ata#1", "client#1", true);
+    const { release } = sched.enter("ata#1", "client#1", true);
     expect(hog.stopped).toBe(true); // stopped before the message reaches ata
     expect(row("ata").state).toBe("running");
     expect(row("hog").state).toBe("preempted");
@@ -177,26 +180,57 @@ describe("scheduler (mechanism)", () => {
     expect(row("hog").involuntary).toBe(1);
   });
 
-  it("sched - a message for a server that may not run yet is held: the server is stopped first, and runs by priority", async () => {
+  it("sched - a message for a server that may not run yet is held in the kernel, by priority, and handed over when the server is dispatched; a server is never stopped", async () => {
     const hog = proc("hog", "server", true, { quantumMs: 100 }); // a busy server at the same queue
     const vfs = proc("vfs", "server", false);
     await run(20);
-    const release = sched.enter("vfs#1", "client#1", true);
-    vfs.computing = true; // handling the message, once it may run
-    expect(vfs.stopped).toBe(true); // same queue, the hog is first: vfs waits its turn, stopped
-    expect(row("vfs").state).toBe("preempted");
-    await run(120); // the hog's quantum runs out: vfs's turn
+    const { wait, release } = sched.enter("vfs#1", "client#1", true);
+    expect(wait).toBeDefined(); // same queue, the hog is first: the message waits its turn
+    let handedOver = false;
+    void wait!.then(() => (handedOver = true));
     expect(vfs.stopped).toBe(false);
-    expect(hog.stopped).toBe(true);
+    expect(row("vfs").state).toBe("ready");
+    await run(50);
+    expect(handedOver).toBe(false);
+    vfs.computing = true; // handling the message, once it has it
+    await run(80); // the hog's quantum runs out: vfs's turn
+    expect(handedOver).toBe(true);
+    expect(row("vfs").state).toBe("running");
+    expect(hog.stopped).toBe(false); // a server: not stopped, only not dispatched
+    expect(row("hog").state).toBe("ready");
     vfs.computing = false;
     release();
+    expect(row("hog").state).toBe("running");
+  });
+
+  it("sched - a message for a driver is never held behind user programs; a user program is stopped instead", async () => {
+    const hog = proc("hog", "user", true);
+    proc("ata", "driver", false);
+    await run(20);
+    const e = sched.enter("ata#1", "client#1", true);
+    expect(e.wait).toBeUndefined();
+    expect(hog.stopped).toBe(true);
+    e.release();
     expect(hog.stopped).toBe(false);
+  });
+
+  it("sched - a held message goes on when its server dies (the trap path then fails it)", async () => {
+    proc("hog", "server", true, { quantumMs: 1000 });
+    proc("vfs", "server", false);
+    await run(20);
+    const { wait, release } = sched.enter("vfs#1", "client#1", true);
+    let resolved = false;
+    void wait!.then(() => (resolved = true));
+    sched.remove("vfs#1");
+    await Promise.resolve();
+    expect(resolved).toBe(true);
+    release();
   });
 
   it("sched - a process with messages that sleeps anyway (waiting on what the kernel does not see) gives up the CPU at the next tick", async () => {
     const vfs = proc("vfs", "server", false);
     const mfs = proc("mfs", "server", true); // e.g. checking its disk at start
-    const release = sched.enter("vfs#1", "client#1", true); // vfs has a request, and waits for mfs to start
+    const { release } = sched.enter("vfs#1", "client#1", true); // vfs has a request, and waits for mfs to start
     await run(20);
     expect(mfs.stopped).toBe(false);
     expect(vfs.stopped).toBe(false);
@@ -210,7 +244,7 @@ describe("scheduler (mechanism)", () => {
     const caller = proc("caller", "user", true, { quantumMs: 100 });
     const hog = proc("hog", "user", true, { quantumMs: 100 });
     await run(20);
-    const release = sched.enter("server#1", "caller#1", true); // caller blocks on a reply
+    const { release } = sched.enter("server#1", "caller#1", true); // caller blocks on a reply
     caller.computing = false; // in sendrec: a real blocked process uses no CPU
     expect(row("caller").state).toBe("reply");
     const before = row("caller");
@@ -228,7 +262,7 @@ describe("scheduler (mechanism)", () => {
     const ata = proc("ata", "driver", false);
     await run(100);
     for (let i = 0; i < 50; i++) {
-      const release = sched.enter("ata#1", "client#1", true);
+      const { release } = sched.enter("ata#1", "client#1", true);
       expect(ata.stopped).toBe(false);
       expect(row("ata").state).toBe("running");
       await run(10);

@@ -51,10 +51,11 @@ export interface Link {
 
 /**
  * Told of every message before it is handed to ep (the scheduler: ep has work, the
- * caller waits when `waits`); the function it returns is called once it is answered.
+ * caller waits when `waits`). The message waits for `wait`, if any (ep may not run yet);
+ * `release` is called once it is answered.
  */
 export interface DeliveryGate {
-  enter(ep: EndpointEntry, source: string, waits: boolean): () => void;
+  enter(ep: EndpointEntry, source: string, waits: boolean): { wait?: Promise<void>; release: () => void };
 }
 
 /** MK_ERR_NO_SUBSCRIBER, thrown by a Link when nobody subscribes to `endpoint`: the incarnation is gone. */
@@ -76,7 +77,7 @@ export function errorOut(e: MkError): TrapOut {
 export class Ipc {
   readonly inKernel = new Map<string, Receiver>();
   readonly pending = new Pending();
-  gate: DeliveryGate = { enter: () => () => undefined };
+  gate: DeliveryGate = { enter: () => ({ release: () => undefined }) };
   private readonly k: KernelState;
   private readonly clock: Clock;
   private readonly calls: KernelDispatch;
@@ -184,12 +185,24 @@ export class Ipc {
       ep = started;
     }
     ep.messages++;
-    const release = this.gate.enter(ep, source, t.kind === Kind.SENDREC);
+    const g = this.gate.enter(ep, source, t.kind === Kind.SENDREC);
     try {
+      if (g.wait) await this.held(ep, g.wait, t.timeoutMs);
       return await this.handOver(ep, source, t);
     } finally {
-      release();
+      g.release();
     }
+  }
+
+  /** A message held until ep is dispatched: it fails with ep's death, or after timeoutMs. */
+  private held(ep: EndpointEntry, dispatched: Promise<void>, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => reject(new MkError("ETIMEDOUT", `${ep.key} was not given a CPU within ${timeoutMs} ms`)), timeoutMs);
+      this.pending.untilDeath(ep, dispatched).then(
+        () => { timer.cancel(); resolve(); },
+        (e) => { timer.cancel(); reject(e); },
+      );
+    });
   }
 
   private async handOver(ep: EndpointEntry, source: string, t: TrapIn): Promise<TrapOut> {

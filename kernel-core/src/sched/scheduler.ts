@@ -5,8 +5,11 @@
 // /proc at each clock tick, as is a process the trap path thinks busy that in fact
 // sleeps (waiting on what the kernel does not see). Of the runnable processes the `cpus` best run: lowest queue
 // number first, first come first within a queue (16 FIFO queues, kept as one order by
-// (priority, seq)). The rest are really stopped (SIGSTOP) and continued when their turn
-// comes. PIT ticks charge the running processes their CPU time; one whose quantum runs
+// (priority, seq)). User programs that may not run are really stopped (SIGSTOP) and
+// continued when their turn comes; drivers and servers are never stopped (a stop the
+// scheduler sent would be indistinguishable from one anyone else sent: a debugger, a
+// chaos hang), so the messages for one that may not run wait in the kernel until it is
+// dispatched. PIT ticks charge the running processes their CPU time; one whose quantum runs
 // out goes to the back of its queue, and the sched server is told so (it may answer with
 // SYS_SCHEDULE); without sched the kernel goes on round robin with the settings it has.
 import {
@@ -65,6 +68,8 @@ interface Proc {
   blockedSinceExpiry: number;
   /** A SCHED_NO_QUANTUM for it is on its way: at most one. */
   askingPolicy: boolean;
+  /** Messages held for it (a driver or server that may not run yet): each resolved when it is dispatched. */
+  held: (() => void)[];
   /** The host nice value set for it. */
   hostNice?: number;
   window: { at: number; cpuNs: number; pct: number };
@@ -98,7 +103,13 @@ const IDLE_SAMPLE_TICKS = 10;
 /** A sendrec in the kernel: released when answered (or failed). */
 export type Release = () => void;
 
-const NONE: Release = () => undefined;
+/** What the trap path does with a message: wait for the destination's dispatch (if held), then release once answered. */
+export interface Entry {
+  wait?: Promise<void>;
+  release: Release;
+}
+
+const NONE: Entry = { release: () => undefined };
 
 export class Scheduler {
   private readonly o: SchedulerOptions;
@@ -132,7 +143,7 @@ export class Scheduler {
       key: e.key, label: e.label, pid: e.pid, placement: e.placement, cls: d.cls, controllable,
       basePriority: base, baseQuantumMs: quantum, priority: base, quantumMs: quantum, leftMs: quantum, seq: ++this.seq,
       pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, frozen: false,
-      cpuNs: 0, voluntary: 0, involuntary: 0, blockedSinceExpiry: 0, askingPolicy: false, window: { at: now, cpuNs: 0, pct: 0 },
+      cpuNs: 0, voluntary: 0, involuntary: 0, blockedSinceExpiry: 0, askingPolicy: false, held: [], window: { at: now, cpuNs: 0, pct: 0 },
     });
     this.applyHostNice(this.procs.get(e.key)!);
     this.reschedule();
@@ -144,16 +155,18 @@ export class Scheduler {
     if (!p) return;
     this.procs.delete(key);
     if (p.stopped) this.cont(p);
+    this.release(p); // what waits on it fails by its death in the trap path
     this.reschedule();
   }
 
   /**
    * A message for `dst` from `src` (an incarnation, or undefined for the kernel itself):
    * dst has one more to handle, src waits for one more reply. Whoever should run now is
-   * dispatched, and a destination that may not run yet is stopped before the message
-   * is handed over (held, by priority, never lost).
+   * dispatched. A user program that may not run yet is stopped before the message is
+   * handed over; for a driver or server, `wait` resolves when it is dispatched (the
+   * message is held in the kernel until then, by priority, never lost).
    */
-  enter(dst: string, src: string | undefined, waits: boolean): Release {
+  enter(dst: string, src: string | undefined, waits: boolean): Entry {
     if (!this.o.enabled) return NONE;
     const d = this.procs.get(dst);
     const s = waits && src ? this.procs.get(src) : undefined;
@@ -163,9 +176,13 @@ export class Scheduler {
       d.idle = false; // it has a message: it will run
     }
     if (s) s.waitingOut++;
-    this.reschedule();
+    // Who runs can change only when a process the scheduler controls changed.
+    const matters = d?.controllable === true || s?.controllable === true;
+    if (matters) this.reschedule();
+    let wait: Promise<void> | undefined;
+    if (d && d.controllable && d.cls !== "user" && !d.running) wait = new Promise<void>((resolve) => d.held.push(resolve));
     let done = false;
-    return () => {
+    const release = () => {
       if (done) return;
       done = true;
       if (d && this.procs.get(d.key) === d) {
@@ -176,8 +193,9 @@ export class Scheduler {
         s.waitingOut--;
         s.idle = false; // its reply arrived: it will run
       }
-      this.reschedule();
+      if (matters) this.reschedule();
     };
+    return wait ? { wait, release } : { release };
   }
 
   /** One PIT tick (IRQ 0): sample, charge, expire quanta, dispatch. */
@@ -205,7 +223,8 @@ export class Scheduler {
       if (p.stopped && s.state !== "T" && s.state !== "t") this.stopNow(p); // continued behind the scheduler's back
       if (!p.stopped) {
         p.busy = s.state === "R" || used >= (tickMs * 1e6) / 2;
-        p.idle = s.state !== "R" && used < (tickMs * 1e6) / 10;
+        // Only a process given the CPU can be seen not to use it.
+        if (p.running) p.idle = s.state !== "R" && used < (tickMs * 1e6) / 10;
       }
       if (now - p.window.at >= 1000) {
         p.window = { at: now, cpuNs: p.cpuNs, pct: Math.round(((p.cpuNs - p.window.cpuNs) / ((now - p.window.at) * 1e6)) * 1000) / 10 };
@@ -280,7 +299,7 @@ export class Scheduler {
 
   private runnable(p: Proc): boolean {
     if (p.frozen) return false;
-    if (p.stopped) return true; // it was runnable when stopped, and cannot block while stopped
+    if (p.stopped || p.held.length > 0) return true; // stopped while runnable, or messages wait for it
     if (p.idle) return false;
     if (p.pendingIn > p.waitingOut) return true;
     return p.pendingIn === 0 && p.waitingOut === 0 && p.busy;
@@ -310,14 +329,23 @@ export class Scheduler {
         p.running = false;
         p.involuntary++;
       }
-      this.stopNow(p);
+      if (p.cls === "user") this.stopNow(p);
     }
     for (const p of want) {
       if (p.running) continue;
       if (p.stopped) this.cont(p);
       p.running = true;
+      p.idle = false;
       if (p.leftMs <= 0) p.leftMs = p.quantumMs;
+      this.release(p);
     }
+  }
+
+  /** p runs: the messages held for it go on. */
+  private release(p: Proc): void {
+    const held = p.held;
+    p.held = [];
+    for (const go of held) go();
   }
 
   private applyHostNice(p: Proc): void {
