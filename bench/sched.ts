@@ -24,7 +24,7 @@ import { benchSystemYaml, columns, measure, quantile } from "./measure.ts";
 const USAGE = `usage: npm run bench:sched [-- options]
   --json        {"rows":[{path, p50_us, p99_us, ratio}], "shares":{weights, measured, jain}, "isolation":{idle_p99_us, loaded_p99_us, loaded_sched_off_p99_us}}
   --seconds N   how long the three weighted programs share the CPU (default 30)
-  --reads N     ATA reads per isolation sample, and sendrecs for dispatch (default 1000)
+  --reads N     ATA reads per isolation sample, sendrecs for dispatch, stops per mechanism (default 1000)
   --help        this text`;
 
 const { values } = (() => {
@@ -158,12 +158,14 @@ interface Phase {
 
 async function boot(enabled: boolean): Promise<Phase> {
   const dir = mkdtempSync(join(tmpdir(), `mkos-bench-sched-${enabled ? "on" : "off"}-`));
-  const hogs = HOGS.map((h) => `  ${h}:\n    calls: [getinfo]\n`).join("");
+  // A 100 ms quantum at nice 0 (the fair policy scales it by weight): many turns in the window.
+  const hogs = HOGS.map((h) => `  ${h}:\n    calls: [getinfo]\n    sched: { quantum_ms: 100 }\n`).join("");
   const yaml = benchSystemYaml(true)
     .replace("  bench-client:\n    ipc: [bench-echo, ata]\n    calls: [getinfo]", "  bench-client:\n    ipc: [bench-echo, ata]\n    calls: [getinfo, nice]")
     .replace(/enabled: true/, `enabled: ${enabled}`) + hogs;
   writeFileSync(join(dir, "system.yaml"), yaml);
-  const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+  // One mkos CPU: the other core stays the machine's (kernel-core, NATS, the emulator).
+  const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn", MK_SCHED_CPUS: "1" } });
   const relay = spawn(process.execPath, [join(PROJECT_ROOT, "bench", "relay-server.ts")], {
     cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, MK_CREDS: sys.credFile("kernel"), MK_LOG_LEVEL: "warn" },
   });
@@ -230,14 +232,14 @@ async function main(): Promise<void> {
     rows.push({ path, p50_us: s.p50, p99_us: s.p99, ratio: +(s.p50 / base).toFixed(3) });
   };
 
-  say("scheduler on (cpus 1, the fair policy) ...");
+  say("scheduler on (MK_SCHED_CPUS=1, the fair policy) ...");
   const on = await boot(true);
   let baseOn: number;
   let idleReads: number[];
   let loadedOn: number[];
   let shares: { weights: number[]; measured: number[]; jain: number; cpu_ms: number[] };
   try {
-    const m = await measure({ client: on.client.sys, rawCred: loadCredential(on.sys.credFile("kernel")), systemYaml: readFileSync(join(on.dir, "system.yaml"), "utf8"), rounds: 5, batch: 200, only: ["kernel-sendrec", "ata-read-4k"] });
+    const m = await measure({ client: on.client.sys, rawCred: loadCredential(on.sys.credFile("kernel")), systemYaml: readFileSync(join(on.dir, "system.yaml"), "utf8"), rounds: 5, batch: Math.min(200, readsN), only: ["kernel-sendrec", "ata-read-4k"] });
     baseOn = m.find((r) => r.path === "nats-raw")!.p50_us;
     for (const r of m) rows.push({ path: r.path === "nats-raw" ? "nats-raw (sched on)" : `${r.path} (sched on)`, p50_us: r.p50_us, p99_us: r.p99_us, ratio: r.ratio_p50 });
 
@@ -288,7 +290,7 @@ async function main(): Promise<void> {
   const off = await boot(false);
   let loadedOff: number[];
   try {
-    const m = await measure({ client: off.client.sys, rawCred: loadCredential(off.sys.credFile("kernel")), systemYaml: readFileSync(join(off.dir, "system.yaml"), "utf8"), rounds: 5, batch: 200, only: ["kernel-sendrec", "ata-read-4k"] });
+    const m = await measure({ client: off.client.sys, rawCred: loadCredential(off.sys.credFile("kernel")), systemYaml: readFileSync(join(off.dir, "system.yaml"), "utf8"), rounds: 5, batch: Math.min(200, readsN), only: ["kernel-sendrec", "ata-read-4k"] });
     for (const r of m) rows.push({ path: r.path === "nats-raw" ? "nats-raw (sched off)" : `${r.path} (sched off)`, p50_us: r.p50_us, p99_us: r.p99_us, ratio: r.ratio_p50 });
     loadedOff = await readsUnder(off, 4);
     const baseOff = m.find((r) => r.path === "nats-raw")!.p50_us;

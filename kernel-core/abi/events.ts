@@ -21,7 +21,7 @@ export const EventKind = {
   DENIED: "denied",
   /**
    * The scheduler changed a process's settings (`detail` says how and who: the sched
-   * server's policy, mkctl nice, a refused SYS_SCHEDULE), or whose policy is in force.
+   * server's policy, mkctl nice), or whose policy is in force. At most 20 per label in 10 s.
    */
   SCHED: "sched",
 } as const;

@@ -170,7 +170,7 @@ export const Layouts = {
   },
   // mkctl -> krn: nice for every incarnation of label, now and after restarts.
   [SysCall.SYS_NICE]: {
-    req: { label: f.str(48), nice: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
+    req: { label, nice: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
     rep: { nice: f.int(-20, 19) },
   },
   // krn -> sched: a quantum ran out. blocked: voluntary switches since the last one.

@@ -77,4 +77,6 @@ export interface SchedSummary {
   continues: number;
   /** SYS_SCHEDULE answers refused with EINVAL. */
   refused: number;
+  /** Messages that waited HOLD_MAX_MS (500 ms) for their driver or server and went on undispatched. */
+  held_too_long: number;
 }

@@ -77,6 +77,7 @@ export class Kernel implements KernelState {
       event: (row, detail) => this.events.sched(row, detail),
     });
     this.ipc.gate = { enter: (ep, source, waits) => this.sched.enter(ep.key, source, waits) };
+    this.sched.start();
     this.table.onChange((kind, ep, cause, detail) => {
       this.events.lifecycle(kind, ep, cause, detail);
       if (kind === "dead") this.onDeath(ep, cause!, detail);
@@ -188,6 +189,7 @@ export class Kernel implements KernelState {
   }
 
   async stop(): Promise<void> {
+    this.sched.stop();
     this.sched.releaseAll();
     for (const s of this.inKernel) await s.stop().catch(() => undefined);
   }

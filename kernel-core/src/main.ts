@@ -42,6 +42,18 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  // MK_SCHED_CPUS overrides kernel.sched.cpus (compose: `MK_SCHED_CPUS=1 docker compose up`).
+  const cpus = process.env.MK_SCHED_CPUS;
+  if (cpus !== undefined && cpus !== "") {
+    const n = Number(cpus);
+    if (!Number.isInteger(n) || n < 1 || n > 64) {
+      const e = new LocalError("MK_ERR_BAD_ENV", `MK_SCHED_CPUS=${JSON.stringify(cpus)} is not an integer from 1 to 64`);
+      log.fatal({ code: e.code }, "boot stopped: %s", e.message);
+      console.error(`kernel-core: boot stopped: ${e.message}`);
+      process.exit(exitStatus(e));
+    }
+    priv.kernel.sched.cpus = n;
+  }
   const cred = loadCredential(process.env.MK_CREDS);
   const nc = await connectNats(KERNEL, cred, Subjects.inboxPrefix(KERNEL));
   const sysCred = process.env.MK_SYS_CREDS ? loadCredential(process.env.MK_SYS_CREDS) : undefined;
@@ -50,10 +62,13 @@ async function main(): Promise<void> {
   const wire = new Wire(nc, log, systemClock);
 
   // Compose: a CPU agent in the shared PID namespace sends the signals; else this process does.
-  const control = process.env.MK_CPU_AGENT ? new AgentControl(process.env.MK_CPU_AGENT) : new SignalControl();
+  const control = process.env.MK_CPU_AGENT ? new AgentControl(process.env.MK_CPU_AGENT, undefined, log) : new SignalControl();
   if (priv.kernel.sched.enabled) {
     // A kernel-core that died (SIGKILL) could not continue what it had stopped: this one does.
-    const thawed = control.thawRun(new Set(priv.services.keys()));
+    // Only user programs are ever stopped by the scheduler: a driver or server found stopped
+    // was stopped by someone else (a chaos hang), and stays so.
+    const programs = [...priv.services.values()].filter((s) => !s.command && s.io.length === 0 && s.irq.length === 0 && s.placement === "user");
+    const thawed = control.thawRun(new Set(programs.map((s) => s.label)));
     if (thawed.length > 0) log.warn({ pids: thawed }, "continued %d processes a previous kernel-core left stopped", thawed.length);
   }
   const kernel = new Kernel({ priv, hw: new NatsHwBus(wire, systemClock), log, clock: systemClock, control });

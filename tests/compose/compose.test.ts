@@ -68,7 +68,8 @@ async function untilReady(label: string, after: number, ms = 60_000): Promise<nu
 
 beforeAll(async () => {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
-  env = { ...baseImages(), MK_NATS_PORT: String(await freePort()), MK_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test" };
+  // One mkos CPU (MK_SCHED_CPUS): a single user program container is preempted whenever a driver runs.
+  env = { ...baseImages(), MK_NATS_PORT: String(await freePort()), MK_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test", MK_SCHED_CPUS: "1" };
   // Start from nothing: no containers or volumes left by an earlier run. `down` needs no
   // image, so an image left by an older checkout is never started.
   execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "-f", "docker-compose.yml", "down", "-v", "--remove-orphans"], {

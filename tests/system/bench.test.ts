@@ -52,7 +52,7 @@ describe("bench", () => {
   }, 120_000);
 
   it("bench - bench:sched prints preemption, dispatch and trap-path rows with ratios, the shares of weights 1:2:4 with Jain's index, and isolation with the scheduler on and off", async () => {
-    const { stdout } = await node(["bench/sched.ts", "--json", "--seconds", "2", "--reads", "100"]);
+    const { stdout } = await node(["bench/sched.ts", "--json", "--seconds", "1", "--reads", "40"]);
     const r = JSON.parse(stdout.trim().split("\n").pop()!) as {
       rows: { path: string; p50_us: number; p99_us: number; ratio: number }[];
       shares: { weights: number[]; measured: number[]; jain: number };

@@ -6,7 +6,7 @@ import { MkError, SchedQueue, type ProcessInfo } from "#abi";
 import { ManualClock } from "#base/clock.ts";
 import { createLogger } from "#base/log.ts";
 import type { ProcessControl, ProcSample } from "../../kernel-core/src/sched/process-control.ts";
-import { Scheduler, type NoQuantum, type ProcClass } from "../../kernel-core/src/sched/scheduler.ts";
+import { HOLD_MAX_MS, Scheduler, type NoQuantum, type ProcClass } from "../../kernel-core/src/sched/scheduler.ts";
 import { decide, fair, minix, type PolicyName } from "../../services/sched/src/policy.ts";
 
 const log = createLogger("test");
@@ -103,6 +103,15 @@ function make(cpus = 1, o: { policy?: PolicyName } = {}): void {
     },
     event: (row, detail) => events.push(`${row.label}: ${detail}`),
   });
+}
+
+function errnoOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof MkError ? e.errno : "not an MkError";
+  }
+  return undefined;
 }
 
 let nextPid = 100;
@@ -268,7 +277,7 @@ describe("scheduler (mechanism)", () => {
       await run(10);
       release();
     }
-    expect(() => sched.schedule("hog#1", SchedQueue.DRIVER, 100)).toThrow(/above hog's ceiling/);
+    expect(errnoOf(() => sched.schedule("hog#1", SchedQueue.DRIVER, 100))).toBe("EINVAL");
   });
 
   it("sched - SYS_SCHEDULE out of range is EINVAL and the process keeps its settings", async () => {
@@ -287,7 +296,8 @@ describe("scheduler (mechanism)", () => {
     expect(row("p").priority).toBe(SchedQueue.USER);
     expect(row("p").quantum_ms).toBe(80);
     expect(sched.summary().refused).toBe(bad.length);
-    expect(() => sched.schedule("gone#3", 8, 100)).toThrow(/not a live incarnation/);
+    expect(errnoOf(() => sched.schedule("gone#3", 8, 100))).toBe("EDEADSRCDST");
+    expect(errnoOf(() => sched.schedule("not an endpoint", 8, 100))).toBe("EBADSRCDST");
   });
 
   it("sched - quantum expiry asks the policy, which hears whether the process blocked; its answer takes effect", async () => {
@@ -319,7 +329,7 @@ describe("scheduler (mechanism)", () => {
 
   it("sched - weighted fair share: weights 1:2:4 get CPU within 10% of 1:2:4", async () => {
     make(1, { policy: "fair" });
-    const ps = [proc("w1", "user", true, { nice: 0 }), proc("w2", "user", true, { nice: -3 }), proc("w4", "user", true, { nice: -6 })];
+    const ps = [proc("w1", "user", true, { nice: 0, quantumMs: 50 }), proc("w2", "user", true, { nice: -3, quantumMs: 50 }), proc("w4", "user", true, { nice: -6, quantumMs: 50 })];
     await run(30_000);
     const cpu = ps.map((p) => p.cpuNs);
     const total = cpu.reduce((s, x) => s + x, 0);
@@ -371,13 +381,88 @@ describe("scheduler (mechanism)", () => {
     expect(hog.hostNice).toBe(19);
   });
 
+  it("sched - a continue that does not happen leaves the process stopped in the books, and it is continued at its next turn, never frozen", async () => {
+    const a = proc("a", "user", true, { quantumMs: 50 });
+    const b = proc("b", "user", true, { quantumMs: 50 });
+    await run(30);
+    const failing = control.cont.bind(control);
+    control.cont = () => false; // the agent is away
+    await run(200);
+    expect([a.stopped, b.stopped]).toContain(true);
+    control.cont = failing;
+    await run(1000);
+    expect(a.cpuNs / 1e6).toBeGreaterThan(300);
+    expect(b.cpuNs / 1e6).toBeGreaterThan(300);
+    expect(row("a").state === "running" || row("b").state === "running").toBe(true);
+  });
+
+  it("sched - a program that computes while a sendrec of its is outstanding is runnable: it cannot escape cpus", async () => {
+    const a = proc("a", "user", true, { quantumMs: 50 });
+    proc("b", "user", true, { quantumMs: 50 });
+    await run(30);
+    const { release } = sched.enter("tty#1", "a#1", true); // a waits for a line, and goes on computing
+    await run(500); // run() checks at every tick that at most cpus programs compute
+    expect(a.cpuNs / 1e6).toBeGreaterThan(150);
+    expect(row("a").involuntary).toBeGreaterThan(0);
+    release();
+  });
+
+  it("sched - a message held for a server goes on after HOLD_MAX_MS even if a higher queue computes all along", async () => {
+    proc("spinner", "driver", true, { quantumMs: 10_000 }); // a driver stuck in a loop
+    proc("vfs", "server", false);
+    await run(30);
+    const { wait, release } = sched.enter("vfs#1", "client#1", true);
+    let went = false;
+    void wait!.then(() => (went = true));
+    await run(HOLD_MAX_MS - 50);
+    expect(went).toBe(false);
+    await run(100);
+    expect(went).toBe(true);
+    expect(sched.summary().held_too_long).toBe(1);
+    release();
+  });
+
+  it("sched - a user program that sank under the minix policy rises one queue every 5 s, even while it never runs", async () => {
+    make(1, { policy: "minix" });
+    const a = proc("a", "user", true, { quantumMs: 20 });
+    proc("b", "user", true, { quantumMs: 20 });
+    await run(1000);
+    expect(row("a").priority).toBe(SchedQueue.LOWEST);
+    a.externallyStopped = true; // a no longer runs at all (so the policy never hears of it)
+    await run(5100);
+    expect(row("a").priority).toBe(SchedQueue.LOWEST - 1);
+  });
+
+  it("sched - SYS_SCHEDULE on a process the kernel does not schedule is EINVAL", () => {
+    control.refuseVerify.add(nextPid);
+    proc("stranger", "user", true);
+    expect(errnoOf(() => sched.schedule("stranger#1", 9, 100))).toBe("EINVAL");
+  });
+
+  it("sched - without PIT ticks the kernel ticks itself: quanta still run out", async () => {
+    sched.start();
+    const a = proc("a", "user", true, { quantumMs: 50 });
+    const b = proc("b", "user", true, { quantumMs: 50 });
+    for (let t = 0; t < 1000; t += 10) {
+      clock.advance(10);
+      control.run(10);
+      await Promise.resolve();
+    }
+    expect(a.cpuNs / 1e6).toBeGreaterThan(200);
+    expect(b.cpuNs / 1e6).toBeGreaterThan(200);
+    sched.stop();
+  });
+
   it("sched - nice is kept per label and refused outside -20..19", () => {
     proc("p", "user", true);
     sched.nice("p", -5);
     expect(row("p").nice).toBe(-5);
-    expect(() => sched.nice("p", 20)).toThrow(/outside -20..19/);
-    expect(() => sched.nice("p", 1.5)).toThrow(MkError);
+    expect(errnoOf(() => sched.nice("p", 20))).toBe("EINVAL");
+    expect(errnoOf(() => sched.nice("p", 1.5))).toBe("EINVAL");
     expect(row("p").nice).toBe(-5);
+    const before = events.length;
+    sched.nice("p", -5); // no change: no event
+    expect(events.length).toBe(before);
   });
 });
 
@@ -391,9 +476,10 @@ describe("sched server policies", () => {
     expect(minix({ ...m, priority: 7, blocked: 3, nice: 10 }).priority).toBe(9);
   });
   it("sched - fair: the quantum follows the weight of nice, the queue stays the class's", () => {
-    expect(fair(m)).toEqual({ priority: 7, quantum_ms: 100 });
-    expect(fair({ ...m, nice: -3 }).quantum_ms).toBe(194);
-    expect(fair({ ...m, nice: -6 }).quantum_ms).toBe(381);
+    expect(fair(m)).toEqual({ priority: 7, quantum_ms: 200 });
+    expect(fair({ ...m, nice: -3 }).quantum_ms).toBe(389);
+    expect(fair({ ...m, nice: -6 }).quantum_ms).toBe(763);
+    expect(fair({ ...m, base_quantum_ms: 50, nice: -6 }).quantum_ms).toBe(191);
     expect(fair({ ...m, nice: 19 }).quantum_ms).toBe(10);
     expect(fair({ ...m, nice: -20, priority: 15 }).priority).toBe(7);
   });

@@ -45,10 +45,10 @@ describe("privilege table", () => {
 
   it("privilege table - scheduling settings: kernel.sched and per-service sched are read, bad values name their line", () => {
     const t = parseSystemTable(shipped, "etc/system.yaml");
-    expect(t.kernel.sched).toEqual({ enabled: true, cpus: 1 });
+    expect(t.kernel.sched).toEqual({ enabled: true, cpus: 2 });
     const off = parseSystemTable(shipped.replace("    enabled: true          #", "    enabled: false         #"), "etc/system.yaml");
     expect(off.kernel.sched.enabled).toBe(false);
-    const cpus = shipped.replace("cpus: 1 ", "cpus: 0 ");
+    const cpus = shipped.replace("cpus: 2 ", "cpus: 0 ");
     expectError(cpus, new RegExp(`:${lineOf(cpus, "cpus: 0")}: kernel.sched.cpus: expected an integer from 1 to 64, got 0`));
     const prio = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { priority: 16 }\n");
     expectError(prio, new RegExp(`:${lineOf(prio, "priority: 16")}: services.sched.sched.priority: expected an integer from 0 to 15, got 16`));

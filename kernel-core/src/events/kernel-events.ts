@@ -30,6 +30,8 @@ export class KernelEvents {
   private readonly clock: Clock;
   private readonly boot: string;
   private readonly denials: KeyedBudget;
+  /** Scheduling events per label: a policy flipping settings cannot flood the stream. */
+  private readonly schedBudget: KeyedBudget;
   private sink?: EventSink;
   private early: [string, Uint8Array][] = [];
   private seq = 0;
@@ -41,6 +43,7 @@ export class KernelEvents {
     this.clock = clock;
     this.boot = boot;
     this.denials = new KeyedBudget(clock, { burst: o.denialBurst ?? 10, windowMs: o.denialWindowMs ?? 10_000 });
+    this.schedBudget = new KeyedBudget(clock, { burst: 20, windowMs: 10_000 });
   }
 
   /** From now on events go to sink; those raised before are sent first, in order. */
@@ -78,6 +81,10 @@ export class KernelEvents {
 
   /** A process's scheduling settings changed (the policy, mkctl nice), or whose policy is in force. */
   sched(p: ProcessInfo, detail: string): void {
+    if (this.schedBudget.admit(p.label) === undefined) {
+      this.withheld++;
+      return;
+    }
     const generation = Number(p.endpoint.slice(p.endpoint.indexOf("#") + 1)) || 0;
     this.emit(EventKind.SCHED, p.label, {
       endpoint: p.endpoint, label: p.label, generation, placement: p.placement, host: "", pid: p.pid,

@@ -3,23 +3,26 @@
 // process runs in it as root with only CAP_KILL, CAP_SYS_NICE and CAP_CHOWN, holds no
 // NATS credential, and listens on a unix socket only kernel-core's UID may open. Lines:
 //   stop <pid> | cont <pid> | nice <pid> <n>
-// It acts only on processes whose UID is a scheduled service's (MK_UIDS, MK_DEFAULT_UID;
-// never root), whatever kernel-core asks. When kernel-core's connection closes (it died
-// or restarted) it continues every process it stopped: nothing stays frozen.
-import { chmodSync, chownSync, readFileSync, rmSync } from "node:fs";
+// It acts only on processes whose UID (real, effective, saved and file-system alike) is
+// one scheduled label's own (MK_UIDS; never root's, kernel-core's or the emulator's, nor
+// one that two labels share), whatever kernel-core asks; nice values only 0..19. When
+// kernel-core's connection closes (it died or restarted) it continues every process it
+// stopped: nothing stays frozen.
+import { chmodSync, chownSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { setPriority } from "node:os";
 import { createLogger, LogLimiter } from "#base/log.ts";
 import { systemClock } from "#base/clock.ts";
 import { onShutdown } from "#base/shutdown.ts";
-import { parseUids, procUid } from "./process-control.ts";
+import { parseUids, procUid, schedulableUids } from "./process-control.ts";
 
 const log = createLogger("cpu-agent", "cpu");
 const limiter = new LogLimiter(systemClock);
 const path = process.env.MK_CPU_AGENT ?? "/run/mkos-cpu/agent.sock";
-const { byLabel, fallback } = parseUids(process.env.MK_UIDS ?? "", process.env.MK_DEFAULT_UID);
-const kernelUid = byLabel.get("kernel");
-const allowed = new Set([...byLabel.values(), ...(fallback === undefined ? [] : [fallback])].filter((u) => u !== 0));
+const uids = parseUids(process.env.MK_UIDS ?? "");
+const kernelUid = uids.byLabel.get("kernel");
+/** Each scheduled label's own UID; never root's, kernel-core's or the emulator's, nor one labels share. */
+const allowed = new Set(schedulableUids(uids).keys());
 /** Longest command line: anything longer ends the connection. */
 const MAX_LINE = 64;
 
@@ -41,7 +44,7 @@ function serve(sock: Socket): void {
       } else if (cmd === "cont") {
         process.kill(pid, "SIGCONT");
         stopped.delete(pid);
-      } else if (cmd === "nice" && /^-?[0-9]{1,2}$/.test(b ?? "")) setPriority(pid, Math.max(-20, Math.min(19, Number(b))));
+      } else if (cmd === "nice" && /^[0-9]{1,2}$/.test(b ?? "")) setPriority(pid, Math.min(19, Number(b)));
       else refuse(line, "unknown command");
     } catch {
       // the process ended meanwhile

@@ -10,6 +10,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { hostname, setPriority } from "node:os";
+import type { Logger } from "#base/log.ts";
 import { dirname } from "node:path";
 
 export interface ProcSample {
@@ -30,6 +31,8 @@ export interface ProcessControl {
   sample(pid: number): ProcSample | undefined;
   /** The host's own nice value for pid (how Linux weighs it against kernel-core, NATS and the emulator). */
   setHostNice(pid: number, nice: number): boolean;
+  /** The incarnation of pid is gone: forget what was verified of it. */
+  forget?(pid: number): void;
 }
 
 /** /proc/<pid>/stat's fields after the command name: [0] state, [11] utime, [12] stime, [19] starttime. */
@@ -86,7 +89,7 @@ export class SignalControl implements ProcessControl {
   }
 
   setHostNice(pid: number, nice: number): boolean {
-    if (!this.started.has(pid)) return false;
+    if (!this.knows(pid)) return false;
     try {
       setPriority(pid, nice);
       return true;
@@ -100,19 +103,25 @@ export class SignalControl implements ProcessControl {
     this.started.delete(pid);
   }
 
+  /** Remembers a verified pid, if it is a process (a thread-group leader), not one thread of one. */
   protected remember(pid: number): boolean {
     const f = statFields(pid);
-    if (!f) return false;
+    if (!f || procStatus(pid, "Tgid") !== String(pid)) return false;
     this.started.set(pid, f[19]);
     return true;
   }
 
+  /** pid is still the process verified (not a reused pid): checked before every signal. */
   protected knows(pid: number): boolean {
-    return this.started.has(pid);
+    const was = this.started.get(pid);
+    if (was === undefined) return false;
+    if (statFields(pid)?.[19] === was) return true;
+    this.started.delete(pid);
+    return false;
   }
 
   private signal(pid: number, sig: "SIGSTOP" | "SIGCONT"): boolean {
-    if (!this.started.has(pid)) return false;
+    if (!this.knows(pid)) return false;
     try {
       process.kill(pid, sig);
       return true;
@@ -166,14 +175,42 @@ function readEnviron(pid: number): Map<string, string> | undefined {
   return env;
 }
 
-/** The real UID of pid (/proc/<pid>/status, readable by anyone), or undefined if it is gone. */
-export function procUid(pid: number): number | undefined {
+/** A field of /proc/<pid>/status (readable by anyone), or undefined if the process is gone. */
+function procStatus(pid: number, field: string): string | undefined {
   try {
-    const m = /^Uid:\s+([0-9]+)/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"));
-    return m ? Number(m[1]) : undefined;
+    const m = new RegExp(`^${field}:\\s+(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "latin1"));
+    return m ? m[1].trim() : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The UID of pid when its real, effective, saved and file-system UIDs are one (else -1:
+ * a process that changed identity is nobody's to schedule), or undefined if it is gone.
+ */
+export function procUid(pid: number): number | undefined {
+  const uids = procStatus(pid, "Uid")?.split(/\s+/).map(Number);
+  if (!uids || uids.length !== 4 || uids.some((u) => !Number.isInteger(u))) return undefined;
+  return uids.every((u) => u === uids[0]) ? uids[0] : -1;
+}
+
+/** Labels whose processes are the machine's, never scheduled whatever their UID. */
+export const UNSCHEDULED_LABELS = ["kernel", "sys", "hardware"];
+
+/**
+ * The UIDs a CPU agent may act on: each scheduled label's own UID, if no other label and
+ * none of the machine's (kernel, sys, hardware) has it, and never root.
+ */
+export function schedulableUids(uids: { byLabel: Map<string, number> }): Map<number, string> {
+  const count = new Map<number, number>();
+  for (const u of uids.byLabel.values()) count.set(u, (count.get(u) ?? 0) + 1);
+  const machine = new Set(UNSCHEDULED_LABELS.map((l) => uids.byLabel.get(l)).filter((u): u is number => u !== undefined));
+  const out = new Map<number, string>();
+  for (const [label, u] of uids.byLabel) {
+    if (u !== 0 && count.get(u) === 1 && !machine.has(u) && !UNSCHEDULED_LABELS.includes(label)) out.set(u, label);
+  }
+  return out;
 }
 
 /** MK_UIDS ("label=uid,...", as compose's config container takes it) and the UID of the rest. */
@@ -197,24 +234,28 @@ const AGENT_BACKLOG = 1024;
  */
 export class AgentControl extends SignalControl {
   private readonly path: string;
-  private readonly uids: { byLabel: Map<string, number>; fallback?: number };
+  private readonly schedulable: Map<number, string>;
   private sock?: Socket;
+  private warned = false;
   private connected = false;
   private retry?: ReturnType<typeof setTimeout>;
   private closed = false;
 
-  constructor(path: string, uids = parseUids(process.env.MK_UIDS ?? "", process.env.MK_DEFAULT_UID)) {
+  private readonly log?: Logger;
+
+  constructor(path: string, uids = parseUids(process.env.MK_UIDS ?? ""), log?: Logger) {
     super();
+    this.log = log;
     this.path = path;
-    this.uids = uids;
+    this.schedulable = schedulableUids(uids);
     this.connect();
   }
 
+  /** label's process: its UID is label's own (no other label's, not the fallback's, never root's). */
   override verify(pid: number, label: string): boolean {
     if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return false;
-    const want = this.uids.byLabel.get(label) ?? this.uids.fallback;
     const uid = procUid(pid);
-    if (want === undefined || want === 0 || uid !== want) return false;
+    if (uid === undefined || this.schedulable.get(uid) !== label) return false;
     return this.remember(pid);
   }
 
@@ -252,8 +293,15 @@ export class AgentControl extends SignalControl {
     const sock = createConnection(this.path);
     this.sock = sock;
     sock.unref();
-    sock.on("connect", () => (this.connected = true));
-    sock.on("error", () => undefined);
+    sock.on("connect", () => {
+      this.connected = true;
+      this.warned = false;
+    });
+    sock.on("error", (e) => {
+      // Said once per outage: without the agent nothing is stopped (every row runs).
+      if (!this.warned) this.log?.warn({ path: this.path, err: (e as Error).message }, "the CPU agent does not answer: nothing is stopped until it does");
+      this.warned = true;
+    });
     sock.on("close", () => {
       this.connected = false;
       if (this.closed) return;

@@ -16,7 +16,7 @@ import {
   DEFAULT_QUANTUM_MS, MkError, NICE_MAX, NICE_MIN, NR_SCHED_QUEUES, QUANTUM_MAX_MS, QUANTUM_MIN_MS, SchedQueue,
   type ProcessInfo, type ProcState, type ReqArgs, type Sched, type SchedSummary,
 } from "#abi";
-import type { Clock } from "#base/clock.ts";
+import type { Clock, Timer } from "#base/clock.ts";
 import type { Logger } from "#base/log.ts";
 import type { ProcessControl } from "./process-control.ts";
 
@@ -48,7 +48,7 @@ interface Proc {
   seq: number;
   pendingIn: number;
   waitingOut: number;
-  /** At the last tick it was computing (R in /proc, or used half a tick of CPU). */
+  /** At the last look it was computing (it used CPU for half the time since the look before). */
   busy: boolean;
   /**
    * At the last tick it slept and used (almost) no CPU although the trap path thinks it
@@ -61,6 +61,12 @@ interface Proc {
   stopped: boolean;
   /** Stopped by someone else (a chaos hang): never continued by the scheduler, not runnable. */
   frozen: boolean;
+  /** The tick of the last continue (an agent acts a moment later). */
+  contTick: number;
+  /** The process is gone (a signal found no process): not runnable until its death is seen. */
+  gone: boolean;
+  /** When it was last sampled (ms), to turn CPU time into a share of the time between. */
+  sampledAt?: number;
   cpuNs: number;
   lastCpuNs?: number;
   voluntary: number;
@@ -99,6 +105,16 @@ export function hostNice(priority: number): number {
 
 /** Ticks between two looks at a process that neither runs nor has work (a blocked one). */
 const IDLE_SAMPLE_TICKS = 10;
+/**
+ * Longest a message waits in the kernel for its driver or server to be dispatched: past
+ * it the message goes on anyway (no starvation behind a process that computes for long,
+ * and never as long as rs's two heartbeat periods).
+ */
+export const HOLD_MAX_MS = 500;
+/** MINIX's balance_queues: every this many ms a process below its class's queue rises one. */
+const BALANCE_MS = 5000;
+/** Ticks after a continue during which a T in /proc is still the scheduler's own stop. */
+const CONT_GRACE_TICKS = 3;
 
 /** A sendrec in the kernel: released when answered (or failed). */
 export type Release = () => void;
@@ -121,6 +137,11 @@ export class Scheduler {
   private stops = 0;
   private continues = 0;
   private refused = 0;
+  private overruns = 0;
+  private lastBalance?: number;
+  private lastTickAt?: number;
+  private watchdog?: Timer;
+  private pitSilent = false;
   private policyInForce: SchedSummary["policy"] = "round-robin";
 
   constructor(o: SchedulerOptions) {
@@ -129,6 +150,32 @@ export class Scheduler {
 
   get enabled(): boolean {
     return this.o.enabled;
+  }
+
+  /**
+   * Scheduling must not stop with the PIT (an emulator that is down, a lost-interrupt
+   * fault on line 0): when no tick came for ten periods, the kernel ticks itself, every
+   * ten periods, until the PIT is back.
+   */
+  start(): void {
+    if (!this.o.enabled || this.watchdog) return;
+    const period = (10 * 1000) / this.o.pitHz;
+    const check = () => {
+      const now = this.o.clock.now();
+      if (now - (this.lastTickAt ?? now) >= period) {
+        if (!this.pitSilent) this.o.log.warn({ afterMs: now - this.lastTickAt! }, "no PIT tick: the kernel ticks itself until IRQ 0 comes back");
+        this.pitSilent = true;
+        this.tick(true);
+      }
+      this.lastTickAt ??= now;
+      this.watchdog = this.o.clock.setTimeout(check, period);
+    };
+    this.watchdog = this.o.clock.setTimeout(check, period);
+  }
+
+  stop(): void {
+    this.watchdog?.cancel();
+    this.watchdog = undefined;
   }
 
   /** A new incarnation (started or resumed). A pid the controller cannot verify is free: never stopped. */
@@ -142,7 +189,7 @@ export class Scheduler {
     this.procs.set(e.key, {
       key: e.key, label: e.label, pid: e.pid, placement: e.placement, cls: d.cls, controllable,
       basePriority: base, baseQuantumMs: quantum, priority: base, quantumMs: quantum, leftMs: quantum, seq: ++this.seq,
-      pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, frozen: false,
+      pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, frozen: false, contTick: -Infinity, gone: false,
       cpuNs: 0, voluntary: 0, involuntary: 0, blockedSinceExpiry: 0, askingPolicy: false, held: [], window: { at: now, cpuNs: 0, pct: 0 },
     });
     this.applyHostNice(this.procs.get(e.key)!);
@@ -156,6 +203,7 @@ export class Scheduler {
     this.procs.delete(key);
     if (p.stopped) this.cont(p);
     this.release(p); // what waits on it fails by its death in the trap path
+    if (p.controllable) this.o.control.forget?.(p.pid);
     this.reschedule();
   }
 
@@ -175,12 +223,33 @@ export class Scheduler {
       d.pendingIn++;
       d.idle = false; // it has a message: it will run
     }
-    if (s) s.waitingOut++;
+    if (s) {
+      s.waitingOut++;
+      s.busy = false; // it trapped into sendrec: presumed blocked until a tick sees it compute
+    }
     // Who runs can change only when a process the scheduler controls changed.
     const matters = d?.controllable === true || s?.controllable === true;
     if (matters) this.reschedule();
     let wait: Promise<void> | undefined;
-    if (d && d.controllable && d.cls !== "user" && !d.running) wait = new Promise<void>((resolve) => d.held.push(resolve));
+    if (d && d.controllable && d.cls !== "user" && !d.running) {
+      wait = new Promise<void>((resolve) => {
+        let done = false;
+        const go = () => {
+          if (done) return;
+          done = true;
+          timer.cancel();
+          resolve();
+        };
+        // Past HOLD_MAX_MS it goes on, dispatched or not: nothing starves behind a long computation.
+        const timer = this.o.clock.setTimeout(() => {
+          if (done) return;
+          this.overruns++;
+          d.held = d.held.filter((h) => h !== go);
+          go();
+        }, HOLD_MAX_MS);
+        d.held.push(go);
+      });
+    }
     let done = false;
     const release = () => {
       if (done) return;
@@ -199,47 +268,81 @@ export class Scheduler {
   }
 
   /** One PIT tick (IRQ 0): sample, charge, expire quanta, dispatch. */
-  tick(): void {
+  tick(fromWatchdog = false): void {
     if (!this.o.enabled) return;
     this.ticks++;
     const now = this.o.clock.now();
+    if (!fromWatchdog) {
+      if (this.pitSilent) this.o.log.info("PIT ticks again");
+      this.pitSilent = false;
+    }
+    this.lastTickAt = now;
     const tickMs = 1000 / this.o.pitHz;
+    const expired: Proc[] = [];
     for (const p of this.procs.values()) {
-      if (!p.controllable) continue;
-      // A blocked or stopped process uses no CPU: looked at every IDLE_SAMPLE_TICKS ticks
-      // (to see it start computing, or be continued by someone else), the rest every tick.
-      const quiet = !p.running && (p.stopped || !this.runnable(p));
+      if (!p.controllable || p.gone) continue;
+      // A blocked or stopped driver or server uses no CPU, or may not be stopped anyway:
+      // looked at every IDLE_SAMPLE_TICKS ticks (to see it start computing, or be
+      // continued by someone else). User programs, and whoever runs, every tick: a program
+      // may compute while a sendrec of its is outstanding.
+      const quiet = !p.running && p.cls !== "user" && (p.stopped || !this.runnable(p));
       if (quiet && p.lastCpuNs !== undefined && (this.ticks + p.pid) % IDLE_SAMPLE_TICKS !== 0) continue;
       const s = this.o.control.sample(p.pid);
       if (!s) {
-        p.busy = false; // gone: the kernel's death event removes the row
+        // Gone (or its pid is another process's now): the kernel's death event removes the row.
+        p.gone = true;
+        p.busy = false;
         continue;
       }
-      const used = p.lastCpuNs === undefined ? 0 : Math.max(0, s.cpuNs - p.lastCpuNs);
+      const first = p.lastCpuNs === undefined; // nothing to compare with yet
+      const used = first ? 0 : Math.max(0, s.cpuNs - p.lastCpuNs!);
+      const elapsedMs = p.sampledAt === undefined ? tickMs : Math.max(tickMs, now - p.sampledAt);
       p.lastCpuNs = s.cpuNs;
+      p.sampledAt = now;
       p.cpuNs += used;
-      if (s.state === "T" && !p.stopped) p.frozen = true;
-      else if (s.state !== "T") p.frozen = false;
-      if (p.stopped && s.state !== "T" && s.state !== "t") this.stopNow(p); // continued behind the scheduler's back
-      if (!p.stopped) {
-        p.busy = s.state === "R" || used >= (tickMs * 1e6) / 2;
+      const stoppedNow = s.state === "T" || s.state === "t";
+      if (stoppedNow && !p.stopped && this.ticks - p.contTick > CONT_GRACE_TICKS) p.frozen = true;
+      else if (!stoppedNow) p.frozen = false;
+      if (p.stopped && !stoppedNow && this.ticks - p.contTick > CONT_GRACE_TICKS) this.stopNow(p); // continued behind the scheduler's back
+      if (!p.stopped && !p.frozen) {
+        // Computing: CPU for half the time since the last look, or runnable in the host (R)
+        // and some CPU (a busy host gives it less); R with next to no CPU is a process
+        // waking for a timer. The first look has only the state to go by.
+        p.busy = first ? s.state === "R" : used >= (elapsedMs * 1e6) / 2 || (s.state === "R" && used >= (elapsedMs * 1e6) / 10);
         // Only a process given the CPU can be seen not to use it.
-        if (p.running) p.idle = s.state !== "R" && used < (tickMs * 1e6) / 10;
+        if (p.running) p.idle = s.state !== "R" && used < (elapsedMs * 1e6) / 10;
       }
       if (now - p.window.at >= 1000) {
         p.window = { at: now, cpuNs: p.cpuNs, pct: Math.round(((p.cpuNs - p.window.cpuNs) / ((now - p.window.at) * 1e6)) * 1000) / 10 };
       }
       if (!p.running) continue;
-      p.leftMs -= used / 1e6;
+      // Holding a CPU costs its time whether or not it computes (MINIX charges the tick to
+      // whoever runs); a process that computed more (a late tick) is charged that.
+      p.leftMs -= Math.max(used / 1e6, elapsedMs);
       if (p.leftMs > 0) continue;
       // The quantum is used up: to the back of its queue, with a fresh one (round robin)
-      // less what it overran (ticks come every 1000/pit_hz ms, so shares stay exact over
-      // many quanta); the policy hears of it and may change both.
+      // less what it overran (so shares stay exact over many quanta); the policy hears of
+      // it and may change both.
       p.seq = ++this.seq;
       p.leftMs = p.quantumMs + Math.max(p.leftMs, -p.quantumMs);
-      this.askPolicy(p);
+      expired.push(p);
     }
+    this.balance(now);
     this.reschedule();
+    // Told after the table is consistent: a message to sched enters the trap path.
+    for (const p of expired) this.askPolicy(p);
+  }
+
+  /** MINIX's balance_queues: a process that sank below its class's queue rises one every BALANCE_MS. */
+  private balance(now: number): void {
+    if (this.lastBalance === undefined) this.lastBalance = now;
+    if (now - this.lastBalance < BALANCE_MS) return;
+    this.lastBalance = now;
+    for (const p of this.procs.values()) {
+      if (p.priority <= p.basePriority) continue;
+      p.priority--;
+      this.applyHostNice(p);
+    }
   }
 
   /** SYS_SCHEDULE from the sched server. EINVAL leaves the process as it was. */
@@ -253,7 +356,12 @@ export class Scheduler {
       this.refused++;
       throw new MkError("EINVAL", `quantum ${quantumMs} ms is outside ${QUANTUM_MIN_MS}-${QUANTUM_MAX_MS} ms`);
     }
+    if (!/^[a-z][a-z0-9-]{0,31}#[1-9][0-9]{0,8}$/.test(endpoint)) throw new MkError("EBADSRCDST", `${JSON.stringify(endpoint.slice(0, 48))} is not an endpoint (label#generation)`);
     if (!p) throw new MkError("EDEADSRCDST", `${endpoint} is not a live incarnation`);
+    if (!p.controllable) {
+      this.refused++;
+      throw new MkError("EINVAL", `${endpoint} is not scheduled (it runs inside kernel-core, or the kernel cannot verify its process)`);
+    }
     if (priority < p.basePriority) {
       this.refused++;
       throw new MkError("EINVAL", `priority ${priority} is above ${p.label}'s ceiling, queue ${p.basePriority}`);
@@ -273,6 +381,7 @@ export class Scheduler {
   nice(label: string, nice: number): void {
     if (!Number.isInteger(nice) || nice < NICE_MIN || nice > NICE_MAX) throw new MkError("EINVAL", `nice ${nice} is outside ${NICE_MIN}..${NICE_MAX}`);
     const before = this.niceOf(label);
+    if (before === nice) return;
     this.nices.set(label, nice);
     for (const p of this.procs.values()) if (p.label === label) this.o.event?.(this.info(p), `nice ${before} -> ${nice}`);
   }
@@ -288,7 +397,7 @@ export class Scheduler {
   summary(): SchedSummary {
     return {
       enabled: this.o.enabled, cpus: this.o.cpus, pit_hz: this.o.pitHz, ticks: this.ticks, policy: this.policyInForce,
-      stops: this.stops, continues: this.continues, refused: this.refused,
+      stops: this.stops, continues: this.continues, refused: this.refused, held_too_long: this.overruns,
     };
   }
 
@@ -298,11 +407,13 @@ export class Scheduler {
   }
 
   private runnable(p: Proc): boolean {
-    if (p.frozen) return false;
+    if (p.frozen || p.gone) return false;
     if (p.stopped || p.held.length > 0) return true; // stopped while runnable, or messages wait for it
+    // Seen computing: runnable whatever its messages say (a Node process computes while a
+    // sendrec of its is outstanding).
+    if (p.busy) return true;
     if (p.idle) return false;
-    if (p.pendingIn > p.waitingOut) return true;
-    return p.pendingIn === 0 && p.waitingOut === 0 && p.busy;
+    return p.pendingIn > p.waitingOut;
   }
 
   /**
@@ -334,7 +445,9 @@ export class Scheduler {
     for (const p of want) {
       if (p.running) continue;
       if (p.stopped) this.cont(p);
+      if (p.stopped || p.gone) continue; // the continue did not happen: its turn comes again
       p.running = true;
+      p.sampledAt = this.o.clock.now(); // its turn is charged from now
       p.idle = false;
       if (p.leftMs <= 0) p.leftMs = p.quantumMs;
       this.release(p);
@@ -361,9 +474,18 @@ export class Scheduler {
     }
   }
 
+  /** Continues p; if that fails, p stays stopped (tried again at its next turn), or is gone. */
   private cont(p: Proc): void {
-    p.stopped = false;
-    if (this.o.control.cont(p.pid)) this.continues++;
+    if (this.o.control.cont(p.pid)) {
+      p.stopped = false;
+      p.contTick = this.ticks;
+      this.continues++;
+      return;
+    }
+    if (!this.o.control.sample(p.pid)) {
+      p.gone = true;
+      p.stopped = false;
+    }
   }
 
   private askPolicy(p: Proc): void {

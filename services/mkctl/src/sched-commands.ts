@@ -9,7 +9,7 @@ export const SCHED_USAGE = `       mkctl top [--json] [--count N] [--interval MS
 const HEAD = ["LABEL", "PID", "S", "STATE", "PRI", "QUANTUM", "NICE", "CPU%", "CPU_MS", "VOL", "INVOL", "IN", "OUT"];
 
 export function topTable(processes: ProcessInfo[], s: SchedSummary): string {
-  const head = `mkos scheduler: ${s.enabled ? "on" : "off"}, ${s.cpus} cpu${s.cpus === 1 ? "" : "s"}, policy ${s.policy}, ${s.ticks} ticks at ${s.pit_hz} Hz, ${s.stops} stops, ${s.continues} continues, ${s.refused} refused`;
+  const head = `mkos scheduler: ${s.enabled ? "on" : "off"}, ${s.cpus} cpu${s.cpus === 1 ? "" : "s"}, policy ${s.policy}, ${s.ticks} ticks at ${s.pit_hz} Hz, ${s.stops} stops, ${s.continues} continues, ${s.refused} refused, ${s.held_too_long} held too long`;
   const body = processes.map((p) => [
     p.label, String(p.pid), p.stat, p.state, String(p.priority), `${p.quantum_ms}ms`, String(p.nice), p.cpu_pct.toFixed(1), String(p.cpu_ms),
     String(p.voluntary), String(p.involuntary), String(p.pending_in), String(p.waiting_out),
@@ -18,10 +18,10 @@ export function topTable(processes: ProcessInfo[], s: SchedSummary): string {
   return [head, "", ...[HEAD, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd())].join("\n");
 }
 
-function positive(name: string, v: string | undefined, dflt: number | undefined): number | undefined {
+function positive(name: string, v: string | undefined, dflt: number | undefined, max: number): number | undefined {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new LocalError("MK_ERR_USAGE", `mkctl top --${name} needs a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new LocalError("MK_ERR_USAGE", `mkctl top --${name} needs an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -30,10 +30,14 @@ function positive(name: string, v: string | undefined, dflt: number | undefined)
  * sample and ends. Not a terminal: each sample is printed after the last.
  */
 export async function topCommand(client: RunningService, o: { json: boolean; count?: string; interval?: string }): Promise<void> {
-  const interval = positive("interval", o.interval, 1000)!;
-  const count = positive("count", o.count, o.json ? 1 : undefined);
+  const interval = positive("interval", o.interval, 1000, 3_600_000)!;
+  const count = positive("count", o.count, o.json ? 1 : undefined, 1_000_000);
   let stop = false;
-  const onSig = () => (stop = true);
+  let wake = () => undefined as void;
+  const onSig = () => {
+    stop = true;
+    wake();
+  };
   process.once("SIGINT", onSig);
   try {
     for (let i = 0; count === undefined || i < count; i++) {
@@ -41,7 +45,13 @@ export async function topCommand(client: RunningService, o: { json: boolean; cou
       if (o.json) process.stdout.write(JSON.stringify({ at: new Date().toISOString(), sched, processes }) + "\n");
       else process.stdout.write((process.stdout.isTTY ? "\x1b[H\x1b[2J" : i > 0 ? "\n" : "") + topTable(processes, sched) + "\n");
       if (stop || (count !== undefined && i + 1 >= count)) break;
-      await new Promise((r) => setTimeout(r, interval));
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, interval);
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
       if (stop) break;
     }
   } finally {

@@ -12,29 +12,31 @@ export interface Decision {
   quantum_ms: number;
 }
 
-/** Weighted fair share: the quantum of nice 0 (Linux's weight 1024). */
-export const FAIR_SLICE_MS = 100;
 const FAIR_MIN_MS = 10;
 const FAIR_MAX_MS = 2000;
 
 /**
- * MINIX's policy: a process that used its whole quantum without blocking sinks one queue
- * (to the lowest); one that blocked since rises one, up to its ceiling. A positive nice
- * lowers the ceiling one queue per 5. The quantum stays the process's own.
+ * MINIX's policy, for user programs: one that used its whole quantum without blocking
+ * sinks one queue (to the lowest); one that blocked since rises one, up to its ceiling.
+ * A positive nice lowers the ceiling one queue per 5. The quantum stays the process's
+ * own. Drivers and servers keep their class's queue (MINIX schedules system processes
+ * at fixed priorities); the kernel raises a sunk process one queue every 5 s.
  */
 export function minix(m: NoQuantum): Decision {
+  if (m.class !== "user") return { priority: m.base_priority, quantum_ms: m.base_quantum_ms };
   const ceiling = Math.min(SchedQueue.LOWEST, m.base_priority + Math.max(0, Math.ceil(m.nice / 5)));
   const priority = m.blocked > 0 ? Math.max(ceiling, m.priority - 1) : Math.min(SchedQueue.LOWEST, Math.max(ceiling, m.priority + 1));
   return { priority, quantum_ms: m.base_quantum_ms };
 }
 
 /**
- * Weighted fair share: every process of a class stays in its queue and gets a quantum in
- * proportion to its weight (Linux's table: nice 0 is 1024, each step about 1.25x), so
- * CPU-bound processes of one queue share the CPU in the ratio of their weights.
+ * Weighted fair share: every process of a class stays in its queue and gets its own
+ * quantum (the privilege table's quantum_ms, 200 ms by default) times its weight over
+ * 1024 (Linux's table: nice 0 is 1024, each step about 1.25x), so CPU-bound processes of
+ * one queue share the CPU in the ratio of their weights.
  */
 export function fair(m: NoQuantum): Decision {
-  const q = Math.round((FAIR_SLICE_MS * niceWeight(m.nice)) / 1024);
+  const q = Math.round((m.base_quantum_ms * niceWeight(m.nice)) / 1024);
   return { priority: m.base_priority, quantum_ms: Math.max(FAIR_MIN_MS, Math.min(FAIR_MAX_MS, q)) };
 }
 
