@@ -66,8 +66,11 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   await waitForRelay(relayOp);
 
   // in-kernel: kernel-core's own trap path with both parties placed in the kernel.
+  // No PIT reaches this kernel and nothing in it is a process of its own: no scheduling.
+  const priv = parseSystemTable(o.systemYaml);
+  priv.kernel.sched.enabled = false;
   const kernel = new Kernel({
-    priv: parseSystemTable(o.systemYaml),
+    priv,
     hw: { io: async () => ({ values: [], data: new Uint8Array(0) }), fault: async () => undefined, info: async () => ({ boot: "bench", ioOps: 0, ticks: 0 }) },
     log, clock: systemClock, metrics: new KernelMetrics(false),
   });

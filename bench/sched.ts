@@ -24,12 +24,12 @@ import { benchSystemYaml, columns, measure, quantile } from "./measure.ts";
 const USAGE = `usage: npm run bench:sched [-- options]
   --json        {"rows":[{path, p50_us, p99_us, ratio}], "shares":{weights, measured, jain}, "isolation":{idle_p99_us, loaded_p99_us, loaded_sched_off_p99_us}}
   --seconds N   how long the three weighted programs share the CPU (default 30)
-  --reads N     ATA reads per isolation sample, sendrecs for dispatch, stops per mechanism (default 1000)
+  --reads N     ATA reads per isolation sample, sendrecs for dispatch, stops per mechanism (default 3000)
   --help        this text`;
 
 const { values } = (() => {
   try {
-    return parseArgs({ options: { json: { type: "boolean", default: false }, seconds: { type: "string", default: "30" }, reads: { type: "string", default: "1000" }, help: { type: "boolean", default: false } } });
+    return parseArgs({ options: { json: { type: "boolean", default: false }, seconds: { type: "string", default: "30" }, reads: { type: "string", default: "3000" }, help: { type: "boolean", default: false } } });
   } catch (e) {
     console.error(`bench:sched: ${(e as Error).message}\n${USAGE}`);
     process.exit(2);

@@ -53,7 +53,8 @@ describe("bench", () => {
 
   it("bench - bench:sched prints preemption, dispatch and trap-path rows with ratios, the shares of weights 1:2:4 with Jain's index, and isolation with the scheduler on and off", async () => {
     const { stdout } = await node(["bench/sched.ts", "--json", "--seconds", "1", "--reads", "40"]);
-    const r = JSON.parse(stdout.trim().split("\n").pop()!) as {
+    expect(stdout.trim().split("\n")).toHaveLength(1); // one object, nothing else on stdout
+    const r = JSON.parse(stdout) as {
       rows: { path: string; p50_us: number; p99_us: number; ratio: number }[];
       shares: { weights: number[]; measured: number[]; jain: number };
       isolation: { idle_p99_us: number; loaded_p99_us: number; loaded_sched_off_p99_us: number };

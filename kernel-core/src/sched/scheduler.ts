@@ -281,11 +281,11 @@ export class Scheduler {
     const expired: Proc[] = [];
     for (const p of this.procs.values()) {
       if (!p.controllable || p.gone) continue;
-      // A blocked or stopped driver or server uses no CPU, or may not be stopped anyway:
-      // looked at every IDLE_SAMPLE_TICKS ticks (to see it start computing, or be
-      // continued by someone else). User programs, and whoever runs, every tick: a program
-      // may compute while a sendrec of its is outstanding.
-      const quiet = !p.running && p.cls !== "user" && (p.stopped || !this.runnable(p));
+      // A stopped process uses no CPU, and a blocked driver or server may not be stopped
+      // anyway: looked at every IDLE_SAMPLE_TICKS ticks (to see it start computing, or be
+      // continued by someone else). Whoever runs, and a user program that is not stopped,
+      // every tick: a program may compute while a sendrec of its is outstanding.
+      const quiet = !p.running && (p.stopped || (p.cls !== "user" && !this.runnable(p)));
       if (quiet && p.lastCpuNs !== undefined && (this.ticks + p.pid) % IDLE_SAMPLE_TICKS !== 0) continue;
       const s = this.o.control.sample(p.pid);
       if (!s) {
