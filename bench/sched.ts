@@ -10,10 +10,11 @@
 //   - fairness: three CPU-bound programs with nice 0, -3, -6 (weights 1:2:4) for N
 //     seconds; CPU time from /proc; Jain's index of share/weight;
 //   - isolation: the ATA read's p99 idle, with four CPU-bound programs and the scheduler
-//     on, and the same with the scheduler off.
+//     on, and the same with the scheduler off; and the machine's floor: with one plain
+//     computing process at Linux nice 19 beside (nothing for the scheduler to do).
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Bdev, Common } from "#abi";
@@ -22,7 +23,7 @@ import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import { benchSystemYaml, columns, measure, quantile } from "./measure.ts";
 
 const USAGE = `usage: npm run bench:sched [-- options]
-  --json        {"rows":[{path, p50_us, p99_us, ratio}], "shares":{weights, measured, jain}, "isolation":{idle_p99_us, loaded_p99_us, loaded_sched_off_p99_us}}
+  --json        {"rows":[{path, p50_us, p99_us, ratio}], "shares":{weights, measured, jain}, "isolation":{idle_p99_us, loaded_p99_us, loaded_sched_off_p99_us, floor_p99_us}}
   --seconds N   how long the three weighted programs share the CPU (default 30)
   --reads N     ATA reads per isolation sample, sendrecs for dispatch, stops per mechanism (default 3000)
   --help        this text`;
@@ -236,6 +237,7 @@ async function main(): Promise<void> {
   const on = await boot(true);
   let baseOn: number;
   let idleReads: number[];
+  let floorReads: number[];
   let loadedOn: number[];
   let shares: { weights: number[]; measured: number[]; jain: number; cpu_ms: number[] };
   try {
@@ -265,6 +267,18 @@ async function main(): Promise<void> {
     say("isolation: ATA reads idle and under four CPU-bound programs ...");
     idleReads = await readsUnder(on, 0);
     add("ata-read-4k idle", idleReads, baseOn);
+    // The machine's floor: one plain computing process (no mkos process, so nothing for
+    // the scheduler to do) at Linux nice 19 beside the reads: the least any CPU-bound
+    // load costs them on this host.
+    const plain = burner();
+    setPriority(plain.pid!, 19);
+    await new Promise((r) => setTimeout(r, 500));
+    try {
+      floorReads = await readsUnder(on, 0);
+    } finally {
+      plain.kill("SIGKILL");
+    }
+    add("ata-read-4k, one plain process at nice 19 (floor)", floorReads, baseOn);
     loadedOn = await readsUnder(on, 4);
     add("ata-read-4k, 4 hogs, sched on", loadedOn, baseOn);
 
@@ -299,7 +313,7 @@ async function main(): Promise<void> {
     await down(off);
   }
 
-  const isolation = { idle_p99_us: stats(idleReads).p99, loaded_p99_us: stats(loadedOn).p99, loaded_sched_off_p99_us: stats(loadedOff).p99 };
+  const isolation = { idle_p99_us: stats(idleReads).p99, loaded_p99_us: stats(loadedOn).p99, loaded_sched_off_p99_us: stats(loadedOff).p99, floor_p99_us: stats(floorReads).p99 };
   if (values.json) {
     console.log(JSON.stringify({ rows, shares, isolation }));
     return;
@@ -307,7 +321,8 @@ async function main(): Promise<void> {
   console.log("\nbench:sched (ratio: p50 over the raw NATS round trip of the same system)");
   console.log(columns(["path", "p50 us", "p99 us", "ratio"], rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio.toFixed(2)}x`])).join("\n"));
   console.log(`\nshares over ${seconds} s, weights ${WEIGHTS.join(":")}: measured ${shares.measured.map((s) => s.toFixed(3)).join(" : ")} (want ${WEIGHTS.map((w) => (w / 7).toFixed(3)).join(" : ")}), Jain's index ${shares.jain}, CPU ms ${shares.cpu_ms.join(", ")}`);
-  console.log(`isolation, ATA 4 KiB read p99: idle ${isolation.idle_p99_us} us; 4 hogs with the scheduler ${isolation.loaded_p99_us} us (${(isolation.loaded_p99_us / isolation.idle_p99_us).toFixed(2)}x idle); without it ${isolation.loaded_sched_off_p99_us} us (${(isolation.loaded_sched_off_p99_us / isolation.idle_p99_us).toFixed(2)}x idle)`);
+  const x = (v: number) => `${v} us (${(v / isolation.idle_p99_us).toFixed(2)}x idle)`;
+  console.log(`isolation, ATA 4 KiB read p99: idle ${isolation.idle_p99_us} us; 4 hogs with the scheduler ${x(isolation.loaded_p99_us)}; without it ${x(isolation.loaded_sched_off_p99_us)}; the floor, one plain process at nice 19 beside, ${x(isolation.floor_p99_us)}`);
 }
 
 main().then(
