@@ -3,9 +3,10 @@
 //   MK_SPIN_MODE=compute (default)  computes without ever blocking (20 ms slices of a
 //                                   busy loop, so its event loop still answers NATS)
 //   MK_SPIN_MODE=read               blocks in sendrec: reads a line from the console (tty)
-// It counts its work and prints the count on SIGTERM, then exits.
+// It counts its work and prints the count on SIGTERM, then exits; superseded by a newer
+// process of its label, it ends.
 import { Cdev } from "#abi";
-import { connectClient, createLogger, loadCredential } from "#libsys";
+import { connectClient, createLogger, loadCredential, sysGetPrivileges } from "#libsys";
 
 const label = process.env.MK_LABEL;
 const mode = process.env.MK_SPIN_MODE ?? "compute";
@@ -24,6 +25,17 @@ process.once("SIGTERM", () => {
   void client.stop().finally(() => process.exit(0));
 });
 console.log("ready");
+// One live incarnation per label: a newer process of this label supersedes this one,
+// whose next kernel call fails with EDEADSRCDST. Asked once a second, so a superseded
+// program ends instead of computing on outside the scheduler's table.
+const alive = setInterval(() => {
+  sysGetPrivileges(client.sys).catch((e: { errno?: string }) => {
+    if (e.errno !== "EDEADSRCDST") return;
+    console.error(`spin: ${label} was superseded by a newer process of the same label: ending`);
+    process.exit(1);
+  });
+}, 1000);
+alive.unref();
 if (mode === "compute") {
   while (!stopping) {
     const end = performance.now() + 20;

@@ -3,7 +3,7 @@
 // gives a blocked program nothing. CPU time is read from /proc, not from the kernel's books.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MkError, Sched, SysCall, type KernelEvent, type ProcessInfo } from "#abi";
 import { BdevClient, followEvents, sysGetProcesses, sysSchedule, systemClock, waitUntil, type RunningService } from "#libsys";
@@ -26,7 +26,8 @@ const spawned: ChildProcess[] = [];
 /** Starts bench/spin.ts as label and waits for it to register. */
 async function program(label: string, mode: "compute" | "read" = "compute"): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(ROOT, "bench", "spin.ts")], {
-    cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MK_LABEL: label, MK_CREDS: ts.sys.credFile(label), MK_SPIN_MODE: mode },
+    // MK_CREDS relative to the program's working directory, as the README writes it.
+    cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MK_LABEL: label, MK_CREDS: relative(ROOT, ts.sys.credFile(label)), MK_SPIN_MODE: mode },
   });
   spawned.push(child);
   await new Promise<void>((resolve, reject) => {

@@ -7,11 +7,11 @@
 // and the signals are sent by the CPU agent (cpu-agent.ts), which checks the UID again.
 // Either way kernel-core, nats-server, the emulator and anything outside this mkos run
 // can never be stopped.
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { hostname, setPriority } from "node:os";
 import type { Logger } from "#base/log.ts";
-import { dirname } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 
 export interface ProcSample {
   /** The state letter of /proc/<pid>/stat: R running, S sleeping, T stopped ... */
@@ -56,14 +56,14 @@ export class SignalControl implements ProcessControl {
   private readonly started = new Map<number, string>();
 
   constructor(credsFile = process.env.MK_CREDS) {
-    this.credsDir = credsFile ? dirname(credsFile) : undefined;
+    this.credsDir = credsFile ? dirname(resolve(credsFile)) : undefined;
   }
 
   verify(pid: number, label: string, host: string): boolean {
     if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === process.ppid || host !== hostname()) return false;
     const env = readEnviron(pid);
     if (!env || env.get("MK_LABEL") !== label) return false;
-    if (this.credsDir !== undefined && dirname(env.get("MK_CREDS") ?? "") !== this.credsDir) return false;
+    if (this.credsDir !== undefined && credsDirOf(pid, env) !== this.credsDir) return false;
     return this.remember(pid);
   }
 
@@ -148,7 +148,7 @@ export class SignalControl implements ProcessControl {
       if (pid === process.pid || statFields(pid)?.[0] !== "T") continue;
       const env = readEnviron(pid);
       const label = env?.get("MK_LABEL");
-      if (!env || !label || !labels.has(label) || dirname(env.get("MK_CREDS") ?? "") !== this.credsDir) continue;
+      if (!env || !label || !labels.has(label) || credsDirOf(pid, env) !== this.credsDir) continue;
       try {
         process.kill(pid, "SIGCONT");
         out.push(pid);
@@ -157,6 +157,18 @@ export class SignalControl implements ProcessControl {
       }
     }
     return out;
+  }
+}
+
+/** The directory of pid's MK_CREDS, a relative one resolved against pid's working directory. */
+function credsDirOf(pid: number, env: Map<string, string>): string | undefined {
+  const creds = env.get("MK_CREDS");
+  if (!creds) return undefined;
+  if (isAbsolute(creds)) return dirname(resolve(creds));
+  try {
+    return dirname(resolve(readlinkSync(`/proc/${pid}/cwd`), creds));
+  } catch {
+    return undefined;
   }
 }
 

@@ -169,7 +169,7 @@ function args() {
   // mkctl nice LABEL -5: a negative value is a positional, not an option.
   const argv = process.argv.slice(2);
   const negative = argv[0] === "nice" ? argv.filter((a) => /^-[0-9]+$/.test(a)) : [];
-  const rest = argv.filter((a) => !negative.includes(a));
+  const rest = argv.filter((a) => !negative.includes(a) && !(negative.length > 0 && a === "--"));
   try {
     return parseArgs({
       args: negative.length > 0 ? [...rest, "--", ...negative] : argv,

@@ -9,7 +9,8 @@ export const SCHED_USAGE = `       mkctl top [--json] [--count N] [--interval MS
 const HEAD = ["LABEL", "PID", "S", "STATE", "PRI", "QUANTUM", "NICE", "CPU%", "CPU_MS", "VOL", "INVOL", "IN", "OUT"];
 
 export function topTable(processes: ProcessInfo[], s: SchedSummary): string {
-  const head = `mkos scheduler: ${s.enabled ? "on" : "off"}, ${s.cpus} cpu${s.cpus === 1 ? "" : "s"}, policy ${s.policy}, ${s.ticks} ticks at ${s.pit_hz} Hz, ${s.stops} stops, ${s.continues} continues, ${s.refused} refused, ${s.held_too_long} held too long`;
+  const who = s.policy === "server" ? "the sched server's policy" : "the kernel's round robin (no answer from sched yet)";
+  const head = `mkos scheduler: ${s.enabled ? "on" : "off"}, ${s.cpus} cpu${s.cpus === 1 ? "" : "s"}, ${who}, ${s.ticks} ticks at ${s.pit_hz} Hz, ${s.stops} stops, ${s.continues} continues, ${s.refused} refused, ${s.held_too_long} held too long`;
   const body = processes.map((p) => [
     p.label, String(p.pid), p.stat, p.state, String(p.priority), `${p.quantum_ms}ms`, String(p.nice), p.cpu_pct.toFixed(1), String(p.cpu_ms),
     String(p.voluntary), String(p.involuntary), String(p.pending_in), String(p.waiting_out),
