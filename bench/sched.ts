@@ -20,7 +20,9 @@ import { parseArgs } from "node:util";
 import { Bdev, Common } from "#abi";
 import { connectClient, createLogger, loadCredential, sysGetProcesses, sysNice, type RunningService } from "#libsys";
 import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { readProcStat } from "../kernel-core/src/sched/process-control.ts";
 import { benchSystemYaml, columns, measure, quantile } from "./measure.ts";
+import { endAll, startSpin } from "./programs.ts";
 
 const USAGE = `usage: npm run bench:sched [-- options]
   --json        {"rows":[{path, p50_us, p99_us, ratio}], "shares":{weights, measured, jain}, "isolation":{idle_p99_us, loaded_p99_us, loaded_sched_off_p99_us, floor_p99_us}}
@@ -65,16 +67,12 @@ function stats(samples: number[]): { p50: number; p99: number } {
   return { p50: +quantile(s, 0.5).toFixed(2), p99: +quantile(s, 0.99).toFixed(2) };
 }
 
-function procStat(pid: number): string[] {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-}
-const cpuMs = (pid: number) => (Number(procStat(pid)[11]) + Number(procStat(pid)[12])) * 10;
+const cpuMs = (pid: number) => readProcStat(pid)?.cpuMs ?? 0;
 
 /** Waits (spinning: these are microseconds) until pid's state is or is not T. */
 function until(pid: number, stopped: boolean): void {
   const deadline = performance.now() + 2000;
-  while ((procStat(pid)[0] === "T") !== stopped) {
+  while ((readProcStat(pid)?.state === "T") !== stopped) {
     if (performance.now() > deadline) throw new Error(`pid ${pid} did not ${stopped ? "stop" : "continue"} within 2 s`);
   }
 }
@@ -175,25 +173,12 @@ async function boot(enabled: boolean): Promise<Phase> {
 }
 
 async function program(ph: Phase, label: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bench", "spin.ts")], {
-    cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MK_LABEL: label, MK_CREDS: ph.sys.credFile(label), MK_SPIN_MODE: "compute", MK_LOG_LEVEL: "warn" },
-  });
+  const child = await startSpin(label, ph.sys.credFile(label));
   ph.programs.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once("data", () => resolve());
-    child.once("exit", (code) => reject(new Error(`${label} exited with ${code}`)));
-  });
   return child;
 }
 
-async function stopPrograms(ph: Phase): Promise<void> {
-  const all = ph.programs.splice(0);
-  await Promise.all(all.map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once("exit", () => resolve());
-    c.kill("SIGKILL");
-  })));
-}
+const stopPrograms = (ph: Phase) => endAll(ph.programs);
 
 async function down(ph: Phase): Promise<void> {
   await stopPrograms(ph);

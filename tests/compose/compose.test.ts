@@ -11,7 +11,7 @@ import { Cdev } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { BdevClient, FsClient, sysGetEndpoints, sysGetProcesses, type RunningService } from "#libsys";
-import { readFileSync } from "node:fs";
+import { readProcStat } from "../../kernel-core/src/sched/process-control.ts";
 import { FileWorkload } from "../../services/mkctl/src/chaos/file-workload.ts";
 import { detectCompose } from "../../services/mkctl/src/compose.ts";
 import { freePort } from "../../services/mkctl/src/ports.ts";
@@ -246,7 +246,7 @@ describe("compose", () => {
     });
     const container = out.trim().split("\n").pop()!.trim();
     const spinRow = async () => (await sysGetProcesses(client.sys)).processes.find((p) => p.label === "spin");
-    const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[0];
+    const state = (pid: number) => readProcStat(pid)?.state;
     try {
       await waitUntil(async () => ((await spinRow())?.state === "running" ? true : undefined), { clock: systemClock, deadlineMs: 60_000, what: "spin verified and running" });
       const [pid] = hostPids(container, /bench\/spin\.ts/);

@@ -3,13 +3,13 @@
 // unlisted whatever it is asked, and continues what it stopped when kernel-core's
 // connection closes. On the host, not in containers: the UID check is the same.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock, waitUntil } from "#libsys";
-import { AgentControl, parseUids } from "../../kernel-core/src/sched/process-control.ts";
+import { AgentControl, parseUids, readProcStat } from "../../kernel-core/src/sched/process-control.ts";
 import { ROOT } from "../helpers/system.ts";
 
 const me = process.getuid!();
@@ -26,10 +26,7 @@ function burner(uid?: number): ChildProcess {
   return c;
 }
 
-function state(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-}
+const state = (pid: number) => readProcStat(pid)?.state;
 
 const until = (pid: number, stopped: boolean, what: string) =>
   waitUntil(() => ((state(pid) === "T") === stopped ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what });
@@ -64,7 +61,7 @@ describe("cpu agent", () => {
       expect(control.verify(hog.pid!, "ata")).toBe(false);
       expect(control.verify(process.pid, "hog")).toBe(false);
       expect(control.setHostNice(hog.pid!, 9)).toBe(true);
-      await waitUntil(() => (Number(readFileSync(`/proc/${hog.pid}/stat`, "utf8").split(") ")[1].split(" ")[16]) === 9 ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "host nice 9" });
+      await waitUntil(() => (readProcStat(hog.pid!)?.nice === 9 ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "host nice 9" });
       expect(control.stop(hog.pid!)).toBe(true);
       await until(hog.pid!, true, "the hog stopped again");
     } finally {
@@ -81,12 +78,13 @@ describe("cpu agent", () => {
       c.once("error", reject);
     });
     c.write(`stop ${rootish.pid}\nstop 1\nstop ${agent.pid}\nstop -5\nfreeze ${rootish.pid}\nstop abc\n`);
-    await systemClock.sleep(300);
+    // A line longer than any command ends the connection, after the lines before it were
+    // acted on (in order); the agent serves on.
+    const closed = new Promise((r) => c.once("close", r));
+    c.write("x".repeat(200));
+    await closed;
     if (me === 0) expect(state(rootish.pid!)).not.toBe("T");
     expect(state(agent.pid!)).not.toBe("T");
-    // A line longer than any command ends the connection; the agent serves on.
-    c.write("x".repeat(200));
-    await new Promise((r) => c.once("close", r));
     expect(agent.exitCode).toBeNull();
     const hog = burner(hogUid);
     const again = new AgentControl(sock, parseUids(`kernel=${me},hog=${hogUid}`));

@@ -1,11 +1,12 @@
 // Scheduling with real processes: kernel-core stops and continues CPU-bound user programs
 // (SIGSTOP/SIGCONT), shares the one mkos CPU by weight, keeps drivers ahead of them, and
 // gives a blocked program nothing. CPU time is read from /proc, not from the kernel's books.
-import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { relative } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MkError, Sched, SysCall, type KernelEvent, type ProcessInfo } from "#abi";
+import { MkError, niceWeight, Sched, SysCall, type KernelEvent, type ProcessInfo } from "#abi";
+import { readProcStat } from "../../kernel-core/src/sched/process-control.ts";
+import { endAll, startSpin } from "../../bench/programs.ts";
 import { BdevClient, followEvents, sysGetProcesses, sysSchedule, systemClock, waitUntil, type RunningService } from "#libsys";
 import { bootTestSystem, ROOT, runMkctl, type TestSystem } from "../helpers/system.ts";
 
@@ -23,40 +24,16 @@ let ts: TestSystem;
 let client: RunningService;
 const spawned: ChildProcess[] = [];
 
-/** Starts bench/spin.ts as label and waits for it to register. */
+/** Starts bench/spin.ts as label, with MK_CREDS relative to its working directory as the README writes it. */
 async function program(label: string, mode: "compute" | "read" = "compute"): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(ROOT, "bench", "spin.ts")], {
-    // MK_CREDS relative to the program's working directory, as the README writes it.
-    cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MK_LABEL: label, MK_CREDS: relative(ROOT, ts.sys.credFile(label)), MK_SPIN_MODE: mode },
-  });
+  const child = await startSpin(label, relative(ROOT, ts.sys.credFile(label)), mode);
   spawned.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once("data", () => resolve());
-    child.once("exit", (code) => reject(new Error(`${label} exited with ${code}`)));
-  });
   return child;
 }
 
-async function stopPrograms(): Promise<void> {
-  const all = spawned.splice(0);
-  await Promise.all(all.map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once("exit", () => resolve());
-    c.kill("SIGKILL");
-  })));
-}
-
-/** utime + stime of pid from /proc, in ms. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-function procState(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-}
+const stopPrograms = () => endAll(spawned);
+const cpuMs = (pid: number) => readProcStat(pid)?.cpuMs ?? 0;
+const procState = (pid: number) => readProcStat(pid)?.state;
 
 async function rows(): Promise<ProcessInfo[]> {
   return (await sysGetProcesses(client.sys)).processes;
@@ -98,18 +75,27 @@ describe("scheduling (process mode)", () => {
     expect(r.stdout).toMatch(/hog3: nice -6/);
     const hogs = [await program("hog1"), await program("hog2"), await program("hog3")];
     await registered("hog1", "hog2", "hog3");
-    await systemClock.sleep(1500); // each has had a quantum and the policy's answer
+    // Until sched has answered for each: the fair policy's quantum, 50 ms times the weight of its nice over 1024.
+    const quanta = [0, -3, -6].map((n) => Math.round((50 * niceWeight(n)) / 1024));
+    await waitUntil(async () => {
+      const now = await rows();
+      return ["hog1", "hog2", "hog3"].every((l, i) => now.find((p) => p.label === l)?.quantum_ms === quanta[i]) ? true : undefined;
+    }, { clock: systemClock, deadlineMs: 10_000, what: `the hogs' quanta ${quanta.join(", ")} ms from sched` });
+    // The window: until the three have used 5 s of CPU between them (many rounds of 338 ms).
     const before = hogs.map((h) => cpuMs(h.pid!));
-    await systemClock.sleep(6000);
-    const used = hogs.map((h, i) => cpuMs(h.pid!) - before[i]);
+    const t0 = Date.now();
+    const usedNow = () => hogs.map((h, i) => cpuMs(h.pid!) - before[i]);
+    await waitUntil(() => (usedNow().reduce((a, b) => a + b, 0) >= 5000 ? true : undefined), { clock: systemClock, deadlineMs: 30_000, intervalMs: 50, what: "5 s of CPU used by the hogs" });
+    const elapsed = Date.now() - t0;
+    const used = usedNow();
     const total = used.reduce((s, x) => s + x, 0);
     const shares = used.map((u) => u / total);
     const want = [1, 2, 4].map((w) => w / 7);
     const x = shares.map((s, i) => s / [1, 2, 4][i]);
     const jain = x.reduce((s, v) => s + v, 0) ** 2 / (x.length * x.reduce((s, v) => s + v * v, 0));
-    console.log(`shares ${shares.map((s) => s.toFixed(3)).join(" ")} (want ${want.map((s) => s.toFixed(3)).join(" ")}), Jain ${jain.toFixed(4)}, ${total} ms of CPU in 6 s`);
+    console.log(`shares ${shares.map((s) => s.toFixed(3)).join(" ")} (want ${want.map((s) => s.toFixed(3)).join(" ")}), Jain ${jain.toFixed(4)}, ${total} ms of CPU in ${elapsed} ms`);
     // One mkos CPU: the three together used about one core, not two.
-    expect(total).toBeLessThan(6000 * 1.25);
+    expect(total).toBeLessThan(elapsed * 1.25);
     shares.forEach((s, i) => expect(Math.abs(s - want[i]) / want[i]).toBeLessThan(0.15));
     expect(jain).toBeGreaterThan(0.97);
   }, 60_000);
@@ -155,7 +141,9 @@ describe("scheduling (process mode)", () => {
     await waitUntil(async () => ((await row("reader")).state === "reply" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "reader waiting in sendrec" });
     const before = await row("reader");
     const cpuBefore = cpuMs(reader.pid!);
-    await systemClock.sleep(2000);
+    // The window: 150 of the kernel's ticks (1.5 s at 100 Hz), each a chance to charge or dispatch it.
+    const ticks = (await sysGetProcesses(client.sys)).sched.ticks;
+    await waitUntil(async () => ((await sysGetProcesses(client.sys)).sched.ticks >= ticks + 150 ? true : undefined), { clock: systemClock, deadlineMs: 10_000, intervalMs: 100, what: "150 more ticks" });
     const after = await row("reader");
     expect(after.state).toBe("reply");
     expect(after.stat).toBe("S");
@@ -257,8 +245,8 @@ describe("scheduling (process mode)", () => {
     const hogs = [await program("hog1"), await program("hog2"), await program("hog3")];
     await registered("hog1", "hog2", "hog3");
     await waitUntil(() => (hogs.some((h) => procState(h.pid!) === "T") ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "a stopped hog" });
-    ts.sys.kill("kernel", "SIGKILL");
-    await systemClock.sleep(500);
+    const kernelPid = ts.sys.kill("kernel", "SIGKILL");
+    await waitUntil(() => (["Z", undefined].includes(procState(kernelPid)) ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "kernel-core gone" });
     const frozen = hogs.filter((h) => procState(h.pid!) === "T");
     expect(frozen.length).toBeGreaterThan(0); // nothing continues them while no kernel runs
     await ts.sys.start("kernel");

@@ -49,6 +49,12 @@ function statFields(pid: number): string[] | undefined {
 
 const CLK_TCK_NS = 10_000_000; // USER_HZ 100 on Linux
 
+/** What /proc/<pid>/stat says of a process (all threads): state letter, user + system CPU in ms, Linux nice; undefined once it is gone. */
+export function readProcStat(pid: number): { state: string; cpuMs: number; nice: number } | undefined {
+  const f = statFields(pid);
+  return f ? { state: f[0], cpuMs: ((Number(f[11]) + Number(f[12])) * CLK_TCK_NS) / 1e6, nice: Number(f[16]) } : undefined;
+}
+
 /** Signals and /proc: process mode, or containers sharing kernel-core's PID namespace. */
 export class SignalControl implements ProcessControl {
   private readonly credsDir: string | undefined;
@@ -225,15 +231,14 @@ export function schedulableUids(uids: { byLabel: Map<string, number> }): Map<num
   return out;
 }
 
-/** MK_UIDS ("label=uid,...", as compose's config container takes it) and the UID of the rest. */
-export function parseUids(spec: string, fallback?: string): { byLabel: Map<string, number>; fallback?: number } {
+/** MK_UIDS ("label=uid,...", as compose's config container takes it). */
+export function parseUids(spec: string): { byLabel: Map<string, number> } {
   const byLabel = new Map<string, number>();
   for (const kv of spec.split(",")) {
     const [label, uid] = kv.split("=");
     if (label && /^[0-9]+$/.test(uid ?? "")) byLabel.set(label.trim(), Number(uid));
   }
-  const f = fallback !== undefined && /^[0-9]+$/.test(fallback) ? Number(fallback) : undefined;
-  return { byLabel, ...(f === undefined ? {} : { fallback: f }) };
+  return { byLabel };
 }
 
 /** Lines waiting while the agent's socket is (re)connecting; past this they are dropped. */
@@ -263,7 +268,7 @@ export class AgentControl extends SignalControl {
     this.connect();
   }
 
-  /** label's process: its UID is label's own (no other label's, not the fallback's, never root's). */
+  /** label's process: its UID is label's own (no other label's, never root's). */
   override verify(pid: number, label: string): boolean {
     if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return false;
     const uid = procUid(pid);

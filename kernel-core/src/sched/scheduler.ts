@@ -148,10 +148,6 @@ export class Scheduler {
     this.o = o;
   }
 
-  get enabled(): boolean {
-    return this.o.enabled;
-  }
-
   /**
    * Scheduling must not stop with the PIT (an emulator that is down, a lost-interrupt
    * fault on line 0): when no tick came for ten periods, the kernel ticks itself, every
