@@ -26,14 +26,21 @@ process.once("SIGTERM", () => {
 });
 console.log("ready");
 // One live incarnation per label: a newer process of this label supersedes this one,
-// whose next kernel call fails with EDEADSRCDST. Asked once a second, so a superseded
-// program ends instead of computing on outside the scheduler's table.
+// whose kernel calls then fail with EDEADSRCDST. Asked once a second, so a superseded
+// program ends instead of computing on outside the scheduler's table. A new kernel-core
+// answers EDEADSRCDST too until this program has registered with it again (a second or
+// two), so only ten refusals in a row (as libsys's Recovering does) mean superseded.
+let refused = 0;
 const alive = setInterval(() => {
-  sysGetPrivileges(client.sys).catch((e: { errno?: string }) => {
-    if (e.errno !== "EDEADSRCDST") return;
-    console.error(`spin: ${label} was superseded by a newer process of the same label: ending`);
-    process.exit(1);
-  });
+  sysGetPrivileges(client.sys).then(
+    () => (refused = 0),
+    (e: { errno?: string }) => {
+      if (e.errno !== "EDEADSRCDST") return;
+      if (++refused < 10) return;
+      console.error(`spin: ${label} was superseded by a newer process of the same label: ending`);
+      process.exit(1);
+    },
+  );
 }, 1000);
 alive.unref();
 if (mode === "compute") {
