@@ -31,6 +31,7 @@ export const SysCall = {
   SYS_HWFAULT: 0x640, // KERNEL_CALL + 64: inject or clear a hardware fault in the emulator (chaos; granted as hwfault)
   SYS_SCHEDULE: 0x641, // KERNEL_CALL + 65: the sched server sets an endpoint's priority and quantum (MINIX sys_schedule)
   SYS_NICE: 0x642, // KERNEL_CALL + 66: set a label's nice value (mkctl nice; the policy reads it)
+  SYS_KILL: 0x643, // KERNEL_CALL + 67: signal a label's live process (chaos: kill, hang; granted as kill)
 } as const;
 export type SysCall = (typeof SysCall)[keyof typeof SysCall];
 

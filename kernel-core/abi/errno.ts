@@ -6,6 +6,7 @@ export const Errno = {
   OK: 0,
   EPERM: -1, // operation not permitted by the privilege table (port, IRQ line)
   ENOENT: -2, // no such file or directory
+  ESRCH: -3, // no such process: the label has no live process to signal
   EIO: -5, // the device reported an error
   ENXIO: -6, // no such device or minor
   E2BIG: -7,

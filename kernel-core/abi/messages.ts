@@ -173,6 +173,11 @@ export const Layouts = {
     req: { label, nice: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
     rep: { nice: f.int(-20, 19) },
   },
+  // chaos clients -> krn: a signal to the live process of a label the caller may message.
+  [SysCall.SYS_KILL]: {
+    req: { label, signal: f.enum("KILL", "TERM", "STOP", "CONT") },
+    rep: { pid: f.u32 },
+  },
   // krn -> sched: a quantum ran out. blocked: voluntary switches since the last one.
   [Sched.SCHED_NO_QUANTUM]: {
     req: {
@@ -323,6 +328,7 @@ export const KernelCalls = {
   [SysCall.SYS_HWFAULT]: { name: "hwfault", grant: true, body: false },
   [SysCall.SYS_SCHEDULE]: { name: "schedule", grant: true, body: false },
   [SysCall.SYS_NICE]: { name: "nice", grant: true, body: false },
+  [SysCall.SYS_KILL]: { name: "kill", grant: true, body: false },
 } as const satisfies Record<number, { name: string; grant: boolean; body: boolean }>;
 export type KernelCallType = keyof typeof KernelCalls;
 export type GrantableCall = { [T in KernelCallType]: (typeof KernelCalls)[T]["grant"] extends true ? (typeof KernelCalls)[T]["name"] : never }[KernelCallType];

@@ -50,6 +50,7 @@ export class Kernel implements KernelState {
   readonly clock: Clock;
   readonly ipc: Ipc;
   readonly sched: Scheduler;
+  readonly control: ProcessControl;
   readonly boot = randomBytes(16).toString("hex");
   /** mk.ev.>: every lifecycle change and denial (main attaches NATS). */
   readonly events: KernelEvents;
@@ -69,8 +70,9 @@ export class Kernel implements KernelState {
     this.ipc = new Ipc(this, o.clock);
     this.events = new KernelEvents(o.clock, this.boot);
     const s = this.priv.kernel.sched;
+    this.control = o.control ?? new SignalControl();
     this.sched = new Scheduler({
-      clock: o.clock, control: o.control ?? new SignalControl(), log: o.log, enabled: s.enabled, cpus: s.cpus, pitHz: this.priv.kernel.pitHz,
+      clock: o.clock, control: this.control, log: o.log, enabled: s.enabled, cpus: s.cpus, pitHz: this.priv.kernel.pitHz,
       policy: this.priv.services.has(SCHED_LABEL)
         ? (msg) => this.ipc.sendFromKernel(SCHED_LABEL, Sched.SCHED_NO_QUANTUM, msg, POLICY_TIMEOUT_MS)
         : undefined,

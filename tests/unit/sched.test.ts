@@ -51,6 +51,10 @@ class FakeControl implements ProcessControl {
     this.log.push(`stop ${p.label}`);
     return true;
   }
+  kill(pid: number, sig: string): boolean {
+    this.log.push(`kill ${pid} ${sig}`);
+    return this.procs.has(pid);
+  }
   cont(pid: number): boolean {
     const p = this.procs.get(pid);
     if (!p) return false;

@@ -8,6 +8,7 @@ import type { HwBus } from "../hw/hw-bus.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { IrqTable } from "../irq/irq-table.ts";
 import type { EndpointEntry, EndpointTable } from "../ipc/endpoint-table.ts";
+import type { ProcessControl } from "../sched/process-control.ts";
 import type { Scheduler } from "../sched/scheduler.ts";
 import type { ServicePrivileges, SystemTable } from "#base/system-table.ts";
 
@@ -25,6 +26,8 @@ export interface KernelState {
   readonly metrics: KernelMetrics;
   /** The process table and the mechanism of scheduling. */
   readonly sched: Scheduler;
+  /** Signals to verified processes (the scheduler's stops, SYS_KILL). */
+  readonly control: ProcessControl;
   endpointRows(): EndpointInfo[];
   /** A refusal of what the privilege table does not grant: counted, logged, published. */
   deny(d: Denial & { call: string; fields?: Record<string, unknown>; message: string }): void;

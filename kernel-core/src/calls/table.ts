@@ -7,6 +7,7 @@ import { doGetinfo } from "./do-getinfo.ts";
 import { doHello } from "./do-hello.ts";
 import { doHwfault } from "./do-hwfault.ts";
 import { doIrqctl } from "./do-irqctl.ts";
+import { doKill } from "./do-kill.ts";
 import { doExit } from "./do-exit.ts";
 import { doNice } from "./do-nice.ts";
 import { doReady } from "./do-ready.ts";
@@ -26,4 +27,5 @@ export const callTable: { readonly [T in KernelCallType]: KernelCall<T> } = {
   [SysCall.SYS_HWFAULT]: doHwfault, // a hardware fault in the emulator (chaos)
   [SysCall.SYS_SCHEDULE]: doSchedule, // the policy server sets an endpoint's queue and quantum
   [SysCall.SYS_NICE]: doNice, // a label's nice value (mkctl nice)
+  [SysCall.SYS_KILL]: doKill, // a signal to a label's live process (chaos: kill, hang)
 };

@@ -2,7 +2,7 @@
 // scheduled containers share one PID namespace (held by the `pidns` container); this
 // process runs in it as root with only CAP_KILL, CAP_SYS_NICE and CAP_CHOWN, holds no
 // NATS credential, and listens on a unix socket only kernel-core's UID may open. Lines:
-//   stop <pid> | cont <pid> | nice <pid> <n>
+//   stop <pid> | cont <pid> | nice <pid> <n> | kill <pid> SIGKILL|SIGTERM|SIGSTOP|SIGCONT
 // It acts only on processes whose UID (real, effective, saved and file-system alike) is
 // one scheduled label's own (MK_UIDS; never root's, kernel-core's or the emulator's, nor
 // one that two labels share), whatever kernel-core asks; nice values only 0..19. When
@@ -23,6 +23,7 @@ const uids = parseUids(process.env.MK_UIDS ?? "");
 const kernelUid = uids.byLabel.get("kernel");
 /** Each scheduled label's own UID; never root's, kernel-core's or the emulator's, nor one labels share. */
 const allowed = new Set(schedulableUids(uids).keys());
+const KILL_SIGNALS = ["SIGKILL", "SIGTERM", "SIGSTOP", "SIGCONT"];
 /** Longest command line: anything longer ends the connection. */
 const MAX_LINE = 64;
 
@@ -45,6 +46,8 @@ function serve(sock: Socket): void {
         process.kill(pid, "SIGCONT");
         stopped.delete(pid);
       } else if (cmd === "nice" && /^[0-9]{1,2}$/.test(b ?? "")) setPriority(pid, Math.min(19, Number(b)));
+      // SYS_KILL (chaos): a hang it sends is not this agent's to continue at close.
+      else if (cmd === "kill" && KILL_SIGNALS.includes(b ?? "")) process.kill(pid, b as NodeJS.Signals);
       else refuse(line, "unknown command");
     } catch {
       // the process ended meanwhile

@@ -33,7 +33,12 @@ export interface ProcessControl {
   setHostNice(pid: number, nice: number): boolean;
   /** The incarnation of pid is gone: forget what was verified of it. */
   forget?(pid: number): void;
+  /** A signal from SYS_KILL (chaos) to a verified pid; false: it is gone. */
+  kill(pid: number, sig: KillSignal): boolean;
 }
+
+/** What SYS_KILL may send: end, ask to end, hang and continue. */
+export type KillSignal = "SIGKILL" | "SIGTERM" | "SIGSTOP" | "SIGCONT";
 
 /** /proc/<pid>/stat's fields after the command name: [0] state, [11] utime, [12] stime, [19] starttime. */
 function statFields(pid: number): string[] | undefined {
@@ -126,7 +131,11 @@ export class SignalControl implements ProcessControl {
     return false;
   }
 
-  private signal(pid: number, sig: "SIGSTOP" | "SIGCONT"): boolean {
+  kill(pid: number, sig: KillSignal): boolean {
+    return this.signal(pid, sig);
+  }
+
+  private signal(pid: number, sig: KillSignal): boolean {
     if (!this.knows(pid)) return false;
     try {
       process.kill(pid, sig);
@@ -286,6 +295,10 @@ export class AgentControl extends SignalControl {
 
   override setHostNice(pid: number, nice: number): boolean {
     return this.send(pid, `nice ${pid} ${nice}`);
+  }
+
+  override kill(pid: number, sig: KillSignal): boolean {
+    return this.send(pid, `kill ${pid} ${sig}`);
   }
 
   /** The agent continues what it stopped when kernel-core's connection closes. */
