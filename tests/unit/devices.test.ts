@@ -17,6 +17,15 @@ describe("uart", () => {
     expect(t.inb(UART.LSR) & (LSR.THRE | LSR.TEMT)).toBe(LSR.THRE | LSR.TEMT);
   });
 
+  it("uart - a prompt without a newline reaches the console: a string write at once, single bytes at the end of the turn", async () => {
+    t.m.exec([["outsb", UART.THR, 6]], new TextEncoder().encode("mkos$ "));
+    expect(t.console).toEqual(["mkos$ "]);
+    for (const ch of "ab") t.outb(UART.THR, ch.charCodeAt(0));
+    expect(t.console).toEqual(["mkos$ "]);
+    await Promise.resolve();
+    expect(t.console).toEqual(["mkos$ ", "ab"]);
+  });
+
   it("uart - received bytes set LSR.DR and raise IRQ 4 only when ERBFI is enabled", () => {
     t.m.uart.receive(new TextEncoder().encode("a"));
     expect(t.irqs).toEqual([]);

@@ -1,7 +1,7 @@
 // 16550 UART at 0x3F8-0x3FF, IRQ 4 (OSDev wiki "Serial Ports"). The far end of the
 // serial line is the console: bytes written to THR leave as console output, bytes
 // arriving from the console fill the receive buffer. The line is instant: THR is always
-// empty. An IRQ goes out when received data becomes available and ERBFI is enabled, or
+// empty; what the driver wrote leaves at once, a prompt without a newline too. An IRQ goes out when received data becomes available and ERBFI is enabled, or
 // when ETBEI is enabled (THR empty).
 import type { PortDevice, RaiseIrq, Width } from "./device.ts";
 
@@ -25,6 +25,7 @@ export class UartDevice implements PortDevice {
   private dlm = 0;
   private overrun = false;
   private tx: number[] = [];
+  private flushing = false;
 
   constructor(raise: RaiseIrq, output: (bytes: Uint8Array) => void) {
     this.raise = raise;
@@ -78,6 +79,7 @@ export class UartDevice implements PortDevice {
         if (this.mcr & 0x10) { this.receive(Uint8Array.of(v)); return; } // loopback mode
         this.tx.push(v);
         if (v === 0x0a || this.tx.length >= 4096) this.flush();
+        else this.flushSoon();
         return;
       case UART.IER:
         if (this.dlab) { this.dlm = v; return; }
@@ -97,8 +99,19 @@ export class UartDevice implements PortDevice {
   outString(port: number, _w: Width, data: Uint8Array): boolean {
     if (port !== UART.THR || this.dlab || this.mcr & 0x10) return false;
     for (const b of data) this.tx.push(b);
-    if (data.includes(0x0a) || this.tx.length >= 4096) this.flush();
+    // One rep outsb is one write of the driver's (a prompt has no newline): it leaves whole.
+    this.flush();
     return true;
+  }
+
+  /** Bytes written one at a time leave together at the end of this turn of the event loop. */
+  private flushSoon(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    queueMicrotask(() => {
+      this.flushing = false;
+      this.flush();
+    });
   }
 
   /** Hands everything transmitted so far to the console. */
