@@ -8,3 +8,4 @@ export * from "./types.ts";
 export * from "./wire.ts";
 export * from "./fcntl.ts";
 export * from "./sched.ts";
+export * from "./stat.ts";

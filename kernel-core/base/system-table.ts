@@ -53,6 +53,7 @@ export interface ServicePrivileges {
   irq: number[];
   console: boolean; // may use the serial console (mk.console.in/out)
   events: boolean; // may read the kernel event stream (mk.ev.>)
+  metrics: boolean; // may read the kernel's statistics (mk.stat: IPC rates, latency, the process table)
   chaos: boolean; // may arm fault hooks (COMMON_FAULT) in services it may message
   restart: RestartPolicy;
   sched: SchedSettings;
@@ -218,7 +219,7 @@ function checkIsolation(ctx: Ctx, services: Map<string, ServicePrivileges>, fiel
 
 function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
   const p = `services.${label}`;
-  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "events", "chaos", "restart", "sched"]);
+  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "events", "metrics", "chaos", "restart", "sched"]);
   const placementNode = m.get("placement");
   const placement = placementNode ? str(ctx, placementNode, `${p}.placement`) : "user";
   if (placement !== "kernel" && placement !== "user") ctx.fail(placementNode, `${p}.placement`, `"${placement}" is not kernel or user`);
@@ -246,6 +247,8 @@ function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
   const consoleOk = consoleNode ? bool(ctx, consoleNode, `${p}.console`) : false;
   const eventsNode = m.get("events");
   const eventsOk = eventsNode ? bool(ctx, eventsNode, `${p}.events`) : false;
+  const metricsNode = m.get("metrics");
+  const metricsOk = metricsNode ? bool(ctx, metricsNode, `${p}.metrics`) : false;
   const chaosNode = m.get("chaos");
   const chaosOk = chaosNode ? bool(ctx, chaosNode, `${p}.chaos`) : false;
   return {
@@ -260,6 +263,7 @@ function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
     irq,
     console: consoleOk,
     events: eventsOk,
+    metrics: metricsOk,
     chaos: chaosOk,
     restart: parseRestart(ctx, m.get("restart"), `${p}.restart`),
     sched: parseSched(ctx, m.get("sched"), `${p}.sched`),
@@ -365,9 +369,9 @@ function strOrIntList(ctx: Ctx, node: Node | undefined, p: string): [string, Nod
 }
 
 /** A service's privileges as getinfo and the endpoint table show them (ports in hex). */
-export function privilegeSummary(p: ServicePrivileges): { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean; chaos: boolean } {
+export function privilegeSummary(p: ServicePrivileges): { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean; metrics: boolean; chaos: boolean } {
   const hex = (n: number) => `0x${n.toString(16)}`;
-  return { ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq, console: p.console, events: p.events, chaos: p.chaos };
+  return { ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq, console: p.console, events: p.events, metrics: p.metrics, chaos: p.chaos };
 }
 
 /** Does the caller's table entry grant this port? */

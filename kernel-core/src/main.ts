@@ -7,7 +7,7 @@
 // on mk.ev.> (the kernel event stream).
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { encodeArgs, H, KERNEL, parseShape, decodeRawArgs, f, Subjects } from "#abi";
+import { encodeArgs, H, KERNEL, parseShape, decodeRawArgs, f, StatSubjects, Subjects } from "#abi";
 import { systemClock, type Timer } from "#base/clock.ts";
 import { loadCredential, MK_ACCOUNT } from "#base/credentials.ts";
 import { exitStatus, ExitStatus, isLocalError, LocalError } from "#base/errors.ts";
@@ -18,6 +18,7 @@ import { onShutdown } from "#base/shutdown.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 import { Wire } from "#base/wire.ts";
 import { NatsHwBus } from "./hw/hw-bus.ts";
+import { kernelStat } from "./events/kernel-stat.ts";
 import { buildHttp } from "./http/server.ts";
 import { KernelTransport } from "./ipc/kernel-transport.ts";
 import { NatsLink } from "./ipc/nats-link.ts";
@@ -30,6 +31,7 @@ const log = createLogger("kernel-core", `${KERNEL}#1`);
 const BEACON_MS = 1000;
 
 async function main(): Promise<void> {
+  const bootedAt = systemClock.now();
   const file = process.env.MK_SYSTEM ?? "etc/system.yaml";
   let priv;
   try {
@@ -109,6 +111,8 @@ async function main(): Promise<void> {
   let beacon: Timer | undefined;
   const tick = () => {
     announce();
+    // The statistics ride the beacon's second: readers with `metrics` take rates from them.
+    wire.publish(StatSubjects.stat, new TextEncoder().encode(JSON.stringify(kernelStat(kernel, bootedAt))));
     beacon = systemClock.setTimeout(tick, BEACON_MS);
   };
   tick();

@@ -3,9 +3,9 @@
 // histogram are plain arrays updated on the hot path (the in-kernel path is measured in
 // microseconds) and handed to prom-client only when /metrics is scraped.
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricObjectWithValues, type MetricValueWithName } from "prom-client";
-import { typeName } from "#abi";
+import { LATENCY_BUCKETS_S, typeName } from "#abi";
 
-const BUCKETS = [5e-6, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1, 5];
+const BUCKETS = LATENCY_BUCKETS_S;
 
 interface Series {
   counts: Float64Array; // per bucket, not cumulative
@@ -50,6 +50,11 @@ class LatencyHistogram {
 
   reset(): void {
     this.series.clear();
+  }
+
+  /** Every type's counts per bucket (not cumulative), for the statistics stream. */
+  rows(): { type: string; count: number; buckets: number[] }[] {
+    return [...this.series].map(([type, s]) => ({ type: typeName(type), count: s.count, buckets: Array.from(s.counts) }));
   }
 }
 
@@ -119,5 +124,20 @@ export class KernelMetrics {
 
   observe(type: number, seconds: number): void {
     this.latency.observe(type, seconds);
+  }
+
+  /** Who sent to whom: labels from the privilege table, the kernel and the hardware, so the map is bounded. */
+  private readonly edgeCounts = new Map<string, Map<string, number>>();
+
+  edge(from: string, to: string): void {
+    let row = this.edgeCounts.get(from);
+    if (!row) this.edgeCounts.set(from, (row = new Map()));
+    row.set(to, (row.get(to) ?? 0) + 1);
+  }
+
+  edges(): [string, string, number][] {
+    const out: [string, string, number][] = [];
+    for (const [from, row] of this.edgeCounts) for (const [to, n] of row) out.push([from, to, n]);
+    return out;
   }
 }

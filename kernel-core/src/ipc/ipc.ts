@@ -110,6 +110,7 @@ export class Ipc {
       this.k.metrics.message(t.type, (e as MkError).code);
       return errorOut(e as MkError);
     }
+    this.countEdge(t);
     try {
       const out = await this.route(t);
       this.k.metrics.message(t.type, 0);
@@ -122,6 +123,18 @@ export class Ipc {
     } finally {
       if (counted) this.pending.release(t.caller, bytes);
     }
+  }
+
+  /** The statistics' edge for a trap: only labels the table names, so the map stays bounded. */
+  private countEdge(t: TrapIn): void {
+    if (!this.k.priv.services.has(t.caller)) return;
+    if (t.dst === KERNEL) {
+      this.k.metrics.edge(t.caller, KERNEL);
+      if (t.type === SysCall.SYS_DEVIO || t.type === SysCall.SYS_VDEVIO || t.type === SysCall.SYS_SDEVIO) this.k.metrics.edge(KERNEL, HARDWARE);
+      return;
+    }
+    const dst = parseEndpoint(t.dst);
+    if (dst && this.k.priv.services.has(dst.label)) this.k.metrics.edge(t.caller, dst.label);
   }
 
   private async route(t: TrapIn): Promise<TrapOut> {
@@ -247,6 +260,7 @@ export class Ipc {
   /** An interrupt from the bus: notify the line's owner with bit (1 << line); line 0 is the kernel's clock. */
   irq(line: number): void {
     this.k.metrics.irqs.labels(String(line)).inc();
+    this.k.metrics.edge(HARDWARE, KERNEL);
     if (line === 0) this.k.sched.tick();
     const owner = this.k.irqs.raise(line);
     if (!owner) return;

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { EventSubjects, KERNEL, RsEventSubjects, Subjects } from "#abi";
+import { EventSubjects, KERNEL, RsEventSubjects, StatSubjects, Subjects } from "#abi";
 import type { SystemTable } from "#base/system-table.ts";
 
 import { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential } from "#base/credentials.ts";
@@ -26,7 +26,7 @@ interface Permissions {
 export function permissionsFor(table: SystemTable, user: string): Permissions {
   if (user === KERNEL) {
     return {
-      publish: ["mk.ep.>", Subjects.hwIo, Subjects.hwFault, Subjects.kernelBoot, EventSubjects.all, "_INBOX.>"],
+      publish: ["mk.ep.>", Subjects.hwIo, Subjects.hwFault, Subjects.kernelBoot, EventSubjects.all, StatSubjects.stat, "_INBOX.>"],
       subscribe: [Subjects.trapWildcard, Subjects.hwIrqWildcard, Subjects.hwBoot, `${Subjects.inboxPrefix(KERNEL)}.>`],
       allowResponses: false,
     };
@@ -43,6 +43,7 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
   const publish = [Subjects.trap(user)];
   const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot];
   if (svc.events) subscribe.push(EventSubjects.all, RsEventSubjects.all);
+  if (svc.metrics) subscribe.push(StatSubjects.stat);
   // rs's own events: only rs publishes them.
   if (user === "rs") publish.push(RsEventSubjects.all);
   if (svc.console) {

@@ -1,0 +1,19 @@
+// The statistics sample kernel-core publishes on mk.stat once a second (abi/stat.ts): the
+// dashboard's rates, latencies and scheduler view come from it instead of scraping
+// /metrics in a loop. Built from counters the trap path keeps anyway; a sample is a few
+// kilobytes (edges are bounded by the privilege table's labels).
+import { type KernelStat } from "#abi";
+import type { KernelState } from "../calls/context.ts";
+
+export function kernelStat(k: KernelState, startedMs: number): KernelStat {
+  const now = k.clock.now();
+  return {
+    boot: k.boot,
+    pid: process.pid,
+    at: Date.now(),
+    uptime_ms: Math.max(0, Math.round(now - startedMs)),
+    edges: k.metrics.edges(),
+    latency: k.metrics.latency.rows(),
+    processes: k.priv.kernel.sched.enabled ? k.sched.rows() : undefined,
+  };
+}
