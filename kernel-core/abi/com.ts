@@ -2,6 +2,7 @@
 //   0x100 the file-system calls (VFS: user programs -> vfs, MINIX's VFS_BASE)
 //   0x400 character devices (CDEV)     0x500 block devices (BDEV)
 //   0x600 kernel calls (SYS)           0x700 reincarnation server (RS)
+//   0x800 the demo workload (WORKLOAD)
 //   0xA00 file-system servers (FS: vfs -> mfs, procfs; MINIX's REQ_*)
 //   0xE00 common requests (COMMON)
 //   0xF00 scheduling (SCHED)           0x1000 notifications
@@ -13,6 +14,7 @@ export const CDEV_RQ_BASE = 0x400;
 export const BDEV_RQ_BASE = 0x500;
 export const KERNEL_CALL = 0x600;
 export const RS_RQ_BASE = 0x700;
+export const WORKLOAD_RQ_BASE = 0x800;
 export const FS_RQ_BASE = 0xa00;
 export const COMMON_RQ_BASE = 0xe00;
 export const SCHED_RQ_BASE = 0xf00;
@@ -62,6 +64,13 @@ export const Rs = {
   RS_RECOVERIES: 0x709, // RS_RQ_BASE + 9: the recoveries rs saw (death, detection and how, serving again), newest last
 } as const;
 export type Rs = (typeof Rs)[keyof typeof Rs];
+
+/** The demo workload (services/workload): its rate, and what it has verified. */
+export const Workload = {
+  WORKLOAD_SET: 0x800, // WORKLOAD_RQ_BASE + 0: operations per second from now on (0: idle)
+  WORKLOAD_STATS: 0x801, // WORKLOAD_RQ_BASE + 1: the rate, operations, failures and bytes verified since it started
+} as const;
+export type Workload = (typeof Workload)[keyof typeof Workload];
 
 /** What a user program asks vfs: the POSIX calls, on paths and on descriptors. */
 export const Vfs = {
@@ -145,7 +154,7 @@ export type Hw = (typeof Hw)[keyof typeof Hw];
 export const NOTIFY_HW_RESET = 0x40000000;
 
 const NAMES = new Map<number, string>([[NOTIFY_MESSAGE, "NOTIFY"]]);
-for (const table of [SysCall, Bdev, Cdev, Rs, Vfs, Fs, Common, Sched, Hw]) {
+for (const table of [SysCall, Bdev, Cdev, Rs, Workload, Vfs, Fs, Common, Sched, Hw]) {
   for (const [name, value] of Object.entries(table)) NAMES.set(value, name);
 }
 

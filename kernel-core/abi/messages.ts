@@ -1,7 +1,7 @@
 // Message layouts, named by who sends to whom (MINIX's mess_lsys_krn_sys_devio). Each
 // request type has an argument shape checked on arrival; replies are shaped as well.
 import { f, type Infer, type InferShape, type Shape } from "./schema.ts";
-import { Bdev, Cdev, Common, Fs, Hw, Rs, Sched, SysCall, Vfs } from "./com.ts";
+import { Bdev, Cdev, Common, Fs, Hw, Rs, Sched, SysCall, Vfs, Workload } from "./com.ts";
 
 const port = f.u16;
 const label = f.str(32, /^[a-z][a-z0-9-]{0,31}$/);
@@ -51,6 +51,21 @@ const hwFault = {
 const portVector = f.refine(f.list(f.tuple(VecOp, port, f.u32), MAX_VECTOR), checkVector);
 
 const ms = f.opt(f.uint(Number.MAX_SAFE_INTEGER));
+
+/** The demo workload's highest rate: operations per second. */
+export const WORKLOAD_MAX_RATE = 200;
+const total = f.uint(Number.MAX_SAFE_INTEGER);
+/** What the demo workload has done since it started (WORKLOAD_STATS). */
+export const WorkloadStatsShape = {
+  rate: f.uint(WORKLOAD_MAX_RATE),
+  ops: total,
+  failed: total,
+  retried: total,
+  bytes_written: total,
+  bytes_verified: total,
+  bytes_wrong: total,
+  last_error: f.opt(f.str(300)),
+} as const;
 /** One service as the reincarnation server sees it (RS_LIST; `mkctl services --json`). */
 export const ServiceStatusShape = f.object({
   label,
@@ -204,6 +219,9 @@ export const Layouts = {
   [Cdev.CDEV_READ]: { req: { minor: f.u8, count: f.uint(65536), timeoutMs: f.opt(f.uint(600_000)) }, rep: { count: f.u32 } },
   [Cdev.CDEV_WRITE]: { req: { minor: f.u8 }, rep: { count: f.u32 } },
   // mkctl -> reincarnation server
+  // dashboard, mkctl -> workload
+  [Workload.WORKLOAD_SET]: { req: { rate: f.uint(WORKLOAD_MAX_RATE) }, rep: { rate: f.uint(WORKLOAD_MAX_RATE) } },
+  [Workload.WORKLOAD_STATS]: { req: {}, rep: WorkloadStatsShape },
   [Rs.RS_UP]: { req: { label }, rep: { pid: f.u32 } },
   [Rs.RS_DOWN]: { req: { label }, rep: {} },
   [Rs.RS_RESTART]: { req: { label }, rep: { pid: f.u32 } },
@@ -308,7 +326,7 @@ export interface EndpointInfo {
   since: string; // ISO 8601 time of the last state change
   messages: number;
   /** From the privilege table (absent for the kernel itself). */
-  privileges?: { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean; chaos: boolean };
+  privileges?: { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean; metrics: boolean; chaos: boolean };
 }
 
 /**

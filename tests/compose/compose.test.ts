@@ -12,7 +12,7 @@ import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { BdevClient, FsClient, sysGetEndpoints, sysGetProcesses, type RunningService } from "#libsys";
 import { readProcStat } from "../../kernel-core/src/sched/process-control.ts";
-import { FileWorkload } from "../../services/mkctl/src/chaos/file-workload.ts";
+import { FileWorkload } from "../../services/workload/src/index.ts";
 import { detectCompose } from "../../services/mkctl/src/compose.ts";
 import { freePort } from "../../services/mkctl/src/ports.ts";
 import { pattern } from "../helpers/system.ts";

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
+import { DEMO_SERVICES, deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
 import { connectClient, loadCredential, loadSystemTable, createLogger, sysGetEndpoints, systemClock, waitUntil, type RunningService, NatsTransport, startService, type ServiceModule } from "#libsys";
 
 export const ROOT = join(import.meta.dirname, "../..");
@@ -42,6 +42,8 @@ export interface TestSystemOptions {
   services?: string;
   /** A last change to the table's text (e.g. a tighter restart policy). */
   edit?: (yaml: string) => string;
+  /** The demo's services to start (dashboard, workload, shell); none unless named. */
+  demo?: string[];
 }
 
 export interface TestSystem {
@@ -56,7 +58,8 @@ export interface TestSystem {
 
 export function testSystemYaml(o: TestSystemOptions = {}): string {
   const shipped = readFileSync(join(ROOT, "etc", "system.yaml"), "utf8");
-  const yaml = deriveSystemYaml(shipped, { services: TEST_SERVICES + (o.services ?? ""), httpPort: 0, sectors: o.sectors ?? 32768, placement: o.placement });
+  const unstarted = DEMO_SERVICES.filter((l) => !(o.demo ?? []).includes(l));
+  const yaml = deriveSystemYaml(shipped, { services: TEST_SERVICES + (o.services ?? ""), httpPort: 0, sectors: o.sectors ?? 32768, placement: o.placement, unstarted });
   return o.edit ? o.edit(yaml) : yaml;
 }
 

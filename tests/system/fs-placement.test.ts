@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { FsClient, sysGetEndpoints } from "#libsys";
-import { FileWorkload } from "../../services/mkctl/src/chaos/file-workload.ts";
+import { FileWorkload } from "../../services/workload/src/index.ts";
 import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
 
 const FS_USER = `

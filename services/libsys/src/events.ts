@@ -2,7 +2,7 @@
 // see the system. Events travel at most once (NATS core), so each is numbered per kernel
 // boot; the follower reports a gap (events lost, e.g. across a NATS outage) and a kernel
 // restart, and the reader then reads the endpoint table again instead of guessing.
-import { decodeRsEvent, MkError, RsEventSubjects, type KernelEvent, type RsEvent } from "#abi";
+import { decodeKernelStat, decodeRsEvent, MkError, RsEventSubjects, StatSubjects, type KernelEvent, type KernelStat, type RsEvent } from "#abi";
 import type { Sys } from "./sys.ts";
 
 export interface EventContext {
@@ -54,4 +54,10 @@ export async function followEvents(sys: Sys, fn: (ev: KernelEvent, ctx: EventCon
 export async function followRsEvents(sys: Sys, fn: (ev: RsEvent) => void): Promise<{ stop(): void }> {
   if (!sys.transport.stream) throw new MkError("ENOSYS", "rs's events are read over NATS (user placement) only");
   return sys.transport.stream(RsEventSubjects.all, (data) => fn(decodeRsEvent(data)));
+}
+
+/** Follows the kernel's statistics (mk.stat, once a second); needs `metrics: true`. */
+export async function followStats(sys: Sys, fn: (s: KernelStat) => void): Promise<{ stop(): void }> {
+  if (!sys.transport.stream) throw new MkError("ENOSYS", "the kernel's statistics are read over NATS (user placement) only");
+  return sys.transport.stream(StatSubjects.stat, (data) => fn(decodeKernelStat(data)));
 }

@@ -25,6 +25,7 @@ export * from "./calls/sys-kill.ts";
 export * from "./client.ts";
 export * from "./device-lifecycle.ts";
 export * from "./events.ts";
+export * from "./console.ts";
 export * from "./crash-hook.ts";
 export * from "#base/shutdown.ts";
 export * from "#base/wait.ts";

@@ -2,4 +2,4 @@
 export { ProcessSystem, PROJECT_ROOT, type SystemState, type UpOptions } from "./boot.ts";
 export { findNatsServer } from "./nats-server.ts";
 export { freePort } from "./ports.ts";
-export { deriveSystemYaml, type DeriveOptions } from "./derive-table.ts";
+export { DEMO_SERVICES, deriveSystemYaml, type DeriveOptions } from "./derive-table.ts";

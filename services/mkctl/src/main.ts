@@ -1,5 +1,5 @@
 // mkctl: boot, inspect and stop a process-mode mkos.
-//   mkctl up [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
+//   mkctl up [--demo] [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
 //   mkctl ps [--json]       the kernel's endpoint table (SYS_GETINFO as the mkctl service)
 //   mkctl down              stop everything mkctl up started
 //   mkctl kill PART         SIGKILL one part (a crash);  mkctl start PART: start it (again)
@@ -11,7 +11,7 @@ import { connectClient, followEvents, followRsEvents, sysGetEndpoints, type Runn
 import { loadCredential } from "#base/credentials.ts";
 import { exitStatus, LocalError } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
-import { writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadSystemTable } from "#base/system-table.ts";
 import { loadExperiment } from "./chaos/experiment.ts";
@@ -21,8 +21,31 @@ import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
 import { genConfig } from "./gen-config.ts";
 import { FS_USAGE, fsckCommand, fsCommand, fsError, mkfsCommand, type FsFlags } from "./fs-commands.ts";
 import { niceCommand, SCHED_USAGE, topCommand } from "./sched-commands.ts";
+import { consoleCommand, DEMO_USAGE, workloadCommand } from "./demo-commands.ts";
 
-const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
+/** The demo workload's rate with mkctl up --demo (compose runs the same). */
+const DEMO_RATE = 5;
+
+/** The URL the dashboard wrote once it listened (run directory's dashboard.json), waited for up to 15 s. */
+async function dashboardUrl(runDir: string, since: number): Promise<string | undefined> {
+  const file = join(runDir, "dashboard.json");
+  const until = Date.now() + 15_000;
+  while (Date.now() < until) {
+    try {
+      // Written by this run's dashboard, not left by an earlier one.
+      const url = statSync(file).mtimeMs >= since ? (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown }).url : undefined;
+      if (typeof url === "string") return url;
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.error(`mkctl: the dashboard did not say where it listens (${file}); see ${join(runDir, "logs", "dashboard.log")}`);
+  return undefined;
+}
+
+const USAGE = `usage: mkctl up [--demo] [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
+         (--demo: the workload at ${DEMO_RATE} operations/s; the last line is the dashboard's URL with its token)
        mkctl ps [--json] [--run-dir DIR]   (with MK_CREDS set: ask that system, e.g. in compose)
        mkctl gen-config --out DIR --url nats://nats:4222 [--system FILE]   (MK_UIDS=user=uid,...)
        mkctl down [--run-dir DIR]
@@ -32,6 +55,7 @@ const USAGE = `usage: mkctl up [--foreground] [--system FILE] [--run-dir DIR] [-
        mkctl chaos run FILE [--json] [--journal PATH] [--attach [--run-dir DIR] | --compose [--project P]]
 ${FS_USAGE}
 ${SCHED_USAGE}
+${DEMO_USAGE}
 PART is nats, kernel, hardware, rs or a service label (ata, tty, mfs, procfs, vfs, sched). rs (the reincarnation
 server) starts the services and restarts one that dies or hangs: kill ata is a crash it
 repairs. start stops a process of that part that still runs, then starts a new one: a
@@ -197,6 +221,8 @@ function args() {
         yes: { type: "boolean", default: false },
         "block-size": { type: "string" },
         interval: { type: "string" },
+        demo: { type: "boolean", default: false },
+        quiet: { type: "string" },
       },
     });
   } catch (e) {
@@ -220,12 +246,15 @@ async function main(): Promise<number> {
   switch (cmd) {
     case "up": {
       const started = Date.now();
-      const sys = await ProcessSystem.up({ system: values.system, runDir, disk: values.disk });
+      const env = values.demo ? { MK_WORKLOAD_RATE: String(DEMO_RATE) } : undefined;
+      const sys = await ProcessSystem.up({ system: values.system, runDir, disk: values.disk, env });
       console.log(`mkos up in ${Date.now() - started} ms: kernel-core ${sys.state.kernelHttp}, NATS ${sys.state.natsUrl}, logs in ${sys.state.runDir}/logs`);
       for (const f of sys.failed) console.error(`mkctl: ${f.label} failed: ${f.last_cause} (the rest runs; mkctl restart ${f.label} once fixed)`);
       await ps(sys.state.runDir, false);
+      const dashboard = sys.table.services.get("dashboard")?.command ? await dashboardUrl(sys.state.runDir, started - 1000) : undefined;
+      if (values.foreground) console.log("running in the foreground; Ctrl-C stops everything");
+      if (dashboard) console.log(`dashboard: ${dashboard}`);
       if (values.foreground) {
-        console.log("running in the foreground; Ctrl-C stops everything");
         await new Promise<void>((resolve) => {
           process.once("SIGINT", resolve);
           process.once("SIGTERM", resolve);
@@ -341,6 +370,17 @@ async function main(): Promise<number> {
         return 0;
       } catch (e) {
         throw fsError(e);
+      } finally {
+        await client.stop();
+      }
+    }
+    case "console":
+    case "workload": {
+      const client = await connectMkctl(runDir);
+      try {
+        if (cmd === "console") await consoleCommand(client, { quietMs: values.quiet });
+        else await workloadCommand(client, positionals.slice(1), values.json);
+        return 0;
       } finally {
         await client.stop();
       }

@@ -11,11 +11,10 @@ import { Cdev, Common, EMPTY, Fs, MkError, parseShape, RecoveryShape, Rs, type R
 import { BdevClient, connectClient, FsClient, createLogger, followEvents, loadCredential, sysHwfault, systemClock, waitUntil, type Credential, type RunningService, type SystemTable } from "#libsys";
 import { LocalError } from "#base/errors.ts";
 import { StopWaiting } from "#base/wait.ts";
-import { deriveSystemYaml } from "../derive-table.ts";
+import { DEMO_SERVICES, deriveSystemYaml } from "../derive-table.ts";
 import { ProcessSystem, PROJECT_ROOT } from "../boot.ts";
 import { FATAL, HARDWARE_FAULTS, type Experiment, type FaultAction, type ProbeName } from "./experiment.ts";
-import { Workload, type WorkloadStats } from "./workload.ts";
-import { FileWorkload } from "./file-workload.ts";
+import { FileWorkload, Workload, type WorkloadStats } from "#workload";
 
 export interface Pct {
   p50: number | null;
@@ -155,7 +154,7 @@ export function percentiles(xs: number[]): Pct {
 
 /** The privilege table for a run: the shipped one with the experiment's placements and restart policies. */
 export function experimentSystemYaml(exp: Experiment): string {
-  let yaml = deriveSystemYaml(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), { httpPort: 0, sectors: 32768, placement: exp.system.placement });
+  let yaml = deriveSystemYaml(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), { httpPort: 0, sectors: 32768, placement: exp.system.placement, unstarted: DEMO_SERVICES });
   for (const [label, r] of Object.entries(exp.system.restart)) {
     const policy = `restart: { heartbeat_ms: ${r.heartbeat_ms ?? 1000}, backoff_min_ms: ${r.backoff_min_ms ?? 100}, backoff_max_ms: ${r.backoff_max_ms ?? 5000}, intensity: { restarts: ${r.intensity?.restarts ?? 5}, seconds: ${r.intensity?.seconds ?? 10} }, standby: ${r.standby ?? false} }`;
     const block = new RegExp(`(\\n  ${label}:[^\\n]*\\n(?:    .*\\n)*?)(    restart: .*\\n)?(?=\\n|  \\S)`);

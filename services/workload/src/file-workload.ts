@@ -1,4 +1,4 @@
-// The verifying file workload: workers, each in its own directory under /chaos, create,
+// The verifying file workload: workers, each in its own directory under its root, create,
 // write, append, overwrite, rename, truncate, fsync, read back and unlink files through vfs
 // (libsys's FsClient, so through every recovery mechanism below it), against a model of
 // what each file must hold. An operation that fails, or a read that differs from the
@@ -6,13 +6,17 @@
 // read once more. Its stats have the block workload's shape, and are added to them.
 import { createHash } from "node:crypto";
 import { FsClient, type Sys } from "#libsys";
-import type { WorkloadStats } from "./workload.ts";
+import type { WorkloadStats } from "./block-workload.ts";
 
 export interface FileWorkloadOptions {
   workers: number;
   /** Largest file a worker makes. */
   maxBytes: number;
   seed: number;
+  /** The directory it owns (emptied at start): /chaos unless told. */
+  root?: string;
+  /** Awaited before each operation: the demo's rate limit (none: as fast as the system answers). */
+  pace?: () => Promise<void>;
 }
 
 /** xorshift32: the same bytes for the same seed, cheaply. */
@@ -42,17 +46,20 @@ export class FileWorkload {
   /** Per worker: file name -> what it must hold. */
   private readonly models: Map<string, Uint8Array>[] = [];
 
+  private readonly root: string;
+
   constructor(sys: Sys, o: FileWorkloadOptions) {
     this.o = o;
+    this.root = o.root ?? "/chaos";
     this.fs = new FsClient(sys, { waitMs: 60_000, onRetry: () => void this.stats.ops_retried++ });
   }
 
   private dir(w: number): string {
-    return `/chaos/w${w}`;
+    return `${this.root}/w${w}`;
   }
 
   async start(): Promise<void> {
-    await this.fs.rm("/chaos", { recursive: true, force: true });
+    await this.fs.rm(this.root, { recursive: true, force: true });
     for (let w = 0; w < this.o.workers; w++) {
       await this.fs.mkdir(this.dir(w), { recursive: true });
       this.models.push(new Map());
@@ -77,6 +84,7 @@ export class FileWorkload {
 
   /** One operation, counted; a failure is recorded and the model left as the operation found it. */
   private async op(what: string, fn: () => Promise<void>): Promise<void> {
+    if (this.o.pace) await this.o.pace();
     this.stats.ops_attempted++;
     this.inFlight++;
     try {

@@ -1,0 +1,91 @@
+// What the dashboard may change, each checked at the edge before anything is done: chaos
+// faults (through SYS_KILL and COMMON_FAULT: the kernel checks the dashboard's privileges
+// again), hardware faults (SYS_HWFAULT) and the demo workload's rate (WORKLOAD_SET). A
+// malformed request is EINVAL naming what was wrong; nothing is half done.
+import { Common, EMPTY, f, MkError, parseShape, Workload, WORKLOAD_MAX_RATE, type HwFaultRequest } from "#abi";
+import { sysHwfault, sysKill, type Sys, type SystemTable } from "#libsys";
+
+export const FAULTS = ["kill", "crash", "hang", "slow", "corrupt"] as const;
+export const HW_FAULTS = ["bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"] as const;
+export const WORKLOAD_LABEL = "workload";
+
+const ChaosShape = {
+  target: f.str(32),
+  fault: f.enum(...FAULTS),
+  ms: f.opt(f.uint(60_000)),
+  count: f.opt(f.uint(1000)),
+} as const;
+
+const HwShape = {
+  fault: f.enum(...HW_FAULTS),
+  lba: f.opt(f.u32),
+  count: f.opt(f.uint(4096)),
+} as const;
+
+const RateShape = { rate: f.uint(WORKLOAD_MAX_RATE) } as const;
+
+/** A body that is not what the route takes: EINVAL with the parser's reason. */
+function parse<S extends Parameters<typeof parseShape>[0]>(shape: S, body: unknown, what: string): ReturnType<typeof parseShape<S>> {
+  try {
+    return parseShape(shape, body ?? {});
+  } catch (e) {
+    throw new MkError("EINVAL", `${what}: ${(e as Error).message}`);
+  }
+}
+
+export class Actions {
+  private readonly sys: Sys;
+  private readonly table: SystemTable;
+
+  constructor(sys: Sys, table: SystemTable) {
+    this.sys = sys;
+    this.table = table;
+  }
+
+  /** Labels a chaos fault may aim at: the services the dashboard may message. */
+  targets(): string[] {
+    const own = this.table.services.get(this.sys.label);
+    return (own?.ipc ?? []).filter((l) => this.table.services.has(l));
+  }
+
+  async chaos(body: unknown): Promise<string> {
+    const a = parse(ChaosShape, body, "chaos");
+    if (!this.targets().includes(a.target)) throw new MkError("EINVAL", `chaos: unknown target ${JSON.stringify(a.target)} (one of ${this.targets().join(", ")})`);
+    if (a.ms === 0 || a.count === 0) throw new MkError("EINVAL", "chaos: ms and count start at 1");
+    const heartbeat = this.table.services.get(a.target)?.restart.heartbeatMs ?? 1000;
+    switch (a.fault) {
+      case "kill": {
+        const { pid } = await sysKill(this.sys, a.target, "KILL");
+        return `SIGKILL to ${a.target} (pid ${pid})`;
+      }
+      case "hang": {
+        const { pid } = await sysKill(this.sys, a.target, "STOP");
+        return `SIGSTOP to ${a.target} (pid ${pid}): rs should find the hang within ${2 * heartbeat} ms`;
+      }
+      case "crash":
+        await this.sys.sendrec(a.target, Common.COMMON_FAULT, { fault: "crash" }, EMPTY, 5000);
+        // The next request it handles throws: send one, or an idle server would never crash.
+        await this.sys.sendrec(a.target, Common.COMMON_PING, {}, EMPTY, 5000).catch(() => undefined);
+        return `${a.target} crashed inside a handler`;
+      case "slow":
+        await this.sys.sendrec(a.target, Common.COMMON_FAULT, { fault: "slow", ms: a.ms ?? 200, count: a.count ?? 5 }, EMPTY, 5000);
+        return `${a.target}: the next ${a.count ?? 5} replies ${a.ms ?? 200} ms late`;
+      case "corrupt":
+        await this.sys.sendrec(a.target, Common.COMMON_FAULT, { fault: "corrupt", count: a.count ?? 3 }, EMPTY, 5000);
+        return `${a.target}: the next ${a.count ?? 3} replies corrupted (checksums should catch them)`;
+    }
+  }
+
+  async hwfault(body: unknown): Promise<string> {
+    const a = parse(HwShape, body, "hwfault");
+    const req: HwFaultRequest = { fault: a.fault, ...(a.lba !== undefined ? { lba: a.lba } : {}), ...(a.count !== undefined ? { count: a.count } : {}) };
+    await sysHwfault(this.sys, req);
+    return a.fault === "clear" ? "hardware faults cleared" : `${a.fault} armed in the emulator`;
+  }
+
+  async workloadRate(body: unknown): Promise<number> {
+    const a = parse(RateShape, body, "workload");
+    const r = await this.sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_SET, { rate: a.rate }, EMPTY, 5000);
+    return (r.args as { rate: number }).rate;
+  }
+}

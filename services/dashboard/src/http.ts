@@ -1,0 +1,211 @@
+// The dashboard's HTTP face (docs/dashboard.md): the built page, one sample of the state,
+// a server-sent event stream fed from the model (pushed once a second and as events
+// happen), the console as a websocket, and the token-guarded changes. Every stream and
+// socket is bounded in number and in what it may buffer; a slow or hostile reader is
+// disconnected, never allowed to grow the process.
+import { timingSafeEqual } from "node:crypto";
+import { existsSync } from "node:fs";
+import type { ServerResponse } from "node:http";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import fastifyStatic from "@fastify/static";
+import fastifyWebsocket from "@fastify/websocket";
+import { MkError, WORKLOAD_MAX_RATE } from "#abi";
+import { LogLimiter, type Clock, type Logger } from "#libsys";
+import { FAULTS, HW_FAULTS, type Actions } from "./actions.ts";
+import type { Model, TimelineEntry } from "./model.ts";
+
+export const MAX_STREAMS = 64;
+export const MAX_CONSOLES = 16;
+/** What one stream may have unsent before it is dropped as too slow. */
+const STREAM_BACKLOG = 1 << 20;
+export const CONSOLE_FRAME_MAX = 4096;
+/** Input one console may send per second before it is closed. */
+export const CONSOLE_INPUT_PER_S = 64 * 1024;
+
+export interface ConsoleHub {
+  /** Bytes to the UART. */
+  write(bytes: Uint8Array): void;
+  /** Each byte the UART sends, from now on. */
+  listen(fn: (bytes: Uint8Array) => void): () => void;
+}
+
+export interface DashboardHttpOptions {
+  model: Model;
+  actions: Actions;
+  console: ConsoleHub;
+  token: string;
+  /** The built page (Vite's dist/); a missing one is named on / instead. */
+  dist: string;
+  clock: Clock;
+  log: Logger;
+  experiments?: () => { name: string; title: string }[];
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function statusOf(e: MkError): number {
+  if (e.errno === "EINVAL" || e.errno === "EBADREQUEST") return 400;
+  if (e.errno === "ECALLDENIED" || e.errno === "EPERM") return 403;
+  if (e.errno === "ESRCH" || e.errno === "EBADSRCDST" || e.errno === "ENOENT") return 404;
+  if (e.errno === "EBUSY") return 409;
+  return 502; // the system behind the dashboard answered with an error, or not at all
+}
+
+export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app: FastifyInstance; broadcast: (event: string, data: unknown) => void }> {
+  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 });
+  const limiter = new LogLimiter(o.clock);
+  const token = Buffer.from(o.token);
+  const tokenOk = (given: string | undefined): boolean => {
+    if (!given) return false;
+    const b = Buffer.from(given);
+    return b.length === token.length && timingSafeEqual(b, token);
+  };
+  const requireToken = (req: FastifyRequest): void => {
+    const h = req.headers.authorization;
+    const given = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
+    if (!tokenOk(given)) throw new HttpError(401, "EACCES", given ? "the token is wrong: use the one the dashboard printed at start-up" : "changing anything needs the token the dashboard printed at start-up (Authorization: Bearer <token>)");
+  };
+
+  app.setErrorHandler((e: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (e instanceof HttpError) return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
+    if (e instanceof MkError) return reply.code(statusOf(e)).send({ error: { code: e.errno, message: e.message } });
+    // fastify's own refusals: a body that is not JSON, too large, a wrong content type.
+    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: { code: "EINVAL", message: e.message } });
+    limiter.allow(o.log, "http-error", () => o.log.error({ err: e }, "dashboard request failed"));
+    return reply.code(500).send({ error: { code: "EIO", message: e.message } });
+  });
+
+  await app.register(fastifyWebsocket, { options: { maxPayload: CONSOLE_FRAME_MAX } });
+
+  app.get("/api/state", async () => o.model.state());
+  app.get("/api/meta", async () => ({
+    labels: o.actions.targets(),
+    faults: FAULTS,
+    hw_faults: HW_FAULTS,
+    experiments: o.experiments?.() ?? [],
+    workload: { max_rate: WORKLOAD_MAX_RATE },
+  }));
+  app.post("/api/chaos", async (req) => {
+    requireToken(req);
+    return { ok: true, note: await o.actions.chaos(req.body) };
+  });
+  app.post("/api/hwfault", async (req) => {
+    requireToken(req);
+    return { ok: true, note: await o.actions.hwfault(req.body) };
+  });
+  app.post("/api/workload", async (req) => {
+    requireToken(req);
+    const rate = await o.actions.workloadRate(req.body);
+    o.model.record({ kind: "workload", label: "workload", generation: null, cause: null, mttr_ms: null, text: `workload rate set to ${rate}/s` });
+    return { ok: true, rate };
+  });
+
+  // Server-sent events: one shared serialisation of each state, written to every stream.
+  const streams = new Set<ServerResponse>();
+  const send = (res: ServerResponse, event: string, data: string): void => {
+    if (res.writableLength > STREAM_BACKLOG) {
+      res.destroy();
+      streams.delete(res);
+      return;
+    }
+    res.write(`event: ${event}\ndata: ${data}\n\n`);
+  };
+  app.get("/api/stream", (req: FastifyRequest, reply: FastifyReply) => {
+    if (streams.size >= MAX_STREAMS) throw new HttpError(503, "EAGAIN", `${MAX_STREAMS} streams are open already; close a page`);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+    res.write("retry: 1000\n\n");
+    streams.add(res);
+    send(res, "state", JSON.stringify(o.model.state()));
+    send(res, "history", JSON.stringify(o.model.history()));
+    const drop = () => streams.delete(res);
+    req.raw.on("close", drop);
+    res.on("error", drop);
+  });
+  const stopTimeline = o.model.onTimeline((e: TimelineEntry) => {
+    const data = JSON.stringify(e);
+    for (const res of streams) send(res, "timeline", data);
+  });
+  const tick = () => {
+    if (streams.size > 0) {
+      const data = JSON.stringify(o.model.state());
+      for (const res of streams) send(res, "state", data);
+    }
+    timer = o.clock.setTimeout(tick, 1000);
+  };
+  let timer = o.clock.setTimeout(tick, 1000);
+  /** An experiment's start or end, for every stream. */
+  const broadcast = (event: string, data: unknown): void => {
+    const s = JSON.stringify(data);
+    for (const res of streams) send(res, event, s);
+  };
+
+  // The console: binary frames both ways; input only with the token, bounded per second.
+  let consoles = 0;
+  app.get("/api/console", { websocket: true }, (socket, req) => {
+    const q = req.query as { token?: unknown };
+    const control = tokenOk(typeof q.token === "string" ? q.token : undefined);
+    if (consoles >= MAX_CONSOLES) {
+      socket.close(1013, "too many consoles open");
+      return;
+    }
+    consoles++;
+    const off = o.console.listen((bytes) => {
+      if (socket.bufferedAmount > STREAM_BACKLOG) socket.terminate();
+      else socket.send(bytes);
+    });
+    socket.send(JSON.stringify({ notice: control ? "console attached: typing reaches the mkos shell" : "console attached read-only: open the page with ?token= to type" }));
+    let windowStart = o.clock.now();
+    let windowBytes = 0;
+    socket.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      if (!isBinary) {
+        socket.close(1003, "input is binary frames of bytes");
+        return;
+      }
+      const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      if (!control) {
+        socket.send(JSON.stringify({ error: { code: "EACCES", message: "typing needs the token the dashboard printed at start-up" } }));
+        return;
+      }
+      const now = o.clock.now();
+      if (now - windowStart >= 1000) {
+        windowStart = now;
+        windowBytes = 0;
+      }
+      windowBytes += bytes.length;
+      if (windowBytes > CONSOLE_INPUT_PER_S) {
+        socket.close(1008, `more than ${CONSOLE_INPUT_PER_S} bytes of input in a second`);
+        return;
+      }
+      o.console.write(bytes);
+    });
+    socket.on("close", () => {
+      consoles--;
+      off();
+    });
+    socket.on("error", () => socket.terminate());
+  });
+
+  if (existsSync(o.dist)) {
+    await app.register(fastifyStatic, { root: o.dist, index: ["index.html"], cacheControl: true, maxAge: 0 });
+  } else {
+    app.get("/", async (_req, reply) => reply.code(503).type("text/plain").send(`The dashboard's page is not built (${o.dist} is missing): run npm run build:dashboard\n`));
+  }
+
+  app.addHook("onClose", async () => {
+    timer.cancel();
+    stopTimeline();
+    for (const res of streams) res.end();
+    streams.clear();
+  });
+  return { app, broadcast };
+}

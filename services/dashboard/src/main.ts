@@ -1,0 +1,78 @@
+// The dashboard's process entry: registers as the `dashboard` service, serves the page
+// and its interface on MK_DASHBOARD_HOST:MK_DASHBOARD_PORT (127.0.0.1:8080 unless told;
+// a port in use falls back to a free one, said in the log), and prints the URL with the
+// token changes need, as Jupyter does. The token is MK_DASHBOARD_TOKEN, else the one kept
+// in the run directory (so a restarted dashboard keeps it), else a new random one.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { MkError } from "#abi";
+import { createLogger, exitStatus, loadCredential, loadSystemTable, NatsTransport, onShutdown, startService, systemClock } from "#libsys";
+import { Dashboard } from "./dashboard.ts";
+import { buildDashboardHttp } from "./http.ts";
+import { Model } from "./model.ts";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+const label = process.env.MK_LABEL ?? "dashboard";
+const log = createLogger(label);
+
+function tokenOf(runDir: string): string {
+  const given = process.env.MK_DASHBOARD_TOKEN;
+  if (given !== undefined && given !== "") {
+    if (!/^[A-Za-z0-9_-]{16,128}$/.test(given)) throw new MkError("EINVAL", "MK_DASHBOARD_TOKEN must be 16-128 letters, digits, - or _");
+    return given;
+  }
+  const file = join(runDir, "dashboard.token");
+  if (existsSync(file)) {
+    const kept = readFileSync(file, "utf8").trim();
+    if (/^[A-Za-z0-9_-]{16,128}$/.test(kept)) return kept;
+  }
+  const fresh = randomBytes(18).toString("base64url");
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(file, fresh + "\n", { mode: 0o600 });
+  return fresh;
+}
+
+async function main(): Promise<void> {
+  const table = loadSystemTable(process.env.MK_SYSTEM ?? join(ROOT, "etc/system.yaml"));
+  const runDir = process.env.MK_RUN_DIR || join(tmpdir(), "mkos-dashboard");
+  const token = tokenOf(runDir);
+  const model = new Model(table, systemClock);
+  const dash = new Dashboard(table, model);
+  const transport = await NatsTransport.connect(label, loadCredential());
+  const running = await startService(dash.module(), transport, { log });
+  const { app } = await buildDashboardHttp({
+    model, actions: dash.actions!, console: dash.console(), token, clock: systemClock, log,
+    dist: process.env.MK_DASHBOARD_DIST ?? join(ROOT, "services/dashboard/web/dist"),
+  });
+  const host = process.env.MK_DASHBOARD_HOST ?? "127.0.0.1";
+  const wanted = Number(process.env.MK_DASHBOARD_PORT ?? 8080);
+  let port: number;
+  try {
+    await app.listen({ host, port: wanted });
+    port = wanted;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+    await app.listen({ host, port: 0 });
+    port = (app.server.address() as { port: number }).port;
+    log.warn({ wanted, port }, "port %d is in use: the dashboard listens on %d instead", wanted, port);
+  }
+  // What the user opens: compose publishes the container's port on the host's loopback.
+  const base = process.env.MK_DASHBOARD_URL ?? `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/`;
+  const url = `${base}?token=${token}`;
+  writeFileSync(join(runDir, "dashboard.json"), JSON.stringify({ url, base, port, pid: process.pid }) + "\n", { mode: 0o600 });
+  log.info({ url: base, port }, "dashboard on %s", url);
+
+  onShutdown(log, async () => {
+    await app.close();
+    dash.stop();
+    await running.stop();
+  });
+}
+
+main().catch((e) => {
+  log.fatal({ err: e }, "dashboard failed");
+  process.exit(exitStatus(e));
+});
+

@@ -1,0 +1,278 @@
+// The dashboard's picture of the system (docs/dashboard.md, State): nodes from the
+// privilege table, kept current by the kernel's events, rs's events and rs's list; rates
+// and latencies as differences of the kernel's statistics samples; a bounded timeline.
+// Everything here is fed from the wire by main.ts and read by the HTTP face.
+import { HARDWARE, KERNEL, LATENCY_BUCKETS_S, type EndpointInfo, type KernelEvent, type KernelStat, type ProcessInfo, type RsEvent, type ServiceStatus } from "#abi";
+import type { Clock, SystemTable } from "#libsys";
+
+export const TIMELINE_MAX = 500;
+/** Statistics samples kept: one a second, a minute of latency window. */
+const SAMPLES_MAX = 62;
+const LATENCY_WINDOW_MS = 60_000;
+
+export const NATS_NODE = "nats";
+export const KERNEL_NODE = "kernel-core";
+
+export type NodeKind = "nats" | "kernel" | "hardware" | "driver" | "server" | "program";
+
+export interface Node {
+  id: string;
+  kind: NodeKind;
+  placement: "user" | "kernel";
+  state: string;
+  generation: number | null;
+  pid: number | null;
+  host: string | null;
+  restarts: number;
+  last_cause: string | null;
+  recover_ms: number | null;
+  msgs_per_s: number;
+}
+export interface Edge { from: string; to: string; msgs_per_s: number }
+export interface LatencyRow { path: string; p50_us: number | null; p99_us: number | null; count: number }
+export interface SchedRow { label: string; pid: number; state: string; priority: number; quantum_ms: number; cpu_pct: number; switches: number }
+export interface WorkloadInfo { rate: number; ops: number; failed: number; bytes_verified: number; last_error: string | null }
+export interface State {
+  t: number;
+  kernel: { up: boolean; boot: string | null; pid: number | null; uptime_ms: number | null };
+  nodes: Node[];
+  edges: Edge[];
+  latency: LatencyRow[];
+  sched: SchedRow[] | null;
+  workload: WorkloadInfo | null;
+}
+export type TimelineKind = "started" | "ready" | "dead" | "denied" | "recovered" | "fault" | "hw-fault" | "sched" | "experiment" | "workload";
+export interface TimelineEntry {
+  t: number;
+  kind: TimelineKind;
+  label: string | null;
+  generation: number | null;
+  cause: string | null;
+  mttr_ms: number | null;
+  text: string;
+}
+
+/** A kernel node name in the statistics is the topology's kernel-core. */
+function nodeId(statName: string): string {
+  return statName === KERNEL ? KERNEL_NODE : statName;
+}
+
+export class Model {
+  private readonly table: SystemTable;
+  private readonly clock: Clock;
+  private readonly nodes = new Map<string, Node>();
+  private readonly timeline: TimelineEntry[] = [];
+  private readonly samples: KernelStat[] = [];
+  private readonly listeners = new Set<(e: TimelineEntry) => void>();
+  private edgesNow: Edge[] = [];
+  private kernelUp = false;
+  private lastStatAt = 0;
+  workload: WorkloadInfo | null = null;
+
+  constructor(table: SystemTable, clock: Clock) {
+    this.table = table;
+    this.clock = clock;
+    const fixed = (id: string, kind: NodeKind): Node => ({ id, kind, placement: "user", state: "up", generation: null, pid: null, host: null, restarts: 0, last_cause: null, recover_ms: null, msgs_per_s: 0 });
+    this.nodes.set(NATS_NODE, fixed(NATS_NODE, "nats"));
+    this.nodes.set(KERNEL_NODE, { ...fixed(KERNEL_NODE, "kernel"), placement: "kernel", state: "down" });
+    this.nodes.set(HARDWARE, fixed(HARDWARE, "hardware"));
+    for (const s of table.services.values()) {
+      if (!s.command && s.placement !== "kernel") continue; // clients appear while they are connected
+      this.nodes.set(s.label, this.serviceNode(s.label));
+    }
+  }
+
+  private serviceNode(label: string): Node {
+    const s = this.table.services.get(label)!;
+    const kind: NodeKind = s.io.length > 0 || s.irq.length > 0 ? "driver" : s.command || s.placement === "kernel" ? "server" : "program";
+    return { id: label, kind, placement: s.placement, state: "down", generation: null, pid: null, host: null, restarts: 0, last_cause: null, recover_ms: null, msgs_per_s: 0 };
+  }
+
+  private node(label: string): Node | undefined {
+    if (!this.table.services.has(label)) return undefined;
+    let n = this.nodes.get(label);
+    if (!n) this.nodes.set(label, (n = this.serviceNode(label)));
+    return n;
+  }
+
+  onTimeline(fn: (e: TimelineEntry) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  history(): TimelineEntry[] {
+    return [...this.timeline];
+  }
+
+  record(e: Omit<TimelineEntry, "t"> & { t?: number }): void {
+    const entry: TimelineEntry = { ...e, t: e.t ?? this.clock.now() };
+    this.timeline.push(entry);
+    if (this.timeline.length > TIMELINE_MAX) this.timeline.splice(0, this.timeline.length - TIMELINE_MAX);
+    for (const fn of this.listeners) fn(entry);
+  }
+
+  /** The kernel's endpoint table, read at start and after a gap or a new kernel boot. */
+  applyEndpoints(rows: EndpointInfo[]): void {
+    for (const r of rows) {
+      const n = this.node(r.label);
+      if (!n) continue;
+      if (n.generation !== null && r.generation < n.generation) continue;
+      Object.assign(n, { state: r.state, generation: r.generation, pid: r.pid, host: r.host, placement: r.placement });
+    }
+  }
+
+  /** rs's list: restarts, causes and recovery times it measured. */
+  applyRsList(list: ServiceStatus[]): void {
+    for (const s of list) {
+      const n = this.node(s.label);
+      if (!n) continue;
+      n.restarts = s.restarts;
+      n.last_cause = s.last_cause ?? n.last_cause;
+      n.recover_ms = s.recover_ms ?? n.recover_ms;
+      if (s.state === "failed" || s.state === "stopped" || s.state === "backoff") n.state = s.state === "backoff" ? "restarting" : s.state;
+    }
+  }
+
+  onKernelEvent(ev: KernelEvent): void {
+    this.kernelUp = true;
+    if (ev.kind === "denied") {
+      this.record({ kind: "denied", label: ev.label, generation: ev.generation || null, cause: ev.denied ?? null, mttr_ms: null, text: `${ev.label}: ${ev.denied ?? "?"} ${ev.target ?? ""} refused (${ev.errno ?? "?"})` });
+      return;
+    }
+    if (ev.kind === "sched") return; // the scheduler view shows settings; the timeline keeps lifecycle
+    const n = this.node(ev.label);
+    if (!n) return;
+    if (n.generation !== null && ev.generation < n.generation) return; // an older incarnation's news
+    n.generation = ev.generation;
+    n.pid = ev.pid;
+    n.host = ev.host;
+    n.placement = ev.placement;
+    if (ev.kind === "started") n.state = "starting";
+    else if (ev.kind === "ready" || ev.kind === "resumed") n.state = "ready";
+    else if (ev.kind === "dead") n.state = "dead";
+    if (ev.kind === "started" || ev.kind === "ready" || ev.kind === "dead") {
+      const text = ev.kind === "dead" ? `${ev.endpoint} died (${ev.cause ?? "?"}${ev.detail ? `: ${ev.detail}` : ""})` : `${ev.endpoint} ${ev.kind} (pid ${ev.pid})`;
+      this.record({ t: Date.parse(ev.at) || undefined, kind: ev.kind, label: ev.label, generation: ev.generation, cause: ev.cause ?? null, mttr_ms: null, text });
+    }
+  }
+
+  onRsEvent(ev: RsEvent): void {
+    const n = this.node(ev.label);
+    if (!n) return;
+    n.restarts = ev.restarts;
+    if (ev.last_cause) n.last_cause = ev.last_cause;
+    if (ev.state === "backoff") n.state = "restarting";
+    if (ev.state === "failed" || ev.state === "stopped") n.state = ev.state;
+    if (ev.state === "running" && ev.recover_ms !== undefined) {
+      n.recover_ms = ev.recover_ms;
+      const mttr = (ev.detect_ms ?? 0) + ev.recover_ms;
+      this.record({
+        t: Date.parse(ev.at) || undefined, kind: "recovered", label: ev.label, generation: ev.generation ?? null, cause: ev.last_cause ?? null, mttr_ms: mttr,
+        text: `${ev.label}#${ev.generation ?? "?"} serving again: found in ${ev.detect_ms ?? "?"} ms, healed in ${mttr} ms`,
+      });
+    } else if (ev.state === "failed") {
+      this.record({ t: Date.parse(ev.at) || undefined, kind: "dead", label: ev.label, generation: ev.generation ?? null, cause: "failed", mttr_ms: null, text: `${ev.label} failed: ${ev.why}` });
+    }
+  }
+
+  onStat(s: KernelStat): void {
+    const prev = this.samples.at(-1);
+    if (prev && prev.boot !== s.boot) this.samples.length = 0; // a new kernel counts from zero
+    const last = this.samples.at(-1);
+    this.samples.push(s);
+    if (this.samples.length > SAMPLES_MAX) this.samples.shift();
+    this.kernelUp = true;
+    this.lastStatAt = this.clock.now();
+    const k = this.nodes.get(KERNEL_NODE)!;
+    Object.assign(k, { state: "ready", pid: s.pid });
+    this.edgesNow = last ? edgeRates(last, s) : [];
+    const inbound = new Map<string, number>();
+    for (const e of this.edgesNow) inbound.set(e.to, (inbound.get(e.to) ?? 0) + e.msgs_per_s);
+    for (const n of this.nodes.values()) n.msgs_per_s = inbound.get(n.id) ?? 0;
+  }
+
+  /** No sample for three seconds: kernel-core (or NATS) is down as far as anyone can tell. */
+  private kernelState(): State["kernel"] {
+    const s = this.samples.at(-1);
+    const up = this.kernelUp && this.clock.now() - this.lastStatAt < 3000;
+    const k = this.nodes.get(KERNEL_NODE)!;
+    k.state = up ? "ready" : "down";
+    return { up, boot: s?.boot ?? null, pid: s?.pid ?? null, uptime_ms: s ? s.uptime_ms + Math.max(0, this.clock.now() - this.lastStatAt) : null };
+  }
+
+  state(): State {
+    const kernel = this.kernelState();
+    const s = this.samples.at(-1);
+    return {
+      t: this.clock.now(),
+      kernel,
+      nodes: [...this.nodes.values()].map((n) => ({ ...n })),
+      edges: kernel.up ? this.edgesNow : [],
+      latency: this.latency(),
+      sched: s?.processes ? schedRows(s.processes) : null,
+      workload: this.workload,
+    };
+  }
+
+  /** Per message type, over the samples of the last minute. */
+  private latency(): LatencyRow[] {
+    const s = this.samples.at(-1);
+    if (!s) return [];
+    const old = this.samples.find((x) => s.at - x.at <= LATENCY_WINDOW_MS && x !== s) ?? undefined;
+    const before = new Map((old?.latency ?? []).map((r) => [r.type, r]));
+    const rows: LatencyRow[] = [];
+    for (const r of s.latency) {
+      const b = before.get(r.type);
+      const counts = r.buckets.map((c, i) => c - (b?.buckets[i] ?? 0));
+      const count = r.count - (b?.count ?? 0);
+      if (count <= 0) continue;
+      rows.push({ path: r.type, p50_us: quantileUs(counts, count, 0.5), p99_us: quantileUs(counts, count, 0.99), count });
+    }
+    return rows.sort((a, b) => b.count - a.count);
+  }
+}
+
+/** Messages per second on each edge between two samples of one boot. */
+export function edgeRates(a: KernelStat, b: KernelStat): Edge[] {
+  const dt = (b.at - a.at) / 1000;
+  if (dt <= 0) return [];
+  const before = new Map(a.edges.map(([f, t, n]) => [`${f}>${t}`, n]));
+  const out: Edge[] = [];
+  for (const [from, to, n] of b.edges) {
+    const d = n - (before.get(`${from}>${to}`) ?? 0);
+    if (d > 0) out.push({ from: nodeId(from), to: nodeId(to), msgs_per_s: Math.round((d / dt) * 10) / 10 });
+  }
+  return out;
+}
+
+/** A quantile from bucket counts, interpolated inside its bucket (what Prometheus's histogram_quantile does). */
+export function quantileUs(counts: number[], total: number, q: number): number | null {
+  if (total <= 0) return null;
+  const rank = q * total;
+  let acc = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (acc + counts[i] >= rank && counts[i] > 0) {
+      const lo = i === 0 ? 0 : LATENCY_BUCKETS_S[i - 1];
+      const hi = i < LATENCY_BUCKETS_S.length ? LATENCY_BUCKETS_S[i] : LATENCY_BUCKETS_S[LATENCY_BUCKETS_S.length - 1];
+      const within = i < LATENCY_BUCKETS_S.length ? (rank - acc) / counts[i] : 1;
+      return Math.round((lo + (hi - lo) * within) * 1e6);
+    }
+    acc += counts[i];
+  }
+  return null;
+}
+
+function schedRows(raw: unknown[]): SchedRow[] {
+  const out: SchedRow[] = [];
+  for (const r of raw) {
+    if (typeof r !== "object" || r === null) continue;
+    const p = r as Partial<ProcessInfo>;
+    if (typeof p.label !== "string" || typeof p.pid !== "number") continue;
+    const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+    out.push({
+      label: p.label, pid: p.pid, state: typeof p.state === "string" ? p.state : "?", priority: num(p.priority), quantum_ms: num(p.quantum_ms),
+      cpu_pct: num(p.cpu_pct), switches: num(p.voluntary) + num(p.involuntary),
+    });
+  }
+  return out;
+}

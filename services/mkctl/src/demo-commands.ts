@@ -1,0 +1,105 @@
+// mkctl console and mkctl workload: the host's side of the serial line, and the demo
+// workload's rate.
+//   mkctl console   a terminal on the UART (the mkos shell reads it through tty). On a
+//                   terminal: raw mode, typed characters echoed and a line edited here
+//                   (the tty driver is canonical and does not echo), Ctrl-] leaves. From a
+//                   pipe: bytes pass through; after the input ends it waits until the
+//                   output has been quiet for --quiet MS (default 1000), at most 30 s.
+//   mkctl workload [rate N]   the demo workload's counts, or a new rate (0-200 per second)
+import { Workload, WORKLOAD_MAX_RATE } from "#abi";
+import { attachConsole, type RunningService } from "#libsys";
+import { LocalError } from "#base/errors.ts";
+
+export const DEMO_USAGE = `       mkctl console [--quiet MS] [--run-dir DIR]   (a terminal on the serial console; Ctrl-] leaves)
+       mkctl workload [rate N] [--json] [--run-dir DIR]   (the demo workload: its counts, or N operations/s, 0-${WORKLOAD_MAX_RATE})`;
+
+const CTRL_RIGHT_BRACKET = 0x1d;
+const MAX_LINE = 4096;
+
+export async function consoleCommand(client: RunningService, o: { quietMs?: string }): Promise<void> {
+  const quietMs = o.quietMs === undefined ? 1000 : Number(o.quietMs);
+  if (!Number.isInteger(quietMs) || quietMs < 0 || quietMs > 30_000) throw new LocalError("MK_ERR_USAGE", `mkctl console --quiet needs 0-30000 ms, got ${JSON.stringify(o.quietMs)}`);
+  let lastOutput = Date.now();
+  const line = await attachConsole(client.sys, (bytes) => {
+    lastOutput = Date.now();
+    process.stdout.write(bytes);
+  });
+  try {
+    if (process.stdin.isTTY) await interactive(line.write);
+    else await piped(line.write, () => lastOutput, quietMs);
+  } finally {
+    line.stop();
+  }
+}
+
+/** A terminal: raw mode, a line edited and echoed here, sent whole on Enter. */
+async function interactive(write: (b: Uint8Array) => void): Promise<void> {
+  process.stderr.write("mkos console: Ctrl-] leaves\r\n");
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.resume();
+  let buf: number[] = [];
+  try {
+    await new Promise<void>((resolve) => {
+      stdin.on("data", (chunk: Buffer) => {
+        for (const b of chunk) {
+          if (b === CTRL_RIGHT_BRACKET || b === 0x04) return resolve(); // Ctrl-] or Ctrl-D
+          if (b === 0x03) { // Ctrl-C: drop the line, as a shell does
+            buf = [];
+            process.stdout.write("^C\r\n");
+          } else if (b === 0x0d || b === 0x0a) {
+            process.stdout.write("\r\n");
+            write(Uint8Array.from([...buf, 0x0a]));
+            buf = [];
+          } else if (b === 0x7f || b === 0x08) {
+            if (buf.length > 0) {
+              buf.pop();
+              process.stdout.write("\b \b");
+            }
+          } else if (b >= 0x20 && buf.length < MAX_LINE) {
+            buf.push(b);
+            process.stdout.write(Uint8Array.of(b));
+          }
+        }
+      });
+      stdin.once("end", () => resolve());
+    });
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write("\r\nmkos console: left\n");
+  }
+}
+
+/** Not a terminal: pass the input through, then wait for the output to settle. */
+async function piped(write: (b: Uint8Array) => void, lastOutput: () => number, quietMs: number): Promise<void> {
+  for await (const chunk of process.stdin) write(chunk as Buffer);
+  const until = Date.now() + 30_000;
+  const started = Date.now();
+  await new Promise<void>((resolve) => {
+    const check = () => {
+      const now = Date.now();
+      if (now >= until || now - Math.max(lastOutput(), started) >= quietMs) return resolve();
+      setTimeout(check, 50).unref();
+    };
+    check();
+  });
+}
+
+export async function workloadCommand(client: RunningService, args: string[], json: boolean): Promise<void> {
+  if (args[0] === "rate") {
+    const n = Number(args[1]);
+    if (args[1] === undefined || !/^[0-9]+$/.test(args[1]) || n > WORKLOAD_MAX_RATE) throw new LocalError("MK_ERR_USAGE", `mkctl workload rate needs N, 0-${WORKLOAD_MAX_RATE} operations per second, got ${JSON.stringify(args[1] ?? "")}`);
+    const r = await client.sys.sendrec("workload", Workload.WORKLOAD_SET, { rate: n }, undefined, 5000);
+    const rate = (r.args as { rate: number }).rate;
+    console.log(json ? JSON.stringify({ rate }) : rate === 0 ? "workload idle (rate 0): it sends no message" : `workload rate ${rate} operations/s`);
+    return;
+  }
+  if (args.length > 0) throw new LocalError("MK_ERR_USAGE", `mkctl workload takes no argument or rate N, got ${JSON.stringify(args.join(" "))}`);
+  const s = (await client.sys.sendrec("workload", Workload.WORKLOAD_STATS, {}, undefined, 5000)).args as Record<string, unknown>;
+  if (json) {
+    console.log(JSON.stringify(s));
+    return;
+  }
+  console.log(`rate ${s.rate}/s  operations ${s.ops}  failed ${s.failed}  retried ${s.retried}  written ${s.bytes_written} B  verified ${s.bytes_verified} B  wrong ${s.bytes_wrong} B${s.last_error ? `\nlast error: ${s.last_error}` : ""}`);
+}

@@ -1,0 +1,114 @@
+// The demo workload: a user program that keeps the system busy from the first second at
+// a gentle, adjustable rate, and verifies every byte it reads back (the chaos runner's
+// file workload: create, append, overwrite, rename, truncate, fsync, read back, through
+// vfs, mfs and the ATA driver). WORKLOAD_SET changes the rate (0: idle, no message
+// sent); WORKLOAD_STATS says what it has done. The rate is kept in the file system
+// (/demo/rate), so a restarted workload goes on at the rate it was set to.
+import { MkError, Workload, WORKLOAD_MAX_RATE } from "#abi";
+import { FsClient, type Server, type Sys, type Timer } from "#libsys";
+import { FileWorkload } from "./file-workload.ts";
+
+export const DEMO_ROOT = "/demo";
+const RATE_FILE = `${DEMO_ROOT}/rate`;
+
+/** MK_WORKLOAD_RATE: the rate until one is set (compose: a gentle one; mkctl up: 0 unless --demo). */
+export function rateFromEnv(v = process.env.MK_WORKLOAD_RATE ?? "0"): number {
+  const n = Number(v);
+  if (!/^[0-9]{1,3}$/.test(v) || n > WORKLOAD_MAX_RATE) throw new MkError("EINVAL", `MK_WORKLOAD_RATE=${JSON.stringify(v)} is not a rate 0-${WORKLOAD_MAX_RATE}`);
+  return n;
+}
+
+export class DemoWorkload {
+  private readonly sys: Sys;
+  private readonly fs: FsClient;
+  private rate: number;
+  private load?: FileWorkload;
+  /** When the next operation may start (token bucket of one). */
+  private nextAt = 0;
+  /** Operations waiting for the rate to leave 0, or for their slot. */
+  private readonly waiting = new Set<Waiter>();
+  private lastError: string | null = null;
+
+  constructor(sys: Sys, rate: number) {
+    this.sys = sys;
+    this.rate = rate;
+    this.fs = new FsClient(sys, { waitMs: 60_000 });
+  }
+
+  server(): Server {
+    return {
+      concurrency: 4,
+      initFresh: async () => void this.begin(),
+      initRestart: async () => void this.begin(),
+      handlers: {
+        [Workload.WORKLOAD_SET]: async (req) => {
+          this.setRate(req.args.rate);
+          await this.fs.writeFile(RATE_FILE, String(req.args.rate)).catch((e: Error) => this.sys.log.warn({ err: e.message }, "rate not kept in %s", RATE_FILE));
+          this.sys.log.info({ rate: req.args.rate, source: req.source }, "workload rate %d/s (set by %s)", req.args.rate, req.source);
+          return { args: { rate: this.rate } };
+        },
+        [Workload.WORKLOAD_STATS]: async () => {
+          const s = this.load?.stats;
+          return {
+            args: {
+              rate: this.rate, ops: s?.ops_attempted ?? 0, failed: s?.ops_failed ?? 0, retried: s?.ops_retried ?? 0,
+              bytes_written: s?.bytes_written ?? 0, bytes_verified: s?.bytes_verified ?? 0, bytes_wrong: s?.bytes_wrong ?? 0,
+              ...(this.lastError ?? s?.errors.at(-1) ? { last_error: (s?.errors.at(-1) ?? this.lastError ?? "").slice(0, 300) } : {}),
+            },
+          };
+        },
+      },
+    };
+  }
+
+  /** Takes the kept rate, then starts the workers; the system need not be up yet (vfs is waited for). */
+  private async begin(): Promise<void> {
+    try {
+      const kept = (await this.fs.readFile(RATE_FILE).catch(() => undefined))?.toString().trim();
+      if (kept !== undefined && /^[0-9]{1,3}$/.test(kept) && Number(kept) <= WORKLOAD_MAX_RATE) this.setRate(Number(kept));
+      this.load = new FileWorkload(this.sys, { workers: 1, maxBytes: 8192, seed: Date.now() >>> 0, root: `${DEMO_ROOT}/files`, pace: () => this.slot() });
+      await this.load.start();
+      this.sys.log.info({ rate: this.rate }, "demo workload started at %d operations/s", this.rate);
+    } catch (e) {
+      this.lastError = `start: ${(e as Error).message}`;
+      this.sys.log.error({ err: e }, "demo workload could not start");
+    }
+  }
+
+  private setRate(rate: number): void {
+    this.rate = rate;
+    this.nextAt = 0;
+    this.rearm();
+  }
+
+  /** Resolves when the next operation may go: never while the rate is 0. */
+  private slot(): Promise<void> {
+    return new Promise((resolve) => {
+      const w: Waiter = { arm: () => undefined };
+      w.arm = () => {
+        w.timer?.cancel();
+        w.timer = undefined;
+        if (this.rate === 0) return; // armed again by setRate
+        const now = this.sys.clock.now();
+        const at = Math.max(now, this.nextAt);
+        this.nextAt = at + 1000 / this.rate;
+        w.timer = this.sys.clock.setTimeout(() => {
+          this.waiting.delete(w);
+          resolve();
+        }, at - now);
+      };
+      this.waiting.add(w);
+      w.arm();
+    });
+  }
+
+  /** The rate changed: every waiting operation takes a new slot at the new rate. */
+  private rearm(): void {
+    for (const w of [...this.waiting]) w.arm();
+  }
+}
+
+interface Waiter {
+  arm: () => void;
+  timer?: Timer;
+}
