@@ -9,11 +9,22 @@ COPY package.json package-lock.json ./
 COPY services/mkctl/bin/package.json services/mkctl/bin/package.json
 RUN npm ci --omit=dev --no-audit --no-fund
 
+# The dashboard's page, built by Vite with the development dependencies; only the
+# built files reach the final image (they need nothing from node_modules to run).
+FROM ${NODE_IMAGE} AS web
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY services/mkctl/bin/package.json services/mkctl/bin/package.json
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY services/dashboard/web services/dashboard/web
+RUN node_modules/.bin/vite build --config services/dashboard/web/vite.config.ts --logLevel warn
+
 FROM ${NODE_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production MK_LOG_LEVEL=info
 COPY --from=deps /app/node_modules ./node_modules
 COPY . .
+COPY --from=web /app/services/dashboard/web/dist ./services/dashboard/web/dist
 # Not root. Compose gives each service its own UID so it can read only its own credential.
 USER 1000:1000
 CMD ["node", "kernel-core/src/main.ts"]
