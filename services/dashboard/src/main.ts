@@ -48,16 +48,14 @@ async function main(): Promise<void> {
   });
   const host = process.env.MK_DASHBOARD_HOST ?? "127.0.0.1";
   const wanted = Number(process.env.MK_DASHBOARD_PORT ?? 8080);
-  let port: number;
   try {
     await app.listen({ host, port: wanted });
-    port = wanted;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
     await app.listen({ host, port: 0 });
-    port = (app.server.address() as { port: number }).port;
-    log.warn({ wanted, port }, "port %d is in use: the dashboard listens on %d instead", wanted, port);
+    log.warn({ wanted }, "port %d is in use: the dashboard listens on a free one instead", wanted);
   }
+  const port = (app.server.address() as { port: number }).port;
   // What the user opens: compose publishes the container's port on the host's loopback.
   const base = process.env.MK_DASHBOARD_URL ?? `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/`;
   const url = `${base}?token=${token}`;

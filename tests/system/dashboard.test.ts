@@ -1,0 +1,231 @@
+// The dashboard's interface against a real system (docs/dashboard.md): the state it
+// builds from the kernel's events and statistics, a kill from the chaos panel healed with
+// zero failed workload operations, the workload's rate, and every hostile request refused
+// with the errno named and nothing changed: no token, a wrong one, unknown labels and
+// faults, absurd numbers, text and oversized frames and floods on the console socket.
+// SYS_KILL, which the chaos panel uses, refuses what the privilege table does not grant.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MkError } from "#abi";
+import { systemClock } from "#base/clock.ts";
+import { waitUntil } from "#base/wait.ts";
+import { sysKill } from "#libsys";
+import type { State, TimelineEntry } from "../../services/dashboard/src/index.ts";
+import { bootTestSystem, readyGeneration, runMkctl, type TestSystem } from "../helpers/system.ts";
+
+const TOKEN = "test-token-0123456789abcdef";
+let ts: TestSystem;
+let base: string;
+
+const until = <T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000) => waitUntil(fn, { clock: systemClock, deadlineMs: ms, what });
+
+async function state(): Promise<State> {
+  return (await (await fetch(`${base}api/state`)).json()) as State;
+}
+
+async function post(path: string, body: unknown, token: string | null = TOKEN): Promise<{ status: number; json: { ok?: boolean; note?: string; rate?: number; error?: { code: string; message: string } } }> {
+  const r = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token !== null ? { authorization: `Bearer ${token}` } : {}) },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: r.status, json: (await r.json()) as never };
+}
+
+/** Every SSE event the stream sends within ms. */
+async function streamEvents(ms: number): Promise<{ event: string; data: string }[]> {
+  const ac = new AbortController();
+  const r = await fetch(`${base}api/stream`, { signal: ac.signal });
+  const out: { event: string; data: string }[] = [];
+  let buf = "";
+  const dec = new TextDecoder();
+  const timer = setTimeout(() => ac.abort(), ms);
+  try {
+    for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk);
+      for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event && data) out.push({ event, data });
+      }
+    }
+  } catch {
+    // aborted: the window is over
+  } finally {
+    clearTimeout(timer);
+  }
+  return out;
+}
+
+/** A websocket to the console; resolves with how it closed (code) once it does, within ms. */
+function consoleSocket(query: string): { ws: WebSocket; frames: (string | ArrayBuffer)[]; closed: Promise<number> } {
+  const ws = new WebSocket(`${base.replace("http", "ws")}api/console${query}`);
+  ws.binaryType = "arraybuffer";
+  const frames: (string | ArrayBuffer)[] = [];
+  ws.onmessage = (m) => frames.push(m.data as string | ArrayBuffer);
+  const closed = new Promise<number>((resolve) => (ws.onclose = (e) => resolve(e.code)));
+  return { ws, frames, closed };
+}
+
+const opened = (ws: WebSocket) => new Promise<void>((resolve, reject) => ((ws.onopen = () => resolve()), (ws.onerror = () => reject(new Error("websocket did not open")))));
+
+beforeAll(async () => {
+  ts = await bootTestSystem({
+    demo: ["dashboard", "workload"],
+    env: { MK_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "20" },
+    services: `
+  killer:
+    ipc: [ata]
+    calls: [getinfo, kill]
+  nokill:
+    ipc: [ata]
+    calls: [getinfo]
+`,
+  });
+  base = await until(async () => {
+    try {
+      return (JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as { base: string }).base;
+    } catch {
+      return undefined;
+    }
+  }, "the dashboard's dashboard.json");
+}, 90_000);
+
+afterAll(async () => {
+  await ts?.down();
+});
+
+describe("dashboard", () => {
+  it("dashboard - the state shows every service ready, the kernel up, live IPC edges and latency from the statistics", async () => {
+    const s = await until(async () => {
+      const st = await state();
+      return st.edges.some((e) => e.from === "workload" && e.to === "vfs" && e.msgs_per_s > 0) && st.latency.length > 0 ? st : undefined;
+    }, "the workload's messages to vfs in the state");
+    expect(s.kernel.up).toBe(true);
+    for (const label of ["kernel-core", "ata", "tty", "mfs", "procfs", "vfs", "sched", "rs", "workload", "dashboard"]) {
+      expect(s.nodes.find((n) => n.id === label)?.state, label).toBe("ready");
+    }
+    expect(s.nodes.find((n) => n.id === "ata")?.kind).toBe("driver");
+    expect(s.edges.some((e) => e.from === "kernel-core" && e.to === "hardware")).toBe(true);
+    expect(s.latency.every((r) => r.count > 0 && (r.p99_us ?? 0) >= (r.p50_us ?? 0))).toBe(true);
+    expect(s.sched?.some((r) => r.label === "ata")).toBe(true);
+    expect(s.workload?.rate).toBe(20);
+  });
+
+  it("dashboard - the stream sends the state and the history at once, then a state every second", async () => {
+    const events = await streamEvents(2500);
+    expect(events[0].event).toBe("state");
+    expect(events[1].event).toBe("history");
+    expect(events.filter((e) => e.event === "state").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("dashboard - a change without the token, or with a wrong one, is EACCES and changes nothing", async () => {
+    const before = await readyGeneration(await ts.client(), "ata");
+    expect(await post("api/chaos", { target: "ata", fault: "kill" }, null)).toMatchObject({ status: 401, json: { error: { code: "EACCES" } } });
+    expect(await post("api/chaos", { target: "ata", fault: "kill" }, "not-the-token-at-all-000")).toMatchObject({ status: 401, json: { error: { code: "EACCES" } } });
+    expect(await post("api/workload", { rate: 0 }, null)).toMatchObject({ status: 401 });
+    expect(await readyGeneration(await ts.client(), "ata")).toBe(before);
+    expect((await state()).workload?.rate).toBe(20);
+  });
+
+  it("dashboard - malformed chaos, hardware and workload requests are EINVAL naming what was wrong", async () => {
+    for (const body of [
+      { target: "nosuch", fault: "kill" },
+      { target: "kernel", fault: "kill" },
+      { target: "ata", fault: "explode" },
+      { target: "ata", fault: "slow", ms: 10 ** 9 },
+      { target: "ata", fault: "slow", ms: 0 },
+      { fault: "kill" },
+      "not json",
+      [1, 2, 3],
+    ]) {
+      const r = await post("api/chaos", body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.error?.code, JSON.stringify(body)).toBe("EINVAL");
+    }
+    expect((await post("api/chaos", { target: "nosuch", fault: "kill" })).json.error?.message).toContain("nosuch");
+    expect((await post("api/hwfault", { fault: "melt" })).json.error?.code).toBe("EINVAL");
+    expect((await post("api/workload", { rate: 500 })).json.error?.code).toBe("EINVAL");
+    expect((await post("api/workload", { rate: -1 })).json.error?.code).toBe("EINVAL");
+    const big = await post("api/chaos", JSON.stringify({ target: "ata", fault: "kill", pad: "x".repeat(40_000) }));
+    expect(big.status).toBe(413);
+  });
+
+  it("dashboard - kill from the chaos panel: ata dies, the next generation serves, the timeline says how long it took, and the workload loses nothing", async () => {
+    const client = await ts.client();
+    const before = await readyGeneration(client, "ata");
+    const r = await post("api/chaos", { target: "ata", fault: "kill" });
+    expect(r).toMatchObject({ status: 200, json: { ok: true } });
+    const history = await until(async () => {
+      const h = (await streamEvents(1200)).find((e) => e.event === "history");
+      const entries = h ? (JSON.parse(h.data) as TimelineEntry[]) : [];
+      return entries.some((e) => e.kind === "recovered" && e.label === "ata" && (e.generation ?? 0) > before) ? entries : undefined;
+    }, "ata's recovery on the timeline");
+    expect(history.some((e) => e.kind === "dead" && e.label === "ata" && e.generation === before)).toBe(true);
+    const healed = history.find((e) => e.kind === "recovered" && e.label === "ata")!;
+    expect(healed.mttr_ms).toBeGreaterThan(0);
+    const s = await state();
+    const ata = s.nodes.find((n) => n.id === "ata")!;
+    expect(ata.generation).toBeGreaterThan(before);
+    expect(ata.restarts).toBeGreaterThanOrEqual(1);
+    const ops = s.workload!.ops;
+    await until(async () => ((await state()).workload!.ops > ops + 20 ? true : undefined), "20 more workload operations after the kill");
+    expect((await state()).workload?.failed).toBe(0);
+  });
+
+  it("dashboard - the workload's rate: 0 sends nothing, and it goes on when set again; mkctl workload says the same", async () => {
+    expect(await post("api/workload", { rate: 0 })).toMatchObject({ status: 200, json: { rate: 0 } });
+    await until(async () => ((await state()).workload?.rate === 0 ? true : undefined), "the rate 0 in the state");
+    const a = (await state()).workload!.ops;
+    await until(async () => (((await state()).edges.find((e) => e.from === "workload" && e.to === "vfs")?.msgs_per_s ?? 0) === 0 ? true : undefined), "no workload message in the last second");
+    expect((await state()).workload!.ops - a).toBeLessThanOrEqual(1);
+    const m = runMkctl(ts, "workload", "rate", "30");
+    expect(m.status, m.stderr).toBe(0);
+    await until(async () => ((await state()).workload!.ops > a + 10 ? true : undefined), "the workload going on at 30/s");
+    const j = runMkctl(ts, "workload", "--json");
+    expect(JSON.parse(j.stdout)).toMatchObject({ rate: 30, failed: 0 });
+    expect(runMkctl(ts, "workload", "rate", "999").status).toBe(64);
+  });
+
+  it("dashboard - the console socket: read-only without the token, closed for text frames, oversized frames and floods", async () => {
+    const ro = consoleSocket("");
+    await opened(ro.ws);
+    ro.ws.send(new TextEncoder().encode("help\n"));
+    await until(async () => (ro.frames.some((f) => typeof f === "string" && f.includes("EACCES")) ? true : undefined), "an EACCES frame for input without the token");
+    ro.ws.close();
+
+    const text = consoleSocket(`?token=${TOKEN}`);
+    await opened(text.ws);
+    text.ws.send("help\n");
+    expect(await text.closed).toBe(1003);
+
+    const big = consoleSocket(`?token=${TOKEN}`);
+    await opened(big.ws);
+    big.ws.send(new Uint8Array(5000));
+    expect(await big.closed).toBe(1009);
+
+    const flood = consoleSocket(`?token=${TOKEN}`);
+    await opened(flood.ws);
+    for (let i = 0; i < 20; i++) flood.ws.send(new Uint8Array(4096).fill(0x20));
+    expect(await flood.closed).toBe(1008);
+    // The dashboard is still there.
+    expect((await fetch(`${base}api/meta`)).status).toBe(200);
+  });
+
+  it("dashboard - SYS_KILL refuses kernel-core, labels outside the caller's ipc and callers without the grant", async () => {
+    const killer = await ts.client("killer");
+    const nokill = await ts.client("nokill");
+    const errno = (p: Promise<unknown>) => p.then(() => "OK", (e: MkError) => e.errno);
+    expect(await errno(sysKill(killer.sys, "kernel", "KILL"))).toBe("EPERM");
+    expect(await errno(sysKill(killer.sys, "vfs", "KILL"))).toBe("ECALLDENIED");
+    expect(await errno(sysKill(killer.sys, "nosuch", "KILL"))).toBe("EBADSRCDST");
+    expect(await errno(sysKill(nokill.sys, "ata", "KILL"))).toBe("ECALLDENIED");
+    const gen = await readyGeneration(killer, "ata");
+    const { pid } = await sysKill(killer.sys, "ata", "KILL");
+    expect(pid).toBeGreaterThan(1);
+    await until(async () => ((await readyGeneration(killer, "ata")) > gen ? true : undefined), "the next ata after SYS_KILL");
+  });
+});
