@@ -39,6 +39,8 @@ export class ConsolePanel {
   private mirror = "";
   private readonly decoder = new TextDecoder();
   private readonly encoder = new TextEncoder();
+  /** Whether the last thing written ended a line; xterm's own cursor lags its write queue. */
+  private atLineStart = true;
 
   private readonly token: () => string | null;
   /** Told the last 64 KiB of output each time it grows (window.mkos.consoleText). */
@@ -65,7 +67,7 @@ export class ConsolePanel {
         // A hidden container has no size to fit to; the next resize will.
       }
     }).observe(container);
-    const editor = new LineEditor({ echo: (t) => this.term.write(t), send: (l) => this.send(l) });
+    const editor = new LineEditor({ echo: (t) => this.write(t), send: (l) => this.send(l) });
     this.term.onData((d) => editor.input(d));
     this.connect();
   }
@@ -84,7 +86,8 @@ export class ConsolePanel {
         return;
       }
       const bytes = new Uint8Array(ev.data);
-      this.term.write(bytes);
+      if (bytes.length === 0) return;
+      this.write(bytes);
       this.record(this.decoder.decode(bytes, { stream: true }));
     };
     ws.onclose = (ev) => {
@@ -108,8 +111,17 @@ export class ConsolePanel {
   }
 
   private dim(text: string): void {
-    this.term.write(`\r\n\x1b[2m[${text}]\x1b[0m\r\n`);
+    // Start on a fresh line only when the shell left the cursor mid-line (a prompt).
+    const fresh = this.atLineStart ? "" : "\r\n";
+    this.write(`${fresh}\x1b[2m[${text}]\x1b[0m\r\n`);
     this.record(`[${text}]\n`);
+  }
+
+  private write(data: string | Uint8Array): void {
+    if (data.length === 0) return;
+    this.term.write(data);
+    const last = typeof data === "string" ? data.charCodeAt(data.length - 1) : data[data.length - 1];
+    this.atLineStart = last === 0x0a;
   }
 
   private record(text: string): void {

@@ -21,6 +21,13 @@ export function byTestId<T extends HTMLElement = HTMLElement>(id: string): T {
   return e;
 }
 
+/** An element index.html must have inside `root`: missing, it is a bug in the page, not a runtime state. */
+export function within<T extends HTMLElement = HTMLElement>(root: HTMLElement, selector: string): T {
+  const e = root.querySelector<T>(selector);
+  if (e === null) throw new Error(`index.html lacks ${selector} inside ${root.dataset.testid ?? root.tagName}`);
+  return e;
+}
+
 /** Sets text only when it changed: a table redrawn every second should not churn the DOM. */
 export function setText(e: HTMLElement, text: string): void {
   if (e.textContent !== text) e.textContent = text;

@@ -10,7 +10,7 @@ import { getJson } from "./api.ts";
 import { ChaosPanel } from "./chaos-panel.ts";
 import { Charts } from "./charts.ts";
 import { ConsolePanel } from "./console-panel.ts";
-import { byTestId } from "./dom.ts";
+import { byTestId, within } from "./dom.ts";
 import { EndpointTable } from "./endpoint-table.ts";
 import { Header } from "./header.ts";
 import { LatencyTable } from "./latency-table.ts";
@@ -41,7 +41,7 @@ const META_RETRY_MAX_MS = 10_000;
 
 function tbody(testId: string): HTMLTableSectionElement {
   const t = byTestId(testId);
-  return t instanceof HTMLTableSectionElement ? t : t.querySelector("tbody")!;
+  return t instanceof HTMLTableSectionElement ? t : within<HTMLTableSectionElement>(t, "tbody");
 }
 
 function main(): void {

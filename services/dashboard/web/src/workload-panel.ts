@@ -2,16 +2,16 @@
 // bytes it read back and verified) and a control to change its rate.
 
 import { post } from "./api.ts";
-import { byTestId, setText } from "./dom.ts";
+import { byTestId, setText, within } from "./dom.ts";
 import { bytes, dash } from "./format.ts";
 import type { MessageArea } from "./message-area.ts";
 import type { Workload } from "./types.ts";
 
 export class WorkloadPanel {
   private readonly root = byTestId("workload");
-  private readonly slider = this.root.querySelector<HTMLInputElement>("input[type=range]")!;
-  private readonly number = this.root.querySelector<HTMLInputElement>("input[type=number]")!;
-  private readonly apply = this.root.querySelector<HTMLButtonElement>("button")!;
+  private readonly slider = within<HTMLInputElement>(this.root, "input[type=range]");
+  private readonly number = within<HTMLInputElement>(this.root, "input[type=number]");
+  private readonly apply = within<HTMLButtonElement>(this.root, "button");
   private touched = false;
 
   private readonly token: () => string | null;
@@ -36,7 +36,7 @@ export class WorkloadPanel {
   }
 
   update(w: Workload | null): void {
-    const field = (name: string): HTMLElement => this.root.querySelector<HTMLElement>(`[data-field="${name}"]`)!;
+    const field = (name: string): HTMLElement => within(this.root, `[data-field="${name}"]`);
     setText(field("rate"), w === null ? "not running" : `${w.rate}/s`);
     setText(field("ops"), w === null ? "–" : String(w.ops));
     setText(field("failed"), w === null ? "–" : String(w.failed));
