@@ -1,5 +1,6 @@
 // unit (one process, no NATS), system (real nats-server, real processes), chaos (the
-// chaos runner's campaigns on real processes), compose (Docker).
+// chaos runner's campaigns on real processes), compose (Docker), browser (the dashboard
+// in Debian's Chromium, driven by playwright-core, against a real system).
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -31,6 +32,15 @@ export default defineConfig({
           include: ["tests/compose/**/*.test.ts"],
           testTimeout: 300_000,
           hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "browser",
+          include: ["tests/browser/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
           fileParallelism: false,
         },
       },

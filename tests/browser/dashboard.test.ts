@@ -1,0 +1,138 @@
+// The dashboard in a real browser: Debian's Chromium driven by playwright-core against a
+// real process-mode system with the demo's services (dashboard, workload, shell). The
+// page loads and shows every service; kill on ata from the chaos panel shows the death
+// and the next generation on the timeline and in the table; a line typed in the console
+// reaches the mkos shell and its output comes back; without the token the chaos panel is
+// refused. Screenshots go to .ci/artifacts/ (CI keeps them).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemClock } from "#base/clock.ts";
+import { waitUntil } from "#base/wait.ts";
+import { bootTestSystem, readyGeneration, type TestSystem } from "../helpers/system.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const ARTIFACTS = join(ROOT, ".ci", "artifacts");
+const TOKEN = "browser-token-0123456789abcdef";
+/** rs finds a SIGKILL at once and a Node start takes well under a second; generous for a loaded CI machine. */
+const RECOVERY_MS = 20_000;
+const CHROMIUM = process.env.MK_CHROMIUM ?? "/usr/bin/chromium";
+
+let ts: TestSystem;
+let base: string;
+let ctx: BrowserContext;
+let profile: string;
+
+const until = <T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000) => waitUntil(fn, { clock: systemClock, deadlineMs: ms, what });
+
+async function open(query: string): Promise<Page> {
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  await page.goto(`${base}${query}`);
+  await page.getByTestId("stream-status").filter({ hasText: "live" }).waitFor({ timeout: 20_000 });
+  return page;
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  ts = await bootTestSystem({
+    demo: ["dashboard", "workload", "shell"],
+    env: { MK_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "10" },
+  });
+  base = await until(async () => {
+    try {
+      return (JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as { base: string }).base;
+    } catch {
+      return undefined;
+    }
+  }, "the dashboard's dashboard.json");
+  profile = mkdtempSync(join(tmpdir(), "mkos-chromium-"));
+  // Without these flags Chromium reaches for the network (updates, sync, field trials) and stalls here.
+  ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: { width: 1600, height: 1200 },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await ctx?.close().catch(() => undefined);
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await ts?.down();
+}, 60_000);
+
+describe("browser", () => {
+  it("browser - the page loads in control mode and the topology and the table show every service", async () => {
+    const page = await open(`?token=${TOKEN}`);
+    await expect.poll(() => page.getByTestId("mode").textContent()).toBe("control");
+    const services = ["ata", "tty", "mfs", "procfs", "vfs", "sched", "rs", "workload", "shell", "dashboard"];
+    await until(async () => {
+      const ids = await page.evaluate(() => (globalThis as unknown as { mkos: { cy: { nodes(): { map(f: (n: { id(): string }) => string): string[] } } } }).mkos.cy.nodes().map((n) => n.id()));
+      return [...services, "kernel-core", "hardware", "nats"].every((s) => ids.includes(s)) ? true : undefined;
+    }, "every service in the topology");
+    for (const s of services) {
+      await expect.poll(() => page.locator(`[data-testid=endpoint-table] [data-label="${s}"] [data-col=state]`).textContent(), { timeout: 20_000 }).toBe("ready");
+    }
+    // The token left the address bar (it stays in the tab's session storage).
+    expect(page.url()).not.toContain(TOKEN);
+    await shot(page, "overview");
+    await page.close();
+  });
+
+  it("browser - kill on ata from the chaos panel: the death and the next generation appear on the timeline and in the table", async () => {
+    const page = await open(`?token=${TOKEN}`);
+    const client = await ts.client();
+    const before = await readyGeneration(client, "ata");
+    await page.getByTestId("chaos-target").selectOption("ata");
+    await page.getByTestId("chaos-fault").selectOption("kill");
+    await page.getByTestId("chaos-submit").click();
+    await expect.poll(() => page.getByTestId("chaos-message").textContent(), { timeout: 10_000 }).toContain("SIGKILL");
+    await page.locator(`[data-testid=timeline] [data-kind=dead][data-label=ata][data-generation="${before}"]`).first().waitFor({ timeout: RECOVERY_MS });
+    await page.locator(`[data-testid=timeline] [data-kind=recovered][data-label=ata]`).first().waitFor({ timeout: RECOVERY_MS });
+    await expect.poll(async () => Number(await page.locator(`[data-testid=endpoint-table] [data-label=ata] [data-col=generation]`).textContent()), { timeout: RECOVERY_MS }).toBeGreaterThan(before);
+    await expect.poll(() => page.locator(`[data-testid=endpoint-table] [data-label=ata] [data-col=state]`).textContent(), { timeout: RECOVERY_MS }).toBe("ready");
+    await shot(page, "after-kill");
+    await page.close();
+  });
+
+  it("browser - a line typed in the console reaches the mkos shell and its output comes back", async () => {
+    const page = await open(`?token=${TOKEN}`);
+    await page.getByTestId("console").click();
+    await until(async () => ((await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText)).includes("attached") ? true : undefined), "the console attached");
+    await page.keyboard.type("echo marker-from-the-browser");
+    await page.keyboard.press("Enter");
+    await until(async () => {
+      const text = await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText);
+      // The shell's output line, not the line echoed while typing.
+      return /(^|\n)marker-from-the-browser\r?\n/.test(text) ? true : undefined;
+    }, "the shell's echo in the console", 20_000);
+    await page.keyboard.type("services");
+    await page.keyboard.press("Enter");
+    await until(async () => ((await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText)).match(/\bata\b.*\brunning\b/) ? true : undefined), "the shell's services listing ata", 20_000);
+    await shot(page, "console");
+    await page.close();
+  });
+
+  it("browser - without the token the page is read-only and the chaos panel is refused with EACCES", async () => {
+    const page = await ctx.newPage();
+    await page.goto(base);
+    await page.evaluate(() => (globalThis as unknown as { sessionStorage: { clear(): void } }).sessionStorage.clear());
+    await page.reload();
+    await page.getByTestId("stream-status").filter({ hasText: "live" }).waitFor({ timeout: 20_000 });
+    await expect.poll(() => page.getByTestId("mode").textContent()).toBe("read-only");
+    const client = await ts.client();
+    const before = await readyGeneration(client, "ata");
+    await page.getByTestId("chaos-target").selectOption("ata");
+    await page.getByTestId("chaos-fault").selectOption("kill");
+    await page.getByTestId("chaos-submit").click();
+    await expect.poll(() => page.getByTestId("chaos-message").textContent(), { timeout: 10_000 }).toContain("EACCES");
+    expect(await readyGeneration(client, "ata")).toBe(before);
+    await shot(page, "read-only");
+    await page.close();
+  });
+});
