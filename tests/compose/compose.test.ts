@@ -24,7 +24,8 @@ import { loadSystemTable } from "#base/system-table.ts";
 import { baseImages, docker, dockerFails, hostClient, hostPids, inspect, ROOT } from "./helpers.ts";
 
 const PROJECT = "mkosct";
-const SERVICES = ["nats", "hardware-emulator", "cpu", "kernel-core", "ata", "tty", "mfs", "procfs", "vfs", "sched", "rs"];
+const SERVICES = ["nats", "hardware-emulator", "cpu", "kernel-core", "ata", "tty", "mfs", "procfs", "vfs", "sched", "workload", "shell", "dashboard", "rs"];
+const TOKEN = "compose-token-0123456789abcdef";
 const compose = detectCompose();
 const name = (service: string) => compose.containerName(PROJECT, service);
 let env: Record<string, string>;
@@ -44,11 +45,16 @@ function environment(): DockerComposeEnvironment {
   return e;
 }
 
-/** mkctl in its container, from the host (`docker compose run --rm --no-deps mkctl ...`). */
+/** mkctl in its container, from the host (`docker compose run --rm --no-deps mkctl ...`); input: its standard input (-T: no terminal). */
 function mkctlRun(...args: string[]): string {
-  const out = execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "--rm", "--no-deps", "mkctl", ...args], {
-    cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000,
+  return mkctlWith(undefined, ...args);
+}
+
+function mkctlWith(input: string | undefined, ...args: string[]): string {
+  const out = execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "--rm", "--no-deps", ...(input !== undefined ? ["-T"] : []), "mkctl", ...args], {
+    cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", stdio: [input !== undefined ? "pipe" : "ignore", "pipe", "pipe"], timeout: 120_000, ...(input !== undefined ? { input } : {}),
   });
+  if (input !== undefined) return out;
   return out.slice(Math.min(...["{", "["].map((c) => (out.includes(c) ? out.indexOf(c) : Infinity))));
 }
 
@@ -69,7 +75,10 @@ async function untilReady(label: string, after: number, ms = 60_000): Promise<nu
 beforeAll(async () => {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   // One mkos CPU (MK_SCHED_CPUS): a single user program container is preempted whenever a driver runs.
-  env = { ...baseImages(), MK_NATS_PORT: String(await freePort()), MK_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test", MK_SCHED_CPUS: "1" };
+  env = {
+    ...baseImages(), MK_NATS_PORT: String(await freePort()), MK_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test", MK_SCHED_CPUS: "1",
+    MKOS_DASHBOARD_PORT: String(await freePort()), MKOS_DASHBOARD_TOKEN: TOKEN,
+  };
   // Start from nothing: no containers or volumes left by an earlier run. `down` needs no
   // image, so an image left by an older checkout is never started.
   execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "-f", "docker-compose.yml", "down", "-v", "--remove-orphans"], {
@@ -282,6 +291,29 @@ describe("compose", () => {
     const out = mkctlRun("ps", "--json");
     const table = JSON.parse(out.slice(out.indexOf("{"))) as { endpoints: { label: string; state: string }[] };
     expect(table.endpoints.filter((e) => e.state === "ready").map((e) => e.label)).toEqual(expect.arrayContaining(["ata", "tty", "kernel", "mkctl"]));
+  });
+
+  it("compose - the dashboard on the host's loopback: every service ready, a kill from the chaos panel healed through the CPU agent, the workload losing nothing; mkctl console reaches the shell", async () => {
+    const base = `http://127.0.0.1:${env.MKOS_DASHBOARD_PORT}/`;
+    expect((await fetch(base)).status).toBe(200);
+    type St = { nodes: { id: string; state: string; generation: number | null }[]; workload: { ops: number; failed: number } | null };
+    const state = async () => (await (await fetch(`${base}api/state`)).json()) as St;
+    await waitUntil(async () => {
+      const s = await state();
+      return ["ata", "tty", "mfs", "vfs", "workload", "shell"].every((l) => s.nodes.find((n) => n.id === l)?.state === "ready") && (s.workload?.ops ?? 0) > 0 ? true : undefined;
+    }, { clock: systemClock, deadlineMs: 60_000, what: "every service ready and the workload working, as the dashboard sees it" });
+    const refused = await fetch(`${base}api/chaos`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ target: "ata", fault: "kill" }) });
+    expect(refused.status).toBe(401);
+    const before = (await endpoint("ata")).generation;
+    const r = await fetch(`${base}api/chaos`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ target: "ata", fault: "kill" }) });
+    expect(r.status, await r.clone().text()).toBe(200);
+    await untilReady("ata", before);
+    const ops = (await state()).workload!.ops;
+    await waitUntil(async () => ((await state()).workload!.ops > ops + 10 ? true : undefined), { clock: systemClock, deadlineMs: 30_000, what: "the workload going on after the kill" });
+    expect((await state()).workload!.failed).toBe(0);
+    const out = mkctlWith("echo marker-through-compose\nservices\n", "console");
+    expect(out).toMatch(/(^|\n)marker-through-compose\r?\n/);
+    expect(out).toMatch(/\bata\b.*\brunning\b/);
   });
 
   it("compose - the disk image survives docker compose down and up", async () => {
