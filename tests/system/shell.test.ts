@@ -173,6 +173,20 @@ describe("shell", () => {
     await waitUntil(async () => ((await readyGeneration(checker, "ata")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next ata" });
     expect(await sh("dd if=/dev/ata skip=8")).toMatch(/^1\+0 records in$/m);
     expect(await sh("services")).toMatch(/^ata\s+running\s+\d+\s+\d+\s+[1-9]/m);
+    // Corrupted replies are caught by their checksum and read again: dd still sees the disk's bytes.
+    const crc = crc32(await new BdevClient(checker.sys, "ata").read(8, 1)).toString(16).padStart(8, "0");
+    expect(await sh("chaos ata corrupt 2")).toBe("ata: the next 2 replies corrupted\n");
+    expect(await sh("dd if=/dev/ata skip=8")).toContain(`crc32 ${crc}`);
+    expect(await sh("chaos ata clear")).toBe("ata: faults cleared\n");
+    expect(await sh("chaos ata explode")).toMatch(/^chaos: EINVAL: /);
+    expect(await sh("chaos client crash")).toMatch(/^chaos: ECALLDENIED: /);
+  });
+
+  it("shell - chaos sched hang blocks its event loop past two heartbeats: rs finds the hang and starts the next sched", async () => {
+    const before = await readyGeneration(checker, "sched");
+    expect(await sh("chaos sched hang")).toBe("sched: event loop blocked for 5000 ms\n");
+    await waitUntil(async () => ((await readyGeneration(checker, "sched")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next sched after the hang" });
+    expect(await sh("services")).toMatch(/^sched\s+running.*heartbeat/m);
   });
 
   it("shell - kill signals a service's own process through kernel-core; kernel-core itself is EPERM", async () => {

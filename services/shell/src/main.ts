@@ -20,7 +20,8 @@ try {
     shell?.stop();
     await client.stop();
   });
-  await tty.open();
+  // Not fatal: the loop follows tty until it serves (rs may still be starting it).
+  await tty.open().catch((e: unknown) => client.sys.log.warn({ err: e }, "tty: open failed; reading anyway"));
   const why = await shell.loop();
   if (why === "superseded") {
     client.sys.log.warn("a newer process of %s superseded this one: ending", label);
