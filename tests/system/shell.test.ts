@@ -14,7 +14,7 @@ import { bootTestSystem, readyGeneration, type TestSystem } from "../helpers/sys
 /** The shell as this test needs it, whatever the shipped table says of it. */
 const SHELL = `  shell:
     command: [node, services/shell/src/main.ts]
-    ipc: [ata, tty, vfs, rs, mfs, procfs, sched]
+    ipc: [ata, tty, mfs, procfs, vfs, sched, rs, workload, dashboard]
     calls: [getinfo, hwfault, kill]
     chaos: true
 `;
