@@ -13,6 +13,7 @@ export const Errno = {
   EBADF: -9,
   EAGAIN: -11,
   ENOMEM: -12,
+  EACCES: -13, // permission denied: a change asked of the dashboard without its token
   EFAULT: -14,
   EBUSY: -16,
   EEXIST: -17, // the name already exists

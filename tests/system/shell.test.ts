@@ -12,12 +12,6 @@ import { MAX_ARGS, PROMPT, tokenise } from "../../services/shell/src/index.ts";
 import { bootTestSystem, readyGeneration, type TestSystem } from "../helpers/system.ts";
 
 /** The shell as this test needs it, whatever the shipped table says of it. */
-const SHELL = `  shell:
-    command: [node, services/shell/src/main.ts]
-    ipc: [ata, tty, mfs, procfs, vfs, sched, rs, workload, dashboard]
-    calls: [getinfo, hwfault, kill]
-    chaos: true
-`;
 /** A second user program, to check through vfs and ata what the shell did. */
 const CHECKER = `
   checker:
@@ -60,7 +54,7 @@ async function sh(line: string): Promise<string> {
 beforeAll(async () => {
   ts = await bootTestSystem({
     services: CHECKER,
-    edit: (yaml) => yaml.replace(/\n {2}shell:[^\n]*\n(?: {4}[^\n]*\n)*/, `\n${SHELL}`),
+    demo: ["shell"],
   });
   consoleLine = await ts.raw("client");
   consoleLine.subscribe(Subjects.consoleOut, { callback: (_e, m) => void (screen += new TextDecoder().decode(m.data)) });

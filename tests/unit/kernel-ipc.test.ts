@@ -125,7 +125,7 @@ describe("kernel ipc", () => {
     await expect(sysDevio(probe.sys, "inb", 0x60)).rejects.toMatchObject({ errno: "EPERM", message: "devio: port 0x60 not allowed for ata" });
     await expect(sysGetPrivileges(probe.sys)).rejects.toMatchObject({ errno: "ECALLDENIED" }); // ata has no getinfo
     const client = await inKernel(nothing("client"));
-    expect(await sysGetPrivileges(client.sys)).toEqual({ label: "client", placement: "user", ipc: ["ata", "tty", "echo"], calls: ["getinfo"], io: [], irq: [], console: true, events: true, chaos: false });
+    expect(await sysGetPrivileges(client.sys)).toEqual({ label: "client", placement: "user", ipc: ["ata", "tty", "echo"], calls: ["getinfo"], io: [], irq: [], console: true, events: true, metrics: false, chaos: false });
   });
 
   it("ata driver - a drive stuck busy is soft-reset after 1 s and serves; one that stays busy through resets fails with ETIMEDOUT at the deadline, without sleeping", async () => {

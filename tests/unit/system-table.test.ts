@@ -63,7 +63,7 @@ describe("privilege table", () => {
     expectError(call, new RegExp(`:${lineOf(call, "reboot")}: services.mkctl.calls\\[1\\]: unknown kernel call "reboot"`));
     const key = inMkctl(shipped, "    console: true", "    consle: true");
     expectError(key, new RegExp(`:${lineOf(key, "consle")}: services.mkctl.consle: unknown key`));
-    const ipc = inMkctl(shipped, "ipc: [ata, tty, rs, vfs, mfs]", "ipc: [ata, nosuch]");
+    const ipc = inMkctl(shipped, "ipc: [ata, tty, rs, vfs, mfs, workload]", "ipc: [ata, nosuch]");
     expectError(ipc, new RegExp(`:${lineOf(ipc, "nosuch")}: services.mkctl.ipc\\[1\\]: "nosuch" is not a service`));
   });
 

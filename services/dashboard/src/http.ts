@@ -41,17 +41,9 @@ export interface DashboardHttpOptions {
   experiments?: () => { name: string; title: string }[];
 }
 
-class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
 function statusOf(e: MkError): number {
+  if (e.errno === "EACCES") return 401;
+  if (e.errno === "EAGAIN") return 503;
   if (e.errno === "EINVAL" || e.errno === "EBADREQUEST") return 400;
   if (e.errno === "ECALLDENIED" || e.errno === "EPERM") return 403;
   if (e.errno === "ESRCH" || e.errno === "EBADSRCDST" || e.errno === "ENOENT") return 404;
@@ -71,11 +63,10 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   const requireToken = (req: FastifyRequest): void => {
     const h = req.headers.authorization;
     const given = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
-    if (!tokenOk(given)) throw new HttpError(401, "EACCES", given ? "the token is wrong: use the one the dashboard printed at start-up" : "changing anything needs the token the dashboard printed at start-up (Authorization: Bearer <token>)");
+    if (!tokenOk(given)) throw new MkError("EACCES", given ? "the token is wrong: use the one the dashboard printed at start-up" : "changing anything needs the token the dashboard printed at start-up (Authorization: Bearer <token>)");
   };
 
   app.setErrorHandler((e: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    if (e instanceof HttpError) return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
     if (e instanceof MkError) return reply.code(statusOf(e)).send({ error: { code: e.errno, message: e.message } });
     // fastify's own refusals: a body that is not JSON, too large, a wrong content type.
     if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: { code: "EINVAL", message: e.message } });
@@ -119,7 +110,7 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     res.write(`event: ${event}\ndata: ${data}\n\n`);
   };
   app.get("/api/stream", (req: FastifyRequest, reply: FastifyReply) => {
-    if (streams.size >= MAX_STREAMS) throw new HttpError(503, "EAGAIN", `${MAX_STREAMS} streams are open already; close a page`);
+    if (streams.size >= MAX_STREAMS) throw new MkError("EAGAIN", `${MAX_STREAMS} streams are open already; close a page`);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });

@@ -31,6 +31,11 @@ export class SerialTty implements CharDevice {
   }
 
   async initFresh(): Promise<void> {
+    await this.setUp(0xc7);
+  }
+
+  /** fcr: 0xc7 clears both FIFOs (a fresh start); 0xc5 keeps what was typed while no driver ran. */
+  private async setUp(fcr: number): Promise<void> {
     await sysIrqSetPolicy(this.sys, TTY_IRQ, IRQ_REENABLE);
     await sysVdevio(this.sys, [
       ["outb", COM1.IER, 0x00],
@@ -38,7 +43,7 @@ export class SerialTty implements CharDevice {
       ["outb", COM1.DATA, 0x01], // divisor 1: 115200 baud
       ["outb", COM1.IER, 0x00],
       ["outb", COM1.LCR, 0x03], // 8N1, DLAB off
-      ["outb", COM1.FCR, 0xc7], // FIFO on, cleared, 14-byte threshold
+      ["outb", COM1.FCR, fcr], // FIFO on, 14-byte threshold; cleared only on a fresh start
       ["outb", COM1.MCR, 0x0b], // DTR, RTS, OUT2 (IRQ gate)
       ["outb", COM1.IER, 0x01], // receive interrupts
     ]);
@@ -47,7 +52,7 @@ export class SerialTty implements CharDevice {
 
   async initRestart(previous: number): Promise<void> {
     this.sys.log.info({ previous }, "tty restart after generation %d: input typed meanwhile stays in the UART", previous);
-    await this.initFresh();
+    await this.setUp(0xc5);
   }
 
   intr(bits: number): void {
