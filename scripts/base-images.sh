@@ -2,8 +2,9 @@
 # Makes sure the base images exist: pulls NODE_IMAGE and NATS_IMAGE when a registry
 # answers, and otherwise (air-gapped CI) builds local stand-ins from this host's own
 # binaries with `tar | docker import`:
-#   mkos-standin/node:24-r2  the Node >= 22.22 binary, its shared libraries, npm, busybox,
-#                            bash (the containers' healthchecks use its /dev/tcp)
+#   mkos-standin/node:24-r3  the Node >= 22.22 binary, its shared libraries, npm, busybox,
+#                            bash (the containers' healthchecks use its /dev/tcp), and
+#                            librt (Vite's bundler, rolldown, loads it to build the page)
 #   mkos-standin/nats:2    this host's nats-server, its libc, busybox (wget for healthchecks)
 # Prints the two variables to use, as `export NODE_IMAGE=... NATS_IMAGE=...` lines.
 set -euo pipefail
@@ -12,7 +13,7 @@ NODE_IMAGE="${NODE_IMAGE:-node:24-bookworm-slim}"
 NATS_IMAGE="${NATS_IMAGE:-nats:2.10-alpine}"
 # The revision changes whenever what a stand-in holds changes, so a machine that kept an
 # older one builds the new one instead of reusing it.
-NODE_STANDIN="mkos-standin/node:24-r2"
+NODE_STANDIN="mkos-standin/node:24-r3"
 NATS_STANDIN="mkos-standin/nats:2"
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -66,6 +67,9 @@ build_node_standin() {
   stage_common "$stage"
   stage_binary "$stage" "$node" /usr/local/bin/node
   stage_binary "$stage" "$(command -v bash)" /bin/bash
+  # What the node slim image has and the Node binary does not load itself: rolldown's
+  # native module (the dashboard's build stage) links librt.
+  for lib in /lib/x86_64-linux-gnu/librt.so.1; do [[ -e "$lib" ]] && cp -L --parents "$lib" "$stage"; done
   mkdir -p "$stage/usr/local/lib/node_modules"
   cp -a "$npmdir" "$stage/usr/local/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$stage/usr/local/bin/npm"
