@@ -44,14 +44,14 @@ export function hostPids(name: string, command: RegExp): number[] {
     .map((m) => Number(m[1]));
 }
 
-/** A host-side user program with mkctl's credential copied out of the config container. */
+/** A host-side user program with the `user` credential copied out of the config container. */
 export async function hostClient(configContainer: string, natsPort: number): Promise<RunningService> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-compose-"));
-  docker("cp", `${configContainer}:/run/mkos/creds/mkctl.json`, join(dir, "mkctl.json"));
-  const cred = JSON.parse(readFileSync(join(dir, "mkctl.json"), "utf8")) as { user: string; password: string; servers: string[] };
+  docker("cp", `${configContainer}:/run/mkos/creds/user.json`, join(dir, "user.json"));
+  const cred = JSON.parse(readFileSync(join(dir, "user.json"), "utf8")) as { user: string; password: string; servers: string[] };
   cred.servers = [`nats://127.0.0.1:${natsPort}`];
-  writeFileSync(join(dir, "mkctl.json"), JSON.stringify(cred));
+  writeFileSync(join(dir, "user.json"), JSON.stringify(cred));
   const log = createLogger("compose-test");
   log.level = "warn";
-  return connectClient("mkctl", cred, { log });
+  return connectClient("user", cred, { log });
 }

@@ -60,6 +60,33 @@ async function streamEvents(ms: number): Promise<{ event: string; data: string }
   return out;
 }
 
+/** Reads the stream until an event satisfies want (or ms pass); resolves with it. */
+async function streamUntil(want: (e: { event: string; data: string }) => boolean, ms: number, started: () => Promise<void>): Promise<{ event: string; data: string }> {
+  const ac = new AbortController();
+  const r = await fetch(`${base}api/stream`, { signal: ac.signal });
+  const timer = setTimeout(() => ac.abort(), ms);
+  let buf = "";
+  const dec = new TextDecoder();
+  try {
+    await started();
+    for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk);
+      for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const e = { event: /^event: (.*)$/m.exec(block)?.[1] ?? "", data: /^data: (.*)$/m.exec(block)?.[1] ?? "" };
+        if (want(e)) return e;
+      }
+    }
+  } catch {
+    // aborted
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+  throw new Error(`no such event on the stream within ${ms} ms`);
+}
+
 /** A websocket to the console; resolves with how it closed (code) once it does, within ms. */
 function consoleSocket(query: string): { ws: WebSocket; frames: (string | ArrayBuffer)[]; closed: Promise<number> } {
   const ws = new WebSocket(`${base.replace("http", "ws")}api/console${query}`);
@@ -213,6 +240,30 @@ describe("dashboard", () => {
     expect(await flood.closed).toBe(1008);
     // The dashboard is still there.
     expect((await fetch(`${base}api/meta`)).status).toBe(200);
+  });
+
+  it("dashboard - a shipped experiment from the page: only those written for a running system are offered; the demo runs, the journal arrives on the stream with nothing lost; EBUSY while it runs, ENOENT for an unknown one", async () => {
+    const meta = (await (await fetch(`${base}api/meta`)).json()) as { experiments: { name: string }[] };
+    const names = meta.experiments.map((e) => e.name);
+    expect(names).toContain("demo");
+    expect(names).not.toContain("ata-kill-storm"); // its restart policies need a system booted for it
+    expect(await post("api/experiments/nosuch", {})).toMatchObject({ status: 404, json: { error: { code: "ENOENT" } } });
+    expect(await post("api/experiments/demo", {}, null)).toMatchObject({ status: 401 });
+    const rate = (await state()).workload!.rate;
+    const done = await streamUntil((e) => e.event === "experiment" && !e.data.includes('"running"'), 120_000, async () => {
+      expect(await post("api/experiments/demo", {})).toMatchObject({ status: 202 });
+      expect(await post("api/experiments/demo", {})).toMatchObject({ status: 409, json: { error: { code: "EBUSY" } } });
+    });
+    const journal = JSON.parse(done.data) as { name: string; status: string; report: { faults_injected: number; recoveries: number; ops_attempted: number; ops_failed: number; bytes_wrong: number }; summary: [string, string][] };
+    expect(journal.name).toBe("demo");
+    expect(journal.report.faults_injected).toBe(6);
+    expect(journal.report.recoveries).toBeGreaterThanOrEqual(3);
+    expect(journal.report.ops_attempted).toBeGreaterThan(0);
+    expect(journal.report.ops_failed).toBe(0);
+    expect(journal.report.bytes_wrong).toBe(0);
+    expect(journal.status, JSON.stringify(journal.summary)).toBe("completed");
+    // The demo workload goes on at its rate afterwards.
+    await until(async () => ((await state()).workload?.rate === rate ? true : undefined), "the workload's rate restored");
   });
 
   it("dashboard - SYS_KILL refuses kernel-core, labels outside the caller's ipc and callers without the grant", async () => {

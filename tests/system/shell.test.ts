@@ -3,6 +3,8 @@
 // (mk.console.in, as the dashboard's terminal does) and reads what comes out
 // (mk.console.out): the prompt, commands over the kernel, rs, vfs and ata, errors as
 // `name: ERRNO: message`, bounds, and a tty restart the shell rides out.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -10,6 +12,8 @@ import { MkError, Subjects } from "#abi";
 import { BdevClient, FsClient, systemClock, waitUntil, type RunningService } from "#libsys";
 import { MAX_ARGS, PROMPT, tokenise } from "../../services/shell/src/index.ts";
 import { bootTestSystem, readyGeneration, type TestSystem } from "../helpers/system.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
 
 /** The shell as this test needs it, whatever the shipped table says of it. */
 /** A second user program, to check through vfs and ata what the shell did. */
@@ -201,6 +205,25 @@ describe("shell", () => {
     await waitUntil(() => (screen.slice(mark).includes(`]\n${PROMPT}`) ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the shell's prompt on the new tty" });
     expect(screen.slice(mark)).toContain(`[tty#${before + 1}]`);
     expect(await sh("echo after tty restart")).toBe("after tty restart\n");
+  });
+
+  it("shell - a line typed while tty is down stays in the UART and is answered through the next tty", async () => {
+    const before = await readyGeneration(checker, "tty");
+    ts.sys.kill("tty", "SIGSTOP"); // no driver drains the UART from here on
+    const mark = screen.length;
+    type("echo typed-while-tty-was-down\n");
+    ts.sys.kill("tty", "SIGKILL");
+    await waitUntil(async () => ((await readyGeneration(checker, "tty")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next tty" });
+    await waitUntil(() => (screen.slice(mark).includes("typed-while-tty-was-down\n") ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the shell's answer to the line typed while tty was down" });
+  });
+
+  it("shell - mkctl console from a pipe: the lines reach the shell and its answers come back on standard output", () => {
+    const r = spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), "console", "--quiet", "1500", "--run-dir", ts.sys.state.runDir], {
+      input: "echo via-mkctl-console\nservices\n", encoding: "utf8", timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("via-mkctl-console\n");
+    expect(r.stdout).toMatch(/\bata\b.*\brunning\b/);
   });
 
   it("shell - help lists every command", async () => {

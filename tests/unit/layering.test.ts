@@ -33,6 +33,7 @@ function partOf(file: string): string {
   if (file.startsWith("hardware-emulator/")) return "emulator";
   if (file.startsWith("services/libsys/")) return "libsys";
   if (file.startsWith("services/mkctl/")) return "mkctl";
+  if (file.startsWith("services/dashboard/src/")) return "dashboard";
   return "server";
 }
 
@@ -45,6 +46,8 @@ const FACES: Record<string, string[]> = {
   libsys: ["#abi", "#base"],
   server: ["#abi", "#libsys"],
   mkctl: ["#abi", "#base", "#libsys", "#rs", "#workload"],
+  // The dashboard runs shipped experiments with the chaos runner, as its own label.
+  dashboard: ["#abi", "#libsys", "#chaos"],
 };
 
 describe("layering", () => {
@@ -77,6 +80,6 @@ describe("layering", () => {
 
   it("layering - the faces package.json names resolve to the files they promise", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { imports: Record<string, string> };
-    expect(pkg.imports).toEqual({ "#abi": "./kernel-core/abi/index.ts", "#base/*": "./kernel-core/base/*", "#libsys": "./services/libsys/src/index.ts", "#rs": "./services/rs/src/index.ts", "#workload": "./services/workload/src/index.ts" });
+    expect(pkg.imports).toEqual({ "#abi": "./kernel-core/abi/index.ts", "#base/*": "./kernel-core/base/*", "#libsys": "./services/libsys/src/index.ts", "#rs": "./services/rs/src/index.ts", "#workload": "./services/workload/src/index.ts", "#chaos": "./services/mkctl/src/chaos/index.ts" });
   });
 });

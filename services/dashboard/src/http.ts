@@ -38,7 +38,8 @@ export interface DashboardHttpOptions {
   dist: string;
   clock: Clock;
   log: Logger;
-  experiments?: () => { name: string; title: string }[];
+  /** Shipped experiments: the menu, and one started (EBUSY, ENOENT as MkError). */
+  experiments?: { list(): { name: string; title: string }[]; start(name: string): void };
 }
 
 function statusOf(e: MkError): number {
@@ -48,6 +49,7 @@ function statusOf(e: MkError): number {
   if (e.errno === "ECALLDENIED" || e.errno === "EPERM") return 403;
   if (e.errno === "ESRCH" || e.errno === "EBADSRCDST" || e.errno === "ENOENT") return 404;
   if (e.errno === "EBUSY") return 409;
+  if (e.errno === "ENOSYS" || e.errno === "ENOTREADY") return 503;
   return 502; // the system behind the dashboard answered with an error, or not at all
 }
 
@@ -81,7 +83,7 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     labels: o.actions.targets(),
     faults: FAULTS,
     hw_faults: HW_FAULTS,
-    experiments: o.experiments?.() ?? [],
+    experiments: o.experiments?.list() ?? [],
     workload: { max_rate: WORKLOAD_MAX_RATE },
   }));
   app.post("/api/chaos", async (req) => {
@@ -97,6 +99,14 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     const rate = await o.actions.workloadRate(req.body);
     o.model.record({ kind: "workload", label: "workload", generation: null, cause: null, mttr_ms: null, text: `workload rate set to ${rate}/s` });
     return { ok: true, rate };
+  });
+
+  app.post<{ Params: { name: string } }>("/api/experiments/:name", async (req, reply) => {
+    requireToken(req);
+    if (!o.experiments) throw new MkError("ENOSYS", "this dashboard runs no experiments");
+    o.experiments.start(req.params.name);
+    reply.code(202);
+    return { ok: true };
   });
 
   // Server-sent events: one shared serialisation of each state, written to every stream.

@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { MkError } from "#abi";
 import { createLogger, exitStatus, loadCredential, loadSystemTable, NatsTransport, onShutdown, startService, systemClock } from "#libsys";
 import { Dashboard } from "./dashboard.ts";
+import { Experiments } from "./experiments.ts";
 import { buildDashboardHttp } from "./http.ts";
 import { Model } from "./model.ts";
 
@@ -42,10 +43,12 @@ async function main(): Promise<void> {
   const dash = new Dashboard(table, model);
   const transport = await NatsTransport.connect(label, loadCredential());
   const running = await startService(dash.module(), transport, { log });
-  const { app } = await buildDashboardHttp({
-    model, actions: dash.actions!, console: dash.console(), token, clock: systemClock, log,
+  const experiments = new Experiments({ dir: join(ROOT, "experiments"), table, model, client: () => running });
+  const { app, broadcast } = await buildDashboardHttp({
+    model, actions: dash.actions!, console: dash.console(), token, clock: systemClock, log, experiments,
     dist: process.env.MK_DASHBOARD_DIST ?? join(ROOT, "services/dashboard/web/dist"),
   });
+  experiments.onEvent = (e) => broadcast("experiment", e);
   const host = process.env.MK_DASHBOARD_HOST ?? "127.0.0.1";
   const wanted = Number(process.env.MK_DASHBOARD_PORT ?? 8080);
   try {
@@ -59,7 +62,13 @@ async function main(): Promise<void> {
   // What the user opens: compose publishes the container's port on the host's loopback.
   const base = process.env.MK_DASHBOARD_URL ?? `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}/`;
   const url = `${base}?token=${token}`;
-  writeFileSync(join(runDir, "dashboard.json"), JSON.stringify({ url, base, port, pid: process.pid }) + "\n", { mode: 0o600 });
+  try {
+    // For mkctl up, which prints the URL; a dashboard that cannot write it still serves.
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(join(runDir, "dashboard.json"), JSON.stringify({ url, base, port, pid: process.pid }) + "\n", { mode: 0o600 });
+  } catch (e) {
+    log.warn({ err: (e as Error).message, runDir }, "dashboard.json not written");
+  }
   log.info({ url: base, port }, "dashboard on %s", url);
 
   onShutdown(log, async () => {

@@ -11,6 +11,8 @@ export interface CharDevice extends DeviceLifecycle {
   close?(minor: number): Promise<void>;
   read(minor: number, count: number, timeoutMs: number): Promise<Uint8Array>;
   write(minor: number, data: Uint8Array): Promise<number>;
+  /** The driver is stopping: fail the reads still waiting (their callers read again from the next incarnation). */
+  cancel?(): void;
 }
 
 export const DEFAULT_READ_TIMEOUT_MS = 10_000;
@@ -23,6 +25,7 @@ export function charDriver(label: string, create: (sys: Sys) => CharDevice): Ser
       return {
         ...lifecycleOf(dev, sys),
         concurrency: 8,
+        interrupt: () => dev.cancel?.(),
         handlers: {
           [Cdev.CDEV_OPEN]: async (r) => { await dev.open?.(r.args.minor); return {}; },
           [Cdev.CDEV_CLOSE]: async (r) => { await dev.close?.(r.args.minor); return {}; },

@@ -37,6 +37,8 @@ export interface Server {
   initRestart?(previousGeneration: number): Promise<void>;
   /** kernel-core restarted: this incarnation is registered again; set up again what the kernel held (IRQ policies). Default: initRestart. */
   initKernelRestart?(): Promise<void>;
+  /** A stop began: end what waits on something that will not come now (a character device's pending reads), so in-flight work can finish. */
+  interrupt?(): void;
   /** Graceful stop: finish in-flight work. */
   shutdown?(): Promise<void>;
 }
@@ -167,6 +169,7 @@ export async function startService(module: ServiceModule, transport: Transport, 
       // Once: a second stop waits for the first instead of trapping on a closed connection.
       stopped ??= (async () => {
         stopping = true;
+        server.interrupt?.();
         if (inflight > 0) await new Promise<void>((r) => (idle = r));
         await server.shutdown?.();
         // Said before the connection closes, so the kernel records a stop, not a crash.

@@ -101,6 +101,13 @@ export class SerialTty implements CharDevice {
     }
   }
 
+  cancel(): void {
+    for (const r of this.readers.splice(0)) {
+      r.timer.cancel();
+      r.reject(new MkError("ENOTREADY", "tty is stopping: read again from the next tty"));
+    }
+  }
+
   read(minor: number, count: number, timeoutMs: number): Promise<Uint8Array> {
     if (minor !== 0) throw new MkError("ENXIO", `tty: no minor ${minor}`);
     if (count === 0) return Promise.resolve(new Uint8Array(0));

@@ -12,7 +12,7 @@ import { loadSystemTable } from "#base/system-table.ts";
 import type { Credential } from "#libsys";
 import { PROJECT_ROOT } from "../boot.ts";
 import { detectCompose } from "../compose.ts";
-import type { ChaosTarget } from "./runner.ts";
+import { kernelOverHttp, type ChaosTarget } from "./runner.ts";
 
 const SERVICE_OF: Record<string, string> = { kernel: "kernel-core", hardware: "hardware-emulator" };
 
@@ -41,7 +41,7 @@ export function composeTarget(o: ComposeTargetOptions = {}): ChaosTarget {
   const state = (part: string) => docker("inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", container(part)).split(" ");
   return {
     table: loadSystemTable(join(PROJECT_ROOT, "etc", "system.yaml")),
-    kernelHttp: `http://127.0.0.1:${kernelPort}`,
+    ...kernelOverHttp(`http://127.0.0.1:${kernelPort}`),
     booted: false,
     credential(label: string): Credential {
       const dir = mkdtempSync(join(tmpdir(), "mkos-chaos-cred-"));

@@ -81,7 +81,11 @@ export interface Journal {
 /** What the runner needs of a running mkos: process mode (ProcessSystem) or compose (compose-target.ts). */
 export interface ChaosTarget {
   readonly table: SystemTable;
-  readonly kernelHttp: string;
+  /** kernel-core answers (its /readyz, or its statistics for a target inside the system). */
+  kernelReady(): Promise<boolean>;
+  /** When the live kernel-core started (epoch ms), if known. */
+  kernelStartedAt(): Promise<number | null>;
+  /** The credential of label (the runner's own is `chaos`, unless RunOptions.client is given). */
   credential(label: string): Credential;
   /** SIGKILL or SIGSTOP to a service's own process. */
   signal(label: string, signal: NodeJS.Signals): void;
@@ -96,12 +100,24 @@ export interface ChaosTarget {
 export function processTarget(sys: ProcessSystem, booted = false): ChaosTarget {
   return {
     table: sys.table,
-    kernelHttp: sys.state.kernelHttp,
+    ...kernelOverHttp(sys.state.kernelHttp),
     booted,
     credential: (label) => loadCredential(sys.credFile(label)),
     signal: (label, signal) => void sys.kill(label, signal),
     incarnation: (part) => (sys.pidOf(part) === undefined ? undefined : String(sys.pidOf(part))),
     alive: (part) => sys.alive()[part] === true,
+  };
+}
+
+/** kernel-core's readiness and start time from its HTTP face (/readyz, /metrics). */
+export function kernelOverHttp(base: string): Pick<ChaosTarget, "kernelReady" | "kernelStartedAt"> {
+  return {
+    kernelReady: () => fetch(`${base}/readyz`).then((x) => x.ok, () => false),
+    async kernelStartedAt() {
+      const text = await fetch(`${base}/metrics`).then((x) => x.text(), () => "");
+      const m = /process_start_time_seconds (\d+(?:\.\d+)?)/.exec(text);
+      return m ? Math.round(Number(m[1]) * 1000) : null;
+    },
   };
 }
 
@@ -111,6 +127,8 @@ export interface RunOptions {
   /** Any other running system (compose). */
   target?: ChaosTarget;
   log?: (line: string) => void;
+  /** Run as this connection (the dashboard's own) instead of connecting as chaos; it is left open. */
+  client?: RunningService;
 }
 
 /** RS_RECOVERIES's body: a JSON array, each entry checked against the ABI's shape. */
@@ -203,7 +221,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   let stats: WorkloadStats | undefined;
   let fileStats: WorkloadStats | undefined;
   try {
-    client = await connectClient("chaos", sys.credential("chaos"), { log });
+    client = o.client ?? (await connectClient("chaos", sys.credential("chaos"), { log }));
     const c = client;
     await followEvents(c.sys, (ev) => void kernelBoots.add(ev.boot));
     const kernelAlive = () => kernelPid !== undefined && sys.alive("kernel");
@@ -218,7 +236,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       try {
         switch (p.probe) {
           case "kernel-up": {
-            const ok = kernelAlive() && (await fetch(`${sys.kernelHttp}/readyz`).then((x) => x.ok, () => false));
+            const ok = kernelAlive() && (await sys.kernelReady());
             value = ok && sys.incarnation("kernel") === kernelPid;
             if (!value) detail = kernelAlive() ? "kernel-core not ready" : "kernel-core is not running";
             break;
@@ -429,9 +447,8 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       r.detect_ms = percentiles(recs.map((x) => x.detectMs));
       r.recover_ms = percentiles(recs.map((x) => x.recoverMs));
       r.hangs_detected_late = recs.filter((x) => x.how === "heartbeat" && x.detectMs > 2.25 * heartbeatOf(x.label) + 100).length;
-      const up = await fetch(`${sys.kernelHttp}/metrics`).then((x) => x.text(), () => "");
-      const m = /process_start_time_seconds (\d+(?:\.\d+)?)/.exec(up);
-      r.kernel_uptime_ms = m ? Date.now() - Math.round(Number(m[1]) * 1000) : null;
+      const startedAt = await sys.kernelStartedAt();
+      r.kernel_uptime_ms = startedAt === null ? null : Date.now() - startedAt;
     }
     r.kernel_restarts = Math.max(0, kernelBoots.size - 1) + (sys.incarnation("kernel") !== kernelPid ? 1 : 0);
     r.hardware_restarts = sys.incarnation("hardware") !== hardwarePid || !sys.alive("hardware") ? 1 : 0;
@@ -452,7 +469,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       });
       r.errors.push(...stats.errors.slice(0, 20 - r.errors.length));
     }
-    await client?.stop().catch(() => undefined);
+    if (client !== o.client) await client?.stop().catch(() => undefined);
     if (booted) {
       await booted.down().catch(() => undefined);
       if (dir) rmSync(dir, { recursive: true, force: true });
@@ -469,6 +486,13 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
 
 /** The report as a table for a terminal. */
 export function summary(j: Journal): string {
+  const rows = summaryRows(j);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return [`${j.title}`, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join("\n");
+}
+
+/** The report's rows, name and value (the terminal's table, the dashboard's). */
+export function summaryRows(j: Journal): [string, string][] {
   const r = j.report;
   const pct = (p: Pct) => (p.p50 === null ? "-" : `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`);
   const rows: [string, string][] = [
@@ -490,6 +514,5 @@ export function summary(j: Journal): string {
     if (!p[1].within) rows.push([`probe ${p[1].name} (${p[0]})`, `${p[1].value} (wanted ${p[1].tolerance})${p[1].detail ? `: ${p[1].detail}` : ""}`]);
   }
   if (r.errors.length) rows.push(["errors", r.errors.slice(0, 5).join("; ")]);
-  const w = Math.max(...rows.map(([k]) => k.length));
-  return [`${j.title}`, ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join("\n");
+  return rows;
 }
