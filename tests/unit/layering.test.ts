@@ -33,7 +33,7 @@ function partOf(file: string): string {
   if (file.startsWith("hardware-emulator/")) return "emulator";
   if (file.startsWith("services/libsys/")) return "libsys";
   if (file.startsWith("services/mkctl/")) return "mkctl";
-  if (file.startsWith("services/dashboard/src/")) return "dashboard";
+  if (file.startsWith("services/dashboard/")) return "dashboard";
   return "server";
 }
 

@@ -13,44 +13,8 @@ const LATENCY_WINDOW_MS = 60_000;
 export const NATS_NODE = "nats";
 export const KERNEL_NODE = "kernel-core";
 
-export type NodeKind = "nats" | "kernel" | "hardware" | "driver" | "server" | "program";
-
-export interface Node {
-  id: string;
-  kind: NodeKind;
-  placement: "user" | "kernel";
-  state: string;
-  generation: number | null;
-  pid: number | null;
-  host: string | null;
-  restarts: number;
-  last_cause: string | null;
-  recover_ms: number | null;
-  msgs_per_s: number;
-}
-export interface Edge { from: string; to: string; msgs_per_s: number }
-export interface LatencyRow { path: string; p50_us: number | null; p99_us: number | null; count: number }
-export interface SchedRow { label: string; pid: number; state: string; priority: number; quantum_ms: number; cpu_pct: number; switches: number }
-export interface WorkloadInfo { rate: number; ops: number; failed: number; bytes_verified: number; last_error: string | null }
-export interface State {
-  t: number;
-  kernel: { up: boolean; boot: string | null; pid: number | null; uptime_ms: number | null };
-  nodes: Node[];
-  edges: Edge[];
-  latency: LatencyRow[];
-  sched: SchedRow[] | null;
-  workload: WorkloadInfo | null;
-}
-export type TimelineKind = "started" | "ready" | "dead" | "denied" | "recovered" | "fault" | "hw-fault" | "sched" | "experiment" | "workload";
-export interface TimelineEntry {
-  t: number;
-  kind: TimelineKind;
-  label: string | null;
-  generation: number | null;
-  cause: string | null;
-  mttr_ms: number | null;
-  text: string;
-}
+export type { Edge, EndpointNode as Node, KernelInfo, LatencyRow, NodeKind, SchedRow, State, TimelineEntry, TimelineKind, WorkloadInfo } from "./contract.ts";
+import type { Edge, EndpointNode as Node, NodeKind, SchedRow, State, TimelineEntry, WorkloadInfo, LatencyRow } from "./contract.ts";
 
 /** A kernel node name in the statistics is the topology's kernel-core. */
 function nodeId(statName: string): string {

@@ -127,11 +127,18 @@ export function parseState(v: unknown): State {
   };
 }
 
+const TIMELINE_KINDS: readonly string[] = ["started", "ready", "dead", "denied", "recovered", "fault", "hw-fault", "sched", "experiment", "workload"];
+
+function timelineKind(k: string): TimelineEntry["kind"] {
+  if (!TIMELINE_KINDS.includes(k)) throw new ParseError(`kind: ${JSON.stringify(k.slice(0, 20))} is not a timeline kind`);
+  return k as TimelineEntry["kind"];
+}
+
 export function parseTimelineEntry(v: unknown): TimelineEntry {
   const o = obj(v, "timeline entry");
   return {
     t: num(o, "t"),
-    kind: str(o, "kind"),
+    kind: timelineKind(str(o, "kind")),
     label: strOrNull(o, "label"),
     generation: numOrNull(o, "generation"),
     cause: strOrNull(o, "cause"),

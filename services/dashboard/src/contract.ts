@@ -1,0 +1,56 @@
+// The dashboard's wire shapes (docs/dashboard.md), one copy for the server (model.ts) and
+// the page (web/src/types.ts): types only, no imports, so the browser build takes them too.
+
+export type NodeKind = "nats" | "kernel" | "hardware" | "driver" | "server" | "program";
+
+export interface KernelInfo {
+  up: boolean;
+  boot: string | null;
+  pid: number | null;
+  uptime_ms: number | null;
+}
+
+/** A node of the topology and a row of the endpoint table. */
+export interface EndpointNode {
+  id: string;
+  kind: NodeKind;
+  placement: "user" | "kernel";
+  state: string;
+  generation: number | null;
+  pid: number | null;
+  host: string | null;
+  restarts: number;
+  last_cause: string | null;
+  recover_ms: number | null;
+  msgs_per_s: number;
+}
+export interface Edge { from: string; to: string; msgs_per_s: number }
+export interface LatencyRow { path: string; p50_us: number | null; p99_us: number | null; count: number }
+export interface SchedRow { label: string; pid: number; state: string; priority: number; quantum_ms: number; cpu_pct: number; switches: number }
+export interface WorkloadInfo { rate: number; ops: number; failed: number; bytes_verified: number; last_error: string | null }
+export interface State {
+  t: number;
+  kernel: KernelInfo;
+  nodes: EndpointNode[];
+  edges: Edge[];
+  latency: LatencyRow[];
+  sched: SchedRow[] | null;
+  workload: WorkloadInfo | null;
+}
+export type TimelineKind = "started" | "ready" | "dead" | "denied" | "recovered" | "fault" | "hw-fault" | "sched" | "experiment" | "workload";
+export interface TimelineEntry {
+  t: number;
+  kind: TimelineKind;
+  label: string | null;
+  generation: number | null;
+  cause: string | null;
+  mttr_ms: number | null;
+  text: string;
+}
+export interface Meta {
+  labels: string[];
+  faults: string[];
+  hw_faults: string[];
+  experiments: { name: string; title: string }[];
+  workload: { max_rate: number };
+}
