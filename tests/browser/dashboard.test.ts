@@ -4,14 +4,14 @@
 // and the next generation on the timeline and in the table; a line typed in the console
 // reaches the mkos shell and its output comes back; without the token the chaos panel is
 // refused. Screenshots go to .ci/artifacts/ (CI keeps them).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { bootTestSystem, readyGeneration, type TestSystem } from "../helpers/system.ts";
+import { bootTestSystem, dashboardBase, readyGeneration, type TestSystem } from "../helpers/system.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const ARTIFACTS = join(ROOT, ".ci", "artifacts");
@@ -43,13 +43,7 @@ beforeAll(async () => {
     demo: ["dashboard", "workload", "shell"],
     env: { MK_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "10" },
   });
-  base = await until(async () => {
-    try {
-      return (JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as { base: string }).base;
-    } catch {
-      return undefined;
-    }
-  }, "the dashboard's dashboard.json");
+  base = await dashboardBase(ts);
   profile = mkdtempSync(join(tmpdir(), "mkos-chromium-"));
   // Without these flags Chromium reaches for the network (updates, sync, field trials) and stalls here.
   ctx = await chromium.launchPersistentContext(profile, {

@@ -102,6 +102,17 @@ export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSys
   };
 }
 
+/** The dashboard's base URL, once it has written it to the run directory (it listens then). */
+export async function dashboardBase(ts: TestSystem): Promise<string> {
+  return waitUntil(async () => {
+    try {
+      return (JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as { base: string }).base;
+    } catch {
+      return undefined;
+    }
+  }, { clock: systemClock, deadlineMs: 30_000, what: "the dashboard's dashboard.json" });
+}
+
 /** The labels of the shipped privilege table (what an experiment file may name). */
 export function shippedLabels(): string[] {
   return [...loadSystemTable(join(ROOT, "etc", "system.yaml")).services.keys()];

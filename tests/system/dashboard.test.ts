@@ -4,15 +4,13 @@
 // with the errno named and nothing changed: no token, a wrong one, unknown labels and
 // faults, absurd numbers, text and oversized frames and floods on the console socket.
 // SYS_KILL, which the chaos panel uses, refuses what the privilege table does not grant.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MkError } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { sysKill } from "#libsys";
 import type { State, TimelineEntry } from "../../services/dashboard/src/index.ts";
-import { bootTestSystem, readyGeneration, runMkctl, type TestSystem } from "../helpers/system.ts";
+import { bootTestSystem, dashboardBase, readyGeneration, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 let ts: TestSystem;
@@ -112,13 +110,7 @@ beforeAll(async () => {
     calls: [getinfo]
 `,
   });
-  base = await until(async () => {
-    try {
-      return (JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as { base: string }).base;
-    } catch {
-      return undefined;
-    }
-  }, "the dashboard's dashboard.json");
+  base = await dashboardBase(ts);
 }, 90_000);
 
 afterAll(async () => {
