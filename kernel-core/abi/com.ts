@@ -69,6 +69,7 @@ export type Rs = (typeof Rs)[keyof typeof Rs];
 export const Workload = {
   WORKLOAD_SET: 0x800, // WORKLOAD_RQ_BASE + 0: operations per second from now on (0: idle)
   WORKLOAD_STATS: 0x801, // WORKLOAD_RQ_BASE + 1: the rate, operations, failures and bytes verified since it started
+  WORKLOAD_PAUSE: 0x802, // WORKLOAD_RQ_BASE + 2: no operation for ms (an experiment runs); 0 ends a pause. Not kept: it expires by itself
 } as const;
 export type Workload = (typeof Workload)[keyof typeof Workload];
 

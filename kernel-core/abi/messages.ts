@@ -54,10 +54,14 @@ const ms = f.opt(f.uint(Number.MAX_SAFE_INTEGER));
 
 /** The demo workload's highest rate: operations per second. */
 export const WORKLOAD_MAX_RATE = 200;
+/** The longest pause WORKLOAD_PAUSE takes: a pauser that dies leaves the workload idle at most this long. */
+export const WORKLOAD_MAX_PAUSE_MS = 600_000;
 const total = f.uint(Number.MAX_SAFE_INTEGER);
 /** What the demo workload has done since it started (WORKLOAD_STATS). */
 export const WorkloadStatsShape = {
   rate: f.uint(WORKLOAD_MAX_RATE),
+  /** What is left of a pause (0: none). */
+  paused_ms: f.opt(total),
   ops: total,
   failed: total,
   retried: total,
@@ -222,6 +226,7 @@ export const Layouts = {
   // dashboard, mkctl -> workload
   [Workload.WORKLOAD_SET]: { req: { rate: f.uint(WORKLOAD_MAX_RATE) }, rep: { rate: f.uint(WORKLOAD_MAX_RATE) } },
   [Workload.WORKLOAD_STATS]: { req: {}, rep: WorkloadStatsShape },
+  [Workload.WORKLOAD_PAUSE]: { req: { ms: f.uint(WORKLOAD_MAX_PAUSE_MS) }, rep: {} },
   [Rs.RS_UP]: { req: { label }, rep: { pid: f.u32 } },
   [Rs.RS_DOWN]: { req: { label }, rep: {} },
   [Rs.RS_RESTART]: { req: { label }, rep: { pid: f.u32 } },

@@ -110,9 +110,9 @@ export class Ipc {
       this.k.metrics.message(t.type, (e as MkError).code);
       return errorOut(e as MkError);
     }
-    this.countEdge(t);
     try {
       const out = await this.route(t);
+      this.countEdge(t);
       this.k.metrics.message(t.type, 0);
       this.k.metrics.observe(t.type, (this.clock.nowUs() - t0) / 1e6);
       return out;
@@ -125,7 +125,7 @@ export class Ipc {
     }
   }
 
-  /** The statistics' edge for a trap: only labels the table names, so the map stays bounded. */
+  /** The statistics' edge for a trap that was delivered and answered: only labels the table names, so the map stays bounded. */
   private countEdge(t: TrapIn): void {
     if (!this.k.priv.services.has(t.caller)) return;
     if (t.dst === KERNEL) {

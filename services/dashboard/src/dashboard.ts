@@ -2,7 +2,7 @@
 // pings it), follows the kernel's events, rs's events and the kernel's statistics into
 // the model, asks rs for its list and the workload for its counts now and then, and
 // shares one console subscription among every terminal open in a page.
-import { Rs, Workload, type RsEvent, type ServiceStatus } from "#abi";
+import { parseReplyArgs, Rs, Workload, type RsEvent } from "#abi";
 import { attachConsole, followEvents, followRsEvents, followStats, sysGetEndpoints, type ConsoleLine, type Server, type ServiceModule, type Sys, type SystemTable, type Timer } from "#libsys";
 import { Actions, WORKLOAD_LABEL } from "./actions.ts";
 import type { ConsoleHub } from "./http.ts";
@@ -75,7 +75,7 @@ export class Dashboard {
     this.lastRsList = sys.clock.now();
     try {
       const r = await sys.sendrec("rs", Rs.RS_LIST, {}, undefined, 2000);
-      this.model.applyRsList((r.args as { services: ServiceStatus[] }).services);
+      this.model.applyRsList(parseReplyArgs(Rs.RS_LIST, r.args).services);
     } catch (e) {
       sys.log.debug({ err: (e as Error).message }, "rs's list not read");
     }
@@ -89,9 +89,7 @@ export class Dashboard {
       return;
     }
     try {
-      const r = (await sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_STATS, {}, undefined, POLL_MS)).args as {
-        rate: number; ops: number; failed: number; bytes_verified: number; last_error?: string;
-      };
+      const r = parseReplyArgs(Workload.WORKLOAD_STATS, (await sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_STATS, {}, undefined, POLL_MS)).args);
       this.model.workload = { rate: r.rate, ops: r.ops, failed: r.failed, bytes_verified: r.bytes_verified, last_error: r.last_error ?? null };
     } catch {
       // restarting: the last counts stay until it answers again

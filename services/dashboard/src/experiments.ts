@@ -2,12 +2,13 @@
 // system, as the dashboard's own label (its privileges: chaos, kill, hwfault, events),
 // one at a time. Kills and hangs go through SYS_KILL; kernel-core's readiness and
 // incarnation come from the statistics stream. The demo workload pauses meanwhile (the
-// experiment runs its own verifying workloads, and its fsck probe needs no file open),
-// and goes on at its rate afterwards. Start and end reach every page as `experiment`
+// experiment runs its own verifying workloads, and its fsck probe needs no file open):
+// WORKLOAD_PAUSE, which expires by itself should this dashboard die mid-run, and is ended
+// when the experiment is. Start and end reach every page as `experiment`
 // events, and the end as a timeline entry.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { MkError, Workload } from "#abi";
+import { MkError, Workload, WORKLOAD_MAX_PAUSE_MS } from "#abi";
 import { sysKill, type RunningService, type SystemTable } from "#libsys";
 import { loadExperiment, runExperiment, summaryRows, type ChaosTarget, type Experiment, type Journal } from "#chaos";
 import { WORKLOAD_LABEL } from "./actions.ts";
@@ -67,11 +68,14 @@ export class Experiments {
     this.running = name;
     this.onEvent({ name, status: "running" });
     this.model.record({ kind: "experiment", label: null, generation: null, cause: null, mttr_ms: null, text: `experiment ${name} started: ${exp.title}` });
-    void this.run(name, exp, client).finally(() => (this.running = undefined));
+    void this.run(name, exp, client)
+      .catch((e: Error) => client.sys.log.error({ err: e }, "experiment %s failed", name))
+      .finally(() => (this.running = undefined));
   }
 
   private async run(name: string, exp: Experiment, client: RunningService): Promise<void> {
-    const rate = await this.pauseWorkload(client);
+    const pause = (ms: number) => client.sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_PAUSE, { ms }, undefined, 5000).catch(() => undefined);
+    await pause(WORKLOAD_MAX_PAUSE_MS);
     try {
       const journal = await runExperiment(exp, { target: this.target(client), client });
       const r = journal.report;
@@ -83,19 +87,7 @@ export class Experiments {
     } catch (e) {
       this.onEvent({ name, status: "aborted", summary: [["error", (e as Error).message]] });
     } finally {
-      if (rate !== undefined) await client.sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_SET, { rate }, undefined, 5000).catch(() => undefined);
-    }
-  }
-
-  /** The demo workload's rate before the pause, or undefined when it does not run. */
-  private async pauseWorkload(client: RunningService): Promise<number | undefined> {
-    try {
-      const r = await client.sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_STATS, {}, undefined, 2000);
-      const rate = (r.args as { rate: number }).rate;
-      await client.sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_SET, { rate: 0 }, undefined, 5000);
-      return rate;
-    } catch {
-      return undefined;
+      await pause(0);
     }
   }
 

@@ -16,6 +16,9 @@ import type { Model, TimelineEntry } from "./model.ts";
 
 export const MAX_STREAMS = 64;
 export const MAX_CONSOLES = 16;
+/** Per remote address: one client cannot take every slot from the others. */
+export const MAX_STREAMS_PER_ADDRESS = 8;
+export const MAX_CONSOLES_PER_ADDRESS = 4;
 /** What one stream may have unsent before it is dropped as too slow. */
 const STREAM_BACKLOG = 1 << 20;
 export const CONSOLE_FRAME_MAX = 4096;
@@ -40,6 +43,24 @@ export interface DashboardHttpOptions {
   log: Logger;
   /** Shipped experiments: the menu, and one started (EBUSY, ENOENT as MkError). */
   experiments?: { list(): { name: string; title: string }[]; start(name: string): void };
+  /** Host names the page may be reached by (a Host or Origin naming another is refused: DNS rebinding, other sites' pages). */
+  hosts: string[];
+}
+
+/** Counts per remote address, for the per-address limits. */
+class PerAddress {
+  private readonly n = new Map<string, number>();
+  take(addr: string, max: number): boolean {
+    const k = this.n.get(addr) ?? 0;
+    if (k >= max) return false;
+    this.n.set(addr, k + 1);
+    return true;
+  }
+  give(addr: string): void {
+    const k = (this.n.get(addr) ?? 1) - 1;
+    if (k <= 0) this.n.delete(addr);
+    else this.n.set(addr, k);
+  }
 }
 
 function statusOf(e: MkError): number {
@@ -74,6 +95,25 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: { code: "EINVAL", message: e.message } });
     limiter.allow(o.log, "http-error", () => o.log.error({ err: e }, "dashboard request failed"));
     return reply.code(500).send({ error: { code: "EIO", message: e.message } });
+  });
+
+  // Only the names the dashboard is published under: a page of another site (its Origin)
+  // or a rebound DNS name (the Host) reaches nothing, not even what reading allows.
+  const allowed = new Set(o.hosts.map((h) => h.toLowerCase()));
+  const hostOk = (value: string | undefined): boolean => {
+    if (value === undefined) return true;
+    const name = value.replace(/:\d+$/, "").toLowerCase();
+    return allowed.has(name);
+  };
+  app.addHook("onRequest", async (req) => {
+    const origin = req.headers.origin;
+    let originHost: string | undefined;
+    try {
+      originHost = origin === undefined ? undefined : new URL(origin).host;
+    } catch {
+      originHost = "?";
+    }
+    if (!hostOk(req.headers.host) || !hostOk(originHost)) throw new MkError("EACCES", `the dashboard answers only as ${[...allowed].join(", ")} (MK_DASHBOARD_URL names another)`);
   });
 
   await app.register(fastifyWebsocket, { options: { maxPayload: CONSOLE_FRAME_MAX } });
@@ -111,6 +151,7 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
 
   // Server-sent events: one shared serialisation of each state, written to every stream.
   const streams = new Set<ServerResponse>();
+  const streamsBy = new PerAddress();
   const send = (res: ServerResponse, event: string, data: string): void => {
     if (res.writableLength > STREAM_BACKLOG) {
       res.destroy();
@@ -120,7 +161,9 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     res.write(`event: ${event}\ndata: ${data}\n\n`);
   };
   app.get("/api/stream", (req: FastifyRequest, reply: FastifyReply) => {
+    const addr = req.ip;
     if (streams.size >= MAX_STREAMS) throw new MkError("EAGAIN", `${MAX_STREAMS} streams are open already; close a page`);
+    if (!streamsBy.take(addr, MAX_STREAMS_PER_ADDRESS)) throw new MkError("EAGAIN", `${MAX_STREAMS_PER_ADDRESS} streams are open from ${addr} already; close a page`);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
@@ -128,8 +171,15 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     streams.add(res);
     send(res, "state", JSON.stringify(o.model.state()));
     send(res, "history", JSON.stringify(o.model.history()));
-    const drop = () => streams.delete(res);
+    let dropped = false;
+    const drop = () => {
+      if (dropped) return;
+      dropped = true;
+      streams.delete(res);
+      streamsBy.give(addr);
+    };
     req.raw.on("close", drop);
+    res.on("close", drop);
     res.on("error", drop);
   });
   const stopTimeline = o.model.onTimeline((e: TimelineEntry) => {
@@ -137,11 +187,16 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     for (const res of streams) send(res, "timeline", data);
   });
   const tick = () => {
-    if (streams.size > 0) {
-      const data = JSON.stringify(o.model.state());
-      for (const res of streams) send(res, "state", data);
+    try {
+      if (streams.size > 0) {
+        const data = JSON.stringify(o.model.state());
+        for (const res of streams) send(res, "state", data);
+      }
+    } catch (e) {
+      limiter.allow(o.log, "tick", () => o.log.error({ err: e }, "state not pushed"));
+    } finally {
+      timer = o.clock.setTimeout(tick, 1000);
     }
-    timer = o.clock.setTimeout(tick, 1000);
   };
   let timer = o.clock.setTimeout(tick, 1000);
   /** An experiment's start or end, for every stream. */
@@ -152,10 +207,12 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
 
   // The console: binary frames both ways; input only with the token, bounded per second.
   let consoles = 0;
+  const consolesBy = new PerAddress();
   app.get("/api/console", { websocket: true }, (socket, req) => {
     const q = req.query as { token?: unknown };
     const control = tokenOk(typeof q.token === "string" ? q.token : undefined);
-    if (consoles >= MAX_CONSOLES) {
+    const addr = req.ip;
+    if (consoles >= MAX_CONSOLES || !consolesBy.take(addr, MAX_CONSOLES_PER_ADDRESS)) {
       socket.close(1013, "too many consoles open");
       return;
     }
@@ -174,7 +231,9 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
       }
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       if (!control) {
+        // Said once, then closed: a read-only socket that keeps typing would queue replies without end.
         socket.send(JSON.stringify({ error: { code: "EACCES", message: "typing needs the token the dashboard printed at start-up" } }));
+        socket.close(1008, "input needs the token");
         return;
       }
       const now = o.clock.now();
@@ -191,6 +250,7 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     });
     socket.on("close", () => {
       consoles--;
+      consolesBy.give(addr);
       off();
     });
     socket.on("error", () => socket.terminate());

@@ -4,7 +4,7 @@
 // token changes need, as Jupyter does. The token is MK_DASHBOARD_TOKEN, else the one kept
 // in the run directory (so a restarted dashboard keeps it), else a new random one.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MkError } from "#abi";
@@ -17,6 +17,16 @@ import { Model } from "./model.ts";
 const ROOT = resolve(import.meta.dirname, "../../..");
 const label = process.env.MK_LABEL ?? "dashboard";
 const log = createLogger(label);
+
+/** A directory only this user may use (the token is kept there): made 0700, refused when someone else's or a link. */
+function ownDir(dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) {
+    throw new MkError("EACCES", `${dir} is not a directory of this user's alone: set MK_RUN_DIR to one`);
+  }
+  return dir;
+}
 
 function tokenOf(runDir: string): string {
   const given = process.env.MK_DASHBOARD_TOKEN;
@@ -37,19 +47,22 @@ function tokenOf(runDir: string): string {
 
 async function main(): Promise<void> {
   const table = loadSystemTable(process.env.MK_SYSTEM ?? join(ROOT, "etc/system.yaml"));
-  const runDir = process.env.MK_RUN_DIR || join(tmpdir(), "mkos-dashboard");
+  const runDir = process.env.MK_RUN_DIR || ownDir(join(tmpdir(), `mkos-dashboard-${process.getuid?.() ?? 0}`));
   const token = tokenOf(runDir);
   const model = new Model(table, systemClock);
   const dash = new Dashboard(table, model);
   const transport = await NatsTransport.connect(label, loadCredential());
   const running = await startService(dash.module(), transport, { log });
   const experiments = new Experiments({ dir: join(ROOT, "experiments"), table, model, client: () => running });
+  const host = process.env.MK_DASHBOARD_HOST ?? "127.0.0.1";
+  const hosts = ["127.0.0.1", "localhost", "[::1]", ...(process.env.MK_DASHBOARD_HOSTS ?? "").split(",").map((h) => h.trim()).filter(Boolean)];
+  if (host !== "0.0.0.0") hosts.push(host);
+  if (process.env.MK_DASHBOARD_URL) hosts.push(new URL(process.env.MK_DASHBOARD_URL).hostname);
   const { app, broadcast } = await buildDashboardHttp({
-    model, actions: dash.actions!, console: dash.console(), token, clock: systemClock, log, experiments,
+    model, actions: dash.actions!, console: dash.console(), token, clock: systemClock, log, experiments, hosts,
     dist: process.env.MK_DASHBOARD_DIST ?? join(ROOT, "services/dashboard/web/dist"),
   });
   experiments.onEvent = (e) => broadcast("experiment", e);
-  const host = process.env.MK_DASHBOARD_HOST ?? "127.0.0.1";
   const wanted = Number(process.env.MK_DASHBOARD_PORT ?? 8080);
   try {
     await app.listen({ host, port: wanted });

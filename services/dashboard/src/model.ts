@@ -31,6 +31,8 @@ export class Model {
   private edgesNow: Edge[] = [];
   private kernelUp = false;
   private lastStatAt = 0;
+  /** The kernel boot the nodes' generations belong to. */
+  private boot?: string;
   workload: WorkloadInfo | null = null;
 
   constructor(table: SystemTable, clock: Clock) {
@@ -97,8 +99,20 @@ export class Model {
     }
   }
 
+  /**
+   * A new kernel-core numbers generations afresh for whatever registers new (services that
+   * resume keep theirs): the old numbers are no watermark against the new boot's events.
+   */
+  private bootIs(boot: string): void {
+    if (this.boot !== undefined && this.boot !== boot) {
+      for (const n of this.nodes.values()) if (this.table.services.has(n.id)) n.generation = null;
+    }
+    this.boot = boot;
+  }
+
   onKernelEvent(ev: KernelEvent): void {
     this.kernelUp = true;
+    this.bootIs(ev.boot);
     if (ev.kind === "denied") {
       this.record({ kind: "denied", label: ev.label, generation: ev.generation || null, cause: ev.denied ?? null, mttr_ms: null, text: `${ev.label}: ${ev.denied ?? "?"} ${ev.target ?? ""} refused (${ev.errno ?? "?"})` });
       return;
@@ -142,6 +156,7 @@ export class Model {
   onStat(s: KernelStat): void {
     const prev = this.samples.at(-1);
     if (prev && prev.boot !== s.boot) this.samples.length = 0; // a new kernel counts from zero
+    this.bootIs(s.boot);
     const last = this.samples.at(-1);
     this.samples.push(s);
     if (this.samples.length > SAMPLES_MAX) this.samples.shift();

@@ -105,7 +105,7 @@ export class ProcessSystem {
       const children = { ...filePidStore(join(runDir, "rs-pids.json")).load(), ...filePidStore(join(runDir, "keeper-pids.json")).load() };
       if ([...Object.values(old.pids), ...Object.values(children)].some(pidAlive)) throw new LocalError("MK_ERR_SYSTEM_RUNNING", `a system is already running from ${runDir} (mkctl down first)`);
     }
-    mkdirSync(join(runDir, "logs"), { recursive: true });
+    mkdirSync(join(runDir, "logs"), { recursive: true, mode: 0o700 });
     // A fresh boot: what an rs of an earlier boot ran and remembered does not apply.
     for (const f of ["rs-pids.json", "rs-intent.json", "keeper-pids.json"]) rmSync(join(runDir, f), { force: true });
     const disk = resolve(o.disk ?? resolve(PROJECT_ROOT, table.hardware.diskImage));

@@ -6,7 +6,7 @@
 //                   pipe: bytes pass through; after the input ends it waits until the
 //                   output has been quiet for --quiet MS (default 1000), at most 30 s.
 //   mkctl workload [rate N]   the demo workload's counts, or a new rate (0-200 per second)
-import { Workload, WORKLOAD_MAX_RATE } from "#abi";
+import { parseReplyArgs, Workload, WORKLOAD_MAX_RATE } from "#abi";
 import { attachConsole, type RunningService } from "#libsys";
 import { LocalError } from "#base/errors.ts";
 
@@ -38,9 +38,13 @@ async function interactive(write: (b: Uint8Array) => void): Promise<void> {
   const stdin = process.stdin;
   stdin.setRawMode(true);
   stdin.resume();
+  // However mkctl ends, the terminal is given back in its cooked mode.
+  const restore = () => stdin.isTTY && stdin.setRawMode(false);
+  process.once("exit", restore);
   let buf: number[] = [];
   try {
     await new Promise<void>((resolve) => {
+      for (const sig of ["SIGTERM", "SIGHUP", "SIGINT"] as const) process.once(sig, () => resolve());
       stdin.on("data", (chunk: Buffer) => {
         for (const b of chunk) {
           if (b === CTRL_RIGHT_BRACKET || b === 0x04) return resolve(); // Ctrl-] or Ctrl-D
@@ -65,7 +69,7 @@ async function interactive(write: (b: Uint8Array) => void): Promise<void> {
       stdin.once("end", () => resolve());
     });
   } finally {
-    stdin.setRawMode(false);
+    restore();
     stdin.pause();
     process.stderr.write("\r\nmkos console: left\n");
   }
@@ -91,12 +95,12 @@ export async function workloadCommand(client: RunningService, args: string[], js
     const n = Number(args[1]);
     if (args[1] === undefined || !/^[0-9]+$/.test(args[1]) || n > WORKLOAD_MAX_RATE) throw new LocalError("MK_ERR_USAGE", `mkctl workload rate needs N, 0-${WORKLOAD_MAX_RATE} operations per second, got ${JSON.stringify(args[1] ?? "")}`);
     const r = await client.sys.sendrec("workload", Workload.WORKLOAD_SET, { rate: n }, undefined, 5000);
-    const rate = (r.args as { rate: number }).rate;
+    const rate = parseReplyArgs(Workload.WORKLOAD_SET, r.args).rate;
     console.log(json ? JSON.stringify({ rate }) : rate === 0 ? "workload idle (rate 0): it sends no message" : `workload rate ${rate} operations/s`);
     return;
   }
   if (args.length > 0) throw new LocalError("MK_ERR_USAGE", `mkctl workload takes no argument or rate N, got ${JSON.stringify(args.join(" "))}`);
-  const s = (await client.sys.sendrec("workload", Workload.WORKLOAD_STATS, {}, undefined, 5000)).args as Record<string, unknown>;
+  const s = parseReplyArgs(Workload.WORKLOAD_STATS, (await client.sys.sendrec("workload", Workload.WORKLOAD_STATS, {}, undefined, 5000)).args);
   if (json) {
     console.log(JSON.stringify(s));
     return;

@@ -253,7 +253,8 @@ async function main(): Promise<number> {
       await ps(sys.state.runDir, false);
       const dashboard = sys.table.services.get("dashboard")?.command ? await dashboardUrl(sys.state.runDir, started - 1000) : undefined;
       if (values.foreground) console.log("running in the foreground; Ctrl-C stops everything");
-      if (dashboard) console.log(`dashboard: ${dashboard}`);
+      // The URL alone on the last line (scripts take it with tail -1), as Jupyter prints its own.
+      if (dashboard) console.log(`the dashboard (the token in the URL lets the page change things):\n${dashboard}`);
       if (values.foreground) {
         await new Promise<void>((resolve) => {
           process.once("SIGINT", resolve);

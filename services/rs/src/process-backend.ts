@@ -98,7 +98,7 @@ export class ProcessBackend implements Backend {
   async start(spec: RunSpec): Promise<number> {
     await this.stop(spec.name);
     const [cmd, ...args] = spec.command;
-    const log = openSync(spec.logFile, "a");
+    const log = openSync(spec.logFile, "a", 0o600); // the dashboard logs its token
     let child;
     try {
       child = spawn(cmd === "node" ? process.execPath : cmd, args, { cwd: spec.cwd, env: spec.env, stdio: ["ignore", log, log], detached: true });

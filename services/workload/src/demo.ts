@@ -2,8 +2,10 @@
 // a gentle, adjustable rate, and verifies every byte it reads back (the chaos runner's
 // file workload: create, append, overwrite, rename, truncate, fsync, read back, through
 // vfs, mfs and the ATA driver). WORKLOAD_SET changes the rate (0: idle, no message
-// sent); WORKLOAD_STATS says what it has done. The rate is kept in the file system
-// (/demo/rate), so a restarted workload goes on at the rate it was set to.
+// sent); WORKLOAD_PAUSE stops it for a while (an experiment runs: the pause expires by
+// itself, so a pauser that dies leaves nothing idle for good); WORKLOAD_STATS says what it
+// has done. The rate is kept in the file system (/demo/rate), so a restarted workload
+// goes on at the rate it was set to.
 import { MkError, Workload, WORKLOAD_MAX_RATE } from "#abi";
 import { FsClient, type Server, type Sys, type Timer } from "#libsys";
 import { FileWorkload } from "./file-workload.ts";
@@ -28,6 +30,11 @@ export class DemoWorkload {
   /** Operations waiting for the rate to leave 0, or for their slot. */
   private readonly waiting = new Set<Waiter>();
   private lastError: string | null = null;
+  /** While now < pausedUntil nothing is sent. */
+  private pausedUntil = 0;
+  private pauseTimer?: Timer;
+  /** Rate changes in order: a late file write never replaces a newer rate. */
+  private setSeq = 0;
 
   constructor(sys: Sys, rate: number) {
     this.sys = sys;
@@ -43,15 +50,21 @@ export class DemoWorkload {
       handlers: {
         [Workload.WORKLOAD_SET]: async (req) => {
           this.setRate(req.args.rate);
-          await this.fs.writeFile(RATE_FILE, String(req.args.rate)).catch((e: Error) => this.sys.log.warn({ err: e.message }, "rate not kept in %s", RATE_FILE));
+          const seq = ++this.setSeq;
+          await this.keep(seq, req.args.rate);
           this.sys.log.info({ rate: req.args.rate, source: req.source }, "workload rate %d/s (set by %s)", req.args.rate, req.source);
           return { args: { rate: this.rate } };
+        },
+        [Workload.WORKLOAD_PAUSE]: async (req) => {
+          this.pause(req.args.ms);
+          this.sys.log.info({ ms: req.args.ms, source: req.source }, req.args.ms === 0 ? "workload pause ended by %s" : "workload paused for %d ms by %s", ...(req.args.ms === 0 ? [req.source] : [req.args.ms, req.source]));
+          return { args: {} };
         },
         [Workload.WORKLOAD_STATS]: async () => {
           const s = this.load?.stats;
           return {
             args: {
-              rate: this.rate, ops: s?.ops_attempted ?? 0, failed: s?.ops_failed ?? 0, retried: s?.ops_retried ?? 0,
+              rate: this.rate, paused_ms: Math.max(0, this.pausedUntil - this.sys.clock.now()), ops: s?.ops_attempted ?? 0, failed: s?.ops_failed ?? 0, retried: s?.ops_retried ?? 0,
               bytes_written: s?.bytes_written ?? 0, bytes_verified: s?.bytes_verified ?? 0, bytes_wrong: s?.bytes_wrong ?? 0,
               ...(this.lastError ?? s?.errors.at(-1) ? { last_error: (s?.errors.at(-1) ?? this.lastError ?? "").slice(0, 300) } : {}),
             },
@@ -61,7 +74,23 @@ export class DemoWorkload {
     };
   }
 
-  /** Takes the kept rate, then starts the workers; the system need not be up yet (vfs is waited for). */
+  /** Keeps rate in /demo/rate unless a newer change came meanwhile. */
+  private async keep(seq: number, rate: number): Promise<void> {
+    try {
+      if (seq === this.setSeq) await this.fs.writeFile(RATE_FILE, String(rate));
+    } catch (e) {
+      this.sys.log.warn({ err: (e as Error).message }, "rate not kept in %s", RATE_FILE);
+    }
+  }
+
+  private pause(ms: number): void {
+    this.pauseTimer?.cancel();
+    this.pausedUntil = this.sys.clock.now() + ms;
+    this.pauseTimer = ms > 0 ? this.sys.clock.setTimeout(() => this.rearm(), ms) : undefined;
+    this.rearm();
+  }
+
+  /** Takes the kept rate, then starts the workers; the system need not be up yet (vfs is waited for), and a failed start is tried again. */
   private async begin(): Promise<void> {
     try {
       const kept = (await this.fs.readFile(RATE_FILE).catch(() => undefined))?.toString().trim();
@@ -71,13 +100,13 @@ export class DemoWorkload {
       this.sys.log.info({ rate: this.rate }, "demo workload started at %d operations/s", this.rate);
     } catch (e) {
       this.lastError = `start: ${(e as Error).message}`;
-      this.sys.log.error({ err: e }, "demo workload could not start");
+      this.sys.log.error({ err: e }, "demo workload could not start: trying again in 5 s");
+      this.sys.clock.setTimeout(() => void this.begin(), 5000);
     }
   }
 
   private setRate(rate: number): void {
     this.rate = rate;
-    this.nextAt = 0;
     this.rearm();
   }
 
@@ -88,8 +117,8 @@ export class DemoWorkload {
       w.arm = () => {
         w.timer?.cancel();
         w.timer = undefined;
-        if (this.rate === 0) return; // armed again by setRate
         const now = this.sys.clock.now();
+        if (this.rate === 0 || now < this.pausedUntil) return; // armed again by setRate, or when the pause ends
         const at = Math.max(now, this.nextAt);
         this.nextAt = at + 1000 / this.rate;
         w.timer = this.sys.clock.setTimeout(() => {
