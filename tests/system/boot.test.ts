@@ -28,7 +28,7 @@ describe("boot", () => {
     const byLabel = Object.fromEntries(eps.map((e) => [e.label, e]));
     expect(byLabel.kernel.state).toBe("ready");
     expect(byLabel.ata).toMatchObject({ endpoint: "ata#1", state: "ready", placement: "user", pid: ts.sys.pids().ata });
-    expect(byLabel.ata.privileges).toEqual({ ipc: [], calls: ["vdevio", "sdevio", "devio", "irqctl"], io: ["0x1f0-0x1f7", "0x3f6"], irq: [14], console: false, events: false, chaos: false });
+    expect(byLabel.ata.privileges).toEqual({ ipc: [], calls: ["vdevio", "sdevio", "devio", "irqctl"], io: ["0x1f0-0x1f7", "0x3f6"], irq: [14], console: false, events: false, metrics: false, chaos: false });
     expect(byLabel.tty).toMatchObject({ endpoint: "tty#1", state: "ready", placement: "user", pid: ts.sys.pids().tty });
     expect(new Set([ts.sys.pids().ata, ts.sys.pids().tty, ts.sys.pids().kernel, ts.sys.pids().hardware]).size).toBe(4);
   });
