@@ -54,8 +54,10 @@ export class Experiments {
     }
   }
 
+  /** The demo's own experiment first: it is what a newcomer should run. */
   list(): { name: string; title: string }[] {
-    return [...this.shipped].map(([name, e]) => ({ name, title: e.title }));
+    const all = [...this.shipped].map(([name, e]) => ({ name, title: e.title }));
+    return [...all.filter((e) => e.name === "demo"), ...all.filter((e) => e.name !== "demo")];
   }
 
   /** Starts name; the journal arrives as an event. EBUSY while one runs, ENOENT for an unknown name. */

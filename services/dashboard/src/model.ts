@@ -61,6 +61,12 @@ export class Model {
     return n;
   }
 
+  /** A service rs starts (or one inside kernel-core), not a client. */
+  private supervised(label: string): boolean {
+    const s = this.table.services.get(label);
+    return !!s && (!!s.command || s.placement === "kernel");
+  }
+
   onTimeline(fn: (e: TimelineEntry) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -128,6 +134,9 @@ export class Model {
     if (ev.kind === "started") n.state = "starting";
     else if (ev.kind === "ready" || ev.kind === "resumed") n.state = "ready";
     else if (ev.kind === "dead") n.state = "dead";
+    // A client (mkctl, a test's program) comes and goes with each command: only its crashes are news.
+    const supervised = this.supervised(ev.label);
+    if (!supervised && (ev.kind !== "dead" || ev.cause === "exit" || ev.cause === "superseded")) return;
     if (ev.kind === "started" || ev.kind === "ready" || ev.kind === "dead") {
       const text = ev.kind === "dead" ? `${ev.endpoint} died (${ev.cause ?? "?"}${ev.detail ? `: ${ev.detail}` : ""})` : `${ev.endpoint} ${ev.kind} (pid ${ev.pid})`;
       this.record({ t: Date.parse(ev.at) || undefined, kind: ev.kind, label: ev.label, generation: ev.generation, cause: ev.cause ?? null, mttr_ms: null, text });
