@@ -190,6 +190,7 @@ describe("dashboard", () => {
       const entries = h ? (JSON.parse(h.data) as TimelineEntry[]) : [];
       return entries.some((e) => e.kind === "recovered" && e.label === "ata" && (e.generation ?? 0) > before) ? entries : undefined;
     }, "ata's recovery on the timeline");
+    expect(history.some((e) => e.kind === "fault" && e.label === "ata")).toBe(true);
     expect(history.some((e) => e.kind === "dead" && e.label === "ata" && e.generation === before)).toBe(true);
     const healed = history.find((e) => e.kind === "recovered" && e.label === "ata")!;
     expect(healed.mttr_ms).toBeGreaterThan(0);

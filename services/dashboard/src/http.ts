@@ -126,13 +126,19 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     experiments: o.experiments?.list() ?? [],
     workload: { max_rate: WORKLOAD_MAX_RATE },
   }));
+  // Each fault injected from the page goes on the timeline, beside the deaths it causes.
   app.post("/api/chaos", async (req) => {
     requireToken(req);
-    return { ok: true, note: await o.actions.chaos(req.body) };
+    const note = await o.actions.chaos(req.body);
+    const target = (req.body as { target?: unknown }).target;
+    o.model.record({ kind: "fault", label: typeof target === "string" ? target : null, generation: null, cause: null, mttr_ms: null, text: note });
+    return { ok: true, note };
   });
   app.post("/api/hwfault", async (req) => {
     requireToken(req);
-    return { ok: true, note: await o.actions.hwfault(req.body) };
+    const note = await o.actions.hwfault(req.body);
+    o.model.record({ kind: "hw-fault", label: "hardware", generation: null, cause: null, mttr_ms: null, text: note });
+    return { ok: true, note };
   });
   app.post("/api/workload", async (req) => {
     requireToken(req);
