@@ -1,27 +1,32 @@
 // The dashboard in a real browser: Debian's Chromium driven by playwright-core against a
-// real process-mode system with the demo's services (dashboard, workload, shell). The
+// real process-mode system booted as a user does, with `mkctl up --demo`, whose last line
+// is the dashboard's URL with its token. The demo workload runs from the start; the
 // page loads and shows every service; kill on ata from the chaos panel shows the death
 // and the next generation on the timeline and in the table; a line typed in the console
 // reaches the mkos shell and its output comes back; without the token the chaos panel is
 // refused. Screenshots go to .ci/artifacts/ (CI keeps them).
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { bootTestSystem, dashboardBase, readyGeneration, type TestSystem } from "../helpers/system.ts";
+import { connectClient, createLogger, loadCredential, type RunningService } from "#libsys";
+import { ProcessSystem } from "../../services/mkctl/src/index.ts";
+import { readyGeneration, testSystemYaml } from "../helpers/system.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const ARTIFACTS = join(ROOT, ".ci", "artifacts");
-const TOKEN = "browser-token-0123456789abcdef";
+let TOKEN = "";
 /** rs finds a SIGKILL at once and a Node start takes well under a second; generous for a loaded CI machine. */
 const RECOVERY_MS = 20_000;
 const CHROMIUM = process.env.MK_CHROMIUM ?? "/usr/bin/chromium";
 
-let ts: TestSystem;
+let dir: string;
 let base: string;
+let client: RunningService;
 let ctx: BrowserContext;
 let profile: string;
 
@@ -39,11 +44,19 @@ const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACT
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  ts = await bootTestSystem({
-    demo: ["dashboard", "workload", "shell"],
-    env: { MK_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "10" },
-  });
-  base = await dashboardBase(ts);
+  dir = mkdtempSync(join(tmpdir(), "mkos-browser-"));
+  writeFileSync(join(dir, "system.yaml"), testSystemYaml({ demo: ["dashboard", "workload", "shell"] }));
+  const up = mkctl("up", "--demo", "--system", join(dir, "system.yaml"), "--disk", join(dir, "disk.img"));
+  expect(up.status, up.stderr).toBe(0);
+  // The interface scripts rely on: the URL alone, with its token, as the last line.
+  const last = up.stdout.trimEnd().split("\n").at(-1)!;
+  expect(last).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{16,}$/);
+  const url = new URL(last);
+  TOKEN = url.searchParams.get("token")!;
+  base = `${url.origin}/`;
+  const log = createLogger("browser-test");
+  log.level = "warn";
+  client = await connectClient("client", loadCredential(ProcessSystem.attach(join(dir, "run")).credFile("client")), { log });
   profile = mkdtempSync(join(tmpdir(), "mkos-chromium-"));
   // Without these flags Chromium reaches for the network (updates, sync, field trials) and stalls here.
   ctx = await chromium.launchPersistentContext(profile, {
@@ -57,11 +70,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await ctx?.close().catch(() => undefined);
   if (profile) rmSync(profile, { recursive: true, force: true });
-  await ts?.down();
+  await client?.stop().catch(() => undefined);
+  if (dir) {
+    mkctl("down");
+    rmSync(dir, { recursive: true, force: true });
+  }
 }, 60_000);
 
+/** mkctl as a user runs it, on this test's run directory; the dashboard on a free port. */
+function mkctl(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", join(dir, "run")], {
+    encoding: "utf8", timeout: 90_000, env: { ...process.env, MK_DASHBOARD_PORT: "0" },
+  });
+}
+
 describe("browser", () => {
-  it("browser - the page loads in control mode and the topology and the table show every service", async () => {
+  it("browser - the page loads in control mode, the topology and the table show every service, and the demo workload runs from the start", async () => {
     const page = await open(`?token=${TOKEN}`);
     await expect.poll(() => page.getByTestId("mode").textContent()).toBe("control");
     const services = ["ata", "tty", "mfs", "procfs", "vfs", "sched", "rs", "workload", "shell", "dashboard"];
@@ -72,6 +96,7 @@ describe("browser", () => {
     for (const s of services) {
       await expect.poll(() => page.locator(`[data-testid=endpoint-table] [data-label="${s}"] [data-col=state]`).textContent(), { timeout: 20_000 }).toBe("ready");
     }
+    await expect.poll(async () => Number(await page.locator("[data-testid=workload] [data-field=ops]").textContent()), { timeout: 20_000 }).toBeGreaterThan(0);
     // The token left the address bar (it stays in the tab's session storage).
     expect(page.url()).not.toContain(TOKEN);
     await shot(page, "overview");
@@ -80,7 +105,6 @@ describe("browser", () => {
 
   it("browser - kill on ata from the chaos panel: the death and the next generation appear on the timeline and in the table", async () => {
     const page = await open(`?token=${TOKEN}`);
-    const client = await ts.client();
     const before = await readyGeneration(client, "ata");
     await page.getByTestId("chaos-target").selectOption("ata");
     await page.getByTestId("chaos-fault").selectOption("kill");
@@ -119,7 +143,6 @@ describe("browser", () => {
     await page.reload();
     await page.getByTestId("stream-status").filter({ hasText: "live" }).waitFor({ timeout: 20_000 });
     await expect.poll(() => page.getByTestId("mode").textContent()).toBe("read-only");
-    const client = await ts.client();
     const before = await readyGeneration(client, "ata");
     await page.getByTestId("chaos-target").selectOption("ata");
     await page.getByTestId("chaos-fault").selectOption("kill");

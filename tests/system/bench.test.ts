@@ -10,7 +10,8 @@ import { ROOT } from "../helpers/system.ts";
 const run = promisify(execFile);
 const node = (args: string[]) => run(process.execPath, args, { cwd: ROOT, env: { ...process.env, MK_LOG_LEVEL: "warn" }, timeout: 120_000 });
 
-describe("bench", () => {
+// Concurrent: only the output's shape is asserted, so the runs may share the machine.
+describe.concurrent("bench", () => {
   it("bench - bench:ipc --json measures every path against nats-raw of the same run, with CPU per process", async () => {
     const { stdout } = await node(["bench/ipc.ts", "--json", "--rounds", "2", "--batch", "20"]);
     const rows = (JSON.parse(stdout.trim().split("\n").pop()!) as { rows: Row[] }).rows;

@@ -4,20 +4,14 @@
 // with the errno named and nothing changed: no token, a wrong one, unknown labels and
 // faults, absurd numbers, text and oversized frames and floods on the console socket.
 // SYS_KILL, which the chaos panel uses, refuses what the privilege table does not grant.
-import { spawnSync } from "node:child_process";
 import { request as httpRequest } from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MkError } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { sysKill } from "#libsys";
 import type { State, TimelineEntry } from "../../services/dashboard/src/index.ts";
-import { bootTestSystem, dashboardBase, readyGeneration, runMkctl, testSystemYaml, type TestSystem } from "../helpers/system.ts";
-
-const ROOT = join(import.meta.dirname, "../..");
+import { bootTestSystem, dashboardBase, readyGeneration, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
 let ts: TestSystem;
@@ -297,29 +291,3 @@ describe("dashboard", () => {
   });
 });
 
-describe("mkctl up --demo", () => {
-  it("mkctl up --demo - boots with the demo workload running and prints the dashboard's URL, with its token, as its last line", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "mkos-demo-"));
-    const system = join(dir, "system.yaml");
-    writeFileSync(system, testSystemYaml({ demo: ["dashboard", "workload"] }));
-    const env = { ...process.env, MK_DASHBOARD_PORT: "0" };
-    const mkctl = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", join(dir, "run")], { encoding: "utf8", timeout: 90_000, env });
-    try {
-      const up = mkctl("up", "--demo", "--system", system, "--disk", join(dir, "disk.img"));
-      expect(up.status, up.stderr).toBe(0);
-      const last = up.stdout.trimEnd().split("\n").at(-1)!;
-      expect(last).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{16,}$/);
-      const url = new URL(last);
-      const token = url.searchParams.get("token")!;
-      const demoState = async () => (await (await fetch(new URL("api/state", url))).json()) as State;
-      // The workload runs from the start (--demo's rate), and the printed token is the one that changes things.
-      await until(async () => ((await demoState()).workload?.ops ?? 0) > 0 ? true : undefined, "the demo workload's first operations");
-      expect((await demoState()).workload?.rate).toBeGreaterThan(0);
-      const r = await fetch(new URL("api/workload", url), { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ rate: 0 }) });
-      expect(r.status).toBe(200);
-    } finally {
-      mkctl("down");
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
