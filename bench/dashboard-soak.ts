@@ -1,10 +1,11 @@
 // The dashboard left open: a real process-mode system with the demo's services, the page
-// in Debian's Chromium, a kill of ata every 30 s (so the timeline, the table and the
-// charts keep changing), for --minutes N (default 10). Every minute it samples the page's
+// in Debian's Chromium, a kill of ata every --kill-every S seconds (default 10: the
+// timeline, the table and the charts keep changing, and the timeline reaches its cap of
+// 500 entries within the first half hour), for --minutes N (default 10). Every minute it samples the page's
 // JavaScript heap (after a garbage collection), its DOM node count and the dashboard
 // process's resident memory, and prints a table and the ratios of the last sample to the
 // first: flat memory is a ratio near 1.
-//   npm run bench:dashboard [-- --minutes N] [-- --json]
+//   npm run bench:dashboard [-- --minutes N] [-- --kill-every S] [-- --json]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,13 +13,17 @@ import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { DEMO_SERVICES, deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 
-const { values } = parseArgs({ options: { minutes: { type: "string", default: "10" }, json: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { minutes: { type: "string", default: "10" }, "kill-every": { type: "string", default: "10" }, json: { type: "boolean", default: false } } });
 const minutes = Number(values.minutes);
-if (!Number.isInteger(minutes) || minutes < 1 || minutes > 240) {
-  console.error("bench:dashboard: --minutes takes 1-240");
+const killEvery = Number(values["kill-every"]);
+if (!Number.isInteger(minutes) || minutes < 1 || minutes > 240 || !Number.isInteger(killEvery) || killEvery < 5 || killEvery > 60 || 60 % killEvery !== 0) {
+  console.error("bench:dashboard: --minutes takes 1-240, --kill-every 5-60 seconds dividing a minute");
   process.exit(64);
 }
 const TOKEN = "soak-token-0123456789abcdef";
+// Ctrl-C ends the soak early, with the system, the browser and their folders cleaned up.
+let stopping = false;
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => (stopping = true));
 const say = (s: string) => !values.json && console.log(s);
 
 const dir = mkdtempSync(join(tmpdir(), "mkos-soak-"));
@@ -63,12 +68,12 @@ try {
     say(`${String(minute).padStart(6)}  ${String(r.heap_mb).padStart(8)}  ${String(r.dom_nodes).padStart(9)}  ${String(r.timeline).padStart(8)}  ${String(r.dashboard_rss_mb).padStart(8)}  ${String(kills).padStart(5)}`);
   };
   await cdp.send("Performance.enable");
-  say(`the dashboard open for ${minutes} min against a real system (workload 10/s, ata killed every 30 s)`);
+  say(`the dashboard open for ${minutes} min against a real system (workload 10/s, ata killed every ${killEvery} s)`);
   say("minute   heap MB  DOM nodes  timeline  dash MB  kills");
   await sample(0);
-  for (let minute = 1; minute <= minutes; minute++) {
-    for (let half = 0; half < 2; half++) {
-      await new Promise((r) => setTimeout(r, 30_000));
+  for (let minute = 1; minute <= minutes && !stopping; minute++) {
+    for (let k = 0; k < 60 / killEvery && !stopping; k++) {
+      await new Promise((r) => setTimeout(r, killEvery * 1000));
       await page.request.post(`${base}api/chaos`, { headers: { authorization: `Bearer ${TOKEN}` }, data: { target: "ata", fault: "kill" } }).catch(() => undefined);
       kills++;
     }
