@@ -195,6 +195,10 @@ describe("shell", () => {
     expect(await sh("kill -KILL kernel")).toMatch(/^kill: EPERM: /);
     expect(await sh("kill -s HUP sched")).toMatch(/^kill: EINVAL: /);
     expect(await sh("kill nobody")).toMatch(/^kill: EBADSRCDST: /);
+    // The dashboard's chaos panel's words work here too.
+    const again = await readyGeneration(checker, "sched");
+    expect(await sh("chaos sched kill")).toMatch(/^sched: SIGKILL sent to pid \d+\n$/);
+    await waitUntil(async () => ((await readyGeneration(checker, "sched")) > again ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next sched after chaos sched kill" });
   });
 
   it("shell - tty killed: the shell follows the next tty, prompts there, and answers", async () => {

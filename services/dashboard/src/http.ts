@@ -265,7 +265,7 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   if (existsSync(o.dist)) {
     await app.register(fastifyStatic, { root: o.dist, index: ["index.html"], cacheControl: true, maxAge: 0 });
   } else {
-    app.get("/", async (_req, reply) => reply.code(503).type("text/plain").send(`The dashboard's page is not built (${o.dist} is missing): run npm run build:dashboard\n`));
+    app.get("/", async (_req, reply) => reply.code(503).type("text/plain").send(`The dashboard's page is not built (${o.dist} is missing): run npm run build:dashboard, then start the dashboard again (npx mkctl start dashboard)\n`));
   }
 
   app.addHook("onClose", async () => {

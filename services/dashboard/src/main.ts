@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   try {
     // For mkctl up, which prints the URL; a dashboard that cannot write it still serves.
     mkdirSync(runDir, { recursive: true });
-    writeFileSync(join(runDir, "dashboard.json"), JSON.stringify({ url, base, port, pid: process.pid }) + "\n", { mode: 0o600 });
+    writeFileSync(join(runDir, "dashboard.json"), JSON.stringify({ url, base, port, wanted, pid: process.pid }) + "\n", { mode: 0o600 });
   } catch (e) {
     log.warn({ err: (e as Error).message, runDir }, "dashboard.json not written");
   }

@@ -86,6 +86,7 @@ export class Model {
   /** The kernel's endpoint table, read at start and after a gap or a new kernel boot. */
   applyEndpoints(rows: EndpointInfo[]): void {
     for (const r of rows) {
+      if (r.state === "dead" && !this.supervised(r.label)) continue; // a client that came and went
       const n = this.node(r.label);
       if (!n) continue;
       if (n.generation !== null && r.generation < n.generation) continue;
@@ -134,8 +135,10 @@ export class Model {
     if (ev.kind === "started") n.state = "starting";
     else if (ev.kind === "ready" || ev.kind === "resumed") n.state = "ready";
     else if (ev.kind === "dead") n.state = "dead";
-    // A client (mkctl, a test's program) comes and goes with each command: only its crashes are news.
+    // A client (mkctl, a test's program) comes and goes with each command: only its crashes
+    // are news, and one that ended cleanly leaves the picture.
     const supervised = this.supervised(ev.label);
+    if (!supervised && ev.kind === "dead" && (ev.cause === "exit" || ev.cause === "superseded")) this.nodes.delete(ev.label);
     if (!supervised && (ev.kind !== "dead" || ev.cause === "exit" || ev.cause === "superseded")) return;
     if (ev.kind === "started" || ev.kind === "ready" || ev.kind === "dead") {
       const text = ev.kind === "dead" ? `${ev.endpoint} died (${ev.cause ?? "?"}${ev.detail ? `: ${ev.detail}` : ""})` : `${ev.endpoint} ${ev.kind} (pid ${ev.pid})`;
@@ -155,7 +158,7 @@ export class Model {
       const mttr = (ev.detect_ms ?? 0) + ev.recover_ms;
       this.record({
         t: Date.parse(ev.at) || undefined, kind: "recovered", label: ev.label, generation: ev.generation ?? null, cause: ev.last_cause ?? null, mttr_ms: mttr,
-        text: `${ev.label}#${ev.generation ?? "?"} serving again: found in ${ev.detect_ms ?? "?"} ms, healed in ${mttr} ms`,
+        text: `${ev.label}#${ev.generation ?? "?"} serving again: found ${ev.detect_ms ?? "?"} ms after it stopped serving, back ${ev.recover_ms} ms later, healed in ${mttr} ms in all`,
       });
     } else if (ev.state === "failed") {
       this.record({ t: Date.parse(ev.at) || undefined, kind: "dead", label: ev.label, generation: ev.generation ?? null, cause: "failed", mttr_ms: null, text: `${ev.label} failed: ${ev.why}` });

@@ -1,14 +1,19 @@
 // mkctl console and mkctl workload: the host's side of the serial line, and the demo
-// workload's rate.
+// workload's rate; and what mkctl up does for the dashboard (its page built, its URL).
 //   mkctl console   a terminal on the UART (the mkos shell reads it through tty). On a
 //                   terminal: raw mode, typed characters echoed and a line edited here
 //                   (the tty driver is canonical and does not echo), Ctrl-] leaves. From a
 //                   pipe: bytes pass through; after the input ends it waits until the
 //                   output has been quiet for --quiet MS (default 1000), at most 30 s.
 //   mkctl workload [rate N]   the demo workload's counts, or a new rate (0-200 per second)
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { parseReplyArgs, Workload, WORKLOAD_MAX_RATE } from "#abi";
 import { attachConsole, type RunningService } from "#libsys";
 import { LocalError } from "#base/errors.ts";
+import { loadSystemTable } from "#base/system-table.ts";
+import { PROJECT_ROOT } from "./boot.ts";
 
 export const DEMO_USAGE = `       mkctl console [--quiet MS] [--run-dir DIR]   (a terminal on the serial console; Ctrl-] leaves)
        mkctl workload [rate N] [--json] [--run-dir DIR]   (the demo workload: its counts, or N operations/s, 0-${WORKLOAD_MAX_RATE})`;
@@ -106,4 +111,39 @@ export async function workloadCommand(client: RunningService, args: string[], js
     return;
   }
   console.log(`rate ${s.rate}/s  operations ${s.ops}  failed ${s.failed}  retried ${s.retried}  written ${s.bytes_written} B  verified ${s.bytes_verified} B  wrong ${s.bytes_wrong} B${s.last_error ? `\nlast error: ${s.last_error}` : ""}`);
+}
+
+/**
+ * `npm ci` installs Vite but builds nothing: before the first `mkctl up` with the dashboard
+ * in the table, its page is built (about a second), or the reason it cannot be is named.
+ */
+export function buildPageIfMissing(system: string | undefined): void {
+  const table = loadSystemTable(system ?? join(PROJECT_ROOT, "etc", "system.yaml"));
+  if (!table.services.get("dashboard")?.command || existsSync(join(PROJECT_ROOT, "services/dashboard/web/dist/index.html"))) return;
+  const vite = join(PROJECT_ROOT, "node_modules/vite/bin/vite.js");
+  if (!existsSync(vite)) throw new LocalError("MK_ERR_BAD_ENV", "the dashboard's page is not built and Vite is not installed: npm ci (with the dev dependencies), then npm run build:dashboard");
+  console.error("mkctl: building the dashboard's page (once; npm run build:dashboard does it again)");
+  const r = spawnSync(process.execPath, [vite, "build", "--config", join(PROJECT_ROOT, "services/dashboard/web/vite.config.ts"), "--logLevel", "warn"], { cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], timeout: 120_000 });
+  if (r.status !== 0) throw new LocalError("MK_ERR_BAD_ENV", "building the dashboard's page failed (see above): npm run build:dashboard shows why");
+}
+
+/** The URL the dashboard wrote once it listened (run directory's dashboard.json), waited for up to 15 s. */
+export async function dashboardUrl(runDir: string, since: number): Promise<string | undefined> {
+  const file = join(runDir, "dashboard.json");
+  const until = Date.now() + 15_000;
+  while (Date.now() < until) {
+    try {
+      // Written by this run's dashboard, not left by an earlier one.
+      const d = statSync(file).mtimeMs >= since ? (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown; port?: unknown; wanted?: unknown }) : undefined;
+      if (typeof d?.url === "string") {
+        if (typeof d.wanted === "number" && d.wanted !== 0 && d.port !== d.wanted) console.log(`port ${d.wanted} is in use: the dashboard listens on ${d.port} (MK_DASHBOARD_PORT chooses)`);
+        return d.url;
+      }
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.error(`mkctl: the dashboard did not say where it listens (${file}); see ${join(runDir, "logs", "dashboard.log")}`);
+  return undefined;
 }

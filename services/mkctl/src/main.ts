@@ -11,7 +11,7 @@ import { connectClient, followEvents, followRsEvents, sysGetEndpoints, type Runn
 import { loadCredential } from "#base/credentials.ts";
 import { exitStatus, LocalError } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadSystemTable } from "#base/system-table.ts";
 import { loadExperiment } from "./chaos/experiment.ts";
@@ -21,28 +21,11 @@ import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
 import { genConfig } from "./gen-config.ts";
 import { FS_USAGE, fsckCommand, fsCommand, fsError, mkfsCommand, type FsFlags } from "./fs-commands.ts";
 import { niceCommand, SCHED_USAGE, topCommand } from "./sched-commands.ts";
-import { consoleCommand, DEMO_USAGE, workloadCommand } from "./demo-commands.ts";
+import { buildPageIfMissing, consoleCommand, dashboardUrl, DEMO_USAGE, workloadCommand } from "./demo-commands.ts";
 
 /** The demo workload's rate with mkctl up --demo (compose runs the same). */
 const DEMO_RATE = 5;
 
-/** The URL the dashboard wrote once it listened (run directory's dashboard.json), waited for up to 15 s. */
-async function dashboardUrl(runDir: string, since: number): Promise<string | undefined> {
-  const file = join(runDir, "dashboard.json");
-  const until = Date.now() + 15_000;
-  while (Date.now() < until) {
-    try {
-      // Written by this run's dashboard, not left by an earlier one.
-      const url = statSync(file).mtimeMs >= since ? (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown }).url : undefined;
-      if (typeof url === "string") return url;
-    } catch {
-      // not written yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  console.error(`mkctl: the dashboard did not say where it listens (${file}); see ${join(runDir, "logs", "dashboard.log")}`);
-  return undefined;
-}
 
 const USAGE = `usage: mkctl up [--demo] [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
          (--demo: the workload at ${DEMO_RATE} operations/s; the last line is the dashboard's URL with its token)
@@ -247,6 +230,7 @@ async function main(): Promise<number> {
     case "up": {
       const started = Date.now();
       const env = values.demo ? { MK_WORKLOAD_RATE: String(DEMO_RATE) } : undefined;
+      buildPageIfMissing(values.system);
       const sys = await ProcessSystem.up({ system: values.system, runDir, disk: values.disk, env });
       console.log(`mkos up in ${Date.now() - started} ms: kernel-core ${sys.state.kernelHttp}, NATS ${sys.state.natsUrl}, logs in ${sys.state.runDir}/logs`);
       for (const f of sys.failed) console.error(`mkctl: ${f.label} failed: ${f.last_cause} (the rest runs; mkctl restart ${f.label} once fixed)`);

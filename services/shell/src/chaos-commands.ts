@@ -14,7 +14,7 @@ const FAULT_TIMEOUT_MS = 5000;
 const MAX_HANG_MS = 60_000;
 const HW_FAULTS = ["bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"] as const;
 type HwFault = (typeof HW_FAULTS)[number];
-const SERVER_FAULTS = ["crash", "slow", "corrupt", "hang", "clear"] as const;
+const SERVER_FAULTS = ["kill", "crash", "slow", "corrupt", "hang", "clear"] as const;
 
 const opt = (s: string | undefined, what: string, min: number, max: number, dflt: number) => (s === undefined ? dflt : wholeNumber(s, what, min, max));
 
@@ -43,6 +43,13 @@ export const chaos: Command = {
     }
     if (!(SERVER_FAULTS as readonly string[]).includes(fault)) throw usage(this, `no fault ${fault}`);
     switch (fault) {
+      case "kill": {
+        // The dashboard's chaos panel's kill, here too: SIGKILL through kernel-core (as kill -s KILL).
+        if (a !== undefined) throw usage(this);
+        const { pid } = await sysKill(sys, target, "KILL");
+        out.line(`${target}: SIGKILL sent to pid ${pid}`);
+        return;
+      }
       case "crash":
         if (a !== undefined) throw usage(this);
         await sys.sendrec(target, Common.COMMON_FAULT, { fault: "crash" }, EMPTY, FAULT_TIMEOUT_MS);
