@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { connectClient, createLogger, loadCredential, type RunningService } from "#libsys";
-import { ProcessSystem } from "../../services/mkctl/src/index.ts";
+import { freePort, ProcessSystem } from "../../services/mkctl/src/index.ts";
 import { readyGeneration, testSystemYaml } from "../helpers/system.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -27,6 +27,8 @@ const CHROMIUM = process.env.MK_CHROMIUM ?? "/usr/bin/chromium";
 let dir: string;
 let base: string;
 let client: RunningService;
+/** A fixed port: a restarted dashboard comes back where the page looks for it, as 8080 does. */
+let port = 0;
 let ctx: BrowserContext;
 let profile: string;
 
@@ -45,6 +47,7 @@ const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACT
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), "mkos-browser-"));
+  port = await freePort();
   writeFileSync(join(dir, "system.yaml"), testSystemYaml({ demo: ["dashboard", "workload", "shell"] }));
   const up = mkctl("up", "--demo", "--system", join(dir, "system.yaml"), "--disk", join(dir, "disk.img"));
   expect(up.status, up.stderr).toBe(0);
@@ -80,7 +83,7 @@ afterAll(async () => {
 /** mkctl as a user runs it, on this test's run directory; the dashboard on a free port. */
 function mkctl(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", join(dir, "run")], {
-    encoding: "utf8", timeout: 90_000, env: { ...process.env, MK_DASHBOARD_PORT: "0" },
+    encoding: "utf8", timeout: 90_000, env: { ...process.env, MK_DASHBOARD_PORT: String(port) },
   });
 }
 
@@ -133,6 +136,19 @@ describe("browser", () => {
     await page.keyboard.press("Enter");
     await until(async () => ((await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText)).match(/\bata\b.*\brunning\b/) ? true : undefined), "the shell's services listing ata", 20_000);
     await shot(page, "console");
+    await page.close();
+  });
+
+  it("browser - a page left open while the dashboard is killed and restarted by rs reconnects by itself and goes on", async () => {
+    const page = await open(`?token=${TOKEN}`);
+    const gen = async () => Number(await page.locator(`[data-testid=endpoint-table] [data-label=dashboard] [data-col=generation]`).textContent());
+    await expect.poll(gen, { timeout: 10_000 }).toBeGreaterThan(0);
+    const before = await gen();
+    expect(mkctl("kill", "dashboard").status).toBe(0);
+    await expect.poll(gen, { timeout: RECOVERY_MS }).toBeGreaterThan(before);
+    await page.getByTestId("stream-status").filter({ hasText: "live" }).waitFor({ timeout: RECOVERY_MS });
+    // The token is still the one it had: a restarted dashboard keeps it.
+    await expect.poll(() => page.getByTestId("mode").textContent()).toBe("control");
     await page.close();
   });
 
