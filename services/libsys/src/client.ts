@@ -8,5 +8,11 @@ import { startService, type RunningService } from "./service.ts";
 
 export async function connectClient(label: string, cred: Credential, o: { log?: Logger; clock?: Clock } = {}): Promise<RunningService> {
   const transport = await NatsTransport.connect(label, cred);
-  return startService({ label, create: () => ({ handlers: {} }) }, transport, { log: o.log ?? createLogger(label), clock: o.clock });
+  try {
+    return await startService({ label, create: () => ({ handlers: {} }) }, transport, { log: o.log ?? createLogger(label), clock: o.clock });
+  } catch (e) {
+    // Refused on the way in (EAGAIN, ECALLDENIED ...): nothing is left connected.
+    await transport.close().catch(() => undefined);
+    throw e;
+  }
 }
