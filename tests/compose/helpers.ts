@@ -1,7 +1,7 @@
 // Helpers for the compose tests: base images (pulled, or local stand-ins when no registry
 // answers), docker CLI calls, and a host-side client with the mkctl credential.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectClient, createLogger, type RunningService } from "#libsys";
@@ -47,10 +47,14 @@ export function hostPids(name: string, command: RegExp): number[] {
 /** A host-side user program with the `user` credential copied out of the config container. */
 export async function hostClient(configContainer: string, natsPort: number): Promise<RunningService> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-compose-"));
-  docker("cp", `${configContainer}:/run/mkos/creds/user.json`, join(dir, "user.json"));
-  const cred = JSON.parse(readFileSync(join(dir, "user.json"), "utf8")) as { user: string; password: string; servers: string[] };
+  let cred: { user: string; password: string; servers: string[] };
+  try {
+    docker("cp", `${configContainer}:/run/mkos/creds/user.json`, join(dir, "user.json"));
+    cred = JSON.parse(readFileSync(join(dir, "user.json"), "utf8")) as typeof cred;
+  } finally {
+    rmSync(dir, { recursive: true, force: true }); // the credential stays in memory only
+  }
   cred.servers = [`nats://127.0.0.1:${natsPort}`];
-  writeFileSync(join(dir, "user.json"), JSON.stringify(cred));
   const log = createLogger("compose-test");
   log.level = "warn";
   return connectClient("user", cred, { log });
