@@ -58,7 +58,7 @@ describe.concurrent("bench", () => {
     const r = JSON.parse(stdout) as {
       rows: { path: string; p50_us: number; p99_us: number; ratio: number }[];
       shares: { weights: number[]; measured: number[]; jain: number };
-      isolation: { idle_p99_us: number; loaded_p99_us: number; loaded_sched_off_p99_us: number };
+      isolation: { idle_p99_us: number; loaded_p99_us: number; loaded_sched_off_p99_us: number; floor_p99_us: number; idle_sched_off_p99_us: number; loaded_stops: number };
     };
     const paths = r.rows.map((x) => x.path);
     expect(paths).toEqual(expect.arrayContaining(["nats-raw (sched on)", "kernel-sendrec (sched on)", "kernel-sendrec (sched off)", "preempt: SIGSTOP until T in /proc", "preempt: SIGCONT until running", "dispatch: sendrec to a server, a hog on the CPU"]));
@@ -73,7 +73,10 @@ describe.concurrent("bench", () => {
     expect(r.shares.measured.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
     expect(r.shares.jain).toBeGreaterThan(0);
     expect(r.shares.jain).toBeLessThanOrEqual(1);
-    for (const v of Object.values(r.isolation)) expect(v).toBeGreaterThan(0);
+    const { loaded_stops: stops, ...p99s } = r.isolation;
+    expect(Object.keys(p99s).sort()).toEqual(["floor_p99_us", "idle_p99_us", "idle_sched_off_p99_us", "loaded_p99_us", "loaded_sched_off_p99_us"]);
+    for (const v of Object.values(p99s)) expect(v).toBeGreaterThan(0);
+    expect(stops).toBeGreaterThanOrEqual(0);
   }, 180_000);
 
   it("bench - bench:js runs every party's real code over the in-memory bus and reports JavaScript per request", async () => {
