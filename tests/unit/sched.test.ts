@@ -176,21 +176,86 @@ describe("scheduler (mechanism)", () => {
     expect(total).toBeGreaterThan(1900); // two CPUs' worth, less the first tick
   });
 
-  it("sched - a message for a driver preempts a computing user program before it is handed over, and the program goes on once it is answered", async () => {
+  it("sched - a message for a driver preempts a computing user program at once; a short request costs no signal (the host runs the driver first) and the program goes on once it is answered", async () => {
     const hog = proc("hog", "user", true);
-    proc("ata", "driver", false);
+    const ata = proc("ata", "driver", false);
     await run(50);
-    expect(hog.stopped).toBe(false);
-    const { release } = sched.enter("ata#1", "client#1", true);
-    expect(hog.stopped).toBe(true); // stopped before the message reaches ata
+    control.log.length = 0;
+    const { wait, release } = sched.enter("ata#1", "client#1", true);
+    expect(wait).toBeUndefined(); // handed over at once
     expect(row("ata").state).toBe("running");
-    expect(row("hog").state).toBe("preempted");
-    expect(row("hog").stat).toBe("T");
-    release();
-    expect(hog.stopped).toBe(false);
+    expect(row("hog").state).toBe("ready"); // lost its CPU in the table
+    expect(row("hog").involuntary).toBe(1);
+    expect([ata.hostNice, hog.hostNice]).toEqual([0, 19]); // and behind the driver in the host
+    clock.advance(2);
+    control.run(2);
+    release(); // answered within the tick period
     expect(row("ata").state).toBe("receiving");
     expect(row("ata").voluntary).toBe(1);
-    expect(row("hog").involuntary).toBe(1);
+    expect(row("hog").state).toBe("running");
+    expect(control.log).toEqual([]); // no stop, no continue
+    await run(50);
+    expect(hog.stopped).toBe(false);
+  });
+
+  it("sched - a driver still running a tick period after it preempted a program has the program really stopped, and continued once the driver blocks", async () => {
+    const hog = proc("hog", "user", true);
+    const ata = proc("ata", "driver", false);
+    await run(50);
+    const { release } = sched.enter("ata#1", "client#1", true);
+    ata.computing = true; // a long request
+    expect(hog.stopped).toBe(false);
+    clock.advance(5);
+    control.run(5);
+    sched.tick(); // a tick half a period later: not yet
+    expect(hog.stopped).toBe(false);
+    await run(10); // a period later
+    expect(hog.stopped).toBe(true);
+    expect(row("hog").state).toBe("preempted");
+    expect(row("hog").stat).toBe("T");
+    expect(row("hog").involuntary).toBe(1); // one preemption, one stop
+    const cpuWhilePreempted = hog.cpuNs;
+    await run(30);
+    expect(hog.cpuNs).toBe(cpuWhilePreempted);
+    ata.computing = false;
+    release();
+    expect(hog.stopped).toBe(false);
+    expect(row("hog").state).toBe("running");
+  });
+
+  it("sched - a lazily preempted program that blocks is not stopped at the tick: nothing is left to preempt", async () => {
+    const hog = proc("hog", "user", true);
+    const ata = proc("ata", "driver", false);
+    await run(20);
+    const e = sched.enter("ata#1", "client#1", true);
+    ata.computing = true;
+    const call = sched.enter("ata#1", "hog#1", true); // the program traps into sendrec and waits
+    hog.computing = false;
+    await run(30);
+    expect(hog.stopped).toBe(false);
+    expect(row("hog").state).toBe("reply");
+    ata.computing = false;
+    call.release();
+    e.release();
+    hog.computing = true;
+    await run(20);
+    expect(row("hog").state).toBe("running");
+    expect(control.log.filter((l) => l.endsWith(" hog"))).toEqual([]); // never signalled
+  });
+
+  it("sched - a lazily preempted program never makes more than cpus user programs compute: another program's turn stops it at once", async () => {
+    const a = proc("a", "user", true, { quantumMs: 30 });
+    const b = proc("b", "user", true, { quantumMs: 30 });
+    proc("ata", "driver", false);
+    await run(10);
+    expect([a.stopped, b.stopped]).toEqual([false, true]);
+    const { release } = sched.enter("ata#1", "client#1", true);
+    expect([a.stopped, b.stopped]).toEqual([false, true]); // a preempted lazily, b still stopped
+    await run(40); // a computes on behind the driver, charged its CPU, until its quantum is gone
+    release();
+    expect(row("b").state).toBe("running");
+    expect([a.stopped, b.stopped]).toEqual([true, false]); // stopped before b was continued (run() checks the count every tick)
+    expect(control.log.slice(-2)).toEqual(["stop a", "cont b"]);
   });
 
   it("sched - a message for a server that may not run yet is held in the kernel, by priority, and handed over when the server is dispatched; a server is never stopped", async () => {
@@ -216,15 +281,17 @@ describe("scheduler (mechanism)", () => {
     expect(row("hog").state).toBe("running");
   });
 
-  it("sched - a message for a driver is never held behind user programs; a user program is stopped instead", async () => {
+  it("sched - a message for a driver is never held behind user programs, even ones that are not stopped", async () => {
     const hog = proc("hog", "user", true);
+    const hog2 = proc("hog2", "user", true);
     proc("ata", "driver", false);
     await run(20);
     const e = sched.enter("ata#1", "client#1", true);
     expect(e.wait).toBeUndefined();
-    expect(hog.stopped).toBe(true);
+    expect(row("ata").state).toBe("running");
+    expect([hog.stopped, hog2.stopped]).toEqual([false, true]);
     e.release();
-    expect(hog.stopped).toBe(false);
+    expect(row("hog").state).toBe("running");
   });
 
   it("sched - a held message goes on when its server dies (the trap path then fails it)", async () => {
@@ -374,12 +441,12 @@ describe("scheduler (mechanism)", () => {
     expect(control.log.some((l) => l.endsWith("stranger"))).toBe(false);
   });
 
-  it("sched - the host runs drivers and servers at Linux nice 0, user programs lower, and lower still as they sink", async () => {
+  it("sched - the host runs drivers and servers at Linux nice 0 and user programs at 19, at every queue", async () => {
     make(1, { policy: "minix" });
     const ata = proc("ata", "driver", false);
     const vfs = proc("vfs", "server", false);
     const hog = proc("hog", "user", true, { quantumMs: 20 });
-    expect([ata.hostNice, vfs.hostNice, hog.hostNice]).toEqual([0, 0, 9]);
+    expect([ata.hostNice, vfs.hostNice, hog.hostNice]).toEqual([0, 0, 19]);
     await run(1000);
     expect(row("hog").priority).toBe(SchedQueue.LOWEST);
     expect(hog.hostNice).toBe(19);

@@ -9,9 +9,14 @@
 // continued when their turn comes; drivers and servers are never stopped (a stop the
 // scheduler sent would be indistinguishable from one anyone else sent: a debugger, a
 // chaos hang), so the messages for one that may not run wait in the kernel until it is
-// dispatched. PIT ticks charge the running processes their CPU time; one whose quantum runs
-// out goes to the back of its queue, and the sched server is told so (it may answer with
-// SYS_SCHEDULE); without sched the kernel goes on round robin with the settings it has.
+// dispatched. A driver or server dispatched over a user program preempts it lazily: the
+// program loses its CPU in the table at once, the host's priority (Linux nice 19 against
+// 0) runs the driver first, and the program is really stopped only if it is still
+// preempted a tick period later (a request that lasts a millisecond costs no signal; two
+// signals cost more than the request). PIT ticks charge the running processes their CPU
+// time; one whose quantum runs out goes to the back of its queue, and the sched server is
+// told so (it may answer with SYS_SCHEDULE); without sched the kernel goes on round robin
+// with the settings it has.
 import {
   DEFAULT_QUANTUM_MS, MkError, NICE_MAX, NICE_MIN, NR_SCHED_QUEUES, QUANTUM_MAX_MS, QUANTUM_MIN_MS, SchedQueue,
   type ProcessInfo, type ProcState, type ReqArgs, type Sched, type SchedSummary,
@@ -59,6 +64,8 @@ interface Proc {
   running: boolean;
   /** Stopped by the scheduler. */
   stopped: boolean;
+  /** A user program preempted by a driver or server and not stopped yet (ms): stopped a tick period later. */
+  preemptedAt?: number;
   /** Stopped by someone else (a chaos hang): never continued by the scheduler, not runnable. */
   frozen: boolean;
   /** The tick of the last continue (an agent acts a moment later). */
@@ -95,12 +102,14 @@ export interface SchedulerOptions {
 }
 
 /**
- * The Linux nice value a queue runs at: drivers and servers at 0, like kernel-core, NATS
- * and the emulator (the machine's "hardware"); user programs lower, so that while one of
- * them holds an mkos CPU, the host still runs the message path first.
+ * The Linux nice value a class runs at: drivers and servers at 0, like kernel-core, NATS
+ * and the emulator (the machine's "hardware"); user programs at 19, the lowest, so that
+ * while one of them holds an mkos CPU the host runs the message path first, and a driver
+ * that preempts it lazily gets the host's CPU at once. Among user programs the scheduler's
+ * stops decide, not the host.
  */
-export function hostNice(priority: number): number {
-  return Math.max(0, Math.min(19, (priority - SchedQueue.SERVER) * 3));
+export function hostNice(cls: ProcClass): number {
+  return cls === "user" ? 19 : 0;
 }
 
 /** Ticks between two looks at a process that neither runs nor has work (a blocked one). */
@@ -311,10 +320,14 @@ export class Scheduler {
       if (now - p.window.at >= 1000) {
         p.window = { at: now, cpuNs: p.cpuNs, pct: Math.round(((p.cpuNs - p.window.cpuNs) / ((now - p.window.at) * 1e6)) * 1000) / 10 };
       }
-      if (!p.running) continue;
-      // Holding a CPU costs its time whether or not it computes (MINIX charges the tick to
-      // whoever runs); a process that computed more (a late tick) is charged that.
-      p.leftMs -= Math.max(used / 1e6, elapsedMs);
+      if (p.running) {
+        // Holding a CPU costs its time whether or not it computes (MINIX charges the tick to
+        // whoever runs); a process that computed more (a late tick) is charged that.
+        p.leftMs -= Math.max(used / 1e6, elapsedMs);
+      } else if (p.preemptedAt !== undefined) {
+        // Preempted and not stopped yet: what it computed on the host meanwhile is its own.
+        p.leftMs -= used / 1e6;
+      } else continue;
       if (p.leftMs > 0) continue;
       // The quantum is used up: to the back of its queue, with a fresh one (round robin)
       // less what it overran (so shares stay exact over many quanta); the policy hears of
@@ -325,6 +338,11 @@ export class Scheduler {
     }
     this.balance(now);
     this.reschedule();
+    // A program a driver or server preempted a tick period ago or more, still not given its
+    // CPU back: the driver computes for long, so the program is really stopped.
+    for (const p of this.procs.values()) {
+      if (p.preemptedAt !== undefined && now - p.preemptedAt >= tickMs) this.stopNow(p);
+    }
     // Told after the table is consistent: a message to sched enters the trap path.
     for (const p of expired) this.askPolicy(p);
   }
@@ -337,7 +355,6 @@ export class Scheduler {
     for (const p of this.procs.values()) {
       if (p.priority <= p.basePriority) continue;
       p.priority--;
-      this.applyHostNice(p);
     }
   }
 
@@ -368,7 +385,6 @@ export class Scheduler {
     p.priority = priority;
     p.quantumMs = quantumMs;
     p.leftMs = Math.min(p.leftMs, quantumMs);
-    this.applyHostNice(p);
     this.o.event?.(this.info(p), `sched: ${before} -> queue ${priority}, ${quantumMs} ms`);
     this.reschedule();
   }
@@ -414,15 +430,22 @@ export class Scheduler {
 
   /**
    * Who runs: the `cpus` best runnable, controllable processes. Stops first, then
-   * continues, so that more than `cpus` never run at once.
+   * continues, so that more than `cpus` user programs never compute at once. A user
+   * program that only a driver or server displaced is preempted lazily (not stopped yet,
+   * see preemptedAt) while that keeps the user programs that are not stopped within
+   * `cpus`; otherwise (a user program's turn, or no room) it is stopped at once.
    */
   private reschedule(): void {
     if (!this.o.enabled) return;
     const runnable: Proc[] = [];
     for (const p of this.procs.values()) {
       if (!p.controllable) continue;
-      if (this.runnable(p)) runnable.push(p);
-      else if (p.running) {
+      if (this.runnable(p)) {
+        runnable.push(p);
+        continue;
+      }
+      p.preemptedAt = undefined; // blocked: nothing left to preempt
+      if (p.running) {
         p.running = false; // it blocked: a voluntary switch
         p.voluntary++;
         p.blockedSinceExpiry++;
@@ -430,15 +453,24 @@ export class Scheduler {
     }
     runnable.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
     const want = new Set(runnable.slice(0, this.o.cpus));
+    // Room for lazily preempted programs: CPUs that no wanted user program takes.
+    let room = this.o.cpus;
+    for (const p of want) if (p.cls === "user") room--;
     for (const p of runnable) {
       if (want.has(p) || p.stopped) continue;
+      const displaced = p.running;
       if (p.running) {
         p.running = false;
         p.involuntary++;
       }
-      if (p.cls === "user") this.stopNow(p);
+      if (p.cls !== "user") continue;
+      if ((displaced || p.preemptedAt !== undefined) && room > 0) {
+        room--;
+        p.preemptedAt ??= this.o.clock.now();
+      } else this.stopNow(p);
     }
     for (const p of want) {
+      p.preemptedAt = undefined;
       if (p.running) continue;
       if (p.stopped) this.cont(p);
       if (p.stopped || p.gone) continue; // the continue did not happen: its turn comes again
@@ -459,11 +491,12 @@ export class Scheduler {
 
   private applyHostNice(p: Proc): void {
     if (!p.controllable) return;
-    const n = hostNice(p.priority);
+    const n = hostNice(p.cls);
     if (n !== p.hostNice && this.o.control.setHostNice(p.pid, n)) p.hostNice = n;
   }
 
   private stopNow(p: Proc): void {
+    p.preemptedAt = undefined;
     if (this.o.control.stop(p.pid)) {
       p.stopped = true;
       this.stops++;
