@@ -74,7 +74,7 @@ async function untilReady(label: string, after: number, ms = 60_000): Promise<nu
 
 beforeAll(async () => {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
-  // One mkos CPU (MK_SCHED_CPUS): a single user program container is preempted whenever a driver runs.
+  // One mkos CPU (MK_SCHED_CPUS): user program containers take turns on it, and a driver's request preempts the one running.
   env = {
     ...baseImages(), MK_NATS_PORT: String(await freePort()), MK_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test", MK_SCHED_CPUS: "1",
     MKOS_DASHBOARD_PORT: String(await freePort()), MKOS_DASHBOARD_TOKEN: TOKEN,
@@ -249,41 +249,54 @@ describe("compose", () => {
     for (const label of ["mfs", "vfs"]) expect(services.find((r) => r.label === label), label).toMatchObject({ state: "running", restarts: before[label] + 1 });
   });
 
-  it("compose - kernel-core preempts and continues a user program's container: the CPU agent stops it for the ATA driver and continues it, and sched's policy answers from its container", async () => {
-    const out = execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "-d", "--no-deps", "spin"], {
+  it("compose - kernel-core preempts and continues user program containers through the CPU agent: two programs on one mkos CPU take turns, each really stopped (T) while the other runs; ATA requests preempt them; sched's policy answers from its container", async () => {
+    const start = (service: string) => execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "-d", "--no-deps", service], {
       cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000,
-    });
-    const container = out.trim().split("\n").pop()!.trim();
-    const spinRow = async () => (await sysGetProcesses(client.sys)).processes.find((p) => p.label === "spin");
+    }).trim().split("\n").pop()!.trim();
+    const containers: string[] = [];
+    const spinRows = async () => (await sysGetProcesses(client.sys)).processes.filter((p) => p.label === "spin" || p.label === "spin2").sort((a, b) => a.label.localeCompare(b.label));
     const state = (pid: number) => readProcStat(pid)?.state;
     try {
-      await waitUntil(async () => ((await spinRow())?.state === "running" ? true : undefined), { clock: systemClock, deadlineMs: 60_000, what: "spin verified and running" });
-      const [pid] = hostPids(container, /bench\/spin\.ts/);
-      expect(pid).toBeGreaterThan(0);
-      const before = (await spinRow())!;
-      let stoppedSeen = 0;
+      containers.push(start("spin"), start("spin2"));
+      // Both verified by their UIDs (a row that is not free) and taking turns.
+      await waitUntil(async () => {
+        const rows = await spinRows();
+        return rows.length === 2 && rows.every((r) => r.state !== "free") && rows.some((r) => r.state === "running") ? true : undefined;
+      }, { clock: systemClock, deadlineMs: 60_000, what: "spin and spin2 verified, one running" });
+      const pids = containers.map((c) => hostPids(c, /bench\/spin\.ts/)[0]);
+      expect(pids.every((p) => p > 0)).toBe(true);
+      const before = await spinRows();
+      const summaryBefore = (await sysGetProcesses(client.sys)).sched;
+      const stoppedSeen = [0, 0];
       let done = false;
       const reads = (async () => {
         for (let i = 0; i < 300; i++) await disk.read(2048 + (i % 64) * 8, 8);
         done = true;
       })();
       while (!done) {
-        if (state(pid) === "T") stoppedSeen++;
+        pids.forEach((pid, i) => {
+          if (state(pid) === "T") stoppedSeen[i]++;
+        });
         await new Promise((r) => setImmediate(r));
       }
       await reads;
-      const after = (await spinRow())!;
-      console.log(`spin preempted ${after.involuntary - before.involuntary} times for 300 ATA reads; seen stopped (T) ${stoppedSeen} times from the host`);
-      expect(after.involuntary - before.involuntary).toBeGreaterThanOrEqual(50);
-      expect(stoppedSeen).toBeGreaterThan(0);
-      // Continued: it computes again, and never stays stopped.
-      await waitUntil(() => (state(pid) !== "T" ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "spin continued" });
-      const s = (await sysGetProcesses(client.sys)).sched;
-      expect(s.stops).toBeGreaterThan(0);
-      expect(s.continues).toBeGreaterThan(0);
+      const after = await spinRows();
+      const summary = (await sysGetProcesses(client.sys)).sched;
+      const preempted = after.reduce((n, r, i) => n + r.involuntary - before[i].involuntary, 0);
+      console.log(`spin and spin2 preempted ${preempted} times over 300 ATA reads; seen stopped (T) from the host ${stoppedSeen.join(" and ")} times; the agent stopped ${summary.stops - summaryBefore.stops} and continued ${summary.continues - summaryBefore.continues}`);
+      expect(preempted).toBeGreaterThanOrEqual(50); // every read preempts the one running
+      expect(stoppedSeen[0]).toBeGreaterThan(0);
+      expect(stoppedSeen[1]).toBeGreaterThan(0);
+      expect(summary.stops).toBeGreaterThan(summaryBefore.stops);
+      expect(summary.continues).toBeGreaterThan(summaryBefore.continues);
+      expect(after.every((r, i) => r.cpu_ms > before[i].cpu_ms)).toBe(true); // both computed: turns, not starvation
       await waitUntil(async () => ((await sysGetProcesses(client.sys)).sched.policy === "server" ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "sched's policy in force" });
+      // spin2's container goes: spin has the CPU alone and is never left stopped.
+      docker("rm", "-f", containers.pop()!);
+      await waitUntil(() => (state(pids[0]) !== "T" ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "spin continued" });
+      await waitUntil(async () => ((await spinRows()).find((r) => r.label === "spin")?.state === "running" ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "spin running alone" });
     } finally {
-      docker("rm", "-f", container);
+      for (const c of containers) docker("rm", "-f", c);
     }
   });
 
