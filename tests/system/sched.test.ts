@@ -2,6 +2,7 @@
 // (SIGSTOP/SIGCONT), shares the one mkos CPU by weight, keeps drivers ahead of them, and
 // gives a blocked program nothing. CPU time is read from /proc, not from the kernel's books.
 import type { ChildProcess } from "node:child_process";
+import { setPriority } from "node:os";
 import { relative } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MkError, niceWeight, Sched, SysCall, type KernelEvent, type ProcessInfo } from "#abi";
@@ -225,6 +226,21 @@ describe("scheduling (process mode)", () => {
     const range = runMkctl(ts, "nice", "hog1", "40");
     expect(range.status).toBe(64);
     expect(range.stderr).toMatch(/integer from -20 to 19/);
+  });
+
+  it("sched - a hostile program that raises its own Linux priority is set back to nice 19, and the event stream says so", async () => {
+    const hog = await program("hog1");
+    await registered("hog1");
+    await waitUntil(() => (readProcStat(hog.pid!)?.nice === 19 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "hog1 at nice 19" });
+    const events: KernelEvent[] = [];
+    const follower = await followEvents(client.sys, (ev) => void (ev.kind === "sched" && events.push(ev)));
+    try {
+      setPriority(hog.pid!, -5); // what a root program could do to itself
+      await waitUntil(() => (readProcStat(hog.pid!)?.nice === 19 ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "hog1 set back to nice 19" });
+      await waitUntil(() => (events.some((e) => /raised its Linux nice to -5: set back to 19/.test(e.detail ?? "")) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the event" });
+    } finally {
+      await follower.stop();
+    }
   });
 
   it("sched - with sched dead the kernel goes on round robin; when rs has restarted it, sched's policy is back", async () => {

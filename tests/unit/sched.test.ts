@@ -71,7 +71,7 @@ class FakeControl implements ProcessControl {
   sample(pid: number): ProcSample | undefined {
     const p = this.procs.get(pid);
     if (!p) return undefined;
-    return { state: p.stopped || p.externallyStopped ? "T" : p.computing ? "R" : "S", cpuNs: p.cpuNs };
+    return { state: p.stopped || p.externallyStopped ? "T" : p.computing ? "R" : "S", cpuNs: p.cpuNs, nice: p.hostNice };
   }
   /** Computing user programs the scheduler controls that are not stopped. */
   runningComputers(): number {
@@ -241,6 +241,20 @@ describe("scheduler (mechanism)", () => {
     await run(20);
     expect(row("hog").state).toBe("running");
     expect(control.log.filter((l) => l.endsWith(" hog"))).toEqual([]); // never signalled
+  });
+
+  it("sched - a program that raises its own host priority is set back and loses lazy preemption: a driver's request stops it at once", async () => {
+    const hog = proc("hog", "user", true);
+    proc("ata", "driver", false);
+    await run(50);
+    hog.hostNice = -5; // renice -5 by its own hand (root can)
+    await run(10);
+    expect(hog.hostNice).toBe(19);
+    expect(events.some((e) => /hog: raised its Linux nice to -5/.test(e))).toBe(true);
+    const e = sched.enter("ata#1", "client#1", true);
+    expect(hog.stopped).toBe(true);
+    e.release();
+    expect(hog.stopped).toBe(false);
   });
 
   it("sched - a lazily preempted program never makes more than cpus user programs compute: another program's turn stops it at once", async () => {

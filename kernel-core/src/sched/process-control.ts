@@ -18,6 +18,8 @@ export interface ProcSample {
   state: string;
   /** CPU time used so far, in nanoseconds. */
   cpuNs: number;
+  /** Its Linux nice value now, where the controller can see it. */
+  nice?: number;
 }
 
 /** The scheduler's hands: a test gives it a fake one. */
@@ -96,7 +98,7 @@ export class SignalControl implements ProcessControl {
     } catch {
       cpuNs = (Number(f[11]) + Number(f[12])) * CLK_TCK_NS;
     }
-    return { state: f[0], cpuNs: Number.isFinite(cpuNs) ? cpuNs : 0 };
+    return { state: f[0], cpuNs: Number.isFinite(cpuNs) ? cpuNs : 0, nice: Number(f[16]) };
   }
 
   setHostNice(pid: number, nice: number): boolean {

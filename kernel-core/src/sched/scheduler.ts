@@ -66,6 +66,11 @@ interface Proc {
   stopped: boolean;
   /** A user program preempted by a driver or server and not stopped yet (ms): stopped a tick period later. */
   preemptedAt?: number;
+  /**
+   * It raised its own Linux priority above what the kernel set (a root process in process
+   * mode can): lazy preemption trusts the host's priority, so it is stopped at once instead.
+   */
+  reniced: boolean;
   /** Stopped by someone else (a chaos hang): never continued by the scheduler, not runnable. */
   frozen: boolean;
   /** The tick of the last continue (an agent acts a moment later). */
@@ -83,8 +88,9 @@ interface Proc {
   askingPolicy: boolean;
   /** Messages held for it (a driver or server that may not run yet): each resolved when it is dispatched. */
   held: (() => void)[];
-  /** The host nice value set for it. */
+  /** The host nice value set for it, and the tick it was set at (an agent acts a moment later). */
   hostNice?: number;
+  niceTick: number;
   window: { at: number; cpuNs: number; pct: number };
 }
 
@@ -122,7 +128,7 @@ const IDLE_SAMPLE_TICKS = 10;
 export const HOLD_MAX_MS = 500;
 /** MINIX's balance_queues: every this many ms a process below its class's queue rises one. */
 const BALANCE_MS = 5000;
-/** Ticks after a continue during which a T in /proc is still the scheduler's own stop. */
+/** Ticks after a continue (or a nice value set) during which /proc may still show what was before. */
 const CONT_GRACE_TICKS = 3;
 
 /** A sendrec in the kernel: released when answered (or failed). */
@@ -194,7 +200,7 @@ export class Scheduler {
     this.procs.set(e.key, {
       key: e.key, label: e.label, pid: e.pid, placement: e.placement, cls: d.cls, controllable,
       basePriority: base, baseQuantumMs: quantum, priority: base, quantumMs: quantum, leftMs: quantum, seq: ++this.seq,
-      pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, frozen: false, contTick: -Infinity, gone: false,
+      pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, reniced: false, niceTick: 0, frozen: false, contTick: -Infinity, gone: false,
       cpuNs: 0, voluntary: 0, involuntary: 0, blockedSinceExpiry: 0, askingPolicy: false, held: [], window: { at: now, cpuNs: 0, pct: 0 },
     });
     this.applyHostNice(this.procs.get(e.key)!);
@@ -305,6 +311,7 @@ export class Scheduler {
       p.lastCpuNs = s.cpuNs;
       p.sampledAt = now;
       p.cpuNs += used;
+      if (s.nice !== undefined && p.hostNice !== undefined && s.nice < p.hostNice && this.ticks - p.niceTick > CONT_GRACE_TICKS) this.reniced(p, s.nice);
       const stoppedNow = s.state === "T" || s.state === "t";
       if (stoppedNow && !p.stopped && this.ticks - p.contTick > CONT_GRACE_TICKS) p.frozen = true;
       else if (!stoppedNow) p.frozen = false;
@@ -464,7 +471,7 @@ export class Scheduler {
         p.involuntary++;
       }
       if (p.cls !== "user") continue;
-      if ((displaced || p.preemptedAt !== undefined) && room > 0) {
+      if ((displaced || p.preemptedAt !== undefined) && room > 0 && !p.reniced) {
         room--;
         p.preemptedAt ??= this.o.clock.now();
       } else this.stopNow(p);
@@ -489,10 +496,25 @@ export class Scheduler {
     for (const go of held) go();
   }
 
+  /** p runs at a higher host priority than the kernel set: set it back, and never preempt p lazily again. */
+  private reniced(p: Proc, nice: number): void {
+    if (!p.reniced) {
+      this.o.log.warn({ endpoint: p.key, pid: p.pid, nice, want: p.hostNice }, "a process raised its own host priority: set back, and stopped at once whenever it is preempted");
+      this.o.event?.(this.info(p), `raised its Linux nice to ${nice}: set back to ${p.hostNice}, no lazy preemption`);
+    }
+    p.reniced = true;
+    p.hostNice = undefined;
+    this.applyHostNice(p);
+    if (p.preemptedAt !== undefined) this.stopNow(p);
+  }
+
   private applyHostNice(p: Proc): void {
     if (!p.controllable) return;
     const n = hostNice(p.cls);
-    if (n !== p.hostNice && this.o.control.setHostNice(p.pid, n)) p.hostNice = n;
+    if (n !== p.hostNice && this.o.control.setHostNice(p.pid, n)) {
+      p.hostNice = n;
+      p.niceTick = this.ticks;
+    }
   }
 
   private stopNow(p: Proc): void {
