@@ -29,11 +29,12 @@ export function niceWeight(nice: number): number {
 
 /**
  * A process's scheduling state. running: on one of the `cpus`; ready: a driver or server
- * that is runnable and waits for a CPU (never stopped: its messages wait in the kernel);
- * preempted: a user program that is runnable and stopped by the scheduler (SIGSTOP: T in
- * /proc); reply: blocked in sendrec, waiting for
- * its answer; receiving: blocked with no message to handle; free: runs outside the
- * scheduler (inside kernel-core, or a process the kernel cannot verify and so never stops).
+ * that is runnable and waits for a CPU (never stopped: its messages wait in the kernel), or
+ * a user program a driver or server took the CPU from a moment ago (lazy preemption: not
+ * stopped yet, R in /proc); preempted: a user program that is runnable and stopped by the
+ * scheduler (SIGSTOP: T in /proc); reply: blocked in sendrec, waiting for its answer;
+ * receiving: blocked with no message to handle; free: runs outside the scheduler (inside
+ * kernel-core, or a process the kernel cannot verify and so never stops).
  */
 export type ProcState = "running" | "ready" | "preempted" | "reply" | "receiving" | "free";
 

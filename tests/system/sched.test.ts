@@ -2,6 +2,7 @@
 // (SIGSTOP/SIGCONT), shares the one mkos CPU by weight, keeps drivers ahead of them, and
 // gives a blocked program nothing. CPU time is read from /proc, not from the kernel's books.
 import type { ChildProcess } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { setPriority } from "node:os";
 import { relative } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -228,10 +229,19 @@ describe("scheduling (process mode)", () => {
     expect(range.stderr).toMatch(/integer from -20 to 19/);
   });
 
-  it("sched - a hostile program that raises its own Linux priority is set back to nice 19, and the event stream says so", async () => {
+  it("sched - a user program runs at Linux nice 19 in every thread; a hostile one that raises its own priority is set back, and the event stream says so", async () => {
     const hog = await program("hog1");
     await registered("hog1");
+    const threadNices = () => readdirSync(`/proc/${hog.pid}/task`).map((t) => readProcStat(Number(t))?.nice);
     await waitUntil(() => (readProcStat(hog.pid!)?.nice === 19 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "hog1 at nice 19" });
+    const nices = threadNices();
+    expect(nices.length).toBeGreaterThan(1); // Node's own threads too
+    expect(nices.every((n) => n === 19)).toBe(true);
+    if (process.getuid?.() !== 0) {
+      // Only root may raise a priority: the attack cannot even be tried.
+      expect(() => setPriority(hog.pid!, -5)).toThrow();
+      return;
+    }
     const events: KernelEvent[] = [];
     const follower = await followEvents(client.sys, (ev) => void (ev.kind === "sched" && events.push(ev)));
     try {

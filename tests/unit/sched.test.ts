@@ -257,19 +257,108 @@ describe("scheduler (mechanism)", () => {
     expect(hog.stopped).toBe(false);
   });
 
-  it("sched - a lazily preempted program never makes more than cpus user programs compute: another program's turn stops it at once", async () => {
-    const a = proc("a", "user", true, { quantumMs: 30 });
-    const b = proc("b", "user", true, { quantumMs: 30 });
-    proc("ata", "driver", false);
-    await run(10);
+  it("sched - a lazily preempted program whose quantum runs out behind the driver is stopped before the next program is continued", async () => {
+    const a = proc("a", "user", true, { quantumMs: 20 });
+    const b = proc("b", "user", true, { quantumMs: 20 });
+    const ata = proc("ata", "driver", false);
+    await run(20);
+    clock.advance(1);
+    control.run(1);
+    const { release } = sched.enter("ata#1", "client#1", true);
+    ata.computing = true;
+    expect(row("a").state).toBe("ready");
+    clock.advance(9);
+    control.run(9); // a computes on behind the driver (the host's share), charged for it
+    sched.tick(); // 9 ms: less than a period, still lazy; a's quantum is gone
+    expect(a.stopped).toBe(false);
+    ata.computing = false;
+    control.log.length = 0;
+    release();
+    expect(control.log).toEqual(["stop a", "cont b"]);
+    expect(control.runningComputers()).toBe(1);
+    expect([a.stopped, b.stopped]).toEqual([true, false]);
+  });
+
+  it("sched - a lazily preempted program the host starves behind the driver stays runnable and counted: it cannot compute beside the next program", async () => {
+    const a = proc("a", "user", true);
+    const b = proc("b", "user", true);
+    const ata = proc("ata", "driver", false);
+    await run(20);
     expect([a.stopped, b.stopped]).toEqual([false, true]);
     const { release } = sched.enter("ata#1", "client#1", true);
-    expect([a.stopped, b.stopped]).toEqual([false, true]); // a preempted lazily, b still stopped
-    await run(40); // a computes on behind the driver, charged its CPU, until its quantum is gone
+    ata.computing = true;
+    a.computing = false; // nice 19 behind a nice-0 driver: next to no CPU at this tick
+    clock.advance(5);
+    control.run(5);
+    sched.tick();
+    expect(row("a").state).toBe("ready"); // not "receiving": it is runnable, only starved
+    expect(row("a").stat).toBe("R");
+    ata.computing = false;
     release();
-    expect(row("b").state).toBe("running");
-    expect([a.stopped, b.stopped]).toEqual([true, false]); // stopped before b was continued (run() checks the count every tick)
-    expect(control.log.slice(-2)).toEqual(["stop a", "cont b"]);
+    a.computing = true;
+    expect(control.runningComputers()).toBeLessThanOrEqual(1);
+    await run(50);
+  });
+
+  it("sched - a program that raises its own priority while lazily preempted is stopped once, at the next tick", async () => {
+    const hog = proc("hog", "user", true);
+    const ata = proc("ata", "driver", false);
+    await run(50);
+    sched.enter("ata#1", "client#1", true);
+    ata.computing = true;
+    hog.hostNice = -5;
+    control.log.length = 0;
+    const before = sched.summary().stops;
+    clock.advance(5);
+    control.run(5);
+    sched.tick(); // half a period: stopped anyway, it no longer trusts the host's priority
+    expect(control.log.filter((l) => l === "stop hog")).toEqual(["stop hog"]);
+    expect(sched.summary().stops - before).toBe(1);
+    expect(hog.hostNice).toBe(19);
+  });
+
+  it("sched - a program that raises its priority again and again is set back at every look, with one event", async () => {
+    const hog = proc("hog", "user", true);
+    await run(50);
+    let raised = 0;
+    for (let i = 0; i < 40; i++) {
+      hog.hostNice = -5;
+      await run(10);
+      if (hog.hostNice < 19) raised++;
+    }
+    expect(raised).toBe(0);
+    expect(events.filter((e) => /raised its Linux nice/.test(e))).toHaveLength(1);
+  });
+
+  it("sched - a host nice that could not be set (the agent reconnecting) is set at a later look", async () => {
+    const real = control.setHostNice.bind(control);
+    let up = false;
+    control.setHostNice = (pid, n) => (up ? real(pid, n) : false);
+    const hog = proc("hog", "user", true);
+    await run(50);
+    expect(hog.hostNice).toBeUndefined();
+    up = true;
+    await run(20);
+    expect(hog.hostNice).toBe(19);
+  });
+
+  it("sched - a nice the agent has not applied yet is not taken for the program raising its own", async () => {
+    const pending: (() => void)[] = [];
+    const real = control.setHostNice.bind(control);
+    control.setHostNice = (pid, n) => {
+      pending.push(() => real(pid, n));
+      return true;
+    };
+    const hog = proc("hog", "user", true);
+    hog.hostNice = 0; // what it started with
+    proc("ata", "driver", false);
+    await run(400); // the agent is slow
+    for (const f of pending.splice(0)) f();
+    await run(20);
+    expect(events.filter((e) => /raised its Linux nice/.test(e))).toEqual([]);
+    const e = sched.enter("ata#1", "client#1", true);
+    expect(hog.stopped).toBe(false); // still preempted lazily
+    e.release();
   });
 
   it("sched - a message for a server that may not run yet is held in the kernel, by priority, and handed over when the server is dispatched; a server is never stopped", async () => {

@@ -10,11 +10,10 @@
 // stopped: nothing stays frozen.
 import { chmodSync, chownSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
-import { setPriority } from "node:os";
 import { createLogger, LogLimiter } from "#base/log.ts";
 import { systemClock } from "#base/clock.ts";
 import { onShutdown } from "#base/shutdown.ts";
-import { parseUids, procUid, schedulableUids } from "./process-control.ts";
+import { parseUids, procUid, schedulableUids, setNiceAllThreads } from "./process-control.ts";
 
 const log = createLogger("cpu-agent", "cpu");
 const limiter = new LogLimiter(systemClock);
@@ -45,7 +44,7 @@ function serve(sock: Socket): void {
       } else if (cmd === "cont") {
         process.kill(pid, "SIGCONT");
         stopped.delete(pid);
-      } else if (cmd === "nice" && /^[0-9]{1,2}$/.test(b ?? "")) setPriority(pid, Math.min(19, Number(b)));
+      } else if (cmd === "nice" && /^[0-9]{1,2}$/.test(b ?? "")) setNiceAllThreads(pid, Math.min(19, Number(b))); // every thread
       // SYS_KILL (chaos): a hang it sends is not this agent's to continue at close.
       else if (cmd === "kill" && KILL_SIGNALS.includes(b ?? "")) process.kill(pid, b as NodeJS.Signals);
       else refuse(line, "unknown command");

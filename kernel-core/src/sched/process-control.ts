@@ -18,7 +18,7 @@ export interface ProcSample {
   state: string;
   /** CPU time used so far, in nanoseconds. */
   cpuNs: number;
-  /** Its Linux nice value now, where the controller can see it. */
+  /** Its (main thread's) Linux nice value now, where the controller can see it. */
   nice?: number;
 }
 
@@ -55,6 +55,30 @@ function statFields(pid: number): string[] | undefined {
 }
 
 const CLK_TCK_NS = 10_000_000; // USER_HZ 100 on Linux
+
+/**
+ * Sets the Linux nice value of every thread of pid (nice is per thread: setpriority on the
+ * pid alone leaves the threads a Node process started before it, V8's and libuv's, where
+ * they were; threads started later inherit it). Throws if pid itself cannot be changed.
+ */
+export function setNiceAllThreads(pid: number, nice: number): void {
+  setPriority(pid, nice);
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return; // gone meanwhile
+  }
+  for (const t of tids) {
+    const tid = Number(t);
+    if (!Number.isInteger(tid) || tid === pid) continue;
+    try {
+      setPriority(tid, nice);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+}
 
 /** What /proc/<pid>/stat says of a process (all threads): state letter, user + system CPU in ms, Linux nice; undefined once it is gone. */
 export function readProcStat(pid: number): { state: string; cpuMs: number; nice: number } | undefined {
@@ -104,7 +128,7 @@ export class SignalControl implements ProcessControl {
   setHostNice(pid: number, nice: number): boolean {
     if (!this.knows(pid)) return false;
     try {
-      setPriority(pid, nice);
+      setNiceAllThreads(pid, nice);
       return true;
     } catch {
       return false; // gone, or not ours to change

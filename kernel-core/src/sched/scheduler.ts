@@ -12,8 +12,8 @@
 // dispatched. A driver or server dispatched over a user program preempts it lazily: the
 // program loses its CPU in the table at once, the host's priority (Linux nice 19 against
 // 0) runs the driver first, and the program is really stopped only if it is still
-// preempted a tick period later (a request that lasts a millisecond costs no signal; two
-// signals cost more than the request). PIT ticks charge the running processes their CPU
+// preempted at the first tick a tick period or more later (a request that lasts a
+// millisecond costs no signal; two signals cost more than the request). PIT ticks charge the running processes their CPU
 // time; one whose quantum runs out goes to the back of its queue, and the sched server is
 // told so (it may answer with SYS_SCHEDULE); without sched the kernel goes on round robin
 // with the settings it has.
@@ -64,7 +64,10 @@ interface Proc {
   running: boolean;
   /** Stopped by the scheduler. */
   stopped: boolean;
-  /** A user program preempted by a driver or server and not stopped yet (ms): stopped a tick period later. */
+  /**
+   * A user program that lost its CPU and is not stopped yet (ms): runnable, counted
+   * against `cpus`, and stopped at the first tick a tick period later (lazy preemption).
+   */
   preemptedAt?: number;
   /**
    * It raised its own Linux priority above what the kernel set (a root process in process
@@ -88,9 +91,9 @@ interface Proc {
   askingPolicy: boolean;
   /** Messages held for it (a driver or server that may not run yet): each resolved when it is dispatched. */
   held: (() => void)[];
-  /** The host nice value set for it, and the tick it was set at (an agent acts a moment later). */
+  /** The host nice value set for it, and whether /proc has shown it since (an agent acts a moment later). */
   hostNice?: number;
-  niceTick: number;
+  niceSeen: boolean;
   window: { at: number; cpuNs: number; pct: number };
 }
 
@@ -128,7 +131,7 @@ const IDLE_SAMPLE_TICKS = 10;
 export const HOLD_MAX_MS = 500;
 /** MINIX's balance_queues: every this many ms a process below its class's queue rises one. */
 const BALANCE_MS = 5000;
-/** Ticks after a continue (or a nice value set) during which /proc may still show what was before. */
+/** Ticks after a continue during which a T in /proc is still the scheduler's own stop. */
 const CONT_GRACE_TICKS = 3;
 
 /** A sendrec in the kernel: released when answered (or failed). */
@@ -200,7 +203,7 @@ export class Scheduler {
     this.procs.set(e.key, {
       key: e.key, label: e.label, pid: e.pid, placement: e.placement, cls: d.cls, controllable,
       basePriority: base, baseQuantumMs: quantum, priority: base, quantumMs: quantum, leftMs: quantum, seq: ++this.seq,
-      pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, reniced: false, niceTick: 0, frozen: false, contTick: -Infinity, gone: false,
+      pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, reniced: false, niceSeen: false, frozen: false, contTick: -Infinity, gone: false,
       cpuNs: 0, voluntary: 0, involuntary: 0, blockedSinceExpiry: 0, askingPolicy: false, held: [], window: { at: now, cpuNs: 0, pct: 0 },
     });
     this.applyHostNice(this.procs.get(e.key)!);
@@ -237,6 +240,7 @@ export class Scheduler {
     if (s) {
       s.waitingOut++;
       s.busy = false; // it trapped into sendrec: presumed blocked until a tick sees it compute
+      s.preemptedAt = undefined; // and so is no longer computing behind a driver
     }
     // Who runs can change only when a process the scheduler controls changed.
     const matters = d?.controllable === true || s?.controllable === true;
@@ -311,7 +315,7 @@ export class Scheduler {
       p.lastCpuNs = s.cpuNs;
       p.sampledAt = now;
       p.cpuNs += used;
-      if (s.nice !== undefined && p.hostNice !== undefined && s.nice < p.hostNice && this.ticks - p.niceTick > CONT_GRACE_TICKS) this.reniced(p, s.nice);
+      this.checkHostNice(p, s.nice);
       const stoppedNow = s.state === "T" || s.state === "t";
       if (stoppedNow && !p.stopped && this.ticks - p.contTick > CONT_GRACE_TICKS) p.frozen = true;
       else if (!stoppedNow) p.frozen = false;
@@ -345,10 +349,10 @@ export class Scheduler {
     }
     this.balance(now);
     this.reschedule();
-    // A program a driver or server preempted a tick period ago or more, still not given its
-    // CPU back: the driver computes for long, so the program is really stopped.
+    // A program preempted a tick period ago or more and still not given its CPU back (a
+    // driver computes for long), or one that raised its own priority: really stopped.
     for (const p of this.procs.values()) {
-      if (p.preemptedAt !== undefined && now - p.preemptedAt >= tickMs) this.stopNow(p);
+      if (p.preemptedAt !== undefined && (p.reniced || now - p.preemptedAt >= tickMs)) this.stopNow(p);
     }
     // Told after the table is consistent: a message to sched enters the trap path.
     for (const p of expired) this.askPolicy(p);
@@ -427,7 +431,9 @@ export class Scheduler {
 
   private runnable(p: Proc): boolean {
     if (p.frozen || p.gone) return false;
-    if (p.stopped || p.held.length > 0) return true; // stopped while runnable, or messages wait for it
+    // Stopped while runnable, preempted while computing (the host may starve it behind the
+    // driver: it still is), or messages wait for it.
+    if (p.stopped || p.preemptedAt !== undefined || p.held.length > 0) return true;
     // Seen computing: runnable whatever its messages say (a Node process computes while a
     // sendrec of its is outstanding).
     if (p.busy) return true;
@@ -437,22 +443,18 @@ export class Scheduler {
 
   /**
    * Who runs: the `cpus` best runnable, controllable processes. Stops first, then
-   * continues, so that more than `cpus` user programs never compute at once. A user
-   * program that only a driver or server displaced is preempted lazily (not stopped yet,
-   * see preemptedAt) while that keeps the user programs that are not stopped within
-   * `cpus`; otherwise (a user program's turn, or no room) it is stopped at once.
+   * continues, so that the user programs not stopped stay within `cpus`. A user program
+   * that loses its CPU is preempted lazily (not stopped yet, see preemptedAt) while room is
+   * left, which is when a driver or server took the CPU; when another user program takes
+   * it, or the program raised its own priority, it is stopped at once.
    */
   private reschedule(): void {
     if (!this.o.enabled) return;
     const runnable: Proc[] = [];
     for (const p of this.procs.values()) {
       if (!p.controllable) continue;
-      if (this.runnable(p)) {
-        runnable.push(p);
-        continue;
-      }
-      p.preemptedAt = undefined; // blocked: nothing left to preempt
-      if (p.running) {
+      if (this.runnable(p)) runnable.push(p);
+      else if (p.running) {
         p.running = false; // it blocked: a voluntary switch
         p.voluntary++;
         p.blockedSinceExpiry++;
@@ -496,8 +498,20 @@ export class Scheduler {
     for (const go of held) go();
   }
 
-  /** p runs at a higher host priority than the kernel set: set it back, and never preempt p lazily again. */
-  private reniced(p: Proc, nice: number): void {
+  /**
+   * At each look: the host nice is set again if setting it failed (an agent reconnecting),
+   * and a user program seen at the value set and later above it (it raised its own
+   * priority) is set back each time and never preempted lazily again. Until /proc has shown
+   * the value set, a lower one is the agent not having acted yet, not the program.
+   */
+  private checkHostNice(p: Proc, nice: number | undefined): void {
+    if (p.hostNice === undefined) return this.applyHostNice(p);
+    if (nice === undefined) return;
+    if (nice === p.hostNice) {
+      p.niceSeen = true;
+      return;
+    }
+    if (p.cls !== "user" || !p.niceSeen || nice > p.hostNice) return;
     if (!p.reniced) {
       this.o.log.warn({ endpoint: p.key, pid: p.pid, nice, want: p.hostNice }, "a process raised its own host priority: set back, and stopped at once whenever it is preempted");
       this.o.event?.(this.info(p), `raised its Linux nice to ${nice}: set back to ${p.hostNice}, no lazy preemption`);
@@ -505,16 +519,12 @@ export class Scheduler {
     p.reniced = true;
     p.hostNice = undefined;
     this.applyHostNice(p);
-    if (p.preemptedAt !== undefined) this.stopNow(p);
   }
 
   private applyHostNice(p: Proc): void {
     if (!p.controllable) return;
     const n = hostNice(p.cls);
-    if (n !== p.hostNice && this.o.control.setHostNice(p.pid, n)) {
-      p.hostNice = n;
-      p.niceTick = this.ticks;
-    }
+    if (n !== p.hostNice && this.o.control.setHostNice(p.pid, n)) p.hostNice = n;
   }
 
   private stopNow(p: Proc): void {
