@@ -5,7 +5,7 @@
 // for `docker kill` and for a hang (SIGSTOP); a `docker stop` is a stop by hand that rs
 // leaves alone, and after a `docker start` rs supervises the container again.
 import { execFileSync } from "node:child_process";
-import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from "testcontainers";
+import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment, type WaitStrategy } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cdev } from "#abi";
 import { systemClock } from "#base/clock.ts";
@@ -33,6 +33,38 @@ let stack: StartedDockerComposeEnvironment;
 let client: RunningService;
 let disk: BdevClient;
 
+/**
+ * Wait.forHealthCheck(), but a container that ends unhealthy (or exited) fails with its
+ * state and last log lines in the error: compose removes it before anyone could look.
+ */
+function healthOrLogs(): WaitStrategy {
+  const inner = Wait.forHealthCheck();
+  const s: WaitStrategy = {
+    async waitUntilReady(container, boundPorts, startTime) {
+      try {
+        await inner.waitUntilReady(container, boundPorts, startTime);
+      } catch (e) {
+        let detail: string;
+        try {
+          const state = docker("inspect", "-f", "{{.Name}} {{.State.Status}} exit {{.State.ExitCode}}", container.id);
+          const logs = execFileSync("docker", ["logs", "--tail", "15", container.id], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 });
+          detail = `${state}\n${logs}`;
+        } catch (err) {
+          detail = `(no state or logs: ${(err as Error).message})`;
+        }
+        throw new Error(`${(e as Error).message}: ${detail.slice(-3000)}`, { cause: e });
+      }
+    },
+    withStartupTimeout(ms) {
+      inner.withStartupTimeout(ms);
+      return s;
+    },
+    isStartupTimeoutSet: () => inner.isStartupTimeoutSet(),
+    getStartupTimeout: () => inner.getStartupTimeout(),
+  };
+  return s;
+}
+
 function environment(): DockerComposeEnvironment {
   let e = new DockerComposeEnvironment(ROOT, "docker-compose.yml")
     .withProjectName(PROJECT)
@@ -40,7 +72,7 @@ function environment(): DockerComposeEnvironment {
     .withStartupTimeout(180_000)
     .withWaitStrategy(name("config"), Wait.forOneShotStartup())
     .withWaitStrategy(name("disk-owner"), Wait.forOneShotStartup());
-  for (const s of SERVICES) e = e.withWaitStrategy(name(s), Wait.forHealthCheck());
+  for (const s of SERVICES) e = e.withWaitStrategy(name(s), healthOrLogs());
   if (compose.version === 1) e = e.withClientOptions({ executable: { standalone: true, executablePath: "docker-compose" } });
   return e;
 }
@@ -205,6 +237,10 @@ describe("compose", () => {
     const j = await runExperiment(exp, { target });
     console.log(summary(j));
     const r = j.report;
+    // The demo workload was paused for the run (the fsck probes need no file open), and is not any more.
+    const demo = mkctlRun("workload", "--json");
+    console.log(`the demo workload after the campaign: ${demo.trim()}`);
+    expect(JSON.parse(demo.slice(demo.indexOf("{"))) as { paused_ms: number }).toMatchObject({ paused_ms: 0 });
     expect(j.status).toBe("completed");
     expect(r.faults_injected).toBeGreaterThanOrEqual(30);
     expect(r.ops_failed).toBe(0);

@@ -209,6 +209,9 @@ describe("dashboard", () => {
     const j = runMkctl(ts, "workload", "--json");
     expect(JSON.parse(j.stdout)).toMatchObject({ rate: 30, failed: 0 });
     expect(runMkctl(ts, "workload", "rate", "999").status).toBe(64);
+    const neg = runMkctl(ts, "workload", "rate", "-3");
+    expect(neg.status).toBe(64);
+    expect(neg.stderr.trim()).toMatch(/^mkctl: .*rate needs N, 0-200 operations per second, got "-3"$/);
   });
 
   it("dashboard - a request under another host name (DNS rebinding) or from another site's page is EACCES", async () => {
@@ -260,9 +263,12 @@ describe("dashboard", () => {
     expect(await post("api/experiments/nosuch", {})).toMatchObject({ status: 404, json: { error: { code: "ENOENT" } } });
     expect(await post("api/experiments/demo", {}, null)).toMatchObject({ status: 401 });
     const rate = (await state()).workload!.rate;
+    const demoStats = () => JSON.parse(runMkctl(ts, "workload", "--json").stdout) as { paused_ms: number; ops: number };
     const done = await streamUntil((e) => e.event === "experiment" && !e.data.includes('"running"'), 120_000, async () => {
       expect(await post("api/experiments/demo", {})).toMatchObject({ status: 202 });
       expect(await post("api/experiments/demo", {})).toMatchObject({ status: 409, json: { error: { code: "EBUSY" } } });
+      // The runner pauses the demo workload for the run (its fsck probe needs no file open).
+      await until(async () => (demoStats().paused_ms > 0 ? true : undefined), "the demo workload paused");
     });
     const journal = JSON.parse(done.data) as { name: string; status: string; report: { faults_injected: number; recoveries: number; ops_attempted: number; ops_failed: number; bytes_wrong: number }; summary: [string, string][] };
     expect(journal.name).toBe("demo");
@@ -272,8 +278,11 @@ describe("dashboard", () => {
     expect(journal.report.ops_failed).toBe(0);
     expect(journal.report.bytes_wrong).toBe(0);
     expect(journal.status, JSON.stringify(journal.summary)).toBe("completed");
-    // The demo workload goes on at its rate afterwards.
+    // The demo workload goes on at its rate afterwards, its pause ended with the run.
     await until(async () => ((await state()).workload?.rate === rate ? true : undefined), "the workload's rate restored");
+    const after = demoStats();
+    expect(after.paused_ms).toBe(0);
+    await until(async () => (demoStats().ops > after.ops + 3 ? true : undefined), "the demo workload working again");
   });
 
   it("dashboard - SYS_KILL refuses kernel-core, labels outside the caller's ipc and callers without the grant", async () => {

@@ -1,17 +1,14 @@
 // Shipped chaos experiments run from the page: the chaos runner (#chaos) on the running
 // system, as the dashboard's own label (its privileges: chaos, kill, hwfault, events),
 // one at a time. Kills and hangs go through SYS_KILL; kernel-core's readiness and
-// incarnation come from the statistics stream. The demo workload pauses meanwhile (the
-// experiment runs its own verifying workloads, and its fsck probe needs no file open):
-// WORKLOAD_PAUSE, which expires by itself should this dashboard die mid-run, and is ended
-// when the experiment is. Start and end reach every page as `experiment`
-// events, and the end as a timeline entry.
+// incarnation come from the statistics stream. The runner pauses the demo workload
+// meanwhile (WORKLOAD_PAUSE, as for any experiment on a running system). Start and end
+// reach every page as `experiment` events, and the end as a timeline entry.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { MkError, Workload, WORKLOAD_MAX_PAUSE_MS } from "#abi";
+import { MkError } from "#abi";
 import { sysKill, type RunningService, type SystemTable } from "#libsys";
 import { loadExperiment, runExperiment, summaryRows, type ChaosTarget, type Experiment, type Journal } from "#chaos";
-import { WORKLOAD_LABEL } from "./actions.ts";
 import type { Model } from "./model.ts";
 
 export interface ExperimentEvent {
@@ -76,8 +73,6 @@ export class Experiments {
   }
 
   private async run(name: string, exp: Experiment, client: RunningService): Promise<void> {
-    const pause = (ms: number) => client.sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_PAUSE, { ms }, undefined, 5000).catch(() => undefined);
-    await pause(WORKLOAD_MAX_PAUSE_MS);
     try {
       const journal = await runExperiment(exp, { target: this.target(client), client });
       const r = journal.report;
@@ -88,8 +83,6 @@ export class Experiments {
       });
     } catch (e) {
       this.onEvent({ name, status: "aborted", summary: [["error", (e as Error).message]] });
-    } finally {
-      await pause(0);
     }
   }
 

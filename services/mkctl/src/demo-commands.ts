@@ -110,7 +110,7 @@ export async function workloadCommand(client: RunningService, args: string[], js
     console.log(JSON.stringify(s));
     return;
   }
-  console.log(`rate ${s.rate}/s  operations ${s.ops}  failed ${s.failed}  retried ${s.retried}  written ${s.bytes_written} B  verified ${s.bytes_verified} B  wrong ${s.bytes_wrong} B${s.last_error ? `\nlast error: ${s.last_error}` : ""}`);
+  console.log(`rate ${s.rate}/s  operations ${s.ops}  failed ${s.failed}  retried ${s.retried}  written ${s.bytes_written} B  verified ${s.bytes_verified} B  wrong ${s.bytes_wrong} B${(s.paused_ms ?? 0) > 0 ? `  paused ${Math.ceil(s.paused_ms! / 1000)} s more (an experiment runs)` : ""}${s.last_error ? `\nlast error: ${s.last_error}` : ""}`);
 }
 
 /**

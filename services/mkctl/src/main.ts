@@ -173,9 +173,9 @@ async function ps(runDir: string | undefined, json: boolean): Promise<void> {
 }
 
 function args() {
-  // mkctl nice LABEL -5: a negative value is a positional, not an option.
+  // mkctl nice LABEL -5 (and mkctl workload rate -3, refused by name): a negative value is a positional, not an option.
   const argv = process.argv.slice(2);
-  const negative = argv[0] === "nice" ? argv.filter((a) => /^-[0-9]+$/.test(a)) : [];
+  const negative = argv[0] === "nice" || argv[0] === "workload" ? argv.filter((a) => /^-[0-9]+$/.test(a)) : [];
   const rest = argv.filter((a) => !negative.includes(a) && !(negative.length > 0 && a === "--"));
   try {
     return parseArgs({

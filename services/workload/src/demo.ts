@@ -12,6 +12,8 @@ import { FileWorkload } from "./file-workload.ts";
 
 export const DEMO_ROOT = "/demo";
 const RATE_FILE = `${DEMO_ROOT}/rate`;
+/** Longest a WORKLOAD_PAUSE waits for the operation under way to finish before it answers. */
+const SETTLE_MAX_MS = 5000;
 
 /** MK_WORKLOAD_RATE: the rate until one is set (compose: a gentle one; mkctl up: 0 unless --demo). */
 export function rateFromEnv(v = process.env.MK_WORKLOAD_RATE ?? "0"): number {
@@ -58,6 +60,7 @@ export class DemoWorkload {
         [Workload.WORKLOAD_PAUSE]: async (req) => {
           this.pause(req.args.ms);
           this.sys.log.info({ ms: req.args.ms, source: req.source }, req.args.ms === 0 ? "workload pause ended by %s" : "workload paused for %d ms by %s", ...(req.args.ms === 0 ? [req.source] : [req.args.ms, req.source]));
+          if (req.args.ms > 0) await this.settled();
           return { args: {} };
         },
         [Workload.WORKLOAD_STATS]: async () => {
@@ -80,6 +83,17 @@ export class DemoWorkload {
       if (seq === this.setSeq) await this.fs.writeFile(RATE_FILE, String(rate));
     } catch (e) {
       this.sys.log.warn({ err: (e as Error).message }, "rate not kept in %s", RATE_FILE);
+    }
+  }
+
+  /**
+   * Until the operation under way (if any) has finished, at most SETTLE_MAX_MS: a pause is
+   * answered when no file of the workload's is open (an fsck may follow at once).
+   */
+  private async settled(): Promise<void> {
+    const until = this.sys.clock.now() + SETTLE_MAX_MS;
+    while ((this.load?.unfinished ?? 0) > 0 && this.sys.clock.now() < until) {
+      await new Promise<void>((resolve) => this.sys.clock.setTimeout(resolve, 10));
     }
   }
 

@@ -188,7 +188,12 @@ export class FileWorkload {
     }
   }
 
-  /** The stats now, with operations still waiting counted as unfinished (the run is over). */
+  /** Operations under way now (the workers go on). */
+  get unfinished(): number {
+    return this.inFlight;
+  }
+
+  /** The stats now, with operations still waiting counted as unfinished (the run is over: the workers stop). */
   snapshot(): WorkloadStats {
     this.stopping = true;
     return { ...this.stats, ops_unfinished: this.inFlight };

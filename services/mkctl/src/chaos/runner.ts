@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cdev, Common, EMPTY, Fs, MkError, parseShape, RecoveryShape, Rs, type RecoveryRecord, type ServiceStatus } from "#abi";
+import { Cdev, Common, EMPTY, Fs, MkError, parseShape, RecoveryShape, Rs, WORKLOAD_MAX_PAUSE_MS, Workload as WorkloadMsg, type RecoveryRecord, type ServiceStatus } from "#abi";
 import { BdevClient, connectClient, FsClient, createLogger, followEvents, loadCredential, sysHwfault, systemClock, waitUntil, type Credential, type RunningService, type SystemTable } from "#libsys";
 import { LocalError } from "#base/errors.ts";
 import { StopWaiting } from "#base/wait.ts";
@@ -181,6 +181,19 @@ export function experimentSystemYaml(exp: Experiment): string {
   return yaml;
 }
 
+/** The demo workload's label (services/workload), paused while an experiment runs on a running system. */
+const DEMO_WORKLOAD = "workload";
+
+/** WORKLOAD_PAUSE for ms (0 ends it); false when the workload did not take it (not running, or not this client's to ask). */
+async function pauseDemo(c: RunningService, ms: number): Promise<boolean> {
+  try {
+    await c.sys.sendrec(DEMO_WORKLOAD, WorkloadMsg.WORKLOAD_PAUSE, { ms }, undefined, 10_000);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promise<Journal> {
   const say = o.log ?? (() => undefined);
   const started = Date.now();
@@ -220,10 +233,20 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   let files: FileWorkload | undefined;
   let stats: WorkloadStats | undefined;
   let fileStats: WorkloadStats | undefined;
+  let demoPaused = false;
   try {
     client = o.client ?? (await connectClient("chaos", sys.credential("chaos"), { log }));
     const c = client;
     await followEvents(c.sys, (ev) => void kernelBoots.add(ev.boot));
+    // A running system's demo workload (compose, mkctl up --demo) pauses for the run: the
+    // experiment runs its own verifying workloads, and its fsck probe needs no file open.
+    // The pause is answered once the workload's operation under way has finished, and
+    // expires by itself should the runner die; it is ended with the run.
+    if (!sys.booted && sys.table.services.has(DEMO_WORKLOAD)) {
+      demoPaused = true; // ended at the end even if its answer was lost: the pause may have taken
+      const took = await pauseDemo(c, WORKLOAD_MAX_PAUSE_MS);
+      say(took ? "the demo workload is paused for the run" : "the demo workload did not take the pause (not running?): going on");
+    }
     const kernelAlive = () => kernelPid !== undefined && sys.alive("kernel");
     const rsCall = async (type: number, args: Record<string, unknown>) => (await c.sys.sendrec("rs", type, args, undefined, 10_000)).args as Record<string, unknown>;
     const services = async () => ((await rsCall(Rs.RS_LIST, {})).services as ServiceStatus[]);
@@ -469,6 +492,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       });
       r.errors.push(...stats.errors.slice(0, 20 - r.errors.length));
     }
+    if (demoPaused && client) await pauseDemo(client, 0);
     if (client !== o.client) await client?.stop().catch(() => undefined);
     if (booted) {
       await booted.down().catch(() => undefined);
