@@ -265,7 +265,6 @@ async function costs(on: Phase, add: (path: string, samples: number[], base: num
   const after = (await sysGetProcesses(on.client.sys)).sched;
   say(`dispatch: ${after.stops - before.stops} stops and ${after.continues - before.continues} continues for ${readsN} sendrecs`);
   await stopPrograms(on);
-
 }
 
 type Shares = { weights: number[]; measured: number[]; jain: number; cpu_ms: number[] };

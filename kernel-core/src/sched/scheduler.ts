@@ -13,10 +13,10 @@
 // program loses its CPU in the table at once, the host's priority (Linux nice 19 against
 // 0) runs the driver first, and the program is really stopped only if it is still
 // preempted at the first tick a tick period or more later (a request that lasts a
-// millisecond costs no signal; two signals cost more than the request). PIT ticks charge the running processes their CPU
-// time; one whose quantum runs out goes to the back of its queue, and the sched server is
-// told so (it may answer with SYS_SCHEDULE); without sched the kernel goes on round robin
-// with the settings it has.
+// millisecond costs no signal; two signals cost more than the request). PIT ticks charge
+// the running processes their CPU time; one whose quantum runs out goes to the back of its
+// queue, and the sched server is told so (it may answer with SYS_SCHEDULE); without sched
+// the kernel goes on round robin with the settings it has.
 import {
   DEFAULT_QUANTUM_MS, MkError, NICE_MAX, NICE_MIN, NR_SCHED_QUEUES, QUANTUM_MAX_MS, QUANTUM_MIN_MS, SchedQueue,
   type ProcessInfo, type ProcState, type ReqArgs, type Sched, type SchedSummary,
