@@ -317,6 +317,14 @@ describe("scheduler (mechanism)", () => {
     expect(hog.hostNice).toBe(19);
   });
 
+  it("sched - a program that raises its priority before the kernel ever looked at it is set back all the same (the nice was set at once)", async () => {
+    const hog = proc("hog", "user", true);
+    hog.hostNice = -5; // at once, before the first tick
+    await run(10);
+    expect(hog.hostNice).toBe(19);
+    expect(events.some((e) => /hog: raised its Linux nice to -5/.test(e))).toBe(true);
+  });
+
   it("sched - a program that raises its priority again and again is set back at every look, with one event", async () => {
     const hog = proc("hog", "user", true);
     await run(50);
@@ -349,6 +357,7 @@ describe("scheduler (mechanism)", () => {
       pending.push(() => real(pid, n));
       return true;
     };
+    Object.assign(control, { niceLater: true }); // an agent: "asked", not "done"
     const hog = proc("hog", "user", true);
     hog.hostNice = 0; // what it started with
     proc("ata", "driver", false);

@@ -33,6 +33,8 @@ export interface ProcessControl {
   sample(pid: number): ProcSample | undefined;
   /** The host's own nice value for pid (how Linux weighs it against kernel-core, NATS and the emulator). */
   setHostNice(pid: number, nice: number): boolean;
+  /** setHostNice's true means "asked" (an agent acts a moment later), not "done". */
+  readonly niceLater?: boolean;
   /** The incarnation of pid is gone: forget what was verified of it. */
   forget?(pid: number): void;
   /** A signal from SYS_KILL (chaos) to a verified pid; false: it is gone. */
@@ -285,6 +287,7 @@ const AGENT_BACKLOG = 1024;
  * unix socket, in order; while the agent is away nothing is stopped (every call says no).
  */
 export class AgentControl extends SignalControl {
+  readonly niceLater = true;
   private readonly path: string;
   private readonly schedulable: Map<number, string>;
   private sock?: Socket;

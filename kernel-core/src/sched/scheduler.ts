@@ -501,8 +501,8 @@ export class Scheduler {
   /**
    * At each look: the host nice is set again if setting it failed (an agent reconnecting),
    * and a user program seen at the value set and later above it (it raised its own
-   * priority) is set back each time and never preempted lazily again. Until /proc has shown
-   * the value set, a lower one is the agent not having acted yet, not the program.
+   * priority) is set back each time and never preempted lazily again. Through an agent,
+   * until /proc has shown the value set, a lower one is the agent not having acted yet.
    */
   private checkHostNice(p: Proc, nice: number | undefined): void {
     if (p.hostNice === undefined) return this.applyHostNice(p);
@@ -524,7 +524,12 @@ export class Scheduler {
   private applyHostNice(p: Proc): void {
     if (!p.controllable) return;
     const n = hostNice(p.cls);
-    if (n !== p.hostNice && this.o.control.setHostNice(p.pid, n)) p.hostNice = n;
+    if (n !== p.hostNice && this.o.control.setHostNice(p.pid, n)) {
+      p.hostNice = n;
+      // Set at once (process mode): a higher priority seen from now on is the program's own
+      // doing, even if no look came between. Through an agent: only once /proc has shown it.
+      if (!this.o.control.niceLater) p.niceSeen = true;
+    }
   }
 
   private stopNow(p: Proc): void {
