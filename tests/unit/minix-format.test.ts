@@ -128,6 +128,30 @@ describe("minix on damaged disks", () => {
     return { bytes: dev.bytes.slice(), sb: { ...sb }, rootZone, indirect };
   }
 
+  it("minix - a directory whose size byte is flipped to gigabytes is EUCLEAN at once, not a walk over its holes", async () => {
+    const base = await baseImage();
+    const table = (START_BLOCK + base.sb.imapBlocks + base.sb.zmapBlocks) * 1024;
+    const copy = () => {
+      const dev = new MemoryBlockDevice(4096);
+      dev.bytes.set(base.bytes);
+      return dev;
+    };
+    const root = copy();
+    root.bytes[table + 11] = 223; // the root inode's size, its high byte: 3.7 GB
+    const damaged = await MinixFs.mount(root, { clock });
+    await expect(damaged.readdir(1, 0, 100)).rejects.toMatchObject({ errno: "EUCLEAN", message: expect.stringContaining("directory inode 1 claims 37") });
+    await expect(damaged.lookup(1, "dir")).rejects.toMatchObject({ errno: "EUCLEAN" });
+    await expect(damaged.create(1, "new", 0o644)).rejects.toMatchObject({ errno: "EUCLEAN" });
+    const probe = await MinixFs.mount(copy(), { clock });
+    const dirIno = (await probe.lookup(1, "dir")).ino;
+    const sub = copy();
+    sub.bytes[table + (dirIno - 1) * INODE_SIZE + 11] = 200;
+    const fs = await MinixFs.mount(sub, { clock });
+    await expect(fs.lookup(dirIno, "big")).rejects.toMatchObject({ errno: "EUCLEAN" });
+    await expect(fs.readdir(dirIno, 0, 100)).rejects.toMatchObject({ errno: "EUCLEAN" });
+    expect((await fs.readdir(1, 0, 100)).entries.map((e) => e.name)).toContain("dir"); // the rest of the disk serves on
+  });
+
   it("minix - mount, the operations and fsck on a disk with random bytes flipped throw only MkError, and a repair leaves fsck clean", async () => {
     const base = await baseImage();
     const table = START_BLOCK + base.sb.imapBlocks + base.sb.zmapBlocks;

@@ -21,6 +21,11 @@ function slotsOf(dir: Inode): number {
  * until it returns true. Returns the slot that stopped the walk, or -1.
  */
 export async function walkDir(vol: Volume, dirIno: number, dir: Inode, start: number, visit: (s: Slot) => boolean): Promise<number> {
+  // Every lookup, add and listing walks the directory: one that claims more bytes than the
+  // volume's data zones hold is damage (a flipped size byte would otherwise make each of
+  // them walk gigabytes of holes).
+  const most = (vol.sb.zones - vol.sb.firstDataZone) * vol.sb.blockSize;
+  if (dir.size > most) throw new MkError("EUCLEAN", `directory inode ${dirIno} claims ${dir.size} bytes, more than the volume's data zones hold (${most})`);
   const perBlock = vol.sb.blockSize / DIRENT_SIZE;
   const total = slotsOf(dir);
   for (let slot = Math.max(0, start); slot < total; ) {
