@@ -56,6 +56,8 @@ const ms = f.opt(f.uint(Number.MAX_SAFE_INTEGER));
 export const WORKLOAD_MAX_RATE = 200;
 /** The longest pause WORKLOAD_PAUSE takes: a pauser that dies leaves the workload idle at most this long. */
 export const WORKLOAD_MAX_PAUSE_MS = 600_000;
+/** Longest WORKLOAD_PAUSE's answer waits for the operation under way to finish (a pauser's timeout must be longer). */
+export const WORKLOAD_SETTLE_MAX_MS = 5000;
 const total = f.uint(Number.MAX_SAFE_INTEGER);
 /** What the demo workload has done since it started (WORKLOAD_STATS). */
 export const WorkloadStatsShape = {

@@ -4,7 +4,7 @@
 // Restarts: rs, through the Docker Engine API, for a process that dies in its container,
 // for `docker kill` and for a hang (SIGSTOP); a `docker stop` is a stop by hand that rs
 // leaves alone, and after a `docker start` rs supervises the container again.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment, type WaitStrategy } from "testcontainers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cdev } from "#abi";
@@ -47,12 +47,13 @@ function healthOrLogs(): WaitStrategy {
         let detail: string;
         try {
           const state = docker("inspect", "-f", "{{.Name}} {{.State.Status}} exit {{.State.ExitCode}}", container.id);
-          const logs = execFileSync("docker", ["logs", "--tail", "15", container.id], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 });
-          detail = `${state}\n${logs}`;
+          // The container's stdout and stderr (a crash's stack goes to stderr).
+          const logs = spawnSync("docker", ["logs", "--tail", "15", container.id], { encoding: "utf8", timeout: 30_000 });
+          detail = `${state}\n${`${logs.stdout}${logs.stderr}`.slice(-3000)}`;
         } catch (err) {
           detail = `(no state or logs: ${(err as Error).message})`;
         }
-        throw new Error(`${(e as Error).message}: ${detail.slice(-3000)}`, { cause: e });
+        throw new Error(`${(e as Error).message}: ${detail}`, { cause: e });
       }
     },
     withStartupTimeout(ms) {
@@ -234,10 +235,12 @@ describe("compose", () => {
   it("compose - a chaos campaign of 30 faults in the containers of ata, tty, mfs and vfs (kill, crash, hang, blocked loop, slow, corrupt) under block and file workloads: nothing lost, rs repairs every one, the file system clean", async () => {
     const exp = loadExperiment(join(ROOT, "experiments", "compose-campaign.yaml"), [...loadSystemTable(join(ROOT, "etc", "system.yaml")).services.keys()]);
     const target = composeTarget({ project: PROJECT, kernelPort: Number(env.MK_KERNEL_PORT), natsPort: Number(env.MK_NATS_PORT) });
-    const j = await runExperiment(exp, { target });
+    const said: string[] = [];
+    const j = await runExperiment(exp, { target, log: (s) => said.push(s) });
     console.log(summary(j));
     const r = j.report;
     // The demo workload was paused for the run (the fsck probes need no file open), and is not any more.
+    expect(said).toContain("the demo workload is paused for the run");
     const demo = mkctlRun("workload", "--json");
     console.log(`the demo workload after the campaign: ${demo.trim()}`);
     expect(JSON.parse(demo.slice(demo.indexOf("{"))) as { paused_ms: number }).toMatchObject({ paused_ms: 0 });
@@ -293,7 +296,8 @@ describe("compose", () => {
     const spinRows = async () => (await sysGetProcesses(client.sys)).processes.filter((p) => p.label === "spin" || p.label === "spin2").sort((a, b) => a.label.localeCompare(b.label));
     const state = (pid: number) => readProcStat(pid)?.state;
     try {
-      containers.push(start("spin"), start("spin2"));
+      containers.push(start("spin"));
+      containers.push(start("spin2"));
       // Both verified by their UIDs (a row that is not free) and taking turns.
       await waitUntil(async () => {
         const rows = await spinRows();

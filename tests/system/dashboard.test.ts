@@ -6,7 +6,7 @@
 // SYS_KILL, which the chaos panel uses, refuses what the privilege table does not grant.
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MkError } from "#abi";
+import { MkError, Workload } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { sysKill } from "#libsys";
@@ -109,6 +109,10 @@ beforeAll(async () => {
   nokill:
     ipc: [ata]
     calls: [getinfo]
+  pauser:
+    ipc: [workload]
+  pauser2:
+    ipc: [workload]
 `,
   });
   base = await dashboardBase(ts);
@@ -283,6 +287,30 @@ describe("dashboard", () => {
     const after = demoStats();
     expect(after.paused_ms).toBe(0);
     await until(async () => (demoStats().ops > after.ops + 3 ? true : undefined), "the demo workload working again");
+  });
+
+  it("workload - WORKLOAD_PAUSE holds while any pauser's pause does: one pauser's end leaves another's in force; the workload goes on when the last ends", async () => {
+    const a = await ts.client("pauser");
+    const b = await ts.client("pauser2");
+    const stats = async () => (await a.sys.sendrec("workload", Workload.WORKLOAD_STATS, {})).args as { paused_ms: number; ops: number };
+    const pause = (c: typeof a, ms: number) => c.sys.sendrec("workload", Workload.WORKLOAD_PAUSE, { ms }, undefined, 30_000);
+    try {
+      await pause(a, 60_000);
+      await pause(b, 20_000);
+      const held = await stats();
+      expect(held.paused_ms).toBeGreaterThan(50_000); // the latest deadline
+      await pause(b, 0); // b's end: a's pause holds
+      expect((await stats()).paused_ms).toBeGreaterThan(50_000);
+      await expect(pause(a, 600_001)).rejects.toMatchObject({ errno: "EBADREQUEST" }); // past WORKLOAD_MAX_PAUSE_MS
+      expect((await stats()).ops).toBe(held.ops); // nothing ran meanwhile
+      await pause(a, 0);
+      expect((await stats()).paused_ms).toBe(0);
+      await until(async () => ((await stats()).ops > held.ops + 3 ? true : undefined), "the workload going on");
+    } finally {
+      await pause(a, 0).catch(() => undefined);
+      await a.stop();
+      await b.stop();
+    }
   });
 
   it("dashboard - SYS_KILL refuses kernel-core, labels outside the caller's ipc and callers without the grant", async () => {

@@ -98,7 +98,7 @@ async function piped(write: (b: Uint8Array) => void, lastOutput: () => number, q
 export async function workloadCommand(client: RunningService, args: string[], json: boolean): Promise<void> {
   if (args[0] === "rate") {
     const n = Number(args[1]);
-    if (args[1] === undefined || !/^[0-9]+$/.test(args[1]) || n > WORKLOAD_MAX_RATE) throw new LocalError("MK_ERR_USAGE", `mkctl workload rate needs N, 0-${WORKLOAD_MAX_RATE} operations per second, got ${JSON.stringify(args[1] ?? "")}`);
+    if (args.length !== 2 || !/^[0-9]+$/.test(args[1]) || n > WORKLOAD_MAX_RATE) throw new LocalError("MK_ERR_USAGE", `mkctl workload rate needs N, 0-${WORKLOAD_MAX_RATE} operations per second, got ${JSON.stringify(args.slice(1).join(" "))}`);
     const r = await client.sys.sendrec("workload", Workload.WORKLOAD_SET, { rate: n }, undefined, 5000);
     const rate = parseReplyArgs(Workload.WORKLOAD_SET, r.args).rate;
     console.log(json ? JSON.stringify({ rate }) : rate === 0 ? "workload idle (rate 0): it sends no message" : `workload rate ${rate} operations/s`);
@@ -110,7 +110,7 @@ export async function workloadCommand(client: RunningService, args: string[], js
     console.log(JSON.stringify(s));
     return;
   }
-  console.log(`rate ${s.rate}/s  operations ${s.ops}  failed ${s.failed}  retried ${s.retried}  written ${s.bytes_written} B  verified ${s.bytes_verified} B  wrong ${s.bytes_wrong} B${(s.paused_ms ?? 0) > 0 ? `  paused ${Math.ceil(s.paused_ms! / 1000)} s more (an experiment runs)` : ""}${s.last_error ? `\nlast error: ${s.last_error}` : ""}`);
+  console.log(`rate ${s.rate}/s  operations ${s.ops}  failed ${s.failed}  retried ${s.retried}  written ${s.bytes_written} B  verified ${s.bytes_verified} B  wrong ${s.bytes_wrong} B${(s.paused_ms ?? 0) > 0 ? `  paused ${Math.ceil(s.paused_ms! / 1000)} s more (WORKLOAD_PAUSE: an experiment)` : ""}${s.last_error ? `\nlast error: ${s.last_error}` : ""}`);
 }
 
 /**

@@ -6,14 +6,14 @@
 // itself, so a pauser that dies leaves nothing idle for good); WORKLOAD_STATS says what it
 // has done. The rate is kept in the file system (/demo/rate), so a restarted workload
 // goes on at the rate it was set to.
-import { MkError, Workload, WORKLOAD_MAX_RATE } from "#abi";
+import { MkError, Workload, WORKLOAD_MAX_RATE, WORKLOAD_SETTLE_MAX_MS } from "#abi";
 import { FsClient, type Server, type Sys, type Timer } from "#libsys";
 import { FileWorkload } from "./file-workload.ts";
 
 export const DEMO_ROOT = "/demo";
 const RATE_FILE = `${DEMO_ROOT}/rate`;
-/** Longest a WORKLOAD_PAUSE waits for the operation under way to finish before it answers. */
-const SETTLE_MAX_MS = 5000;
+/** Pausers remembered at once (each an endpoint; the oldest is forgotten past it). */
+const MAX_PAUSERS = 16;
 
 /** MK_WORKLOAD_RATE: the rate until one is set (compose: a gentle one; mkctl up: 0 unless --demo). */
 export function rateFromEnv(v = process.env.MK_WORKLOAD_RATE ?? "0"): number {
@@ -32,9 +32,11 @@ export class DemoWorkload {
   /** Operations waiting for the rate to leave 0, or for their slot. */
   private readonly waiting = new Set<Waiter>();
   private lastError: string | null = null;
-  /** While now < pausedUntil nothing is sent. */
+  /** While now < pausedUntil nothing is sent: the latest of the pausers' deadlines. */
   private pausedUntil = 0;
   private pauseTimer?: Timer;
+  /** Each pauser's deadline (by endpoint): one's end (ms 0) leaves another's pause in force. Bounded. */
+  private readonly pausers = new Map<string, number>();
   /** Rate changes in order: a late file write never replaces a newer rate. */
   private setSeq = 0;
 
@@ -58,7 +60,7 @@ export class DemoWorkload {
           return { args: { rate: this.rate } };
         },
         [Workload.WORKLOAD_PAUSE]: async (req) => {
-          this.pause(req.args.ms);
+          this.pause(req.source, req.args.ms);
           this.sys.log.info({ ms: req.args.ms, source: req.source }, req.args.ms === 0 ? "workload pause ended by %s" : "workload paused for %d ms by %s", ...(req.args.ms === 0 ? [req.source] : [req.args.ms, req.source]));
           if (req.args.ms > 0) await this.settled();
           return { args: {} };
@@ -87,20 +89,28 @@ export class DemoWorkload {
   }
 
   /**
-   * Until the operation under way (if any) has finished, at most SETTLE_MAX_MS: a pause is
-   * answered when no file of the workload's is open (an fsck may follow at once).
+   * Until the operation under way (if any) has finished, at most SETTLE_MAX_MS (WORKLOAD_PAUSE's
+   * answer waits for it: normally no file of the workload's is open then, and an fsck may follow).
    */
   private async settled(): Promise<void> {
-    const until = this.sys.clock.now() + SETTLE_MAX_MS;
-    while ((this.load?.unfinished ?? 0) > 0 && this.sys.clock.now() < until) {
+    const until = this.sys.clock.now() + WORKLOAD_SETTLE_MAX_MS;
+    while ((this.load?.unfinished ?? 0) > 0 && this.sys.clock.now() < Math.min(until, this.pausedUntil)) {
       await new Promise<void>((resolve) => this.sys.clock.setTimeout(resolve, 10));
     }
   }
 
-  private pause(ms: number): void {
+  /** source pauses for ms (0: its pause ends); the workload goes on when no pauser's deadline is ahead. */
+  private pause(source: string, ms: number): void {
+    const now = this.sys.clock.now();
+    this.pausers.delete(source);
+    for (const [s, until] of this.pausers) if (until <= now) this.pausers.delete(s);
+    if (ms > 0) {
+      if (this.pausers.size >= MAX_PAUSERS) this.pausers.delete(this.pausers.keys().next().value!);
+      this.pausers.set(source, now + ms);
+    }
+    this.pausedUntil = Math.max(0, ...this.pausers.values());
     this.pauseTimer?.cancel();
-    this.pausedUntil = this.sys.clock.now() + ms;
-    this.pauseTimer = ms > 0 ? this.sys.clock.setTimeout(() => this.rearm(), ms) : undefined;
+    this.pauseTimer = this.pausedUntil > now ? this.sys.clock.setTimeout(() => this.rearm(), this.pausedUntil - now) : undefined;
     this.rearm();
   }
 

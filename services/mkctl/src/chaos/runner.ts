@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cdev, Common, EMPTY, Fs, MkError, parseShape, RecoveryShape, Rs, WORKLOAD_MAX_PAUSE_MS, Workload as WorkloadMsg, type RecoveryRecord, type ServiceStatus } from "#abi";
+import { Cdev, Common, EMPTY, Fs, MkError, parseShape, RecoveryShape, Rs, WORKLOAD_MAX_PAUSE_MS, WORKLOAD_SETTLE_MAX_MS, Workload as WorkloadMsg, type RecoveryRecord, type ServiceStatus } from "#abi";
 import { BdevClient, connectClient, FsClient, createLogger, followEvents, loadCredential, sysHwfault, systemClock, waitUntil, type Credential, type RunningService, type SystemTable } from "#libsys";
 import { LocalError } from "#base/errors.ts";
 import { StopWaiting } from "#base/wait.ts";
@@ -184,13 +184,14 @@ export function experimentSystemYaml(exp: Experiment): string {
 /** The demo workload's label (services/workload), paused while an experiment runs on a running system. */
 const DEMO_WORKLOAD = "workload";
 
-/** WORKLOAD_PAUSE for ms (0 ends it); false when the workload did not take it (not running, or not this client's to ask). */
-async function pauseDemo(c: RunningService, ms: number): Promise<boolean> {
+/** WORKLOAD_PAUSE for ms (0 ends this runner's pause); undefined once taken, else why not (not running, not this client's to ask, no answer). */
+async function pauseDemo(c: RunningService, ms: number): Promise<string | undefined> {
   try {
-    await c.sys.sendrec(DEMO_WORKLOAD, WorkloadMsg.WORKLOAD_PAUSE, { ms }, undefined, 10_000);
-    return true;
-  } catch {
-    return false;
+    // Its answer waits for the operation under way, at most WORKLOAD_SETTLE_MAX_MS.
+    await c.sys.sendrec(DEMO_WORKLOAD, WorkloadMsg.WORKLOAD_PAUSE, { ms }, undefined, WORKLOAD_SETTLE_MAX_MS + 15_000);
+    return undefined;
+  } catch (e) {
+    return `${(e as { errno?: string }).errno ?? ""} ${(e as Error).message}`.trim();
   }
 }
 
@@ -241,11 +242,12 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     // A running system's demo workload (compose, mkctl up --demo) pauses for the run: the
     // experiment runs its own verifying workloads, and its fsck probe needs no file open.
     // The pause is answered once the workload's operation under way has finished, and
-    // expires by itself should the runner die; it is ended with the run.
+    // expires by itself should the runner die; it is asked again before the closing probes
+    // (a run longer than the pause, or a workload restarted meanwhile) and ended with the run.
     if (!sys.booted && sys.table.services.has(DEMO_WORKLOAD)) {
       demoPaused = true; // ended at the end even if its answer was lost: the pause may have taken
-      const took = await pauseDemo(c, WORKLOAD_MAX_PAUSE_MS);
-      say(took ? "the demo workload is paused for the run" : "the demo workload did not take the pause (not running?): going on");
+      const why = await pauseDemo(c, WORKLOAD_MAX_PAUSE_MS);
+      say(why === undefined ? "the demo workload is paused for the run" : `the demo workload did not take the pause (${why}): going on`);
     }
     const kernelAlive = () => kernelPid !== undefined && sys.alive("kernel");
     const rsCall = async (type: number, args: Record<string, unknown>) => (await c.sys.sendrec("rs", type, args, undefined, 10_000)).args as Record<string, unknown>;
@@ -441,6 +443,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       r.system_down ? await Promise.race([w.stop(), systemClock.sleep(5_000).then(() => w.snapshot())]) : await w.stop();
     if (workload) stats = await stopped(workload);
     if (files) fileStats = await stopped(files);
+    if (demoPaused && !r.system_down) await pauseDemo(c, WORKLOAD_MAX_PAUSE_MS);
     journal.steady_state.after = await hypothesis();
     for (const a of exp.rollbacks) {
       if (r.system_down) break;
