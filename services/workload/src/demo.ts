@@ -89,8 +89,9 @@ export class DemoWorkload {
   }
 
   /**
-   * Until the operation under way (if any) has finished, at most SETTLE_MAX_MS (WORKLOAD_PAUSE's
-   * answer waits for it: normally no file of the workload's is open then, and an fsck may follow).
+   * Until the operation under way (if any) has finished, at most WORKLOAD_SETTLE_MAX_MS and
+   * while the pause lasts (WORKLOAD_PAUSE's answer waits for it: normally no file of the
+   * workload's is open then, and an fsck may follow).
    */
   private async settled(): Promise<void> {
     const until = this.sys.clock.now() + WORKLOAD_SETTLE_MAX_MS;
