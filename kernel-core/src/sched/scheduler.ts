@@ -117,7 +117,7 @@ export interface SchedulerOptions {
  * that preempts it lazily gets the host's CPU at once. Among user programs the scheduler's
  * stops decide, not the host.
  */
-export function hostNice(cls: ProcClass): number {
+function hostNice(cls: ProcClass): number {
   return cls === "user" ? 19 : 0;
 }
 

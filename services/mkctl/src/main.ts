@@ -26,7 +26,6 @@ import { buildPageIfMissing, consoleCommand, dashboardUrl, DEMO_USAGE, workloadC
 /** The demo workload's rate with mkctl up --demo (compose runs the same). */
 const DEMO_RATE = 5;
 
-
 const USAGE = `usage: mkctl up [--demo] [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
          (--demo: the workload at ${DEMO_RATE} operations/s; the last line is the dashboard's URL with its token)
        mkctl ps [--json] [--run-dir DIR]   (with MK_CREDS set: ask that system, e.g. in compose)
