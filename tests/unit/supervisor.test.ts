@@ -146,6 +146,20 @@ describe("rs supervisor", () => {
     expect(row("ata").last_cause).toBe("exit 1");
   });
 
+  it("rs - at boot, an incarnation whose ready event came before rs looked for it is serving once rs sees it ready in the table, not left to its start timeout", async () => {
+    const s2 = new Supervisor({ backend, clock, log, services: [service("vfs")], ping: () => Promise.resolve() });
+    await s2.startAll();
+    const pid = backend.pid("vfs")!;
+    expect(s2.list()[0].state).toBe("starting"); // its ready event is gone: nobody was listening
+    const before = backend.started.length;
+    s2.caughtUp([{ label: "vfs", pid: pid + 1000, host: "h", generation: 1 }]); // another process's row: not this one
+    expect(s2.list()[0].state).toBe("starting");
+    s2.caughtUp([{ label: "vfs", pid, host: "h", generation: 1 }]);
+    expect(s2.list()[0]).toMatchObject({ state: "running", generation: 1 });
+    await advance(60_000, 1000); // past any start timeout
+    expect(backend.started.length).toBe(before); // never restarted
+  });
+
   it("rs - past its intensity (3 restarts in 10 s) a service is failed and left alone until started by hand", async () => {
     for (let i = 0; i < 3; i++) {
       backend.exit("ata", "SIGKILL");

@@ -27,7 +27,11 @@ export interface ExitInfo {
 
 export interface Backend {
   /** Starts `spec` (a running process of the same name is stopped first); resolves with its pid. */
-  start(spec: RunSpec): Promise<number>;
+  /**
+   * boot: rs's own start-up, where a process or container that is starting already (compose
+   * started it beside rs) may be taken as the incarnation instead of started again.
+   */
+  start(spec: RunSpec, o?: { boot?: boolean }): Promise<number>;
   /** SIGTERM, then SIGKILL after graceMs; resolves once the process is gone. No-op if none runs. */
   stop(name: string, graceMs?: number): Promise<void>;
   /** Stops groups in order (each group together): services, then kernel, emulator, NATS. */

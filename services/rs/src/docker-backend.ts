@@ -17,6 +17,9 @@ interface Current {
   host: string;
 }
 
+/** At rs's boot, a running container younger than this is still starting: adopted as it is. */
+const FRESH_START_MS = 30_000;
+
 export class DockerBackend implements Backend {
   private readonly docker: Docker;
   private readonly project: string;
@@ -161,13 +164,21 @@ export class DockerBackend implements Backend {
     return [...this.current].map(([name, c]) => ({ name, pid: c.pid, alive: true }));
   }
 
-  async start(spec: RunSpec): Promise<number> {
+  async start(spec: RunSpec, o: { boot?: boolean } = {}): Promise<number> {
     const c = (await this.containers()).get(spec.name);
     if (!c) throw new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: no container for service ${spec.name} in compose project ${this.project} (docker compose up creates it)`);
     const container = this.docker.getContainer(c.Id);
     // Known before it runs: the new incarnation may report to the kernel before start() returns.
     const before = await container.inspect();
     this.current.set(spec.name, { id: c.Id, pid: 0, host: before.Config.Hostname });
+    // At rs's boot, compose started it a moment ago and it has not reported ready yet (rs
+    // boots beside the services that do not wait for it): that process is the incarnation
+    // wanted, not one to restart (a restart here stopped a container `docker compose up`
+    // was waiting on).
+    if (o.boot && before.State.Running && this.clock.now() - Date.parse(before.State.StartedAt) < FRESH_START_MS) {
+      this.current.set(spec.name, { id: c.Id, pid: before.State.Pid, host: before.Config.Hostname });
+      return before.State.Pid;
+    }
     try {
       if (before.State.Running) {
         this.expectDie(c.Id);

@@ -137,6 +137,19 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Incarnations rs launched at boot, or adopted as compose was starting them, whose ready
+   * event came before rs was looking for it: serving (not left to their start timeout).
+   */
+  caughtUp(ready: { label: string; pid: number; host: string; generation: number }[]): void {
+    for (const e of ready) {
+      const r = this.rows.get(e.label);
+      if (r?.state !== "starting" || !this.o.backend.matches(e.label, e)) continue;
+      r.generation = e.generation;
+      this.serving(r, "ready");
+    }
+  }
+
   private remember(r: Row, intent: string | undefined): void {
     if (!this.o.intent) return;
     const all = this.o.intent.load();
@@ -259,7 +272,7 @@ export class Supervisor {
     this.set(r, "starting", why);
     Object.assign(r, { pid: undefined, generation: undefined, killing: undefined, pingOut: false });
     try {
-      r.pid = await this.o.backend.start(r.svc.spec);
+      r.pid = await this.o.backend.start(r.svc.spec, { boot: why === "boot" });
       this.o.log.info({ label: r.svc.label, child: r.pid, why }, "started %s (pid %d): %s", r.svc.label, r.pid, why);
     } catch (e) {
       r.lastCause = `cannot start: ${(e as Error).message}`;
