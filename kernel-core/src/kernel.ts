@@ -13,7 +13,7 @@ import { KernelEvents, type Denial } from "./events/kernel-events.ts";
 import type { HwBus } from "./hw/hw-bus.ts";
 import { KernelMetrics } from "./http/metrics.ts";
 import { IrqTable } from "./irq/irq-table.ts";
-import { EndpointTable, type EndpointEntry } from "./ipc/endpoint-table.ts";
+import { EndpointTable, type EndpointEntry, type GenerationStore } from "./ipc/endpoint-table.ts";
 import { Ipc } from "./ipc/ipc.ts";
 import { SignalControl, type ProcessControl } from "./sched/process-control.ts";
 import { Scheduler, type ProcClass } from "./sched/scheduler.ts";
@@ -37,6 +37,8 @@ export interface KernelOptions {
   metrics?: KernelMetrics;
   /** How the scheduler stops and continues processes (default: signals and /proc). */
   control?: ProcessControl;
+  /** Where generation high-water marks outlive this kernel (absent: in memory only). */
+  generations?: GenerationStore;
 }
 
 export class Kernel implements KernelState {
@@ -66,7 +68,8 @@ export class Kernel implements KernelState {
     this.clock = o.clock;
     this.logLimiter = new LogLimiter(o.clock);
     this.metrics = o.metrics ?? new KernelMetrics();
-    this.table = new EndpointTable(o.clock);
+    // Without a store the marks live as long as this kernel, for the table's labels only.
+    this.table = new EndpointTable(o.clock, o.generations ?? { load: () => new Map(), save: () => undefined, keep: (label) => o.priv.services.has(label) });
     this.ipc = new Ipc(this, o.clock);
     this.events = new KernelEvents(o.clock, this.boot);
     const s = this.priv.kernel.sched;

@@ -20,6 +20,7 @@ import { Wire } from "#base/wire.ts";
 import { NatsHwBus } from "./hw/hw-bus.ts";
 import { kernelStat } from "./events/kernel-stat.ts";
 import { buildHttp } from "./http/server.ts";
+import { generationFile } from "./ipc/generation-store.ts";
 import { KernelTransport } from "./ipc/kernel-transport.ts";
 import { NatsLink } from "./ipc/nats-link.ts";
 import { Kernel, PROJECT_ROOT } from "./kernel.ts";
@@ -73,7 +74,11 @@ async function main(): Promise<void> {
     const thawed = control.thawRun(new Set(programs.map((s) => s.label)));
     if (thawed.length > 0) log.warn({ pids: thawed }, "continued %d processes a previous kernel-core left stopped", thawed.length);
   }
-  const kernel = new Kernel({ priv, hw: new NatsHwBus(wire, systemClock), log, clock: systemClock, control });
+  // Generations go on from the last kernel's marks, so no restart ever reuses `label#g`.
+  const stateDir = process.env.MK_STATE_DIR;
+  if (!stateDir) log.warn("MK_STATE_DIR not set: generation numbers start from 1 again after a kernel-core restart (clients notice the new boot)");
+  const generations = stateDir ? generationFile(stateDir, (label) => priv.services.has(label), log) : undefined;
+  const kernel = new Kernel({ priv, hw: new NatsHwBus(wire, systemClock), log, clock: systemClock, control, generations });
   // However kernel-core ends, nothing it stopped stays frozen.
   process.on("exit", () => kernel.sched.releaseAll());
   const link = new NatsLink({ nc, sysNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs, deny: (d) => kernel.deny(d) });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cdev, Subjects } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { BdevClient, followEvents, type RunningService } from "#libsys";
+import { BdevClient, followEvents, FsClient, type RunningService } from "#libsys";
 import { pidAlive } from "../../services/mkctl/src/boot.ts";
 import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
 
@@ -16,7 +16,7 @@ let ts: TestSystem;
 let client: RunningService;
 
 beforeAll(async () => {
-  ts = await bootTestSystem();
+  ts = await bootTestSystem({ services: "  fsclient:\n    ipc: [vfs]\n    calls: [getinfo]\n" });
   client = await ts.client();
 });
 afterAll(async () => {
@@ -135,6 +135,32 @@ describe("neighbours", () => {
     const line = await typeLine("after a kernel restart");
     expect(line).toBe("after a kernel restart\n");
     console.log(`kernel restart: the request in flight failed with ENOTREADY ${failedMs} ms after the kill; drivers joined the new kernel ${joinedMs} ms after it started`);
+  });
+
+  it("kernel-core and mfs killed together after mfs restarted once: the new kernel numbers mfs on (never back to 1), and file calls through vfs work again by themselves", async () => {
+    const user = await ts.client("fsclient");
+    const fs = new FsClient(user.sys, { waitMs: 30_000, timeoutMs: 10_000 });
+    await fs.writeFile("/before-both", "kept across both deaths");
+    const mfsGen = async () => {
+      const row = (await table()).mfs;
+      return row?.state === "ready" ? Number(row.endpoint.split("#")[1]) : 0;
+    };
+    const before = await mfsGen();
+    ts.sys.kill("mfs", "SIGKILL");
+    const once = await waitUntil(async () => ((await mfsGen()) > before ? mfsGen() : undefined), { clock: systemClock, deadlineMs: 20_000, what: "mfs restarted once" });
+    await fs.readFile("/before-both"); // vfs knows mfs#once now
+    const kernelPid = ts.sys.kill("kernel", "SIGKILL");
+    const mfsPid = ts.sys.kill("mfs", "SIGKILL");
+    await waitUntil(() => (pidAlive(mfsPid) || pidAlive(kernelPid) ? undefined : true), { clock: systemClock, deadlineMs: 5000, what: "kernel-core and mfs gone" });
+    await mkctl("start", "kernel");
+    const t0 = Date.now();
+    expect((await fs.readFile("/before-both")).toString()).toBe("kept across both deaths");
+    await fs.writeFile("/after-both", "written after");
+    expect((await fs.readFile("/after-both")).toString()).toBe("written after");
+    const after = await mfsGen();
+    expect(after).toBeGreaterThan(once);
+    console.log(`kernel-core and mfs killed together: mfs#${once} -> mfs#${after}; file calls through vfs answered again ${Date.now() - t0} ms after the new kernel was up`);
+    await user.stop();
   });
 
   it("hardware emulator killed and started again: the PIT ticks again and tty input works, without restarting tty", async () => {

@@ -1,6 +1,9 @@
 // The endpoint table: one row per incarnation, label#generation. A new incarnation gets
-// generation+1 and supersedes the old one; a message for a dead or stale endpoint is
-// refused with EDEADSRCDST at once. Waiters can block for the next ready generation.
+// the label's highest generation so far plus one and supersedes the old one; a message for
+// a dead or stale endpoint is refused with EDEADSRCDST at once. Generations never go
+// backwards: not when a client's row is forgotten, and not across a kernel-core restart
+// (the high-water marks are kept in a GenerationStore), so `label#g` names one
+// incarnation forever. Waiters can block for the next ready generation.
 import { DeathCause, EventKind, MkError, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 
@@ -29,6 +32,16 @@ interface Waiter {
 /** Waiters for a next generation, all labels together: past this, EAGAIN. */
 export const MAX_WAITERS = 4096;
 
+/**
+ * Where the highest generation of each label outlives kernel-core (a file in its state
+ * directory). `keep` says which labels are kept: those of the privilege table.
+ */
+export interface GenerationStore {
+  load(): Map<string, number>;
+  save(marks: ReadonlyMap<string, number>): void;
+  keep(label: string): boolean;
+}
+
 /** A lifecycle change: started, resumed, ready, or dead with its cause. */
 export type ChangeListener = (kind: Exclude<EventKind, "denied" | "sched">, entry: EndpointEntry, cause?: DeathCause, detail?: string) => void;
 
@@ -38,25 +51,59 @@ export class EndpointTable {
   private readonly listeners: ChangeListener[] = [];
   private readonly clock: Clock;
   private waiterCount = 0;
+  /** The highest generation each label has had (a forgotten row's too; an earlier boot's too, with a store). */
+  private readonly marks: Map<string, number>;
+  private readonly store?: GenerationStore;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, store?: GenerationStore) {
     this.clock = clock;
+    this.store = store;
+    this.marks = store?.load() ?? new Map();
+  }
+
+  /** The label's highest generation so far (0: never had one). */
+  highWater(label: string): number {
+    return Math.max(this.marks.get(label) ?? 0, this.current.get(label)?.generation ?? 0);
+  }
+
+  private raise(label: string, generation: number): void {
+    if (generation <= (this.marks.get(label) ?? 0)) return;
+    // Labels outside the store's keeping (a command-line tool's one-off instances) are never reused: not remembered.
+    if (this.store && !this.store.keep(label)) return;
+    this.marks.set(label, generation);
+    this.store?.save(this.marks);
   }
 
   onChange(fn: ChangeListener): void {
     this.listeners.push(fn);
   }
 
+  /**
+   * Tells every listener, even when one throws (the first error is thrown after all ran): a
+   * listener's bug must not leave another part of the kernel unaware of the change.
+   */
   private changed(kind: Exclude<EventKind, "denied" | "sched">, entry: EndpointEntry, cause?: DeathCause, detail?: string): void {
-    for (const fn of this.listeners) fn(kind, entry, cause, detail);
+    let failed: { e: unknown } | undefined;
+    for (const fn of this.listeners) {
+      try {
+        fn(kind, entry, cause, detail);
+      } catch (e) {
+        failed ??= { e };
+      }
+    }
+    if (failed) throw failed.e;
   }
 
-  /** Registers a new incarnation of label; the previous one, if any, is dead from now on. */
+  /**
+   * Registers a new incarnation of label; the previous one, if any, is dead from now on.
+   * `previous` is the label's last generation (0 for a first start), whether or not its row is still here.
+   */
   incarnate(label: string, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): { entry: EndpointEntry; previous: number } {
     const prev = this.current.get(label);
-    const previous = prev?.generation ?? 0;
+    const previous = this.highWater(label);
     if (prev && prev.state !== "dead") this.markDead(prev, DeathCause.SUPERSEDED, `by ${label}#${previous + 1} (pid ${p.pid})`);
     const entry = this.add(label, previous + 1, p);
+    this.raise(label, entry.generation);
     this.changed(EventKind.STARTED, entry);
     return { entry, previous };
   }
@@ -71,7 +118,11 @@ export class EndpointTable {
     if (cur && (cur.state !== "dead" || cur.generation > generation)) {
       throw new MkError("EDEADSRCDST", `${label}#${generation} cannot register again: ${cur.key} is ${cur.state === "dead" ? "newer" : "live"}`);
     }
+    if (!cur && generation < (this.marks.get(label) ?? 0)) {
+      throw new MkError("EDEADSRCDST", `${label}#${generation} cannot register again: ${label}#${this.marks.get(label)} came after it`);
+    }
     const entry = this.add(label, generation, p);
+    this.raise(label, generation);
     this.changed(EventKind.RESUMED, entry);
     return entry;
   }
@@ -95,15 +146,15 @@ export class EndpointTable {
     if (entry.state !== "starting") return;
     entry.state = "ready";
     entry.since = this.clock.now();
-    this.changed(EventKind.READY, entry);
+    // Waiters first: whatever a listener does, no one waiting for this incarnation sleeps on.
     const ws = this.waiters.get(entry.label);
-    if (!ws) return;
-    for (const w of [...ws]) {
+    for (const w of ws ? [...ws] : []) {
       if (entry.generation > w.after) {
         this.unwait(entry.label, w);
         w.resolve(entry);
       }
     }
+    this.changed(EventKind.READY, entry);
   }
 
   markDead(entry: EndpointEntry, cause: DeathCause, detail?: string): void {

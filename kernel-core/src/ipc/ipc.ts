@@ -230,6 +230,8 @@ export class Ipc {
     }
     const link = this.link;
     if (!link) throw new MkError("ENOTREADY", "kernel has no NATS link");
+    // It may have died while the message waited (to be ready, or for a CPU): nothing is sent to a dead incarnation.
+    if (ep.state === "dead") throw new MkError("EDEADSRCDST", `${ep.key} died before the message reached it`);
     try {
       return await this.pending.untilDeath(ep, link.forward(ep, source, t, t.timeoutMs));
     } catch (e) {

@@ -39,8 +39,17 @@ export class Pending {
     return n;
   }
 
-  /** Races p against the death of ep: a dying endpoint fails what waits on it at once. */
+  /**
+   * Races p against the death of ep: a dying endpoint fails what waits on it at once. One
+   * already dead fails it now: a death between a route's checks and this call (the
+   * scheduler held the message, or the destination was starting) would otherwise leave
+   * the request to its deadline, with no death left to end it.
+   */
   untilDeath<T>(ep: EndpointEntry, p: Promise<T>): Promise<T> {
+    if (ep.state === "dead") {
+      p.catch(() => undefined);
+      return Promise.reject(new MkError("EDEADSRCDST", `${ep.key} is dead`));
+    }
     return new Promise<T>((resolve, reject) => {
       let set = this.waiting.get(ep.key);
       if (!set) this.waiting.set(ep.key, (set = new Set()));

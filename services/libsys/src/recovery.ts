@@ -35,10 +35,13 @@ export class Recovering {
   private readonly o: Required<Omit<RecoveryOptions, "onRetry">> & Pick<RecoveryOptions, "onRetry">;
   /** The incarnation requests go to; 0 until the first is found. */
   generation = 0;
+  /** The kernel boot `generation` was learned under: another boot's numbers are not comparable. */
+  private boot = "";
   /** Run after a new generation is found, before the request is sent again (re-open what was open). */
   private readonly rejoin?: (generation: number) => Promise<void>;
-  /** The generation whose rejoin completed: no request goes to a newer one before its rejoin did. */
+  /** The generation whose rejoin completed, and its kernel boot: no request goes to a newer one before its rejoin did. */
   private joined = 0;
+  private joinedBoot = "";
   /** The rejoin under way, which every caller waits for (one at a time, whoever found the new generation). */
   private joining?: Promise<void>;
 
@@ -58,10 +61,11 @@ export class Recovering {
     let deaths = 0;
     let pause = AWAY_MIN_MS;
     for (;;) {
-      if (this.generation === 0) this.generation = await this.next(0, deadline);
+      if (this.generation === 0) this.generation = await this.next(0, deadline, this.sys.kernelBoot);
       const gen = this.generation;
+      const boot = this.boot;
       try {
-        await this.join(gen);
+        await this.join(gen, boot);
         return await send(`${this.label}#${gen}`);
       } catch (e) {
         const errno = e instanceof MkError ? e.errno : "";
@@ -76,8 +80,8 @@ export class Recovering {
         }
         // The next ready incarnation from `gen` on: a dead one is never ready again, so this is
         // its successor; one that only went unknown (kernel-core restarted) resumes as `gen`.
-        const next = await this.next(gen - 1, deadline);
-        if (next > this.generation) this.generation = next;
+        const next = await this.next(gen - 1, deadline, boot);
+        if (next > this.generation || this.boot !== boot) this.generation = next;
         this.o.onRetry?.({ label: this.label, deadGeneration: gen, newGeneration: next, errno });
       }
     }
@@ -89,18 +93,19 @@ export class Recovering {
    * one would name what the new incarnation has not opened yet). A rejoin that fails
    * (the new incarnation died too) fails that caller's try, which is then retried as any.
    */
-  private async join(gen: number): Promise<void> {
-    while (this.joined !== gen) {
+  private async join(gen: number, boot: string): Promise<void> {
+    while (this.joined !== gen || this.joinedBoot !== boot) {
       if (this.joining) {
         await this.joining;
         continue;
       }
-      if (this.joined === 0 || !this.rejoin || gen < this.joined) {
-        // The first incarnation found has nothing to restore; an older one is dead anyway.
-        if (gen > this.joined) this.joined = gen;
+      const sameBoot = this.joinedBoot === boot;
+      if (this.joined === 0 || !this.rejoin || (sameBoot && gen < this.joined)) {
+        // The first incarnation found has nothing to restore; an older one (of the same boot) is dead anyway.
+        if (gen > this.joined || !sameBoot) [this.joined, this.joinedBoot] = [gen, boot];
         return;
       }
-      const joining = this.rejoin(gen).then(() => void (this.joined = gen));
+      const joining = this.rejoin(gen).then(() => void ([this.joined, this.joinedBoot] = [gen, boot]));
       // What the others wait on never rejects: the error is the initiator's to handle.
       const settled: Promise<void> = joining.then(() => undefined, () => undefined).then(() => {
         if (this.joining === settled) this.joining = undefined;
@@ -110,16 +115,28 @@ export class Recovering {
     }
   }
 
-  /** The first ready generation above `after`, riding out the kernel's absence until the deadline. */
-  private async next(after: number, deadline: number): Promise<number> {
+  /**
+   * The first ready generation above `after` (a number of kernel boot `boot`), riding out the
+   * kernel's absence until the deadline. Under a newer kernel boot (kernel-core restarted,
+   * and may number from 1 again) any ready incarnation will do: whatever registered with the
+   * new kernel is alive, and a dead one cannot have.
+   */
+  private async next(after: number, deadline: number, boot: string): Promise<number> {
     let pause = AWAY_MIN_MS;
     let refusedSince: number | undefined;
     for (;;) {
       const left = deadline - this.sys.clock.now();
       if (left <= 0) throw new MkError("ETIMEDOUT", `no ready incarnation of ${this.label} after generation ${after} within ${this.o.waitMs} ms`);
+      const underBoot = this.sys.kernelBoot;
       try {
-        return (await sysWaitEndpoint(this.sys, this.label, after, left)).generation;
+        // Asked for a short while at a time under an old boot's number: a new boot (kernel-core
+        // restarted meanwhile) is then noticed within a second, not at the deadline.
+        const wait = underBoot === boot ? left : Math.min(left, 1000);
+        const ep = await sysWaitEndpoint(this.sys, this.label, underBoot === boot ? after : 0, wait);
+        this.boot = this.sys.kernelBoot;
+        return ep.generation;
       } catch (e) {
+        if (isMkError(e, "ETIMEDOUT") && this.sys.kernelBoot !== underBoot) continue;
         // ENOTREADY: the kernel or the bus is away. EDEADSRCDST here is about the caller: a
         // restarted kernel-core that this client has not registered with again yet, or, if
         // it lasts, a newer process of the caller's label that superseded this one.

@@ -75,6 +75,7 @@ export async function startService(module: ServiceModule, transport: Transport, 
 
   const first = await hello();
   sys.generation = first.args.generation;
+  sys.kernelBoot = first.args.boot;
   let kernelBoot = first.args.boot;
   log = log.child({ endpoint: sys.self });
   (sys as { log: Logger }).log = log;
@@ -135,6 +136,7 @@ export async function startService(module: ServiceModule, transport: Transport, 
     try {
       const again = await hello(sys.generation);
       kernelBoot = again.args.boot;
+      sys.kernelBoot = kernelBoot;
       log.info({ kernelBoot }, "kernel-core restarted: registered again as %s", sys.self);
       await (server.initKernelRestart ?? (() => (server.initRestart ?? server.initFresh)?.call(server, sys.generation)))?.call(server);
       await sys.kernelCall(K.SYS_READY, {});

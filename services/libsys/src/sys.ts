@@ -13,6 +13,8 @@ export interface Sys {
   /** This incarnation, label#generation; set once the kernel answered SYS_HELLO. */
   readonly self: string;
   readonly generation: number;
+  /** The boot id of the kernel-core this incarnation is registered with ("" before SYS_HELLO): generations are numbered by it. */
+  readonly kernelBoot: string;
   readonly log: Logger;
   readonly clock: Clock;
   readonly transport: Transport;
@@ -31,6 +33,7 @@ export class SysImpl implements Sys {
   readonly clock: Clock;
   readonly transport: Transport;
   generation = 0;
+  kernelBoot = "";
 
   constructor(transport: Transport, log: Logger, clock: Clock) {
     this.label = transport.label;

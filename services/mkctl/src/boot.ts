@@ -107,7 +107,7 @@ export class ProcessSystem {
     }
     mkdirSync(join(runDir, "logs"), { recursive: true, mode: 0o700 });
     // A fresh boot: what an rs of an earlier boot ran and remembered does not apply.
-    for (const f of ["rs-pids.json", "rs-intent.json", "keeper-pids.json"]) rmSync(join(runDir, f), { force: true });
+    for (const f of ["rs-pids.json", "rs-intent.json", "keeper-pids.json", "generations.json"]) rmSync(join(runDir, f), { force: true });
     const disk = resolve(o.disk ?? resolve(PROJECT_ROOT, table.hardware.diskImage));
     mkdirSync(resolve(disk, ".."), { recursive: true });
 
@@ -177,7 +177,8 @@ export class ProcessSystem {
   /** kernel-core; running services register again with it, keeping their generations. */
   async startKernel(readyMs = 30_000): Promise<number> {
     const port = new URL(this.state.kernelHttp).port;
-    const pid = await this.backend.start(this.spec(KERNEL, ["node", "kernel-core/src/main.ts"], KERNEL, { MK_SYS_CREDS: this.credFile(SYS_USER), MK_HTTP_PORT: port }));
+    // Its state directory keeps the generation marks a restarted kernel-core numbers on from.
+    const pid = await this.backend.start(this.spec(KERNEL, ["node", "kernel-core/src/main.ts"], KERNEL, { MK_SYS_CREDS: this.credFile(SYS_USER), MK_HTTP_PORT: port, MK_STATE_DIR: this.state.runDir }));
     await this.waitKernelReady(readyMs);
     return pid;
   }
