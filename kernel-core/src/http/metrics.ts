@@ -62,6 +62,7 @@ export class KernelMetrics {
   readonly registry = new Registry();
   readonly calls = new Counter({ name: "mk_kernel_calls_total", help: "Kernel calls by call and result", labelNames: ["call", "result"], registers: [this.registry] });
   readonly denials = new Counter({ name: "mk_denials_total", help: "Refused calls and messages, by call and reason", labelNames: ["call", "reason"], registers: [this.registry] });
+  readonly trapsDropped = new Counter({ name: "mk_traps_dropped_total", help: "Traps dropped before any work: their caller had too many waiting (a flood), by caller", labelNames: ["label"], registers: [this.registry] });
   readonly irqs = new Counter({ name: "mk_irqs_total", help: "Interrupts received from the hardware bus, by line", labelNames: ["line"], registers: [this.registry] });
   readonly deaths = new Counter({
     name: "mk_endpoint_deaths_total",

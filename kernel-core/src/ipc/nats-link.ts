@@ -17,6 +17,7 @@ import { Wire } from "#base/wire.ts";
 import type { KernelMetrics } from "../http/metrics.ts";
 import type { EndpointEntry, EndpointTable } from "./endpoint-table.ts";
 import { errorOut, NoSubscriberError, type Ipc, type Link, type TrapIn, type TrapOut } from "./ipc.ts";
+import { PER_CALLER_QUEUE, TrapQueue } from "./trap-queue.ts";
 
 export const DISCONNECT_SUBJECT = (account: string) => `$SYS.ACCOUNT.${account}.DISCONNECT`;
 const TRAP_PREFIX = "mk.trap.";
@@ -47,18 +48,36 @@ export class NatsLink implements Link {
   private readonly mux: RequestMux;
   private readonly debug: boolean;
   private reconnectedAt = -Infinity;
+  /** Traps wait here, per caller, before any work: a flood delays only its sender. */
+  private readonly traps: TrapQueue<Msg>;
+  private readonly eagain = new MkError("EAGAIN", `the caller has ${PER_CALLER_QUEUE} traps waiting in the kernel already: this one was dropped before any work`);
 
   constructor(o: NatsLinkOptions) {
     this.o = o;
     this.debug = o.log.isLevelEnabled("debug");
     this.wire = new Wire(o.nc, o.log, o.clock);
     this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(KERNEL), o.clock);
+    const handle = this.wire.guard("trap", (m) => this.onTrap(m));
+    this.traps = new TrapQueue<Msg>({
+      start: (_label, m) => handle(null, m),
+      dropped: (label, m) => {
+        o.metrics.trapsDropped.labels(label).inc();
+        // Answered only where the caller's own inbox asked for it (never into another's).
+        if (m.reply?.startsWith(`${Subjects.inboxPrefix(label)}.`)) this.reply(m.reply, errorOut(this.eagain));
+      },
+    });
   }
 
   async start(): Promise<void> {
     const { nc, sysNc, ipc } = this.o;
     this.mux.start();
-    this.subs.push(nc.subscribe(Subjects.trapWildcard, { callback: this.wire.guard("trap", (m) => this.onTrap(m)) }));
+    this.subs.push(nc.subscribe(Subjects.trapWildcard, {
+      callback: (err, m) => {
+        if (err) return;
+        const label = m.subject.slice(TRAP_PREFIX.length);
+        if (LABEL_RE.test(label)) this.traps.push(label, m);
+      },
+    }));
     this.subs.push(
       nc.subscribe(Subjects.hwIrqWildcard, {
         callback: this.wire.guard("irq", (m) => {
@@ -96,7 +115,6 @@ export class NatsLink implements Link {
 
   private async onTrap(m: Msg): Promise<void> {
     const label = m.subject.slice(TRAP_PREFIX.length);
-    if (!LABEL_RE.test(label)) return;
     // A caller may only have replies sent to its own inbox: never into another's.
     if (m.reply && !m.reply.startsWith(`${Subjects.inboxPrefix(label)}.`)) {
       this.o.deny({ label, call: "trap", denied: DenialKind.REPLY_SUBJECT, target: clip(m.reply, 64), errno: "none (dropped)", message: `trap from ${label} names a reply subject outside its inbox; dropped` });
