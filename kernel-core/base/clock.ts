@@ -62,6 +62,25 @@ export class ManualClock implements Clock {
     }
     this.t = end;
   }
+  /**
+   * Moves time forward and fires nothing: the process was stopped (SIGSTOP). The timers
+   * that fell due fire late, at the next advance or step, as Node's after a SIGCONT.
+   */
+  jump(ms: number): void {
+    this.t += ms;
+  }
+  /**
+   * Fires the earliest timer already due, if there is one (false: none). A test steps
+   * through the overdue timers and runs the microtasks between two, as Node's timers
+   * phase does before it reads any socket.
+   */
+  step(): boolean {
+    const due = this.timers.filter((x) => x.at <= this.t).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+    if (!due) return false;
+    this.timers = this.timers.filter((x) => x !== due);
+    due.fn();
+    return true;
+  }
   pending(): number {
     return this.timers.length;
   }
