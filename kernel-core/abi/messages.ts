@@ -89,6 +89,8 @@ export const ServiceStatusShape = f.object({
   recover_p50_ms: ms,
   recover_p99_ms: ms,
   heartbeat_ms: f.opt(f.u32),
+  /** Pings it did not answer that were not held against it: rs was stalled, or the kernel was slow or away. */
+  misses_excused: f.opt(f.uint(Number.MAX_SAFE_INTEGER)),
 });
 export type ServiceStatus = Infer<typeof ServiceStatusShape>;
 

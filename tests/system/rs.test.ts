@@ -64,7 +64,7 @@ describe("rs", () => {
     const json = JSON.parse(out.stdout) as Record<string, unknown>[];
     expect(json.find((r) => r.label === "tty")).toEqual({
       label: "tty", generation: after.generation, state: "running", restarts: 1, last_cause: after.last_cause, detect_ms: after.detect_ms,
-      recover_ms: after.recover_ms, recover_p50_ms: after.recover_ms, recover_p99_ms: after.recover_ms, pid: after.pid,
+      recover_ms: after.recover_ms, recover_p50_ms: after.recover_ms, recover_p99_ms: after.recover_ms, pid: after.pid, misses_excused: after.misses_excused,
     });
   });
 
@@ -172,6 +172,22 @@ describe("rs", () => {
     expect((await row("ata")).state).toBe("failed");
     expect(mkctl("restart", "ata").status).toBe(0);
     await waitUntil(async () => ((await row("ata")).state === "running" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "ata running again" });
+  });
+
+  it("rs - rs stopped for 3 s (SIGSTOP, then SIGCONT) kills nothing when it wakes: the pings out during its stall are no evidence", async () => {
+    const running = (await ts.sys.services()).filter((r) => r.state === "running");
+    expect(running.map((r) => r.label)).toContain("tty");
+    ts.sys.kill("rs", "SIGSTOP");
+    try {
+      await new Promise((r) => setTimeout(r, 3000)); // the fault: rs stalled for 3 s
+    } finally {
+      ts.sys.kill("rs", "SIGCONT");
+    }
+    // rs woke with every ping's deadline past: before, it killed every service at once.
+    // Two periods of the slowest heartbeat after: nothing was killed or restarted.
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = await ts.sys.services();
+    for (const r of running) expect(after.find((x) => x.label === r.label), r.label).toMatchObject({ state: "running", pid: r.pid, generation: r.generation, restarts: r.restarts });
   });
 
   it("rs - rs itself killed: its keeper starts it again, the services run on untouched and the new rs adopts them (same pids and generations)", async () => {

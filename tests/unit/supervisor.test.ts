@@ -82,6 +82,18 @@ let sup: Supervisor;
 let hung: Set<string>;
 let outage: boolean;
 let pinged: string[];
+/** Labels whose pings fail ETIMEDOUT at their deadline (the kernel's answer for a service that does not answer). */
+let failing: Set<string>;
+/**
+ * Answers that reached rs's socket and are not read yet (rs stopped): the test delivers
+ * them after the overdue timers, as Node reads sockets only after its timers phase. Each
+ * ping still has its own deadline (ETIMEDOUT), as the transport's does.
+ */
+let socket: (() => void)[] | undefined;
+/** A congested kernel (a flood of traps): every ping fails at its deadline, and probes wait in kernelQueue until it catches up. */
+let kernelSlow: boolean;
+let kernelQueue: (() => void)[];
+let probes: number;
 let seq = 0;
 
 const policy = { heartbeatMs: 1000, backoffMinMs: 100, backoffMaxMs: 1000, intensity: { restarts: 3, seconds: 10 } };
@@ -111,12 +123,26 @@ beforeEach(async () => {
   hung = new Set();
   outage = false;
   pinged = [];
-  const ping = (label: string) => {
+  failing = new Set();
+  socket = undefined;
+  kernelSlow = false;
+  kernelQueue = [];
+  probes = 0;
+  const ping = (label: string, timeoutMs: number) => {
     pinged.push(label);
     if (outage) return Promise.reject(new MkError("ENOTREADY", "the NATS connection is lost"));
-    return hung.has(label) ? new Promise<void>(() => undefined) : Promise.resolve();
+    if (hung.has(label)) return new Promise<void>(() => undefined);
+    if (!socket && !kernelSlow && !failing.has(label)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const deadline = clock.setTimeout(() => reject(new MkError("ETIMEDOUT", `${label} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      if (socket && !kernelSlow && !failing.has(label)) socket.push(() => (deadline.cancel(), resolve()));
+    });
   };
-  sup = new Supervisor({ backend, clock, log, services: [service("ata"), service("tty")], ping });
+  const probe = () => {
+    probes++;
+    return kernelSlow ? new Promise<void>((resolve) => kernelQueue.push(resolve)) : Promise.resolve();
+  };
+  sup = new Supervisor({ backend, clock, log, services: [service("ata"), service("tty")], ping, probe });
   await sup.startAll();
   serves("ata");
   serves("tty");
@@ -190,6 +216,78 @@ describe("rs supervisor", () => {
     expect(row("ata").detect_ms).toBeGreaterThanOrEqual(2000);
     expect(row("ata").detect_ms).toBeLessThanOrEqual(2250);
     expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
+  });
+
+  it.each([
+    ["right after a round of pings", 0],
+    ["760 ms after a round of pings still unanswered (their deadline falls due before the next tick)", 760],
+  ])("rs - rs stalled for 3 s (SIGSTOP, then SIGCONT) %s kills nothing: what was outstanding during the stall is no evidence", async (_what, outFor) => {
+    await advance(3000, 250); // healthy: every ping answered
+    const before = pinged.length;
+    socket = []; // from now on answers wait in the socket until rs reads them
+    while (pinged.length < before + 2) await advance(10, 10); // a round of pings goes out
+    await advance(outFor, 10); // the services are slow to answer this time
+    clock.jump(3000); // SIGSTOP for 3 s: the answers reach the socket; no timer of rs's runs
+    // SIGCONT: Node runs every overdue timer first (microtasks between), then reads the socket.
+    while (clock.step()) await flush();
+    for (const answer of socket.splice(0)) answer();
+    socket = undefined;
+    await advance(5000, 250);
+    expect(backend.signals).toEqual([]);
+    expect(row("ata")).toMatchObject({ state: "running", restarts: 0 });
+    expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
+    expect(row("ata").misses_excused).toBeGreaterThanOrEqual(1); // the ping outstanding during the stall, counted as excused
+  });
+
+  it("rs - a kernel that answers nothing for 2.5 s (a flood of traps) while every ping fails ETIMEDOUT kills nothing; a real hang with the kernel answering is still found within two periods", async () => {
+    await advance(2000, 250);
+    kernelSlow = true;
+    await advance(2500, 50);
+    kernelSlow = false; // the kernel catches up: the probes waiting in it are answered, late
+    for (const answer of kernelQueue.splice(0)) answer();
+    await advance(3000, 250);
+    expect(backend.signals).toEqual([]);
+    expect(backend.started).toEqual(["ata:100", "tty:101"]); // nothing restarted
+    expect(row("ata")).toMatchObject({ state: "running", restarts: 0 });
+    expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
+    expect(row("ata").misses_excused).toBeGreaterThanOrEqual(2);
+    expect(probes).toBeGreaterThan(0);
+    // The same service's real hang: its pings fail while the kernel answers every probe at once.
+    failing.add("ata");
+    await advance(1750, 250);
+    expect(backend.signals).toEqual([]);
+    await advance(500, 250);
+    expect(backend.signals).toEqual(["ata:SIGKILL"]);
+    expect(row("ata").last_cause).toMatch(/^heartbeat/);
+    failing.clear();
+    await advance(100, 50);
+    serves("ata");
+    expect(row("ata").detect_ms).toBeLessThanOrEqual(2250);
+    expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
+  });
+
+  it("rs - several services hung at once while the kernel answers its probe promptly are each killed within two periods of their last answer", async () => {
+    const s = new Supervisor({ backend, clock, log, services: ["mfs", "vfs", "procfs"].map((l) => service(l)), ping: sup["o"].ping, probe: sup["o"].probe });
+    await s.startAll();
+    for (const l of ["mfs", "vfs", "procfs"]) {
+      s.onEvent(event("started", l));
+      s.onEvent(event("ready", l));
+    }
+    await advance(3000, 250);
+    hung.add("mfs");
+    hung.add("vfs");
+    await advance(2250, 250);
+    expect(backend.signals.filter((x) => !x.startsWith("ata") && !x.startsWith("tty"))).toEqual(["mfs:SIGKILL", "vfs:SIGKILL"]);
+    const byLabel = (l: string) => s.list().find((x) => x.label === l)!;
+    expect(byLabel("procfs")).toMatchObject({ state: "running", restarts: 0 });
+    hung.clear();
+    await advance(100, 50);
+    for (const l of ["mfs", "vfs"]) {
+      s.onEvent(event("started", l));
+      s.onEvent(event("ready", l));
+      expect(byLabel(l).detect_ms).toBeLessThanOrEqual(2250);
+    }
+    await s.shutdown(false);
   });
 
   it("rs - pings that fail because the bus or the kernel is away (ENOTREADY) are not a hang", async () => {

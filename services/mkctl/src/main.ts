@@ -297,6 +297,7 @@ async function main(): Promise<number> {
         console.log(JSON.stringify(rows.map((r) => ({
           label: r.label, generation: r.generation ?? null, state: r.state, restarts: r.restarts, last_cause: r.last_cause ?? null,
           detect_ms: r.detect_ms ?? null, recover_ms: r.recover_ms ?? null, recover_p50_ms: r.recover_p50_ms ?? null, recover_p99_ms: r.recover_p99_ms ?? null, pid: r.pid ?? null,
+          misses_excused: r.misses_excused ?? null,
         })), null, 2));
         return 0;
       }

@@ -3,7 +3,7 @@
 // them through the kernel, and answers mkctl's RS_UP, RS_DOWN, RS_RESTART and RS_LIST.
 import { join } from "node:path";
 import { Common, EMPTY, Rs, RsEventSubjects, type EndpointInfo, type RsEvent } from "#abi";
-import { followEvents, sysGetEndpoints, type ServiceModule, type Sys, type SystemTable } from "#libsys";
+import { followEvents, sysGetEndpoints, sysGetPrivileges, type ServiceModule, type Sys, type SystemTable } from "#libsys";
 import type { Backend, RunSpec } from "./backend.ts";
 import { Supervisor, type SupervisedService } from "./supervisor.ts";
 
@@ -52,6 +52,8 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
           return sys.log;
         },
         ping: async (label, timeoutMs) => void (await sys.sendrec(label, Common.COMMON_HEARTBEAT, {}, EMPTY, timeoutMs)),
+        // The kernel answers it from rs's own row: how long it takes is the kernel's own delay.
+        probe: async (timeoutMs) => void (await sysGetPrivileges(sys, timeoutMs)),
         onChange: (s, why) => {
           sys.log.debug({ service: s, why }, "%s is %s: %s", s.label, s.state, why);
           // The event's own shape (RsEventShape), field by field: what a reader checks.

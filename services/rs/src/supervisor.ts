@@ -1,14 +1,15 @@
 // The reincarnation server's core: one row per supervised service, and what to do when
 // it ends. A crash is seen at once (the backend reports the exit, or the kernel's event
-// stream says the incarnation is dead); a hang by heartbeat (a ping through the kernel
-// every heartbeat_ms; no answer for two periods is a hang: the process is killed and
-// restarted). A restart waits backoff_min_ms, doubling up to backoff_max_ms, reset once
+// stream says the incarnation is dead); a hang by heartbeat (heartbeat.ts: pings through
+// the kernel; two periods without an answer, while rs ran and the kernel answered, is a
+// hang: the process is killed and restarted). A restart waits backoff_min_ms, doubling up to backoff_max_ms, reset once
 // the service has served for `intensity.seconds`; more than `intensity.restarts`
 // restarts within `intensity.seconds` and the service is failed until started by hand
 // (OTP's intensity). A stop by hand is not a crash. Time comes from the injected clock.
 import { MkError, type KernelEvent, type ServiceStatus } from "#abi";
 import type { Clock, Logger, Timer } from "#libsys";
 import type { Backend, ExitInfo, RunSpec } from "./backend.ts";
+import { Heartbeats } from "./heartbeat.ts";
 
 export interface RestartPolicy {
   heartbeatMs: number;
@@ -49,6 +50,11 @@ export interface SupervisorOptions {
   services: SupervisedService[];
   /** A null message through the kernel; rejects with the errno (ETIMEDOUT: no answer in time). */
   ping: (label: string, timeoutMs: number) => Promise<void>;
+  /**
+   * A null kernel call (rejects with the errno): a ping unanswered while the kernel did not
+   * answer this promptly is the kernel's congestion, not a hang. Absent: not checked.
+   */
+  probe?: (timeoutMs: number) => Promise<void>;
   /** Told of every state change (rs's own events, the dashboard). */
   onChange?: (s: ServiceStatus, why: string) => void;
   /**
@@ -78,9 +84,6 @@ interface Row {
   /** Why rs itself is killing the current process (a hang, a dead incarnation). */
   killing?: string;
   timer?: Timer;
-  lastPong: number;
-  pingOut: boolean;
-  lastPingAt: number;
 }
 
 /** How long a child's exit may lag the kernel's dead event before rs kills the process. */
@@ -104,13 +107,26 @@ export class Supervisor {
   private readonly ops = new Map<Row, Promise<unknown>>();
   readonly recoveries: Recovery[] = [];
   private shuttingDown = false;
+  private readonly heartbeats: Heartbeats;
 
   constructor(o: SupervisorOptions) {
     this.o = o;
     for (const svc of o.services) {
-      this.rows.set(svc.label, { svc, state: "stopped", restarts: 0, recent: [], consecutive: 0, lastPong: 0, pingOut: false, lastPingAt: 0 });
+      this.rows.set(svc.label, { svc, state: "stopped", restarts: 0, recent: [], consecutive: 0 });
     }
     o.backend.onExit((e) => this.onExit(e));
+    const periods = o.services.filter((s) => s.heartbeat).map((s) => s.policy.heartbeatMs);
+    this.heartbeats = new Heartbeats({
+      clock: o.clock, log: () => this.o.log, ping: (label, ms) => this.o.ping(label, ms), probe: o.probe && ((ms) => this.o.probe!(ms)),
+      current: (label, pid) => {
+        const r = this.rows.get(label);
+        return r?.state === "running" && r.pid === pid && !r.killing;
+      },
+      onHang: (label, pid, cause, lastAnswer) => {
+        const r = this.rows.get(label);
+        if (r?.pid === pid) void this.killAndRecover(r, cause, lastAnswer, "heartbeat");
+      },
+    }, Math.min(...periods, 60_000));
   }
 
   /**
@@ -176,7 +192,7 @@ export class Supervisor {
       ...(r.pid ? { pid: r.pid } : {}), ...(r.generation ? { generation: r.generation } : {}),
       ...(r.lastCause ? { last_cause: r.lastCause.slice(0, 300) } : {}),
       ...(r.last ? { detect_ms: Math.round(r.last.detectMs), recover_ms: Math.round(r.last.recoverMs), ...this.recoverPercentiles(r.svc.label) } : {}),
-      ...(r.svc.heartbeat ? { heartbeat_ms: r.svc.policy.heartbeatMs } : {}),
+      ...(r.svc.heartbeat ? { heartbeat_ms: r.svc.policy.heartbeatMs, misses_excused: this.heartbeats.excused(r.svc.label) } : {}),
     };
   }
 
@@ -247,6 +263,7 @@ export class Supervisor {
   /** Stops every service, the last started first (or none: stopServices false). Nothing is restarted from now on. */
   async shutdown(stopServices = true): Promise<void> {
     this.shuttingDown = true;
+    this.heartbeats.stopAll();
     for (const r of this.rows.values()) r.timer?.cancel();
     if (!stopServices) return;
     const rows = [...this.rows.values()].reverse();
@@ -270,7 +287,7 @@ export class Supervisor {
     if (this.shuttingDown) return;
     r.timer?.cancel();
     this.set(r, "starting", why);
-    Object.assign(r, { pid: undefined, generation: undefined, killing: undefined, pingOut: false });
+    Object.assign(r, { pid: undefined, generation: undefined, killing: undefined });
     try {
       r.pid = await this.o.backend.start(r.svc.spec, { boot: why === "boot" });
       this.o.log.info({ label: r.svc.label, child: r.pid, why }, "started %s (pid %d): %s", r.svc.label, r.pid, why);
@@ -323,7 +340,7 @@ export class Supervisor {
   private serving(r: Row, why: string): void {
     const now = this.o.clock.now();
     r.timer?.cancel(); // the start deadline
-    Object.assign(r, { readySince: now, lastPong: now, lastPingAt: now, pingOut: false });
+    r.readySince = now;
     if (r.death) {
       const d = r.death;
       r.last = { label: r.svc.label, cause: d.cause, how: d.how, diedAt: d.diedAt, detectedAt: d.detectedAt, servingAt: now, detectMs: d.detectedAt - d.diedAt, recoverMs: now - d.detectedAt };
@@ -333,7 +350,7 @@ export class Supervisor {
       this.o.log.info({ label: r.svc.label, cause: d.cause, detectMs: r.last.detectMs, recoverMs: r.last.recoverMs }, "%s serving again %d ms after its death was seen", r.svc.label, r.last.recoverMs);
     }
     this.set(r, "running", why);
-    if (r.svc.heartbeat) this.beat(r);
+    if (r.svc.heartbeat && r.pid) this.heartbeats.watch(r.svc.label, r.pid, r.svc.policy.heartbeatMs);
     this.keepStandby(r);
   }
 
@@ -359,7 +376,7 @@ export class Supervisor {
       return false;
     }
     this.set(r, "starting", why);
-    Object.assign(r, { pid, generation: undefined, killing: undefined, pingOut: false });
+    Object.assign(r, { pid, generation: undefined, killing: undefined });
     this.o.log.info({ label: r.svc.label, child: pid, why }, "standby (pid %d) takes over as %s: %s", pid, r.svc.label, why);
     const limit = Math.max(START_TIMEOUT_MS, 5 * r.svc.policy.heartbeatMs);
     const at = this.o.clock.now();
@@ -367,42 +384,6 @@ export class Supervisor {
       if (r.state === "starting" && r.pid === pid) void this.killAndRecover(r, `start timeout (not ready within ${limit} ms)`, at, "start-timeout");
     }, limit);
     return true;
-  }
-
-  /**
-   * One heartbeat tick, every quarter period: a ping goes out once a period; no answer
-   * for two periods is a hang. A ping that fails for a reason not the service's (the bus
-   * or the kernel away) counts as an answer: an outage is not a hang.
-   */
-  private beat(r: Row): void {
-    const hb = r.svc.policy.heartbeatMs;
-    const pid = r.pid;
-    r.timer = this.o.clock.setTimeout(() => {
-      if (r.state !== "running" || r.pid !== pid) return;
-      const now = this.o.clock.now();
-      if (now - r.lastPong >= 2 * hb) {
-        void this.killAndRecover(r, `heartbeat (no answer for ${now - r.lastPong} ms)`, r.lastPong, "heartbeat");
-        return;
-      }
-      if (!r.pingOut && now - r.lastPingAt >= hb) {
-        Object.assign(r, { pingOut: true, lastPingAt: now });
-        this.o.ping(r.svc.label, hb).then(
-          () => {
-            if (r.pid === pid) r.lastPong = this.o.clock.now();
-          },
-          (e: unknown) => {
-            // No answer (ETIMEDOUT), or no live incarnation at the kernel (EDEADSRCDST: it
-            // died unseen, or never registered with a restarted kernel) is a miss; the bus
-            // or the kernel being away (ENOTREADY) is not the service's fault.
-            const miss = e instanceof MkError && (e.errno === "ETIMEDOUT" || e.errno === "EDEADSRCDST");
-            if (r.pid === pid && !miss) r.lastPong = this.o.clock.now();
-          },
-        ).finally(() => {
-          if (r.pid === pid) r.pingOut = false;
-        });
-      }
-      this.beat(r);
-    }, Math.max(1, Math.floor(hb / 4)));
   }
 
   /** rs ends the incarnation itself (a hang, or the kernel saw it die with the process still there). */

@@ -17,7 +17,8 @@ export async function sysWaitEndpoint(sys: Sys, label: string, after: number, wa
   return (r.args.endpoints ?? [])[0] as EndpointInfo;
 }
 
-export async function sysGetPrivileges(sys: Sys): Promise<unknown> {
-  const r = await sys.kernelCall(K.SYS_GETINFO, { what: "privileges" });
+/** The caller's own privileges: also the cheapest call there is (rs times it to see whether the kernel is responsive). */
+export async function sysGetPrivileges(sys: Sys, timeoutMs?: number): Promise<unknown> {
+  const r = await sys.kernelCall(K.SYS_GETINFO, { what: "privileges" }, undefined, timeoutMs);
   return r.args.privileges;
 }
