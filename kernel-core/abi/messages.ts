@@ -186,7 +186,8 @@ export const Layouts = {
     rep: { endpoints: f.opt(f.list(f.unknown, 1024)), privileges: f.opt(f.unknown), processes: f.opt(f.list(f.unknown, 1024)), sched: f.opt(f.unknown) },
   },
   // sched -> krn. Values are checked by the kernel (EINVAL outside NR_SCHED_QUEUES and
-  // QUANTUM_MIN_MS..QUANTUM_MAX_MS), so the layout takes any integer.
+  // QUANTUM_MIN_MS..QUANTUM_MAX_MS, or past a driver's or server's floor), so the layout
+  // takes any integer.
   [SysCall.SYS_SCHEDULE]: {
     req: { endpoint: f.str(48), priority: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), quantum_ms: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
     rep: {},

@@ -10,6 +10,17 @@ export const QUANTUM_MIN_MS = 1;
 export const QUANTUM_MAX_MS = 10_000;
 /** MINIX's DEFAULT_USER_TIME_SLICE. */
 export const DEFAULT_QUANTUM_MS = 200;
+/**
+ * The shortest quantum a policy may give a driver or server (ms), unless the privilege
+ * table gave it a shorter one itself: 5 PIT ticks at the default 100 Hz (pit_hz). Whoever
+ * holds a CPU at a tick is charged the whole tick, so a quantum of a tick or so runs out
+ * at nearly every tick its holder is seen running: the driver goes behind its peers in
+ * the middle of a request and the kernel asks sched again, a message a tick. A 4 KiB read
+ * costs ata, mfs and vfs a few ms each, over several turns, more on a loaded host: 50 ms
+ * lets one request finish within a turn with room to spare, and sched hears of a busy
+ * driver at most 20 times a second.
+ */
+export const SYSTEM_QUANTUM_MIN_MS = 50;
 export const NICE_MIN = -20;
 export const NICE_MAX = 19;
 
@@ -76,8 +87,10 @@ export interface SchedSummary {
   /** Stops and continues the kernel has made. */
   stops: number;
   continues: number;
-  /** SYS_SCHEDULE answers refused with EINVAL. */
+  /** SYS_SCHEDULE answers refused (EINVAL; EAGAIN while the kernel's own policy is in force). */
   refused: number;
+  /** While the policy's answers were absurd: what is left of the kernel's own round robin (ms) before sched is asked again. */
+  policy_suspended_ms?: number;
   /** Messages that waited HOLD_MAX_MS (500 ms) for their driver or server and went on undispatched. */
   held_too_long: number;
 }

@@ -79,6 +79,7 @@ export class Kernel implements KernelState {
       policy: this.priv.services.has(SCHED_LABEL)
         ? (msg) => this.ipc.sendFromKernel(SCHED_LABEL, Sched.SCHED_NO_QUANTUM, msg, POLICY_TIMEOUT_MS)
         : undefined,
+      policyLabel: SCHED_LABEL,
       event: (row, detail) => this.events.sched(row, detail),
     });
     this.ipc.gate = { enter: (ep, source, waits) => this.sched.enter(ep.key, source, waits) };

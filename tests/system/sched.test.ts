@@ -6,7 +6,7 @@ import { readdirSync } from "node:fs";
 import { setPriority } from "node:os";
 import { relative } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MkError, niceWeight, Sched, SysCall, type KernelEvent, type ProcessInfo } from "#abi";
+import { MkError, niceWeight, Sched, SchedQueue, SysCall, type KernelEvent, type ProcessInfo } from "#abi";
 import { readProcStat } from "../../kernel-core/src/sched/process-control.ts";
 import { endAll, startSpin } from "../../bench/programs.ts";
 import { BdevClient, followEvents, sysGetProcesses, sysSchedule, systemClock, waitUntil, type RunningService } from "#libsys";
@@ -215,6 +215,38 @@ describe("scheduling (process mode)", () => {
       endpoint: hog.endpoint, class: "user", priority: 7, base_priority: 7, quantum_ms: 100, base_quantum_ms: 200, nice: 0, blocked: 0, cpu_ms: 0,
     }).then(() => undefined, (x: unknown) => x);
     expect((forged as MkError).errno).toBe("EPERM");
+  }, 60_000);
+
+  it("sched - a hostile policy cannot put ata, mfs and vfs below user programs with 1 ms quanta; a flood of such answers makes the kernel schedule on its own until a new sched starts", async () => {
+    await program("hog1");
+    await registered("hog1", "ata", "mfs", "vfs");
+    const hostile = await ts.client("policy"); // holds `schedule`, as sched does
+    const errnoOf = (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => (e instanceof MkError ? e.errno : String(e)));
+    const system = (await rows()).filter((p) => ["ata", "mfs", "vfs"].includes(p.label));
+    for (const p of system) expect(await errnoOf(sysSchedule(hostile.sys, p.endpoint, SchedQueue.LOWEST, 1)), p.label).toBe("EINVAL");
+    for (const p of system) expect(await row(p.label), p.label).toMatchObject({ priority: p.priority, quantum_ms: p.quantum_ms });
+    const events: KernelEvent[] = [];
+    const follower = await followEvents(client.sys, (ev) => void (ev.kind === "sched" && events.push(ev)));
+    try {
+      // Answer after absurd answer: refused until the kernel stops listening (EAGAIN).
+      const answers: string[] = [];
+      for (let i = 0; i < 20 && answers.at(-1) !== "EAGAIN"; i++) answers.push(await errnoOf(sysSchedule(hostile.sys, system[0].endpoint, SchedQueue.LOWEST, 1)));
+      expect(answers.at(-1)).toBe("EAGAIN");
+      expect(answers.slice(0, -1).every((e) => e === "EINVAL")).toBe(true);
+      const s = (await sysGetProcesses(client.sys)).sched;
+      expect(s.policy).toBe("round-robin");
+      expect(s.policy_suspended_ms).toBeGreaterThan(0);
+      await waitUntil(() => (events.some((e) => /policy: the kernel's own round robin/.test(e.detail ?? "")) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the fallback event" });
+      // A new sched incarnation is asked at once (the hog's quanta run out every 50 ms).
+      ts.sys.kill("sched", "SIGKILL");
+      await waitUntil(async () => {
+        const now = await sysGetProcesses(client.sys);
+        return now.sched.policy === "server" && now.sched.policy_suspended_ms === undefined ? true : undefined;
+      }, { clock: systemClock, deadlineMs: 20_000, what: "a new sched's policy in force" });
+    } finally {
+      await follower.stop();
+      await hostile.stop();
+    }
   }, 60_000);
 
   it("sched - mkctl nice names what is wrong: an unknown label, kernel-core, a value out of range", () => {

@@ -2,7 +2,7 @@
 // fake process controller: no process is signalled and nothing sleeps. The fake runs
 // each "process" as a CPU model: one that computes burns CPU whenever it is not stopped.
 import { beforeEach, describe, expect, it } from "vitest";
-import { MkError, SchedQueue, type ProcessInfo } from "#abi";
+import { DEFAULT_QUANTUM_MS, MkError, QUANTUM_MIN_MS, SchedQueue, SYSTEM_QUANTUM_MIN_MS, type ProcessInfo } from "#abi";
 import { ManualClock } from "#base/clock.ts";
 import { createLogger } from "#base/log.ts";
 import type { ProcessControl, ProcSample } from "../../kernel-core/src/sched/process-control.ts";
@@ -86,16 +86,22 @@ let asked: NoQuantum[];
 let events: string[];
 let policyUp: boolean;
 let policyName: PolicyName | undefined;
+/** A hostile or broken sched (issue 19, item 10): every process to the lowest queue with a 1 ms quantum. */
+let hostile: boolean;
+/** What the kernel answered the hostile policy: "endpoint errno" ("OK": taken). */
+let answered: string[];
 
-function make(cpus = 1, o: { policy?: PolicyName } = {}): void {
+function make(cpus = 1, o: { policy?: PolicyName | "hostile" } = {}): void {
   clock = new ManualClock();
   control = new FakeControl();
   asked = [];
   events = [];
+  answered = [];
   policyUp = true;
-  policyName = o.policy;
+  hostile = o.policy === "hostile";
+  policyName = o.policy === "hostile" ? undefined : o.policy;
   sched = new Scheduler({
-    clock, control, log, enabled: true, cpus, pitHz: HZ,
+    clock, control, log, enabled: true, cpus, pitHz: HZ, policyLabel: "sched",
     policy: async (m) => {
       asked.push(m);
       if (!policyUp) return false;
@@ -103,6 +109,7 @@ function make(cpus = 1, o: { policy?: PolicyName } = {}): void {
         const d = decide(policyName, m);
         queueMicrotask(() => sched.schedule(m.endpoint, d.priority, d.quantum_ms));
       }
+      if (hostile) queueMicrotask(() => answered.push(`${m.endpoint} ${errnoOf(() => sched.schedule(m.endpoint, SchedQueue.LOWEST, 1)) ?? "OK"}`));
       return true;
     },
     event: (row, detail) => events.push(`${row.label}: ${detail}`),
@@ -119,7 +126,7 @@ function errnoOf(fn: () => unknown): string | undefined {
 }
 
 let nextPid = 100;
-function proc(label: string, cls: ProcClass, computing: boolean, extra: { quantumMs?: number; nice?: number } = {}): FakeProc {
+function proc(label: string, cls: ProcClass, computing: boolean, extra: { quantumMs?: number; nice?: number; priority?: number } = {}): FakeProc {
   const p = control.spawn(nextPid++, label, computing);
   p.system = cls !== "user";
   sched.add({ key: `${label}#1`, label, pid: p.pid, placement: "user", host: "here" }, { cls, ...extra });
@@ -483,6 +490,77 @@ describe("scheduler (mechanism)", () => {
     expect(errnoOf(() => sched.schedule("not an endpoint", 8, 100))).toBe("EBADSRCDST");
   });
 
+  it("sched - a policy putting a driver at queue 15 with a 1 ms quantum is refused with EINVAL and the driver keeps its queue and quantum; drivers and servers stay above user programs", async () => {
+    proc("ata", "driver", true);
+    proc("vfs", "server", true);
+    proc("slow", "server", false, { priority: 9, quantumMs: 20 }); // the privilege table placed it below user programs itself
+    const bad: [string, number, number][] = [
+      ["ata#1", SchedQueue.LOWEST, 1], // the attack
+      ["ata#1", SchedQueue.LOWEST, DEFAULT_QUANTUM_MS], // its quantum, but below user programs
+      ["ata#1", SchedQueue.USER, DEFAULT_QUANTUM_MS], // level with user programs is below them (first come first within a queue)
+      ["ata#1", SchedQueue.DRIVER, 1], // its queue, but a quantum under the floor
+      ["ata#1", SchedQueue.DRIVER, SYSTEM_QUANTUM_MIN_MS - 1],
+      ["vfs#1", SchedQueue.LOWEST, 1],
+      ["slow#1", 10, 20], // below where the table put it
+      ["slow#1", 9, 19],
+    ];
+    for (const [ep, prio, q] of bad) expect(errnoOf(() => sched.schedule(ep, prio, q)), `${ep} queue ${prio}, ${q} ms`).toBe("EINVAL");
+    expect(row("ata")).toMatchObject({ priority: SchedQueue.DRIVER, quantum_ms: DEFAULT_QUANTUM_MS });
+    expect(row("vfs")).toMatchObject({ priority: SchedQueue.SERVER, quantum_ms: DEFAULT_QUANTUM_MS });
+    expect(row("slow")).toMatchObject({ priority: 9, quantum_ms: 20 });
+    expect(sched.summary().refused).toBe(bad.length);
+    // Within the floors the policy still decides.
+    sched.schedule("ata#1", SchedQueue.USER - 1, SYSTEM_QUANTUM_MIN_MS);
+    expect(row("ata")).toMatchObject({ priority: SchedQueue.USER - 1, quantum_ms: SYSTEM_QUANTUM_MIN_MS });
+    sched.schedule("slow#1", 9, 20);
+    expect(sched.summary().policy).toBe("server");
+  });
+
+  it("sched - user programs can still be moved by the policy anywhere within their own bounds", async () => {
+    proc("p", "user", true, { quantumMs: 80 });
+    sched.schedule("p#1", SchedQueue.LOWEST, QUANTUM_MIN_MS);
+    expect(row("p")).toMatchObject({ priority: SchedQueue.LOWEST, quantum_ms: QUANTUM_MIN_MS });
+    sched.schedule("p#1", SchedQueue.USER, 500);
+    expect(row("p")).toMatchObject({ priority: SchedQueue.USER, quantum_ms: 500 });
+    expect(errnoOf(() => sched.schedule("p#1", SchedQueue.USER - 1, 100))).toBe("EINVAL"); // above its ceiling, as ever
+    expect(sched.summary()).toMatchObject({ policy: "server", refused: 1 });
+  });
+
+  it("sched - a flood of absurd answers: the kernel takes its own round robin for a while, restores drivers and servers, says so once, and asks sched again later", async () => {
+    make(1, { policy: "hostile" });
+    proc("hog", "user", true, { quantumMs: 20 });
+    proc("hog2", "user", true, { quantumMs: 20 });
+    proc("ata", "driver", true);
+    proc("vfs", "server", true);
+    // Moved within their floors first (a policy may), and then every answer absurd.
+    sched.schedule("ata#1", SchedQueue.USER - 1, SYSTEM_QUANTUM_MIN_MS);
+    sched.schedule("vfs#1", SchedQueue.USER - 1, SYSTEM_QUANTUM_MIN_MS);
+    for (let t = 0; t < 5000 && sched.summary().policy !== "round-robin"; t += 10) await run(10);
+    const system = answered.filter((a) => /^(ata|vfs)#/.test(a));
+    expect(system.length).toBeGreaterThan(0);
+    expect(system.every((a) => a.endsWith(" EINVAL"))).toBe(true); // every one refused
+    expect(sched.summary().policy).toBe("round-robin");
+    expect(sched.summary().policy_suspended_ms).toBeGreaterThan(0);
+    expect(row("ata")).toMatchObject({ priority: SchedQueue.DRIVER, quantum_ms: DEFAULT_QUANTUM_MS });
+    expect(row("vfs")).toMatchObject({ priority: SchedQueue.SERVER, quantum_ms: DEFAULT_QUANTUM_MS });
+    const fallbacks = () => events.filter((e) => /policy: the kernel's own round robin for \d+ s/.test(e));
+    expect(fallbacks()).toHaveLength(1);
+    // While it lasts the kernel does not ask sched and refuses what sched sends anyway (EAGAIN).
+    const askedAt = asked.length;
+    await run(2000);
+    expect(asked.length).toBe(askedAt);
+    expect(errnoOf(() => sched.schedule("hog#1", SchedQueue.LOWEST, 100))).toBe("EAGAIN");
+    expect(row("ata")).toMatchObject({ priority: SchedQueue.DRIVER, quantum_ms: DEFAULT_QUANTUM_MS });
+    expect(fallbacks()).toHaveLength(1);
+    // Later it asks sched again (a sane one by then): its answers are taken.
+    hostile = false;
+    policyName = "fair";
+    await run(sched.summary().policy_suspended_ms! + 500);
+    expect(asked.length).toBeGreaterThan(askedAt);
+    expect(sched.summary().policy).toBe("server");
+    expect(sched.summary().policy_suspended_ms).toBeUndefined();
+  });
+
   it("sched - quantum expiry asks the policy, which hears whether the process blocked; its answer takes effect", async () => {
     make(1, { policy: "minix" });
     proc("hog", "user", true, { quantumMs: 50 });
@@ -665,5 +743,8 @@ describe("sched server policies", () => {
     expect(fair({ ...m, base_quantum_ms: 50, nice: -6 }).quantum_ms).toBe(191);
     expect(fair({ ...m, nice: 19 }).quantum_ms).toBe(10);
     expect(fair({ ...m, nice: -20, priority: 15 }).priority).toBe(7);
+    // A niced driver keeps the kernel's floor for drivers and servers (or its own shorter table quantum).
+    expect(fair({ ...m, class: "driver", base_priority: 2, nice: 19 }).quantum_ms).toBe(SYSTEM_QUANTUM_MIN_MS);
+    expect(fair({ ...m, class: "driver", base_priority: 2, base_quantum_ms: 20, nice: 19 }).quantum_ms).toBe(20);
   });
 });

@@ -15,14 +15,16 @@
 // preempted at the first tick a tick period or more later (a request that lasts a
 // millisecond costs no signal; two signals cost more than the request). PIT ticks charge
 // the running processes their CPU time; one whose quantum runs out goes to the back of its
-// queue, and the sched server is told so (it may answer with SYS_SCHEDULE); without sched
-// the kernel goes on round robin with the settings it has.
+// queue, and the sched server is told so (it may answer with SYS_SCHEDULE, held to the
+// floors of policy-guard.ts); without sched, or while its answers are absurd, the kernel
+// goes on round robin.
 import {
   DEFAULT_QUANTUM_MS, MkError, NICE_MAX, NICE_MIN, NR_SCHED_QUEUES, QUANTUM_MAX_MS, QUANTUM_MIN_MS, SchedQueue,
   type ProcessInfo, type ProcState, type ReqArgs, type Sched, type SchedSummary,
 } from "#abi";
 import type { Clock, Timer } from "#base/clock.ts";
 import type { Logger } from "#base/log.ts";
+import { POLICY_REFUSAL_WINDOW_MS, POLICY_REFUSALS_MAX, PolicyGuard, systemFloor } from "./policy-guard.ts";
 import type { ProcessControl } from "./process-control.ts";
 
 export type ProcClass = ProcessInfo["class"];
@@ -106,6 +108,8 @@ export interface SchedulerOptions {
   pitHz: number;
   /** Tells the policy server a quantum ran out; resolves false when nothing took the message. */
   policy?: (msg: NoQuantum) => Promise<boolean>;
+  /** The policy server's label: a new incarnation of it is asked again at once, even while its predecessor's answers were absurd. */
+  policyLabel?: string;
   /** A change worth publishing on the event stream. */
   event?: (row: ProcessInfo, detail: string) => void;
 }
@@ -161,9 +165,11 @@ export class Scheduler {
   private watchdog?: Timer;
   private pitSilent = false;
   private policyInForce: SchedSummary["policy"] = "round-robin";
+  private readonly guard: PolicyGuard;
 
   constructor(o: SchedulerOptions) {
     this.o = o;
+    this.guard = new PolicyGuard(o.clock);
   }
 
   /**
@@ -195,6 +201,7 @@ export class Scheduler {
   /** A new incarnation (started or resumed). A pid the controller cannot verify is free: never stopped. */
   add(e: { key: string; label: string; pid: number; placement: "kernel" | "user"; host: string }, d: ProcDefaults): void {
     if (this.procs.has(e.key)) return;
+    if (e.label === this.o.policyLabel && this.guard.resume()) this.o.log.info({ endpoint: e.key }, "a new sched incarnation: the kernel asks it again");
     const base = d.priority ?? (d.cls === "driver" ? SchedQueue.DRIVER : d.cls === "server" ? SchedQueue.SERVER : SchedQueue.USER);
     const quantum = d.quantumMs ?? DEFAULT_QUANTUM_MS;
     if (d.nice !== undefined && !this.nices.has(e.label)) this.nices.set(e.label, d.nice);
@@ -369,27 +376,31 @@ export class Scheduler {
     }
   }
 
-  /** SYS_SCHEDULE from the sched server. EINVAL leaves the process as it was. */
-  schedule(endpoint: string, priority: number, quantumMs: number): void {
+  /**
+   * SYS_SCHEDULE from the sched server (caller: its endpoint). EINVAL leaves the process as
+   * it was; too many within a window and the kernel falls back on its own round robin, and
+   * refuses with EAGAIN until it asks sched again.
+   */
+  schedule(endpoint: string, priority: number, quantumMs: number, caller?: string): void {
+    const left = this.guard.suspendedMs();
+    if (left > 0) {
+      this.refused++;
+      throw new MkError("EAGAIN", `the kernel schedules round robin for another ${Math.ceil(left / 1000)} s: the policy's answers were absurd`);
+    }
     const p = this.procs.get(endpoint);
     if (!Number.isInteger(priority) || priority < 0 || priority >= NR_SCHED_QUEUES) {
-      this.refused++;
-      throw new MkError("EINVAL", `priority ${priority} is not a queue 0-${NR_SCHED_QUEUES - 1}`);
+      throw this.refuse(`priority ${priority} is not a queue 0-${NR_SCHED_QUEUES - 1}`, p, caller);
     }
     if (!Number.isInteger(quantumMs) || quantumMs < QUANTUM_MIN_MS || quantumMs > QUANTUM_MAX_MS) {
-      this.refused++;
-      throw new MkError("EINVAL", `quantum ${quantumMs} ms is outside ${QUANTUM_MIN_MS}-${QUANTUM_MAX_MS} ms`);
+      throw this.refuse(`quantum ${quantumMs} ms is outside ${QUANTUM_MIN_MS}-${QUANTUM_MAX_MS} ms`, p, caller);
     }
     if (!/^[a-z][a-z0-9-]{0,31}#[1-9][0-9]{0,8}$/.test(endpoint)) throw new MkError("EBADSRCDST", `${JSON.stringify(endpoint.slice(0, 48))} is not an endpoint (label#generation)`);
     if (!p) throw new MkError("EDEADSRCDST", `${endpoint} is not a live incarnation`);
-    if (!p.controllable) {
-      this.refused++;
-      throw new MkError("EINVAL", `${endpoint} is not scheduled (it runs inside kernel-core, or the kernel cannot verify its process)`);
-    }
-    if (priority < p.basePriority) {
-      this.refused++;
-      throw new MkError("EINVAL", `priority ${priority} is above ${p.label}'s ceiling, queue ${p.basePriority}`);
-    }
+    if (!p.controllable) throw this.refuse(`${endpoint} is not scheduled (it runs inside kernel-core, or the kernel cannot verify its process)`, p, caller);
+    if (priority < p.basePriority) throw this.refuse(`priority ${priority} is above ${p.label}'s ceiling, queue ${p.basePriority}`, p, caller);
+    const floor = systemFloor(p);
+    if (floor && priority > floor.queue) throw this.refuse(`priority ${priority} is below ${p.label}'s floor, queue ${floor.queue} (a ${p.cls} stays above user programs, queue ${SchedQueue.USER})`, p, caller);
+    if (floor && quantumMs < floor.quantumMs) throw this.refuse(`quantum ${quantumMs} ms is below ${p.label}'s floor, ${floor.quantumMs} ms (a ${p.cls}'s shortest)`, p, caller);
     this.policyIs("server", p);
     if (p.priority === priority && p.quantumMs === quantumMs) return;
     const before = `queue ${p.priority}, ${p.quantumMs} ms`;
@@ -397,6 +408,35 @@ export class Scheduler {
     p.quantumMs = quantumMs;
     p.leftMs = Math.min(p.leftMs, quantumMs);
     this.o.event?.(this.info(p), `sched: ${before} -> queue ${priority}, ${quantumMs} ms`);
+    this.reschedule();
+  }
+
+  /** An answer refused (EINVAL): counted, and one too many within the window is a fallback. */
+  private refuse(why: string, p: Proc | undefined, caller: string | undefined): MkError {
+    this.refused++;
+    if (this.guard.refused()) this.fallBack(p, caller);
+    return new MkError("EINVAL", why);
+  }
+
+  /**
+   * The policy's answers are absurd: the kernel stops asking it for POLICY_SUSPEND_MS,
+   * puts every driver and server back at its base queue and quantum (user programs keep
+   * theirs, which were within their bounds; balance lifts the sunk ones), and says so once.
+   */
+  private fallBack(p: Proc | undefined, caller: string | undefined): void {
+    const restored: string[] = [];
+    for (const q of this.procs.values()) {
+      if (q.cls === "user" || (q.priority === q.basePriority && q.quantumMs === q.baseQuantumMs)) continue;
+      Object.assign(q, { priority: q.basePriority, quantumMs: q.baseQuantumMs, leftMs: q.baseQuantumMs });
+      restored.push(q.key);
+    }
+    this.policyInForce = "round-robin";
+    const forS = Math.round(this.guard.suspendedMs() / 1000);
+    const why = `${POLICY_REFUSALS_MAX} answers refused within ${POLICY_REFUSAL_WINDOW_MS / 1000} s`;
+    this.o.log.warn({ caller, refusals: POLICY_REFUSALS_MAX, windowMs: POLICY_REFUSAL_WINDOW_MS, suspendS: forS, restored }, "the scheduling policy's answers are absurd (%s): the kernel's own round robin for %d s; drivers and servers back at their base queue and quantum (%s)", why, forS, restored.join(", ") || "none had moved");
+    // One event, on the policy server's row when it has one (else on the process it was about).
+    const row = (caller ? this.procs.get(caller) : undefined) ?? p ?? this.procs.values().next().value;
+    if (row) this.o.event?.(this.info(row), `policy: the kernel's own round robin for ${forS} s (${why}); restored ${restored.join(", ") || "nothing"}`);
     this.reschedule();
   }
 
@@ -421,6 +461,7 @@ export class Scheduler {
     return {
       enabled: this.o.enabled, cpus: this.o.cpus, pit_hz: this.o.pitHz, ticks: this.ticks, policy: this.policyInForce,
       stops: this.stops, continues: this.continues, refused: this.refused, held_too_long: this.overruns,
+      ...(this.guard.suspendedMs() > 0 ? { policy_suspended_ms: this.guard.suspendedMs() } : {}),
     };
   }
 
@@ -557,7 +598,7 @@ export class Scheduler {
   private askPolicy(p: Proc): void {
     const blocked = p.blockedSinceExpiry;
     p.blockedSinceExpiry = 0;
-    if (!this.o.policy || p.askingPolicy) return;
+    if (!this.o.policy || p.askingPolicy || this.guard.suspendedMs() > 0) return;
     p.askingPolicy = true;
     const msg: NoQuantum = {
       endpoint: p.key, class: p.cls, priority: p.priority, base_priority: p.basePriority, quantum_ms: p.quantumMs,
@@ -571,6 +612,7 @@ export class Scheduler {
 
   private policyAnswered(p: Proc, taken: boolean): void {
     p.askingPolicy = false;
+    if (this.guard.suspendedMs() > 0) return; // a question asked before the fallback: the kernel's policy stays
     this.policyIs(taken ? "server" : "round-robin", p);
   }
 

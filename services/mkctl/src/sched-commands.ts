@@ -9,7 +9,9 @@ export const SCHED_USAGE = `       mkctl top [--json] [--count N] [--interval MS
 const HEAD = ["LABEL", "PID", "S", "STATE", "PRI", "QUANTUM", "NICE", "CPU%", "CPU_MS", "VOL", "INVOL", "IN", "OUT"];
 
 export function topTable(processes: ProcessInfo[], s: SchedSummary): string {
-  const who = s.policy === "server" ? "the sched server's policy" : "the kernel's round robin (no answer from sched yet)";
+  const who = s.policy === "server" ? "the sched server's policy"
+    : s.policy_suspended_ms ? `the kernel's round robin (sched's answers were absurd: asked again in ${Math.ceil(s.policy_suspended_ms / 1000)} s)`
+      : "the kernel's round robin (no answer from sched yet)";
   const head = `mkos scheduler: ${s.enabled ? "on" : "off"}, ${s.cpus} cpu${s.cpus === 1 ? "" : "s"}, ${who}, ${s.ticks} ticks at ${s.pit_hz} Hz, ${s.stops} stops, ${s.continues} continues, ${s.refused} refused, ${s.held_too_long} held too long`;
   const body = processes.map((p) => [
     p.label, String(p.pid), p.stat, p.state, String(p.priority), `${p.quantum_ms}ms`, String(p.nice), p.cpu_pct.toFixed(1), String(p.cpu_ms),

@@ -1,7 +1,8 @@
 // The scheduling policies, as pure functions of what the kernel reports when a quantum
 // runs out (SCHED_NO_QUANTUM). The kernel holds every answer to its bounds (a queue no
-// higher than the process's ceiling, a quantum of 1 ms to 10 s).
-import { niceWeight, SchedQueue, type ReqArgs, type Sched } from "#abi";
+// higher than the process's ceiling, a quantum of 1 ms to 10 s; a driver or server above
+// user programs with a quantum of SYSTEM_QUANTUM_MIN_MS or more).
+import { niceWeight, SchedQueue, SYSTEM_QUANTUM_MIN_MS, type ReqArgs, type Sched } from "#abi";
 
 export type NoQuantum = ReqArgs<typeof Sched.SCHED_NO_QUANTUM>;
 export const POLICIES = ["minix", "fair"] as const;
@@ -37,7 +38,9 @@ export function minix(m: NoQuantum): Decision {
  */
 export function fair(m: NoQuantum): Decision {
   const q = Math.round((m.base_quantum_ms * niceWeight(m.nice)) / 1024);
-  return { priority: m.base_priority, quantum_ms: Math.max(FAIR_MIN_MS, Math.min(FAIR_MAX_MS, q)) };
+  // A niced driver or server keeps the kernel's floor (which the kernel would refuse to cross).
+  const min = m.class === "user" ? FAIR_MIN_MS : Math.min(SYSTEM_QUANTUM_MIN_MS, m.base_quantum_ms);
+  return { priority: m.base_priority, quantum_ms: Math.max(min, Math.min(FAIR_MAX_MS, q)) };
 }
 
 export function decide(policy: PolicyName, m: NoQuantum): Decision {
