@@ -68,6 +68,7 @@ const READER = `
   bench-reader:
     ipc: [ata, rs]
     calls: [getinfo]
+    block: { ata: { raw: rw } }
 `;
 
 function pct(xs: number[], p: number): number {

@@ -201,4 +201,5 @@ const BENCH_SERVICES = `
   bench-client:
     ipc: [bench-echo, ata]
     calls: [getinfo]
+    block: { ata: { raw: rw } }
 `;

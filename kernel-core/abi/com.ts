@@ -34,6 +34,7 @@ export const SysCall = {
   SYS_SCHEDULE: 0x641, // KERNEL_CALL + 65: the sched server sets an endpoint's priority and quantum (MINIX sys_schedule)
   SYS_NICE: 0x642, // KERNEL_CALL + 66: set a label's nice value (mkctl nice; the policy reads it)
   SYS_KILL: 0x643, // KERNEL_CALL + 67: signal a label's live process (chaos: kill, hang; granted as kill)
+  SYS_DEVACCESS: 0x644, // KERNEL_CALL + 68: for a driver: who may read or write which disk area, who may read its input
 } as const;
 export type SysCall = (typeof SysCall)[keyof typeof SysCall];
 

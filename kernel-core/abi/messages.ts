@@ -52,6 +52,18 @@ const portVector = f.refine(f.list(f.tuple(VecOp, port, f.u32), MAX_VECTOR), che
 
 const ms = f.opt(f.uint(Number.MAX_SAFE_INTEGER));
 
+/**
+ * What other services may do with a driver's device (SYS_DEVACCESS, asked by the driver): the disk areas each label may read or write (`block` in the privilege table,
+ * sectors first..last inclusive) and the labels that may read its input (`input`).
+ */
+export const DeviceAccessShape = f.object({
+  /** The disk's size as the table says (hardware.disk.sectors): past it, a range is no area's, and the drive answers. */
+  sectors: f.u32,
+  block: f.list(f.object({ label, device: label, area: label, first: f.u32, last: f.u32, access: f.enum("r", "w", "rw") }), 1024),
+  input: f.list(label, 1024),
+});
+export type DeviceAccess = Infer<typeof DeviceAccessShape>;
+
 /** The demo workload's highest rate: operations per second. */
 export const WORKLOAD_MAX_RATE = 200;
 /** The longest pause WORKLOAD_PAUSE takes: a pauser that dies leaves the workload idle at most this long. */
@@ -192,6 +204,8 @@ export const Layouts = {
     req: { endpoint: f.str(48), priority: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), quantum_ms: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
     rep: {},
   },
+  // driver -> krn: what the privilege table lets others do with the caller's own device.
+  [SysCall.SYS_DEVACCESS]: { req: {}, rep: DeviceAccessShape.fields },
   // mkctl -> krn: nice for every incarnation of label, now and after restarts.
   [SysCall.SYS_NICE]: {
     req: { label, nice: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
@@ -357,6 +371,8 @@ export const KernelCalls = {
   [SysCall.SYS_SCHEDULE]: { name: "schedule", grant: true, body: false },
   [SysCall.SYS_NICE]: { name: "nice", grant: true, body: false },
   [SysCall.SYS_KILL]: { name: "kill", grant: true, body: false },
+  // Every incarnation may ask about its own device: a driver must know whom to refuse.
+  [SysCall.SYS_DEVACCESS]: { name: "devaccess", grant: false, body: false },
 } as const satisfies Record<number, { name: string; grant: boolean; body: boolean }>;
 export type KernelCallType = keyof typeof KernelCalls;
 export type GrantableCall = { [T in KernelCallType]: (typeof KernelCalls)[T]["grant"] extends true ? (typeof KernelCalls)[T]["name"] : never }[KernelCallType];

@@ -2,6 +2,27 @@
 
 /** A service label: lower-case, starts with a letter. Also its NATS user and subject token. */
 export const LABEL_RE = /^[a-z][a-z0-9-]{0,31}$/;
+/**
+ * A caller that may run several times at once (a command-line tool: `instances` in the
+ * privilege table) traps as one instance of its label, `label.id`: its own endpoint, queue
+ * and generations, with the label's privileges. The id is lower-case letters and digits.
+ */
+export const INSTANCE_RE = /^([a-z][a-z0-9-]{0,22})\.([a-z0-9]{8})$/;
+/** A label or an instance of one (what a trap subject may name after mk.trap.). */
+export const CALLER_RE = /^[a-z][a-z0-9-]{0,31}$|^[a-z][a-z0-9-]{0,22}\.[a-z0-9]{8}$/;
+
+/** The privilege table's label of a caller: `mkctl.k3f9x0a1` is an instance of mkctl. */
+export function baseLabel(caller: string): string {
+  const m = INSTANCE_RE.exec(caller);
+  return m ? m[1] : caller;
+}
+
+/** The table's label of an endpoint the kernel stamped (`label#g` or `label.id#g`). */
+export function labelOfSource(source: string): string {
+  const i = source.indexOf("#");
+  return baseLabel(i < 0 ? source : source.slice(0, i));
+}
+
 /** The kernel's own label: kernel calls are messages addressed to it (MINIX's SYSTEM). */
 export const KERNEL = "kernel";
 /** Source label the kernel stamps on IRQ notifications (MINIX's HARDWARE). */
@@ -27,7 +48,9 @@ export function parseEndpoint(s: string): Endpoint | undefined {
 export const Subjects = {
   /** A caller publishes its requests here; only that service's NATS user may. */
   trap: (label: string) => `mk.trap.${label}`,
-  trapWildcard: "mk.trap.*",
+  /** A label's own and its instances' trap subjects (`instances` in the table). */
+  trapInstances: (label: string) => `mk.trap.${label}.*`,
+  trapWildcard: "mk.trap.>",
   /** The kernel forwards to one incarnation: a stale incarnation never sees the new one's mail. */
   endpoint: (label: string, generation: number) => `mk.ep.${label}.${generation}`,
   endpointWildcard: (label: string) => `mk.ep.${label}.>`,

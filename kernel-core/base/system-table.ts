@@ -3,7 +3,7 @@
 // stops boot with an error naming the file, the line and the offending value.
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { KERNEL, KernelCalls, LABEL_RE, type GrantableCall } from "#abi";
+import { INSTANCE_RE, KERNEL, KernelCalls, LABEL_RE, type GrantableCall } from "#abi";
 import { HARDWARE_USER, SYS_USER } from "./credentials.ts";
 import { LocalError } from "./errors.ts";
 
@@ -41,6 +41,25 @@ export interface SchedSettings {
   nice?: number;
 }
 
+/** What a `block` privilege grants on a disk area: read, write, or both. */
+export type BlockAccess = "r" | "w" | "rw";
+
+/** A named range of the disk's sectors (hardware.disk.areas), first..last inclusive. */
+export interface DiskArea {
+  name: string;
+  first: number;
+  last: number;
+}
+
+/** One `block` grant, resolved: a block driver, an area of its disk, and the access. */
+export interface BlockGrant {
+  device: string;
+  area: string;
+  first: number;
+  last: number;
+  access: BlockAccess;
+}
+
 export interface ServicePrivileges {
   label: string;
   placement: Placement;
@@ -55,6 +74,9 @@ export interface ServicePrivileges {
   events: boolean; // may read the kernel event stream (mk.ev.>)
   metrics: boolean; // may read the kernel's statistics (mk.stat: IPC rates, latency, the process table)
   chaos: boolean; // may arm fault hooks (COMMON_FAULT) in services it may message
+  block: BlockGrant[]; // disk areas it may read or write through a block driver (the driver checks)
+  input: string[]; // character devices whose input (typed lines) it may read (the driver checks)
+  instances: number; // a tool run several times at once: each run its own endpoint `label.id`, at most this many (0: one incarnation at a time)
   restart: RestartPolicy;
   sched: SchedSettings;
   line: number;
@@ -69,7 +91,7 @@ export interface KernelSched {
 export interface SystemTable {
   file: string;
   kernel: { httpPort: number; trapTimeoutMs: number; pitHz: number; sched: KernelSched };
-  hardware: { command: string[]; diskImage: string; diskSectors: number };
+  hardware: { command: string[]; diskImage: string; diskSectors: number; areas: DiskArea[] };
   services: Map<string, ServicePrivileges>;
 }
 
@@ -78,11 +100,14 @@ export class SystemTableError extends LocalError<"MK_ERR_SYSTEM_TABLE"> {
   readonly file: string;
   /** The offending line (1-based); absent when the file cannot be read at all. */
   readonly line?: number;
-  constructor(message: string, file: string, line?: number, options?: ErrorOptions) {
+  /** The offending entry (`services.mfs.block.ata.minix`), when one is. */
+  readonly path?: string;
+  constructor(message: string, file: string, line?: number, options?: ErrorOptions & { path?: string }) {
     super("MK_ERR_SYSTEM_TABLE", message, options);
     this.name = "SystemTableError";
     this.file = file;
     this.line = line;
+    this.path = options?.path;
   }
 }
 
@@ -104,7 +129,7 @@ class Ctx {
   fail(node: Node | null | undefined, path: string, what: string): never {
     const offset = node?.range?.[0] ?? 0;
     const { line } = this.lines.linePos(offset);
-    throw new SystemTableError(`${this.file}:${line}: ${path}: ${what}`, this.file, line);
+    throw new SystemTableError(`${this.file}:${line}: ${path}: ${what}`, this.file, line, { path });
   }
   line(node: Node | null | undefined): number {
     return this.lines.linePos(node?.range?.[0] ?? 0).line;
@@ -153,11 +178,13 @@ export function parseSystemTable(text: string, file = "system.yaml"): SystemTabl
   const hw = mapEntries(ctx, h, "hardware", ["command", "disk"]);
   const diskNode: Node | undefined = hw.get("disk");
   if (!diskNode) ctx.fail(h, "hardware.disk", "missing");
-  const disk = mapEntries(ctx, diskNode, "hardware.disk", ["image", "sectors"]);
+  const disk = mapEntries(ctx, diskNode, "hardware.disk", ["image", "sectors", "areas"]);
+  const diskSectors = optInt(ctx, disk.get("sectors"), "hardware.disk.sectors", 16, 0x0fffffff) ?? 131072;
   const hardware = {
     command: strList(ctx, hw.get("command"), "hardware.command", true),
     diskImage: str(ctx, disk.get("image"), "hardware.disk.image"),
-    diskSectors: optInt(ctx, disk.get("sectors"), "hardware.disk.sectors", 16, 0x0fffffff) ?? 131072,
+    diskSectors,
+    areas: parseAreas(ctx, disk.get("areas"), diskSectors),
   };
 
   const s: Node | undefined = top.get("services");
@@ -169,7 +196,7 @@ export function parseSystemTable(text: string, file = "system.yaml"): SystemTabl
     const label = isScalar(keyNode) ? String(keyNode.value) : "";
     if (!LABEL_RE.test(label)) ctx.fail(keyNode, `services.${label}`, `label must match ${LABEL_RE}`);
     if (RESERVED_LABELS.includes(label)) ctx.fail(keyNode, `services.${label}`, `label is reserved (${RESERVED_LABELS.join(", ")} are the kernel's, the emulator's and the NATS system account's)`);
-    services.set(label, parseService(ctx, label, pair.value as Node));
+    services.set(label, parseService(ctx, label, pair.value as Node, hardware.areas));
   }
   const field = (label: string, key: string, i: number): Node => {
     const node = (s.get(label, true) as Node & { get(k: string, keep: true): Node }).get(key, true);
@@ -179,6 +206,13 @@ export function parseSystemTable(text: string, file = "system.yaml"): SystemTabl
     for (const [i, target] of svc.ipc.entries()) {
       if (/[*>]/.test(target)) ctx.fail(field(svc.label, "ipc", i), `services.${svc.label}.ipc[${i}]`, `"${target}": wildcards are not allowed; name each service it may message`);
       if (!services.has(target)) ctx.fail(field(svc.label, "ipc", i), `services.${svc.label}.ipc[${i}]`, `"${target}" is not a service in this table`);
+    }
+    // A device privilege means nothing without the ipc to reach the device, and names a driver of this table.
+    const devices = [...new Set([...svc.block.map((g) => g.device), ...svc.input])];
+    for (const device of devices) {
+      const where = svc.input.includes(device) && !svc.block.some((g) => g.device === device) ? "input" : "block";
+      if (!services.has(device)) ctx.fail(field(svc.label, where, 0), `services.${svc.label}.${where}`, `"${device}" is not a service in this table`);
+      if (!svc.ipc.includes(device)) ctx.fail(field(svc.label, where, 0), `services.${svc.label}.${where}`, `"${device}" is not in its ipc list: it could not reach the device`);
     }
   }
   checkIsolation(ctx, services, field);
@@ -217,9 +251,55 @@ function checkIsolation(ctx: Ctx, services: Map<string, ServicePrivileges>, fiel
   }
 }
 
-function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
+/**
+ * hardware.disk.areas: name -> "FIRST-LAST", each a sector number or a percentage of the
+ * disk ("0%-50%": the first half), so a table works for any disk size. Areas may not
+ * overlap: a sector belongs to one area, whose `block` privileges say who may touch it.
+ */
+function parseAreas(ctx: Ctx, node: Node | undefined, sectors: number): DiskArea[] {
+  if (!node) return [];
+  const m = mapEntries(ctx, node, "hardware.disk.areas", null);
+  const areas: DiskArea[] = [];
+  for (const [name, v] of m) {
+    const p = `hardware.disk.areas.${name}`;
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) ctx.fail(v, p, "an area's name is lower-case letters, digits and -");
+    const text = isScalar(v) ? String(v.value) : "";
+    const r = /^\s*([0-9]{1,10})(%?)\s*-\s*([0-9]{1,10})(%?)\s*$/.exec(text);
+    if (!r) ctx.fail(v, p, `"${text}" is not a range like 0-65535 or 50%-100%`);
+    const at = (n: string, pct: string) => (pct ? Math.floor((Number(n) * sectors) / 100) : Number(n));
+    const first = at(r[1], r[2]);
+    // A percentage end is exclusive (50%-100% ends at the last sector); a number is the last sector itself.
+    const last = r[4] ? at(r[3], r[4]) - 1 : Number(r[3]);
+    if ((r[2] && Number(r[1]) > 100) || (r[4] && Number(r[3]) > 100)) ctx.fail(v, p, "a percentage is at most 100%");
+    if (last < first) ctx.fail(v, p, `"${text}" ends before it starts`);
+    if (last >= sectors) ctx.fail(v, p, `"${text}" goes past the disk's last sector, ${sectors - 1}`);
+    for (const o of areas) {
+      if (first <= o.last && o.first <= last) ctx.fail(v, p, `sectors ${first}-${last} overlap area ${o.name} (${o.first}-${o.last}): a sector belongs to one area`);
+    }
+    areas.push({ name, first, last });
+  }
+  return areas;
+}
+
+/** `block: { <driver>: { <area>: r | w | rw } }`: the disk areas a service may read or write. */
+function parseBlock(ctx: Ctx, node: Node | undefined, p: string, areas: DiskArea[]): BlockGrant[] {
+  if (!node) return [];
+  const grants: BlockGrant[] = [];
+  for (const [device, byArea] of mapEntries(ctx, node, p, null)) {
+    for (const [name, accessNode] of mapEntries(ctx, byArea, `${p}.${device}`, null)) {
+      const area = areas.find((a) => a.name === name);
+      if (!area) ctx.fail(accessNode, `${p}.${device}.${name}`, `no disk area "${name}" in hardware.disk.areas (${areas.map((a) => a.name).join(", ") || "none defined"})`);
+      const access = isScalar(accessNode) ? String(accessNode.value) : "";
+      if (access !== "r" && access !== "w" && access !== "rw") ctx.fail(accessNode, `${p}.${device}.${name}`, `"${access}" is not r, w or rw`);
+      grants.push({ device, area: name, first: area.first, last: area.last, access });
+    }
+  }
+  return grants;
+}
+
+function parseService(ctx: Ctx, label: string, node: Node, areas: DiskArea[]): ServicePrivileges {
   const p = `services.${label}`;
-  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "events", "metrics", "chaos", "restart", "sched"]);
+  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "events", "metrics", "chaos", "block", "input", "instances", "restart", "sched"]);
   const placementNode = m.get("placement");
   const placement = placementNode ? str(ctx, placementNode, `${p}.placement`) : "user";
   if (placement !== "kernel" && placement !== "user") ctx.fail(placementNode, `${p}.placement`, `"${placement}" is not kernel or user`);
@@ -265,10 +345,25 @@ function parseService(ctx: Ctx, label: string, node: Node): ServicePrivileges {
     events: eventsOk,
     metrics: metricsOk,
     chaos: chaosOk,
+    block: parseBlock(ctx, m.get("block"), `${p}.block`, areas),
+    input: strList(ctx, m.get("input"), `${p}.input`, false),
+    instances: parseInstances(ctx, m.get("instances"), p, label, command),
     restart: parseRestart(ctx, m.get("restart"), `${p}.restart`),
     sched: parseSched(ctx, m.get("sched"), `${p}.sched`),
     line: ctx.line(node),
   };
+}
+
+/**
+ * `instances: N`: a client (no command) that may run N times at once, each run an instance
+ * `label.id` (INSTANCE_RE: so the label leaves room for the id within 32 characters).
+ */
+function parseInstances(ctx: Ctx, node: Node | undefined, p: string, label: string, command: string[] | undefined): number {
+  const n = optInt(ctx, node, `${p}.instances`, 1, 64);
+  if (n === undefined) return 0;
+  if (command) ctx.fail(node, `${p}.instances`, "only a client (no command) runs as instances: a service is one incarnation at a time");
+  if (label.length > 23) ctx.fail(node, `${p}.instances`, `a label with instances is at most 23 characters (${label} has ${label.length}): each instance is label.id`);
+  return n;
 }
 
 function parseRestart(ctx: Ctx, node: Node | undefined, p: string): RestartPolicy {
@@ -319,12 +414,13 @@ function itemNode(node: Node | undefined, i: number): Node | undefined {
   return isSeq(node) ? (node.items[i] as Node) : node;
 }
 
-function mapEntries(ctx: Ctx, node: Node, p: string, known: string[]): Map<string, Node> {
+/** A mapping's entries; with `known`, any other key is refused (null: any key). */
+function mapEntries(ctx: Ctx, node: Node, p: string, known: string[] | null): Map<string, Node> {
   if (!isMap(node)) ctx.fail(node, p, "expected a mapping");
   const out = new Map<string, Node>();
   for (const pair of node.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : "";
-    if (!known.includes(key)) ctx.fail(pair.key as Node, `${p}.${key}`, `unknown key (expected one of ${known.join(", ")})`);
+    if (known && !known.includes(key)) ctx.fail(pair.key as Node, `${p}.${key}`, `unknown key (expected one of ${known.join(", ")})`);
     out.set(key, pair.value as Node);
   }
   return out;
@@ -369,9 +465,37 @@ function strOrIntList(ctx: Ctx, node: Node | undefined, p: string): [string, Nod
 }
 
 /** A service's privileges as getinfo and the endpoint table show them (ports in hex). */
-export function privilegeSummary(p: ServicePrivileges): { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean; metrics: boolean; chaos: boolean } {
+export function privilegeSummary(p: ServicePrivileges): {
+  ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean; metrics: boolean; chaos: boolean; block?: BlockGrant[]; input?: string[];
+} {
   const hex = (n: number) => `0x${n.toString(16)}`;
-  return { ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq, console: p.console, events: p.events, metrics: p.metrics, chaos: p.chaos };
+  return {
+    ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq, console: p.console, events: p.events, metrics: p.metrics, chaos: p.chaos,
+    ...(p.block.length ? { block: p.block } : {}), ...(p.input.length ? { input: p.input } : {}),
+  };
+}
+
+/** What other services may do with a driver's device, for the driver to check each request against: its block grants and who may read its input. */
+export function deviceAccess(table: SystemTable, driver: string): { sectors: number; block: (BlockGrant & { label: string })[]; input: string[] } {
+  const block: (BlockGrant & { label: string })[] = [];
+  const input: string[] = [];
+  for (const svc of table.services.values()) {
+    for (const g of svc.block) if (g.device === driver) block.push({ label: svc.label, ...g });
+    if (svc.input.includes(driver)) input.push(svc.label);
+  }
+  return { sectors: table.hardware.diskSectors, block, input };
+}
+
+/**
+ * The privileges of a caller: a label of the table, or an instance (`label.id`) of a label
+ * whose entry allows instances. Anything else has none.
+ */
+export function privilegesOf(table: SystemTable, caller: string): ServicePrivileges | undefined {
+  const own = table.services.get(caller);
+  if (own) return own;
+  const m = INSTANCE_RE.exec(caller);
+  const base = m ? table.services.get(m[1]) : undefined;
+  return base && base.instances > 0 ? base : undefined;
 }
 
 /** Does the caller's table entry grant this port? */

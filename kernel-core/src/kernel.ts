@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { DeathCause, EventKind, HARDWARE, KERNEL, NOTIFY_HW_RESET, Sched, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { LogLimiter, type Logger } from "#base/log.ts";
-import { privilegeSummary, type SystemTable } from "#base/system-table.ts";
+import { privilegesOf, privilegeSummary, type SystemTable } from "#base/system-table.ts";
 import { waitUntil } from "#base/wait.ts";
 import type { KernelState } from "./calls/context.ts";
 import { KernelEvents, type Denial } from "./events/kernel-events.ts";
@@ -89,7 +89,7 @@ export class Kernel implements KernelState {
       if (kind === "dead") this.onDeath(ep, cause!, detail);
       if (kind === "dead") this.sched.remove(ep.key);
       else if (kind === EventKind.STARTED || kind === EventKind.RESUMED) {
-        const svc = this.priv.services.get(ep.label);
+        const svc = privilegesOf(this.priv, ep.label);
         const cls: ProcClass = svc && (svc.io.length > 0 || svc.irq.length > 0) ? "driver" : svc?.command || ep.placement === "kernel" ? "server" : "user";
         this.sched.add({ key: ep.key, label: ep.label, pid: ep.pid, placement: ep.placement, host: ep.host }, { cls, ...svc?.sched });
       }
@@ -104,7 +104,7 @@ export class Kernel implements KernelState {
   /** The endpoint table with each service's privileges, as getinfo and /endpoints show it. */
   endpointRows(): EndpointInfo[] {
     return this.table.list().map((row) => {
-      const p = this.priv.services.get(row.label);
+      const p = privilegesOf(this.priv, row.label);
       return p ? { ...row, privileges: privilegeSummary(p) } : row;
     });
   }
@@ -119,7 +119,7 @@ export class Kernel implements KernelState {
     const why = detail ? `${cause} (${detail})` : cause;
     this.logLimiter.allow(this.log, `death:${ep.label}:${cause}`, () =>
       this.log[normal ? "info" : "warn"]({ incarnation: ep.key, cause, detail }, normal ? "incarnation %s ended: %s" : "incarnation %s died: %s", ep.key, why));
-    const svc = this.priv.services.get(ep.label);
+    const svc = privilegesOf(this.priv, ep.label);
     if (svc && svc.placement === "user" && !svc.command && cause !== DeathCause.SUPERSEDED) this.table.forget(ep);
   }
 

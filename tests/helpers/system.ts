@@ -14,11 +14,14 @@ export const ROOT = join(import.meta.dirname, "../..");
 const TEST_SERVICES = `
   client:
     ipc: [ata, tty, echo]
+    block: { ata: { raw: rw } }
+    input: [tty]
     calls: [getinfo]
     console: true
     events: true
   client2:
     ipc: [ata, tty]
+    block: { ata: { raw: rw } }
     calls: [getinfo]
   echo:
     ipc: [client]

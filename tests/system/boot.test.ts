@@ -70,7 +70,7 @@ describe("boot", () => {
   it("ata - a read past the end of the disk fails with EIO naming IDNF", async () => {
     const c = await ts.client();
     const disk = new BdevClient(c.sys, "ata");
-    await expect(disk.read(32767, 2)).rejects.toMatchObject({ errno: "EIO", message: expect.stringMatching(/IDNF/) });
+    await expect(disk.read(32768, 2)).rejects.toMatchObject({ errno: "EIO", message: expect.stringMatching(/IDNF/) });
   });
 
   it("tty - a written line comes out of the UART on the console", async () => {

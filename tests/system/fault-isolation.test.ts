@@ -16,7 +16,8 @@ const BASE = 1000;
 
 let ts: TestSystem;
 beforeAll(async () => {
-  ts = await bootTestSystem();
+  // 8 MiB from sector 1000 stays in the raw area (the first half) of a 32 MiB disk.
+  ts = await bootTestSystem({ sectors: 65536 });
 });
 afterAll(async () => {
   await ts?.down();

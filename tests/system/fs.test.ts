@@ -2,7 +2,7 @@
 // paths over mfs, the MINIX v3 file system on the ATA disk. A blank disk is formatted at
 // first mount; what mkos wrote passes util-linux's fsck.minix; errno results are POSIX's;
 // a crash of mfs or of vfs fails no operation and loses no acknowledged byte.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import { Vfs } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { FsClient, type RunningService } from "#libsys";
-import { bootTestSystem, readyGeneration, restarted, runMkctl, type TestSystem } from "../helpers/system.ts";
+import { bootTestSystem, readyGeneration, restarted, ROOT, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const FS_USER = `
   fsuser:
@@ -153,6 +153,35 @@ describe("file systems", () => {
     expect(missing.status).toBe(69);
     expect(missing.stderr).toMatch(/^mkctl: ENOENT: /);
     expect(mkctl("fs", "frobnicate").status).toBe(64);
+  }, 120_000);
+
+  it("fs - two mkctl at once: mkctl services during a 2 MB mkctl fs put supersedes nothing, both succeed; a put killed part way leaves the target as it was", async () => {
+    const local = join(ts.dir, "six.bin");
+    const body = randomBytes(2 << 20);
+    writeFileSync(local, body);
+    const mkctlArgs = (...args: string[]) => [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", ts.sys.state.runDir];
+    const exited = (p: ChildProcess) => new Promise<number>((resolve) => p.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+    const put = spawn(process.execPath, mkctlArgs("fs", "put", local, "/six.bin"), { stdio: "ignore" });
+    const putDone = exited(put);
+    let during = 0;
+    for (let i = 0; i < 2 && put.exitCode === null; i++) {
+      expect(mkctl("services").status).toBe(0);
+      during++;
+    }
+    expect(await putDone).toBe(0);
+    expect(during).toBeGreaterThan(0);
+    expect(Buffer.compare(await fs.readFile("/six.bin"), body)).toBe(0);
+    // A put that dies part way: PATH keeps what it had, no partial file appears under it.
+    await fs.writeFile("/keep.txt", "old contents");
+    const dying = spawn(process.execPath, mkctlArgs("fs", "put", "-", "/keep.txt"), { stdio: ["pipe", "ignore", "ignore"] });
+    const dead = exited(dying);
+    dying.stdin!.on("error", () => undefined); // the pipe breaks when it is killed
+    dying.stdin!.write(randomBytes(256 << 10));
+    await waitUntil(async () => ((await fs.readdir("/")).some((n) => n.startsWith(".keep.txt.part-")) ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the put under way" });
+    dying.kill("SIGKILL");
+    await dead;
+    expect((await fs.readFile("/keep.txt")).toString()).toBe("old contents");
+    await fs.unlink("/six.bin");
   }, 120_000);
 
   it("fs - SIGKILL of mfs with acknowledged writes still in its cache loses none of them: vfs sends them to the next generation", async () => {

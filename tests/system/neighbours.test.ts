@@ -132,6 +132,12 @@ describe("neighbours", () => {
     // The clients re-registered too: the disk serves, and tty's IRQ line was claimed again.
     const disk = new BdevClient(client.sys, "ata");
     expect((await disk.read(0, 8)).length).toBe(4096);
+    // The read made through the dead kernel (60 s) was ended with it: the very first line
+    // typed goes to the next read, not to a reader whose answer would go nowhere.
+    const consoleIn = await ts.raw("client");
+    const next = client.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 100, timeoutMs: 5000 });
+    consoleIn.publish(Subjects.consoleIn, new TextEncoder().encode("the first line after\n"));
+    expect(new TextDecoder().decode((await next).data)).toBe("the first line after\n");
     const line = await typeLine("after a kernel restart");
     expect(line).toBe("after a kernel restart\n");
     console.log(`kernel restart: the request in flight failed with ENOTREADY ${failedMs} ms after the kill; drivers joined the new kernel ${joinedMs} ms after it started`);

@@ -17,6 +17,7 @@ const SERVICES = `
 ${HOGS.map((h) => `  ${h}:\n    calls: [getinfo]\n    sched: { quantum_ms: 50 }\n`).join("")}
   reader:
     ipc: [tty]
+    input: [tty]
   policy:
     ipc: [sched]
     calls: [schedule, getinfo]

@@ -3,8 +3,8 @@
 // is refused, and nothing reaches the hardware bus.
 import { headers, type NatsConnection, type Status } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cdev, Common, H, Subjects, SysCall } from "#abi";
-import { createLogger, followEvents, loadCredential, NatsTransport, type ServiceModule, sysDevio, sysHwfault, sysIrqSetPolicy, sysSdevio, systemClock } from "#libsys";
+import { Bdev, Cdev, Common, H, Subjects, SysCall, type MkError } from "#abi";
+import { createLogger, followEvents, FsClient, loadCredential, NatsTransport, type RunningService, type ServiceModule, sysDevio, sysGetEndpoints, sysHwfault, sysIrqSetPolicy, sysSdevio, systemClock } from "#libsys";
 import { connectNats } from "#base/nats-connect.ts";
 import { Wire } from "#base/wire.ts";
 import { RequestMux } from "#base/request-mux.ts";
@@ -45,8 +45,20 @@ async function refused(errs: string[], expected: RegExp[]): Promise<void> {
   await waitUntil(() => (expected.every((re) => errs.some((e) => re.test(e))) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: `the server's refusals ${expected.join(", ")}` });
 }
 
+/** Clients that may reach ata and tty, with less than the run of them. */
+const NEIGHBOURS = `
+  blockuser:
+    ipc: [ata, vfs]
+    block: { ata: { raw: rw } }
+    calls: [getinfo]
+  rawreader:
+    ipc: [ata, tty]
+    block: { ata: { raw: r } }
+    calls: [getinfo]
+`;
+
 beforeAll(async () => {
-  ts = await bootTestSystem();
+  ts = await bootTestSystem({ services: NEIGHBOURS });
   await ts.serve(echo);
   hwSpy = await ts.raw("hardware");
   hwSpy.subscribe(Subjects.hwIo, { callback: (_e, m) => void busTraffic.push(m.headers?.get(H.args) ?? "") });
@@ -226,5 +238,51 @@ describe("security", () => {
     });
     await ata.flush();
     expect(ataInbox).toEqual([]);
+  });
+
+  it("security - no client but mfs touches the file system's sectors: writes and reads there are EPERM, nothing is written, a file fsync'd is intact at once and after an mfs restart", async () => {
+    const user = await ts.client("blockuser");
+    const ro = await ts.client("rawreader");
+    const fs = new FsClient(user.sys);
+    const content = new Uint8Array(8192).fill(0x76);
+    const h = await fs.open("/sec-victim", "w");
+    await h.write(content);
+    await h.sync();
+    await h.close();
+    const minixFirst = 16384; // the test disk's 32768 sectors: raw 0%-50%, minix 50%-100%
+    const bdev = (c: RunningService, type: number, lba: number, count: number, data?: Uint8Array) =>
+      c.sys.sendrec("ata", type, { minor: 0, lba, count }, data).then(() => "OK", (e: MkError) => e.errno);
+    const rawBefore = (await user.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: minixFirst - 4, count: 4 })).data;
+    const attack = new Uint8Array(8 * 512).fill(0x41);
+    expect(await bdev(user, Bdev.BDEV_WRITE, minixFirst, 8, attack)).toBe("EPERM"); // the superblock's sectors
+    expect(await bdev(user, Bdev.BDEV_WRITE, minixFirst + 4000, 8, attack)).toBe("EPERM");
+    expect(await bdev(user, Bdev.BDEV_WRITE, minixFirst - 4, 8, attack)).toBe("EPERM"); // straddles raw and minix: all of it refused
+    expect(await bdev(user, Bdev.BDEV_READ, minixFirst + 100, 1)).toBe("EPERM");
+    expect(await bdev(ro, Bdev.BDEV_WRITE, 100, 8, attack)).toBe("EPERM"); // read-only on raw
+    expect(await bdev(ro, Bdev.BDEV_READ, 100, 8)).toBe("OK");
+    expect(await bdev(user, Bdev.BDEV_WRITE, 100, 8, attack)).toBe("OK");
+    expect(await ro.sys.sendrec("ata", Bdev.BDEV_FLUSH, { minor: 0 }).then(() => "OK", (e: MkError) => e.errno)).toBe("EPERM");
+    const rawAfter = (await user.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: minixFirst - 4, count: 4 })).data;
+    expect(Buffer.compare(Buffer.from(rawAfter), Buffer.from(rawBefore))).toBe(0);
+    expect(Buffer.compare(await fs.readFile("/sec-victim"), Buffer.from(content))).toBe(0);
+    const gen = (await sysGetEndpoints(user.sys)).find((e) => e.label === "mfs")!.generation;
+    ts.sys.kill("mfs", "SIGKILL");
+    await waitUntil(async () => ((await sysGetEndpoints(user.sys)).some((e) => e.label === "mfs" && e.state === "ready" && e.generation > gen) ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next mfs" });
+    expect(Buffer.compare(await fs.readFile("/sec-victim"), Buffer.from(content))).toBe(0);
+    await fs.unlink("/sec-victim");
+  });
+
+  it("security - the console's typed lines go to its owner only: a label with ipc to tty but no input privilege is refused EPERM and the line reaches the owner", async () => {
+    const snoop = await ts.client("rawreader");
+    const owner = await ts.client();
+    const consoleIn = await ts.raw("client");
+    expect(await snoop.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 80, timeoutMs: 2000 }).then(() => "OK", (e: MkError) => e.errno)).toBe("EPERM");
+    // Writing stays open to anyone with ipc.
+    expect((await snoop.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new TextEncoder().encode("hello\n"))).args).toMatchObject({ count: 6 });
+    const reading = owner.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 80, timeoutMs: 5000 });
+    const refused = snoop.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 80, timeoutMs: 5000 }).then(() => "OK", (e: MkError) => e.errno);
+    await waitUntil(async () => ((await refused) === "EPERM" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the snoop refused" });
+    consoleIn.publish(Subjects.consoleIn, new TextEncoder().encode("secret-password-typed\n"));
+    expect(new TextDecoder().decode((await reading).data)).toBe("secret-password-typed\n");
   });
 });

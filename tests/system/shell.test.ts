@@ -21,6 +21,7 @@ const CHECKER = `
   checker:
     ipc: [vfs, ata]
     calls: [getinfo]
+    block: { ata: { raw: rw } }
 `;
 
 let ts: TestSystem;

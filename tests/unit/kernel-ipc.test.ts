@@ -86,6 +86,18 @@ describe("kernel ipc", () => {
     await expect(client.sys.sendrec("rogue", Common.COMMON_PING)).rejects.toMatchObject({ errno: "ECALLDENIED" });
   });
 
+  it("ipc - a tool with instances runs as many endpoints at once, each with its label's privileges, at most `instances`; a label without is refused", async () => {
+    const ids = Array.from({ length: 16 }, (_, i) => `mkctl.run${String(i).padStart(5, "0")}`);
+    const runs = [];
+    for (const id of ids) runs.push(await inKernel(nothing(id)));
+    expect(runs.map((r) => r.sys.self)).toEqual(ids.map((id) => `${id}#1`));
+    expect(await sysGetPrivileges(runs[3].sys)).toMatchObject({ label: "mkctl", ipc: expect.arrayContaining(["ata", "rs"]) });
+    await expect(inKernel(nothing("mkctl.onetoomy"))).rejects.toMatchObject({ errno: "EAGAIN" });
+    await runs[0].stop();
+    await expect(inKernel(nothing("mkctl.onetoomy"))).resolves.toBeDefined();
+    await expect(inKernel(nothing("client.abcdefgh"))).rejects.toMatchObject({ errno: "ECALLDENIED" });
+  });
+
   it("ipc - an IRQ becomes a notification from hardware to the line's owner, masked without IRQ_REENABLE", async () => {
     const seen: { source: string; bits: number }[] = [];
     const owner: ServiceModule = {
@@ -125,7 +137,10 @@ describe("kernel ipc", () => {
     await expect(sysDevio(probe.sys, "inb", 0x60)).rejects.toMatchObject({ errno: "EPERM", message: "devio: port 0x60 not allowed for ata" });
     await expect(sysGetPrivileges(probe.sys)).rejects.toMatchObject({ errno: "ECALLDENIED" }); // ata has no getinfo
     const client = await inKernel(nothing("client"));
-    expect(await sysGetPrivileges(client.sys)).toEqual({ label: "client", placement: "user", ipc: ["ata", "tty", "echo"], calls: ["getinfo"], io: [], irq: [], console: true, events: true, metrics: false, chaos: false });
+    expect(await sysGetPrivileges(client.sys)).toEqual({
+      label: "client", placement: "user", ipc: ["ata", "tty", "echo"], calls: ["getinfo"], io: [], irq: [], console: true, events: true, metrics: false, chaos: false,
+      block: [{ device: "ata", area: "raw", first: 0, last: 16383, access: "rw" }], input: ["tty"],
+    });
   });
 
   it("ata driver - a drive stuck busy is soft-reset after 1 s and serves; one that stays busy through resets fails with ETIMEDOUT at the deadline, without sleeping", async () => {

@@ -98,7 +98,9 @@ describe("privilege table", () => {
   it("privilege table - NATS users may publish only their own trap, subscribe only their own endpoint and inbox", () => {
     const t = parseSystemTable(shipped);
     expect(permissionsFor(t, "ata")).toEqual({ publish: ["mk.trap.ata"], subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot"], allowResponses: true });
-    expect(permissionsFor(t, "mkctl").publish).toEqual(["mk.trap.mkctl", "mk.console.in"]);
+    // mkctl runs as instances (mkctl.<id>): its own trap subject and its instances'.
+    expect(permissionsFor(t, "mkctl").publish).toEqual(["mk.trap.mkctl", "mk.trap.mkctl.*", "mk.console.in"]);
+    expect(permissionsFor(t, "chaos").publish).toEqual(["mk.trap.chaos"]);
     expect(permissionsFor(t, "kernel").publish).toContain("mk.hw.io");
     for (const svc of t.services.keys()) expect(JSON.stringify(permissionsFor(t, svc))).not.toContain("mk.hw");
     const auth = generateNatsAuth(t, { clientUrl: "nats://127.0.0.1:4222", listen: "127.0.0.1:4222" });
@@ -112,5 +114,35 @@ describe("privilege table", () => {
     expect(ata).toMatch(/^\$2a\$06\$[./A-Za-z0-9]{53}$/); // the prefix nats-server 2.9 recognises
     expect(bcrypt.compareSync(auth.credentials.get("ata")!.password, ata)).toBe(true);
     for (const c of auth.credentials.values()) expect(auth.config).not.toContain(c.password);
+  });
+
+  it("privilege table - disk areas and block and input grants: resolved to sectors for any disk size; a bad one names its entry and line", () => {
+    const t = parseSystemTable(shipped, "etc/system.yaml");
+    expect(t.hardware.areas).toEqual([{ name: "raw", first: 0, last: 65535 }, { name: "minix", first: 65536, last: 131071 }]);
+    expect(t.services.get("mfs")!.block).toEqual([{ device: "ata", area: "minix", first: 65536, last: 131071, access: "rw" }]);
+    expect(t.services.get("shell")!.block).toEqual([{ device: "ata", area: "raw", first: 0, last: 65535, access: "r" }]);
+    expect(t.services.get("shell")!.input).toEqual(["tty"]);
+    // No user program but the shell reads the console; none writes the file system's area.
+    for (const svc of t.services.values()) {
+      if (svc.label !== "shell") expect(svc.input, svc.label).toEqual([]);
+      if (svc.label !== "mfs") expect(svc.block.filter((g) => g.area === "minix"), svc.label).toEqual([]);
+    }
+    expect(parseSystemTable(shipped.replace("sectors: 131072", "sectors: 32768")).hardware.areas[1]).toEqual({ name: "minix", first: 16384, last: 32767 });
+    const fails = (text: string, needle: string, path: string) => {
+      let err: unknown;
+      try {
+        parseSystemTable(text, "etc/system.yaml");
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SystemTableError);
+      expect(err).toMatchObject({ path, line: lineOf(text, needle) });
+    };
+    fails(shipped.replace("raw: 0%-50%", "raw: 0%-60%"), "minix: 50%-100%", "hardware.disk.areas.minix");
+    fails(shipped.replace("minix: 50%-100%", "minix: 50%-101%"), "minix: 50%-101%", "hardware.disk.areas.minix");
+    fails(shipped.replace("minix: 50%-100%", "minix: 65536-131072"), "minix: 65536-131072", "hardware.disk.areas.minix");
+    fails(shipped.replace("block: { ata: { minix: rw } }", "block: { ata: { nosuch: rw } }"), "nosuch: rw", "services.mfs.block.ata.nosuch");
+    fails(shipped.replace("block: { ata: { minix: rw } }", "block: { ata: { minix: x } }"), "minix: x", "services.mfs.block.ata.minix");
+    fails(shipped.replace("    ipc: [ata]\n    block: { ata: { minix: rw } }", "    ipc: [procfs]\n    block: { ata: { minix: rw } }"), "block: { ata: { minix: rw } }", "services.mfs.block");
   });
 });

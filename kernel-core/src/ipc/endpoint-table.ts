@@ -4,7 +4,7 @@
 // backwards: not when a client's row is forgotten, and not across a kernel-core restart
 // (the high-water marks are kept in a GenerationStore), so `label#g` names one
 // incarnation forever. Waiters can block for the next ready generation.
-import { DeathCause, EventKind, MkError, type EndpointInfo } from "#abi";
+import { baseLabel, DeathCause, EventKind, MkError, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 
 export type EndpointState = EndpointInfo["state"];
@@ -184,10 +184,16 @@ export class EndpointTable {
     if (ws.size === 0) this.waiters.delete(label);
   }
 
-  /** The live incarnation whose NATS connection is `<label>.<conn>` of NATS user label. */
+  /**
+   * The live incarnation whose NATS connection is `<label>.<conn>` of NATS user `user`: the
+   * label is the user's own, or an instance of it (`user.id`, a tool run several times).
+   */
   byConnection(user: string, name: string): EndpointEntry | undefined {
-    const e = this.current.get(user);
-    return e && e.state !== "dead" && e.conn !== "" && name === `${user}.${e.conn}` ? e : undefined;
+    const dot = name.lastIndexOf(".");
+    const label = dot < 0 ? "" : name.slice(0, dot);
+    if (label !== user && baseLabel(label) !== user) return undefined;
+    const e = this.current.get(label);
+    return e && e.state !== "dead" && e.conn !== "" && name === `${label}.${e.conn}` ? e : undefined;
   }
 
   get(label: string): EndpointEntry | undefined {

@@ -5,9 +5,10 @@
 // over NATS to a user-space endpoint. Notifications coalesce (notify-queue.ts); what waits
 // on an incarnation fails the moment it dies (pending.ts). A DeliveryGate sits before
 // every delivery: the scheduler's seam (who waits on whom, who may run now).
-import { Common, DeathCause, DenialKind, HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
+import { baseLabel, Common, DeathCause, DenialKind, HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
+import { privilegesOf } from "#base/system-table.ts";
 import type { Receiver } from "#base/transport.ts";
 import type { KernelState } from "../calls/context.ts";
 import type { EndpointEntry } from "./endpoint-table.ts";
@@ -127,19 +128,21 @@ export class Ipc {
 
   /** The statistics' edge for a trap that was delivered and answered: only labels the table names, so the map stays bounded. */
   private countEdge(t: TrapIn): void {
-    if (!this.k.priv.services.has(t.caller)) return;
+    // An instance (mkctl.k3f9x0a1) counts as its label: the map stays as bounded as the table.
+    if (!privilegesOf(this.k.priv, t.caller)) return;
+    const from = baseLabel(t.caller);
     if (t.dst === KERNEL) {
-      this.k.metrics.edge(t.caller, KERNEL);
+      this.k.metrics.edge(from, KERNEL);
       if (t.type === SysCall.SYS_DEVIO || t.type === SysCall.SYS_VDEVIO || t.type === SysCall.SYS_SDEVIO) this.k.metrics.edge(KERNEL, HARDWARE);
       return;
     }
     const dst = parseEndpoint(t.dst);
-    if (dst && this.k.priv.services.has(dst.label)) this.k.metrics.edge(t.caller, dst.label);
+    if (dst && this.k.priv.services.has(dst.label)) this.k.metrics.edge(from, dst.label);
   }
 
   private async route(t: TrapIn): Promise<TrapOut> {
-    const priv = this.k.priv.services.get(t.caller);
-    if (!priv) throw new MkError("ECALLDENIED", `${t.caller} is not in the privilege table`);
+    const priv = privilegesOf(this.k.priv, t.caller);
+    if (!priv) throw new MkError("ECALLDENIED", `${t.caller} is not in the privilege table (or its label runs no instances)`);
     let caller: EndpointEntry | undefined;
     if (!(t.dst === KERNEL && t.type === SysCall.SYS_HELLO)) {
       caller = this.k.table.get(t.caller);

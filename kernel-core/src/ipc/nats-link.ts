@@ -5,7 +5,7 @@
 import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, boundedField, DeathCause, DenialKind, checkBody, decodeHops, decodeKind, decodeRawArgs, decodeReqId, decodeStatus, decodeTrace, decodeType,
-  encodeArgs, errnoName, H, headerSafe, KERNEL, LABEL_RE, MAX_ARGS, MkError, replyHops, Subjects, typeName,
+  CALLER_RE, encodeArgs, errnoName, H, headerSafe, KERNEL, MAX_ARGS, MkError, replyHops, Subjects, typeName,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import type { KernelState } from "../calls/context.ts";
@@ -75,7 +75,7 @@ export class NatsLink implements Link {
       callback: (err, m) => {
         if (err) return;
         const label = m.subject.slice(TRAP_PREFIX.length);
-        if (LABEL_RE.test(label)) this.traps.push(label, m);
+        if (CALLER_RE.test(label)) this.traps.push(label, m);
       },
     }));
     this.subs.push(

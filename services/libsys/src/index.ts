@@ -22,6 +22,7 @@ export * from "./calls/sys-getinfo.ts";
 export * from "./calls/sys-hwfault.ts";
 export * from "./calls/sys-schedule.ts";
 export * from "./calls/sys-kill.ts";
+export * from "./calls/sys-devaccess.ts";
 export * from "./client.ts";
 export * from "./device-lifecycle.ts";
 export * from "./events.ts";

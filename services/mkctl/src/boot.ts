@@ -243,7 +243,7 @@ export class ProcessSystem {
     this.client ??= (async () => {
       const log = createLogger("mkctl");
       log.level = "warn";
-      return connectClient("mkctl", loadCredential(this.credFile("mkctl")), { log });
+      return connectClient("mkctl", loadCredential(this.credFile("mkctl")), { log, instance: true });
     })();
     const client = await this.client.catch((e: unknown) => {
       this.client = undefined;

@@ -5,7 +5,7 @@ import { createReadStream, createWriteStream, type ReadStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { Fs, isDirMode, isRegMode, MkError, parseReplyArgs, type Dirent } from "#abi";
-import { FsClient, LocalError, type RunningService, type Stats } from "#libsys";
+import { FsClient, instanceId, LocalError, type RunningService, type Stats } from "#libsys";
 
 export const FS_USAGE = `       mkctl fs ls [-l] [--json] [PATH] | cat PATH | stat [--json] PATH | tree [PATH]   [--run-dir DIR]
        mkctl fs put LOCAL PATH | get PATH LOCAL    (LOCAL - is stdin / stdout)   [--run-dir DIR]
@@ -141,16 +141,28 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
       need(2, "LOCAL and PATH");
       // The local file is opened first: a missing one must not cost the remote file its contents.
       const src = args[0] === "-" ? process.stdin : await openLocal(args[0]);
-      const h = await fs.open(args[1], "w");
+      const target = args[1].startsWith("/") ? args[1] : `/${args[1]}`;
+      if (target.endsWith("/") || (await fs.stat(target).then((st) => st.isDirectory(), () => false))) throw new MkError("EISDIR", `${args[1]} is a directory: put names the file to write`);
+      // Into a hidden name beside it, renamed over PATH once every byte is on disk: a put that
+      // fails part way (a broken pipe, a lost connection) leaves PATH as it was.
+      const slash = target.lastIndexOf("/");
+      const part = `${target.slice(0, slash)}/.${target.slice(slash + 1).slice(0, 32)}.part-${instanceId()}`;
+      const h = await fs.open(part, "wx");
       let bytes = 0;
       try {
-        for await (const chunk of src) {
-          await h.write(chunk as Buffer);
-          bytes += (chunk as Buffer).length;
+        try {
+          for await (const chunk of src) {
+            await h.write(chunk as Buffer);
+            bytes += (chunk as Buffer).length;
+          }
+          await h.sync();
+        } finally {
+          await h.close();
         }
-        await h.sync();
-      } finally {
-        await h.close();
+        await fs.rename(part, target);
+      } catch (e) {
+        await fs.unlink(part).catch(() => undefined);
+        throw e;
       }
       if (args[0] !== "-") console.error(`${args[0]} -> ${args[1]}: ${bytes} bytes`);
       return;

@@ -81,7 +81,8 @@ async function connectMkctl(runDir: string | undefined): Promise<RunningService>
   }
   const log = createLogger("mkctl");
   log.level = "warn";
-  return connectClient("mkctl", loadCredential(credFile), { log });
+  // Each run its own instance: a second mkctl beside a long one supersedes nothing.
+  return connectClient("mkctl", loadCredential(credFile), { log, instance: true });
 }
 
 function eventLine(ev: KernelEvent): string {

@@ -41,6 +41,8 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
   const svc = table.services.get(user);
   if (!svc) throw new LocalError("MK_ERR_UNKNOWN_PART", `no service ${user} in ${table.file}`);
   const publish = [Subjects.trap(user)];
+  // Each run of a tool with instances traps as label.id (its own endpoint, same privileges).
+  if (svc.instances > 0) publish.push(Subjects.trapInstances(user));
   const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot];
   if (svc.events) subscribe.push(EventSubjects.all, RsEventSubjects.all);
   if (svc.metrics) subscribe.push(StatSubjects.stat);

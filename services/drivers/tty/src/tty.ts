@@ -101,10 +101,10 @@ export class SerialTty implements CharDevice {
     }
   }
 
-  cancel(): void {
+  cancel(why: MkError): void {
     for (const r of this.readers.splice(0)) {
       r.timer.cancel();
-      r.reject(new MkError("ENOTREADY", "tty is stopping: read again from the next tty"));
+      r.reject(why);
     }
   }
 

@@ -2,15 +2,28 @@
 // client (libsys's BdevClient) already rides out the driver's restarts and checks each
 // read's CRC, so mfs never sees a driver crash, only a slower request.
 //
-// The file system holds a region of the disk, from `first` to the end: by default the
-// second half. The first half stays raw, for block workloads (mkctl chaos, benchmarks)
-// that write sectors directly and must not write over the file system.
-import { MkError, SECTOR_SIZE } from "#abi";
+// The file system holds one area of the disk: the one the privilege table grants mfs to
+// read and write (`block: { ata: { minix: rw } }`, the area's sectors in
+// hardware.disk.areas). The driver refuses everyone else's writes there, and mfs's
+// outside it: the raw area stays for block workloads (mkctl chaos, benchmarks, dd).
+import { f, MkError, parseShape, SECTOR_SIZE } from "#abi";
+import { BdevClient, sysGetPrivileges, type Sys } from "#libsys";
+import type { BlockDevice } from "./block-device.ts";
 
 /** Sectors per block request: one ATA command's worth (128 KiB), well inside a message. */
 const MAX_SECTORS = 256;
-import { BdevClient, type Sys } from "#libsys";
-import type { BlockDevice } from "./block-device.ts";
+const Grants = { block: f.opt(f.list(f.object({ device: f.str(32), area: f.str(32), first: f.u32, last: f.u32, access: f.enum("r", "w", "rw") }), 1024)) };
+
+/** The one disk area of `driver` this service may read and write, as its privileges say. */
+async function ownArea(sys: Sys, driver: string): Promise<{ area: string; first: number; last: number }> {
+  const all = await sysGetPrivileges(sys);
+  const p = parseShape(Grants, { block: typeof all === "object" && all !== null && "block" in all ? all.block : undefined });
+  const rw = (p.block ?? []).filter((g) => g.device === driver && g.access === "rw");
+  if (rw.length !== 1) {
+    throw new MkError("EPERM", `${sys.label} needs exactly one disk area it may read and write on ${driver} (block: { ${driver}: { AREA: rw } } in the privilege table); it has ${rw.length}`);
+  }
+  return rw[0];
+}
 
 export class BdevBlockDevice implements BlockDevice {
   private readonly client: BdevClient;
@@ -24,17 +37,17 @@ export class BdevBlockDevice implements BlockDevice {
     this.sectors = sectors;
   }
 
-  /** Opens minor 0 of the driver `label`; the region starts at `first` (default: half the disk). */
-  static async open(sys: Sys, label: string, first?: number): Promise<BdevBlockDevice> {
+  /** Opens minor 0 of the driver `label`; the file system is this service's own area of its disk. */
+  static async open(sys: Sys, label: string): Promise<BdevBlockDevice> {
+    const area = await ownArea(sys, label);
     // The deadline, not a count of the driver's deaths, bounds a request (a storm of restarts is ridden out).
     const client = new BdevClient(sys, label, { waitMs: 60_000, maxRetries: 100_000 });
     await client.openMinor(0);
     const g = await client.geometry(0);
-    const start = first ?? Math.floor(g.sectors / 2);
-    if (!Number.isInteger(start) || start < 0 || start >= g.sectors) {
-      throw new MkError("EINVAL", `the file system's first sector ${start} is not on the ${g.sectors}-sector disk`);
+    if (area.last >= g.sectors) {
+      throw new MkError("EINVAL", `area ${area.area} (sectors ${area.first}-${area.last}) is not on the ${g.sectors}-sector disk: hardware.disk.sectors says another size`);
     }
-    return new BdevBlockDevice(client, start, g.sectors - start);
+    return new BdevBlockDevice(client, area.first, area.last - area.first + 1);
   }
 
   private check(lba: number, count: number): void {

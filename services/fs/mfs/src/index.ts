@@ -16,7 +16,6 @@ export const service: ServiceModule = {
   label: "mfs",
   create: (sys) => new Mfs(sys, {
     driver: process.env.MK_MFS_DRIVER ?? "ata",
-    ...(process.env.MK_MFS_FIRST_SECTOR ? { firstSector: Number(process.env.MK_MFS_FIRST_SECTOR) } : {}),
     formatBlank: process.env.MK_MFS_FORMAT_BLANK !== "0",
     blockSize: blockSize === 2048 || blockSize === 4096 ? blockSize : 1024,
     cacheBlocks: Number(process.env.MK_MFS_CACHE_BLOCKS ?? 1024),

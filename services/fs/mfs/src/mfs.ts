@@ -18,10 +18,8 @@ import { MinixFs, type InodeStat } from "./minixfs.ts";
 import { ReplyCache } from "./reply-cache.ts";
 
 export interface MfsOptions {
-  /** The block driver holding the file system. */
+  /** The block driver holding the file system (on the disk area the privilege table grants mfs). */
   driver: string;
-  /** The file system's first sector on that disk (default: the second half of the disk is the file system's). */
-  firstSector?: number;
   /** Make a file system on a blank disk (all zeros where the superblock goes) at first mount. */
   formatBlank: boolean;
   blockSize: 1024 | 2048 | 4096;
@@ -86,7 +84,7 @@ export class Mfs {
   }
 
   private async device(): Promise<BlockDevice> {
-    this.dev ??= await BdevBlockDevice.open(this.sys, this.o.driver, this.o.firstSector);
+    this.dev ??= await BdevBlockDevice.open(this.sys, this.o.driver);
     return this.dev;
   }
 
