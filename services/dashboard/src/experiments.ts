@@ -44,7 +44,9 @@ export class Experiments {
         // One with a `system` section wants a system booted with its placements and restart
         // policies (mkctl chaos run boots one); on this one it could push a service past its
         // intensity into `failed`. The page offers those written for any running system.
-        if (Object.keys(exp.system.placement).length === 0 && Object.keys(exp.system.restart).length === 0) this.shipped.set(f.replace(/\.yaml$/, ""), exp);
+        // A restart of kernel-core needs hands on its process, which the page has not.
+        const restarts = exp.method.some((s) => s.type === "action" && s.fault === "restart");
+        if (Object.keys(exp.system.placement).length === 0 && Object.keys(exp.system.restart).length === 0 && !restarts) this.shipped.set(f.replace(/\.yaml$/, ""), exp);
       } catch {
         // a file that does not load is not offered (mkctl chaos run names what is wrong with it)
       }
@@ -104,6 +106,10 @@ export class Experiments {
       // A kernel-core restart is a new boot; the emulator's restarts are not visible from here.
       incarnation: (part) => (part === "kernel" ? (kernel().boot ?? undefined) : "hardware"),
       alive: () => kernel().up,
+      // The page has no hands on kernel-core's process (only kernel calls, which die with it).
+      restartKernel: async () => {
+        throw new MkError("ENOSYS", "an experiment from the page cannot restart kernel-core: run it with mkctl chaos run");
+      },
     };
   }
 }

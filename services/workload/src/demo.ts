@@ -51,6 +51,10 @@ export class DemoWorkload {
       concurrency: 4,
       initFresh: async () => void this.begin(),
       initRestart: async () => void this.begin(),
+      // kernel-core restarted: the workers run on (their file client rides the outage out).
+      // Starting them again put a second FileWorkload beside the first, on the same files,
+      // each taking the other's writes for lost bytes (issue 19, item 5).
+      initKernelRestart: async () => undefined,
       handlers: {
         [Workload.WORKLOAD_SET]: async (req) => {
           this.setRate(req.args.rate);
@@ -117,11 +121,16 @@ export class DemoWorkload {
 
   /** Takes the kept rate, then starts the workers; the system need not be up yet (vfs is waited for), and a failed start is tried again. */
   private async begin(): Promise<void> {
+    if (this.load) return; // one set of workers per process, whatever calls begin again
     try {
       const kept = (await this.fs.readFile(RATE_FILE).catch(() => undefined))?.toString().trim();
       if (kept !== undefined && /^[0-9]{1,3}$/.test(kept) && Number(kept) <= WORKLOAD_MAX_RATE) this.setRate(Number(kept));
-      this.load = new FileWorkload(this.sys, { workers: 1, maxBytes: 8192, seed: Date.now() >>> 0, root: `${DEMO_ROOT}/files`, pace: () => this.slot() });
-      await this.load.start();
+      const load = new FileWorkload(this.sys, { workers: 1, maxBytes: 8192, seed: Date.now() >>> 0, root: `${DEMO_ROOT}/files`, pace: () => this.slot() });
+      this.load = load;
+      await load.start().catch((e: unknown) => {
+        this.load = undefined; // tried again in 5 s, from nothing
+        throw e;
+      });
       this.sys.log.info({ rate: this.rate }, "demo workload started at %d operations/s", this.rate);
     } catch (e) {
       this.lastError = `start: ${(e as Error).message}`;

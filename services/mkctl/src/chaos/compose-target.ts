@@ -7,7 +7,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { systemClock } from "#base/clock.ts";
 import { LocalError } from "#base/errors.ts";
+import { waitUntil } from "#base/wait.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 import type { Credential } from "#libsys";
 import { PROJECT_ROOT } from "../boot.ts";
@@ -39,9 +41,11 @@ export function composeTarget(o: ComposeTargetOptions = {}): ChaosTarget {
     throw new LocalError("MK_ERR_KERNEL_UNREACHABLE", `no compose stack "${project}" runs here (no container ${container("kernel")}): docker compose up first, or name it with --project`);
   }
   const state = (part: string) => docker("inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", container(part)).split(" ");
+  const http = kernelOverHttp(`http://127.0.0.1:${kernelPort}`);
+  const ready = http.kernelReady;
   return {
     table: loadSystemTable(join(PROJECT_ROOT, "etc", "system.yaml")),
-    ...kernelOverHttp(`http://127.0.0.1:${kernelPort}`),
+    ...http,
     booted: false,
     credential(label: string): Credential {
       const dir = mkdtempSync(join(tmpdir(), "mkos-chaos-cred-"));
@@ -80,6 +84,12 @@ export function composeTarget(o: ComposeTargetOptions = {}): ChaosTarget {
       } catch {
         return false;
       }
+    },
+    // docker kill is not undone by the restart policy: the container is started again by hand, as an operator would.
+    async restartKernel() {
+      docker("kill", container("kernel"));
+      docker("start", container("kernel"));
+      await waitUntil(() => ready().then((ok) => ok || undefined), { clock: systemClock, deadlineMs: 60_000, what: `${container("kernel")} answering /readyz` });
     },
   };
 }

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { LocalError } from "#base/errors.ts";
 
-export const FAULTS = ["kill", "hang", "block", "crash", "slow", "corrupt", "bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"] as const;
+export const FAULTS = ["kill", "hang", "block", "crash", "slow", "corrupt", "bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear", "restart"] as const;
 export type FaultKind = (typeof FAULTS)[number];
 /** Faults that end an incarnation: rs must detect and restart. */
 export const FATAL: readonly FaultKind[] = ["kill", "hang", "block", "crash"];
@@ -107,9 +107,14 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
   const c = new Check(file);
   const top = c.obj(raw, "(top)");
   c.only(top, "(top)", ["title", "description", "seed", "steady-state-hypothesis", "method", "rollbacks", "workload", "files", "system"]);
-  const target = (v: unknown, path: string) => {
+  const target = (v: unknown, path: string, fault?: string) => {
     const t = c.str(v, path);
-    if (t === "kernel" || t === "hardware") c.fail(path, `"${t}" cannot be a target: faults go to services (hardware faults name the service whose device they hit)`);
+    // restart: kernel-core SIGKILLed and started again, as an operator's mkctl kill kernel; mkctl start kernel.
+    if (fault === "restart") {
+      if (t !== "kernel") c.fail(path, `"${t}": restart is a fault of kernel-core only (target kernel); services are killed, and rs restarts them`);
+      return t;
+    }
+    if (t === "kernel" || t === "hardware") c.fail(path, `"${t}" cannot be a target: faults go to services (hardware faults name the service whose device they hit; restart restarts kernel-core)`);
     if (!labels.includes(t)) c.fail(path, `no service "${t}" (services: ${labels.join(", ")})`);
     return t;
   };
@@ -120,7 +125,7 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     if (a.type !== "action") c.fail(`${path}.type`, `expected "action"`);
     const fault = c.str(a.fault, `${path}.fault`);
     if (!(FAULTS as readonly string[]).includes(fault)) c.fail(`${path}.fault`, `"${fault}" is not a fault (faults: ${FAULTS.join(", ")})`);
-    const targets = c.list(a.targets, `${path}.targets`, 16).map((t, i) => target(t, `${path}.targets[${i}]`));
+    const targets = c.list(a.targets, `${path}.targets`, 16).map((t, i) => target(t, `${path}.targets[${i}]`, fault));
     if (targets.length === 0) c.fail(`${path}.targets`, "names no service");
     return {
       type: "action", name: c.str(a.name, `${path}.name`), fault: fault as FaultKind, targets,

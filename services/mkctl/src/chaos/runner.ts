@@ -12,7 +12,7 @@ import { BdevClient, connectClient, FsClient, createLogger, followEvents, loadCr
 import { LocalError } from "#base/errors.ts";
 import { StopWaiting } from "#base/wait.ts";
 import { DEMO_SERVICES, deriveSystemYaml } from "../derive-table.ts";
-import { ProcessSystem, PROJECT_ROOT } from "../boot.ts";
+import { pidAlive, ProcessSystem, PROJECT_ROOT } from "../boot.ts";
 import { FATAL, HARDWARE_FAULTS, type Experiment, type FaultAction, type ProbeName } from "./experiment.ts";
 import { FileWorkload, Workload, type WorkloadStats } from "#workload";
 
@@ -92,6 +92,8 @@ export interface ChaosTarget {
   /** Names the current process of kernel-core or the emulator: it changes when one restarts. */
   incarnation(part: "kernel" | "hardware"): string | undefined;
   alive(part: "kernel" | "hardware"): boolean;
+  /** kernel-core SIGKILLed and started again (the restart fault); resolves once the new one answers. */
+  restartKernel(): Promise<void>;
   /** Placements and restart policies come from the experiment only when the runner boots the system. */
   readonly booted: boolean;
 }
@@ -106,6 +108,11 @@ export function processTarget(sys: ProcessSystem, booted = false): ChaosTarget {
     signal: (label, signal) => void sys.kill(label, signal),
     incarnation: (part) => (sys.pidOf(part) === undefined ? undefined : String(sys.pidOf(part))),
     alive: (part) => sys.alive()[part] === true,
+    async restartKernel() {
+      const pid = sys.kill("kernel", "SIGKILL");
+      await waitUntil(() => (pidAlive(pid) ? undefined : true), { clock: systemClock, deadlineMs: 10_000, what: `kernel-core (pid ${pid}) gone` });
+      await sys.start("kernel");
+    },
   };
 }
 
@@ -227,7 +234,8 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     },
   };
   const r = journal.report;
-  const kernelPid = sys.incarnation("kernel");
+  /** kernel-core's process: a restart the method asked for is not a deviation, so it moves with it. */
+  let kernelPid = sys.incarnation("kernel");
   const hardwarePid = sys.incarnation("hardware");
   const kernelBoots = new Set<string>();
   let workload: Workload | undefined;
@@ -346,7 +354,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       const at = new Date().toISOString();
       const inKernel = placementOf(target) === "kernel";
       // Each fault hits a serving incarnation, and a fatal one a new one (never the same process twice).
-      if (!HARDWARE_FAULTS.includes(a.fault) && a.fault !== "clear") await untilServing(target);
+      if (!HARDWARE_FAULTS.includes(a.fault) && a.fault !== "clear" && a.fault !== "restart") await untilServing(target);
       const gen = (await services().catch(() => [])).find((s) => s.label === target)?.generation;
       if (FATAL.includes(a.fault) && gen) faulted.set(target, gen);
       let note: string | undefined;
@@ -381,6 +389,15 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
           await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "clear" }, EMPTY, 5000).catch(() => undefined);
           await sysHwfault(c.sys, { fault: "clear" });
           break;
+        case "restart": {
+          // What an operator does with mkctl kill kernel; mkctl start kernel: every service,
+          // rs and the workloads' clients register again with the new kernel by themselves.
+          const t0 = Date.now();
+          await sys.restartKernel();
+          kernelPid = sys.incarnation("kernel");
+          note = `kernel-core answering again ${Date.now() - t0} ms after its SIGKILL`;
+          break;
+        }
         default: {
           // Hardware faults, through the privileged kernel call.
           const irq = target === "tty" ? 4 : 14;
@@ -434,7 +451,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     r.system_down = !kernelAlive();
     if (!r.system_down) {
       // Healing: every service serving again.
-      for (const label of new Set(exp.method.flatMap((s) => (s.type === "action" ? s.targets : [])))) {
+      for (const label of new Set(exp.method.flatMap((s) => (s.type === "action" && s.fault !== "restart" ? s.targets : [])))) {
         await untilServing(label, 60_000).catch((e: Error) => void (r.errors.length < 20 && r.errors.push(e.message)));
       }
     }
