@@ -1,17 +1,20 @@
 // The dashboard's HTTP face (docs/dashboard.md): the built page, one sample of the state,
 // a server-sent event stream fed from the model (pushed once a second and as events
-// happen), the console as a websocket, and the token-guarded changes. Every stream and
-// socket is bounded in number and in what it may buffer; a slow or hostile reader is
-// disconnected, never allowed to grow the process.
+// happen), the console as a websocket, and the token-guarded changes. Connections, streams
+// and sockets are bounded in number and in what they may buffer, and Node's server
+// timeouts end connections that are slow to ask or stop moving: a slow or hostile client
+// is disconnected, never allowed to grow the process.
 import { timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import fastifyStatic from "@fastify/static";
 import fastifyWebsocket from "@fastify/websocket";
 import { MkError, WORKLOAD_MAX_RATE } from "#abi";
 import { LogLimiter, type Clock, type Logger } from "#libsys";
 import { FAULTS, HW_FAULTS, type Actions } from "./actions.ts";
+import { ConnectionBounds } from "./connections.ts";
 import type { Model, TimelineEntry } from "./model.ts";
 
 export const MAX_STREAMS = 64;
@@ -24,6 +27,24 @@ const STREAM_BACKLOG = 1 << 20;
 export const CONSOLE_FRAME_MAX = 4096;
 /** Input one console may send per second before it is closed. */
 export const CONSOLE_INPUT_PER_S = 64 * 1024;
+
+// Node's server timeouts (fastify passes them on). A page on loopback or a LAN sends a
+// request in milliseconds; these are generous for a slow link and short for a slowloris.
+/** A request's headers must have arrived whole this long after it began. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** The whole request, its body (at most 16 KiB) included. */
+export const REQUEST_TIMEOUT_MS = 20_000;
+/** How often Node looks for requests past those two (its default, 30 s, lets one live 40 s more). */
+export const TIMEOUT_CHECK_MS = 1_000;
+/** An idle kept-alive connection between two requests (Node's own default; fastify's 72 s suits load balancers). */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/**
+ * No byte moving either way on a connection for this long ends it: a stalled download, or a
+ * stream whose client stopped reading once the kernel's buffers are full (a reading stream
+ * is written every second). Above the longest the dashboard waits for the system (a kernel
+ * call's 30 s).
+ */
+export const CONNECTION_IDLE_MS = 60_000;
 
 export interface ConsoleHub {
   /** Bytes to the UART. */
@@ -75,8 +96,19 @@ function statusOf(e: MkError): number {
 }
 
 export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app: FastifyInstance; broadcast: (event: string, data: unknown) => void }> {
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 });
+  const app = Fastify({
+    logger: false, bodyLimit: 16 * 1024,
+    requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionTimeout: CONNECTION_IDLE_MS,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
+  });
   const limiter = new LogLimiter(o.clock);
+  const connections = new ConnectionBounds({
+    onLimit: (what, bound, addr) => limiter.allow(o.log, `connection-${what}`, () => o.log.warn({ bound, addr }, what === "evicted" ? "connection bound (%s) reached: the connection idle longest is closed for a new one" : "connection bound (%s) reached and every connection busy: a new one refused", bound)),
+  });
+  app.server.on("connection", (socket: Socket) => connections.admit(socket));
+  // Busy once a whole request is in (a slow body stays evictable), idle again once answered.
+  app.addHook("preHandler", async (req) => connections.busy(req.raw.socket));
+  app.addHook("onResponse", async (req) => connections.idle(req.raw.socket));
   const token = Buffer.from(o.token);
   const tokenOk = (given: string | undefined): boolean => {
     if (!given) return false;

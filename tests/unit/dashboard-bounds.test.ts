@@ -1,0 +1,70 @@
+// The dashboard's connection bounds on stand-in sockets: which one a newcomer replaces
+// when a bound is hit, and when it is refused instead.
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { describe, expect, it } from "vitest";
+import { ConnectionBounds } from "../../services/dashboard/src/index.ts";
+
+/** What the bounds read of a socket: an address and destroy(). */
+class Conn extends EventEmitter {
+  destroyed = false;
+  writableLength = 0;
+  written: string[] = [];
+  readonly remoteAddress: string;
+  constructor(remoteAddress: string) {
+    super();
+    this.remoteAddress = remoteAddress;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+  write(s: string): boolean {
+    this.written.push(s);
+    return true;
+  }
+  end(): void {}
+}
+const socket = (addr: string) => new Conn(addr) as Conn & Socket;
+
+describe("dashboard bounds", () => {
+  it("connections - past the total bound a newcomer ends the connection idle longest; one made idle again counts as the newest", () => {
+    const b = new ConnectionBounds({ max: 3, perAddress: 10 });
+    const [s1, s2, s3, s4] = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"].map(socket);
+    for (const s of [s1, s2, s3]) expect(b.admit(s)).toBe(true);
+    b.busy(s1);
+    b.idle(s1); // answered: now the newest idle one
+    expect(b.admit(s4)).toBe(true);
+    expect([s1.destroyed, s2.destroyed, s3.destroyed]).toEqual([false, true, false]);
+    expect({ size: b.size, evicted: b.evicted, refused: b.refused }).toEqual({ size: 3, evicted: 1, refused: 0 });
+  });
+
+  it("connections - a connection answering a request is never ended for a newcomer: with every one busy the newcomer is refused", () => {
+    const b = new ConnectionBounds({ max: 2, perAddress: 10 });
+    const [s1, s2, s3] = ["127.0.0.1", "127.0.0.2", "127.0.0.3"].map(socket);
+    b.admit(s1);
+    b.admit(s2);
+    b.busy(s1);
+    b.busy(s2);
+    expect(b.admit(s3)).toBe(false);
+    expect([s1.destroyed, s2.destroyed, s3.destroyed]).toEqual([false, false, true]);
+    expect(b.refused).toBe(1);
+    s2.emit("close"); // its place is given back
+    const s4 = socket("127.0.0.4");
+    expect(b.admit(s4)).toBe(true);
+  });
+
+  it("connections - past the per-address bound a newcomer replaces its own address's idle connection, not another address's", () => {
+    const b = new ConnectionBounds({ max: 10, perAddress: 2 });
+    const a1 = socket("127.0.0.9");
+    const [x1, x2, x3] = ["127.0.0.1", "127.0.0.1", "127.0.0.1"].map(socket);
+    b.admit(a1);
+    b.admit(x1);
+    b.admit(x2);
+    expect(b.admit(x3)).toBe(true);
+    expect([a1.destroyed, x1.destroyed, x2.destroyed]).toEqual([false, true, false]);
+    b.busy(x2);
+    b.busy(x3);
+    expect(b.admit(socket("127.0.0.1"))).toBe(false); // its own are all busy; others' idle ones are not its to take
+    expect(a1.destroyed).toBe(false);
+  });
+});
