@@ -1,11 +1,12 @@
-// The dashboard's connection bounds on stand-in sockets: which one a newcomer replaces
-// when a bound is hit, and when it is refused instead.
+// The dashboard's connection and stream bounds on stand-in sockets and responses: which
+// one a newcomer replaces when a bound is hit, and when it is refused instead.
 import { EventEmitter } from "node:events";
+import type { ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { describe, expect, it } from "vitest";
-import { ConnectionBounds } from "../../services/dashboard/src/index.ts";
+import { ConnectionBounds, EventStreams, MAX_STREAMS, MAX_STREAMS_PER_ADDRESS } from "../../services/dashboard/src/index.ts";
 
-/** What the bounds read of a socket: an address and destroy(). */
+/** What the bounds read of a socket or a response: an address, its unsent bytes, destroy(). */
 class Conn extends EventEmitter {
   destroyed = false;
   writableLength = 0;
@@ -25,6 +26,7 @@ class Conn extends EventEmitter {
   end(): void {}
 }
 const socket = (addr: string) => new Conn(addr) as Conn & Socket;
+const response = () => new Conn("") as unknown as Conn & ServerResponse;
 
 describe("dashboard bounds", () => {
   it("connections - past the total bound a newcomer ends the connection idle longest; one made idle again counts as the newest", () => {
@@ -66,5 +68,31 @@ describe("dashboard bounds", () => {
     b.busy(x3);
     expect(b.admit(socket("127.0.0.1"))).toBe(false); // its own are all busy; others' idle ones are not its to take
     expect(a1.destroyed).toBe(false);
+  });
+
+  it("streams - a full table ends the stream furthest behind, else the oldest; a full address ends its own oldest", () => {
+    const s = new EventStreams();
+    const all = Array.from({ length: MAX_STREAMS }, () => response());
+    all.forEach((r, i) => s.add(r, `127.0.0.${10 + Math.floor(i / MAX_STREAMS_PER_ADDRESS)}`));
+    all[5].writableLength = 1000; // its kernel buffers are full: not keeping up
+    s.add(response(), "127.0.0.1");
+    expect(all.filter((r) => r.destroyed)).toEqual([all[5]]);
+    s.add(response(), "127.0.0.2");
+    expect(all[0].destroyed).toBe(true); // none behind: the oldest
+    const own = all[MAX_STREAMS - MAX_STREAMS_PER_ADDRESS]; // the oldest of the last address
+    s.add(response(), `127.0.0.${10 + MAX_STREAMS / MAX_STREAMS_PER_ADDRESS - 1}`);
+    expect(own.destroyed).toBe(true);
+    expect({ size: s.size, evicted: s.evicted }).toEqual({ size: MAX_STREAMS, evicted: 3 });
+  });
+
+  it("streams - a stream with more than STREAM_BACKLOG unsent is dropped at its next event; the others get it", () => {
+    const s = new EventStreams();
+    const [slow, fine] = [response(), response()];
+    s.add(slow, "127.0.0.1");
+    s.add(fine, "127.0.0.1");
+    slow.writableLength = 10 * 2 ** 20;
+    s.broadcast("state", "{}");
+    expect([slow.destroyed, fine.written]).toEqual([true, ["event: state\ndata: {}\n\n"]]);
+    expect(s.size).toBe(1);
   });
 });

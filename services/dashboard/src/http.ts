@@ -3,10 +3,9 @@
 // happen), the console as a websocket, and the token-guarded changes. Connections, streams
 // and sockets are bounded in number and in what they may buffer, and Node's server
 // timeouts end connections that are slow to ask or stop moving: a slow or hostile client
-// is disconnected, never allowed to grow the process.
+// is disconnected, never allowed to grow the process or lock a page out.
 import { timingSafeEqual } from "node:crypto";
 import { existsSync } from "node:fs";
-import type { ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import fastifyStatic from "@fastify/static";
@@ -16,14 +15,10 @@ import { LogLimiter, type Clock, type Logger } from "#libsys";
 import { FAULTS, HW_FAULTS, type Actions } from "./actions.ts";
 import { ConnectionBounds } from "./connections.ts";
 import type { Model, TimelineEntry } from "./model.ts";
+import { EventStreams, STREAM_BACKLOG } from "./streams.ts";
 
-export const MAX_STREAMS = 64;
 export const MAX_CONSOLES = 16;
-/** Per remote address: one client cannot take every slot from the others. */
-export const MAX_STREAMS_PER_ADDRESS = 8;
 export const MAX_CONSOLES_PER_ADDRESS = 4;
-/** What one stream may have unsent before it is dropped as too slow. */
-const STREAM_BACKLOG = 1 << 20;
 export const CONSOLE_FRAME_MAX = 4096;
 /** Input one console may send per second before it is closed. */
 export const CONSOLE_INPUT_PER_S = 64 * 1024;
@@ -68,7 +63,7 @@ export interface DashboardHttpOptions {
   hosts: string[];
 }
 
-/** Counts per remote address, for the per-address limits. */
+/** Counts per remote address, for the consoles' per-address limit. */
 class PerAddress {
   private readonly n = new Map<string, number>();
   take(addr: string, max: number): boolean {
@@ -188,48 +183,20 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   });
 
   // Server-sent events: one shared serialisation of each state, written to every stream.
-  const streams = new Set<ServerResponse>();
-  const streamsBy = new PerAddress();
-  const send = (res: ServerResponse, event: string, data: string): void => {
-    if (res.writableLength > STREAM_BACKLOG) {
-      res.destroy();
-      streams.delete(res);
-      return;
-    }
-    res.write(`event: ${event}\ndata: ${data}\n\n`);
-  };
+  const streams = new EventStreams();
   app.get("/api/stream", (req: FastifyRequest, reply: FastifyReply) => {
-    const addr = req.ip;
-    if (streams.size >= MAX_STREAMS) throw new MkError("EAGAIN", `${MAX_STREAMS} streams are open already; close a page`);
-    if (!streamsBy.take(addr, MAX_STREAMS_PER_ADDRESS)) throw new MkError("EAGAIN", `${MAX_STREAMS_PER_ADDRESS} streams are open from ${addr} already; close a page`);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
     res.write("retry: 1000\n\n");
-    streams.add(res);
-    send(res, "state", JSON.stringify(o.model.state()));
-    send(res, "history", JSON.stringify(o.model.history()));
-    let dropped = false;
-    const drop = () => {
-      if (dropped) return;
-      dropped = true;
-      streams.delete(res);
-      streamsBy.give(addr);
-    };
-    req.raw.on("close", drop);
-    res.on("close", drop);
-    res.on("error", drop);
+    streams.add(res, req.ip);
+    streams.send(res, "state", JSON.stringify(o.model.state()));
+    streams.send(res, "history", JSON.stringify(o.model.history()));
   });
-  const stopTimeline = o.model.onTimeline((e: TimelineEntry) => {
-    const data = JSON.stringify(e);
-    for (const res of streams) send(res, "timeline", data);
-  });
+  const stopTimeline = o.model.onTimeline((e: TimelineEntry) => streams.broadcast("timeline", JSON.stringify(e)));
   const tick = () => {
     try {
-      if (streams.size > 0) {
-        const data = JSON.stringify(o.model.state());
-        for (const res of streams) send(res, "state", data);
-      }
+      if (streams.size > 0) streams.broadcast("state", JSON.stringify(o.model.state()));
     } catch (e) {
       limiter.allow(o.log, "tick", () => o.log.error({ err: e }, "state not pushed"));
     } finally {
@@ -238,10 +205,7 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   };
   let timer = o.clock.setTimeout(tick, 1000);
   /** An experiment's start or end, for every stream. */
-  const broadcast = (event: string, data: unknown): void => {
-    const s = JSON.stringify(data);
-    for (const res of streams) send(res, event, s);
-  };
+  const broadcast = (event: string, data: unknown): void => streams.broadcast(event, JSON.stringify(data));
 
   // The console: binary frames both ways; input only with the token, bounded per second.
   let consoles = 0;
@@ -303,8 +267,7 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   app.addHook("onClose", async () => {
     timer.cancel();
     stopTimeline();
-    for (const res of streams) res.end();
-    streams.clear();
+    streams.endAll();
   });
   return { app, broadcast };
 }

@@ -1,6 +1,6 @@
 // The server-sent event stream: the page is pushed a State every second and each timeline
 // entry as it happens. EventSource reconnects by itself after a dropped connection; after
-// an HTTP error (503 EAGAIN, a proxy's 502 while the stack restarts) it gives up, so the
+// an HTTP error (a proxy's 502 while the stack restarts) it gives up, so the
 // page opens a fresh one with backoff.
 
 import { parseExperiment, parseHistory, parseState, parseTimelineEntry } from "./parse.ts";
