@@ -4,13 +4,17 @@
 // with the errno named and nothing changed: no token, a wrong one, unknown labels and
 // faults, absurd numbers, text and oversized frames and floods on the console socket.
 // SYS_KILL, which the chaos panel uses, refuses what the privilege table does not grant.
+// Under a slowloris and streams that never read, from several loopback addresses, a new
+// request and a new stream are still served and the process does not grow.
+import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MkError, Workload } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { sysKill } from "#libsys";
-import type { State, TimelineEntry } from "../../services/dashboard/src/index.ts";
+import { MAX_CONNECTIONS, MAX_STREAMS, MAX_STREAMS_PER_ADDRESS, type State, type TimelineEntry } from "../../services/dashboard/src/index.ts";
 import { bootTestSystem, dashboardBase, readyGeneration, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -257,6 +261,67 @@ describe("dashboard", () => {
     expect(await flood.closed).toBe(1008);
     // The dashboard is still there.
     expect((await fetch(`${base}api/meta`)).status).toBe(200);
+  });
+
+  it("dashboard - 2,000 slow connections and 64 streams that never read, from 16 loopback addresses: the idle ones are ended, a new request answers 200 at once, a new stream gets events, and RSS grows by under 32 MB", async () => {
+    const SLOW = 2000;
+    const RSS_GROWTH_MAX = 32 * 2 ** 20;
+    const url = new URL(base);
+    const pid = ts.sys.pidOf("dashboard")!;
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) * 1024;
+    const before = rss();
+    const sockets: Socket[] = [];
+    let slowClosed = 0;
+    /** A raw connection from localAddress that sends `request`; `sent` resolves once it is written or the server closed it. */
+    const open = (localAddress: string, request: string): { socket: Socket; sent: Promise<void> } => {
+      const socket = connect({ host: url.hostname, port: Number(url.port), localAddress });
+      sockets.push(socket);
+      socket.on("error", () => undefined);
+      const sent = new Promise<void>((resolve) => {
+        socket.once("close", () => resolve());
+        socket.once("connect", () => socket.write(request, () => resolve()));
+      });
+      return { socket, sent };
+    };
+    try {
+      // A partial request line, never finished, in batches (the listen queue holds 511).
+      for (let i = 0; i < SLOW; i += 250) {
+        await Promise.all(Array.from({ length: Math.min(250, SLOW - i) }, (_, k) => {
+          const { socket, sent } = open(`127.0.0.${1 + ((i + k) % 16)}`, "GET /api/state HTTP/1.1\r\n");
+          socket.once("close", () => slowClosed++);
+          return sent;
+        }));
+      }
+      await until(async () => (SLOW - slowClosed <= MAX_CONNECTIONS ? true : undefined), `at most ${MAX_CONNECTIONS} of the slow connections left open`);
+      // Every stream place taken, per address and in all, by clients that read only the status line.
+      const addresses = MAX_STREAMS / MAX_STREAMS_PER_ADDRESS;
+      const streams = await Promise.all(Array.from({ length: MAX_STREAMS }, (_, i) => new Promise<string>((resolve) => {
+        const { socket } = open(`127.0.0.${100 + (i % addresses)}`, `GET /api/stream HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+        socket.once("close", () => resolve("closed"));
+        socket.once("data", (d: Buffer) => {
+          socket.pause(); // and never reads again
+          resolve(d.toString("latin1").split("\r\n")[0]);
+        });
+      })));
+      expect(streams.every((line) => line === "HTTP/1.1 200 OK")).toBe(true);
+
+      const started = performance.now();
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, path: "/api/state", agent: false, timeout: 5000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+        req.on("error", reject);
+        req.end();
+      });
+      expect(status).toBe(200);
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect((await streamUntil((e) => e.event === "state", 5000, async () => undefined)).data).toContain('"nodes"');
+      expect(rss() - before).toBeLessThan(RSS_GROWTH_MAX);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
   });
 
   it("dashboard - a shipped experiment from the page: only those written for a running system are offered; the demo runs, the journal arrives on the stream with nothing lost; EBUSY while it runs, ENOENT for an unknown one", async () => {
