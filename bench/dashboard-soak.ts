@@ -31,7 +31,7 @@ const shipped = readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8");
 writeFileSync(join(dir, "system.yaml"), deriveSystemYaml(shipped, { httpPort: 0, sectors: 32768, unstarted: DEMO_SERVICES.filter((l) => l === "shell") }));
 const sys = await ProcessSystem.up({
   system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"),
-  env: { MK_LOG_LEVEL: "warn", MK_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "10" },
+  env: { MK_LOG_LEVEL: "warn", MKOS_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "10" },
 });
 const profile = mkdtempSync(join(tmpdir(), "mkos-soak-chromium-"));
 const ctx = await chromium.launchPersistentContext(profile, {

@@ -108,7 +108,7 @@ async function composeMode(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-"));
   const tableFile = join(dir, "system.yaml");
   writeFileSync(tableFile, benchSystemYaml(false));
-  const env = { ...process.env, ...baseImages(), MK_BENCH_SYSTEM: tableFile, MKOS_TAG: "bench", MK_NATS_PORT: "0", MK_KERNEL_PORT: "0", BENCH_ROUNDS: String(rounds), BENCH_BATCH: String(batch) };
+  const env = { ...process.env, ...baseImages(), MK_BENCH_SYSTEM: tableFile, MKOS_TAG: "bench", MK_NATS_PORT: "0", MKOS_KERNEL_PORT: "0", BENCH_ROUNDS: String(rounds), BENCH_BATCH: String(batch) };
   const args = ["-p", "mkosbench", "-f", join(PROJECT_ROOT, "docker-compose.yml"), "-f", join(PROJECT_ROOT, "bench", "docker-compose.bench.yml")];
   const run = (...a: string[]) => execFileSync(compose.argv[0], [...compose.argv.slice(1), ...args, ...a], { cwd: PROJECT_ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 900_000 });
   try {

@@ -24,7 +24,7 @@ const USAGE = `usage: npm run bench:recovery [-- options]
   --docker N    rounds of Docker's own restart, the baseline (default 5; 0 to skip)
   --faults N    soak: N faults, crashes and hangs mixed, instead of the rounds above
   --compose N   also N faults on ata in the running compose stack (half docker kill, half SIGSTOP)
-                (project --project, default the checkout's folder; ports MK_KERNEL_PORT,
+                (project --project, default the checkout's folder; ports MKOS_KERNEL_PORT,
                 MK_NATS_PORT), 11 s apart so each is a first restart for rs's policy
   --project P   the compose project for --compose
   --help        this text

@@ -188,7 +188,7 @@ const table = {
     action: "`apt-get install nats-server`, or set `MK_NATS_SERVER` to the binary",
   },
   MK_ERR_BAD_ENV: {
-    raisedBy: "mkctl (`gen-config`); rs at start",
+    raisedBy: "mkctl (`gen-config`, a port in `MKOS_KERNEL_PORT` or `MK_NATS_PORT`); rs at start",
     exit: ExitStatus.CONFIG,
     meaning: "an environment variable is missing or holds a value that cannot be used, e.g. `MK_UIDS` not a list of user=uid, or rs without `MK_RUN_DIR`",
     action: "fix the variable; the message names it and the bad part",

@@ -83,7 +83,7 @@ afterAll(async () => {
 /** mkctl as a user runs it, on this test's run directory; the dashboard on a free port. */
 function mkctl(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", join(dir, "run")], {
-    encoding: "utf8", timeout: 90_000, env: { ...process.env, MK_DASHBOARD_PORT: String(port) },
+    encoding: "utf8", timeout: 90_000, env: { ...process.env, MKOS_DASHBOARD_PORT: String(port) },
   });
 }
 

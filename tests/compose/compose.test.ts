@@ -109,7 +109,7 @@ beforeAll(async () => {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   // One mkos CPU (MK_SCHED_CPUS): user program containers take turns on it, and a driver's request preempts the one running.
   env = {
-    ...baseImages(), MK_NATS_PORT: String(await freePort()), MK_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test", MK_SCHED_CPUS: "1",
+    ...baseImages(), MK_NATS_PORT: String(await freePort()), MKOS_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test", MK_SCHED_CPUS: "1",
     MKOS_DASHBOARD_PORT: String(await freePort()), MKOS_DASHBOARD_TOKEN: TOKEN,
   };
   // Start from nothing: no containers or volumes left by an earlier run. `down` needs no
@@ -134,7 +134,7 @@ describe("compose", () => {
       expect(docker("inspect", "-f", "{{.State.Health.Status}}", name(s)), s).toBe("healthy");
     }
     for (const label of ["ata", "tty", "mfs", "procfs", "vfs"]) expect(await endpoint(label), label).toMatchObject({ generation: 1, state: "ready" });
-    const r = await fetch(`http://127.0.0.1:${env.MK_KERNEL_PORT}/readyz`);
+    const r = await fetch(`http://127.0.0.1:${env.MKOS_KERNEL_PORT}/readyz`);
     expect(r.status).toBe(200);
   });
 
@@ -234,7 +234,7 @@ describe("compose", () => {
 
   it("compose - a chaos campaign of 30 faults in the containers of ata, tty, mfs and vfs (kill, crash, hang, blocked loop, slow, corrupt) under block and file workloads: nothing lost, rs repairs every one, the file system clean", async () => {
     const exp = loadExperiment(join(ROOT, "experiments", "compose-campaign.yaml"), [...loadSystemTable(join(ROOT, "etc", "system.yaml")).services.keys()]);
-    const target = composeTarget({ project: PROJECT, kernelPort: Number(env.MK_KERNEL_PORT), natsPort: Number(env.MK_NATS_PORT) });
+    const target = composeTarget({ project: PROJECT, kernelPort: Number(env.MKOS_KERNEL_PORT), natsPort: Number(env.MK_NATS_PORT) });
     const said: string[] = [];
     const j = await runExperiment(exp, { target, log: (s) => said.push(s) });
     console.log(summary(j));

@@ -105,7 +105,7 @@ const opened = (ws: WebSocket) => new Promise<void>((resolve, reject) => ((ws.on
 beforeAll(async () => {
   ts = await bootTestSystem({
     demo: ["dashboard", "workload"],
-    env: { MK_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "20" },
+    env: { MKOS_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "20" },
     services: `
   killer:
     ipc: [ata]

@@ -1,6 +1,7 @@
 // The dashboard's process entry: registers as the `dashboard` service, serves the page
-// and its interface on MK_DASHBOARD_HOST:MK_DASHBOARD_PORT (127.0.0.1:8080 unless told;
-// a port in use falls back to a free one, said in the log), and prints the URL with the
+// and its interface on MK_DASHBOARD_HOST:MKOS_DASHBOARD_PORT (127.0.0.1:8080 unless told;
+// a port in use falls back to a free one, said in the log; compose sets 8080 inside the
+// container and publishes the user's MKOS_DASHBOARD_PORT), and prints the URL with the
 // token changes need, as Jupyter does. The token is MK_DASHBOARD_TOKEN, else the one kept
 // in the run directory (so a restarted dashboard keeps it), else a new random one.
 import { randomBytes } from "node:crypto";
@@ -45,6 +46,13 @@ function tokenOf(runDir: string): string {
   return fresh;
 }
 
+/** MKOS_DASHBOARD_PORT: 8080 when unset, 0 for any free port. */
+function portOf(given: string | undefined): number {
+  if (given === undefined || given === "") return 8080;
+  if (!/^\d{1,5}$/.test(given) || Number(given) > 65535) throw new MkError("EINVAL", `MKOS_DASHBOARD_PORT must be a port, 0-65535, got ${JSON.stringify(given)}`);
+  return Number(given);
+}
+
 async function main(): Promise<void> {
   const table = loadSystemTable(process.env.MK_SYSTEM ?? join(ROOT, "etc/system.yaml"));
   const runDir = process.env.MK_RUN_DIR || ownDir(join(tmpdir(), `mkos-dashboard-${process.getuid?.() ?? 0}`));
@@ -63,7 +71,7 @@ async function main(): Promise<void> {
     dist: process.env.MK_DASHBOARD_DIST ?? join(ROOT, "services/dashboard/web/dist"),
   });
   experiments.onEvent = (e) => broadcast("experiment", e);
-  const wanted = Number(process.env.MK_DASHBOARD_PORT ?? 8080);
+  const wanted = portOf(process.env.MKOS_DASHBOARD_PORT);
   try {
     await app.listen({ host, port: wanted });
   } catch (e) {

@@ -136,7 +136,7 @@ export async function dashboardUrl(runDir: string, since: number): Promise<strin
       // Written by this run's dashboard, not left by an earlier one.
       const d = statSync(file).mtimeMs >= since ? (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown; port?: unknown; wanted?: unknown }) : undefined;
       if (typeof d?.url === "string") {
-        if (typeof d.wanted === "number" && d.wanted !== 0 && d.port !== d.wanted) console.log(`port ${d.wanted} is in use: the dashboard listens on ${d.port} (MK_DASHBOARD_PORT chooses)`);
+        if (typeof d.wanted === "number" && d.wanted !== 0 && d.port !== d.wanted) console.log(`port ${d.wanted} is in use: the dashboard listens on ${d.port} (MKOS_DASHBOARD_PORT chooses)`);
         return d.url;
       }
     } catch {

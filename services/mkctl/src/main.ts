@@ -51,7 +51,7 @@ kill, start and down act on a process-mode system (mkctl up); in compose use
 docker compose kill|start SERVICE (docker-compose with Compose v1).
 chaos run boots a fresh system as the experiment FILE describes (or, with --attach, uses
 the running one; with --compose, the running compose stack, reached through
-MK_KERNEL_PORT and MK_NATS_PORT), checks its steady state, runs a verifying workload while it injects the
+MKOS_KERNEL_PORT and MK_NATS_PORT), checks its steady state, runs a verifying workload while it injects the
 faults, checks again and writes the journal (default journal.json); exit 0 when the
 steady state held, 1 when it deviated, 2 for a bad file or invocation (docs/chaos.md).
 events prints each lifecycle change (started, resumed, ready, dead with its cause) and

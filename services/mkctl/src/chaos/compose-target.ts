@@ -14,6 +14,7 @@ import { loadSystemTable } from "#base/system-table.ts";
 import type { Credential } from "#libsys";
 import { PROJECT_ROOT } from "../boot.ts";
 import { detectCompose } from "../compose.ts";
+import { portFromEnv } from "../ports.ts";
 import { kernelOverHttp, type ChaosTarget } from "./runner.ts";
 
 const SERVICE_OF: Record<string, string> = { kernel: "kernel-core", hardware: "hardware-emulator" };
@@ -32,8 +33,8 @@ export interface ComposeTargetOptions {
 export function composeTarget(o: ComposeTargetOptions = {}): ChaosTarget {
   const compose = detectCompose();
   const project = o.project ?? process.env.COMPOSE_PROJECT_NAME ?? basename(PROJECT_ROOT).toLowerCase().replace(/[^a-z0-9_-]/g, "");
-  const kernelPort = o.kernelPort ?? Number(process.env.MK_KERNEL_PORT ?? 7700);
-  const natsPort = o.natsPort ?? Number(process.env.MK_NATS_PORT ?? 4222);
+  const kernelPort = o.kernelPort ?? portFromEnv("MKOS_KERNEL_PORT") ?? 7700;
+  const natsPort = o.natsPort ?? portFromEnv("MK_NATS_PORT") ?? 4222;
   const container = (service: string) => compose.containerName(project, SERVICE_OF[service] ?? service);
   try {
     docker("inspect", "-f", "{{.State.Running}}", container("kernel"));
