@@ -47,6 +47,8 @@ export interface TestSystemOptions {
   edit?: (yaml: string) => string;
   /** The demo's services to start (dashboard, workload, shell); none unless named. */
   demo?: string[];
+  /** kernel-core's HTTP port as mkctl up's MKOS_KERNEL_PORT gives it (default: any free one). */
+  kernelPort?: number;
 }
 
 export interface TestSystem {
@@ -70,7 +72,7 @@ export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSys
   const dir = mkdtempSync(join(tmpdir(), "mkos-test-"));
   const system = join(dir, "system.yaml");
   writeFileSync(system, testSystemYaml(o));
-  const sys = await ProcessSystem.up({ system, runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "info", ...o.env } });
+  const sys = await ProcessSystem.up({ system, runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "info", ...o.env }, kernelPort: o.kernelPort });
   const opened: { stop(): Promise<void> }[] = [];
   const quiet = (label: string) => {
     const log = createLogger(label);

@@ -5,10 +5,12 @@
 // faults, absurd numbers, text and oversized frames and floods on the console socket.
 // SYS_KILL, which the chaos panel uses, refuses what the privilege table does not grant.
 // Under a slowloris and streams that never read, from several loopback addresses, a new
-// request and a new stream are still served and the process does not grow.
+// request and a new stream are still served and the process does not grow. The system is
+// booted beside "another stack": the ports kernel-core and the dashboard want are taken.
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MkError, Workload } from "#abi";
 import { systemClock } from "#base/clock.ts";
@@ -20,6 +22,10 @@ import { bootTestSystem, dashboardBase, readyGeneration, runMkctl, type TestSyst
 const TOKEN = "test-token-0123456789abcdef";
 let ts: TestSystem;
 let base: string;
+/** Listeners on the ports the system is told to use, as a compose stack beside it would be (7700, 8080). */
+let taken: Server[] = [];
+let kernelTaken = 0;
+let dashboardTaken = 0;
 
 const until = <T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000) => waitUntil(fn, { clock: systemClock, deadlineMs: ms, what });
 
@@ -103,9 +109,16 @@ function consoleSocket(query: string): { ws: WebSocket; frames: (string | ArrayB
 const opened = (ws: WebSocket) => new Promise<void>((resolve, reject) => ((ws.onopen = () => resolve()), (ws.onerror = () => reject(new Error("websocket did not open")))));
 
 beforeAll(async () => {
+  taken = await Promise.all([0, 1].map(() => new Promise<Server>((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => resolve(s));
+  })));
+  [kernelTaken, dashboardTaken] = taken.map((s) => (s.address() as AddressInfo).port);
   ts = await bootTestSystem({
     demo: ["dashboard", "workload"],
-    env: { MKOS_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "20" },
+    kernelPort: kernelTaken,
+    env: { MKOS_DASHBOARD_PORT: String(dashboardTaken), MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "20" },
     services: `
   killer:
     ipc: [ata]
@@ -124,9 +137,21 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ts?.down();
+  await Promise.all(taken.map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
 describe("dashboard", () => {
+  it("boot - beside another stack (the ports kernel-core and the dashboard want are taken) the system comes up on free ones and records which", async () => {
+    expect(ts.sys.state.kernelPortWanted).toBe(kernelTaken);
+    const kernelPort = Number(new URL(ts.sys.state.kernelHttp).port);
+    expect(kernelPort).not.toBe(kernelTaken);
+    expect(await (await fetch(`${ts.sys.state.kernelHttp}/readyz`)).json()).toMatchObject({ ready: true, pid: ts.sys.pidOf("kernel") });
+    const d = JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as { wanted: number; port: number; pid: number };
+    expect(d).toMatchObject({ wanted: dashboardTaken, pid: ts.sys.pidOf("dashboard") });
+    expect(d.port).not.toBe(dashboardTaken);
+    expect(Number(new URL(base).port)).toBe(d.port);
+  });
+
   it("dashboard - the state shows every service ready, the kernel up, live IPC edges and latency from the statistics", async () => {
     const s = await until(async () => {
       const st = await state();

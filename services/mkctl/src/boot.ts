@@ -15,7 +15,7 @@ import { MkError, Rs, type ServiceStatus } from "#abi";
 import { connectClient, loadCredential, createLogger, type RunningService } from "#libsys";
 import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "./nats-config.ts";
 import { findNatsServer, waitNatsHealthy } from "./nats-server.ts";
-import { freePort } from "./ports.ts";
+import { freePort, takePort } from "./ports.ts";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "../../..");
 
@@ -26,6 +26,8 @@ export interface SystemState {
   natsUrl: string;
   natsMonitorPort: number;
   kernelHttp: string;
+  /** The port kernel-core was to listen on (the table's http_port, or MKOS_KERNEL_PORT); kernelHttp names the one it took. */
+  kernelPortWanted?: number;
   natsPort: number;
   pids: Record<string, number>; // "nats", "kernel", "hardware", then service labels
   startedAt: string;
@@ -39,6 +41,8 @@ export interface UpOptions {
   readyMs?: number;
   /** Extra environment for every service (e.g. MK_LOG_LEVEL). */
   env?: Record<string, string>;
+  /** kernel-core's HTTP port (mkctl up: MKOS_KERNEL_PORT), instead of the table's http_port; 0 any. One in use falls back to a free one. */
+  kernelPort?: number;
 }
 
 export { pidAlive };
@@ -112,14 +116,15 @@ export class ProcessSystem {
     mkdirSync(resolve(disk, ".."), { recursive: true });
 
     const [port, monitor] = [await freePort(), await freePort()];
-    const httpPort = table.kernel.httpPort === 0 ? await freePort() : table.kernel.httpPort;
+    // Beside a compose stack (which publishes 7700) the wanted port is taken: a free one, said by mkctl up.
+    const kernel = await takePort(o.kernelPort ?? table.kernel.httpPort);
     const natsUrl = `nats://127.0.0.1:${port}`;
     const auth = generateNatsAuth(table, { clientUrl: natsUrl, listen: `127.0.0.1:${port}`, monitor: `127.0.0.1:${monitor}` });
     writeFileSync(join(runDir, "nats.conf"), auth.config, { mode: 0o600 });
     writeCredentials(join(runDir, "creds"), auth.credentials);
 
     const sys = new ProcessSystem(
-      { runDir, system, disk, natsUrl, natsPort: port, natsMonitorPort: monitor, kernelHttp: `http://127.0.0.1:${httpPort}`, pids: {}, startedAt: new Date().toISOString() },
+      { runDir, system, disk, natsUrl, natsPort: port, natsMonitorPort: monitor, kernelHttp: `http://127.0.0.1:${kernel.port}`, kernelPortWanted: kernel.wanted, pids: {}, startedAt: new Date().toISOString() },
       table,
       { ...o.env },
     );

@@ -19,6 +19,7 @@ import { runExperiment, summary } from "./chaos/runner.ts";
 import { composeTarget } from "./chaos/compose-target.ts";
 import { ProcessSystem, PROJECT_ROOT } from "./boot.ts";
 import { genConfig } from "./gen-config.ts";
+import { portFromEnv } from "./ports.ts";
 import { FS_USAGE, fsckCommand, fsCommand, fsError, mkfsCommand, type FsFlags } from "./fs-commands.ts";
 import { niceCommand, SCHED_USAGE, topCommand } from "./sched-commands.ts";
 import { buildPageIfMissing, consoleCommand, dashboardUrl, DEMO_USAGE, workloadCommand } from "./demo-commands.ts";
@@ -27,7 +28,9 @@ import { buildPageIfMissing, consoleCommand, dashboardUrl, DEMO_USAGE, workloadC
 const DEMO_RATE = 5;
 
 const USAGE = `usage: mkctl up [--demo] [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
-         (--demo: the workload at ${DEMO_RATE} operations/s; the last line is the dashboard's URL with its token)
+         (--demo: the workload at ${DEMO_RATE} operations/s; the last line is the dashboard's URL with its token;
+          MKOS_KERNEL_PORT (the table's http_port, 7700) and MKOS_DASHBOARD_PORT (8080) choose the ports,
+          one in use falls back to a free one, which up says)
        mkctl ps [--json] [--run-dir DIR]   (with MK_CREDS set: ask that system, e.g. in compose)
        mkctl gen-config --out DIR --url nats://nats:4222 [--system FILE]   (MK_UIDS=user=uid,...)
        mkctl down [--run-dir DIR]
@@ -231,8 +234,10 @@ async function main(): Promise<number> {
       const started = Date.now();
       const env = values.demo ? { MK_WORKLOAD_RATE: String(DEMO_RATE) } : undefined;
       buildPageIfMissing(values.system);
-      const sys = await ProcessSystem.up({ system: values.system, runDir, disk: values.disk, env });
+      const sys = await ProcessSystem.up({ system: values.system, runDir, disk: values.disk, env, kernelPort: portFromEnv("MKOS_KERNEL_PORT") });
       console.log(`mkos up in ${Date.now() - started} ms: kernel-core ${sys.state.kernelHttp}, NATS ${sys.state.natsUrl}, logs in ${sys.state.runDir}/logs`);
+      const { kernelPortWanted: wanted, kernelHttp } = sys.state;
+      if (wanted && new URL(kernelHttp).port !== String(wanted)) console.log(`port ${wanted} is in use: kernel-core listens on ${new URL(kernelHttp).port} (MKOS_KERNEL_PORT chooses)`);
       for (const f of sys.failed) console.error(`mkctl: ${f.label} failed: ${f.last_cause} (the rest runs; mkctl restart ${f.label} once fixed)`);
       await ps(sys.state.runDir, false);
       const dashboard = sys.table.services.get("dashboard")?.command ? await dashboardUrl(sys.state.runDir, started - 1000) : undefined;

@@ -1,4 +1,5 @@
-// Loopback ports for process mode: free ones asked of the OS, and ports named in the environment.
+// Loopback ports for process mode: free ones asked of the OS, and a wanted one taken when
+// nothing else listens on it (a compose stack beside us publishes 7700 and 8080).
 import { createServer } from "node:net";
 import { LocalError } from "#base/errors.ts";
 
@@ -13,6 +14,24 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Can this process listen on 127.0.0.1:port now (nothing else on it, and allowed)? */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.unref();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The wanted port when it is free, else a free one (0 wants any). Checked, not held: a
+ * process that takes it in between makes the part that should listen fail at start-up.
+ */
+export async function takePort(wanted: number): Promise<{ port: number; wanted: number }> {
+  return { port: wanted !== 0 && (await portFree(wanted)) ? wanted : await freePort(), wanted };
 }
 
 /** A port from the environment: undefined when unset, MK_ERR_BAD_ENV naming it when not 0-65535. */
