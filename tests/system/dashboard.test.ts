@@ -8,7 +8,7 @@
 // request and a new stream are still served and the process does not grow. The system is
 // booted beside "another stack": the ports kernel-core and the dashboard want are taken.
 import { readFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
+import { Agent, request as httpRequest } from "node:http";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -288,7 +288,7 @@ describe("dashboard", () => {
     expect((await fetch(`${base}api/meta`)).status).toBe(200);
   });
 
-  it("dashboard - 2,000 slow connections and 64 streams that never read, from 16 loopback addresses: the idle ones are ended, a new request answers 200 at once, a new stream gets events, and RSS grows by under 32 MB", async () => {
+  it("dashboard - 2,000 slow connections and 64 streams that never read, from 16 loopback addresses: the idle ones are ended, a page's kept-alive connection is not, a new request answers 200 at once, a new stream gets events, and RSS grows by under 32 MB", async () => {
     const SLOW = 2000;
     const RSS_GROWTH_MAX = 32 * 2 ** 20;
     const url = new URL(base);
@@ -308,7 +308,20 @@ describe("dashboard", () => {
       });
       return { socket, sent };
     };
+    /** GET /api/state through agent (false: a new connection): its status, and whether a kept-alive connection carried it. */
+    const getState = (agent: Agent | false) => new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path: "/api/state", agent, timeout: 5000 }, (res) => {
+        res.resume();
+        res.once("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+      });
+      req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+      req.on("error", reject);
+      req.end();
+    });
+    // A page's connection, kept alive between its requests (one every batch below).
+    const page = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
+      expect(await getState(page)).toEqual({ status: 200, reused: false });
       // A partial request line, never finished, in batches (the listen queue holds 511).
       for (let i = 0; i < SLOW; i += 250) {
         await Promise.all(Array.from({ length: Math.min(250, SLOW - i) }, (_, k) => {
@@ -316,6 +329,7 @@ describe("dashboard", () => {
           socket.once("close", () => slowClosed++);
           return sent;
         }));
+        expect(await getState(page)).toEqual({ status: 200, reused: true });
       }
       await until(async () => (SLOW - slowClosed <= MAX_CONNECTIONS ? true : undefined), `at most ${MAX_CONNECTIONS} of the slow connections left open`);
       // Every stream place taken, per address and in all, by clients that read only the status line.
@@ -331,20 +345,12 @@ describe("dashboard", () => {
       expect(streams.every((line) => line === "HTTP/1.1 200 OK")).toBe(true);
 
       const started = performance.now();
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest({ host: url.hostname, port: url.port, path: "/api/state", agent: false, timeout: 5000 }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
-        req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
-        req.on("error", reject);
-        req.end();
-      });
-      expect(status).toBe(200);
+      expect((await getState(false)).status).toBe(200);
       expect(performance.now() - started).toBeLessThan(5000);
       expect((await streamUntil((e) => e.event === "state", 5000, async () => undefined)).data).toContain('"nodes"');
       expect(rss() - before).toBeLessThan(RSS_GROWTH_MAX);
     } finally {
+      page.destroy();
       for (const s of sockets) s.destroy();
     }
   });

@@ -29,15 +29,22 @@ const socket = (addr: string) => new Conn(addr) as Conn & Socket;
 const response = () => new Conn("") as unknown as Conn & ServerResponse;
 
 describe("dashboard bounds", () => {
-  it("connections - past the total bound a newcomer ends the connection idle longest; one made idle again counts as the newest", () => {
+  it("connections - past the total bound a newcomer ends the oldest connection without a whole request before any kept-alive one, then the one kept alive longest", () => {
     const b = new ConnectionBounds({ max: 3, perAddress: 10 });
-    const [s1, s2, s3, s4] = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"].map(socket);
-    for (const s of [s1, s2, s3]) expect(b.admit(s)).toBe(true);
-    b.busy(s1);
-    b.idle(s1); // answered: now the newest idle one
-    expect(b.admit(s4)).toBe(true);
-    expect([s1.destroyed, s2.destroyed, s3.destroyed]).toEqual([false, true, false]);
-    expect({ size: b.size, evicted: b.evicted, refused: b.refused }).toEqual({ size: 3, evicted: 1, refused: 0 });
+    const [k1, k2, fresh, n1, n2] = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"].map(socket);
+    for (const k of [k1, k2]) {
+      expect(b.admit(k)).toBe(true);
+      b.busy(k);
+      b.idle(k); // answered, kept alive
+    }
+    b.admit(fresh);
+    expect(b.admit(n1)).toBe(true);
+    expect([k1.destroyed, k2.destroyed, fresh.destroyed]).toEqual([false, false, true]);
+    b.busy(n1);
+    b.idle(n1);
+    expect(b.admit(n2)).toBe(true);
+    expect([k1.destroyed, k2.destroyed, n1.destroyed]).toEqual([true, false, false]);
+    expect({ size: b.size, evicted: b.evicted, refused: b.refused }).toEqual({ size: 3, evicted: 2, refused: 0 });
   });
 
   it("connections - a connection answering a request is never ended for a newcomer: with every one busy the newcomer is refused", () => {

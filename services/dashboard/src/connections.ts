@@ -1,12 +1,14 @@
 // The dashboard's connection bounds: at most MAX_CONNECTIONS sockets in all and
 // MAX_CONNECTIONS_PER_ADDRESS from one remote address. A newcomer past a bound takes the
-// place of the connection idle longest (one answering no request: it has not sent a whole
-// request yet, or it is kept alive between requests), so connections that are merely held
-// open (slowloris) cannot lock anyone out; only when every connection at the bound is
-// being answered is the newcomer refused. On loopback any local process can connect from
-// any 127.x.y.z, so the per-address bound is fairness among honest clients (one page
-// cannot take every place), not a defence against a local attacker: the total bound caps
-// what an attacker can make the process hold, and eviction keeps the door open.
+// place of an idle connection (one answering no request): first the oldest that has not
+// sent a whole request yet (a slowloris's), else the one kept alive longest since its last
+// answer (a client that reuses it must open another: browsers do so by themselves), so
+// connections merely held open cannot lock anyone out, and a flood of them does not cut
+// the kept-alive connections of pages already served. Only when every connection at the
+// bound is being answered is the newcomer refused. On loopback any local process can
+// connect from any 127.x.y.z, so the per-address bound is fairness among honest clients
+// (one page cannot take every place), not a defence against a local attacker: the total
+// bound caps what an attacker can make the process hold, and eviction keeps the door open.
 import type { Socket } from "node:net";
 
 export const MAX_CONNECTIONS = 256;
@@ -18,10 +20,23 @@ interface Place {
   busy: boolean;
 }
 
+/** Idle connections, each set oldest first: those without a whole request yet, and those kept alive after an answer. */
+class Idle {
+  readonly fresh = new Set<Socket>();
+  readonly kept = new Set<Socket>();
+  /** The one to end for a newcomer. */
+  victim(): Socket | undefined {
+    return first(this.fresh) ?? first(this.kept);
+  }
+  delete(socket: Socket): void {
+    this.fresh.delete(socket);
+    this.kept.delete(socket);
+  }
+}
+
 interface Address {
   n: number;
-  /** Its idle connections, the one idle longest first. */
-  idle: Set<Socket>;
+  idle: Idle;
 }
 
 export type Bound = "address" | "total";
@@ -42,8 +57,7 @@ export class ConnectionBounds {
   private readonly perAddress: number;
   private readonly onLimit: ConnectionBoundsOptions["onLimit"];
   private readonly places = new Map<Socket, Place>();
-  /** Every idle connection, the one idle longest first. */
-  private readonly idleAll = new Set<Socket>();
+  private readonly idleAll = new Idle();
   private readonly addresses = new Map<string, Address>();
   evicted = 0;
   refused = 0;
@@ -59,20 +73,20 @@ export class ConnectionBounds {
   }
 
   /**
-   * For the server's "connection" event: takes a place for the newcomer, ending the
-   * connection idle longest when a bound is hit. False (the newcomer destroyed) when every
-   * connection counted against that bound is answering a request.
+   * For the server's "connection" event: takes a place for the newcomer, ending an idle
+   * connection when a bound is hit (see above which). False (the newcomer destroyed) when
+   * every connection counted against that bound is answering a request.
    */
   admit(socket: Socket): boolean {
     const addr = socket.remoteAddress ?? "";
     const own = this.addresses.get(addr);
     if (own && own.n >= this.perAddress && !this.evictOne(own.idle, "address", addr)) return this.refuse(socket, "address", addr);
     if (this.places.size >= this.max && !this.evictOne(this.idleAll, "total", addr)) return this.refuse(socket, "total", addr);
-    const a = own ?? { n: 0, idle: new Set<Socket>() };
+    const a = own ?? { n: 0, idle: new Idle() };
     if (!own) this.addresses.set(addr, a);
     a.n++;
-    a.idle.add(socket);
-    this.idleAll.add(socket);
+    a.idle.fresh.add(socket);
+    this.idleAll.fresh.add(socket);
     this.places.set(socket, { addr, busy: false });
     socket.once("close", () => this.forget(socket));
     return true;
@@ -87,20 +101,19 @@ export class ConnectionBounds {
     this.addresses.get(p.addr)?.idle.delete(socket);
   }
 
-  /** Its answer is sent: it idles (kept alive for the next request), the newest idle one. */
+  /** Its answer is sent: it idles, kept alive for the next request (the newest such). */
   idle(socket: Socket | null | undefined): void {
     const p = socket && this.places.get(socket);
     if (!p || socket.destroyed) return;
     p.busy = false;
-    this.idleAll.delete(socket);
-    this.idleAll.add(socket);
-    const a = this.addresses.get(p.addr);
-    a?.idle.delete(socket);
-    a?.idle.add(socket);
+    for (const idle of [this.idleAll, this.addresses.get(p.addr)?.idle]) {
+      idle?.delete(socket);
+      idle?.kept.add(socket);
+    }
   }
 
-  private evictOne(from: Set<Socket>, bound: Bound, addr: string): boolean {
-    const victim = first(from);
+  private evictOne(from: Idle, bound: Bound, addr: string): boolean {
+    const victim = from.victim();
     if (!victim) return false;
     this.forget(victim);
     victim.destroy();

@@ -98,7 +98,7 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   });
   const limiter = new LogLimiter(o.clock);
   const connections = new ConnectionBounds({
-    onLimit: (what, bound, addr) => limiter.allow(o.log, `connection-${what}`, () => o.log.warn({ bound, addr }, what === "evicted" ? "connection bound (%s) reached: the connection idle longest is closed for a new one" : "connection bound (%s) reached and every connection busy: a new one refused", bound)),
+    onLimit: (what, bound, addr) => limiter.allow(o.log, `connection-${what}`, () => o.log.warn({ bound, addr }, what === "evicted" ? "connection bound (%s) reached: an idle connection is closed for a new one" : "connection bound (%s) reached and every connection busy: a new one refused", bound)),
   });
   app.server.on("connection", (socket: Socket) => connections.admit(socket));
   // Busy once a whole request is in (a slow body stays evictable), idle again once answered.
