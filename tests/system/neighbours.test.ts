@@ -5,7 +5,9 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cdev, Subjects } from "#abi";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Cdev, parseReplyArgs, Subjects, Workload } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { BdevClient, followEvents, FsClient, type RunningService } from "#libsys";
@@ -16,7 +18,11 @@ let ts: TestSystem;
 let client: RunningService;
 
 beforeAll(async () => {
-  ts = await bootTestSystem({ services: "  fsclient:\n    ipc: [vfs]\n    calls: [getinfo]\n" });
+  // The demo workload runs throughout: every neighbour's restart must cost it nothing.
+  ts = await bootTestSystem({
+    services: "  fsclient:\n    ipc: [vfs]\n    calls: [getinfo]\n  wlwatch:\n    ipc: [workload]\n",
+    demo: ["workload"], env: { MK_WORKLOAD_RATE: "40" },
+  });
   client = await ts.client();
 });
 afterAll(async () => {
@@ -167,6 +173,19 @@ describe("neighbours", () => {
     expect(after).toBeGreaterThan(once);
     console.log(`kernel-core and mfs killed together: mfs#${once} -> mfs#${after}; file calls through vfs answered again ${Date.now() - t0} ms after the new kernel was up`);
     await user.stop();
+  });
+
+  it("the demo workload went on through every restart above: one set of workers, no operation failed, no byte wrong", async () => {
+    const watch = await ts.client("wlwatch");
+    const stats = async () => parseReplyArgs(Workload.WORKLOAD_STATS, (await watch.sys.sendrec("workload", Workload.WORKLOAD_STATS, {})).args);
+    const first = await stats();
+    await waitUntil(async () => ((await stats()).ops > first.ops + 20 ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the workload going on" });
+    const s = await stats();
+    expect(s).toMatchObject({ failed: 0, bytes_wrong: 0 });
+    expect(s.bytes_verified).toBeGreaterThan(0);
+    const log = readFileSync(join(ts.sys.state.runDir, "logs", "workload.log"), "utf8");
+    expect(log.match(/"msg":"demo workload started/g)).toHaveLength(1);
+    await watch.stop();
   });
 
   it("hardware emulator killed and started again: the PIT ticks again and tty input works, without restarting tty", async () => {
