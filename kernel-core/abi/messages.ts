@@ -136,6 +136,15 @@ const path = f.str(2 * PATH_MAX);
  * change is made once however often it is sent.
  */
 const rid = f.opt(f.str(32, /^[A-Za-z0-9_-]{8,32}$/));
+/**
+ * The request id vfs passes on to a file-system server: the caller's endpoint as the kernel
+ * stamped it (label#generation) and the caller's own id, so one caller's ids never answer
+ * another's. With it, a digest of what the caller asked under the id (its request's type,
+ * arguments and body): a repeat with another request is refused, never answered.
+ */
+export const FS_RID_MAX = 32 + 1 + 10 + 1 + 32;
+const fsRid = f.opt(f.str(FS_RID_MAX, /^[a-z][a-z0-9-]{0,31}#[0-9]{1,10}:[A-Za-z0-9_-]{8,32}$/));
+const digest = f.opt(f.str(43, /^[A-Za-z0-9_-]{43}$/));
 const fsName = f.str(4 * NAME_MAX);
 const ino = f.u32;
 const fd = f.uint(1 << 20);
@@ -280,15 +289,15 @@ export const Layouts = {
   // vfs -> file-system server (mfs, procfs): inode numbers, no paths
   [Fs.FS_LOOKUP]: { req: { dir: ino, name: fsName }, rep: StatShape },
   [Fs.FS_STAT]: { req: { ino }, rep: StatShape },
-  [Fs.FS_CREATE]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777), rid }, rep: StatShape },
-  [Fs.FS_MKDIR]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777), rid }, rep: StatShape },
-  [Fs.FS_UNLINK]: { req: { dir: ino, name: fsName, rid }, rep: {} },
-  [Fs.FS_RMDIR]: { req: { dir: ino, name: fsName, rid }, rep: {} },
-  [Fs.FS_RENAME]: { req: { sdir: ino, sname: fsName, ddir: ino, dname: fsName, rid }, rep: {} },
+  [Fs.FS_CREATE]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777), rid: fsRid, digest }, rep: StatShape },
+  [Fs.FS_MKDIR]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777), rid: fsRid, digest }, rep: StatShape },
+  [Fs.FS_UNLINK]: { req: { dir: ino, name: fsName, rid: fsRid, digest }, rep: {} },
+  [Fs.FS_RMDIR]: { req: { dir: ino, name: fsName, rid: fsRid, digest }, rep: {} },
+  [Fs.FS_RENAME]: { req: { sdir: ino, sname: fsName, ddir: ino, dname: fsName, rid: fsRid, digest }, rep: {} },
   [Fs.FS_READ]: { req: { ino, offset: fileSize, count: f.uint(MAX_FS_IO) }, rep: { count: f.u32 } },
   // verifier: the server's generation; a different one at FS_SYNC means unstable writes were lost: send them again.
   // rid: an append's (vfs found the end for it); a repeat is answered from the reply cache, offset included.
-  [Fs.FS_WRITE]: { req: { ino, offset: fileSize, rid }, rep: { size: fileSize, verifier: f.u32, offset: f.opt(fileSize) } },
+  [Fs.FS_WRITE]: { req: { ino, offset: fileSize, rid: fsRid, digest }, rep: { size: fileSize, verifier: f.u32, offset: f.opt(fileSize) } },
   [Fs.FS_TRUNC]: { req: { ino, size: fileSize }, rep: {} },
   [Fs.FS_GETDENTS]: { req: { ino, cookie: f.u32, max: f.uint(MAX_DENTS) }, rep: { count: f.uint(MAX_DENTS), next: f.opt(f.u32) } },
   [Fs.FS_SETATTR]: { req: { ino, mode: f.opt(f.uint(0o7777)), uid: f.opt(f.u16), gid: f.opt(f.u16), atime: f.opt(seconds), mtime: f.opt(seconds) }, rep: StatShape },

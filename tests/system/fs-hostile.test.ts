@@ -2,10 +2,10 @@
 // descriptor must never reach another file after a restart, a failed call changes nothing,
 // a dead process leaks nothing, and a stalled mfs does not stall /proc.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Common, Vfs, type MkError } from "#abi";
+import { Common, parseReplyArgs, Vfs, type MkError } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { FsClient, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
+import { FsClient, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDWR, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
 import { pidAlive } from "../../services/mkctl/src/boot.ts";
 import { bootTestSystem, restarted as restartedHelper, runMkctl, type TestSystem } from "../helpers/system.ts";
 
@@ -14,6 +14,9 @@ const USERS = `
     ipc: [vfs, mfs]
     calls: [getinfo]
   fsuser2:
+    ipc: [vfs]
+    calls: [getinfo]
+  fsuser3:
     ipc: [vfs]
     calls: [getinfo]
   fschaos:
@@ -181,6 +184,53 @@ describe("file systems under attack", () => {
     await expect(fs.stat("/once/f")).rejects.toMatchObject({ errno: "ENOENT" });
     // Without a request id a repeat is a second change, with its own errno.
     await expect(raw.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/once" })).rejects.toMatchObject({ errno: "EEXIST" });
+  }, 60_000);
+
+  it("fs attack - request ids are each caller's own: B reusing A's id gets its own mkdir, create, append and rmdir done, never A's answer", async () => {
+    const a = (await ts.client("fsuser3")).sys;
+    const b = (await ts.client("fsuser2")).sys;
+    const utf8 = new TextEncoder();
+    const fd = (r: { args: unknown }) => parseReplyArgs(Vfs.VFS_OPEN, r.args).fd;
+    const ino = (r: { args: unknown }) => parseReplyArgs(Vfs.VFS_OPEN, r.args).ino;
+    await a.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/rid-a", rid: "shared-rid-0001" });
+    await b.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/rid-b", rid: "shared-rid-0001" });
+    expect((await fs.stat("/rid-b")).isDirectory()).toBe(true);
+    // An exclusive create: B gets a file of its own, never a descriptor on A's.
+    const fa = await a.sendrec("vfs", Vfs.VFS_OPEN, { path: "/rid-a/secret", flags: O_WRONLY | O_CREAT | O_EXCL, rid: "shared-rid-0002" });
+    await a.sendrec("vfs", Vfs.VFS_PWRITE, { fd: fd(fa), offset: 0 }, utf8.encode("secret of A"));
+    await a.sendrec("vfs", Vfs.VFS_CLOSE, { fd: fd(fa) });
+    const fb = await b.sendrec("vfs", Vfs.VFS_OPEN, { path: "/rid-b/mine", flags: O_RDWR | O_CREAT | O_EXCL, rid: "shared-rid-0002" });
+    expect(ino(fb)).not.toBe(ino(fa));
+    expect((await b.sendrec("vfs", Vfs.VFS_PREAD, { fd: fd(fb), offset: 0, count: 100 })).data.length).toBe(0);
+    await b.sendrec("vfs", Vfs.VFS_CLOSE, { fd: fd(fb) });
+    // Appends with one id from both: each lands in its own file.
+    const la = await a.sendrec("vfs", Vfs.VFS_OPEN, { path: "/rid-a/log", flags: O_WRONLY | O_CREAT | O_APPEND, rid: "shared-rid-0003" });
+    const lb = await b.sendrec("vfs", Vfs.VFS_OPEN, { path: "/rid-b/log", flags: O_WRONLY | O_CREAT | O_APPEND, rid: "shared-rid-0003" });
+    await a.sendrec("vfs", Vfs.VFS_WRITE, { fd: fd(la), rid: "shared-rid-0004" }, utf8.encode("A;"));
+    await b.sendrec("vfs", Vfs.VFS_WRITE, { fd: fd(lb), rid: "shared-rid-0004" }, utf8.encode("B;"));
+    await a.sendrec("vfs", Vfs.VFS_CLOSE, { fd: fd(la) });
+    await b.sendrec("vfs", Vfs.VFS_CLOSE, { fd: fd(lb) });
+    expect((await fs.readFile("/rid-b/log")).toString()).toBe("B;");
+    await a.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/rid-a/d" });
+    await b.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/rid-b/d" });
+    await a.sendrec("vfs", Vfs.VFS_RMDIR, { path: "/rid-a/d", rid: "shared-rid-0005" });
+    await b.sendrec("vfs", Vfs.VFS_RMDIR, { path: "/rid-b/d", rid: "shared-rid-0005" });
+    await expect(fs.stat("/rid-b/d")).rejects.toMatchObject({ errno: "ENOENT" });
+    expect((await fs.readFile("/rid-a/secret")).toString()).toBe("secret of A");
+  }, 60_000);
+
+  it("fs attack - one caller reusing its request id for another change is EINVAL, never a replay; a new incarnation starts afresh", async () => {
+    const a = (await ts.client("fsuser2")).sys;
+    await a.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/reuse-x", rid: "reused-rid-0001" });
+    await expect(a.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/reuse-y", rid: "reused-rid-0001" })).rejects.toMatchObject({ errno: "EINVAL" });
+    await expect(fs.stat("/reuse-y")).rejects.toMatchObject({ errno: "ENOENT" });
+    await expect(a.sendrec("vfs", Vfs.VFS_RMDIR, { path: "/reuse-x", rid: "reused-rid-0001" })).rejects.toMatchObject({ errno: "EINVAL" });
+    expect((await fs.stat("/reuse-x")).isDirectory()).toBe(true);
+    // The same change again from the same incarnation is a resend: answered, made once.
+    await a.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/reuse-x", rid: "reused-rid-0001" });
+    // A new incarnation of the label is another caller: its change is made (and meets the directory).
+    const again = (await ts.client("fsuser2")).sys;
+    await expect(again.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/reuse-x", rid: "reused-rid-0001" })).rejects.toMatchObject({ errno: "EEXIST" });
   }, 60_000);
 
   it("fs attack - a client superseded by a newer process of its label stops within seconds with EDEADSRCDST, not after the 60 s deadline", async () => {

@@ -8,6 +8,7 @@
 // as the write verifier: vfs keeps its unstable writes and sends them again when the
 // verifier changes. A file system not unmounted cleanly (this server crashed) is checked
 // and repaired at mount, before the first request is served.
+import { createHash } from "node:crypto";
 import { Fs, MAX_FS_IO, MkError, type Reply } from "#abi";
 import { sysGetEndpoints, type Server, type Sys } from "#libsys";
 import { BdevBlockDevice } from "./bdev-device.ts";
@@ -30,6 +31,12 @@ export interface MfsOptions {
 const SUPERBLOCK_LBA = 2; // byte 1024
 /** How long starting waits for the mount (rs's start deadline is 10 s). */
 const MOUNT_WAIT_MS = 6000;
+
+/** What a request with an id but no digest (from a sender other than vfs) asked: its arguments and body. */
+function digestOf(args: object, data: Uint8Array): string {
+  const named = Object.entries(args).filter(([k]) => k !== "rid" && k !== "digest").sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash("sha256").update(JSON.stringify(named)).update(data).digest("base64url");
+}
 
 function stat(s: InodeStat): Reply {
   return { args: { ...s } };
@@ -136,8 +143,8 @@ export class Mfs {
   }
 
   server(): Server {
-    const once = (r: { source: string; type: number; args: { rid?: string } }, run: () => Promise<Reply>) =>
-      this.replies.once(r.source.split("#")[0], r.args.rid, r.type, run);
+    const once = (r: { source: string; type: number; args: { rid?: string; digest?: string }; data: Uint8Array }, run: () => Promise<Reply>) =>
+      this.replies.once(r.source.split("#")[0], r.args.rid, r.type, r.args.rid ? (r.args.digest ?? digestOf(r.args, r.data)) : "", run);
     return {
       concurrency: 1,
       initFresh: async () => {

@@ -148,9 +148,9 @@ export class FsServer {
    * Writes at offset; returns where the bytes went: with a request id (an append), mfs
    * answers a repeat with the first write's offset and writes nothing again.
    */
-  async write(ino: number, offset: number, data: Uint8Array, rid?: string): Promise<number> {
+  async write(ino: number, offset: number, data: Uint8Array, id: { rid?: string; digest?: string } = {}): Promise<number> {
     if (this.unstableBytes + data.length > MAX_UNSTABLE_BYTES) await this.commit();
-    const r = parseReplyArgs(Fs.FS_WRITE, (await this.call(Fs.FS_WRITE, { ino, offset, ...(rid ? { rid } : {}) }, data)).args);
+    const r = parseReplyArgs(Fs.FS_WRITE, (await this.call(Fs.FS_WRITE, { ino, offset, ...id }, data)).args);
     const at = r.offset ?? offset;
     // Kept until committed; a copy, since the body's buffer is the transport's.
     this.unstable.push({ ino, offset: at, data: data.slice() });

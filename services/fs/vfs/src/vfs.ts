@@ -9,6 +9,7 @@ import { followEvents, sysGetEndpoints, type Server, type Sys } from "#libsys";
 import { Descriptors, readable, writable, type OpenFile } from "./descriptors.ts";
 import { FsServer } from "./fs-server.ts";
 import { parsePath } from "./path.ts";
+import { fsRequestId, type FsRequestId } from "./request-id.ts";
 
 export interface Mount {
   /** Where it is mounted, e.g. "/" or "/proc". */
@@ -150,7 +151,7 @@ export class VfsServer {
     }, this.commitIdleMs);
   }
 
-  private async open(process: string, path: string, flags: number, mode: number, rid?: string): Promise<{ fd: number; ino: number }> {
+  private async open(process: string, path: string, flags: number, mode: number, id: FsRequestId): Promise<{ fd: number; ino: number }> {
     const acc = flags & O.ACCMODE;
     if (acc === 3) throw new MkError("EINVAL", "open: flags name no access mode (O_RDONLY, O_WRONLY or O_RDWR)");
     if (flags & O.CREAT && flags & O.DIRECTORY) throw new MkError("EINVAL", "open: O_CREAT with O_DIRECTORY (as Linux since 6.4)");
@@ -181,7 +182,7 @@ export class VfsServer {
       let st: FileStat | undefined;
       // An exclusive create with a request id goes to mfs even when the name exists: a
       // repeat of one that succeeded (before a vfs restart) is answered from mfs's reply cache.
-      if (!(flags & O.EXCL && rid)) {
+      if (!(flags & O.EXCL && id.rid)) {
         try {
           st = await m.server.stat(Fs.FS_LOOKUP, { dir, name });
         } catch (e) {
@@ -191,7 +192,7 @@ export class VfsServer {
       if (st && flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
       if (!st) {
         this.writableMount(m, path);
-        const r = await m.server.change(Fs.FS_CREATE, { dir, name, mode: mode & 0o7777, ...(rid ? { rid } : {}) }, (errno) => errno === "EEXIST");
+        const r = await m.server.change(Fs.FS_CREATE, { dir, name, mode: mode & 0o7777, ...id }, (errno) => errno === "EEXIST");
         st = r ? (parseReplyArgs(Fs.FS_CREATE, r.args) as FileStat) : await m.server.stat(Fs.FS_LOOKUP, { dir, name });
       }
       return opened(m, st);
@@ -206,10 +207,10 @@ export class VfsServer {
   }
 
   /** Writes at offset; returns where the bytes went (see FsServer.write: an append with a request id). */
-  private async write(f: OpenFile, offset: number, data: Uint8Array, rid?: string): Promise<number> {
+  private async write(f: OpenFile, offset: number, data: Uint8Array, id: FsRequestId = {}): Promise<number> {
     if (!writable(f)) throw new MkError("EBADF", "the descriptor is not open for writing");
     if (data.length === 0) return offset;
-    const at = await f.server.write(f.ino, offset, data, rid);
+    const at = await f.server.write(f.ino, offset, data, id);
     this.scheduleCommit();
     return at;
   }
@@ -221,8 +222,8 @@ export class VfsServer {
   server(): Server {
     const source = (r: { source: string }) => r.source;
     const stat = (f: OpenFile) => f.server.stat(Fs.FS_STAT, { ino: f.ino });
-    /** The user program's request id, passed on to the file system's reply cache. */
-    const rid = (r: { args: { rid?: string } }) => (r.args.rid ? { rid: r.args.rid } : {});
+    /** The user program's request id, the caller's own, passed on to the file system's reply cache (request-id.ts). */
+    const rid = (r: { source: string; type: number; args: { rid?: string } }, ...what: (string | number | undefined)[]) => fsRequestId(r.source, r.args.rid, r.type, what);
     return {
       // Many at once, one at a time per mounted file system (the mount's lock).
       concurrency: 16,
@@ -242,7 +243,7 @@ export class VfsServer {
         for (const m of this.mounts) await m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e }, "commit at shutdown failed"));
       },
       handlers: {
-        [Vfs.VFS_OPEN]: async (r) => ({ args: await this.open(source(r), r.args.path, r.args.flags, r.args.mode ?? 0o644, r.args.rid) }),
+        [Vfs.VFS_OPEN]: async (r) => ({ args: await this.open(source(r), r.args.path, r.args.flags, r.args.mode ?? 0o644, rid(r, r.args.path, r.args.flags, r.args.mode)) }),
         [Vfs.VFS_CLOSE]: async (r) => (await this.close(this.fds.remove(source(r), r.args.fd)), {}),
         [Vfs.VFS_READ]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
           const rep = await this.read(f, f.offset, r.args.count);
@@ -253,7 +254,7 @@ export class VfsServer {
         [Vfs.VFS_WRITE]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
           const append = (f.flags & O.APPEND) !== 0 && writable(f);
           if (append) f.offset = (await stat(f)).size;
-          const at = await this.write(f, f.offset, r.data, append ? r.args.rid : undefined);
+          const at = await this.write(f, f.offset, r.data, append ? fsRequestId(r.source, r.args.rid, r.type, [f.ino], r.data) : {});
           f.offset = at + r.data.length;
           return { args: { count: r.data.length, offset: at } };
         }),
@@ -285,7 +286,7 @@ export class VfsServer {
             const st = await m.server.stat(Fs.FS_LOOKUP, { dir, name });
             throw new MkError(isDir(st) ? "EISDIR" : "ENOTDIR", `unlink: ${r.args.path} ends in /`);
           }
-          await m.server.change(Fs.FS_UNLINK, { dir, name, ...rid(r) }, (errno) => errno === "ENOENT");
+          await m.server.change(Fs.FS_UNLINK, { dir, name, ...rid(r, r.args.path) }, (errno) => errno === "ENOENT");
           return {};
         }),
         [Vfs.VFS_MKDIR]: (r) => {
@@ -293,7 +294,7 @@ export class VfsServer {
           if (parts.length === 0 || this.isMountPoint(parts)) throw new MkError("EEXIST", `mkdir: ${r.args.path} exists`);
           return this.onParent(r.args.path, "mkdir", async (m, dir, name) => {
             this.writableMount(m, r.args.path);
-            await m.server.change(Fs.FS_MKDIR, { dir, name, mode: (r.args.mode ?? 0o755) & 0o7777, ...rid(r) }, (errno) => errno === "EEXIST");
+            await m.server.change(Fs.FS_MKDIR, { dir, name, mode: (r.args.mode ?? 0o755) & 0o7777, ...rid(r, r.args.path, r.args.mode) }, (errno) => errno === "EEXIST");
             return {};
           });
         },
@@ -301,7 +302,7 @@ export class VfsServer {
           if (parsePath(r.args.path).endsInDot) throw new MkError("EINVAL", `rmdir: ${r.args.path} ends in . or ..`);
           return this.onParent(r.args.path, "rmdir", async (m, dir, name) => {
             this.writableMount(m, r.args.path);
-            await m.server.change(Fs.FS_RMDIR, { dir, name, ...rid(r) }, (errno) => errno === "ENOENT");
+            await m.server.change(Fs.FS_RMDIR, { dir, name, ...rid(r, r.args.path) }, (errno) => errno === "ENOENT");
             return {};
           });
         },
@@ -320,7 +321,7 @@ export class VfsServer {
             const sdir = await this.walk(m, a.rest, r.args.from);
             const ddir = await this.walk(m, b.rest, r.args.to);
             if (!isDir(sdir) || !isDir(ddir)) throw new MkError("ENOTDIR", "rename: a parent is not a directory");
-            await m.server.change(Fs.FS_RENAME, { sdir: sdir.ino, sname: from[from.length - 1], ddir: ddir.ino, dname: to[to.length - 1], ...rid(r) }, (errno) => errno === "ENOENT");
+            await m.server.change(Fs.FS_RENAME, { sdir: sdir.ino, sname: from[from.length - 1], ddir: ddir.ino, dname: to[to.length - 1], ...rid(r, r.args.from, r.args.to) }, (errno) => errno === "ENOENT");
             return {};
           }).catch((e) => {
             throw about(`${r.args.from} -> ${r.args.to}`, e);
