@@ -150,7 +150,11 @@ const ino = f.u32;
 const fd = f.uint(1 << 20);
 const fileSize = f.uint(Number.MAX_SAFE_INTEGER);
 const seconds = f.u32;
-/** What stat answers (struct stat, the parts MINIX v3 keeps); vfs adds the server that holds it. */
+/**
+ * What stat answers (struct stat, the parts MINIX v3 keeps); vfs adds the server that holds
+ * it and, for the root of a mounted file system, where that is mounted (`mount`): what a
+ * path names, however it is spelt ("/a/..", "//"), not its text.
+ */
 export const StatShape = {
   ino,
   mode: f.u16,
@@ -164,6 +168,7 @@ export const StatShape = {
   /** 512-byte units allocated, indirect blocks included (a sparse file has fewer than its size). */
   blocks: fileSize,
   dev: f.opt(label),
+  mount: f.opt(path),
 } as const;
 export type FileStat = InferShape<typeof StatShape>;
 export const StatfsShape = {

@@ -233,6 +233,39 @@ describe("file systems under attack", () => {
     await expect(again.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/reuse-x", rid: "reused-rid-0001" })).rejects.toMatchObject({ errno: "EEXIST" });
   }, 60_000);
 
+  it("fs attack - rm -r of a path that resolves to the root or a mount (/rt/.., /rt/../, /proc/.., //, /proc) is EBUSY through FsClient and mkctl, and removes nothing", async () => {
+    await fs.mkdir("/rt", { recursive: true });
+    await fs.writeFile("/rt/keep", "kept");
+    const before = (await fs.readdir("/")).sort();
+    for (const p of ["/rt/..", "/rt/../", "/rt/./..", "/proc/..", "//", "/proc"]) {
+      await expect(fs.rm(p, { recursive: true }), p).rejects.toMatchObject({ errno: "EBUSY" });
+    }
+    const r = mkctl("fs", "rm", "-r", "/rt/..");
+    expect(r.status).toBe(69);
+    expect(r.stderr).toMatch(/^mkctl: EBUSY/);
+    expect((await fs.readdir("/")).sort()).toEqual(before);
+    expect((await fs.readFile("/rt/keep")).toString()).toBe("kept");
+    expect((await fs.stat("/rt/..")).mount).toBe("/");
+    expect((await fs.stat("/proc/.")).mount).toBe("/proc");
+    expect((await fs.stat("/rt")).mount).toBeUndefined();
+  }, 60_000);
+
+  it("fs attack - . and .. need an existing directory before them: /file/.. and /file/. are ENOTDIR, /nosuch/.. is ENOENT, and nothing is made through them", async () => {
+    await fs.writeFile("/dotfile", "x");
+    for (const p of ["/dotfile/..", "/dotfile/.", "/dotfile/../dotfile", "/dotfile/./"]) await expect(fs.stat(p), p).rejects.toMatchObject({ errno: "ENOTDIR" });
+    for (const p of ["/nosuch/..", "/nosuch/./..", "/nosuch/../dotfile"]) await expect(fs.stat(p), p).rejects.toMatchObject({ errno: "ENOENT" });
+    await expect(fs.mkdir("/dotfile/../made")).rejects.toMatchObject({ errno: "ENOTDIR" });
+    await expect(fs.writeFile("/nosuch/../made", "y")).rejects.toMatchObject({ errno: "ENOENT" });
+    await expect(fs.rename("/dotfile", "/dotfile/../moved")).rejects.toMatchObject({ errno: "ENOTDIR" });
+    await expect(fs.stat("/made")).rejects.toMatchObject({ errno: "ENOENT" });
+    await expect(fs.stat("/moved")).rejects.toMatchObject({ errno: "ENOENT" });
+    // Through a directory, . and .. are what they always were.
+    await fs.mkdir("/dotdir/sub", { recursive: true });
+    expect((await fs.stat("/dotdir/sub/../../dotfile")).size).toBe(1);
+    expect((await fs.stat("/dotdir/./sub/.")).isDirectory()).toBe(true);
+    expect((await fs.stat("/proc/../dotfile")).dev).toBe("mfs");
+  }, 60_000);
+
   it("fs attack - a client superseded by a newer process of its label stops within seconds with EDEADSRCDST, not after the 60 s deadline", async () => {
     const old = await ts.client("fsuser2");
     const oldFs = new FsClient(old.sys);
@@ -267,7 +300,9 @@ describe("file systems under attack", () => {
     const r = mkctl("fs", "put", "/nonexistent/local/file", "/keep");
     expect(r.status).toBe(64);
     expect((await fs.readFile("/keep")).toString()).toBe("contents");
-    expect(mkctl("fs", "rm", "-r", "/").status).toBe(64);
+    const root = mkctl("fs", "rm", "-r", "/");
+    expect(root.status).toBe(69);
+    expect(root.stderr).toMatch(/^mkctl: EBUSY/);
     expect((await fs.readdir("/")).length).toBeGreaterThan(3);
   }, 60_000);
 });

@@ -126,6 +126,9 @@ describe("shell", () => {
     expect(await sh("rm /sh")).toMatch(/^rm: EISDIR: /);
     expect(await sh("cat /sh")).toMatch(/^cat: EISDIR: /);
     expect(await sh("cp /sh/a.txt")).toMatch(/^cp: EINVAL: /);
+    // The root, however named, is never removed: vfs says /sh/.. is the root of a mount.
+    expect(await sh("rm -r /sh/..")).toMatch(/^rm: EBUSY: /);
+    expect(await sh("ls /sh")).toBe("a.txt\n");
     expect(await sh("rm -r /sh")).toBe("");
     await expect(fs.stat("/sh")).rejects.toMatchObject({ errno: "ENOENT" });
   });

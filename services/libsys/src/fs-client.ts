@@ -69,6 +69,8 @@ export class Stats {
   readonly ctimeMs: number;
   /** The server holding the file (mfs, procfs). */
   readonly dev: string;
+  /** Where it is mounted, when this is the root of a mounted file system ("/", "/proc"), however the path spelt it. */
+  readonly mount?: string;
   constructor(s: FileStat) {
     this.ino = s.ino;
     this.mode = s.mode;
@@ -81,6 +83,7 @@ export class Stats {
     this.mtimeMs = s.mtime * 1000;
     this.ctimeMs = s.ctime * 1000;
     this.dev = s.dev ?? "";
+    if (s.mount !== undefined) this.mount = s.mount;
   }
   isFile(): boolean {
     return isRegMode(this.mode);
@@ -338,7 +341,11 @@ export class FsClient {
     return this.change(Vfs.VFS_RMDIR, { path: absolute(path) }, "ENOENT");
   }
 
-  /** Node's rm: a file, or with recursive a whole tree; with force a missing path is no error. */
+  /**
+   * Node's rm: a file, or with recursive a whole tree; with force a missing path is no error.
+   * The root of a mounted file system ("/", "/proc", "/a/..") is never removed, nor anything
+   * in it: EBUSY before anything is touched, decided by what vfs says the path names.
+   */
   async rm(path: string, o: { recursive?: boolean; force?: boolean } = {}): Promise<void> {
     const p = absolute(path);
     let st: Stats;
@@ -350,6 +357,7 @@ export class FsClient {
     }
     if (!st.isDirectory()) return this.unlink(p);
     if (!o.recursive) throw new MkError("EISDIR", `rm: ${p} is a directory (recursive: true removes it)`);
+    if (st.mount !== undefined) throw new MkError("EBUSY", `rm: ${p} is the root of the file system mounted on ${st.mount}`);
     for (const name of await this.readdir(p)) await this.rm(`${p.replace(/\/$/, "")}/${name}`, o);
     await this.rmdir(p);
   }

@@ -199,7 +199,6 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
       return fs.mkdir(args[0], { recursive: o.parents });
     case "rm":
       need(1, "a PATH");
-      if (o.recursive && args[0].split("/").every((c) => c === "" || c === ".")) throw new LocalError("MK_ERR_USAGE", "mkctl fs rm -r will not remove the root (as GNU rm's --preserve-root)");
       if (!o.recursive && (await fs.stat(args[0])).isDirectory()) throw new MkError("EISDIR", `${args[0]} is a directory (mkctl fs rm -r removes it and everything in it)`);
       return fs.rm(args[0], { recursive: o.recursive });
     case "mv":

@@ -142,7 +142,6 @@ export const rm: Command = {
     if (rest.length === 0) throw usage(this);
     for (const path of rest) {
       const recursive = flags.has("r");
-      if (recursive && path.split("/").every((c) => c === "" || c === ".")) throw new MkError("EINVAL", "rm -r will not remove the root");
       if (!recursive) {
         const st = await fs.stat(path).catch((e: unknown) => {
           if (flags.has("f") && e instanceof MkError && e.errno === "ENOENT") return undefined;

@@ -4,11 +4,12 @@
 // mounted file system (each request holds its mount's lock from its first lookup to its
 // reply): a stalled mfs does not hold up /proc, and a resent change can still tell its
 // own earlier success from someone else's (fs-server.ts).
-import { Fs, isDirMode, MAX_DENTS, MkError, O, parseReplyArgs, Vfs, type FileStat, type Reply } from "#abi";
+import { Fs, MAX_DENTS, MkError, O, parseReplyArgs, Vfs, type FileStat, type Reply } from "#abi";
 import { followEvents, sysGetEndpoints, type Server, type Sys } from "#libsys";
 import { Descriptors, readable, writable, type OpenFile } from "./descriptors.ts";
 import { FsServer } from "./fs-server.ts";
-import { parsePath } from "./path.ts";
+import { isDir, MountTable, type Found, type Mounted } from "./lookup.ts";
+import { parsePath, type ParsedPath } from "./path.ts";
 import { fsRequestId, type FsRequestId } from "./request-id.ts";
 
 export interface Mount {
@@ -25,11 +26,8 @@ export interface VfsOptions {
   commitIdleMs?: number;
 }
 
-const ROOT_INO = 1;
 /** Room kept in a getdents page for the mount points vfs adds to it. */
 const MOUNT_ROOM = 16;
-
-const isDir = (s: FileStat) => isDirMode(s.mode);
 
 /** A server's errno, said about the path the user named (mfs knows only inode numbers). */
 function about(path: string, e: unknown): unknown {
@@ -37,15 +35,16 @@ function about(path: string, e: unknown): unknown {
   return new MkError(e.errno, `${path}: ${e.message}`, { cause: e });
 }
 
-interface Mounted {
-  at: string[];
-  path: string;
-  server: FsServer;
+/** A path's parent directory and last name, on the mount that holds them. */
+interface ParentAt {
+  m: Mounted;
+  dir: number;
+  name: string;
 }
 
 export class VfsServer {
   private readonly sys: Sys;
-  private readonly mounts: Mounted[];
+  private readonly mounts: MountTable;
   private readonly fds = new Descriptors();
   private readonly commitIdleMs: number;
   private commitTimer?: { cancel(): void };
@@ -53,63 +52,46 @@ export class VfsServer {
   constructor(sys: Sys, o: VfsOptions) {
     this.sys = sys;
     this.commitIdleMs = o.commitIdleMs ?? 1000;
-    // Deepest first: a path belongs to the deepest mount above it.
-    this.mounts = o.mounts
-      .map((m) => ({ at: parsePath(m.path).parts, path: m.path, server: new FsServer(sys, m.dev, { readOnly: m.readOnly }) }))
-      .sort((a, b) => b.at.length - a.at.length);
-    if (!this.mounts.some((m) => m.at.length === 0)) throw new MkError("EINVAL", "vfs needs a file system mounted on /");
+    this.mounts = new MountTable(o.mounts.map((m) => ({ path: m.path, server: new FsServer(sys, m.dev, { readOnly: m.readOnly }) })));
   }
 
-  private mountOf(parts: string[]): { m: Mounted; rest: string[] } {
-    const m = this.mounts.find((x) => x.at.every((c, i) => parts[i] === c))!;
-    return { m, rest: parts.slice(m.at.length) };
-  }
-
-  /** The names of the mount points directly in a directory ("proc" in "/"). */
-  private mountsIn(parts: string[]): string[] {
-    return this.mounts.filter((m) => m.at.length === parts.length + 1 && parts.every((c, i) => m.at[i] === c)).map((m) => m.at[parts.length]);
-  }
-
-  private isMountPoint(parts: string[]): boolean {
-    return this.mounts.some((m) => m.at.length === parts.length && m.at.every((c, i) => parts[i] === c));
-  }
-
-  /** The inode some components name, on the mount they are on (whose lock the caller holds). */
-  private async walk(m: Mounted, rest: string[], path: string): Promise<FileStat> {
-    let st = await m.server.stat(Fs.FS_STAT, { ino: ROOT_INO });
-    for (const name of rest) {
-      if (!isDir(st)) throw new MkError("ENOTDIR", `a component before ${JSON.stringify(name)} in ${path} is not a directory`);
-      st = await m.server.stat(Fs.FS_LOOKUP, { dir: st.ino, name });
-    }
-    return { ...st, dev: m.server.label };
-  }
-
-  /** Runs fn holding the lock of the mount a path is on, with the inode it names. */
-  private onPath<T>(path: string, fn: (m: Mounted, st: FileStat) => Promise<T>): Promise<T> {
+  /** Runs fn holding the lock of the mount a path is on, with what the path names. */
+  private onPath<T>(path: string, fn: (found: Found) => Promise<T>): Promise<T> {
     const p = parsePath(path);
-    const { m, rest } = this.mountOf(p.parts);
-    return m.server.lock(async () => {
-      const st = await this.walk(m, rest, path);
-      if (p.dirOnly && !isDir(st)) throw new MkError("ENOTDIR", `${path} ends in / but is not a directory`);
-      return fn(m, st);
-    }).catch((e) => {
+    const { m } = this.mounts.mountOf(p.parts);
+    return m.server.lock(async () => fn(await this.mounts.walk(p.steps, path))).catch((e) => {
       throw about(path, e);
     });
   }
 
   /**
-   * Runs fn holding the lock of the mount a path's parent is on, with the parent directory
-   * and the last name. The root and mount points have no parent to change (EBUSY).
+   * A path's parent directory and last name. A path that ends in "." or ".." names no entry
+   * of its own: it is walked whole (it must exist), and then named by what it resolves to.
+   * The root and mount points have no parent to change (EBUSY).
    */
+  private async parentOf(p: ParsedPath, path: string, what: string): Promise<ParentAt> {
+    let steps: readonly string[];
+    let name: string;
+    if (p.parent) ({ steps, name } = p.parent);
+    else {
+      const whole = await this.mounts.walk(p.steps, path);
+      if (whole.parts.length === 0) throw new MkError("EBUSY", `${what}: ${path} is the root`);
+      steps = whole.parts.slice(0, -1);
+      name = whole.parts[whole.parts.length - 1];
+    }
+    const dir = await this.mounts.walk(steps, path);
+    if (this.mounts.isMountPoint([...dir.parts, name])) throw new MkError("EBUSY", `${what}: ${path} is a mount point`);
+    if (!isDir(dir.st)) throw new MkError("ENOTDIR", `${what}: the parent of ${path} is not a directory`);
+    return { m: dir.m, dir: dir.st.ino, name };
+  }
+
+  /** Runs fn holding the lock of the mount a path's parent is on, with the parent directory and the last name. */
   private onParent<T>(path: string, what: string, fn: (m: Mounted, dir: number, name: string) => Promise<T>): Promise<T> {
     const p = parsePath(path);
-    const parts = p.parts;
-    if (parts.length === 0 || this.isMountPoint(parts)) throw new MkError("EBUSY", `${what}: ${path} is ${parts.length === 0 ? "the root" : "a mount point"}`);
-    const { m, rest } = this.mountOf(parts.slice(0, -1));
+    const { m } = this.mounts.mountOf(p.parts.slice(0, -1));
     return m.server.lock(async () => {
-      const st = await this.walk(m, rest, path);
-      if (!isDir(st)) throw new MkError("ENOTDIR", `${what}: the parent of ${path} is not a directory`);
-      return fn(m, st.ino, parts[parts.length - 1]);
+      const at = await this.parentOf(p, path, what);
+      return fn(at.m, at.dir, at.name);
     }).catch((e) => {
       throw about(path, e);
     });
@@ -144,7 +126,7 @@ export class VfsServer {
   private scheduleCommit(): void {
     this.commitTimer?.cancel();
     this.commitTimer = this.sys.clock.setTimeout(() => {
-      for (const m of this.mounts) {
+      for (const m of this.mounts.list) {
         if (m.server.pendingBytes === 0) continue;
         m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e, server: m.server.label }, "background commit failed; kept for the next"));
       }
@@ -159,7 +141,7 @@ export class VfsServer {
     if (flags & O.CREAT && p.dirOnly) throw new MkError("EISDIR", `open: O_CREAT of ${path}, which names a directory`);
     // A descriptor is there to be had before anything changes (O_CREAT, O_TRUNC).
     this.fds.room(process);
-    const opened = async (m: Mounted, st: FileStat): Promise<{ fd: number; ino: number }> => {
+    const opened = async ({ m, st }: { m: Mounted; st: FileStat }): Promise<{ fd: number; ino: number }> => {
       const dir = isDir(st);
       if (dir && acc !== O.RDONLY) throw new MkError("EISDIR", `open: ${path} is a directory`);
       if (!dir && flags & O.DIRECTORY) throw new MkError("ENOTDIR", `open: ${path} is not a directory`);
@@ -174,7 +156,7 @@ export class VfsServer {
         throw e;
       }
     };
-    if (!(flags & O.CREAT) || p.parts.length === 0 || this.isMountPoint(p.parts)) {
+    if (!(flags & O.CREAT) || !p.parent || this.mounts.isMountPoint(p.parts)) {
       if (flags & O.CREAT && flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
       return this.onPath(path, opened);
     }
@@ -195,7 +177,7 @@ export class VfsServer {
         const r = await m.server.change(Fs.FS_CREATE, { dir, name, mode: mode & 0o7777, ...id }, (errno) => errno === "EEXIST");
         st = r ? (parseReplyArgs(Fs.FS_CREATE, r.args) as FileStat) : await m.server.stat(Fs.FS_LOOKUP, { dir, name });
       }
-      return opened(m, st);
+      return opened({ m, st });
     });
   }
 
@@ -240,7 +222,7 @@ export class VfsServer {
       },
       shutdown: async () => {
         this.commitTimer?.cancel();
-        for (const m of this.mounts) await m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e }, "commit at shutdown failed"));
+        for (const m of this.mounts.list) await m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e }, "commit at shutdown failed"));
       },
       handlers: {
         [Vfs.VFS_OPEN]: async (r) => ({ args: await this.open(source(r), r.args.path, r.args.flags, r.args.mode ?? 0o644, rid(r, r.args.path, r.args.flags, r.args.mode)) }),
@@ -273,8 +255,8 @@ export class VfsServer {
           await f.server.change(Fs.FS_TRUNC, { ino: f.ino, size: r.args.size }, () => false);
           return {};
         }),
-        [Vfs.VFS_STAT]: (r) => this.onPath(r.args.path, async (_m, st) => ({ args: st })),
-        [Vfs.VFS_TRUNCATE]: (r) => this.onPath(r.args.path, async (m, st) => {
+        [Vfs.VFS_STAT]: (r) => this.onPath(r.args.path, async ({ st }) => ({ args: st })),
+        [Vfs.VFS_TRUNCATE]: (r) => this.onPath(r.args.path, async ({ m, st }) => {
           this.writableMount(m, r.args.path);
           if (isDir(st)) throw new MkError("EISDIR", `truncate: ${r.args.path} is a directory`);
           await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: r.args.size }, () => false);
@@ -290,8 +272,13 @@ export class VfsServer {
           return {};
         }),
         [Vfs.VFS_MKDIR]: (r) => {
-          const parts = parsePath(r.args.path).parts;
-          if (parts.length === 0 || this.isMountPoint(parts)) throw new MkError("EEXIST", `mkdir: ${r.args.path} exists`);
+          const p = parsePath(r.args.path);
+          if (!p.parent || this.mounts.isMountPoint(p.parts)) {
+            // Names the root, a mount, or ends in "." or "..": it exists if the walk finds it.
+            return this.onPath(r.args.path, async () => {
+              throw new MkError("EEXIST", `mkdir: ${r.args.path} exists`);
+            });
+          }
           return this.onParent(r.args.path, "mkdir", async (m, dir, name) => {
             this.writableMount(m, r.args.path);
             await m.server.change(Fs.FS_MKDIR, { dir, name, mode: (r.args.mode ?? 0o755) & 0o7777, ...rid(r, r.args.path, r.args.mode) }, (errno) => errno === "EEXIST");
@@ -307,27 +294,21 @@ export class VfsServer {
           });
         },
         [Vfs.VFS_RENAME]: (r) => {
-          const from = parsePath(r.args.from).parts;
-          const to = parsePath(r.args.to).parts;
-          for (const [p, path] of [[from, r.args.from], [to, r.args.to]] as const) {
-            if (p.length === 0 || this.isMountPoint(p)) throw new MkError("EBUSY", `rename: ${path} is ${p.length === 0 ? "the root" : "a mount point"}`);
-          }
-          const a = this.mountOf(from.slice(0, -1));
-          const b = this.mountOf(to.slice(0, -1));
-          if (a.m !== b.m) throw new MkError("EXDEV", `rename: ${r.args.from} is on ${a.m.path}, ${r.args.to} on ${b.m.path}`);
-          const m = a.m;
-          this.writableMount(m, r.args.from);
+          const from = parsePath(r.args.from);
+          const to = parsePath(r.args.to);
+          const { m } = this.mounts.mountOf(from.parts.slice(0, -1));
           return m.server.lock(async () => {
-            const sdir = await this.walk(m, a.rest, r.args.from);
-            const ddir = await this.walk(m, b.rest, r.args.to);
-            if (!isDir(sdir) || !isDir(ddir)) throw new MkError("ENOTDIR", "rename: a parent is not a directory");
-            await m.server.change(Fs.FS_RENAME, { sdir: sdir.ino, sname: from[from.length - 1], ddir: ddir.ino, dname: to[to.length - 1], ...rid(r, r.args.from, r.args.to) }, (errno) => errno === "ENOENT");
+            const src = await this.parentOf(from, r.args.from, "rename");
+            const dst = await this.parentOf(to, r.args.to, "rename");
+            if (src.m !== dst.m) throw new MkError("EXDEV", `rename: ${r.args.from} is on ${src.m.path}, ${r.args.to} on ${dst.m.path}`);
+            this.writableMount(src.m, r.args.from);
+            await src.m.server.change(Fs.FS_RENAME, { sdir: src.dir, sname: src.name, ddir: dst.dir, dname: dst.name, ...rid(r, r.args.from, r.args.to) }, (errno) => errno === "ENOENT");
             return {};
           }).catch((e) => {
             throw about(`${r.args.from} -> ${r.args.to}`, e);
           });
         },
-        [Vfs.VFS_GETDENTS]: (r) => this.onPath(r.args.path, async (m, st): Promise<Reply> => {
+        [Vfs.VFS_GETDENTS]: (r) => this.onPath(r.args.path, async ({ m, st, parts }): Promise<Reply> => {
           if (!isDir(st)) throw new MkError("ENOTDIR", `getdents: ${r.args.path} is not a directory`);
           const max = Math.min(r.args.max ?? MAX_DENTS, MAX_DENTS - MOUNT_ROOM);
           if (max === 0) throw new MkError("EINVAL", "getdents: max is 0");
@@ -335,7 +316,7 @@ export class VfsServer {
           // The page passes through as the server wrote it (the client library checks each
           // entry), but for the mount points in this directory: the last page names them too.
           const { count, next } = parseReplyArgs(Fs.FS_GETDENTS, rep.args);
-          const below = next === undefined && count > 0 ? this.mountsIn(parsePath(r.args.path).parts) : [];
+          const below = next === undefined && count > 0 ? this.mounts.mountsIn(parts) : [];
           if (below.length === 0) return { args: { count, ...(next !== undefined ? { next } : {}) }, data: rep.data };
           let page: unknown;
           try {
@@ -348,15 +329,15 @@ export class VfsServer {
           const extra = below.filter((name) => !names.has(name)).map((name) => ({ name, ino: 0, type: "dir" }));
           return { args: { count: page.length + extra.length }, data: new TextEncoder().encode(JSON.stringify([...page, ...extra])) };
         }),
-        [Vfs.VFS_STATFS]: (r) => this.onPath(r.args.path, async (m) => {
+        [Vfs.VFS_STATFS]: (r) => this.onPath(r.args.path, async ({ m }) => {
           const rep = parseReplyArgs(Fs.FS_STATFS, (await m.server.call(Fs.FS_STATFS, {})).args);
           return { args: { ...rep, dev: m.server.label, mount: m.path } };
         }),
         [Vfs.VFS_SYNC]: async () => {
-          for (const m of this.mounts) await m.server.lock(() => m.server.commit());
+          for (const m of this.mounts.list) await m.server.lock(() => m.server.commit());
           return {};
         },
-        [Vfs.VFS_MOUNTS]: async () => ({ args: { mounts: [...this.mounts].reverse().map((m) => ({ path: m.path, dev: m.server.label })) } }),
+        [Vfs.VFS_MOUNTS]: async () => ({ args: { mounts: [...this.mounts.list].reverse().map((m) => ({ path: m.path, dev: m.server.label })) } }),
       },
     };
   }
