@@ -28,7 +28,7 @@ export const Errno = {
   ENOSPC: -28, // no free zone or inode
   EROFS: -30, // a read-only file system (/proc)
   EMLINK: -31, // too many links to one inode
-  ENAMETOOLONG: -36, // a name over 60 bytes, or a path over 4096
+  ENAMETOOLONG: -36, // a name over 60 bytes, a path over 4096 bytes or 128 names
   ENOSYS: -38,
   ENOTEMPTY: -39, // rmdir, or rename onto, a directory that has entries
   EMSGSIZE: -90,

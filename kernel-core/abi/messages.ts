@@ -124,6 +124,15 @@ export type RecoveryRecord = Infer<typeof RecoveryShape>;
 export const MAX_FS_IO = 256 * 1024;
 /** Longest path vfs resolves (Linux's PATH_MAX); the layout admits longer so that vfs answers ENAMETOOLONG, not EBADREQUEST. */
 export const PATH_MAX = 4096;
+/**
+ * Most names (components other than "." and "..") vfs walks in one path; a path with more
+ * is ENAMETOOLONG, as one past PATH_MAX is. Each name is one lookup in a file-system
+ * server, so this bounds one request's work however deep a tree is: renames can make a
+ * tree deeper than any path reaches (a rename touches only what its two paths name), and
+ * its deep part is reached again by renaming a directory nearer the root. 128 is as many
+ * as one MINIX 3 path (PATH_MAX 255 bytes) can hold.
+ */
+export const PATH_DEPTH_MAX = 128;
 /** Longest name in a directory (the MINIX v3 entry holds 60 bytes). */
 export const NAME_MAX = 60;
 /** Entries in one getdents page. */

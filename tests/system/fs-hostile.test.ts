@@ -2,7 +2,7 @@
 // descriptor must never reach another file after a restart, a failed call changes nothing,
 // a dead process leaks nothing, and a stalled mfs does not stall /proc.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Common, parseReplyArgs, Vfs, type MkError } from "#abi";
+import { Common, parseReplyArgs, PATH_DEPTH_MAX, Vfs, type MkError } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { FsClient, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDWR, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
@@ -41,6 +41,31 @@ afterAll(async () => {
 const mkctl = (...args: string[]) => runMkctl(ts, ...args);
 
 const restarted = (label: string, kill: () => void) => restartedHelper(user, label, kill);
+
+/**
+ * A tree one level deeper than the most names vfs walks in one path, built as an attacker
+ * would, by renames (each moves the tree under a new top directory, so no path is ever
+ * long): the deepest directory is /deep/names[0]/.../names[PATH_DEPTH_MAX]. Built once, by
+ * whichever test asks first.
+ */
+let deepBuilt: Promise<string[]> | undefined;
+function deepTree(): Promise<string[]> {
+  deepBuilt ??= (async () => {
+    await fs.mkdir("/deep");
+    const names: string[] = [];
+    for (let i = 0; i <= PATH_DEPTH_MAX; i++) {
+      const name = i.toString(36);
+      await fs.mkdir(`/deep/${name}`);
+      if (names.length > 0) await fs.rename(`/deep/${names[0]}`, `/deep/${name}/${names[0]}`);
+      names.unshift(name);
+    }
+    return names;
+  })();
+  return deepBuilt;
+}
+/** The path of PATH_DEPTH_MAX names in the deep tree (the deepest vfs walks), and the one past it. */
+const deepAt = (names: string[]) => `/deep/${names.slice(0, PATH_DEPTH_MAX - 1).join("/")}`;
+const deepPast = (names: string[]) => `/deep/${names.join("/")}`;
 
 describe("file systems under attack", () => {
   it("fs attack - an open, unlinked file lost in an mfs crash answers ESTALE; its descriptor never reaches the file that takes its inode", async () => {
@@ -264,6 +289,19 @@ describe("file systems under attack", () => {
     expect((await fs.stat("/dotdir/sub/../../dotfile")).size).toBe(1);
     expect((await fs.stat("/dotdir/./sub/.")).isDirectory()).toBe(true);
     expect((await fs.stat("/proc/../dotfile")).dev).toBe("mfs");
+  }, 60_000);
+
+  it("fs attack - a tree deeper than vfs walks, built by renames: a path of more than PATH_DEPTH_MAX names is ENAMETOOLONG, and the deep part is reached again by a rename near the root", async () => {
+    const names = await deepTree();
+    expect((await fs.stat(deepAt(names))).isDirectory()).toBe(true);
+    await expect(fs.stat(deepPast(names))).rejects.toMatchObject({ errno: "ENAMETOOLONG" });
+    await expect(fs.mkdir(`${deepAt(names)}/more`)).rejects.toMatchObject({ errno: "ENAMETOOLONG" });
+    await expect(fs.stat(`${deepAt(names)}/../${names[PATH_DEPTH_MAX - 2]}`)).rejects.toMatchObject({ errno: "ENAMETOOLONG" });
+    // A rename touches only what its two paths name: the bottom comes within reach, and goes back.
+    const top = `/deep/${names.slice(0, 3).join("/")}`;
+    await fs.rename(top, "/deep/up");
+    expect((await fs.stat(`/deep/up/${names.slice(3).join("/")}`)).isDirectory()).toBe(true);
+    await fs.rename("/deep/up", top);
   }, 60_000);
 
   it("fs attack - a client superseded by a newer process of its label stops within seconds with EDEADSRCDST, not after the 60 s deadline", async () => {

@@ -1,10 +1,11 @@
-// Paths as vfs takes them: absolute, at most PATH_MAX bytes, names of at most NAME_MAX
-// bytes, no NUL. A path is walked component by component (lookup.ts): "." and ".." are
-// taken on the way, after the component before them was found to be a directory, so
-// "/file/.." is ENOTDIR and "/nosuch/.." ENOENT, as POSIX says. mkos has no symbolic
-// links, so what a valid path names is also its text with "." and ".." resolved (`parts`):
-// "a/b/.." is "a", and ".." never climbs above the root ("/.." is "/"), as on Linux.
-import { MkError, NAME_MAX, PATH_MAX } from "#abi";
+// Paths as vfs takes them: absolute, at most PATH_MAX bytes and PATH_DEPTH_MAX names,
+// names of at most NAME_MAX bytes, no NUL. A path is walked component by component
+// (lookup.ts): "." and ".." are taken on the way, after the component before them was
+// found to be a directory, so "/file/.." is ENOTDIR and "/nosuch/.." ENOENT, as POSIX
+// says. mkos has no symbolic links, so what a valid path names is also its text with "."
+// and ".." resolved (`parts`): "a/b/.." is "a", and ".." never climbs above the root
+// ("/.." is "/"), as on Linux.
+import { MkError, NAME_MAX, PATH_DEPTH_MAX, PATH_MAX } from "#abi";
 
 const utf8 = new TextEncoder();
 
@@ -44,8 +45,12 @@ function stepsOf(path: string): string[] {
   if (utf8.encode(path).length > PATH_MAX) throw new MkError("ENAMETOOLONG", `the path is longer than ${PATH_MAX} bytes`);
   if (!path.startsWith("/")) throw new MkError("EINVAL", `${JSON.stringify(path.slice(0, 64))} is not an absolute path (vfs has no working directory)`);
   const steps = path.slice(1).split("/");
+  let names = 0;
   for (const name of steps) {
-    if (isName(name) && utf8.encode(name).length > NAME_MAX) throw new MkError("ENAMETOOLONG", `the name ${JSON.stringify(name.slice(0, 16))}... is longer than ${NAME_MAX} bytes`);
+    if (!isName(name)) continue;
+    if (utf8.encode(name).length > NAME_MAX) throw new MkError("ENAMETOOLONG", `the name ${JSON.stringify(name.slice(0, 16))}... is longer than ${NAME_MAX} bytes`);
+    // Before any lookup: a path vfs will not walk costs nothing.
+    if (++names > PATH_DEPTH_MAX) throw new MkError("ENAMETOOLONG", `the path has more than ${PATH_DEPTH_MAX} names (PATH_DEPTH_MAX), the most vfs walks`);
   }
   return steps;
 }
