@@ -53,7 +53,7 @@ export class Mfs {
    * them: when a newer incarnation of that label asks anything, the older one is dead and
    * its holds are released (it holds again, in the newer one, what is still open).
    */
-  private readonly held = new Map<string, Map<number, number>>();
+  private readonly held = new Map<string, Set<number>>();
   /** Changes already made, by request id: a repeat is answered, not made again. */
   private readonly replies = new ReplyCache();
 
@@ -78,9 +78,7 @@ export class Mfs {
     if (!inodes) return;
     this.held.delete(holder);
     const fs = await this.mounted();
-    for (const [ino, count] of inodes) {
-      for (let i = 0; i < count; i++) await fs.release(ino).catch(() => undefined);
-    }
+    for (const ino of inodes) await fs.release(ino).catch(() => undefined);
     await fs.sync();
     this.sys.log.info({ holder, inodes: inodes.size }, "released what %s held: it no longer serves", holder);
   }
@@ -192,18 +190,19 @@ export class Mfs {
           await this.supersede(r.source);
           const fs = await this.mounted();
           await fs.stat(r.args.ino); // ESTALE for a freed inode
-          fs.open(r.args.ino);
+          // A caller holds an inode once (vfs counts its own descriptors): a second GETNODE
+          // is a resend (after a timeout, or a rejoin tried again part way), not a second hold.
           let mine = this.held.get(r.source);
-          if (!mine) this.held.set(r.source, (mine = new Map()));
-          mine.set(r.args.ino, (mine.get(r.args.ino) ?? 0) + 1);
+          if (mine?.has(r.args.ino)) return {};
+          fs.open(r.args.ino);
+          if (!mine) this.held.set(r.source, (mine = new Set()));
+          mine.add(r.args.ino);
           return {};
         },
         [Fs.FS_PUTNODE]: async (r) => {
           const mine = this.held.get(r.source);
-          const n = mine?.get(r.args.ino);
-          if (!mine || !n) throw new MkError("EINVAL", `inode ${r.args.ino} is not held open by ${r.source}`);
-          if (n > 1) mine.set(r.args.ino, n - 1);
-          else if (mine.delete(r.args.ino) && mine.size === 0) this.held.delete(r.source);
+          if (!mine?.delete(r.args.ino)) throw new MkError("EINVAL", `inode ${r.args.ino} is not held open by ${r.source}`);
+          if (mine.size === 0) this.held.delete(r.source);
           // Only the last release of an unlinked file changes the disk (it frees the inode).
           const fs = await this.mounted();
           const unlinked = (await fs.stat(r.args.ino)).nlinks === 0;
