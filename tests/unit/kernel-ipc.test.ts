@@ -54,6 +54,22 @@ describe("kernel ipc", () => {
     expect(pinged).toEqual(["client#1"]);
   });
 
+  it("ipc - a request the server drops as it leaves the queue (its caller known dead) is not run: EDEADSRCDST", async () => {
+    const dead = new Set<string>();
+    await inKernel({
+      label: "echo",
+      create: () => ({
+        drop: (r) => dead.has(r.source),
+        handlers: { [Common.COMMON_PING]: (r) => { pinged.push(r.source); return {}; } },
+      }),
+    });
+    const client = await inKernel(nothing("client"));
+    await client.sys.sendrec("echo", Common.COMMON_PING, {});
+    dead.add("client#1");
+    await expect(client.sys.sendrec("echo", Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+    expect(pinged).toEqual(["client#1"]);
+  });
+
   it("ipc - send delivers one way: the kernel acknowledges, the receiver sees kind send", async () => {
     const kinds: string[] = [];
     await inKernel({ label: "echo", create: () => ({ handlers: { [Common.COMMON_PING]: (r) => { kinds.push(`${r.kind}:${r.source}`); return {}; } } }) });

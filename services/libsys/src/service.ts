@@ -29,6 +29,12 @@ export interface Server {
   handlers: Handlers;
   /** How many requests run at once (1: one at a time, in arrival order per caller). */
   concurrency?: number;
+  /**
+   * Asked as a request leaves the queue, before it runs: true when the server knows its
+   * caller's incarnation is dead (from the kernel's events), so no one waits for the
+   * answer. It is not run; its answer is EDEADSRCDST, which reaches no one.
+   */
+  drop?(req: Delivered): boolean | Promise<boolean>;
   /** Coalesced notification bits (IRQs arrive from "hardware"). */
   notify?(source: string, bits: number): void;
   /** First start of this label since boot. */
@@ -91,6 +97,7 @@ export async function startService(module: ServiceModule, transport: Transport, 
   const handle = async (msg: Delivered): Promise<Reply | undefined> => {
     inflight++;
     try {
+      if (server.drop && (await server.drop(msg))) throw new MkError("EDEADSRCDST", `${msg.source} is dead: its ${typeName(msg.type)} was dropped, not run`);
       faults.before(msg.type);
       const reply = await withTrace(msg.trace, () => dispatch(server, msg));
       return await faults.after(reply, (ms) => clock.sleep(ms));
