@@ -2,6 +2,8 @@
 // descriptor must never reach another file after a restart, a failed call changes nothing,
 // a dead process leaks nothing, and a stalled mfs does not stall /proc.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Common, parseReplyArgs, PATH_DEPTH_MAX, Vfs, type MkError } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
@@ -17,6 +19,12 @@ const USERS = `
     ipc: [vfs]
     calls: [getinfo]
   fsuser3:
+    ipc: [vfs]
+    calls: [getinfo]
+  fsdeep:
+    ipc: [vfs]
+    calls: [getinfo]
+  fsdeep2:
     ipc: [vfs]
     calls: [getinfo]
   fschaos:
@@ -66,6 +74,12 @@ function deepTree(): Promise<string[]> {
 /** The path of PATH_DEPTH_MAX names in the deep tree (the deepest vfs walks), and the one past it. */
 const deepAt = (names: string[]) => `/deep/${names.slice(0, PATH_DEPTH_MAX - 1).join("/")}`;
 const deepPast = (names: string[]) => `/deep/${names.join("/")}`;
+
+/** What vfs logged about requests of a caller that died before they ran (its log is one JSON object a line). */
+function droppedFor(endpoint: string): number {
+  const lines = readFileSync(join(ts.sys.state.runDir, "logs", "vfs.log"), "utf8").split("\n");
+  return lines.filter((l) => l.includes(`"caller":"${endpoint}"`) && l.includes('"dropped"')).length;
+}
 
 describe("file systems under attack", () => {
   it("fs attack - an open, unlinked file lost in an mfs crash answers ESTALE; its descriptor never reaches the file that takes its inode", async () => {
@@ -302,6 +316,46 @@ describe("file systems under attack", () => {
     await fs.rename(top, "/deep/up");
     expect((await fs.stat(`/deep/up/${names.slice(3).join("/")}`)).isDirectory()).toBe(true);
     await fs.rename("/deep/up", top);
+  }, 60_000);
+
+  it("fs attack - deep walks in parallel from one client do not hold up another client's stat: answered within 1 s", async () => {
+    const names = await deepTree();
+    const hostile = (await ts.client("fsdeep")).sys;
+    let stop = false;
+    let done = 0;
+    const walker = async (k: number) => {
+      while (!stop) {
+        await hostile.sendrec("vfs", Vfs.VFS_STAT, { path: k % 2 ? deepAt(names) : deepPast(names) }).catch(() => undefined);
+        done++;
+      }
+    };
+    // Half walk PATH_DEPTH_MAX names (the deepest vfs walks), half the tree's full depth (refused before any lookup).
+    const walkers = Array.from({ length: 32 }, (_, k) => walker(k));
+    try {
+      await waitUntil(() => (done >= 1 ? true : undefined), { clock: systemClock, deadlineMs: 30_000, what: "a first deep walk answered" });
+      let worst = 0;
+      for (let i = 0; i < 5; i++) {
+        const started = Date.now();
+        await fs.stat("/deep");
+        worst = Math.max(worst, Date.now() - started);
+      }
+      expect(worst).toBeLessThan(1000);
+    } finally {
+      stop = true;
+      await Promise.all(walkers);
+    }
+  }, 90_000);
+
+  it("fs attack - a client that dies with deep walks queued in vfs has them dropped, not run", async () => {
+    const names = await deepTree();
+    const c = await ts.client("fsdeep2");
+    const endpoint = c.sys.self;
+    let answered = 0;
+    const walks = Array.from({ length: 60 }, () => c.sys.sendrec("vfs", Vfs.VFS_STAT, { path: deepAt(names) }).finally(() => void answered++).catch(() => undefined));
+    await waitUntil(() => (answered >= 1 ? true : undefined), { clock: systemClock, deadlineMs: 30_000, what: "a first deep walk answered" });
+    await c.stop();
+    await Promise.all(walks);
+    await waitUntil(() => (droppedFor(endpoint) >= 30 ? true : undefined), { clock: systemClock, deadlineMs: 15_000, what: `vfs to drop the queued walks of ${endpoint}` });
   }, 60_000);
 
   it("fs attack - a client superseded by a newer process of its label stops within seconds with EDEADSRCDST, not after the 60 s deadline", async () => {

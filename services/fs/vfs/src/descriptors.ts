@@ -8,7 +8,6 @@ import type { FsServer, Hold } from "./fs-server.ts";
 export const MAX_FDS_PER_PROCESS = 256;
 export const MAX_OPEN_FILES = 4096;
 
-
 export interface OpenFile {
   readonly server: FsServer;
   readonly ino: number;
@@ -33,6 +32,8 @@ export class Descriptors {
   private readonly tables = new Map<string, Map<number, OpenFile>>();
   private total = 0;
   private readonly dead = new Set<string>();
+  /** Of those, the ones the kernel's table said were dead too (its word is final for a name). */
+  private readonly confirmed = new Set<string>();
 
   /** Refuses what would not fit before anything is changed: EMFILE, ENFILE. */
   room(process: string): void {
@@ -47,6 +48,18 @@ export class Descriptors {
   /** A new incarnation took this endpoint's name (the kernel said it started). */
   alive(process: string): void {
     this.dead.delete(process);
+    this.confirmed.delete(process);
+  }
+
+  isConfirmedDead(process: string): boolean {
+    return this.confirmed.has(process);
+  }
+
+  /** The kernel's table says the process is dead too. */
+  confirmDead(process: string): void {
+    if (!this.dead.has(process)) return;
+    this.confirmed.add(process);
+    if (this.confirmed.size > MAX_DEAD) this.confirmed.delete(this.confirmed.values().next().value!);
   }
 
 
@@ -80,12 +93,15 @@ export class Descriptors {
   /** Every file of a process that is gone, its table dropped; its late opens will be refused. */
   drop(process: string): OpenFile[] {
     this.dead.add(process);
-    if (this.dead.size > MAX_DEAD) this.dead.delete(this.dead.values().next().value!);
+    if (this.dead.size > MAX_DEAD) {
+      const oldest = this.dead.values().next().value!;
+      this.dead.delete(oldest);
+      this.confirmed.delete(oldest);
+    }
     const table = this.tables.get(process);
     if (!table) return [];
     this.tables.delete(process);
     this.total -= table.size;
     return [...table.values()];
   }
-
 }

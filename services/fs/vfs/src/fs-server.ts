@@ -5,13 +5,17 @@
 //   its bytes until the server commits them (FS_SYNC, or any metadata change, which the
 //   server puts on disk before answering, together with everything written before). The
 //   verifier is the server's generation: a new incarnation gets every kept write again
-//   before any other request, so nothing acknowledged is lost with a crash.
+//   before any other request (Recovering's rejoin: once, however many requests find the
+//   new incarnation at the same time), so nothing acknowledged is lost with a crash.
 // - Exactly once. A create, mkdir, unlink, rmdir or rename that was resent after its
-//   server died may have taken effect before the death. vfs runs one request at a time
+//   server died may have taken effect before the death. vfs makes one change at a time
 //   per mounted file system (lock()), so no one else touched that name meanwhile: the
 //   errno a resend meets (EEXIST after a create, ENOENT after an unlink) is the first
-//   attempt's success.
+//   attempt's success. Lookups and reads change nothing and run beside them, unlocked.
 // - Held inodes. The files vfs holds open are held again in a new incarnation.
+// - Freed inodes. `frees` counts what may have freed an inode (an unlink, rmdir or rename,
+//   the last release of a file, a new incarnation): an inode number found by a walk that
+//   did not hold the lock may name another file once it moved, so a change checks it.
 import { Fs, isMkError, MkError, parseReplyArgs, type Args, type FileStat } from "#abi";
 import { Recovering, type RawReply, type Sys } from "#libsys";
 
@@ -39,14 +43,14 @@ export class FsServer {
   readonly readOnly: boolean;
   private readonly server: Recovering;
   private readonly timeoutMs: number;
-  /** Writes not yet committed, in the order they were made, all held by generation `synced`. */
+  /** Writes not yet committed, in the order they were made, all held by the generation requests go to. */
   private unstable: UnstableWrite[] = [];
   private unstableBytes = 0;
-  /** The generation that has every unstable write (and the held inodes). */
-  private synced = 0;
+  /** Changes so far that may have freed an inode (see the file's comment). */
+  frees = 0;
   /** Inodes held open in the server, each with how many vfs descriptors hold it. */
   private readonly held = new Map<number, Hold>();
-  /** Requests to this file system, one at a time (vfs's per-mount lock). */
+  /** Changes to this file system, one at a time (vfs's per-mount lock). */
   private tail: Promise<unknown> = Promise.resolve();
 
   /** Runs fn when every earlier holder of this file system's lock is done. */
@@ -62,24 +66,25 @@ export class FsServer {
     this.readOnly = o.readOnly ?? false;
     this.timeoutMs = o.timeoutMs ?? 30_000;
     // Deaths are not counted against a request (a storm of restarts is ridden out): the deadline bounds it.
-    this.server = new Recovering(sys, label, { waitMs: o.waitMs ?? 60_000, maxRetries: 100_000 });
+    this.server = new Recovering(sys, label, { waitMs: o.waitMs ?? 60_000, maxRetries: 100_000 }, (gen) => this.rejoin(`${label}#${gen}`, gen));
   }
 
   get pendingBytes(): number {
     return this.unstableBytes;
   }
 
-  /** Sends to `dst`, first bringing a new incarnation up to date (held inodes, unstable writes). */
-  private async send(dst: string, type: number, args: Args, data: Uint8Array): Promise<RawReply> {
-    const gen = Number(dst.slice(dst.lastIndexOf("#") + 1));
-    if (gen !== this.synced) {
-      if (this.synced !== 0) await this.rejoin(dst, gen);
-      this.synced = gen;
-    }
+  private send(dst: string, type: number, args: Args, data: Uint8Array): Promise<RawReply> {
     return this.sys.sendrec(dst, type, args, data, this.timeoutMs);
   }
 
+  /**
+   * A new incarnation is brought up to date (held inodes, unstable writes) before any other
+   * request reaches it: Recovering runs this once per generation and holds every request
+   * back until it is done. A write acknowledged by the dead incarnation is in `unstable`
+   * already (its reply ran to the push before anything could learn of the death).
+   */
   private async rejoin(dst: string, gen: number): Promise<void> {
+    this.frees++;
     for (const [ino, hold] of [...this.held]) {
       await this.sys.sendrec(dst, Fs.FS_GETNODE, { ino }, EMPTY, this.timeoutMs).catch((e) => {
         if (!isMkError(e, "ESTALE")) throw e;
@@ -137,6 +142,10 @@ export class FsServer {
         return undefined;
       }
       throw e;
+    } finally {
+      // Counted once it is done (or failed), while its lock is still held: a change that
+      // takes the lock after this one sees the count moved if it walked before.
+      if (type === Fs.FS_UNLINK || type === Fs.FS_RMDIR || type === Fs.FS_RENAME) this.frees++;
     }
   }
 
@@ -162,7 +171,7 @@ export class FsServer {
   async commit(): Promise<void> {
     if (this.readOnly) return;
     await this.call(Fs.FS_SYNC, {});
-    // The reply came from the generation `synced`, which had every kept write before it synced.
+    // The reply came from a generation that had every kept write (a new one gets them first) before it synced.
     this.committed();
   }
 
@@ -187,6 +196,6 @@ export class FsServer {
     await this.call(Fs.FS_PUTNODE, { ino: hold.ino }).catch((e) => {
       // A new incarnation that never held it (it was freed at its check): nothing to release.
       if (!isMkError(e, "EINVAL") && !isMkError(e, "ESTALE")) throw e;
-    });
+    }).finally(() => this.frees++);
   }
 }

@@ -62,7 +62,7 @@ export class MountTable {
    * caller's chance to stop a walk no one waits for). The walk begins on the deepest mount
    * its leading names reach, so a path under /proc asks procfs alone.
    */
-  async walk(steps: readonly string[], path: string, step: () => void = () => undefined): Promise<Found> {
+  async walk(steps: readonly string[], path: string, step: () => Promise<void> = async () => undefined): Promise<Found> {
     const lead: string[] = [];
     for (const s of steps) {
       if (s === "..") break;
@@ -84,7 +84,7 @@ export class MountTable {
         else levels.splice(0, 1, ...(await this.levelsTo(parts, path, step))); // above where the walk began
         continue;
       }
-      step();
+      await step();
       parts.push(s);
       levels.push(await this.down(cur, parts, s));
     }
@@ -94,13 +94,13 @@ export class MountTable {
   }
 
   /** The directory chain from the mount holding these components down to them (each a directory the walk already passed). */
-  private async levelsTo(parts: readonly string[], path: string, step: () => void): Promise<Level[]> {
+  private async levelsTo(parts: readonly string[], path: string, step: () => Promise<void>): Promise<Level[]> {
     const { m, rest } = this.mountOf(parts);
     const levels = [await this.rootOf(m)];
     for (let k = 0; k < rest.length; k++) {
       const cur = levels[levels.length - 1];
       if (!isDir(cur.st)) throw new MkError("ENOTDIR", `${joinPath(parts.slice(0, m.at.length + k))} is not a directory, and ${path} goes on after it`);
-      step();
+      await step();
       levels.push(await this.down(cur, parts.slice(0, m.at.length + k + 1), rest[k]));
     }
     return levels;

@@ -1,15 +1,16 @@
 // vfs as a server: the POSIX calls of user programs (VFS_*), on paths and per-process
 // descriptors, turned into inode requests to the file-system servers mounted under it
-// (root on mfs, /proc on procfs). Requests run concurrently, but one at a time per
-// mounted file system (each request holds its mount's lock from its first lookup to its
-// reply): a stalled mfs does not hold up /proc, and a resent change can still tell its
-// own earlier success from someone else's (fs-server.ts).
+// (root on mfs, /proc on procfs). Requests run concurrently: walks and reads without a
+// lock, changes one at a time per mounted file system (namespace.ts says which and why),
+// so a stalled mfs does not hold up /proc, a deep walk holds up no one, and a resent
+// change can still tell its own earlier success from someone else's (fs-server.ts).
 import { Fs, MAX_DENTS, MkError, O, parseReplyArgs, Vfs, type FileStat, type Reply } from "#abi";
 import { followEvents, sysGetEndpoints, type Server, type Sys } from "#libsys";
 import { Descriptors, readable, writable, type OpenFile } from "./descriptors.ts";
 import { FsServer } from "./fs-server.ts";
 import { isDir, MountTable, type Found, type Mounted } from "./lookup.ts";
-import { parsePath, type ParsedPath } from "./path.ts";
+import { about, Namespace } from "./namespace.ts";
+import { parsePath } from "./path.ts";
 import { fsRequestId, type FsRequestId } from "./request-id.ts";
 
 export interface Mount {
@@ -29,81 +30,46 @@ export interface VfsOptions {
 /** Room kept in a getdents page for the mount points vfs adds to it. */
 const MOUNT_ROOM = 16;
 
-/** A server's errno, said about the path the user named (mfs knows only inode numbers). */
-function about(path: string, e: unknown): unknown {
-  if (!(e instanceof MkError) || e.errno === "OK" || e.message.includes(path)) return e;
-  return new MkError(e.errno, `${path}: ${e.message}`, { cause: e });
-}
-
-/** A path's parent directory and last name, on the mount that holds them. */
-interface ParentAt {
-  m: Mounted;
-  dir: number;
-  name: string;
-}
-
 export class VfsServer {
   private readonly sys: Sys;
-  private readonly mounts: MountTable;
   private readonly fds = new Descriptors();
+  private readonly ns: Namespace;
   private readonly commitIdleMs: number;
   private commitTimer?: { cancel(): void };
 
   constructor(sys: Sys, o: VfsOptions) {
     this.sys = sys;
     this.commitIdleMs = o.commitIdleMs ?? 1000;
-    this.mounts = new MountTable(o.mounts.map((m) => ({ path: m.path, server: new FsServer(sys, m.dev, { readOnly: m.readOnly }) })));
+    const mounts = new MountTable(o.mounts.map((m) => ({ path: m.path, server: new FsServer(sys, m.dev, { readOnly: m.readOnly }) })));
+    this.ns = new Namespace(mounts, (caller) => this.isDead(caller), sys.log);
   }
 
-  /** Runs fn holding the lock of the mount a path is on, with what the path names. */
-  private onPath<T>(path: string, fn: (found: Found) => Promise<T>): Promise<T> {
-    const p = parsePath(path);
-    const { m } = this.mounts.mountOf(p.parts);
-    return m.server.lock(async () => fn(await this.mounts.walk(p.steps, path))).catch((e) => {
+  private get mounts(): MountTable {
+    return this.ns.mounts;
+  }
+
+  /** What a path names, for a call that changes nothing (stat, getdents, statfs). */
+  private async onPath<T>(caller: string, path: string, fn: (found: Found) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.ns.walk(caller, parsePath(path).steps, path));
+    } catch (e) {
       throw about(path, e);
-    });
+    }
   }
 
   /**
-   * A path's parent directory and last name. A path that ends in "." or ".." names no entry
-   * of its own: it is walked whole (it must exist), and then named by what it resolves to.
-   * The root and mount points have no parent to change (EBUSY).
+   * Runs fn on a process's descriptor; a descriptor whose file the server lost answers
+   * ESTALE. The descriptor holds its inode, so no lock is needed to reach it: `change`
+   * takes its mount's lock for what changes the file (writes, truncate, fsync).
    */
-  private async parentOf(p: ParsedPath, path: string, what: string): Promise<ParentAt> {
-    let steps: readonly string[];
-    let name: string;
-    if (p.parent) ({ steps, name } = p.parent);
-    else {
-      const whole = await this.mounts.walk(p.steps, path);
-      if (whole.parts.length === 0) throw new MkError("EBUSY", `${what}: ${path} is the root`);
-      steps = whole.parts.slice(0, -1);
-      name = whole.parts[whole.parts.length - 1];
-    }
-    const dir = await this.mounts.walk(steps, path);
-    if (this.mounts.isMountPoint([...dir.parts, name])) throw new MkError("EBUSY", `${what}: ${path} is a mount point`);
-    if (!isDir(dir.st)) throw new MkError("ENOTDIR", `${what}: the parent of ${path} is not a directory`);
-    return { m: dir.m, dir: dir.st.ino, name };
-  }
-
-  /** Runs fn holding the lock of the mount a path's parent is on, with the parent directory and the last name. */
-  private onParent<T>(path: string, what: string, fn: (m: Mounted, dir: number, name: string) => Promise<T>): Promise<T> {
-    const p = parsePath(path);
-    const { m } = this.mounts.mountOf(p.parts.slice(0, -1));
-    return m.server.lock(async () => {
-      const at = await this.parentOf(p, path, what);
-      return fn(at.m, at.dir, at.name);
-    }).catch((e) => {
-      throw about(path, e);
-    });
-  }
-
-  /** Runs fn on a process's descriptor, holding its mount's lock; a descriptor whose file the server lost answers ESTALE. */
-  private onFd<T>(process: string, fd: number, fn: (f: OpenFile) => Promise<T>): Promise<T> {
+  private async onFd<T>(process: string, fd: number, fn: (f: OpenFile) => Promise<T>, change = false): Promise<T> {
     const f = this.fds.get(process, fd);
-    return f.server.lock(async () => {
+    const run = async () => {
+      if (change && (await this.ns.gone(process, "lock"))) throw new MkError("EDEADSRCDST", `${process} died: its request was dropped before it was done`);
       if (f.hold.stale) throw new MkError("ESTALE", `descriptor ${fd}: its file was removed and then lost when ${f.server.label} restarted`);
       return fn(f);
-    });
+    };
+    return change ? f.server.lock(run) : run();
   }
 
   /**
@@ -113,9 +79,18 @@ export class VfsServer {
    */
   private async liveAgain(process: string): Promise<boolean> {
     const row = (await sysGetEndpoints(this.sys)).find((e) => e.endpoint === process);
-    if (!row || row.state === "dead") return false;
+    if (!row || row.state === "dead") {
+      this.fds.confirmDead(process);
+      return false;
+    }
     this.fds.alive(process);
     return true;
+  }
+
+  /** Whether a caller is dead: the kernel's events said so, and its table agrees (asked once per name). */
+  private async isDead(process: string): Promise<boolean> {
+    if (!this.fds.isDead(process)) return false;
+    return this.fds.isConfirmedDead(process) || !(await this.liveAgain(process));
   }
 
   private writableMount(m: Mounted, path: string): void {
@@ -149,7 +124,7 @@ export class VfsServer {
       if (flags & O.TRUNC && acc !== O.RDONLY && st.size > 0) await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: 0 }, () => false);
       const hold = await m.server.hold(st.ino);
       try {
-        if (this.fds.isDead(process) && !(await this.liveAgain(process))) throw new MkError("EDEADSRCDST", `${process} died while its open was under way`);
+        if (await this.isDead(process)) throw new MkError("EDEADSRCDST", `${process} died while its open was under way`);
         return { fd: this.fds.add(process, { server: m.server, ino: st.ino, hold, flags, isDir: dir, offset: 0 }), ino: st.ino };
       } catch (e) {
         await m.server.release(hold);
@@ -158,9 +133,9 @@ export class VfsServer {
     };
     if (!(flags & O.CREAT) || !p.parent || this.mounts.isMountPoint(p.parts)) {
       if (flags & O.CREAT && flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
-      return this.onPath(path, opened);
+      return this.ns.atPath(process, path, opened);
     }
-    return this.onParent(path, "open", async (m, dir, name) => {
+    return this.ns.atParent(process, path, "open", async ({ m, dir, name }) => {
       let st: FileStat | undefined;
       // An exclusive create with a request id goes to mfs even when the name exists: a
       // repeat of one that succeeded (before a vfs restart) is answered from mfs's reply cache.
@@ -207,8 +182,10 @@ export class VfsServer {
     /** The user program's request id, the caller's own, passed on to the file system's reply cache (request-id.ts). */
     const rid = (r: { source: string; type: number; args: { rid?: string } }, ...what: (string | number | undefined)[]) => fsRequestId(r.source, r.args.rid, r.type, what);
     return {
-      // Many at once, one at a time per mounted file system (the mount's lock).
+      // Many at once; changes one at a time per mounted file system (the mount's lock).
       concurrency: 16,
+      // A request whose caller died while it waited in the queue is not run (namespace.ts).
+      drop: (req) => this.ns.gone(req.source, "queue", req.type),
       initFresh: async () => {
         // A process that died has its descriptors dropped and its files released; an open
         // of it that finishes after its death is refused (Descriptors.isDead).
@@ -233,14 +210,15 @@ export class VfsServer {
           return rep;
         }),
         [Vfs.VFS_PREAD]: (r) => this.onFd(source(r), r.args.fd, (f) => this.read(f, r.args.offset, r.args.count)),
+        // An append finds the end and writes there holding the lock: no other append comes between.
         [Vfs.VFS_WRITE]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
           const append = (f.flags & O.APPEND) !== 0 && writable(f);
           if (append) f.offset = (await stat(f)).size;
           const at = await this.write(f, f.offset, r.data, append ? fsRequestId(r.source, r.args.rid, r.type, [f.ino], r.data) : {});
           f.offset = at + r.data.length;
           return { args: { count: r.data.length, offset: at } };
-        }),
-        [Vfs.VFS_PWRITE]: (r) => this.onFd(source(r), r.args.fd, async (f) => (await this.write(f, r.args.offset, r.data), { args: { count: r.data.length } })),
+        }, true),
+        [Vfs.VFS_PWRITE]: (r) => this.onFd(source(r), r.args.fd, async (f) => (await this.write(f, r.args.offset, r.data), { args: { count: r.data.length } }), true),
         [Vfs.VFS_LSEEK]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
           const base = r.args.whence === "set" ? 0 : r.args.whence === "cur" ? f.offset : (await stat(f)).size;
           const to = base + r.args.offset;
@@ -248,21 +226,21 @@ export class VfsServer {
           f.offset = to;
           return { args: { offset: to } };
         }),
-        [Vfs.VFS_FSYNC]: (r) => this.onFd(source(r), r.args.fd, async (f) => (await f.server.commit(), {})),
+        [Vfs.VFS_FSYNC]: (r) => this.onFd(source(r), r.args.fd, async (f) => (await f.server.commit(), {}), true),
         [Vfs.VFS_FSTAT]: (r) => this.onFd(source(r), r.args.fd, async (f) => ({ args: { ...(await stat(f)), dev: f.server.label } })),
         [Vfs.VFS_FTRUNCATE]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
           if (!writable(f)) throw new MkError("EBADF", "ftruncate: the descriptor is not open for writing");
           await f.server.change(Fs.FS_TRUNC, { ino: f.ino, size: r.args.size }, () => false);
           return {};
-        }),
-        [Vfs.VFS_STAT]: (r) => this.onPath(r.args.path, async ({ st }) => ({ args: st })),
-        [Vfs.VFS_TRUNCATE]: (r) => this.onPath(r.args.path, async ({ m, st }) => {
+        }, true),
+        [Vfs.VFS_STAT]: (r) => this.onPath(source(r), r.args.path, async ({ st }) => ({ args: st })),
+        [Vfs.VFS_TRUNCATE]: (r) => this.ns.atPath(source(r), r.args.path, async ({ m, st }) => {
           this.writableMount(m, r.args.path);
           if (isDir(st)) throw new MkError("EISDIR", `truncate: ${r.args.path} is a directory`);
           await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: r.args.size }, () => false);
           return {};
         }),
-        [Vfs.VFS_UNLINK]: (r) => this.onParent(r.args.path, "unlink", async (m, dir, name) => {
+        [Vfs.VFS_UNLINK]: (r) => this.ns.atParent(source(r), r.args.path, "unlink", async ({ m, dir, name }) => {
           this.writableMount(m, r.args.path);
           if (parsePath(r.args.path).dirOnly) {
             const st = await m.server.stat(Fs.FS_LOOKUP, { dir, name });
@@ -275,11 +253,11 @@ export class VfsServer {
           const p = parsePath(r.args.path);
           if (!p.parent || this.mounts.isMountPoint(p.parts)) {
             // Names the root, a mount, or ends in "." or "..": it exists if the walk finds it.
-            return this.onPath(r.args.path, async () => {
+            return this.onPath(source(r), r.args.path, async () => {
               throw new MkError("EEXIST", `mkdir: ${r.args.path} exists`);
             });
           }
-          return this.onParent(r.args.path, "mkdir", async (m, dir, name) => {
+          return this.ns.atParent(source(r), r.args.path, "mkdir", async ({ m, dir, name }) => {
             this.writableMount(m, r.args.path);
             await m.server.change(Fs.FS_MKDIR, { dir, name, mode: (r.args.mode ?? 0o755) & 0o7777, ...rid(r, r.args.path, r.args.mode) }, (errno) => errno === "EEXIST");
             return {};
@@ -287,7 +265,7 @@ export class VfsServer {
         },
         [Vfs.VFS_RMDIR]: (r) => {
           if (parsePath(r.args.path).endsInDot) throw new MkError("EINVAL", `rmdir: ${r.args.path} ends in . or ..`);
-          return this.onParent(r.args.path, "rmdir", async (m, dir, name) => {
+          return this.ns.atParent(source(r), r.args.path, "rmdir", async ({ m, dir, name }) => {
             this.writableMount(m, r.args.path);
             await m.server.change(Fs.FS_RMDIR, { dir, name, ...rid(r, r.args.path) }, (errno) => errno === "ENOENT");
             return {};
@@ -296,11 +274,13 @@ export class VfsServer {
         [Vfs.VFS_RENAME]: (r) => {
           const from = parsePath(r.args.from);
           const to = parsePath(r.args.to);
-          const { m } = this.mounts.mountOf(from.parts.slice(0, -1));
-          return m.server.lock(async () => {
-            const src = await this.parentOf(from, r.args.from, "rename");
-            const dst = await this.parentOf(to, r.args.to, "rename");
+          const both = async () => {
+            const src = await this.ns.parentOf(source(r), from, r.args.from, "rename");
+            const dst = await this.ns.parentOf(source(r), to, r.args.to, "rename");
             if (src.m !== dst.m) throw new MkError("EXDEV", `rename: ${r.args.from} is on ${src.m.path}, ${r.args.to} on ${dst.m.path}`);
+            return { m: src.m, src, dst };
+          };
+          return this.ns.changing(source(r), both, async ({ src, dst }) => {
             this.writableMount(src.m, r.args.from);
             await src.m.server.change(Fs.FS_RENAME, { sdir: src.dir, sname: src.name, ddir: dst.dir, dname: dst.name, ...rid(r, r.args.from, r.args.to) }, (errno) => errno === "ENOENT");
             return {};
@@ -308,7 +288,7 @@ export class VfsServer {
             throw about(`${r.args.from} -> ${r.args.to}`, e);
           });
         },
-        [Vfs.VFS_GETDENTS]: (r) => this.onPath(r.args.path, async ({ m, st, parts }): Promise<Reply> => {
+        [Vfs.VFS_GETDENTS]: (r) => this.onPath(source(r), r.args.path, async ({ m, st, parts }): Promise<Reply> => {
           if (!isDir(st)) throw new MkError("ENOTDIR", `getdents: ${r.args.path} is not a directory`);
           const max = Math.min(r.args.max ?? MAX_DENTS, MAX_DENTS - MOUNT_ROOM);
           if (max === 0) throw new MkError("EINVAL", "getdents: max is 0");
@@ -329,7 +309,7 @@ export class VfsServer {
           const extra = below.filter((name) => !names.has(name)).map((name) => ({ name, ino: 0, type: "dir" }));
           return { args: { count: page.length + extra.length }, data: new TextEncoder().encode(JSON.stringify([...page, ...extra])) };
         }),
-        [Vfs.VFS_STATFS]: (r) => this.onPath(r.args.path, async ({ m }) => {
+        [Vfs.VFS_STATFS]: (r) => this.onPath(source(r), r.args.path, async ({ m }) => {
           const rep = parseReplyArgs(Fs.FS_STATFS, (await m.server.call(Fs.FS_STATFS, {})).args);
           return { args: { ...rep, dev: m.server.label, mount: m.path } };
         }),
