@@ -13,9 +13,11 @@
 //   errno a resend meets (EEXIST after a create, ENOENT after an unlink) is the first
 //   attempt's success. Lookups and reads change nothing and run beside them, unlocked.
 // - Held inodes. The files vfs holds open are held again in a new incarnation.
-// - Freed inodes. `frees` counts what may have freed an inode (an unlink, rmdir or rename,
-//   the last release of a file, a new incarnation): an inode number found by a walk that
-//   did not hold the lock may name another file once it moved, so a change checks it.
+// - Freed inodes. `frees` counts what may have freed an inode or taken its name away (an
+//   unlink, rmdir or rename, a new incarnation): an inode number found by a walk that did
+//   not hold the lock may name another file once it moved, so a change checks it. The last
+//   release of an unlinked file frees its number too, but its name went with the unlink,
+//   which counted: a walk that found the number began before that.
 import { Fs, isMkError, MkError, parseReplyArgs, type Args, type FileStat } from "#abi";
 import { Recovering, type RawReply, type Sys } from "#libsys";
 
@@ -196,6 +198,6 @@ export class FsServer {
     await this.call(Fs.FS_PUTNODE, { ino: hold.ino }).catch((e) => {
       // A new incarnation that never held it (it was freed at its check): nothing to release.
       if (!isMkError(e, "EINVAL") && !isMkError(e, "ESTALE")) throw e;
-    }).finally(() => this.frees++);
+    });
   }
 }
