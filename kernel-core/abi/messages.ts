@@ -151,8 +151,8 @@ const rid = f.opt(f.str(32, /^[A-Za-z0-9_-]{8,32}$/));
  * another's. With it, a digest of what the caller asked under the id (its request's type,
  * arguments and body): a repeat with another request is refused, never answered.
  */
-export const FS_RID_MAX = 32 + 1 + 10 + 1 + 32;
-const fsRid = f.opt(f.str(FS_RID_MAX, /^[a-z][a-z0-9-]{0,31}#[0-9]{1,10}:[A-Za-z0-9_-]{8,32}$/));
+export const FS_RID_MAX = 48 + 1 + 32;
+const fsRid = f.opt(f.str(FS_RID_MAX, /^[^\s:]{1,48}:[A-Za-z0-9_-]{8,32}$/));
 const digest = f.opt(f.str(43, /^[A-Za-z0-9_-]{43}$/));
 const fsName = f.str(4 * NAME_MAX);
 const ino = f.u32;
