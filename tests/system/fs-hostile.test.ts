@@ -1,6 +1,8 @@
 // The file systems attacked as a hostile user program and a hostile neighbour would: a
 // descriptor must never reach another file after a restart, a failed call changes nothing,
-// a dead process leaks nothing, and a stalled mfs does not stall /proc.
+// a dead process leaks nothing, a stalled mfs does not stall /proc, request ids are each
+// caller's own, the root is never removed however a path spells it, and neither a deep
+// tree nor a dead client's queued walks hold up anyone else.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
