@@ -156,7 +156,8 @@ export class FsClient {
       const run = (async () => {
         const flags = h.flags & ~(O_CREAT | O_EXCL | O_TRUNC);
         try {
-          const r = await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: h.path, flags }, EMPTY, this.timeoutMs);
+          // With an id of its own: a reopen resent after its answer was lost gets the same descriptor.
+          const r = await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: h.path, flags, rid: h.reopenId(gen) }, EMPTY, this.timeoutMs);
           const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
           if (ino !== h.ino) {
             // The path names another file now (renamed over, or removed and made again).
@@ -192,11 +193,21 @@ export class FsClient {
     });
   }
 
-  /** @internal closes a handle's descriptor; one that died with its vfs needs no closing. */
+  /**
+   * @internal closes a handle's descriptor; one that died with its vfs needs no closing. A
+   * close resent after its answer was lost meets EBADF: the first did it.
+   */
   async closeHandle(h: FileHandle): Promise<void> {
+    let attempts = 0;
     await this.vfs.call(async (dst) => {
       if (generationOf(dst) !== h.gen) return { args: {}, data: EMPTY };
-      return this.sys.sendrec(dst, Vfs.VFS_CLOSE, { fd: h.fd }, EMPTY, this.timeoutMs);
+      try {
+        attempts++;
+        return await this.sys.sendrec(dst, Vfs.VFS_CLOSE, { fd: h.fd }, EMPTY, this.timeoutMs);
+      } catch (e) {
+        if (attempts > 1 && e instanceof MkError && e.errno === "EBADF") return { args: {}, data: EMPTY };
+        throw e;
+      }
     });
   }
 
@@ -224,7 +235,9 @@ export class FsClient {
     const p = absolute(path);
     let attempts = 0;
     let gen = 0;
-    const rid = f & O_CREAT ? { rid: requestId() } : {};
+    // Every open has an id: vfs answers a resend (its answer lost with a kernel-core that
+    // restarted) with the descriptor the first made, and mfs a resent create with its inode.
+    const rid = { rid: requestId() };
     const r = await this.vfs.call(async (dst) => {
       attempts++;
       gen = generationOf(dst);
@@ -397,6 +410,8 @@ export class FileHandle {
   reopening?: Promise<void>;
   /** Set when the file could not be opened again in a new vfs. */
   lost?: MkError;
+  /** The request id of the reopen in vfs incarnation `gen` (the same on each resend of it). */
+  private reopen?: { gen: number; rid: string };
   /** Writes since the last commit (fsync, close): sent again to a new vfs. */
   readonly unstable: { offset: number; data: Uint8Array }[] = [];
   private unstableBytes = 0;
@@ -412,6 +427,12 @@ export class FileHandle {
     this.fd = fd;
     this.gen = gen;
     this.ino = ino;
+  }
+
+  /** @internal the id of the reopen in vfs generation gen: one per generation, so a resend is the same request. */
+  reopenId(gen: number): string {
+    if (this.reopen?.gen !== gen) this.reopen = { gen, rid: requestId() };
+    return this.reopen.rid;
   }
 
   private req(type: number, args: Record<string, unknown>, data?: Uint8Array): Promise<RawReply> {

@@ -25,6 +25,14 @@ export function writable(f: OpenFile): boolean {
   return (f.flags & O.ACCMODE) !== O.RDONLY;
 }
 
+/** Opens remembered per process by request id, the newest: a resend is answered with the first's descriptor. */
+export const MAX_OPENS_REMEMBERED = 64;
+
+interface RememberedOpen {
+  digest: string;
+  result: Promise<{ fd: number; ino: number }>;
+}
+
 /** Processes remembered as dead (their late opens refused), the most recent ones. */
 const MAX_DEAD = 4096;
 
@@ -34,6 +42,34 @@ export class Descriptors {
   private readonly dead = new Set<string>();
   /** Of those, the ones the kernel's table said were dead too (its word is final for a name). */
   private readonly confirmed = new Set<string>();
+  /** Each process's recent opens by request id (under way or done): a resend gets the same descriptor. */
+  private readonly opens = new Map<string, Map<string, RememberedOpen>>();
+
+  /**
+   * An open, once per (process, request id): an open resent because its answer was lost (a
+   * kernel-core restart, a timeout) gets the descriptor the first made, even while the first
+   * is still under way, instead of a second descriptor the program never hears of, which
+   * would keep the file open in the file system for good. A failed open is forgotten (the
+   * resend tries again); an id reused for another open is EINVAL.
+   */
+  openOnce(process: string, rid: string | undefined, digest: string, open: () => Promise<{ fd: number; ino: number }>): Promise<{ fd: number; ino: number }> {
+    if (!rid) return open();
+    let mine = this.opens.get(process);
+    const seen = mine?.get(rid);
+    if (seen) {
+      if (seen.digest !== digest) return Promise.reject(new MkError("EINVAL", `request id ${JSON.stringify(rid.slice(0, 32))} was used by ${process} for another open`));
+      return seen.result;
+    }
+    if (!mine) this.opens.set(process, (mine = new Map()));
+    const result = open();
+    const entry: RememberedOpen = { digest, result };
+    mine.set(rid, entry);
+    if (mine.size > MAX_OPENS_REMEMBERED) mine.delete(mine.keys().next().value!);
+    result.catch(() => {
+      if (this.opens.get(process)?.get(rid) === entry) this.opens.get(process)!.delete(rid);
+    });
+    return result;
+  }
 
   /** Refuses what would not fit before anything is changed: EMFILE, ENFILE. */
   room(process: string): void {
@@ -92,6 +128,7 @@ export class Descriptors {
 
   /** Every file of a process that is gone, its table dropped; its late opens will be refused. */
   drop(process: string): OpenFile[] {
+    this.opens.delete(process);
     this.dead.add(process);
     if (this.dead.size > MAX_DEAD) {
       const oldest = this.dead.values().next().value!;

@@ -202,7 +202,10 @@ export class VfsServer {
         for (const m of this.mounts.list) await m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e }, "commit at shutdown failed"));
       },
       handlers: {
-        [Vfs.VFS_OPEN]: async (r) => ({ args: await this.open(source(r), r.args.path, r.args.flags, r.args.mode ?? 0o644, rid(r, r.args.path, r.args.flags, r.args.mode)) }),
+        [Vfs.VFS_OPEN]: async (r) => {
+          const id = rid(r, r.args.path, r.args.flags, r.args.mode);
+          return { args: await this.fds.openOnce(source(r), r.args.rid, id.digest ?? "", () => this.open(source(r), r.args.path, r.args.flags, r.args.mode ?? 0o644, id)) };
+        },
         [Vfs.VFS_CLOSE]: async (r) => (await this.close(this.fds.remove(source(r), r.args.fd)), {}),
         [Vfs.VFS_READ]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
           const rep = await this.read(f, f.offset, r.args.count);
