@@ -343,7 +343,10 @@ describe("compose", () => {
   it("compose - mkctl runs from the host through compose and prints the endpoint table", () => {
     const out = mkctlRun("ps", "--json");
     const table = JSON.parse(out.slice(out.indexOf("{"))) as { endpoints: { label: string; state: string }[] };
-    expect(table.endpoints.filter((e) => e.state === "ready").map((e) => e.label)).toEqual(expect.arrayContaining(["ata", "tty", "kernel", "mkctl"]));
+    const ready = table.endpoints.filter((e) => e.state === "ready").map((e) => e.label);
+    expect(ready).toEqual(expect.arrayContaining(["ata", "tty", "kernel"]));
+    // mkctl itself, as the instance this run connected as (mkctl.<id>).
+    expect(ready.some((l) => /^mkctl\.[a-z0-9]{8}$/.test(l))).toBe(true);
   });
 
   it("compose - the dashboard on the host's loopback: every service ready, a kill from the chaos panel healed through the CPU agent, the workload losing nothing; mkctl console reaches the shell", async () => {
@@ -373,13 +376,17 @@ describe("compose", () => {
     const marker = pattern(9000, 8, 99);
     await disk.write(9000, marker);
     await disk.flush();
+    const ataBefore = (await endpoint("ata")).generation;
     await client.stop();
     await stack.down({ removeVolumes: false });
     stack = await environment().up();
     client = await hostClient(name("config"), Number(env.MK_NATS_PORT));
     disk = new BdevClient(client.sys, "ata", { waitMs: 60_000 });
     expect(Buffer.from(await disk.read(9000, 8)).equals(Buffer.from(marker))).toBe(true);
-    expect(await endpoint("ata")).toMatchObject({ generation: 1, state: "ready" });
+    // kernel-core's generation marks live on its own volume: ata#g is never a name used before.
+    const after = await endpoint("ata");
+    expect(after.state).toBe("ready");
+    expect(after.generation).toBeGreaterThan(ataBefore);
     // And the files: the same file system is mounted again, not made anew.
     expect((await new FsClient(client.sys, { waitMs: 60_000 }).readFile("/srv/compose/hello.txt")).toString()).toBe("hello from the host\n");
   });

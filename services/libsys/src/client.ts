@@ -20,7 +20,10 @@ export async function connectClient(label: string, cred: Credential, o: { log?: 
   const as = o.instance ? `${label}.${instanceId()}` : label;
   const transport = await NatsTransport.connect(as, cred);
   try {
-    return await startService({ label: as, create: () => ({ handlers: {} }) }, transport, { log: o.log ?? createLogger(label), clock: o.clock });
+    // Superseded after a kernel-core restart (another client of the label registered first):
+    // its connection closes, its requests fail; the process hosting it goes on.
+    const onSuperseded = () => void transport.close().catch(() => undefined);
+    return await startService({ label: as, create: () => ({ handlers: {} }) }, transport, { log: o.log ?? createLogger(label), clock: o.clock, onSuperseded });
   } catch (e) {
     // Refused on the way in (EAGAIN, ECALLDENIED ...): nothing is left connected.
     await transport.close().catch(() => undefined);

@@ -65,6 +65,12 @@ export interface StartOptions {
   log?: Logger;
   clock?: Clock;
   queue?: Partial<QueueLimits>;
+  /**
+   * A newer incarnation of the label registered with a restarted kernel-core first: this
+   * one is superseded. Default: the process exits (a service is one process). A client in
+   * a process that hosts other things (a tool, a test) closes its connection instead.
+   */
+  onSuperseded?: (e: MkError) => void;
 }
 
 export async function startService(module: ServiceModule, transport: Transport, opts: StartOptions = {}): Promise<RunningService> {
@@ -149,8 +155,11 @@ export async function startService(module: ServiceModule, transport: Transport, 
       await sys.kernelCall(K.SYS_READY, {});
     } catch (e) {
       if (e instanceof MkError && e.errno === "EDEADSRCDST") {
-        log.warn({ err: e.message }, "a newer incarnation registered with the new kernel first: this one is superseded and exits");
-        transport.panic(e);
+        log.warn({ err: e.message }, "a newer incarnation registered with the new kernel first: this one is superseded");
+        if (!opts.onSuperseded) transport.panic(e);
+        stopping = true;
+        opts.onSuperseded(e);
+        return;
       }
       log.error({ err: e }, "registering with the new kernel failed; will try at its next announcement");
       kernelBoot = "";
