@@ -67,10 +67,12 @@ export class FileWorkload {
     this.running = Array.from({ length: this.o.workers }, (_, w) => this.worker(w));
   }
 
-  private fail(what: string, e: unknown): void {
+  /** A failed operation: what, why, and when (how long it ran, when it ended: to find it in the services' logs). */
+  private fail(what: string, e: unknown, startedAt?: number): void {
     this.stats.ops_failed++;
     const why = typeof e === "string" ? e : `${(e as { errno?: string }).errno ?? ""} ${(e as Error).message ?? e}`.trim();
-    if (this.stats.errors.length < 20) this.stats.errors.push(`${what}: ${why}`);
+    const when = startedAt === undefined ? "" : ` (after ${Date.now() - startedAt} ms, at ${new Date().toISOString()})`;
+    if (this.stats.errors.length < 20) this.stats.errors.push(`${what}: ${why}${when}`);
   }
 
   private verify(what: string, got: Uint8Array, want: Uint8Array): void {
@@ -87,10 +89,11 @@ export class FileWorkload {
     if (this.o.pace) await this.o.pace();
     this.stats.ops_attempted++;
     this.inFlight++;
+    const startedAt = Date.now();
     try {
       await fn();
     } catch (e) {
-      this.fail(what, e);
+      this.fail(what, e, startedAt);
     } finally {
       this.inFlight--;
     }

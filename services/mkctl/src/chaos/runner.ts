@@ -188,6 +188,9 @@ export function experimentSystemYaml(exp: Experiment): string {
   return yaml;
 }
 
+/** The least a fault's target serves before it is faulted again (and at least one heartbeat period). */
+const MIN_SERVING_MS = 250;
+
 /** The demo workload's label (services/workload), paused while an experiment runs on a running system. */
 const DEMO_WORKLOAD = "workload";
 
@@ -214,7 +217,8 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   else {
     writeFileSync(join(dir!, "system.yaml"), experimentSystemYaml(exp));
     say(`booting mkos for "${exp.title}" (${Object.entries(exp.system.placement).map(([l, p]) => `${l}: ${p}`).join(", ") || "shipped placements"})`);
-    booted = await ProcessSystem.up({ system: join(dir!, "system.yaml"), runDir: join(dir!, "run"), disk: join(dir!, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+    // MK_CHAOS_LOG_LEVEL (debug: every message) for a post-mortem with MK_CHAOS_KEEP=1.
+    booted = await ProcessSystem.up({ system: join(dir!, "system.yaml"), runDir: join(dir!, "run"), disk: join(dir!, "disk.img"), env: { MK_LOG_LEVEL: process.env.MK_CHAOS_LOG_LEVEL ?? "warn" } });
     sys = processTarget(booted, true);
   }
   if (!sys.booted && (Object.keys(exp.system.placement).length || Object.keys(exp.system.restart).length)) {
@@ -321,15 +325,29 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     };
     /** The generation each target last received a fatal fault in: the next waits for a newer one. */
     const faulted = new Map<string, number>();
+    /** When the runner first saw each target's current incarnation serving. */
+    const servingSeen = new Map<string, { generation: number; at: number }>();
+    /**
+     * Until label serves with a generation newer than its last fatal fault's, and has served
+     * for at least one heartbeat period (MIN_SERVING_MS at the least): a fault on an
+     * incarnation that has not served proves nothing, and a storm that hangs each server the
+     * moment it is back (the soak's hangs, 300 ms apart over three targets) leaves no window
+     * in which any operation could finish.
+     */
     const untilServing = async (label: string, ms = 30_000) => {
       if (placementOf(label) === "kernel") return;
       const after = faulted.get(label) ?? 0;
+      const minServing = Math.max(MIN_SERVING_MS, heartbeatOf(label));
       await waitUntil(async () => {
         if (!kernelAlive()) throw new StopWaiting(new LocalError("MK_ERR_KERNEL_UNREACHABLE", "kernel-core is down"));
         const row = (await services().catch(() => [])).find((s) => s.label === label);
         // rs gave up on it (past its intensity): it will not serve again by itself.
         if (row?.state === "failed") throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `${label} failed: ${row.last_cause ?? "rs gave up"}`));
-        return row?.state === "running" && (row.generation ?? 0) > after ? true : undefined;
+        const generation = row?.generation ?? 0;
+        if (row?.state !== "running" || generation <= after) return undefined;
+        const seen = servingSeen.get(label);
+        if (seen?.generation !== generation) servingSeen.set(label, { generation, at: Date.now() });
+        return Date.now() - (servingSeen.get(label)!.at) >= minServing ? true : undefined;
       }, { clock: systemClock, deadlineMs: ms, intervalMs: 25, what: `${label} serving after generation ${after}` });
     };
 
@@ -516,7 +534,9 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     if (client !== o.client) await client?.stop().catch(() => undefined);
     if (booted) {
       await booted.down().catch(() => undefined);
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      // MK_CHAOS_KEEP=1 keeps the booted system's directory (every part's log) for a post-mortem.
+      if (dir && process.env.MK_CHAOS_KEEP === "1") say(`kept ${dir} (its logs in run/logs)`);
+      else if (dir) rmSync(dir, { recursive: true, force: true });
     }
   }
   const after = journal.steady_state.after;
