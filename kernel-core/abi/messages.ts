@@ -57,7 +57,7 @@ const ms = f.opt(f.uint(Number.MAX_SAFE_INTEGER));
  * sectors first..last inclusive) and the labels that may read its input (`input`).
  */
 export const DeviceAccessShape = f.object({
-  /** The disk's size as the table says (hardware.disk.sectors): past it, a range is no area's, and the drive answers. */
+  /** The disk's size as the table says (hardware.disk.sectors): a range reaching past it is no one's (refused whole). */
   sectors: f.u32,
   block: f.list(f.object({ label, device: label, area: label, first: f.u32, last: f.u32, access: f.enum("r", "w", "rw") }), 1024),
   input: f.list(label, 1024),

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { DeathCause, EventKind, HARDWARE, KERNEL, NOTIFY_HW_RESET, Sched, type EndpointInfo } from "#abi";
+import { baseLabel, DeathCause, EventKind, HARDWARE, KERNEL, NOTIFY_HW_RESET, Sched, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { LogLimiter, type Logger } from "#base/log.ts";
 import { privilegesOf, privilegeSummary, type SystemTable } from "#base/system-table.ts";
@@ -101,6 +101,10 @@ export class Kernel implements KernelState {
     this.metrics.inFlight = () => this.ipc.pending.inFlight();
   }
 
+  stillThere(ep: EndpointEntry, timeoutMs: number): Promise<boolean> {
+    return this.ipc.stillThere(ep, timeoutMs);
+  }
+
   /** The endpoint table with each service's privileges, as getinfo and /endpoints show it. */
   endpointRows(): EndpointInfo[] {
     return this.table.list().map((row) => {
@@ -114,10 +118,12 @@ export class Kernel implements KernelState {
    * A client (a service nothing starts) leaves no row behind: nothing will restart it.
    */
   private onDeath(ep: EndpointEntry, cause: DeathCause, detail?: string): void {
-    this.metrics.deaths.labels(ep.label, cause).inc();
+    // By label: a tool's runs (mkctl.<id>) are one series, not one each.
+    const label = baseLabel(ep.label);
+    this.metrics.deaths.labels(label, cause).inc();
     const normal = cause === DeathCause.EXIT || cause === DeathCause.SUPERSEDED;
     const why = detail ? `${cause} (${detail})` : cause;
-    this.logLimiter.allow(this.log, `death:${ep.label}:${cause}`, () =>
+    this.logLimiter.allow(this.log, `death:${label}:${cause}`, () =>
       this.log[normal ? "info" : "warn"]({ incarnation: ep.key, cause, detail }, normal ? "incarnation %s ended: %s" : "incarnation %s died: %s", ep.key, why));
     const svc = privilegesOf(this.priv, ep.label);
     if (svc && svc.placement === "user" && !svc.command && cause !== DeathCause.SUPERSEDED) this.table.forget(ep);
@@ -130,7 +136,7 @@ export class Kernel implements KernelState {
   deny(d: Denial & { call: string; fields?: Record<string, unknown>; message: string }): void {
     this.metrics.denials.labels(d.call, d.denied).inc();
     // Keyed by caller and kind, never by the target, which the caller chooses.
-    this.logLimiter.allow(this.log, `denied:${d.label}:${d.denied}`, () =>
+    this.logLimiter.allow(this.log, `denied:${baseLabel(d.label)}:${d.denied}`, () =>
       this.log.warn({ caller: d.entry?.key ?? d.label, call: d.call, denied: d.denied, target: d.target, ...d.fields }, "denied: %s", d.message));
     this.events.denial(d);
   }

@@ -16,7 +16,7 @@ import { MkError, Workload } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { sysKill } from "#libsys";
-import { MAX_CONNECTIONS, MAX_STREAMS, MAX_STREAMS_PER_ADDRESS, type State, type TimelineEntry } from "../../services/dashboard/src/index.ts";
+import { MAX_CONNECTIONS, MAX_CONSOLES_PER_ADDRESS, MAX_STREAMS, MAX_STREAMS_PER_ADDRESS, type State, type TimelineEntry } from "../../services/dashboard/src/index.ts";
 import { bootTestSystem, dashboardBase, readyGeneration, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -286,6 +286,18 @@ describe("dashboard", () => {
     expect(await flood.closed).toBe(1008);
     // The dashboard is still there.
     expect((await fetch(`${base}api/meta`)).status).toBe(200);
+
+    // Read-only consoles fill every place this address has: the operator's (with the token)
+    // still gets one, in place of the oldest read-only one.
+    const watchers = Array.from({ length: MAX_CONSOLES_PER_ADDRESS }, () => consoleSocket(""));
+    for (const w of watchers) await opened(w.ws);
+    const operator = consoleSocket(`?token=${TOKEN}`);
+    await opened(operator.ws);
+    expect(await watchers[0].closed).toBe(1006);
+    await until(async () => (operator.frames.some((f) => typeof f === "string" && f.includes("typing reaches")) ? true : undefined), "the operator's console attached");
+    expect(operator.ws.readyState).toBe(WebSocket.OPEN);
+    operator.ws.close();
+    for (const w of watchers.slice(1)) w.ws.close();
   });
 
   it("dashboard - 2,000 slow connections and 64 streams that never read, from 16 loopback addresses: the idle ones are ended, a page's kept-alive connection is not, a new request answers 200 at once, a new stream gets events, and RSS grows by under 32 MB", async () => {

@@ -5,7 +5,7 @@
 // answers within a bound, and stays under a memory ceiling.
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bdev, Cdev, Common, errnoName, H, MAX_PAYLOAD, Subjects, SysCall } from "#abi";
@@ -256,6 +256,39 @@ describe("hostile", () => {
     expect(hwGrowth).toBeLessThan(16 * 1024);
     expect(kGrowth).toBeLessThan(16 * 1024);
     await stillWhole();
+  });
+
+  it("hostile user - fresh instance ids buy a flood nothing: 20,000 traps, each from a new mkctl.<id>, are queued and dropped by the label; another caller's read still answers; a hello without its connection, or resuming a generation never issued, is refused", async () => {
+    const mkctl = await ts.raw("mkctl");
+    const rss0 = rssMb(pids.kernel);
+    const h = headers();
+    h.set(H.type, String(Bdev.BDEV_READ));
+    h.set(H.dst, "ata");
+    h.set(H.kind, "send");
+    h.set(H.args, '{"minor":0,"lba":0,"count":1}');
+    const id = (i: number) => i.toString(36).padStart(8, "0");
+    for (let i = 0; i < 20_000; i++) {
+      mkctl.publish(Subjects.trap(`mkctl.${id(i)}`), new Uint8Array(4096), { headers: h });
+      if (i % 1000 === 999) await mkctl.flush();
+    }
+    await mkctl.flush();
+    await stillWhole();
+    expect(rssMb(pids.kernel) - rss0).toBeLessThan(100);
+    // An instance must name its NATS connection (its death is seen by it).
+    const hello = (label: string, args: Record<string, unknown>, nc = mkctl) => new Promise<{ status: number; errname?: string }>((resolve, reject) => {
+      const hh = headers();
+      hh.set(H.type, String(SysCall.SYS_HELLO));
+      hh.set(H.dst, "kernel");
+      hh.set(H.args, JSON.stringify(args));
+      nc.request(Subjects.trap(label), undefined, { headers: hh, timeout: 5000 }).then((m) => resolve(status(m)), reject);
+    });
+    const c = loadCredential(ts.sys.credFile("mkctl"));
+    const asInstance = await connect({ servers: c.servers, user: c.user, pass: c.password, inboxPrefix: "_INBOX.mkctl.zzzzzzzz" });
+    expect(await hello("mkctl.zzzzzzzz", { pid: 1, host: "h" }, asInstance)).toMatchObject({ errname: "EINVAL" });
+    await asInstance.close();
+    // A resume of a generation the kernel never issued (it would spend the label's numbers).
+    const client2 = await ts.raw("client2");
+    expect(await hello("client2", { pid: 1, host: "h", resume: 999_999_999 }, client2)).toMatchObject({ errname: "EDEADSRCDST" });
   });
 
   it("hostile - after every attack each process is the one booted, answers, and is under the memory ceiling", async () => {

@@ -27,6 +27,13 @@ describe("vfs descriptors", () => {
     await expect(fds.openOnce("user#1", "rid-2", "d2", async () => Promise.reject(new Error("ENOENT")))).rejects.toThrow();
     await Promise.resolve();
     expect(await fds.openOnce("user#1", "rid-2", "d2", async () => ({ fd: 4, ino: 9 }))).toEqual({ fd: 4, ino: 9 });
+    // Closed, its number is forgotten: the same id opens anew (never another file's descriptor).
+    const table = new Descriptors();
+    const fd = table.add("user#3", { ino: 11 } as never);
+    expect(await table.openOnce("user#3", "rid-9", "d", async () => ({ fd, ino: 11 }))).toEqual({ fd, ino: 11 });
+    await Promise.resolve();
+    table.remove("user#3", fd);
+    expect(await table.openOnce("user#3", "rid-9", "d", async () => ({ fd: 99, ino: 12 }))).toEqual({ fd: 99, ino: 12 });
     // A dead process's ids go with it.
     fds.drop("user#1");
     expect(await fds.openOnce("user#1", "rid-1", "x", async () => ({ fd: 5, ino: 1 }))).toEqual({ fd: 5, ino: 1 });

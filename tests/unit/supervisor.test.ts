@@ -92,6 +92,8 @@ let failing: Set<string>;
 let socket: (() => void)[] | undefined;
 /** A congested kernel (a flood of traps): every ping fails at its deadline, and probes wait in kernelQueue until it catches up. */
 let kernelSlow: boolean;
+/** Only the kernel's null calls are slow (a flood the fair admission keeps away from the pings). */
+let probesSlow: boolean;
 let kernelQueue: (() => void)[];
 let probes: number;
 let seq = 0;
@@ -126,6 +128,7 @@ beforeEach(async () => {
   failing = new Set();
   socket = undefined;
   kernelSlow = false;
+  probesSlow = false;
   kernelQueue = [];
   probes = 0;
   const ping = (label: string, timeoutMs: number) => {
@@ -140,7 +143,7 @@ beforeEach(async () => {
   };
   const probe = () => {
     probes++;
-    return kernelSlow ? new Promise<void>((resolve) => kernelQueue.push(resolve)) : Promise.resolve();
+    return kernelSlow || probesSlow ? new Promise<void>((resolve) => kernelQueue.push(resolve)) : Promise.resolve();
   };
   sup = new Supervisor({ backend, clock, log, services: [service("ata"), service("tty")], ping, probe });
   await sup.startAll();
@@ -264,6 +267,31 @@ describe("rs supervisor", () => {
     serves("ata");
     expect(row("ata").detect_ms).toBeLessThanOrEqual(2250);
     expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
+  });
+
+  it("rs - a real hang during a long flood (the kernel slow throughout) is found: its neighbours answering through the same kernel make the silence its own", async () => {
+    await advance(2000, 250);
+    probesSlow = true; // the kernel's null calls wait in it for the whole flood
+    hung.add("ata"); // tty goes on answering its pings through the same kernel
+    await advance(3000, 250);
+    expect(backend.signals).toEqual(["ata:SIGKILL"]);
+    expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
+    probesSlow = false;
+    for (const answer of kernelQueue.splice(0)) answer();
+  });
+
+  it("rs - a slow kernel excuses a silence for ten periods at most: a service silent longer is hung, however slow the kernel", async () => {
+    await advance(2000, 250);
+    kernelSlow = true;
+    failing.add("ata");
+    failing.add("tty"); // everyone silent: the path itself is slow
+    await advance(8000, 250);
+    expect(backend.signals).toEqual([]);
+    await advance(4000, 250);
+    expect(backend.signals.sort()).toEqual(["ata:SIGKILL", "tty:SIGKILL"]);
+    kernelSlow = false;
+    for (const answer of kernelQueue.splice(0)) answer();
+    failing.clear();
   });
 
   it("rs - several services hung at once while the kernel answers its probe promptly are each killed within two periods of their last answer", async () => {

@@ -1,7 +1,7 @@
 // The kernel's admission of traps: one caller's flood is queued (and past its bound
 // dropped) before any work, and every other caller's trap starts within a turn or two.
 import { describe, expect, it } from "vitest";
-import { PER_CALLER_QUEUE, TrapQueue, TURN_BUDGET } from "../../kernel-core/src/ipc/trap-queue.ts";
+import { PER_CALLER_QUEUE, PER_CALLER_QUEUE_BYTES, TrapQueue, TURN_BUDGET } from "../../kernel-core/src/ipc/trap-queue.ts";
 
 /** A queue whose turns run when the test says. */
 function queue() {
@@ -37,5 +37,16 @@ describe("trap admission", () => {
     while (t.turns.length > 0) t.turn();
     expect(t.started.slice(1)).toEqual(Array.from({ length: TURN_BUDGET + 10 }, (_, i) => `vfs:${i}`));
     expect(t.dropped).toEqual([]);
+  });
+
+  it("trap queue - a caller's waiting bodies are bounded too: past PER_CALLER_QUEUE_BYTES the next is dropped, whatever the count", () => {
+    const turns: (() => void)[] = [];
+    const dropped: string[] = [];
+    const q = new TrapQueue<number>({ start: () => undefined, dropped: (label) => void dropped.push(label), later: (fn) => void turns.push(fn), size: (n) => n });
+    for (let i = 0; i < TURN_BUDGET; i++) q.push("spin", 0); // the turn's budget, spent
+    const mb = 1 << 20;
+    for (let i = 0; i < 10; i++) q.push("spin", mb);
+    expect(q.length).toBe(PER_CALLER_QUEUE_BYTES / mb);
+    expect(dropped.length).toBe(10 - PER_CALLER_QUEUE_BYTES / mb);
   });
 });

@@ -29,6 +29,8 @@ export interface KernelState {
   /** Signals to verified processes (the scheduler's stops, SYS_KILL). */
   readonly control: ProcessControl;
   endpointRows(): EndpointInfo[];
+  /** Whether an incarnation still listens on its endpoint (a null message); one that does not is marked dead. */
+  stillThere(ep: EndpointEntry, timeoutMs: number): Promise<boolean>;
   /** A refusal of what the privilege table does not grant: counted, logged, published. */
   deny(d: Denial & { call: string; fields?: Record<string, unknown>; message: string }): void;
 }

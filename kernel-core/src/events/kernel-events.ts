@@ -3,7 +3,7 @@
 // caller can cause denials at will, so those are budgeted per caller and kind, and the
 // next one published says how many were left out. Until the kernel is connected the
 // events wait in a bounded buffer, so the kernel's own start is not lost.
-import { EventKind, EventSubjects, MAX_EVENT_BYTES, type DeathCause, type DenialKind, type KernelEvent, type ProcessInfo } from "#abi";
+import { baseLabel, EventKind, EventSubjects, MAX_EVENT_BYTES, type DeathCause, type DenialKind, type KernelEvent, type ProcessInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { clip, KeyedBudget } from "#base/log.ts";
 import type { EndpointEntry } from "../ipc/endpoint-table.ts";
@@ -66,7 +66,8 @@ export class KernelEvents {
 
   /** A refused call or message. Budgeted per caller and kind: a flood publishes a few. */
   denial(d: Denial): void {
-    const before = this.denials.admit(`${d.label}:${d.denied}`);
+    // Budgeted by label: fresh instance ids (mkctl.<id>) buy no fresh budget.
+    const before = this.denials.admit(`${baseLabel(d.label)}:${d.denied}`);
     if (before === undefined) {
       this.withheld++;
       return;

@@ -40,7 +40,12 @@ export interface GenerationStore {
   load(): Map<string, number>;
   save(marks: ReadonlyMap<string, number>): void;
   keep(label: string): boolean;
+  /** The marks outlive kernel-core (a file): then they bound what a resume may claim. */
+  readonly persistent?: boolean;
 }
+
+/** The most a generation may be: `label#g` spells g in at most nine digits. */
+export const MAX_GENERATION = 999_999_999;
 
 /** A lifecycle change: started, resumed, ready, or dead with its cause. */
 export type ChangeListener = (kind: Exclude<EventKind, "denied" | "sched">, entry: EndpointEntry, cause?: DeathCause, detail?: string) => void;
@@ -101,6 +106,7 @@ export class EndpointTable {
   incarnate(label: string, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): { entry: EndpointEntry; previous: number } {
     const prev = this.current.get(label);
     const previous = this.highWater(label);
+    if (previous >= MAX_GENERATION) throw new MkError("EAGAIN", `${label} has used every generation up to ${MAX_GENERATION}`);
     if (prev && prev.state !== "dead") this.markDead(prev, DeathCause.SUPERSEDED, `by ${label}#${previous + 1} (pid ${p.pid})`);
     const entry = this.add(label, previous + 1, p);
     this.raise(label, entry.generation);
@@ -118,8 +124,15 @@ export class EndpointTable {
     if (cur && (cur.state !== "dead" || cur.generation > generation)) {
       throw new MkError("EDEADSRCDST", `${label}#${generation} cannot register again: ${cur.key} is ${cur.state === "dead" ? "newer" : "live"}`);
     }
-    if (!cur && generation < (this.marks.get(label) ?? 0)) {
-      throw new MkError("EDEADSRCDST", `${label}#${generation} cannot register again: ${label}#${this.marks.get(label)} came after it`);
+    const mark = this.marks.get(label);
+    if (!cur && generation < (mark ?? 0)) {
+      throw new MkError("EDEADSRCDST", `${label}#${generation} cannot register again: ${label}#${mark} came after it`);
+    }
+    // A claim is checked against what was issued: with marks that outlive the kernel, no
+    // generation above the label's mark was ever given (a hostile resume of 999999999 would
+    // otherwise spend the label's numbers); without them, it is bounded at least.
+    if (generation > MAX_GENERATION || (this.store?.persistent && this.store.keep(label) && generation > (mark ?? 0))) {
+      throw new MkError("EDEADSRCDST", `${label}#${generation} was never an incarnation (the highest issued is ${mark ?? "none"})`);
     }
     const entry = this.add(label, generation, p);
     this.raise(label, generation);

@@ -8,15 +8,14 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LABEL_RE } from "#abi";
 import type { Logger } from "#base/log.ts";
-import type { GenerationStore } from "./endpoint-table.ts";
+import { MAX_GENERATION, type GenerationStore } from "./endpoint-table.ts";
 
-/** The most generation a mark may hold (what an endpoint's `#g` may spell: nine digits). */
-const MAX_GENERATION = 999_999_999;
 
 export function generationFile(dir: string, keep: (label: string) => boolean, log: Logger): GenerationStore {
   const file = join(dir, "generations.json");
   return {
     keep,
+    persistent: true,
     load() {
       const marks = new Map<string, number>();
       let text: string;

@@ -105,8 +105,10 @@ export class Ipc {
     const bytes = t.data.length;
     // A new incarnation may always register: its SYS_HELLO ends what the old one held.
     const counted = !(t.dst === KERNEL && t.type === SysCall.SYS_HELLO);
+    // Bounded per label: the runs of a tool (mkctl.<id>) share their label's bounds.
+    const owner = baseLabel(t.caller);
     try {
-      if (counted) this.pending.admit(t.caller, bytes);
+      if (counted) this.pending.admit(owner, bytes);
     } catch (e) {
       this.k.metrics.message(t.type, (e as MkError).code);
       return errorOut(e as MkError);
@@ -122,7 +124,7 @@ export class Ipc {
       this.k.metrics.message(t.type, e.code);
       return errorOut(e);
     } finally {
-      if (counted) this.pending.release(t.caller, bytes);
+      if (counted) this.pending.release(owner, bytes);
     }
   }
 
@@ -259,6 +261,26 @@ export class Ipc {
     } catch (e) {
       if (e instanceof MkError) return false;
       throw e;
+    }
+  }
+
+  /**
+   * Whether a user-placement incarnation still listens on its endpoint (a null message from
+   * the kernel): one that does not is marked dead (no-subscriber) and false returned. Its
+   * death may have gone unseen (its disconnect came while the kernel's own connection was
+   * away); an answer or a timeout counts as there.
+   */
+  async stillThere(ep: EndpointEntry, timeoutMs: number): Promise<boolean> {
+    const dead = (e: EndpointEntry) => e.state === "dead";
+    if (dead(ep)) return false;
+    if (ep.placement === "kernel" || !this.link) return true;
+    const t: TrapIn = { caller: KERNEL, origin: "kernel", kind: Kind.SENDREC, dst: ep.key, type: Common.COMMON_PING, args: {}, data: EMPTY, reqId: "", timeoutMs };
+    try {
+      await this.handOver(ep, KERNEL, t);
+      return true;
+    } catch (e) {
+      if (!(e instanceof MkError)) throw e;
+      return !dead(ep);
     }
   }
 

@@ -5,11 +5,11 @@
 import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
   addHop, boundedField, DeathCause, DenialKind, checkBody, decodeHops, decodeKind, decodeRawArgs, decodeReqId, decodeStatus, decodeTrace, decodeType,
-  CALLER_RE, encodeArgs, errnoName, H, headerSafe, KERNEL, MAX_ARGS, MkError, replyHops, Subjects, typeName,
+  baseLabel, CALLER_RE, encodeArgs, errnoName, H, headerSafe, KERNEL, MAX_ARGS, MkError, replyHops, Subjects, typeName,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import type { KernelState } from "../calls/context.ts";
-import { clip, type Logger } from "#base/log.ts";
+import { clip, KeyedBudget, type Logger } from "#base/log.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { isLocalError, toMkError } from "#base/errors.ts";
 import { RequestMux } from "#base/request-mux.ts";
@@ -24,6 +24,8 @@ const TRAP_PREFIX = "mk.trap.";
 const MAX_TIMEOUT_MS = 600_000;
 const GENERATION_SUFFIX = /^#[1-9][0-9]{0,8}$/;
 const EMPTY = new Uint8Array(0);
+/** EAGAIN answers to dropped traps per label and second; past it a dropped trap is not answered (its caller times out). */
+const DROP_ANSWERS = 256;
 /** After the kernel's NATS connection comes back, how long a missing subscriber is not yet taken for a death. */
 const RESUBSCRIBE_GRACE_MS = 5000;
 
@@ -50,6 +52,8 @@ export class NatsLink implements Link {
   private reconnectedAt = -Infinity;
   /** Traps wait here, per caller, before any work: a flood delays only its sender. */
   private readonly traps: TrapQueue<Msg>;
+  /** EAGAIN answers to dropped traps, per label: at most DROP_ANSWERS a second. */
+  private readonly dropAnswers: KeyedBudget;
   private readonly eagain = new MkError("EAGAIN", `the caller has ${PER_CALLER_QUEUE} traps waiting in the kernel already: this one was dropped before any work`);
 
   constructor(o: NatsLinkOptions) {
@@ -57,13 +61,17 @@ export class NatsLink implements Link {
     this.debug = o.log.isLevelEnabled("debug");
     this.wire = new Wire(o.nc, o.log, o.clock);
     this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(KERNEL), o.clock);
+    this.dropAnswers = new KeyedBudget(o.clock, { burst: DROP_ANSWERS, windowMs: 1000 });
     const handle = this.wire.guard("trap", (m) => this.onTrap(m));
     this.traps = new TrapQueue<Msg>({
       start: (_label, m) => handle(null, m),
+      size: (m) => m.data.length,
       dropped: (label, m) => {
         o.metrics.trapsDropped.labels(label).inc();
-        // Answered only where the caller's own inbox asked for it (never into another's).
-        if (m.reply?.startsWith(`${Subjects.inboxPrefix(label)}.`)) this.reply(m.reply, errorOut(this.eagain));
+        // Answered only where the caller's own inbox asked for it (never into another's),
+        // and only so many a second: a flood that asks for answers must not make the kernel write one for each.
+        const caller = m.subject.slice(TRAP_PREFIX.length);
+        if (m.reply?.startsWith(`${Subjects.inboxPrefix(caller)}.`) && this.dropAnswers.admit(label) !== undefined) this.reply(m.reply, errorOut(this.eagain));
       },
     });
   }
@@ -75,7 +83,8 @@ export class NatsLink implements Link {
       callback: (err, m) => {
         if (err) return;
         const label = m.subject.slice(TRAP_PREFIX.length);
-        if (CALLER_RE.test(label)) this.traps.push(label, m);
+        // Queued by the caller's label: an instance (mkctl.<id>) shares its label's queue.
+        if (CALLER_RE.test(label)) this.traps.push(baseLabel(label), m);
       },
     }));
     this.subs.push(

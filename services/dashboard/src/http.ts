@@ -210,15 +210,42 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   // The console: binary frames both ways; input only with the token, bounded per second.
   let consoles = 0;
   const consolesBy = new PerAddress();
+  /**
+   * Read-only consoles, oldest first, with the bookkeeping to give their places back: a
+   * console with the token takes the place of the oldest read-only one at a bound (anyone
+   * on loopback can open read-only consoles; they must not lock the operator out).
+   */
+  const readOnly = new Map<{ terminate(): void }, { addr: string; release: () => void }>();
+  const evictReadOnly = (addr?: string): boolean => {
+    for (const [sock, r] of readOnly) {
+      if (addr !== undefined && r.addr !== addr) continue;
+      r.release();
+      sock.terminate();
+      return true;
+    }
+    return false;
+  };
   app.get("/api/console", { websocket: true }, (socket, req) => {
     const q = req.query as { token?: unknown };
     const control = tokenOk(typeof q.token === "string" ? q.token : undefined);
     const addr = req.ip;
-    if (consoles >= MAX_CONSOLES || !consolesBy.take(addr, MAX_CONSOLES_PER_ADDRESS)) {
+    if (control && consoles >= MAX_CONSOLES) evictReadOnly();
+    let placed = consoles < MAX_CONSOLES && consolesBy.take(addr, MAX_CONSOLES_PER_ADDRESS);
+    if (!placed && control && consoles < MAX_CONSOLES && evictReadOnly(addr)) placed = consolesBy.take(addr, MAX_CONSOLES_PER_ADDRESS);
+    if (!placed) {
       socket.close(1013, "too many consoles open");
       return;
     }
     consoles++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      readOnly.delete(socket);
+      consoles--;
+      consolesBy.give(addr);
+    };
+    if (!control) readOnly.set(socket, { addr, release });
     const off = o.console.listen((bytes) => {
       if (socket.bufferedAmount > STREAM_BACKLOG) socket.terminate();
       else socket.send(bytes);
@@ -251,8 +278,7 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
       o.console.write(bytes);
     });
     socket.on("close", () => {
-      consoles--;
-      consolesBy.give(addr);
+      release();
       off();
     });
     socket.on("error", () => socket.terminate());

@@ -50,16 +50,17 @@ export class DeviceGuard {
 
   /**
    * Every sector of lba..lba+count-1 lies in areas the caller may read (r) or write (w).
-   * Past the disk's end (as the table sizes it) no area reaches: the drive itself answers
-   * (IDNF, EIO), as it would for anyone.
+   * Areas lie on the disk, so a range that reaches past its end (as the table sizes it) is
+   * no one's: refused whole, as a device address that wraps (LBA28's 2^28 + X is X) must be.
    */
   async sectors(source: string, need: Need, lba: number, count: number): Promise<void> {
     const label = labelOf(source);
     const access = await this.grants();
     const mine = access.block.filter((g) => g.label === label);
     const last = lba + Math.max(count, 1) - 1;
-    // Areas never overlap: a range is covered when each of its sectors on the disk falls in a granted area.
-    for (let at = lba; at <= Math.min(last, access.sectors - 1); ) {
+    if (last >= access.sectors) this.refuse(label, `${need === "r" ? "read" : "write"} sectors ${lba}-${last}`, `the disk ends at sector ${access.sectors - 1}`);
+    // Areas never overlap: a range is covered when each of its sectors falls in a granted area.
+    for (let at = lba; at <= last; ) {
       const g = mine.find((x) => x.access.includes(need) && x.first <= at && at <= x.last);
       if (!g) {
         const held = mine.length ? `its block privilege: ${mine.map((x) => `${x.area} ${x.first}-${x.last} ${x.access}`).join(", ")}` : "no block privilege on it";

@@ -30,6 +30,12 @@ export interface HeartbeatOptions {
 
 /** Consecutive unanswered pings that make a hang (with two periods without an answer). */
 const MISSES_FOR_HANG = 2;
+/**
+ * A slow kernel excuses a service's silence for at most this many of its periods: a flood
+ * that lasts must not hide a real hang for as long as it lasts (a hung ata was found only
+ * 42 s later, when a 40 s flood ended).
+ */
+const MAX_EXCUSED_PERIODS = 10;
 /** Excuses are logged at most once per this many ms (the rest summed in the next line). */
 const EXCUSE_LOG_MS = 10_000;
 /** How long a probe may take before rs stops waiting for it (the transport adds its own second). */
@@ -242,9 +248,19 @@ export class Heartbeats {
     const responsive = this.gauge ? await this.gauge.responsive(p.sentAt) : true;
     if (!this.live(w) || w.lastAnswer >= p.sentAt) return; // it answered a later ping meanwhile
     if (p.epoch !== this.epoch) return this.excuse(w, "rs stalled");
-    if (!responsive) return this.excuse(w, "kernel slow");
+    // The kernel being slow excuses the silence only while the others are silent too (the
+    // path is what is slow), and for so long: its neighbours answering through the same
+    // kernel, or a silence of MAX_EXCUSED_PERIODS, is the service's own.
+    const excusable = !responsive && !this.neighboursAnswered(w, p.sentAt) && this.o.clock.now() - w.lastAnswer < MAX_EXCUSED_PERIODS * w.hb;
+    if (excusable) return this.excuse(w, "kernel slow");
     w.misses++;
     this.checkHang(w);
+  }
+
+  /** At least half of the other services watched answered a ping since `since`. */
+  private neighboursAnswered(w: Watch, since: number): boolean {
+    const others = [...this.watches.values()].filter((x) => x !== w);
+    return others.length > 0 && others.filter((x) => x.lastAnswer >= since).length * 2 >= others.length;
   }
 
   private checkHang(w: Watch): void {

@@ -81,7 +81,7 @@ export class FileWorkload {
       return;
     }
     this.stats.bytes_wrong += Math.max(got.length, want.length);
-    this.fail(what, `read ${got.length} bytes (sha256 ${digest(got)}), the model holds ${want.length} (sha256 ${digest(want)})`);
+    this.fail(what, `read ${got.length} bytes (sha256 ${digest(got)}), the model holds ${want.length} (sha256 ${digest(want)}) (at ${new Date().toISOString()})`);
   }
 
   /** One operation, counted; a failure is recorded and the model left as the operation found it. */

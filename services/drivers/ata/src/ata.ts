@@ -61,6 +61,18 @@ export class AtaDisk implements BlockDevice {
     return this.geo;
   }
 
+  /**
+   * A transfer wholly on the disk: LBA28 addresses 2^28 sectors, and the task file takes
+   * the address modulo that, so sector 2^28 + X would be sector X. A range past the drive's
+   * end is refused here (EIO, as MINIX's drivers do), before the drive is programmed.
+   */
+  private async checkRange(lba: number, count: number, what: string): Promise<void> {
+    const sectors = (await this.geometry(0)).sectors;
+    if (lba + count > Math.min(sectors, 2 ** 28)) {
+      throw new MkError("EIO", `ata: ${what} of sectors ${lba}-${lba + Math.max(count, 1) - 1} is past the disk's end (${sectors} sectors)`);
+    }
+  }
+
   private checkMinor(minor: number): void {
     if (minor !== 0) throw new MkError("ENXIO", `ata: no minor ${minor} (only 0, the whole disk)`);
   }
@@ -145,7 +157,7 @@ export class AtaDisk implements BlockDevice {
 
   async read(minor: number, lba: number, count: number): Promise<Uint8Array> {
     this.checkMinor(minor);
-    // A range past the end is sent as is: the drive answers ERR+IDNF, the error is the hardware's.
+    await this.checkRange(lba, count, "read");
     const out = new Uint8Array(count * SECTOR_SIZE);
     for (let done = 0; done < count; ) {
       const n = Math.min(MAX_PER_COMMAND, count - done);
@@ -161,6 +173,7 @@ export class AtaDisk implements BlockDevice {
 
   async write(minor: number, lba: number, data: Uint8Array): Promise<void> {
     this.checkMinor(minor);
+    await this.checkRange(lba, data.length / SECTOR_SIZE, "write");
     const count = data.length / SECTOR_SIZE;
     for (let done = 0; done < count; ) {
       const n = Math.min(MAX_PER_COMMAND, count - done);

@@ -13,7 +13,7 @@
 // Inode numbers follow from names (a hash of the label), so a handle held across a
 // restart of procfs still names the same file.
 import { crc32 } from "node:zlib";
-import { Fs, MkError, S, type EndpointInfo, type FileStat, type KernelEvent, type ProcessInfo, type Reply } from "#abi";
+import { baseLabel, Fs, MkError, S, type EndpointInfo, type FileStat, type KernelEvent, type ProcessInfo, type Reply } from "#abi";
 import { followEvents, sysGetEndpoints, sysGetProcesses, type Server, type Sys } from "#libsys";
 
 const ROOT = 1;
@@ -73,6 +73,14 @@ export class Procfs {
 
   private onEvent(ev: KernelEvent): void {
     if (ev.kind === "denied" || ev.kind === "sched") return;
+    // A run of a tool (mkctl.<id>) that ended leaves no directory: each run has its own name.
+    if (ev.kind === "dead" && baseLabel(ev.label) !== ev.label) {
+      this.rows.delete(ev.label);
+      const ino = this.inoOf.get(ev.label);
+      this.inoOf.delete(ev.label);
+      if (ino !== undefined) this.labelOf.delete(ino);
+      return;
+    }
     const row = this.rows.get(ev.label);
     const state = ev.kind === "dead" ? "dead" : ev.kind === "ready" ? "ready" : "starting";
     const info: EndpointInfo = {

@@ -31,6 +31,8 @@ export const MAX_OPENS_REMEMBERED = 64;
 interface RememberedOpen {
   digest: string;
   result: Promise<{ fd: number; ino: number }>;
+  /** The descriptor it made, once made: forgotten when that descriptor is closed (its number may name another file then). */
+  fd?: number;
 }
 
 /** Processes remembered as dead (their late opens refused), the most recent ones. */
@@ -65,9 +67,12 @@ export class Descriptors {
     const entry: RememberedOpen = { digest, result };
     mine.set(rid, entry);
     if (mine.size > MAX_OPENS_REMEMBERED) mine.delete(mine.keys().next().value!);
-    result.catch(() => {
-      if (this.opens.get(process)?.get(rid) === entry) this.opens.get(process)!.delete(rid);
-    });
+    result.then(
+      (r) => void (entry.fd = r.fd),
+      () => {
+        if (this.opens.get(process)?.get(rid) === entry) this.opens.get(process)!.delete(rid);
+      },
+    );
     return result;
   }
 
@@ -119,6 +124,9 @@ export class Descriptors {
 
   remove(process: string, fd: number): OpenFile {
     const f = this.get(process, fd);
+    // An open remembered by its id no longer answers with this number: it may soon name another file.
+    const mine = this.opens.get(process);
+    for (const [rid, e] of mine ?? []) if (e.fd === fd) mine!.delete(rid);
     const table = this.tables.get(process)!;
     table.delete(fd);
     if (table.size === 0) this.tables.delete(process);
