@@ -30,6 +30,8 @@ export interface FaultAction {
   ms?: number;
   /** slow/corrupt: how many replies; bad-sector: how many sectors. */
   n?: number;
+  /** The least its target serves (ms, from when the runner sees it ready) before this action faults it again. */
+  servingMs?: number;
 }
 
 export interface Pause {
@@ -120,7 +122,7 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
   };
   const action = (v: unknown, path: string): FaultAction => {
     const a = c.obj(v, path);
-    c.only(a, path, ["type", "name", "fault", "targets", "count", "duration_ms", "interval_ms", "ms", "n"]);
+    c.only(a, path, ["type", "name", "fault", "targets", "count", "duration_ms", "interval_ms", "ms", "n", "serving_ms"]);
     if (a.count !== undefined && a.duration_ms !== undefined) c.fail(`${path}.duration_ms`, "give count or duration_ms, not both");
     if (a.type !== "action") c.fail(`${path}.type`, `expected "action"`);
     const fault = c.str(a.fault, `${path}.fault`);
@@ -134,6 +136,7 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
       intervalMs: c.int(a.interval_ms, `${path}.interval_ms`, 0, 600_000, 0),
       ...(a.ms !== undefined ? { ms: c.int(a.ms, `${path}.ms`, 1, 60_000) } : {}),
       ...(a.n !== undefined ? { n: c.int(a.n, `${path}.n`, 1, 100_000) } : {}),
+      ...(a.serving_ms !== undefined ? { servingMs: c.int(a.serving_ms, `${path}.serving_ms`, 0, 600_000) } : {}),
     };
   };
   const hyp = c.obj(top["steady-state-hypothesis"], "steady-state-hypothesis");

@@ -188,9 +188,6 @@ export function experimentSystemYaml(exp: Experiment): string {
   return yaml;
 }
 
-/** The least a fault's target serves before it is faulted again (and at least one heartbeat period). */
-const MIN_SERVING_MS = 250;
-
 /** The demo workload's label (services/workload), paused while an experiment runs on a running system. */
 const DEMO_WORKLOAD = "workload";
 
@@ -328,16 +325,14 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     /** When the runner first saw each target's current incarnation serving. */
     const servingSeen = new Map<string, { generation: number; at: number }>();
     /**
-     * Until label serves with a generation newer than its last fatal fault's, and has served
-     * for at least one heartbeat period (MIN_SERVING_MS at the least): a fault on an
-     * incarnation that has not served proves nothing, and a storm that hangs each server the
-     * moment it is back (the soak's hangs, 300 ms apart over three targets) leaves no window
-     * in which any operation could finish.
+     * Until label serves with a generation newer than its last fatal fault's, and, with an
+     * action's serving_ms, has served that long: a storm that hangs each server the moment
+     * it is back (the soak's hangs, 300 ms apart over three targets) leaves no window in
+     * which any operation could finish.
      */
-    const untilServing = async (label: string, ms = 30_000) => {
+    const untilServing = async (label: string, minServing = 0, ms = 30_000) => {
       if (placementOf(label) === "kernel") return;
       const after = faulted.get(label) ?? 0;
-      const minServing = Math.max(MIN_SERVING_MS, heartbeatOf(label));
       await waitUntil(async () => {
         if (!kernelAlive()) throw new StopWaiting(new LocalError("MK_ERR_KERNEL_UNREACHABLE", "kernel-core is down"));
         const row = (await services().catch(() => [])).find((s) => s.label === label);
@@ -372,7 +367,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       const at = new Date().toISOString();
       const inKernel = placementOf(target) === "kernel";
       // Each fault hits a serving incarnation, and a fatal one a new one (never the same process twice).
-      if (!HARDWARE_FAULTS.includes(a.fault) && a.fault !== "clear" && a.fault !== "restart") await untilServing(target);
+      if (!HARDWARE_FAULTS.includes(a.fault) && a.fault !== "clear" && a.fault !== "restart") await untilServing(target, a.servingMs ?? 0);
       const gen = (await services().catch(() => [])).find((s) => s.label === target)?.generation;
       if (FATAL.includes(a.fault) && gen) faulted.set(target, gen);
       let note: string | undefined;
@@ -470,7 +465,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     if (!r.system_down) {
       // Healing: every service serving again.
       for (const label of new Set(exp.method.flatMap((s) => (s.type === "action" && s.fault !== "restart" ? s.targets : [])))) {
-        await untilServing(label, 60_000).catch((e: Error) => void (r.errors.length < 20 && r.errors.push(e.message)));
+        await untilServing(label, 0, 60_000).catch((e: Error) => void (r.errors.length < 20 && r.errors.push(e.message)));
       }
     }
     // With the kernel gone nothing answers: the workloads' requests fail at their deadline.
