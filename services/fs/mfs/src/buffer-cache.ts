@@ -1,14 +1,24 @@
 // A bounded LRU cache of file-system blocks over a BlockDevice (MINIX's buf.c). Write
 // policy: write-back. A changed block is only marked dirty; it reaches the device when it
-// is evicted or at sync(), which writes every dirty block in ascending block order and then
-// flushes the device, so a sync is the one point where the disk is known to be consistent.
-// Callers run one operation at a time (the server serializes requests), so no locking.
+// is evicted or at sync(), which then flushes the device, so a sync is the one point where
+// the disk is known to be consistent. Callers run one operation at a time (the server
+// serializes requests), so no locking.
+//
+// Write order, for a server killed in the middle of writing: a block allocated since it
+// last reached the device (zeroed(): a fresh data zone or indirect block) is written before
+// any other dirty block. A pointer to a fresh block lives in an older block (an inode, an
+// older indirect block, a directory), so the disk never holds a pointer to a block whose
+// old contents are still there: stale zone numbers in an indirect block would cross-link
+// files, stale bytes would show another file's data. Evicting an older dirty block first
+// writes every fresh one; a fresh block may go alone, as nothing on disk points to it yet.
 import { MkError } from "#abi";
 import { SECTOR_SIZE, type BlockDevice } from "./block-device.ts";
 
 interface Entry {
   data: Uint8Array;
   dirty: boolean;
+  /** Allocated since it last reached the device (dirty too). */
+  fresh: boolean;
 }
 
 export class BufferCache {
@@ -61,7 +71,7 @@ export class BufferCache {
     }
     this.#misses++;
     const data = await this.dev.read(block * this.sectorsPerBlock, this.sectorsPerBlock);
-    await this.insert(block, { data, dirty: false });
+    await this.insert(block, { data, dirty: false, fresh: false });
     return data;
   }
 
@@ -76,13 +86,20 @@ export class BufferCache {
       this.entries.set(block, e);
       return;
     }
-    await this.insert(block, { data, dirty: true });
+    await this.insert(block, { data, dirty: true, fresh: false });
   }
 
-  /** A block about to be overwritten entirely: no read from the device. */
+  /** A freshly allocated block, all zeros: no read from the device, and written before any older block. */
   async zeroed(block: number): Promise<Uint8Array> {
     const data = new Uint8Array(this.blockSize);
-    await this.put(block, data);
+    const e = this.entries.get(block);
+    if (e === undefined) {
+      await this.insert(block, { data, dirty: true, fresh: true });
+      return data;
+    }
+    this.entries.delete(block);
+    Object.assign(e, { data, dirty: true, fresh: true });
+    this.entries.set(block, e);
     return data;
   }
 
@@ -97,12 +114,13 @@ export class BufferCache {
     for (let i = 0; i < n; i++) {
       if (this.entries.has(start + i)) continue;
       this.#misses++;
-      await this.insert(start + i, { data: data.slice(i * this.blockSize, (i + 1) * this.blockSize), dirty: false });
+      await this.insert(start + i, { data: data.slice(i * this.blockSize, (i + 1) * this.blockSize), dirty: false, fresh: false });
     }
   }
 
-  /** Dirty blocks to the device, then a flush; nothing to flush when nothing was written since the last. */
+  /** Dirty blocks to the device (fresh ones first), then a flush; nothing to flush when nothing was written since the last. */
   async sync(): Promise<void> {
+    await this.writeFresh();
     const dirty = [...this.entries.entries()].filter(([, e]) => e.dirty).sort((a, b) => a[0] - b[0]);
     for (const [block, e] of dirty) await this.writeOut(block, e);
     if (!this.unflushed) return;
@@ -123,14 +141,23 @@ export class BufferCache {
     while (this.entries.size > this.capacity) {
       const [oldest, victim] = this.entries.entries().next().value as [number, Entry];
       this.entries.delete(oldest);
-      if (victim.dirty) await this.writeOut(oldest, victim);
+      if (!victim.dirty) continue;
+      if (!victim.fresh) await this.writeFresh();
+      await this.writeOut(oldest, victim);
     }
+  }
+
+  /** Every fresh block, in ascending order: before an older block, which may point to them, is written. */
+  private async writeFresh(): Promise<void> {
+    const fresh = [...this.entries.entries()].filter(([, e]) => e.fresh).sort((a, b) => a[0] - b[0]);
+    for (const [block, e] of fresh) await this.writeOut(block, e);
   }
 
   private async writeOut(block: number, e: Entry): Promise<void> {
     await this.dev.write(block * this.sectorsPerBlock, e.data);
     this.unflushed = true;
     e.dirty = false;
+    e.fresh = false;
     this.#writes++;
   }
 }
