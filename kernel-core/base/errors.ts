@@ -8,6 +8,7 @@ import { isMkError, MkError, type ErrnoName } from "#abi";
 
 /** sysexits(3) statuses: what a process exits with when an error stops it. */
 export const ExitStatus = {
+  FAILURE: 1, // the system answered, with an errno: no such file, not empty, refused (as ls and rm exit)
   USAGE: 64, // EX_USAGE: the command line is wrong
   UNAVAILABLE: 69, // EX_UNAVAILABLE: something needed is missing, not running, taken, or did not answer in time
   SOFTWARE: 70, // EX_SOFTWARE: a bug in mkos, or an error no row expects to end a process
@@ -140,10 +141,10 @@ const table = {
     action: "name a part the message lists (`mkctl ps` shows the services)",
   },
   MK_ERR_NOT_STARTABLE: {
-    raisedBy: "mkctl (`start`)",
+    raisedBy: "mkctl (`start`, `kill`)",
     exit: ExitStatus.USAGE,
     meaning: "the service has no process of its own: it runs inside kernel-core (`placement: kernel`) or is a client (no `command`)",
-    action: "`mkctl start kernel` for an in-kernel service; a client is started by whoever uses it",
+    action: "`mkctl start kernel` (or `kill kernel`) for an in-kernel service; a client is started by whoever uses it",
   },
   MK_ERR_NO_SYSTEM: {
     raisedBy: "mkctl (`ps`, `down`, `kill`, `start`)",
@@ -238,12 +239,16 @@ export function toMkError(e: LocalError, message = e.message): MkError {
   return new MkError(LocalErrors[e.code].errno ?? "EIO", message, { cause: e });
 }
 
+/** The errnos that say a part is not there to answer (absent, dead, busy, silent), not that it said no. */
+const UNAVAILABLE_ERRNOS: ReadonlySet<string> = new Set(["ENOTREADY", "ETIMEDOUT", "EDEADSRCDST", "EBADSRCDST", "EAGAIN"]);
+
 /**
- * The status a process exits with when e stops it: a local error's row; an errno from the
- * system (it refused, or could not answer) EX_UNAVAILABLE; anything else is a bug.
+ * The status a process exits with when e stops it: a local error's row; an errno saying a
+ * part is absent or did not answer EX_UNAVAILABLE; any other errno (the system answered:
+ * ENOENT, EBUSY, ECALLDENIED...) 1, as ls and rm exit; anything else is a bug.
  */
 export function exitStatus(e: unknown): ExitStatus {
   if (isLocalError(e)) return LocalErrors[e.code].exit;
-  if (isMkError(e)) return ExitStatus.UNAVAILABLE;
+  if (isMkError(e)) return UNAVAILABLE_ERRNOS.has(e.errno) ? ExitStatus.UNAVAILABLE : ExitStatus.FAILURE;
   return ExitStatus.SOFTWARE;
 }

@@ -144,5 +144,9 @@ describe("boot", () => {
     const pids = Object.values(ts.sys.pids());
     expect(await run("down")).toMatch(/every process stopped/);
     for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+    // After a full down, ps says nothing runs (mkctl up), not that the kernel alone is away.
+    await expect(ts.sys.endpointsOrExplain()).rejects.toMatchObject({ code: "MK_ERR_NO_SYSTEM" });
+    const ps = spawnSync(process.execPath, ["services/mkctl/src/main.ts", "ps", "--run-dir", ts.sys.state.runDir], { cwd: join(import.meta.dirname, "../.."), encoding: "utf8" });
+    expect(ps.status).toBe(69);
   });
 });

@@ -142,6 +142,10 @@ describe("local errors", () => {
     expect(exitStatus(node)).toBe(70);
     expect(isLocalError(new MkError("ETIMEDOUT", "x"))).toBe(false);
     expect(exitStatus(new MkError("ETIMEDOUT", "x"))).toBe(69);
+    expect(exitStatus(new MkError("ENOTREADY", "x"))).toBe(69);
+    // The system answered: a file-system errno is a failure of the command, as for ls and rm.
+    expect(exitStatus(new MkError("ENOENT", "x"))).toBe(1);
+    expect(exitStatus(new MkError("EBUSY", "x"))).toBe(1);
   });
 
   it("mkctl - a failure is one `mkctl: ` line and a sysexits status per class", async () => {

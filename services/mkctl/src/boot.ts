@@ -294,6 +294,10 @@ export class ProcessSystem {
     if (Object.values(this.pids()).filter(pidAlive).length === 0) {
       throw new LocalError("MK_ERR_NO_SYSTEM", `nothing of the system in ${this.state.runDir} runs (mkctl up first)`);
     }
+    const svc = this.table.services.get(label);
+    if (svc?.placement === "kernel") {
+      throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} runs inside kernel-core (placement: kernel), not as its own process: kill kernel to crash it with the kernel`);
+    }
     if (label === RS_LABEL && this.keeperChildren.list().some((p) => p.name === label)) return this.keeperChildren.signal(label, signal);
     if (this.state.pids[label] === undefined && this.rsChildren.list().some((p) => p.name === label)) return this.rsChildren.signal(label, signal);
     return this.backend.signal(label, signal);
@@ -373,7 +377,9 @@ export class ProcessSystem {
     try {
       return await this.endpoints();
     } catch {
-      const down = Object.entries(this.alive()).filter(([, up]) => !up).map(([n]) => n);
+      const alive = Object.entries(this.alive());
+      if (alive.every(([, up]) => !up)) throw new LocalError("MK_ERR_NO_SYSTEM", `nothing of the system in ${this.state.runDir} runs (it was stopped, or never booted): mkctl up`);
+      const down = alive.filter(([, up]) => !up).map(([n]) => n);
       throw new LocalError("MK_ERR_KERNEL_UNREACHABLE", `kernel-core of the system in ${this.state.runDir} does not answer at ${this.state.kernelHttp}${down.length ? ` (not running: ${down.join(", ")})` : ""}: mkctl start kernel, or mkctl up`);
     }
   }

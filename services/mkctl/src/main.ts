@@ -23,6 +23,9 @@ import { portFromEnv } from "./ports.ts";
 import { FS_USAGE, fsckCommand, fsCommand, fsError, mkfsCommand, type FsFlags } from "./fs-commands.ts";
 import { niceCommand, SCHED_USAGE, topCommand } from "./sched-commands.ts";
 import { buildPageIfMissing, consoleCommand, dashboardUrl, DEMO_USAGE, workloadCommand } from "./demo-commands.ts";
+import { commandHelp } from "./help.ts";
+import { logsCommand } from "./logs-command.ts";
+import { systemClock } from "#base/clock.ts";
 
 /** The demo workload's rate with mkctl up --demo (compose runs the same). */
 const DEMO_RATE = 5;
@@ -41,6 +44,7 @@ const USAGE = `usage: mkctl up [--demo] [--foreground] [--system FILE] [--run-di
 ${FS_USAGE}
 ${SCHED_USAGE}
 ${DEMO_USAGE}
+       mkctl logs [PART...] [-f] [--tail N] [--run-dir DIR]   (each part's log; -f follows)
 PART is nats, kernel, hardware, rs or a service label (ata, tty, mfs, procfs, vfs, sched). rs (the reincarnation
 server) starts the services and restarts one that dies or hangs: kill ata is a crash it
 repairs. start stops a process of that part that still runs, then starts a new one: a
@@ -122,7 +126,8 @@ async function events(runDir: string | undefined, o: { json: boolean; count?: nu
         if (o.count !== undefined && ++seen >= o.count) done();
       }).then((f) => {
         follower = f;
-        console.error("following mk.ev.> (Ctrl-C to stop)");
+        const until = [o.forMs !== undefined ? `${o.forMs} ms` : "", o.count !== undefined ? `${o.count} events` : ""].filter(Boolean).join(" or ");
+        console.error(until ? `following mk.ev.> for ${until}` : "following mk.ev.> (Ctrl-C to stop)");
       }, reject);
     });
   } finally {
@@ -209,11 +214,22 @@ function args() {
         interval: { type: "string" },
         demo: { type: "boolean", default: false },
         quiet: { type: "string" },
+        follow: { type: "boolean", short: "f", default: false },
+        tail: { type: "string" },
       },
     });
   } catch (e) {
-    // node:util's ERR_PARSE_ARGS_*: an unknown option, or a value missing.
-    throw new LocalError("MK_ERR_USAGE", `${(e as Error).message}\n${USAGE}`, { cause: e });
+    // node:util's ERR_PARSE_ARGS_*: an unknown option, or a value missing. Its own text
+    // advises quoting with `--`, which mkctl never needs: say what was wrong instead.
+    const cmd = argv.find((a) => !a.startsWith("-"));
+    const more = cmd && commandHelp(cmd) ? `mkctl ${cmd} --help` : "mkctl --help";
+    const code = (e as { code?: string }).code;
+    const option = /'(-[^']*)'/.exec((e as Error).message)?.[1] ?? "";
+    const what =
+      code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? `unknown option ${option}`
+      : code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ? `option ${option.split(" ")[0] || option} needs a value`
+      : "the command line cannot be read";
+    throw new LocalError("MK_ERR_USAGE", `${what} (${more} lists the options)`, { cause: e });
   }
 }
 
@@ -221,8 +237,11 @@ async function main(): Promise<number> {
   const { values, positionals } = args();
   const [cmd, arg] = positionals;
   const runDir = values["run-dir"];
-  if (values.help) {
-    console.log(USAGE);
+  if (values.help || cmd === "help") {
+    const which = cmd === "help" ? arg : cmd;
+    const own = which === undefined ? undefined : commandHelp(which);
+    if (which !== undefined && own === undefined) throw new LocalError("MK_ERR_USAGE", `no command ${which} (mkctl --help lists them)`);
+    console.log(own ?? USAGE);
     return 0;
   }
   if (!cmd) throw new LocalError("MK_ERR_USAGE", `no command given\n${USAGE}`);
@@ -365,6 +384,15 @@ async function main(): Promise<number> {
         await client.stop();
       }
     }
+    case "logs": {
+      const dir = join(runDir ?? ProcessSystem.defaultRunDir(), "logs");
+      const stopped = new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      });
+      await logsCommand(dir, { parts: positionals.slice(1), follow: values.follow, tail: values.tail, write: (s) => process.stdout.write(s), clock: systemClock, stopped });
+      return 0;
+    }
     case "console":
     case "workload": {
       const client = await connectMkctl(runDir);
@@ -393,7 +421,8 @@ async function main(): Promise<number> {
 }
 
 // Every failure is one line (the usage text after it for a usage error) and a sysexits
-// status from the error registry: usage 64, unavailable 69, software 70, config 78.
+// status from the error registry: an errno the system answered 1, usage 64, unavailable 69,
+// software 70, config 78.
 main().then(
   (code) => process.exit(code),
   (e) => {
