@@ -12,16 +12,17 @@ import { connectClient, createLogger, loadCredential } from "#libsys";
 import { baseImages, detectCompose } from "../services/mkctl/src/compose.ts";
 import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import { CpuMeter } from "./cpu.ts";
-import { benchSystemYaml, measure, PATHS, table, type Row } from "./measure.ts";
+import { benchSystemYaml, measure, PATH_INFO, PATHS, table, type Row } from "./measure.ts";
 
 const USAGE = `usage: npm run bench:ipc [-- options]
   --json           one JSON object {"rows":[{path,p50_us,p99_us,ratio_p50,...}]} instead of the table
   --compose        every party in its own container (docker compose), not OS processes
   --rounds N       interleaved rounds (default 10, or BENCH_ROUNDS)
   --batch N        requests per path per round (default 200, or BENCH_BATCH)
-  --paths a,b      only these paths (nats-raw, the baseline, is always measured):
-                   ${PATHS.join(", ")}
-  --help           this text`;
+  --paths a,b      only these paths (nats-raw, the baseline, is always measured)
+  --help           this text
+the paths:
+${Object.entries(PATH_INFO).map(([p, what]) => `  ${p.padEnd(15)}  ${what}`).join("\n")}`;
 
 function parseCli() {
   try {

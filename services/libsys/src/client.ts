@@ -18,7 +18,9 @@ export function instanceId(): string {
 
 export async function connectClient(label: string, cred: Credential, o: { log?: Logger; clock?: Clock; instance?: boolean } = {}): Promise<RunningService> {
   const as = o.instance ? `${label}.${instanceId()}` : label;
-  const transport = await NatsTransport.connect(as, cred);
+  // The caller's logger for the transport too: a tool that quiets its client (a table on
+  // stdout) must not get the transport's warnings printed in the middle of it.
+  const transport = await NatsTransport.connect(as, cred, o.log);
   try {
     // Superseded after a kernel-core restart (another client of the label registered first):
     // its connection closes, its requests fail; the process hosting it goes on.

@@ -51,13 +51,14 @@ export class NatsTransport implements Transport {
   private readonly eventLimiter: LogLimiter;
 
   /** conn: the nonce the connection is named by (`<label>.<conn>`), "" when it is not. */
-  constructor(label: string, nc: NatsConnection, onPanic?: (err: unknown) => never, clock: Clock = systemClock, conn = "") {
+  /** log: where the transport's own warnings go (default: a logger of its own at MK_LOG_LEVEL). */
+  constructor(label: string, nc: NatsConnection, onPanic?: (err: unknown) => never, clock: Clock = systemClock, conn = "", log?: Logger) {
     this.label = label;
     this.conn = conn;
     this.nc = nc;
     this.clock = clock;
     this.trap = Subjects.trap(label);
-    this.fallbackLog = createLogger(label);
+    this.fallbackLog = log ?? createLogger(label);
     this.wire = new Wire(nc, this.fallbackLog, clock);
     this.eventLimiter = new LogLimiter(clock);
     this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(label), clock);
@@ -68,11 +69,11 @@ export class NatsTransport implements Transport {
     });
   }
 
-  static async connect(label: string, cred: Credential): Promise<NatsTransport> {
+  static async connect(label: string, cred: Credential, log?: Logger): Promise<NatsTransport> {
     const conn = nuid.next();
     const nc = await connectNats(`${label}.${conn}`, cred, Subjects.inboxPrefix(label));
-    watchConnection(nc, createLogger(label));
-    return new NatsTransport(label, nc, undefined, systemClock, conn);
+    watchConnection(nc, log ?? createLogger(label));
+    return new NatsTransport(label, nc, undefined, systemClock, conn, log);
   }
 
   connection(): string {
