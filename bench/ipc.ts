@@ -67,7 +67,7 @@ const log = createLogger("bench");
 log.level = "warn";
 
 function print(title: string, rows: Row[]): void {
-  process.stdout.write(values.json ? JSON.stringify({ rows }) + "\n" : table(title, rows) + "\n");
+  process.stdout.write(values.json ? `${JSON.stringify({ rows })}\n` : `${table(title, rows)}\n`);
 }
 
 /** Every party its own OS process on this host. */

@@ -59,7 +59,7 @@ const readsN = int("reads", values.reads, 100_000);
 const HOGS = ["hog1", "hog2", "hog3", "hog4"];
 const WEIGHTS = [1, 2, 4];
 const NICES = [0, -3, -6];
-const say = (s: string) => void (values.json ? process.stderr.write(s + "\n") : console.log(s));
+const say = (s: string) => void (values.json ? process.stderr.write(`${s}\n`) : console.log(s));
 
 interface Row { path: string; p50_us: number; p99_us: number; ratio: number }
 const log = createLogger("bench");

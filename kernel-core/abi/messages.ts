@@ -355,7 +355,7 @@ export type BdevReadRequest = ReqArgs<typeof Bdev.BDEV_READ>;
 export type GeometryReply = RepArgs<typeof Bdev.BDEV_GEOMETRY>;
 
 export function hasLayout(type: number): type is LayoutType {
-  return Object.prototype.hasOwnProperty.call(Layouts, type);
+  return  Object.hasOwn(Layouts, type);
 }
 
 /** IRQ policy bits (MINIX IRQ_REENABLE): re-enable the line after each notification. */
@@ -401,5 +401,5 @@ export type KernelCallType = keyof typeof KernelCalls;
 export type GrantableCall = { [T in KernelCallType]: (typeof KernelCalls)[T]["grant"] extends true ? (typeof KernelCalls)[T]["name"] : never }[KernelCallType];
 
 export function isKernelCall(type: number): type is KernelCallType {
-  return Object.prototype.hasOwnProperty.call(KernelCalls, type);
+  return  Object.hasOwn(KernelCalls, type);
 }

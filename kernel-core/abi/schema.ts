@@ -128,7 +128,7 @@ function check(field: Field, v: unknown, keys: Key[]): unknown {
 function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
-  if (typeof v === "string") return JSON.stringify(v.length > 20 ? v.slice(0, 20) + "..." : v);
+  if (typeof v === "string") return JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}...` : v);
   if (typeof v === "number") return String(v);
   return typeof v;
 }

@@ -442,7 +442,7 @@ function applyModel(m: Model, op: Op): string {
     if (cur !== null && dst === null) return "EISDIR";
     if (dst === null && children(m, q).length > 0) return "ENOTEMPTY";
   }
-  if (cur === null && join(op.dir2) !== join(op.dir) && (q + "/").startsWith(p + "/")) return "EINVAL";
+  if (cur === null && join(op.dir2) !== join(op.dir) && (`${q}/`).startsWith(`${p}/`)) return "EINVAL";
   m.delete(q);
   for (const k of [...m.keys()]) {
     if (k === p || k.startsWith(`${p}/`)) {

@@ -36,7 +36,6 @@ export class AtaDevice implements PortDevice {
   readonly sectors: number;
   private readonly fd: number;
   private readonly o: AtaOptions;
-  private features = 0;
   private count = 0;
   private lbaLo = 0;
   private lbaMid = 0;
@@ -115,7 +114,7 @@ export class AtaDevice implements PortDevice {
     const v = value & 0xff;
     switch (port) {
       case ATA.DATA: return this.writeData(width, value);
-      case ATA.FEATURES: this.features = v; return;
+      case ATA.FEATURES: return; // SET FEATURES' argument: nothing it selects is emulated
       case ATA.COUNT: this.count = v; return;
       case ATA.LBA_LO: this.lbaLo = v; return;
       case ATA.LBA_MID: this.lbaMid = v; return;

@@ -2,7 +2,7 @@
 // dashboard's rates, latencies and scheduler view come from it instead of scraping
 // /metrics in a loop. Built from counters the trap path keeps anyway; a sample is a few
 // kilobytes (edges are bounded by the privilege table's labels).
-import { type KernelStat } from "#abi";
+import type { KernelStat } from "#abi";
 import type { KernelState } from "../calls/context.ts";
 
 export function kernelStat(k: KernelState, startedMs: number): KernelStat {

@@ -44,7 +44,7 @@ export function generationFile(dir: string, keep: (label: string) => boolean, lo
       try {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         const tmp = `${file}.${process.pid}.tmp`;
-        writeFileSync(tmp, JSON.stringify(Object.fromEntries(marks)) + "\n", { mode: 0o600 });
+        writeFileSync(tmp, `${JSON.stringify(Object.fromEntries(marks))}\n`, { mode: 0o600 });
         renameSync(tmp, file);
       } catch (e) {
         log.warn({ file, err: (e as Error).message }, "the generation marks could not be kept");

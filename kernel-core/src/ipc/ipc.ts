@@ -181,7 +181,7 @@ export class Ipc {
       });
       throw new MkError("ECALLDENIED", `${t.caller} may not arm faults in ${dst.label}: it needs chaos: true in the privilege table`);
     }
-    let ep = this.k.table.resolve(dst.label, dst.generation);
+    const ep = this.k.table.resolve(dst.label, dst.generation);
     const source = caller!.key;
 
     if (t.kind === Kind.NOTIFY) {
@@ -254,7 +254,7 @@ export class Ipc {
    */
   async sendFromKernel(label: string, type: number, args: Args, timeoutMs: number): Promise<boolean> {
     const ep = this.k.table.get(label);
-    if (!ep || ep.state !== "ready") return false;
+    if (ep?.state !== "ready") return false;
     const t: TrapIn = { caller: KERNEL, origin: "kernel", kind: Kind.SEND, dst: ep.key, type, args, data: EMPTY, reqId: "", timeoutMs };
     try {
       return (await this.deliver(ep, KERNEL, t)).status === 0;

@@ -37,7 +37,7 @@ export class IrqTable {
   /** An interrupt arrived: the owner to notify, or undefined when unowned or masked. */
   raise(irq: number): string | undefined {
     const l = this.lines[irq];
-    if (!l || !l.owner || !l.enabled) return undefined;
+    if (!l?.owner || !l.enabled) return undefined;
     if (!(l.policy & IRQ_REENABLE)) l.enabled = false;
     return l.owner;
   }

@@ -246,7 +246,7 @@ function procStatus(pid: number, field: string): string | undefined {
  */
 export function procUid(pid: number): number | undefined {
   const uids = procStatus(pid, "Uid")?.split(/\s+/).map(Number);
-  if (!uids || uids.length !== 4 || uids.some((u) => !Number.isInteger(u))) return undefined;
+  if (uids?.length !== 4 || uids.some((u) => !Number.isInteger(u))) return undefined;
   return uids.every((u) => u === uids[0]) ? uids[0] : -1;
 }
 
@@ -343,7 +343,7 @@ export class AgentControl extends SignalControl {
 
   private send(pid: number, line: string): boolean {
     if (!this.knows(pid) || !this.connected || !this.sock || this.sock.writableLength > AGENT_BACKLOG * 32) return false;
-    this.sock.write(line + "\n");
+    this.sock.write(`${line}\n`);
     return true;
   }
 

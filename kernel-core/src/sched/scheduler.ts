@@ -253,7 +253,7 @@ export class Scheduler {
     const matters = d?.controllable === true || s?.controllable === true;
     if (matters) this.reschedule();
     let wait: Promise<void> | undefined;
-    if (d && d.controllable && d.cls !== "user" && !d.running) {
+    if (d?.controllable && d.cls !== "user" && !d.running) {
       wait = new Promise<void>((resolve) => {
         let done = false;
         const go = () => {

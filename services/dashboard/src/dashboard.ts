@@ -6,7 +6,7 @@ import { parseReplyArgs, Rs, Workload, type RsEvent } from "#abi";
 import { attachConsole, followEvents, followRsEvents, followStats, sysGetEndpoints, type ConsoleLine, type Server, type ServiceModule, type Sys, type SystemTable, type Timer } from "#libsys";
 import { Actions, WORKLOAD_LABEL } from "./actions.ts";
 import type { ConsoleHub } from "./http.ts";
-import { Model } from "./model.ts";
+import type { Model } from "./model.ts";
 
 const POLL_MS = 1000;
 const RS_LIST_MS = 5000;
@@ -15,7 +15,6 @@ export class Dashboard {
   readonly model: Model;
   readonly table: SystemTable;
   actions?: Actions;
-  private sys?: Sys;
   private line?: ConsoleLine;
   private readonly outputs = new Set<(bytes: Uint8Array) => void>();
   private timer?: Timer;
@@ -31,7 +30,6 @@ export class Dashboard {
     return {
       label: "dashboard",
       create: (sys): Server => {
-        this.sys = sys;
         this.actions = new Actions(sys, this.table);
         const init = async () => {
           await this.follow(sys);
@@ -84,7 +82,7 @@ export class Dashboard {
   private async poll(sys: Sys): Promise<void> {
     if (sys.clock.now() - this.lastRsList >= RS_LIST_MS) await this.rsList(sys);
     const w = this.model.state().nodes.find((n) => n.id === WORKLOAD_LABEL);
-    if (!w || w.state !== "ready") {
+    if (w?.state !== "ready") {
       this.model.workload = null;
       return;
     }

@@ -42,7 +42,7 @@ function tokenOf(runDir: string): string {
   }
   const fresh = randomBytes(18).toString("base64url");
   mkdirSync(runDir, { recursive: true });
-  writeFileSync(file, fresh + "\n", { mode: 0o600 });
+  writeFileSync(file, `${fresh}\n`, { mode: 0o600 });
   return fresh;
 }
 
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   try {
     // For mkctl up, which prints the URL; a dashboard that cannot write it still serves.
     mkdirSync(runDir, { recursive: true });
-    writeFileSync(join(runDir, "dashboard.json"), JSON.stringify({ url, base, port, wanted, pid: process.pid }) + "\n", { mode: 0o600 });
+    writeFileSync(join(runDir, "dashboard.json"), `${JSON.stringify({ url, base, port, wanted, pid: process.pid })}\n`, { mode: 0o600 });
   } catch (e) {
     log.warn({ err: (e as Error).message, runDir }, "dashboard.json not written");
   }

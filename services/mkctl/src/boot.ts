@@ -155,7 +155,7 @@ export class ProcessSystem {
   }
 
   private save(): void {
-    writeFileSync(join(this.state.runDir, "state.json"), JSON.stringify(this.state, null, 2) + "\n");
+    writeFileSync(join(this.state.runDir, "state.json"), `${JSON.stringify(this.state, null, 2)}\n`);
   }
 
   private spec(name: string, command: string[], user: string, extra: Record<string, string> = {}): RunSpec {

@@ -92,7 +92,7 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
     if (args.length < n) throw new LocalError("MK_ERR_USAGE", `mkctl fs ${sub} needs ${what}\n${FS_USAGE}`);
   };
   const out = (s: string): void => {
-    process.stdout.write(s.endsWith("\n") || s === "" ? s : s + "\n");
+    process.stdout.write(s.endsWith("\n") || s === "" ? s : `${s}\n`);
   };
   switch (sub) {
     case "ls": {

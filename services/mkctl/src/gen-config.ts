@@ -47,11 +47,11 @@ export function genConfig(o: GenConfigOptions): { written: boolean; users: strin
   writeFileSync(join(o.out, "nats.conf"), auth.config, { mode: 0o400 });
   for (const [user, cred] of auth.credentials) {
     const file = join(o.out, "creds", `${user}.json`);
-    writeFileSync(file, JSON.stringify(cred) + "\n", { mode: 0o400 });
+    writeFileSync(file, `${JSON.stringify(cred)}\n`, { mode: 0o400 });
     chmodSync(file, 0o400);
     const uid = uids.get(user) ?? o.defaultUid;
     chownSync(file, uid, uid);
   }
-  writeFileSync(stampFile, stamp + "\n");
+  writeFileSync(stampFile, `${stamp}\n`);
   return { written: true, users };
 }

@@ -154,7 +154,7 @@ async function chaos(sub: string | undefined, file: string | undefined, runDir: 
   }
   const journal = await runExperiment(exp, { attach: attached, target, log: (l) => !o.json && console.error(`chaos: ${l}`) });
   const path = o.journal ?? "journal.json";
-  writeFileSync(path, JSON.stringify(journal, null, 2) + "\n");
+  writeFileSync(path, `${JSON.stringify(journal, null, 2)}\n`);
   if (o.json) console.log(JSON.stringify(journal));
   else console.log(`${summary(journal)}\n  journal: ${path}`);
   return journal.deviated ? 1 : 0;
@@ -174,7 +174,7 @@ async function ps(runDir: string | undefined, json: boolean): Promise<void> {
   const client = await connectMkctl(runDir);
   try {
     const rows = await sysGetEndpoints(client.sys);
-    process.stdout.write(json ? JSON.stringify({ endpoints: rows }, null, 2) + "\n" : table(rows) + "\n");
+    process.stdout.write(json ? `${JSON.stringify({ endpoints: rows }, null, 2)}\n` : `${table(rows)}\n`);
   } finally {
     await client.stop();
   }

@@ -141,5 +141,5 @@ export function generateNatsAuth(table: SystemTable, opts: NatsAuthOptions): Nat
 /** Writes `<dir>/<user>.json` for every credential, readable by the owner only. */
 export function writeCredentials(dir: string, creds: Map<string, Credential>): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const [user, c] of creds) writeFileSync(join(dir, `${user}.json`), JSON.stringify(c) + "\n", { mode: 0o600 });
+  for (const [user, c] of creds) writeFileSync(join(dir, `${user}.json`), `${JSON.stringify(c)}\n`, { mode: 0o600 });
 }

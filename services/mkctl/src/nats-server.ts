@@ -1,7 +1,6 @@
 // Finds the nats-server binary, and waits for a started one to be healthy.
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
-import { LocalError } from "#base/errors.ts";
 import { WaitTimeoutError } from "#base/wait.ts";
 
 export function findNatsServer(): string | undefined {

@@ -36,7 +36,7 @@ export async function topCommand(client: RunningService, o: { json: boolean; cou
   const interval = positive("interval", o.interval, 1000, 3_600_000)!;
   const count = positive("count", o.count, o.json ? 1 : undefined, 1_000_000);
   let stop = false;
-  let wake = () => undefined as void;
+  let wake = () => undefined as undefined;
   const onSig = () => {
     stop = true;
     wake();
@@ -45,8 +45,8 @@ export async function topCommand(client: RunningService, o: { json: boolean; cou
   try {
     for (let i = 0; count === undefined || i < count; i++) {
       const { processes, sched } = await sysGetProcesses(client.sys);
-      if (o.json) process.stdout.write(JSON.stringify({ at: new Date().toISOString(), sched, processes }) + "\n");
-      else process.stdout.write((process.stdout.isTTY ? "\x1b[H\x1b[2J" : i > 0 ? "\n" : "") + topTable(processes, sched) + "\n");
+      if (o.json) process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), sched, processes })}\n`);
+      else process.stdout.write(`${(process.stdout.isTTY ? "\x1b[H\x1b[2J" : i > 0 ? "\n" : "") + topTable(processes, sched)}\n`);
       if (stop || (count !== undefined && i + 1 >= count)) break;
       await new Promise<void>((r) => {
         const t = setTimeout(r, interval);

@@ -200,7 +200,7 @@ export class DockerBackend implements Backend {
 
   async stop(name: string, graceMs = 3000): Promise<void> {
     const c = (await this.containers()).get(name);
-    if (!c || c.State !== "running") return;
+    if (c?.State !== "running") return;
     this.current.delete(name); // a stop asked for is not an exit to report
     await this.docker.getContainer(c.Id).stop({ t: Math.ceil(graceMs / 1000) }).catch(() => undefined);
     await waitUntil(async () => ((await this.containers()).get(name)?.State === "running" ? undefined : true), { clock: this.clock, deadlineMs: graceMs + 5000, intervalMs: 100, what: `container ${name} to stop` });

@@ -24,7 +24,7 @@ export function jsonFileStore<T extends Record<string, unknown>>(file: string): 
       }
     },
     save: (v) => {
-      writeFileSync(`${file}.tmp`, JSON.stringify(v) + "\n");
+      writeFileSync(`${file}.tmp`, `${JSON.stringify(v)}\n`);
       renameSync(`${file}.tmp`, file);
     },
   };

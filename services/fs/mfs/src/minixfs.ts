@@ -9,7 +9,7 @@ import type { BlockDevice } from "./block-device.ts";
 import { BufferCache } from "./buffer-cache.ts";
 import {
   DIRENT_SIZE, DOT, DOTDOT, FLAG_CLEAN, NAME_MAX, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, SUPER_OFFSET, SUPER_SIZE,
-  decodeSuper, emptyInode, encodeName, encodeSuper, isDir, isKnownType, layoutOf, maxFileSize, sameName,
+  decodeSuper, emptyInode, encodeName, encodeSuper, isDir, isKnownType, layoutOf, maxFileSize, 
   type Inode, type SuperBlock,
 } from "./disk-format.ts";
 import { findEntry, isEmptyDir, putEntry, setEntryIno, walkDir, zonesForSlot } from "./directory.ts";

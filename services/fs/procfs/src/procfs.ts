@@ -122,7 +122,7 @@ export class Procfs {
       const head = "ENDPOINT STATE PLACEMENT PID MESSAGES SINCE".split(" ");
       const body = rows.map((r) => [r.endpoint, r.state, r.placement, String(r.pid), String(r.messages), r.since]);
       const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-      return utf8.encode([head, ...body].map((c) => c.map((x, i) => x.padEnd(w[i])).join("  ").trimEnd()).join("\n") + "\n");
+      return utf8.encode(`${[head, ...body].map((c) => c.map((x, i) => x.padEnd(w[i])).join("  ").trimEnd()).join("\n")}\n`);
     }
     if (n.kind !== "file") throw new MkError("EISDIR", "a directory of /proc has no content to read");
     if (n.name === "messages" || n.name === "status" || n.name === "privileges") await this.reload();
@@ -138,7 +138,7 @@ export class Procfs {
       case "messages":
         return utf8.encode(`${i.messages}\n`);
       case "privileges":
-        return utf8.encode(JSON.stringify(i.privileges ?? {}, null, 2) + "\n");
+        return utf8.encode(`${JSON.stringify(i.privileges ?? {}, null, 2)}\n`);
       case "status": {
         const lines = [
           ["Name", i.label], ["Endpoint", i.endpoint], ["State", i.state], ["Generation", i.generation], ["Restarts", Math.max(0, i.generation - 1)],
@@ -146,7 +146,7 @@ export class Procfs {
           ...(proc ? [["Sched", `${proc.stat} (${proc.state})`], ["Priority", proc.priority], ["Quantum", `${proc.quantum_ms} ms`], ["Nice", proc.nice], ["CpuMs", proc.cpu_ms], ["Switches", `${proc.voluntary} voluntary, ${proc.involuntary} involuntary`]] : []),
           ...(row.lastDeath ? [["LastDeath", `${row.lastDeath.cause}${row.lastDeath.detail ? ` (${row.lastDeath.detail})` : ""} at ${row.lastDeath.at}`]] : []),
         ];
-        return utf8.encode(lines.map(([k, v]) => `${k}:\t${v}`).join("\n") + "\n");
+        return utf8.encode(`${lines.map(([k, v]) => `${k}:\t${v}`).join("\n")}\n`);
       }
     }
   }

@@ -56,5 +56,5 @@ function stepsOf(path: string): string[] {
 }
 
 export function joinPath(parts: readonly string[]): string {
-  return "/" + parts.join("/");
+  return `/${parts.join("/")}`;
 }

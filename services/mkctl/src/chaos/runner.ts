@@ -535,7 +535,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     }
   }
   const after = journal.steady_state.after;
-  const held = after !== null && after.every((p) => p.within);
+  const held = after?.every((p) => p.within);
   journal.deviated = journal.status === "aborted" || !held || r.ops_failed > 0 || r.bytes_wrong > 0 || r.system_down;
   if (journal.status !== "aborted" && journal.deviated) journal.status = "deviated";
   journal.end = new Date().toISOString();
