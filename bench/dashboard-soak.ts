@@ -13,10 +13,24 @@ import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { DEMO_SERVICES, deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 
-const { values } = parseArgs({ options: { minutes: { type: "string", default: "10" }, "kill-every": { type: "string", default: "10" }, json: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    minutes: { type: "string", default: "10" },
+    "kill-every": { type: "string", default: "10" },
+    json: { type: "boolean", default: false },
+  },
+});
 const minutes = Number(values.minutes);
 const killEvery = Number(values["kill-every"]);
-if (!Number.isInteger(minutes) || minutes < 1 || minutes > 240 || !Number.isInteger(killEvery) || killEvery < 5 || killEvery > 60 || 60 % killEvery !== 0) {
+if (
+  !Number.isInteger(minutes) ||
+  minutes < 1 ||
+  minutes > 240 ||
+  !Number.isInteger(killEvery) ||
+  killEvery < 5 ||
+  killEvery > 60 ||
+  60 % killEvery !== 0
+) {
   console.error("bench:dashboard: --minutes takes 1-240, --kill-every 5-60 seconds dividing a minute");
   process.exit(64);
 }
@@ -28,16 +42,30 @@ const say = (s: string) => !values.json && console.log(s);
 
 const dir = mkdtempSync(join(tmpdir(), "mkos-soak-"));
 const shipped = readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8");
-writeFileSync(join(dir, "system.yaml"), deriveSystemYaml(shipped, { httpPort: 0, sectors: 32768, unstarted: DEMO_SERVICES.filter((l) => l === "shell") }));
+writeFileSync(
+  join(dir, "system.yaml"),
+  deriveSystemYaml(shipped, { httpPort: 0, sectors: 32768, unstarted: DEMO_SERVICES.filter((l) => l === "shell") }),
+);
 const sys = await ProcessSystem.up({
-  system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"),
+  system: join(dir, "system.yaml"),
+  runDir: join(dir, "run"),
+  disk: join(dir, "disk.img"),
   env: { MK_LOG_LEVEL: "warn", MKOS_DASHBOARD_PORT: "0", MK_DASHBOARD_TOKEN: TOKEN, MK_WORKLOAD_RATE: "10" },
 });
 const profile = mkdtempSync(join(tmpdir(), "mkos-soak-chromium-"));
 const ctx = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.MK_CHROMIUM ?? "/usr/bin/chromium",
   headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--js-flags=--expose-gc"],
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--js-flags=--expose-gc",
+  ],
   viewport: { width: 1500, height: 1200 },
 });
 const rows: { minute: number; heap_mb: number; dom_nodes: number; timeline: number; dashboard_rss_mb: number; kills: number }[] = [];
@@ -63,9 +91,18 @@ try {
     const timeline = await page.locator("[data-testid=timeline] [data-kind]").count();
     const pid = (JSON.parse(readFileSync(join(dir, "run", "dashboard.json"), "utf8")) as { pid?: number }).pid;
     const rss = pid ? Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024 : 0;
-    rows.push({ minute, heap_mb: Math.round((metric("JSHeapUsedSize") / 1048576) * 10) / 10, dom_nodes: metric("Nodes"), timeline, dashboard_rss_mb: Math.round(rss), kills });
+    rows.push({
+      minute,
+      heap_mb: Math.round((metric("JSHeapUsedSize") / 1048576) * 10) / 10,
+      dom_nodes: metric("Nodes"),
+      timeline,
+      dashboard_rss_mb: Math.round(rss),
+      kills,
+    });
     const r = rows.at(-1)!;
-    say(`${String(minute).padStart(6)}  ${String(r.heap_mb).padStart(8)}  ${String(r.dom_nodes).padStart(9)}  ${String(r.timeline).padStart(8)}  ${String(r.dashboard_rss_mb).padStart(8)}  ${String(kills).padStart(5)}`);
+    say(
+      `${String(minute).padStart(6)}  ${String(r.heap_mb).padStart(8)}  ${String(r.dom_nodes).padStart(9)}  ${String(r.timeline).padStart(8)}  ${String(r.dashboard_rss_mb).padStart(8)}  ${String(kills).padStart(5)}`,
+    );
   };
   await cdp.send("Performance.enable");
   say(`the dashboard open for ${minutes} min against a real system (workload 10/s, ata killed every ${killEvery} s)`);
@@ -74,7 +111,9 @@ try {
   for (let minute = 1; minute <= minutes && !stopping; minute++) {
     for (let k = 0; k < 60 / killEvery && !stopping; k++) {
       await new Promise((r) => setTimeout(r, killEvery * 1000));
-      await page.request.post(`${base}api/chaos`, { headers: { authorization: `Bearer ${TOKEN}` }, data: { target: "ata", fault: "kill" } }).catch(() => undefined);
+      await page.request
+        .post(`${base}api/chaos`, { headers: { authorization: `Bearer ${TOKEN}` }, data: { target: "ata", fault: "kill" } })
+        .catch(() => undefined);
       kills++;
     }
     await sample(minute);
@@ -82,9 +121,20 @@ try {
   const first = rows[1] ?? rows[0];
   const last = rows.at(-1)!;
   const ratio = (a: number, b: number) => (a > 0 ? Math.round((b / a) * 100) / 100 : null);
-  const result = { minutes, rows, ratios: { heap: ratio(first.heap_mb, last.heap_mb), dom_nodes: ratio(first.dom_nodes, last.dom_nodes), dashboard_rss: ratio(first.dashboard_rss_mb, last.dashboard_rss_mb) } };
+  const result = {
+    minutes,
+    rows,
+    ratios: {
+      heap: ratio(first.heap_mb, last.heap_mb),
+      dom_nodes: ratio(first.dom_nodes, last.dom_nodes),
+      dashboard_rss: ratio(first.dashboard_rss_mb, last.dashboard_rss_mb),
+    },
+  };
   if (values.json) console.log(JSON.stringify(result));
-  else say(`last / minute 1: heap ${result.ratios.heap}x, DOM nodes ${result.ratios.dom_nodes}x, dashboard RSS ${result.ratios.dashboard_rss}x`);
+  else
+    say(
+      `last / minute 1: heap ${result.ratios.heap}x, DOM nodes ${result.ratios.dom_nodes}x, dashboard RSS ${result.ratios.dashboard_rss}x`,
+    );
 } finally {
   await ctx.close().catch(() => undefined);
   await sys.down().catch(() => undefined);

@@ -10,10 +10,17 @@ const n = Number(process.env.MK_FLOOD_N ?? "0");
 const kind = process.env.MK_FLOOD_KIND ?? "denied";
 const cred = loadCredential(process.env.MK_FLOOD_CREDS);
 const label = cred.user;
-const nc = await connect({ servers: cred.servers, user: cred.user, pass: cred.password, name: `${label}.flood`, inboxPrefix: `_INBOX.${label}` });
-const h = kind === "notify"
-  ? trapEnvelope(label, "ata", NOTIFY_MESSAGE, Kind.NOTIFY, { bits: 1 })
-  : trapEnvelope(label, "ata", Bdev.BDEV_READ, Kind.SEND, { minor: 0, lba: 0, count: 1 });
+const nc = await connect({
+  servers: cred.servers,
+  user: cred.user,
+  pass: cred.password,
+  name: `${label}.flood`,
+  inboxPrefix: `_INBOX.${label}`,
+});
+const h =
+  kind === "notify"
+    ? trapEnvelope(label, "ata", NOTIFY_MESSAGE, Kind.NOTIFY, { bits: 1 })
+    : trapEnvelope(label, "ata", Bdev.BDEV_READ, Kind.SEND, { minor: 0, lba: 0, count: 1 });
 const subject = Subjects.trap(label);
 const t0 = performance.now();
 for (let i = 0; i < n; i++) {

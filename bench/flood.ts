@@ -33,7 +33,15 @@ rs_restarts sums rs's restart counts.`;
 
 function cli() {
   try {
-    return parseArgs({ options: { json: { type: "boolean", default: false }, traps: { type: "string", default: "300000" }, notifies: { type: "string", default: "150000" }, slow: { type: "string", default: "2000" }, help: { type: "boolean", default: false } } }).values;
+    return parseArgs({
+      options: {
+        json: { type: "boolean", default: false },
+        traps: { type: "string", default: "300000" },
+        notifies: { type: "string", default: "150000" },
+        slow: { type: "string", default: "2000" },
+        help: { type: "boolean", default: false },
+      },
+    }).values;
   } catch (e) {
     console.error(`bench:flood: ${(e as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -99,7 +107,10 @@ function rssMb(pid: number | undefined): number {
 
 /** A counter of the kernel's /metrics, all its label sets together. */
 async function counter(base: string, name: string): Promise<number> {
-  const text = await fetch(`${base}/metrics`).then((r) => r.text(), () => "");
+  const text = await fetch(`${base}/metrics`).then(
+    (r) => r.text(),
+    () => "",
+  );
   let n = 0;
   for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)$`, "gm"))) n += Number(m[1]);
   return n;
@@ -107,7 +118,10 @@ async function counter(base: string, name: string): Promise<number> {
 
 /** Traps the kernel answered with an errno (mk_messages_total of every result but ok). */
 async function refusedCount(base: string): Promise<number> {
-  const text = await fetch(`${base}/metrics`).then((r) => r.text(), () => "");
+  const text = await fetch(`${base}/metrics`).then(
+    (r) => r.text(),
+    () => "",
+  );
   let n = 0;
   for (const m of text.matchAll(/^mk_messages_total\{[^}]*result="(?!ok")[^"]*"[^}]*\} (\d+)$/gm)) n += Number(m[1]);
   return n;
@@ -115,7 +129,7 @@ async function refusedCount(base: string): Promise<number> {
 
 async function restartsTotal(c: RunningService): Promise<number> {
   const r = await c.sys.sendrec("rs", Rs.RS_LIST, {}, undefined, 30_000);
-  return ((r.args as { services: ServiceStatus[] }).services).reduce((n, s) => n + s.restarts, 0);
+  return (r.args as { services: ServiceStatus[] }).services.reduce((n, s) => n + s.restarts, 0);
 }
 
 /** Runs op until `until` resolves; the latencies in µs. */
@@ -134,7 +148,9 @@ async function victimLoop(op: () => Promise<unknown>, until: Promise<unknown>): 
 /** One trap flooder, in its own process: how long its flood took to send, in ms. */
 async function flood(creds: string, kind: "denied" | "notify", n: number): Promise<number> {
   const { stdout } = await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, "bench", "flood-sender.ts")], {
-    cwd: PROJECT_ROOT, env: { ...process.env, MK_FLOOD_N: String(n), MK_FLOOD_KIND: kind, MK_FLOOD_CREDS: creds }, timeout: 600_000,
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, MK_FLOOD_N: String(n), MK_FLOOD_KIND: kind, MK_FLOOD_CREDS: creds },
+    timeout: 600_000,
   });
   return Number(stdout.trim());
 }
@@ -162,18 +178,20 @@ async function slowloris(base: URL, n: number): Promise<Outcome> {
   const sockets: Socket[] = [];
   let closedByServer = 0;
   const t0 = performance.now();
-  const open = (i: number, request: string, read: boolean) => new Promise<void>((resolve) => {
-    const socket = connect({ host: base.hostname, port: Number(base.port), localAddress: `127.0.0.${1 + (i % 16)}` });
-    sockets.push(socket);
-    socket.on("error", () => undefined);
-    socket.once("close", () => {
-      closedByServer++;
-      resolve();
+  const open = (i: number, request: string, read: boolean) =>
+    new Promise<void>((resolve) => {
+      const socket = connect({ host: base.hostname, port: Number(base.port), localAddress: `127.0.0.${1 + (i % 16)}` });
+      sockets.push(socket);
+      socket.on("error", () => undefined);
+      socket.once("close", () => {
+        closedByServer++;
+        resolve();
+      });
+      socket.once("connect", () => socket.write(request, () => resolve()));
+      if (!read) socket.once("data", () => socket.pause());
     });
-    socket.once("connect", () => socket.write(request, () => resolve()));
-    if (!read) socket.once("data", () => socket.pause());
-  });
-  for (let i = 0; i < n; i += 250) await Promise.all(Array.from({ length: Math.min(250, n - i) }, (_, k) => open(i + k, "GET /api/state HTTP/1.1\r\n", true)));
+  for (let i = 0; i < n; i += 250)
+    await Promise.all(Array.from({ length: Math.min(250, n - i) }, (_, k) => open(i + k, "GET /api/state HTTP/1.1\r\n", true)));
   await Promise.all(Array.from({ length: 64 }, (_, i) => open(100 + i, `GET /api/stream HTTP/1.1\r\nHost: ${base.host}\r\n\r\n`, false)));
   const sendMs = performance.now() - t0;
   await systemClock.sleep(1000);
@@ -187,20 +205,30 @@ async function deepWalks(fs: FsClient, depth: number, ms: number): Promise<Outco
   const path = `/deep${"/d".repeat(depth - 1)}`;
   const until = performance.now() + ms;
   let sent = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (performance.now() < until) {
-      await fs.stat(path);
-      sent++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (performance.now() < until) {
+        await fs.stat(path);
+        sent++;
+      }
+    }),
+  );
   return { sent, sendMs: ms, denied: 0, dropped: 0 };
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-flood-"));
   const shipped = readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8");
-  writeFileSync(join(dir, "system.yaml"), deriveSystemYaml(shipped, { httpPort: 0, sectors: 16384, services: READER, unstarted: ["shell", "workload"] }));
-  const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn", MKOS_DASHBOARD_PORT: "0" } });
+  writeFileSync(
+    join(dir, "system.yaml"),
+    deriveSystemYaml(shipped, { httpPort: 0, sectors: 16384, services: READER, unstarted: ["shell", "workload"] }),
+  );
+  const sys = await ProcessSystem.up({
+    system: join(dir, "system.yaml"),
+    runDir: join(dir, "run"),
+    disk: join(dir, "disk.img"),
+    env: { MK_LOG_LEVEL: "warn", MKOS_DASHBOARD_PORT: "0" },
+  });
   const log = createLogger("bench");
   log.level = "warn";
   const rows: Row[] = [];
@@ -213,13 +241,16 @@ async function main(): Promise<void> {
     const attacker = await connectClient("bench-deep", loadCredential(sys.credFile("bench-deep")), { log });
     const deepFs = new FsClient(attacker.sys);
     const readerFs = new FsClient(reader.sys);
-    const dash = await waitUntil(() => {
-      try {
-        return new URL((JSON.parse(readFileSync(join(sys.state.runDir, "dashboard.json"), "utf8")) as { base: string }).base);
-      } catch {
-        return undefined;
-      }
-    }, { clock: systemClock, deadlineMs: 30_000, what: "the dashboard's dashboard.json" });
+    const dash = await waitUntil(
+      () => {
+        try {
+          return new URL((JSON.parse(readFileSync(join(sys.state.runDir, "dashboard.json"), "utf8")) as { base: string }).base);
+        } catch {
+          return undefined;
+        }
+      },
+      { clock: systemClock, deadlineMs: 30_000, what: "the dashboard's dashboard.json" },
+    );
     const getState = () => fetch(new URL("/api/state", dash)).then((r) => r.arrayBuffer());
     const base = sys.state.kernelHttp;
     const trapFlood = async (user: string, kind: "denied" | "notify", n: number): Promise<Outcome> => {
@@ -227,14 +258,31 @@ async function main(): Promise<void> {
       const sendMs = await flood(sys.credFile(user), kind, n);
       // What was queued drains.
       await systemClock.sleep(1000);
-      return { sent: n, sendMs, denied: (await refusedCount(base)) - deniedBefore, dropped: (await counter(base, "mk_traps_dropped_total")) - droppedBefore };
+      return {
+        sent: n,
+        sendMs,
+        denied: (await refusedCount(base)) - deniedBefore,
+        dropped: (await counter(base, "mk_traps_dropped_total")) - droppedBefore,
+      };
     };
     const attacks: Attack[] = [
-      { attack: "denied traps from spin (no ipc) to ata", victim: "ata 4 KiB read", op: read4k, run: () => trapFlood("spin", "denied", traps) },
-      { attack: "notifies from user to ata", victim: "ata 4 KiB read", op: read4k, run: () => trapFlood("user", "notify", notifies) },
-      { attack: `${slow} slowloris connections + 64 non-reading streams to the dashboard`, victim: "GET /api/state", op: getState, run: () => slowloris(dash, slow) },
       {
-        attack: `32 walks of a ${PATH_DEPTH_MAX}-name path through vfs`, victim: "stat / through vfs", op: () => readerFs.stat("/"),
+        attack: "denied traps from spin (no ipc) to ata",
+        victim: "ata 4 KiB read",
+        op: read4k,
+        run: () => trapFlood("spin", "denied", traps),
+      },
+      { attack: "notifies from user to ata", victim: "ata 4 KiB read", op: read4k, run: () => trapFlood("user", "notify", notifies) },
+      {
+        attack: `${slow} slowloris connections + 64 non-reading streams to the dashboard`,
+        victim: "GET /api/state",
+        op: getState,
+        run: () => slowloris(dash, slow),
+      },
+      {
+        attack: `32 walks of a ${PATH_DEPTH_MAX}-name path through vfs`,
+        victim: "stat / through vfs",
+        op: () => readerFs.stat("/"),
         prepare: async () => {
           let at = "/deep";
           await deepFs.mkdir(at);
@@ -242,7 +290,12 @@ async function main(): Promise<void> {
         },
         run: () => deepWalks(deepFs, PATH_DEPTH_MAX, 3000),
       },
-    ].filter((a) => !(a.attack.startsWith("denied") && traps === 0) && !(a.attack.startsWith("notifies") && notifies === 0) && !(a.attack.includes("slowloris") && slow === 0));
+    ].filter(
+      (a) =>
+        !(a.attack.startsWith("denied") && traps === 0) &&
+        !(a.attack.startsWith("notifies") && notifies === 0) &&
+        !(a.attack.includes("slowloris") && slow === 0),
+    );
     for (const a of attacks) {
       await a.prepare?.();
       // The victim's own idle latency, measured in the same run just before the attack.
@@ -261,10 +314,19 @@ async function main(): Promise<void> {
       // rs's heartbeats have had two periods to miss, if they were going to.
       await systemClock.sleep(2500);
       rows.push({
-        attack: a.attack, victim: a.victim, sent: o.sent, sent_per_s: Math.round(o.sent / (o.sendMs / 1000)), denied_per_s: Math.round(o.denied / spanS), dropped_per_s: Math.round(o.dropped / spanS),
-        idle_p50_us: Math.round(pct(idle, 0.5)), idle_p99_us: Math.round(pct(idle, 0.99)),
-        read_p50_us: Math.round(pct(during, 0.5)), read_p99_us: Math.round(pct(during, 0.99)), read_max_us: Math.round(Math.max(0, ...during)),
-        rs_restarts: (await restartsTotal(reader)) - restartsBefore, rss_mb: peak,
+        attack: a.attack,
+        victim: a.victim,
+        sent: o.sent,
+        sent_per_s: Math.round(o.sent / (o.sendMs / 1000)),
+        denied_per_s: Math.round(o.denied / spanS),
+        dropped_per_s: Math.round(o.dropped / spanS),
+        idle_p50_us: Math.round(pct(idle, 0.5)),
+        idle_p99_us: Math.round(pct(idle, 0.99)),
+        read_p50_us: Math.round(pct(during, 0.5)),
+        read_p99_us: Math.round(pct(during, 0.99)),
+        read_max_us: Math.round(Math.max(0, ...during)),
+        rs_restarts: (await restartsTotal(reader)) - restartsBefore,
+        rss_mb: peak,
       });
     }
     await attacker.stop();
@@ -279,15 +341,47 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ rows, date: new Date().toISOString() }));
     return;
   }
-  const head = ["ATTACK", "SENT", "SENT/s", "DENIED/s", "DROPPED/s", "VICTIM", "idle p50/p99", "attacked p50/p99/max", "p99 ratio", "RS RESTARTS", "RSS MB kernel/vfs/dashboard"];
+  const head = [
+    "ATTACK",
+    "SENT",
+    "SENT/s",
+    "DENIED/s",
+    "DROPPED/s",
+    "VICTIM",
+    "idle p50/p99",
+    "attacked p50/p99/max",
+    "p99 ratio",
+    "RS RESTARTS",
+    "RSS MB kernel/vfs/dashboard",
+  ];
   const ms = (us: number) => `${(us / 1000).toFixed(2)}`;
   const body = rows.map((r) => [
-    r.attack, String(r.sent), String(r.sent_per_s), String(r.denied_per_s), String(r.dropped_per_s), r.victim, `${ms(r.idle_p50_us)}/${ms(r.idle_p99_us)} ms`,
-    `${ms(r.read_p50_us)}/${ms(r.read_p99_us)}/${ms(r.read_max_us)} ms`, (r.read_p99_us / Math.max(1, r.idle_p99_us)).toFixed(2), String(r.rs_restarts), `${r.rss_mb.kernel}/${r.rss_mb.vfs}/${r.rss_mb.dashboard}`,
+    r.attack,
+    String(r.sent),
+    String(r.sent_per_s),
+    String(r.denied_per_s),
+    String(r.dropped_per_s),
+    r.victim,
+    `${ms(r.idle_p50_us)}/${ms(r.idle_p99_us)} ms`,
+    `${ms(r.read_p50_us)}/${ms(r.read_p99_us)}/${ms(r.read_max_us)} ms`,
+    (r.read_p99_us / Math.max(1, r.idle_p99_us)).toFixed(2),
+    String(r.rs_restarts),
+    `${r.rss_mb.kernel}/${r.rss_mb.vfs}/${r.rss_mb.dashboard}`,
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  console.log([head, ...body].map((cols) => cols.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n"));
-  console.log("Each attack runs alone; the victim is another caller's operation, idle measured in the same run just before it. DENIED/s: traps the kernel answered with an errno; DROPPED/s: traps dropped before any work, or the dashboard's connections it ended. The goal for rs restarts is 0.");
+  console.log(
+    [head, ...body]
+      .map((cols) =>
+        cols
+          .map((c, i) => c.padEnd(w[i]))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n"),
+  );
+  console.log(
+    "Each attack runs alone; the victim is another caller's operation, idle measured in the same run just before it. DENIED/s: traps the kernel answered with an errno; DROPPED/s: traps dropped before any work, or the dashboard's connections it ended. The goal for rs restarts is 0.",
+  );
 }
 
 await main();

@@ -22,7 +22,14 @@ const USAGE = `usage: npm run bench:fs [-- options]
 
 const { values } = (() => {
   try {
-    return parseArgs({ options: { json: { type: "boolean", default: false }, rounds: { type: "string", default: "5" }, batch: { type: "string", default: "40" }, help: { type: "boolean", default: false } } });
+    return parseArgs({
+      options: {
+        json: { type: "boolean", default: false },
+        rounds: { type: "string", default: "5" },
+        batch: { type: "string", default: "40" },
+        help: { type: "boolean", default: false },
+      },
+    });
   } catch (e) {
     console.error(`bench:fs: ${(e as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -43,22 +50,41 @@ const count = (name: string, raw: string) => {
 const rounds = count("rounds", values.rounds);
 const batch = count("batch", values.batch);
 
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-fs-"));
   // The benchmark's table, its client also allowed to reach vfs.
-  writeFileSync(join(dir, "system.yaml"), benchSystemYaml(true).replace("ipc: [bench-echo, ata]", "ipc: [bench-echo, ata, vfs]").replace(/sectors: \d+/, "sectors: 65536"));
-  const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+  writeFileSync(
+    join(dir, "system.yaml"),
+    benchSystemYaml(true)
+      .replace("ipc: [bench-echo, ata]", "ipc: [bench-echo, ata, vfs]")
+      .replace(/sectors: \d+/, "sectors: 65536"),
+  );
+  const sys = await ProcessSystem.up({
+    system: join(dir, "system.yaml"),
+    runDir: join(dir, "run"),
+    disk: join(dir, "disk.img"),
+    env: { MK_LOG_LEVEL: "warn" },
+  });
   const log = createLogger("bench");
   log.level = "warn";
   // measure() also sets up bench:ipc's relay path; its party borrows the kernel's NATS user.
   const relay = spawn(process.execPath, [join(PROJECT_ROOT, "bench", "relay-server.ts")], {
-    cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, MK_CREDS: sys.credFile("kernel"), MK_LOG_LEVEL: "warn" },
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, MK_CREDS: sys.credFile("kernel"), MK_LOG_LEVEL: "warn" },
   });
   const relayExited = new Promise((r) => relay.once("exit", r));
   try {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
-    const baseline = () => measure({ client: client.sys, rawCred: loadCredential(sys.credFile("kernel")), systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"), rounds, batch, only: ["ata-read-4k"] });
+    const baseline = () =>
+      measure({
+        client: client.sys,
+        rawCred: loadCredential(sys.credFile("kernel")),
+        systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"),
+        rounds,
+        batch,
+        only: ["ata-read-4k"],
+      });
     const before = await baseline();
 
     const fs = new FsClient(client.sys);
@@ -91,8 +117,18 @@ async function main(): Promise<void> {
     const raw = (before.find((x) => x.path === "nats-raw")!.p50_us + after.find((x) => x.path === "nats-raw")!.p50_us) / 2;
     const ata = (before.find((x) => x.path === "ata-read-4k")!.p50_us + after.find((x) => x.path === "ata-read-4k")!.p50_us) / 2;
     const rows = [
-      { path: "nats-raw (mean of before and after)", p50_us: +raw.toFixed(1), p99_us: Math.max(before[0].p99_us, after[0].p99_us), n: before[0].n + after[0].n },
-      { path: "ata-read-4k (block path)", p50_us: +ata.toFixed(1), p99_us: Math.max(before[1].p99_us, after[1].p99_us), n: before[1].n + after[1].n },
+      {
+        path: "nats-raw (mean of before and after)",
+        p50_us: +raw.toFixed(1),
+        p99_us: Math.max(before[0].p99_us, after[0].p99_us),
+        n: before[0].n + after[0].n,
+      },
+      {
+        path: "ata-read-4k (block path)",
+        p50_us: +ata.toFixed(1),
+        p99_us: Math.max(before[1].p99_us, after[1].p99_us),
+        n: before[1].n + after[1].n,
+      },
       ...paths.map((p) => {
         const s = samples.get(p.path)!.sort((a, b) => a - b);
         return { path: p.path, p50_us: +quantile(s, 0.5).toFixed(1), p99_us: +quantile(s, 0.99).toFixed(1), n: s.length };
@@ -131,9 +167,19 @@ async function main(): Promise<void> {
     }
     const cols = (head: string[], body: string[][]) => columns(head, body).join("\n");
     console.log(`mkos file-system benchmark, process mode: ${rounds} rounds x ${batch} per path, node ${process.version}`);
-    console.log(cols(["path", "p50 us", "p99 us", "p50 / nats-raw", "samples"], rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio.toFixed(2)}x`, String(r.n)])));
+    console.log(
+      cols(
+        ["path", "p50 us", "p99 us", "p50 / nats-raw", "samples"],
+        rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio.toFixed(2)}x`, String(r.n)]),
+      ),
+    );
     console.log("");
-    console.log(cols(["sequential", "MB/s", "/ block reads"], throughput.map((r) => [r.path, r.mb_s.toFixed(2), `${r.ratio.toFixed(2)}x`])));
+    console.log(
+      cols(
+        ["sequential", "MB/s", "/ block reads"],
+        throughput.map((r) => [r.path, r.mb_s.toFixed(2), `${r.ratio.toFixed(2)}x`]),
+      ),
+    );
   } finally {
     relay.kill("SIGTERM");
     await relayExited;
@@ -149,4 +195,3 @@ main().then(
     process.exit(1);
   },
 );
-

@@ -22,7 +22,9 @@ const USAGE = `usage: npm run bench:ipc [-- options]
   --paths a,b      only these paths (nats-raw, the baseline, is always measured)
   --help           this text
 the paths:
-${Object.entries(PATH_INFO).map(([p, what]) => `  ${p.padEnd(15)}  ${what}`).join("\n")}`;
+${Object.entries(PATH_INFO)
+  .map(([p, what]) => `  ${p.padEnd(15)}  ${what}`)
+  .join("\n")}`;
 
 function parseCli() {
   try {
@@ -49,7 +51,8 @@ function usageError(msg: string): never {
 
 function count(name: string, raw: string): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 100_000) usageError(`--${name} must be a whole number from 1 to 100000, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000)
+    usageError(`--${name} must be a whole number from 1 to 100000, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -60,7 +63,10 @@ if (values.help) {
 }
 const rounds = count("rounds", values.rounds);
 const batch = count("batch", values.batch);
-const only = values.paths?.split(",").map((p) => p.trim()).filter(Boolean);
+const only = values.paths
+  ?.split(",")
+  .map((p) => p.trim())
+  .filter(Boolean);
 const unknown = only?.filter((p) => !PATHS.includes(p));
 if (unknown?.length) usageError(`unknown path ${unknown.join(", ")}; the paths are ${PATHS.join(", ")}`);
 const log = createLogger("bench");
@@ -74,16 +80,31 @@ function print(title: string, rows: Row[]): void {
 async function processMode(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-"));
   writeFileSync(join(dir, "system.yaml"), benchSystemYaml(true));
-  const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+  const sys = await ProcessSystem.up({
+    system: join(dir, "system.yaml"),
+    runDir: join(dir, "run"),
+    disk: join(dir, "disk.img"),
+    env: { MK_LOG_LEVEL: "warn" },
+  });
   // The relay party borrows the kernel's NATS user (see bench/relay-server.ts).
   const relay = spawn(process.execPath, [join(PROJECT_ROOT, "bench", "relay-server.ts")], {
-    cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, MK_CREDS: sys.credFile("kernel"), MK_LOG_LEVEL: "warn" },
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, MK_CREDS: sys.credFile("kernel"), MK_LOG_LEVEL: "warn" },
   });
   const relayExited = new Promise((r) => relay.once("exit", r));
   try {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
     const cpu = new CpuMeter({ ...sys.pids(), "bench-relay": relay.pid! });
-    const rows = await measure({ client: client.sys, rawCred: loadCredential(sys.credFile("kernel")), systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"), rounds, batch, only, cpu });
+    const rows = await measure({
+      client: client.sys,
+      rawCred: loadCredential(sys.credFile("kernel")),
+      systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"),
+      rounds,
+      batch,
+      only,
+      cpu,
+    });
     await client.stop();
     print(`mkos IPC benchmark, process mode: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);
   } finally {
@@ -98,7 +119,14 @@ async function processMode(): Promise<void> {
 async function insideMode(): Promise<void> {
   const client = await connectClient("bench-client", loadCredential(process.env.MK_CREDS), { log });
   // The container's etc/system.yaml is the bench table, bind-mounted by the compose overlay.
-  const rows = await measure({ client: client.sys, rawCred: loadCredential(process.env.MK_RAW_CREDS), systemYaml: readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), rounds, batch, only });
+  const rows = await measure({
+    client: client.sys,
+    rawCred: loadCredential(process.env.MK_RAW_CREDS),
+    systemYaml: readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"),
+    rounds,
+    batch,
+    only,
+  });
   await client.stop();
   print(`mkos IPC benchmark, compose: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);
 }
@@ -109,18 +137,62 @@ async function composeMode(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-"));
   const tableFile = join(dir, "system.yaml");
   writeFileSync(tableFile, benchSystemYaml(false));
-  const env = { ...process.env, ...baseImages(), MK_BENCH_SYSTEM: tableFile, MKOS_TAG: "bench", MK_NATS_PORT: "0", MKOS_KERNEL_PORT: "0", BENCH_ROUNDS: String(rounds), BENCH_BATCH: String(batch) };
-  const args = ["-p", "mkosbench", "-f", join(PROJECT_ROOT, "docker-compose.yml"), "-f", join(PROJECT_ROOT, "bench", "docker-compose.bench.yml")];
-  const run = (...a: string[]) => execFileSync(compose.argv[0], [...compose.argv.slice(1), ...args, ...a], { cwd: PROJECT_ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 900_000 });
+  const env = {
+    ...process.env,
+    ...baseImages(),
+    MK_BENCH_SYSTEM: tableFile,
+    MKOS_TAG: "bench",
+    MK_NATS_PORT: "0",
+    MKOS_KERNEL_PORT: "0",
+    BENCH_ROUNDS: String(rounds),
+    BENCH_BATCH: String(batch),
+  };
+  const args = [
+    "-p",
+    "mkosbench",
+    "-f",
+    join(PROJECT_ROOT, "docker-compose.yml"),
+    "-f",
+    join(PROJECT_ROOT, "bench", "docker-compose.bench.yml"),
+  ];
+  const run = (...a: string[]) =>
+    execFileSync(compose.argv[0], [...compose.argv.slice(1), ...args, ...a], {
+      cwd: PROJECT_ROOT,
+      env,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 900_000,
+    });
   try {
     run("up", "-d", "--build", "bench-echo", "bench-relay", "ata", "tty");
-    const out = run("run", "--rm", "bench-runner", "node", "bench/ipc.ts", "--inside", "--json", "--rounds", String(rounds), "--batch", String(batch), ...(values.paths ? ["--paths", values.paths] : []));
-    const line = out.trim().split("\n").reverse().find((l) => l.startsWith('{"rows"'));
+    const out = run(
+      "run",
+      "--rm",
+      "bench-runner",
+      "node",
+      "bench/ipc.ts",
+      "--inside",
+      "--json",
+      "--rounds",
+      String(rounds),
+      "--batch",
+      String(batch),
+      ...(values.paths ? ["--paths", values.paths] : []),
+    );
+    const line = out
+      .trim()
+      .split("\n")
+      .reverse()
+      .find((l) => l.startsWith('{"rows"'));
     if (!line) throw new Error(`the runner printed no result:\n${out}`);
     const rows = (JSON.parse(line) as { rows: Row[] }).rows;
     print(`mkos IPC benchmark, compose (every party its own container): ${rounds} rounds x ${batch} per path`, rows);
   } finally {
-    try { run("down", "-v", "--remove-orphans"); } catch { /* best effort */ }
+    try {
+      run("down", "-v", "--remove-orphans");
+    } catch {
+      /* best effort */
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -39,11 +39,27 @@ const dir = mkdtempSync(join(tmpdir(), "mkos-bench-js-"));
 try {
   const priv = parseSystemTable(benchSystemYaml(true));
   const hwWire = new Wire(bus.connect(), log, systemClock);
-  const machine = new Machine({ clock: systemClock, diskImage: join(dir, "disk.img"), diskSectors: 16384, irq: (line) => void hwWire.publish(`mk.hw.irq.${line}`, undefined), console: () => undefined });
+  const machine = new Machine({
+    clock: systemClock,
+    diskImage: join(dir, "disk.img"),
+    diskSectors: 16384,
+    irq: (line) => void hwWire.publish(`mk.hw.irq.${line}`, undefined),
+    console: () => undefined,
+  });
   await new HwServer(hwWire, machine, log).start();
   const kNc = bus.connect();
   const kernel = new Kernel({ priv, hw: new NatsHwBus(new Wire(kNc, log, systemClock), systemClock), log, clock: systemClock });
-  const link = new NatsLink({ nc: kNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs, deny: (d) => kernel.deny(d) });
+  const link = new NatsLink({
+    nc: kNc,
+    account: MK_ACCOUNT,
+    ipc: kernel.ipc,
+    table: kernel.table,
+    log,
+    clock: systemClock,
+    metrics: kernel.metrics,
+    trapTimeoutMs: priv.kernel.trapTimeoutMs,
+    deny: (d) => kernel.deny(d),
+  });
   kernel.ipc.attach(link);
   await link.start();
   await kernel.bootHardware();
@@ -51,7 +67,11 @@ try {
   const echoNc = bus.connect();
   echoNc.subscribe(RAW_SUBJECT, { callback: (_e, m) => void m.respond(m.data) });
   await startService({ label: "bench-echo", create: () => ({ handlers: {} }) }, new NatsTransport("bench-echo", echoNc), { log });
-  const client = await startService({ label: "bench-client", create: () => ({ handlers: {} }) }, new NatsTransport("bench-client", bus.connect()), { log });
+  const client = await startService(
+    { label: "bench-client", create: () => ({ handlers: {} }) },
+    new NatsTransport("bench-client", bus.connect()),
+    { log },
+  );
   const raw = new RequestMux(new Wire(bus.connect(), log, systemClock), "_INBOX.kernel", systemClock);
   raw.start();
   await client.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 0, count: 8 }, new Uint8Array(4096).fill(7));

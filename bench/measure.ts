@@ -8,7 +8,17 @@ import { Kernel } from "../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
 import { parseSystemTable } from "#base/system-table.ts";
-import { createLogger, type Credential, parseReply, type RawReply, startService, type Sys, systemClock, sysWaitEndpoint, trapEnvelope } from "#libsys";
+import {
+  createLogger,
+  type Credential,
+  parseReply,
+  type RawReply,
+  startService,
+  type Sys,
+  systemClock,
+  sysWaitEndpoint,
+  trapEnvelope,
+} from "#libsys";
 import { Envelope } from "#base/nats-envelope.ts";
 import { isLocalError } from "#base/errors.ts";
 import { RequestMux } from "#base/request-mux.ts";
@@ -67,7 +77,13 @@ export function quantile(sorted: number[], q: number): number {
 export async function measure(o: MeasureOptions): Promise<Row[]> {
   const log = createLogger("bench");
   log.level = "warn";
-  const raw: NatsConnection = await connect({ servers: o.rawCred.servers, user: o.rawCred.user, pass: o.rawCred.password, name: "bench-raw", inboxPrefix: "_INBOX.kernel" });
+  const raw: NatsConnection = await connect({
+    servers: o.rawCred.servers,
+    user: o.rawCred.user,
+    pass: o.rawCred.password,
+    name: "bench-raw",
+    inboxPrefix: "_INBOX.kernel",
+  });
   // The baseline uses the same request machinery as libsys and the kernel, so the ratios
   // measure the kernel's hops and nothing else.
   const rawMux = new RequestMux(new Wire(raw, log, systemClock), "_INBOX.kernel", systemClock);
@@ -79,7 +95,14 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   // parsing); the relay forwards to the null server's current incarnation.
   const echo = (await sysWaitEndpoint(o.client, "bench-echo", 0, 10_000)).endpoint;
   const relayOp = async () =>
-    parseReply(await rawMux.request(RELAY_SUBJECT, empty, trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000, o.client.self), 5000));
+    parseReply(
+      await rawMux.request(
+        RELAY_SUBJECT,
+        empty,
+        trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000, o.client.self),
+        5000,
+      ),
+    );
   await waitForRelay(relayOp);
 
   // in-kernel: kernel-core's own trap path with both parties placed in the kernel.
@@ -88,20 +111,50 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   priv.kernel.sched.enabled = false;
   const kernel = new Kernel({
     priv,
-    hw: { io: async () => ({ values: [], data: new Uint8Array(0) }), fault: async () => undefined, info: async () => ({ boot: "bench", ioOps: 0, ticks: 0 }) },
-    log, clock: systemClock, metrics: new KernelMetrics(false),
+    hw: {
+      io: async () => ({ values: [], data: new Uint8Array(0) }),
+      fault: async () => undefined,
+      info: async () => ({ boot: "bench", ioOps: 0, ticks: 0 }),
+    },
+    log,
+    clock: systemClock,
+    metrics: new KernelMetrics(false),
   });
-  await startService({ label: "bench-echo", create: () => ({ handlers: {} }) }, new KernelTransport("bench-echo", kernel.ipc, log), { log });
-  const inKernel = await startService({ label: "bench-client", create: () => ({ handlers: {} }) }, new KernelTransport("bench-client", kernel.ipc, log), { log });
+  await startService({ label: "bench-echo", create: () => ({ handlers: {} }) }, new KernelTransport("bench-echo", kernel.ipc, log), {
+    log,
+  });
+  const inKernel = await startService(
+    { label: "bench-client", create: () => ({ handlers: {} }) },
+    new KernelTransport("bench-client", kernel.ipc, log),
+    { log },
+  );
 
   let paths: { path: string; op: () => Promise<unknown>; target?: Target; trail?: boolean }[] = [
     { path: "in-process", op: () => echoFn(empty) },
     { path: "nats-raw", op: () => rawMux.request(RAW_SUBJECT, empty, new Envelope(), 5000) },
-    { path: "nats-request", op: () => raw.request(RAW_SUBJECT, empty, { timeout: 5000 }), target: { text: "info: nats.js request(), not the baseline" } },
+    {
+      path: "nats-request",
+      op: () => raw.request(RAW_SUBJECT, empty, { timeout: 5000 }),
+      target: { text: "info: nats.js request(), not the baseline" },
+    },
     { path: "nats-relay", op: relayOp, target: { text: "info: kernel-sendrec's four hops and envelope, no kernel" }, trail: true },
-    { path: "kernel-sendrec", op: () => o.client.sendrec("bench-echo", Common.COMMON_PING), target: { text: "p50 <= 2.5x nats-raw", met: (r) => r.ratio_p50 <= 2.5 }, trail: true },
-    { path: "in-kernel", op: () => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING), target: { text: "p50 < 5 us", met: (r) => r.p50_us < 5 } },
-    { path: "ata-read-4k", op: () => o.client.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }), target: { text: "p50 <= 8x nats-raw", met: (r) => r.ratio_p50 <= 8 }, trail: true },
+    {
+      path: "kernel-sendrec",
+      op: () => o.client.sendrec("bench-echo", Common.COMMON_PING),
+      target: { text: "p50 <= 2.5x nats-raw", met: (r) => r.ratio_p50 <= 2.5 },
+      trail: true,
+    },
+    {
+      path: "in-kernel",
+      op: () => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING),
+      target: { text: "p50 < 5 us", met: (r) => r.p50_us < 5 },
+    },
+    {
+      path: "ata-read-4k",
+      op: () => o.client.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }),
+      target: { text: "p50 <= 8x nats-raw", met: (r) => r.ratio_p50 <= 8 },
+      trail: true,
+    },
   ];
   if (paths.map((p) => p.path).join() !== PATHS.join()) throw new Error("bench/measure.ts: PATHS and the measured paths differ");
   if (o.only) paths = paths.filter((p) => p.path === "nats-raw" || o.only!.includes(p.path));
@@ -132,7 +185,12 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   });
   const base = rows.find((r) => r.path === "nats-raw")!.p50_us;
   return rows.map((r) => ({
-    path: r.path, p50_us: r.p50_us, p99_us: r.p99_us, ratio_p50: +(r.p50_us / base).toFixed(3), n: r.n, target: r.target?.text,
+    path: r.path,
+    p50_us: r.p50_us,
+    p99_us: r.p99_us,
+    ratio_p50: +(r.p50_us / base).toFixed(3),
+    n: r.n,
+    target: r.target?.text,
     ...(r.target?.met ? { target_met: r.target.met({ p50_us: r.p50_us, ratio_p50: r.p50_us / base }) } : {}),
     ...(o.cpu ? { cpu_us: o.cpu.perRequest(r.path) } : {}),
     ...(segments.get(r.path)!.size > 0 ? { hops_p50_us: segmentMedians(segments.get(r.path)!) } : {}),
@@ -159,7 +217,13 @@ function addSegments(into: Map<string, number[]>, trail: string | undefined, end
 
 function segmentMedians(segs: Map<string, number[]>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [name, list] of segs) out[name] = Math.round(quantile(list.sort((a, b) => a - b), 0.5));
+  for (const [name, list] of segs)
+    out[name] = Math.round(
+      quantile(
+        list.sort((a, b) => a - b),
+        0.5,
+      ),
+    );
   return out;
 }
 
@@ -171,7 +235,8 @@ async function waitForRelay(op: () => Promise<unknown>, ms = 15_000): Promise<vo
       await op();
       return;
     } catch (e) {
-      if (!isLocalError(e, "MK_ERR_NO_RESPONDERS") || Date.now() > deadline) throw new Error(`the relay (bench/relay-server.ts) is not answering on ${RELAY_SUBJECT}: ${(e as Error).message}`);
+      if (!isLocalError(e, "MK_ERR_NO_RESPONDERS") || Date.now() > deadline)
+        throw new Error(`the relay (bench/relay-server.ts) is not answering on ${RELAY_SUBJECT}: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -185,25 +250,49 @@ function targetCell(r: Row): string {
 
 export function table(title: string, rows: Row[]): string {
   const head = ["path", "p50 us", "p99 us", "p50 / nats-raw", "samples", "target"];
-  const body = rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio_p50.toFixed(2)}x`, String(r.n), targetCell(r)]);
+  const body = rows.map((r) => [
+    r.path,
+    r.p50_us.toFixed(1),
+    r.p99_us.toFixed(1),
+    `${r.ratio_p50.toFixed(2)}x`,
+    String(r.n),
+    targetCell(r),
+  ]);
   const out = [title, ...columns(head, body)];
   // CPU per request by process: parties that spent at least 1 µs on some path.
   const parties = [...new Set(rows.flatMap((r) => Object.keys(r.cpu_us ?? {})))].filter((p) => rows.some((r) => (r.cpu_us?.[p] ?? 0) >= 1));
   if (parties.length > 0) {
-    const cpuBody = rows.map((r) => [r.path, ...parties.map((p) => String(r.cpu_us?.[p] ?? "")), String(Object.values(r.cpu_us ?? {}).reduce((a, b) => a + b, 0))]);
-    out.push("", "CPU per request, us, by process: user + system time over all of a path's requests, to one clock tick (10 ms / samples); background work such as PIT ticks included", ...columns(["path", ...parties, "total"], cpuBody));
+    const cpuBody = rows.map((r) => [
+      r.path,
+      ...parties.map((p) => String(r.cpu_us?.[p] ?? "")),
+      String(Object.values(r.cpu_us ?? {}).reduce((a, b) => a + b, 0)),
+    ]);
+    out.push(
+      "",
+      "CPU per request, us, by process: user + system time over all of a path's requests, to one clock tick (10 ms / samples); background work such as PIT ticks included",
+      ...columns(["path", ...parties, "total"], cpuBody),
+    );
   }
   const traced = rows.filter((r) => r.hops_p50_us);
   if (traced.length > 0) {
     out.push("", "Hop by hop, p50 us, from the reply's Mk-Hops stamps (each segment: transit plus the next party's work up to its stamp)");
-    for (const r of traced) out.push(`${r.path.padEnd(15)} ${Object.entries(r.hops_p50_us!).map(([k, v]) => `${k.replace(/^\d+: /, "")} ${v}`).join(" | ")}`);
+    for (const r of traced)
+      out.push(
+        `${r.path.padEnd(15)} ${Object.entries(r.hops_p50_us!)
+          .map(([k, v]) => `${k.replace(/^\d+: /, "")} ${v}`)
+          .join(" | ")}`,
+      );
   }
   return out.join("\n");
 }
 
 export function columns(head: string[], body: string[][]): string[] {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(w[i])).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((x, i) => x.padEnd(w[i]))
+      .join("  ")
+      .trimEnd();
   return [line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)];
 }
 

@@ -45,7 +45,13 @@ export class MemoryBus {
     const tokens = this.tokens(subject);
     for (const s of this.subs) {
       if (!matches(s.tokens, tokens)) continue;
-      const arg = { subject: Buffer.from(subject), reply: Buffer.from(reply), sid: s.sid, hdr: block ? block.length : -1, size: raw.length };
+      const arg = {
+        subject: Buffer.from(subject),
+        reply: Buffer.from(reply),
+        sid: s.sid,
+        hdr: block ? block.length : -1,
+        size: raw.length,
+      };
       const msg = new MsgImpl(arg, raw, publisher);
       queueMicrotask(() => s.callback(null, msg));
     }

@@ -7,7 +7,9 @@ import { PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 /** Starts bench/spin.ts as label (credFile: absolute, or relative to the checkout) and waits for its "ready". */
 export async function startSpin(label: string, credFile: string, mode: "compute" | "read" = "compute"): Promise<ChildProcess> {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, "bench", "spin.ts")], {
-    cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MK_LABEL: label, MK_CREDS: credFile, MK_SPIN_MODE: mode, MK_LOG_LEVEL: "warn" },
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, MK_LABEL: label, MK_CREDS: credFile, MK_SPIN_MODE: mode, MK_LOG_LEVEL: "warn" },
   });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once("data", () => resolve());
@@ -19,9 +21,14 @@ export async function startSpin(label: string, credFile: string, mode: "compute"
 /** SIGKILLs every program still running and waits for each to exit; the list is emptied. */
 export async function endAll(children: ChildProcess[]): Promise<void> {
   const all = children.splice(0);
-  await Promise.all(all.map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once("exit", () => resolve());
-    c.kill("SIGKILL");
-  })));
+  await Promise.all(
+    all.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once("exit", () => resolve());
+          c.kill("SIGKILL");
+        }),
+    ),
+  );
 }

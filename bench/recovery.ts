@@ -92,9 +92,14 @@ function pct(xs: number[], p: number): number {
 
 function row(fault: string, backend: string, recover: number[], detect: number[]): Row {
   return {
-    fault, backend, mode: "cold", n: recover.length,
+    fault,
+    backend,
+    mode: "cold",
+    n: recover.length,
     detect_ms_p50: detect.length ? Math.round(pct(detect, 50)) : null,
-    recover_ms_p50: Math.round(pct(recover, 50)), recover_ms_p99: Math.round(pct(recover, 99)), recover_ms_max: Math.round(Math.max(...recover)),
+    recover_ms_p50: Math.round(pct(recover, 50)),
+    recover_ms_p99: Math.round(pct(recover, 99)),
+    recover_ms_max: Math.round(Math.max(...recover)),
   };
 }
 
@@ -104,10 +109,21 @@ async function mkos(standby = false): Promise<Row[]> {
   const shipped = readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8");
   // A fixed backoff and no intensity limit: every round is a cold restart after the same
   // first backoff, not a crash loop that backs off further or is failed.
-  const yaml = deriveSystemYaml(shipped, { httpPort: 0, sectors: 4096, services: "  bench-watch:\n    calls: [getinfo]\n    events: true\n" })
-    .replace(/restart: \{[^}]*\{[^}]*\} \}/, `restart: { heartbeat_ms: ${HEARTBEAT_MS}, backoff_min_ms: ${BACKOFF_MS}, backoff_max_ms: ${BACKOFF_MS}, intensity: { restarts: 1000, seconds: 1 }, standby: ${standby} }`);
+  const yaml = deriveSystemYaml(shipped, {
+    httpPort: 0,
+    sectors: 4096,
+    services: "  bench-watch:\n    calls: [getinfo]\n    events: true\n",
+  }).replace(
+    /restart: \{[^}]*\{[^}]*\} \}/,
+    `restart: { heartbeat_ms: ${HEARTBEAT_MS}, backoff_min_ms: ${BACKOFF_MS}, backoff_max_ms: ${BACKOFF_MS}, intensity: { restarts: 1000, seconds: 1 }, standby: ${standby} }`,
+  );
   writeFileSync(join(dir, "system.yaml"), yaml);
-  const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+  const sys = await ProcessSystem.up({
+    system: join(dir, "system.yaml"),
+    runDir: join(dir, "run"),
+    disk: join(dir, "disk.img"),
+    env: { MK_LOG_LEVEL: "warn" },
+  });
   const log = createLogger("bench");
   log.level = "warn";
   const watch = await connectClient("bench-watch", loadCredential(sys.credFile("bench-watch")), { log });
@@ -120,12 +136,21 @@ async function mkos(standby = false): Promise<Row[]> {
     const gen = (await sys.endpoints()).find((e) => e.label === "ata")!.generation;
     const t0 = Date.now();
     sys.kill("ata", kind === "crash" ? "SIGKILL" : "SIGSTOP");
-    const ev = await waitUntil(() => ready.find((e) => e.generation > gen), { clock: systemClock, deadlineMs: 30_000, intervalMs: 5, what: `ata after generation ${gen}` });
+    const ev = await waitUntil(() => ready.find((e) => e.generation > gen), {
+      clock: systemClock,
+      deadlineMs: 30_000,
+      intervalMs: 5,
+      what: `ata after generation ${gen}`,
+    });
     results[kind].recover.push(Date.parse(ev.at) - t0);
     const rs = (await sys.services()).find((r) => r.label === "ata");
     if (rs?.detect_ms !== undefined) results[kind].detect.push(rs.detect_ms);
     // Let rs see it serving before the next fault (its ready event reached rs too).
-    await waitUntil(async () => ((await sys.services()).find((r) => r.label === "ata")?.state === "running" ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "rs to see ata running" });
+    await waitUntil(async () => ((await sys.services()).find((r) => r.label === "ata")?.state === "running" ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: "rs to see ata running",
+    });
   };
   try {
     if (standby) {
@@ -133,7 +158,11 @@ async function mkos(standby = false): Promise<Row[]> {
         // The standby takes over the first restart after a healthy spell (a whole intensity
         // window, 1 s here), and a new standby must have started: wait for both.
         await systemClock.sleep(1100);
-        await waitUntil(() => (sys.alive()["ata.standby"] ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "ata's standby running" });
+        await waitUntil(() => (sys.alive()["ata.standby"] ? true : undefined), {
+          clock: systemClock,
+          deadlineMs: 10_000,
+          what: "ata's standby running",
+        });
         await systemClock.sleep(300); // loaded and connected
         await fault("crash");
       }
@@ -156,7 +185,8 @@ async function mkos(standby = false): Promise<Row[]> {
   const rows: Row[] = [];
   if (standby) return [{ ...row("crash (SIGKILL)", "process", results.crash.recover, results.crash.detect), mode: "standby" }];
   if (results.crash.recover.length) rows.push(row("crash (SIGKILL)", "process", results.crash.recover, results.crash.detect));
-  if (results.hang.recover.length) rows.push(row(`hang (SIGSTOP), heartbeat ${HEARTBEAT_MS} ms`, "process", results.hang.recover, results.hang.detect));
+  if (results.hang.recover.length)
+    rows.push(row(`hang (SIGSTOP), heartbeat ${HEARTBEAT_MS} ms`, "process", results.hang.recover, results.hang.detect));
   return rows;
 }
 
@@ -171,17 +201,28 @@ async function composeMode(rounds: number): Promise<Row[]> {
   const watch = await connectClient("mkctl", target.credential("mkctl"), { log });
   const ready: KernelEvent[] = [];
   await followEvents(watch.sys, (ev) => void (ev.kind === "ready" && ev.label === "ata" && ready.push(ev)));
-  const runs = { SIGKILL: { recover: [] as number[], detect: [] as number[] }, SIGSTOP: { recover: [] as number[], detect: [] as number[] } };
+  const runs = {
+    SIGKILL: { recover: [] as number[], detect: [] as number[] },
+    SIGSTOP: { recover: [] as number[], detect: [] as number[] },
+  };
   try {
     // Crashes (docker kill), then hangs (SIGSTOP of the driver's Node process): half each.
     for (let i = 0; i < rounds; i++) {
       const sig = i < Math.ceil(rounds / 2) ? "SIGKILL" : "SIGSTOP";
       if (i > 0) await systemClock.sleep(11_000); // a healthy spell: the shipped backoff starts again at its minimum
-      const eps = (await watch.sys.kernelCall(SysCall.SYS_GETINFO, { what: "endpoints" })).args.endpoints as { label: string; generation: number }[];
+      const eps = (await watch.sys.kernelCall(SysCall.SYS_GETINFO, { what: "endpoints" })).args.endpoints as {
+        label: string;
+        generation: number;
+      }[];
       const gen = eps.find((e) => e.label === "ata")!.generation;
       const t0 = Date.now();
       target.signal("ata", sig);
-      const ev = await waitUntil(() => ready.find((e) => e.generation > gen), { clock: systemClock, deadlineMs: 60_000, intervalMs: 5, what: `ata after generation ${gen}` });
+      const ev = await waitUntil(() => ready.find((e) => e.generation > gen), {
+        clock: systemClock,
+        deadlineMs: 60_000,
+        intervalMs: 5,
+        what: `ata after generation ${gen}`,
+      });
       runs[sig].recover.push(Date.parse(ev.at) - t0);
       const rows = (await watch.sys.sendrec("rs", Rs.RS_LIST, {})).args as { services: ServiceStatus[] };
       const d = rows.services.find((r) => r.label === "ata")?.detect_ms;
@@ -191,7 +232,8 @@ async function composeMode(rounds: number): Promise<Row[]> {
     await watch.stop();
   }
   const out = [row("crash (docker kill)", "docker (rs, compose)", runs.SIGKILL.recover, runs.SIGKILL.detect)];
-  if (runs.SIGSTOP.recover.length) out.push(row("hang (SIGSTOP), heartbeat 1000 ms", "docker (rs, compose)", runs.SIGSTOP.recover, runs.SIGSTOP.detect));
+  if (runs.SIGSTOP.recover.length)
+    out.push(row("hang (SIGSTOP), heartbeat 1000 ms", "docker (rs, compose)", runs.SIGSTOP.recover, runs.SIGSTOP.detect));
   return out;
 }
 
@@ -207,13 +249,20 @@ async function dockerBaseline(rounds: number): Promise<Row | { skipped: string }
   if (!image) return { skipped: "no Node image (scripts/base-images.sh)" };
   const times: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    const c = await docker.createContainer({ Image: image, Cmd: ["node", "-e", "setInterval(() => {}, 1000)"], HostConfig: { RestartPolicy: { Name: "always" }, Init: true, NetworkMode: "none" }, Labels: { "mkos.bench": "recovery" } });
+    const c = await docker.createContainer({
+      Image: image,
+      Cmd: ["node", "-e", "setInterval(() => {}, 1000)"],
+      HostConfig: { RestartPolicy: { Name: "always" }, Init: true, NetworkMode: "none" },
+      Labels: { "mkos.bench": "recovery" },
+    });
     try {
       await c.start();
       const top = await c.top({ ps_args: "-eo pid,args" });
       const pid = Number((top.Processes as string[][]).find((p) => /node -e/.test(p.join(" ")))?.[0]);
       const events = (await docker.getEvents({ filters: { container: [c.id], event: ["start"] } })) as NodeJS.ReadableStream;
-      const started = new Promise<number>((resolve) => events.on("data", (d: Buffer) => resolve(Number((JSON.parse(d.toString().split("\n")[0]) as { timeNano: number }).timeNano) / 1e6)));
+      const started = new Promise<number>((resolve) =>
+        events.on("data", (d: Buffer) => resolve(Number((JSON.parse(d.toString().split("\n")[0]) as { timeNano: number }).timeNano) / 1e6)),
+      );
       const t0 = Date.now();
       process.kill(pid, "SIGKILL");
       times.push((await started) - t0);
@@ -227,7 +276,10 @@ async function dockerBaseline(rounds: number): Promise<Row | { skipped: string }
 
 function imageFromScript(): string | undefined {
   try {
-    const out = execFileSync("bash", [join(PROJECT_ROOT, "scripts", "base-images.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const out = execFileSync("bash", [join(PROJECT_ROOT, "scripts", "base-images.sh")], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     return /NODE_IMAGE=(\S+)/.exec(out)?.[1]?.replace(/^['"]|['"]$/g, "");
   } catch {
     return undefined;
@@ -243,16 +295,42 @@ if (values.json) {
   console.log(JSON.stringify({ rows, ...("skipped" in baseline ? { docker_baseline: `skipped: ${baseline.skipped}` } : {}) }));
 } else {
   const head = ["FAULT", "BACKEND", "MODE", "N", "DETECT p50", "RECOVER p50", "p99", "max"];
-  const body = rows.map((r) => [r.fault, r.backend, r.mode, String(r.n), r.detect_ms_p50 === null ? "-" : `${r.detect_ms_p50} ms`, `${r.recover_ms_p50} ms`, `${r.recover_ms_p99} ms`, `${r.recover_ms_max} ms`]);
+  const body = rows.map((r) => [
+    r.fault,
+    r.backend,
+    r.mode,
+    String(r.n),
+    r.detect_ms_p50 === null ? "-" : `${r.detect_ms_p50} ms`,
+    `${r.recover_ms_p50} ms`,
+    `${r.recover_ms_p99} ms`,
+    `${r.recover_ms_max} ms`,
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  console.log([head, ...body].map((cols) => cols.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n"));
-  console.log(`recover: fault -> the next generation's ready event (includes rs's backoff_min_ms of ${BACKOFF_MS} ms; a hang also the wait for 2 missed heartbeats).`);
+  console.log(
+    [head, ...body]
+      .map((cols) =>
+        cols
+          .map((c, i) => c.padEnd(w[i]))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n"),
+  );
+  console.log(
+    `recover: fault -> the next generation's ready event (includes rs's backoff_min_ms of ${BACKOFF_MS} ms; a hang also the wait for 2 missed heartbeats).`,
+  );
   const base = rows.find((r) => r.backend.startsWith("docker restart policy"));
   const crash = rows.find((r) => r.fault.startsWith("crash"));
-  if (base && crash) console.log(`ratio: mkos crash recovery p50 / Docker's restart p50 = ${(crash.recover_ms_p50 / base.recover_ms_p50).toFixed(2)} (Docker's restarts a container; mkos restarts the driver and waits for it to serve)`);
+  if (base && crash)
+    console.log(
+      `ratio: mkos crash recovery p50 / Docker's restart p50 = ${(crash.recover_ms_p50 / base.recover_ms_p50).toFixed(2)} (Docker's restarts a container; mkos restarts the driver and waits for it to serve)`,
+    );
   if ("skipped" in baseline) console.log(`Docker baseline skipped: ${baseline.skipped}`);
   const cold = rows.find((r) => r.fault.startsWith("crash") && r.mode === "cold");
   const warm = rows.find((r) => r.mode === "standby");
-  if (cold && warm) console.log(`standby: a warm incarnation (loaded, connected) takes over without a Node start and without the backoff: p50 ${warm.recover_ms_p50} ms against ${cold.recover_ms_p50} ms cold`);
+  if (cold && warm)
+    console.log(
+      `standby: a warm incarnation (loaded, connected) takes over without a Node start and without the backoff: p50 ${warm.recover_ms_p50} ms against ${cold.recover_ms_p50} ms cold`,
+    );
 }
 process.exit(0);

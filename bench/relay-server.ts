@@ -18,7 +18,13 @@ import { RELAY_SUBJECT } from "./raw-subject.ts";
 
 const log = createLogger("bench-relay");
 const cred = loadCredential();
-const nc = await connect({ servers: cred.servers, user: cred.user, pass: cred.password, name: "bench-relay", inboxPrefix: Subjects.inboxPrefix("kernel") });
+const nc = await connect({
+  servers: cred.servers,
+  user: cred.user,
+  pass: cred.password,
+  name: "bench-relay",
+  inboxPrefix: Subjects.inboxPrefix("kernel"),
+});
 const wire = new Wire(nc, log, systemClock);
 const mux = new RequestMux(wire, Subjects.inboxPrefix("kernel"), systemClock);
 mux.start();

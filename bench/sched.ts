@@ -35,7 +35,15 @@ const USAGE = `usage: npm run bench:sched [-- options]
 
 const { values } = (() => {
   try {
-    return parseArgs({ options: { json: { type: "boolean", default: false }, seconds: { type: "string", default: "30" }, isolation: { type: "boolean", default: false }, reads: { type: "string", default: "3000" }, help: { type: "boolean", default: false } } });
+    return parseArgs({
+      options: {
+        json: { type: "boolean", default: false },
+        seconds: { type: "string", default: "30" },
+        isolation: { type: "boolean", default: false },
+        reads: { type: "string", default: "3000" },
+        help: { type: "boolean", default: false },
+      },
+    });
   } catch (e) {
     console.error(`bench:sched: ${(e as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -61,7 +69,12 @@ const WEIGHTS = [1, 2, 4];
 const NICES = [0, -3, -6];
 const say = (s: string) => void (values.json ? process.stderr.write(`${s}\n`) : console.log(s));
 
-interface Row { path: string; p50_us: number; p99_us: number; ratio: number }
+interface Row {
+  path: string;
+  p50_us: number;
+  p99_us: number;
+  ratio: number;
+}
 const log = createLogger("bench");
 log.level = "warn";
 
@@ -109,8 +122,13 @@ async function signalCost(n: number): Promise<{ stop: number[]; cont: number[] }
 
 /** The cgroup freezer (v2 cgroup.freeze, else v1 freezer.state), or why it cannot be measured. */
 async function freezerCost(n: number): Promise<{ stop: number[]; cont: number[] } | string> {
-  const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : existsSync("/sys/fs/cgroup/unified/cgroup.controllers") ? "/sys/fs/cgroup/unified" : undefined;
-  const v1 = existsSync("/sys/fs/cgroup/freezer/freezer.state") || existsSync("/sys/fs/cgroup/freezer/tasks") ? "/sys/fs/cgroup/freezer" : undefined;
+  const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers")
+    ? "/sys/fs/cgroup"
+    : existsSync("/sys/fs/cgroup/unified/cgroup.controllers")
+      ? "/sys/fs/cgroup/unified"
+      : undefined;
+  const v1 =
+    existsSync("/sys/fs/cgroup/freezer/freezer.state") || existsSync("/sys/fs/cgroup/freezer/tasks") ? "/sys/fs/cgroup/freezer" : undefined;
   const root = v1 ?? v2;
   if (!root) return "no cgroup freezer on this host";
   const dir = join(root, `mkos-bench-${process.pid}`);
@@ -122,8 +140,12 @@ async function freezerCost(n: number): Promise<{ stop: number[]; cont: number[] 
     child.kill("SIGKILL");
     return `cannot make a cgroup under ${root}: ${(e as Error).message}`;
   }
-  const freeze = (on: boolean) => (v1 ? writeFileSync(join(dir, "freezer.state"), on ? "FROZEN" : "THAWED") : writeFileSync(join(dir, "cgroup.freeze"), on ? "1" : "0"));
-  const frozen = () => (v1 ? readFileSync(join(dir, "freezer.state"), "utf8").trim() === "FROZEN" : /frozen 1/.test(readFileSync(join(dir, "cgroup.events"), "utf8")));
+  const freeze = (on: boolean) =>
+    v1 ? writeFileSync(join(dir, "freezer.state"), on ? "FROZEN" : "THAWED") : writeFileSync(join(dir, "cgroup.freeze"), on ? "1" : "0");
+  const frozen = () =>
+    v1
+      ? readFileSync(join(dir, "freezer.state"), "utf8").trim() === "FROZEN"
+      : /frozen 1/.test(readFileSync(join(dir, "cgroup.events"), "utf8"));
   const stop: number[] = [];
   const cont: number[] = [];
   try {
@@ -131,11 +153,15 @@ async function freezerCost(n: number): Promise<{ stop: number[]; cont: number[] 
     for (let i = 0; i < n; i++) {
       let t0 = performance.now();
       freeze(true);
-      while (!frozen()) { /* the kernel freezes each task */ }
+      while (!frozen()) {
+        /* the kernel freezes each task */
+      }
       stop.push((performance.now() - t0) * 1000);
       t0 = performance.now();
       freeze(false);
-      while (frozen()) { /* thawing */ }
+      while (frozen()) {
+        /* thawing */
+      }
       cont.push((performance.now() - t0) * 1000);
     }
   } finally {
@@ -162,14 +188,25 @@ async function boot(enabled: boolean): Promise<Phase> {
   const dir = mkdtempSync(join(tmpdir(), `mkos-bench-sched-${enabled ? "on" : "off"}-`));
   // A 100 ms quantum at nice 0 (the fair policy scales it by weight): many turns in the window.
   const hogs = HOGS.map((h) => `  ${h}:\n    calls: [getinfo]\n    sched: { quantum_ms: 100 }\n`).join("");
-  const yaml = benchSystemYaml(true)
-    .replace("  bench-client:\n    ipc: [bench-echo, ata]\n    calls: [getinfo]", "  bench-client:\n    ipc: [bench-echo, ata]\n    calls: [getinfo, nice]")
-    .replace(/enabled: true/, `enabled: ${enabled}`) + hogs;
+  const yaml =
+    benchSystemYaml(true)
+      .replace(
+        "  bench-client:\n    ipc: [bench-echo, ata]\n    calls: [getinfo]",
+        "  bench-client:\n    ipc: [bench-echo, ata]\n    calls: [getinfo, nice]",
+      )
+      .replace(/enabled: true/, `enabled: ${enabled}`) + hogs;
   writeFileSync(join(dir, "system.yaml"), yaml);
   // One mkos CPU: the other core stays the machine's (kernel-core, NATS, the emulator).
-  const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn", MK_SCHED_CPUS: "1" } });
+  const sys = await ProcessSystem.up({
+    system: join(dir, "system.yaml"),
+    runDir: join(dir, "run"),
+    disk: join(dir, "disk.img"),
+    env: { MK_LOG_LEVEL: "warn", MK_SCHED_CPUS: "1" },
+  });
   const relay = spawn(process.execPath, [join(PROJECT_ROOT, "bench", "relay-server.ts")], {
-    cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, MK_CREDS: sys.credFile("kernel"), MK_LOG_LEVEL: "warn" },
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, MK_CREDS: sys.credFile("kernel"), MK_LOG_LEVEL: "warn" },
   });
   const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
   return { sys, client, relay, dir, programs: [] };
@@ -232,8 +269,14 @@ async function readsUnder(ph: Phase, load: "idle" | "floor" | "hogs", n: number)
 }
 
 /** readsN reads under each load, in ROUNDS interleaved rounds. */
-async function isolationRounds<L extends "idle" | "floor" | "hogs">(ph: Phase, loads: L[]): Promise<Record<L, { samples: number[]; stops: number }>> {
-  const out = Object.fromEntries(loads.map((l) => [l, { samples: [] as number[], stops: 0 }])) as Record<L, { samples: number[]; stops: number }>;
+async function isolationRounds<L extends "idle" | "floor" | "hogs">(
+  ph: Phase,
+  loads: L[],
+): Promise<Record<L, { samples: number[]; stops: number }>> {
+  const out = Object.fromEntries(loads.map((l) => [l, { samples: [] as number[], stops: 0 }])) as Record<
+    L,
+    { samples: number[]; stops: number }
+  >;
   const per = Math.ceil(readsN / ROUNDS);
   for (let r = 0; r < ROUNDS; r++) {
     for (const l of loads) {
@@ -261,7 +304,11 @@ async function costs(on: Phase, add: (path: string, samples: number[], base: num
   await program(on, "hog1");
   await new Promise((r) => setTimeout(r, 500));
   const before = (await sysGetProcesses(on.client.sys)).sched;
-  add("dispatch: sendrec to a server, a hog on the CPU", await timed(readsN, () => on.client.sys.sendrec("bench-echo", Common.COMMON_PING)), baseOn);
+  add(
+    "dispatch: sendrec to a server, a hog on the CPU",
+    await timed(readsN, () => on.client.sys.sendrec("bench-echo", Common.COMMON_PING)),
+    baseOn,
+  );
   const after = (await sysGetProcesses(on.client.sys)).sched;
   say(`dispatch: ${after.stops - before.stops} stops and ${after.continues - before.continues} continues for ${readsN} sendrecs`);
   await stopPrograms(on);
@@ -283,7 +330,7 @@ async function fairness(on: Phase): Promise<Shares> {
   const total = used.reduce((s, x) => s + x, 0);
   const measured = used.map((u) => +(u / total).toFixed(4));
   const x = measured.map((s, i) => s / WEIGHTS[i]);
-  const jain = +((x.reduce((s, v) => s + v, 0) ** 2) / (x.length * x.reduce((s, v) => s + v * v, 0))).toFixed(4);
+  const jain = +(x.reduce((s, v) => s + v, 0) ** 2 / (x.length * x.reduce((s, v) => s + v * v, 0))).toFixed(4);
   return { weights: WEIGHTS, measured, jain, cpu_ms: used };
 }
 
@@ -303,12 +350,27 @@ async function main(): Promise<void> {
   let stopsOn: number;
   let shares: Shares | undefined;
   try {
-    const m = await measure({ client: on.client.sys, rawCred: loadCredential(on.sys.credFile("kernel")), systemYaml: readFileSync(join(on.dir, "system.yaml"), "utf8"), rounds: 5, batch: Math.min(200, readsN), only: values.isolation ? ["ata-read-4k"] : ["kernel-sendrec", "ata-read-4k"] });
+    const m = await measure({
+      client: on.client.sys,
+      rawCred: loadCredential(on.sys.credFile("kernel")),
+      systemYaml: readFileSync(join(on.dir, "system.yaml"), "utf8"),
+      rounds: 5,
+      batch: Math.min(200, readsN),
+      only: values.isolation ? ["ata-read-4k"] : ["kernel-sendrec", "ata-read-4k"],
+    });
     baseOn = m.find((r) => r.path === "nats-raw")!.p50_us;
-    for (const r of m) rows.push({ path: r.path === "nats-raw" ? "nats-raw (sched on)" : `${r.path} (sched on)`, p50_us: r.p50_us, p99_us: r.p99_us, ratio: r.ratio_p50 });
+    for (const r of m)
+      rows.push({
+        path: r.path === "nats-raw" ? "nats-raw (sched on)" : `${r.path} (sched on)`,
+        p50_us: r.p50_us,
+        p99_us: r.p99_us,
+        ratio: r.ratio_p50,
+      });
     if (!values.isolation) await costs(on, add, baseOn);
 
-    say(`isolation: ATA reads idle, beside one plain process at nice 19 (the machine's floor: no mkos process, nothing for the scheduler to do) and under four CPU-bound programs, ${ROUNDS} round${ROUNDS > 1 ? "s" : ""} ...`);
+    say(
+      `isolation: ATA reads idle, beside one plain process at nice 19 (the machine's floor: no mkos process, nothing for the scheduler to do) and under four CPU-bound programs, ${ROUNDS} round${ROUNDS > 1 ? "s" : ""} ...`,
+    );
     const iso = await isolationRounds(on, ["idle", "floor", "hogs"]);
     idleReads = iso.idle.samples;
     floorReads = iso.floor.samples;
@@ -327,8 +389,21 @@ async function main(): Promise<void> {
   let loadedOff: number[];
   let idleOff: number[];
   try {
-    const m = await measure({ client: off.client.sys, rawCred: loadCredential(off.sys.credFile("kernel")), systemYaml: readFileSync(join(off.dir, "system.yaml"), "utf8"), rounds: 5, batch: Math.min(200, readsN), only: values.isolation ? ["ata-read-4k"] : ["kernel-sendrec", "ata-read-4k"] });
-    for (const r of m) rows.push({ path: r.path === "nats-raw" ? "nats-raw (sched off)" : `${r.path} (sched off)`, p50_us: r.p50_us, p99_us: r.p99_us, ratio: r.ratio_p50 });
+    const m = await measure({
+      client: off.client.sys,
+      rawCred: loadCredential(off.sys.credFile("kernel")),
+      systemYaml: readFileSync(join(off.dir, "system.yaml"), "utf8"),
+      rounds: 5,
+      batch: Math.min(200, readsN),
+      only: values.isolation ? ["ata-read-4k"] : ["kernel-sendrec", "ata-read-4k"],
+    });
+    for (const r of m)
+      rows.push({
+        path: r.path === "nats-raw" ? "nats-raw (sched off)" : `${r.path} (sched off)`,
+        p50_us: r.p50_us,
+        p99_us: r.p99_us,
+        ratio: r.ratio_p50,
+      });
     const iso = await isolationRounds(off, ["idle", "hogs"]);
     idleOff = iso.idle.samples;
     loadedOff = iso.hogs.samples;
@@ -340,18 +415,32 @@ async function main(): Promise<void> {
   }
 
   const isolation = {
-    idle_p99_us: stats(idleReads).p99, loaded_p99_us: stats(loadedOn).p99, loaded_sched_off_p99_us: stats(loadedOff).p99, floor_p99_us: stats(floorReads).p99,
-    idle_sched_off_p99_us: stats(idleOff).p99, loaded_stops: stopsOn,
+    idle_p99_us: stats(idleReads).p99,
+    loaded_p99_us: stats(loadedOn).p99,
+    loaded_sched_off_p99_us: stats(loadedOff).p99,
+    floor_p99_us: stats(floorReads).p99,
+    idle_sched_off_p99_us: stats(idleOff).p99,
+    loaded_stops: stopsOn,
   };
   if (values.json) {
     console.log(JSON.stringify({ rows, shares, isolation }));
     return;
   }
   console.log("\nbench:sched (ratio: p50 over the raw NATS round trip of the same system)");
-  console.log(columns(["path", "p50 us", "p99 us", "ratio"], rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio.toFixed(2)}x`])).join("\n"));
-  if (shares) console.log(`\nshares over ${seconds} s, weights ${WEIGHTS.join(":")}: measured ${shares.measured.map((s) => s.toFixed(3)).join(" : ")} (want ${WEIGHTS.map((w) => (w / 7).toFixed(3)).join(" : ")}), Jain's index ${shares.jain}, CPU ms ${shares.cpu_ms.join(", ")}`);
+  console.log(
+    columns(
+      ["path", "p50 us", "p99 us", "ratio"],
+      rows.map((r) => [r.path, r.p50_us.toFixed(1), r.p99_us.toFixed(1), `${r.ratio.toFixed(2)}x`]),
+    ).join("\n"),
+  );
+  if (shares)
+    console.log(
+      `\nshares over ${seconds} s, weights ${WEIGHTS.join(":")}: measured ${shares.measured.map((s) => s.toFixed(3)).join(" : ")} (want ${WEIGHTS.map((w) => (w / 7).toFixed(3)).join(" : ")}), Jain's index ${shares.jain}, CPU ms ${shares.cpu_ms.join(", ")}`,
+    );
   const x = (v: number, idle = isolation.idle_p99_us) => `${v} us (${(v / idle).toFixed(2)}x idle)`;
-  console.log(`isolation, ATA 4 KiB read p99 (${readsN} reads each, ${ROUNDS} interleaved round${ROUNDS > 1 ? "s" : ""}): idle ${isolation.idle_p99_us} us; the floor, one plain process at nice 19 beside, ${x(isolation.floor_p99_us)}; 4 hogs with the scheduler ${x(isolation.loaded_p99_us)} (${isolation.loaded_stops} stops); without it ${x(isolation.loaded_sched_off_p99_us)}, or ${(isolation.loaded_sched_off_p99_us / isolation.idle_sched_off_p99_us).toFixed(2)}x the idle of its own system (${isolation.idle_sched_off_p99_us} us)`);
+  console.log(
+    `isolation, ATA 4 KiB read p99 (${readsN} reads each, ${ROUNDS} interleaved round${ROUNDS > 1 ? "s" : ""}): idle ${isolation.idle_p99_us} us; the floor, one plain process at nice 19 beside, ${x(isolation.floor_p99_us)}; 4 hogs with the scheduler ${x(isolation.loaded_p99_us)} (${isolation.loaded_stops} stops); without it ${x(isolation.loaded_sched_off_p99_us)}, or ${(isolation.loaded_sched_off_p99_us / isolation.idle_sched_off_p99_us).toFixed(2)}x the idle of its own system (${isolation.idle_sched_off_p99_us} us)`,
+  );
 }
 
 main().then(

@@ -66,7 +66,8 @@ export class Machine {
         chunks.push(this.insString(dev, port, width, arg));
       } else if (op.startsWith("outs")) {
         const n = arg * width;
-        if (cursor + n > data.length) throw new MkError("EBADREQUEST", `${op} of ${n} bytes but only ${data.length - cursor} left in the body`);
+        if (cursor + n > data.length)
+          throw new MkError("EBADREQUEST", `${op} of ${n} bytes but only ${data.length - cursor} left in the body`);
         this.outsString(dev, port, width, data.subarray(cursor, cursor + n));
         cursor += n;
       } else {
@@ -109,6 +110,9 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   const n = chunks.reduce((a, c) => a + c.length, 0);
   const out = new Uint8Array(n);
   let off = 0;
-  for (const c of chunks) { out.set(c, off); off += c.length; }
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
   return out;
 }

@@ -40,7 +40,11 @@ async function main(): Promise<void> {
   const http = Fastify({ logger: false });
   http.get("/healthz", async () => ({ status: "ok", boot: server?.boot, ioOps: machine.ioOps, ticks: machine.pit.ticks }));
   await http.listen({ port: Number(process.env.MK_HTTP_PORT ?? 0), host: process.env.MK_HTTP_HOST ?? "127.0.0.1" });
-  log.info({ image, sectors: table.hardware.diskSectors, boot: server.boot }, "hardware emulator up: ata0 %d sectors, uart0, pit, rtc", table.hardware.diskSectors);
+  log.info(
+    { image, sectors: table.hardware.diskSectors, boot: server.boot },
+    "hardware emulator up: ata0 %d sectors, uart0, pit, rtc",
+    table.hardware.diskSectors,
+  );
 
   onShutdown(log, async () => {
     await http.close();

@@ -34,7 +34,11 @@ export class HwServer {
     for (const subject of [Subjects.hwIo, Subjects.hwFault]) {
       this.subs.push(nc.subscribe(subject, { callback: this.wire.guard(subject, (m) => this.handle(m)) }));
     }
-    this.subs.push(nc.subscribe(Subjects.consoleIn, { callback: this.wire.guard("console", (m) => this.machine.uart.receive(m.data.subarray(0, MAX_CONSOLE_IN))) }));
+    this.subs.push(
+      nc.subscribe(Subjects.consoleIn, {
+        callback: this.wire.guard("console", (m) => this.machine.uart.receive(m.data.subarray(0, MAX_CONSOLE_IN))),
+      }),
+    );
     await nc.flush();
     this.announce();
   }
@@ -79,7 +83,11 @@ export class HwServer {
   consoleOut(bytes: Uint8Array): void {
     this.wire.publish(Subjects.consoleOut, bytes);
     this.limiter.allow(this.log, "console", () =>
-      this.log.info({ console: clip(new TextDecoder().decode(bytes.subarray(0, 256)).replace(/\n$/, ""), 200), bytes: bytes.length }, "console"));
+      this.log.info(
+        { console: clip(new TextDecoder().decode(bytes.subarray(0, 256)).replace(/\n$/, ""), 200), bytes: bytes.length },
+        "console",
+      ),
+    );
   }
 
   async stop(): Promise<void> {

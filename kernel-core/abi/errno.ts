@@ -47,9 +47,7 @@ export const Errno = {
 export type ErrnoName = keyof typeof Errno;
 export type Errno = (typeof Errno)[ErrnoName];
 
-const byCode = new Map<number, ErrnoName>(
-  (Object.entries(Errno) as [ErrnoName, number][]).map(([name, code]) => [code, name]),
-);
+const byCode = new Map<number, ErrnoName>((Object.entries(Errno) as [ErrnoName, number][]).map(([name, code]) => [code, name]));
 
 export function errnoName(code: number): ErrnoName | undefined {
   return byCode.get(code);

@@ -217,14 +217,28 @@ export const Layouts = {
     rep: {},
   },
   [SysCall.SYS_GETINFO]: {
-    req: { what: f.enum("endpoints", "endpoint", "privileges", "processes"), label: f.opt(label), after: f.opt(f.u32), waitMs: f.opt(f.uint(600_000)) },
-    rep: { endpoints: f.opt(f.list(f.unknown, 1024)), privileges: f.opt(f.unknown), processes: f.opt(f.list(f.unknown, 1024)), sched: f.opt(f.unknown) },
+    req: {
+      what: f.enum("endpoints", "endpoint", "privileges", "processes"),
+      label: f.opt(label),
+      after: f.opt(f.u32),
+      waitMs: f.opt(f.uint(600_000)),
+    },
+    rep: {
+      endpoints: f.opt(f.list(f.unknown, 1024)),
+      privileges: f.opt(f.unknown),
+      processes: f.opt(f.list(f.unknown, 1024)),
+      sched: f.opt(f.unknown),
+    },
   },
   // sched -> krn. Values are checked by the kernel (EINVAL outside NR_SCHED_QUEUES and
   // QUANTUM_MIN_MS..QUANTUM_MAX_MS, or past a driver's or server's floor), so the layout
   // takes any integer.
   [SysCall.SYS_SCHEDULE]: {
-    req: { endpoint: f.str(48), priority: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), quantum_ms: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
+    req: {
+      endpoint: f.str(48),
+      priority: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+      quantum_ms: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+    },
     rep: {},
   },
   // driver -> krn: what the privilege table lets others do with the caller's own device.
@@ -242,8 +256,15 @@ export const Layouts = {
   // krn -> sched: a quantum ran out. blocked: voluntary switches since the last one.
   [Sched.SCHED_NO_QUANTUM]: {
     req: {
-      endpoint: f.str(48), class: f.enum("driver", "server", "user"), priority: f.uint(15), base_priority: f.uint(15),
-      quantum_ms: f.uint(10_000), base_quantum_ms: f.uint(10_000), nice: f.int(-20, 19), blocked: f.u32, cpu_ms: f.uint(Number.MAX_SAFE_INTEGER),
+      endpoint: f.str(48),
+      class: f.enum("driver", "server", "user"),
+      priority: f.uint(15),
+      base_priority: f.uint(15),
+      quantum_ms: f.uint(10_000),
+      base_quantum_ms: f.uint(10_000),
+      nice: f.int(-20, 19),
+      blocked: f.u32,
+      cpu_ms: f.uint(Number.MAX_SAFE_INTEGER),
     },
     rep: {},
   },
@@ -285,7 +306,10 @@ export const Layouts = {
   [Vfs.VFS_WRITE]: { req: { fd, rid }, rep: { count: f.u32, offset: fileSize } },
   [Vfs.VFS_PREAD]: { req: { fd, count: f.uint(MAX_FS_IO), offset: fileSize }, rep: { count: f.u32 } },
   [Vfs.VFS_PWRITE]: { req: { fd, offset: fileSize }, rep: { count: f.u32 } },
-  [Vfs.VFS_LSEEK]: { req: { fd, offset: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), whence: f.enum("set", "cur", "end") }, rep: { offset: fileSize } },
+  [Vfs.VFS_LSEEK]: {
+    req: { fd, offset: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), whence: f.enum("set", "cur", "end") },
+    rep: { offset: fileSize },
+  },
   [Vfs.VFS_FSYNC]: { req: { fd }, rep: {} },
   [Vfs.VFS_FSTAT]: { req: { fd }, rep: StatShape },
   [Vfs.VFS_FTRUNCATE]: { req: { fd, size: fileSize }, rep: {} },
@@ -296,7 +320,10 @@ export const Layouts = {
   [Vfs.VFS_RMDIR]: { req: { path, rid }, rep: {} },
   [Vfs.VFS_RENAME]: { req: { from: path, to: path, rid }, rep: {} },
   // The entries travel in the body as a JSON array of Dirent; next: the cookie of the page after.
-  [Vfs.VFS_GETDENTS]: { req: { path, cookie: f.opt(f.u32), max: f.opt(f.uint(MAX_DENTS)) }, rep: { count: f.uint(MAX_DENTS), next: f.opt(f.u32) } },
+  [Vfs.VFS_GETDENTS]: {
+    req: { path, cookie: f.opt(f.u32), max: f.opt(f.uint(MAX_DENTS)) },
+    rep: { count: f.uint(MAX_DENTS), next: f.opt(f.u32) },
+  },
   [Vfs.VFS_STATFS]: { req: { path }, rep: { ...StatfsShape, dev: label, mount: path } },
   [Vfs.VFS_SYNC]: { req: {}, rep: {} },
   [Vfs.VFS_MOUNTS]: { req: {}, rep: { mounts: f.list(f.object({ path, dev: label }), 16) } },
@@ -314,7 +341,10 @@ export const Layouts = {
   [Fs.FS_WRITE]: { req: { ino, offset: fileSize, rid: fsRid, digest }, rep: { size: fileSize, verifier: f.u32, offset: f.opt(fileSize) } },
   [Fs.FS_TRUNC]: { req: { ino, size: fileSize }, rep: {} },
   [Fs.FS_GETDENTS]: { req: { ino, cookie: f.u32, max: f.uint(MAX_DENTS) }, rep: { count: f.uint(MAX_DENTS), next: f.opt(f.u32) } },
-  [Fs.FS_SETATTR]: { req: { ino, mode: f.opt(f.uint(0o7777)), uid: f.opt(f.u16), gid: f.opt(f.u16), atime: f.opt(seconds), mtime: f.opt(seconds) }, rep: StatShape },
+  [Fs.FS_SETATTR]: {
+    req: { ino, mode: f.opt(f.uint(0o7777)), uid: f.opt(f.u16), gid: f.opt(f.u16), atime: f.opt(seconds), mtime: f.opt(seconds) },
+    rep: StatShape,
+  },
   [Fs.FS_GETNODE]: { req: { ino }, rep: {} },
   [Fs.FS_PUTNODE]: { req: { ino }, rep: {} },
   [Fs.FS_STATFS]: { req: {}, rep: StatfsShape },
@@ -328,7 +358,12 @@ export const Layouts = {
   [Common.COMMON_FAULT]: {
     // type: crash only on this message type (0 or absent: the next request); count: how many requests slow or corrupt
     // block: the server's event loop is busy for `ms` (a hang that is not a stopped process)
-    req: { fault: f.enum("crash", "slow", "corrupt", "block", "clear"), ms: f.opt(f.uint(60_000)), count: f.opt(f.uint(1_000_000)), type: f.opt(f.u16) },
+    req: {
+      fault: f.enum("crash", "slow", "corrupt", "block", "clear"),
+      ms: f.opt(f.uint(60_000)),
+      count: f.opt(f.uint(1_000_000)),
+      type: f.opt(f.u16),
+    },
     rep: {},
   },
   // krn -> hardware bus
@@ -355,7 +390,7 @@ export type BdevReadRequest = ReqArgs<typeof Bdev.BDEV_READ>;
 export type GeometryReply = RepArgs<typeof Bdev.BDEV_GEOMETRY>;
 
 export function hasLayout(type: number): type is LayoutType {
-  return  Object.hasOwn(Layouts, type);
+  return Object.hasOwn(Layouts, type);
 }
 
 /** IRQ policy bits (MINIX IRQ_REENABLE): re-enable the line after each notification. */
@@ -373,7 +408,16 @@ export interface EndpointInfo {
   since: string; // ISO 8601 time of the last state change
   messages: number;
   /** From the privilege table (absent for the kernel itself). */
-  privileges?: { ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean; metrics: boolean; chaos: boolean };
+  privileges?: {
+    ipc: string[];
+    calls: string[];
+    io: string[];
+    irq: number[];
+    console: boolean;
+    events: boolean;
+    metrics: boolean;
+    chaos: boolean;
+  };
 }
 
 /**
@@ -398,8 +442,10 @@ export const KernelCalls = {
   [SysCall.SYS_DEVACCESS]: { name: "devaccess", grant: false, body: false },
 } as const satisfies Record<number, { name: string; grant: boolean; body: boolean }>;
 export type KernelCallType = keyof typeof KernelCalls;
-export type GrantableCall = { [T in KernelCallType]: (typeof KernelCalls)[T]["grant"] extends true ? (typeof KernelCalls)[T]["name"] : never }[KernelCallType];
+export type GrantableCall = {
+  [T in KernelCallType]: (typeof KernelCalls)[T]["grant"] extends true ? (typeof KernelCalls)[T]["name"] : never;
+}[KernelCallType];
 
 export function isKernelCall(type: number): type is KernelCallType {
-  return  Object.hasOwn(KernelCalls, type);
+  return Object.hasOwn(KernelCalls, type);
 }

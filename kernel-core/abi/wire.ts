@@ -27,7 +27,8 @@ const REQ_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** Mk-Req, the id a request keeps across hops; undefined when the sender gave none. */
 export function decodeReqId(get: HeaderGet): string | undefined {
   const v = boundedField(get, H.req);
-  if (v !== undefined && !REQ_ID.test(v)) throw new MkError("EBADREQUEST", `${H.req} ${JSON.stringify(v.slice(0, 16))} is not 1..64 of [A-Za-z0-9._:-]`);
+  if (v !== undefined && !REQ_ID.test(v))
+    throw new MkError("EBADREQUEST", `${H.req} ${JSON.stringify(v.slice(0, 16))} is not 1..64 of [A-Za-z0-9._:-]`);
   return v;
 }
 

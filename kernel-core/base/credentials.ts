@@ -34,7 +34,12 @@ export function loadCredential(file = process.env.MK_CREDS): Credential {
     throw new CredentialError(`cannot read credential ${file}: ${(e as Error).message}`, file, { cause: e });
   }
   const c = raw as Partial<Credential>;
-  if (typeof c.user !== "string" || typeof c.password !== "string" || !Array.isArray(c.servers) || !c.servers.every((s) => typeof s === "string")) {
+  if (
+    typeof c.user !== "string" ||
+    typeof c.password !== "string" ||
+    !Array.isArray(c.servers) ||
+    !c.servers.every((s) => typeof s === "string")
+  ) {
     throw new CredentialError(`credential ${file} must hold user, password and servers`, file);
   }
   return { user: c.user, password: c.password, servers: c.servers };

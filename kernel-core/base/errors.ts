@@ -31,7 +31,8 @@ const table = {
   MK_ERR_SYSTEM_TABLE: {
     raisedBy: "privilege-table loader: kernel-core and the emulator at start, `mkctl up` and `gen-config`",
     exit: ExitStatus.CONFIG,
-    meaning: "the privilege table cannot be read or is not valid; the error's `file` and `line` (and the message) name where, and the message names the key and the offending value",
+    meaning:
+      "the privilege table cannot be read or is not valid; the error's `file` and `line` (and the message) name where, and the message names the key and the offending value",
     action: "fix that line of the table (`MK_SYSTEM`, `--system`, default `etc/system.yaml`)",
   },
   MK_ERR_CREDENTIAL: {
@@ -78,7 +79,8 @@ const table = {
     raisedBy: "request multiplexer (libsys, kernel-core)",
     exit: ExitStatus.UNAVAILABLE,
     errno: "ENOTREADY",
-    meaning: "the connection to nats-server is lost: requests in flight fail at once (their replies are gone), new ones fail until it is back",
+    meaning:
+      "the connection to nats-server is lost: requests in flight fail at once (their replies are gone), new ones fail until it is back",
     action: "bring nats-server back (`mkctl start nats`); parts reconnect by themselves; resend then",
   },
   MK_ERR_PUBLISH_DENIED: {
@@ -99,14 +101,16 @@ const table = {
     raisedBy: "kernel-core trap path (forward to a user-placement endpoint)",
     exit: ExitStatus.SOFTWARE,
     errno: "EDEADSRCDST",
-    meaning: "nothing listens on the destination incarnation's endpoint subject (`endpoint`): the kernel marks it dead and answers `EDEADSRCDST`",
+    meaning:
+      "nothing listens on the destination incarnation's endpoint subject (`endpoint`): the kernel marks it dead and answers `EDEADSRCDST`",
     action: "none in the kernel; callers see `EDEADSRCDST` and wait for the next generation",
   },
   // Programming errors
   MK_ERR_BAD_HEADER: {
     raisedBy: "envelope codec (every part), before a header reaches the wire",
     exit: ExitStatus.SOFTWARE,
-    meaning: "a header name that is not a token, or a value holding CR or LF, was refused before it was written (the message names the header): a header injection stopped",
+    meaning:
+      "a header name that is not a token, or a value holding CR or LF, was refused before it was written (the message names the header): a header injection stopped",
     action: "a bug in the code that built the header: bound and clean the value first",
   },
   MK_ERR_NO_LAYOUT: {
@@ -119,19 +123,22 @@ const table = {
   MK_ERR_INJECTED_CRASH: {
     raisedBy: "libsys's crash hook, in a server armed with `MK_CRASH_ON=label:MSG_TYPE`",
     exit: ExitStatus.SOFTWARE,
-    meaning: "a crash injected on purpose (chaos): thrown from inside the server like a bug, it ends the service's process, or kernel-core with a kernel-placement server",
+    meaning:
+      "a crash injected on purpose (chaos): thrown from inside the server like a bug, it ends the service's process, or kernel-core with a kernel-placement server",
     action: "none: unset `MK_CRASH_ON` to stop it",
   },
   MK_ERR_EXPERIMENT: {
     raisedBy: "mkctl chaos run (loading the experiment file, before anything is injected)",
     exit: ExitStatus.USAGE,
-    meaning: "the experiment file cannot be read, is not YAML/JSON, or a field is wrong; the message names the file and the field's path (e.g. method[2].targets[0]); `mkctl chaos run` exits 2 for it, as Chaos Toolkit does",
+    meaning:
+      "the experiment file cannot be read, is not YAML/JSON, or a field is wrong; the message names the file and the field's path (e.g. method[2].targets[0]); `mkctl chaos run` exits 2 for it, as Chaos Toolkit does",
     action: "fix that field (experiments/ holds examples; docs/chaos.md describes the format)",
   },
   MK_ERR_USAGE: {
     raisedBy: "mkctl (command line)",
     exit: ExitStatus.USAGE,
-    meaning: "no or an unknown command, an unknown option, a missing argument, or a process-mode command (`kill`, `start`, `down`) given for a compose system",
+    meaning:
+      "no or an unknown command, an unknown option, a missing argument, or a process-mode command (`kill`, `start`, `down`) given for a compose system",
     action: "`mkctl --help`; in compose, `docker compose kill`, `start` or `down`",
   },
   MK_ERR_UNKNOWN_PART: {
@@ -191,7 +198,8 @@ const table = {
   MK_ERR_BAD_ENV: {
     raisedBy: "mkctl (`gen-config`, a port in `MKOS_KERNEL_PORT` or `MK_NATS_PORT`); rs at start",
     exit: ExitStatus.CONFIG,
-    meaning: "an environment variable is missing or holds a value that cannot be used, e.g. `MK_UIDS` not a list of user=uid, or rs without `MK_RUN_DIR`",
+    meaning:
+      "an environment variable is missing or holds a value that cannot be used, e.g. `MK_UIDS` not a list of user=uid, or rs without `MK_RUN_DIR`",
     action: "fix the variable; the message names it and the bad part",
   },
   MK_ERR_NO_COMPOSE: {

@@ -87,7 +87,8 @@ export class LogLimiter {
   /** Runs `emit` if key is under its budget; returns whether it ran. */
   allow(log: Logger, key: string, emit: () => void): boolean {
     const ok = this.budget.admit(key, (k, n) =>
-      log.warn({ event: k, suppressed: n, windowMs: this.windowMs }, "%d more lines like %s suppressed", n, k));
+      log.warn({ event: k, suppressed: n, windowMs: this.windowMs }, "%d more lines like %s suppressed", n, k),
+    );
     if (ok === undefined) return false;
     emit();
     return true;

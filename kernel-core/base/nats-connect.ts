@@ -37,7 +37,8 @@ export function watchConnection(nc: NatsConnection, log: Logger, onReconnect?: (
           break;
         case "reconnecting":
           // One line per 40 attempts (about 10 s) while the server stays away.
-          if (attempts++ % 40 === 39) log.warn({ attempts, downMs: Date.now() - down }, "NATS still unreachable after %d attempts", attempts);
+          if (attempts++ % 40 === 39)
+            log.warn({ attempts, downMs: Date.now() - down }, "NATS still unreachable after %d attempts", attempts);
           break;
         case "reconnect":
           log.info({ server: s.server, downMs: down ? Date.now() - down : undefined }, "NATS connection back");

@@ -9,16 +9,24 @@ import { LocalError } from "./errors.ts";
 
 /** Kernel calls a service may be granted, by the name used in system.yaml (from the ABI's one table). */
 export const CallNames = Object.fromEntries(
-  Object.entries(KernelCalls).filter(([, c]) => c.grant).map(([type, c]) => [c.name, Number(type)]),
+  Object.entries(KernelCalls)
+    .filter(([, c]) => c.grant)
+    .map(([type, c]) => [c.name, Number(type)]),
 ) as Record<GrantableCall, number>;
 export type CallName = GrantableCall;
 /** Calls every incarnation may make about itself. */
-export const ALWAYS_ALLOWED: readonly number[] = Object.entries(KernelCalls).filter(([, c]) => !c.grant).map(([type]) => Number(type));
+export const ALWAYS_ALLOWED: readonly number[] = Object.entries(KernelCalls)
+  .filter(([, c]) => !c.grant)
+  .map(([type]) => Number(type));
 
 /** Labels a service may not take: the kernel's, the emulator's, and the NATS system account's user. */
 export const RESERVED_LABELS: readonly string[] = [KERNEL, HARDWARE_USER, SYS_USER];
 /** Ports only kernel-core touches: the PIC (0x20-0x21, 0xA0-0xA1) and the PIT, which drives its clock. */
-export const KERNEL_PORTS: readonly [number, number, string][] = [[0x20, 0x21, "the master PIC"], [0x40, 0x43, "the PIT"], [0xa0, 0xa1, "the slave PIC"]];
+export const KERNEL_PORTS: readonly [number, number, string][] = [
+  [0x20, 0x21, "the master PIC"],
+  [0x40, 0x43, "the PIT"],
+  [0xa0, 0xa1, "the slave PIC"],
+];
 /** IRQ lines only kernel-core owns: 0 (the PIT: the kernel's clock tick) and 2 (the PIC cascade). */
 export const KERNEL_IRQS: readonly number[] = [0, 2];
 
@@ -195,7 +203,12 @@ export function parseSystemTable(text: string, file = "system.yaml"): SystemTabl
     const keyNode = pair.key as Node;
     const label = isScalar(keyNode) ? String(keyNode.value) : "";
     if (!LABEL_RE.test(label)) ctx.fail(keyNode, `services.${label}`, `label must match ${LABEL_RE}`);
-    if (RESERVED_LABELS.includes(label)) ctx.fail(keyNode, `services.${label}`, `label is reserved (${RESERVED_LABELS.join(", ")} are the kernel's, the emulator's and the NATS system account's)`);
+    if (RESERVED_LABELS.includes(label))
+      ctx.fail(
+        keyNode,
+        `services.${label}`,
+        `label is reserved (${RESERVED_LABELS.join(", ")} are the kernel's, the emulator's and the NATS system account's)`,
+      );
     services.set(label, parseService(ctx, label, pair.value as Node, hardware.areas));
   }
   const field = (label: string, key: string, i: number): Node => {
@@ -204,15 +217,27 @@ export function parseSystemTable(text: string, file = "system.yaml"): SystemTabl
   };
   for (const svc of services.values()) {
     for (const [i, target] of svc.ipc.entries()) {
-      if (/[*>]/.test(target)) ctx.fail(field(svc.label, "ipc", i), `services.${svc.label}.ipc[${i}]`, `"${target}": wildcards are not allowed; name each service it may message`);
-      if (!services.has(target)) ctx.fail(field(svc.label, "ipc", i), `services.${svc.label}.ipc[${i}]`, `"${target}" is not a service in this table`);
+      if (/[*>]/.test(target))
+        ctx.fail(
+          field(svc.label, "ipc", i),
+          `services.${svc.label}.ipc[${i}]`,
+          `"${target}": wildcards are not allowed; name each service it may message`,
+        );
+      if (!services.has(target))
+        ctx.fail(field(svc.label, "ipc", i), `services.${svc.label}.ipc[${i}]`, `"${target}" is not a service in this table`);
     }
     // A device privilege means nothing without the ipc to reach the device, and names a driver of this table.
     const devices = [...new Set([...svc.block.map((g) => g.device), ...svc.input])];
     for (const device of devices) {
       const where = svc.input.includes(device) && !svc.block.some((g) => g.device === device) ? "input" : "block";
-      if (!services.has(device)) ctx.fail(field(svc.label, where, 0), `services.${svc.label}.${where}`, `"${device}" is not a service in this table`);
-      if (!svc.ipc.includes(device)) ctx.fail(field(svc.label, where, 0), `services.${svc.label}.${where}`, `"${device}" is not in its ipc list: it could not reach the device`);
+      if (!services.has(device))
+        ctx.fail(field(svc.label, where, 0), `services.${svc.label}.${where}`, `"${device}" is not a service in this table`);
+      if (!svc.ipc.includes(device))
+        ctx.fail(
+          field(svc.label, where, 0),
+          `services.${svc.label}.${where}`,
+          `"${device}" is not in its ipc list: it could not reach the device`,
+        );
     }
   }
   checkIsolation(ctx, services, field);
@@ -231,12 +256,21 @@ function checkIsolation(ctx: Ctx, services: Map<string, ServicePrivileges>, fiel
     svc.io.forEach(([lo, hi], i) => {
       const where = `services.${svc.label}.io[${i}]`;
       for (const [klo, khi, what] of KERNEL_PORTS) {
-        if (lo <= khi && klo <= hi) ctx.fail(field(svc.label, "io", i), where, `${hex(lo)}-${hex(hi)} includes ${hex(klo)}-${hex(khi)}, ${what}'s ports: only kernel-core may touch them`);
+        if (lo <= khi && klo <= hi)
+          ctx.fail(
+            field(svc.label, "io", i),
+            where,
+            `${hex(lo)}-${hex(hi)} includes ${hex(klo)}-${hex(khi)}, ${what}'s ports: only kernel-core may touch them`,
+          );
       }
       for (const o of ports) {
         if (lo <= o.hi && o.lo <= hi) {
           const line = ctx.line(field(o.label, "io", o.i));
-          ctx.fail(field(svc.label, "io", i), where, `${hex(lo)}-${hex(hi)} overlaps ${o.label}'s ${hex(o.lo)}-${hex(o.hi)} (line ${line}): two services may not drive the same device`);
+          ctx.fail(
+            field(svc.label, "io", i),
+            where,
+            `${hex(lo)}-${hex(hi)} overlaps ${o.label}'s ${hex(o.lo)}-${hex(o.hi)} (line ${line}): two services may not drive the same device`,
+          );
         }
       }
       ports.push({ label: svc.label, i, lo, hi });
@@ -274,7 +308,8 @@ function parseAreas(ctx: Ctx, node: Node | undefined, sectors: number): DiskArea
     if (last < first) ctx.fail(v, p, `"${text}" ends before it starts`);
     if (last >= sectors) ctx.fail(v, p, `"${text}" goes past the disk's last sector, ${sectors - 1}`);
     for (const o of areas) {
-      if (first <= o.last && o.first <= last) ctx.fail(v, p, `sectors ${first}-${last} overlap area ${o.name} (${o.first}-${o.last}): a sector belongs to one area`);
+      if (first <= o.last && o.first <= last)
+        ctx.fail(v, p, `sectors ${first}-${last} overlap area ${o.name} (${o.first}-${o.last}): a sector belongs to one area`);
     }
     areas.push({ name, first, last });
   }
@@ -288,9 +323,15 @@ function parseBlock(ctx: Ctx, node: Node | undefined, p: string, areas: DiskArea
   for (const [device, byArea] of mapEntries(ctx, node, p, null)) {
     for (const [name, accessNode] of mapEntries(ctx, byArea, `${p}.${device}`, null)) {
       const area = areas.find((a) => a.name === name);
-      if (!area) ctx.fail(accessNode, `${p}.${device}.${name}`, `no disk area "${name}" in hardware.disk.areas (${areas.map((a) => a.name).join(", ") || "none defined"})`);
+      if (!area)
+        ctx.fail(
+          accessNode,
+          `${p}.${device}.${name}`,
+          `no disk area "${name}" in hardware.disk.areas (${areas.map((a) => a.name).join(", ") || "none defined"})`,
+        );
       const access = isScalar(accessNode) ? String(accessNode.value) : "";
-      if (access !== "r" && access !== "w" && access !== "rw") ctx.fail(accessNode, `${p}.${device}.${name}`, `"${access}" is not r, w or rw`);
+      if (access !== "r" && access !== "w" && access !== "rw")
+        ctx.fail(accessNode, `${p}.${device}.${name}`, `"${access}" is not r, w or rw`);
       grants.push({ device, area: name, first: area.first, last: area.last, access });
     }
   }
@@ -299,7 +340,24 @@ function parseBlock(ctx: Ctx, node: Node | undefined, p: string, areas: DiskArea
 
 function parseService(ctx: Ctx, label: string, node: Node, areas: DiskArea[]): ServicePrivileges {
   const p = `services.${label}`;
-  const m = mapEntries(ctx, node, p, ["placement", "module", "command", "ipc", "calls", "io", "irq", "console", "events", "metrics", "chaos", "block", "input", "instances", "restart", "sched"]);
+  const m = mapEntries(ctx, node, p, [
+    "placement",
+    "module",
+    "command",
+    "ipc",
+    "calls",
+    "io",
+    "irq",
+    "console",
+    "events",
+    "metrics",
+    "chaos",
+    "block",
+    "input",
+    "instances",
+    "restart",
+    "sched",
+  ]);
   const placementNode = m.get("placement");
   const placement = placementNode ? str(ctx, placementNode, `${p}.placement`) : "user";
   if (placement !== "kernel" && placement !== "user") ctx.fail(placementNode, `${p}.placement`, `"${placement}" is not kernel or user`);
@@ -309,7 +367,11 @@ function parseService(ctx: Ctx, label: string, node: Node, areas: DiskArea[]): S
 
   const callNames = strList(ctx, m.get("calls"), `${p}.calls`, false).map((name, i) => {
     if (!(name in CallNames)) {
-      ctx.fail(itemNode(m.get("calls"), i), `${p}.calls[${i}]`, `unknown kernel call "${name}" (known: ${Object.keys(CallNames).join(", ")})`);
+      ctx.fail(
+        itemNode(m.get("calls"), i),
+        `${p}.calls[${i}]`,
+        `unknown kernel call "${name}" (known: ${Object.keys(CallNames).join(", ")})`,
+      );
     }
     return name as CallName;
   });
@@ -362,7 +424,12 @@ function parseInstances(ctx: Ctx, node: Node | undefined, p: string, label: stri
   const n = optInt(ctx, node, `${p}.instances`, 1, 64);
   if (n === undefined) return 0;
   if (command) ctx.fail(node, `${p}.instances`, "only a client (no command) runs as instances: a service is one incarnation at a time");
-  if (label.length > 23) ctx.fail(node, `${p}.instances`, `a label with instances is at most 23 characters (${label} has ${label.length}): each instance is label.id`);
+  if (label.length > 23)
+    ctx.fail(
+      node,
+      `${p}.instances`,
+      `a label with instances is at most 23 characters (${label} has ${label.length}): each instance is label.id`,
+    );
   return n;
 }
 
@@ -459,24 +526,45 @@ function strOrIntList(ctx: Ctx, node: Node | undefined, p: string): [string, Nod
   if (node === undefined) return [];
   if (!isSeq(node)) ctx.fail(node, p, "expected a list");
   return node.items.map((item, i) => {
-    if (!isScalar(item) || (typeof item.value !== "string" && typeof item.value !== "number")) ctx.fail(item as Node, `${p}[${i}]`, "expected a port, range or number");
+    if (!isScalar(item) || (typeof item.value !== "string" && typeof item.value !== "number"))
+      ctx.fail(item as Node, `${p}[${i}]`, "expected a port, range or number");
     return [String(item.value), item as Node];
   });
 }
 
 /** A service's privileges as getinfo and the endpoint table show them (ports in hex). */
 export function privilegeSummary(p: ServicePrivileges): {
-  ipc: string[]; calls: string[]; io: string[]; irq: number[]; console: boolean; events: boolean; metrics: boolean; chaos: boolean; block?: BlockGrant[]; input?: string[];
+  ipc: string[];
+  calls: string[];
+  io: string[];
+  irq: number[];
+  console: boolean;
+  events: boolean;
+  metrics: boolean;
+  chaos: boolean;
+  block?: BlockGrant[];
+  input?: string[];
 } {
   const hex = (n: number) => `0x${n.toString(16)}`;
   return {
-    ipc: p.ipc, calls: p.callNames, io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)), irq: p.irq, console: p.console, events: p.events, metrics: p.metrics, chaos: p.chaos,
-    ...(p.block.length ? { block: p.block } : {}), ...(p.input.length ? { input: p.input } : {}),
+    ipc: p.ipc,
+    calls: p.callNames,
+    io: p.io.map(([lo, hi]) => (lo === hi ? hex(lo) : `${hex(lo)}-${hex(hi)}`)),
+    irq: p.irq,
+    console: p.console,
+    events: p.events,
+    metrics: p.metrics,
+    chaos: p.chaos,
+    ...(p.block.length ? { block: p.block } : {}),
+    ...(p.input.length ? { input: p.input } : {}),
   };
 }
 
 /** What other services may do with a driver's device, for the driver to check each request against: its block grants and who may read its input. */
-export function deviceAccess(table: SystemTable, driver: string): { sectors: number; block: (BlockGrant & { label: string })[]; input: string[] } {
+export function deviceAccess(
+  table: SystemTable,
+  driver: string,
+): { sectors: number; block: (BlockGrant & { label: string })[]; input: string[] } {
   const block: (BlockGrant & { label: string })[] = [];
   const input: string[] = [];
   for (const svc of table.services.values()) {

@@ -19,7 +19,11 @@ export class WaitTimeoutError extends LocalError<"MK_ERR_WAIT_TIMEOUT"> {
   readonly what: string;
   readonly deadlineMs: number;
   constructor(what: string, ms: number, last?: unknown) {
-    super("MK_ERR_WAIT_TIMEOUT", `${what}: not within ${ms} ms${last ? ` (last: ${(last as Error)?.message ?? String(last)})` : ""}`, last === undefined ? undefined : { cause: last });
+    super(
+      "MK_ERR_WAIT_TIMEOUT",
+      `${what}: not within ${ms} ms${last ? ` (last: ${(last as Error)?.message ?? String(last)})` : ""}`,
+      last === undefined ? undefined : { cause: last },
+    );
     this.name = "WaitTimeoutError";
     this.what = what;
     this.deadlineMs = ms;

@@ -38,7 +38,9 @@ export class Wire {
         err = new MkError("EIO", `publish failed: ${(e as Error).message}`, { cause: e });
       }
     }
-    this.limiter.allow(this.log, `unsent:${err.errno}`, () => this.log.warn({ subject: subject.slice(0, 64), bytes: size, err: err.errno }, "message not sent: %s", err.message));
+    this.limiter.allow(this.log, `unsent:${err.errno}`, () =>
+      this.log.warn({ subject: subject.slice(0, 64), bytes: size, err: err.errno }, "message not sent: %s", err.message),
+    );
     return err;
   }
 
@@ -51,7 +53,10 @@ export class Wire {
 
   /** A subscription callback that cannot throw into NATS's read loop, sync or async. */
   guard(what: string, fn: (m: Msg) => unknown): (err: Error | null, m: Msg) => void {
-    const fail = (e: unknown) => this.limiter.allow(this.log, `callback:${what}`, () => this.log.error({ err: e, subscription: what }, "%s: message handling failed", what));
+    const fail = (e: unknown) =>
+      this.limiter.allow(this.log, `callback:${what}`, () =>
+        this.log.error({ err: e, subscription: what }, "%s: message handling failed", what),
+      );
     return (err, m) => {
       if (err) return;
       try {

@@ -69,13 +69,21 @@ export class Kernel implements KernelState {
     this.logLimiter = new LogLimiter(o.clock);
     this.metrics = o.metrics ?? new KernelMetrics();
     // Without a store the marks live as long as this kernel, for the table's labels only.
-    this.table = new EndpointTable(o.clock, o.generations ?? { load: () => new Map(), save: () => undefined, keep: (label) => o.priv.services.has(label) });
+    this.table = new EndpointTable(
+      o.clock,
+      o.generations ?? { load: () => new Map(), save: () => undefined, keep: (label) => o.priv.services.has(label) },
+    );
     this.ipc = new Ipc(this, o.clock);
     this.events = new KernelEvents(o.clock, this.boot);
     const s = this.priv.kernel.sched;
     this.control = o.control ?? new SignalControl();
     this.sched = new Scheduler({
-      clock: o.clock, control: this.control, log: o.log, enabled: s.enabled, cpus: s.cpus, pitHz: this.priv.kernel.pitHz,
+      clock: o.clock,
+      control: this.control,
+      log: o.log,
+      enabled: s.enabled,
+      cpus: s.cpus,
+      pitHz: this.priv.kernel.pitHz,
       policy: this.priv.services.has(SCHED_LABEL)
         ? (msg) => this.ipc.sendFromKernel(SCHED_LABEL, Sched.SCHED_NO_QUANTUM, msg, POLICY_TIMEOUT_MS)
         : undefined,
@@ -90,7 +98,8 @@ export class Kernel implements KernelState {
       if (kind === "dead") this.sched.remove(ep.key);
       else if (kind === EventKind.STARTED || kind === EventKind.RESUMED) {
         const svc = privilegesOf(this.priv, ep.label);
-        const cls: ProcClass = svc && (svc.io.length > 0 || svc.irq.length > 0) ? "driver" : svc?.command || ep.placement === "kernel" ? "server" : "user";
+        const cls: ProcClass =
+          svc && (svc.io.length > 0 || svc.irq.length > 0) ? "driver" : svc?.command || ep.placement === "kernel" ? "server" : "user";
         this.sched.add({ key: ep.key, label: ep.label, pid: ep.pid, placement: ep.placement, host: ep.host }, { cls, ...svc?.sched });
       }
     });
@@ -124,7 +133,13 @@ export class Kernel implements KernelState {
     const normal = cause === DeathCause.EXIT || cause === DeathCause.SUPERSEDED;
     const why = detail ? `${cause} (${detail})` : cause;
     this.logLimiter.allow(this.log, `death:${label}:${cause}`, () =>
-      this.log[normal ? "info" : "warn"]({ incarnation: ep.key, cause, detail }, normal ? "incarnation %s ended: %s" : "incarnation %s died: %s", ep.key, why));
+      this.log[normal ? "info" : "warn"](
+        { incarnation: ep.key, cause, detail },
+        normal ? "incarnation %s ended: %s" : "incarnation %s died: %s",
+        ep.key,
+        why,
+      ),
+    );
     const svc = privilegesOf(this.priv, ep.label);
     if (svc && svc.placement === "user" && !svc.command && cause !== DeathCause.SUPERSEDED) this.table.forget(ep);
   }
@@ -137,7 +152,12 @@ export class Kernel implements KernelState {
     this.metrics.denials.labels(d.call, d.denied).inc();
     // Keyed by caller and kind, never by the target, which the caller chooses.
     this.logLimiter.allow(this.log, `denied:${baseLabel(d.label)}:${d.denied}`, () =>
-      this.log.warn({ caller: d.entry?.key ?? d.label, call: d.call, denied: d.denied, target: d.target, ...d.fields }, "denied: %s", d.message));
+      this.log.warn(
+        { caller: d.entry?.key ?? d.label, call: d.call, denied: d.denied, target: d.target, ...d.fields },
+        "denied: %s",
+        d.message,
+      ),
+    );
     this.events.denial(d);
   }
 
@@ -146,17 +166,31 @@ export class Kernel implements KernelState {
    * answers. Retries until the emulator is up or the deadline passes.
    */
   async bootHardware(deadlineMs = 30_000): Promise<void> {
-    const info = await waitUntil(() => this.hw.info(1000), { clock: this.clock, deadlineMs, what: "the hardware emulator answering on mk.hw.io", intervalMs: 200 });
+    const info = await waitUntil(() => this.hw.info(1000), {
+      clock: this.clock,
+      deadlineMs,
+      what: "the hardware emulator answering on mk.hw.io",
+      intervalMs: 200,
+    });
     await this.programHardware(info.boot);
   }
 
   private async programHardware(boot: string): Promise<void> {
     const divisor = Math.round(1193182 / this.priv.kernel.pitHz) & 0xffff;
-    await this.hw.io([["outb", 0x43, 0x34], ["outb", 0x40, divisor & 0xff], ["outb", 0x40, divisor >> 8]]);
+    await this.hw.io([
+      ["outb", 0x43, 0x34],
+      ["outb", 0x40, divisor & 0xff],
+      ["outb", 0x40, divisor >> 8],
+    ]);
     const restarted = this.hardwareBoot !== undefined && this.hardwareBoot !== boot;
     this.hardwareBoot = boot;
     this.hwChecked = { at: this.clock.now(), ok: true, pending: undefined };
-    this.log.info({ pitHz: this.priv.kernel.pitHz, divisor, hardwareBoot: boot }, restarted ? "the machine restarted: PIT programmed again, drivers told to set up their devices" : "hardware bus answered; PIT programmed");
+    this.log.info(
+      { pitHz: this.priv.kernel.pitHz, divisor, hardwareBoot: boot },
+      restarted
+        ? "the machine restarted: PIT programmed again, drivers told to set up their devices"
+        : "hardware bus answered; PIT programmed",
+    );
     if (!restarted) return;
     // Every live service with ports or IRQ lines sets its device up again.
     for (const svc of this.priv.services.values()) {
@@ -182,16 +216,19 @@ export class Kernel implements KernelState {
     const c = this.hwChecked;
     if (this.clock.now() - c.at < HW_CHECK_MS) return c.ok;
     if (c.pending) return c.pending;
-    c.pending = this.hw.info(900).then(
-      async (info) => {
-        if (info.boot !== this.hardwareBoot) await this.hardwareAnnounced(info.boot);
-        return true;
-      },
-      () => false,
-    ).then((ok) => {
-      this.hwChecked = { at: this.clock.now(), ok, pending: undefined };
-      return ok;
-    });
+    c.pending = this.hw
+      .info(900)
+      .then(
+        async (info) => {
+          if (info.boot !== this.hardwareBoot) await this.hardwareAnnounced(info.boot);
+          return true;
+        },
+        () => false,
+      )
+      .then((ok) => {
+        this.hwChecked = { at: this.clock.now(), ok, pending: undefined };
+        return ok;
+      });
     return c.pending;
   }
 

@@ -70,18 +70,32 @@ async function main(): Promise<void> {
     // A kernel-core that died (SIGKILL) could not continue what it had stopped: this one does.
     // Only user programs are ever stopped by the scheduler: a driver or server found stopped
     // was stopped by someone else (a chaos hang), and stays so.
-    const programs = [...priv.services.values()].filter((s) => !s.command && s.io.length === 0 && s.irq.length === 0 && s.placement === "user");
+    const programs = [...priv.services.values()].filter(
+      (s) => !s.command && s.io.length === 0 && s.irq.length === 0 && s.placement === "user",
+    );
     const thawed = control.thawRun(new Set(programs.map((s) => s.label)));
     if (thawed.length > 0) log.warn({ pids: thawed }, "continued %d processes a previous kernel-core left stopped", thawed.length);
   }
   // Generations go on from the last kernel's marks, so no restart ever reuses `label#g`.
   const stateDir = process.env.MK_STATE_DIR;
-  if (!stateDir) log.warn("MK_STATE_DIR not set: generation numbers start from 1 again after a kernel-core restart (clients notice the new boot)");
+  if (!stateDir)
+    log.warn("MK_STATE_DIR not set: generation numbers start from 1 again after a kernel-core restart (clients notice the new boot)");
   const generations = stateDir ? generationFile(stateDir, (label) => priv.services.has(label), log) : undefined;
   const kernel = new Kernel({ priv, hw: new NatsHwBus(wire, systemClock), log, clock: systemClock, control, generations });
   // However kernel-core ends, nothing it stopped stays frozen.
   process.on("exit", () => kernel.sched.releaseAll());
-  const link = new NatsLink({ nc, sysNc, account: MK_ACCOUNT, ipc: kernel.ipc, table: kernel.table, log, clock: systemClock, metrics: kernel.metrics, trapTimeoutMs: priv.kernel.trapTimeoutMs, deny: (d) => kernel.deny(d) });
+  const link = new NatsLink({
+    nc,
+    sysNc,
+    account: MK_ACCOUNT,
+    ipc: kernel.ipc,
+    table: kernel.table,
+    log,
+    clock: systemClock,
+    metrics: kernel.metrics,
+    trapTimeoutMs: priv.kernel.trapTimeoutMs,
+    deny: (d) => kernel.deny(d),
+  });
   kernel.ipc.attach(link);
   await link.start();
   kernel.events.attach((subject, payload) => wire.publish(subject, payload));
@@ -102,7 +116,9 @@ async function main(): Promise<void> {
   log.info({ host, port, boot: kernel.boot }, "kernel-core http on %s:%d", host, port);
 
   nc.subscribe(Subjects.hwBoot, {
-    callback: wire.guard("hw-boot", (m) => kernel.hardwareAnnounced(parseShape({ boot: f.str(32) }, decodeRawArgs(readEnvelope(m).get)).boot)),
+    callback: wire.guard("hw-boot", (m) =>
+      kernel.hardwareAnnounced(parseShape({ boot: f.str(32) }, decodeRawArgs(readEnvelope(m).get)).boot),
+    ),
   });
   await kernel.bootHardware();
   await startInKernelServices(kernel);
@@ -147,7 +163,9 @@ async function startInKernelServices(kernel: Kernel): Promise<void> {
     const mod = (await import(pathToFileURL(resolve(PROJECT_ROOT, svc.module!)).href)) as { service?: ServiceModule };
     if (!mod.service) throw new LocalError("MK_ERR_SERVICE_MODULE", `${svc.module} does not export a service (ServiceModule)`);
     const transport = new KernelTransport(svc.label, kernel.ipc, log, { source: kernel.events, allowed: svc.events });
-    kernel.hosted(await startService(mod.service, transport, { log: createLogger(svc.label).child({ placement: "kernel" }), clock: systemClock }));
+    kernel.hosted(
+      await startService(mod.service, transport, { log: createLogger(svc.label).child({ placement: "kernel" }), clock: systemClock }),
+    );
   }
 }
 

@@ -32,7 +32,8 @@ let port = 0;
 let ctx: BrowserContext;
 let profile: string;
 
-const until = <T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000) => waitUntil(fn, { clock: systemClock, deadlineMs: ms, what });
+const until = <T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000) =>
+  waitUntil(fn, { clock: systemClock, deadlineMs: ms, what });
 
 async function open(query: string): Promise<Page> {
   const page = await ctx.newPage();
@@ -51,9 +52,24 @@ beforeAll(async () => {
   writeFileSync(join(dir, "system.yaml"), testSystemYaml({ demo: ["dashboard", "workload", "shell"] }));
   // Booted as a newcomer boots it, with the README's first command (its process mode;
   // the options after --process go on to mkctl up).
-  const up = spawnSync("bash", [join(ROOT, "scripts/demo.sh"), "--process", "--system", join(dir, "system.yaml"), "--disk", join(dir, "disk.img"), "--run-dir", join(dir, "run")], {
-    encoding: "utf8", timeout: 90_000, env: { ...process.env, MKOS_DASHBOARD_PORT: String(port) },
-  });
+  const up = spawnSync(
+    "bash",
+    [
+      join(ROOT, "scripts/demo.sh"),
+      "--process",
+      "--system",
+      join(dir, "system.yaml"),
+      "--disk",
+      join(dir, "disk.img"),
+      "--run-dir",
+      join(dir, "run"),
+    ],
+    {
+      encoding: "utf8",
+      timeout: 90_000,
+      env: { ...process.env, MKOS_DASHBOARD_PORT: String(port) },
+    },
+  );
   expect(up.status, up.stderr).toBe(0);
   // The interface scripts rely on: the URL alone, with its token, as the last line.
   const last = up.stdout.trimEnd().split("\n").at(-1)!;
@@ -69,7 +85,15 @@ beforeAll(async () => {
   ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
     viewport: { width: 1600, height: 1200 },
   });
 }, 120_000);
@@ -87,7 +111,9 @@ afterAll(async () => {
 /** mkctl as a user runs it, on this test's run directory; the dashboard on a free port. */
 function mkctl(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", join(dir, "run")], {
-    encoding: "utf8", timeout: 90_000, env: { ...process.env, MKOS_DASHBOARD_PORT: String(port) },
+    encoding: "utf8",
+    timeout: 90_000,
+    env: { ...process.env, MKOS_DASHBOARD_PORT: String(port) },
   });
 }
 
@@ -97,13 +123,21 @@ describe("browser", () => {
     await expect.poll(() => page.getByTestId("mode").textContent()).toBe("control");
     const services = ["ata", "tty", "mfs", "procfs", "vfs", "sched", "rs", "workload", "shell", "dashboard"];
     await until(async () => {
-      const ids = await page.evaluate(() => (globalThis as unknown as { mkos: { cy: { nodes(): { map(f: (n: { id(): string }) => string): string[] } } } }).mkos.cy.nodes().map((n) => n.id()));
+      const ids = await page.evaluate(() =>
+        (globalThis as unknown as { mkos: { cy: { nodes(): { map(f: (n: { id(): string }) => string): string[] } } } }).mkos.cy
+          .nodes()
+          .map((n) => n.id()),
+      );
       return [...services, "kernel-core", "hardware", "nats"].every((s) => ids.includes(s)) ? true : undefined;
     }, "every service in the topology");
     for (const s of services) {
-      await expect.poll(() => page.locator(`[data-testid=endpoint-table] [data-label="${s}"] [data-col=state]`).textContent(), { timeout: 20_000 }).toBe("ready");
+      await expect
+        .poll(() => page.locator(`[data-testid=endpoint-table] [data-label="${s}"] [data-col=state]`).textContent(), { timeout: 20_000 })
+        .toBe("ready");
     }
-    await expect.poll(async () => Number(await page.locator("[data-testid=workload] [data-field=ops]").textContent()), { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => Number(await page.locator("[data-testid=workload] [data-field=ops]").textContent()), { timeout: 20_000 })
+      .toBeGreaterThan(0);
     // The token left the address bar (it stays in the tab's session storage).
     expect(page.url()).not.toContain(TOKEN);
     await shot(page, "overview");
@@ -117,10 +151,19 @@ describe("browser", () => {
     await page.getByTestId("chaos-fault").selectOption("kill");
     await page.getByTestId("chaos-submit").click();
     await expect.poll(() => page.getByTestId("chaos-message").textContent(), { timeout: 10_000 }).toContain("SIGKILL");
-    await page.locator(`[data-testid=timeline] [data-kind=dead][data-label=ata][data-generation="${before}"]`).first().waitFor({ timeout: RECOVERY_MS });
+    await page
+      .locator(`[data-testid=timeline] [data-kind=dead][data-label=ata][data-generation="${before}"]`)
+      .first()
+      .waitFor({ timeout: RECOVERY_MS });
     await page.locator(`[data-testid=timeline] [data-kind=recovered][data-label=ata]`).first().waitFor({ timeout: RECOVERY_MS });
-    await expect.poll(async () => Number(await page.locator(`[data-testid=endpoint-table] [data-label=ata] [data-col=generation]`).textContent()), { timeout: RECOVERY_MS }).toBeGreaterThan(before);
-    await expect.poll(() => page.locator(`[data-testid=endpoint-table] [data-label=ata] [data-col=state]`).textContent(), { timeout: RECOVERY_MS }).toBe("ready");
+    await expect
+      .poll(async () => Number(await page.locator(`[data-testid=endpoint-table] [data-label=ata] [data-col=generation]`).textContent()), {
+        timeout: RECOVERY_MS,
+      })
+      .toBeGreaterThan(before);
+    await expect
+      .poll(() => page.locator(`[data-testid=endpoint-table] [data-label=ata] [data-col=state]`).textContent(), { timeout: RECOVERY_MS })
+      .toBe("ready");
     await shot(page, "after-kill");
     await page.close();
   });
@@ -128,24 +171,44 @@ describe("browser", () => {
   it("browser - a line typed in the console reaches the mkos shell and its output comes back", async () => {
     const page = await open(`?token=${TOKEN}`);
     await page.getByTestId("console").click();
-    await until(async () => ((await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText)).includes("attached") ? true : undefined), "the console attached");
+    await until(
+      async () =>
+        (await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText)).includes("attached")
+          ? true
+          : undefined,
+      "the console attached",
+    );
     await page.keyboard.type("echo marker-from-the-browser");
     await page.keyboard.press("Enter");
-    await until(async () => {
-      const text = await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText);
-      // The shell's output line, not the line echoed while typing.
-      return /(^|\n)marker-from-the-browser\r?\n/.test(text) ? true : undefined;
-    }, "the shell's echo in the console", 20_000);
+    await until(
+      async () => {
+        const text = await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText);
+        // The shell's output line, not the line echoed while typing.
+        return /(^|\n)marker-from-the-browser\r?\n/.test(text) ? true : undefined;
+      },
+      "the shell's echo in the console",
+      20_000,
+    );
     await page.keyboard.type("services");
     await page.keyboard.press("Enter");
-    await until(async () => ((await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText)).match(/\bata\b.*\brunning\b/) ? true : undefined), "the shell's services listing ata", 20_000);
+    await until(
+      async () =>
+        (await page.evaluate(() => (globalThis as unknown as { mkos: { consoleText: string } }).mkos.consoleText)).match(
+          /\bata\b.*\brunning\b/,
+        )
+          ? true
+          : undefined,
+      "the shell's services listing ata",
+      20_000,
+    );
     await shot(page, "console");
     await page.close();
   });
 
   it("browser - a page left open while the dashboard is killed and restarted by rs reconnects by itself and goes on", async () => {
     const page = await open(`?token=${TOKEN}`);
-    const gen = async () => Number(await page.locator(`[data-testid=endpoint-table] [data-label=dashboard] [data-col=generation]`).textContent());
+    const gen = async () =>
+      Number(await page.locator(`[data-testid=endpoint-table] [data-label=dashboard] [data-col=generation]`).textContent());
     await expect.poll(gen, { timeout: 10_000 }).toBeGreaterThan(0);
     const before = await gen();
     expect(mkctl("kill", "dashboard").status).toBe(0);

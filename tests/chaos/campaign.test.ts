@@ -59,17 +59,21 @@ describe("chaos", () => {
     expect(j.steady_state.after!.find((p) => p.probe === "kernel-up")).toMatchObject({ value: false, within: false });
   }, 300_000);
 
-  it.each(["kernel-restart.yaml", "kernel-restart-ata-in-kernel.yaml"])("chaos - %s: kernel-core restarted three times under the block and file workloads loses nothing, and leaves nothing open", async (file) => {
-    const j = await runExperiment(experiment(file));
-    console.log(summary(j));
-    const r = j.report;
-    expect(j.status).toBe("completed");
-    expect(r.faults_by_kind).toEqual({ restart: 3 });
-    expect(r.kernel_restarts).toBe(3);
-    expect(r.ops_failed).toBe(0);
-    expect(r.bytes_wrong).toBe(0);
-    expect(r.by_workload.files.bytes_verified).toBeGreaterThan(0);
-    expect(r.by_workload.block.bytes_verified).toBeGreaterThan(0);
-    expect(j.steady_state.after!.every((p) => p.within)).toBe(true);
-  }, 300_000);
+  it.each(["kernel-restart.yaml", "kernel-restart-ata-in-kernel.yaml"])(
+    "chaos - %s: kernel-core restarted three times under the block and file workloads loses nothing, and leaves nothing open",
+    async (file) => {
+      const j = await runExperiment(experiment(file));
+      console.log(summary(j));
+      const r = j.report;
+      expect(j.status).toBe("completed");
+      expect(r.faults_by_kind).toEqual({ restart: 3 });
+      expect(r.kernel_restarts).toBe(3);
+      expect(r.ops_failed).toBe(0);
+      expect(r.bytes_wrong).toBe(0);
+      expect(r.by_workload.files.bytes_verified).toBeGreaterThan(0);
+      expect(r.by_workload.block.bytes_verified).toBeGreaterThan(0);
+      expect(j.steady_state.after!.every((p) => p.within)).toBe(true);
+    },
+    300_000,
+  );
 });

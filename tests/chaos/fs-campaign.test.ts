@@ -18,7 +18,12 @@ describe("chaos on the file systems", () => {
     const exp = loadExperiment(join(ROOT, "experiments", "fs-campaign.yaml"), shippedLabels());
     const dir = mkdtempSync(join(tmpdir(), "mkos-fs-campaign-"));
     writeFileSync(join(dir, "system.yaml"), experimentSystemYaml(exp));
-    const sys = await ProcessSystem.up({ system: join(dir, "system.yaml"), runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "warn" } });
+    const sys = await ProcessSystem.up({
+      system: join(dir, "system.yaml"),
+      runDir: join(dir, "run"),
+      disk: join(dir, "disk.img"),
+      env: { MK_LOG_LEVEL: "warn" },
+    });
     try {
       const j = await runExperiment(exp, { attach: sys });
       console.log(summary(j));

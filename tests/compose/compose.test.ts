@@ -24,7 +24,22 @@ import { loadSystemTable } from "#base/system-table.ts";
 import { baseImages, docker, dockerFails, hostClient, hostPids, inspect, ROOT } from "./helpers.ts";
 
 const PROJECT = "mkosct";
-const SERVICES = ["nats", "hardware-emulator", "cpu", "kernel-core", "ata", "tty", "mfs", "procfs", "vfs", "sched", "workload", "shell", "dashboard", "rs"];
+const SERVICES = [
+  "nats",
+  "hardware-emulator",
+  "cpu",
+  "kernel-core",
+  "ata",
+  "tty",
+  "mfs",
+  "procfs",
+  "vfs",
+  "sched",
+  "workload",
+  "shell",
+  "dashboard",
+  "rs",
+];
 const TOKEN = "compose-token-0123456789abcdef";
 const compose = detectCompose();
 const name = (service: string) => compose.containerName(PROJECT, service);
@@ -84,9 +99,18 @@ function mkctlRun(...args: string[]): string {
 }
 
 function mkctlWith(input: string | undefined, ...args: string[]): string {
-  const out = execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "--rm", "--no-deps", ...(input !== undefined ? ["-T"] : []), "mkctl", ...args], {
-    cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", stdio: [input !== undefined ? "pipe" : "ignore", "pipe", "pipe"], timeout: 120_000, ...(input !== undefined ? { input } : {}),
-  });
+  const out = execFileSync(
+    compose.argv[0],
+    [...compose.argv.slice(1), "-p", PROJECT, "run", "--rm", "--no-deps", ...(input !== undefined ? ["-T"] : []), "mkctl", ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+      stdio: [input !== undefined ? "pipe" : "ignore", "pipe", "pipe"],
+      timeout: 120_000,
+      ...(input !== undefined ? { input } : {}),
+    },
+  );
   if (input !== undefined) return out;
   return out.slice(Math.min(...["{", "["].map((c) => (out.includes(c) ? out.indexOf(c) : Infinity))));
 }
@@ -98,10 +122,13 @@ async function endpoint(label: string): Promise<{ generation: number; state: str
 
 async function untilReady(label: string, after: number, ms = 60_000): Promise<number> {
   const t0 = Date.now();
-  await waitUntil(async () => {
-    const e = await endpoint(label).catch(() => undefined);
-    return e && e.state === "ready" && e.generation > after ? true : undefined;
-  }, { clock: systemClock, deadlineMs: ms, what: `${label} ready after generation ${after}` });
+  await waitUntil(
+    async () => {
+      const e = await endpoint(label).catch(() => undefined);
+      return e && e.state === "ready" && e.generation > after ? true : undefined;
+    },
+    { clock: systemClock, deadlineMs: ms, what: `${label} ready after generation ${after}` },
+  );
   return Date.now() - t0;
 }
 
@@ -109,13 +136,21 @@ beforeAll(async () => {
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
   // One mkos CPU (MK_SCHED_CPUS): user program containers take turns on it, and a driver's request preempts the one running.
   env = {
-    ...baseImages(), MK_NATS_PORT: String(await freePort()), MKOS_KERNEL_PORT: String(await freePort()), MKOS_TAG: "compose-test", MK_SCHED_CPUS: "1",
-    MKOS_DASHBOARD_PORT: String(await freePort()), MKOS_DASHBOARD_TOKEN: TOKEN,
+    ...baseImages(),
+    MK_NATS_PORT: String(await freePort()),
+    MKOS_KERNEL_PORT: String(await freePort()),
+    MKOS_TAG: "compose-test",
+    MK_SCHED_CPUS: "1",
+    MKOS_DASHBOARD_PORT: String(await freePort()),
+    MKOS_DASHBOARD_TOKEN: TOKEN,
   };
   // Start from nothing: no containers or volumes left by an earlier run. `down` needs no
   // image, so an image left by an older checkout is never started.
   execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "-f", "docker-compose.yml", "down", "-v", "--remove-orphans"], {
-    cwd: ROOT, env: { ...process.env, ...env }, stdio: "ignore", timeout: 120_000,
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: "ignore",
+    timeout: 120_000,
   });
   stack = await environment().withBuild().up();
   client = await hostClient(name("config"), Number(env.MK_NATS_PORT));
@@ -133,7 +168,8 @@ describe("compose", () => {
     for (const s of SERVICES) {
       expect(docker("inspect", "-f", "{{.State.Health.Status}}", name(s)), s).toBe("healthy");
     }
-    for (const label of ["ata", "tty", "mfs", "procfs", "vfs"]) expect(await endpoint(label), label).toMatchObject({ generation: 1, state: "ready" });
+    for (const label of ["ata", "tty", "mfs", "procfs", "vfs"])
+      expect(await endpoint(label), label).toMatchObject({ generation: 1, state: "ready" });
     const r = await fetch(`http://127.0.0.1:${env.MKOS_KERNEL_PORT}/readyz`);
     expect(r.status).toBe(200);
   });
@@ -173,7 +209,12 @@ describe("compose", () => {
     })().catch((e) => (failure = e));
     const progress = async (n: number) => {
       const want = acked.length + n;
-      await waitUntil(() => (acked.length >= want || failure ? true : undefined), { clock: systemClock, deadlineMs: 60_000, intervalMs: 20, what: `${n} more acknowledged writes` });
+      await waitUntil(() => (acked.length >= want || failure ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 60_000,
+        intervalMs: 20,
+        what: `${n} more acknowledged writes`,
+      });
     };
     const recoveries: Record<string, number> = {};
     await progress(10);
@@ -204,19 +245,33 @@ describe("compose", () => {
     docker("stop", "-t", "10", name("tty"));
     expect(docker("inspect", "-f", "{{.State.ExitCode}}", name("tty"))).toBe("0"); // drained and exited by itself
     // rs has decided: a stop by hand, left stopped (a restart would have come before this).
-    await waitUntil(() => {
-      const tty = (JSON.parse(mkctlRun("services", "--json")) as { label: string; state: string; last_cause: string | null }[]).find((r) => r.label === "tty");
-      return tty?.state === "stopped" && /^stopped by hand outside rs/.test(tty.last_cause ?? "") ? true : undefined;
-    }, { clock: systemClock, deadlineMs: 30_000, what: "rs to record tty as stopped by hand" });
+    await waitUntil(
+      () => {
+        const tty = (JSON.parse(mkctlRun("services", "--json")) as { label: string; state: string; last_cause: string | null }[]).find(
+          (r) => r.label === "tty",
+        );
+        return tty?.state === "stopped" && /^stopped by hand outside rs/.test(tty.last_cause ?? "") ? true : undefined;
+      },
+      { clock: systemClock, deadlineMs: 30_000, what: "rs to record tty as stopped by hand" },
+    );
     expect(inspect(name("tty")).running).toBe(false);
     docker("start", name("tty"));
     await untilReady("tty", ttyGen);
     const line = await client.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new TextEncoder().encode("tty is back\n"));
     expect(line.args).toEqual({ count: 12 });
 
-    const services = JSON.parse(mkctlRun("services", "--json")) as { label: string; state: string; restarts: number; last_cause: string | null }[];
+    const services = JSON.parse(mkctlRun("services", "--json")) as {
+      label: string;
+      state: string;
+      restarts: number;
+      last_cause: string | null;
+    }[];
     expect(services.find((r) => r.label === "ata")).toMatchObject({ state: "running", restarts: 2 });
-    expect(services.find((r) => r.label === "tty")).toMatchObject({ state: "running", restarts: 1, last_cause: expect.stringMatching(/^stopped by hand outside rs/) });
+    expect(services.find((r) => r.label === "tty")).toMatchObject({
+      state: "running",
+      restarts: 1,
+      last_cause: expect.stringMatching(/^stopped by hand outside rs/),
+    });
 
     stop = true;
     await workload;
@@ -229,11 +284,15 @@ describe("compose", () => {
     expect((await endpoint("ata")).generation).toBeGreaterThanOrEqual(3);
     expect(inspect(name("kernel-core"))).toEqual(kernelBefore);
     expect(inspect(name("hardware-emulator"))).toEqual(hwBefore);
-    console.log(`recovery times (fault to a ready new generation): ${JSON.stringify(recoveries)}; ${acked.length} writes of ${CHUNK * 512} bytes verified`);
+    console.log(
+      `recovery times (fault to a ready new generation): ${JSON.stringify(recoveries)}; ${acked.length} writes of ${CHUNK * 512} bytes verified`,
+    );
   });
 
   it("compose - a chaos campaign of 30 faults in the containers of ata, tty, mfs and vfs (kill, crash, hang, blocked loop, slow, corrupt) under block and file workloads: nothing lost, rs repairs every one, the file system clean", async () => {
-    const exp = loadExperiment(join(ROOT, "experiments", "compose-campaign.yaml"), [...loadSystemTable(join(ROOT, "etc", "system.yaml")).services.keys()]);
+    const exp = loadExperiment(join(ROOT, "experiments", "compose-campaign.yaml"), [
+      ...loadSystemTable(join(ROOT, "etc", "system.yaml")).services.keys(),
+    ]);
     const target = composeTarget({ project: PROJECT, kernelPort: Number(env.MKOS_KERNEL_PORT), natsPort: Number(env.MK_NATS_PORT) });
     const said: string[] = [];
     const j = await runExperiment(exp, { target, log: (s) => said.push(s) });
@@ -250,7 +309,9 @@ describe("compose", () => {
     expect(r.bytes_wrong).toBe(0);
     expect(r.by_workload.files.ops_attempted).toBeGreaterThan(0);
     expect(j.steady_state.after!.every((p) => p.within)).toBe(true);
-    expect(r.detections).toBeGreaterThanOrEqual(r.faults_by_kind.kill + r.faults_by_kind.crash + r.faults_by_kind.hang + r.faults_by_kind.block);
+    expect(r.detections).toBeGreaterThanOrEqual(
+      r.faults_by_kind.kill + r.faults_by_kind.crash + r.faults_by_kind.hang + r.faults_by_kind.block,
+    );
     expect(r.hangs_detected_late).toBe(0);
     expect(r.kernel_restarts).toBe(0);
     expect(r.hardware_restarts).toBe(0);
@@ -260,7 +321,9 @@ describe("compose", () => {
     const fs = new FsClient(client.sys, { waitMs: 60_000 });
     expect(mkctlRun("fs", "mkdir", "-p", "/srv/compose")).toBe("");
     await fs.writeFile("/srv/compose/hello.txt", "hello from the host\n");
-    expect(JSON.parse(mkctlRun("fs", "ls", "--json", "/srv/compose"))).toEqual([expect.objectContaining({ path: "/srv/compose/hello.txt", size: 20, dev: "mfs" })]);
+    expect(JSON.parse(mkctlRun("fs", "ls", "--json", "/srv/compose"))).toEqual([
+      expect.objectContaining({ path: "/srv/compose/hello.txt", size: 20, dev: "mfs" }),
+    ]);
     const df = JSON.parse(mkctlRun("fs", "df", "--json")) as { dev: string; mount: string }[];
     expect(df.map((d) => `${d.mount}=${d.dev}`)).toEqual(["/=mfs", "/proc=procfs"]);
     expect((await fs.readFile("/proc/mfs/status")).toString()).toMatch(/^State:\tready$/m);
@@ -269,10 +332,18 @@ describe("compose", () => {
     await w.start();
     const ops = async (n: number) => {
       const want = w.stats.ops_attempted + n;
-      await waitUntil(() => (w.stats.ops_attempted >= want ? true : undefined), { clock: systemClock, deadlineMs: 60_000, intervalMs: 20, what: `${n} more file operations` });
+      await waitUntil(() => (w.stats.ops_attempted >= want ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 60_000,
+        intervalMs: 20,
+        what: `${n} more file operations`,
+      });
     };
     await ops(20);
-    const restarts = async () => Object.fromEntries((JSON.parse(mkctlRun("services", "--json")) as { label: string; restarts: number }[]).map((r) => [r.label, r.restarts]));
+    const restarts = async () =>
+      Object.fromEntries(
+        (JSON.parse(mkctlRun("services", "--json")) as { label: string; restarts: number }[]).map((r) => [r.label, r.restarts]),
+      );
     const before = await restarts();
     for (const label of ["mfs", "vfs"]) {
       const gen = (await endpoint(label)).generation;
@@ -281,28 +352,49 @@ describe("compose", () => {
       await ops(20);
     }
     const s = await w.stop();
-    console.log(`compose file workload: ${s.ops_attempted} operations, ${s.bytes_verified} bytes verified across docker kills of mfs and vfs`);
+    console.log(
+      `compose file workload: ${s.ops_attempted} operations, ${s.bytes_verified} bytes verified across docker kills of mfs and vfs`,
+    );
     expect(s.ops_failed).toBe(0);
     expect(s.bytes_wrong).toBe(0);
     const services = JSON.parse(mkctlRun("services", "--json")) as { label: string; state: string; restarts: number }[];
-    for (const label of ["mfs", "vfs"]) expect(services.find((r) => r.label === label), label).toMatchObject({ state: "running", restarts: before[label] + 1 });
+    for (const label of ["mfs", "vfs"])
+      expect(
+        services.find((r) => r.label === label),
+        label,
+      ).toMatchObject({ state: "running", restarts: before[label] + 1 });
   });
 
   it("compose - kernel-core preempts and continues user program containers through the CPU agent: two programs on one mkos CPU take turns, each really stopped (T) while the other runs; ATA requests preempt them; sched's policy answers from its container", async () => {
-    const start = (service: string) => execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "-d", "--no-deps", service], {
-      cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000,
-    }).trim().split("\n").pop()!.trim();
+    const start = (service: string) =>
+      execFileSync(compose.argv[0], [...compose.argv.slice(1), "-p", PROJECT, "run", "-d", "--no-deps", service], {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        timeout: 120_000,
+      })
+        .trim()
+        .split("\n")
+        .pop()!
+        .trim();
     const containers: string[] = [];
-    const spinRows = async () => (await sysGetProcesses(client.sys)).processes.filter((p) => p.label === "spin" || p.label === "spin2").sort((a, b) => a.label.localeCompare(b.label));
+    const spinRows = async () =>
+      (await sysGetProcesses(client.sys)).processes
+        .filter((p) => p.label === "spin" || p.label === "spin2")
+        .sort((a, b) => a.label.localeCompare(b.label));
     const state = (pid: number) => readProcStat(pid)?.state;
     try {
       containers.push(start("spin"));
       containers.push(start("spin2"));
       // Both verified by their UIDs (a row that is not free) and taking turns.
-      await waitUntil(async () => {
-        const rows = await spinRows();
-        return rows.length === 2 && rows.every((r) => r.state !== "free") && rows.some((r) => r.state === "running") ? true : undefined;
-      }, { clock: systemClock, deadlineMs: 60_000, what: "spin and spin2 verified, one running" });
+      await waitUntil(
+        async () => {
+          const rows = await spinRows();
+          return rows.length === 2 && rows.every((r) => r.state !== "free") && rows.some((r) => r.state === "running") ? true : undefined;
+        },
+        { clock: systemClock, deadlineMs: 60_000, what: "spin and spin2 verified, one running" },
+      );
       const pids = containers.map((c) => hostPids(c, /bench\/spin\.ts/)[0]);
       expect(pids.every((p) => p > 0)).toBe(true);
       const before = await spinRows();
@@ -323,18 +415,33 @@ describe("compose", () => {
       const after = await spinRows();
       const summary = (await sysGetProcesses(client.sys)).sched;
       const preempted = after.reduce((n, r, i) => n + r.involuntary - before[i].involuntary, 0);
-      console.log(`spin and spin2 preempted ${preempted} times over 300 ATA reads; seen stopped (T) from the host ${stoppedSeen.join(" and ")} times; the agent stopped ${summary.stops - summaryBefore.stops} and continued ${summary.continues - summaryBefore.continues}`);
+      console.log(
+        `spin and spin2 preempted ${preempted} times over 300 ATA reads; seen stopped (T) from the host ${stoppedSeen.join(" and ")} times; the agent stopped ${summary.stops - summaryBefore.stops} and continued ${summary.continues - summaryBefore.continues}`,
+      );
       expect(preempted).toBeGreaterThanOrEqual(50); // every read preempts the one running
       expect(stoppedSeen[0]).toBeGreaterThan(0);
       expect(stoppedSeen[1]).toBeGreaterThan(0);
       expect(summary.stops).toBeGreaterThan(summaryBefore.stops);
       expect(summary.continues).toBeGreaterThan(summaryBefore.continues);
       expect(after.every((r, i) => r.cpu_ms > before[i].cpu_ms)).toBe(true); // both computed: turns, not starvation
-      await waitUntil(async () => ((await sysGetProcesses(client.sys)).sched.policy === "server" ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "sched's policy in force" });
+      await waitUntil(async () => ((await sysGetProcesses(client.sys)).sched.policy === "server" ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 10_000,
+        what: "sched's policy in force",
+      });
       // spin2's container goes: spin has the CPU alone and is never left stopped.
       docker("rm", "-f", containers.pop()!);
-      await waitUntil(() => (state(pids[0]) !== "T" ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "spin continued" });
-      await waitUntil(async () => ((await spinRows()).find((r) => r.label === "spin")?.state === "running" ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "spin running alone" });
+      await waitUntil(() => (state(pids[0]) !== "T" ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 5000,
+        intervalMs: 5,
+        what: "spin continued",
+      });
+      await waitUntil(async () => ((await spinRows()).find((r) => r.label === "spin")?.state === "running" ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 10_000,
+        what: "spin running alone",
+      });
     } finally {
       for (const c of containers) docker("rm", "-f", c);
     }
@@ -354,18 +461,36 @@ describe("compose", () => {
     expect((await fetch(base)).status).toBe(200);
     type St = { nodes: { id: string; state: string; generation: number | null }[]; workload: { ops: number; failed: number } | null };
     const state = async () => (await (await fetch(`${base}api/state`)).json()) as St;
-    await waitUntil(async () => {
-      const s = await state();
-      return ["ata", "tty", "mfs", "vfs", "workload", "shell"].every((l) => s.nodes.find((n) => n.id === l)?.state === "ready") && (s.workload?.ops ?? 0) > 0 ? true : undefined;
-    }, { clock: systemClock, deadlineMs: 60_000, what: "every service ready and the workload working, as the dashboard sees it" });
-    const refused = await fetch(`${base}api/chaos`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ target: "ata", fault: "kill" }) });
+    await waitUntil(
+      async () => {
+        const s = await state();
+        return ["ata", "tty", "mfs", "vfs", "workload", "shell"].every((l) => s.nodes.find((n) => n.id === l)?.state === "ready") &&
+          (s.workload?.ops ?? 0) > 0
+          ? true
+          : undefined;
+      },
+      { clock: systemClock, deadlineMs: 60_000, what: "every service ready and the workload working, as the dashboard sees it" },
+    );
+    const refused = await fetch(`${base}api/chaos`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ target: "ata", fault: "kill" }),
+    });
     expect(refused.status).toBe(401);
     const before = (await endpoint("ata")).generation;
-    const r = await fetch(`${base}api/chaos`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ target: "ata", fault: "kill" }) });
+    const r = await fetch(`${base}api/chaos`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ target: "ata", fault: "kill" }),
+    });
     expect(r.status, await r.clone().text()).toBe(200);
     await untilReady("ata", before);
     const ops = (await state()).workload!.ops;
-    await waitUntil(async () => ((await state()).workload!.ops > ops + 10 ? true : undefined), { clock: systemClock, deadlineMs: 30_000, what: "the workload going on after the kill" });
+    await waitUntil(async () => ((await state()).workload!.ops > ops + 10 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 30_000,
+      what: "the workload going on after the kill",
+    });
     expect((await state()).workload!.failed).toBe(0);
     const out = mkctlWith("echo marker-through-compose\nservices\n", "console");
     expect(out).toMatch(/(^|\n)marker-through-compose\r?\n/);
@@ -388,6 +513,8 @@ describe("compose", () => {
     expect(after.state).toBe("ready");
     expect(after.generation).toBeGreaterThan(ataBefore);
     // And the files: the same file system is mounted again, not made anew.
-    expect((await new FsClient(client.sys, { waitMs: 60_000 }).readFile("/srv/compose/hello.txt")).toString()).toBe("hello from the host\n");
+    expect((await new FsClient(client.sys, { waitMs: 60_000 }).readFile("/srv/compose/hello.txt")).toString()).toBe(
+      "hello from the host\n",
+    );
   });
 });

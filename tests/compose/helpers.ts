@@ -30,7 +30,9 @@ export interface ContainerState {
 }
 
 export function inspect(name: string): ContainerState {
-  const [startedAt, restarts, running] = docker("inspect", "-f", "{{.State.StartedAt}} {{.RestartCount}} {{.State.Running}}", name).split(" ");
+  const [startedAt, restarts, running] = docker("inspect", "-f", "{{.State.StartedAt}} {{.RestartCount}} {{.State.Running}}", name).split(
+    " ",
+  );
   return { startedAt, restarts: Number(restarts), running: running === "true" };
 }
 

@@ -27,7 +27,17 @@ export function testMachine(sectors = 1024): TestMachine {
   const clock = new ManualClock();
   const irqs: number[] = [];
   const consoleOut: string[] = [];
-  const make = () => new Machine({ clock, diskImage: image, diskSectors: sectors, irq: (l) => { irqs.push(l); t.onIrq?.(l); }, console: (b) => consoleOut.push(new TextDecoder().decode(b)) });
+  const make = () =>
+    new Machine({
+      clock,
+      diskImage: image,
+      diskSectors: sectors,
+      irq: (l) => {
+        irqs.push(l);
+        t.onIrq?.(l);
+      },
+      console: (b) => consoleOut.push(new TextDecoder().decode(b)),
+    });
   const t: TestMachine = {
     m: make(),
     clock,

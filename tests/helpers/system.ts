@@ -6,7 +6,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DEMO_SERVICES, deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
-import { connectClient, loadCredential, loadSystemTable, createLogger, sysGetEndpoints, systemClock, waitUntil, type RunningService, NatsTransport, startService, type ServiceModule } from "#libsys";
+import {
+  connectClient,
+  loadCredential,
+  loadSystemTable,
+  createLogger,
+  sysGetEndpoints,
+  systemClock,
+  waitUntil,
+  type RunningService,
+  NatsTransport,
+  startService,
+  type ServiceModule,
+} from "#libsys";
 
 export const ROOT = join(import.meta.dirname, "../..");
 
@@ -64,7 +76,13 @@ export interface TestSystem {
 export function testSystemYaml(o: TestSystemOptions = {}): string {
   const shipped = readFileSync(join(ROOT, "etc", "system.yaml"), "utf8");
   const unstarted = DEMO_SERVICES.filter((l) => !(o.demo ?? []).includes(l));
-  const yaml = deriveSystemYaml(shipped, { services: TEST_SERVICES + (o.services ?? ""), httpPort: 0, sectors: o.sectors ?? 32768, placement: o.placement, unstarted });
+  const yaml = deriveSystemYaml(shipped, {
+    services: TEST_SERVICES + (o.services ?? ""),
+    httpPort: 0,
+    sectors: o.sectors ?? 32768,
+    placement: o.placement,
+    unstarted,
+  });
   return o.edit ? o.edit(yaml) : yaml;
 }
 
@@ -72,7 +90,13 @@ export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSys
   const dir = mkdtempSync(join(tmpdir(), "mkos-test-"));
   const system = join(dir, "system.yaml");
   writeFileSync(system, testSystemYaml(o));
-  const sys = await ProcessSystem.up({ system, runDir: join(dir, "run"), disk: join(dir, "disk.img"), env: { MK_LOG_LEVEL: "info", ...o.env }, kernelPort: o.kernelPort });
+  const sys = await ProcessSystem.up({
+    system,
+    runDir: join(dir, "run"),
+    disk: join(dir, "disk.img"),
+    env: { MK_LOG_LEVEL: "info", ...o.env },
+    kernelPort: o.kernelPort,
+  });
   const opened: { stop(): Promise<void> }[] = [];
   const quiet = (label: string) => {
     const log = createLogger(label);
@@ -109,13 +133,16 @@ export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSys
 
 /** The dashboard's base URL, once it has written it to the run directory (it listens then). */
 export async function dashboardBase(ts: TestSystem): Promise<string> {
-  return waitUntil(async () => {
-    try {
-      return (JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as { base: string }).base;
-    } catch {
-      return undefined;
-    }
-  }, { clock: systemClock, deadlineMs: 30_000, what: "the dashboard's dashboard.json" });
+  return waitUntil(
+    async () => {
+      try {
+        return (JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as { base: string }).base;
+      } catch {
+        return undefined;
+      }
+    },
+    { clock: systemClock, deadlineMs: 30_000, what: "the dashboard's dashboard.json" },
+  );
 }
 
 /** The labels of the shipped privilege table (what an experiment file may name). */
@@ -125,7 +152,10 @@ export function shippedLabels(): string[] {
 
 /** The mkctl command line against a test system, as a user types it: status and output. */
 export function runMkctl(ts: TestSystem, ...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", ts.sys.state.runDir], { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", ts.sys.state.runDir], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -138,7 +168,11 @@ export async function readyGeneration(client: RunningService, label: string): Pr
 export async function restarted(client: RunningService, label: string, fault: () => void): Promise<void> {
   const before = await readyGeneration(client, label);
   fault();
-  await waitUntil(async () => ((await readyGeneration(client, label)) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: `the next ${label} after ${label}#${before}` });
+  await waitUntil(async () => ((await readyGeneration(client, label)) > before ? true : undefined), {
+    clock: systemClock,
+    deadlineMs: 20_000,
+    what: `the next ${label} after ${label}#${before}`,
+  });
 }
 
 /** A recognisable pattern for sector `lba`: every byte depends on its position. */

@@ -39,10 +39,22 @@ describe("bad input", () => {
       [{ [H.type]: "abc", [H.dst]: "kernel" }, /not a decimal number/],
       [{ [H.type]: String(0x9999), [H.dst]: "kernel" }, /unknown message type 0x9999/],
       [{ [H.type]: String(0x615), [H.dst]: "kernel", [H.args]: "{not json" }, /not valid JSON/],
-      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: 7 }) }, /argument what: expected one of endpoints\|endpoint\|privileges\|processes, got 7/],
-      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoint", label: "ATA; rm" }) }, /argument label: .* does not match/],
-      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoint", label: "ata", waitMs: 1e9 }) }, /argument waitMs: 1000000000 is outside 0..600000/],
-      [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoints", extra: 1 }) }, /argument extra: unknown argument/],
+      [
+        { [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: 7 }) },
+        /argument what: expected one of endpoints\|endpoint\|privileges\|processes, got 7/,
+      ],
+      [
+        { [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoint", label: "ATA; rm" }) },
+        /argument label: .* does not match/,
+      ],
+      [
+        { [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoint", label: "ata", waitMs: 1e9 }) },
+        /argument waitMs: 1000000000 is outside 0..600000/,
+      ],
+      [
+        { [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoints", extra: 1 }) },
+        /argument extra: unknown argument/,
+      ],
       [{ [H.type]: GETINFO, [H.dst]: "kernel", [H.args]: "[1,2,3]" }, /argument \(root\): expected an object, got a list/],
       [{ [H.type]: String(0x615), [H.args]: "{}" }, /missing Mk-Dst/],
       [{ [H.type]: String(0x615), [H.dst]: "kernel", [H.timeout]: "soon" }, /Mk-Timeout/],
@@ -58,7 +70,7 @@ describe("bad input", () => {
     const bad = status(await trap({ [H.type]: String(Bdev.BDEV_READ), [H.dst]: "no such thing!" }));
     expect(bad.errname).toBe("EBADSRCDST");
     // Privileges are checked before arguments: a call not granted is refused whatever it carries.
-    const denied = status(await trap({ [H.type]: String(SysCall.SYS_DEVIO), [H.dst]: "kernel", [H.args]: "{\"op\":1}" }));
+    const denied = status(await trap({ [H.type]: String(SysCall.SYS_DEVIO), [H.dst]: "kernel", [H.args]: '{"op":1}' }));
     expect(denied.errname).toBe("ECALLDENIED");
   });
 
@@ -69,9 +81,17 @@ describe("bad input", () => {
 
   it("bad input - the driver refuses truncated sectors, bad arguments and foreign message types", async () => {
     const c = await ts.client();
-    await expect(c.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 10, count: 2 }, new Uint8Array(700))).rejects.toMatchObject({ errno: "EBADREQUEST", message: expect.stringMatching(/truncated sector/) });
-    await expect(c.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: -1, count: 1 })).rejects.toMatchObject({ errno: "EBADREQUEST", message: expect.stringMatching(/argument lba/) });
-    await expect(c.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 1, count: 1, evil: true })).rejects.toMatchObject({ errno: "EBADREQUEST" });
+    await expect(c.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 10, count: 2 }, new Uint8Array(700))).rejects.toMatchObject({
+      errno: "EBADREQUEST",
+      message: expect.stringMatching(/truncated sector/),
+    });
+    await expect(c.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: -1, count: 1 })).rejects.toMatchObject({
+      errno: "EBADREQUEST",
+      message: expect.stringMatching(/argument lba/),
+    });
+    await expect(c.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 1, count: 1, evil: true })).rejects.toMatchObject({
+      errno: "EBADREQUEST",
+    });
     await expect(c.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 3, lba: 1, count: 1 })).rejects.toMatchObject({ errno: "ENXIO" });
     await expect(c.sys.sendrec("ata", Cdev.CDEV_READ, { minor: 0, count: 1 })).rejects.toMatchObject({ errno: "ENOSYS" });
   });
@@ -94,7 +114,14 @@ describe("bad input", () => {
     const header = fc.oneof(fc.string({ maxLength: 40 }), fc.integer({ min: -5, max: 0x2000 }).map(String), fc.json({ maxDepth: 2 }));
     await fc.assert(
       fc.asyncProperty(
-        fc.record({ type: header, dst: fc.oneof(fc.constantFrom("kernel", "ata", "tty", "echo", "ata#1", "ata#999"), fc.string({ maxLength: 12 })), args: header }, { requiredKeys: [] }),
+        fc.record(
+          {
+            type: header,
+            dst: fc.oneof(fc.constantFrom("kernel", "ata", "tty", "echo", "ata#1", "ata#999"), fc.string({ maxLength: 12 })),
+            args: header,
+          },
+          { requiredKeys: [] },
+        ),
         fc.uint8Array({ maxLength: 2048 }),
         async (hd, body) => {
           const hdrs: Record<string, string> = {};

@@ -8,7 +8,8 @@ import { PATHS, type Row } from "../../bench/measure.ts";
 import { ROOT } from "../helpers/system.ts";
 
 const run = promisify(execFile);
-const node = (args: string[]) => run(process.execPath, args, { cwd: ROOT, env: { ...process.env, MK_LOG_LEVEL: "warn" }, timeout: 120_000 });
+const node = (args: string[]) =>
+  run(process.execPath, args, { cwd: ROOT, env: { ...process.env, MK_LOG_LEVEL: "warn" }, timeout: 120_000 });
 
 // Concurrent: only the output's shape is asserted, so the runs may share the machine.
 describe.concurrent("bench", () => {
@@ -30,19 +31,34 @@ describe.concurrent("bench", () => {
     expect(by["in-kernel"].target_met).toBe(by["in-kernel"].p50_us < 5);
     expect(by["nats-relay"].target_met).toBeUndefined();
     // The trap path's reply carries its hop trail: caller, kernel, server, kernel, in order.
-    expect(Object.keys(by["kernel-sendrec"].hops_p50_us!)).toEqual(["1: bench-client > kernel", "2: kernel > bench-echo", "3: bench-echo > kernel", "4: kernel > client"]);
-    expect(Object.keys(by["ata-read-4k"].hops_p50_us!)).toEqual(["1: bench-client > kernel", "2: kernel > ata", "3: ata > kernel", "4: kernel > client"]);
+    expect(Object.keys(by["kernel-sendrec"].hops_p50_us!)).toEqual([
+      "1: bench-client > kernel",
+      "2: kernel > bench-echo",
+      "3: bench-echo > kernel",
+      "4: kernel > client",
+    ]);
+    expect(Object.keys(by["ata-read-4k"].hops_p50_us!)).toEqual([
+      "1: bench-client > kernel",
+      "2: kernel > ata",
+      "3: ata > kernel",
+      "4: kernel > client",
+    ]);
     // Each hop is stamped by a different process's clock: they agree to tens of µs, so a
     // hop may read slightly negative; the round trip may not.
     for (const us of Object.values(by["kernel-sendrec"].hops_p50_us!)) expect(us).toBeGreaterThan(-200);
     expect(Object.values(by["kernel-sendrec"].hops_p50_us!).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     // CPU per request is accounted for the benchmark itself (to the µs) and every process.
     expect(by["ata-read-4k"].cpu_us!.client).toBeGreaterThan(0);
-    expect(Object.keys(by["kernel-sendrec"].cpu_us!)).toEqual(expect.arrayContaining(["client", "nats", "kernel", "hardware", "ata", "bench-echo", "bench-relay"]));
+    expect(Object.keys(by["kernel-sendrec"].cpu_us!)).toEqual(
+      expect.arrayContaining(["client", "nats", "kernel", "hardware", "ata", "bench-echo", "bench-relay"]),
+    );
   });
 
   it("bench - bench:ipc refuses an unknown path by name, and --help prints the paths", async () => {
-    await expect(node(["bench/ipc.ts", "--paths", "kernel-sendrc"])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("unknown path kernel-sendrc") });
+    await expect(node(["bench/ipc.ts", "--paths", "kernel-sendrc"])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("unknown path kernel-sendrc"),
+    });
     const { stdout } = await node(["bench/ipc.ts", "--help"]);
     // Each path with what it is, not its name alone.
     for (const p of PATHS) expect(stdout).toMatch(new RegExp(`\\n {2}${p} +\\S.{20,}`));
@@ -50,9 +66,14 @@ describe.concurrent("bench", () => {
 
   it("bench - bench:fs measures the file operations and sequential throughput against nats-raw and the block path of the same run", async () => {
     const { stdout } = await node(["bench/fs.ts", "--json", "--rounds", "1", "--batch", "5"]);
-    const r = JSON.parse(stdout.trim().split("\n").pop()!) as { rows: { path: string; p50_us: number; ratio: number; n: number }[]; throughput: { path: string; mb_s: number; ratio: number }[] };
+    const r = JSON.parse(stdout.trim().split("\n").pop()!) as {
+      rows: { path: string; p50_us: number; ratio: number; n: number }[];
+      throughput: { path: string; mb_s: number; ratio: number }[];
+    };
     expect(r.rows[0]).toMatchObject({ ratio: 1 });
-    expect(r.rows.map((x) => x.path)).toEqual(expect.arrayContaining(["ata-read-4k (block path)", "vfs-stat (3 lookups in mfs)", "vfs-create + close (empty)"]));
+    expect(r.rows.map((x) => x.path)).toEqual(
+      expect.arrayContaining(["ata-read-4k (block path)", "vfs-stat (3 lookups in mfs)", "vfs-create + close (empty)"]),
+    );
     for (const x of r.rows) expect(x.p50_us).toBeGreaterThan(0);
     expect(r.throughput.map((x) => x.path)).toHaveLength(3);
     for (const x of r.throughput) expect(x.mb_s).toBeGreaterThan(0);
@@ -64,10 +85,26 @@ describe.concurrent("bench", () => {
     const r = JSON.parse(stdout) as {
       rows: { path: string; p50_us: number; p99_us: number; ratio: number }[];
       shares: { weights: number[]; measured: number[]; jain: number };
-      isolation: { idle_p99_us: number; loaded_p99_us: number; loaded_sched_off_p99_us: number; floor_p99_us: number; idle_sched_off_p99_us: number; loaded_stops: number };
+      isolation: {
+        idle_p99_us: number;
+        loaded_p99_us: number;
+        loaded_sched_off_p99_us: number;
+        floor_p99_us: number;
+        idle_sched_off_p99_us: number;
+        loaded_stops: number;
+      };
     };
     const paths = r.rows.map((x) => x.path);
-    expect(paths).toEqual(expect.arrayContaining(["nats-raw (sched on)", "kernel-sendrec (sched on)", "kernel-sendrec (sched off)", "preempt: SIGSTOP until T in /proc", "preempt: SIGCONT until running", "dispatch: sendrec to a server, a hog on the CPU"]));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        "nats-raw (sched on)",
+        "kernel-sendrec (sched on)",
+        "kernel-sendrec (sched off)",
+        "preempt: SIGSTOP until T in /proc",
+        "preempt: SIGCONT until running",
+        "dispatch: sendrec to a server, a hog on the CPU",
+      ]),
+    );
     for (const x of r.rows) {
       expect(Object.keys(x).sort()).toEqual(["p50_us", "p99_us", "path", "ratio"]);
       expect(x.p50_us).toBeGreaterThan(0);
@@ -80,7 +117,13 @@ describe.concurrent("bench", () => {
     expect(r.shares.jain).toBeGreaterThan(0);
     expect(r.shares.jain).toBeLessThanOrEqual(1);
     const { loaded_stops: stops, ...p99s } = r.isolation;
-    expect(Object.keys(p99s).sort()).toEqual(["floor_p99_us", "idle_p99_us", "idle_sched_off_p99_us", "loaded_p99_us", "loaded_sched_off_p99_us"]);
+    expect(Object.keys(p99s).sort()).toEqual([
+      "floor_p99_us",
+      "idle_p99_us",
+      "idle_sched_off_p99_us",
+      "loaded_p99_us",
+      "loaded_sched_off_p99_us",
+    ]);
     for (const v of Object.values(p99s)) expect(v).toBeGreaterThan(0);
     expect(stops).toBeGreaterThanOrEqual(0);
   }, 180_000);

@@ -28,14 +28,24 @@ describe("boot", () => {
     const byLabel = Object.fromEntries(eps.map((e) => [e.label, e]));
     expect(byLabel.kernel.state).toBe("ready");
     expect(byLabel.ata).toMatchObject({ endpoint: "ata#1", state: "ready", placement: "user", pid: ts.sys.pids().ata });
-    expect(byLabel.ata.privileges).toEqual({ ipc: [], calls: ["vdevio", "sdevio", "devio", "irqctl"], io: ["0x1f0-0x1f7", "0x3f6"], irq: [14], console: false, events: false, metrics: false, chaos: false });
+    expect(byLabel.ata.privileges).toEqual({
+      ipc: [],
+      calls: ["vdevio", "sdevio", "devio", "irqctl"],
+      io: ["0x1f0-0x1f7", "0x3f6"],
+      irq: [14],
+      console: false,
+      events: false,
+      metrics: false,
+      chaos: false,
+    });
     expect(byLabel.tty).toMatchObject({ endpoint: "tty#1", state: "ready", placement: "user", pid: ts.sys.pids().tty });
     expect(new Set([ts.sys.pids().ata, ts.sys.pids().tty, ts.sys.pids().kernel, ts.sys.pids().hardware]).size).toBe(4);
   });
 
   it("boot - a container's healthcheck (bash, no Node) is healthy only for a ready incarnation on its own host", async () => {
     const port = new URL(ts.sys.state.kernelHttp).port;
-    const check = (path: string) => spawnSync("bash", [join(ROOT, "services/mkctl/healthcheck.sh"), "127.0.0.1", port, path], { timeout: 10_000 }).status;
+    const check = (path: string) =>
+      spawnSync("bash", [join(ROOT, "services/mkctl/healthcheck.sh"), "127.0.0.1", port, path], { timeout: 10_000 }).status;
     expect(check("/endpoints/ata/ready?host={host}")).toBe(0); // every test process runs on this host
     expect(check("/endpoints/ata/ready?host=elsewhere")).toBe(1);
     expect(check("/endpoints/nosuch/ready")).toBe(1);
@@ -43,7 +53,9 @@ describe("boot", () => {
     const r = await fetch(`${ts.sys.state.kernelHttp}/endpoints/ata/ready?host=${encodeURIComponent(hostname())}`);
     expect(await r.json()).toEqual({ ready: true, endpoint: "ata#1", state: "ready", host: hostname() });
     expect((await fetch(`${ts.sys.state.kernelHttp}/endpoints/nosuch/ready`)).status).toBe(404);
-    expect(spawnSync("bash", [join(ROOT, "services/mkctl/healthcheck.sh"), "127.0.0.1", "1", "/readyz"], { timeout: 10_000 }).status).not.toBe(0); // nothing listens
+    expect(
+      spawnSync("bash", [join(ROOT, "services/mkctl/healthcheck.sh"), "127.0.0.1", "1", "/readyz"], { timeout: 10_000 }).status,
+    ).not.toBe(0); // nothing listens
   });
 
   it("boot - /healthz, /readyz and /metrics answer on kernel-core", async () => {
@@ -86,7 +98,12 @@ describe("boot", () => {
     const console = await ts.raw("client");
     const got = new Promise<string>((resolve) => {
       let acc = "";
-      console.subscribe(Subjects.consoleOut, { callback: (_e, m) => { acc += new TextDecoder().decode(m.data); if (acc.includes("\n")) resolve(acc); } });
+      console.subscribe(Subjects.consoleOut, {
+        callback: (_e, m) => {
+          acc += new TextDecoder().decode(m.data);
+          if (acc.includes("\n")) resolve(acc);
+        },
+      });
     });
     await console.flush();
     const r = await c.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new TextEncoder().encode("hello from mkos\n"));
@@ -118,26 +135,67 @@ describe("boot", () => {
     expect(m.headers?.get(H.status)).toBe("0");
     expect(m.headers?.get(H.hops)).toMatch(/^kernel@\d+,ata@\d+,kernel@\d+$/);
     const lines = (name: string) =>
-      readFileSync(join(ts.sys.state.runDir, "logs", `${name}.log`), "utf8").split("\n").filter((l) => l.includes("trace-me-42")).map((l) => JSON.parse(l) as Record<string, unknown>);
+      readFileSync(join(ts.sys.state.runDir, "logs", `${name}.log`), "utf8")
+        .split("\n")
+        .filter((l) => l.includes("trace-me-42"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
     // The kernel logs a trap after it has answered it.
-    await waitUntil(() => (lines("kernel").length > 0 && lines("ata").length > 0 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the request's lines in kernel.log and ata.log" });
-    expect(lines("kernel")).toEqual([expect.objectContaining({ svc: "kernel-core", endpoint: "kernel#1", msgType: "BDEV_READ", reqId: "trace-me-42", caller: "client", status: 0 })]);
-    expect(lines("ata")).toEqual([expect.objectContaining({ svc: "ata", endpoint: "ata#1", msgType: "BDEV_READ", reqId: "trace-me-42", source: expect.stringMatching(/^client#\d+$/) })]);
+    await waitUntil(() => (lines("kernel").length > 0 && lines("ata").length > 0 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "the request's lines in kernel.log and ata.log",
+    });
+    expect(lines("kernel")).toEqual([
+      expect.objectContaining({
+        svc: "kernel-core",
+        endpoint: "kernel#1",
+        msgType: "BDEV_READ",
+        reqId: "trace-me-42",
+        caller: "client",
+        status: 0,
+      }),
+    ]);
+    expect(lines("ata")).toEqual([
+      expect.objectContaining({
+        svc: "ata",
+        endpoint: "ata#1",
+        msgType: "BDEV_READ",
+        reqId: "trace-me-42",
+        source: expect.stringMatching(/^client#\d+$/),
+      }),
+    ]);
     // The driver's nested kernel calls made for this request carry its trace id (a span each).
-    const kernelLines = readFileSync(join(ts.sys.state.runDir, "logs", "kernel.log"), "utf8").split("\n").filter((l) => l.includes(traceId)).map((l) => JSON.parse(l) as { msgType: string; caller: string; trace: string });
+    const kernelLines = readFileSync(join(ts.sys.state.runDir, "logs", "kernel.log"), "utf8")
+      .split("\n")
+      .filter((l) => l.includes(traceId))
+      .map((l) => JSON.parse(l) as { msgType: string; caller: string; trace: string });
     const nested = kernelLines.filter((l) => l.caller === "ata");
     expect(nested.length).toBeGreaterThan(0);
-    for (const l of nested) expect(l).toMatchObject({ msgType: expect.stringMatching(/^SYS_(V|S)?DEVIO$/), trace: expect.stringMatching(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`)) });
+    for (const l of nested)
+      expect(l).toMatchObject({
+        msgType: expect.stringMatching(/^SYS_(V|S)?DEVIO$/),
+        trace: expect.stringMatching(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`)),
+      });
   });
 
   it("mkctl - ps --json prints the endpoint table; down leaves no process behind", async () => {
     const { execFile } = await import("node:child_process");
     const { promisify } = await import("node:util");
-    const run = async (...args: string[]) => (await promisify(execFile)(process.execPath, ["services/mkctl/src/main.ts", ...args, "--run-dir", ts.sys.state.runDir], { cwd: join(import.meta.dirname, "../..") })).stdout;
+    const run = async (...args: string[]) =>
+      (
+        await promisify(execFile)(process.execPath, ["services/mkctl/src/main.ts", ...args, "--run-dir", ts.sys.state.runDir], {
+          cwd: join(import.meta.dirname, "../.."),
+        })
+      ).stdout;
     const out = await run("ps", "--json");
-    
+
     const table = JSON.parse(out) as { endpoints: { endpoint: string; state: string }[] };
-    expect(table.endpoints).toEqual(expect.arrayContaining([expect.objectContaining({ endpoint: "ata#1", state: "ready" }), expect.objectContaining({ endpoint: "kernel#1" })]));
+    expect(table.endpoints).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ endpoint: "ata#1", state: "ready" }),
+        expect.objectContaining({ endpoint: "kernel#1" }),
+      ]),
+    );
     const text = await run("ps");
     expect(text).toMatch(/^ENDPOINT\s+STATE\s+PLACEMENT\s+PID/);
     expect(text).toMatch(/\ntty#1\s+ready\s+user\s+\d+/);
@@ -146,7 +204,10 @@ describe("boot", () => {
     for (const pid of pids) expect(pidAlive(pid)).toBe(false);
     // After a full down, ps says nothing runs (mkctl up), not that the kernel alone is away.
     await expect(ts.sys.endpointsOrExplain()).rejects.toMatchObject({ code: "MK_ERR_NO_SYSTEM" });
-    const ps = spawnSync(process.execPath, ["services/mkctl/src/main.ts", "ps", "--run-dir", ts.sys.state.runDir], { cwd: join(import.meta.dirname, "../.."), encoding: "utf8" });
+    const ps = spawnSync(process.execPath, ["services/mkctl/src/main.ts", "ps", "--run-dir", ts.sys.state.runDir], {
+      cwd: join(import.meta.dirname, "../.."),
+      encoding: "utf8",
+    });
     expect(ps.status).toBe(69);
   });
 });

@@ -21,7 +21,10 @@ let agent: ChildProcess;
 const children: ChildProcess[] = [];
 
 function burner(uid?: number): ChildProcess {
-  const c = spawn(process.execPath, ["-e", "for(;;){}"], { stdio: "ignore", ...(uid !== undefined && uid !== me ? { uid, gid: uid } : {}) });
+  const c = spawn(process.execPath, ["-e", "for(;;){}"], {
+    stdio: "ignore",
+    ...(uid !== undefined && uid !== me ? { uid, gid: uid } : {}),
+  });
   children.push(c);
   return c;
 }
@@ -35,7 +38,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mkos-cpu-agent-"));
   sock = join(dir, "agent.sock");
   agent = spawn(process.execPath, [join(ROOT, "kernel-core/src/sched/cpu-agent.ts")], {
-    cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, MK_CPU_AGENT: sock, MK_UIDS: `kernel=${me},hog=${hogUid}`, MK_LOG_LEVEL: "warn" },
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, MK_CPU_AGENT: sock, MK_UIDS: `kernel=${me},hog=${hogUid}`, MK_LOG_LEVEL: "warn" },
   });
   await waitUntil(() => (existsSync(sock) ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "the agent's socket" });
 });
@@ -52,7 +57,11 @@ describe("cpu agent", () => {
     await waitUntil(() => (state(hog.pid!) === "R" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the hog running" });
     const control = new AgentControl(sock, parseUids(`kernel=${me},hog=${hogUid}`));
     try {
-      await waitUntil(() => (control.stop(-1) === false && control.verify(hog.pid!, "hog") && control.stop(hog.pid!) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the agent connected" });
+      await waitUntil(() => (control.stop(-1) === false && control.verify(hog.pid!, "hog") && control.stop(hog.pid!) ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 5000,
+        what: "the agent connected",
+      });
       await until(hog.pid!, true, "the hog stopped");
       expect(control.sample(hog.pid!)?.state).toBe("T");
       expect(control.cont(hog.pid!)).toBe(true);
@@ -61,7 +70,12 @@ describe("cpu agent", () => {
       expect(control.verify(hog.pid!, "ata")).toBe(false);
       expect(control.verify(process.pid, "hog")).toBe(false);
       expect(control.setHostNice(hog.pid!, 9)).toBe(true);
-      await waitUntil(() => (readProcStat(hog.pid!)?.nice === 9 ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "host nice 9" });
+      await waitUntil(() => (readProcStat(hog.pid!)?.nice === 9 ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 5000,
+        intervalMs: 5,
+        what: "host nice 9",
+      });
       expect(control.stop(hog.pid!)).toBe(true);
       await until(hog.pid!, true, "the hog stopped again");
     } finally {
@@ -89,7 +103,11 @@ describe("cpu agent", () => {
     const hog = burner(hogUid);
     const again = new AgentControl(sock, parseUids(`kernel=${me},hog=${hogUid}`));
     try {
-      await waitUntil(() => (again.verify(hog.pid!, "hog") && again.stop(hog.pid!) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the agent serving a new connection" });
+      await waitUntil(() => (again.verify(hog.pid!, "hog") && again.stop(hog.pid!) ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 5000,
+        what: "the agent serving a new connection",
+      });
       await until(hog.pid!, true, "the hog stopped through the new connection");
     } finally {
       again.close();

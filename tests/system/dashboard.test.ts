@@ -16,7 +16,14 @@ import { type MkError, Workload } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { sysKill } from "#libsys";
-import { MAX_CONNECTIONS, MAX_CONSOLES_PER_ADDRESS, MAX_STREAMS, MAX_STREAMS_PER_ADDRESS, type State, type TimelineEntry } from "../../services/dashboard/src/index.ts";
+import {
+  MAX_CONNECTIONS,
+  MAX_CONSOLES_PER_ADDRESS,
+  MAX_STREAMS,
+  MAX_STREAMS_PER_ADDRESS,
+  type State,
+  type TimelineEntry,
+} from "../../services/dashboard/src/index.ts";
 import { bootTestSystem, dashboardBase, readyGeneration, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -27,13 +34,18 @@ let taken: Server[] = [];
 let kernelTaken = 0;
 let dashboardTaken = 0;
 
-const until = <T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000) => waitUntil(fn, { clock: systemClock, deadlineMs: ms, what });
+const until = <T>(fn: () => Promise<T | undefined>, what: string, ms = 30_000) =>
+  waitUntil(fn, { clock: systemClock, deadlineMs: ms, what });
 
 async function state(): Promise<State> {
   return (await (await fetch(`${base}api/state`)).json()) as State;
 }
 
-async function post(path: string, body: unknown, token: string | null = TOKEN): Promise<{ status: number; json: { ok?: boolean; note?: string; rate?: number; error?: { code: string; message: string } } }> {
+async function post(
+  path: string,
+  body: unknown,
+  token: string | null = TOKEN,
+): Promise<{ status: number; json: { ok?: boolean; note?: string; rate?: number; error?: { code: string; message: string } } }> {
   const r = await fetch(`${base}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token !== null ? { authorization: `Bearer ${token}` } : {}) },
@@ -70,7 +82,11 @@ async function streamEvents(ms: number): Promise<{ event: string; data: string }
 }
 
 /** Reads the stream until an event satisfies want (or ms pass); resolves with it. */
-async function streamUntil(want: (e: { event: string; data: string }) => boolean, ms: number, started: () => Promise<void>): Promise<{ event: string; data: string }> {
+async function streamUntil(
+  want: (e: { event: string; data: string }) => boolean,
+  ms: number,
+  started: () => Promise<void>,
+): Promise<{ event: string; data: string }> {
   const ac = new AbortController();
   const r = await fetch(`${base}api/stream`, { signal: ac.signal });
   const timer = setTimeout(() => ac.abort(), ms);
@@ -106,14 +122,20 @@ function consoleSocket(query: string): { ws: WebSocket; frames: (string | ArrayB
   return { ws, frames, closed };
 }
 
-const opened = (ws: WebSocket) => new Promise<void>((resolve, reject) => ((ws.onopen = () => resolve()), (ws.onerror = () => reject(new Error("websocket did not open")))));
+const opened = (ws: WebSocket) =>
+  new Promise<void>((resolve, reject) => ((ws.onopen = () => resolve()), (ws.onerror = () => reject(new Error("websocket did not open")))));
 
 beforeAll(async () => {
-  taken = await Promise.all([0, 1].map(() => new Promise<Server>((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => resolve(s));
-  })));
+  taken = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const s = createServer();
+          s.once("error", reject);
+          s.listen(0, "127.0.0.1", () => resolve(s));
+        }),
+    ),
+  );
   [kernelTaken, dashboardTaken] = taken.map((s) => (s.address() as AddressInfo).port);
   ts = await bootTestSystem({
     demo: ["dashboard", "workload"],
@@ -146,7 +168,11 @@ describe("dashboard", () => {
     const kernelPort = Number(new URL(ts.sys.state.kernelHttp).port);
     expect(kernelPort).not.toBe(kernelTaken);
     expect(await (await fetch(`${ts.sys.state.kernelHttp}/readyz`)).json()).toMatchObject({ ready: true, pid: ts.sys.pidOf("kernel") });
-    const d = JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as { wanted: number; port: number; pid: number };
+    const d = JSON.parse(readFileSync(join(ts.sys.state.runDir, "dashboard.json"), "utf8")) as {
+      wanted: number;
+      port: number;
+      pid: number;
+    };
     expect(d).toMatchObject({ wanted: dashboardTaken, pid: ts.sys.pidOf("dashboard") });
     expect(d.port).not.toBe(dashboardTaken);
     expect(Number(new URL(base).port)).toBe(d.port);
@@ -177,8 +203,14 @@ describe("dashboard", () => {
 
   it("dashboard - a change without the token, or with a wrong one, is EACCES and changes nothing", async () => {
     const before = await readyGeneration(await ts.client(), "ata");
-    expect(await post("api/chaos", { target: "ata", fault: "kill" }, null)).toMatchObject({ status: 401, json: { error: { code: "EACCES" } } });
-    expect(await post("api/chaos", { target: "ata", fault: "kill" }, "not-the-token-at-all-000")).toMatchObject({ status: 401, json: { error: { code: "EACCES" } } });
+    expect(await post("api/chaos", { target: "ata", fault: "kill" }, null)).toMatchObject({
+      status: 401,
+      json: { error: { code: "EACCES" } },
+    });
+    expect(await post("api/chaos", { target: "ata", fault: "kill" }, "not-the-token-at-all-000")).toMatchObject({
+      status: 401,
+      json: { error: { code: "EACCES" } },
+    });
     expect(await post("api/workload", { rate: 0 }, null)).toMatchObject({ status: 401 });
     expect(await readyGeneration(await ts.client(), "ata")).toBe(before);
     expect((await state()).workload?.rate).toBe(20);
@@ -234,7 +266,10 @@ describe("dashboard", () => {
     expect(await post("api/workload", { rate: 0 })).toMatchObject({ status: 200, json: { rate: 0 } });
     await until(async () => ((await state()).workload?.rate === 0 ? true : undefined), "the rate 0 in the state");
     const a = (await state()).workload!.ops;
-    await until(async () => (((await state()).edges.find((e) => e.from === "workload" && e.to === "vfs")?.msgs_per_s ?? 0) === 0 ? true : undefined), "no workload message in the last second");
+    await until(
+      async () => (((await state()).edges.find((e) => e.from === "workload" && e.to === "vfs")?.msgs_per_s ?? 0) === 0 ? true : undefined),
+      "no workload message in the last second",
+    );
     expect((await state()).workload!.ops - a).toBeLessThanOrEqual(1);
     const m = runMkctl(ts, "workload", "rate", "30");
     expect(m.status, m.stderr).toBe(0);
@@ -249,14 +284,15 @@ describe("dashboard", () => {
 
   it("dashboard - a request under another host name (DNS rebinding) or from another site's page is EACCES", async () => {
     const url = new URL(base);
-    const ask = (headers: Record<string, string>) => new Promise<number>((resolve, reject) => {
-      const req = httpRequest({ host: url.hostname, port: url.port, path: "/api/state", headers }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
+    const ask = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, path: "/api/state", headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
       });
-      req.on("error", reject);
-      req.end();
-    });
     expect(await ask({})).toBe(200);
     expect(await ask({ host: `evil.example:${url.port}` })).toBe(401);
     expect(await ask({ origin: "http://evil.example" })).toBe(401);
@@ -294,7 +330,10 @@ describe("dashboard", () => {
     const operator = consoleSocket(`?token=${TOKEN}`);
     await opened(operator.ws);
     expect(await watchers[0].closed).toBe(1006);
-    await until(async () => (operator.frames.some((f) => typeof f === "string" && f.includes("typing reaches")) ? true : undefined), "the operator's console attached");
+    await until(
+      async () => (operator.frames.some((f) => typeof f === "string" && f.includes("typing reaches")) ? true : undefined),
+      "the operator's console attached",
+    );
     expect(operator.ws.readyState).toBe(WebSocket.OPEN);
     operator.ws.close();
     for (const w of watchers.slice(1)) w.ws.close();
@@ -321,45 +360,65 @@ describe("dashboard", () => {
       return { socket, sent };
     };
     /** GET /api/state through agent (false: a new connection): its status, and whether a kept-alive connection carried it. */
-    const getState = (agent: Agent | false) => new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
-      const req = httpRequest({ host: url.hostname, port: url.port, path: "/api/state", agent, timeout: 5000 }, (res) => {
-        res.resume();
-        res.once("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+    const getState = (agent: Agent | false) =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, path: "/api/state", agent, timeout: 5000 }, (res) => {
+          res.resume();
+          res.once("end", () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+        req.on("error", reject);
+        req.end();
       });
-      req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
-      req.on("error", reject);
-      req.end();
-    });
     // A page's connection, kept alive between its requests (one every batch below).
     const page = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       expect(await getState(page)).toEqual({ status: 200, reused: false });
       // A partial request line, never finished, in batches (the listen queue holds 511).
       for (let i = 0; i < SLOW; i += 250) {
-        await Promise.all(Array.from({ length: Math.min(250, SLOW - i) }, (_, k) => {
-          const { socket, sent } = open(`127.0.0.${1 + ((i + k) % 16)}`, "GET /api/state HTTP/1.1\r\n");
-          socket.once("close", () => slowClosed++);
-          return sent;
-        }));
+        await Promise.all(
+          Array.from({ length: Math.min(250, SLOW - i) }, (_, k) => {
+            const { socket, sent } = open(`127.0.0.${1 + ((i + k) % 16)}`, "GET /api/state HTTP/1.1\r\n");
+            socket.once("close", () => slowClosed++);
+            return sent;
+          }),
+        );
         expect(await getState(page)).toEqual({ status: 200, reused: true });
       }
-      await until(async () => (SLOW - slowClosed <= MAX_CONNECTIONS ? true : undefined), `at most ${MAX_CONNECTIONS} of the slow connections left open`);
+      await until(
+        async () => (SLOW - slowClosed <= MAX_CONNECTIONS ? true : undefined),
+        `at most ${MAX_CONNECTIONS} of the slow connections left open`,
+      );
       // Every stream place taken, per address and in all, by clients that read only the status line.
       const addresses = MAX_STREAMS / MAX_STREAMS_PER_ADDRESS;
-      const streams = await Promise.all(Array.from({ length: MAX_STREAMS }, (_, i) => new Promise<string>((resolve) => {
-        const { socket } = open(`127.0.0.${100 + (i % addresses)}`, `GET /api/stream HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
-        socket.once("close", () => resolve("closed"));
-        socket.once("data", (d: Buffer) => {
-          socket.pause(); // and never reads again
-          resolve(d.toString("latin1").split("\r\n")[0]);
-        });
-      })));
+      const streams = await Promise.all(
+        Array.from(
+          { length: MAX_STREAMS },
+          (_, i) =>
+            new Promise<string>((resolve) => {
+              const { socket } = open(`127.0.0.${100 + (i % addresses)}`, `GET /api/stream HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+              socket.once("close", () => resolve("closed"));
+              socket.once("data", (d: Buffer) => {
+                socket.pause(); // and never reads again
+                resolve(d.toString("latin1").split("\r\n")[0]);
+              });
+            }),
+        ),
+      );
       expect(streams.every((line) => line === "HTTP/1.1 200 OK")).toBe(true);
 
       const started = performance.now();
       expect((await getState(false)).status).toBe(200);
       expect(performance.now() - started).toBeLessThan(5000);
-      expect((await streamUntil((e) => e.event === "state", 5000, async () => undefined)).data).toContain('"nodes"');
+      expect(
+        (
+          await streamUntil(
+            (e) => e.event === "state",
+            5000,
+            async () => undefined,
+          )
+        ).data,
+      ).toContain('"nodes"');
       expect(rss() - before).toBeLessThan(RSS_GROWTH_MAX);
     } finally {
       page.destroy();
@@ -376,13 +435,22 @@ describe("dashboard", () => {
     expect(await post("api/experiments/demo", {}, null)).toMatchObject({ status: 401 });
     const rate = (await state()).workload!.rate;
     const demoStats = () => JSON.parse(runMkctl(ts, "workload", "--json").stdout) as { paused_ms: number; ops: number };
-    const done = await streamUntil((e) => e.event === "experiment" && !e.data.includes('"running"'), 120_000, async () => {
-      expect(await post("api/experiments/demo", {})).toMatchObject({ status: 202 });
-      expect(await post("api/experiments/demo", {})).toMatchObject({ status: 409, json: { error: { code: "EBUSY" } } });
-      // The runner pauses the demo workload for the run (its fsck probe needs no file open).
-      await until(async () => (demoStats().paused_ms > 0 ? true : undefined), "the demo workload paused");
-    });
-    const journal = JSON.parse(done.data) as { name: string; status: string; report: { faults_injected: number; recoveries: number; ops_attempted: number; ops_failed: number; bytes_wrong: number }; summary: [string, string][] };
+    const done = await streamUntil(
+      (e) => e.event === "experiment" && !e.data.includes('"running"'),
+      120_000,
+      async () => {
+        expect(await post("api/experiments/demo", {})).toMatchObject({ status: 202 });
+        expect(await post("api/experiments/demo", {})).toMatchObject({ status: 409, json: { error: { code: "EBUSY" } } });
+        // The runner pauses the demo workload for the run (its fsck probe needs no file open).
+        await until(async () => (demoStats().paused_ms > 0 ? true : undefined), "the demo workload paused");
+      },
+    );
+    const journal = JSON.parse(done.data) as {
+      name: string;
+      status: string;
+      report: { faults_injected: number; recoveries: number; ops_attempted: number; ops_failed: number; bytes_wrong: number };
+      summary: [string, string][];
+    };
     expect(journal.name).toBe("demo");
     expect(journal.report.faults_injected).toBe(6);
     expect(journal.report.recoveries).toBeGreaterThanOrEqual(3);
@@ -424,7 +492,11 @@ describe("dashboard", () => {
   it("dashboard - SYS_KILL refuses kernel-core, labels outside the caller's ipc and callers without the grant", async () => {
     const killer = await ts.client("killer");
     const nokill = await ts.client("nokill");
-    const errno = (p: Promise<unknown>) => p.then(() => "OK", (e: MkError) => e.errno);
+    const errno = (p: Promise<unknown>) =>
+      p.then(
+        () => "OK",
+        (e: MkError) => e.errno,
+      );
     expect(await errno(sysKill(killer.sys, "kernel", "KILL"))).toBe("EPERM");
     expect(await errno(sysKill(killer.sys, "vfs", "KILL"))).toBe("ECALLDENIED");
     expect(await errno(sysKill(killer.sys, "nosuch", "KILL"))).toBe("EBADSRCDST");
@@ -435,4 +507,3 @@ describe("dashboard", () => {
     await until(async () => ((await readyGeneration(killer, "ata")) > gen ? true : undefined), "the next ata after SYS_KILL");
   });
 });
-

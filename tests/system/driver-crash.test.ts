@@ -50,13 +50,22 @@ describe("driver crash", () => {
 
     // kernel-core dies with the request: the client notices its announcements stop.
     await expect(c.sys.sendrec("ata", Bdev.BDEV_FLUSH, { minor: 0 })).rejects.toMatchObject({ errno: "ENOTREADY", code: -106 });
-    await waitUntil(() => (pidAlive(pids.kernel) ? undefined : true), { clock: systemClock, deadlineMs: 10_000, what: `kernel-core (pid ${pids.kernel}) to exit` });
+    await waitUntil(() => (pidAlive(pids.kernel) ? undefined : true), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: `kernel-core (pid ${pids.kernel}) to exit`,
+    });
     expect(ts.sys.alive()).toMatchObject({ kernel: false, hardware: true, nats: true, tty: true });
     expect(ts.sys.pids().kernel).toBe(pids.kernel); // no one started another kernel
     await expect(fetch(`${ts.sys.state.kernelHttp}/healthz`)).rejects.toThrow();
 
     const panic = logLines(ts, "kernel").find((l) => l.level === 60 && l.inKernel === "ata");
-    expect(panic).toMatchObject({ svc: "kernel-core", pid: pids.kernel, inKernel: "ata", err: { type: "InjectedCrash", label: "ata", msgType: "BDEV_FLUSH" } });
+    expect(panic).toMatchObject({
+      svc: "kernel-core",
+      pid: pids.kernel,
+      inKernel: "ata",
+      err: { type: "InjectedCrash", label: "ata", msgType: "BDEV_FLUSH" },
+    });
   });
 
   it("driver crash - in user placement the same crash ends only the driver's process: the caller gets EDEADSRCDST, kernel-core and tty serve on, rs starts ata#2", async () => {
@@ -68,7 +77,11 @@ describe("driver crash", () => {
     expect(before).toMatchObject({ state: "ready", placement: "user", pid: pids.ata });
 
     await expect(c.sys.sendrec("ata", Bdev.BDEV_FLUSH, { minor: 0 })).rejects.toMatchObject({ errno: "EDEADSRCDST", code: -105 });
-    await waitUntil(() => (pidAlive(pids.ata) ? undefined : true), { clock: systemClock, deadlineMs: 10_000, what: `ata (pid ${pids.ata}) to exit` });
+    await waitUntil(() => (pidAlive(pids.ata) ? undefined : true), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: `ata (pid ${pids.ata}) to exit`,
+    });
     expect(ts.sys.alive()).toMatchObject({ kernel: true, hardware: true, nats: true, tty: true });
 
     // kernel-core is the same process, knows the driver's incarnation is dead, and still routes.
@@ -79,7 +92,11 @@ describe("driver crash", () => {
     const after = await sysGetEndpoints(c.sys);
     expect(after.find((e) => e.label === "ata")).toMatchObject({ generation: before.generation + 1, state: "ready" });
     expect(after.find((e) => e.label === "tty")).toMatchObject({ state: "ready", pid: pids.tty });
-    expect((await ts.sys.services()).find((r) => r.label === "ata")).toMatchObject({ state: "running", restarts: 1, last_cause: "exit 70" });
+    expect((await ts.sys.services()).find((r) => r.label === "ata")).toMatchObject({
+      state: "running",
+      restarts: 1,
+      last_cause: "exit 70",
+    });
     const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
     expect(metrics).toMatch(/mk_endpoint_deaths_total\{label="ata",cause="disconnect"\} 1/);
     expect(pidAlive(pids.kernel)).toBe(true);

@@ -51,9 +51,17 @@ describe("events", () => {
     const c2 = await ts.client("client2");
     const started = await waitFor("client2 ready", (e) => e.kind === "ready" && e.label === "client2");
     await expect(c2.sys.kernelCall(SysCall.SYS_DEVIO, { request: "inb", port: 0x1f7 })).rejects.toMatchObject({ errno: "ECALLDENIED" });
-    expect(await waitFor("the denial", (e) => e.kind === "denied")).toMatchObject({ endpoint: started.endpoint, denied: "call", target: "devio", errno: "ECALLDENIED" });
+    expect(await waitFor("the denial", (e) => e.kind === "denied")).toMatchObject({
+      endpoint: started.endpoint,
+      denied: "call",
+      target: "devio",
+      errno: "ECALLDENIED",
+    });
     await c2.stop();
-    expect(await waitFor("client2 dead", (e) => e.kind === "dead" && e.label === "client2")).toMatchObject({ endpoint: started.endpoint, cause: "exit" });
+    expect(await waitFor("client2 dead", (e) => e.kind === "dead" && e.label === "client2")).toMatchObject({
+      endpoint: started.endpoint,
+      cause: "exit",
+    });
   });
 
   it("events - without the events privilege the stream is refused (ECALLDENIED); nobody but the kernel may publish on it", async () => {
@@ -65,10 +73,24 @@ describe("events", () => {
     const forgers: NatsConnection[] = [await ts.raw("client"), await ts.raw("rogue")];
     for (const nc of forgers) {
       void (async () => {
-        for await (const s of nc.status() as AsyncIterable<Status>) if (s.type === "error") errs.push(String((s as { error?: Error }).error?.message));
+        for await (const s of nc.status() as AsyncIterable<Status>)
+          if (s.type === "error") errs.push(String((s as { error?: Error }).error?.message));
       })();
       // A well-formed event: a reader would take it if the server let it through.
-      const forged = { kind: "dead", boot: "forged", seq: 1, ts: 1, at: new Date().toISOString(), endpoint: "ata#1", label: "ata", generation: 1, placement: "user", host: "h", pid: 1, cause: "exit" };
+      const forged = {
+        kind: "dead",
+        boot: "forged",
+        seq: 1,
+        ts: 1,
+        at: new Date().toISOString(),
+        endpoint: "ata#1",
+        label: "ata",
+        generation: 1,
+        placement: "user",
+        host: "h",
+        pid: 1,
+        cause: "exit",
+      };
       nc.publish(EventSubjects.event("dead", "ata"), new TextEncoder().encode(JSON.stringify(forged)));
       await nc.flush();
     }
@@ -82,17 +104,28 @@ describe("events", () => {
   });
 
   it("events - mkctl events prints the stream as JSON lines, N of them", async () => {
-    const child = spawn(join(ROOT, "services/mkctl/bin/mkctl"), ["events", "--json", "--count", "3", "--for", "20000", "--run-dir", ts.sys.state.runDir], { cwd: ROOT });
+    const child = spawn(
+      join(ROOT, "services/mkctl/bin/mkctl"),
+      ["events", "--json", "--count", "3", "--for", "20000", "--run-dir", ts.sys.state.runDir],
+      { cwd: ROOT },
+    );
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((r) => child.on("exit", r));
-    await waitUntil(() => (err.includes("following mk.ev.>") ? true : undefined), { clock: systemClock, deadlineMs: 15_000, what: "mkctl events following" });
+    await waitUntil(() => (err.includes("following mk.ev.>") ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 15_000,
+      what: "mkctl events following",
+    });
     const c = await ts.client("client2");
     await c.stop();
     expect(await exited).toBe(0);
-    const lines = out.trim().split("\n").map((l) => JSON.parse(l) as KernelEvent);
+    const lines = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as KernelEvent);
     expect(lines.map((e) => `${e.kind}:${e.label}`)).toEqual(["started:client2", "ready:client2", "dead:client2"]);
     expect(lines[2]).toMatchObject({ cause: "exit", endpoint: lines[0].endpoint });
   });

@@ -87,7 +87,11 @@ describe("fault isolation", () => {
     const started = Date.now();
     // Each try is answered (never a timeout); once the kernel knows of the death, with EDEADSRCDST.
     const err = await waitUntil(
-      () => c.sys.sendrec(`ata#${gen}`, 0x509, { minor: 0 }, undefined, 20_000).then(() => undefined, (e: unknown) => e),
+      () =>
+        c.sys.sendrec(`ata#${gen}`, 0x509, { minor: 0 }, undefined, 20_000).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
       { clock: systemClock, deadlineMs: 5000, intervalMs: 20, what: "the kernel answering for the killed ata" },
     );
     expect(err).toMatchObject({ errno: "EDEADSRCDST" });

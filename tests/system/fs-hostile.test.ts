@@ -119,13 +119,20 @@ describe("file systems under attack", () => {
     const raw = (await ts.client("fsuser2")).sys;
     await fs.writeFile("/precious", "keep me");
     const fds: number[] = [];
-    for (let i = 0; i < 256; i++) fds.push(((await raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_RDONLY })).args as { fd: number }).fd);
-    await expect(raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_WRONLY | O_TRUNC })).rejects.toMatchObject({ errno: "EMFILE" });
-    await expect(raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/newbie", flags: O_WRONLY | O_CREAT })).rejects.toMatchObject({ errno: "EMFILE" });
+    for (let i = 0; i < 256; i++)
+      fds.push(((await raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_RDONLY })).args as { fd: number }).fd);
+    await expect(raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_WRONLY | O_TRUNC })).rejects.toMatchObject({
+      errno: "EMFILE",
+    });
+    await expect(raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/newbie", flags: O_WRONLY | O_CREAT })).rejects.toMatchObject({
+      errno: "EMFILE",
+    });
     for (const fd of fds) await raw.sendrec("vfs", Vfs.VFS_CLOSE, { fd });
     expect((await fs.readFile("/precious")).toString()).toBe("keep me");
     await expect(fs.stat("/newbie")).rejects.toMatchObject({ errno: "ENOENT" });
-    await expect(raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/newdir", flags: O_CREAT | O_DIRECTORY })).rejects.toMatchObject({ errno: "EINVAL" });
+    await expect(raw.sendrec("vfs", Vfs.VFS_OPEN, { path: "/newdir", flags: O_CREAT | O_DIRECTORY })).rejects.toMatchObject({
+      errno: "EINVAL",
+    });
     await expect(fs.stat("/newdir")).rejects.toMatchObject({ errno: "ENOENT" });
     await expect(fs.unlink("/precious/")).rejects.toMatchObject({ errno: "ENOTDIR" });
     await expect(fs.open("/made/", "w")).rejects.toMatchObject({ errno: "EISDIR" });
@@ -140,18 +147,33 @@ describe("file systems under attack", () => {
     for (let round = 0; round < 3; round++) {
       // The kernel bounds traps per label (64): the previous incarnation's opens may still be
       // queued in vfs, and until vfs answers them the next incarnation's calls are EAGAIN.
-      const c = await waitUntil(
-        () => ts.client("fsuser2").catch((e: MkError) => (e.errno === "EAGAIN" ? undefined : Promise.reject(e))),
-        { clock: systemClock, deadlineMs: 20_000, what: "fsuser2 admitted again once its predecessor's opens are answered" },
-      );
+      const c = await waitUntil(() => ts.client("fsuser2").catch((e: MkError) => (e.errno === "EAGAIN" ? undefined : Promise.reject(e))), {
+        clock: systemClock,
+        deadlineMs: 20_000,
+        what: "fsuser2 admitted again once its predecessor's opens are answered",
+      });
       let answered = 0;
-      const opens = Array.from({ length: 150 }, () => c.sys.sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_RDONLY }).finally(() => void answered++).catch(() => undefined));
+      const opens = Array.from({ length: 150 }, () =>
+        c.sys
+          .sendrec("vfs", Vfs.VFS_OPEN, { path: "/precious", flags: O_RDONLY })
+          .finally(() => void answered++)
+          .catch(() => undefined),
+      );
       // Stop while vfs has answered some opens and still holds the rest (later each round).
-      await waitUntil(() => (answered >= 5 + round * 20 ? true : undefined), { clock: systemClock, deadlineMs: 20_000, intervalMs: 1, what: `${5 + round * 20} opens answered` });
+      await waitUntil(() => (answered >= 5 + round * 20 ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 20_000,
+        intervalMs: 1,
+        what: `${5 + round * 20} opens answered`,
+      });
       await c.stop();
       await Promise.all(opens);
     }
-    await waitUntil(async () => (mkctl("fsck").status === 0 ? true : undefined), { clock: systemClock, deadlineMs: 15_000, what: "vfs to release every file of the dead processes" });
+    await waitUntil(async () => (mkctl("fsck").status === 0 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 15_000,
+      what: "vfs to release every file of the dead processes",
+    });
   }, 60_000);
 
   it("fs attack - an idle commit racing an mfs restart holds nothing twice: after close and unlink, fsck and the free count are as before", async () => {
@@ -193,7 +215,11 @@ describe("file systems under attack", () => {
     const loose = await fs.open("/power/unsynced", "w");
     await loose.write(new Uint8Array(50_000).fill(9)); // acknowledged, not committed
     const hw = ts.sys.kill("hardware", "SIGKILL");
-    await waitUntil(() => (pidAlive(hw) ? undefined : true), { clock: systemClock, deadlineMs: 10_000, what: `the emulator (pid ${hw}) to exit` });
+    await waitUntil(() => (pidAlive(hw) ? undefined : true), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: `the emulator (pid ${hw}) to exit`,
+    });
     await ts.sys.start("hardware");
     expect(Buffer.compare(await fs.readFile("/power/synced"), Buffer.from(synced))).toBe(0);
     // Work goes on after the machine is back: new files, then a full check of the disk.
@@ -271,7 +297,9 @@ describe("file systems under attack", () => {
     await a.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/reuse-x", rid: "reused-rid-0001" });
     // A new incarnation of the label is another caller: its change is made (and meets the directory).
     const again = (await ts.client("fsuser2")).sys;
-    await expect(again.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/reuse-x", rid: "reused-rid-0001" })).rejects.toMatchObject({ errno: "EEXIST" });
+    await expect(again.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/reuse-x", rid: "reused-rid-0001" })).rejects.toMatchObject({
+      errno: "EEXIST",
+    });
   }, 60_000);
 
   it("fs attack - rm -r of a path that resolves to the root or a mount (/rt/.., /rt/../, /proc/.., //, /proc) is EBUSY through FsClient and mkctl, and removes nothing", async () => {
@@ -293,8 +321,10 @@ describe("file systems under attack", () => {
 
   it("fs attack - . and .. need an existing directory before them: /file/.. and /file/. are ENOTDIR, /nosuch/.. is ENOENT, and nothing is made through them", async () => {
     await fs.writeFile("/dotfile", "x");
-    for (const p of ["/dotfile/..", "/dotfile/.", "/dotfile/../dotfile", "/dotfile/./"]) await expect(fs.stat(p), p).rejects.toMatchObject({ errno: "ENOTDIR" });
-    for (const p of ["/nosuch/..", "/nosuch/./..", "/nosuch/../dotfile"]) await expect(fs.stat(p), p).rejects.toMatchObject({ errno: "ENOENT" });
+    for (const p of ["/dotfile/..", "/dotfile/.", "/dotfile/../dotfile", "/dotfile/./"])
+      await expect(fs.stat(p), p).rejects.toMatchObject({ errno: "ENOTDIR" });
+    for (const p of ["/nosuch/..", "/nosuch/./..", "/nosuch/../dotfile"])
+      await expect(fs.stat(p), p).rejects.toMatchObject({ errno: "ENOENT" });
     await expect(fs.mkdir("/dotfile/../made")).rejects.toMatchObject({ errno: "ENOTDIR" });
     await expect(fs.writeFile("/nosuch/../made", "y")).rejects.toMatchObject({ errno: "ENOENT" });
     await expect(fs.rename("/dotfile", "/dotfile/../moved")).rejects.toMatchObject({ errno: "ENOTDIR" });
@@ -353,11 +383,24 @@ describe("file systems under attack", () => {
     const c = await ts.client("fsdeep2");
     const endpoint = c.sys.self;
     let answered = 0;
-    const walks = Array.from({ length: 60 }, () => c.sys.sendrec("vfs", Vfs.VFS_STAT, { path: deepAt(names) }).finally(() => void answered++).catch(() => undefined));
-    await waitUntil(() => (answered >= 1 ? true : undefined), { clock: systemClock, deadlineMs: 30_000, what: "a first deep walk answered" });
+    const walks = Array.from({ length: 60 }, () =>
+      c.sys
+        .sendrec("vfs", Vfs.VFS_STAT, { path: deepAt(names) })
+        .finally(() => void answered++)
+        .catch(() => undefined),
+    );
+    await waitUntil(() => (answered >= 1 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 30_000,
+      what: "a first deep walk answered",
+    });
     await c.stop();
     await Promise.all(walks);
-    await waitUntil(() => (droppedFor(endpoint) >= 30 ? true : undefined), { clock: systemClock, deadlineMs: 15_000, what: `vfs to drop the queued walks of ${endpoint}` });
+    await waitUntil(() => (droppedFor(endpoint) >= 30 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 15_000,
+      what: `vfs to drop the queued walks of ${endpoint}`,
+    });
   }, 60_000);
 
   it("fs attack - a client superseded by a newer process of its label stops within seconds with EDEADSRCDST, not after the 60 s deadline", async () => {
@@ -379,7 +422,11 @@ describe("file systems under attack", () => {
     const body = new Uint8Array(5000).map((_, i) => (i * 13) & 0xff);
     const appending = h.write(body);
     const other = new FsClient((await ts.client("fsuser2")).sys);
-    await waitUntil(async () => ((await other.stat("/landed")).size === 5005 ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "the append in mfs while vfs holds back its reply" });
+    await waitUntil(async () => ((await other.stat("/landed")).size === 5005 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: "the append in mfs while vfs holds back its reply",
+    });
     await restarted("vfs", () => ts.sys.kill("vfs", "SIGKILL"));
     await appending; // resent: finds its bytes at the end, and has the new vfs keep them
     await restarted("mfs", () => ts.sys.kill("mfs", "SIGKILL")); // its cache, with the append, is gone

@@ -35,7 +35,6 @@ afterAll(async () => {
 
 const mkctl = (...args: string[]) => runMkctl(ts, ...args);
 
-
 /** The file system's half of the disk image, as a file util-linux can check. */
 function fsImage(): string {
   const out = join(ts.dir, "fs-half.img");
@@ -160,7 +159,8 @@ describe("file systems", () => {
     const body = randomBytes(2 << 20);
     writeFileSync(local, body);
     const mkctlArgs = (...args: string[]) => [join(ROOT, "services/mkctl/src/main.ts"), ...args, "--run-dir", ts.sys.state.runDir];
-    const exited = (p: ChildProcess) => new Promise<number>((resolve) => p.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+    const exited = (p: ChildProcess) =>
+      new Promise<number>((resolve) => p.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : -1))));
     const put = spawn(process.execPath, mkctlArgs("fs", "put", local, "/six.bin"), { stdio: "ignore" });
     const putDone = exited(put);
     let during = 0;
@@ -177,7 +177,11 @@ describe("file systems", () => {
     const dead = exited(dying);
     dying.stdin!.on("error", () => undefined); // the pipe breaks when it is killed
     dying.stdin!.write(randomBytes(256 << 10));
-    await waitUntil(async () => ((await fs.readdir("/")).some((n) => n.startsWith(".keep.txt.part-")) ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the put under way" });
+    await waitUntil(async () => ((await fs.readdir("/")).some((n) => n.startsWith(".keep.txt.part-")) ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the put under way",
+    });
     dying.kill("SIGKILL");
     await dead;
     expect((await fs.readFile("/keep.txt")).toString()).toBe("old contents");
@@ -211,11 +215,24 @@ describe("file systems", () => {
     expect(await fs.readdir("/")).toContain("proc");
     const listed = await fs.readdir("/proc");
     for (const name of ["uptime", "endpoints", "kernel", "ata", "tty", "mfs", "vfs", "procfs", "rs"]) expect(listed).toContain(name);
-    const status = async () => Object.fromEntries((await fs.readFile("/proc/ata/status")).toString().trim().split("\n").map((l) => l.split(":\t")));
+    const status = async () =>
+      Object.fromEntries(
+        (await fs.readFile("/proc/ata/status"))
+          .toString()
+          .trim()
+          .split("\n")
+          .map((l) => l.split(":\t")),
+      );
     const before = await status();
     expect(before).toMatchObject({ Name: "ata", State: "ready" });
     ts.sys.kill("ata", "SIGKILL");
-    await waitUntil(async () => { const s = await status(); return Number(s.Generation) > Number(before.Generation) && s.State === "ready" ? true : undefined; }, { clock: systemClock, deadlineMs: 20_000, what: "/proc/ata/status to show the next generation ready" });
+    await waitUntil(
+      async () => {
+        const s = await status();
+        return Number(s.Generation) > Number(before.Generation) && s.State === "ready" ? true : undefined;
+      },
+      { clock: systemClock, deadlineMs: 20_000, what: "/proc/ata/status to show the next generation ready" },
+    );
     const after = await status();
     expect(Number(after.Generation)).toBe(Number(before.Generation) + 1);
     expect(after.LastDeath).toMatch(/^(disconnect|no-subscriber)/);

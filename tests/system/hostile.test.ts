@@ -65,9 +65,13 @@ describe("hostile", () => {
     for (const size of [1025, 8_000, 100_000, 500_000, 1_000_000]) {
       for (const name of [H.hops, H.req, H.src, H.dst, H.trace, "X-Junk"]) {
         const big = "x".repeat(size);
-        const r = await trap({ [H.type]: String(Bdev.BDEV_READ), [H.dst]: "ata", [H.args]: '{"minor":0,"lba":0,"count":1}', [name]: big }, new Uint8Array(Math.max(0, MAX_PAYLOAD - size - 4096)));
+        const r = await trap(
+          { [H.type]: String(Bdev.BDEV_READ), [H.dst]: "ata", [H.args]: '{"minor":0,"lba":0,"count":1}', [name]: big },
+          new Uint8Array(Math.max(0, MAX_PAYLOAD - size - 4096)),
+        );
         const s = status(r);
-        if (name === "X-Junk" || name === H.trace) expect([0, -107]).toContain(s.status); // not copied: ignored (or the body is refused)
+        if (name === "X-Junk" || name === H.trace)
+          expect([0, -107]).toContain(s.status); // not copied: ignored (or the body is refused)
         else expect(s.errname, `${name} of ${size}`).toBe("EBADREQUEST");
         expect(r.headers ? [...r.headers.keys()].map((k) => r.headers!.get(k).length).reduce((a, b) => a + b, 0) : 0).toBeLessThan(4096);
       }
@@ -77,7 +81,12 @@ describe("hostile", () => {
 
   it("hostile user - a reply that would outgrow the payload limit comes back as an error reply, not silence", async () => {
     // A 1024-sector read is 512 KiB of data: with a trail at its bound it still fits.
-    const r = await trap({ [H.type]: String(Bdev.BDEV_READ), [H.dst]: "ata", [H.args]: '{"minor":0,"lba":0,"count":1024}', [H.hops]: `a@1,${"b".repeat(1000)}@2` });
+    const r = await trap({
+      [H.type]: String(Bdev.BDEV_READ),
+      [H.dst]: "ata",
+      [H.args]: '{"minor":0,"lba":0,"count":1024}',
+      [H.hops]: `a@1,${"b".repeat(1000)}@2`,
+    });
     expect(status(r).status).toBe(0);
     expect(r.data.length).toBe(512 * 1024);
     await stillWhole();
@@ -100,18 +109,43 @@ describe("hostile", () => {
 
   it("hostile driver - replies with huge headers, bodies, bad status and arguments reach the caller as EIO or EMSGSIZE; the kernel lives", async () => {
     const echoNc = await ts.raw("echo");
-    const hello = await trap({ [H.type]: String(SysCall.SYS_HELLO), [H.dst]: "kernel", [H.args]: JSON.stringify({ pid: 1, host: "evil" }) }, undefined, echoNc, "echo");
+    const hello = await trap(
+      { [H.type]: String(SysCall.SYS_HELLO), [H.dst]: "kernel", [H.args]: JSON.stringify({ pid: 1, host: "evil" }) },
+      undefined,
+      echoNc,
+      "echo",
+    );
     const gen = JSON.parse(hello.headers!.get(H.args)).generation as number;
     let mode = 0;
     echoNc.subscribe(Subjects.endpoint("echo", gen), {
       callback: (_e, m) => {
         const h = headers();
         const k = mode++ % 5;
-        if (k === 0) { h.set(H.status, "0"); h.set(H.hops, "z".repeat(900_000)); m.respond(new Uint8Array(100_000), { headers: h }); }
-        if (k === 1) { h.set(H.status, "0"); h.set(H.args, JSON.stringify({ pad: "y".repeat(900_000) })); m.respond(undefined, { headers: h }); }
-        if (k === 2) { h.set(H.status, "-5"); h.set(H.errname, "E".repeat(500_000)); h.set(H.errmsg, "m".repeat(400_000)); m.respond(undefined, { headers: h }); }
-        if (k === 3) { h.set(H.status, "banana"); m.respond(new Uint8Array(10), { headers: h }); }
-        if (k === 4) { h.set(H.status, "0"); h.set(H.args, "{"); m.respond(new Uint8Array(MAX_PAYLOAD - 8192), { headers: h }); }
+        if (k === 0) {
+          h.set(H.status, "0");
+          h.set(H.hops, "z".repeat(900_000));
+          m.respond(new Uint8Array(100_000), { headers: h });
+        }
+        if (k === 1) {
+          h.set(H.status, "0");
+          h.set(H.args, JSON.stringify({ pad: "y".repeat(900_000) }));
+          m.respond(undefined, { headers: h });
+        }
+        if (k === 2) {
+          h.set(H.status, "-5");
+          h.set(H.errname, "E".repeat(500_000));
+          h.set(H.errmsg, "m".repeat(400_000));
+          m.respond(undefined, { headers: h });
+        }
+        if (k === 3) {
+          h.set(H.status, "banana");
+          m.respond(new Uint8Array(10), { headers: h });
+        }
+        if (k === 4) {
+          h.set(H.status, "0");
+          h.set(H.args, "{");
+          m.respond(new Uint8Array(MAX_PAYLOAD - 8192), { headers: h });
+        }
       },
     });
     await echoNc.flush();
@@ -119,7 +153,9 @@ describe("hostile", () => {
     for (let i = 0; i < 5; i++) {
       const r = await trap({ [H.type]: String(Common.COMMON_PING), [H.dst]: "echo", [H.timeout]: "3000" });
       const s = status(r);
-      expect(r.data.length + [...(r.headers?.keys() ?? [])].map((k) => r.headers!.get(k).length).reduce((a, b) => a + b, 0)).toBeLessThan(MAX_PAYLOAD);
+      expect(r.data.length + [...(r.headers?.keys() ?? [])].map((k) => r.headers!.get(k).length).reduce((a, b) => a + b, 0)).toBeLessThan(
+        MAX_PAYLOAD,
+      );
       if (s.status !== 0) expect(errnoName(s.status), `reply ${i}`).toBeDefined();
       // What the caller gets is bounded: never the 900 KB trail or a 500 KB error name.
       expect(r.headers?.get(H.hops)?.length ?? 0).toBeLessThanOrEqual(1024);
@@ -157,35 +193,54 @@ describe("hostile", () => {
     );
     const name = fc.constantFrom(H.type, H.dst, H.args, H.req, H.hops, H.kind, H.timeout, H.src, H.trace, "X-Other");
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(name, value, { maxKeys: 6 }), fc.oneof(fc.uint8Array({ maxLength: 2048 }), fc.integer({ min: 0, max: 600_000 }).map((n) => new Uint8Array(n))), async (hd, body) => {
-        const hdrs: Record<string, string> = {};
-        for (const [k, v] of Object.entries(hd)) {
-          const clean = v.replace(/[\r\n\0]/g, "").trim();
-          if (clean) hdrs[k] = clean;
-        }
-        let r: Msg;
-        try {
-          r = await trap(hdrs, body);
-        } catch (e) {
-          // The only permitted failure is the client library refusing to send over max_payload.
-          expect(String(e)).toMatch(/max_payload|MAX_PAYLOAD/i);
-          return;
-        }
-        const s = status(r);
-        expect(Number.isInteger(s.status)).toBe(true);
-        if (s.status !== 0) expect(errnoName(s.status)).toBeDefined();
-      }),
+      fc.asyncProperty(
+        fc.dictionary(name, value, { maxKeys: 6 }),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 2048 }),
+          fc.integer({ min: 0, max: 600_000 }).map((n) => new Uint8Array(n)),
+        ),
+        async (hd, body) => {
+          const hdrs: Record<string, string> = {};
+          for (const [k, v] of Object.entries(hd)) {
+            const clean = v.replace(/[\r\n\0]/g, "").trim();
+            if (clean) hdrs[k] = clean;
+          }
+          let r: Msg;
+          try {
+            r = await trap(hdrs, body);
+          } catch (e) {
+            // The only permitted failure is the client library refusing to send over max_payload.
+            expect(String(e)).toMatch(/max_payload|MAX_PAYLOAD/i);
+            return;
+          }
+          const s = status(r);
+          expect(Number.isInteger(s.status)).toBe(true);
+          if (s.status !== 0) expect(errnoName(s.status)).toBeDefined();
+        },
+      ),
       { numRuns: 120 },
     );
     await stillWhole();
   });
 
   it("hostile user - getinfo waiters: a body is refused, at most 64 wait per caller (EAGAIN), and they go when the caller does", async () => {
-    const r = await trap({ [H.type]: String(SysCall.SYS_GETINFO), [H.dst]: "kernel", [H.args]: JSON.stringify({ what: "endpoint", label: "tty", after: 999, waitMs: 600_000 }) }, new Uint8Array(1_000_000));
+    const r = await trap(
+      {
+        [H.type]: String(SysCall.SYS_GETINFO),
+        [H.dst]: "kernel",
+        [H.args]: JSON.stringify({ what: "endpoint", label: "tty", after: 999, waitMs: 600_000 }),
+      },
+      new Uint8Array(1_000_000),
+    );
     expect(status(r).errname).toBe("EBADREQUEST");
     // Named as libsys names a connection (`<label>.<nonce>`, the nonce given in SYS_HELLO), so the kernel knows whose it is.
     const flooder = await connectNats("client2.flood42", loadCredential(ts.sys.credFile("client2")), "_INBOX.client2");
-    await trap({ [H.type]: String(SysCall.SYS_HELLO), [H.dst]: "kernel", [H.args]: JSON.stringify({ pid: 2, host: "flood", conn: "flood42" }) }, undefined, flooder, "client2");
+    await trap(
+      { [H.type]: String(SysCall.SYS_HELLO), [H.dst]: "kernel", [H.args]: JSON.stringify({ pid: 2, host: "flood", conn: "flood42" }) },
+      undefined,
+      flooder,
+      "client2",
+    );
     const h = headers();
     h.set(H.type, String(SysCall.SYS_GETINFO));
     h.set(H.dst, "kernel");
@@ -193,12 +248,19 @@ describe("hostile", () => {
     const replies: Promise<Msg>[] = [];
     for (let i = 0; i < 200; i++) replies.push(flooder.request(Subjects.trap("client2"), undefined, { headers: h, timeout: 60_000 }));
     // The 136 past the limit are refused at once.
-    const refused = await Promise.race([Promise.all(replies.slice(64)), new Promise<never>((_, j) => setTimeout(() => j(new Error("not refused at once")), 5000))]);
+    const refused = await Promise.race([
+      Promise.all(replies.slice(64)),
+      new Promise<never>((_, j) => setTimeout(() => j(new Error("not refused at once")), 5000)),
+    ]);
     for (const m of refused) expect(status(m).errname).toBe("EAGAIN");
     const metrics = async () => await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
     expect(await metrics()).toMatch(/^mk_waiters 64$/m);
     await flooder.close();
-    await waitUntil(async () => (/^mk_waiters 0$/m.test(await metrics()) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the departed caller's waiters dropped (mk_waiters 0)" });
+    await waitUntil(async () => (/^mk_waiters 0$/m.test(await metrics()) ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "the departed caller's waiters dropped (mk_waiters 0)",
+    });
     await stillWhole();
   });
 
@@ -231,7 +293,9 @@ describe("hostile", () => {
     stop = true;
     await Promise.all(flooders);
     lat.sort((a, b) => a - b);
-    console.log(`flood: ${sent} sends of 64 KiB queued, ${refused} refused with EAGAIN; the other caller's 4 KiB reads: n=${lat.length} p50=${lat[lat.length >> 1]} ms max=${lat[lat.length - 1]} ms; ata RSS ${rssMb(ts.sys.pids().ata).toFixed(0)} MB`);
+    console.log(
+      `flood: ${sent} sends of 64 KiB queued, ${refused} refused with EAGAIN; the other caller's 4 KiB reads: n=${lat.length} p50=${lat[lat.length >> 1]} ms max=${lat[lat.length - 1]} ms; ata RSS ${rssMb(ts.sys.pids().ata).toFixed(0)} MB`,
+    );
     expect(sent).toBeGreaterThan(0);
     expect(lat[lat.length - 1]).toBeLessThan(ANSWER_MS);
     expect(rssMb(ts.sys.pids().ata)).toBeLessThan(RSS_CEILING_MB);
@@ -248,11 +312,22 @@ describe("hostile", () => {
     const k0 = statSync(kLog).size;
     const flooder = await ts.raw("client2");
     for (let i = 0; i < 3000; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, () => trap({ [H.type]: String(SysCall.SYS_HELLO), [H.dst]: "kernel", [H.args]: JSON.stringify({ pid: 3, host: "h" }) }, undefined, flooder, "client2")));
+      await Promise.all(
+        Array.from({ length: 100 }, () =>
+          trap(
+            { [H.type]: String(SysCall.SYS_HELLO), [H.dst]: "kernel", [H.args]: JSON.stringify({ pid: 3, host: "h" }) },
+            undefined,
+            flooder,
+            "client2",
+          ),
+        ),
+      );
     }
     // The kernel logs a hello before it answers it.
     const kGrowth = statSync(kLog).size - k0;
-    console.log(`logs: a 1 MB CDEV_WRITE added ${hwGrowth} bytes to the emulator's log; 3000 SYS_HELLOs added ${kGrowth} bytes to the kernel's`);
+    console.log(
+      `logs: a 1 MB CDEV_WRITE added ${hwGrowth} bytes to the emulator's log; 3000 SYS_HELLOs added ${kGrowth} bytes to the kernel's`,
+    );
     expect(hwGrowth).toBeLessThan(16 * 1024);
     expect(kGrowth).toBeLessThan(16 * 1024);
     await stillWhole();
@@ -275,13 +350,14 @@ describe("hostile", () => {
     await stillWhole();
     expect(rssMb(pids.kernel) - rss0).toBeLessThan(100);
     // An instance must name its NATS connection (its death is seen by it).
-    const hello = (label: string, args: Record<string, unknown>, nc = mkctl) => new Promise<{ status: number; errname?: string }>((resolve, reject) => {
-      const hh = headers();
-      hh.set(H.type, String(SysCall.SYS_HELLO));
-      hh.set(H.dst, "kernel");
-      hh.set(H.args, JSON.stringify(args));
-      nc.request(Subjects.trap(label), undefined, { headers: hh, timeout: 5000 }).then((m) => resolve(status(m)), reject);
-    });
+    const hello = (label: string, args: Record<string, unknown>, nc = mkctl) =>
+      new Promise<{ status: number; errname?: string }>((resolve, reject) => {
+        const hh = headers();
+        hh.set(H.type, String(SysCall.SYS_HELLO));
+        hh.set(H.dst, "kernel");
+        hh.set(H.args, JSON.stringify(args));
+        nc.request(Subjects.trap(label), undefined, { headers: hh, timeout: 5000 }).then((m) => resolve(status(m)), reject);
+      });
     const c = loadCredential(ts.sys.credFile("mkctl"));
     const asInstance = await connect({ servers: c.servers, user: c.user, pass: c.password, inboxPrefix: "_INBOX.mkctl.zzzzzzzz" });
     expect(await hello("mkctl.zzzzzzzz", { pid: 1, host: "h" }, asInstance)).toMatchObject({ errname: "EINVAL" });

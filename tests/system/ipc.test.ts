@@ -41,7 +41,8 @@ const echoModule: ServiceModule = {
   }),
 };
 
-const wait = <T>(check: () => Promise<T | undefined> | T | undefined, what: string) => waitUntil(check, { clock: systemClock, deadlineMs: 5000, what, intervalMs: 10 });
+const wait = <T>(check: () => Promise<T | undefined> | T | undefined, what: string) =>
+  waitUntil(check, { clock: systemClock, deadlineMs: 5000, what, intervalMs: 10 });
 
 async function metric(pattern: RegExp): Promise<number> {
   const text = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
@@ -73,7 +74,10 @@ describe("ipc over NATS", () => {
 
     // send: one way, acknowledged once echo has queued it; echo sees kind send.
     await c.sys.send("echo", Common.COMMON_PING, {});
-    expect(await wait(() => requests.find((r) => r.source === self), "echo to receive the send")).toMatchObject({ kind: Kind.SEND, source: self });
+    expect(await wait(() => requests.find((r) => r.source === self), "echo to receive the send")).toMatchObject({
+      kind: Kind.SEND,
+      source: self,
+    });
     await c.sys.sendrec("echo", Common.COMMON_PING, {});
     expect(requests.filter((r) => r.source === self).map((r) => r.kind)).toEqual([Kind.SEND, Kind.SENDREC]);
 
@@ -87,7 +91,13 @@ describe("ipc over NATS", () => {
     expect(mine().some((n) => n.bits !== (n.bits & -n.bits))).toBe(true); // a delivery with more than one bit
     const wire = onTheWire.filter((h) => h[H.src] === self);
     expect(wire.length).toBe(mine().length);
-    for (const h of wire) expect(h).toMatchObject({ [H.type]: String(NOTIFY_MESSAGE), [H.kind]: Kind.NOTIFY, [H.dst]: echo.sys.self, [H.args]: expect.stringMatching(/^\{"bits":\d+\}$/) });
+    for (const h of wire)
+      expect(h).toMatchObject({
+        [H.type]: String(NOTIFY_MESSAGE),
+        [H.kind]: Kind.NOTIFY,
+        [H.dst]: echo.sys.self,
+        [H.args]: expect.stringMatching(/^\{"bits":\d+\}$/),
+      });
   });
 
   it("ipc - a caller whose ipc list lacks the destination may neither send nor notify it: ECALLDENIED, and a notify is dropped by the kernel", async () => {
@@ -124,7 +134,10 @@ describe("ipc over NATS", () => {
 
       // libsys's sendrec puts its timeout in Mk-Timeout: the same deadline, the same errno.
       t0 = systemClock.now();
-      await expect(c.sys.sendrec("echo", Common.COMMON_PING, {}, new Uint8Array([HOLD]), TIMEOUT)).rejects.toMatchObject({ errno: "ETIMEDOUT", code: -110 });
+      await expect(c.sys.sendrec("echo", Common.COMMON_PING, {}, new Uint8Array([HOLD]), TIMEOUT)).rejects.toMatchObject({
+        errno: "ETIMEDOUT",
+        code: -110,
+      });
       took = systemClock.now() - t0;
       expect(took).toBeGreaterThanOrEqual(TIMEOUT - 5);
       expect(took).toBeLessThan(5 * TIMEOUT);

@@ -45,15 +45,21 @@ async function irqctlCounts(): Promise<Record<string, number>> {
   const text = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
   const out: Record<string, number> = {};
   for (const [, result, n] of text.matchAll(/mk_kernel_calls_total\{call="irqctl",result="(\w+)"\} (\d+)/g)) out[result] = Number(n);
-  for (const [, reason, n] of text.matchAll(/mk_denials_total\{call="(?:irqctl|trap)",reason="(irq|stale-source)"\} (\d+)/g)) out[reason] = Number(n);
+  for (const [, reason, n] of text.matchAll(/mk_denials_total\{call="(?:irqctl|trap)",reason="(irq|stale-source)"\} (\d+)/g))
+    out[reason] = Number(n);
   return out;
 }
 
 function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)])
+      .filter(([, v]) => v !== 0),
+  );
 }
 
-const irqFrom = (seen: { source: string; bits: number }[], line: number) => seen.filter((n) => n.source === HARDWARE && n.bits & (1 << line)).length;
+const irqFrom = (seen: { source: string; bits: number }[], line: number) =>
+  seen.filter((n) => n.source === HARDWARE && n.bits & (1 << line)).length;
 
 describe("irq lines", () => {
   it("irq - a second setpolicy on an owned line is never EBUSY: the superseded owner gets EDEADSRCDST, its successor takes the line, an ungranted service EPERM", async () => {
@@ -63,12 +69,20 @@ describe("irq lines", () => {
     const old = await ts.serve(driver("lpt", oldSeen));
     await sysIrqSetPolicy(old.sys, LPT_IRQ, IRQ_REENABLE);
     await spuriousIrq(LPT_IRQ);
-    await waitUntil(() => (irqFrom(oldSeen, LPT_IRQ) === 1 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: `IRQ ${LPT_IRQ} at ${old.sys.self}` });
+    await waitUntil(() => (irqFrom(oldSeen, LPT_IRQ) === 1 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: `IRQ ${LPT_IRQ} at ${old.sys.self}`,
+    });
 
     // A new incarnation of lpt; the old one is still connected and still subscribed.
     const cur = await ts.serve(driver("lpt", newSeen));
     expect(cur.sys.generation).toBe(old.sys.generation + 1);
-    for (const call of [() => sysIrqSetPolicy(old.sys, LPT_IRQ, IRQ_REENABLE), () => sysIrqRmPolicy(old.sys, LPT_IRQ), () => sysIrqDisable(old.sys, LPT_IRQ)]) {
+    for (const call of [
+      () => sysIrqSetPolicy(old.sys, LPT_IRQ, IRQ_REENABLE),
+      () => sysIrqRmPolicy(old.sys, LPT_IRQ),
+      () => sysIrqDisable(old.sys, LPT_IRQ),
+    ]) {
       await expect(call()).rejects.toMatchObject({ errno: "EDEADSRCDST", code: -105 });
     }
     // The successor's setpolicy finds the line free (the kernel released it when the
@@ -84,7 +98,11 @@ describe("irq lines", () => {
 
     // Interrupts on the line reach the live incarnation only.
     await spuriousIrq(LPT_IRQ);
-    await waitUntil(() => (irqFrom(newSeen, LPT_IRQ) === 1 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: `IRQ ${LPT_IRQ} at ${cur.sys.self}` });
+    await waitUntil(() => (irqFrom(newSeen, LPT_IRQ) === 1 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: `IRQ ${LPT_IRQ} at ${cur.sys.self}`,
+    });
     expect(irqFrom(oldSeen, LPT_IRQ)).toBe(1);
     // Every irqctl the kernel ran: four set a policy, one was EPERM (the line), none EBUSY;
     // the superseded incarnation's three were refused on the trap path (stale source).

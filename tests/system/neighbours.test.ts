@@ -21,7 +21,8 @@ beforeAll(async () => {
   // The demo workload runs throughout: every neighbour's restart must cost it nothing.
   ts = await bootTestSystem({
     services: "  fsclient:\n    ipc: [vfs]\n    calls: [getinfo]\n  wlwatch:\n    ipc: [workload]\n",
-    demo: ["workload"], env: { MK_WORKLOAD_RATE: "40" },
+    demo: ["workload"],
+    env: { MK_WORKLOAD_RATE: "40" },
   });
   client = await ts.client();
 });
@@ -30,7 +31,10 @@ afterAll(async () => {
 });
 
 async function mkctl(...args: string[]): Promise<{ stdout: string }> {
-  const r = await promisify(execFile)(process.execPath, ["services/mkctl/src/main.ts", ...args, "--run-dir", ts.sys.state.runDir], { cwd: ROOT, timeout: 60_000 });
+  const r = await promisify(execFile)(process.execPath, ["services/mkctl/src/main.ts", ...args, "--run-dir", ts.sys.state.runDir], {
+    cwd: ROOT,
+    timeout: 60_000,
+  });
   ts.sys.reload(); // mkctl recorded the new process
   return r;
 }
@@ -76,11 +80,17 @@ describe("neighbours", () => {
     const back = Date.now();
     await mkctl("start", "nats");
     const before = loop.ok;
-    await waitUntil(() => (loop.ok > before + 5 ? true : undefined), { clock: systemClock, deadlineMs: 15_000, what: "reads working again after nats-server returned" });
+    await waitUntil(() => (loop.ok > before + 5 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 15_000,
+      what: "reads working again after nats-server returned",
+    });
     const resumedMs = loop.lastOk - back;
     loop.stop = true;
     await loop.done;
-    console.log(`nats restart: reads resumed ${resumedMs} ms after nats-server was started again; ${loop.failed.length} reads failed during the outage`);
+    console.log(
+      `nats restart: reads resumed ${resumedMs} ms after nats-server was started again; ${loop.failed.length} reads failed during the outage`,
+    );
     // The block client waited out the outage and sent again: no read failed (libsys recovery).
     expect(loop.failed).toEqual([]);
     for (const name of ["kernel", "hardware", "ata", "tty"]) expect(ts.sys.pids()[name], name).toBe(pids[name]);
@@ -91,7 +101,11 @@ describe("neighbours", () => {
     const follower = await followEvents(client.sys, (ev) => void (ev.kind === "dead" && ev.label === "client2" && ended.push(ev.endpoint)));
     for (let i = 0; i < 3; i++) await (await ts.client("client2")).stop();
     // The kernel has seen all three go (their exits); whatever their disconnects did has happened.
-    await waitUntil(() => (ended.length >= 3 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the three client2 incarnations dead" });
+    await waitUntil(() => (ended.length >= 3 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "the three client2 incarnations dead",
+    });
     await ts.sys.endpoints(); // one more round trip through the kernel after the events
     follower.stop();
     const t = await table();
@@ -99,7 +113,11 @@ describe("neighbours", () => {
     expect(t.tty).toMatchObject({ endpoint: "tty#1", state: "ready" });
     // A driver that really dies on the new server is still noticed at once.
     ts.sys.kill("tty", "SIGKILL");
-    await waitUntil(async () => ((await table()).tty.state !== "ready" ? true : undefined), { clock: systemClock, deadlineMs: 3000, what: "tty#1 marked dead" });
+    await waitUntil(async () => ((await table()).tty.state !== "ready" ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 3000,
+      what: "tty#1 marked dead",
+    });
     await ts.sys.waitAllReady(30_000, { tty: 1 }, ["tty"]); // rs restarts it
   });
 
@@ -110,7 +128,11 @@ describe("neighbours", () => {
       () => "answered",
       (e) => (e as { errno: string }).errno,
     );
-    await waitUntil(async () => ((await metric("mk_traps_in_flight")) >= 1 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the read in flight in the kernel" });
+    await waitUntil(async () => ((await metric("mk_traps_in_flight")) >= 1 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "the read in flight in the kernel",
+    });
     // Block reads through libsys's recovery run across the restart: none may fail.
     const loop = readLoop(new BdevClient(client.sys, "ata", { timeoutMs: 2000 }));
     await waitUntil(() => (loop.ok > 5 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "reads before the kill" });
@@ -121,13 +143,20 @@ describe("neighbours", () => {
     const { stdout } = await mkctl("start", "kernel");
     expect(stdout).toMatch(/^kernel: started pid \d+/);
     const restarted = Date.now();
-    await waitUntil(async () => {
-      const t = await table().catch(() => undefined);
-      return t?.ata?.state === "ready" && t?.tty?.state === "ready" ? t : undefined;
-    }, { clock: systemClock, deadlineMs: 15_000, what: "ata and tty registered again with the new kernel" });
+    await waitUntil(
+      async () => {
+        const t = await table().catch(() => undefined);
+        return t?.ata?.state === "ready" && t?.tty?.state === "ready" ? t : undefined;
+      },
+      { clock: systemClock, deadlineMs: 15_000, what: "ata and tty registered again with the new kernel" },
+    );
     const joinedMs = Date.now() - restarted;
     const before = loop.ok;
-    await waitUntil(() => (loop.ok > before + 5 ? true : undefined), { clock: systemClock, deadlineMs: 15_000, what: "block reads going again" });
+    await waitUntil(() => (loop.ok > before + 5 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 15_000,
+      what: "block reads going again",
+    });
     loop.stop = true;
     await loop.done;
     expect(loop.failed).toEqual([]);
@@ -146,7 +175,9 @@ describe("neighbours", () => {
     expect(new TextDecoder().decode((await next).data)).toBe("the first line after\n");
     const line = await typeLine("after a kernel restart");
     expect(line).toBe("after a kernel restart\n");
-    console.log(`kernel restart: the request in flight failed with ENOTREADY ${failedMs} ms after the kill; drivers joined the new kernel ${joinedMs} ms after it started`);
+    console.log(
+      `kernel restart: the request in flight failed with ENOTREADY ${failedMs} ms after the kill; drivers joined the new kernel ${joinedMs} ms after it started`,
+    );
   });
 
   it("kernel-core and mfs killed together after mfs restarted once: the new kernel numbers mfs on (never back to 1), and file calls through vfs work again by themselves", async () => {
@@ -159,11 +190,19 @@ describe("neighbours", () => {
     };
     const before = await mfsGen();
     ts.sys.kill("mfs", "SIGKILL");
-    const once = await waitUntil(async () => ((await mfsGen()) > before ? mfsGen() : undefined), { clock: systemClock, deadlineMs: 20_000, what: "mfs restarted once" });
+    const once = await waitUntil(async () => ((await mfsGen()) > before ? mfsGen() : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "mfs restarted once",
+    });
     await fs.readFile("/before-both"); // vfs knows mfs#once now
     const kernelPid = ts.sys.kill("kernel", "SIGKILL");
     const mfsPid = ts.sys.kill("mfs", "SIGKILL");
-    await waitUntil(() => (pidAlive(mfsPid) || pidAlive(kernelPid) ? undefined : true), { clock: systemClock, deadlineMs: 5000, what: "kernel-core and mfs gone" });
+    await waitUntil(() => (pidAlive(mfsPid) || pidAlive(kernelPid) ? undefined : true), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "kernel-core and mfs gone",
+    });
     await mkctl("start", "kernel");
     const t0 = Date.now();
     expect((await fs.readFile("/before-both")).toString()).toBe("kept across both deaths");
@@ -171,15 +210,22 @@ describe("neighbours", () => {
     expect((await fs.readFile("/after-both")).toString()).toBe("written after");
     const after = await mfsGen();
     expect(after).toBeGreaterThan(once);
-    console.log(`kernel-core and mfs killed together: mfs#${once} -> mfs#${after}; file calls through vfs answered again ${Date.now() - t0} ms after the new kernel was up`);
+    console.log(
+      `kernel-core and mfs killed together: mfs#${once} -> mfs#${after}; file calls through vfs answered again ${Date.now() - t0} ms after the new kernel was up`,
+    );
     await user.stop();
   });
 
   it("the demo workload went on through every restart above: one set of workers, no operation failed, no byte wrong", async () => {
     const watch = await ts.client("wlwatch");
-    const stats = async () => parseReplyArgs(Workload.WORKLOAD_STATS, (await watch.sys.sendrec("workload", Workload.WORKLOAD_STATS, {})).args);
+    const stats = async () =>
+      parseReplyArgs(Workload.WORKLOAD_STATS, (await watch.sys.sendrec("workload", Workload.WORKLOAD_STATS, {})).args);
     const first = await stats();
-    await waitUntil(async () => ((await stats()).ops > first.ops + 20 ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the workload going on" });
+    await waitUntil(async () => ((await stats()).ops > first.ops + 20 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the workload going on",
+    });
     const s = await stats();
     expect(s).toMatchObject({ failed: 0, bytes_wrong: 0 });
     expect(s.bytes_verified).toBeGreaterThan(0);
@@ -191,12 +237,24 @@ describe("neighbours", () => {
   it("hardware emulator killed and started again: the PIT ticks again and tty input works, without restarting tty", async () => {
     const ttyPid = ts.sys.pids().tty;
     const hwPid = ts.sys.kill("hardware", "SIGKILL");
-    await waitUntil(() => (pidAlive(hwPid) ? undefined : true), { clock: systemClock, deadlineMs: 5000, what: "the emulator's process gone" });
+    await waitUntil(() => (pidAlive(hwPid) ? undefined : true), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "the emulator's process gone",
+    });
     const { stdout } = await mkctl("start", "hardware");
     expect(stdout).toMatch(/^hardware: started pid \d+/);
     const ticks = await irqCount(0);
-    await waitUntil(async () => ((await irqCount(0)) > ticks + 20 ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "PIT ticks after the machine restarted" });
-    await waitUntil(async () => (await fetch(`${ts.sys.state.kernelHttp}/readyz`)).ok || undefined, { clock: systemClock, deadlineMs: 5000, what: "/readyz" });
+    await waitUntil(async () => ((await irqCount(0)) > ticks + 20 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: "PIT ticks after the machine restarted",
+    });
+    await waitUntil(async () => (await fetch(`${ts.sys.state.kernelHttp}/readyz`)).ok || undefined, {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "/readyz",
+    });
     expect(await typeLine("after a machine restart")).toBe("after a machine restart\n");
     expect(ts.sys.pids().tty).toBe(ttyPid);
     const disk = new BdevClient(client.sys, "ata");
@@ -207,10 +265,13 @@ describe("neighbours", () => {
 /** Types a line on the console and reads it through tty (retrying while the UART is set up again). */
 async function typeLine(text: string): Promise<string> {
   const console = await ts.raw("client");
-  return waitUntil(async () => {
-    const reading = client.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 100, timeoutMs: 1500 });
-    console.publish(Subjects.consoleIn, new TextEncoder().encode(`${text}\n`));
-    const r = await reading;
-    return new TextDecoder().decode(r.data);
-  }, { clock: systemClock, deadlineMs: 10_000, what: `the line "${text}" read through tty` });
+  return waitUntil(
+    async () => {
+      const reading = client.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 100, timeoutMs: 1500 });
+      console.publish(Subjects.consoleIn, new TextEncoder().encode(`${text}\n`));
+      const r = await reading;
+      return new TextDecoder().decode(r.data);
+    },
+    { clock: systemClock, deadlineMs: 10_000, what: `the line "${text}" read through tty` },
+  );
 }

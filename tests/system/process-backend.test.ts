@@ -15,9 +15,14 @@ const exits: ExitInfo[] = [];
 backend.onExit((e) => void exits.push(e));
 
 const spec = (name: string, script: string): RunSpec => ({
-  name, command: ["node", "-e", script], cwd: dir, env: { PATH: process.env.PATH ?? "" }, logFile: join(dir, `${name}.log`),
+  name,
+  command: ["node", "-e", script],
+  cwd: dir,
+  env: { PATH: process.env.PATH ?? "" },
+  logFile: join(dir, `${name}.log`),
 });
-const exitOf = (pid: number) => waitUntil(() => exits.find((e) => e.pid === pid), { clock: systemClock, deadlineMs: 10_000, what: `exit of ${pid}` });
+const exitOf = (pid: number) =>
+  waitUntil(() => exits.find((e) => e.pid === pid), { clock: systemClock, deadlineMs: 10_000, what: `exit of ${pid}` });
 
 afterAll(async () => {
   await backend.stopAll([backend.list().map((p) => p.name)], 500);
@@ -28,7 +33,11 @@ describe("process backend", () => {
   it("process backend - a started process runs detached, logs to its file, and its SIGKILL is reported at once with the signal", async () => {
     const pid = await backend.start(spec("worker", "console.log('hello from ' + process.pid); setInterval(() => {}, 1000)"));
     expect(backend.pid("worker")).toBe(pid);
-    await waitUntil(() => (readFileSync(join(dir, "worker.log"), "utf8").includes(`hello from ${pid}`) ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "the log line" });
+    await waitUntil(() => (readFileSync(join(dir, "worker.log"), "utf8").includes(`hello from ${pid}`) ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: "the log line",
+    });
     expect(backend.signal("worker", "SIGKILL")).toBe(pid);
     expect(await exitOf(pid)).toMatchObject({ name: "worker", code: null, signal: "SIGKILL" });
     expect(backend.alive("worker")).toBe(false);
@@ -37,8 +46,14 @@ describe("process backend", () => {
   it("process backend - an exit code is reported; a process that ignores SIGTERM is SIGKILLed after the grace period", async () => {
     const quick = await backend.start(spec("quick", "process.exit(3)"));
     expect(await exitOf(quick)).toMatchObject({ code: 3, signal: null });
-    const stubborn = await backend.start(spec("stubborn", "process.on('SIGTERM', () => console.log('ignored')); setInterval(() => {}, 1000); console.log('up')"));
-    await waitUntil(() => (readFileSync(join(dir, "stubborn.log"), "utf8").includes("up") ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "stubborn up" });
+    const stubborn = await backend.start(
+      spec("stubborn", "process.on('SIGTERM', () => console.log('ignored')); setInterval(() => {}, 1000); console.log('up')"),
+    );
+    await waitUntil(() => (readFileSync(join(dir, "stubborn.log"), "utf8").includes("up") ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: "stubborn up",
+    });
     await backend.stop("stubborn", 300);
     expect(pidAlive(stubborn)).toBe(false);
     expect(await exitOf(stubborn)).toMatchObject({ signal: "SIGKILL" });
@@ -51,6 +66,8 @@ describe("process backend", () => {
     expect(second).not.toBe(first);
     expect(pidAlive(first)).toBe(false);
     expect(backend.list().filter((p) => p.name === "svc")).toEqual([{ name: "svc", pid: second, alive: true }]);
-    await expect(backend.start({ ...spec("ghost", ""), command: [join(dir, "no-such-binary")] })).rejects.toThrow(/ghost: cannot run .*no-such-binary/);
+    await expect(backend.start({ ...spec("ghost", ""), command: [join(dir, "no-such-binary")] })).rejects.toThrow(
+      /ghost: cannot run .*no-such-binary/,
+    );
   });
 });

@@ -27,7 +27,10 @@ beforeAll(async () => {
     // A quicker heartbeat and a warm standby for tty, a tight intensity for ata (the crash loop).
     edit: (y) =>
       y
-        .replace("    irq: [4]\n", `    irq: [4]\n    restart: { heartbeat_ms: ${HEARTBEAT_MS}, backoff_min_ms: 50, backoff_max_ms: 1000, intensity: { restarts: 10, seconds: 1 }, standby: true }\n`)
+        .replace(
+          "    irq: [4]\n",
+          `    irq: [4]\n    restart: { heartbeat_ms: ${HEARTBEAT_MS}, backoff_min_ms: 50, backoff_max_ms: 1000, intensity: { restarts: 10, seconds: 1 }, standby: true }\n`,
+        )
         .replace("intensity: { restarts: 5, seconds: 10 }", "intensity: { restarts: 3, seconds: 30 }"),
   });
 });
@@ -36,11 +39,18 @@ afterAll(async () => {
 });
 
 const row = async (label: string) => (await ts.sys.services()).find((r) => r.label === label)!;
-const mkctl = (...args: string[]) => spawnSync(join(ROOT, "services/mkctl/bin/mkctl"), [...args, "--run-dir", ts.sys.state.runDir], { encoding: "utf8", timeout: 60_000 });
+const mkctl = (...args: string[]) =>
+  spawnSync(join(ROOT, "services/mkctl/bin/mkctl"), [...args, "--run-dir", ts.sys.state.runDir], { encoding: "utf8", timeout: 60_000 });
 
 describe("rs", () => {
   it("rs - a command that cannot run is failed with its reason; mkctl up reported it and everything else runs", async () => {
-    expect(ts.sys.failed).toEqual([expect.objectContaining({ label: "ghost", state: "failed", last_cause: expect.stringMatching(/^cannot start: ghost: cannot run \/nonexistent\/bin\/ghostd/) })]);
+    expect(ts.sys.failed).toEqual([
+      expect.objectContaining({
+        label: "ghost",
+        state: "failed",
+        last_cause: expect.stringMatching(/^cannot start: ghost: cannot run \/nonexistent\/bin\/ghostd/),
+      }),
+    ]);
     expect(await row("ata")).toMatchObject({ state: "running", restarts: 0 });
     expect(await row("tty")).toMatchObject({ state: "running", restarts: 0 });
   });
@@ -49,22 +59,36 @@ describe("rs", () => {
     const before = await row("tty");
     ts.sys.kill("tty", "SIGSTOP");
     const stopped = Date.now();
-    const after = await waitUntil(async () => {
-      const r = await row("tty");
-      return r.state === "running" && r.generation! > before.generation! ? r : undefined;
-    }, { clock: systemClock, deadlineMs: 15_000, what: "tty restarted after its hang" });
+    const after = await waitUntil(
+      async () => {
+        const r = await row("tty");
+        return r.state === "running" && r.generation! > before.generation! ? r : undefined;
+      },
+      { clock: systemClock, deadlineMs: 15_000, what: "tty restarted after its hang" },
+    );
     expect(pidAlive(before.pid!)).toBe(false);
     expect(after).toMatchObject({ restarts: 1, last_cause: expect.stringMatching(/^heartbeat/) });
     // Detected within two heartbeat periods of its last answer (plus the tick, a quarter period).
     expect(after.detect_ms).toBeGreaterThanOrEqual(2 * HEARTBEAT_MS);
     expect(after.detect_ms).toBeLessThanOrEqual(2 * HEARTBEAT_MS + HEARTBEAT_MS / 4 + 100);
-    console.log(`hang: SIGSTOP to serving again in ${Date.now() - stopped} ms (detect ${after.detect_ms} ms from the last answer, recover ${after.recover_ms} ms)`);
+    console.log(
+      `hang: SIGSTOP to serving again in ${Date.now() - stopped} ms (detect ${after.detect_ms} ms from the last answer, recover ${after.recover_ms} ms)`,
+    );
     const out = mkctl("services", "--json");
     expect(out.status).toBe(0);
     const json = JSON.parse(out.stdout) as Record<string, unknown>[];
     expect(json.find((r) => r.label === "tty")).toEqual({
-      label: "tty", generation: after.generation, state: "running", restarts: 1, last_cause: after.last_cause, detect_ms: after.detect_ms,
-      recover_ms: after.recover_ms, recover_p50_ms: after.recover_ms, recover_p99_ms: after.recover_ms, pid: after.pid, misses_excused: after.misses_excused,
+      label: "tty",
+      generation: after.generation,
+      state: "running",
+      restarts: 1,
+      last_cause: after.last_cause,
+      detect_ms: after.detect_ms,
+      recover_ms: after.recover_ms,
+      recover_p50_ms: after.recover_ms,
+      recover_p99_ms: after.recover_ms,
+      pid: after.pid,
+      misses_excused: after.misses_excused,
     });
   });
 
@@ -89,7 +113,11 @@ describe("rs", () => {
     })();
     const progress = async (n: number) => {
       const want = o.ok + n;
-      await waitUntil(() => (o.ok >= want ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: `${n} more verified writes` });
+      await waitUntil(() => (o.ok >= want ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 20_000,
+        what: `${n} more verified writes`,
+      });
     };
     let gen = 0;
     try {
@@ -109,22 +137,40 @@ describe("rs", () => {
   });
 
   it("rs - tty with a warm standby: a crash after a healthy spell is a hand-over, serving again in well under a Node start", async () => {
-    await waitUntil(() => (ts.sys.alive()["tty.standby"] ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "tty's standby running" });
+    await waitUntil(() => (ts.sys.alive()["tty.standby"] ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: "tty's standby running",
+    });
     const standbyPid = ts.sys.pidOf("tty.standby")!;
     // The standby is loaded and connected when it says so; the hand-over is for the first
     // restart after a healthy spell: tty ready for a whole intensity window (1 s here).
     const standbyLog = join(ts.sys.state.runDir, "logs", "tty.standby.log");
-    await waitUntil(() => (existsSync(standbyLog) && readFileSync(standbyLog, "utf8").includes(`"pid":${standbyPid},`) && readFileSync(standbyLog, "utf8").includes("waiting for rs to hand over") ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "tty's standby loaded" });
-    await waitUntil(async () => {
-      const tty = (await ts.sys.endpoints()).find((e) => e.label === "tty");
-      return tty?.state === "ready" && Date.now() - Date.parse(tty.since) > 1100 ? true : undefined;
-    }, { clock: systemClock, deadlineMs: 10_000, intervalMs: 100, what: "tty serving for a whole intensity window" });
+    await waitUntil(
+      () =>
+        existsSync(standbyLog) &&
+        readFileSync(standbyLog, "utf8").includes(`"pid":${standbyPid},`) &&
+        readFileSync(standbyLog, "utf8").includes("waiting for rs to hand over")
+          ? true
+          : undefined,
+      { clock: systemClock, deadlineMs: 10_000, what: "tty's standby loaded" },
+    );
+    await waitUntil(
+      async () => {
+        const tty = (await ts.sys.endpoints()).find((e) => e.label === "tty");
+        return tty?.state === "ready" && Date.now() - Date.parse(tty.since) > 1100 ? true : undefined;
+      },
+      { clock: systemClock, deadlineMs: 10_000, intervalMs: 100, what: "tty serving for a whole intensity window" },
+    );
     const before = await row("tty");
     ts.sys.kill("tty", "SIGKILL");
-    const after = await waitUntil(async () => {
-      const r = await row("tty");
-      return r.state === "running" && r.generation! > before.generation! ? r : undefined;
-    }, { clock: systemClock, deadlineMs: 10_000, what: "tty serving again" });
+    const after = await waitUntil(
+      async () => {
+        const r = await row("tty");
+        return r.state === "running" && r.generation! > before.generation! ? r : undefined;
+      },
+      { clock: systemClock, deadlineMs: 10_000, what: "tty serving again" },
+    );
     expect(after.pid).toBe(standbyPid); // the standby took over: no new process was started for it
     expect(after.recover_ms).toBeLessThan(150);
     console.log(`standby: tty serving again ${after.recover_ms} ms after its death was seen`);
@@ -152,26 +198,45 @@ describe("rs", () => {
       await ts.sys.waitAllReady(30_000, {}, ["ata"]);
       if ((await row("ata")).state === "failed") break;
       await expect(c.sys.sendrec("ata", Bdev.BDEV_CLOSE, { minor: 0 })).rejects.toMatchObject({ errno: "EDEADSRCDST" });
-      await waitUntil(async () => ((await row("ata")).state !== "running" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "rs to see the crash" });
+      await waitUntil(async () => ((await row("ata")).state !== "running" ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 5000,
+        what: "rs to see the crash",
+      });
     }
-    const failed = await waitUntil(async () => {
-      const r = await row("ata");
-      return r.state === "failed" ? r : undefined;
-    }, { clock: systemClock, deadlineMs: 5000, what: "ata failed" });
+    const failed = await waitUntil(
+      async () => {
+        const r = await row("ata");
+        return r.state === "failed" ? r : undefined;
+      },
+      { clock: systemClock, deadlineMs: 5000, what: "ata failed" },
+    );
     expect(failed).toMatchObject({ last_cause: "exit 70" });
     expect(failed.restarts - before.restarts).toBeGreaterThanOrEqual(1);
     expect(failed.restarts - before.restarts).toBeLessThanOrEqual(3);
     // rs said so on its event stream: a backoff per restart, then failed with the cause.
-    await waitUntil(() => (rsEvents.some((e) => e.state === "failed") ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "rs's failed event" });
+    await waitUntil(() => (rsEvents.some((e) => e.state === "failed") ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "rs's failed event",
+    });
     expect(rsEvents.filter((e) => e.label === "ata" && e.state === "backoff").length).toBeGreaterThanOrEqual(1);
-    expect(rsEvents.find((e) => e.state === "failed")).toMatchObject({ label: "ata", last_cause: "exit 70", why: expect.stringMatching(/restarts within 30 s/) });
+    expect(rsEvents.find((e) => e.state === "failed")).toMatchObject({
+      label: "ata",
+      last_cause: "exit 70",
+      why: expect.stringMatching(/restarts within 30 s/),
+    });
     const seqs = rsEvents.map((e) => e.seq);
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i)); // no gaps
     follower.stop();
     await new Promise((r) => setTimeout(r, 1000)); // nothing restarts it
     expect((await row("ata")).state).toBe("failed");
     expect(mkctl("restart", "ata").status).toBe(0);
-    await waitUntil(async () => ((await row("ata")).state === "running" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "ata running again" });
+    await waitUntil(async () => ((await row("ata")).state === "running" ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "ata running again",
+    });
   });
 
   it("rs - rs stopped for 3 s (SIGSTOP, then SIGCONT) kills nothing when it wakes: the pings out during its stall are no evidence", async () => {
@@ -187,7 +252,11 @@ describe("rs", () => {
     // Two periods of the slowest heartbeat after: nothing was killed or restarted.
     await new Promise((r) => setTimeout(r, 2000));
     const after = await ts.sys.services();
-    for (const r of running) expect(after.find((x) => x.label === r.label), r.label).toMatchObject({ state: "running", pid: r.pid, generation: r.generation, restarts: r.restarts });
+    for (const r of running)
+      expect(
+        after.find((x) => x.label === r.label),
+        r.label,
+      ).toMatchObject({ state: "running", pid: r.pid, generation: r.generation, restarts: r.restarts });
   });
 
   it("rs - rs itself killed: its keeper starts it again, the services run on untouched and the new rs adopts them (same pids and generations)", async () => {
@@ -197,23 +266,40 @@ describe("rs", () => {
     await waitUntil(() => (pidAlive(rsPid) ? undefined : true), { clock: systemClock, deadlineMs: 5000, what: "rs gone" });
     for (const r of before.filter((x) => x.pid)) expect(pidAlive(r.pid!), r.label).toBe(true);
     // Nobody asked: rs's keeper starts it again.
-    const after = await waitUntil(async () => {
-      const pid = ts.sys.pidOf("rs");
-      return pid && pid !== rsPid ? ts.sys.services().catch(() => undefined) : undefined;
-    }, { clock: systemClock, deadlineMs: 15_000, what: "a new rs, started by its keeper, answering" });
+    const after = await waitUntil(
+      async () => {
+        const pid = ts.sys.pidOf("rs");
+        return pid && pid !== rsPid ? ts.sys.services().catch(() => undefined) : undefined;
+      },
+      { clock: systemClock, deadlineMs: 15_000, what: "a new rs, started by its keeper, answering" },
+    );
     for (const r of before.filter((x) => x.state === "running")) {
-      expect(after.find((x) => x.label === r.label), r.label).toMatchObject({ state: "running", pid: r.pid, generation: r.generation });
+      expect(
+        after.find((x) => x.label === r.label),
+        r.label,
+      ).toMatchObject({ state: "running", pid: r.pid, generation: r.generation });
     }
     // mkctl start rs on a healthy rs is a hand-over: the old one leaves the services running.
     expect(mkctl("start", "rs").status).toBe(0);
-    const handed = await waitUntil(() => ts.sys.services().catch(() => undefined), { clock: systemClock, deadlineMs: 15_000, what: "the third rs answering" });
-    for (const r of after.filter((x) => x.state === "running")) expect(handed.find((x) => x.label === r.label), r.label).toMatchObject({ state: "running", pid: r.pid, generation: r.generation });
+    const handed = await waitUntil(() => ts.sys.services().catch(() => undefined), {
+      clock: systemClock,
+      deadlineMs: 15_000,
+      what: "the third rs answering",
+    });
+    for (const r of after.filter((x) => x.state === "running"))
+      expect(
+        handed.find((x) => x.label === r.label),
+        r.label,
+      ).toMatchObject({ state: "running", pid: r.pid, generation: r.generation });
     // The adopted services are still supervised: a crash is repaired by the new rs.
     const tty = after.find((x) => x.label === "tty")!;
     ts.sys.kill("tty", "SIGKILL");
-    await waitUntil(async () => {
-      const r = await row("tty");
-      return r.state === "running" && r.generation! > tty.generation! ? r : undefined;
-    }, { clock: systemClock, deadlineMs: 15_000, what: "tty restarted by the new rs" });
+    await waitUntil(
+      async () => {
+        const r = await row("tty");
+        return r.state === "running" && r.generation! > tty.generation! ? r : undefined;
+      },
+      { clock: systemClock, deadlineMs: 15_000, what: "tty restarted by the new rs" },
+    );
   });
 });

@@ -50,10 +50,13 @@ async function row(label: string): Promise<ProcessInfo> {
 
 /** Until every label has a row (its SYS_HELLO reached the kernel and its pid was verified). */
 async function registered(...labels: string[]): Promise<void> {
-  await waitUntil(async () => {
-    const now = await rows();
-    return labels.every((l) => now.some((p) => p.label === l && p.state !== "free")) ? true : undefined;
-  }, { clock: systemClock, deadlineMs: 10_000, what: `${labels.join(", ")} in the process table` });
+  await waitUntil(
+    async () => {
+      const now = await rows();
+      return labels.every((l) => now.some((p) => p.label === l && p.state !== "free")) ? true : undefined;
+    },
+    { clock: systemClock, deadlineMs: 10_000, what: `${labels.join(", ")} in the process table` },
+  );
 }
 
 beforeAll(async () => {
@@ -69,7 +72,10 @@ afterAll(async () => {
 
 describe("scheduling (process mode)", () => {
   it("sched - three CPU-bound programs with weights 1:2:4 (nice 0, -3, -6) get CPU shares within 15% of 1:2:4", async () => {
-    for (const [label, n] of [["hog1", "0"], ["hog2", "-3"]]) {
+    for (const [label, n] of [
+      ["hog1", "0"],
+      ["hog2", "-3"],
+    ]) {
       const r = runMkctl(ts, "nice", label, n);
       expect(r.status, r.stderr).toBe(0);
     }
@@ -80,15 +86,23 @@ describe("scheduling (process mode)", () => {
     await registered("hog1", "hog2", "hog3");
     // Until sched has answered for each: the fair policy's quantum, 50 ms times the weight of its nice over 1024.
     const quanta = [0, -3, -6].map((n) => Math.round((50 * niceWeight(n)) / 1024));
-    await waitUntil(async () => {
-      const now = await rows();
-      return ["hog1", "hog2", "hog3"].every((l, i) => now.find((p) => p.label === l)?.quantum_ms === quanta[i]) ? true : undefined;
-    }, { clock: systemClock, deadlineMs: 10_000, what: `the hogs' quanta ${quanta.join(", ")} ms from sched` });
+    await waitUntil(
+      async () => {
+        const now = await rows();
+        return ["hog1", "hog2", "hog3"].every((l, i) => now.find((p) => p.label === l)?.quantum_ms === quanta[i]) ? true : undefined;
+      },
+      { clock: systemClock, deadlineMs: 10_000, what: `the hogs' quanta ${quanta.join(", ")} ms from sched` },
+    );
     // The window: until the three have used 5 s of CPU between them (many rounds of 338 ms).
     const before = hogs.map((h) => cpuMs(h.pid!));
     const t0 = Date.now();
     const usedNow = () => hogs.map((h, i) => cpuMs(h.pid!) - before[i]);
-    await waitUntil(() => (usedNow().reduce((a, b) => a + b, 0) >= 5000 ? true : undefined), { clock: systemClock, deadlineMs: 30_000, intervalMs: 50, what: "5 s of CPU used by the hogs" });
+    await waitUntil(() => (usedNow().reduce((a, b) => a + b, 0) >= 5000 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 30_000,
+      intervalMs: 50,
+      what: "5 s of CPU used by the hogs",
+    });
     const elapsed = Date.now() - t0;
     const used = usedNow();
     const total = used.reduce((s, x) => s + x, 0);
@@ -96,7 +110,9 @@ describe("scheduling (process mode)", () => {
     const want = [1, 2, 4].map((w) => w / 7);
     const x = shares.map((s, i) => s / [1, 2, 4][i]);
     const jain = x.reduce((s, v) => s + v, 0) ** 2 / (x.length * x.reduce((s, v) => s + v * v, 0));
-    console.log(`shares ${shares.map((s) => s.toFixed(3)).join(" ")} (want ${want.map((s) => s.toFixed(3)).join(" ")}), Jain ${jain.toFixed(4)}, ${total} ms of CPU in ${elapsed} ms`);
+    console.log(
+      `shares ${shares.map((s) => s.toFixed(3)).join(" ")} (want ${want.map((s) => s.toFixed(3)).join(" ")}), Jain ${jain.toFixed(4)}, ${total} ms of CPU in ${elapsed} ms`,
+    );
     // One mkos CPU: the three together used about one core, not two.
     expect(total).toBeLessThan(elapsed * 1.25);
     shares.forEach((s, i) => expect(Math.abs(s - want[i]) / want[i]).toBeLessThan(0.15));
@@ -106,34 +122,51 @@ describe("scheduling (process mode)", () => {
   it("sched - a preempted program is really stopped: T in Linux's /proc, in the kernel's table, in /proc/<label>/status and mkctl top", async () => {
     const hogs = [await program("hog1"), await program("hog2")];
     await registered("hog1", "hog2");
-    const seen = await waitUntil(async () => {
-      const now = await rows();
-      const stopped = now.find((p) => p.label.startsWith("hog") && p.stat === "T");
-      const running = now.find((p) => p.label.startsWith("hog") && p.state === "running");
-      return stopped && running ? { stopped, running } : undefined;
-    }, { clock: systemClock, deadlineMs: 5000, what: "one hog running and one stopped" });
+    const seen = await waitUntil(
+      async () => {
+        const now = await rows();
+        const stopped = now.find((p) => p.label.startsWith("hog") && p.stat === "T");
+        const running = now.find((p) => p.label.startsWith("hog") && p.state === "running");
+        return stopped && running ? { stopped, running } : undefined;
+      },
+      { clock: systemClock, deadlineMs: 5000, what: "one hog running and one stopped" },
+    );
     const pid = hogs.find((h) => h.pid === seen.stopped.pid)!.pid!;
     // Linux agrees (it may have been continued since: look a few times).
-    await waitUntil(() => (procState(pid) === "T" ? true : undefined), { clock: systemClock, deadlineMs: 3000, intervalMs: 5, what: `pid ${pid} in state T` });
+    await waitUntil(() => (procState(pid) === "T" ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 3000,
+      intervalMs: 5,
+      what: `pid ${pid} in state T`,
+    });
     // mkctl top: one sample (states change many times a second: look until one shows a hog stopped).
-    await waitUntil(() => {
-      const top = runMkctl(ts, "top", "--json");
-      expect(top.status, top.stderr).toBe(0);
-      const sample = JSON.parse(top.stdout) as { sched: { enabled: boolean; cpus: number; stops: number }; processes: ProcessInfo[] };
-      expect(sample.sched).toMatchObject({ enabled: true, cpus: 1 });
-      expect(sample.sched.stops).toBeGreaterThan(0);
-      return sample.processes.some((p) => p.label.startsWith("hog") && p.stat === "T" && p.state === "preempted") ? true : undefined;
-    }, { clock: systemClock, deadlineMs: 10_000, intervalMs: 50, what: "mkctl top --json showing a hog preempted" });
-    await waitUntil(() => {
-      const text = runMkctl(ts, "top", "--count", "1");
-      expect(text.stdout).toMatch(/^LABEL\s+PID\s+S\s+STATE/m);
-      return /hog[12]\s+\d+\s+T\s+preempted/.test(text.stdout) ? true : undefined;
-    }, { clock: systemClock, deadlineMs: 10_000, intervalMs: 50, what: "mkctl top showing a hog preempted" });
+    await waitUntil(
+      () => {
+        const top = runMkctl(ts, "top", "--json");
+        expect(top.status, top.stderr).toBe(0);
+        const sample = JSON.parse(top.stdout) as { sched: { enabled: boolean; cpus: number; stops: number }; processes: ProcessInfo[] };
+        expect(sample.sched).toMatchObject({ enabled: true, cpus: 1 });
+        expect(sample.sched.stops).toBeGreaterThan(0);
+        return sample.processes.some((p) => p.label.startsWith("hog") && p.stat === "T" && p.state === "preempted") ? true : undefined;
+      },
+      { clock: systemClock, deadlineMs: 10_000, intervalMs: 50, what: "mkctl top --json showing a hog preempted" },
+    );
+    await waitUntil(
+      () => {
+        const text = runMkctl(ts, "top", "--count", "1");
+        expect(text.stdout).toMatch(/^LABEL\s+PID\s+S\s+STATE/m);
+        return /hog[12]\s+\d+\s+T\s+preempted/.test(text.stdout) ? true : undefined;
+      },
+      { clock: systemClock, deadlineMs: 10_000, intervalMs: 50, what: "mkctl top showing a hog preempted" },
+    );
     // /proc/<label>/status through vfs and procfs: look until it is caught stopped.
-    await waitUntil(() => {
-      const cat = runMkctl(ts, "fs", "cat", `/proc/${seen.stopped.label}/status`);
-      return /Sched:\tT \(preempted\)/.test(cat.stdout) ? true : undefined;
-    }, { clock: systemClock, deadlineMs: 10_000, intervalMs: 50, what: "/proc status showing T" });
+    await waitUntil(
+      () => {
+        const cat = runMkctl(ts, "fs", "cat", `/proc/${seen.stopped.label}/status`);
+        return /Sched:\tT \(preempted\)/.test(cat.stdout) ? true : undefined;
+      },
+      { clock: systemClock, deadlineMs: 10_000, intervalMs: 50, what: "/proc status showing T" },
+    );
   }, 60_000);
 
   it("sched - a program blocked in sendrec gets no CPU and no quantum while others compute; the driver it waits on is not starved", async () => {
@@ -141,12 +174,21 @@ describe("scheduling (process mode)", () => {
     await program("hog1");
     await program("hog2");
     await registered("reader", "hog1", "hog2");
-    await waitUntil(async () => ((await row("reader")).state === "reply" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "reader waiting in sendrec" });
+    await waitUntil(async () => ((await row("reader")).state === "reply" ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "reader waiting in sendrec",
+    });
     const before = await row("reader");
     const cpuBefore = cpuMs(reader.pid!);
     // The window: 150 of the kernel's ticks (1.5 s at 100 Hz), each a chance to charge or dispatch it.
     const ticks = (await sysGetProcesses(client.sys)).sched.ticks;
-    await waitUntil(async () => ((await sysGetProcesses(client.sys)).sched.ticks >= ticks + 150 ? true : undefined), { clock: systemClock, deadlineMs: 10_000, intervalMs: 100, what: "150 more ticks" });
+    await waitUntil(async () => ((await sysGetProcesses(client.sys)).sched.ticks >= ticks + 150 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      intervalMs: 100,
+      what: "150 more ticks",
+    });
     const after = await row("reader");
     expect(after.state).toBe("reply");
     expect(after.stat).toBe("S");
@@ -184,7 +226,9 @@ describe("scheduling (process mode)", () => {
     const stops = (await sysGetProcesses(client.sys)).sched.stops - stopsBefore;
     const ataAfter = await row("ata");
     const hogsAfter = (await rows()).filter((p) => p.label.startsWith("hog")).reduce((s, p) => s + p.involuntary, 0);
-    console.log(`ATA 4 KiB read idle p50 ${idle.p50.toFixed(2)} p99 ${idle.p99.toFixed(2)} ms; four hogs p50 ${loaded.p50.toFixed(2)} p99 ${loaded.p99.toFixed(2)} ms; hogs preempted ${hogsAfter - hogsBefore} times, ${stops} stops`);
+    console.log(
+      `ATA 4 KiB read idle p50 ${idle.p50.toFixed(2)} p99 ${idle.p99.toFixed(2)} ms; four hogs p50 ${loaded.p50.toFixed(2)} p99 ${loaded.p99.toFixed(2)} ms; hogs preempted ${hogsAfter - hogsBefore} times, ${stops} stops`,
+    );
     expect(ataAfter.voluntary - ataBefore.voluntary).toBeGreaterThanOrEqual(290); // it ran and blocked, once a read
     expect(ataAfter.involuntary - ataBefore.involuntary).toBeLessThanOrEqual(5); // hardly ever preempted
     expect(hogsAfter - hogsBefore).toBeGreaterThanOrEqual(100); // the hogs made way
@@ -199,9 +243,18 @@ describe("scheduling (process mode)", () => {
     await registered("hog1");
     const policy = await ts.client("policy");
     const hog = await row("hog1");
-    const attempts: [number, number][] = [[16, 100], [-1, 100], [hog.priority, 0], [hog.priority, 36_000_000], [0, 100]];
+    const attempts: [number, number][] = [
+      [16, 100],
+      [-1, 100],
+      [hog.priority, 0],
+      [hog.priority, 36_000_000],
+      [0, 100],
+    ];
     for (const [prio, q] of attempts) {
-      const e = await sysSchedule(policy.sys, hog.endpoint, prio, q).then(() => undefined, (x: unknown) => x);
+      const e = await sysSchedule(policy.sys, hog.endpoint, prio, q).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
       expect(e, `priority ${prio}, quantum ${q}`).toBeInstanceOf(MkError);
       expect((e as MkError).errno).toBe("EINVAL");
     }
@@ -209,12 +262,28 @@ describe("scheduling (process mode)", () => {
     expect([same.priority, same.quantum_ms]).toEqual([hog.priority, hog.quantum_ms]);
     expect((await sysGetProcesses(client.sys)).sched.refused).toBeGreaterThanOrEqual(attempts.length);
     // A caller without `schedule` in its calls is refused by the privilege table.
-    const denied = await client.sys.kernelCall(SysCall.SYS_SCHEDULE, { endpoint: hog.endpoint, priority: 9, quantum_ms: 100 }).then(() => undefined, (x: unknown) => x);
+    const denied = await client.sys.kernelCall(SysCall.SYS_SCHEDULE, { endpoint: hog.endpoint, priority: 9, quantum_ms: 100 }).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect((denied as MkError).errno).toBe("ECALLDENIED");
     // A forged "quantum expired" from a client: sched refuses it.
-    const forged = await policy.sys.sendrec("sched", Sched.SCHED_NO_QUANTUM, {
-      endpoint: hog.endpoint, class: "user", priority: 7, base_priority: 7, quantum_ms: 100, base_quantum_ms: 200, nice: 0, blocked: 0, cpu_ms: 0,
-    }).then(() => undefined, (x: unknown) => x);
+    const forged = await policy.sys
+      .sendrec("sched", Sched.SCHED_NO_QUANTUM, {
+        endpoint: hog.endpoint,
+        class: "user",
+        priority: 7,
+        base_priority: 7,
+        quantum_ms: 100,
+        base_quantum_ms: 200,
+        nice: 0,
+        blocked: 0,
+        cpu_ms: 0,
+      })
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
     expect((forged as MkError).errno).toBe("EPERM");
   }, 60_000);
 
@@ -222,7 +291,11 @@ describe("scheduling (process mode)", () => {
     await program("hog1");
     await registered("hog1", "ata", "mfs", "vfs");
     const hostile = await ts.client("policy"); // holds `schedule`, as sched does
-    const errnoOf = (p: Promise<unknown>) => p.then(() => "OK", (e: unknown) => (e instanceof MkError ? e.errno : String(e)));
+    const errnoOf = (p: Promise<unknown>) =>
+      p.then(
+        () => "OK",
+        (e: unknown) => (e instanceof MkError ? e.errno : String(e)),
+      );
     const system = (await rows()).filter((p) => ["ata", "mfs", "vfs"].includes(p.label));
     for (const p of system) expect(await errnoOf(sysSchedule(hostile.sys, p.endpoint, SchedQueue.LOWEST, 1)), p.label).toBe("EINVAL");
     for (const p of system) expect(await row(p.label), p.label).toMatchObject({ priority: p.priority, quantum_ms: p.quantum_ms });
@@ -231,19 +304,27 @@ describe("scheduling (process mode)", () => {
     try {
       // Answer after absurd answer: refused until the kernel stops listening (EAGAIN).
       const answers: string[] = [];
-      for (let i = 0; i < 20 && answers.at(-1) !== "EAGAIN"; i++) answers.push(await errnoOf(sysSchedule(hostile.sys, system[0].endpoint, SchedQueue.LOWEST, 1)));
+      for (let i = 0; i < 20 && answers.at(-1) !== "EAGAIN"; i++)
+        answers.push(await errnoOf(sysSchedule(hostile.sys, system[0].endpoint, SchedQueue.LOWEST, 1)));
       expect(answers.at(-1)).toBe("EAGAIN");
       expect(answers.slice(0, -1).every((e) => e === "EINVAL")).toBe(true);
       const s = (await sysGetProcesses(client.sys)).sched;
       expect(s.policy).toBe("round-robin");
       expect(s.policy_suspended_ms).toBeGreaterThan(0);
-      await waitUntil(() => (events.some((e) => /policy: the kernel's own round robin/.test(e.detail ?? "")) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the fallback event" });
+      await waitUntil(() => (events.some((e) => /policy: the kernel's own round robin/.test(e.detail ?? "")) ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 5000,
+        what: "the fallback event",
+      });
       // A new sched incarnation is asked at once (the hog's quanta run out every 50 ms).
       ts.sys.kill("sched", "SIGKILL");
-      await waitUntil(async () => {
-        const now = await sysGetProcesses(client.sys);
-        return now.sched.policy === "server" && now.sched.policy_suspended_ms === undefined ? true : undefined;
-      }, { clock: systemClock, deadlineMs: 20_000, what: "a new sched's policy in force" });
+      await waitUntil(
+        async () => {
+          const now = await sysGetProcesses(client.sys);
+          return now.sched.policy === "server" && now.sched.policy_suspended_ms === undefined ? true : undefined;
+        },
+        { clock: systemClock, deadlineMs: 20_000, what: "a new sched's policy in force" },
+      );
     } finally {
       await follower.stop();
       await hostile.stop();
@@ -266,7 +347,11 @@ describe("scheduling (process mode)", () => {
     const hog = await program("hog1");
     await registered("hog1");
     const threadNices = () => readdirSync(`/proc/${hog.pid}/task`).map((t) => readProcStat(Number(t))?.nice);
-    await waitUntil(() => (readProcStat(hog.pid!)?.nice === 19 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "hog1 at nice 19" });
+    await waitUntil(() => (readProcStat(hog.pid!)?.nice === 19 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "hog1 at nice 19",
+    });
     const nices = threadNices();
     expect(nices.length).toBeGreaterThan(1); // Node's own threads too
     expect(nices.every((n) => n === 19)).toBe(true);
@@ -279,8 +364,17 @@ describe("scheduling (process mode)", () => {
     const follower = await followEvents(client.sys, (ev) => void (ev.kind === "sched" && events.push(ev)));
     try {
       setPriority(hog.pid!, -5); // what a root program could do to itself
-      await waitUntil(() => (readProcStat(hog.pid!)?.nice === 19 ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "hog1 set back to nice 19" });
-      await waitUntil(() => (events.some((e) => /raised its Linux nice to -5: set back to 19/.test(e.detail ?? "")) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the event" });
+      await waitUntil(() => (readProcStat(hog.pid!)?.nice === 19 ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 5000,
+        intervalMs: 5,
+        what: "hog1 set back to nice 19",
+      });
+      await waitUntil(() => (events.some((e) => /raised its Linux nice to -5: set back to 19/.test(e.detail ?? "")) ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 5000,
+        what: "the event",
+      });
     } finally {
       await follower.stop();
     }
@@ -290,19 +384,30 @@ describe("scheduling (process mode)", () => {
     await program("hog1");
     await program("hog2");
     await registered("hog1", "hog2");
-    await waitUntil(async () => ((await sysGetProcesses(client.sys)).sched.policy === "server" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "sched's policy in force" });
+    await waitUntil(async () => ((await sysGetProcesses(client.sys)).sched.policy === "server" ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "sched's policy in force",
+    });
     const events: KernelEvent[] = [];
     const follower = await followEvents(client.sys, (ev) => void (ev.kind === "sched" && events.push(ev)));
     try {
       const before = (await row("sched")).endpoint;
       ts.sys.kill("sched", "SIGKILL");
       // The next quanta find no sched: round robin; rs starts a new sched, which takes over again.
-      await waitUntil(() => (events.some((e) => /round robin/.test(e.detail ?? "")) ? true : undefined), { clock: systemClock, deadlineMs: 10_000, what: "a round-robin event" });
-      await waitUntil(async () => {
-        const s = await sysGetProcesses(client.sys);
-        const now = s.processes.find((p) => p.label === "sched");
-        return s.sched.policy === "server" && now && now.endpoint !== before ? true : undefined;
-      }, { clock: systemClock, deadlineMs: 20_000, what: "the new sched's policy in force" });
+      await waitUntil(() => (events.some((e) => /round robin/.test(e.detail ?? "")) ? true : undefined), {
+        clock: systemClock,
+        deadlineMs: 10_000,
+        what: "a round-robin event",
+      });
+      await waitUntil(
+        async () => {
+          const s = await sysGetProcesses(client.sys);
+          const now = s.processes.find((p) => p.label === "sched");
+          return s.sched.policy === "server" && now && now.endpoint !== before ? true : undefined;
+        },
+        { clock: systemClock, deadlineMs: 20_000, what: "the new sched's policy in force" },
+      );
       expect(events.some((e) => /the sched server's/.test(e.detail ?? ""))).toBe(true);
     } finally {
       await follower.stop();
@@ -312,13 +417,28 @@ describe("scheduling (process mode)", () => {
   it("sched - processes left stopped by a kernel-core that was SIGKILLed are continued by the next one", async () => {
     const hogs = [await program("hog1"), await program("hog2"), await program("hog3")];
     await registered("hog1", "hog2", "hog3");
-    await waitUntil(() => (hogs.some((h) => procState(h.pid!) === "T") ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "a stopped hog" });
+    await waitUntil(() => (hogs.some((h) => procState(h.pid!) === "T") ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      intervalMs: 5,
+      what: "a stopped hog",
+    });
     const kernelPid = ts.sys.kill("kernel", "SIGKILL");
-    await waitUntil(() => (["Z", undefined].includes(procState(kernelPid)) ? true : undefined), { clock: systemClock, deadlineMs: 5000, intervalMs: 5, what: "kernel-core gone" });
+    await waitUntil(() => (["Z", undefined].includes(procState(kernelPid)) ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      intervalMs: 5,
+      what: "kernel-core gone",
+    });
     const frozen = hogs.filter((h) => procState(h.pid!) === "T");
     expect(frozen.length).toBeGreaterThan(0); // nothing continues them while no kernel runs
     await ts.sys.start("kernel");
     const before = hogs.map((h) => cpuMs(h.pid!));
-    await waitUntil(() => (hogs.every((h, i) => cpuMs(h.pid!) - before[i] >= 50) ? true : undefined), { clock: systemClock, deadlineMs: 20_000, intervalMs: 100, what: "every hog computing again" });
+    await waitUntil(() => (hogs.every((h, i) => cpuMs(h.pid!) - before[i] >= 50) ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      intervalMs: 100,
+      what: "every hog computing again",
+    });
   }, 60_000);
 });

@@ -4,7 +4,21 @@
 import { headers, type NatsConnection, type Status } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bdev, Cdev, Common, H, Subjects, SysCall, type MkError } from "#abi";
-import { createLogger, followEvents, FsClient, loadCredential, NatsTransport, type RunningService, type ServiceModule, sysDevio, sysGetEndpoints, sysHwfault, sysIrqSetPolicy, sysSdevio, systemClock } from "#libsys";
+import {
+  createLogger,
+  followEvents,
+  FsClient,
+  loadCredential,
+  NatsTransport,
+  type RunningService,
+  type ServiceModule,
+  sysDevio,
+  sysGetEndpoints,
+  sysHwfault,
+  sysIrqSetPolicy,
+  sysSdevio,
+  systemClock,
+} from "#libsys";
 import { connectNats } from "#base/nats-connect.ts";
 import { Wire } from "#base/wire.ts";
 import { RequestMux } from "#base/request-mux.ts";
@@ -42,7 +56,11 @@ function permissionErrors(nc: NatsConnection): string[] {
 
 /** Until the server has reported each of `expected` (permission errors, by subject). */
 async function refused(errs: string[], expected: RegExp[]): Promise<void> {
-  await waitUntil(() => (expected.every((re) => errs.some((e) => re.test(e))) ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: `the server's refusals ${expected.join(", ")}` });
+  await waitUntil(() => (expected.every((re) => errs.some((e) => re.test(e))) ? true : undefined), {
+    clock: systemClock,
+    deadlineMs: 5000,
+    what: `the server's refusals ${expected.join(", ")}`,
+  });
 }
 
 /** Clients that may reach ata and tty, with less than the run of them. */
@@ -87,8 +105,10 @@ describe("security", () => {
     nc.publish(Subjects.hwIrq(14));
     // The server refused each publish: then it routed none of them to anyone.
     await refused(errs, [
-      /Permissions Violation for Publish to "mk\.hw\.io"/, /Permissions Violation for Publish to "mk\.trap\.ata"/,
-      /Permissions Violation for Publish to "mk\.ep\.ata\.1"/, /Permissions Violation for Publish to "mk\.hw\.irq\.14"/,
+      /Permissions Violation for Publish to "mk\.hw\.io"/,
+      /Permissions Violation for Publish to "mk\.trap\.ata"/,
+      /Permissions Violation for Publish to "mk\.ep\.ata\.1"/,
+      /Permissions Violation for Publish to "mk\.hw\.irq\.14"/,
     ]);
     await Promise.all([ataSpy.flush(), hwSpy.flush()]);
     expect(busTraffic).toEqual([]);
@@ -102,7 +122,8 @@ describe("security", () => {
     nc.subscribe(Subjects.endpointWildcard("ata"));
     nc.subscribe(Subjects.hwIo);
     await refused(errs, [
-      /Permissions Violation for Subscription to "_INBOX\.ata\.>"/, /Permissions Violation for Subscription to "mk\.ep\.ata\.>"/,
+      /Permissions Violation for Subscription to "_INBOX\.ata\.>"/,
+      /Permissions Violation for Subscription to "mk\.ep\.ata\.>"/,
       /Permissions Violation for Subscription to "mk\.hw\.io"/,
     ]);
   });
@@ -111,12 +132,19 @@ describe("security", () => {
     const client = await ts.client("client"); // may message echo, has no chaos privilege
     const denied: string[] = [];
     await followEvents(client.sys, (ev) => void (ev.kind === "denied" && denied.push(`${ev.label}:${ev.denied}:${ev.target}`)));
-    await expect(client.sys.sendrec("echo", Common.COMMON_FAULT, { fault: "crash" })).rejects.toMatchObject({ errno: "ECALLDENIED", message: expect.stringContaining("chaos: true") });
+    await expect(client.sys.sendrec("echo", Common.COMMON_FAULT, { fault: "crash" })).rejects.toMatchObject({
+      errno: "ECALLDENIED",
+      message: expect.stringContaining("chaos: true"),
+    });
     await expect(sysHwfault(client.sys, { fault: "stuck-bsy", ms: 60_000 })).rejects.toMatchObject({ errno: "ECALLDENIED" });
     expect(busTraffic).toEqual([]);
     // echo was not armed: it still answers.
     await expect(client.sys.sendrec("echo", Common.COMMON_PING)).resolves.toBeDefined();
-    await waitUntil(() => (denied.includes("client:chaos:echo") ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the denied event" });
+    await waitUntil(() => (denied.includes("client:chaos:echo") ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "the denied event",
+    });
     // The chaos client may: a slow fault on echo delays its next reply.
     const chaos = await ts.client("chaos");
     await expect(chaos.sys.sendrec("tty", Common.COMMON_FAULT, { fault: "slow", ms: 300, count: 1 })).resolves.toBeDefined();
@@ -128,15 +156,25 @@ describe("security", () => {
   it("security - kernel calls not granted answer ECALLDENIED; a port outside the range answers EPERM naming it", async () => {
     const rogue = await ts.client("rogue");
     busTraffic.length = 0;
-    await expect(sysIrqSetPolicy(rogue.sys, 14, 1)).rejects.toMatchObject({ errno: "ECALLDENIED", message: "kernel call irqctl not granted to rogue" });
+    await expect(sysIrqSetPolicy(rogue.sys, 14, 1)).rejects.toMatchObject({
+      errno: "ECALLDENIED",
+      message: "kernel call irqctl not granted to rogue",
+    });
     await expect(sysSdevio(rogue.sys, "insw", 0x1f0, 256)).rejects.toMatchObject({ errno: "ECALLDENIED" });
-    await expect(sysDevio(rogue.sys, "inb", 0x1f7)).rejects.toMatchObject({ errno: "EPERM", message: "devio: port 0x1f7 not allowed for rogue" });
+    await expect(sysDevio(rogue.sys, "inb", 0x1f7)).rejects.toMatchObject({
+      errno: "EPERM",
+      message: "devio: port 0x1f7 not allowed for rogue",
+    });
     await expect(sysDevio(rogue.sys, "outb", 0x70, 0)).rejects.toMatchObject({ errno: "EPERM", message: expect.stringContaining("0x70") });
     expect(busTraffic).toEqual([]);
     // Within its range the same call works: the refusals above were about the port.
     await expect(sysDevio(rogue.sys, "inb", 0x2fd)).resolves.toBeTypeOf("number");
     // The spy's copy of the bus message may arrive after the reply: wait for it by name.
-    await waitUntil(() => (busTraffic.length > 0 ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the spy to see the allowed devio" });
+    await waitUntil(() => (busTraffic.length > 0 ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "the spy to see the allowed devio",
+    });
     await hwSpy.flush();
     expect(busTraffic).toHaveLength(1);
     const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
@@ -146,7 +184,10 @@ describe("security", () => {
 
   it("security - messaging a service outside the ipc list answers ECALLDENIED", async () => {
     const rogue = await ts.client("rogue");
-    await expect(rogue.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new Uint8Array(4))).rejects.toMatchObject({ errno: "ECALLDENIED", message: "rogue may not message tty" });
+    await expect(rogue.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new Uint8Array(4))).rejects.toMatchObject({
+      errno: "ECALLDENIED",
+      message: "rogue may not message tty",
+    });
     await expect(rogue.sys.sendrec("ata", Common.COMMON_PING)).rejects.toMatchObject({ errno: "ECALLDENIED" });
   });
 
@@ -233,9 +274,17 @@ describe("security", () => {
     h.set(H.args, JSON.stringify({ what: "endpoints" }));
     nc.publish(Subjects.trap("rogue"), undefined, { headers: h, reply: "_INBOX.ata.stolen" });
     // The kernel has taken the trap when it counts the denial; then nothing went to ata's inbox.
-    await waitUntil(async () => (/mk_denials_total\{call="trap",reason="reply-subject"\} 1/.test(await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text()) ? true : undefined), {
-      clock: systemClock, deadlineMs: 5000, what: "the kernel counting the reply-subject denial",
-    });
+    await waitUntil(
+      async () =>
+        /mk_denials_total\{call="trap",reason="reply-subject"\} 1/.test(await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text())
+          ? true
+          : undefined,
+      {
+        clock: systemClock,
+        deadlineMs: 5000,
+        what: "the kernel counting the reply-subject denial",
+      },
+    );
     await ata.flush();
     expect(ataInbox).toEqual([]);
   });
@@ -251,7 +300,10 @@ describe("security", () => {
     await h.close();
     const minixFirst = 16384; // the test disk's 32768 sectors: raw 0%-50%, minix 50%-100%
     const bdev = (c: RunningService, type: number, lba: number, count: number, data?: Uint8Array) =>
-      c.sys.sendrec("ata", type, { minor: 0, lba, count }, data).then(() => "OK", (e: MkError) => e.errno);
+      c.sys.sendrec("ata", type, { minor: 0, lba, count }, data).then(
+        () => "OK",
+        (e: MkError) => e.errno,
+      );
     const rawBefore = (await user.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: minixFirst - 4, count: 4 })).data;
     const attack = new Uint8Array(8 * 512).fill(0x41);
     expect(await bdev(user, Bdev.BDEV_WRITE, minixFirst, 8, attack)).toBe("EPERM"); // the superblock's sectors
@@ -261,13 +313,22 @@ describe("security", () => {
     expect(await bdev(ro, Bdev.BDEV_WRITE, 100, 8, attack)).toBe("EPERM"); // read-only on raw
     expect(await bdev(ro, Bdev.BDEV_READ, 100, 8)).toBe("OK");
     expect(await bdev(user, Bdev.BDEV_WRITE, 100, 8, attack)).toBe("OK");
-    expect(await ro.sys.sendrec("ata", Bdev.BDEV_FLUSH, { minor: 0 }).then(() => "OK", (e: MkError) => e.errno)).toBe("EPERM");
+    expect(
+      await ro.sys.sendrec("ata", Bdev.BDEV_FLUSH, { minor: 0 }).then(
+        () => "OK",
+        (e: MkError) => e.errno,
+      ),
+    ).toBe("EPERM");
     const rawAfter = (await user.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: minixFirst - 4, count: 4 })).data;
     expect(Buffer.compare(Buffer.from(rawAfter), Buffer.from(rawBefore))).toBe(0);
     expect(Buffer.compare(await fs.readFile("/sec-victim"), Buffer.from(content))).toBe(0);
     const gen = (await sysGetEndpoints(user.sys)).find((e) => e.label === "mfs")!.generation;
     ts.sys.kill("mfs", "SIGKILL");
-    await waitUntil(async () => ((await sysGetEndpoints(user.sys)).some((e) => e.label === "mfs" && e.state === "ready" && e.generation > gen) ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next mfs" });
+    await waitUntil(
+      async () =>
+        (await sysGetEndpoints(user.sys)).some((e) => e.label === "mfs" && e.state === "ready" && e.generation > gen) ? true : undefined,
+      { clock: systemClock, deadlineMs: 20_000, what: "the next mfs" },
+    );
     expect(Buffer.compare(await fs.readFile("/sec-victim"), Buffer.from(content))).toBe(0);
     await fs.unlink("/sec-victim");
   });
@@ -276,12 +337,26 @@ describe("security", () => {
     const snoop = await ts.client("rawreader");
     const owner = await ts.client();
     const consoleIn = await ts.raw("client");
-    expect(await snoop.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 80, timeoutMs: 2000 }).then(() => "OK", (e: MkError) => e.errno)).toBe("EPERM");
+    expect(
+      await snoop.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 80, timeoutMs: 2000 }).then(
+        () => "OK",
+        (e: MkError) => e.errno,
+      ),
+    ).toBe("EPERM");
     // Writing stays open to anyone with ipc.
-    expect((await snoop.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new TextEncoder().encode("hello\n"))).args).toMatchObject({ count: 6 });
+    expect((await snoop.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new TextEncoder().encode("hello\n"))).args).toMatchObject({
+      count: 6,
+    });
     const reading = owner.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 80, timeoutMs: 5000 });
-    const refused = snoop.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 80, timeoutMs: 5000 }).then(() => "OK", (e: MkError) => e.errno);
-    await waitUntil(async () => ((await refused) === "EPERM" ? true : undefined), { clock: systemClock, deadlineMs: 5000, what: "the snoop refused" });
+    const refused = snoop.sys.sendrec("tty", Cdev.CDEV_READ, { minor: 0, count: 80, timeoutMs: 5000 }).then(
+      () => "OK",
+      (e: MkError) => e.errno,
+    );
+    await waitUntil(async () => ((await refused) === "EPERM" ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 5000,
+      what: "the snoop refused",
+    });
     consoleIn.publish(Subjects.consoleIn, new TextEncoder().encode("secret-password-typed\n"));
     expect(new TextDecoder().decode((await reading).data)).toBe("secret-password-typed\n");
   });

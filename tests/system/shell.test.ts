@@ -49,11 +49,14 @@ async function sh(line: string): Promise<string> {
   const word = `done-${++sentinel}`;
   type(`${line}\necho ${word}\n`);
   const end = `${PROMPT}${word}\n`;
-  return waitUntil(() => {
-    const s = screen.slice(mark);
-    const at = s.indexOf(end);
-    return at < 0 ? undefined : s.slice(0, at);
-  }, { clock: systemClock, deadlineMs: 30_000, intervalMs: 20, what: `the shell's answer to ${JSON.stringify(line.slice(0, 40))}` });
+  return waitUntil(
+    () => {
+      const s = screen.slice(mark);
+      const at = s.indexOf(end);
+      return at < 0 ? undefined : s.slice(0, at);
+    },
+    { clock: systemClock, deadlineMs: 30_000, intervalMs: 20, what: `the shell's answer to ${JSON.stringify(line.slice(0, 40))}` },
+  );
 }
 
 beforeAll(async () => {
@@ -75,9 +78,14 @@ describe("shell", () => {
   it("shell - prints a prompt on the console and answers a line typed there", async () => {
     // Typed once: the line waits in tty until the shell (started by rs at boot) reads it.
     type("echo ready\n");
-    await waitUntil(() => (screen.includes(`ready\n${PROMPT}`) ? true : undefined), { clock: systemClock, deadlineMs: 30_000, intervalMs: 20, what: "the shell's answer and prompt on the console" });
+    await waitUntil(() => (screen.includes(`ready\n${PROMPT}`) ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 30_000,
+      intervalMs: 20,
+      what: "the shell's answer and prompt on the console",
+    });
     expect(await sh("echo hello")).toBe("hello\n");
-    expect(await sh("echo   'two  words'  \"and\\\"more\" # a comment")).toBe("two  words and\"more\n");
+    expect(await sh('echo   \'two  words\'  "and\\"more" # a comment')).toBe('two  words and"more\n');
     expect(await sh("")).toBe("");
   });
 
@@ -146,7 +154,9 @@ describe("shell", () => {
     const sectors = await disk.read(8, 2);
     const out = await sh("dd if=/dev/ata skip=8 count=2");
     expect(out).toMatch(/^2\+0 records in$/m);
-    expect(out).toMatch(new RegExp(`^1024 bytes \\(2 sectors\\) copied in \\d+ ms, crc32 ${crc32(sectors).toString(16).padStart(8, "0")}$`, "m"));
+    expect(out).toMatch(
+      new RegExp(`^1024 bytes \\(2 sectors\\) copied in \\d+ ms, crc32 ${crc32(sectors).toString(16).padStart(8, "0")}$`, "m"),
+    );
     const first = [...sectors.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
     expect(out).toContain(`00000000  ${first}`);
     expect(await sh("dd if=/dev/ata of=/dev/ata")).toMatch(/^dd: EBUSY: /);
@@ -172,11 +182,17 @@ describe("shell", () => {
   it("shell - chaos ata crash: ata dies, rs restarts it, and dd still reads through the next generation", async () => {
     const before = await readyGeneration(checker, "ata");
     expect(await sh("chaos ata crash")).toBe("ata: crashed\n");
-    await waitUntil(async () => ((await readyGeneration(checker, "ata")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next ata" });
+    await waitUntil(async () => ((await readyGeneration(checker, "ata")) > before ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the next ata",
+    });
     expect(await sh("dd if=/dev/ata skip=8")).toMatch(/^1\+0 records in$/m);
     expect(await sh("services")).toMatch(/^ata\s+running\s+\d+\s+\d+\s+[1-9]/m);
     // Corrupted replies are caught by their checksum and read again: dd still sees the disk's bytes.
-    const crc = crc32(await new BdevClient(checker.sys, "ata").read(8, 1)).toString(16).padStart(8, "0");
+    const crc = crc32(await new BdevClient(checker.sys, "ata").read(8, 1))
+      .toString(16)
+      .padStart(8, "0");
     expect(await sh("chaos ata corrupt 2")).toBe("ata: the next 2 replies corrupted\n");
     expect(await sh("dd if=/dev/ata skip=8")).toContain(`crc32 ${crc}`);
     expect(await sh("chaos ata clear")).toBe("ata: faults cleared\n");
@@ -187,7 +203,11 @@ describe("shell", () => {
   it("shell - chaos sched hang blocks its event loop past two heartbeats: rs finds the hang and starts the next sched", async () => {
     const before = await readyGeneration(checker, "sched");
     expect(await sh("chaos sched hang")).toBe("sched: event loop blocked for 5000 ms\n");
-    await waitUntil(async () => ((await readyGeneration(checker, "sched")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next sched after the hang" });
+    await waitUntil(async () => ((await readyGeneration(checker, "sched")) > before ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the next sched after the hang",
+    });
     expect(await sh("services")).toMatch(/^sched\s+running.*heartbeat/m);
   });
 
@@ -195,22 +215,38 @@ describe("shell", () => {
     const before = await readyGeneration(checker, "sched");
     const pid = ts.sys.pidOf("sched");
     expect(await sh("kill -s KILL sched")).toBe(`sched: SIGKILL sent to pid ${pid}\n`);
-    await waitUntil(async () => ((await readyGeneration(checker, "sched")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next sched" });
+    await waitUntil(async () => ((await readyGeneration(checker, "sched")) > before ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the next sched",
+    });
     expect(await sh("kill -KILL kernel")).toMatch(/^kill: EPERM: /);
     expect(await sh("kill -s HUP sched")).toMatch(/^kill: EINVAL: /);
     expect(await sh("kill nobody")).toMatch(/^kill: EBADSRCDST: /);
     // The dashboard's chaos panel's words work here too.
     const again = await readyGeneration(checker, "sched");
     expect(await sh("chaos sched kill")).toMatch(/^sched: SIGKILL sent to pid \d+\n$/);
-    await waitUntil(async () => ((await readyGeneration(checker, "sched")) > again ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next sched after chaos sched kill" });
+    await waitUntil(async () => ((await readyGeneration(checker, "sched")) > again ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the next sched after chaos sched kill",
+    });
   });
 
   it("shell - tty killed: the shell follows the next tty, prompts there, and answers", async () => {
     const before = await readyGeneration(checker, "tty");
     const mark = screen.length;
     ts.sys.kill("tty", "SIGKILL");
-    await waitUntil(async () => ((await readyGeneration(checker, "tty")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next tty" });
-    await waitUntil(() => (screen.slice(mark).includes(`]\n${PROMPT}`) ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the shell's prompt on the new tty" });
+    await waitUntil(async () => ((await readyGeneration(checker, "tty")) > before ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the next tty",
+    });
+    await waitUntil(() => (screen.slice(mark).includes(`]\n${PROMPT}`) ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the shell's prompt on the new tty",
+    });
     expect(screen.slice(mark)).toContain(`[tty#${before + 1}]`);
     expect(await sh("echo after tty restart")).toBe("after tty restart\n");
   });
@@ -221,14 +257,28 @@ describe("shell", () => {
     const mark = screen.length;
     type("echo typed-while-tty-was-down\n");
     ts.sys.kill("tty", "SIGKILL");
-    await waitUntil(async () => ((await readyGeneration(checker, "tty")) > before ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the next tty" });
-    await waitUntil(() => (screen.slice(mark).includes("typed-while-tty-was-down\n") ? true : undefined), { clock: systemClock, deadlineMs: 20_000, what: "the shell's answer to the line typed while tty was down" });
+    await waitUntil(async () => ((await readyGeneration(checker, "tty")) > before ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the next tty",
+    });
+    await waitUntil(() => (screen.slice(mark).includes("typed-while-tty-was-down\n") ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 20_000,
+      what: "the shell's answer to the line typed while tty was down",
+    });
   });
 
   it("shell - mkctl console from a pipe: the lines reach the shell and its answers come back on standard output", () => {
-    const r = spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), "console", "--quiet", "1500", "--run-dir", ts.sys.state.runDir], {
-      input: "echo via-mkctl-console\nservices\n", encoding: "utf8", timeout: 60_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, "services/mkctl/src/main.ts"), "console", "--quiet", "1500", "--run-dir", ts.sys.state.runDir],
+      {
+        input: "echo via-mkctl-console\nservices\n",
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("via-mkctl-console\n");
     expect(r.stdout).toMatch(/\bata\b.*\brunning\b/);
@@ -236,14 +286,15 @@ describe("shell", () => {
 
   it("shell - help lists every command", async () => {
     const out = await sh("help");
-    for (const name of ["help", "echo", "uptime", "ps", "services", "kill", "chaos", "dd", "ls", "cat", "cp", "mkdir", "rm"]) expect(out).toMatch(new RegExp(`^ {2}${name}\\s`, "m"));
+    for (const name of ["help", "echo", "uptime", "ps", "services", "kill", "chaos", "dd", "ls", "cat", "cp", "mkdir", "rm"])
+      expect(out).toMatch(new RegExp(`^ {2}${name}\\s`, "m"));
     expect(await sh("help dd")).toMatch(/^dd if=/);
   });
 });
 
 describe("shell - parse", () => {
   it("shell - tokenise splits on blanks, honours quotes and escapes, and bounds the line", () => {
-    expect(tokenise("  ls   -l /a\\ b 'c d' \"e\\\"f\" # note")).toEqual(["ls", "-l", "/a b", "c d", 'e"f']);
+    expect(tokenise('  ls   -l /a\\ b \'c d\' "e\\"f" # note')).toEqual(["ls", "-l", "/a b", "c d", 'e"f']);
     expect(tokenise("")).toEqual([]);
     expect(tokenise("echo ''")).toEqual(["echo", ""]);
     const errno = (f: () => unknown) => {
@@ -258,7 +309,7 @@ describe("shell - parse", () => {
     expect(tokenise("x".repeat(1024))).toHaveLength(1);
     expect(errno(() => tokenise("a ".repeat(MAX_ARGS + 1)))).toBe("E2BIG");
     expect(tokenise("a ".repeat(MAX_ARGS))).toHaveLength(MAX_ARGS);
-    expect(errno(() => tokenise("echo \"open"))).toBe("EINVAL");
+    expect(errno(() => tokenise('echo "open'))).toBe("EINVAL");
     expect(errno(() => tokenise("echo a\0b"))).toBe("EINVAL");
   });
 });

@@ -130,7 +130,11 @@ describe("ata device", () => {
     t.m.faults.apply({ fault: "bad-sector", lba: 7 });
     select(6, 2);
     t.outb(ATA.COMMAND, CMD.READ_SECTORS);
-    const data = t.m.exec([["insw", ATA.DATA, 512], ["inb", ATA.STATUS, 0], ["inb", ATA.ERROR, 0]]);
+    const data = t.m.exec([
+      ["insw", ATA.DATA, 512],
+      ["inb", ATA.STATUS, 0],
+      ["inb", ATA.ERROR, 0],
+    ]);
     expect(data.values[0] & ST.ERR).toBeTruthy();
     expect(data.values[1] & ER.UNC).toBeTruthy();
 
@@ -158,7 +162,14 @@ describe("ata device caches", () => {
   it("ata device - sectors an interrupted WRITE accepted reach the image; a later READ sees them", () => {
     const t = testMachine(64);
     try {
-      const sel = (lba: number, n: number) => t.m.exec([["outb", ATA.DRIVE, 0xe0], ["outb", ATA.COUNT, n], ["outb", ATA.LBA_LO, lba], ["outb", ATA.LBA_MID, 0], ["outb", ATA.LBA_HI, 0]]);
+      const sel = (lba: number, n: number) =>
+        t.m.exec([
+          ["outb", ATA.DRIVE, 0xe0],
+          ["outb", ATA.COUNT, n],
+          ["outb", ATA.LBA_LO, lba],
+          ["outb", ATA.LBA_MID, 0],
+          ["outb", ATA.LBA_HI, 0],
+        ]);
       sel(4, 3);
       t.outb(ATA.COMMAND, CMD.WRITE_SECTORS);
       t.m.exec([["outsw", ATA.DATA, 256]], new Uint8Array(512).fill(0xaa)); // 1 of 3 sectors, then abandoned

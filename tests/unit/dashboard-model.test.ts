@@ -13,18 +13,48 @@ import { edgeRates, Model, quantileUs, TIMELINE_MAX } from "../../services/dashb
 const ROOT = join(import.meta.dirname, "../..");
 const table = parseSystemTable(readFileSync(join(ROOT, "etc/system.yaml"), "utf8"), "etc/system.yaml");
 
-const stat = (at: number, boot: string, edges: [string, string, number][], latency: KernelStat["latency"] = []): KernelStat => ({ boot, pid: 10, at, uptime_ms: at, edges, latency });
+const stat = (at: number, boot: string, edges: [string, string, number][], latency: KernelStat["latency"] = []): KernelStat => ({
+  boot,
+  pid: 10,
+  at,
+  uptime_ms: at,
+  edges,
+  latency,
+});
 
 let seq = 0;
 function ev(kind: KernelEvent["kind"], label: string, generation: number, o: Partial<KernelEvent> = {}): KernelEvent {
-  return { kind, boot: "b1", seq: ++seq, ts: 0, at: new Date(1_000_000 + seq).toISOString(), endpoint: `${label}#${generation}`, label, generation, placement: "user", host: "h", pid: 100 + generation, ...o };
+  return {
+    kind,
+    boot: "b1",
+    seq: ++seq,
+    ts: 0,
+    at: new Date(1_000_000 + seq).toISOString(),
+    endpoint: `${label}#${generation}`,
+    label,
+    generation,
+    placement: "user",
+    host: "h",
+    pid: 100 + generation,
+    ...o,
+  };
 }
 
 describe("dashboard model", () => {
   it("dashboard model - edge rates are message differences over the time between two samples of one boot", () => {
-    const a = stat(1000, "b1", [["workload", "vfs", 10], ["kernel", "hardware", 100]]);
-    const b = stat(3000, "b1", [["workload", "vfs", 30], ["kernel", "hardware", 100], ["vfs", "mfs", 8]]);
-    expect(edgeRates(a, b)).toEqual([{ from: "workload", to: "vfs", msgs_per_s: 10 }, { from: "vfs", to: "mfs", msgs_per_s: 4 }]);
+    const a = stat(1000, "b1", [
+      ["workload", "vfs", 10],
+      ["kernel", "hardware", 100],
+    ]);
+    const b = stat(3000, "b1", [
+      ["workload", "vfs", 30],
+      ["kernel", "hardware", 100],
+      ["vfs", "mfs", 8],
+    ]);
+    expect(edgeRates(a, b)).toEqual([
+      { from: "workload", to: "vfs", msgs_per_s: 10 },
+      { from: "vfs", to: "mfs", msgs_per_s: 4 },
+    ]);
   });
 
   it("dashboard model - a quantile lies inside its bucket, interpolated", () => {
@@ -65,8 +95,23 @@ describe("dashboard model", () => {
     m.onKernelEvent(ev("started", "mkctl", 1));
     m.onKernelEvent(ev("dead", "mkctl", 1, { cause: "exit" }));
     m.onKernelEvent(ev("dead", "ata", 1, { cause: "disconnect" }));
-    m.onRsEvent({ state: "running", label: "ata", rs: "rs#1", seq: 1, at: new Date(2_000_000).toISOString(), why: "serving", restarts: 1, generation: 2, detect_ms: 1, recover_ms: 400, last_cause: "signal SIGKILL" });
-    expect(m.history().map((e) => [e.kind, e.label, e.mttr_ms])).toEqual([["dead", "ata", null], ["recovered", "ata", 401]]);
+    m.onRsEvent({
+      state: "running",
+      label: "ata",
+      rs: "rs#1",
+      seq: 1,
+      at: new Date(2_000_000).toISOString(),
+      why: "serving",
+      restarts: 1,
+      generation: 2,
+      detect_ms: 1,
+      recover_ms: 400,
+      last_cause: "signal SIGKILL",
+    });
+    expect(m.history().map((e) => [e.kind, e.label, e.mttr_ms])).toEqual([
+      ["dead", "ata", null],
+      ["recovered", "ata", 401],
+    ]);
     for (let i = 0; i < TIMELINE_MAX + 50; i++) m.onKernelEvent(ev("dead", "tty", 1, { cause: "disconnect" }));
     expect(m.history().length).toBe(TIMELINE_MAX);
   });

@@ -2,7 +2,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  addHop, decodeKind, decodeRawArgs, decodeStatus, decodeType, Layouts, MkError, parseEndpoint, parseHops, parseRequestArgs, type LayoutType,
+  addHop,
+  decodeKind,
+  decodeRawArgs,
+  decodeStatus,
+  decodeType,
+  Layouts,
+  MkError,
+  parseEndpoint,
+  parseHops,
+  parseRequestArgs,
+  type LayoutType,
 } from "#abi";
 import { Machine } from "../../hardware-emulator/src/index.ts";
 import { testMachine } from "../helpers/machine.ts";
@@ -47,7 +57,11 @@ describe("decoders", () => {
 
   it("decoders - a vdevio vector is accepted exactly when every count is bounded: 65536 units per string op, 256 KiB in all", () => {
     const op = fc.constantFrom("inb", "inw", "outb", "outw", "insw", "outsw", "insl", "outsb");
-    const value = fc.oneof(fc.integer({ min: 0, max: 2048 }), fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(65535, 65536, 65537, 2 ** 32 - 1));
+    const value = fc.oneof(
+      fc.integer({ min: 0, max: 2048 }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.constantFrom(65535, 65536, 65537, 2 ** 32 - 1),
+    );
     const width: Record<string, number> = { b: 1, w: 2, l: 4 };
     fc.assert(
       fc.property(fc.array(fc.tuple(op, fc.integer({ min: 0, max: 0xffff }), value), { maxLength: 256 }), (ops) => {
@@ -55,7 +69,10 @@ describe("decoders", () => {
         const total = strings.reduce((n, [o, , v]) => n + v * width[o[o.length - 1]], 0);
         const ok = strings.every(([, , v]) => v <= 65536) && total <= 256 * 1024;
         if (ok) expect(parseRequestArgs(0x617, { ops })).toEqual({ ops });
-        else expect(() => parseRequestArgs(0x617, { ops })).toThrow(/argument ops: (operation \d+ \(\w+\) moves \d+ units|the vector moves \d+ bytes)/);
+        else
+          expect(() => parseRequestArgs(0x617, { ops })).toThrow(
+            /argument ops: (operation \d+ \(\w+\) moves \d+ units|the vector moves \d+ bytes)/,
+          );
       }),
       { numRuns: 300 },
     );
@@ -70,8 +87,22 @@ describe("decoders", () => {
       }
       return "accepted";
     };
-    expect(refusal({ ops: [["outb", 0x1f6, 0xe0], ["inb", "0x1f7", 0]] })).toBe('argument ops[1][1]: expected an integer, got "0x1f7"');
-    expect(refusal({ ops: [["outb", 0x1f6, 0xe0], ["inb", 0x1f7]] })).toBe("argument ops[1]: expected a list of 3, got a list");
+    expect(
+      refusal({
+        ops: [
+          ["outb", 0x1f6, 0xe0],
+          ["inb", "0x1f7", 0],
+        ],
+      }),
+    ).toBe('argument ops[1][1]: expected an integer, got "0x1f7"');
+    expect(
+      refusal({
+        ops: [
+          ["outb", 0x1f6, 0xe0],
+          ["inb", 0x1f7],
+        ],
+      }),
+    ).toBe("argument ops[1]: expected a list of 3, got a list");
     expect(refusal({ ops: [["rep movsb", 0, 0]] })).toMatch(/^argument ops\[0\]\[0\]: expected one of /);
     expect(refusal({ ops: [], constructor: 1 })).toBe("argument constructor: unknown argument");
     expect(refusal(JSON.parse('{"ops":[],"__proto__":{"x":1}}'))).toBe("argument __proto__: unknown argument");
@@ -80,14 +111,22 @@ describe("decoders", () => {
 
   it("decoders - a hop trail reads back what addHop wrote, and any other text reads without throwing", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{0,15}(#[1-9][0-9]{0,3})?$/), fc.integer({ min: 1, max: 2 ** 52 })), { maxLength: 8 }), (hops) => {
-        let trail: string | undefined;
-        for (const [who, us] of hops) trail = addHop(trail, who, us);
-        expect(parseHops(trail)).toEqual(hops.map(([who, us]) => ({ who, us })));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{0,15}(#[1-9][0-9]{0,3})?$/), fc.integer({ min: 1, max: 2 ** 52 })), {
+          maxLength: 8,
+        }),
+        (hops) => {
+          let trail: string | undefined;
+          for (const [who, us] of hops) trail = addHop(trail, who, us);
+          expect(parseHops(trail)).toEqual(hops.map(([who, us]) => ({ who, us })));
+        },
+      ),
     );
     fc.assert(fc.property(fc.string(), (s) => void expect(() => parseHops(s)).not.toThrow()));
-    expect(parseHops("client@12,garbage,@5,kernel@x,ata#2@30")).toEqual([{ who: "client", us: 12 }, { who: "ata#2", us: 30 }]);
+    expect(parseHops("client@12,garbage,@5,kernel@x,ata#2@30")).toEqual([
+      { who: "client", us: 12 },
+      { who: "ata#2", us: 30 },
+    ]);
   });
 
   it("decoders - endpoint names parse only as label or label#generation", () => {
@@ -105,11 +144,19 @@ describe("decoders", () => {
     const t = testMachine(64);
     try {
       const op = fc.constantFrom("inb", "inw", "inl", "outb", "outw", "outl", "insb", "insw", "outsb", "outsw");
-      const port = fc.oneof(fc.integer({ min: 0x1f0, max: 0x1f7 }), fc.constantFrom(0x3f6, 0x3f8, 0x3fd, 0x40, 0x43, 0x70, 0x71), fc.integer({ min: 0, max: 0xffff }));
+      const port = fc.oneof(
+        fc.integer({ min: 0x1f0, max: 0x1f7 }),
+        fc.constantFrom(0x3f6, 0x3f8, 0x3fd, 0x40, 0x43, 0x70, 0x71),
+        fc.integer({ min: 0, max: 0xffff }),
+      );
       fc.assert(
-        fc.property(fc.array(fc.tuple(op, port, fc.integer({ min: 0, max: 600 })), { maxLength: 20 }), fc.uint8Array({ maxLength: 4096 }), (ops, body) => {
-          onlyBadRequest(() => t.m.exec(ops, body));
-        }),
+        fc.property(
+          fc.array(fc.tuple(op, port, fc.integer({ min: 0, max: 600 })), { maxLength: 20 }),
+          fc.uint8Array({ maxLength: 4096 }),
+          (ops, body) => {
+            onlyBadRequest(() => t.m.exec(ops, body));
+          },
+        ),
         { numRuns: 1000 },
       );
       expect(t.m).toBeInstanceOf(Machine);

@@ -79,7 +79,10 @@ describe("pit", () => {
 describe("rtc", () => {
   it("rtc - time registers read the injected clock in BCD, or binary when status B says so", () => {
     t.clock.advance(Date.UTC(2026, 10, 21, 15, 42, 7) - t.clock.now());
-    const read = (reg: number) => { t.outb(RTC.INDEX, reg); return t.inb(RTC.DATA); };
+    const read = (reg: number) => {
+      t.outb(RTC.INDEX, reg);
+      return t.inb(RTC.DATA);
+    };
     expect([read(RTC.HOUR), read(RTC.MIN), read(RTC.SEC)]).toEqual([0x15, 0x42, 0x07]);
     expect([read(RTC.DAY), read(RTC.MONTH), read(RTC.YEAR), read(RTC.CENTURY)]).toEqual([0x21, 0x11, 0x26, 0x20]);
     expect(read(RTC.A) & 0x80).toBe(0);

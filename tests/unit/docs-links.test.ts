@@ -8,7 +8,12 @@ import { describe, expect, it } from "vitest";
 const ROOT = resolve(import.meta.dirname, "../..");
 
 function markdownFiles(): string[] {
-  const files = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const files = [
+    "README.md",
+    ...readdirSync(join(ROOT, "docs"))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => `docs/${f}`),
+  ];
   for (const group of ["services", "services/drivers", "services/fs"]) {
     for (const d of readdirSync(join(ROOT, group), { withFileTypes: true })) {
       const readme = `${group}/${d.name}/README.md`;

@@ -8,7 +8,10 @@ import { Envelope, parseBlock, readEnvelope } from "#base/nats-envelope.ts";
 
 const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/);
 // What a header value may hold: no CR/LF; nats.js trims, so no edge whitespace either.
-const value = fc.string({ minLength: 1, maxLength: 64 }).map((s) => s.replace(/[\r\n]/g, "").trim()).filter((s) => s.length > 0);
+const value = fc
+  .string({ minLength: 1, maxLength: 64 })
+  .map((s) => s.replace(/[\r\n]/g, "").trim())
+  .filter((s) => s.length > 0);
 const fields = fc.uniqueArray(fc.tuple(name, value), { selector: ([n]) => n, maxLength: 8 });
 
 /** A message as nats.js's protocol handler builds it: header block then body in one buffer. */
@@ -75,7 +78,10 @@ describe("envelope", () => {
     expect(e.get("Mk-Hops")).toBe("b@2");
     expect(e.values("Mk-Note")).toEqual(["x", "y"]);
     expect(e.last("Mk-Note")).toBe("y");
-    expect([...e]).toEqual([["Mk-Hops", ["b@2"]], ["Mk-Note", ["x", "y"]]]);
+    expect([...e]).toEqual([
+      ["Mk-Hops", ["b@2"]],
+      ["Mk-Note", ["x", "y"]],
+    ]);
     e.delete("Mk-Note");
     expect(e.has("Mk-Note")).toBe(false);
     expect(MsgHdrsImpl.decode(e.encode()).get("Mk-Hops")).toBe("b@2");

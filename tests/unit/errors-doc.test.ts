@@ -38,12 +38,15 @@ describe("errors", () => {
   it("errors - every local error in the registry is documented, cell for cell", () => {
     for (const [code, r] of Object.entries(LocalErrors)) {
       for (const cell of [r.raisedBy, r.meaning, r.action]) expect(cell, `${code}: a table cell cannot hold |`).not.toContain("|");
-      expect(localRows.get(code), `docs/errors.md, Local errors: the row for ${code} should read\n${localRow(code, r)}\n`).toBe(localRow(code, r));
+      expect(localRows.get(code), `docs/errors.md, Local errors: the row for ${code} should read\n${localRow(code, r)}\n`).toBe(
+        localRow(code, r),
+      );
     }
   });
 
   it("errors - docs/errors.md names no local error the registry lacks", () => {
-    for (const code of localRows.keys()) expect(Object.hasOwn(LocalErrors, code), `${code} is documented but not in kernel-core/base/errors.ts`).toBe(true);
+    for (const code of localRows.keys())
+      expect(Object.hasOwn(LocalErrors, code), `${code} is documented but not in kernel-core/base/errors.ts`).toBe(true);
     expect(localRows.size).toBe(Object.keys(LocalErrors).length);
     for (const code of Object.keys(LocalErrors) as LocalCode[]) expect(code in Errno, `${code} is also an errno name`).toBe(false);
   });

@@ -42,7 +42,10 @@ describe("chaos experiments", () => {
 
   it("experiments - a bad field is refused with the file and its path, before anything runs", () => {
     expect(parseExperiment(good, "x.yaml", SERVICES)).toMatchObject({ seed: 1, workload: { workers: 4 } });
-    const timed = { ...good, method: [{ type: "action", name: "k", fault: "kill", targets: ["ata"], duration_ms: 3000, interval_ms: 500 }] };
+    const timed = {
+      ...good,
+      method: [{ type: "action", name: "k", fault: "kill", targets: ["ata"], duration_ms: 3000, interval_ms: 500 }],
+    };
     expect(parseExperiment(timed, "x.yaml", SERVICES).method[0]).toMatchObject({ durationMs: 3000, intervalMs: 500 });
     const cases: [unknown, RegExp][] = [
       [{ ...good, method: [{ ...good.method[0], targets: ["nope"] }] }, /x\.yaml: method\[0\]\.targets\[0\]: no service "nope"/],
@@ -51,7 +54,10 @@ describe("chaos experiments", () => {
       [{ ...good, method: [{ ...good.method[0], count: -1 }] }, /method\[0\]\.count: expected an integer/],
       [{ ...good, method: [] }, /method: is empty/],
       [{ ...good, extra: 1 }, /\(top\)\.extra: unknown key/],
-      [{ ...good, "steady-state-hypothesis": { title: "h", probes: [{ name: "p", probe: "vibes" }] } }, /probes\[0\]\.probe: "vibes" is not a probe/],
+      [
+        { ...good, "steady-state-hypothesis": { title: "h", probes: [{ name: "p", probe: "vibes" }] } },
+        /probes\[0\]\.probe: "vibes" is not a probe/,
+      ],
       [{ ...good, system: { placement: { ata: "ring0" } } }, /system\.placement\.ata: "ring0" is not user or kernel/],
       [{ ...good, seed: 1.5 }, /seed: expected an integer/],
       [{ ...good, method: [{ ...good.method[0], duration_ms: 1000 }] }, /method\[0\]\.duration_ms: give count or duration_ms, not both/],
@@ -66,8 +72,12 @@ describe("chaos experiments", () => {
 
   it("experiments - mkctl chaos run exits 2 for a bad file or invocation, naming what is wrong", () => {
     const dir = mkdtempSync(join(tmpdir(), "mkos-exp-"));
-    writeFileSync(join(dir, "bad.yaml"), "title: t\nmethod: [{type: action, name: k, fault: kill, targets: [ghost]}]\nsteady-state-hypothesis: {title: h, probes: []}\n");
-    const mkctl = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args], { encoding: "utf8", timeout: 30_000 });
+    writeFileSync(
+      join(dir, "bad.yaml"),
+      "title: t\nmethod: [{type: action, name: k, fault: kill, targets: [ghost]}]\nsteady-state-hypothesis: {title: h, probes: []}\n",
+    );
+    const mkctl = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args], { encoding: "utf8", timeout: 30_000 });
     const bad = mkctl("chaos", "run", join(dir, "bad.yaml"));
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/bad\.yaml: method\[0\]\.targets\[0\]: no service "ghost"/);

@@ -7,7 +7,18 @@ import { KernelTransport } from "../../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../../kernel-core/src/http/metrics.ts";
 import { parseSystemTable } from "#base/system-table.ts";
 import { service as ata } from "../../services/drivers/ata/src/index.ts";
-import { createLogger, ManualClock, startService, sysDevio, sysGetPrivileges, sysIrqEnable, sysIrqSetPolicy, sysSdevio, sysVdevio, type ServiceModule } from "#libsys";
+import {
+  createLogger,
+  ManualClock,
+  startService,
+  sysDevio,
+  sysGetPrivileges,
+  sysIrqEnable,
+  sysIrqSetPolicy,
+  sysSdevio,
+  sysVdevio,
+  type ServiceModule,
+} from "#libsys";
 import { MachineBus, testMachine, type TestMachine } from "../helpers/machine.ts";
 import { testSystemYaml } from "../helpers/system.ts";
 
@@ -23,7 +34,12 @@ const echo: ServiceModule = {
   label: "echo",
   create: () => ({
     notify: (source, bits) => void notified.push({ source, bits }),
-    handlers: { [Common.COMMON_PING]: (r) => { pinged.push(r.source); return { args: {}, data: r.data }; } },
+    handlers: {
+      [Common.COMMON_PING]: (r) => {
+        pinged.push(r.source);
+        return { args: {}, data: r.data };
+      },
+    },
   }),
 };
 const nothing = (label: string): ServiceModule => ({ label, create: () => ({ handlers: {} }) });
@@ -38,7 +54,13 @@ beforeEach(() => {
   t = testMachine(4096);
   clock = new ManualClock();
   t.clock.advance(0);
-  kernel = new Kernel({ priv: parseSystemTable(testSystemYaml()), hw: new MachineBus(() => t.m), log, clock, metrics: new KernelMetrics(false) });
+  kernel = new Kernel({
+    priv: parseSystemTable(testSystemYaml()),
+    hw: new MachineBus(() => t.m),
+    log,
+    clock,
+    metrics: new KernelMetrics(false),
+  });
   t.onIrq = (line) => kernel.ipc.irq(line);
   notified.length = 0;
   pinged.length = 0;
@@ -60,7 +82,12 @@ describe("kernel ipc", () => {
       label: "echo",
       create: () => ({
         drop: (r) => dead.has(r.source),
-        handlers: { [Common.COMMON_PING]: (r) => { pinged.push(r.source); return {}; } },
+        handlers: {
+          [Common.COMMON_PING]: (r) => {
+            pinged.push(r.source);
+            return {};
+          },
+        },
       }),
     });
     const client = await inKernel(nothing("client"));
@@ -72,7 +99,17 @@ describe("kernel ipc", () => {
 
   it("ipc - send delivers one way: the kernel acknowledges, the receiver sees kind send", async () => {
     const kinds: string[] = [];
-    await inKernel({ label: "echo", create: () => ({ handlers: { [Common.COMMON_PING]: (r) => { kinds.push(`${r.kind}:${r.source}`); return {}; } } }) });
+    await inKernel({
+      label: "echo",
+      create: () => ({
+        handlers: {
+          [Common.COMMON_PING]: (r) => {
+            kinds.push(`${r.kind}:${r.source}`);
+            return {};
+          },
+        },
+      }),
+    });
     const client = await inKernel(nothing("client"));
     await client.sys.send("echo", Common.COMMON_PING, {});
     await tick();
@@ -88,7 +125,10 @@ describe("kernel ipc", () => {
     expect(notified).toEqual([{ source: "client#1", bits: 7 }]);
     await client.sys.notify("echo", 8);
     await tick();
-    expect(notified).toEqual([{ source: "client#1", bits: 7 }, { source: "client#1", bits: 8 }]);
+    expect(notified).toEqual([
+      { source: "client#1", bits: 7 },
+      { source: "client#1", bits: 8 },
+    ]);
   });
 
   it("ipc - a new incarnation gets generation+1 and the old one answers EDEADSRCDST", async () => {
@@ -96,9 +136,15 @@ describe("kernel ipc", () => {
     const client = await inKernel(nothing("client"));
     const again = await inKernel(echo);
     expect(again.sys.self).toBe("echo#2");
-    await expect(client.sys.sendrec("echo#1", Common.COMMON_PING)).rejects.toMatchObject({ errno: "EDEADSRCDST", message: expect.stringMatching(/stale/) });
+    await expect(client.sys.sendrec("echo#1", Common.COMMON_PING)).rejects.toMatchObject({
+      errno: "EDEADSRCDST",
+      message: expect.stringMatching(/stale/),
+    });
     await expect(client.sys.sendrec("echo#2", Common.COMMON_PING)).resolves.toBeDefined();
-    await expect(client.sys.sendrec("ata", Common.COMMON_PING)).rejects.toMatchObject({ errno: "EDEADSRCDST", message: "ata has no incarnation" });
+    await expect(client.sys.sendrec("ata", Common.COMMON_PING)).rejects.toMatchObject({
+      errno: "EDEADSRCDST",
+      message: "ata has no incarnation",
+    });
     await expect(client.sys.sendrec("rogue", Common.COMMON_PING)).rejects.toMatchObject({ errno: "ECALLDENIED" });
   });
 
@@ -144,18 +190,45 @@ describe("kernel ipc", () => {
   it("kernel calls - sdevio moves a whole sector in one call; devio and vdevio reach the bus; a port outside the range is EPERM", async () => {
     const probe = await inKernel(nothing("ata"));
     const sector = new Uint8Array(512).map((_, i) => (i * 3) & 0xff);
-    await sysVdevio(probe.sys, [["outb", 0x1f6, 0xe0], ["outb", 0x1f2, 1], ["outb", 0x1f3, 9], ["outb", 0x1f4, 0], ["outb", 0x1f5, 0], ["outb", 0x1f7, 0x30]]);
+    await sysVdevio(probe.sys, [
+      ["outb", 0x1f6, 0xe0],
+      ["outb", 0x1f2, 1],
+      ["outb", 0x1f3, 9],
+      ["outb", 0x1f4, 0],
+      ["outb", 0x1f5, 0],
+      ["outb", 0x1f7, 0x30],
+    ]);
     await sysSdevio(probe.sys, "outsw", 0x1f0, 256, sector);
     expect((await sysDevio(probe.sys, "inb", 0x1f7)) & 0x89).toBe(0); // no BSY, DRQ or ERR: written
-    await sysVdevio(probe.sys, [["outb", 0x1f2, 1], ["outb", 0x1f3, 9], ["outb", 0x1f7, 0x20]]);
+    await sysVdevio(probe.sys, [
+      ["outb", 0x1f2, 1],
+      ["outb", 0x1f3, 9],
+      ["outb", 0x1f7, 0x20],
+    ]);
     expect(await sysSdevio(probe.sys, "insw", 0x1f0, 256)).toEqual(sector);
-    await expect(sysSdevio(probe.sys, "outsw", 0x1f0, 256, new Uint8Array(100))).rejects.toMatchObject({ errno: "EBADREQUEST", message: expect.stringMatching(/count 256 needs 512/) });
-    await expect(sysDevio(probe.sys, "inb", 0x60)).rejects.toMatchObject({ errno: "EPERM", message: "devio: port 0x60 not allowed for ata" });
+    await expect(sysSdevio(probe.sys, "outsw", 0x1f0, 256, new Uint8Array(100))).rejects.toMatchObject({
+      errno: "EBADREQUEST",
+      message: expect.stringMatching(/count 256 needs 512/),
+    });
+    await expect(sysDevio(probe.sys, "inb", 0x60)).rejects.toMatchObject({
+      errno: "EPERM",
+      message: "devio: port 0x60 not allowed for ata",
+    });
     await expect(sysGetPrivileges(probe.sys)).rejects.toMatchObject({ errno: "ECALLDENIED" }); // ata has no getinfo
     const client = await inKernel(nothing("client"));
     expect(await sysGetPrivileges(client.sys)).toEqual({
-      label: "client", placement: "user", ipc: ["ata", "tty", "echo"], calls: ["getinfo"], io: [], irq: [], console: true, events: true, metrics: false, chaos: false,
-      block: [{ device: "ata", area: "raw", first: 0, last: 16383, access: "rw" }], input: ["tty"],
+      label: "client",
+      placement: "user",
+      ipc: ["ata", "tty", "echo"],
+      calls: ["getinfo"],
+      io: [],
+      irq: [],
+      console: true,
+      events: true,
+      metrics: false,
+      chaos: false,
+      block: [{ device: "ata", area: "raw", first: 0, last: 16383, access: "rw" }],
+      input: ["tty"],
     });
   });
 
@@ -166,7 +239,10 @@ describe("kernel ipc", () => {
     const settle = async (p: Promise<unknown>): Promise<unknown> => {
       let out: unknown;
       let done = false;
-      const tracked = p.then((r) => ((out = r), (done = true)), (e) => ((out = e), (done = true)));
+      const tracked = p.then(
+        (r) => ((out = r), (done = true)),
+        (e) => ((out = e), (done = true)),
+      );
       for (let i = 0; i < 200 && !done; i++) {
         await tick();
         clock.advance(50);
@@ -181,7 +257,10 @@ describe("kernel ipc", () => {
     expect(await settle(read(0))).toMatchObject({ data: expect.any(Uint8Array) });
     // One that survives every reset: ETIMEDOUT at the deadline.
     t.m.faults.apply({ fault: "stuck-bsy", ms: 3_600_000, count: 100 });
-    expect(await settle(read(0))).toMatchObject({ errno: "ETIMEDOUT", message: expect.stringMatching(/READ SECTORS lba 0 count 1: drive still busy \(status 0x80 \(BSY\)\) after 5000 ms/) });
+    expect(await settle(read(0))).toMatchObject({
+      errno: "ETIMEDOUT",
+      message: expect.stringMatching(/READ SECTORS lba 0 count 1: drive still busy \(status 0x80 \(BSY\)\) after 5000 ms/),
+    });
     // A drive busy for less than the deadline: the driver waits, re-issues, and succeeds.
     t.m.faults.apply({ fault: "clear" });
     await client.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 3, count: 1 }, new Uint8Array(512).fill(0x33));

@@ -80,6 +80,13 @@ describe("layering", () => {
 
   it("layering - the faces package.json names resolve to the files they promise", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { imports: Record<string, string> };
-    expect(pkg.imports).toEqual({ "#abi": "./kernel-core/abi/index.ts", "#base/*": "./kernel-core/base/*", "#libsys": "./services/libsys/src/index.ts", "#rs": "./services/rs/src/index.ts", "#workload": "./services/workload/src/index.ts", "#chaos": "./services/mkctl/src/chaos/index.ts" });
+    expect(pkg.imports).toEqual({
+      "#abi": "./kernel-core/abi/index.ts",
+      "#base/*": "./kernel-core/base/*",
+      "#libsys": "./services/libsys/src/index.ts",
+      "#rs": "./services/rs/src/index.ts",
+      "#workload": "./services/workload/src/index.ts",
+      "#chaos": "./services/mkctl/src/chaos/index.ts",
+    });
   });
 });

@@ -43,7 +43,13 @@ function fastClock(): Clock {
 function mkctl(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn("bash", [join(ROOT, "services/mkctl/bin/mkctl"), ...args], {
-      env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}`, MK_CREDS: "", MKOS_RUN_DIR: join(tmp, "no-run-dir"), ...env },
+      env: {
+        ...process.env,
+        PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}`,
+        MK_CREDS: "",
+        MKOS_RUN_DIR: join(tmp, "no-run-dir"),
+        ...env,
+      },
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
@@ -63,14 +69,18 @@ describe("local errors", () => {
       for (const m of text.matchAll(/new (Error|TypeError|RangeError|SyntaxError)\(/g)) bad.push(`${file}: new ${m[1]}(`);
       for (const m of text.matchAll(/class (\w+) extends (Error|TypeError|RangeError|SyntaxError)\b/g)) {
         const base = `${file}: ${m[1]}`;
-        if (base !== "kernel-core/abi/errno.ts: MkError" && base !== "kernel-core/base/errors.ts: LocalError") bad.push(`${base} extends ${m[2]}`);
+        if (base !== "kernel-core/abi/errno.ts: MkError" && base !== "kernel-core/base/errors.ts: LocalError")
+          bad.push(`${base} extends ${m[2]}`);
       }
     }
     expect(bad).toEqual([]);
   });
 
   it("local errors - every code in the registry is raised somewhere", () => {
-    const text = files.filter((f) => f !== "kernel-core/base/errors.ts").map((f) => readFileSync(join(ROOT, f), "utf8")).join("\n");
+    const text = files
+      .filter((f) => f !== "kernel-core/base/errors.ts")
+      .map((f) => readFileSync(join(ROOT, f), "utf8"))
+      .join("\n");
     const unused = Object.keys(LocalErrors).filter((code) => !text.includes(`"${code}"`));
     expect(unused).toEqual([]);
   });
@@ -89,18 +99,43 @@ describe("local errors", () => {
     expect(exitStatus(err)).toBe(78);
 
     const missing = join(tmp, "no-such.yaml");
-    expect(() => loadSystemTable(missing)).toThrow(expect.objectContaining({ code: "MK_ERR_SYSTEM_TABLE", file: missing, line: undefined, cause: expect.objectContaining({ code: "ENOENT" }) }));
+    expect(() => loadSystemTable(missing)).toThrow(
+      expect.objectContaining({
+        code: "MK_ERR_SYSTEM_TABLE",
+        file: missing,
+        line: undefined,
+        cause: expect.objectContaining({ code: "ENOENT" }),
+      }),
+    );
   });
 
   it("local errors - a wait that runs out names what it waited for, its deadline and the last failure", async () => {
     const last = new Error("connection refused");
-    const timedOut = waitUntil(() => { throw last; }, { clock: fastClock(), deadlineMs: 500, what: "kernel-core ready" });
-    await expect(timedOut).rejects.toMatchObject({ code: "MK_ERR_WAIT_TIMEOUT", name: "WaitTimeoutError", what: "kernel-core ready", deadlineMs: 500, cause: last });
+    const timedOut = waitUntil(
+      () => {
+        throw last;
+      },
+      { clock: fastClock(), deadlineMs: 500, what: "kernel-core ready" },
+    );
+    await expect(timedOut).rejects.toMatchObject({
+      code: "MK_ERR_WAIT_TIMEOUT",
+      name: "WaitTimeoutError",
+      what: "kernel-core ready",
+      deadlineMs: 500,
+      cause: last,
+    });
     const e = await timedOut.catch((x: unknown) => x);
     expect(exitStatus(e)).toBe(69);
 
     const exited = new LocalError("MK_ERR_PART_EXITED", "ata exited");
-    await expect(waitUntil(() => { throw new StopWaiting(exited); }, { clock: fastClock(), deadlineMs: 500, what: "ata ready" })).rejects.toBe(exited);
+    await expect(
+      waitUntil(
+        () => {
+          throw new StopWaiting(exited);
+        },
+        { clock: fastClock(), deadlineMs: 500, what: "ata ready" },
+      ),
+    ).rejects.toBe(exited);
   });
 
   it("local errors - a missing or unreadable credential names the file", () => {
@@ -130,7 +165,8 @@ describe("local errors", () => {
     expect(cases[3][0]).toMatchObject({ code: "MK_ERR_PUBLISH_DENIED", subject: "mk.trap.tty" });
     expect(cases[4][0]).toMatchObject({ code: "MK_ERR_INBOX_DENIED", inbox: "_INBOX.tty.x.*" });
     // Every row's errno is the one toMkError gives; a row without one would reach a reply as EIO.
-    for (const [code, r] of Object.entries(LocalErrors)) expect(toMkError(new LocalError(code as LocalCode, "x")).errno).toBe(r.errno ?? "EIO");
+    for (const [code, r] of Object.entries(LocalErrors))
+      expect(toMkError(new LocalError(code as LocalCode, "x")).errno).toBe(r.errno ?? "EIO");
   });
 
   it("local errors - the code decides, not the class: another module's copy, a Node error, an errno", () => {

@@ -7,8 +7,18 @@ import { describe, expect, it } from "vitest";
 import { MkError } from "#abi";
 import { MemoryBlockDevice } from "../../services/fs/mfs/src/block-device.ts";
 import {
-  INODE_SIZE, START_BLOCK, decodeDirent, decodeInode, decodeSuper, encodeDirent, encodeInode, encodeSuper, inodeBlocksFor,
-  type BlockSize, type Inode, type SuperBlock,
+  INODE_SIZE,
+  START_BLOCK,
+  decodeDirent,
+  decodeInode,
+  decodeSuper,
+  encodeDirent,
+  encodeInode,
+  encodeSuper,
+  inodeBlocksFor,
+  type BlockSize,
+  type Inode,
+  type SuperBlock,
 } from "../../services/fs/mfs/src/disk-format.ts";
 import { fsck, type FsckReport } from "../../services/fs/mfs/src/fsck.ts";
 import { MinixFs } from "../../services/fs/mfs/src/minixfs.ts";
@@ -28,20 +38,48 @@ async function onlyMkError<T>(p: Promise<T>): Promise<T | MkError> {
 describe("minix format", () => {
   it("minix - a superblock with a consistent layout round-trips through encode and decode", () => {
     fc.assert(
-      fc.property(fc.constantFrom<BlockSize>(1024, 2048, 4096), fc.integer({ min: 1, max: 200_000 }), fc.integer({ min: 1, max: 4_000_000 }), fc.nat(1), (blockSize, ninodes, extra, flags) => {
-        const bits = blockSize * 8;
-        const imapBlocks = Math.ceil((ninodes + 1) / bits);
-        const zmapBlocks = Math.ceil((extra + 1) / bits);
-        const firstDataZone = START_BLOCK + imapBlocks + zmapBlocks + inodeBlocksFor(ninodes, blockSize);
-        fc.pre(firstDataZone <= 0xffff);
-        const sb: SuperBlock = { ninodes, imapBlocks, zmapBlocks, firstDataZone, logZoneSize: 0, flags, maxSize: 0x7fffffff, zones: firstDataZone + extra, blockSize, diskVersion: 0 };
-        expect(decodeSuper(encodeSuper(sb), (firstDataZone + extra) * blockSize)).toEqual(sb);
-      }),
+      fc.property(
+        fc.constantFrom<BlockSize>(1024, 2048, 4096),
+        fc.integer({ min: 1, max: 200_000 }),
+        fc.integer({ min: 1, max: 4_000_000 }),
+        fc.nat(1),
+        (blockSize, ninodes, extra, flags) => {
+          const bits = blockSize * 8;
+          const imapBlocks = Math.ceil((ninodes + 1) / bits);
+          const zmapBlocks = Math.ceil((extra + 1) / bits);
+          const firstDataZone = START_BLOCK + imapBlocks + zmapBlocks + inodeBlocksFor(ninodes, blockSize);
+          fc.pre(firstDataZone <= 0xffff);
+          const sb: SuperBlock = {
+            ninodes,
+            imapBlocks,
+            zmapBlocks,
+            firstDataZone,
+            logZoneSize: 0,
+            flags,
+            maxSize: 0x7fffffff,
+            zones: firstDataZone + extra,
+            blockSize,
+            diskVersion: 0,
+          };
+          expect(decodeSuper(encodeSuper(sb), (firstDataZone + extra) * blockSize)).toEqual(sb);
+        },
+      ),
     );
   });
 
   it("minix - the superblock decoder names what is wrong with EUCLEAN", () => {
-    const sb: SuperBlock = { ninodes: 16, imapBlocks: 1, zmapBlocks: 1, firstDataZone: 5, logZoneSize: 0, flags: 0, maxSize: 0x7fffffff, zones: 64, blockSize: 1024, diskVersion: 0 };
+    const sb: SuperBlock = {
+      ninodes: 16,
+      imapBlocks: 1,
+      zmapBlocks: 1,
+      firstDataZone: 5,
+      logZoneSize: 0,
+      flags: 0,
+      maxSize: 0x7fffffff,
+      zones: 64,
+      blockSize: 1024,
+      diskVersion: 0,
+    };
     const dev = 64 * 1024;
     const bad = (change: Partial<SuperBlock>, deviceBytes = dev): string => {
       try {
@@ -70,20 +108,39 @@ describe("minix format", () => {
     const u16 = fc.integer({ min: 0, max: 0xffff });
     const u32 = fc.integer({ min: 0, max: 0xffffffff });
     fc.assert(
-      fc.property(fc.record({ mode: u16, nlinks: u16, uid: u16, gid: u16, size: u32, atime: u32, mtime: u32, ctime: u32, zone: fc.array(u32, { minLength: 10, maxLength: 10 }) }), fc.nat(15), (inode: Inode, slot) => {
-        const block = new Uint8Array(1024);
-        encodeInode(inode, block, slot * INODE_SIZE);
-        expect(decodeInode(block, slot * INODE_SIZE)).toEqual(inode);
-      }),
+      fc.property(
+        fc.record({
+          mode: u16,
+          nlinks: u16,
+          uid: u16,
+          gid: u16,
+          size: u32,
+          atime: u32,
+          mtime: u32,
+          ctime: u32,
+          zone: fc.array(u32, { minLength: 10, maxLength: 10 }),
+        }),
+        fc.nat(15),
+        (inode: Inode, slot) => {
+          const block = new Uint8Array(1024);
+          encodeInode(inode, block, slot * INODE_SIZE);
+          expect(decodeInode(block, slot * INODE_SIZE)).toEqual(inode);
+        },
+      ),
     );
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 60 }).map((a) => a.map((b) => (b === 0 || b === 0x2f ? 0x41 : b))), fc.integer({ min: 1, max: 0xffffffff }), fc.nat(15), (name, ino, slot) => {
-        const block = new Uint8Array(1024);
-        encodeDirent(block, slot * 64, ino, name);
-        const e = decodeDirent(block, slot * 64);
-        expect(e.ino).toBe(ino);
-        expect(e.name).toEqual(name);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 60 }).map((a) => a.map((b) => (b === 0 || b === 0x2f ? 0x41 : b))),
+        fc.integer({ min: 1, max: 0xffffffff }),
+        fc.nat(15),
+        (name, ino, slot) => {
+          const block = new Uint8Array(1024);
+          encodeDirent(block, slot * 64, ino, name);
+          const e = decodeDirent(block, slot * 64);
+          expect(e.ino).toBe(ino);
+          expect(e.name).toEqual(name);
+        },
+      ),
     );
     const block = new Uint8Array(64);
     encodeDirent(block, 0, 7, new Uint8Array(60).fill(0x61));
@@ -93,15 +150,20 @@ describe("minix format", () => {
 
   it("minix - the decoders take any bytes and answer with a value or EUCLEAN", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 0, maxLength: 1100 }), fc.nat(2_000_000_000), fc.integer({ min: -10, max: 1100 }), (bytes, deviceBytes, offset) => {
-        for (const f of [() => decodeSuper(bytes, deviceBytes), () => decodeInode(bytes, offset), () => decodeDirent(bytes, offset)]) {
-          try {
-            f();
-          } catch (e) {
-            expect(e).toBeInstanceOf(MkError);
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 1100 }),
+        fc.nat(2_000_000_000),
+        fc.integer({ min: -10, max: 1100 }),
+        (bytes, deviceBytes, offset) => {
+          for (const f of [() => decodeSuper(bytes, deviceBytes), () => decodeInode(bytes, offset), () => decodeDirent(bytes, offset)]) {
+            try {
+              f();
+            } catch (e) {
+              expect(e).toBeInstanceOf(MkError);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -139,7 +201,10 @@ describe("minix on damaged disks", () => {
     const root = copy();
     root.bytes[table + 11] = 223; // the root inode's size, its high byte: 3.7 GB
     const damaged = await MinixFs.mount(root, { clock });
-    await expect(damaged.readdir(1, 0, 100)).rejects.toMatchObject({ errno: "EUCLEAN", message: expect.stringContaining("directory inode 1 claims 37") });
+    await expect(damaged.readdir(1, 0, 100)).rejects.toMatchObject({
+      errno: "EUCLEAN",
+      message: expect.stringContaining("directory inode 1 claims 37"),
+    });
     await expect(damaged.lookup(1, "dir")).rejects.toMatchObject({ errno: "EUCLEAN" });
     await expect(damaged.create(1, "new", 0o644)).rejects.toMatchObject({ errno: "EUCLEAN" });
     const probe = await MinixFs.mount(copy(), { clock });
@@ -198,7 +263,8 @@ describe("minix on damaged disks", () => {
         const check = await onlyMkError(fsck(dev, { repair: false }));
         const repair = await onlyMkError(fsck(dev, { repair: true }));
         // What fsck cannot repair: the superblock, or a root that is no directory.
-        const hopeless = (r: FsckReport): boolean => r.problems.some((p) => p.kind === "superblock" || p.kind === "root" || (p.kind === "bad-dir" && p.ino === 1));
+        const hopeless = (r: FsckReport): boolean =>
+          r.problems.some((p) => p.kind === "superblock" || p.kind === "root" || (p.kind === "bad-dir" && p.ino === 1));
         if (!(check instanceof MkError) && !(repair instanceof MkError) && !hopeless(repair)) {
           const after = await fsck(dev, { repair: false });
           expect(after.problems).toEqual([]);

@@ -54,7 +54,10 @@ describe("minix file system", () => {
     const root = await fs.stat(1);
     expect(root.mode).toBe(S_IFDIR | 0o755);
     expect(root.nlinks).toBe(2);
-    expect((await fs.readdir(1, 0, 10)).entries.map((e) => [e.name, e.ino, e.type])).toEqual([[".", 1, "dir"], ["..", 1, "dir"]]);
+    expect((await fs.readdir(1, 0, 10)).entries.map((e) => [e.name, e.ino, e.type])).toEqual([
+      [".", 1, "dir"],
+      ["..", 1, "dir"],
+    ]);
     const st = await fs.statfs();
     expect(st).toMatchObject({ blockSize: 1024, blocks: 4096, inodes: 1376, freeInodes: 1375, nameMax: 60 });
     // Mounted: the flag is off on disk until unmount.
@@ -387,20 +390,36 @@ const NAMES = ["a", "b", "c"];
 const pathArb = fc.array(fc.constantFrom("a", "b"), { maxLength: 2 });
 const nameArb = fc.constantFrom(...NAMES);
 const filePathArb = fc.tuple(fc.array(fc.constantFrom("a", "b"), { maxLength: 1 }), nameArb).map(([d, n]) => [...d, n]);
-const entryOp = (k: "create" | "mkdir" | "unlink" | "rmdir"): fc.Arbitrary<Op> => fc.record({ k: fc.constant(k), dir: pathArb, name: nameArb });
+const entryOp = (k: "create" | "mkdir" | "unlink" | "rmdir"): fc.Arbitrary<Op> =>
+  fc.record({ k: fc.constant(k), dir: pathArb, name: nameArb });
 // Weighted toward making things, so sequences build trees deep enough to rename and remove.
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: entryOp("create"), weight: 3 },
   { arbitrary: entryOp("mkdir"), weight: 3 },
   { arbitrary: entryOp("unlink"), weight: 1 },
   { arbitrary: entryOp("rmdir"), weight: 1 },
-  { arbitrary: fc.record({ k: fc.constant("write" as const), path: filePathArb, offset: fc.oneof(fc.nat(20_000), fc.constant(300_000)), len: fc.nat(5000), byte: fc.integer({ min: 1, max: 255 }) }), weight: 3 },
-  { arbitrary: fc.record({ k: fc.constant("truncate" as const), path: filePathArb, size: fc.oneof(fc.nat(20_000), fc.constant(0)) }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      k: fc.constant("write" as const),
+      path: filePathArb,
+      offset: fc.oneof(fc.nat(20_000), fc.constant(300_000)),
+      len: fc.nat(5000),
+      byte: fc.integer({ min: 1, max: 255 }),
+    }),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.record({ k: fc.constant("truncate" as const), path: filePathArb, size: fc.oneof(fc.nat(20_000), fc.constant(0)) }),
+    weight: 1,
+  },
   { arbitrary: fc.record({ k: fc.constant("rename" as const), dir: pathArb, name: nameArb, dir2: pathArb, name2: nameArb }), weight: 2 },
 );
 
 const join = (dir: string[], name?: string): string => [...dir, ...(name === undefined ? [] : [name])].join("/");
-const children = (m: Model, p: string): string[] => [...m.keys()].filter((k) => k !== p && k.startsWith(p === "" ? "" : `${p}/`) && k !== "" && !k.slice(p === "" ? 0 : p.length + 1).includes("/"));
+const children = (m: Model, p: string): string[] =>
+  [...m.keys()].filter(
+    (k) => k !== p && k.startsWith(p === "" ? "" : `${p}/`) && k !== "" && !k.slice(p === "" ? 0 : p.length + 1).includes("/"),
+  );
 
 /** What the model says an operation does: an errno, or "OK" after changing the model. */
 function applyModel(m: Model, op: Op): string {
@@ -442,7 +461,7 @@ function applyModel(m: Model, op: Op): string {
     if (cur !== null && dst === null) return "EISDIR";
     if (dst === null && children(m, q).length > 0) return "ENOTEMPTY";
   }
-  if (cur === null && join(op.dir2) !== join(op.dir) && (`${q}/`).startsWith(`${p}/`)) return "EINVAL";
+  if (cur === null && join(op.dir2) !== join(op.dir) && `${q}/`.startsWith(`${p}/`)) return "EINVAL";
   m.delete(q);
   for (const k of [...m.keys()]) {
     if (k === p || k.startsWith(`${p}/`)) {
@@ -493,7 +512,11 @@ describe("minix file system against a model", () => {
           const ino = await resolve(fs, path === "" ? [] : path.split("/"));
           if (data === null) {
             const names = (await fs.readdir(ino, 0, 100)).entries.map((e) => e.name).filter((n) => n !== "." && n !== "..");
-            expect(names.sort()).toEqual(children(model, path).map((k) => k.split("/").pop()).sort());
+            expect(names.sort()).toEqual(
+              children(model, path)
+                .map((k) => k.split("/").pop())
+                .sort(),
+            );
           } else {
             expect(sha(await fs.read(ino, 0, data.length + 10))).toBe(sha(data));
           }
@@ -595,41 +618,49 @@ describe("minix file system killed in the middle of a write", () => {
   // by byte, what it held, what it was to hold, or zeros, never old bytes of the disk.
   it("minix - a kill at any write leaves no stale zone pointers, no cross-links and no stale bytes", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 10, maxLength: 40 }), fc.integer({ min: 1, max: 1 << 30 }), fc.double({ min: 0, max: 1, noNaN: true }), async (ops, seed, at) => {
-        const dry = await usedDisk(seed);
-        await runUntilKilled(dry, ops);
-        const dev = await usedDisk(seed);
-        dev.budget = Math.floor(at * dry.writes);
-        const { model, killed } = await runUntilKilled(dev, ops);
-        dev.budget = Infinity;
-        const where = `killed at write ${dev.writes + 1} of ${dry.writes} in ${JSON.stringify(killed)}`;
-        const report = await fsck(dev, { repair: true });
-        expect(report.problems.filter((p) => p.kind === "zone-range" || p.kind === "zone-dup"), where).toEqual([]);
-        expect((await fsck(dev, { repair: false })).problems, where).toEqual([]);
-        const fs = await MinixFs.mount(dev, { clock });
-        const disk = await listTree(fs);
-        const changed = killed === undefined ? [] : touched(killed);
-        const after = new Map(model);
-        if (killed !== undefined) applyModel(after, killed);
-        for (const [p, want] of model) {
-          if (under(p, changed)) continue;
-          expect(disk.has(p), `${p} lost, ${where}`).toBe(true);
-          if (want === null) expect(disk.get(p), `${p}, ${where}`).toBe(null);
-          else expect(sha(disk.get(p) as Uint8Array), `${p}, ${where}`).toBe(sha(want));
-        }
-        if (killed?.k === "write" || killed?.k === "truncate") {
-          const p = join(killed.path);
-          const got = disk.get(p);
-          const old = model.get(p);
-          const now = after.get(p);
-          if (got instanceof Uint8Array && old instanceof Uint8Array && now instanceof Uint8Array) {
-            for (let i = 0; i < got.length; i++) {
-              const ok = got[i] === 0 || (i < old.length && got[i] === old[i]) || (i < now.length && got[i] === now[i]);
-              if (!ok) expect.fail(`${p} byte ${i} is ${got[i]}, neither ${old[i]} (before) nor ${now[i]} (after) nor 0; ${where}`);
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 10, maxLength: 40 }),
+        fc.integer({ min: 1, max: 1 << 30 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        async (ops, seed, at) => {
+          const dry = await usedDisk(seed);
+          await runUntilKilled(dry, ops);
+          const dev = await usedDisk(seed);
+          dev.budget = Math.floor(at * dry.writes);
+          const { model, killed } = await runUntilKilled(dev, ops);
+          dev.budget = Infinity;
+          const where = `killed at write ${dev.writes + 1} of ${dry.writes} in ${JSON.stringify(killed)}`;
+          const report = await fsck(dev, { repair: true });
+          expect(
+            report.problems.filter((p) => p.kind === "zone-range" || p.kind === "zone-dup"),
+            where,
+          ).toEqual([]);
+          expect((await fsck(dev, { repair: false })).problems, where).toEqual([]);
+          const fs = await MinixFs.mount(dev, { clock });
+          const disk = await listTree(fs);
+          const changed = killed === undefined ? [] : touched(killed);
+          const after = new Map(model);
+          if (killed !== undefined) applyModel(after, killed);
+          for (const [p, want] of model) {
+            if (under(p, changed)) continue;
+            expect(disk.has(p), `${p} lost, ${where}`).toBe(true);
+            if (want === null) expect(disk.get(p), `${p}, ${where}`).toBe(null);
+            else expect(sha(disk.get(p) as Uint8Array), `${p}, ${where}`).toBe(sha(want));
+          }
+          if (killed?.k === "write" || killed?.k === "truncate") {
+            const p = join(killed.path);
+            const got = disk.get(p);
+            const old = model.get(p);
+            const now = after.get(p);
+            if (got instanceof Uint8Array && old instanceof Uint8Array && now instanceof Uint8Array) {
+              for (let i = 0; i < got.length; i++) {
+                const ok = got[i] === 0 || (i < old.length && got[i] === old[i]) || (i < now.length && got[i] === now[i]);
+                if (!ok) expect.fail(`${p} byte ${i} is ${got[i]}, neither ${old[i]} (before) nor ${now[i]} (after) nor 0; ${where}`);
+              }
             }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 200 },
     );
   }, 120_000);

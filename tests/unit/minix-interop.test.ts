@@ -26,7 +26,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** fsck.minix -f (never -r: that one wants a terminal); exit 0 clean, 4 errors left, 3 changed. */
 function fsckMinix(image: string, list = false): { status: number | null; paths: string[]; out: string } {
   const r = spawnSync(FSCK, [list ? "-fl" : "-f", image], { encoding: "utf8", timeout: 30_000 });
-  const paths = r.stdout.split("\n").filter((l) => l.startsWith("/")).map((l) => l.replace(/:$/, ""));
+  const paths = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("/"))
+    .map((l) => l.replace(/:$/, ""));
   return { status: r.status, paths: paths.sort(), out: r.stdout + r.stderr };
 }
 
@@ -114,7 +117,7 @@ describe("minix interop with util-linux", () => {
 
     // Clear the root directory's zone bit, give README a wrong link count, and drop the
     // orphan's entry so its inode and zones are in use but unreachable.
-    const mem = new MemoryBlockDevice(8 * MiB / 512);
+    const mem = new MemoryBlockDevice((8 * MiB) / 512);
     const { readFileSync } = await import("node:fs");
     mem.bytes.set(readFileSync(img));
     const table = (START_BLOCK + sb.imapBlocks + sb.zmapBlocks) * 1024;
@@ -147,7 +150,7 @@ describe("minix interop with util-linux", () => {
   });
 
   it("minix - after our repair of randomly damaged disks fsck.minix -f exits 0", async () => {
-    const base = new MemoryBlockDevice(2 * MiB / 512);
+    const base = new MemoryBlockDevice((2 * MiB) / 512);
     const sb = await mkfs(base, { now: clock.now() });
     const fs = await MinixFs.mount(base, { clock });
     await populateSmall(fs);
@@ -161,16 +164,19 @@ describe("minix interop with util-linux", () => {
     ];
     const img = join(dir, "fuzz.img");
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.record({ region: fc.nat(2), at: fc.nat(100_000), value: fc.nat(255) }), { minLength: 1, maxLength: 6 }), async (flips) => {
-        const dev = new MemoryBlockDevice(base.sectors);
-        dev.bytes.set(base.bytes);
-        for (const f of flips) dev.bytes[regions[f.region].start + (f.at % regions[f.region].length)] = f.value;
-        const report = await fsck(dev, { repair: true });
-        if (report.problems.some((p) => p.kind === "superblock" || p.kind === "root" || (p.kind === "bad-dir" && p.ino === 1))) return;
-        writeFileSync(img, dev.bytes);
-        const checked = fsckMinix(img);
-        expect(checked.status, `${checked.out}\n${JSON.stringify(report.problems)}`).toBe(0);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.record({ region: fc.nat(2), at: fc.nat(100_000), value: fc.nat(255) }), { minLength: 1, maxLength: 6 }),
+        async (flips) => {
+          const dev = new MemoryBlockDevice(base.sectors);
+          dev.bytes.set(base.bytes);
+          for (const f of flips) dev.bytes[regions[f.region].start + (f.at % regions[f.region].length)] = f.value;
+          const report = await fsck(dev, { repair: true });
+          if (report.problems.some((p) => p.kind === "superblock" || p.kind === "root" || (p.kind === "bad-dir" && p.ino === 1))) return;
+          writeFileSync(img, dev.bytes);
+          const checked = fsckMinix(img);
+          expect(checked.status, `${checked.out}\n${JSON.stringify(report.problems)}`).toBe(0);
+        },
+      ),
       { numRuns: 40 },
     );
   }, 60_000);

@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../../services/mkctl/src/help.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
-const mkctl = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args], { encoding: "utf8", timeout: 30_000 });
+const mkctl = (...args: string[]) =>
+  spawnSync(process.execPath, [join(ROOT, "services/mkctl/src/main.ts"), ...args], { encoding: "utf8", timeout: 30_000 });
 
 describe("mkctl's help", () => {
   it("mkctl help - every command main.ts dispatches has its own help: usage, what it does, an example", () => {
@@ -31,7 +32,10 @@ describe("mkctl's help", () => {
   });
 
   it("mkctl help - an unknown option or a missing value is a usage error (64) that names the option and the command's help", () => {
-    for (const [args, option] of [[["up", "--bogus"], "--bogus"], [["events", "--for"], "--for"]] as const) {
+    for (const [args, option] of [
+      [["up", "--bogus"], "--bogus"],
+      [["events", "--for"], "--for"],
+    ] as const) {
       const r = mkctl(...args);
       expect(r.status).toBe(64);
       const line = r.stderr.trimEnd();

@@ -29,7 +29,9 @@ describe("ports", () => {
     expect(portFromEnv("MKOS_KERNEL_PORT", { MKOS_KERNEL_PORT: "7701" })).toBe(7701);
     expect(portFromEnv("MKOS_KERNEL_PORT", { MKOS_KERNEL_PORT: "0" })).toBe(0);
     for (const bad of ["65536", "-1", "77o0", "7700.5", " 7700"]) {
-      expect(() => portFromEnv("MKOS_KERNEL_PORT", { MKOS_KERNEL_PORT: bad }), bad).toThrow(expect.objectContaining({ code: "MK_ERR_BAD_ENV" }));
+      expect(() => portFromEnv("MKOS_KERNEL_PORT", { MKOS_KERNEL_PORT: bad }), bad).toThrow(
+        expect.objectContaining({ code: "MK_ERR_BAD_ENV" }),
+      );
     }
   });
 });

@@ -33,14 +33,30 @@ describe("the kernel's waits on an incarnation", () => {
   beforeEach(() => {
     clock = new ManualClock();
     const t = testMachine(64);
-    kernel = new Kernel({ priv: parseSystemTable(testSystemYaml()), hw: new MachineBus(() => t.m), log, clock, metrics: new KernelMetrics(false) });
+    kernel = new Kernel({
+      priv: parseSystemTable(testSystemYaml()),
+      hw: new MachineBus(() => t.m),
+      log,
+      clock,
+      metrics: new KernelMetrics(false),
+    });
     kernel.sched.stop();
     forwarded = [];
     // A user-placement server that never answers (hung): only its death can end a request.
     kernel.ipc.attach({ forward: (ep) => (forwarded.push(ep.key), new Promise<TrapOut>(() => undefined)), notify: () => undefined });
   });
 
-  const trap = (dst: string): TrapIn => ({ caller: "client", origin: "user", kind: Kind.SENDREC, dst, type: Common.COMMON_PING, args: {}, data: EMPTY, reqId: "r", timeoutMs: 60_000 });
+  const trap = (dst: string): TrapIn => ({
+    caller: "client",
+    origin: "user",
+    kind: Kind.SENDREC,
+    dst,
+    type: Common.COMMON_PING,
+    args: {},
+    data: EMPTY,
+    reqId: "r",
+    timeoutMs: 60_000,
+  });
 
   it("recovery - a destination that dies at any point after its message was dispatched fails the request at once, never at its deadline", async () => {
     const client = kernel.table.incarnate("client", who(1)).entry;
@@ -111,14 +127,21 @@ describe("the endpoint table's waiters", () => {
  * kernel's does; a sendrec to `label#g` answers when g is live and ready, and fails as the
  * kernel would otherwise (EDEADSRCDST), or never answers while `hung` names it.
  */
-function fakeSys(clock: ManualClock, kernel: () => EndpointTable, o: { hung?: Set<string>; boot?: () => string } = {}): Sys & { sent: string[] } {
+function fakeSys(
+  clock: ManualClock,
+  kernel: () => EndpointTable,
+  o: { hung?: Set<string>; boot?: () => string } = {},
+): Sys & { sent: string[] } {
   const sent: string[] = [];
   const sendrec = async (dst: string, type: number, args?: Args): Promise<RawReply> => {
     const table = kernel();
     if (dst === "kernel" && type === SysCall.SYS_GETINFO) {
       const a = args as { label: string; after: number; waitMs: number };
       const e = await table.waitReady(a.label, a.after, a.waitMs);
-      return { args: { endpoints: [{ endpoint: e.key, label: e.label, generation: e.generation, state: e.state, boot: o.boot?.() }] }, data: EMPTY };
+      return {
+        args: { endpoints: [{ endpoint: e.key, label: e.label, generation: e.generation, state: e.state, boot: o.boot?.() }] },
+        data: EMPTY,
+      };
     }
     sent.push(dst);
     const [label, g] = dst.split("#");
@@ -139,11 +162,20 @@ function fakeSys(clock: ManualClock, kernel: () => EndpointTable, o: { hung?: Se
     return { args: r.args as never, data: r.data };
   };
   const sys = {
-    label: "client", self: "client#1", generation: 1, log, clock, transport, sent,
+    label: "client",
+    self: "client#1",
+    generation: 1,
+    log,
+    clock,
+    transport,
+    sent,
     get kernelBoot() {
       return o.boot?.() ?? "boot-1";
     },
-    sendrec, send: async () => undefined, notify: async () => undefined, kernelCall,
+    sendrec,
+    send: async () => undefined,
+    notify: async () => undefined,
+    kernelCall,
   };
   return sys as unknown as Sys & { sent: string[] };
 }
@@ -159,7 +191,12 @@ describe("Recovering: a client following a server across its incarnations", () =
     table.ready(e);
     hung.add(e.key);
     let result: unknown;
-    const call = rec.call((dst) => sys.sendrec(dst, Common.COMMON_PING, {})).then((r) => (result = r), (err) => (result = err));
+    const call = rec
+      .call((dst) => sys.sendrec(dst, Common.COMMON_PING, {}))
+      .then(
+        (r) => (result = r),
+        (err) => (result = err),
+      );
     // vfs hangs again and again, a fraction of a second apart: some die starting, some ready.
     for (let g = 2; g < 30; g++) {
       await settle(3);
@@ -194,7 +231,12 @@ describe("Recovering: a client following a server across its incarnations", () =
     table = new EndpointTable(clock);
     table.ready(table.incarnate("mfs", who(10)).entry);
     let result: unknown;
-    void rec.call((dst) => sys.sendrec(dst, Common.COMMON_PING, {})).then((r) => (result = r), (err) => (result = err));
+    void rec
+      .call((dst) => sys.sendrec(dst, Common.COMMON_PING, {}))
+      .then(
+        (r) => (result = r),
+        (err) => (result = err),
+      );
     for (let i = 0; i < 50 && result === undefined; i++) {
       await settle(3);
       clock.advance(100);

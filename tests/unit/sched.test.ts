@@ -75,7 +75,9 @@ class FakeControl implements ProcessControl {
   }
   /** Computing user programs the scheduler controls that are not stopped. */
   runningComputers(): number {
-    return [...this.procs.values()].filter((p) => p.computing && !p.system && !p.stopped && !p.externallyStopped && !this.refuseVerify.has(p.pid)).length;
+    return [...this.procs.values()].filter(
+      (p) => p.computing && !p.system && !p.stopped && !p.externallyStopped && !this.refuseVerify.has(p.pid),
+    ).length;
   }
 }
 
@@ -101,7 +103,13 @@ function make(cpus = 1, o: { policy?: PolicyName | "hostile" } = {}): void {
   hostile = o.policy === "hostile";
   policyName = o.policy === "hostile" ? undefined : o.policy;
   sched = new Scheduler({
-    clock, control, log, enabled: true, cpus, pitHz: HZ, policyLabel: "sched",
+    clock,
+    control,
+    log,
+    enabled: true,
+    cpus,
+    pitHz: HZ,
+    policyLabel: "sched",
     policy: async (m) => {
       asked.push(m);
       if (!policyUp) return false;
@@ -109,7 +117,8 @@ function make(cpus = 1, o: { policy?: PolicyName | "hostile" } = {}): void {
         const d = decide(policyName, m);
         queueMicrotask(() => sched.schedule(m.endpoint, d.priority, d.quantum_ms));
       }
-      if (hostile) queueMicrotask(() => answered.push(`${m.endpoint} ${errnoOf(() => sched.schedule(m.endpoint, SchedQueue.LOWEST, 1)) ?? "OK"}`));
+      if (hostile)
+        queueMicrotask(() => answered.push(`${m.endpoint} ${errnoOf(() => sched.schedule(m.endpoint, SchedQueue.LOWEST, 1)) ?? "OK"}`));
       return true;
     },
     event: (row, detail) => events.push(`${row.label}: ${detail}`),
@@ -126,7 +135,12 @@ function errnoOf(fn: () => unknown): string | undefined {
 }
 
 let nextPid = 100;
-function proc(label: string, cls: ProcClass, computing: boolean, extra: { quantumMs?: number; nice?: number; priority?: number } = {}): FakeProc {
+function proc(
+  label: string,
+  cls: ProcClass,
+  computing: boolean,
+  extra: { quantumMs?: number; nice?: number; priority?: number } = {},
+): FakeProc {
   const p = control.spawn(nextPid++, label, computing);
   p.system = cls !== "user";
   sched.add({ key: `${label}#1`, label, pid: p.pid, placement: "user", host: "here" }, { cls, ...extra });
@@ -472,7 +486,14 @@ describe("scheduler (mechanism)", () => {
 
   it("sched - SYS_SCHEDULE out of range is EINVAL and the process keeps its settings", async () => {
     proc("p", "user", true, { quantumMs: 80 });
-    const bad: [number, number][] = [[16, 100], [-1, 100], [8, 0], [8, 36_000_000], [7.5, 100], [8, Number.NaN]];
+    const bad: [number, number][] = [
+      [16, 100],
+      [-1, 100],
+      [8, 0],
+      [8, 36_000_000],
+      [7.5, 100],
+      [8, Number.NaN],
+    ];
     for (const [prio, q] of bad) {
       let err: unknown;
       try {
@@ -504,7 +525,11 @@ describe("scheduler (mechanism)", () => {
       ["slow#1", 10, 20], // below where the table put it
       ["slow#1", 9, 19],
     ];
-    for (const [ep, prio, q] of bad) expect(errnoOf(() => sched.schedule(ep, prio, q)), `${ep} queue ${prio}, ${q} ms`).toBe("EINVAL");
+    for (const [ep, prio, q] of bad)
+      expect(
+        errnoOf(() => sched.schedule(ep, prio, q)),
+        `${ep} queue ${prio}, ${q} ms`,
+      ).toBe("EINVAL");
     expect(row("ata")).toMatchObject({ priority: SchedQueue.DRIVER, quantum_ms: DEFAULT_QUANTUM_MS });
     expect(row("vfs")).toMatchObject({ priority: SchedQueue.SERVER, quantum_ms: DEFAULT_QUANTUM_MS });
     expect(row("slow")).toMatchObject({ priority: 9, quantum_ms: 20 });
@@ -590,7 +615,11 @@ describe("scheduler (mechanism)", () => {
 
   it("sched - weighted fair share: weights 1:2:4 get CPU within 10% of 1:2:4", async () => {
     make(1, { policy: "fair" });
-    const ps = [proc("w1", "user", true, { nice: 0, quantumMs: 50 }), proc("w2", "user", true, { nice: -3, quantumMs: 50 }), proc("w4", "user", true, { nice: -6, quantumMs: 50 })];
+    const ps = [
+      proc("w1", "user", true, { nice: 0, quantumMs: 50 }),
+      proc("w2", "user", true, { nice: -3, quantumMs: 50 }),
+      proc("w4", "user", true, { nice: -6, quantumMs: 50 }),
+    ];
     await run(30_000);
     const cpu = ps.map((p) => p.cpuNs);
     const total = cpu.reduce((s, x) => s + x, 0);
@@ -728,7 +757,17 @@ describe("scheduler (mechanism)", () => {
 });
 
 describe("sched server policies", () => {
-  const m: NoQuantum = { endpoint: "p#1", class: "user", priority: 7, base_priority: 7, quantum_ms: 200, base_quantum_ms: 200, nice: 0, blocked: 0, cpu_ms: 0 };
+  const m: NoQuantum = {
+    endpoint: "p#1",
+    class: "user",
+    priority: 7,
+    base_priority: 7,
+    quantum_ms: 200,
+    base_quantum_ms: 200,
+    nice: 0,
+    blocked: 0,
+    cpu_ms: 0,
+  };
   it("sched - minix: a process that used its quantum sinks, one that blocked rises to its ceiling, never past it", () => {
     expect(minix(m)).toEqual({ priority: 8, quantum_ms: 200 });
     expect(minix({ ...m, priority: 15 }).priority).toBe(15);

@@ -99,12 +99,30 @@ let probes: number;
 let seq = 0;
 
 const policy = { heartbeatMs: 1000, backoffMinMs: 100, backoffMaxMs: 1000, intensity: { restarts: 3, seconds: 10 } };
-const service = (label: string, heartbeat = true): SupervisedService => ({ label, heartbeat, policy, spec: { name: label, command: ["node", `${label}.ts`], env: {}, cwd: "/", logFile: "/dev/null" } });
+const service = (label: string, heartbeat = true): SupervisedService => ({
+  label,
+  heartbeat,
+  policy,
+  spec: { name: label, command: ["node", `${label}.ts`], env: {}, cwd: "/", logFile: "/dev/null" },
+});
 
 /** What the kernel would publish for the process rs started. */
 function event(kind: KernelEvent["kind"], label: string, extra: Partial<KernelEvent> = {}): KernelEvent {
   const pid = backend.pid(label) ?? backend.procs.get(label)!.pid;
-  return { kind, label, pid, generation: backend.started.filter((s) => s.startsWith(`${label}:`)).length, boot: "b", seq: ++seq, ts: 0, at: "", endpoint: "", placement: "user", host: "h", ...extra };
+  return {
+    kind,
+    label,
+    pid,
+    generation: backend.started.filter((s) => s.startsWith(`${label}:`)).length,
+    boot: "b",
+    seq: ++seq,
+    ts: 0,
+    at: "",
+    endpoint: "",
+    placement: "user",
+    host: "h",
+    ...extra,
+  };
 }
 /** The started process finishes its init: started and ready, as the kernel reports them. */
 function serves(label: string): void {
@@ -137,7 +155,10 @@ beforeEach(async () => {
     if (hung.has(label)) return new Promise<void>(() => undefined);
     if (!socket && !kernelSlow && !failing.has(label)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const deadline = clock.setTimeout(() => reject(new MkError("ETIMEDOUT", `${label} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      const deadline = clock.setTimeout(
+        () => reject(new MkError("ETIMEDOUT", `${label} did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       if (socket && !kernelSlow && !failing.has(label)) socket.push(() => (deadline.cancel(), resolve()));
     });
   };
@@ -224,23 +245,26 @@ describe("rs supervisor", () => {
   it.each([
     ["right after a round of pings", 0],
     ["760 ms after a round of pings still unanswered (their deadline falls due before the next tick)", 760],
-  ])("rs - rs stalled for 3 s (SIGSTOP, then SIGCONT) %s kills nothing: what was outstanding during the stall is no evidence", async (_what, outFor) => {
-    await advance(3000, 250); // healthy: every ping answered
-    const before = pinged.length;
-    socket = []; // from now on answers wait in the socket until rs reads them
-    while (pinged.length < before + 2) await advance(10, 10); // a round of pings goes out
-    await advance(outFor, 10); // the services are slow to answer this time
-    clock.jump(3000); // SIGSTOP for 3 s: the answers reach the socket; no timer of rs's runs
-    // SIGCONT: Node runs every overdue timer first (microtasks between), then reads the socket.
-    while (clock.step()) await flush();
-    for (const answer of socket.splice(0)) answer();
-    socket = undefined;
-    await advance(5000, 250);
-    expect(backend.signals).toEqual([]);
-    expect(row("ata")).toMatchObject({ state: "running", restarts: 0 });
-    expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
-    expect(row("ata").misses_excused).toBeGreaterThanOrEqual(1); // the ping outstanding during the stall, counted as excused
-  });
+  ])(
+    "rs - rs stalled for 3 s (SIGSTOP, then SIGCONT) %s kills nothing: what was outstanding during the stall is no evidence",
+    async (_what, outFor) => {
+      await advance(3000, 250); // healthy: every ping answered
+      const before = pinged.length;
+      socket = []; // from now on answers wait in the socket until rs reads them
+      while (pinged.length < before + 2) await advance(10, 10); // a round of pings goes out
+      await advance(outFor, 10); // the services are slow to answer this time
+      clock.jump(3000); // SIGSTOP for 3 s: the answers reach the socket; no timer of rs's runs
+      // SIGCONT: Node runs every overdue timer first (microtasks between), then reads the socket.
+      while (clock.step()) await flush();
+      for (const answer of socket.splice(0)) answer();
+      socket = undefined;
+      await advance(5000, 250);
+      expect(backend.signals).toEqual([]);
+      expect(row("ata")).toMatchObject({ state: "running", restarts: 0 });
+      expect(row("tty")).toMatchObject({ state: "running", restarts: 0 });
+      expect(row("ata").misses_excused).toBeGreaterThanOrEqual(1); // the ping outstanding during the stall, counted as excused
+    },
+  );
 
   it("rs - a kernel that answers nothing for 2.5 s (a flood of traps) while every ping fails ETIMEDOUT kills nothing; a real hang with the kernel answering is still found within two periods", async () => {
     await advance(2000, 250);
@@ -295,7 +319,14 @@ describe("rs supervisor", () => {
   });
 
   it("rs - several services hung at once while the kernel answers its probe promptly are each killed within two periods of their last answer", async () => {
-    const s = new Supervisor({ backend, clock, log, services: ["mfs", "vfs", "procfs"].map((l) => service(l)), ping: sup["o"].ping, probe: sup["o"].probe });
+    const s = new Supervisor({
+      backend,
+      clock,
+      log,
+      services: ["mfs", "vfs", "procfs"].map((l) => service(l)),
+      ping: sup["o"].ping,
+      probe: sup["o"].probe,
+    });
     await s.startAll();
     for (const l of ["mfs", "vfs", "procfs"]) {
       s.onEvent(event("started", l));
@@ -378,7 +409,8 @@ describe("rs supervisor", () => {
     outage = false;
     hung.clear();
     const ping = sup["o"].ping;
-    sup["o"].ping = (label: string, ms: number) => (label === "ata" ? Promise.reject(new MkError("EDEADSRCDST", "ata has no incarnation")) : ping(label, ms));
+    sup["o"].ping = (label: string, ms: number) =>
+      label === "ata" ? Promise.reject(new MkError("EDEADSRCDST", "ata has no incarnation")) : ping(label, ms);
     await advance(2250, 250);
     expect(backend.signals).toEqual(["ata:SIGKILL"]);
   });
@@ -394,15 +426,28 @@ describe("rs supervisor", () => {
 
   it("rs - stopped by hand and failed are remembered across rs's restarts", async () => {
     const saved: Record<string, string> = {};
-    const intent = { load: () => ({ ...saved }), save: (x: Record<string, string>) => void Object.assign(Object.keys(saved).forEach((k) => delete saved[k]) ?? saved, x) };
+    const intent = {
+      load: () => ({ ...saved }),
+      save: (x: Record<string, string>) => void Object.assign(Object.keys(saved).forEach((k) => delete saved[k]) ?? saved, x),
+    };
     const b = new MemoryBackend();
     const s1 = new Supervisor({ backend: b, clock, log, services: [service("ata"), service("tty")], ping: async () => undefined, intent });
     await s1.startAll();
     await s1.down("tty");
     expect(saved).toEqual({ tty: "stopped" });
-    const s2 = new Supervisor({ backend: new MemoryBackend(), clock, log, services: [service("ata"), service("tty")], ping: async () => undefined, intent });
+    const s2 = new Supervisor({
+      backend: new MemoryBackend(),
+      clock,
+      log,
+      services: [service("ata"), service("tty")],
+      ping: async () => undefined,
+      intent,
+    });
     await s2.startAll();
-    expect(s2.list()).toMatchObject([{ label: "ata", state: "starting" }, { label: "tty", state: "stopped" }]);
+    expect(s2.list()).toMatchObject([
+      { label: "ata", state: "starting" },
+      { label: "tty", state: "stopped" },
+    ]);
     await s2.up("tty");
     expect(saved).toEqual({});
   });
@@ -412,11 +457,13 @@ describe("rs supervisor", () => {
     const svc = { ...service("ata"), standby: { ...service("ata").spec, name: "ata.standby" } };
     const signalled: number[] = [];
     const kill = process.kill;
-    (process as { kill: unknown }).kill = (pid: number, sig: string) => (sig === "SIGUSR1" ? void signalled.push(pid) : kill(pid, sig as NodeJS.Signals));
+    (process as { kill: unknown }).kill = (pid: number, sig: string) =>
+      sig === "SIGUSR1" ? void signalled.push(pid) : kill(pid, sig as NodeJS.Signals);
     try {
       const s = new Supervisor({ backend: b, clock, log, services: [svc], ping: async () => undefined });
       await s.startAll();
-      const ev = (kind: KernelEvent["kind"], gen: number) => s.onEvent({ ...event("ready", "ata"), kind, pid: b.pid("ata")!, generation: gen });
+      const ev = (kind: KernelEvent["kind"], gen: number) =>
+        s.onEvent({ ...event("ready", "ata"), kind, pid: b.pid("ata")!, generation: gen });
       ev("started", 1);
       ev("ready", 1);
       await flush();
@@ -443,7 +490,10 @@ describe("rs supervisor", () => {
     await b.start(service("ata").spec); // left running by the previous rs
     const s = new Supervisor({ backend: b, clock, log, services: [service("ata"), service("tty")], ping: async () => undefined });
     await s.startAll([{ label: "ata", pid: b.pid("ata")!, host: "h", generation: 4 }]);
-    expect(s.list()).toMatchObject([{ label: "ata", state: "running", generation: 4 }, { label: "tty", state: "starting" }]);
+    expect(s.list()).toMatchObject([
+      { label: "ata", state: "running", generation: 4 },
+      { label: "tty", state: "starting" },
+    ]);
     expect(b.started).toEqual(["ata:100", "tty:101"]);
   });
 });

@@ -29,7 +29,10 @@ describe("privilege table", () => {
     const t = parseSystemTable(shipped);
     const ata = t.services.get("ata")!;
     expect(ata.placement).toBe("user");
-    expect(ata.io).toEqual([[0x1f0, 0x1f7], [0x3f6, 0x3f6]]);
+    expect(ata.io).toEqual([
+      [0x1f0, 0x1f7],
+      [0x3f6, 0x3f6],
+    ]);
     expect(ata.irq).toEqual([14]);
     expect(ata.calls).toContain(SysCall.SYS_VDEVIO);
     expect(portAllowed(ata, 0x1f7)).toBe(true);
@@ -51,7 +54,10 @@ describe("privilege table", () => {
     const cpus = shipped.replace("cpus: 2 ", "cpus: 0 ");
     expectError(cpus, new RegExp(`:${lineOf(cpus, "cpus: 0")}: kernel.sched.cpus: expected an integer from 1 to 64, got 0`));
     const prio = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { priority: 16 }\n");
-    expectError(prio, new RegExp(`:${lineOf(prio, "priority: 16")}: services.sched.sched.priority: expected an integer from 0 to 15, got 16`));
+    expectError(
+      prio,
+      new RegExp(`:${lineOf(prio, "priority: 16")}: services.sched.sched.priority: expected an integer from 0 to 15, got 16`),
+    );
     const nice = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { nice: -3, quantum_ms: 50 }\n");
     expect(parseSystemTable(nice, "etc/system.yaml").services.get("sched")!.sched).toEqual({ nice: -3, quantumMs: 50 });
     const key = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { weight: 3 }\n");
@@ -69,7 +75,10 @@ describe("privilege table", () => {
 
   it("privilege table - bad IRQ lines, placements and broken YAML are refused", () => {
     expectError(shipped.replace("irq: [14]", "irq: [16]"), /services.ata.irq\[0\]: "16" is not an IRQ line 0-15/);
-    expectError(shipped.replace("placement: user\n    module: services/drivers/ata", "placement: ring0\n    module: services/drivers/ata"), /services.ata.placement: "ring0" is not kernel or user/);
+    expectError(
+      shipped.replace("placement: user\n    module: services/drivers/ata", "placement: ring0\n    module: services/drivers/ata"),
+      /services.ata.placement: "ring0" is not kernel or user/,
+    );
     expectError(shipped.replace("  pit_hz: 100", "  pit_hz: [100"), /^etc\/system.yaml:\d+: YAML:/);
     expectError(shipped.replace("http_port: 7700", "http_port: 99999"), /kernel.http_port: expected an integer from 0 to 65535, got 99999/);
     expectError("services: {}\n", /hardware: missing/);
@@ -78,26 +87,41 @@ describe("privilege table", () => {
   it("privilege table - what would break isolation is refused with the line: shared ports or IRQs, kernel ports, wildcards, reserved labels", () => {
     const extra = (block: string) => shipped.replace(/\n {2}mkctl:/, `\n${block}\n  mkctl:`);
     const cases: [string, string, RegExp][] = [
-      ["  twin:\n    io: [\"0x1F4-0x1F5\"]", "0x1F4-0x1F5", /services\.twin\.io\[0\]: 0x1F4-0x1F5 overlaps ata's 0x1F0-0x1F7 \(line \d+\): two services may not drive the same device/],
+      [
+        '  twin:\n    io: ["0x1F4-0x1F5"]',
+        "0x1F4-0x1F5",
+        /services\.twin\.io\[0\]: 0x1F4-0x1F5 overlaps ata's 0x1F0-0x1F7 \(line \d+\): two services may not drive the same device/,
+      ],
       ["  twin:\n    irq: [14]", "irq: [14]", /services\.twin\.irq\[0\]: IRQ 14 is already ata's: two services may not own one line/],
-      ["  wide:\n    io: [\"0x0-0xFFFF\"]", "0x0-0xFFFF", /services\.wide\.io\[0\]: 0x0-0xFFFF includes 0x20-0x21, the master PIC's ports: only kernel-core may touch them/],
-      ["  clock:\n    io: [\"0x40\"]", "0x40", /services\.clock\.io\[0\]: 0x40-0x40 includes 0x40-0x43, the PIT's ports/],
+      [
+        '  wide:\n    io: ["0x0-0xFFFF"]',
+        "0x0-0xFFFF",
+        /services\.wide\.io\[0\]: 0x0-0xFFFF includes 0x20-0x21, the master PIC's ports: only kernel-core may touch them/,
+      ],
+      ['  clock:\n    io: ["0x40"]', "0x40", /services\.clock\.io\[0\]: 0x40-0x40 includes 0x40-0x43, the PIT's ports/],
       ["  clock:\n    irq: [0]", "irq: [0]", /services\.clock\.irq\[0\]: IRQ 0 belongs to kernel-core/],
-      ["  all:\n    ipc: [\"*\"]", "\"*\"", /services\.all\.ipc\[0\]: "\*": wildcards are not allowed/],
-      ["  all:\n    ipc: [\"ata.>\"]", "ata.>", /services\.all\.ipc\[0\]: "ata\.>": wildcards are not allowed/],
+      ['  all:\n    ipc: ["*"]', '"*"', /services\.all\.ipc\[0\]: "\*": wildcards are not allowed/],
+      ['  all:\n    ipc: ["ata.>"]', "ata.>", /services\.all\.ipc\[0\]: "ata\.>": wildcards are not allowed/],
       ["  sys:\n    ipc: [ata]", "  sys:", /services\.sys: label is reserved/],
       ["  hardware:\n    ipc: [ata]", "  hardware:", /services\.hardware: label is reserved/],
     ];
     for (const [block, needle, re] of cases) {
       const text = extra(block);
       expectError(text, re);
-      expectError(text, new RegExp(`^etc/system\\.yaml:${lineOf(text.slice(text.indexOf(block)), needle) + lineOf(text, block.split("\n")[0]) - 1}: `));
+      expectError(
+        text,
+        new RegExp(`^etc/system\\.yaml:${lineOf(text.slice(text.indexOf(block)), needle) + lineOf(text, block.split("\n")[0]) - 1}: `),
+      );
     }
   });
 
   it("privilege table - NATS users may publish only their own trap, subscribe only their own endpoint and inbox", () => {
     const t = parseSystemTable(shipped);
-    expect(permissionsFor(t, "ata")).toEqual({ publish: ["mk.trap.ata"], subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot"], allowResponses: true });
+    expect(permissionsFor(t, "ata")).toEqual({
+      publish: ["mk.trap.ata"],
+      subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot"],
+      allowResponses: true,
+    });
     // mkctl runs as instances (mkctl.<id>): its own trap subject and its instances'.
     expect(permissionsFor(t, "mkctl").publish).toEqual(["mk.trap.mkctl", "mk.trap.mkctl.*", "mk.console.in"]);
     expect(permissionsFor(t, "chaos").publish).toEqual(["mk.trap.chaos"]);
@@ -118,16 +142,27 @@ describe("privilege table", () => {
 
   it("privilege table - disk areas and block and input grants: resolved to sectors for any disk size; a bad one names its entry and line", () => {
     const t = parseSystemTable(shipped, "etc/system.yaml");
-    expect(t.hardware.areas).toEqual([{ name: "raw", first: 0, last: 65535 }, { name: "minix", first: 65536, last: 131071 }]);
+    expect(t.hardware.areas).toEqual([
+      { name: "raw", first: 0, last: 65535 },
+      { name: "minix", first: 65536, last: 131071 },
+    ]);
     expect(t.services.get("mfs")!.block).toEqual([{ device: "ata", area: "minix", first: 65536, last: 131071, access: "rw" }]);
     expect(t.services.get("shell")!.block).toEqual([{ device: "ata", area: "raw", first: 0, last: 65535, access: "r" }]);
     expect(t.services.get("shell")!.input).toEqual(["tty"]);
     // No user program but the shell reads the console; none writes the file system's area.
     for (const svc of t.services.values()) {
       if (svc.label !== "shell") expect(svc.input, svc.label).toEqual([]);
-      if (svc.label !== "mfs") expect(svc.block.filter((g) => g.area === "minix"), svc.label).toEqual([]);
+      if (svc.label !== "mfs")
+        expect(
+          svc.block.filter((g) => g.area === "minix"),
+          svc.label,
+        ).toEqual([]);
     }
-    expect(parseSystemTable(shipped.replace("sectors: 131072", "sectors: 32768")).hardware.areas[1]).toEqual({ name: "minix", first: 16384, last: 32767 });
+    expect(parseSystemTable(shipped.replace("sectors: 131072", "sectors: 32768")).hardware.areas[1]).toEqual({
+      name: "minix",
+      first: 16384,
+      last: 32767,
+    });
     const fails = (text: string, needle: string, path: string) => {
       let err: unknown;
       try {
@@ -141,8 +176,16 @@ describe("privilege table", () => {
     fails(shipped.replace("raw: 0%-50%", "raw: 0%-60%"), "minix: 50%-100%", "hardware.disk.areas.minix");
     fails(shipped.replace("minix: 50%-100%", "minix: 50%-101%"), "minix: 50%-101%", "hardware.disk.areas.minix");
     fails(shipped.replace("minix: 50%-100%", "minix: 65536-131072"), "minix: 65536-131072", "hardware.disk.areas.minix");
-    fails(shipped.replace("block: { ata: { minix: rw } }", "block: { ata: { nosuch: rw } }"), "nosuch: rw", "services.mfs.block.ata.nosuch");
+    fails(
+      shipped.replace("block: { ata: { minix: rw } }", "block: { ata: { nosuch: rw } }"),
+      "nosuch: rw",
+      "services.mfs.block.ata.nosuch",
+    );
     fails(shipped.replace("block: { ata: { minix: rw } }", "block: { ata: { minix: x } }"), "minix: x", "services.mfs.block.ata.minix");
-    fails(shipped.replace("    ipc: [ata]\n    block: { ata: { minix: rw } }", "    ipc: [procfs]\n    block: { ata: { minix: rw } }"), "block: { ata: { minix: rw } }", "services.mfs.block");
+    fails(
+      shipped.replace("    ipc: [ata]\n    block: { ata: { minix: rw } }", "    ipc: [procfs]\n    block: { ata: { minix: rw } }"),
+      "block: { ata: { minix: rw } }",
+      "services.mfs.block",
+    );
   });
 });

@@ -8,7 +8,11 @@ function queue() {
   const turns: (() => void)[] = [];
   const started: string[] = [];
   const dropped: string[] = [];
-  const q = new TrapQueue<string>({ start: (label, m) => void started.push(`${label}:${m}`), dropped: (label) => void dropped.push(label), later: (fn) => void turns.push(fn) });
+  const q = new TrapQueue<string>({
+    start: (label, m) => void started.push(`${label}:${m}`),
+    dropped: (label) => void dropped.push(label),
+    later: (fn) => void turns.push(fn),
+  });
   const turn = () => turns.shift()?.();
   return { q, started, dropped, turn, turns };
 }
@@ -42,7 +46,12 @@ describe("trap admission", () => {
   it("trap queue - a caller's waiting bodies are bounded too: past PER_CALLER_QUEUE_BYTES the next is dropped, whatever the count", () => {
     const turns: (() => void)[] = [];
     const dropped: string[] = [];
-    const q = new TrapQueue<number>({ start: () => undefined, dropped: (label) => void dropped.push(label), later: (fn) => void turns.push(fn), size: (n) => n });
+    const q = new TrapQueue<number>({
+      start: () => undefined,
+      dropped: (label) => void dropped.push(label),
+      later: (fn) => void turns.push(fn),
+      size: (n) => n,
+    });
     for (let i = 0; i < TURN_BUDGET; i++) q.push("spin", 0); // the turn's budget, spent
     const mb = 1 << 20;
     for (let i = 0; i < 10; i++) q.push("spin", mb);

@@ -9,12 +9,30 @@ import type { Clock } from "#base/clock.ts";
 import type { PortDevice, RaiseIrq, Width } from "./device.ts";
 
 export const ATA = {
-  DATA: 0x1f0, ERROR: 0x1f1, FEATURES: 0x1f1, COUNT: 0x1f2, LBA_LO: 0x1f3, LBA_MID: 0x1f4, LBA_HI: 0x1f5,
-  DRIVE: 0x1f6, STATUS: 0x1f7, COMMAND: 0x1f7, ALT_STATUS: 0x3f6, DEVCTL: 0x3f6, IRQ: 14,
+  DATA: 0x1f0,
+  ERROR: 0x1f1,
+  FEATURES: 0x1f1,
+  COUNT: 0x1f2,
+  LBA_LO: 0x1f3,
+  LBA_MID: 0x1f4,
+  LBA_HI: 0x1f5,
+  DRIVE: 0x1f6,
+  STATUS: 0x1f7,
+  COMMAND: 0x1f7,
+  ALT_STATUS: 0x3f6,
+  DEVCTL: 0x3f6,
+  IRQ: 14,
 } as const;
 export const ST = { ERR: 0x01, IDX: 0x02, CORR: 0x04, DRQ: 0x08, SRV: 0x10, DF: 0x20, RDY: 0x40, BSY: 0x80 } as const;
 export const ER = { AMNF: 0x01, TKZNF: 0x02, ABRT: 0x04, MCR: 0x08, IDNF: 0x10, MC: 0x20, UNC: 0x40, BBK: 0x80 } as const;
-export const CMD = { READ_SECTORS: 0x20, READ_SECTORS_NR: 0x21, WRITE_SECTORS: 0x30, WRITE_SECTORS_NR: 0x31, IDENTIFY: 0xec, CACHE_FLUSH: 0xe7 } as const;
+export const CMD = {
+  READ_SECTORS: 0x20,
+  READ_SECTORS_NR: 0x21,
+  WRITE_SECTORS: 0x30,
+  WRITE_SECTORS_NR: 0x31,
+  IDENTIFY: 0xec,
+  CACHE_FLUSH: 0xe7,
+} as const;
 export const DEVCTL_NIEN = 0x02;
 export const DEVCTL_SRST = 0x04;
 const SECTOR = 512;
@@ -32,7 +50,10 @@ type Mode = "idle" | "read" | "write" | "identify";
 
 export class AtaDevice implements PortDevice {
   readonly name = "ata0";
-  readonly ports = [[0x1f0, 0x1f7], [0x3f6, 0x3f6]] as const;
+  readonly ports = [
+    [0x1f0, 0x1f7],
+    [0x3f6, 0x3f6],
+  ] as const;
   readonly sectors: number;
   private readonly fd: number;
   private readonly o: AtaOptions;
@@ -93,34 +114,56 @@ export class AtaDevice implements PortDevice {
 
   in(port: number, width: Width): number {
     switch (port) {
-      case ATA.DATA: return this.readData(width);
-      case ATA.ERROR: return this.error;
-      case ATA.COUNT: return this.count;
-      case ATA.LBA_LO: return this.lbaLo;
-      case ATA.LBA_MID: return this.lbaMid;
-      case ATA.LBA_HI: return this.lbaHi;
-      case ATA.DRIVE: return this.drive;
+      case ATA.DATA:
+        return this.readData(width);
+      case ATA.ERROR:
+        return this.error;
+      case ATA.COUNT:
+        return this.count;
+      case ATA.LBA_LO:
+        return this.lbaLo;
+      case ATA.LBA_MID:
+        return this.lbaMid;
+      case ATA.LBA_HI:
+        return this.lbaHi;
+      case ATA.DRIVE:
+        return this.drive;
       case ATA.STATUS: {
         const s = this.statusValue();
         if (!this.busy()) this.intrq = false; // reading STATUS acknowledges the interrupt
         return s;
       }
-      case ATA.ALT_STATUS: return this.statusValue();
-      default: return 0xff;
+      case ATA.ALT_STATUS:
+        return this.statusValue();
+      default:
+        return 0xff;
     }
   }
 
   out(port: number, width: Width, value: number): void {
     const v = value & 0xff;
     switch (port) {
-      case ATA.DATA: return this.writeData(width, value);
-      case ATA.FEATURES: return; // SET FEATURES' argument: nothing it selects is emulated
-      case ATA.COUNT: this.count = v; return;
-      case ATA.LBA_LO: this.lbaLo = v; return;
-      case ATA.LBA_MID: this.lbaMid = v; return;
-      case ATA.LBA_HI: this.lbaHi = v; return;
-      case ATA.DRIVE: this.drive = v | 0xa0; return;
-      case ATA.COMMAND: return this.command(v);
+      case ATA.DATA:
+        return this.writeData(width, value);
+      case ATA.FEATURES:
+        return; // SET FEATURES' argument: nothing it selects is emulated
+      case ATA.COUNT:
+        this.count = v;
+        return;
+      case ATA.LBA_LO:
+        this.lbaLo = v;
+        return;
+      case ATA.LBA_MID:
+        this.lbaMid = v;
+        return;
+      case ATA.LBA_HI:
+        this.lbaHi = v;
+        return;
+      case ATA.DRIVE:
+        this.drive = v | 0xa0;
+        return;
+      case ATA.COMMAND:
+        return this.command(v);
       case ATA.DEVCTL: {
         const wasReset = this.devctl & DEVCTL_SRST;
         const wasMasked = this.devctl & DEVCTL_NIEN;
@@ -342,7 +385,9 @@ function openImage(path: string): number {
 export function identifyBlock(sectors: number, model: string, serial: string): Uint8Array {
   const w = new Uint16Array(256);
   w[0] = 0x0040; // fixed device
-  w[1] = 16383; w[3] = 16; w[6] = 63; // nominal CHS, for old readers
+  w[1] = 16383;
+  w[3] = 16;
+  w[6] = 63; // nominal CHS, for old readers
   putString(w, 10, 20, serial);
   putString(w, 23, 8, "MKOS0001");
   putString(w, 27, 40, model);
@@ -352,10 +397,14 @@ export function identifyBlock(sectors: number, model: string, serial: string): U
   w[60] = sectors & 0xffff;
   w[61] = (sectors >>> 16) & 0x0fff;
   w[80] = 0x007e; // ATA-1..6
-  w[82] = 0x4000; w[83] = 0x4000 | 0x1000; // FLUSH CACHE supported, no LBA48
+  w[82] = 0x4000;
+  w[83] = 0x4000 | 0x1000; // FLUSH CACHE supported, no LBA48
   w[86] = 0x1000;
   const out = new Uint8Array(512);
-  for (let i = 0; i < 256; i++) { out[2 * i] = w[i] & 0xff; out[2 * i + 1] = w[i] >> 8; }
+  for (let i = 0; i < 256; i++) {
+    out[2 * i] = w[i] & 0xff;
+    out[2 * i + 1] = w[i] >> 8;
+  }
   return out;
 }
 

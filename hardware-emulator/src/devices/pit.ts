@@ -55,9 +55,13 @@ export class PitDevice implements PortDevice {
   out(port: number, _w: Width, value: number): void {
     const v = value & 0xff;
     if (port === PIT.CMD) {
-      if ((v >> 6) !== 0) return; // only channel 0 is wired
+      if (v >> 6 !== 0) return; // only channel 0 is wired
       const access = (v >> 4) & 3;
-      if (access === 0) { this.latched = this.current(); this.readHigh = false; return; }
+      if (access === 0) {
+        this.latched = this.current();
+        this.readHigh = false;
+        return;
+      }
       this.access = access;
       this.mode = (v >> 1) & 7;
       this.writeHigh = false;
@@ -67,7 +71,11 @@ export class PitDevice implements PortDevice {
     if (port !== PIT.CH0) return;
     if (this.access === 1) return this.program(v);
     if (this.access === 2) return this.program(v << 8);
-    if (!this.writeHigh) { this.pendingLow = v; this.writeHigh = true; return; }
+    if (!this.writeHigh) {
+      this.pendingLow = v;
+      this.writeHigh = true;
+      return;
+    }
     this.writeHigh = false;
     this.program(this.pendingLow | (v << 8));
   }

@@ -5,7 +5,20 @@
 // when ETBEI is enabled (THR empty).
 import type { PortDevice, RaiseIrq, Width } from "./device.ts";
 
-export const UART = { BASE: 0x3f8, RBR: 0x3f8, THR: 0x3f8, IER: 0x3f9, IIR: 0x3fa, FCR: 0x3fa, LCR: 0x3fb, MCR: 0x3fc, LSR: 0x3fd, MSR: 0x3fe, SCR: 0x3ff, IRQ: 4 } as const;
+export const UART = {
+  BASE: 0x3f8,
+  RBR: 0x3f8,
+  THR: 0x3f8,
+  IER: 0x3f9,
+  IIR: 0x3fa,
+  FCR: 0x3fa,
+  LCR: 0x3fb,
+  MCR: 0x3fc,
+  LSR: 0x3fd,
+  MSR: 0x3fe,
+  SCR: 0x3ff,
+  IRQ: 4,
+} as const;
 export const LSR = { DR: 0x01, OE: 0x02, THRE: 0x20, TEMT: 0x40 } as const;
 export const IER = { ERBFI: 0x01, ETBEI: 0x02 } as const;
 const RX_LIMIT = 64 * 1024;
@@ -40,7 +53,10 @@ export class UartDevice implements PortDevice {
   receive(bytes: Uint8Array): void {
     const wasEmpty = this.rx.length === 0;
     for (const b of bytes) {
-      if (this.rx.length >= RX_LIMIT) { this.overrun = true; break; }
+      if (this.rx.length >= RX_LIMIT) {
+        this.overrun = true;
+        break;
+      }
       this.rx.push(b);
     }
     if (wasEmpty && this.rx.length > 0 && this.ier & IER.ERBFI) this.raise(UART.IRQ);
@@ -51,23 +67,29 @@ export class UartDevice implements PortDevice {
       case UART.RBR:
         if (this.dlab) return this.dll;
         return this.rx.shift() ?? 0;
-      case UART.IER: return this.dlab ? this.dlm : this.ier;
+      case UART.IER:
+        return this.dlab ? this.dlm : this.ier;
       case UART.IIR: {
         const fifo = this.fcr & 0x01 ? 0xc0 : 0;
         if (this.rx.length > 0 && this.ier & IER.ERBFI) return fifo | 0x04;
         if (this.ier & IER.ETBEI) return fifo | 0x02;
         return fifo | 0x01; // no interrupt pending
       }
-      case UART.LCR: return this.lcr;
-      case UART.MCR: return this.mcr;
+      case UART.LCR:
+        return this.lcr;
+      case UART.MCR:
+        return this.mcr;
       case UART.LSR: {
         const v = (this.rx.length > 0 ? LSR.DR : 0) | (this.overrun ? LSR.OE : 0) | LSR.THRE | LSR.TEMT;
         this.overrun = false;
         return v;
       }
-      case UART.MSR: return 0xb0; // CTS, DSR, DCD
-      case UART.SCR: return this.scr;
-      default: return 0xff;
+      case UART.MSR:
+        return 0xb0; // CTS, DSR, DCD
+      case UART.SCR:
+        return this.scr;
+      default:
+        return 0xff;
     }
   }
 
@@ -75,14 +97,23 @@ export class UartDevice implements PortDevice {
     const v = value & 0xff;
     switch (port) {
       case UART.THR:
-        if (this.dlab) { this.dll = v; return; }
-        if (this.mcr & 0x10) { this.receive(Uint8Array.of(v)); return; } // loopback mode
+        if (this.dlab) {
+          this.dll = v;
+          return;
+        }
+        if (this.mcr & 0x10) {
+          this.receive(Uint8Array.of(v));
+          return;
+        } // loopback mode
         this.tx.push(v);
         if (v === 0x0a || this.tx.length >= 4096) this.flush();
         else this.flushSoon();
         return;
       case UART.IER:
-        if (this.dlab) { this.dlm = v; return; }
+        if (this.dlab) {
+          this.dlm = v;
+          return;
+        }
         this.ier = v & 0x0f;
         if (this.ier & IER.ETBEI || (this.ier & IER.ERBFI && this.rx.length > 0)) this.raise(UART.IRQ);
         return;
@@ -90,9 +121,15 @@ export class UartDevice implements PortDevice {
         this.fcr = v;
         if (v & 0x02) this.rx = [];
         return;
-      case UART.LCR: this.lcr = v; return;
-      case UART.MCR: this.mcr = v; return;
-      case UART.SCR: this.scr = v; return;
+      case UART.LCR:
+        this.lcr = v;
+        return;
+      case UART.MCR:
+        this.mcr = v;
+        return;
+      case UART.SCR:
+        this.scr = v;
+        return;
     }
   }
 

@@ -11,12 +11,17 @@ export const doHello: KernelCall<typeof SysCall.SYS_HELLO> = async (k, c) => {
   const who = { placement: c.origin, pid, host, conn };
   if (resume) {
     const entry = k.table.resume(c.label, resume, who);
-    k.logLimiter.allow(k.log, `hello:${c.privileges.label}`, () => k.log.info({ incarnation: entry.key, peerPid: pid, host }, "incarnation %s registered again", entry.key));
+    k.logLimiter.allow(k.log, `hello:${c.privileges.label}`, () =>
+      k.log.info({ incarnation: entry.key, peerPid: pid, host }, "incarnation %s registered again", entry.key),
+    );
     return { args: { generation: entry.generation, previous: 0, boot: k.boot } };
   }
-  if (c.label !== c.privileges.label) await roomForInstance(k, c.label, c.privileges.label, c.privileges.instances, c.origin === "user" ? conn : "kernel");
+  if (c.label !== c.privileges.label)
+    await roomForInstance(k, c.label, c.privileges.label, c.privileges.instances, c.origin === "user" ? conn : "kernel");
   const { entry, previous } = k.table.incarnate(c.label, who);
-  k.logLimiter.allow(k.log, `hello:${c.privileges.label}`, () => k.log.info({ incarnation: entry.key, peerPid: pid, host, previous }, "incarnation %s starting", entry.key));
+  k.logLimiter.allow(k.log, `hello:${c.privileges.label}`, () =>
+    k.log.info({ incarnation: entry.key, peerPid: pid, host, previous }, "incarnation %s starting", entry.key),
+  );
   return { args: { generation: entry.generation, previous, boot: k.boot } };
 };
 
@@ -32,12 +37,16 @@ const STILL_THERE_MS = 1000;
 async function roomForInstance(k: Parameters<typeof doHello>[0], label: string, base: string, max: number, conn: string): Promise<void> {
   // Over NATS, the connection's name is how its death is seen (in kernel placement it dies with the kernel).
   if (!conn) throw new MkError("EINVAL", `${label}: an instance of ${base} must name its NATS connection (conn): its death is known by it`);
-  const others = () => k.table.list().filter((r) => r.state !== "dead" && r.label !== label && r.label !== base && baseLabel(r.label) === base);
+  const others = () =>
+    k.table.list().filter((r) => r.state !== "dead" && r.label !== label && r.label !== base && baseLabel(r.label) === base);
   if (others().length < max) return;
-  await Promise.all(others().map((r) => {
-    const ep = k.table.get(r.label);
-    return ep ? k.stillThere(ep, STILL_THERE_MS) : true;
-  }));
+  await Promise.all(
+    others().map((r) => {
+      const ep = k.table.get(r.label);
+      return ep ? k.stillThere(ep, STILL_THERE_MS) : true;
+    }),
+  );
   const live = others().length;
-  if (live >= max) throw new MkError("EAGAIN", `${base} runs ${live} instances already, its most (instances: ${max} in the privilege table)`);
+  if (live >= max)
+    throw new MkError("EAGAIN", `${base} runs ${live} instances already, its most (instances: ${max} in the privilege table)`);
 }

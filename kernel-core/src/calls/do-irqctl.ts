@@ -6,12 +6,22 @@ import type { KernelCall } from "./context.ts";
 export const doIrqctl: KernelCall<typeof SysCall.SYS_IRQCTL> = (k, c) => {
   const { request, irq, policy } = c.args;
   if (!c.privileges.irq.includes(irq)) {
-    k.deny({ label: c.label, entry: c.caller, call: "irqctl", denied: DenialKind.IRQ, target: String(irq), errno: "EPERM", fields: { reqId: c.reqId }, message: `irqctl: IRQ ${irq} not allowed for ${c.label}` });
+    k.deny({
+      label: c.label,
+      entry: c.caller,
+      call: "irqctl",
+      denied: DenialKind.IRQ,
+      target: String(irq),
+      errno: "EPERM",
+      fields: { reqId: c.reqId },
+      message: `irqctl: IRQ ${irq} not allowed for ${c.label}`,
+    });
     throw new MkError("EPERM", `irqctl: IRQ ${irq} not allowed for ${c.label}`);
   }
   switch (request) {
     case "setpolicy":
-      if (policy !== undefined && (policy & ~IRQ_REENABLE) !== 0) throw new MkError("EINVAL", `irqctl: unknown policy bits 0x${policy.toString(16)}`);
+      if (policy !== undefined && (policy & ~IRQ_REENABLE) !== 0)
+        throw new MkError("EINVAL", `irqctl: unknown policy bits 0x${policy.toString(16)}`);
       k.irqs.setPolicy(irq, c.label, policy ?? 0);
       break;
     case "rmpolicy":

@@ -10,17 +10,37 @@ import type { KernelCall } from "./context.ts";
 export const doKill: KernelCall<typeof SysCall.SYS_KILL> = (k, c) => {
   const { label, signal } = c.args;
   if (label === KERNEL || !k.priv.services.has(label)) {
-    throw new MkError(label === KERNEL ? "EPERM" : "EBADSRCDST", label === KERNEL ? "kill: kernel-core cannot be signalled" : `kill: no service ${label} in the privilege table`);
+    throw new MkError(
+      label === KERNEL ? "EPERM" : "EBADSRCDST",
+      label === KERNEL ? "kill: kernel-core cannot be signalled" : `kill: no service ${label} in the privilege table`,
+    );
   }
   if (!c.privileges.ipc.includes(label)) {
-    k.deny({ label: c.label, entry: c.caller, call: "kill", denied: DenialKind.IPC, target: label, errno: "ECALLDENIED", fields: { reqId: c.reqId }, message: `kill: ${label} not in ${c.label}'s ipc` });
+    k.deny({
+      label: c.label,
+      entry: c.caller,
+      call: "kill",
+      denied: DenialKind.IPC,
+      target: label,
+      errno: "ECALLDENIED",
+      fields: { reqId: c.reqId },
+      message: `kill: ${label} not in ${c.label}'s ipc`,
+    });
     throw new MkError("ECALLDENIED", `kill: ${label} is not in ${c.label}'s ipc`);
   }
   const e = k.table.get(label);
   if (!e || e.state === "dead") throw new MkError("ESRCH", `kill: ${label} has no live incarnation`);
   if (e.placement === "kernel") throw new MkError("EPERM", `kill: ${label} runs inside kernel-core (no process of its own)`);
-  if (!k.control.verify(e.pid, label, e.host)) throw new MkError("EPERM", `kill: pid ${e.pid} cannot be verified as ${label}'s process here`);
-  k.log.warn({ caller: c.caller?.key ?? c.label, target: e.key, pid: e.pid, signal, reqId: c.reqId }, "SIG%s to %s (pid %d) from %s", signal, e.key, e.pid, c.label);
+  if (!k.control.verify(e.pid, label, e.host))
+    throw new MkError("EPERM", `kill: pid ${e.pid} cannot be verified as ${label}'s process here`);
+  k.log.warn(
+    { caller: c.caller?.key ?? c.label, target: e.key, pid: e.pid, signal, reqId: c.reqId },
+    "SIG%s to %s (pid %d) from %s",
+    signal,
+    e.key,
+    e.pid,
+    c.label,
+  );
   if (!k.control.kill(e.pid, `SIG${signal}`)) throw new MkError("ESRCH", `kill: ${label}'s process ${e.pid} is gone`);
   return { args: { pid: e.pid } };
 };

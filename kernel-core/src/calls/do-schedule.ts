@@ -14,7 +14,9 @@ export const doSchedule: KernelCall<typeof SysCall.SYS_SCHEDULE> = (k, c) => {
     k.sched.schedule(endpoint, priority, quantum_ms, c.caller?.key);
   } catch (e) {
     if (e instanceof MkError && (e.errno === "EINVAL" || e.errno === "EAGAIN")) {
-      k.logLimiter.allow(k.log, `schedule:${c.label}`, () => k.log.warn({ caller: c.caller?.key, endpoint, priority, quantum_ms }, "SYS_SCHEDULE refused: %s", e.message));
+      k.logLimiter.allow(k.log, `schedule:${c.label}`, () =>
+        k.log.warn({ caller: c.caller?.key, endpoint, priority, quantum_ms }, "SYS_SCHEDULE refused: %s", e.message),
+      );
     }
     throw e;
   }

@@ -7,6 +7,15 @@ import type { CallContext, KernelState } from "./context.ts";
 export function checkPort(k: KernelState, c: CallContext, call: string, port: number): void {
   if (portAllowed(c.privileges, port)) return;
   const hex = `0x${port.toString(16)}`;
-  k.deny({ label: c.label, entry: c.caller, call, denied: DenialKind.PORT, target: hex, errno: "EPERM", fields: { reqId: c.reqId }, message: `${call}: port ${hex} not allowed for ${c.label}` });
+  k.deny({
+    label: c.label,
+    entry: c.caller,
+    call,
+    denied: DenialKind.PORT,
+    target: hex,
+    errno: "EPERM",
+    fields: { reqId: c.reqId },
+    message: `${call}: port ${hex} not allowed for ${c.label}`,
+  });
   throw new MkError("EPERM", `${call}: port ${hex} not allowed for ${c.label}`);
 }

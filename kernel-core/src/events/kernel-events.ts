@@ -3,7 +3,16 @@
 // caller can cause denials at will, so those are budgeted per caller and kind, and the
 // next one published says how many were left out. Until the kernel is connected the
 // events wait in a bounded buffer, so the kernel's own start is not lost.
-import { baseLabel, EventKind, EventSubjects, MAX_EVENT_BYTES, type DeathCause, type DenialKind, type KernelEvent, type ProcessInfo } from "#abi";
+import {
+  baseLabel,
+  EventKind,
+  EventSubjects,
+  MAX_EVENT_BYTES,
+  type DeathCause,
+  type DenialKind,
+  type KernelEvent,
+  type ProcessInfo,
+} from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { clip, KeyedBudget } from "#base/log.ts";
 import type { EndpointEntry } from "../ipc/endpoint-table.ts";
@@ -76,7 +85,11 @@ export class KernelEvents {
       ? who(d.entry)
       : { endpoint: d.label, label: d.label, generation: 0, placement: "user" as const, host: "", pid: 0 };
     this.emit(EventKind.DENIED, d.label, {
-      ...base, denied: d.denied, target: clip(d.target, 48), errno: d.errno, ...(before > 0 ? { suppressed: before } : {}),
+      ...base,
+      denied: d.denied,
+      target: clip(d.target, 48),
+      errno: d.errno,
+      ...(before > 0 ? { suppressed: before } : {}),
     });
   }
 
@@ -88,15 +101,31 @@ export class KernelEvents {
     }
     const generation = Number(p.endpoint.slice(p.endpoint.indexOf("#") + 1)) || 0;
     this.emit(EventKind.SCHED, p.label, {
-      endpoint: p.endpoint, label: p.label, generation, placement: p.placement, host: "", pid: p.pid,
-      detail: clip(detail, 256), priority: p.priority, quantum_ms: p.quantum_ms, nice: p.nice,
+      endpoint: p.endpoint,
+      label: p.label,
+      generation,
+      placement: p.placement,
+      host: "",
+      pid: p.pid,
+      detail: clip(detail, 256),
+      priority: p.priority,
+      quantum_ms: p.quantum_ms,
+      nice: p.nice,
     });
   }
 
   private emit(kind: EventKind, label: string, body: Omit<KernelEvent, "kind" | "boot" | "seq" | "ts" | "at">): void {
-    const ev: KernelEvent = { kind, boot: this.boot, seq: ++this.seq, ts: Math.round(this.clock.nowUs()), at: new Date(this.clock.now()).toISOString(), ...body };
+    const ev: KernelEvent = {
+      kind,
+      boot: this.boot,
+      seq: ++this.seq,
+      ts: Math.round(this.clock.nowUs()),
+      at: new Date(this.clock.now()).toISOString(),
+      ...body,
+    };
     let payload = enc.encode(JSON.stringify(ev));
-    if (payload.length > MAX_EVENT_BYTES) payload = enc.encode(JSON.stringify({ ...ev, detail: clip(ev.detail ?? "", 64), target: clip(ev.target ?? "", 32) }));
+    if (payload.length > MAX_EVENT_BYTES)
+      payload = enc.encode(JSON.stringify({ ...ev, detail: clip(ev.detail ?? "", 64), target: clip(ev.target ?? "", 32) }));
     const subject = EventSubjects.event(kind, label);
     for (const fn of this.listeners) queueMicrotask(() => fn(ev));
     if (this.sink) {

@@ -2,7 +2,15 @@
 // trap-to-reply latency per message type. The per-message counters and the latency
 // histogram are plain arrays updated on the hot path (the in-kernel path is measured in
 // microseconds) and handed to prom-client only when /metrics is scraped.
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric, type MetricObjectWithValues, type MetricValueWithName } from "prom-client";
+import {
+  Counter,
+  Gauge,
+  Registry,
+  collectDefaultMetrics,
+  type Metric,
+  type MetricObjectWithValues,
+  type MetricValueWithName,
+} from "prom-client";
 import { LATENCY_BUCKETS_S, typeName } from "#abi";
 
 const BUCKETS = LATENCY_BUCKETS_S;
@@ -45,7 +53,9 @@ class LatencyHistogram {
       values.push({ metricName: `${this.name}_sum`, labels: { type: t }, value: s.sum });
       values.push({ metricName: `${this.name}_count`, labels: { type: t }, value: s.count });
     }
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator } as unknown as MetricObjectWithValues<MetricValueWithName<string>>;
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator } as unknown as MetricObjectWithValues<
+      MetricValueWithName<string>
+    >;
   }
 
   reset(): void {
@@ -60,10 +70,30 @@ class LatencyHistogram {
 
 export class KernelMetrics {
   readonly registry = new Registry();
-  readonly calls = new Counter({ name: "mk_kernel_calls_total", help: "Kernel calls by call and result", labelNames: ["call", "result"], registers: [this.registry] });
-  readonly denials = new Counter({ name: "mk_denials_total", help: "Refused calls and messages, by call and reason", labelNames: ["call", "reason"], registers: [this.registry] });
-  readonly trapsDropped = new Counter({ name: "mk_traps_dropped_total", help: "Traps dropped before any work: their caller had too many waiting (a flood), by caller", labelNames: ["label"], registers: [this.registry] });
-  readonly irqs = new Counter({ name: "mk_irqs_total", help: "Interrupts received from the hardware bus, by line", labelNames: ["line"], registers: [this.registry] });
+  readonly calls = new Counter({
+    name: "mk_kernel_calls_total",
+    help: "Kernel calls by call and result",
+    labelNames: ["call", "result"],
+    registers: [this.registry],
+  });
+  readonly denials = new Counter({
+    name: "mk_denials_total",
+    help: "Refused calls and messages, by call and reason",
+    labelNames: ["call", "reason"],
+    registers: [this.registry],
+  });
+  readonly trapsDropped = new Counter({
+    name: "mk_traps_dropped_total",
+    help: "Traps dropped before any work: their caller had too many waiting (a flood), by caller",
+    labelNames: ["label"],
+    registers: [this.registry],
+  });
+  readonly irqs = new Counter({
+    name: "mk_irqs_total",
+    help: "Interrupts received from the hardware bus, by line",
+    labelNames: ["line"],
+    registers: [this.registry],
+  });
   readonly deaths = new Counter({
     name: "mk_endpoint_deaths_total",
     help: "Incarnations that ended, by label and cause (exit: closed its own connection; superseded; disconnect; no-subscriber)",
@@ -107,14 +137,23 @@ export class KernelMetrics {
       },
     });
     this.readAtScrape("mk_waiters", "Requests parked in the kernel waiting for an endpoint's next generation", () => this.waiters());
-    this.readAtScrape("mk_traps_in_flight", "Traps admitted by the kernel and not yet answered (bounded per caller)", () => this.inFlight());
+    this.readAtScrape("mk_traps_in_flight", "Traps admitted by the kernel and not yet answered (bounded per caller)", () =>
+      this.inFlight(),
+    );
     this.registry.registerMetric(this.latency as unknown as Metric);
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "mk_kernel_" });
   }
 
   /** A gauge whose value is read from the kernel when /metrics is scraped. */
   private readAtScrape(name: string, help: string, read: () => number): void {
-    new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
 
   message(type: number, status: number): void {

@@ -1,6 +1,20 @@
 // The kernel's side of the hardware bus: port I/O reaches the emulator only from here,
 // over mk.hw.io, as one atomic vector of operations per request.
-import { decodeError, decodeRawArgs, decodeStatus, encodeArgs, H, Hw, KERNEL, MkError, parseReplyArgs, Subjects, type HwFaultRequest, type HwInfoReply, type HwIoRequest } from "#abi";
+import {
+  decodeError,
+  decodeRawArgs,
+  decodeStatus,
+  encodeArgs,
+  H,
+  Hw,
+  KERNEL,
+  MkError,
+  parseReplyArgs,
+  Subjects,
+  type HwFaultRequest,
+  type HwInfoReply,
+  type HwIoRequest,
+} from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { isLocalError } from "#base/errors.ts";
@@ -40,7 +54,13 @@ export class NatsHwBus implements HwBus {
     return parseReplyArgs(Hw.HW_INFO, (await this.request(Hw.HW_INFO, {}, undefined, timeoutMs)).args);
   }
 
-  private async request(type: number, args: object, data?: Uint8Array, timeoutMs = this.timeoutMs, trace?: string): Promise<{ args: unknown; data: Uint8Array }> {
+  private async request(
+    type: number,
+    args: object,
+    data?: Uint8Array,
+    timeoutMs = this.timeoutMs,
+    trace?: string,
+  ): Promise<{ args: unknown; data: Uint8Array }> {
     const h = new Envelope();
     h.set(H.type, String(type));
     if (trace) h.set(H.trace, childTrace(trace));

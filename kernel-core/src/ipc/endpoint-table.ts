@@ -48,7 +48,12 @@ export interface GenerationStore {
 export const MAX_GENERATION = 999_999_999;
 
 /** A lifecycle change: started, resumed, ready, or dead with its cause. */
-export type ChangeListener = (kind: Exclude<EventKind, "denied" | "sched">, entry: EndpointEntry, cause?: DeathCause, detail?: string) => void;
+export type ChangeListener = (
+  kind: Exclude<EventKind, "denied" | "sched">,
+  entry: EndpointEntry,
+  cause?: DeathCause,
+  detail?: string,
+) => void;
 
 export class EndpointTable {
   private readonly current = new Map<string, EndpointEntry>();
@@ -103,7 +108,10 @@ export class EndpointTable {
    * Registers a new incarnation of label; the previous one, if any, is dead from now on.
    * `previous` is the label's last generation (0 for a first start), whether or not its row is still here.
    */
-  incarnate(label: string, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): { entry: EndpointEntry; previous: number } {
+  incarnate(
+    label: string,
+    p: { placement: "kernel" | "user"; pid: number; host: string; conn: string },
+  ): { entry: EndpointEntry; previous: number } {
     const prev = this.current.get(label);
     const previous = this.highWater(label);
     if (previous >= MAX_GENERATION) throw new MkError("EAGAIN", `${label} has used every generation up to ${MAX_GENERATION}`);
@@ -122,7 +130,10 @@ export class EndpointTable {
   resume(label: string, generation: number, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): EndpointEntry {
     const cur = this.current.get(label);
     if (cur && (cur.state !== "dead" || cur.generation > generation)) {
-      throw new MkError("EDEADSRCDST", `${label}#${generation} cannot register again: ${cur.key} is ${cur.state === "dead" ? "newer" : "live"}`);
+      throw new MkError(
+        "EDEADSRCDST",
+        `${label}#${generation} cannot register again: ${cur.key} is ${cur.state === "dead" ? "newer" : "live"}`,
+      );
     }
     const mark = this.marks.get(label);
     if (!cur && generation < (mark ?? 0)) {
@@ -140,10 +151,22 @@ export class EndpointTable {
     return entry;
   }
 
-  private add(label: string, generation: number, p: { placement: "kernel" | "user"; pid: number; host: string; conn: string }): EndpointEntry {
+  private add(
+    label: string,
+    generation: number,
+    p: { placement: "kernel" | "user"; pid: number; host: string; conn: string },
+  ): EndpointEntry {
     const entry: EndpointEntry = {
-      label, generation, key: `${label}#${generation}`, state: "starting",
-      placement: p.placement, pid: p.pid, host: p.host, conn: p.conn, since: this.clock.now(), messages: 0,
+      label,
+      generation,
+      key: `${label}#${generation}`,
+      state: "starting",
+      placement: p.placement,
+      pid: p.pid,
+      host: p.host,
+      conn: p.conn,
+      since: this.clock.now(),
+      messages: 0,
     };
     this.current.set(label, entry);
     return entry;
@@ -243,9 +266,16 @@ export class EndpointTable {
         reject(new MkError("ETIMEDOUT", `no ready incarnation of ${label} after generation ${after} within ${ms} ms`));
       }, ms);
       const w: Waiter = {
-        after, owner,
-        resolve: (x) => { timer.cancel(); resolve(x); },
-        reject: (x) => { timer.cancel(); reject(x); },
+        after,
+        owner,
+        resolve: (x) => {
+          timer.cancel();
+          resolve(x);
+        },
+        reject: (x) => {
+          timer.cancel();
+          reject(x);
+        },
       };
       set.add(w);
       this.waiterCount++;
@@ -256,8 +286,15 @@ export class EndpointTable {
     return [...this.current.values()]
       .sort((a, b) => a.label.localeCompare(b.label))
       .map((e) => ({
-        endpoint: e.key, label: e.label, generation: e.generation, state: e.state, placement: e.placement,
-        pid: e.pid, host: e.host, since: new Date(e.since).toISOString(), messages: e.messages,
+        endpoint: e.key,
+        label: e.label,
+        generation: e.generation,
+        state: e.state,
+        placement: e.placement,
+        pid: e.pid,
+        host: e.host,
+        since: new Date(e.since).toISOString(),
+        messages: e.messages,
       }));
   }
 }

@@ -10,7 +10,6 @@ import { LABEL_RE } from "#abi";
 import type { Logger } from "#base/log.ts";
 import { MAX_GENERATION, type GenerationStore } from "./endpoint-table.ts";
 
-
 export function generationFile(dir: string, keep: (label: string) => boolean, log: Logger): GenerationStore {
   const file = join(dir, "generations.json");
   return {
@@ -36,7 +35,8 @@ export function generationFile(dir: string, keep: (label: string) => boolean, lo
         return marks;
       }
       for (const [label, g] of Object.entries(v)) {
-        if (LABEL_RE.test(label) && keep(label) && Number.isInteger(g) && (g as number) > 0 && (g as number) <= MAX_GENERATION) marks.set(label, g as number);
+        if (LABEL_RE.test(label) && keep(label) && Number.isInteger(g) && (g as number) > 0 && (g as number) <= MAX_GENERATION)
+          marks.set(label, g as number);
       }
       return marks;
     },

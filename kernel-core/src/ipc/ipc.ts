@@ -5,7 +5,22 @@
 // over NATS to a user-space endpoint. Notifications coalesce (notify-queue.ts); what waits
 // on an incarnation fails the moment it dies (pending.ts). A DeliveryGate sits before
 // every delivery: the scheduler's seam (who waits on whom, who may run now).
-import { baseLabel, Common, DeathCause, DenialKind, HARDWARE, isKnownType, KERNEL, Kind, MkError, NOTIFY_MESSAGE, parseEndpoint, SysCall, typeName, type Args } from "#abi";
+import {
+  baseLabel,
+  Common,
+  DeathCause,
+  DenialKind,
+  HARDWARE,
+  isKnownType,
+  KERNEL,
+  Kind,
+  MkError,
+  NOTIFY_MESSAGE,
+  parseEndpoint,
+  SysCall,
+  typeName,
+  type Args,
+} from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
 import { privilegesOf } from "#base/system-table.ts";
@@ -135,7 +150,8 @@ export class Ipc {
     const from = baseLabel(t.caller);
     if (t.dst === KERNEL) {
       this.k.metrics.edge(from, KERNEL);
-      if (t.type === SysCall.SYS_DEVIO || t.type === SysCall.SYS_VDEVIO || t.type === SysCall.SYS_SDEVIO) this.k.metrics.edge(KERNEL, HARDWARE);
+      if (t.type === SysCall.SYS_DEVIO || t.type === SysCall.SYS_VDEVIO || t.type === SysCall.SYS_SDEVIO)
+        this.k.metrics.edge(KERNEL, HARDWARE);
       return;
     }
     const dst = parseEndpoint(t.dst);
@@ -153,8 +169,14 @@ export class Ipc {
       }
       if (t.callerClaim !== undefined && t.callerClaim !== caller.key) {
         this.k.deny({
-          label: t.caller, entry: caller, call: "trap", denied: DenialKind.STALE_SOURCE, target: t.callerClaim, errno: "EDEADSRCDST",
-          fields: { msgType: typeName(t.type), reqId: t.reqId }, message: `trap from superseded incarnation ${t.callerClaim} refused (${caller.key} is live)`,
+          label: t.caller,
+          entry: caller,
+          call: "trap",
+          denied: DenialKind.STALE_SOURCE,
+          target: t.callerClaim,
+          errno: "EDEADSRCDST",
+          fields: { msgType: typeName(t.type), reqId: t.reqId },
+          message: `trap from superseded incarnation ${t.callerClaim} refused (${caller.key} is live)`,
         });
         throw new MkError("EDEADSRCDST", `caller ${t.callerClaim} is not the live incarnation of ${t.caller} (${caller.key} is)`);
       }
@@ -168,16 +190,29 @@ export class Ipc {
     if (!this.k.priv.services.has(dst.label)) throw new MkError("EBADSRCDST", `no service ${dst.label}`);
     if (!priv.ipc.includes(dst.label)) {
       this.k.deny({
-        label: t.caller, entry: caller, call: "ipc", denied: DenialKind.IPC, target: dst.label, errno: "ECALLDENIED",
-        fields: { msgType: typeName(t.type), reqId: t.reqId }, message: `ipc: ${t.caller} may not message ${dst.label}`,
+        label: t.caller,
+        entry: caller,
+        call: "ipc",
+        denied: DenialKind.IPC,
+        target: dst.label,
+        errno: "ECALLDENIED",
+        fields: { msgType: typeName(t.type), reqId: t.reqId },
+        message: `ipc: ${t.caller} may not message ${dst.label}`,
       });
       throw new MkError("ECALLDENIED", `${t.caller} may not message ${dst.label}`);
     }
-    if (t.type !== NOTIFY_MESSAGE && !isKnownType(t.type)) throw new MkError("EBADREQUEST", `unknown message type 0x${t.type.toString(16)}`);
+    if (t.type !== NOTIFY_MESSAGE && !isKnownType(t.type))
+      throw new MkError("EBADREQUEST", `unknown message type 0x${t.type.toString(16)}`);
     if (t.type === Common.COMMON_FAULT && !priv.chaos) {
       this.k.deny({
-        label: t.caller, entry: caller, call: "fault", denied: DenialKind.CHAOS, target: dst.label, errno: "ECALLDENIED",
-        fields: { reqId: t.reqId }, message: `${t.caller} may not arm faults in ${dst.label} (it needs chaos: true)`,
+        label: t.caller,
+        entry: caller,
+        call: "fault",
+        denied: DenialKind.CHAOS,
+        target: dst.label,
+        errno: "ECALLDENIED",
+        fields: { reqId: t.reqId },
+        message: `${t.caller} may not arm faults in ${dst.label} (it needs chaos: true)`,
       });
       throw new MkError("ECALLDENIED", `${t.caller} may not arm faults in ${dst.label}: it needs chaos: true in the privilege table`);
     }
@@ -215,10 +250,19 @@ export class Ipc {
   /** A message held until ep is dispatched: it fails with ep's death, or after timeoutMs. */
   private held(ep: EndpointEntry, dispatched: Promise<void>, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => reject(new MkError("ETIMEDOUT", `${ep.key} was not given a CPU within ${timeoutMs} ms`)), timeoutMs);
+      const timer = this.clock.setTimeout(
+        () => reject(new MkError("ETIMEDOUT", `${ep.key} was not given a CPU within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.pending.untilDeath(ep, dispatched).then(
-        () => { timer.cancel(); resolve(); },
-        (e) => { timer.cancel(); reject(e); },
+        () => {
+          timer.cancel();
+          resolve();
+        },
+        (e) => {
+          timer.cancel();
+          reject(e);
+        },
       );
     });
   }
@@ -274,7 +318,17 @@ export class Ipc {
     const dead = (e: EndpointEntry) => e.state === "dead";
     if (dead(ep)) return false;
     if (ep.placement === "kernel" || !this.link) return true;
-    const t: TrapIn = { caller: KERNEL, origin: "kernel", kind: Kind.SENDREC, dst: ep.key, type: Common.COMMON_PING, args: {}, data: EMPTY, reqId: "", timeoutMs };
+    const t: TrapIn = {
+      caller: KERNEL,
+      origin: "kernel",
+      kind: Kind.SENDREC,
+      dst: ep.key,
+      type: Common.COMMON_PING,
+      args: {},
+      data: EMPTY,
+      reqId: "",
+      timeoutMs,
+    };
     try {
       await this.handOver(ep, KERNEL, t);
       return true;

@@ -23,20 +23,37 @@ export class KernelDispatch {
     const info = KernelCalls[t.type];
     if (!ALWAYS_ALLOWED.includes(t.type) && !priv.calls.includes(t.type)) {
       this.k.deny({
-        label: t.caller, entry: caller, call: info.name, denied: DenialKind.CALL, target: info.name, errno: "ECALLDENIED",
-        fields: { msgType: typeName(t.type), reqId: t.reqId }, message: `kernel call ${info.name} not granted to ${t.caller}`,
+        label: t.caller,
+        entry: caller,
+        call: info.name,
+        denied: DenialKind.CALL,
+        target: info.name,
+        errno: "ECALLDENIED",
+        fields: { msgType: typeName(t.type), reqId: t.reqId },
+        message: `kernel call ${info.name} not granted to ${t.caller}`,
       });
       throw new MkError("ECALLDENIED", `kernel call ${info.name} not granted to ${t.caller}`);
     }
-    if (!info.body && t.data.length > 0) throw new MkError("EBADREQUEST", `kernel call ${info.name} takes no body (got ${t.data.length} bytes)`);
+    if (!info.body && t.data.length > 0)
+      throw new MkError("EBADREQUEST", `kernel call ${info.name} takes no body (got ${t.data.length} bytes)`);
     let result = "ok";
     try {
-      const c = { caller, label: t.caller, privileges: priv, origin: t.origin, args: parseRequestArgs(t.type, t.args ?? {}), data: t.data, reqId: t.reqId, trace: t.trace };
+      const c = {
+        caller,
+        label: t.caller,
+        privileges: priv,
+        origin: t.origin,
+        args: parseRequestArgs(t.type, t.args ?? {}),
+        data: t.data,
+        reqId: t.reqId,
+        trace: t.trace,
+      };
       const r = await (callTable[t.type] as KernelCall<KernelCallType>)(this.k, c as CallContext<KernelCallType>);
       return { status: 0, args: r.args, data: r.data ?? EMPTY };
     } catch (e) {
       result = e instanceof MkError ? e.errno : "crash";
-      if (!(e instanceof MkError)) this.k.log.error({ err: e, caller: t.caller, call: info.name, reqId: clip(t.reqId, 64) }, "kernel call %s failed", info.name);
+      if (!(e instanceof MkError))
+        this.k.log.error({ err: e, caller: t.caller, call: info.name, reqId: clip(t.reqId, 64) }, "kernel call %s failed", info.name);
       throw e;
     } finally {
       this.k.metrics.calls.labels(info.name, result).inc();

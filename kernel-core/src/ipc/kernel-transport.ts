@@ -29,7 +29,8 @@ export class KernelTransport implements Transport {
   }
 
   async events(onEvent: (ev: KernelEvent) => void): Promise<{ stop(): void }> {
-    if (!this.kevents?.allowed) throw new MkError("ECALLDENIED", `${this.label} may not read the kernel event stream: it needs events: true in the privilege table`);
+    if (!this.kevents?.allowed)
+      throw new MkError("ECALLDENIED", `${this.label} may not read the kernel event stream: it needs events: true in the privilege table`);
     const stop = this.kevents.source.listen((ev) => {
       try {
         onEvent(ev);
@@ -46,7 +47,16 @@ export class KernelTransport implements Transport {
 
   private async trap(kind: Kind, dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs: number): Promise<TrapOut> {
     const out = await this.ipc.trap({
-      caller: this.label, callerClaim: this.self, origin: "kernel", kind, dst, type, args: args ?? {}, data, reqId: `k${++seq}`, timeoutMs,
+      caller: this.label,
+      callerClaim: this.self,
+      origin: "kernel",
+      kind,
+      dst,
+      type,
+      args: args ?? {},
+      data,
+      reqId: `k${++seq}`,
+      timeoutMs,
       // An in-kernel server's calls carry the trace of the request it is handling, if any.
       trace: currentTrace() && childTrace(),
     });

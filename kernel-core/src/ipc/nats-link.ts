@@ -4,8 +4,30 @@
 // account's disconnect events to learn at once when an incarnation's connection died.
 import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
-  addHop, boundedField, DeathCause, DenialKind, checkBody, decodeHops, decodeKind, decodeRawArgs, decodeReqId, decodeStatus, decodeTrace, decodeType,
-  baseLabel, CALLER_RE, encodeArgs, errnoName, H, headerSafe, KERNEL, MAX_ARGS, MkError, replyHops, Subjects, typeName,
+  addHop,
+  boundedField,
+  DeathCause,
+  DenialKind,
+  checkBody,
+  decodeHops,
+  decodeKind,
+  decodeRawArgs,
+  decodeReqId,
+  decodeStatus,
+  decodeTrace,
+  decodeType,
+  baseLabel,
+  CALLER_RE,
+  encodeArgs,
+  errnoName,
+  H,
+  headerSafe,
+  KERNEL,
+  MAX_ARGS,
+  MkError,
+  replyHops,
+  Subjects,
+  typeName,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import type { KernelState } from "../calls/context.ts";
@@ -54,7 +76,10 @@ export class NatsLink implements Link {
   private readonly traps: TrapQueue<Msg>;
   /** EAGAIN answers to dropped traps, per label: at most DROP_ANSWERS a second. */
   private readonly dropAnswers: KeyedBudget;
-  private readonly eagain = new MkError("EAGAIN", `the caller has ${PER_CALLER_QUEUE} traps waiting in the kernel already: this one was dropped before any work`);
+  private readonly eagain = new MkError(
+    "EAGAIN",
+    `the caller has ${PER_CALLER_QUEUE} traps waiting in the kernel already: this one was dropped before any work`,
+  );
 
   constructor(o: NatsLinkOptions) {
     this.o = o;
@@ -71,7 +96,8 @@ export class NatsLink implements Link {
         // Answered only where the caller's own inbox asked for it (never into another's),
         // and only so many a second: a flood that asks for answers must not make the kernel write one for each.
         const caller = m.subject.slice(TRAP_PREFIX.length);
-        if (m.reply?.startsWith(`${Subjects.inboxPrefix(caller)}.`) && this.dropAnswers.admit(label) !== undefined) this.reply(m.reply, errorOut(this.eagain));
+        if (m.reply?.startsWith(`${Subjects.inboxPrefix(caller)}.`) && this.dropAnswers.admit(label) !== undefined)
+          this.reply(m.reply, errorOut(this.eagain));
       },
     });
   }
@@ -79,14 +105,16 @@ export class NatsLink implements Link {
   async start(): Promise<void> {
     const { nc, sysNc, ipc } = this.o;
     this.mux.start();
-    this.subs.push(nc.subscribe(Subjects.trapWildcard, {
-      callback: (err, m) => {
-        if (err) return;
-        const label = m.subject.slice(TRAP_PREFIX.length);
-        // Queued by the caller's label: an instance (mkctl.<id>) shares its label's queue.
-        if (CALLER_RE.test(label)) this.traps.push(baseLabel(label), m);
-      },
-    }));
+    this.subs.push(
+      nc.subscribe(Subjects.trapWildcard, {
+        callback: (err, m) => {
+          if (err) return;
+          const label = m.subject.slice(TRAP_PREFIX.length);
+          // Queued by the caller's label: an instance (mkctl.<id>) shares its label's queue.
+          if (CALLER_RE.test(label)) this.traps.push(baseLabel(label), m);
+        },
+      }),
+    );
     this.subs.push(
       nc.subscribe(Subjects.hwIrqWildcard, {
         callback: this.wire.guard("irq", (m) => {
@@ -97,7 +125,9 @@ export class NatsLink implements Link {
     );
     if (sysNc) {
       const sysWire = new Wire(sysNc, this.o.log, this.o.clock);
-      this.subs.push(sysNc.subscribe(DISCONNECT_SUBJECT(this.o.account), { callback: sysWire.guard("disconnect", (m) => this.onDisconnect(m)) }));
+      this.subs.push(
+        sysNc.subscribe(DISCONNECT_SUBJECT(this.o.account), { callback: sysWire.guard("disconnect", (m) => this.onDisconnect(m)) }),
+      );
       await sysNc.flush();
     }
     await nc.flush();
@@ -126,7 +156,14 @@ export class NatsLink implements Link {
     const label = m.subject.slice(TRAP_PREFIX.length);
     // A caller may only have replies sent to its own inbox: never into another's.
     if (m.reply && !m.reply.startsWith(`${Subjects.inboxPrefix(label)}.`)) {
-      this.o.deny({ label, call: "trap", denied: DenialKind.REPLY_SUBJECT, target: clip(m.reply, 64), errno: "none (dropped)", message: `trap from ${label} names a reply subject outside its inbox; dropped` });
+      this.o.deny({
+        label,
+        call: "trap",
+        denied: DenialKind.REPLY_SUBJECT,
+        target: clip(m.reply, 64),
+        errno: "none (dropped)",
+        message: `trap from ${label} names a reply subject outside its inbox; dropped`,
+      });
       return;
     }
     const { get } = readEnvelope(m);
@@ -149,13 +186,34 @@ export class NatsLink implements Link {
       // must be the authenticated one, and route() refuses a superseded generation.
       const claim = boundedField(get, H.src);
       if (claim !== undefined && !(claim.startsWith(label) && GENERATION_SUFFIX.test(claim.slice(label.length)))) {
-        this.o.deny({ label, entry: this.o.table.get(label), call: "trap", denied: DenialKind.SOURCE, target: clip(claim, 48), errno: "EBADSRCDST", message: `trap from ${label} claims to come from ${clip(claim, 48)}; refused` });
-        throw new MkError("EBADSRCDST", `${H.src} ${JSON.stringify(claim.slice(0, 48))} is not an incarnation (label#generation) of the caller ${label}`);
+        this.o.deny({
+          label,
+          entry: this.o.table.get(label),
+          call: "trap",
+          denied: DenialKind.SOURCE,
+          target: clip(claim, 48),
+          errno: "EBADSRCDST",
+          message: `trap from ${label} claims to come from ${clip(claim, 48)}; refused`,
+        });
+        throw new MkError(
+          "EBADSRCDST",
+          `${H.src} ${JSON.stringify(claim.slice(0, 48))} is not an incarnation (label#generation) of the caller ${label}`,
+        );
       }
       t = {
-        caller: label, callerClaim: claim, origin: "user", kind, dst, type, args: decodeRawArgs(get), argsJson: get(H.args),
-        data: m.data, reqId: decodeReqId(get) ?? nuid.next(), hops: addHop(decodeHops(get), "kernel", this.o.clock.nowUs()),
-        trace: decodeTrace(get), timeoutMs,
+        caller: label,
+        callerClaim: claim,
+        origin: "user",
+        kind,
+        dst,
+        type,
+        args: decodeRawArgs(get),
+        argsJson: get(H.args),
+        data: m.data,
+        reqId: decodeReqId(get) ?? nuid.next(),
+        hops: addHop(decodeHops(get), "kernel", this.o.clock.nowUs()),
+        trace: decodeTrace(get),
+        timeoutMs,
       };
     } catch (e) {
       this.reply(m.reply, errorOut(e as MkError));
@@ -171,7 +229,21 @@ export class NatsLink implements Link {
     }
     this.reply(m.reply, out, t.hops);
     if (this.debug) {
-      this.o.log.debug({ caller: label, msgType: typeName(t.type), reqId: t.reqId, trace: t.trace, dst: t.dst, kind: t.kind, status: out.status, err: out.errname }, "trap %s -> %s", typeName(t.type), t.dst);
+      this.o.log.debug(
+        {
+          caller: label,
+          msgType: typeName(t.type),
+          reqId: t.reqId,
+          trace: t.trace,
+          dst: t.dst,
+          kind: t.kind,
+          status: out.status,
+          err: out.errname,
+        },
+        "trap %s -> %s",
+        typeName(t.type),
+        t.dst,
+      );
     }
   }
 
@@ -213,11 +285,13 @@ export class NatsLink implements Link {
       if (isLocalError(e, "MK_ERR_NO_RESPONDERS")) {
         // Just after NATS came back, services are still re-subscribing: not a death yet (the
         // registry's ENOTREADY); otherwise the incarnation is gone.
-        if (this.o.clock.now() - this.reconnectedAt < RESUBSCRIBE_GRACE_MS) throw toMkError(e, `${ep.key} is not reachable yet: NATS came back ${this.o.clock.now() - this.reconnectedAt} ms ago`);
+        if (this.o.clock.now() - this.reconnectedAt < RESUBSCRIBE_GRACE_MS)
+          throw toMkError(e, `${ep.key} is not reachable yet: NATS came back ${this.o.clock.now() - this.reconnectedAt} ms ago`);
         throw new NoSubscriberError(ep.key);
       }
       if (isLocalError(e, "MK_ERR_REQUEST_TIMEOUT")) throw toMkError(e, `${ep.key} did not reply within ${timeoutMs} ms`);
-      if (isLocalError(e, "MK_ERR_DISCONNECTED")) throw toMkError(e, `the NATS connection is lost: ${ep.key} cannot answer until it is back`);
+      if (isLocalError(e, "MK_ERR_DISCONNECTED"))
+        throw toMkError(e, `the NATS connection is lost: ${ep.key} cannot answer until it is back`);
       if (e instanceof MkError) throw e; // the wire's EMSGSIZE or EIO
       throw new MkError("EIO", `forward to ${ep.key} failed: ${(e as Error).message}`);
     }
@@ -231,7 +305,13 @@ export class NatsLink implements Link {
     } catch {
       throw new MkError("EIO", `${ep.key} sent a malformed reply`);
     }
-    return { status, errmsg: get(H.errmsg), argsJson: status === 0 ? argsJson : undefined, data: status === 0 ? m.data : EMPTY, hops: replyHops(get) };
+    return {
+      status,
+      errmsg: get(H.errmsg),
+      argsJson: status === 0 ? argsJson : undefined,
+      data: status === 0 ? m.data : EMPTY,
+      hops: replyHops(get),
+    };
   }
 
   notify(ep: EndpointEntry, source: string, bits: number): void {

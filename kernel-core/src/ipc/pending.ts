@@ -18,8 +18,10 @@ export class Pending {
   admit(caller: string, bytes: number): void {
     let l = this.load.get(caller);
     if (!l) this.load.set(caller, (l = { traps: 0, bytes: 0 }));
-    if (l.traps >= CALLER_LIMITS.traps) throw new MkError("EAGAIN", `${caller} already has ${l.traps} requests in the kernel (limit ${CALLER_LIMITS.traps})`);
-    if (l.bytes + bytes > CALLER_LIMITS.bytes) throw new MkError("EAGAIN", `${caller} already has ${l.bytes} bytes in the kernel (limit ${CALLER_LIMITS.bytes})`);
+    if (l.traps >= CALLER_LIMITS.traps)
+      throw new MkError("EAGAIN", `${caller} already has ${l.traps} requests in the kernel (limit ${CALLER_LIMITS.traps})`);
+    if (l.bytes + bytes > CALLER_LIMITS.bytes)
+      throw new MkError("EAGAIN", `${caller} already has ${l.bytes} bytes in the kernel (limit ${CALLER_LIMITS.bytes})`);
     l.traps++;
     l.bytes += bytes;
   }
@@ -60,8 +62,14 @@ export class Pending {
         if (set.size === 0 && this.waiting.get(ep.key) === set) this.waiting.delete(ep.key);
       };
       p.then(
-        (v) => { done(); resolve(v); },
-        (e) => { done(); reject(e); },
+        (v) => {
+          done();
+          resolve(v);
+        },
+        (e) => {
+          done();
+          reject(e);
+        },
       );
     });
   }

@@ -44,7 +44,8 @@ function serve(sock: Socket): void {
       } else if (cmd === "cont") {
         process.kill(pid, "SIGCONT");
         stopped.delete(pid);
-      } else if (cmd === "nice" && /^[0-9]{1,2}$/.test(b ?? "")) setNiceAllThreads(pid, Math.min(19, Number(b))); // every thread
+      } else if (cmd === "nice" && /^[0-9]{1,2}$/.test(b ?? ""))
+        setNiceAllThreads(pid, Math.min(19, Number(b))); // every thread
       // SYS_KILL (chaos): a hang it sends is not this agent's to continue at close.
       else if (cmd === "kill" && KILL_SIGNALS.includes(b ?? "")) process.kill(pid, b as NodeJS.Signals);
       else refuse(line, "unknown command");
@@ -72,7 +73,8 @@ function serve(sock: Socket): void {
         // gone
       }
     }
-    if (stopped.size > 0) log.info({ continued: stopped.size }, "kernel-core's connection closed: continued %d processes it had stopped", stopped.size);
+    if (stopped.size > 0)
+      log.info({ continued: stopped.size }, "kernel-core's connection closed: continued %d processes it had stopped", stopped.size);
     stopped.clear();
   };
   sock.on("close", thaw);

@@ -358,7 +358,8 @@ export class AgentControl extends SignalControl {
     });
     sock.on("error", (e) => {
       // Said once per outage: without the agent nothing is stopped (every row runs).
-      if (!this.warned) this.log?.warn({ path: this.path, err: (e as Error).message }, "the CPU agent does not answer: nothing is stopped until it does");
+      if (!this.warned)
+        this.log?.warn({ path: this.path, err: (e as Error).message }, "the CPU agent does not answer: nothing is stopped until it does");
       this.warned = true;
     });
     sock.on("close", () => {

@@ -19,8 +19,19 @@
 // floors of policy-guard.ts); without sched, or while its answers are absurd, the kernel
 // goes on round robin.
 import {
-  DEFAULT_QUANTUM_MS, MkError, NICE_MAX, NICE_MIN, NR_SCHED_QUEUES, QUANTUM_MAX_MS, QUANTUM_MIN_MS, SchedQueue,
-  type ProcessInfo, type ProcState, type ReqArgs, type Sched, type SchedSummary,
+  DEFAULT_QUANTUM_MS,
+  MkError,
+  NICE_MAX,
+  NICE_MIN,
+  NR_SCHED_QUEUES,
+  QUANTUM_MAX_MS,
+  QUANTUM_MIN_MS,
+  SchedQueue,
+  type ProcessInfo,
+  type ProcState,
+  type ReqArgs,
+  type Sched,
+  type SchedSummary,
 } from "#abi";
 import type { Clock, Timer } from "#base/clock.ts";
 import type { Logger } from "#base/log.ts";
@@ -183,7 +194,8 @@ export class Scheduler {
     const check = () => {
       const now = this.o.clock.now();
       if (now - (this.lastTickAt ?? now) >= period) {
-        if (!this.pitSilent) this.o.log.warn({ afterMs: now - this.lastTickAt! }, "no PIT tick: the kernel ticks itself until IRQ 0 comes back");
+        if (!this.pitSilent)
+          this.o.log.warn({ afterMs: now - this.lastTickAt! }, "no PIT tick: the kernel ticks itself until IRQ 0 comes back");
         this.pitSilent = true;
         this.tick(true);
       }
@@ -201,17 +213,44 @@ export class Scheduler {
   /** A new incarnation (started or resumed). A pid the controller cannot verify is free: never stopped. */
   add(e: { key: string; label: string; pid: number; placement: "kernel" | "user"; host: string }, d: ProcDefaults): void {
     if (this.procs.has(e.key)) return;
-    if (e.label === this.o.policyLabel && this.guard.resume()) this.o.log.info({ endpoint: e.key }, "a new sched incarnation: the kernel asks it again");
+    if (e.label === this.o.policyLabel && this.guard.resume())
+      this.o.log.info({ endpoint: e.key }, "a new sched incarnation: the kernel asks it again");
     const base = d.priority ?? (d.cls === "driver" ? SchedQueue.DRIVER : d.cls === "server" ? SchedQueue.SERVER : SchedQueue.USER);
     const quantum = d.quantumMs ?? DEFAULT_QUANTUM_MS;
     if (d.nice !== undefined && !this.nices.has(e.label)) this.nices.set(e.label, d.nice);
     const controllable = this.o.enabled && e.placement === "user" && this.o.control.verify(e.pid, e.label, e.host);
     const now = this.o.clock.now();
     this.procs.set(e.key, {
-      key: e.key, label: e.label, pid: e.pid, placement: e.placement, cls: d.cls, controllable,
-      basePriority: base, baseQuantumMs: quantum, priority: base, quantumMs: quantum, leftMs: quantum, seq: ++this.seq,
-      pendingIn: 0, waitingOut: 0, busy: false, idle: false, running: false, stopped: false, reniced: false, niceSeen: false, frozen: false, contTick: -Infinity, gone: false,
-      cpuNs: 0, voluntary: 0, involuntary: 0, blockedSinceExpiry: 0, askingPolicy: false, held: [], window: { at: now, cpuNs: 0, pct: 0 },
+      key: e.key,
+      label: e.label,
+      pid: e.pid,
+      placement: e.placement,
+      cls: d.cls,
+      controllable,
+      basePriority: base,
+      baseQuantumMs: quantum,
+      priority: base,
+      quantumMs: quantum,
+      leftMs: quantum,
+      seq: ++this.seq,
+      pendingIn: 0,
+      waitingOut: 0,
+      busy: false,
+      idle: false,
+      running: false,
+      stopped: false,
+      reniced: false,
+      niceSeen: false,
+      frozen: false,
+      contTick: -Infinity,
+      gone: false,
+      cpuNs: 0,
+      voluntary: 0,
+      involuntary: 0,
+      blockedSinceExpiry: 0,
+      askingPolicy: false,
+      held: [],
+      window: { at: now, cpuNs: 0, pct: 0 },
     });
     this.applyHostNice(this.procs.get(e.key)!);
     this.reschedule();
@@ -385,7 +424,10 @@ export class Scheduler {
     const left = this.guard.suspendedMs();
     if (left > 0) {
       this.refused++;
-      throw new MkError("EAGAIN", `the kernel schedules round robin for another ${Math.ceil(left / 1000)} s: the policy's answers were absurd`);
+      throw new MkError(
+        "EAGAIN",
+        `the kernel schedules round robin for another ${Math.ceil(left / 1000)} s: the policy's answers were absurd`,
+      );
     }
     const p = this.procs.get(endpoint);
     if (!Number.isInteger(priority) || priority < 0 || priority >= NR_SCHED_QUEUES) {
@@ -394,13 +436,22 @@ export class Scheduler {
     if (!Number.isInteger(quantumMs) || quantumMs < QUANTUM_MIN_MS || quantumMs > QUANTUM_MAX_MS) {
       throw this.refuse(`quantum ${quantumMs} ms is outside ${QUANTUM_MIN_MS}-${QUANTUM_MAX_MS} ms`, p, caller);
     }
-    if (!/^[a-z][a-z0-9-]{0,31}#[1-9][0-9]{0,8}$/.test(endpoint)) throw new MkError("EBADSRCDST", `${JSON.stringify(endpoint.slice(0, 48))} is not an endpoint (label#generation)`);
+    if (!/^[a-z][a-z0-9-]{0,31}#[1-9][0-9]{0,8}$/.test(endpoint))
+      throw new MkError("EBADSRCDST", `${JSON.stringify(endpoint.slice(0, 48))} is not an endpoint (label#generation)`);
     if (!p) throw new MkError("EDEADSRCDST", `${endpoint} is not a live incarnation`);
-    if (!p.controllable) throw this.refuse(`${endpoint} is not scheduled (it runs inside kernel-core, or the kernel cannot verify its process)`, p, caller);
-    if (priority < p.basePriority) throw this.refuse(`priority ${priority} is above ${p.label}'s ceiling, queue ${p.basePriority}`, p, caller);
+    if (!p.controllable)
+      throw this.refuse(`${endpoint} is not scheduled (it runs inside kernel-core, or the kernel cannot verify its process)`, p, caller);
+    if (priority < p.basePriority)
+      throw this.refuse(`priority ${priority} is above ${p.label}'s ceiling, queue ${p.basePriority}`, p, caller);
     const floor = systemFloor(p);
-    if (floor && priority > floor.queue) throw this.refuse(`priority ${priority} is below ${p.label}'s floor, queue ${floor.queue} (a ${p.cls} stays above user programs, queue ${SchedQueue.USER})`, p, caller);
-    if (floor && quantumMs < floor.quantumMs) throw this.refuse(`quantum ${quantumMs} ms is below ${p.label}'s floor, ${floor.quantumMs} ms (a ${p.cls}'s shortest)`, p, caller);
+    if (floor && priority > floor.queue)
+      throw this.refuse(
+        `priority ${priority} is below ${p.label}'s floor, queue ${floor.queue} (a ${p.cls} stays above user programs, queue ${SchedQueue.USER})`,
+        p,
+        caller,
+      );
+    if (floor && quantumMs < floor.quantumMs)
+      throw this.refuse(`quantum ${quantumMs} ms is below ${p.label}'s floor, ${floor.quantumMs} ms (a ${p.cls}'s shortest)`, p, caller);
     this.policyIs("server", p);
     if (p.priority === priority && p.quantumMs === quantumMs) return;
     const before = `queue ${p.priority}, ${p.quantumMs} ms`;
@@ -433,16 +484,27 @@ export class Scheduler {
     this.policyInForce = "round-robin";
     const forS = Math.round(this.guard.suspendedMs() / 1000);
     const why = `${POLICY_REFUSALS_MAX} answers refused within ${POLICY_REFUSAL_WINDOW_MS / 1000} s`;
-    this.o.log.warn({ caller, refusals: POLICY_REFUSALS_MAX, windowMs: POLICY_REFUSAL_WINDOW_MS, suspendS: forS, restored }, "the scheduling policy's answers are absurd (%s): the kernel's own round robin for %d s; drivers and servers back at their base queue and quantum (%s)", why, forS, restored.join(", ") || "none had moved");
+    this.o.log.warn(
+      { caller, refusals: POLICY_REFUSALS_MAX, windowMs: POLICY_REFUSAL_WINDOW_MS, suspendS: forS, restored },
+      "the scheduling policy's answers are absurd (%s): the kernel's own round robin for %d s; drivers and servers back at their base queue and quantum (%s)",
+      why,
+      forS,
+      restored.join(", ") || "none had moved",
+    );
     // One event, on the policy server's row when it has one (else on the process it was about).
     const row = (caller ? this.procs.get(caller) : undefined) ?? p ?? this.procs.values().next().value;
-    if (row) this.o.event?.(this.info(row), `policy: the kernel's own round robin for ${forS} s (${why}); restored ${restored.join(", ") || "nothing"}`);
+    if (row)
+      this.o.event?.(
+        this.info(row),
+        `policy: the kernel's own round robin for ${forS} s (${why}); restored ${restored.join(", ") || "nothing"}`,
+      );
     this.reschedule();
   }
 
   /** mkctl nice: for label's incarnations from now on. EINVAL outside -20..19. */
   nice(label: string, nice: number): void {
-    if (!Number.isInteger(nice) || nice < NICE_MIN || nice > NICE_MAX) throw new MkError("EINVAL", `nice ${nice} is outside ${NICE_MIN}..${NICE_MAX}`);
+    if (!Number.isInteger(nice) || nice < NICE_MIN || nice > NICE_MAX)
+      throw new MkError("EINVAL", `nice ${nice} is outside ${NICE_MIN}..${NICE_MAX}`);
     const before = this.niceOf(label);
     if (before === nice) return;
     this.nices.set(label, nice);
@@ -459,8 +521,15 @@ export class Scheduler {
 
   summary(): SchedSummary {
     return {
-      enabled: this.o.enabled, cpus: this.o.cpus, pit_hz: this.o.pitHz, ticks: this.ticks, policy: this.policyInForce,
-      stops: this.stops, continues: this.continues, refused: this.refused, held_too_long: this.overruns,
+      enabled: this.o.enabled,
+      cpus: this.o.cpus,
+      pit_hz: this.o.pitHz,
+      ticks: this.ticks,
+      policy: this.policyInForce,
+      stops: this.stops,
+      continues: this.continues,
+      refused: this.refused,
+      held_too_long: this.overruns,
       ...(this.guard.suspendedMs() > 0 ? { policy_suspended_ms: this.guard.suspendedMs() } : {}),
     };
   }
@@ -554,7 +623,10 @@ export class Scheduler {
     }
     if (p.cls !== "user" || !p.niceSeen || nice > p.hostNice) return;
     if (!p.reniced) {
-      this.o.log.warn({ endpoint: p.key, pid: p.pid, nice, want: p.hostNice }, "a process raised its own host priority: set back, and stopped at once whenever it is preempted");
+      this.o.log.warn(
+        { endpoint: p.key, pid: p.pid, nice, want: p.hostNice },
+        "a process raised its own host priority: set back, and stopped at once whenever it is preempted",
+      );
       this.o.event?.(this.info(p), `raised its Linux nice to ${nice}: set back to ${p.hostNice}, no lazy preemption`);
     }
     p.reniced = true;
@@ -601,8 +673,15 @@ export class Scheduler {
     if (!this.o.policy || p.askingPolicy || this.guard.suspendedMs() > 0) return;
     p.askingPolicy = true;
     const msg: NoQuantum = {
-      endpoint: p.key, class: p.cls, priority: p.priority, base_priority: p.basePriority, quantum_ms: p.quantumMs,
-      base_quantum_ms: p.baseQuantumMs, nice: this.niceOf(p.label), blocked, cpu_ms: Math.round(p.cpuNs / 1e6),
+      endpoint: p.key,
+      class: p.cls,
+      priority: p.priority,
+      base_priority: p.basePriority,
+      quantum_ms: p.quantumMs,
+      base_quantum_ms: p.baseQuantumMs,
+      nice: this.niceOf(p.label),
+      blocked,
+      cpu_ms: Math.round(p.cpuNs / 1e6),
     };
     this.o.policy(msg).then(
       (taken) => this.policyAnswered(p, taken),
@@ -619,22 +698,50 @@ export class Scheduler {
   private policyIs(now: SchedSummary["policy"], p: Proc): void {
     if (now === this.policyInForce) return;
     this.policyInForce = now;
-    this.o.log.warn({ policy: now }, now === "server" ? "the sched server answers again: its policy is in force" : "the sched server does not answer: the kernel schedules round robin");
-    this.o.event?.(this.info(p), now === "server" ? "policy: the sched server's" : "policy: the kernel's round robin (sched does not answer)");
+    this.o.log.warn(
+      { policy: now },
+      now === "server"
+        ? "the sched server answers again: its policy is in force"
+        : "the sched server does not answer: the kernel schedules round robin",
+    );
+    this.o.event?.(
+      this.info(p),
+      now === "server" ? "policy: the sched server's" : "policy: the kernel's round robin (sched does not answer)",
+    );
   }
 
   private info(p: Proc): ProcessInfo {
-    const state: ProcState = !p.controllable ? "free"
-      : p.running ? "running"
-        : p.stopped ? "preempted"
-          : this.runnable(p) ? "ready"
-            : p.waitingOut > 0 ? "reply" : "receiving";
+    const state: ProcState = !p.controllable
+      ? "free"
+      : p.running
+        ? "running"
+        : p.stopped
+          ? "preempted"
+          : this.runnable(p)
+            ? "ready"
+            : p.waitingOut > 0
+              ? "reply"
+              : "receiving";
     const stat = state === "free" ? "F" : p.stopped || p.frozen ? "T" : state === "running" || state === "ready" ? "R" : "S";
     return {
-      endpoint: p.key, label: p.label, pid: p.pid, placement: p.placement, class: p.cls, state, stat,
-      priority: p.priority, base_priority: p.basePriority, quantum_ms: p.quantumMs, left_ms: Math.max(0, Math.round(p.leftMs)),
-      nice: this.niceOf(p.label), cpu_ms: Math.round(p.cpuNs / 1e6), cpu_pct: p.window.pct,
-      voluntary: p.voluntary, involuntary: p.involuntary, pending_in: p.pendingIn, waiting_out: p.waitingOut,
+      endpoint: p.key,
+      label: p.label,
+      pid: p.pid,
+      placement: p.placement,
+      class: p.cls,
+      state,
+      stat,
+      priority: p.priority,
+      base_priority: p.basePriority,
+      quantum_ms: p.quantumMs,
+      left_ms: Math.max(0, Math.round(p.leftMs)),
+      nice: this.niceOf(p.label),
+      cpu_ms: Math.round(p.cpuNs / 1e6),
+      cpu_pct: p.window.pct,
+      voluntary: p.voluntary,
+      involuntary: p.involuntary,
+      pending_in: p.pendingIn,
+      waiting_out: p.waitingOut,
     };
   }
 }

@@ -53,7 +53,8 @@ export class Actions {
 
   async chaos(body: unknown): Promise<string> {
     const a = parse(ChaosShape, body, "chaos");
-    if (!this.targets().includes(a.target)) throw new MkError("EINVAL", `chaos: unknown target ${JSON.stringify(a.target)} (one of ${this.targets().join(", ")})`);
+    if (!this.targets().includes(a.target))
+      throw new MkError("EINVAL", `chaos: unknown target ${JSON.stringify(a.target)} (one of ${this.targets().join(", ")})`);
     const heartbeat = this.table.services.get(a.target)?.restart.heartbeatMs ?? 1000;
     switch (a.fault) {
       case "kill": {
@@ -80,7 +81,11 @@ export class Actions {
 
   async hwfault(body: unknown): Promise<string> {
     const a = parse(HwShape, body, "hwfault");
-    const req: HwFaultRequest = { fault: a.fault, ...(a.lba !== undefined ? { lba: a.lba } : {}), ...(a.count !== undefined ? { count: a.count } : {}) };
+    const req: HwFaultRequest = {
+      fault: a.fault,
+      ...(a.lba !== undefined ? { lba: a.lba } : {}),
+      ...(a.count !== undefined ? { count: a.count } : {}),
+    };
     await sysHwfault(this.sys, req);
     return a.fault === "clear" ? "hardware faults cleared" : `${a.fault} armed in the emulator`;
   }

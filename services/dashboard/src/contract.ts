@@ -24,10 +24,33 @@ export interface EndpointNode {
   recover_ms: number | null;
   msgs_per_s: number;
 }
-export interface Edge { from: string; to: string; msgs_per_s: number }
-export interface LatencyRow { path: string; p50_us: number | null; p99_us: number | null; count: number }
-export interface SchedRow { label: string; pid: number; state: string; priority: number; quantum_ms: number; cpu_pct: number; switches: number }
-export interface WorkloadInfo { rate: number; ops: number; failed: number; bytes_verified: number; last_error: string | null }
+export interface Edge {
+  from: string;
+  to: string;
+  msgs_per_s: number;
+}
+export interface LatencyRow {
+  path: string;
+  p50_us: number | null;
+  p99_us: number | null;
+  count: number;
+}
+export interface SchedRow {
+  label: string;
+  pid: number;
+  state: string;
+  priority: number;
+  quantum_ms: number;
+  cpu_pct: number;
+  switches: number;
+}
+export interface WorkloadInfo {
+  rate: number;
+  ops: number;
+  failed: number;
+  bytes_verified: number;
+  last_error: string | null;
+}
 export interface State {
   t: number;
   kernel: KernelInfo;
@@ -37,7 +60,17 @@ export interface State {
   sched: SchedRow[] | null;
   workload: WorkloadInfo | null;
 }
-export type TimelineKind = "started" | "ready" | "dead" | "denied" | "recovered" | "fault" | "hw-fault" | "sched" | "experiment" | "workload";
+export type TimelineKind =
+  | "started"
+  | "ready"
+  | "dead"
+  | "denied"
+  | "recovered"
+  | "fault"
+  | "hw-fault"
+  | "sched"
+  | "experiment"
+  | "workload";
 export interface TimelineEntry {
   t: number;
   kind: TimelineKind;

@@ -3,7 +3,19 @@
 // the model, asks rs for its list and the workload for its counts now and then, and
 // shares one console subscription among every terminal open in a page.
 import { parseReplyArgs, Rs, Workload, type RsEvent } from "#abi";
-import { attachConsole, followEvents, followRsEvents, followStats, sysGetEndpoints, type ConsoleLine, type Server, type ServiceModule, type Sys, type SystemTable, type Timer } from "#libsys";
+import {
+  attachConsole,
+  followEvents,
+  followRsEvents,
+  followStats,
+  sysGetEndpoints,
+  type ConsoleLine,
+  type Server,
+  type ServiceModule,
+  type Sys,
+  type SystemTable,
+  type Timer,
+} from "#libsys";
 import { Actions, WORKLOAD_LABEL } from "./actions.ts";
 import type { ConsoleHub } from "./http.ts";
 import type { Model } from "./model.ts";
@@ -87,8 +99,17 @@ export class Dashboard {
       return;
     }
     try {
-      const r = parseReplyArgs(Workload.WORKLOAD_STATS, (await sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_STATS, {}, undefined, POLL_MS)).args);
-      this.model.workload = { rate: r.rate, ops: r.ops, failed: r.failed, bytes_verified: r.bytes_verified, last_error: r.last_error ?? null };
+      const r = parseReplyArgs(
+        Workload.WORKLOAD_STATS,
+        (await sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_STATS, {}, undefined, POLL_MS)).args,
+      );
+      this.model.workload = {
+        rate: r.rate,
+        ops: r.ops,
+        failed: r.failed,
+        bytes_verified: r.bytes_verified,
+        last_error: r.last_error ?? null,
+      };
     } catch {
       // restarting: the last counts stay until it answers again
     }

@@ -34,7 +34,9 @@ export class Experiments {
     const labels = [...o.table.services.keys()];
     let files: string[] = [];
     try {
-      files = readdirSync(o.dir).filter((f) => f.endsWith(".yaml")).sort();
+      files = readdirSync(o.dir)
+        .filter((f) => f.endsWith(".yaml"))
+        .sort();
     } catch {
       // no experiments folder: the menu is empty
     }
@@ -46,7 +48,8 @@ export class Experiments {
         // intensity into `failed`. The page offers those written for any running system.
         // A restart of kernel-core needs hands on its process, which the page has not.
         const restarts = exp.method.some((s) => s.type === "action" && s.fault === "restart");
-        if (Object.keys(exp.system.placement).length === 0 && Object.keys(exp.system.restart).length === 0 && !restarts) this.shipped.set(f.replace(/\.yaml$/, ""), exp);
+        if (Object.keys(exp.system.placement).length === 0 && Object.keys(exp.system.restart).length === 0 && !restarts)
+          this.shipped.set(f.replace(/\.yaml$/, ""), exp);
       } catch {
         // a file that does not load is not offered (mkctl chaos run names what is wrong with it)
       }
@@ -62,13 +65,21 @@ export class Experiments {
   /** Starts name; the journal arrives as an event. EBUSY while one runs, ENOENT for an unknown name. */
   start(name: string): void {
     const exp = this.shipped.get(name);
-    if (!exp) throw new MkError("ENOENT", `no experiment ${JSON.stringify(name.slice(0, 60))} (one of ${[...this.shipped.keys()].join(", ")})`);
+    if (!exp)
+      throw new MkError("ENOENT", `no experiment ${JSON.stringify(name.slice(0, 60))} (one of ${[...this.shipped.keys()].join(", ")})`);
     if (this.running) throw new MkError("EBUSY", `the experiment ${this.running} is still running`);
     const client = this.client();
     if (!client) throw new MkError("ENOTREADY", "the dashboard is not registered with kernel-core yet");
     this.running = name;
     this.onEvent({ name, status: "running" });
-    this.model.record({ kind: "experiment", label: null, generation: null, cause: null, mttr_ms: null, text: `experiment ${name} started: ${exp.title}` });
+    this.model.record({
+      kind: "experiment",
+      label: null,
+      generation: null,
+      cause: null,
+      mttr_ms: null,
+      text: `experiment ${name} started: ${exp.title}`,
+    });
     void this.run(name, exp, client)
       .catch((e: Error) => client.sys.log.error({ err: e }, "experiment %s failed", name))
       .finally(() => (this.running = undefined));
@@ -80,7 +91,11 @@ export class Experiments {
       const r = journal.report;
       this.onEvent({ name, status: journal.status, summary: summaryRows(journal), report: r });
       this.model.record({
-        kind: "experiment", label: null, generation: null, cause: journal.status, mttr_ms: r.recover_ms.p50,
+        kind: "experiment",
+        label: null,
+        generation: null,
+        cause: journal.status,
+        mttr_ms: r.recover_ms.p50,
         text: `experiment ${name} ${journal.status}: ${r.faults_injected} faults, ${r.recoveries} recoveries, ${r.ops_attempted} operations, ${r.ops_failed} failed`,
       });
     } catch (e) {
@@ -102,7 +117,10 @@ export class Experiments {
       credential: () => {
         throw new MkError("ENOSYS", "the dashboard runs experiments with its own connection only");
       },
-      signal: (label, signal) => void sysKill(client.sys, label, signal === "SIGKILL" ? "KILL" : "STOP").catch((e: Error) => client.sys.log.warn({ label, err: e.message }, "experiment's %s not sent", signal)),
+      signal: (label, signal) =>
+        void sysKill(client.sys, label, signal === "SIGKILL" ? "KILL" : "STOP").catch((e: Error) =>
+          client.sys.log.warn({ label, err: e.message }, "experiment's %s not sent", signal),
+        ),
       // A kernel-core restart is a new boot; the emulator's restarts are not visible from here.
       incarnation: (part) => (part === "kernel" ? (kernel().boot ?? undefined) : "hardware"),
       alive: () => kernel().up,

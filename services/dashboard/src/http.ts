@@ -90,15 +90,29 @@ function statusOf(e: MkError): number {
   return 502; // the system behind the dashboard answered with an error, or not at all
 }
 
-export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app: FastifyInstance; broadcast: (event: string, data: unknown) => void }> {
+export async function buildDashboardHttp(
+  o: DashboardHttpOptions,
+): Promise<{ app: FastifyInstance; broadcast: (event: string, data: unknown) => void }> {
   const app = Fastify({
-    logger: false, bodyLimit: 16 * 1024,
-    requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionTimeout: CONNECTION_IDLE_MS,
+    logger: false,
+    bodyLimit: 16 * 1024,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeout: CONNECTION_IDLE_MS,
     http: { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
   });
   const limiter = new LogLimiter(o.clock);
   const connections = new ConnectionBounds({
-    onLimit: (what, bound, addr) => limiter.allow(o.log, `connection-${what}`, () => o.log.warn({ bound, addr }, what === "evicted" ? "connection bound (%s) reached: an idle connection is closed for a new one" : "connection bound (%s) reached and every connection busy: a new one refused", bound)),
+    onLimit: (what, bound, addr) =>
+      limiter.allow(o.log, `connection-${what}`, () =>
+        o.log.warn(
+          { bound, addr },
+          what === "evicted"
+            ? "connection bound (%s) reached: an idle connection is closed for a new one"
+            : "connection bound (%s) reached and every connection busy: a new one refused",
+          bound,
+        ),
+      ),
   });
   app.server.on("connection", (socket: Socket) => connections.admit(socket));
   // Busy once a whole request is in (a slow body stays evictable), idle again once answered.
@@ -113,7 +127,13 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   const requireToken = (req: FastifyRequest): void => {
     const h = req.headers.authorization;
     const given = typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : undefined;
-    if (!tokenOk(given)) throw new MkError("EACCES", given ? "the token is wrong: use the one the dashboard printed at start-up" : "changing anything needs the token the dashboard printed at start-up (Authorization: Bearer <token>)");
+    if (!tokenOk(given))
+      throw new MkError(
+        "EACCES",
+        given
+          ? "the token is wrong: use the one the dashboard printed at start-up"
+          : "changing anything needs the token the dashboard printed at start-up (Authorization: Bearer <token>)",
+      );
   };
 
   app.setErrorHandler((e: Error & { statusCode?: number; code?: string }, _req, reply) => {
@@ -140,7 +160,8 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     } catch {
       originHost = "?";
     }
-    if (!hostOk(req.headers.host) || !hostOk(originHost)) throw new MkError("EACCES", `the dashboard answers only as ${[...allowed].join(", ")} (MK_DASHBOARD_URL names another)`);
+    if (!hostOk(req.headers.host) || !hostOk(originHost))
+      throw new MkError("EACCES", `the dashboard answers only as ${[...allowed].join(", ")} (MK_DASHBOARD_URL names another)`);
   });
 
   await app.register(fastifyWebsocket, { options: { maxPayload: CONSOLE_FRAME_MAX } });
@@ -158,7 +179,14 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
     requireToken(req);
     const note = await o.actions.chaos(req.body);
     const target = (req.body as { target?: unknown }).target;
-    o.model.record({ kind: "fault", label: typeof target === "string" ? target : null, generation: null, cause: null, mttr_ms: null, text: note });
+    o.model.record({
+      kind: "fault",
+      label: typeof target === "string" ? target : null,
+      generation: null,
+      cause: null,
+      mttr_ms: null,
+      text: note,
+    });
     return { ok: true, note };
   });
   app.post("/api/hwfault", async (req) => {
@@ -170,7 +198,14 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   app.post("/api/workload", async (req) => {
     requireToken(req);
     const rate = await o.actions.workloadRate(req.body);
-    o.model.record({ kind: "workload", label: "workload", generation: null, cause: null, mttr_ms: null, text: `workload rate set to ${rate}/s` });
+    o.model.record({
+      kind: "workload",
+      label: "workload",
+      generation: null,
+      cause: null,
+      mttr_ms: null,
+      text: `workload rate set to ${rate}/s`,
+    });
     return { ok: true, rate };
   });
 
@@ -187,7 +222,12 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   app.get("/api/stream", (req: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+    res.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
     res.write("retry: 1000\n\n");
     streams.add(res, req.ip);
     streams.send(res, "state", JSON.stringify(o.model.state()));
@@ -250,7 +290,13 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
       if (socket.bufferedAmount > STREAM_BACKLOG) socket.terminate();
       else socket.send(bytes);
     });
-    socket.send(JSON.stringify({ notice: control ? "console attached: typing reaches the mkos shell" : "console attached read-only: open the page with ?token= to type" }));
+    socket.send(
+      JSON.stringify({
+        notice: control
+          ? "console attached: typing reaches the mkos shell"
+          : "console attached read-only: open the page with ?token= to type",
+      }),
+    );
     let windowStart = o.clock.now();
     let windowBytes = 0;
     socket.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
@@ -287,7 +333,14 @@ export async function buildDashboardHttp(o: DashboardHttpOptions): Promise<{ app
   if (existsSync(o.dist)) {
     await app.register(fastifyStatic, { root: o.dist, index: ["index.html"], cacheControl: true, maxAge: 0 });
   } else {
-    app.get("/", async (_req, reply) => reply.code(503).type("text/plain").send(`The dashboard's page is not built (${o.dist} is missing): run npm run build:dashboard, then start the dashboard again (npx mkctl start dashboard)\n`));
+    app.get("/", async (_req, reply) =>
+      reply
+        .code(503)
+        .type("text/plain")
+        .send(
+          `The dashboard's page is not built (${o.dist} is missing): run npm run build:dashboard, then start the dashboard again (npx mkctl start dashboard)\n`,
+        ),
+    );
   }
 
   app.addHook("onClose", async () => {

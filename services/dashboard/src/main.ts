@@ -49,7 +49,8 @@ function tokenOf(runDir: string): string {
 /** MKOS_DASHBOARD_PORT: 8080 when unset, 0 for any free port. */
 function portOf(given: string | undefined): number {
   if (given === undefined || given === "") return 8080;
-  if (!/^\d{1,5}$/.test(given) || Number(given) > 65535) throw new MkError("EINVAL", `MKOS_DASHBOARD_PORT must be a port, 0-65535, got ${JSON.stringify(given)}`);
+  if (!/^\d{1,5}$/.test(given) || Number(given) > 65535)
+    throw new MkError("EINVAL", `MKOS_DASHBOARD_PORT must be a port, 0-65535, got ${JSON.stringify(given)}`);
   return Number(given);
 }
 
@@ -63,11 +64,26 @@ async function main(): Promise<void> {
   const running = await startService(dash.module(), transport, { log });
   const experiments = new Experiments({ dir: join(ROOT, "experiments"), table, model, client: () => running });
   const host = process.env.MK_DASHBOARD_HOST ?? "127.0.0.1";
-  const hosts = ["127.0.0.1", "localhost", "[::1]", ...(process.env.MK_DASHBOARD_HOSTS ?? "").split(",").map((h) => h.trim()).filter(Boolean)];
+  const hosts = [
+    "127.0.0.1",
+    "localhost",
+    "[::1]",
+    ...(process.env.MK_DASHBOARD_HOSTS ?? "")
+      .split(",")
+      .map((h) => h.trim())
+      .filter(Boolean),
+  ];
   if (host !== "0.0.0.0") hosts.push(host);
   if (process.env.MK_DASHBOARD_URL) hosts.push(new URL(process.env.MK_DASHBOARD_URL).hostname);
   const { app, broadcast } = await buildDashboardHttp({
-    model, actions: dash.actions!, console: dash.console(), token, clock: systemClock, log, experiments, hosts,
+    model,
+    actions: dash.actions!,
+    console: dash.console(),
+    token,
+    clock: systemClock,
+    log,
+    experiments,
+    hosts,
     dist: process.env.MK_DASHBOARD_DIST ?? join(ROOT, "services/dashboard/web/dist"),
   });
   experiments.onEvent = (e) => broadcast("experiment", e);
@@ -103,4 +119,3 @@ main().catch((e) => {
   log.fatal({ err: e }, "dashboard failed");
   process.exit(exitStatus(e));
 });
-

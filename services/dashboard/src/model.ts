@@ -2,7 +2,17 @@
 // privilege table, kept current by the kernel's events, rs's events and rs's list; rates
 // and latencies as differences of the kernel's statistics samples; a bounded timeline.
 // Everything here is fed from the wire by main.ts and read by the HTTP face.
-import { HARDWARE, KERNEL, LATENCY_BUCKETS_S, type EndpointInfo, type KernelEvent, type KernelStat, type ProcessInfo, type RsEvent, type ServiceStatus } from "#abi";
+import {
+  HARDWARE,
+  KERNEL,
+  LATENCY_BUCKETS_S,
+  type EndpointInfo,
+  type KernelEvent,
+  type KernelStat,
+  type ProcessInfo,
+  type RsEvent,
+  type ServiceStatus,
+} from "#abi";
 import type { Clock, SystemTable } from "#libsys";
 
 export const TIMELINE_MAX = 500;
@@ -13,7 +23,18 @@ const LATENCY_WINDOW_MS = 60_000;
 export const NATS_NODE = "nats";
 export const KERNEL_NODE = "kernel-core";
 
-export type { Edge, EndpointNode as Node, KernelInfo, LatencyRow, NodeKind, SchedRow, State, TimelineEntry, TimelineKind, WorkloadInfo } from "./contract.ts";
+export type {
+  Edge,
+  EndpointNode as Node,
+  KernelInfo,
+  LatencyRow,
+  NodeKind,
+  SchedRow,
+  State,
+  TimelineEntry,
+  TimelineKind,
+  WorkloadInfo,
+} from "./contract.ts";
 import type { Edge, EndpointNode as Node, NodeKind, SchedRow, State, TimelineEntry, WorkloadInfo, LatencyRow } from "./contract.ts";
 
 /** A kernel node name in the statistics is the topology's kernel-core. */
@@ -38,7 +59,19 @@ export class Model {
   constructor(table: SystemTable, clock: Clock) {
     this.table = table;
     this.clock = clock;
-    const fixed = (id: string, kind: NodeKind): Node => ({ id, kind, placement: "user", state: "up", generation: null, pid: null, host: null, restarts: 0, last_cause: null, recover_ms: null, msgs_per_s: 0 });
+    const fixed = (id: string, kind: NodeKind): Node => ({
+      id,
+      kind,
+      placement: "user",
+      state: "up",
+      generation: null,
+      pid: null,
+      host: null,
+      restarts: 0,
+      last_cause: null,
+      recover_ms: null,
+      msgs_per_s: 0,
+    });
     this.nodes.set(NATS_NODE, fixed(NATS_NODE, "nats"));
     this.nodes.set(KERNEL_NODE, { ...fixed(KERNEL_NODE, "kernel"), placement: "kernel", state: "down" });
     this.nodes.set(HARDWARE, fixed(HARDWARE, "hardware"));
@@ -51,7 +84,19 @@ export class Model {
   private serviceNode(label: string): Node {
     const s = this.table.services.get(label)!;
     const kind: NodeKind = s.io.length > 0 || s.irq.length > 0 ? "driver" : s.command || s.placement === "kernel" ? "server" : "program";
-    return { id: label, kind, placement: s.placement, state: "down", generation: null, pid: null, host: null, restarts: 0, last_cause: null, recover_ms: null, msgs_per_s: 0 };
+    return {
+      id: label,
+      kind,
+      placement: s.placement,
+      state: "down",
+      generation: null,
+      pid: null,
+      host: null,
+      restarts: 0,
+      last_cause: null,
+      recover_ms: null,
+      msgs_per_s: 0,
+    };
   }
 
   private node(label: string): Node | undefined {
@@ -121,7 +166,14 @@ export class Model {
     this.kernelUp = true;
     this.bootIs(ev.boot);
     if (ev.kind === "denied") {
-      this.record({ kind: "denied", label: ev.label, generation: ev.generation || null, cause: ev.denied ?? null, mttr_ms: null, text: `${ev.label}: ${ev.denied ?? "?"} ${ev.target ?? ""} refused (${ev.errno ?? "?"})` });
+      this.record({
+        kind: "denied",
+        label: ev.label,
+        generation: ev.generation || null,
+        cause: ev.denied ?? null,
+        mttr_ms: null,
+        text: `${ev.label}: ${ev.denied ?? "?"} ${ev.target ?? ""} refused (${ev.errno ?? "?"})`,
+      });
       return;
     }
     if (ev.kind === "sched") return; // the scheduler view shows settings; the timeline keeps lifecycle
@@ -141,8 +193,19 @@ export class Model {
     if (!supervised && ev.kind === "dead" && (ev.cause === "exit" || ev.cause === "superseded")) this.nodes.delete(ev.label);
     if (!supervised && (ev.kind !== "dead" || ev.cause === "exit" || ev.cause === "superseded")) return;
     if (ev.kind === "started" || ev.kind === "ready" || ev.kind === "dead") {
-      const text = ev.kind === "dead" ? `${ev.endpoint} died (${ev.cause ?? "?"}${ev.detail ? `: ${ev.detail}` : ""})` : `${ev.endpoint} ${ev.kind} (pid ${ev.pid})`;
-      this.record({ t: Date.parse(ev.at) || undefined, kind: ev.kind, label: ev.label, generation: ev.generation, cause: ev.cause ?? null, mttr_ms: null, text });
+      const text =
+        ev.kind === "dead"
+          ? `${ev.endpoint} died (${ev.cause ?? "?"}${ev.detail ? `: ${ev.detail}` : ""})`
+          : `${ev.endpoint} ${ev.kind} (pid ${ev.pid})`;
+      this.record({
+        t: Date.parse(ev.at) || undefined,
+        kind: ev.kind,
+        label: ev.label,
+        generation: ev.generation,
+        cause: ev.cause ?? null,
+        mttr_ms: null,
+        text,
+      });
     }
   }
 
@@ -157,11 +220,24 @@ export class Model {
       n.recover_ms = ev.recover_ms;
       const mttr = (ev.detect_ms ?? 0) + ev.recover_ms;
       this.record({
-        t: Date.parse(ev.at) || undefined, kind: "recovered", label: ev.label, generation: ev.generation ?? null, cause: ev.last_cause ?? null, mttr_ms: mttr,
+        t: Date.parse(ev.at) || undefined,
+        kind: "recovered",
+        label: ev.label,
+        generation: ev.generation ?? null,
+        cause: ev.last_cause ?? null,
+        mttr_ms: mttr,
         text: `${ev.label}#${ev.generation ?? "?"} serving again: found ${ev.detect_ms ?? "?"} ms after it stopped serving, back ${ev.recover_ms} ms later, healed in ${mttr} ms in all`,
       });
     } else if (ev.state === "failed") {
-      this.record({ t: Date.parse(ev.at) || undefined, kind: "dead", label: ev.label, generation: ev.generation ?? null, cause: "failed", mttr_ms: null, text: `${ev.label} failed: ${ev.why}` });
+      this.record({
+        t: Date.parse(ev.at) || undefined,
+        kind: "dead",
+        label: ev.label,
+        generation: ev.generation ?? null,
+        cause: "failed",
+        mttr_ms: null,
+        text: `${ev.label} failed: ${ev.why}`,
+      });
     }
   }
 
@@ -188,7 +264,12 @@ export class Model {
     const up = this.kernelUp && this.clock.now() - this.lastStatAt < 3000;
     const k = this.nodes.get(KERNEL_NODE)!;
     k.state = up ? "ready" : "down";
-    return { up, boot: s?.boot ?? null, pid: s?.pid ?? null, uptime_ms: s ? s.uptime_ms + Math.max(0, this.clock.now() - this.lastStatAt) : null };
+    return {
+      up,
+      boot: s?.boot ?? null,
+      pid: s?.pid ?? null,
+      uptime_ms: s ? s.uptime_ms + Math.max(0, this.clock.now() - this.lastStatAt) : null,
+    };
   }
 
   state(): State {
@@ -261,8 +342,13 @@ function schedRows(raw: unknown[]): SchedRow[] {
     if (typeof p.label !== "string" || typeof p.pid !== "number") continue;
     const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
     out.push({
-      label: p.label, pid: p.pid, state: typeof p.state === "string" ? p.state : "?", priority: num(p.priority), quantum_ms: num(p.quantum_ms),
-      cpu_pct: num(p.cpu_pct), switches: num(p.voluntary) + num(p.involuntary),
+      label: p.label,
+      pid: p.pid,
+      state: typeof p.state === "string" ? p.state : "?",
+      priority: num(p.priority),
+      quantum_ms: num(p.quantum_ms),
+      cpu_pct: num(p.cpu_pct),
+      switches: num(p.voluntary) + num(p.involuntary),
     });
   }
   return out;

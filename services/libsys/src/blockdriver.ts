@@ -41,8 +41,15 @@ export function blockDriver(label: string, create: (sys: Sys) => BlockDevice): S
         initKernelRestart: () => (guard.forget(), lifecycle.initKernelRestart!()),
         concurrency: 1,
         handlers: {
-          [Bdev.BDEV_OPEN]: async (r) => { await guard.anyBlock(r.source); await dev.open?.(r.args.minor); return {}; },
-          [Bdev.BDEV_CLOSE]: async (r) => { await dev.close?.(r.args.minor); return {}; },
+          [Bdev.BDEV_OPEN]: async (r) => {
+            await guard.anyBlock(r.source);
+            await dev.open?.(r.args.minor);
+            return {};
+          },
+          [Bdev.BDEV_CLOSE]: async (r) => {
+            await dev.close?.(r.args.minor);
+            return {};
+          },
           [Bdev.BDEV_READ]: async (r): Promise<Reply> => {
             const { minor, lba, count } = r.args;
             await guard.sectors(r.source, "r", lba, count);
@@ -53,14 +60,24 @@ export function blockDriver(label: string, create: (sys: Sys) => BlockDevice): S
           [Bdev.BDEV_WRITE]: async (r): Promise<Reply> => {
             const { minor, lba, count } = r.args;
             if (r.data.length !== count * SECTOR_SIZE) {
-              throw new MkError("EBADREQUEST", `write of ${count} sectors needs ${count * SECTOR_SIZE} bytes, got ${r.data.length} (truncated sector?)`);
+              throw new MkError(
+                "EBADREQUEST",
+                `write of ${count} sectors needs ${count * SECTOR_SIZE} bytes, got ${r.data.length} (truncated sector?)`,
+              );
             }
             await guard.sectors(r.source, "w", lba, count);
             if (count > 0) await dev.write(minor, lba, r.data);
             return { args: { count } };
           },
-          [Bdev.BDEV_FLUSH]: async (r) => { await guard.anyBlock(r.source, "w"); await dev.flush(r.args.minor); return {}; },
-          [Bdev.BDEV_GEOMETRY]: async (r) => { await guard.anyBlock(r.source); return { args: { ...(await dev.geometry(r.args.minor)) } }; },
+          [Bdev.BDEV_FLUSH]: async (r) => {
+            await guard.anyBlock(r.source, "w");
+            await dev.flush(r.args.minor);
+            return {};
+          },
+          [Bdev.BDEV_GEOMETRY]: async (r) => {
+            await guard.anyBlock(r.source);
+            return { args: { ...(await dev.geometry(r.args.minor)) } };
+          },
         },
       };
     },

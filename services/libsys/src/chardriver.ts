@@ -39,8 +39,14 @@ export function charDriver(label: string, create: (sys: Sys) => CharDevice): Ser
           return lifecycle.initKernelRestart!();
         },
         handlers: {
-          [Cdev.CDEV_OPEN]: async (r) => { await dev.open?.(r.args.minor); return {}; },
-          [Cdev.CDEV_CLOSE]: async (r) => { await dev.close?.(r.args.minor); return {}; },
+          [Cdev.CDEV_OPEN]: async (r) => {
+            await dev.open?.(r.args.minor);
+            return {};
+          },
+          [Cdev.CDEV_CLOSE]: async (r) => {
+            await dev.close?.(r.args.minor);
+            return {};
+          },
           [Cdev.CDEV_READ]: async (r): Promise<Reply> => {
             await guard.input(r.source);
             const data = await dev.read(r.args.minor, r.args.count, r.args.timeoutMs ?? DEFAULT_READ_TIMEOUT_MS);

@@ -16,7 +16,11 @@ export function instanceId(): string {
   return [...randomBytes(8)].map((b) => alphabet[b % alphabet.length]).join("");
 }
 
-export async function connectClient(label: string, cred: Credential, o: { log?: Logger; clock?: Clock; instance?: boolean } = {}): Promise<RunningService> {
+export async function connectClient(
+  label: string,
+  cred: Credential,
+  o: { log?: Logger; clock?: Clock; instance?: boolean } = {},
+): Promise<RunningService> {
   const as = o.instance ? `${label}.${instanceId()}` : label;
   // The caller's logger for the transport too: a tool that quiets its client (a table on
   // stdout) must not get the transport's warnings printed in the middle of it.
@@ -25,7 +29,11 @@ export async function connectClient(label: string, cred: Credential, o: { log?: 
     // Superseded after a kernel-core restart (another client of the label registered first):
     // its connection closes, its requests fail; the process hosting it goes on.
     const onSuperseded = () => void transport.close().catch(() => undefined);
-    return await startService({ label: as, create: () => ({ handlers: {} }) }, transport, { log: o.log ?? createLogger(label), clock: o.clock, onSuperseded });
+    return await startService({ label: as, create: () => ({ handlers: {} }) }, transport, {
+      log: o.log ?? createLogger(label),
+      clock: o.clock,
+      onSuperseded,
+    });
   } catch (e) {
     // Refused on the way in (EAGAIN, ECALLDENIED ...): nothing is left connected.
     await transport.close().catch(() => undefined);

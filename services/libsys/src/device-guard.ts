@@ -37,7 +37,9 @@ export class DeviceGuard {
 
   private refuse(label: string, what: string, held: string): never {
     const e = new MkError("EPERM", `${this.sys.label}: ${label} may not ${what} (${held})`);
-    this.limiter.allow(this.sys.log, `refused:${label}`, () => this.sys.log.warn({ caller: label, refused: what }, "refused: %s", e.message));
+    this.limiter.allow(this.sys.log, `refused:${label}`, () =>
+      this.sys.log.warn({ caller: label, refused: what }, "refused: %s", e.message),
+    );
     throw e;
   }
 
@@ -45,7 +47,11 @@ export class DeviceGuard {
   async anyBlock(source: string, need?: Need): Promise<void> {
     const label = labelOf(source);
     if ((await this.grants()).block.some((g) => g.label === label && (!need || g.access.includes(need)))) return;
-    this.refuse(label, need === "w" ? "flush the disk" : "use the disk", need === "w" ? "no block privilege to write on it" : "no block privilege on it");
+    this.refuse(
+      label,
+      need === "w" ? "flush the disk" : "use the disk",
+      need === "w" ? "no block privilege to write on it" : "no block privilege on it",
+    );
   }
 
   /**
@@ -58,12 +64,15 @@ export class DeviceGuard {
     const access = await this.grants();
     const mine = access.block.filter((g) => g.label === label);
     const last = lba + Math.max(count, 1) - 1;
-    if (last >= access.sectors) this.refuse(label, `${need === "r" ? "read" : "write"} sectors ${lba}-${last}`, `the disk ends at sector ${access.sectors - 1}`);
+    if (last >= access.sectors)
+      this.refuse(label, `${need === "r" ? "read" : "write"} sectors ${lba}-${last}`, `the disk ends at sector ${access.sectors - 1}`);
     // Areas never overlap: a range is covered when each of its sectors falls in a granted area.
     for (let at = lba; at <= last; ) {
       const g = mine.find((x) => x.access.includes(need) && x.first <= at && at <= x.last);
       if (!g) {
-        const held = mine.length ? `its block privilege: ${mine.map((x) => `${x.area} ${x.first}-${x.last} ${x.access}`).join(", ")}` : "no block privilege on it";
+        const held = mine.length
+          ? `its block privilege: ${mine.map((x) => `${x.area} ${x.first}-${x.last} ${x.access}`).join(", ")}`
+          : "no block privilege on it";
         this.refuse(label, `${need === "r" ? "read" : "write"} sectors ${lba}-${last}`, held);
       }
       at = g.last + 1;
@@ -78,4 +87,3 @@ export class DeviceGuard {
     this.refuse(label, "read its input", `only ${readers.join(", ") || "no one"} may: input in the privilege table`);
   }
 }
-

@@ -22,7 +22,8 @@ export function lifecycleOf(dev: DeviceLifecycle, sys: Sys): Pick<Server, "initF
     initKernelRestart: reset,
     notify(source, bits) {
       if (source !== HARDWARE) return;
-      if (bits & NOTIFY_HW_RESET) void reset().catch((e) => sys.log.error({ err: e }, "setting the device up again after a hardware reset failed"));
+      if (bits & NOTIFY_HW_RESET)
+        void reset().catch((e) => sys.log.error({ err: e }, "setting the device up again after a hardware reset failed"));
       const irqs = bits & ~NOTIFY_HW_RESET;
       if (irqs) dev.intr?.(irqs);
     },

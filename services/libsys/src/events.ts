@@ -2,7 +2,16 @@
 // see the system. Events travel at most once (NATS core), so each is numbered per kernel
 // boot; the follower reports a gap (events lost, e.g. across a NATS outage) and a kernel
 // restart, and the reader then reads the endpoint table again instead of guessing.
-import { decodeKernelStat, decodeRsEvent, MkError, RsEventSubjects, StatSubjects, type KernelEvent, type KernelStat, type RsEvent } from "#abi";
+import {
+  decodeKernelStat,
+  decodeRsEvent,
+  MkError,
+  RsEventSubjects,
+  StatSubjects,
+  type KernelEvent,
+  type KernelStat,
+  type RsEvent,
+} from "#abi";
 import type { Sys } from "./sys.ts";
 
 export interface EventContext {

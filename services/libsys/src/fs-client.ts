@@ -13,7 +13,19 @@
 // ENOENT) is taken as the first attempt's success, and an append first looks for its own
 // bytes at the end of the file: exact when no other process changes the same name, or
 // appends to the same file, at that moment.
-import { isDirMode, isRegMode, MAX_DENTS, MAX_FS_IO, MkError, O, parseReplyArgs, Vfs, type Dirent, type FileStat, type FsStatfs } from "#abi";
+import {
+  isDirMode,
+  isRegMode,
+  MAX_DENTS,
+  MAX_FS_IO,
+  MkError,
+  O,
+  parseReplyArgs,
+  Vfs,
+  type Dirent,
+  type FileStat,
+  type FsStatfs,
+} from "#abi";
 import { randomBytes } from "node:crypto";
 import { Recovering, type RecoveryOptions } from "./recovery.ts";
 import type { Sys } from "./sys.ts";
@@ -123,8 +135,12 @@ function direntsOf(data: Uint8Array): Dirent[] {
   } catch {
     throw new MkError("EIO", "vfs sent a directory page that is not JSON");
   }
-  const ok = (e: unknown): e is Dirent => typeof e === "object" && e !== null && typeof (e as Dirent).name === "string"
-    && Number.isInteger((e as Dirent).ino) && ["file", "dir", "other"].includes((e as Dirent).type);
+  const ok = (e: unknown): e is Dirent =>
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as Dirent).name === "string" &&
+    Number.isInteger((e as Dirent).ino) &&
+    ["file", "dir", "other"].includes((e as Dirent).type);
   if (!Array.isArray(v) || v.length > MAX_DENTS || !v.every(ok)) throw new MkError("EIO", "vfs sent a malformed directory page");
   return v;
 }
@@ -137,7 +153,11 @@ export class FsClient {
   constructor(sys: Sys, o: FsClientOptions = {}) {
     this.sys = sys;
     this.timeoutMs = o.timeoutMs ?? 60_000;
-    this.vfs = new Recovering(sys, o.vfs ?? "vfs", { waitMs: o.waitMs ?? 60_000, maxRetries: 100_000, ...(o.onRetry ? { onRetry: o.onRetry } : {}) });
+    this.vfs = new Recovering(sys, o.vfs ?? "vfs", {
+      waitMs: o.waitMs ?? 60_000,
+      maxRetries: 100_000,
+      ...(o.onRetry ? { onRetry: o.onRetry } : {}),
+    });
   }
 
   /**
@@ -171,7 +191,10 @@ export class FsClient {
           // Renamed or removed since it was opened: this handle answers ESTALE from now on, as
           // an NFS client's does; it never reaches another file.
           if (!(e instanceof MkError) || e.errno === "EDEADSRCDST" || e.errno === "ENOTREADY" || e.errno === "ETIMEDOUT") throw e;
-          h.lost = e.errno === "ESTALE" ? e : new MkError("ESTALE", `${h.path} could not be opened again after vfs restarted: ${e.errno} ${e.message}`);
+          h.lost =
+            e.errno === "ESTALE"
+              ? e
+              : new MkError("ESTALE", `${h.path} could not be opened again after vfs restarted: ${e.errno} ${e.message}`);
           h.gen = gen;
         }
       })();
@@ -265,13 +288,25 @@ export class FsClient {
     const r = await this.vfs.call(async (dst) => {
       await this.bringUp(h, dst, generationOf(dst));
       if (++attempts > 1) {
-        const size = parseReplyArgs(Vfs.VFS_FSTAT, (await this.sys.sendrec(dst, Vfs.VFS_FSTAT, { fd: h.fd }, EMPTY, this.timeoutMs)).args).size;
+        const size = parseReplyArgs(
+          Vfs.VFS_FSTAT,
+          (await this.sys.sendrec(dst, Vfs.VFS_FSTAT, { fd: h.fd }, EMPTY, this.timeoutMs)).args,
+        ).size;
         if (size >= end + chunk.length) {
           // Read through a descriptor of its own: the handle's may be write-only.
           const r = await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: h.path, flags: O_RDONLY }, EMPTY, this.timeoutMs);
           const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
           try {
-            const tail = ino === h.ino ? await this.sys.sendrec(dst, Vfs.VFS_PREAD, { fd, offset: size - chunk.length, count: chunk.length }, EMPTY, this.timeoutMs) : undefined;
+            const tail =
+              ino === h.ino
+                ? await this.sys.sendrec(
+                    dst,
+                    Vfs.VFS_PREAD,
+                    { fd, offset: size - chunk.length, count: chunk.length },
+                    EMPTY,
+                    this.timeoutMs,
+                  )
+                : undefined;
             if (tail && Buffer.compare(Buffer.from(tail.data), Buffer.from(chunk)) === 0) {
               // It landed, through the vfs that died, which kept it as unstable: this vfs must
               // keep it too (mfs may restart before it is committed), so the same bytes go
@@ -324,7 +359,8 @@ export class FsClient {
     while (cookie !== undefined) {
       const r = await this.request(Vfs.VFS_GETDENTS, { path: absolute(path), cookie });
       const next: number | undefined = parseReplyArgs(Vfs.VFS_GETDENTS, r.args).next;
-      if (next !== undefined && next <= cookie) throw new MkError("EIO", `vfs's directory pages went backwards (cookie ${cookie} then ${next})`);
+      if (next !== undefined && next <= cookie)
+        throw new MkError("EIO", `vfs's directory pages went backwards (cookie ${cookie} then ${next})`);
       all.push(...direntsOf(r.data).filter((e) => e.name !== "." && e.name !== ".."));
       cookie = next;
     }

@@ -4,9 +4,31 @@
 // or copied; every publish goes through the Wire (sized, never throwing).
 import { nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import {
-  addHop, decodeError, decodeHops, decodeKind, decodeRawArgs, decodeReqId, decodeStatus, decodeTrace, decodeType, encodeArgs,
-  decodeKernelEvent, EventSubjects, H, Kind, MkError, NOTIFY_MESSAGE, parseShape, replyHops, Subjects, typeName, f,
-  type Args, type Delivered, type KernelEvent, type Reply,
+  addHop,
+  decodeError,
+  decodeHops,
+  decodeKind,
+  decodeRawArgs,
+  decodeReqId,
+  decodeStatus,
+  decodeTrace,
+  decodeType,
+  encodeArgs,
+  decodeKernelEvent,
+  EventSubjects,
+  H,
+  Kind,
+  MkError,
+  NOTIFY_MESSAGE,
+  parseShape,
+  replyHops,
+  Subjects,
+  typeName,
+  f,
+  type Args,
+  type Delivered,
+  type KernelEvent,
+  type Reply,
 } from "#abi";
 import { systemClock, type Clock, type Timer } from "#base/clock.ts";
 import type { Credential } from "#base/credentials.ts";
@@ -63,10 +85,12 @@ export class NatsTransport implements Transport {
     this.eventLimiter = new LogLimiter(clock);
     this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(label), clock);
     this.mux.start();
-    this.onPanic = onPanic ?? ((err) => {
-      console.error(JSON.stringify({ level: 60, svc: label, msg: "panic", err: String((err as Error)?.stack ?? err) }));
-      process.exit(70);
-    });
+    this.onPanic =
+      onPanic ??
+      ((err) => {
+        console.error(JSON.stringify({ level: 60, svc: label, msg: "panic", err: String((err as Error)?.stack ?? err) }));
+        process.exit(70);
+      });
   }
 
   static async connect(label: string, cred: Credential, log?: Logger): Promise<NatsTransport> {
@@ -103,14 +127,20 @@ export class NatsTransport implements Transport {
 
   async notify(dst: string, bits: number): Promise<void> {
     // Non-blocking, as in MINIX: no reply is awaited; the kernel coalesces the bits.
-    const err = this.wire.publish(this.trap, undefined, trapEnvelope(this.label, dst, NOTIFY_MESSAGE, Kind.NOTIFY, { bits }, undefined, this.self));
+    const err = this.wire.publish(
+      this.trap,
+      undefined,
+      trapEnvelope(this.label, dst, NOTIFY_MESSAGE, Kind.NOTIFY, { bits }, undefined, this.self),
+    );
     if (err) throw err;
   }
 
   async listen(generation: number, receiver: Receiver): Promise<void> {
     this.self = `${this.label}#${generation}`;
     this.sub?.unsubscribe();
-    this.sub = this.nc.subscribe(Subjects.endpoint(this.label, generation), { callback: this.wire.guard("endpoint", (m) => this.receive(m, receiver)) });
+    this.sub = this.nc.subscribe(Subjects.endpoint(this.label, generation), {
+      callback: this.wire.guard("endpoint", (m) => this.receive(m, receiver)),
+    });
     await this.nc.flush();
   }
 
@@ -127,7 +157,8 @@ export class NatsTransport implements Transport {
         const { boot } = parseShape(BEACON, decodeRawArgs(readEnvelope(m).get));
         this.kernelSeen = this.clock.now();
         if (boot !== this.kernelBoot) {
-          if (this.kernelBoot !== undefined) this.mux.failAll(new MkError("ENOTREADY", "kernel-core restarted: the request was lost with the old kernel"));
+          if (this.kernelBoot !== undefined)
+            this.mux.failAll(new MkError("ENOTREADY", "kernel-core restarted: the request was lost with the old kernel"));
           this.kernelBoot = boot;
           onBoot(boot);
         }
@@ -157,9 +188,22 @@ export class NatsTransport implements Transport {
         return;
       }
       hops = decodeHops(get);
-      const delivered: Delivered = { type, args: args as Args, data: msg.data, source: source.slice(0, 48), kind, reqId: decodeReqId(get) ?? "", trace: decodeTrace(get) };
+      const delivered: Delivered = {
+        type,
+        args: args as Args,
+        data: msg.data,
+        source: source.slice(0, 48),
+        kind,
+        reqId: decodeReqId(get) ?? "",
+        trace: decodeTrace(get),
+      };
       reply = await receiver.deliver(delivered);
-      this.log?.debug({ msgType: typeName(type), reqId: delivered.reqId, trace: delivered.trace, source, bytes: msg.data.length }, "%s from %s", typeName(type), source);
+      this.log?.debug(
+        { msgType: typeName(type), reqId: delivered.reqId, trace: delivered.trace, source, bytes: msg.data.length },
+        "%s from %s",
+        typeName(type),
+        source,
+      );
     } catch (e) {
       if (!(e instanceof MkError)) this.panic(e);
       this.log?.debug({ msgType: typeName(Number(get(H.type))), reqId: get(H.req)?.slice(0, 64), err: e.errno }, "refused: %s", e.message);
@@ -186,7 +230,9 @@ export class NatsTransport implements Transport {
         onData(m.data, m.subject);
       } catch (e) {
         if (!(e instanceof MkError)) this.panic(e);
-        this.eventLimiter.allow(this.log ?? this.fallbackLog, "bad-event", () => (this.log ?? this.fallbackLog).warn({ subject: m.subject, err: e.message }, "event dropped: %s", e.message));
+        this.eventLimiter.allow(this.log ?? this.fallbackLog, "bad-event", () =>
+          (this.log ?? this.fallbackLog).warn({ subject: m.subject, err: e.message }, "event dropped: %s", e.message),
+        );
       }
     });
     const sub = this.nc.subscribe(subject, {
@@ -199,7 +245,11 @@ export class NatsTransport implements Transport {
     await this.nc.flush();
     if (refused || sub.isClosed()) {
       sub.unsubscribe();
-      throw new MkError("ECALLDENIED", `${this.label} may not read the event stream ${subject}: it needs events: true in the privilege table`, { cause: refused });
+      throw new MkError(
+        "ECALLDENIED",
+        `${this.label} may not read the event stream ${subject}: it needs events: true in the privilege table`,
+        { cause: refused },
+      );
     }
     return { stop: () => sub.unsubscribe() };
   }
@@ -231,7 +281,15 @@ export class NatsTransport implements Transport {
  * stamps the source of what it delivers itself. The trace in force (the request this
  * call is made for) goes along, with a span of this call's own.
  */
-export function trapEnvelope(caller: string, dst: string, type: number, kind: string, args: Args | undefined, timeoutMs?: number, self?: string): Envelope {
+export function trapEnvelope(
+  caller: string,
+  dst: string,
+  type: number,
+  kind: string,
+  args: Args | undefined,
+  timeoutMs?: number,
+  self?: string,
+): Envelope {
   const h = new Envelope();
   if (self) h.set(H.src, self);
   h.set(H.type, String(type));
@@ -258,7 +316,10 @@ export function natsToMkError(e: unknown, dst: string): MkError {
   if (e instanceof MkError) return e;
   if (isLocalError(e, "MK_ERR_REQUEST_TIMEOUT")) return toMkError(e, `no reply from ${dst} in time`);
   if (isLocalError(e, "MK_ERR_PUBLISH_DENIED") || isLocalError(e, "MK_ERR_INBOX_DENIED")) {
-    return toMkError(e, `${e.message}: this connection's NATS user may not trap as the service it claims to be (is MK_CREDS this service's own credential?)`);
+    return toMkError(
+      e,
+      `${e.message}: this connection's NATS user may not trap as the service it claims to be (is MK_CREDS this service's own credential?)`,
+    );
   }
   if (isLocalError(e, "MK_ERR_NO_RESPONDERS")) return toMkError(e, `kernel-core is not answering traps`);
   if (isLocalError(e, "MK_ERR_DISCONNECTED")) return toMkError(e, `the NATS connection is lost: ${dst} cannot answer until it is back`);

@@ -107,9 +107,14 @@ export class Recovering {
       }
       const joining = this.rejoin(gen).then(() => void ([this.joined, this.joinedBoot] = [gen, boot]));
       // What the others wait on never rejects: the error is the initiator's to handle.
-      const settled: Promise<void> = joining.then(() => undefined, () => undefined).then(() => {
-        if (this.joining === settled) this.joining = undefined;
-      });
+      const settled: Promise<void> = joining
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .then(() => {
+          if (this.joining === settled) this.joining = undefined;
+        });
       this.joining = settled;
       await joining;
     }
@@ -126,7 +131,8 @@ export class Recovering {
     let refusedSince: number | undefined;
     for (;;) {
       const left = deadline - this.sys.clock.now();
-      if (left <= 0) throw new MkError("ETIMEDOUT", `no ready incarnation of ${this.label} after generation ${after} within ${this.o.waitMs} ms`);
+      if (left <= 0)
+        throw new MkError("ETIMEDOUT", `no ready incarnation of ${this.label} after generation ${after} within ${this.o.waitMs} ms`);
       const underBoot = this.sys.kernelBoot;
       try {
         // Asked for a short while at a time under an old boot's number: a new boot (kernel-core
@@ -144,7 +150,10 @@ export class Recovering {
         if (isMkError(e, "EDEADSRCDST")) {
           refusedSince ??= this.sys.clock.now();
           if (this.sys.clock.now() - refusedSince >= SUPERSEDED_AFTER_MS) {
-            throw new MkError("EDEADSRCDST", `${this.sys.self} is no longer a live incarnation: another process connected as ${this.sys.label} and superseded it (one process per label at a time)`);
+            throw new MkError(
+              "EDEADSRCDST",
+              `${this.sys.self} is no longer a live incarnation: another process connected as ${this.sys.label} and superseded it (one process per label at a time)`,
+            );
           }
         } else refusedSince = undefined;
         await this.sys.clock.sleep(Math.min(pause, left));

@@ -58,9 +58,12 @@ export class ServerQueue {
     const l = this.limits;
     let c = this.callers.get(caller);
     const queuedHere = c?.jobs.length ?? 0;
-    if (queuedHere >= l.perCaller) throw new MkError("EAGAIN", `${caller} already has ${queuedHere} requests queued here (limit ${l.perCaller})`);
-    if ((c?.bytes ?? 0) + bytes > l.perCallerBytes) throw new MkError("EAGAIN", `${caller} already has ${c?.bytes ?? 0} bytes queued here (limit ${l.perCallerBytes})`);
-    if (this.queued >= l.total || this.queuedBytes + bytes > l.totalBytes) throw new MkError("EAGAIN", `the server's queue is full (${this.queued} requests, ${this.queuedBytes} bytes)`);
+    if (queuedHere >= l.perCaller)
+      throw new MkError("EAGAIN", `${caller} already has ${queuedHere} requests queued here (limit ${l.perCaller})`);
+    if ((c?.bytes ?? 0) + bytes > l.perCallerBytes)
+      throw new MkError("EAGAIN", `${caller} already has ${c?.bytes ?? 0} bytes queued here (limit ${l.perCallerBytes})`);
+    if (this.queued >= l.total || this.queuedBytes + bytes > l.totalBytes)
+      throw new MkError("EAGAIN", `the server's queue is full (${this.queued} requests, ${this.queuedBytes} bytes)`);
     if (!c) this.callers.set(caller, (c = { jobs: [], bytes: 0, running: 0 }));
     // Nothing waiting and a slot free: run now, without a turn through the queue.
     if (this.order.length === 0 && this.running < l.concurrency && c.running < (l.concurrency > 1 ? l.concurrency - 1 : 1)) {

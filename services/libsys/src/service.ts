@@ -7,8 +7,17 @@
 // init again (the new kernel remembers nothing it had set up, such as IRQ policies).
 import { hostname } from "node:os";
 import {
-  Common, hasLayout, Kind, MkError, parseRequestArgs, SysCall as K, typeName,
-  type Delivered, type LayoutType, type Reply, type ReqArgs,
+  Common,
+  hasLayout,
+  Kind,
+  MkError,
+  parseRequestArgs,
+  SysCall as K,
+  typeName,
+  type Delivered,
+  type LayoutType,
+  type Reply,
+  type ReqArgs,
 } from "#abi";
 import { systemClock, type Clock } from "#base/clock.ts";
 import { createLogger, type Logger } from "#base/log.ts";
@@ -83,7 +92,12 @@ export async function startService(module: ServiceModule, transport: Transport, 
   // across NATS restarts (NATS client ids start again from 1 on a new server).
   const conn = transport.connection();
   const hello = (resume?: number) =>
-    sys.kernelCall(K.SYS_HELLO, { pid: process.pid, host: hostname().slice(0, 255), ...(conn ? { conn } : {}), ...(resume ? { resume } : {}) });
+    sys.kernelCall(K.SYS_HELLO, {
+      pid: process.pid,
+      host: hostname().slice(0, 255),
+      ...(conn ? { conn } : {}),
+      ...(resume ? { resume } : {}),
+    });
 
   const first = await hello();
   sys.generation = first.args.generation;
@@ -103,7 +117,8 @@ export async function startService(module: ServiceModule, transport: Transport, 
   const handle = async (msg: Delivered): Promise<Reply | undefined> => {
     inflight++;
     try {
-      if (server.drop && (await server.drop(msg))) throw new MkError("EDEADSRCDST", `${msg.source} is dead: its ${typeName(msg.type)} was dropped, not run`);
+      if (server.drop && (await server.drop(msg)))
+        throw new MkError("EDEADSRCDST", `${msg.source} is dead: its ${typeName(msg.type)} was dropped, not run`);
       faults.before(msg.type);
       const reply = await withTrace(msg.trace, () => dispatch(server, msg));
       return await faults.after(reply, (ms) => clock.sleep(ms));
@@ -128,10 +143,12 @@ export async function startService(module: ServiceModule, transport: Transport, 
       const caller = msg.source.split("#")[0];
       if (msg.kind !== Kind.SEND) return queue.push(caller, msg.data.length, () => handle(msg));
       // A send is acknowledged once it is queued; its outcome is the server's alone.
-      queue.push(caller, msg.data.length, () => handle(msg)).catch((e) => {
-        if (!(e instanceof MkError)) return transport.panic(e);
-        log.debug({ msgType: typeName(msg.type), reqId: msg.reqId, source: msg.source, err: e.errno }, "send refused: %s", e.message);
-      });
+      queue
+        .push(caller, msg.data.length, () => handle(msg))
+        .catch((e) => {
+          if (!(e instanceof MkError)) return transport.panic(e);
+          log.debug({ msgType: typeName(msg.type), reqId: msg.reqId, source: msg.source, err: e.errno }, "send refused: %s", e.message);
+        });
       return undefined;
     },
     // Notifications are not held back: a driver waits for interrupts during its own init.

@@ -1,8 +1,6 @@
 // What a server holds to talk to the rest of the system: its own endpoint, the IPC
 // primitives named as in MINIX, a logger and a clock. Built on a Transport.
-import {
-  hasLayout, KERNEL, parseReplyArgs, type Args, type LayoutType, type RepArgs,
-} from "#abi";
+import { hasLayout, KERNEL, parseReplyArgs, type Args, type LayoutType, type RepArgs } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { LocalError } from "#base/errors.ts";
 import type { Logger } from "#base/log.ts";
@@ -22,7 +20,12 @@ export interface Sys {
   send(dst: string, type: number, args?: Args, data?: Uint8Array): Promise<void>;
   notify(dst: string, bits: number): Promise<void>;
   /** A kernel call: sendrec to the kernel, reply arguments checked against the layout. */
-  kernelCall<T extends LayoutType>(type: T, args: Args, data?: Uint8Array, timeoutMs?: number): Promise<{ args: RepArgs<T>; data: Uint8Array }>;
+  kernelCall<T extends LayoutType>(
+    type: T,
+    args: Args,
+    data?: Uint8Array,
+    timeoutMs?: number,
+  ): Promise<{ args: RepArgs<T>; data: Uint8Array }>;
 }
 
 const EMPTY = new Uint8Array(0);

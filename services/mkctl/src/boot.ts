@@ -107,7 +107,8 @@ export class ProcessSystem {
     if (existsSync(statePath)) {
       const old = JSON.parse(readFileSync(statePath, "utf8")) as SystemState;
       const children = { ...filePidStore(join(runDir, "rs-pids.json")).load(), ...filePidStore(join(runDir, "keeper-pids.json")).load() };
-      if ([...Object.values(old.pids), ...Object.values(children)].some(pidAlive)) throw new LocalError("MK_ERR_SYSTEM_RUNNING", `a system is already running from ${runDir} (mkctl down first)`);
+      if ([...Object.values(old.pids), ...Object.values(children)].some(pidAlive))
+        throw new LocalError("MK_ERR_SYSTEM_RUNNING", `a system is already running from ${runDir} (mkctl down first)`);
     }
     mkdirSync(join(runDir, "logs"), { recursive: true, mode: 0o700 });
     // A fresh boot: what an rs of an earlier boot ran and remembered does not apply.
@@ -124,7 +125,18 @@ export class ProcessSystem {
     writeCredentials(join(runDir, "creds"), auth.credentials);
 
     const sys = new ProcessSystem(
-      { runDir, system, disk, natsUrl, natsPort: port, natsMonitorPort: monitor, kernelHttp: `http://127.0.0.1:${kernel.port}`, kernelPortWanted: kernel.wanted, pids: {}, startedAt: new Date().toISOString() },
+      {
+        runDir,
+        system,
+        disk,
+        natsUrl,
+        natsPort: port,
+        natsMonitorPort: monitor,
+        kernelHttp: `http://127.0.0.1:${kernel.port}`,
+        kernelPortWanted: kernel.wanted,
+        pids: {},
+        startedAt: new Date().toISOString(),
+      },
       table,
       { ...o.env },
     );
@@ -160,16 +172,34 @@ export class ProcessSystem {
 
   private spec(name: string, command: string[], user: string, extra: Record<string, string> = {}): RunSpec {
     return {
-      name, command, cwd: PROJECT_ROOT, logFile: join(this.state.runDir, "logs", `${name}.log`),
-      env: { ...process.env, ...this.env, ...extra, MK_SYSTEM: this.state.system, MK_CREDS: this.credFile(user), MK_LABEL: user, MK_DISK: this.state.disk } as Record<string, string>,
+      name,
+      command,
+      cwd: PROJECT_ROOT,
+      logFile: join(this.state.runDir, "logs", `${name}.log`),
+      env: {
+        ...process.env,
+        ...this.env,
+        ...extra,
+        MK_SYSTEM: this.state.system,
+        MK_CREDS: this.credFile(user),
+        MK_LABEL: user,
+        MK_DISK: this.state.disk,
+      } as Record<string, string>,
     };
   }
 
   /** nats-server, on the port and with the config it was booted with (its clients reconnect by themselves). */
   async startNats(): Promise<number> {
     const bin = findNatsServer();
-    if (!bin) throw new LocalError("MK_ERR_NO_NATS_SERVER", "nats-server not found on PATH (apt-get install nats-server, or set MK_NATS_SERVER)");
-    const pid = await this.backend.start({ name: "nats", command: [bin, "-c", join(this.state.runDir, "nats.conf")], cwd: PROJECT_ROOT, env: { ...process.env } as Record<string, string>, logFile: join(this.state.runDir, "logs", "nats.log") });
+    if (!bin)
+      throw new LocalError("MK_ERR_NO_NATS_SERVER", "nats-server not found on PATH (apt-get install nats-server, or set MK_NATS_SERVER)");
+    const pid = await this.backend.start({
+      name: "nats",
+      command: [bin, "-c", join(this.state.runDir, "nats.conf")],
+      cwd: PROJECT_ROOT,
+      env: { ...process.env } as Record<string, string>,
+      logFile: join(this.state.runDir, "logs", "nats.log"),
+    });
     await waitNatsHealthy(this.state.natsMonitorPort, 10_000);
     return pid;
   }
@@ -183,7 +213,13 @@ export class ProcessSystem {
   async startKernel(readyMs = 30_000): Promise<number> {
     const port = new URL(this.state.kernelHttp).port;
     // Its state directory keeps the generation marks a restarted kernel-core numbers on from.
-    const pid = await this.backend.start(this.spec(KERNEL, ["node", "kernel-core/src/main.ts"], KERNEL, { MK_SYS_CREDS: this.credFile(SYS_USER), MK_HTTP_PORT: port, MK_STATE_DIR: this.state.runDir }));
+    const pid = await this.backend.start(
+      this.spec(KERNEL, ["node", "kernel-core/src/main.ts"], KERNEL, {
+        MK_SYS_CREDS: this.credFile(SYS_USER),
+        MK_HTTP_PORT: port,
+        MK_STATE_DIR: this.state.runDir,
+      }),
+    );
     await this.waitKernelReady(readyMs);
     return pid;
   }
@@ -199,14 +235,20 @@ export class ProcessSystem {
       // A hand-over: the keeper asks rs to leave the services running and starts a new one.
       process.kill(keeper, "SIGUSR2");
     } else {
-      await this.backend.start(this.spec(KEEPER, ["node", "services/mkctl/src/keeper.ts"], RS_LABEL, {
-        MK_RUN_DIR: this.state.runDir, MK_RS_COMMAND: JSON.stringify(this.table.services.get(RS_LABEL)!.command!),
-      }));
+      await this.backend.start(
+        this.spec(KEEPER, ["node", "services/mkctl/src/keeper.ts"], RS_LABEL, {
+          MK_RUN_DIR: this.state.runDir,
+          MK_RS_COMMAND: JSON.stringify(this.table.services.get(RS_LABEL)!.command!),
+        }),
+      );
     }
-    return waitUntil(() => {
-      const pid = this.keeperChildren.pid(RS_LABEL);
-      return pid && pid !== before ? pid : undefined;
-    }, { clock: systemClock, deadlineMs: 20_000, intervalMs: 20, what: "rs started by its keeper" });
+    return waitUntil(
+      () => {
+        const pid = this.keeperChildren.pid(RS_LABEL);
+        return pid && pid !== before ? pid : undefined;
+      },
+      { clock: systemClock, deadlineMs: 20_000, intervalMs: 20, what: "rs started by its keeper" },
+    );
   }
 
   /**
@@ -221,9 +263,15 @@ export class ProcessSystem {
     if (label === "hardware") return this.startHardware();
     if (label === RS_LABEL && this.supervised) return this.startRs();
     const svc = this.table.services.get(label);
-    if (!svc) throw new LocalError("MK_ERR_UNKNOWN_PART", `no service ${label} in ${this.state.system} (parts: nats, kernel, hardware, ${[...this.table.services.keys()].join(", ")})`);
-    if (svc.placement !== "user") throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} runs inside kernel-core (placement: kernel): start kernel instead`);
-    if (!svc.command) throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} is a client (no command in ${this.state.system}): nothing to start`);
+    if (!svc)
+      throw new LocalError(
+        "MK_ERR_UNKNOWN_PART",
+        `no service ${label} in ${this.state.system} (parts: nats, kernel, hardware, ${[...this.table.services.keys()].join(", ")})`,
+      );
+    if (svc.placement !== "user")
+      throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} runs inside kernel-core (placement: kernel): start kernel instead`);
+    if (!svc.command)
+      throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} is a client (no command in ${this.state.system}): nothing to start`);
     if (this.supervised) return (await this.rs(Rs.RS_RESTART, { label })).pid as number;
     return this.backend.start(this.spec(label, svc.command, label));
   }
@@ -296,14 +344,20 @@ export class ProcessSystem {
     }
     const svc = this.table.services.get(label);
     if (svc?.placement === "kernel") {
-      throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} runs inside kernel-core (placement: kernel), not as its own process: kill kernel to crash it with the kernel`);
+      throw new LocalError(
+        "MK_ERR_NOT_STARTABLE",
+        `${label} runs inside kernel-core (placement: kernel), not as its own process: kill kernel to crash it with the kernel`,
+      );
     }
     if (label === RS_LABEL && this.keeperChildren.list().some((p) => p.name === label)) return this.keeperChildren.signal(label, signal);
-    if (this.state.pids[label] === undefined && this.rsChildren.list().some((p) => p.name === label)) return this.rsChildren.signal(label, signal);
+    if (this.state.pids[label] === undefined && this.rsChildren.list().some((p) => p.name === label))
+      return this.rsChildren.signal(label, signal);
     return this.backend.signal(label, signal);
   }
 
-  async endpoints(): Promise<{ endpoint: string; label: string; generation: number; state: string; placement: string; pid: number; host: string; since: string }[]> {
+  async endpoints(): Promise<
+    { endpoint: string; label: string; generation: number; state: string; placement: string; pid: number; host: string; since: string }[]
+  > {
     const r = await fetch(`${this.state.kernelHttp}/endpoints`);
     return ((await r.json()) as { endpoints: never[] }).endpoints;
   }
@@ -316,13 +370,19 @@ export class ProcessSystem {
   private async waitKernelReady(ms: number): Promise<void> {
     const pid = this.state.pids.kernel;
     const logFile = join(this.state.runDir, "logs", "kernel.log");
-    await waitUntil(async () => {
-      if (!pidAlive(pid)) throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `kernel-core exited during boot: ${lastError(logFile)} (see ${logFile})`));
-      const r = await fetch(`${this.state.kernelHttp}/readyz`).catch(() => undefined);
-      if (!r?.ok) return undefined;
-      const body = (await r.json().catch(() => ({}))) as { pid?: number };
-      return body.pid === pid ? true : undefined;
-    }, { clock: systemClock, deadlineMs: ms, what: `kernel-core (pid ${pid}) ready at ${this.state.kernelHttp}` });
+    await waitUntil(
+      async () => {
+        if (!pidAlive(pid))
+          throw new StopWaiting(
+            new LocalError("MK_ERR_PART_EXITED", `kernel-core exited during boot: ${lastError(logFile)} (see ${logFile})`),
+          );
+        const r = await fetch(`${this.state.kernelHttp}/readyz`).catch(() => undefined);
+        if (!r?.ok) return undefined;
+        const body = (await r.json().catch(() => ({}))) as { pid?: number };
+        return body.pid === pid ? true : undefined;
+      },
+      { clock: systemClock, deadlineMs: ms, what: `kernel-core (pid ${pid}) ready at ${this.state.kernelHttp}` },
+    );
   }
 
   /**
@@ -335,21 +395,27 @@ export class ProcessSystem {
     const want = only ?? [...this.table.services.values()].filter((s) => s.placement === "kernel" || s.command).map((s) => s.label);
     let missing = want;
     let failed: ServiceStatus[] = [];
-    await waitUntil(async () => {
-      const eps = await this.endpoints().catch(() => []);
-      missing = want.filter((l) => !eps.some((e) => e.label === l && e.state === "ready" && e.generation > (after[l] ?? 0)));
-      if (missing.length === 0) return true;
-      for (const l of missing) {
-        // A service rs runs is restarted by rs: only a part mkctl started ends the wait.
-        const pid = this.state.pids[l];
-        if (pid && !pidAlive(pid)) throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `${l} exited during start; see ${join(this.state.runDir, "logs", `${l}.log`)}`));
-      }
-      if (this.supervised && eps.some((e) => e.label === RS_LABEL && e.state === "ready")) {
-        failed = (await this.services().catch(() => [])).filter((s) => s.state === "failed" && missing.includes(s.label));
-        if (failed.length === missing.length) return true;
-      }
-      return undefined;
-    }, { clock: systemClock, deadlineMs: ms, intervalMs: 100, what: `ready: ${want.join(", ")}` }).catch((e) => {
+    await waitUntil(
+      async () => {
+        const eps = await this.endpoints().catch(() => []);
+        missing = want.filter((l) => !eps.some((e) => e.label === l && e.state === "ready" && e.generation > (after[l] ?? 0)));
+        if (missing.length === 0) return true;
+        for (const l of missing) {
+          // A service rs runs is restarted by rs: only a part mkctl started ends the wait.
+          const pid = this.state.pids[l];
+          if (pid && !pidAlive(pid))
+            throw new StopWaiting(
+              new LocalError("MK_ERR_PART_EXITED", `${l} exited during start; see ${join(this.state.runDir, "logs", `${l}.log`)}`),
+            );
+        }
+        if (this.supervised && eps.some((e) => e.label === RS_LABEL && e.state === "ready")) {
+          failed = (await this.services().catch(() => [])).filter((s) => s.state === "failed" && missing.includes(s.label));
+          if (failed.length === missing.length) return true;
+        }
+        return undefined;
+      },
+      { clock: systemClock, deadlineMs: ms, intervalMs: 100, what: `ready: ${want.join(", ")}` },
+    ).catch((e) => {
       throw isLocalError(e, "MK_ERR_WAIT_TIMEOUT") ? new WaitTimeoutError(`ready: ${missing.join(", ")}`, ms) : e;
     });
     return failed;
@@ -378,9 +444,16 @@ export class ProcessSystem {
       return await this.endpoints();
     } catch {
       const alive = Object.entries(this.alive());
-      if (alive.every(([, up]) => !up)) throw new LocalError("MK_ERR_NO_SYSTEM", `nothing of the system in ${this.state.runDir} runs (it was stopped, or never booted): mkctl up`);
+      if (alive.every(([, up]) => !up))
+        throw new LocalError(
+          "MK_ERR_NO_SYSTEM",
+          `nothing of the system in ${this.state.runDir} runs (it was stopped, or never booted): mkctl up`,
+        );
       const down = alive.filter(([, up]) => !up).map(([n]) => n);
-      throw new LocalError("MK_ERR_KERNEL_UNREACHABLE", `kernel-core of the system in ${this.state.runDir} does not answer at ${this.state.kernelHttp}${down.length ? ` (not running: ${down.join(", ")})` : ""}: mkctl start kernel, or mkctl up`);
+      throw new LocalError(
+        "MK_ERR_KERNEL_UNREACHABLE",
+        `kernel-core of the system in ${this.state.runDir} does not answer at ${this.state.kernelHttp}${down.length ? ` (not running: ${down.join(", ")})` : ""}: mkctl start kernel, or mkctl up`,
+      );
     }
   }
 

@@ -37,7 +37,11 @@ export function detectCompose(): ComposeCli {
  * built by scripts/base-images.sh from this host's binaries (air-gapped machines).
  */
 export function baseImages(): { NODE_IMAGE: string; NATS_IMAGE: string } {
-  const out = execFileSync("bash", [join(PROJECT_ROOT, "scripts", "base-images.sh")], { encoding: "utf8", env: process.env, stdio: ["ignore", "pipe", "inherit"] });
+  const out = execFileSync("bash", [join(PROJECT_ROOT, "scripts", "base-images.sh")], {
+    encoding: "utf8",
+    env: process.env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const m = /export NODE_IMAGE=(\S+) NATS_IMAGE=(\S+)/.exec(out);
   if (!m) throw new LocalError("MK_ERR_BASE_IMAGES", `scripts/base-images.sh printed no images: ${out}`);
   return { NODE_IMAGE: m[1], NATS_IMAGE: m[2] };

@@ -23,7 +23,8 @@ const MAX_LINE = 4096;
 
 export async function consoleCommand(client: RunningService, o: { quietMs?: string }): Promise<void> {
   const quietMs = o.quietMs === undefined ? 1000 : Number(o.quietMs);
-  if (!Number.isInteger(quietMs) || quietMs < 0 || quietMs > 30_000) throw new LocalError("MK_ERR_USAGE", `mkctl console --quiet needs 0-30000 ms, got ${JSON.stringify(o.quietMs)}`);
+  if (!Number.isInteger(quietMs) || quietMs < 0 || quietMs > 30_000)
+    throw new LocalError("MK_ERR_USAGE", `mkctl console --quiet needs 0-30000 ms, got ${JSON.stringify(o.quietMs)}`);
   let lastOutput = Date.now();
   const line = await attachConsole(client.sys, (bytes) => {
     lastOutput = Date.now();
@@ -53,7 +54,8 @@ async function interactive(write: (b: Uint8Array) => void): Promise<void> {
       stdin.on("data", (chunk: Buffer) => {
         for (const b of chunk) {
           if (b === CTRL_RIGHT_BRACKET || b === 0x04) return resolve(); // Ctrl-] or Ctrl-D
-          if (b === 0x03) { // Ctrl-C: drop the line, as a shell does
+          if (b === 0x03) {
+            // Ctrl-C: drop the line, as a shell does
             buf = [];
             process.stdout.write("^C\r\n");
           } else if (b === 0x0d || b === 0x0a) {
@@ -98,19 +100,31 @@ async function piped(write: (b: Uint8Array) => void, lastOutput: () => number, q
 export async function workloadCommand(client: RunningService, args: string[], json: boolean): Promise<void> {
   if (args[0] === "rate") {
     const n = Number(args[1]);
-    if (args.length !== 2 || !/^[0-9]+$/.test(args[1]) || n > WORKLOAD_MAX_RATE) throw new LocalError("MK_ERR_USAGE", `mkctl workload rate needs N, 0-${WORKLOAD_MAX_RATE} operations per second, got ${JSON.stringify(args.slice(1).join(" "))}`);
+    if (args.length !== 2 || !/^[0-9]+$/.test(args[1]) || n > WORKLOAD_MAX_RATE)
+      throw new LocalError(
+        "MK_ERR_USAGE",
+        `mkctl workload rate needs N, 0-${WORKLOAD_MAX_RATE} operations per second, got ${JSON.stringify(args.slice(1).join(" "))}`,
+      );
     const r = await client.sys.sendrec("workload", Workload.WORKLOAD_SET, { rate: n }, undefined, 5000);
     const rate = parseReplyArgs(Workload.WORKLOAD_SET, r.args).rate;
-    console.log(json ? JSON.stringify({ rate }) : rate === 0 ? "workload idle (rate 0): it sends no message" : `workload rate ${rate} operations/s`);
+    console.log(
+      json ? JSON.stringify({ rate }) : rate === 0 ? "workload idle (rate 0): it sends no message" : `workload rate ${rate} operations/s`,
+    );
     return;
   }
-  if (args.length > 0) throw new LocalError("MK_ERR_USAGE", `mkctl workload takes no argument or rate N, got ${JSON.stringify(args.join(" "))}`);
-  const s = parseReplyArgs(Workload.WORKLOAD_STATS, (await client.sys.sendrec("workload", Workload.WORKLOAD_STATS, {}, undefined, 5000)).args);
+  if (args.length > 0)
+    throw new LocalError("MK_ERR_USAGE", `mkctl workload takes no argument or rate N, got ${JSON.stringify(args.join(" "))}`);
+  const s = parseReplyArgs(
+    Workload.WORKLOAD_STATS,
+    (await client.sys.sendrec("workload", Workload.WORKLOAD_STATS, {}, undefined, 5000)).args,
+  );
   if (json) {
     console.log(JSON.stringify(s));
     return;
   }
-  console.log(`rate ${s.rate}/s  operations ${s.ops}  failed ${s.failed}  retried ${s.retried}  written ${s.bytes_written} B  verified ${s.bytes_verified} B  wrong ${s.bytes_wrong} B${(s.paused_ms ?? 0) > 0 ? `  paused ${Math.ceil(s.paused_ms! / 1000)} s more (WORKLOAD_PAUSE: an experiment)` : ""}${s.last_error ? `\nlast error: ${s.last_error}` : ""}`);
+  console.log(
+    `rate ${s.rate}/s  operations ${s.ops}  failed ${s.failed}  retried ${s.retried}  written ${s.bytes_written} B  verified ${s.bytes_verified} B  wrong ${s.bytes_wrong} B${(s.paused_ms ?? 0) > 0 ? `  paused ${Math.ceil(s.paused_ms! / 1000)} s more (WORKLOAD_PAUSE: an experiment)` : ""}${s.last_error ? `\nlast error: ${s.last_error}` : ""}`,
+  );
 }
 
 /**
@@ -121,10 +135,19 @@ export function buildPageIfMissing(system: string | undefined): void {
   const table = loadSystemTable(system ?? join(PROJECT_ROOT, "etc", "system.yaml"));
   if (!table.services.get("dashboard")?.command || existsSync(join(PROJECT_ROOT, "services/dashboard/web/dist/index.html"))) return;
   const vite = join(PROJECT_ROOT, "node_modules/vite/bin/vite.js");
-  if (!existsSync(vite)) throw new LocalError("MK_ERR_BAD_ENV", "the dashboard's page is not built and Vite is not installed: npm ci (with the dev dependencies), then npm run build:dashboard");
+  if (!existsSync(vite))
+    throw new LocalError(
+      "MK_ERR_BAD_ENV",
+      "the dashboard's page is not built and Vite is not installed: npm ci (with the dev dependencies), then npm run build:dashboard",
+    );
   console.error("mkctl: building the dashboard's page (once; npm run build:dashboard does it again)");
-  const r = spawnSync(process.execPath, [vite, "build", "--config", join(PROJECT_ROOT, "services/dashboard/web/vite.config.ts"), "--logLevel", "warn"], { cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], timeout: 120_000 });
-  if (r.status !== 0) throw new LocalError("MK_ERR_BAD_ENV", "building the dashboard's page failed (see above): npm run build:dashboard shows why");
+  const r = spawnSync(
+    process.execPath,
+    [vite, "build", "--config", join(PROJECT_ROOT, "services/dashboard/web/vite.config.ts"), "--logLevel", "warn"],
+    { cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], timeout: 120_000 },
+  );
+  if (r.status !== 0)
+    throw new LocalError("MK_ERR_BAD_ENV", "building the dashboard's page failed (see above): npm run build:dashboard shows why");
 }
 
 /** The URL the dashboard wrote once it listened (run directory's dashboard.json), waited for up to 15 s. */
@@ -134,9 +157,13 @@ export async function dashboardUrl(runDir: string, since: number): Promise<strin
   while (Date.now() < until) {
     try {
       // Written by this run's dashboard, not left by an earlier one.
-      const d = statSync(file).mtimeMs >= since ? (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown; port?: unknown; wanted?: unknown }) : undefined;
+      const d =
+        statSync(file).mtimeMs >= since
+          ? (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown; port?: unknown; wanted?: unknown })
+          : undefined;
       if (typeof d?.url === "string") {
-        if (typeof d.wanted === "number" && d.wanted !== 0 && d.port !== d.wanted) console.log(`port ${d.wanted} is in use: the dashboard listens on ${d.port} (MKOS_DASHBOARD_PORT chooses)`);
+        if (typeof d.wanted === "number" && d.wanted !== 0 && d.port !== d.wanted)
+          console.log(`port ${d.wanted} is in use: the dashboard listens on ${d.port} (MKOS_DASHBOARD_PORT chooses)`);
         return d.url;
       }
     } catch {

@@ -22,7 +22,6 @@ export interface FsFlags {
   blockSize?: string;
 }
 
-
 /** A local file to read, refused (ENOENT, EISDIR...) before anything remote is touched. */
 async function openLocal(path: string): Promise<ReadStream> {
   try {
@@ -62,11 +61,30 @@ function when(ms: number): string {
 
 function columns(rows: string[][], right: number[] = []): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (right.includes(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (right.includes(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 function statJson(path: string, s: Stats) {
-  return { path, ino: s.ino, type: s.isDirectory() ? "dir" : s.isFile() ? "file" : "other", mode: `0${(s.mode & 0o7777).toString(8)}`, nlink: s.nlink, uid: s.uid, gid: s.gid, size: s.size, blocks: s.blocks, mtime: new Date(s.mtimeMs).toISOString(), dev: s.dev };
+  return {
+    path,
+    ino: s.ino,
+    type: s.isDirectory() ? "dir" : s.isFile() ? "file" : "other",
+    mode: `0${(s.mode & 0o7777).toString(8)}`,
+    nlink: s.nlink,
+    uid: s.uid,
+    gid: s.gid,
+    size: s.size,
+    blocks: s.blocks,
+    mtime: new Date(s.mtimeMs).toISOString(),
+    dev: s.dev,
+  };
 }
 
 function child(dir: string, name: string): string {
@@ -101,26 +119,42 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
       const names = st.isDirectory() ? (await fs.readdir(path)).sort() : [path];
       const paths = st.isDirectory() ? names.map((n) => child(path, n)) : [path];
       if (!o.long && !o.json) {
-        const kinds = st.isDirectory() ? new Map((await fs.readdir(path, { withFileTypes: true })).map((e) => [e.name, e.type])) : new Map();
+        const kinds = st.isDirectory()
+          ? new Map((await fs.readdir(path, { withFileTypes: true })).map((e) => [e.name, e.type]))
+          : new Map();
         return out(names.map((n) => (kinds.get(n) === "dir" ? `${n}/` : n)).join("\n"));
       }
       const stats = await Promise.all(paths.map(async (p) => [p, await fs.stat(p)] as const));
-      if (o.json) return out(JSON.stringify(stats.map(([p, s]) => statJson(p, s)), null, 2));
-      return out(columns(stats.map(([p, s], i) => [modeString(s.mode), String(s.nlink), String(s.size), when(s.mtimeMs), st.isDirectory() ? names[i] : p]), [1, 2]));
+      if (o.json)
+        return out(
+          JSON.stringify(
+            stats.map(([p, s]) => statJson(p, s)),
+            null,
+            2,
+          ),
+        );
+      return out(
+        columns(
+          stats.map(([p, s], i) => [modeString(s.mode), String(s.nlink), String(s.size), when(s.mtimeMs), st.isDirectory() ? names[i] : p]),
+          [1, 2],
+        ),
+      );
     }
     case "stat": {
       need(1, "a PATH");
       const s = await fs.stat(args[0]);
       if (o.json) return out(JSON.stringify(statJson(args[0], s), null, 2));
-      return out([
-        `  File: ${args[0]}`,
-        `  Size: ${s.size}\tBlocks: ${s.blocks}\t${s.isDirectory() ? "directory" : s.isFile() ? "regular file" : "other"}`,
-        `Device: ${s.dev}\tInode: ${s.ino}\tLinks: ${s.nlink}`,
-        `Access: (0${(s.mode & 0o7777).toString(8)}/${modeString(s.mode)})  Uid: ${s.uid}  Gid: ${s.gid}`,
-        `Access: ${when(s.atimeMs)}`,
-        `Modify: ${when(s.mtimeMs)}`,
-        `Change: ${when(s.ctimeMs)}`,
-      ].join("\n"));
+      return out(
+        [
+          `  File: ${args[0]}`,
+          `  Size: ${s.size}\tBlocks: ${s.blocks}\t${s.isDirectory() ? "directory" : s.isFile() ? "regular file" : "other"}`,
+          `Device: ${s.dev}\tInode: ${s.ino}\tLinks: ${s.nlink}`,
+          `Access: (0${(s.mode & 0o7777).toString(8)}/${modeString(s.mode)})  Uid: ${s.uid}  Gid: ${s.gid}`,
+          `Access: ${when(s.atimeMs)}`,
+          `Modify: ${when(s.mtimeMs)}`,
+          `Change: ${when(s.ctimeMs)}`,
+        ].join("\n"),
+      );
     }
     case "cat": {
       need(1, "a PATH");
@@ -142,7 +176,14 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
       // The local file is opened first: a missing one must not cost the remote file its contents.
       const src = args[0] === "-" ? process.stdin : await openLocal(args[0]);
       const target = args[1].startsWith("/") ? args[1] : `/${args[1]}`;
-      if (target.endsWith("/") || (await fs.stat(target).then((st) => st.isDirectory(), () => false))) throw new MkError("EISDIR", `${args[1]} is a directory: put names the file to write`);
+      if (
+        target.endsWith("/") ||
+        (await fs.stat(target).then(
+          (st) => st.isDirectory(),
+          () => false,
+        ))
+      )
+        throw new MkError("EISDIR", `${args[1]} is a directory: put names the file to write`);
       // Into a hidden name beside it, renamed over PATH once every byte is on disk: a put that
       // fails part way (a broken pipe, a lost connection) leaves PATH as it was.
       const slash = target.lastIndexOf("/");
@@ -199,7 +240,8 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
       return fs.mkdir(args[0], { recursive: o.parents });
     case "rm":
       need(1, "a PATH");
-      if (!o.recursive && (await fs.stat(args[0])).isDirectory()) throw new MkError("EISDIR", `${args[0]} is a directory (mkctl fs rm -r removes it and everything in it)`);
+      if (!o.recursive && (await fs.stat(args[0])).isDirectory())
+        throw new MkError("EISDIR", `${args[0]} is a directory (mkctl fs rm -r removes it and everything in it)`);
       return fs.rm(args[0], { recursive: o.recursive });
     case "mv":
       need(2, "FROM and TO");
@@ -209,11 +251,24 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
       for (const m of await fs.mounts()) rows.push(await fs.statfs(m.path));
       if (o.json) return out(JSON.stringify(rows, null, 2));
       const kib = (blocks: number, size: number) => String(Math.floor((blocks * size) / 1024));
-      return out(columns([
-        ["SERVER", "1K-BLOCKS", "USED", "AVAILABLE", "USE%", "INODES", "IFREE", "MOUNTED ON"],
-        ...rows.map((r) => [r.dev, kib(r.blocks, r.blockSize), kib(r.blocks - r.freeBlocks, r.blockSize), kib(r.freeBlocks, r.blockSize),
-          `${r.blocks ? Math.round((100 * (r.blocks - r.freeBlocks)) / r.blocks) : 0}%`, String(r.inodes), String(r.freeInodes), r.mount]),
-      ], [1, 2, 3, 4, 5, 6]));
+      return out(
+        columns(
+          [
+            ["SERVER", "1K-BLOCKS", "USED", "AVAILABLE", "USE%", "INODES", "IFREE", "MOUNTED ON"],
+            ...rows.map((r) => [
+              r.dev,
+              kib(r.blocks, r.blockSize),
+              kib(r.blocks - r.freeBlocks, r.blockSize),
+              kib(r.freeBlocks, r.blockSize),
+              `${r.blocks ? Math.round((100 * (r.blocks - r.freeBlocks)) / r.blocks) : 0}%`,
+              String(r.inodes),
+              String(r.freeInodes),
+              r.mount,
+            ]),
+          ],
+          [1, 2, 3, 4, 5, 6],
+        ),
+      );
     }
     case "tree": {
       const path = args[0] ?? "/";
@@ -231,12 +286,18 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
 export async function fsckCommand(client: RunningService, o: FsFlags): Promise<number> {
   const r = await client.sys.sendrec("mfs", Fs.FS_FSCK, { repair: o.repair ? 1 : 0 }, undefined, 600_000);
   const a = parseReplyArgs(Fs.FS_FSCK, r.args);
-  const report = JSON.parse(new TextDecoder().decode(r.data)) as { problems: { kind: string; detail: string }[]; files?: number; directories?: number };
+  const report = JSON.parse(new TextDecoder().decode(r.data)) as {
+    problems: { kind: string; detail: string }[];
+    files?: number;
+    directories?: number;
+  };
   if (o.json) console.log(JSON.stringify(report, null, 2));
   else {
     for (const p of report.problems.slice(0, 200)) console.log(`${p.kind}: ${p.detail}`);
     if (report.problems.length > 200) console.log(`... and ${report.problems.length - 200} more (--json lists all)`);
-    console.log(`${report.files ?? "?"} files, ${report.directories ?? "?"} directories: ${a.clean ? "clean" : o.repair ? `${a.repaired} problem(s) repaired` : `${a.problems} problem(s); mkctl fsck --repair mends them`}`);
+    console.log(
+      `${report.files ?? "?"} files, ${report.directories ?? "?"} directories: ${a.clean ? "clean" : o.repair ? `${a.repaired} problem(s) repaired` : `${a.problems} problem(s); mkctl fsck --repair mends them`}`,
+    );
   }
   return a.clean || (o.repair && a.repaired >= a.problems) ? 0 : 1;
 }
@@ -245,7 +306,8 @@ export async function fsckCommand(client: RunningService, o: FsFlags): Promise<n
 export async function mkfsCommand(client: RunningService, o: FsFlags): Promise<void> {
   if (!o.yes) throw new LocalError("MK_ERR_USAGE", "mkctl mkfs erases every file on the disk: add --yes to go on");
   const bs = o.blockSize;
-  if (bs !== undefined && !["1024", "2048", "4096"].includes(bs)) throw new LocalError("MK_ERR_USAGE", `--block-size ${bs}: use 1024, 2048 or 4096`);
+  if (bs !== undefined && !["1024", "2048", "4096"].includes(bs))
+    throw new LocalError("MK_ERR_USAGE", `--block-size ${bs}: use 1024, 2048 or 4096`);
   const r = await client.sys.sendrec("mfs", Fs.FS_MKFS, bs ? { blockSize: bs } : {}, undefined, 600_000);
   const s = parseReplyArgs(Fs.FS_MKFS, r.args);
   console.log(`made a MINIX v3 file system: ${s.blocks} blocks of ${s.blockSize} bytes, ${s.inodes} inodes`);

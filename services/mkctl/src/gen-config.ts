@@ -24,7 +24,10 @@ export interface GenConfigOptions {
 
 export function parseUids(spec: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z][a-z0-9-]*)=(\d{1,9})$/.exec(part);
     if (!m) throw new LocalError("MK_ERR_BAD_ENV", `MK_UIDS: "${part}" is not user=uid`);
     out.set(m[1], Number(m[2]));

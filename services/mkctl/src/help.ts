@@ -55,8 +55,18 @@ const HELP: Record<string, CommandHelp> = {
     options: [RUN_DIR],
     example: "mkctl start kernel",
   },
-  stop: { usage: "mkctl stop LABEL [--run-dir DIR]", what: "Stops a service by hand: rs does not restart it until mkctl restart.", options: [RUN_DIR], example: "mkctl stop tty" },
-  restart: { usage: "mkctl restart LABEL [--run-dir DIR]", what: "Starts a service again through rs and clears a failed state.", options: [RUN_DIR], example: "mkctl restart tty" },
+  stop: {
+    usage: "mkctl stop LABEL [--run-dir DIR]",
+    what: "Stops a service by hand: rs does not restart it until mkctl restart.",
+    options: [RUN_DIR],
+    example: "mkctl stop tty",
+  },
+  restart: {
+    usage: "mkctl restart LABEL [--run-dir DIR]",
+    what: "Starts a service again through rs and clears a failed state.",
+    options: [RUN_DIR],
+    example: "mkctl restart tty",
+  },
   chaos: {
     usage: "mkctl chaos run FILE [--json] [--journal PATH] [--attach [--run-dir DIR] | --compose [--project P]]",
     what: "Runs a chaos experiment: checks the steady state, injects the faults under a verifying workload, checks again. Exit 0 held, 1 deviated, 2 bad file (docs/chaos.md).",
@@ -69,7 +79,8 @@ const HELP: Record<string, CommandHelp> = {
     example: "mkctl chaos run experiments/mixed-faults.yaml",
   },
   fs: {
-    usage: "mkctl fs ls [-l] [--json] [PATH] | cat PATH | stat [--json] PATH | tree [PATH] | df [--json]\n       mkctl fs put LOCAL PATH | get PATH LOCAL | mkdir [-p] PATH | rm [-r] PATH | mv FROM TO",
+    usage:
+      "mkctl fs ls [-l] [--json] [PATH] | cat PATH | stat [--json] PATH | tree [PATH] | df [--json]\n       mkctl fs put LOCAL PATH | get PATH LOCAL | mkdir [-p] PATH | rm [-r] PATH | mv FROM TO",
     what: "Works on the running system's files as a user program sees them, through vfs. Paths are absolute; LOCAL - is stdin or stdout.",
     options: [["-l", "ls: long listing"], ["-p", "mkdir: parents too"], ["-r", "rm: recursively"], JSON_OPT, RUN_DIR],
     example: "mkctl fs put README.md /home/ast/README.md",
@@ -92,7 +103,12 @@ const HELP: Record<string, CommandHelp> = {
     options: [["--json", "one sample"], ["--count N", "N frames, then exit"], ["--interval MS", "between frames (default 1000)"], RUN_DIR],
     example: "mkctl top --count 3",
   },
-  nice: { usage: "mkctl nice LABEL N [--run-dir DIR]", what: "Sets a label's nice value (-20..19); the fair policy turns it into a weight. Holds until kernel-core restarts.", options: [RUN_DIR], example: "mkctl nice spin -6" },
+  nice: {
+    usage: "mkctl nice LABEL N [--run-dir DIR]",
+    what: "Sets a label's nice value (-20..19); the fair policy turns it into a weight. Holds until kernel-core restarts.",
+    options: [RUN_DIR],
+    example: "mkctl nice spin -6",
+  },
   console: {
     usage: "mkctl console [--quiet MS] [--run-dir DIR]",
     what: "A terminal on the serial console, the mkos shell on it; Ctrl-] leaves. From a pipe it is scriptable.",
@@ -108,13 +124,21 @@ const HELP: Record<string, CommandHelp> = {
   logs: {
     usage: "mkctl logs [PART...] [-f] [--tail N] [--run-dir DIR]",
     what: "Prints a process-mode system's logs (pino JSON, one file per part in <run dir>/logs), each line prefixed with its part when there are several, as docker compose logs does.",
-    options: [["-f, --follow", "keep printing new lines until Ctrl-C"], ["--tail N", "start from each file's last N lines (default all)"], RUN_DIR],
+    options: [
+      ["-f, --follow", "keep printing new lines until Ctrl-C"],
+      ["--tail N", "start from each file's last N lines (default all)"],
+      RUN_DIR,
+    ],
     example: "mkctl logs ata kernel -f --tail 20",
   },
   "gen-config": {
     usage: "mkctl gen-config --out DIR --url nats://nats:4222 [--system FILE]",
     what: "Writes the NATS config and one credential per service for the compose stack (the config container runs it). MK_UIDS=label=uid,... sets each credential's owner.",
-    options: [["--out DIR", "where to write"], ["--url URL", "the NATS URL the services use"], ["--system FILE", "the privilege table"]],
+    options: [
+      ["--out DIR", "where to write"],
+      ["--url URL", "the NATS URL the services use"],
+      ["--system FILE", "the privilege table"],
+    ],
     example: "mkctl gen-config --out /run/mkos --url nats://nats:4222",
   },
 };

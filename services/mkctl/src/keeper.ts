@@ -23,7 +23,13 @@ if (!runDir || !command) {
 }
 const backend = new ProcessBackend(filePidStore(join(runDir, "keeper-pids.json")));
 const { MK_RS_COMMAND: _, ...env } = process.env as Record<string, string>;
-const spec: RunSpec = { name: "rs", command: JSON.parse(command) as string[], cwd: process.cwd(), env, logFile: join(runDir, "logs", "rs.log") };
+const spec: RunSpec = {
+  name: "rs",
+  command: JSON.parse(command) as string[],
+  cwd: process.cwd(),
+  env,
+  logFile: join(runDir, "logs", "rs.log"),
+};
 
 let stopping = false;
 let handingOver = false;
@@ -52,7 +58,12 @@ backend.onExit((e) => {
     return;
   }
   if (systemClock.now() - startedAt >= HEALTHY_MS) delay = MIN_MS;
-  log.warn({ code: e.code, signal: e.signal, delayMs: delay }, "rs died (%s): starting it again in %d ms", e.signal ?? `exit ${e.code}`, delay);
+  log.warn(
+    { code: e.code, signal: e.signal, delayMs: delay },
+    "rs died (%s): starting it again in %d ms",
+    e.signal ?? `exit ${e.code}`,
+    delay,
+  );
   timer = systemClock.setTimeout(() => void start(`after ${e.signal ?? `exit ${e.code}`}`), delay);
   delay = Math.min(delay * 2, MAX_MS);
 });

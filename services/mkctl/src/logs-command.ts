@@ -25,13 +25,20 @@ export interface LogsOptions {
 
 export function logParts(logDir: string): string[] {
   if (!existsSync(logDir)) return [];
-  return readdirSync(logDir).filter((f) => f.endsWith(".log")).map((f) => f.slice(0, -4)).sort();
+  return readdirSync(logDir)
+    .filter((f) => f.endsWith(".log"))
+    .map((f) => f.slice(0, -4))
+    .sort();
 }
 
 function parseTail(tail: string | undefined): number | undefined {
   if (tail === undefined || tail === "all") return undefined;
   const n = Number(tail);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_TAIL) throw new LocalError("MK_ERR_USAGE", `mkctl logs --tail needs a count of lines from 0 to ${MAX_TAIL} (or all), got ${JSON.stringify(tail)}`);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_TAIL)
+    throw new LocalError(
+      "MK_ERR_USAGE",
+      `mkctl logs --tail needs a count of lines from 0 to ${MAX_TAIL} (or all), got ${JSON.stringify(tail)}`,
+    );
   return n;
 }
 
@@ -97,9 +104,11 @@ class Reader {
 
 export async function logsCommand(logDir: string, o: LogsOptions): Promise<void> {
   const known = logParts(logDir);
-  if (known.length === 0) throw new LocalError("MK_ERR_NO_SYSTEM", `no logs in ${logDir} (mkctl up first, or name the run directory with --run-dir)`);
+  if (known.length === 0)
+    throw new LocalError("MK_ERR_NO_SYSTEM", `no logs in ${logDir} (mkctl up first, or name the run directory with --run-dir)`);
   const unknown = o.parts.filter((p) => !known.includes(p));
-  if (unknown.length > 0) throw new LocalError("MK_ERR_UNKNOWN_PART", `no log for ${unknown.join(", ")} in ${logDir} (parts: ${known.join(", ")})`);
+  if (unknown.length > 0)
+    throw new LocalError("MK_ERR_UNKNOWN_PART", `no log for ${unknown.join(", ")} in ${logDir} (parts: ${known.join(", ")})`);
   const parts = o.parts.length > 0 ? o.parts : known;
   const tail = parseTail(o.tail);
   const width = Math.max(...parts.map((p) => p.length));

@@ -71,7 +71,14 @@ function table(rows: EndpointInfo[]): string {
   const head = ["ENDPOINT", "STATE", "PLACEMENT", "PID", "MESSAGES", "SINCE"];
   const body = rows.map((r) => [r.endpoint, r.state, r.placement, String(r.pid), String(r.messages), r.since]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+  return [head, ...body]
+    .map((cols) =>
+      cols
+        .map((c, i) => c.padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 /**
@@ -93,9 +100,12 @@ async function connectMkctl(runDir: string | undefined): Promise<RunningService>
 }
 
 function eventLine(ev: KernelEvent): string {
-  const what = ev.kind === "dead" ? `cause=${ev.cause}${ev.detail ? ` (${ev.detail})` : ""}`
-    : ev.kind === "denied" ? `${ev.denied} ${ev.target} -> ${ev.errno}${ev.suppressed ? ` (+${ev.suppressed} not shown)` : ""}`
-      : "";
+  const what =
+    ev.kind === "dead"
+      ? `cause=${ev.cause}${ev.detail ? ` (${ev.detail})` : ""}`
+      : ev.kind === "denied"
+        ? `${ev.denied} ${ev.target} -> ${ev.errno}${ev.suppressed ? ` (+${ev.suppressed} not shown)` : ""}`
+        : "";
   return `${ev.at}  #${String(ev.seq).padEnd(5)} ${ev.kind.padEnd(8)} ${ev.endpoint.padEnd(14)} pid ${String(ev.pid).padEnd(7)} ${what}`.trimEnd();
 }
 
@@ -116,7 +126,11 @@ async function events(runDir: string | undefined, o: { json: boolean; count?: nu
       // rs's view too, when the system runs rs (its events are on their own stream).
       void followRsEvents(client.sys, (ev) => {
         if (finished) return;
-        console.log(o.json ? JSON.stringify({ stream: "rs", ...ev }) : `${ev.at}  rs#${String(ev.seq).padEnd(4)} ${ev.state.padEnd(8)} ${`${ev.label}${ev.generation ? `#${ev.generation}` : ""}`.padEnd(14)} ${ev.why}`);
+        console.log(
+          o.json
+            ? JSON.stringify({ stream: "rs", ...ev })
+            : `${ev.at}  rs#${String(ev.seq).padEnd(4)} ${ev.state.padEnd(8)} ${`${ev.label}${ev.generation ? `#${ev.generation}` : ""}`.padEnd(14)} ${ev.why}`,
+        );
       }).catch(() => undefined);
       followEvents(client.sys, (ev, ctx) => {
         if (finished) return;
@@ -126,7 +140,9 @@ async function events(runDir: string | undefined, o: { json: boolean; count?: nu
         if (o.count !== undefined && ++seen >= o.count) done();
       }).then((f) => {
         follower = f;
-        const until = [o.forMs !== undefined ? `${o.forMs} ms` : "", o.count !== undefined ? `${o.count} events` : ""].filter(Boolean).join(" or ");
+        const until = [o.forMs !== undefined ? `${o.forMs} ms` : "", o.count !== undefined ? `${o.count} events` : ""]
+          .filter(Boolean)
+          .join(" or ");
         console.error(until ? `following mk.ev.> for ${until}` : "following mk.ev.> (Ctrl-C to stop)");
       }, reject);
     });
@@ -137,7 +153,12 @@ async function events(runDir: string | undefined, o: { json: boolean; count?: nu
 }
 
 /** mkctl chaos run FILE: exit 0 held, 1 deviated, 2 bad file or invocation (Chaos Toolkit's codes). */
-async function chaos(sub: string | undefined, file: string | undefined, runDir: string | undefined, o: { json: boolean; journal?: string; attach: boolean; compose: boolean; project?: string }): Promise<number> {
+async function chaos(
+  sub: string | undefined,
+  file: string | undefined,
+  runDir: string | undefined,
+  o: { json: boolean; journal?: string; attach: boolean; compose: boolean; project?: string },
+): Promise<number> {
   if (sub !== "run" || !file || (o.attach && o.compose)) {
     console.error(`mkctl: chaos needs: run FILE, with at most one of --attach and --compose (experiments/ holds examples)\n${USAGE}`);
     return 2;
@@ -147,7 +168,10 @@ async function chaos(sub: string | undefined, file: string | undefined, runDir: 
   const table = attached?.table ?? target?.table ?? loadSystemTable(join(PROJECT_ROOT, "etc", "system.yaml"));
   let exp;
   try {
-    exp = loadExperiment(file, [...table.services.values()].filter((s) => s.command || s.placement === "kernel" || s.module).map((s) => s.label));
+    exp = loadExperiment(
+      file,
+      [...table.services.values()].filter((s) => s.command || s.placement === "kernel" || s.module).map((s) => s.label),
+    );
   } catch (e) {
     console.error(`mkctl: ${(e as Error).message}`);
     return 2;
@@ -226,9 +250,11 @@ function args() {
     const code = (e as { code?: string }).code;
     const option = /'(-[^']*)'/.exec((e as Error).message)?.[1] ?? "";
     const what =
-      code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? `unknown option ${option}`
-      : code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" ? `option ${option.split(" ")[0] || option} needs a value`
-      : "the command line cannot be read";
+      code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
+        ? `unknown option ${option}`
+        : code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE"
+          ? `option ${option.split(" ")[0] || option} needs a value`
+          : "the command line cannot be read";
     throw new LocalError("MK_ERR_USAGE", `${what} (${more} lists the options)`, { cause: e });
   }
 }
@@ -246,18 +272,31 @@ async function main(): Promise<number> {
   }
   if (!cmd) throw new LocalError("MK_ERR_USAGE", `no command given\n${USAGE}`);
   if ((cmd === "kill" || cmd === "down") && process.env.MK_CREDS && !values["run-dir"] && !process.env.MKOS_RUN_DIR) {
-    throw new LocalError("MK_ERR_USAGE", `${cmd} acts on a process-mode system (mkctl up); in compose use: docker compose ${cmd === "down" ? "down" : `${cmd} SERVICE`} (docker-compose with Compose v1)`);
+    throw new LocalError(
+      "MK_ERR_USAGE",
+      `${cmd} acts on a process-mode system (mkctl up); in compose use: docker compose ${cmd === "down" ? "down" : `${cmd} SERVICE`} (docker-compose with Compose v1)`,
+    );
   }
   switch (cmd) {
     case "up": {
       const started = Date.now();
       const env = values.demo ? { MK_WORKLOAD_RATE: String(DEMO_RATE) } : undefined;
       buildPageIfMissing(values.system);
-      const sys = await ProcessSystem.up({ system: values.system, runDir, disk: values.disk, env, kernelPort: portFromEnv("MKOS_KERNEL_PORT") });
-      console.log(`mkos up in ${Date.now() - started} ms: kernel-core ${sys.state.kernelHttp}, NATS ${sys.state.natsUrl}, logs in ${sys.state.runDir}/logs`);
+      const sys = await ProcessSystem.up({
+        system: values.system,
+        runDir,
+        disk: values.disk,
+        env,
+        kernelPort: portFromEnv("MKOS_KERNEL_PORT"),
+      });
+      console.log(
+        `mkos up in ${Date.now() - started} ms: kernel-core ${sys.state.kernelHttp}, NATS ${sys.state.natsUrl}, logs in ${sys.state.runDir}/logs`,
+      );
       const { kernelPortWanted: wanted, kernelHttp } = sys.state;
-      if (wanted && new URL(kernelHttp).port !== String(wanted)) console.log(`port ${wanted} is in use: kernel-core listens on ${new URL(kernelHttp).port} (MKOS_KERNEL_PORT chooses)`);
-      for (const f of sys.failed) console.error(`mkctl: ${f.label} failed: ${f.last_cause} (the rest runs; mkctl restart ${f.label} once fixed)`);
+      if (wanted && new URL(kernelHttp).port !== String(wanted))
+        console.log(`port ${wanted} is in use: kernel-core listens on ${new URL(kernelHttp).port} (MKOS_KERNEL_PORT chooses)`);
+      for (const f of sys.failed)
+        console.error(`mkctl: ${f.label} failed: ${f.last_cause} (the rest runs; mkctl restart ${f.label} once fixed)`);
       await ps(sys.state.runDir, false);
       const dashboard = sys.table.services.get("dashboard")?.command ? await dashboardUrl(sys.state.runDir, started - 1000) : undefined;
       if (values.foreground) console.log("running in the foreground; Ctrl-C stops everything");
@@ -280,7 +319,8 @@ async function main(): Promise<number> {
       const num = (name: string, v: string | undefined) => {
         if (v === undefined) return undefined;
         const n = Number(v);
-        if (!Number.isInteger(n) || n < 1) throw new LocalError("MK_ERR_USAGE", `mkctl events --${name} needs a positive integer, got ${JSON.stringify(v)}`);
+        if (!Number.isInteger(n) || n < 1)
+          throw new LocalError("MK_ERR_USAGE", `mkctl events --${name} needs a positive integer, got ${JSON.stringify(v)}`);
         return n;
       };
       await events(runDir, { json: values.json, count: num("count", values.count), forMs: num("for", values.for) });
@@ -309,30 +349,67 @@ async function main(): Promise<number> {
     case "kill": {
       if (!arg) throw new LocalError("MK_ERR_USAGE", "kill needs a PART (nats, kernel, hardware, rs or a service label)");
       const signal = (values.signal ?? "SIGKILL").toUpperCase().replace(/^(?!SIG)/, "SIG") as NodeJS.Signals;
-      if (!(signal in constants.signals)) throw new LocalError("MK_ERR_USAGE", `kill --signal: ${values.signal} is not a signal (e.g. SIGKILL, SIGSTOP, SIGCONT)`);
+      if (!(signal in constants.signals))
+        throw new LocalError("MK_ERR_USAGE", `kill --signal: ${values.signal} is not a signal (e.g. SIGKILL, SIGSTOP, SIGCONT)`);
       const pid = ProcessSystem.attach(runDir).kill(arg, signal);
       console.log(`${arg}: ${signal} sent to pid ${pid}`);
       return 0;
     }
     case "chaos":
-      return chaos(arg, positionals[2], runDir, { json: values.json, journal: values.journal, attach: values.attach, compose: values.compose, project: values.project });
+      return chaos(arg, positionals[2], runDir, {
+        json: values.json,
+        journal: values.journal,
+        attach: values.attach,
+        compose: values.compose,
+        project: values.project,
+      });
     case "services": {
       const rows = (await rsRequest(runDir, Rs.RS_LIST, {})).services as ServiceStatus[];
       if (values.json) {
-        console.log(JSON.stringify(rows.map((r) => ({
-          label: r.label, generation: r.generation ?? null, state: r.state, restarts: r.restarts, last_cause: r.last_cause ?? null,
-          detect_ms: r.detect_ms ?? null, recover_ms: r.recover_ms ?? null, recover_p50_ms: r.recover_p50_ms ?? null, recover_p99_ms: r.recover_p99_ms ?? null, pid: r.pid ?? null,
-          misses_excused: r.misses_excused ?? null,
-        })), null, 2));
+        console.log(
+          JSON.stringify(
+            rows.map((r) => ({
+              label: r.label,
+              generation: r.generation ?? null,
+              state: r.state,
+              restarts: r.restarts,
+              last_cause: r.last_cause ?? null,
+              detect_ms: r.detect_ms ?? null,
+              recover_ms: r.recover_ms ?? null,
+              recover_p50_ms: r.recover_p50_ms ?? null,
+              recover_p99_ms: r.recover_p99_ms ?? null,
+              pid: r.pid ?? null,
+              misses_excused: r.misses_excused ?? null,
+            })),
+            null,
+            2,
+          ),
+        );
         return 0;
       }
       const head = ["LABEL", "STATE", "PID", "GEN", "RESTARTS", "DETECT_MS", "RECOVER_MS", "P50/P99", "LAST CAUSE"];
       const body = rows.map((r) => [
-        r.label, r.state, String(r.pid ?? "-"), String(r.generation ?? "-"), String(r.restarts), String(r.detect_ms ?? "-"), String(r.recover_ms ?? "-"),
-        r.recover_p50_ms === undefined ? "-" : `${r.recover_p50_ms}/${r.recover_p99_ms}`, r.last_cause ?? "",
+        r.label,
+        r.state,
+        String(r.pid ?? "-"),
+        String(r.generation ?? "-"),
+        String(r.restarts),
+        String(r.detect_ms ?? "-"),
+        String(r.recover_ms ?? "-"),
+        r.recover_p50_ms === undefined ? "-" : `${r.recover_p50_ms}/${r.recover_p99_ms}`,
+        r.last_cause ?? "",
       ]);
       const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-      console.log([head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n"));
+      console.log(
+        [head, ...body]
+          .map((cols) =>
+            cols
+              .map((c, i) => c.padEnd(widths[i]))
+              .join("  ")
+              .trimEnd(),
+          )
+          .join("\n"),
+      );
       return 0;
     }
     case "stop": {
@@ -371,7 +448,15 @@ async function main(): Promise<number> {
     case "fs":
     case "fsck":
     case "mkfs": {
-      const flags: FsFlags = { json: values.json, long: values.long, recursive: values.recursive, parents: values.parents, repair: values.repair, yes: values.yes, blockSize: values["block-size"] };
+      const flags: FsFlags = {
+        json: values.json,
+        long: values.long,
+        recursive: values.recursive,
+        parents: values.parents,
+        repair: values.repair,
+        yes: values.yes,
+        blockSize: values["block-size"],
+      };
       const client = await connectMkctl(runDir);
       try {
         if (cmd === "fsck") return await fsckCommand(client, flags);
@@ -390,7 +475,14 @@ async function main(): Promise<number> {
         process.once("SIGINT", () => resolve());
         process.once("SIGTERM", () => resolve());
       });
-      await logsCommand(dir, { parts: positionals.slice(1), follow: values.follow, tail: values.tail, write: (s) => process.stdout.write(s), clock: systemClock, stopped });
+      await logsCommand(dir, {
+        parts: positionals.slice(1),
+        follow: values.follow,
+        tail: values.tail,
+        write: (s) => process.stdout.write(s),
+        clock: systemClock,
+        stopped,
+      });
       return 0;
     }
     case "console":

@@ -38,6 +38,7 @@ export async function takePort(wanted: number): Promise<{ port: number; wanted: 
 export function portFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
   const v = env[name];
   if (v === undefined || v === "") return undefined;
-  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new LocalError("MK_ERR_BAD_ENV", `${name} must be a port, 0-65535 (0: any free one), got ${JSON.stringify(v)}`);
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535)
+    throw new LocalError("MK_ERR_BAD_ENV", `${name} must be a port, 0-65535 (0: any free one), got ${JSON.stringify(v)}`);
   return Number(v);
 }

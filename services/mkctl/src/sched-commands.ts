@@ -9,22 +9,46 @@ export const SCHED_USAGE = `       mkctl top [--json] [--count N] [--interval MS
 const HEAD = ["LABEL", "PID", "S", "STATE", "PRI", "QUANTUM", "NICE", "CPU%", "CPU_MS", "VOL", "INVOL", "IN", "OUT"];
 
 export function topTable(processes: ProcessInfo[], s: SchedSummary): string {
-  const who = s.policy === "server" ? "the sched server's policy"
-    : s.policy_suspended_ms ? `the kernel's round robin (sched's answers were absurd: asked again in ${Math.ceil(s.policy_suspended_ms / 1000)} s)`
-      : "the kernel's round robin (no answer from sched yet)";
+  const who =
+    s.policy === "server"
+      ? "the sched server's policy"
+      : s.policy_suspended_ms
+        ? `the kernel's round robin (sched's answers were absurd: asked again in ${Math.ceil(s.policy_suspended_ms / 1000)} s)`
+        : "the kernel's round robin (no answer from sched yet)";
   const head = `mkos scheduler: ${s.enabled ? "on" : "off"}, ${s.cpus} cpu${s.cpus === 1 ? "" : "s"}, ${who}, ${s.ticks} ticks at ${s.pit_hz} Hz, ${s.stops} stops, ${s.continues} continues, ${s.refused} refused, ${s.held_too_long} held too long`;
   const body = processes.map((p) => [
-    p.label, String(p.pid), p.stat, p.state, String(p.priority), `${p.quantum_ms}ms`, String(p.nice), p.cpu_pct.toFixed(1), String(p.cpu_ms),
-    String(p.voluntary), String(p.involuntary), String(p.pending_in), String(p.waiting_out),
+    p.label,
+    String(p.pid),
+    p.stat,
+    p.state,
+    String(p.priority),
+    `${p.quantum_ms}ms`,
+    String(p.nice),
+    p.cpu_pct.toFixed(1),
+    String(p.cpu_ms),
+    String(p.voluntary),
+    String(p.involuntary),
+    String(p.pending_in),
+    String(p.waiting_out),
   ]);
   const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  return [head, "", ...[HEAD, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd())].join("\n");
+  return [
+    head,
+    "",
+    ...[HEAD, ...body].map((cols) =>
+      cols
+        .map((c, i) => c.padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    ),
+  ].join("\n");
 }
 
 function positive(name: string, v: string | undefined, dflt: number | undefined, max: number): number | undefined {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new LocalError("MK_ERR_USAGE", `mkctl top --${name} needs an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new LocalError("MK_ERR_USAGE", `mkctl top --${name} needs an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -65,13 +89,16 @@ export async function topCommand(client: RunningService, o: { json: boolean; cou
 /** `mkctl nice LABEL N`. */
 export async function niceCommand(client: RunningService, label: string | undefined, value: string | undefined): Promise<void> {
   if (!label || value === undefined) throw new LocalError("MK_ERR_USAGE", "nice needs a LABEL and a value N (e.g. mkctl nice shell -5)");
-  if (label === KERNEL || label === "kernel-core") throw new LocalError("MK_ERR_USAGE", "kernel-core is not scheduled: it has no nice value (name a service or user program)");
+  if (label === KERNEL || label === "kernel-core")
+    throw new LocalError("MK_ERR_USAGE", "kernel-core is not scheduled: it has no nice value (name a service or user program)");
   const n = Number(value);
-  if (!/^-?[0-9]+$/.test(value) || n < NICE_MIN || n > NICE_MAX) throw new LocalError("MK_ERR_USAGE", `nice ${JSON.stringify(value)}: N is an integer from ${NICE_MIN} to ${NICE_MAX}`);
+  if (!/^-?[0-9]+$/.test(value) || n < NICE_MIN || n > NICE_MAX)
+    throw new LocalError("MK_ERR_USAGE", `nice ${JSON.stringify(value)}: N is an integer from ${NICE_MIN} to ${NICE_MAX}`);
   try {
     await sysNice(client.sys, label, n);
   } catch (e) {
-    if (e instanceof MkError && e.errno === "EBADSRCDST") throw new LocalError("MK_ERR_USAGE", `nice: no service or program ${JSON.stringify(label)} in the privilege table`, { cause: e });
+    if (e instanceof MkError && e.errno === "EBADSRCDST")
+      throw new LocalError("MK_ERR_USAGE", `nice: no service or program ${JSON.stringify(label)} in the privilege table`, { cause: e });
     throw e;
   }
   console.log(`${label}: nice ${n} (every incarnation of ${label} from now on; the policy applies it at the next quantum)`);

@@ -48,9 +48,14 @@ export class DockerBackend implements Backend {
     try {
       if (!project) project = (await docker.getContainer(hostname()).inspect()).Config.Labels?.[PROJECT_LABEL];
     } catch (e) {
-      throw new LocalError("MK_ERR_SPAWN_FAILED", `rs cannot reach the Docker engine (is /var/run/docker.sock mounted?): ${(e as Error).message}`, { cause: e });
+      throw new LocalError(
+        "MK_ERR_SPAWN_FAILED",
+        `rs cannot reach the Docker engine (is /var/run/docker.sock mounted?): ${(e as Error).message}`,
+        { cause: e },
+      );
     }
-    if (!project) throw new LocalError("MK_ERR_BAD_ENV", "rs runs in a container that is not part of a compose project: set MK_COMPOSE_PROJECT");
+    if (!project)
+      throw new LocalError("MK_ERR_BAD_ENV", "rs runs in a container that is not part of a compose project: set MK_COMPOSE_PROJECT");
     const b = new DockerBackend(docker, project, o.clock ?? systemClock);
     await b.refresh();
     await b.watch();
@@ -73,7 +78,9 @@ export class DockerBackend implements Backend {
 
   /** Start, stop and die events of the project's containers, for as long as rs runs. */
   private async watch(): Promise<void> {
-    const stream = (await this.docker.getEvents({ filters: { type: ["container"], event: ["start", "kill", "die"], label: [`${PROJECT_LABEL}=${this.project}`] } })) as NodeJS.ReadableStream;
+    const stream = (await this.docker.getEvents({
+      filters: { type: ["container"], event: ["start", "kill", "die"], label: [`${PROJECT_LABEL}=${this.project}`] },
+    })) as NodeJS.ReadableStream;
     this.events = stream;
     let buf = "";
     stream.on("data", (chunk: Buffer) => {
@@ -111,7 +118,13 @@ export class DockerBackend implements Backend {
     if (action === "start") {
       // Started outside rs (docker start): known again, so the kernel's events about it match.
       if (this.current.get(name)?.id === id) return;
-      void this.docker.getContainer(id).inspect().then((info) => this.current.set(name, { id, pid: info.State.Pid, host: info.Config.Hostname }), () => undefined);
+      void this.docker
+        .getContainer(id)
+        .inspect()
+        .then(
+          (info) => this.current.set(name, { id, pid: info.State.Pid, host: info.Config.Hostname }),
+          () => undefined,
+        );
       return;
     }
     if (action !== "die") return;
@@ -128,7 +141,8 @@ export class DockerBackend implements Backend {
     const code = Number(ev.Actor?.Attributes?.exitCode ?? NaN);
     // A container killed by a signal exits 128+n.
     const bySignal = code > 128 ? (signalName(code - 128) ?? null) : null;
-    for (const fn of this.exitListeners) fn({ name, pid: cur.pid, code: Number.isNaN(code) ? null : code, signal: bySignal, requested: signal === "15" });
+    for (const fn of this.exitListeners)
+      fn({ name, pid: cur.pid, code: Number.isNaN(code) ? null : code, signal: bySignal, requested: signal === "15" });
   }
 
   private expectDie(id: string): void {
@@ -166,7 +180,11 @@ export class DockerBackend implements Backend {
 
   async start(spec: RunSpec, o: { boot?: boolean } = {}): Promise<number> {
     const c = (await this.containers()).get(spec.name);
-    if (!c) throw new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: no container for service ${spec.name} in compose project ${this.project} (docker compose up creates it)`);
+    if (!c)
+      throw new LocalError(
+        "MK_ERR_SPAWN_FAILED",
+        `${spec.name}: no container for service ${spec.name} in compose project ${this.project} (docker compose up creates it)`,
+      );
     const container = this.docker.getContainer(c.Id);
     // Known before it runs: the new incarnation may report to the kernel before start() returns.
     const before = await container.inspect();
@@ -184,14 +202,19 @@ export class DockerBackend implements Backend {
         this.expectDie(c.Id);
         await container.restart({ t: 3 }).catch(async (e: unknown) => {
           // No die of ours will come if it did not stop: the next die is news.
-          if ((await container.inspect().catch(() => before)).State.StartedAt === before.State.StartedAt) this.ownDies.set(c.Id, Math.max(0, (this.ownDies.get(c.Id) ?? 1) - 1));
+          if ((await container.inspect().catch(() => before)).State.StartedAt === before.State.StartedAt)
+            this.ownDies.set(c.Id, Math.max(0, (this.ownDies.get(c.Id) ?? 1) - 1));
           throw e;
         });
       } else {
         await container.start();
       }
     } catch (e) {
-      throw new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: the engine could not start container ${c.Names[0] ?? c.Id}: ${(e as Error).message}`, { cause: e });
+      throw new LocalError(
+        "MK_ERR_SPAWN_FAILED",
+        `${spec.name}: the engine could not start container ${c.Names[0] ?? c.Id}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     const info = await container.inspect();
     this.current.set(spec.name, { id: c.Id, pid: info.State.Pid, host: info.Config.Hostname });
@@ -202,8 +225,16 @@ export class DockerBackend implements Backend {
     const c = (await this.containers()).get(name);
     if (c?.State !== "running") return;
     this.current.delete(name); // a stop asked for is not an exit to report
-    await this.docker.getContainer(c.Id).stop({ t: Math.ceil(graceMs / 1000) }).catch(() => undefined);
-    await waitUntil(async () => ((await this.containers()).get(name)?.State === "running" ? undefined : true), { clock: this.clock, deadlineMs: graceMs + 5000, intervalMs: 100, what: `container ${name} to stop` });
+    await this.docker
+      .getContainer(c.Id)
+      .stop({ t: Math.ceil(graceMs / 1000) })
+      .catch(() => undefined);
+    await waitUntil(async () => ((await this.containers()).get(name)?.State === "running" ? undefined : true), {
+      clock: this.clock,
+      deadlineMs: graceMs + 5000,
+      intervalMs: 100,
+      what: `container ${name} to stop`,
+    });
   }
 
   async stopAll(groups: string[][], graceMs = 3000): Promise<void> {
@@ -213,7 +244,10 @@ export class DockerBackend implements Backend {
   signal(name: string, signal: NodeJS.Signals): number {
     const cur = this.current.get(name);
     if (!cur) throw new LocalError("MK_ERR_UNKNOWN_PART", `no running container for ${name} in compose project ${this.project}`);
-    void this.docker.getContainer(cur.id).kill({ signal }).catch(() => undefined);
+    void this.docker
+      .getContainer(cur.id)
+      .kill({ signal })
+      .catch(() => undefined);
     return cur.pid;
   }
 }

@@ -159,7 +159,13 @@ export class Heartbeats {
     this.o = o;
     // A null kernel call slower than a quarter of a period is a kernel whose delay can eat
     // a ping's whole period (a ping passes through it twice, besides the service's turn).
-    if (o.probe) this.gauge = new KernelGauge(o.clock, o.probe, Math.max(50, Math.floor(minHeartbeatMs / 4)), Math.max(50, Math.floor(minHeartbeatMs / 2)));
+    if (o.probe)
+      this.gauge = new KernelGauge(
+        o.clock,
+        o.probe,
+        Math.max(50, Math.floor(minHeartbeatMs / 4)),
+        Math.max(50, Math.floor(minHeartbeatMs / 2)),
+      );
   }
 
   /** Starts watching label's incarnation (pid), which is serving now. */
@@ -251,7 +257,8 @@ export class Heartbeats {
     // The kernel being slow excuses the silence only while the others are silent too (the
     // path is what is slow), and for so long: its neighbours answering through the same
     // kernel, or a silence of MAX_EXCUSED_PERIODS, is the service's own.
-    const excusable = !responsive && !this.neighboursAnswered(w, p.sentAt) && this.o.clock.now() - w.lastAnswer < MAX_EXCUSED_PERIODS * w.hb;
+    const excusable =
+      !responsive && !this.neighboursAnswered(w, p.sentAt) && this.o.clock.now() - w.lastAnswer < MAX_EXCUSED_PERIODS * w.hb;
     if (excusable) return this.excuse(w, "kernel slow");
     w.misses++;
     this.checkHang(w);
@@ -288,7 +295,14 @@ export class Heartbeats {
     st.unlogged++;
     st.longestMs = Math.max(st.longestMs, Math.round(lateMs));
     if (this.o.clock.now() - st.loggedAt < EXCUSE_LOG_MS) return;
-    this.o.log().warn({ stalls: st.unlogged, longestMs: st.longestMs, voided }, "rs was stalled (%d times since the last line; a timer of its fired up to %d ms late): the pings out meanwhile are not held against their services; heartbeat evidence starts again", st.unlogged, st.longestMs);
+    this.o
+      .log()
+      .warn(
+        { stalls: st.unlogged, longestMs: st.longestMs, voided },
+        "rs was stalled (%d times since the last line; a timer of its fired up to %d ms late): the pings out meanwhile are not held against their services; heartbeat evidence starts again",
+        st.unlogged,
+        st.longestMs,
+      );
     Object.assign(st, { unlogged: 0, longestMs: 0, loggedAt: this.o.clock.now() });
   }
 
@@ -313,7 +327,9 @@ export class Heartbeats {
     const n = [...this.unlogged.values()].reduce((a, b) => a + b, 0);
     this.unlogged = new Map();
     this.loggedAt = this.o.clock.now();
-    const reasons = Object.entries(by).map(([why, k]) => `${k} ${why}`).join(", ");
+    const reasons = Object.entries(by)
+      .map(([why, k]) => `${k} ${why}`)
+      .join(", ");
     this.o.log().warn({ excused: by }, "%d heartbeat misses excused (%s): not held against the services", n, reasons);
   }
 }

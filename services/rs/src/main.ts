@@ -17,7 +17,8 @@ const log = createLogger(RS_LABEL);
 try {
   const docker = process.env.MK_RS_BACKEND === "docker";
   const runDir = process.env.MK_RUN_DIR ?? "";
-  if (!docker && !runDir) throw new LocalError("MK_ERR_BAD_ENV", "MK_RUN_DIR is not set: rs needs the run directory (credentials, logs, its pid file)");
+  if (!docker && !runDir)
+    throw new LocalError("MK_ERR_BAD_ENV", "MK_RUN_DIR is not set: rs needs the run directory (credentials, logs, its pid file)");
   const table = loadSystemTable(process.env.MK_SYSTEM ?? "etc/system.yaml");
   const backend = docker ? await DockerBackend.connect() : new ProcessBackend(filePidStore(join(runDir, "rs-pids.json")));
   const env = { ...process.env } as Record<string, string>;
@@ -30,7 +31,15 @@ try {
     process.kill(process.pid, "SIGTERM");
   });
   const intent = docker ? undefined : jsonFileStore<Record<string, string>>(join(runDir, "rs-intent.json"));
-  const module = rsService({ table, backend, runDir, env, cwd: resolve(import.meta.dirname, "../../.."), stopServicesOnExit: () => stopServices, intent });
+  const module = rsService({
+    table,
+    backend,
+    runDir,
+    env,
+    cwd: resolve(import.meta.dirname, "../../.."),
+    stopServicesOnExit: () => stopServices,
+    intent,
+  });
   const transport = await NatsTransport.connect(RS_LABEL, loadCredential());
   const running = await startService(module, transport, { log });
   onShutdown(running.sys.log, () => running.stop(), SHUTDOWN_BUDGET_MS);

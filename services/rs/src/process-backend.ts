@@ -101,13 +101,20 @@ export class ProcessBackend implements Backend {
     const log = openSync(spec.logFile, "a", 0o600); // the dashboard logs its token
     let child;
     try {
-      child = spawn(cmd === "node" ? process.execPath : cmd, args, { cwd: spec.cwd, env: spec.env, stdio: ["ignore", log, log], detached: true });
+      child = spawn(cmd === "node" ? process.execPath : cmd, args, {
+        cwd: spec.cwd,
+        env: spec.env,
+        stdio: ["ignore", log, log],
+        detached: true,
+      });
     } finally {
       closeSync(log); // the child holds its own descriptor
     }
     const pid = await new Promise<number>((resolve, reject) => {
       child.once("spawn", () => resolve(child.pid!));
-      child.once("error", (e) => reject(new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: cannot run ${cmd}: ${e.message}`, { cause: e })));
+      child.once("error", (e) =>
+        reject(new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: cannot run ${cmd}: ${e.message}`, { cause: e })),
+      );
     });
     this.children.add(pid);
     this.nameOf.set(pid, spec.name);
@@ -131,7 +138,12 @@ export class ProcessBackend implements Backend {
       const pids = group.map((n) => this.store.load()[n]).filter((p): p is number => !!p && pidAlive(p));
       for (const p of pids) signalPid(p, "SIGTERM");
       const gone = () => (pids.some(pidAlive) ? undefined : true);
-      const termed = await waitUntil(gone, { clock: this.clock, deadlineMs: graceMs, intervalMs: 25, what: `${group.join(", ")} to stop` }).catch(() => false);
+      const termed = await waitUntil(gone, {
+        clock: this.clock,
+        deadlineMs: graceMs,
+        intervalMs: 25,
+        what: `${group.join(", ")} to stop`,
+      }).catch(() => false);
       if (termed) continue;
       for (const p of pids.filter(pidAlive)) signalPid(p, "SIGKILL");
       await waitUntil(gone, { clock: this.clock, deadlineMs: 5000, intervalMs: 10, what: `${group.join(", ")} to die` }).catch(() => {
@@ -142,7 +154,11 @@ export class ProcessBackend implements Backend {
 
   signal(name: string, signal: NodeJS.Signals): number {
     const pid = this.store.load()[name];
-    if (!pid) throw new LocalError("MK_ERR_UNKNOWN_PART", `no process recorded for ${name} (parts: ${Object.keys(this.store.load()).join(", ") || "none"})`);
+    if (!pid)
+      throw new LocalError(
+        "MK_ERR_UNKNOWN_PART",
+        `no process recorded for ${name} (parts: ${Object.keys(this.store.load()).join(", ") || "none"})`,
+      );
     process.kill(pid, signal);
     return pid;
   }

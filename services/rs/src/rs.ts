@@ -30,11 +30,19 @@ export function supervised(o: RsOptions): SupervisedService[] {
     .filter((s) => s.placement === "user" && s.command && s.label !== RS_LABEL)
     .map((s) => {
       const spec: RunSpec = {
-        name: s.label, command: s.command!, cwd: o.cwd, logFile: join(o.runDir, "logs", `${s.label}.log`),
+        name: s.label,
+        command: s.command!,
+        cwd: o.cwd,
+        logFile: join(o.runDir, "logs", `${s.label}.log`),
         env: { ...o.env, MK_CREDS: join(o.runDir, "creds", `${s.label}.json`), MK_LABEL: s.label },
       };
       const standby = s.restart.standby
-        ? { ...spec, name: `${s.label}.standby`, logFile: join(o.runDir, "logs", `${s.label}.standby.log`), env: { ...spec.env, MK_STANDBY: "1" } }
+        ? {
+            ...spec,
+            name: `${s.label}.standby`,
+            logFile: join(o.runDir, "logs", `${s.label}.standby.log`),
+            env: { ...spec.env, MK_STANDBY: "1" },
+          }
         : undefined;
       return { label: s.label, spec, policy: s.restart, heartbeat: self?.ipc.includes(s.label) ?? false, ...(standby ? { standby } : {}) };
     });
@@ -46,7 +54,9 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
     create(sys: Sys) {
       let seq = 0;
       const supervisor = new Supervisor({
-        backend: o.backend, clock: sys.clock, services: supervised(o),
+        backend: o.backend,
+        clock: sys.clock,
+        services: supervised(o),
         // Read at each line: the lifecycle gives sys a logger naming the incarnation once it has one.
         get log() {
           return sys.log;
@@ -58,9 +68,18 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
           sys.log.debug({ service: s, why }, "%s is %s: %s", s.label, s.state, why);
           // The event's own shape (RsEventShape), field by field: what a reader checks.
           const ev: RsEvent = {
-            state: s.state, label: s.label, rs: sys.self, seq: ++seq, at: new Date(sys.clock.now()).toISOString(), why: why.slice(0, 300), restarts: s.restarts,
-            ...(s.generation ? { generation: s.generation } : {}), ...(s.pid ? { pid: s.pid } : {}), ...(s.last_cause ? { last_cause: s.last_cause } : {}),
-            ...(s.detect_ms !== undefined ? { detect_ms: s.detect_ms } : {}), ...(s.recover_ms !== undefined ? { recover_ms: s.recover_ms } : {}),
+            state: s.state,
+            label: s.label,
+            rs: sys.self,
+            seq: ++seq,
+            at: new Date(sys.clock.now()).toISOString(),
+            why: why.slice(0, 300),
+            restarts: s.restarts,
+            ...(s.generation ? { generation: s.generation } : {}),
+            ...(s.pid ? { pid: s.pid } : {}),
+            ...(s.last_cause ? { last_cause: s.last_cause } : {}),
+            ...(s.detect_ms !== undefined ? { detect_ms: s.detect_ms } : {}),
+            ...(s.recover_ms !== undefined ? { recover_ms: s.recover_ms } : {}),
           };
           sys.transport.announce?.(RsEventSubjects.event(s.state, s.label), new TextEncoder().encode(JSON.stringify(ev)));
         },
@@ -69,7 +88,8 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
       const init = async () => {
         await followEvents(sys, (ev) => supervisor.onEvent(ev));
         const eps = await sysGetEndpoints(sys).catch(() => [] as EndpointInfo[]);
-        const serving = (all: EndpointInfo[]) => all.filter((e) => e.state === "ready").map((e) => ({ label: e.label, pid: e.pid, host: e.host, generation: e.generation }));
+        const serving = (all: EndpointInfo[]) =>
+          all.filter((e) => e.state === "ready").map((e) => ({ label: e.label, pid: e.pid, host: e.host, generation: e.generation }));
         await supervisor.startAll(serving(eps));
         supervisor.caughtUp(serving(await sysGetEndpoints(sys).catch(() => [] as EndpointInfo[])));
         ready?.(supervisor);
@@ -90,7 +110,9 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
           [Rs.RS_RESTART]: async (req) => ({ args: { pid: await supervisor.restart(req.args.label) } }),
           [Rs.RS_LIST]: () => ({ args: { services: supervisor.list() } }),
           [Rs.RS_RECOVERIES]: (req) => {
-            const list = supervisor.recoveries.filter((r) => r.servingAt >= (req.args.since ?? 0)).map((r) => ({ ...r, cause: r.cause.slice(0, 300) }));
+            const list = supervisor.recoveries
+              .filter((r) => r.servingAt >= (req.args.since ?? 0))
+              .map((r) => ({ ...r, cause: r.cause.slice(0, 300) }));
             return { args: { count: list.length }, data: new TextEncoder().encode(JSON.stringify(list)) };
           },
         },

@@ -116,17 +116,23 @@ export class Supervisor {
     }
     o.backend.onExit((e) => this.onExit(e));
     const periods = o.services.filter((s) => s.heartbeat).map((s) => s.policy.heartbeatMs);
-    this.heartbeats = new Heartbeats({
-      clock: o.clock, log: () => this.o.log, ping: (label, ms) => this.o.ping(label, ms), probe: o.probe && ((ms) => this.o.probe!(ms)),
-      current: (label, pid) => {
-        const r = this.rows.get(label);
-        return r?.state === "running" && r.pid === pid && !r.killing;
+    this.heartbeats = new Heartbeats(
+      {
+        clock: o.clock,
+        log: () => this.o.log,
+        ping: (label, ms) => this.o.ping(label, ms),
+        probe: o.probe && ((ms) => this.o.probe!(ms)),
+        current: (label, pid) => {
+          const r = this.rows.get(label);
+          return r?.state === "running" && r.pid === pid && !r.killing;
+        },
+        onHang: (label, pid, cause, lastAnswer) => {
+          const r = this.rows.get(label);
+          if (r?.pid === pid) void this.killAndRecover(r, cause, lastAnswer, "heartbeat");
+        },
       },
-      onHang: (label, pid, cause, lastAnswer) => {
-        const r = this.rows.get(label);
-        if (r?.pid === pid) void this.killAndRecover(r, cause, lastAnswer, "heartbeat");
-      },
-    }, Math.min(...periods, 60_000));
+      Math.min(...periods, 60_000),
+    );
   }
 
   /**
@@ -178,7 +184,10 @@ export class Supervisor {
   private serial<T>(r: Row, fn: () => Promise<T>): Promise<T> {
     const prev = this.ops.get(r) ?? Promise.resolve();
     const next = prev.then(fn, fn);
-    this.ops.set(r, next.catch(() => undefined));
+    this.ops.set(
+      r,
+      next.catch(() => undefined),
+    );
     return next;
   }
 
@@ -188,16 +197,24 @@ export class Supervisor {
 
   private status(r: Row): ServiceStatus {
     return {
-      label: r.svc.label, state: r.state, restarts: r.restarts,
-      ...(r.pid ? { pid: r.pid } : {}), ...(r.generation ? { generation: r.generation } : {}),
+      label: r.svc.label,
+      state: r.state,
+      restarts: r.restarts,
+      ...(r.pid ? { pid: r.pid } : {}),
+      ...(r.generation ? { generation: r.generation } : {}),
       ...(r.lastCause ? { last_cause: r.lastCause.slice(0, 300) } : {}),
-      ...(r.last ? { detect_ms: Math.round(r.last.detectMs), recover_ms: Math.round(r.last.recoverMs), ...this.recoverPercentiles(r.svc.label) } : {}),
+      ...(r.last
+        ? { detect_ms: Math.round(r.last.detectMs), recover_ms: Math.round(r.last.recoverMs), ...this.recoverPercentiles(r.svc.label) }
+        : {}),
       ...(r.svc.heartbeat ? { heartbeat_ms: r.svc.policy.heartbeatMs, misses_excused: this.heartbeats.excused(r.svc.label) } : {}),
     };
   }
 
   private recoverPercentiles(label: string): { recover_p50_ms: number; recover_p99_ms: number } {
-    const xs = this.recoveries.filter((x) => x.label === label).map((x) => x.recoverMs).sort((a, b) => a - b);
+    const xs = this.recoveries
+      .filter((x) => x.label === label)
+      .map((x) => x.recoverMs)
+      .sort((a, b) => a - b);
     const at = (p: number) => Math.round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]);
     return { recover_p50_ms: at(0.5), recover_p99_ms: at(0.99) };
   }
@@ -304,7 +321,8 @@ export class Supervisor {
     const limit = Math.max(START_TIMEOUT_MS, 5 * r.svc.policy.heartbeatMs);
     const at = this.o.clock.now();
     r.timer = this.o.clock.setTimeout(() => {
-      if (r.state === "starting" && r.pid === pid) void this.killAndRecover(r, `start timeout (not ready within ${limit} ms)`, at, "start-timeout");
+      if (r.state === "starting" && r.pid === pid)
+        void this.killAndRecover(r, `start timeout (not ready within ${limit} ms)`, at, "start-timeout");
     }, limit);
   }
 
@@ -320,8 +338,7 @@ export class Supervisor {
       this.remember(r, undefined);
       this.o.log.info({ label: r.svc.label, generation: ev.generation }, "%s was started outside rs: supervised again", r.svc.label);
       this.serving(r, "started outside rs");
-    }
-    else if (ev.kind === "dead" && ev.generation === r.generation && ev.cause !== "superseded" && r.state !== "stopping") {
+    } else if (ev.kind === "dead" && ev.generation === r.generation && ev.cause !== "superseded" && r.state !== "stopping") {
       // A clean exit of a child is reported by its exit; anything else may leave the
       // process running without an incarnation that serves: it is killed and restarted.
       // A child's own exit usually follows within milliseconds and says more (the exit
@@ -343,11 +360,25 @@ export class Supervisor {
     r.readySince = now;
     if (r.death) {
       const d = r.death;
-      r.last = { label: r.svc.label, cause: d.cause, how: d.how, diedAt: d.diedAt, detectedAt: d.detectedAt, servingAt: now, detectMs: d.detectedAt - d.diedAt, recoverMs: now - d.detectedAt };
+      r.last = {
+        label: r.svc.label,
+        cause: d.cause,
+        how: d.how,
+        diedAt: d.diedAt,
+        detectedAt: d.detectedAt,
+        servingAt: now,
+        detectMs: d.detectedAt - d.diedAt,
+        recoverMs: now - d.detectedAt,
+      };
       this.recoveries.push(r.last);
       if (this.recoveries.length > MAX_RECOVERIES) this.recoveries.shift();
       r.death = undefined;
-      this.o.log.info({ label: r.svc.label, cause: d.cause, detectMs: r.last.detectMs, recoverMs: r.last.recoverMs }, "%s serving again %d ms after its death was seen", r.svc.label, r.last.recoverMs);
+      this.o.log.info(
+        { label: r.svc.label, cause: d.cause, detectMs: r.last.detectMs, recoverMs: r.last.recoverMs },
+        "%s serving again %d ms after its death was seen",
+        r.svc.label,
+        r.last.recoverMs,
+      );
     }
     this.set(r, "running", why);
     if (r.svc.heartbeat && r.pid) this.heartbeats.watch(r.svc.label, r.pid, r.svc.policy.heartbeatMs);
@@ -381,7 +412,8 @@ export class Supervisor {
     const limit = Math.max(START_TIMEOUT_MS, 5 * r.svc.policy.heartbeatMs);
     const at = this.o.clock.now();
     r.timer = this.o.clock.setTimeout(() => {
-      if (r.state === "starting" && r.pid === pid) void this.killAndRecover(r, `start timeout (not ready within ${limit} ms)`, at, "start-timeout");
+      if (r.state === "starting" && r.pid === pid)
+        void this.killAndRecover(r, `start timeout (not ready within ${limit} ms)`, at, "start-timeout");
     }, limit);
     return true;
   }
@@ -436,7 +468,14 @@ export class Supervisor {
     Object.assign(r, { pid: undefined, generation: undefined, killing: undefined, lastCause: cause });
     r.recent = r.recent.filter((t) => now - t < intensity.seconds * 1000);
     if (r.recent.length >= intensity.restarts) {
-      this.o.log.error({ label: r.svc.label, cause, restarts: r.recent.length, seconds: intensity.seconds }, "%s failed: %d restarts within %d s; mkctl restart %s clears it", r.svc.label, r.recent.length, intensity.seconds, r.svc.label);
+      this.o.log.error(
+        { label: r.svc.label, cause, restarts: r.recent.length, seconds: intensity.seconds },
+        "%s failed: %d restarts within %d s; mkctl restart %s clears it",
+        r.svc.label,
+        r.recent.length,
+        intensity.seconds,
+        r.svc.label,
+      );
       this.remember(r, `failed: ${cause}; ${r.recent.length} restarts within ${intensity.seconds} s`);
       this.set(r, "failed", `${cause}; ${r.recent.length} restarts within ${intensity.seconds} s`);
       return;
@@ -451,7 +490,13 @@ export class Supervisor {
     // The first restart after a healthy spell is a hand-over to the warm standby, if one
     // runs; a crash loop backs off like any other.
     if (first && this.promoteStandby(r, `standby after ${cause}`)) return;
-    this.o.log.warn({ label: r.svc.label, cause, delayMs: delay, restarts: r.restarts }, "%s died (%s): restart in %d ms", r.svc.label, cause, delay);
+    this.o.log.warn(
+      { label: r.svc.label, cause, delayMs: delay, restarts: r.restarts },
+      "%s died (%s): restart in %d ms",
+      r.svc.label,
+      cause,
+      delay,
+    );
     this.set(r, "backoff", cause);
     r.timer = this.o.clock.setTimeout(() => void this.launch(r, `restart after ${cause}`), delay);
   }

@@ -9,7 +9,8 @@ export { decide, fair, minix, POLICIES, type PolicyName } from "./policy.ts";
 export { SchedServer } from "./sched.ts";
 
 export function policyFromEnv(v = process.env.MK_SCHED_POLICY ?? "fair"): PolicyName {
-  if (!(POLICIES as readonly string[]).includes(v)) throw new MkError("EINVAL", `MK_SCHED_POLICY=${JSON.stringify(v)} is not a policy (${POLICIES.join(", ")})`);
+  if (!(POLICIES as readonly string[]).includes(v))
+    throw new MkError("EINVAL", `MK_SCHED_POLICY=${JSON.stringify(v)} is not a policy (${POLICIES.join(", ")})`);
   return v as PolicyName;
 }
 

@@ -39,7 +39,8 @@ export class SchedServer {
     } catch (e) {
       // EDEADSRCDST: the process died meanwhile; EINVAL: the kernel held the policy to its bounds.
       this.refused++;
-      if (!(e instanceof MkError) || e.errno !== "EDEADSRCDST") this.sys.log.warn({ endpoint, priority, quantumMs, err: (e as Error).message }, "SYS_SCHEDULE refused");
+      if (!(e instanceof MkError) || e.errno !== "EDEADSRCDST")
+        this.sys.log.warn({ endpoint, priority, quantumMs, err: (e as Error).message }, "SYS_SCHEDULE refused");
     }
   }
 }

@@ -16,11 +16,13 @@ const HW_FAULTS = ["bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear
 type HwFault = (typeof HW_FAULTS)[number];
 const SERVER_FAULTS = ["kill", "crash", "slow", "corrupt", "hang", "clear"] as const;
 
-const opt = (s: string | undefined, what: string, min: number, max: number, dflt: number) => (s === undefined ? dflt : wholeNumber(s, what, min, max));
+const opt = (s: string | undefined, what: string, min: number, max: number, dflt: number) =>
+  s === undefined ? dflt : wholeNumber(s, what, min, max);
 
 export const chaos: Command = {
   name: "chaos",
-  usage: "chaos LABEL crash | slow [MS] [COUNT] | corrupt [COUNT] | hang [MS] | clear;  chaos hw bad-sector LBA [COUNT] | lost-irq|spurious-irq [IRQ] [COUNT] | stuck-bsy [MS] [COUNT] | clear",
+  usage:
+    "chaos LABEL crash | slow [MS] [COUNT] | corrupt [COUNT] | hang [MS] | clear;  chaos hw bad-sector LBA [COUNT] | lost-irq|spurious-irq [IRQ] [COUNT] | stuck-bsy [MS] [COUNT] | clear",
   summary: "inject a fault into a server (its fault hooks) or into the hardware",
   async run(args, out, { sys }) {
     const [target, fault, a, b, ...extra] = args;
@@ -33,7 +35,11 @@ export const chaos: Command = {
       } else if (f === "lost-irq" || f === "spurious-irq") {
         await sysHwfault(sys, { fault: f, irq: opt(a, "IRQ", 0, 15, 14), count: opt(b, "COUNT", 1, 4096, 3) });
       } else if (f === "stuck-bsy") {
-        await sysHwfault(sys, { fault: f, ms: opt(a, "MS", 1, 3_600_000, 500), ...(b === undefined ? {} : { count: wholeNumber(b, "COUNT", 0, 4096) }) });
+        await sysHwfault(sys, {
+          fault: f,
+          ms: opt(a, "MS", 1, 3_600_000, 500),
+          ...(b === undefined ? {} : { count: wholeNumber(b, "COUNT", 0, 4096) }),
+        });
       } else {
         if (a !== undefined) throw usage(this);
         await sysHwfault(sys, { fault: "clear" });

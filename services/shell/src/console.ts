@@ -34,19 +34,26 @@ export class TtyConsole implements LineConsole {
     this.sys = sys;
     this.minor = o.minor ?? 0;
     let announced = 0;
-    this.tty = new Recovering(sys, o.label ?? "tty", {
-      waitMs: TTY_WAIT_MS,
-      maxRetries: 1000,
-      onRetry: ({ deadGeneration, newGeneration }) => {
-        // Once per new incarnation, however many requests found it.
-        if (newGeneration > deadGeneration && newGeneration > announced) {
-          announced = newGeneration;
-          o.onNewTty?.(newGeneration);
-        }
+    this.tty = new Recovering(
+      sys,
+      o.label ?? "tty",
+      {
+        waitMs: TTY_WAIT_MS,
+        maxRetries: 1000,
+        onRetry: ({ deadGeneration, newGeneration }) => {
+          // Once per new incarnation, however many requests found it.
+          if (newGeneration > deadGeneration && newGeneration > announced) {
+            announced = newGeneration;
+            o.onNewTty?.(newGeneration);
+          }
+        },
       },
-    }, async (gen) => {
-      await this.sys.sendrec(`${o.label ?? "tty"}#${gen}`, Cdev.CDEV_OPEN, { minor: this.minor }, EMPTY, WRITE_TIMEOUT_MS).catch(() => undefined);
-    });
+      async (gen) => {
+        await this.sys
+          .sendrec(`${o.label ?? "tty"}#${gen}`, Cdev.CDEV_OPEN, { minor: this.minor }, EMPTY, WRITE_TIMEOUT_MS)
+          .catch(() => undefined);
+      },
+    );
   }
 
   /** The tty incarnation in use (0 before the first request). */
@@ -64,7 +71,8 @@ export class TtyConsole implements LineConsole {
       // newline is part of an overlong line, read on and dropped up to its newline.
       const count = MAX_LINE + 3;
       const r = await this.tty.call((dst) =>
-        this.sys.sendrec(dst, Cdev.CDEV_READ, { minor: this.minor, count, timeoutMs: READ_WAIT_MS }, EMPTY, READ_WAIT_MS + 10_000));
+        this.sys.sendrec(dst, Cdev.CDEV_READ, { minor: this.minor, count, timeoutMs: READ_WAIT_MS }, EMPTY, READ_WAIT_MS + 10_000),
+      );
       const data = r.data;
       const ended = data.length > 0 && data[data.length - 1] === 0x0a;
       if (!ended && data.length >= count) {

@@ -78,15 +78,24 @@ export const dd: Command = {
     if (output === "") throw usage(this, "of= names no file");
     const disk = input === ATA_DEVICE;
     const bs = wholeNumber(o.get("bs") ?? String(SECTOR_SIZE), "bs", 1, disk ? SECTOR_SIZE * SECTORS_PER_READ : MAX_FS_IO);
-    if (disk && bs % SECTOR_SIZE !== 0) throw new MkError("EINVAL", `bs=${bs}: ${ATA_DEVICE} is read in whole sectors (a multiple of ${SECTOR_SIZE})`);
+    if (disk && bs % SECTOR_SIZE !== 0)
+      throw new MkError("EINVAL", `bs=${bs}: ${ATA_DEVICE} is read in whole sectors (a multiple of ${SECTOR_SIZE})`);
     const skip = wholeNumber(o.get("skip") ?? "0", "skip", 0, 2 ** 32);
     const count = o.has("count") ? wholeNumber(o.get("count"), "count", 0, MAX_DD_BYTES) : disk ? 1 : undefined;
-    if (count !== undefined && count * bs > MAX_DD_BYTES) throw new MkError("EFBIG", `count=${count} bs=${bs} is over ${MAX_DD_BYTES} bytes, the most one dd moves`);
+    if (count !== undefined && count * bs > MAX_DD_BYTES)
+      throw new MkError("EFBIG", `count=${count} bs=${bs} is over ${MAX_DD_BYTES} bytes, the most one dd moves`);
     await copy(deps, out, disk ? ataSource(deps, skip, count ?? 1, bs) : await fileSource(deps, input, skip, bs), output, bs, count);
   },
 };
 
-async function copy(deps: ShellDeps, out: Output, src: Source, of: string | undefined, bs: number, count: number | undefined): Promise<void> {
+async function copy(
+  deps: ShellDeps,
+  out: Output,
+  src: Source,
+  of: string | undefined,
+  bs: number,
+  count: number | undefined,
+): Promise<void> {
   const started = deps.clock.now();
   let sink: FileHandle | undefined;
   const stats = { full: 0, partial: 0, bytes: 0, crc: 0 };
@@ -98,7 +107,10 @@ async function copy(deps: ShellDeps, out: Output, src: Source, of: string | unde
       // One read per block: bs is bounded to what the driver (256 sectors) and vfs (MAX_FS_IO) answer at once.
       const block = await src.next();
       if (block.length === 0) break;
-      if (stats.bytes + block.length > MAX_DD_BYTES) { overLimit = true; break; }
+      if (stats.bytes + block.length > MAX_DD_BYTES) {
+        overLimit = true;
+        break;
+      }
       if (block.length === bs) stats.full++;
       else stats.partial++;
       stats.bytes += block.length;
@@ -112,7 +124,9 @@ async function copy(deps: ShellDeps, out: Output, src: Source, of: string | unde
   }
   out.line(`${stats.full}+${stats.partial} records in`);
   if (of !== undefined) out.line(`${stats.full}+${stats.partial} records out`);
-  out.line(`${stats.bytes} bytes${stats.bytes % SECTOR_SIZE === 0 ? ` (${stats.bytes / SECTOR_SIZE} sectors)` : ""} copied in ${deps.clock.now() - started} ms, crc32 ${stats.crc.toString(16).padStart(8, "0")}`);
+  out.line(
+    `${stats.bytes} bytes${stats.bytes % SECTOR_SIZE === 0 ? ` (${stats.bytes / SECTOR_SIZE} sectors)` : ""} copied in ${deps.clock.now() - started} ms, crc32 ${stats.crc.toString(16).padStart(8, "0")}`,
+  );
   for (const l of hexdump(head)) out.line(l);
   if (overLimit) throw new MkError("EFBIG", `stopped after ${stats.bytes} bytes: the most one dd moves is ${MAX_DD_BYTES}`);
 }

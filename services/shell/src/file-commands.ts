@@ -11,7 +11,10 @@ function split(c: Command, args: string[], allowed: string): { flags: Set<string
   const flags = new Set<string>();
   let i = 0;
   for (; i < args.length && args[i].startsWith("-") && args[i] !== "-"; i++) {
-    if (args[i] === "--") { i++; break; }
+    if (args[i] === "--") {
+      i++;
+      break;
+    }
     for (const f of args[i].slice(1)) {
       if (!allowed.includes(f)) throw usage(c, `unknown option -${f}`);
       flags.add(f);
@@ -99,10 +102,13 @@ export const cp: Command = {
     if (args.length !== 2) throw usage(this);
     const [src, dst] = args;
     if ((await fs.stat(src)).isDirectory()) throw new MkError("EISDIR", `${src} is a directory (cp copies one file)`);
-    const target = await fs.stat(dst).then((s) => (s.isDirectory() ? child(dst, baseName(src)) : dst), (e: unknown) => {
-      if (e instanceof MkError && e.errno === "ENOENT") return dst;
-      throw e;
-    });
+    const target = await fs.stat(dst).then(
+      (s) => (s.isDirectory() ? child(dst, baseName(src)) : dst),
+      (e: unknown) => {
+        if (e instanceof MkError && e.errno === "ENOENT") return dst;
+        throw e;
+      },
+    );
     const from = await fs.open(src, "r");
     try {
       // Opened after the source: a missing source must not cost the target its contents.

@@ -33,7 +33,9 @@ export const uptime: Command = {
     const now = deps.clock.now();
     const up = kernel ? duration(now - Date.parse(kernel.since)) : "unknown";
     const ready = rows.filter((r) => r.state === "ready").length;
-    out.line(`${new Date(now).toISOString().slice(11, 19)}  up ${up},  ${ready} endpoints ready${kernel ? `  (${kernel.endpoint}, pid ${kernel.pid})` : ""}`);
+    out.line(
+      `${new Date(now).toISOString().slice(11, 19)}  up ${up},  ${ready} endpoints ready${kernel ? `  (${kernel.endpoint}, pid ${kernel.pid})` : ""}`,
+    );
   },
 };
 
@@ -57,7 +59,16 @@ export const ps: Command = {
     const [rows, procs] = await Promise.all([sysGetEndpoints(deps.sys), processes(deps.sys)]);
     const body = rows.map((r: EndpointInfo) => {
       const p = procs.get(r.endpoint);
-      return [r.label, String(r.pid), String(r.generation), r.state, r.placement, p?.stat ?? "-", p?.cpu_ms === undefined ? "-" : String(Math.round(p.cpu_ms)), String(r.messages)];
+      return [
+        r.label,
+        String(r.pid),
+        String(r.generation),
+        r.state,
+        r.placement,
+        p?.stat ?? "-",
+        p?.cpu_ms === undefined ? "-" : String(Math.round(p.cpu_ms)),
+        String(r.messages),
+      ];
     });
     out.line(columns([["LABEL", "PID", "GEN", "STATE", "PLACEMENT", "STAT", "CPU_MS", "MSGS"], ...body]));
   },
@@ -77,8 +88,14 @@ export const services: Command = {
     if (args.length > 0) throw usage(this);
     const rows = await rsList(deps.sys);
     const body = rows.map((r) => [
-      r.label, r.state, String(r.pid ?? "-"), String(r.generation ?? "-"), String(r.restarts),
-      r.detect_ms === undefined ? "-" : String(r.detect_ms), r.recover_ms === undefined ? "-" : String(r.recover_ms), r.last_cause ?? "",
+      r.label,
+      r.state,
+      String(r.pid ?? "-"),
+      String(r.generation ?? "-"),
+      String(r.restarts),
+      r.detect_ms === undefined ? "-" : String(r.detect_ms),
+      r.recover_ms === undefined ? "-" : String(r.recover_ms),
+      r.last_cause ?? "",
     ]);
     out.line(columns([["LABEL", "STATE", "PID", "GEN", "RESTARTS", "DETECT_MS", "RECOVER_MS", "LAST CAUSE"], ...body]));
   },

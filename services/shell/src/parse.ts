@@ -57,7 +57,8 @@ export function operands(args: string[], allowed: readonly string[]): Map<string
   for (const a of args) {
     const eq = a.indexOf("=");
     const key = eq < 0 ? a : a.slice(0, eq);
-    if (eq < 0 || !allowed.includes(key)) throw new MkError("EINVAL", `${JSON.stringify(a)}: expected one of ${allowed.map((k) => `${k}=`).join(" ")}`);
+    if (eq < 0 || !allowed.includes(key))
+      throw new MkError("EINVAL", `${JSON.stringify(a)}: expected one of ${allowed.map((k) => `${k}=`).join(" ")}`);
     if (m.has(key)) throw new MkError("EINVAL", `${key}= given twice`);
     m.set(key, a.slice(eq + 1));
   }

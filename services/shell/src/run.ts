@@ -15,11 +15,12 @@ const MAX_MESSAGE = 300;
 
 /** The errno (or local error code) and the message of anything thrown, on one line. */
 export function errorLine(name: string, e: unknown): string {
-  const code = e instanceof MkError ? e.errno
-    : typeof (e as { code?: unknown })?.code === "string" ? (e as { code: string }).code
-      : "EIO";
+  const code = e instanceof MkError ? e.errno : typeof (e as { code?: unknown })?.code === "string" ? (e as { code: string }).code : "EIO";
   const raw = e instanceof Error ? e.message : String(e);
-  let msg = raw.replace(/[\r\n\t]+/g, " ").replace(/[\x00-\x1f\x7f]/g, "?").trim();
+  let msg = raw
+    .replace(/[\r\n\t]+/g, " ")
+    .replace(/[\x00-\x1f\x7f]/g, "?")
+    .trim();
   if (msg.length > MAX_MESSAGE) msg = `${msg.slice(0, MAX_MESSAGE - 1)}…`;
   return `${name}: ${code}: ${msg}`;
 }

@@ -51,9 +51,10 @@ export class Shell {
       try {
         const got = await this.console.readLine();
         failures = 0;
-        text = "line" in got
-          ? await run(got.line, this.deps)
-          : `${errorLine("sh", new MkError("E2BIG", `line of ${got.overlong} bytes is over the ${MAX_LINE}-byte limit`))}\n`;
+        text =
+          "line" in got
+            ? await run(got.line, this.deps)
+            : `${errorLine("sh", new MkError("E2BIG", `line of ${got.overlong} bytes is over the ${MAX_LINE}-byte limit`))}\n`;
       } catch (e) {
         if (this.stopping) break;
         if (isIdle(e)) continue;
@@ -74,6 +75,9 @@ export class Shell {
    * (Recovering gives up only after 10 s of refusals), so a refusal now means superseded.
    */
   private async superseded(): Promise<boolean> {
-    return sysGetPrivileges(this.deps.sys).then(() => false, (e: unknown) => isMkError(e, "EDEADSRCDST"));
+    return sysGetPrivileges(this.deps.sys).then(
+      () => false,
+      (e: unknown) => isMkError(e, "EDEADSRCDST"),
+    );
   }
 }

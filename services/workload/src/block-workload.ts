@@ -37,7 +37,17 @@ export function chunkPattern(lba: number, sectors: number, round: number, seed: 
 }
 
 export class Workload {
-  readonly stats: WorkloadStats = { ops_attempted: 0, ops_failed: 0, ops_unfinished: 0, ops_retried: 0, corrupt_replies: 0, bytes_written: 0, bytes_verified: 0, bytes_wrong: 0, errors: [] };
+  readonly stats: WorkloadStats = {
+    ops_attempted: 0,
+    ops_failed: 0,
+    ops_unfinished: 0,
+    ops_retried: 0,
+    corrupt_replies: 0,
+    bytes_written: 0,
+    bytes_verified: 0,
+    bytes_wrong: 0,
+    errors: [],
+  };
   private readonly disk: BdevClient;
   private readonly o: { workers: number; sectors: number; span: number; base: number; seed: number };
   private stopping = false;
@@ -112,7 +122,8 @@ export class Workload {
       this.stats.ops_attempted++;
       try {
         const got = await this.disk.read(lba, this.o.sectors);
-        if (Buffer.compare(Buffer.from(got), Buffer.from(chunkPattern(lba, this.o.sectors, round, this.o.seed))) === 0) this.stats.bytes_verified += got.length;
+        if (Buffer.compare(Buffer.from(got), Buffer.from(chunkPattern(lba, this.o.sectors, round, this.o.seed))) === 0)
+          this.stats.bytes_verified += got.length;
         else {
           this.stats.bytes_wrong += got.length;
           this.fail(`final read lba ${lba}`, "data differs from the last acknowledged write");

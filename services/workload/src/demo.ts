@@ -18,7 +18,8 @@ const MAX_PAUSERS = 16;
 /** MK_WORKLOAD_RATE: the rate until one is set (compose: a gentle one; mkctl up: 0 unless --demo). */
 export function rateFromEnv(v = process.env.MK_WORKLOAD_RATE ?? "0"): number {
   const n = Number(v);
-  if (!/^[0-9]{1,3}$/.test(v) || n > WORKLOAD_MAX_RATE) throw new MkError("EINVAL", `MK_WORKLOAD_RATE=${JSON.stringify(v)} is not a rate 0-${WORKLOAD_MAX_RATE}`);
+  if (!/^[0-9]{1,3}$/.test(v) || n > WORKLOAD_MAX_RATE)
+    throw new MkError("EINVAL", `MK_WORKLOAD_RATE=${JSON.stringify(v)} is not a rate 0-${WORKLOAD_MAX_RATE}`);
   return n;
 }
 
@@ -65,7 +66,11 @@ export class DemoWorkload {
         },
         [Workload.WORKLOAD_PAUSE]: async (req) => {
           this.pause(req.source, req.args.ms);
-          this.sys.log.info({ ms: req.args.ms, source: req.source }, req.args.ms === 0 ? "workload pause ended by %s" : "workload paused for %d ms by %s", ...(req.args.ms === 0 ? [req.source] : [req.args.ms, req.source]));
+          this.sys.log.info(
+            { ms: req.args.ms, source: req.source },
+            req.args.ms === 0 ? "workload pause ended by %s" : "workload paused for %d ms by %s",
+            ...(req.args.ms === 0 ? [req.source] : [req.args.ms, req.source]),
+          );
           if (req.args.ms > 0) await this.settled();
           return { args: {} };
         },
@@ -73,9 +78,15 @@ export class DemoWorkload {
           const s = this.load?.stats;
           return {
             args: {
-              rate: this.rate, paused_ms: Math.max(0, this.pausedUntil - this.sys.clock.now()), ops: s?.ops_attempted ?? 0, failed: s?.ops_failed ?? 0, retried: s?.ops_retried ?? 0,
-              bytes_written: s?.bytes_written ?? 0, bytes_verified: s?.bytes_verified ?? 0, bytes_wrong: s?.bytes_wrong ?? 0,
-              ...(this.lastError ?? s?.errors.at(-1) ? { last_error: (s?.errors.at(-1) ?? this.lastError ?? "").slice(0, 300) } : {}),
+              rate: this.rate,
+              paused_ms: Math.max(0, this.pausedUntil - this.sys.clock.now()),
+              ops: s?.ops_attempted ?? 0,
+              failed: s?.ops_failed ?? 0,
+              retried: s?.ops_retried ?? 0,
+              bytes_written: s?.bytes_written ?? 0,
+              bytes_verified: s?.bytes_verified ?? 0,
+              bytes_wrong: s?.bytes_wrong ?? 0,
+              ...((this.lastError ?? s?.errors.at(-1)) ? { last_error: (s?.errors.at(-1) ?? this.lastError ?? "").slice(0, 300) } : {}),
             },
           };
         },
@@ -125,7 +136,13 @@ export class DemoWorkload {
     try {
       const kept = (await this.fs.readFile(RATE_FILE).catch(() => undefined))?.toString().trim();
       if (kept !== undefined && /^[0-9]{1,3}$/.test(kept) && Number(kept) <= WORKLOAD_MAX_RATE) this.setRate(Number(kept));
-      const load = new FileWorkload(this.sys, { workers: 1, maxBytes: 8192, seed: Date.now() >>> 0, root: `${DEMO_ROOT}/files`, pace: () => this.slot() });
+      const load = new FileWorkload(this.sys, {
+        workers: 1,
+        maxBytes: 8192,
+        seed: Date.now() >>> 0,
+        root: `${DEMO_ROOT}/files`,
+        pace: () => this.slot(),
+      });
       this.load = load;
       await load.start().catch((e: unknown) => {
         this.load = undefined; // tried again in 5 s, from nothing

@@ -37,7 +37,17 @@ function fill(n: number, seed: number): Uint8Array {
 const digest = (b: Uint8Array) => createHash("sha256").update(b).digest("hex").slice(0, 16);
 
 export class FileWorkload {
-  readonly stats: WorkloadStats = { ops_attempted: 0, ops_failed: 0, ops_unfinished: 0, ops_retried: 0, corrupt_replies: 0, bytes_written: 0, bytes_verified: 0, bytes_wrong: 0, errors: [] };
+  readonly stats: WorkloadStats = {
+    ops_attempted: 0,
+    ops_failed: 0,
+    ops_unfinished: 0,
+    ops_retried: 0,
+    corrupt_replies: 0,
+    bytes_written: 0,
+    bytes_verified: 0,
+    bytes_wrong: 0,
+    errors: [],
+  };
   private readonly fs: FsClient;
   private readonly o: FileWorkloadOptions;
   private stopping = false;
@@ -81,7 +91,10 @@ export class FileWorkload {
       return;
     }
     this.stats.bytes_wrong += Math.max(got.length, want.length);
-    this.fail(what, `read ${got.length} bytes (sha256 ${digest(got)}), the model holds ${want.length} (sha256 ${digest(want)}) (at ${new Date().toISOString()})`);
+    this.fail(
+      what,
+      `read ${got.length} bytes (sha256 ${digest(got)}), the model holds ${want.length} (sha256 ${digest(want)}) (at ${new Date().toISOString()})`,
+    );
   }
 
   /** One operation, counted; a failure is recorded and the model left as the operation found it. */
@@ -110,7 +123,8 @@ export class FileWorkload {
       const size = 1 + (seed % this.o.maxBytes);
       const kind = names.length < 4 ? 0 : seed % 9;
       switch (kind) {
-        case 0: { // create a new file with content
+        case 0: {
+          // create a new file with content
           const name = `f${next++}`;
           const data = fill(size, seed);
           await this.op(`create ${dir}/${name}`, async () => {
@@ -120,7 +134,8 @@ export class FileWorkload {
           });
           break;
         }
-        case 1: { // append
+        case 1: {
+          // append
           const extra = fill(1 + (seed % 4096), seed ^ 0x5a5a);
           await this.op(`append ${dir}/${pick}`, async () => {
             await this.fs.appendFile(`${dir}/${pick}`, extra);
@@ -129,7 +144,8 @@ export class FileWorkload {
           });
           break;
         }
-        case 2: { // overwrite in place, maybe past the end (a hole)
+        case 2: {
+          // overwrite in place, maybe past the end (a hole)
           const old = model.get(pick)!;
           const at = seed % (old.length + 2048);
           const patch = fill(1 + (seed % 2048), seed ^ 0xa5a5);
@@ -148,7 +164,8 @@ export class FileWorkload {
           });
           break;
         }
-        case 3: { // rename
+        case 3: {
+          // rename
           const name = `g${next++}`;
           await this.op(`rename ${dir}/${pick} -> ${name}`, async () => {
             await this.fs.rename(`${dir}/${pick}`, `${dir}/${name}`);
@@ -157,7 +174,8 @@ export class FileWorkload {
           });
           break;
         }
-        case 4: { // truncate shorter
+        case 4: {
+          // truncate shorter
           const old = model.get(pick)!;
           const len = Math.floor(old.length / 2);
           await this.op(`truncate ${dir}/${pick}`, async () => {
@@ -166,7 +184,8 @@ export class FileWorkload {
           });
           break;
         }
-        case 5: { // fsync: a commit point
+        case 5: {
+          // fsync: a commit point
           await this.op(`fsync ${dir}/${pick}`, async () => {
             const h = await this.fs.open(`${dir}/${pick}`, "r+");
             try {
@@ -177,7 +196,8 @@ export class FileWorkload {
           });
           break;
         }
-        case 6: { // unlink, keeping a few files
+        case 6: {
+          // unlink, keeping a few files
           if (names.length < 8) break;
           await this.op(`unlink ${dir}/${pick}`, async () => {
             await this.fs.unlink(`${dir}/${pick}`);
@@ -186,7 +206,9 @@ export class FileWorkload {
           break;
         }
         default: // read back and verify
-          await this.op(`read ${dir}/${pick}`, async () => this.verify(`read ${dir}/${pick}`, await this.fs.readFile(`${dir}/${pick}`), model.get(pick)!));
+          await this.op(`read ${dir}/${pick}`, async () =>
+            this.verify(`read ${dir}/${pick}`, await this.fs.readFile(`${dir}/${pick}`), model.get(pick)!),
+          );
       }
     }
   }
@@ -211,13 +233,22 @@ export class FileWorkload {
       await this.op(`list ${dir}`, async () => {
         const names = (await this.fs.readdir(dir)).sort();
         const want = [...model.keys()].sort();
-        if (names.join("/") !== want.join("/")) this.fail(`list ${dir}`, `holds ${names.length} names, the model ${want.length}: ${names.filter((n) => !model.has(n)).concat(want.filter((n) => !names.includes(n))).slice(0, 5).join(", ")} differ`);
+        if (names.join("/") !== want.join("/"))
+          this.fail(
+            `list ${dir}`,
+            `holds ${names.length} names, the model ${want.length}: ${names
+              .filter((n) => !model.has(n))
+              .concat(want.filter((n) => !names.includes(n)))
+              .slice(0, 5)
+              .join(", ")} differ`,
+          );
       });
       for (const [name, want] of model) {
-        await this.op(`final read ${dir}/${name}`, async () => this.verify(`final read ${dir}/${name}`, await this.fs.readFile(`${dir}/${name}`), want));
+        await this.op(`final read ${dir}/${name}`, async () =>
+          this.verify(`final read ${dir}/${name}`, await this.fs.readFile(`${dir}/${name}`), want),
+        );
       }
     }
     return this.stats;
   }
 }
-

@@ -38,6 +38,7 @@ export async function post(path: string, token: string | null, body?: unknown): 
 /** One line for the message area; a 401 names the token, the usual cause. */
 export function describeFailure(o: Extract<Outcome, { ok: false }>): string {
   const base = `${o.code}: ${o.message}`;
-  if (o.status === 401) return `${base} — the token is missing or wrong (open the URL with the token the dashboard printed at start-up: mkctl up's last line, or docker compose logs dashboard)`;
+  if (o.status === 401)
+    return `${base} — the token is missing or wrong (open the URL with the token the dashboard printed at start-up: mkctl up's last line, or docker compose logs dashboard)`;
   return base;
 }

@@ -27,10 +27,22 @@ export class ChaosPanel {
   }
 
   setMeta(m: Meta): void {
-    fillSelect(this.target, m.labels.map((l) => ({ value: l, text: l })));
-    fillSelect(this.fault, m.faults.map((f) => ({ value: f, text: f })));
-    fillSelect(this.hwFault, m.hw_faults.map((f) => ({ value: f, text: f })));
-    fillSelect(this.experiment, m.experiments.map((e) => ({ value: e.name, text: e.title === e.name ? e.name : `${e.name} — ${e.title}` })));
+    fillSelect(
+      this.target,
+      m.labels.map((l) => ({ value: l, text: l })),
+    );
+    fillSelect(
+      this.fault,
+      m.faults.map((f) => ({ value: f, text: f })),
+    );
+    fillSelect(
+      this.hwFault,
+      m.hw_faults.map((f) => ({ value: f, text: f })),
+    );
+    fillSelect(
+      this.experiment,
+      m.experiments.map((e) => ({ value: e.name, text: e.title === e.name ? e.name : `${e.name} — ${e.title}` })),
+    );
   }
 
   /** An optional whole-number field: absent when empty, an error string when not a number. */

@@ -14,7 +14,9 @@ export class Header {
   setMode(hasToken: boolean): void {
     setText(this.mode, hasToken ? "control" : "read-only");
     setAttr(this.mode, "data-status", hasToken ? "ok" : "off");
-    this.mode.title = hasToken ? "a token is present: the controls act" : "no token: open the URL with the token the dashboard printed at start-up to act";
+    this.mode.title = hasToken
+      ? "a token is present: the controls act"
+      : "no token: open the URL with the token the dashboard printed at start-up to act";
   }
 
   setStream(s: StreamStatus): void {

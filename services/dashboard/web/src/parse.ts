@@ -127,7 +127,18 @@ export function parseState(v: unknown): State {
   };
 }
 
-const TIMELINE_KINDS: readonly string[] = ["started", "ready", "dead", "denied", "recovered", "fault", "hw-fault", "sched", "experiment", "workload"];
+const TIMELINE_KINDS: readonly string[] = [
+  "started",
+  "ready",
+  "dead",
+  "denied",
+  "recovered",
+  "fault",
+  "hw-fault",
+  "sched",
+  "experiment",
+  "workload",
+];
 
 function timelineKind(k: string): TimelineEntry["kind"] {
   if (!TIMELINE_KINDS.includes(k)) throw new ParseError(`kind: ${JSON.stringify(k.slice(0, 20))} is not a timeline kind`);

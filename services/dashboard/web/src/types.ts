@@ -1,6 +1,16 @@
 // The dashboard contract's shapes (docs/dashboard.md), as the page uses them after parsing.
 
-export type { Edge, EndpointNode, KernelInfo, LatencyRow, Meta, SchedRow, State, TimelineEntry, WorkloadInfo as Workload } from "../../src/contract.ts";
+export type {
+  Edge,
+  EndpointNode,
+  KernelInfo,
+  LatencyRow,
+  Meta,
+  SchedRow,
+  State,
+  TimelineEntry,
+  WorkloadInfo as Workload,
+} from "../../src/contract.ts";
 
 export const NodeKind = {
   NATS: "nats",
@@ -17,7 +27,6 @@ export interface ExperimentEvent {
   status: string;
   summary: [string, string][];
 }
-
 
 export interface ApiError {
   code: string;

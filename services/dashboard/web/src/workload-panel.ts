@@ -60,6 +60,8 @@ export class WorkloadPanel {
     this.messages.pending(`workload rate ${rate}`);
     const o = await post("api/workload", this.token(), { rate });
     if (o.ok) this.touched = false;
-    this.messages.outcome(`workload rate ${rate}`, o, (b) => (rate === 0 ? "stopped" : `now ${typeof b.rate === "number" ? b.rate : rate}/s`));
+    this.messages.outcome(`workload rate ${rate}`, o, (b) =>
+      rate === 0 ? "stopped" : `now ${typeof b.rate === "number" ? b.rate : rate}/s`,
+    );
   }
 }

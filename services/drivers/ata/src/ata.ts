@@ -9,7 +9,19 @@
 import { IRQ_REENABLE, MkError, SECTOR_SIZE } from "#abi";
 import { type BlockDevice, type Geometry, IrqWaiter, type PortVector, type Sys, sysIrqSetPolicy, sysVdevio } from "#libsys";
 
-export const P = { DATA: 0x1f0, ERROR: 0x1f1, COUNT: 0x1f2, LBA_LO: 0x1f3, LBA_MID: 0x1f4, LBA_HI: 0x1f5, DRIVE: 0x1f6, STATUS: 0x1f7, CMD: 0x1f7, ALT: 0x3f6, CTL: 0x3f6 } as const;
+export const P = {
+  DATA: 0x1f0,
+  ERROR: 0x1f1,
+  COUNT: 0x1f2,
+  LBA_LO: 0x1f3,
+  LBA_MID: 0x1f4,
+  LBA_HI: 0x1f5,
+  DRIVE: 0x1f6,
+  STATUS: 0x1f7,
+  CMD: 0x1f7,
+  ALT: 0x3f6,
+  CTL: 0x3f6,
+} as const;
 export const S = { ERR: 0x01, DRQ: 0x08, DF: 0x20, RDY: 0x40, BSY: 0x80 } as const;
 const C = { READ: 0x20, WRITE: 0x30, FLUSH: 0xe7, IDENTIFY: 0xec } as const;
 export const ATA_IRQ = 14;
@@ -18,8 +30,24 @@ const NIEN = 0x02;
 const SRST = 0x04;
 /** A drive busy this long before a command is soft-reset (once per command), then waited for to the deadline. */
 const RESET_AFTER_MS = 1000;
-const STATUS_NAMES: [number, string][] = [[0x80, "BSY"], [0x40, "RDY"], [0x20, "DF"], [0x10, "SRV"], [0x08, "DRQ"], [0x01, "ERR"]];
-const ERROR_NAMES: [number, string][] = [[0x80, "BBK"], [0x40, "UNC"], [0x20, "MC"], [0x10, "IDNF"], [0x08, "MCR"], [0x04, "ABRT"], [0x02, "TK0NF"], [0x01, "AMNF"]];
+const STATUS_NAMES: [number, string][] = [
+  [0x80, "BSY"],
+  [0x40, "RDY"],
+  [0x20, "DF"],
+  [0x10, "SRV"],
+  [0x08, "DRQ"],
+  [0x01, "ERR"],
+];
+const ERROR_NAMES: [number, string][] = [
+  [0x80, "BBK"],
+  [0x40, "UNC"],
+  [0x20, "MC"],
+  [0x10, "IDNF"],
+  [0x08, "MCR"],
+  [0x04, "ABRT"],
+  [0x02, "TK0NF"],
+  [0x01, "AMNF"],
+];
 
 function bits(v: number, names: [number, string][]): string {
   const set = names.filter(([b]) => v & b).map(([, n]) => n);
@@ -69,7 +97,10 @@ export class AtaDisk implements BlockDevice {
   private async checkRange(lba: number, count: number, what: string): Promise<void> {
     const sectors = (await this.geometry(0)).sectors;
     if (lba + count > Math.min(sectors, 2 ** 28)) {
-      throw new MkError("EIO", `ata: ${what} of sectors ${lba}-${lba + Math.max(count, 1) - 1} is past the disk's end (${sectors} sectors)`);
+      throw new MkError(
+        "EIO",
+        `ata: ${what} of sectors ${lba}-${lba + Math.max(count, 1) - 1} is past the disk's end (${sectors} sectors)`,
+      );
     }
   }
 
@@ -95,16 +126,28 @@ export class AtaDisk implements BlockDevice {
   private async settle(status: number, what: string, deadline: number, reset?: { after: number; done: boolean }): Promise<number> {
     if (!(status & S.BSY)) return status;
     this.irq.arm();
-    status = (await sysVdevio(this.sys, [["outb", P.CTL, 0x00], ["inb", P.ALT, 0]])).values[0];
+    status = (
+      await sysVdevio(this.sys, [
+        ["outb", P.CTL, 0x00],
+        ["inb", P.ALT, 0],
+      ])
+    ).values[0];
     try {
       while (status & S.BSY) {
         const left = deadline - this.sys.clock.now();
-        if (left <= 0) throw new MkError("ETIMEDOUT", `ata: ${what}: drive still busy (status ${bits(status, STATUS_NAMES)}) after ${this.o.timeoutMs} ms`);
+        if (left <= 0)
+          throw new MkError(
+            "ETIMEDOUT",
+            `ata: ${what}: drive still busy (status ${bits(status, STATUS_NAMES)}) after ${this.o.timeoutMs} ms`,
+          );
         // Busy for too long before the command went in: a soft reset (SRST), once per command.
         if (reset && !reset.done && this.sys.clock.now() >= reset.after) {
           reset.done = true;
           this.sys.log.warn({ what }, "ata: drive busy for %d ms: soft reset", RESET_AFTER_MS);
-          await sysVdevio(this.sys, [["outb", P.CTL, NIEN | SRST], ["outb", P.CTL, 0x00]]);
+          await sysVdevio(this.sys, [
+            ["outb", P.CTL, NIEN | SRST],
+            ["outb", P.CTL, 0x00],
+          ]);
         }
         await this.irq.wait(Math.min(left, 50));
         status = (await sysVdevio(this.sys, [["inb", P.ALT, 0]])).values[0];
@@ -119,7 +162,12 @@ export class AtaDisk implements BlockDevice {
    * Runs one command as one vector: task file, command, STATUS, the data phase, STATUS.
    * A drive that was busy ignored the command: wait until it is not, and issue it again.
    */
-  private async command(what: string, vector: PortVector, data?: Uint8Array, dataPhase = true): Promise<{ after: number; data: Uint8Array }> {
+  private async command(
+    what: string,
+    vector: PortVector,
+    data?: Uint8Array,
+    dataPhase = true,
+  ): Promise<{ after: number; data: Uint8Array }> {
     const deadline = this.sys.clock.now() + this.o.timeoutMs;
     const reset = { after: this.sys.clock.now() + RESET_AFTER_MS, done: false };
     for (;;) {
@@ -141,9 +189,22 @@ export class AtaDisk implements BlockDevice {
   }
 
   private async identify(): Promise<Geometry> {
-    const probe = await sysVdevio(this.sys, [["outb", P.DRIVE, 0xa0], ["inb", P.STATUS, 0]]);
+    const probe = await sysVdevio(this.sys, [
+      ["outb", P.DRIVE, 0xa0],
+      ["inb", P.STATUS, 0],
+    ]);
     if (probe.values[0] === 0) throw new MkError("ENXIO", "ata: no drive on the primary channel");
-    const vector: PortVector = [["outb", P.DRIVE, 0xa0], ["outb", P.COUNT, 0], ["outb", P.LBA_LO, 0], ["outb", P.LBA_MID, 0], ["outb", P.LBA_HI, 0], ["outb", P.CMD, C.IDENTIFY], ["inb", P.STATUS, 0], ["insw", P.DATA, 256], ["inb", P.STATUS, 0]];
+    const vector: PortVector = [
+      ["outb", P.DRIVE, 0xa0],
+      ["outb", P.COUNT, 0],
+      ["outb", P.LBA_LO, 0],
+      ["outb", P.LBA_MID, 0],
+      ["outb", P.LBA_HI, 0],
+      ["outb", P.CMD, C.IDENTIFY],
+      ["inb", P.STATUS, 0],
+      ["insw", P.DATA, 256],
+      ["inb", P.STATUS, 0],
+    ];
     const id = await this.command("IDENTIFY", vector);
     const w = (i: number) => id.data[2 * i] | (id.data[2 * i + 1] << 8);
     const str = (word: number, len: number) => {
@@ -163,7 +224,12 @@ export class AtaDisk implements BlockDevice {
       const n = Math.min(MAX_PER_COMMAND, count - done);
       const at = lba + done;
       const what = `READ SECTORS lba ${at} count ${n}`;
-      const r = await this.command(what, [...this.taskFile(at, n, C.READ), ["inb", P.STATUS, 0], ["insw", P.DATA, n * 256], ["inb", P.STATUS, 0]]);
+      const r = await this.command(what, [
+        ...this.taskFile(at, n, C.READ),
+        ["inb", P.STATUS, 0],
+        ["insw", P.DATA, n * 256],
+        ["inb", P.STATUS, 0],
+      ]);
       if (r.after & (S.ERR | S.DF)) await this.fail(what, r.after);
       out.set(r.data, done * SECTOR_SIZE);
       done += n;
@@ -181,7 +247,11 @@ export class AtaDisk implements BlockDevice {
       const what = `WRITE SECTORS lba ${at} count ${n}`;
       const chunk = data.subarray(done * SECTOR_SIZE, (done + n) * SECTOR_SIZE);
       // Data written while the drive does not ask for it (no DRQ) is ignored by the drive.
-      const r = await this.command(what, [...this.taskFile(at, n, C.WRITE), ["inb", P.ALT, 0], ["outsw", P.DATA, n * 256], ["inb", P.STATUS, 0]], chunk);
+      const r = await this.command(
+        what,
+        [...this.taskFile(at, n, C.WRITE), ["inb", P.ALT, 0], ["outsw", P.DATA, n * 256], ["inb", P.STATUS, 0]],
+        chunk,
+      );
       if (r.after & (S.ERR | S.DF | S.DRQ)) await this.fail(what, r.after);
       done += n;
     }
@@ -189,7 +259,17 @@ export class AtaDisk implements BlockDevice {
 
   async flush(minor: number): Promise<void> {
     this.checkMinor(minor);
-    const r = await this.command("CACHE FLUSH", [["outb", P.DRIVE, 0xe0], ["outb", P.CMD, C.FLUSH], ["inb", P.STATUS, 0], ["inb", P.STATUS, 0]], undefined, false);
+    const r = await this.command(
+      "CACHE FLUSH",
+      [
+        ["outb", P.DRIVE, 0xe0],
+        ["outb", P.CMD, C.FLUSH],
+        ["inb", P.STATUS, 0],
+        ["inb", P.STATUS, 0],
+      ],
+      undefined,
+      false,
+    );
     if (r.after & (S.ERR | S.DF)) await this.fail("CACHE FLUSH", r.after);
   }
 }

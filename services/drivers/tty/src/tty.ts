@@ -61,7 +61,10 @@ export class SerialTty implements CharDevice {
 
   /** Reads the UART dry: LSR/RBR pairs, 16 at a time, until LSR shows no data. */
   private async drain(): Promise<void> {
-    if (this.draining) { this.again = true; return; }
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
     this.draining = true;
     try {
       do {
@@ -72,7 +75,10 @@ export class SerialTty implements CharDevice {
           const v = (await sysVdevio(this.sys, ops)).values;
           let more = true;
           for (let i = 0; i < DRAIN_PAIRS; i++) {
-            if (!(v[2 * i] & LSR_DR)) { more = false; break; }
+            if (!(v[2 * i] & LSR_DR)) {
+              more = false;
+              break;
+            }
             if (this.input.length < MAX_INPUT) this.input.push(v[2 * i + 1]);
           }
           if (!more) break;
@@ -115,7 +121,9 @@ export class SerialTty implements CharDevice {
     if (now) return Promise.resolve(now);
     return new Promise((resolve, reject) => {
       const r: PendingRead = {
-        count, resolve, reject,
+        count,
+        resolve,
+        reject,
         timer: this.sys.clock.setTimeout(() => {
           this.readers.splice(this.readers.indexOf(r), 1);
           reject(new MkError("ETIMEDOUT", `tty: no complete line within ${timeoutMs} ms`));

@@ -12,7 +12,9 @@ import type { BlockDevice } from "./block-device.ts";
 
 /** Sectors per block request: one ATA command's worth (128 KiB), well inside a message. */
 const MAX_SECTORS = 256;
-const Grants = { block: f.opt(f.list(f.object({ device: f.str(32), area: f.str(32), first: f.u32, last: f.u32, access: f.enum("r", "w", "rw") }), 1024)) };
+const Grants = {
+  block: f.opt(f.list(f.object({ device: f.str(32), area: f.str(32), first: f.u32, last: f.u32, access: f.enum("r", "w", "rw") }), 1024)),
+};
 
 /** The one disk area of `driver` this service may read and write, as its privileges say. */
 async function ownArea(sys: Sys, driver: string): Promise<{ area: string; first: number; last: number }> {
@@ -20,7 +22,10 @@ async function ownArea(sys: Sys, driver: string): Promise<{ area: string; first:
   const p = parseShape(Grants, { block: typeof all === "object" && all !== null && "block" in all ? all.block : undefined });
   const rw = (p.block ?? []).filter((g) => g.device === driver && g.access === "rw");
   if (rw.length !== 1) {
-    throw new MkError("EPERM", `${sys.label} needs exactly one disk area it may read and write on ${driver} (block: { ${driver}: { AREA: rw } } in the privilege table); it has ${rw.length}`);
+    throw new MkError(
+      "EPERM",
+      `${sys.label} needs exactly one disk area it may read and write on ${driver} (block: { ${driver}: { AREA: rw } } in the privilege table); it has ${rw.length}`,
+    );
   }
   return rw[0];
 }
@@ -45,13 +50,17 @@ export class BdevBlockDevice implements BlockDevice {
     await client.openMinor(0);
     const g = await client.geometry(0);
     if (area.last >= g.sectors) {
-      throw new MkError("EINVAL", `area ${area.area} (sectors ${area.first}-${area.last}) is not on the ${g.sectors}-sector disk: hardware.disk.sectors says another size`);
+      throw new MkError(
+        "EINVAL",
+        `area ${area.area} (sectors ${area.first}-${area.last}) is not on the ${g.sectors}-sector disk: hardware.disk.sectors says another size`,
+      );
     }
     return new BdevBlockDevice(client, area.first, area.last - area.first + 1);
   }
 
   private check(lba: number, count: number): void {
-    if (lba < 0 || lba + count > this.sectors) throw new MkError("EIO", `sectors ${lba}..${lba + count - 1} are past the file system's ${this.sectors}`);
+    if (lba < 0 || lba + count > this.sectors)
+      throw new MkError("EIO", `sectors ${lba}..${lba + count - 1} are past the file system's ${this.sectors}`);
   }
   async read(lba: number, count: number): Promise<Uint8Array> {
     this.check(lba, count);
@@ -66,7 +75,10 @@ export class BdevBlockDevice implements BlockDevice {
     const count = data.length / SECTOR_SIZE;
     this.check(lba, count);
     for (let done = 0; done < count; done += MAX_SECTORS) {
-      await this.client.write(this.first + lba + done, data.subarray(done * SECTOR_SIZE, Math.min(count, done + MAX_SECTORS) * SECTOR_SIZE));
+      await this.client.write(
+        this.first + lba + done,
+        data.subarray(done * SECTOR_SIZE, Math.min(count, done + MAX_SECTORS) * SECTOR_SIZE),
+      );
     }
   }
   flush(): Promise<void> {

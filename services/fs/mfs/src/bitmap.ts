@@ -38,7 +38,8 @@ export class Bitmap {
   }
 
   private where(bit: number): { block: number; byte: number; mask: number } {
-    if (!Number.isInteger(bit) || bit < 1 || bit > this.last) throw new MkError("EUCLEAN", `${this.name} bit ${bit} is out of range 1..${this.last}`);
+    if (!Number.isInteger(bit) || bit < 1 || bit > this.last)
+      throw new MkError("EUCLEAN", `${this.name} bit ${bit} is out of range 1..${this.last}`);
     const i = bit % this.bitsPerBlock;
     return { block: this.start + Math.floor(bit / this.bitsPerBlock), byte: i >> 3, mask: 1 << (i & 7) };
   }

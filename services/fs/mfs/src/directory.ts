@@ -25,7 +25,8 @@ export async function walkDir(vol: Volume, dirIno: number, dir: Inode, start: nu
   // volume's data zones hold is damage (a flipped size byte would otherwise make each of
   // them walk gigabytes of holes).
   const most = (vol.sb.zones - vol.sb.firstDataZone) * vol.sb.blockSize;
-  if (dir.size > most) throw new MkError("EUCLEAN", `directory inode ${dirIno} claims ${dir.size} bytes, more than the volume's data zones hold (${most})`);
+  if (dir.size > most)
+    throw new MkError("EUCLEAN", `directory inode ${dirIno} claims ${dir.size} bytes, more than the volume's data zones hold (${most})`);
   const perBlock = vol.sb.blockSize / DIRENT_SIZE;
   const total = slotsOf(dir);
   for (let slot = Math.max(0, start); slot < total; ) {

@@ -144,11 +144,13 @@ export function decodeSuper(bytes: Uint8Array, deviceBytes: number): SuperBlock 
   const deviceBlocks = Math.floor(deviceBytes / blockSize);
   if (sb.zones > deviceBlocks) throw bad(`s_zones ${sb.zones} is more than the device's ${deviceBlocks} blocks`);
   const bits = blockSize * 8;
-  if (sb.imapBlocks < 1 || sb.imapBlocks * bits < sb.ninodes + 1) throw bad(`s_imap_blocks ${sb.imapBlocks} too small for ${sb.ninodes} inodes`);
+  if (sb.imapBlocks < 1 || sb.imapBlocks * bits < sb.ninodes + 1)
+    throw bad(`s_imap_blocks ${sb.imapBlocks} too small for ${sb.ninodes} inodes`);
   const first = START_BLOCK + sb.imapBlocks + sb.zmapBlocks + inodeBlocksFor(sb.ninodes, blockSize);
   if (sb.firstDataZone !== first) throw bad(`s_firstdatazone ${sb.firstDataZone}, the layout puts it at ${first}`);
   if (sb.zones <= sb.firstDataZone) throw bad(`s_zones ${sb.zones} leaves no data zone after ${sb.firstDataZone}`);
-  if (sb.zmapBlocks < 1 || sb.zmapBlocks * bits < sb.zones - sb.firstDataZone + 1) throw bad(`s_zmap_blocks ${sb.zmapBlocks} too small for ${sb.zones} zones`);
+  if (sb.zmapBlocks < 1 || sb.zmapBlocks * bits < sb.zones - sb.firstDataZone + 1)
+    throw bad(`s_zmap_blocks ${sb.zmapBlocks} too small for ${sb.zones} zones`);
   return sb;
 }
 
@@ -208,7 +210,8 @@ export interface RawDirent {
 }
 
 export function decodeDirent(block: Uint8Array, offset: number): RawDirent {
-  if (offset < 0 || offset + DIRENT_SIZE > block.length) throw new MkError("EUCLEAN", `directory entry at byte ${offset} is outside its block`);
+  if (offset < 0 || offset + DIRENT_SIZE > block.length)
+    throw new MkError("EUCLEAN", `directory entry at byte ${offset} is outside its block`);
   const ino = new DataView(block.buffer, block.byteOffset + offset, 4).getUint32(0, true);
   const raw = block.subarray(offset + 4, offset + DIRENT_SIZE);
   const nul = raw.indexOf(0);

@@ -7,8 +7,21 @@
 import { MkError } from "#abi";
 import type { BlockDevice } from "./block-device.ts";
 import {
-  DIRENT_SIZE, DOT, DOTDOT, FLAG_CLEAN, NR_DZONES, ROOT_INO, decodeDirent, emptyInode, encodeDirent, hasZones, isDir,
-  isKnownType, sameName, validStoredName, type Inode,
+  DIRENT_SIZE,
+  DOT,
+  DOTDOT,
+  FLAG_CLEAN,
+  NR_DZONES,
+  ROOT_INO,
+  decodeDirent,
+  emptyInode,
+  encodeDirent,
+  hasZones,
+  isDir,
+  isKnownType,
+  sameName,
+  validStoredName,
+  type Inode,
 } from "./disk-format.ts";
 import { getPtr, readInode, setPtr, writeInode, type Volume } from "./inode.ts";
 import { openVolume, readSuper, writeSuper } from "./minixfs.ts";
@@ -168,7 +181,11 @@ class Checker {
         if (slot < 2) {
           const [want, name] = slot === 0 ? [dir, DOT] : [parent, DOTDOT];
           if (e.ino !== want || !sameName(e.name, name)) {
-            this.report({ kind: slot === 0 ? "dot" : "dotdot", ino: dir, detail: `${where} should be '${slot === 0 ? "." : ".."}' -> ${want}, is ${e.ino}` });
+            this.report({
+              kind: slot === 0 ? "dot" : "dotdot",
+              ino: dir,
+              detail: `${where} should be '${slot === 0 ? "." : ".."}' -> ${want}, is ${e.ino}`,
+            });
             await this.editEntry(leaf.zone, i * DIRENT_SIZE, want, name);
           }
           this.refs[want]++;
@@ -233,7 +250,8 @@ export async function fsck(dev: BlockDevice, o: { repair: boolean }): Promise<Fs
 
   c.reachable[ROOT_INO] = 1;
   const rootLeaves = await c.claimTree(ROOT_INO);
-  if (c.badDir(ROOT_INO, rootLeaves)) return emptyReport({ kind: "bad-dir", ino: ROOT_INO, detail: "the root directory has no first block" });
+  if (c.badDir(ROOT_INO, rootLeaves))
+    return emptyReport({ kind: "bad-dir", ino: ROOT_INO, detail: "the root directory has no first block" });
   // Depth first with an explicit stack: a deep tree cannot overflow the call stack.
   const stack: { ino: number; parent: number; leaves: Leaf[] }[] = [{ ino: ROOT_INO, parent: ROOT_INO, leaves: rootLeaves }];
   let files = 0;
@@ -269,7 +287,11 @@ export async function fsck(dev: BlockDevice, o: { repair: boolean }): Promise<Fs
     const claimed = c.owner[z] !== 0;
     if (claimed) usedZones++;
     if (claimed !== (await vol.zmap.isSet(z + 1))) {
-      c.report({ kind: "zmap", zone: sb.firstDataZone + z, detail: `zone ${sb.firstDataZone + z} is ${claimed ? "used but free" : "free but marked used"} in the zone map` });
+      c.report({
+        kind: "zmap",
+        zone: sb.firstDataZone + z,
+        detail: `zone ${sb.firstDataZone + z} is ${claimed ? "used but free" : "free but marked used"} in the zone map`,
+      });
     }
   }
   if (!(await bitZeroSet(vol))) c.report({ kind: "map-bit0", detail: "bit 0 of a bitmap is clear" });

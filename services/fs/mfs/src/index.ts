@@ -14,10 +14,11 @@ const blockSize = Number(process.env.MK_MFS_BLOCK_SIZE ?? 1024);
 
 export const service: ServiceModule = {
   label: "mfs",
-  create: (sys) => new Mfs(sys, {
-    driver: process.env.MK_MFS_DRIVER ?? "ata",
-    formatBlank: process.env.MK_MFS_FORMAT_BLANK !== "0",
-    blockSize: blockSize === 2048 || blockSize === 4096 ? blockSize : 1024,
-    cacheBlocks: Number(process.env.MK_MFS_CACHE_BLOCKS ?? 1024),
-  }).server(),
+  create: (sys) =>
+    new Mfs(sys, {
+      driver: process.env.MK_MFS_DRIVER ?? "ata",
+      formatBlank: process.env.MK_MFS_FORMAT_BLANK !== "0",
+      blockSize: blockSize === 2048 || blockSize === 4096 ? blockSize : 1024,
+      cacheBlocks: Number(process.env.MK_MFS_CACHE_BLOCKS ?? 1024),
+    }).server(),
 };

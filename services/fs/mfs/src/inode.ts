@@ -18,7 +18,8 @@ export interface Volume {
 }
 
 function inodeBlock(vol: Volume, ino: number): { block: number; offset: number } {
-  if (!Number.isInteger(ino) || ino < 1 || ino > vol.sb.ninodes) throw new MkError("EUCLEAN", `inode ${ino} is out of range 1..${vol.sb.ninodes}`);
+  if (!Number.isInteger(ino) || ino < 1 || ino > vol.sb.ninodes)
+    throw new MkError("EUCLEAN", `inode ${ino} is out of range 1..${vol.sb.ninodes}`);
   const perBlock = vol.sb.blockSize / INODE_SIZE;
   return { block: vol.layout.inodeStart + Math.floor((ino - 1) / perBlock), offset: ((ino - 1) % perBlock) * INODE_SIZE };
 }

@@ -34,7 +34,9 @@ const MOUNT_WAIT_MS = 6000;
 
 /** What a request with an id but no digest (from a sender other than vfs) asked: its arguments and body. */
 function digestOf(args: object, data: Uint8Array): string {
-  const named = Object.entries(args).filter(([k]) => k !== "rid" && k !== "digest").sort(([a], [b]) => (a < b ? -1 : 1));
+  const named = Object.entries(args)
+    .filter(([k]) => k !== "rid" && k !== "digest")
+    .sort(([a], [b]) => (a < b ? -1 : 1));
   return createHash("sha256").update(JSON.stringify(named)).update(data).digest("base64url");
 }
 
@@ -112,8 +114,16 @@ export class Mfs {
     if (!fs.wasClean) {
       const started = this.sys.clock.now();
       const report = await fsck(dev, { repair: true });
-      log.warn({ problems: report.problems.length, repaired: report.repaired, ms: this.sys.clock.now() - started, first: report.problems.slice(0, 5) },
-        "not unmounted cleanly: checked, %d problem(s) repaired", report.repaired);
+      log.warn(
+        {
+          problems: report.problems.length,
+          repaired: report.repaired,
+          ms: this.sys.clock.now() - started,
+          first: report.problems.slice(0, 5),
+        },
+        "not unmounted cleanly: checked, %d problem(s) repaired",
+        report.repaired,
+      );
       fs = await MinixFs.mount(dev, opts);
     }
     this.fs = fs;
@@ -141,8 +151,10 @@ export class Mfs {
   }
 
   server(): Server {
-    const once = (r: { source: string; type: number; args: { rid?: string; digest?: string }; data: Uint8Array }, run: () => Promise<Reply>) =>
-      this.replies.once(r.source.split("#")[0], r.args.rid, r.type, r.args.rid ? (r.args.digest ?? digestOf(r.args, r.data)) : "", run);
+    const once = (
+      r: { source: string; type: number; args: { rid?: string; digest?: string }; data: Uint8Array },
+      run: () => Promise<Reply>,
+    ) => this.replies.once(r.source.split("#")[0], r.args.rid, r.type, r.args.rid ? (r.args.digest ?? digestOf(r.args, r.data)) : "", run);
     return {
       concurrency: 1,
       initFresh: async () => {
@@ -163,7 +175,8 @@ export class Mfs {
         [Fs.FS_MKDIR]: (r) => once(r, async () => stat(await this.changed((fs) => fs.mkdir(r.args.dir, r.args.name, r.args.mode)))),
         [Fs.FS_UNLINK]: (r) => once(r, async () => (await this.changed((fs) => fs.unlink(r.args.dir, r.args.name)), {})),
         [Fs.FS_RMDIR]: (r) => once(r, async () => (await this.changed((fs) => fs.rmdir(r.args.dir, r.args.name)), {})),
-        [Fs.FS_RENAME]: (r) => once(r, async () => (await this.changed((fs) => fs.rename(r.args.sdir, r.args.sname, r.args.ddir, r.args.dname)), {})),
+        [Fs.FS_RENAME]: (r) =>
+          once(r, async () => (await this.changed((fs) => fs.rename(r.args.sdir, r.args.sname, r.args.ddir, r.args.dname)), {})),
         [Fs.FS_TRUNC]: async (r) => (await this.changed((fs) => fs.truncate(r.args.ino, r.args.size)), {}),
         [Fs.FS_SETATTR]: async (r) => {
           const { ino, ...attrs } = r.args;
@@ -173,18 +186,23 @@ export class Mfs {
           const data = await (await this.mounted()).read(r.args.ino, r.args.offset, r.args.count);
           return { args: { count: data.length }, data };
         },
-        [Fs.FS_WRITE]: (r) => once(r, async (): Promise<Reply> => {
-          if (r.data.length > MAX_FS_IO) throw new MkError("EBADREQUEST", `a write carries at most ${MAX_FS_IO} bytes, got ${r.data.length}`);
-          const size = await (await this.mounted()).write(r.args.ino, r.args.offset, r.data);
-          return { args: { size, verifier: this.sys.generation, offset: r.args.offset } };
-        }),
+        [Fs.FS_WRITE]: (r) =>
+          once(r, async (): Promise<Reply> => {
+            if (r.data.length > MAX_FS_IO)
+              throw new MkError("EBADREQUEST", `a write carries at most ${MAX_FS_IO} bytes, got ${r.data.length}`);
+            const size = await (await this.mounted()).write(r.args.ino, r.args.offset, r.data);
+            return { args: { size, verifier: this.sys.generation, offset: r.args.offset } };
+          }),
         [Fs.FS_SYNC]: async () => {
           await (await this.mounted()).sync();
           return { args: { verifier: this.sys.generation } };
         },
         [Fs.FS_GETDENTS]: async (r): Promise<Reply> => {
           const page = await (await this.mounted()).readdir(r.args.ino, r.args.cookie, r.args.max);
-          return { args: { count: page.entries.length, ...(page.next !== undefined ? { next: page.next } : {}) }, data: new TextEncoder().encode(JSON.stringify(page.entries)) };
+          return {
+            args: { count: page.entries.length, ...(page.next !== undefined ? { next: page.next } : {}) },
+            data: new TextEncoder().encode(JSON.stringify(page.entries)),
+          };
         },
         [Fs.FS_GETNODE]: async (r) => {
           await this.supersede(r.source);

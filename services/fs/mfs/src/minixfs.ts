@@ -8,9 +8,27 @@ import { Bitmap } from "./bitmap.ts";
 import type { BlockDevice } from "./block-device.ts";
 import { BufferCache } from "./buffer-cache.ts";
 import {
-  DIRENT_SIZE, DOT, DOTDOT, FLAG_CLEAN, NAME_MAX, ROOT_INO, S_IFDIR, S_IFMT, S_IFREG, SUPER_OFFSET, SUPER_SIZE,
-  decodeSuper, emptyInode, encodeName, encodeSuper, isDir, isKnownType, layoutOf, maxFileSize, 
-  type Inode, type SuperBlock,
+  DIRENT_SIZE,
+  DOT,
+  DOTDOT,
+  FLAG_CLEAN,
+  NAME_MAX,
+  ROOT_INO,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
+  SUPER_OFFSET,
+  SUPER_SIZE,
+  decodeSuper,
+  emptyInode,
+  encodeName,
+  encodeSuper,
+  isDir,
+  isKnownType,
+  layoutOf,
+  maxFileSize,
+  type Inode,
+  type SuperBlock,
 } from "./disk-format.ts";
 import { findEntry, isEmptyDir, putEntry, setEntryIno, walkDir, zonesForSlot } from "./directory.ts";
 import { bmap, bmapAlloc, countZones, freeFrom, readInode, writeInode, zonesNeeded, type Volume } from "./inode.ts";
@@ -44,7 +62,8 @@ const SECTOR = 512;
 
 /** Reads and checks the superblock of a device (EUCLEAN if it is not a sound MINIX v3 one). */
 export async function readSuper(dev: BlockDevice): Promise<SuperBlock> {
-  if (dev.sectors < (SUPER_OFFSET + SUPER_SIZE) / SECTOR) throw new MkError("EUCLEAN", `superblock: a device of ${dev.sectors} sectors has none`);
+  if (dev.sectors < (SUPER_OFFSET + SUPER_SIZE) / SECTOR)
+    throw new MkError("EUCLEAN", `superblock: a device of ${dev.sectors} sectors has none`);
   return decodeSuper(await dev.read(SUPER_OFFSET / SECTOR, SUPER_SIZE / SECTOR), dev.sectors * SECTOR);
 }
 
@@ -102,7 +121,8 @@ export class MinixFs {
 
   /** An inode in use; `errno` when it is not (ESTALE for a caller's handle, EUCLEAN for a link on disk). */
   async inodeFor(ino: number, errno: "ESTALE" | "EUCLEAN" = "ESTALE"): Promise<Inode> {
-    if (!Number.isInteger(ino) || ino < 1 || ino > this.vol.sb.ninodes) throw new MkError(errno, `inode ${ino} is out of range 1..${this.vol.sb.ninodes}`);
+    if (!Number.isInteger(ino) || ino < 1 || ino > this.vol.sb.ninodes)
+      throw new MkError(errno, `inode ${ino} is out of range 1..${this.vol.sb.ninodes}`);
     if (!(await this.vol.imap.isSet(ino))) throw new MkError(errno, `inode ${ino} is free`);
     const inode = await readInode(this.vol, ino);
     if (!isKnownType(inode.mode)) throw new MkError("EUCLEAN", `inode ${ino} is in use with mode 0o${inode.mode.toString(8)}`);
@@ -118,8 +138,16 @@ export class MinixFs {
   private async statOf(ino: number, inode: Inode): Promise<InodeStat> {
     const zones = await countZones(this.vol, ino, inode);
     return {
-      ino, mode: inode.mode, nlinks: inode.nlinks, uid: inode.uid, gid: inode.gid, size: inode.size,
-      atime: inode.atime, mtime: inode.mtime, ctime: inode.ctime, blocks: (zones * this.vol.sb.blockSize) / SECTOR,
+      ino,
+      mode: inode.mode,
+      nlinks: inode.nlinks,
+      uid: inode.uid,
+      gid: inode.gid,
+      size: inode.size,
+      atime: inode.atime,
+      mtime: inode.mtime,
+      ctime: inode.ctime,
+      blocks: (zones * this.vol.sb.blockSize) / SECTOR,
     };
   }
 
@@ -236,7 +264,8 @@ export class MinixFs {
   async read(ino: number, offset: number, length: number): Promise<Uint8Array> {
     const inode = await this.inodeFor(ino);
     if (isDir(inode.mode)) throw new MkError("EISDIR", `inode ${ino} is a directory`);
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) throw new MkError("EINVAL", `read of ${length} at ${offset}`);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
+      throw new MkError("EINVAL", `read of ${length} at ${offset}`);
     const end = Math.min(inode.size, offset + length);
     if (offset >= end) return new Uint8Array(0);
     const bs = this.vol.sb.blockSize;
@@ -302,7 +331,8 @@ export class MinixFs {
   }
 
   async readdir(dir: number, cookie: number, max: number): Promise<{ entries: DirEntry[]; next?: number }> {
-    if (!Number.isSafeInteger(cookie) || cookie < 0 || !Number.isSafeInteger(max) || max < 1) throw new MkError("EINVAL", `readdir at ${cookie} for ${max}`);
+    if (!Number.isSafeInteger(cookie) || cookie < 0 || !Number.isSafeInteger(max) || max < 1)
+      throw new MkError("EINVAL", `readdir at ${cookie} for ${max}`);
     const d = await this.dirFor(dir);
     const found: { ino: number; name: string; slot: number }[] = [];
     const decoder = new TextDecoder();
@@ -367,7 +397,14 @@ export class MinixFs {
 
   async statfs(): Promise<FsStats> {
     const { sb, zmap, imap } = this.vol;
-    return { blockSize: sb.blockSize, blocks: sb.zones, freeBlocks: zmap.free, inodes: sb.ninodes, freeInodes: imap.free, nameMax: NAME_MAX };
+    return {
+      blockSize: sb.blockSize,
+      blocks: sb.zones,
+      freeBlocks: zmap.free,
+      inodes: sb.ninodes,
+      freeInodes: imap.free,
+      nameMax: NAME_MAX,
+    };
   }
 
   async sync(): Promise<void> {

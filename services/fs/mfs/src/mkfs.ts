@@ -4,8 +4,22 @@
 import { MkError } from "#abi";
 import { SECTOR_SIZE, type BlockDevice } from "./block-device.ts";
 import {
-  DIRENT_SIZE, DOT, DOTDOT, FLAG_CLEAN, INODE_SIZE, MAX_FILE_SIZE, ROOT_INO, S_IFDIR, START_BLOCK,
-  emptyInode, encodeDirent, encodeInode, encodeSuper, inodeBlocksFor, type BlockSize, type SuperBlock,
+  DIRENT_SIZE,
+  DOT,
+  DOTDOT,
+  FLAG_CLEAN,
+  INODE_SIZE,
+  MAX_FILE_SIZE,
+  ROOT_INO,
+  S_IFDIR,
+  START_BLOCK,
+  emptyInode,
+  encodeDirent,
+  encodeInode,
+  encodeSuper,
+  inodeBlocksFor,
+  type BlockSize,
+  type SuperBlock,
 } from "./disk-format.ts";
 
 export type SuperInfo = Readonly<SuperBlock>;
@@ -50,15 +64,23 @@ export async function mkfs(dev: BlockDevice, o: MkfsOptions = {}): Promise<Super
   if (imapBlocks > 0xffff || zmapBlocks > 0xffff || firstDataZone > 0xffff) {
     throw new MkError("EINVAL", `${ninodes} inodes and ${blocks} blocks need maps or a data start past the 16-bit superblock fields`);
   }
-  if (firstDataZone + 1 > blocks) throw new MkError("EINVAL", `a device of ${blocks} blocks leaves no room for data after block ${firstDataZone}`);
+  if (firstDataZone + 1 > blocks)
+    throw new MkError("EINVAL", `a device of ${blocks} blocks leaves no room for data after block ${firstDataZone}`);
 
   const sb: SuperBlock = {
-    ninodes, imapBlocks, zmapBlocks, firstDataZone, logZoneSize: 0, flags: FLAG_CLEAN,
-    maxSize: MAX_FILE_SIZE, zones: blocks, blockSize, diskVersion: 0,
+    ninodes,
+    imapBlocks,
+    zmapBlocks,
+    firstDataZone,
+    logZoneSize: 0,
+    flags: FLAG_CLEAN,
+    maxSize: MAX_FILE_SIZE,
+    zones: blocks,
+    blockSize,
+    diskVersion: 0,
   };
   const sectorsPerBlock = blockSize / SECTOR_SIZE;
   const writeBlocks = (block: number, data: Uint8Array): Promise<void> => dev.write(block * sectorsPerBlock, data);
-
 
   // Inode map: bit 0 reserved, bit 1 the root, bits past the last inode set so they are never handed out.
   const imap = new Uint8Array(imapBlocks * blockSize);

@@ -40,7 +40,8 @@ export async function renameEntry(fs: MinixFs, srcDir: number, srcName: string, 
     const targetIsDir = isDir(target.inode.mode);
     if (srcIsDir && !targetIsDir) throw new MkError("ENOTDIR", `target inode ${found.ino} is not a directory`);
     if (!srcIsDir && targetIsDir) throw new MkError("EISDIR", `target inode ${found.ino} is a directory`);
-    if (targetIsDir && !(await isEmptyDir(vol, found.ino, target.inode))) throw new MkError("ENOTEMPTY", `target directory ${found.ino} has entries`);
+    if (targetIsDir && !(await isEmptyDir(vol, found.ino, target.inode)))
+      throw new MkError("ENOTEMPTY", `target directory ${found.ino} has entries`);
   }
   const moving = srcIsDir && srcDir !== dstDir;
   if (moving) {

@@ -42,7 +42,10 @@ export class ReplyCache {
     if (seen) {
       if (seen.request === request) return seen.reply;
       const id = rid.slice(rid.lastIndexOf(":") + 1);
-      throw new MkError("EINVAL", `request id ${id} was first used for another request than this ${typeName(type)}: an id names one change, resent unchanged`);
+      throw new MkError(
+        "EINVAL",
+        `request id ${id} was first used for another request than this ${typeName(type)}: an id names one change, resent unchanged`,
+      );
     }
     const reply = await run();
     this.remember(caller, rid, { request, reply });

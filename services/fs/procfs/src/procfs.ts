@@ -85,10 +85,18 @@ export class Procfs {
     const state = ev.kind === "dead" ? "dead" : ev.kind === "ready" ? "ready" : "starting";
     const info: EndpointInfo = {
       ...(row?.info ?? { label: ev.label, messages: 0 }),
-      endpoint: ev.endpoint, label: ev.label, generation: ev.generation, state, placement: ev.placement, pid: ev.pid, host: ev.host, since: ev.at,
+      endpoint: ev.endpoint,
+      label: ev.label,
+      generation: ev.generation,
+      state,
+      placement: ev.placement,
+      pid: ev.pid,
+      host: ev.host,
+      since: ev.at,
       messages: row && row.info.generation === ev.generation ? row.info.messages : 0,
     } as EndpointInfo;
-    const lastDeath = ev.kind === "dead" ? { cause: ev.cause ?? "unknown", ...(ev.detail ? { detail: ev.detail } : {}), at: ev.at } : row?.lastDeath;
+    const lastDeath =
+      ev.kind === "dead" ? { cause: ev.cause ?? "unknown", ...(ev.detail ? { detail: ev.detail } : {}), at: ev.at } : row?.lastDeath;
     this.rows.set(ev.label, { info, ...(lastDeath ? { lastDeath } : {}) });
     this.dirIno(ev.label);
   }
@@ -122,7 +130,16 @@ export class Procfs {
       const head = "ENDPOINT STATE PLACEMENT PID MESSAGES SINCE".split(" ");
       const body = rows.map((r) => [r.endpoint, r.state, r.placement, String(r.pid), String(r.messages), r.since]);
       const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-      return utf8.encode(`${[head, ...body].map((c) => c.map((x, i) => x.padEnd(w[i])).join("  ").trimEnd()).join("\n")}\n`);
+      return utf8.encode(
+        `${[head, ...body]
+          .map((c) =>
+            c
+              .map((x, i) => x.padEnd(w[i]))
+              .join("  ")
+              .trimEnd(),
+          )
+          .join("\n")}\n`,
+      );
     }
     if (n.kind !== "file") throw new MkError("EISDIR", "a directory of /proc has no content to read");
     if (n.name === "messages" || n.name === "status" || n.name === "privileges") await this.reload();
@@ -141,10 +158,29 @@ export class Procfs {
         return utf8.encode(`${JSON.stringify(i.privileges ?? {}, null, 2)}\n`);
       case "status": {
         const lines = [
-          ["Name", i.label], ["Endpoint", i.endpoint], ["State", i.state], ["Generation", i.generation], ["Restarts", Math.max(0, i.generation - 1)],
-          ["Pid", i.pid], ["Host", i.host], ["Placement", i.placement], ["Since", i.since], ["Messages", i.messages],
-          ...(proc ? [["Sched", `${proc.stat} (${proc.state})`], ["Priority", proc.priority], ["Quantum", `${proc.quantum_ms} ms`], ["Nice", proc.nice], ["CpuMs", proc.cpu_ms], ["Switches", `${proc.voluntary} voluntary, ${proc.involuntary} involuntary`]] : []),
-          ...(row.lastDeath ? [["LastDeath", `${row.lastDeath.cause}${row.lastDeath.detail ? ` (${row.lastDeath.detail})` : ""} at ${row.lastDeath.at}`]] : []),
+          ["Name", i.label],
+          ["Endpoint", i.endpoint],
+          ["State", i.state],
+          ["Generation", i.generation],
+          ["Restarts", Math.max(0, i.generation - 1)],
+          ["Pid", i.pid],
+          ["Host", i.host],
+          ["Placement", i.placement],
+          ["Since", i.since],
+          ["Messages", i.messages],
+          ...(proc
+            ? [
+                ["Sched", `${proc.stat} (${proc.state})`],
+                ["Priority", proc.priority],
+                ["Quantum", `${proc.quantum_ms} ms`],
+                ["Nice", proc.nice],
+                ["CpuMs", proc.cpu_ms],
+                ["Switches", `${proc.voluntary} voluntary, ${proc.involuntary} involuntary`],
+              ]
+            : []),
+          ...(row.lastDeath
+            ? [["LastDeath", `${row.lastDeath.cause}${row.lastDeath.detail ? ` (${row.lastDeath.detail})` : ""} at ${row.lastDeath.at}`]]
+            : []),
         ];
         return utf8.encode(`${lines.map(([k, v]) => `${k}:\t${v}`).join("\n")}\n`);
       }
@@ -155,22 +191,41 @@ export class Procfs {
     const n = this.node(ino);
     const dir = n.kind === "root" || n.kind === "dir";
     const size = dir ? 0 : (await this.content(n)).length;
-    const t = n.kind === "dir" || n.kind === "file" ? Math.floor(Date.parse(this.rows.get(n.label)?.info.since ?? "") / 1000) || this.mountedAt : this.mountedAt;
-    return { ino, mode: dir ? S.IFDIR | 0o555 : S.IFREG | 0o444, nlinks: dir ? 2 : 1, uid: 0, gid: 0, size, atime: t, mtime: t, ctime: t, blocks: 0 };
+    const t =
+      n.kind === "dir" || n.kind === "file"
+        ? Math.floor(Date.parse(this.rows.get(n.label)?.info.since ?? "") / 1000) || this.mountedAt
+        : this.mountedAt;
+    return {
+      ino,
+      mode: dir ? S.IFDIR | 0o555 : S.IFREG | 0o444,
+      nlinks: dir ? 2 : 1,
+      uid: 0,
+      gid: 0,
+      size,
+      atime: t,
+      mtime: t,
+      ctime: t,
+      blocks: 0,
+    };
   }
 
   private entries(ino: number): { name: string; ino: number; type: "file" | "dir" }[] {
     const n = this.node(ino);
     if (n.kind === "root") {
       return [
-        { name: ".", ino: ROOT, type: "dir" }, { name: "..", ino: ROOT, type: "dir" },
+        { name: ".", ino: ROOT, type: "dir" },
+        { name: "..", ino: ROOT, type: "dir" },
         ...SYSTEM_FILES.map((name, i) => ({ name, ino: 2 + i, type: "file" as const })),
         ...[...this.rows.keys()].sort().map((label) => ({ name: label, ino: this.dirIno(label), type: "dir" as const })),
       ];
     }
     if (n.kind !== "dir") throw new MkError("ENOTDIR", `inode ${ino} of /proc is not a directory`);
     const d = this.dirIno(n.label);
-    return [{ name: ".", ino: d, type: "dir" }, { name: "..", ino: ROOT, type: "dir" }, ...LABEL_FILES.map((name, i) => ({ name, ino: d + 1 + i, type: "file" as const }))];
+    return [
+      { name: ".", ino: d, type: "dir" },
+      { name: "..", ino: ROOT, type: "dir" },
+      ...LABEL_FILES.map((name, i) => ({ name, ino: d + 1 + i, type: "file" as const })),
+    ];
   }
 
   private readOnly(): never {
@@ -211,7 +266,16 @@ export class Procfs {
         [Fs.FS_GETNODE]: async (r) => (this.node(r.args.ino), {}),
         [Fs.FS_PUTNODE]: async () => ({}),
         [Fs.FS_SYNC]: async () => ({ args: { verifier: this.sys.generation } }),
-        [Fs.FS_STATFS]: async () => ({ args: { blockSize: 1024, blocks: 0, freeBlocks: 0, inodes: this.rows.size * (LABEL_FILES.length + 1) + 3, freeInodes: 0, nameMax: 60 } }),
+        [Fs.FS_STATFS]: async () => ({
+          args: {
+            blockSize: 1024,
+            blocks: 0,
+            freeBlocks: 0,
+            inodes: this.rows.size * (LABEL_FILES.length + 1) + 3,
+            freeInodes: 0,
+            nameMax: 60,
+          },
+        }),
         [Fs.FS_CREATE]: () => this.readOnly(),
         [Fs.FS_MKDIR]: () => this.readOnly(),
         [Fs.FS_UNLINK]: () => this.readOnly(),

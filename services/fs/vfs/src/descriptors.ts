@@ -54,12 +54,20 @@ export class Descriptors {
    * would keep the file open in the file system for good. A failed open is forgotten (the
    * resend tries again); an id reused for another open is EINVAL.
    */
-  openOnce(process: string, rid: string | undefined, digest: string, open: () => Promise<{ fd: number; ino: number }>): Promise<{ fd: number; ino: number }> {
+  openOnce(
+    process: string,
+    rid: string | undefined,
+    digest: string,
+    open: () => Promise<{ fd: number; ino: number }>,
+  ): Promise<{ fd: number; ino: number }> {
     if (!rid) return open();
     let mine = this.opens.get(process);
     const seen = mine?.get(rid);
     if (seen) {
-      if (seen.digest !== digest) return Promise.reject(new MkError("EINVAL", `request id ${JSON.stringify(rid.slice(0, 32))} was used by ${process} for another open`));
+      if (seen.digest !== digest)
+        return Promise.reject(
+          new MkError("EINVAL", `request id ${JSON.stringify(rid.slice(0, 32))} was used by ${process} for another open`),
+        );
       return seen.result;
     }
     if (!mine) this.opens.set(process, (mine = new Map()));
@@ -79,7 +87,8 @@ export class Descriptors {
   /** Refuses what would not fit before anything is changed: EMFILE, ENFILE. */
   room(process: string): void {
     if (this.total >= MAX_OPEN_FILES) throw new MkError("ENFILE", `vfs holds ${MAX_OPEN_FILES} open files, its most`);
-    if ((this.tables.get(process)?.size ?? 0) >= MAX_FDS_PER_PROCESS) throw new MkError("EMFILE", `${process} has ${MAX_FDS_PER_PROCESS} descriptors open, its most`);
+    if ((this.tables.get(process)?.size ?? 0) >= MAX_FDS_PER_PROCESS)
+      throw new MkError("EMFILE", `${process} has ${MAX_FDS_PER_PROCESS} descriptors open, its most`);
   }
 
   isDead(process: string): boolean {
@@ -102,7 +111,6 @@ export class Descriptors {
     this.confirmed.add(process);
     if (this.confirmed.size > MAX_DEAD) this.confirmed.delete(this.confirmed.values().next().value!);
   }
-
 
   /** The lowest free descriptor of the process (from 3: 0, 1 and 2 are the console's, by habit). */
   add(process: string, file: OpenFile): number {

@@ -68,7 +68,9 @@ export class FsServer {
     this.readOnly = o.readOnly ?? false;
     this.timeoutMs = o.timeoutMs ?? 30_000;
     // Deaths are not counted against a request (a storm of restarts is ridden out): the deadline bounds it.
-    this.server = new Recovering(sys, label, { waitMs: o.waitMs ?? 60_000, maxRetries: 100_000 }, (gen) => this.rejoin(`${label}#${gen}`, gen));
+    this.server = new Recovering(sys, label, { waitMs: o.waitMs ?? 60_000, maxRetries: 100_000 }, (gen) =>
+      this.rejoin(`${label}#${gen}`, gen),
+    );
   }
 
   get pendingBytes(): number {
@@ -109,8 +111,11 @@ export class FsServer {
     }
     this.unstable = kept;
     this.unstableBytes = kept.reduce((n, w) => n + w.data.length, 0);
-    this.sys.log.warn({ server: this.label, generation: gen, writes: kept.length, bytes: this.unstableBytes, held: this.held.size },
-      "%s restarted: sent its unstable writes again", this.label);
+    this.sys.log.warn(
+      { server: this.label, generation: gen, writes: kept.length, bytes: this.unstableBytes, held: this.held.size },
+      "%s restarted: sent its unstable writes again",
+      this.label,
+    );
   }
 
   /** An idempotent request (lookup, stat, read, truncate, setattr...): resent across restarts. */

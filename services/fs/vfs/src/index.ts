@@ -8,11 +8,14 @@ import { VfsServer, type Mount } from "./vfs.ts";
 export { VfsServer, type Mount, type VfsOptions } from "./vfs.ts";
 
 export function parseMounts(spec: string): Mount[] {
-  return spec.split(",").filter(Boolean).map((item) => {
-    const m = /^(\/[^=]*)=([a-z][a-z0-9-]{0,31})(:ro)?$/.exec(item.trim());
-    if (!m) throw new MkError("EINVAL", `MK_VFS_MOUNTS: ${JSON.stringify(item)} is not PATH=LABEL or PATH=LABEL:ro`);
-    return { path: m[1], dev: m[2], readOnly: m[3] === ":ro" };
-  });
+  return spec
+    .split(",")
+    .filter(Boolean)
+    .map((item) => {
+      const m = /^(\/[^=]*)=([a-z][a-z0-9-]{0,31})(:ro)?$/.exec(item.trim());
+      if (!m) throw new MkError("EINVAL", `MK_VFS_MOUNTS: ${JSON.stringify(item)} is not PATH=LABEL or PATH=LABEL:ro`);
+      return { path: m[1], dev: m[2], readOnly: m[3] === ":ro" };
+    });
 }
 
 export const service: ServiceModule = {

@@ -34,7 +34,9 @@ export class MountTable {
   readonly list: Mounted[];
 
   constructor(mounts: { path: string; server: FsServer }[]) {
-    this.list = mounts.map((m) => ({ at: parsePath(m.path).parts, path: m.path, server: m.server })).sort((a, b) => b.at.length - a.at.length);
+    this.list = mounts
+      .map((m) => ({ at: parsePath(m.path).parts, path: m.path, server: m.server }))
+      .sort((a, b) => b.at.length - a.at.length);
     if (!this.list.some((m) => m.at.length === 0)) throw new MkError("EINVAL", "vfs needs a file system mounted on /");
   }
 
@@ -99,7 +101,8 @@ export class MountTable {
     const levels = [await this.rootOf(m)];
     for (let k = 0; k < rest.length; k++) {
       const cur = levels[levels.length - 1];
-      if (!isDir(cur.st)) throw new MkError("ENOTDIR", `${joinPath(parts.slice(0, m.at.length + k))} is not a directory, and ${path} goes on after it`);
+      if (!isDir(cur.st))
+        throw new MkError("ENOTDIR", `${joinPath(parts.slice(0, m.at.length + k))} is not a directory, and ${path} goes on after it`);
       await step();
       levels.push(await this.down(cur, parts.slice(0, m.at.length + k + 1), rest[k]));
     }

@@ -45,7 +45,12 @@ export class Namespace {
   async gone(caller: string, at: DropPoint, type?: number): Promise<boolean> {
     if (!(await this.isDead(caller))) return false;
     this.dropped++;
-    this.log.info({ caller, at, dropped: this.dropped, ...(type !== undefined ? { msgType: typeName(type) } : {}) }, "%s is dead: its request is dropped (%s)", caller, at);
+    this.log.info(
+      { caller, at, dropped: this.dropped, ...(type !== undefined ? { msgType: typeName(type) } : {}) },
+      "%s is dead: its request is dropped (%s)",
+      caller,
+      at,
+    );
     return true;
   }
 

@@ -35,7 +35,13 @@ export function parsePath(path: string): ParsedPath {
   while (end > 0 && steps[end - 1] === "") end--;
   const parent = end > 0 && isName(steps[end - 1]) ? { steps: steps.slice(0, end - 1), name: steps[end - 1] } : undefined;
   const last = path.slice(path.lastIndexOf("/") + 1);
-  return { steps, parts, parent, dirOnly: path.length > 1 && (path.endsWith("/") || last === "." || last === ".."), endsInDot: last === "." || last === ".." };
+  return {
+    steps,
+    parts,
+    parent,
+    dirOnly: path.length > 1 && (path.endsWith("/") || last === "." || last === ".."),
+    endsInDot: last === "." || last === "..",
+  };
 }
 
 /** The components of an absolute path as written, each name checked. */
@@ -43,14 +49,17 @@ function stepsOf(path: string): string[] {
   if (path === "") throw new MkError("ENOENT", "the empty path names no file");
   if (path.includes("\0")) throw new MkError("EINVAL", "a path may not contain a NUL byte");
   if (utf8.encode(path).length > PATH_MAX) throw new MkError("ENAMETOOLONG", `the path is longer than ${PATH_MAX} bytes`);
-  if (!path.startsWith("/")) throw new MkError("EINVAL", `${JSON.stringify(path.slice(0, 64))} is not an absolute path (vfs has no working directory)`);
+  if (!path.startsWith("/"))
+    throw new MkError("EINVAL", `${JSON.stringify(path.slice(0, 64))} is not an absolute path (vfs has no working directory)`);
   const steps = path.slice(1).split("/");
   let names = 0;
   for (const name of steps) {
     if (!isName(name)) continue;
-    if (utf8.encode(name).length > NAME_MAX) throw new MkError("ENAMETOOLONG", `the name ${JSON.stringify(name.slice(0, 16))}... is longer than ${NAME_MAX} bytes`);
+    if (utf8.encode(name).length > NAME_MAX)
+      throw new MkError("ENAMETOOLONG", `the name ${JSON.stringify(name.slice(0, 16))}... is longer than ${NAME_MAX} bytes`);
     // Before any lookup: a path vfs will not walk costs nothing.
-    if (++names > PATH_DEPTH_MAX) throw new MkError("ENAMETOOLONG", `the path has more than ${PATH_DEPTH_MAX} names (PATH_DEPTH_MAX), the most vfs walks`);
+    if (++names > PATH_DEPTH_MAX)
+      throw new MkError("ENAMETOOLONG", `the path has more than ${PATH_DEPTH_MAX} names (PATH_DEPTH_MAX), the most vfs walks`);
   }
   return steps;
 }

@@ -18,7 +18,13 @@ export interface FsRequestId {
  * sent them, and for a write the file's inode, never the descriptor (a resend through a new
  * vfs comes on a descriptor opened again there).
  */
-export function fsRequestId(source: string, rid: string | undefined, type: number, what: readonly (string | number | undefined)[], body?: Uint8Array): FsRequestId {
+export function fsRequestId(
+  source: string,
+  rid: string | undefined,
+  type: number,
+  what: readonly (string | number | undefined)[],
+  body?: Uint8Array,
+): FsRequestId {
   if (!rid) return {};
   const h = createHash("sha256").update(JSON.stringify([type, ...what]));
   if (body) h.update(body);

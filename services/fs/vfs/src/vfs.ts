@@ -65,8 +65,10 @@ export class VfsServer {
   private async onFd<T>(process: string, fd: number, fn: (f: OpenFile) => Promise<T>, change = false): Promise<T> {
     const f = this.fds.get(process, fd);
     const run = async () => {
-      if (change && (await this.ns.gone(process, "lock"))) throw new MkError("EDEADSRCDST", `${process} died: its request was dropped before it was done`);
-      if (f.hold.stale) throw new MkError("ESTALE", `descriptor ${fd}: its file was removed and then lost when ${f.server.label} restarted`);
+      if (change && (await this.ns.gone(process, "lock")))
+        throw new MkError("EDEADSRCDST", `${process} died: its request was dropped before it was done`);
+      if (f.hold.stale)
+        throw new MkError("ESTALE", `descriptor ${fd}: its file was removed and then lost when ${f.server.label} restarted`);
       return fn(f);
     };
     return change ? f.server.lock(run) : run();
@@ -103,7 +105,9 @@ export class VfsServer {
     this.commitTimer = this.sys.clock.setTimeout(() => {
       for (const m of this.mounts.list) {
         if (m.server.pendingBytes === 0) continue;
-        m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e, server: m.server.label }, "background commit failed; kept for the next"));
+        m.server
+          .lock(() => m.server.commit())
+          .catch((e) => this.sys.log.warn({ err: e, server: m.server.label }, "background commit failed; kept for the next"));
       }
     }, this.commitIdleMs);
   }
@@ -180,7 +184,8 @@ export class VfsServer {
     const source = (r: { source: string }) => r.source;
     const stat = (f: OpenFile) => f.server.stat(Fs.FS_STAT, { ino: f.ino });
     /** The user program's request id, the caller's own, passed on to the file system's reply cache (request-id.ts). */
-    const rid = (r: { source: string; type: number; args: { rid?: string } }, ...what: (string | number | undefined)[]) => fsRequestId(r.source, r.args.rid, r.type, what);
+    const rid = (r: { source: string; type: number; args: { rid?: string } }, ...what: (string | number | undefined)[]) =>
+      fsRequestId(r.source, r.args.rid, r.type, what);
     return {
       // Many at once; changes one at a time per mounted file system (the mount's lock).
       concurrency: 16,
@@ -199,59 +204,86 @@ export class VfsServer {
       },
       shutdown: async () => {
         this.commitTimer?.cancel();
-        for (const m of this.mounts.list) await m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e }, "commit at shutdown failed"));
+        for (const m of this.mounts.list)
+          await m.server.lock(() => m.server.commit()).catch((e) => this.sys.log.warn({ err: e }, "commit at shutdown failed"));
       },
       handlers: {
         [Vfs.VFS_OPEN]: async (r) => {
           const id = rid(r, r.args.path, r.args.flags, r.args.mode);
-          return { args: await this.fds.openOnce(source(r), r.args.rid, id.digest ?? "", () => this.open(source(r), r.args.path, r.args.flags, r.args.mode ?? 0o644, id)) };
+          return {
+            args: await this.fds.openOnce(source(r), r.args.rid, id.digest ?? "", () =>
+              this.open(source(r), r.args.path, r.args.flags, r.args.mode ?? 0o644, id),
+            ),
+          };
         },
         [Vfs.VFS_CLOSE]: async (r) => (await this.close(this.fds.remove(source(r), r.args.fd)), {}),
-        [Vfs.VFS_READ]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
-          const rep = await this.read(f, f.offset, r.args.count);
-          f.offset += rep.data!.length;
-          return rep;
-        }),
+        [Vfs.VFS_READ]: (r) =>
+          this.onFd(source(r), r.args.fd, async (f) => {
+            const rep = await this.read(f, f.offset, r.args.count);
+            f.offset += rep.data!.length;
+            return rep;
+          }),
         [Vfs.VFS_PREAD]: (r) => this.onFd(source(r), r.args.fd, (f) => this.read(f, r.args.offset, r.args.count)),
         // An append finds the end and writes there holding the lock: no other append comes between.
-        [Vfs.VFS_WRITE]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
-          const append = (f.flags & O.APPEND) !== 0 && writable(f);
-          if (append) f.offset = (await stat(f)).size;
-          const at = await this.write(f, f.offset, r.data, append ? fsRequestId(r.source, r.args.rid, r.type, [f.ino], r.data) : {});
-          f.offset = at + r.data.length;
-          return { args: { count: r.data.length, offset: at } };
-        }, true),
-        [Vfs.VFS_PWRITE]: (r) => this.onFd(source(r), r.args.fd, async (f) => (await this.write(f, r.args.offset, r.data), { args: { count: r.data.length } }), true),
-        [Vfs.VFS_LSEEK]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
-          const base = r.args.whence === "set" ? 0 : r.args.whence === "cur" ? f.offset : (await stat(f)).size;
-          const to = base + r.args.offset;
-          if (to < 0 || !Number.isSafeInteger(to)) throw new MkError("EINVAL", `lseek to ${to}: before the start of the file`);
-          f.offset = to;
-          return { args: { offset: to } };
-        }),
+        [Vfs.VFS_WRITE]: (r) =>
+          this.onFd(
+            source(r),
+            r.args.fd,
+            async (f) => {
+              const append = (f.flags & O.APPEND) !== 0 && writable(f);
+              if (append) f.offset = (await stat(f)).size;
+              const at = await this.write(f, f.offset, r.data, append ? fsRequestId(r.source, r.args.rid, r.type, [f.ino], r.data) : {});
+              f.offset = at + r.data.length;
+              return { args: { count: r.data.length, offset: at } };
+            },
+            true,
+          ),
+        [Vfs.VFS_PWRITE]: (r) =>
+          this.onFd(
+            source(r),
+            r.args.fd,
+            async (f) => (await this.write(f, r.args.offset, r.data), { args: { count: r.data.length } }),
+            true,
+          ),
+        [Vfs.VFS_LSEEK]: (r) =>
+          this.onFd(source(r), r.args.fd, async (f) => {
+            const base = r.args.whence === "set" ? 0 : r.args.whence === "cur" ? f.offset : (await stat(f)).size;
+            const to = base + r.args.offset;
+            if (to < 0 || !Number.isSafeInteger(to)) throw new MkError("EINVAL", `lseek to ${to}: before the start of the file`);
+            f.offset = to;
+            return { args: { offset: to } };
+          }),
         [Vfs.VFS_FSYNC]: (r) => this.onFd(source(r), r.args.fd, async (f) => (await f.server.commit(), {}), true),
         [Vfs.VFS_FSTAT]: (r) => this.onFd(source(r), r.args.fd, async (f) => ({ args: { ...(await stat(f)), dev: f.server.label } })),
-        [Vfs.VFS_FTRUNCATE]: (r) => this.onFd(source(r), r.args.fd, async (f) => {
-          if (!writable(f)) throw new MkError("EBADF", "ftruncate: the descriptor is not open for writing");
-          await f.server.change(Fs.FS_TRUNC, { ino: f.ino, size: r.args.size }, () => false);
-          return {};
-        }, true),
+        [Vfs.VFS_FTRUNCATE]: (r) =>
+          this.onFd(
+            source(r),
+            r.args.fd,
+            async (f) => {
+              if (!writable(f)) throw new MkError("EBADF", "ftruncate: the descriptor is not open for writing");
+              await f.server.change(Fs.FS_TRUNC, { ino: f.ino, size: r.args.size }, () => false);
+              return {};
+            },
+            true,
+          ),
         [Vfs.VFS_STAT]: (r) => this.onPath(source(r), r.args.path, async ({ st }) => ({ args: st })),
-        [Vfs.VFS_TRUNCATE]: (r) => this.ns.atPath(source(r), r.args.path, async ({ m, st }) => {
-          this.writableMount(m, r.args.path);
-          if (isDir(st)) throw new MkError("EISDIR", `truncate: ${r.args.path} is a directory`);
-          await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: r.args.size }, () => false);
-          return {};
-        }),
-        [Vfs.VFS_UNLINK]: (r) => this.ns.atParent(source(r), r.args.path, "unlink", async ({ m, dir, name }) => {
-          this.writableMount(m, r.args.path);
-          if (parsePath(r.args.path).dirOnly) {
-            const st = await m.server.stat(Fs.FS_LOOKUP, { dir, name });
-            throw new MkError(isDir(st) ? "EISDIR" : "ENOTDIR", `unlink: ${r.args.path} ends in /`);
-          }
-          await m.server.change(Fs.FS_UNLINK, { dir, name, ...rid(r, r.args.path) }, (errno) => errno === "ENOENT");
-          return {};
-        }),
+        [Vfs.VFS_TRUNCATE]: (r) =>
+          this.ns.atPath(source(r), r.args.path, async ({ m, st }) => {
+            this.writableMount(m, r.args.path);
+            if (isDir(st)) throw new MkError("EISDIR", `truncate: ${r.args.path} is a directory`);
+            await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: r.args.size }, () => false);
+            return {};
+          }),
+        [Vfs.VFS_UNLINK]: (r) =>
+          this.ns.atParent(source(r), r.args.path, "unlink", async ({ m, dir, name }) => {
+            this.writableMount(m, r.args.path);
+            if (parsePath(r.args.path).dirOnly) {
+              const st = await m.server.stat(Fs.FS_LOOKUP, { dir, name });
+              throw new MkError(isDir(st) ? "EISDIR" : "ENOTDIR", `unlink: ${r.args.path} ends in /`);
+            }
+            await m.server.change(Fs.FS_UNLINK, { dir, name, ...rid(r, r.args.path) }, (errno) => errno === "ENOENT");
+            return {};
+          }),
         [Vfs.VFS_MKDIR]: (r) => {
           const p = parsePath(r.args.path);
           if (!p.parent || this.mounts.isMountPoint(p.parts)) {
@@ -262,7 +294,11 @@ export class VfsServer {
           }
           return this.ns.atParent(source(r), r.args.path, "mkdir", async ({ m, dir, name }) => {
             this.writableMount(m, r.args.path);
-            await m.server.change(Fs.FS_MKDIR, { dir, name, mode: (r.args.mode ?? 0o755) & 0o7777, ...rid(r, r.args.path, r.args.mode) }, (errno) => errno === "EEXIST");
+            await m.server.change(
+              Fs.FS_MKDIR,
+              { dir, name, mode: (r.args.mode ?? 0o755) & 0o7777, ...rid(r, r.args.path, r.args.mode) },
+              (errno) => errno === "EEXIST",
+            );
             return {};
           });
         },
@@ -283,44 +319,54 @@ export class VfsServer {
             if (src.m !== dst.m) throw new MkError("EXDEV", `rename: ${r.args.from} is on ${src.m.path}, ${r.args.to} on ${dst.m.path}`);
             return { m: src.m, src, dst };
           };
-          return this.ns.changing(source(r), both, async ({ src, dst }) => {
-            this.writableMount(src.m, r.args.from);
-            await src.m.server.change(Fs.FS_RENAME, { sdir: src.dir, sname: src.name, ddir: dst.dir, dname: dst.name, ...rid(r, r.args.from, r.args.to) }, (errno) => errno === "ENOENT");
-            return {};
-          }).catch((e) => {
-            throw about(`${r.args.from} -> ${r.args.to}`, e);
-          });
+          return this.ns
+            .changing(source(r), both, async ({ src, dst }) => {
+              this.writableMount(src.m, r.args.from);
+              await src.m.server.change(
+                Fs.FS_RENAME,
+                { sdir: src.dir, sname: src.name, ddir: dst.dir, dname: dst.name, ...rid(r, r.args.from, r.args.to) },
+                (errno) => errno === "ENOENT",
+              );
+              return {};
+            })
+            .catch((e) => {
+              throw about(`${r.args.from} -> ${r.args.to}`, e);
+            });
         },
-        [Vfs.VFS_GETDENTS]: (r) => this.onPath(source(r), r.args.path, async ({ m, st, parts }): Promise<Reply> => {
-          if (!isDir(st)) throw new MkError("ENOTDIR", `getdents: ${r.args.path} is not a directory`);
-          const max = Math.min(r.args.max ?? MAX_DENTS, MAX_DENTS - MOUNT_ROOM);
-          if (max === 0) throw new MkError("EINVAL", "getdents: max is 0");
-          const rep = await m.server.call(Fs.FS_GETDENTS, { ino: st.ino, cookie: r.args.cookie ?? 0, max });
-          // The page passes through as the server wrote it (the client library checks each
-          // entry), but for the mount points in this directory: the last page names them too.
-          const { count, next } = parseReplyArgs(Fs.FS_GETDENTS, rep.args);
-          const below = next === undefined && count > 0 ? this.mounts.mountsIn(parts) : [];
-          if (below.length === 0) return { args: { count, ...(next !== undefined ? { next } : {}) }, data: rep.data };
-          let page: unknown;
-          try {
-            page = JSON.parse(new TextDecoder().decode(rep.data));
-          } catch {
-            page = undefined;
-          }
-          if (!Array.isArray(page)) throw new MkError("EIO", `${m.server.label} sent a directory page that is not a list`);
-          const names = new Set(page.map((e: { name?: unknown }) => e?.name));
-          const extra = below.filter((name) => !names.has(name)).map((name) => ({ name, ino: 0, type: "dir" }));
-          return { args: { count: page.length + extra.length }, data: new TextEncoder().encode(JSON.stringify([...page, ...extra])) };
-        }),
-        [Vfs.VFS_STATFS]: (r) => this.onPath(source(r), r.args.path, async ({ m }) => {
-          const rep = parseReplyArgs(Fs.FS_STATFS, (await m.server.call(Fs.FS_STATFS, {})).args);
-          return { args: { ...rep, dev: m.server.label, mount: m.path } };
-        }),
+        [Vfs.VFS_GETDENTS]: (r) =>
+          this.onPath(source(r), r.args.path, async ({ m, st, parts }): Promise<Reply> => {
+            if (!isDir(st)) throw new MkError("ENOTDIR", `getdents: ${r.args.path} is not a directory`);
+            const max = Math.min(r.args.max ?? MAX_DENTS, MAX_DENTS - MOUNT_ROOM);
+            if (max === 0) throw new MkError("EINVAL", "getdents: max is 0");
+            const rep = await m.server.call(Fs.FS_GETDENTS, { ino: st.ino, cookie: r.args.cookie ?? 0, max });
+            // The page passes through as the server wrote it (the client library checks each
+            // entry), but for the mount points in this directory: the last page names them too.
+            const { count, next } = parseReplyArgs(Fs.FS_GETDENTS, rep.args);
+            const below = next === undefined && count > 0 ? this.mounts.mountsIn(parts) : [];
+            if (below.length === 0) return { args: { count, ...(next !== undefined ? { next } : {}) }, data: rep.data };
+            let page: unknown;
+            try {
+              page = JSON.parse(new TextDecoder().decode(rep.data));
+            } catch {
+              page = undefined;
+            }
+            if (!Array.isArray(page)) throw new MkError("EIO", `${m.server.label} sent a directory page that is not a list`);
+            const names = new Set(page.map((e: { name?: unknown }) => e?.name));
+            const extra = below.filter((name) => !names.has(name)).map((name) => ({ name, ino: 0, type: "dir" }));
+            return { args: { count: page.length + extra.length }, data: new TextEncoder().encode(JSON.stringify([...page, ...extra])) };
+          }),
+        [Vfs.VFS_STATFS]: (r) =>
+          this.onPath(source(r), r.args.path, async ({ m }) => {
+            const rep = parseReplyArgs(Fs.FS_STATFS, (await m.server.call(Fs.FS_STATFS, {})).args);
+            return { args: { ...rep, dev: m.server.label, mount: m.path } };
+          }),
         [Vfs.VFS_SYNC]: async () => {
           for (const m of this.mounts.list) await m.server.lock(() => m.server.commit());
           return {};
         },
-        [Vfs.VFS_MOUNTS]: async () => ({ args: { mounts: [...this.mounts.list].reverse().map((m) => ({ path: m.path, dev: m.server.label })) } }),
+        [Vfs.VFS_MOUNTS]: async () => ({
+          args: { mounts: [...this.mounts.list].reverse().map((m) => ({ path: m.path, dev: m.server.label })) },
+        }),
       },
     };
   }

@@ -7,7 +7,12 @@ export type VecOp = "inb" | "inw" | "inl" | "outb" | "outw" | "outl" | "insb" | 
 /** [op, port, value]: value is the byte/word written, or the unit count of a string op. */
 export type PortVector = [VecOp, number, number][];
 
-export async function sysVdevio(sys: Sys, ops: PortVector, data?: Uint8Array, timeoutMs?: number): Promise<{ values: number[]; data: Uint8Array }> {
+export async function sysVdevio(
+  sys: Sys,
+  ops: PortVector,
+  data?: Uint8Array,
+  timeoutMs?: number,
+): Promise<{ values: number[]; data: Uint8Array }> {
   const r = await sys.kernelCall(K.SYS_VDEVIO, { ops }, data, timeoutMs);
   return { values: r.args.values, data: r.data };
 }

@@ -32,14 +32,22 @@ export interface ComposeTargetOptions {
 
 export function composeTarget(o: ComposeTargetOptions = {}): ChaosTarget {
   const compose = detectCompose();
-  const project = o.project ?? process.env.COMPOSE_PROJECT_NAME ?? basename(PROJECT_ROOT).toLowerCase().replace(/[^a-z0-9_-]/g, "");
+  const project =
+    o.project ??
+    process.env.COMPOSE_PROJECT_NAME ??
+    basename(PROJECT_ROOT)
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, "");
   const kernelPort = o.kernelPort ?? portFromEnv("MKOS_KERNEL_PORT") ?? 7700;
   const natsPort = o.natsPort ?? portFromEnv("MK_NATS_PORT") ?? 4222;
   const container = (service: string) => compose.containerName(project, SERVICE_OF[service] ?? service);
   try {
     docker("inspect", "-f", "{{.State.Running}}", container("kernel"));
   } catch {
-    throw new LocalError("MK_ERR_KERNEL_UNREACHABLE", `no compose stack "${project}" runs here (no container ${container("kernel")}): docker compose up first, or name it with --project`);
+    throw new LocalError(
+      "MK_ERR_KERNEL_UNREACHABLE",
+      `no compose stack "${project}" runs here (no container ${container("kernel")}): docker compose up first, or name it with --project`,
+    );
   }
   const state = (part: string) => docker("inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", container(part)).split(" ");
   const http = kernelOverHttp(`http://127.0.0.1:${kernelPort}`);
@@ -90,7 +98,11 @@ export function composeTarget(o: ComposeTargetOptions = {}): ChaosTarget {
     async restartKernel() {
       docker("kill", container("kernel"));
       docker("start", container("kernel"));
-      await waitUntil(() => ready().then((ok) => ok || undefined), { clock: systemClock, deadlineMs: 60_000, what: `${container("kernel")} answering /readyz` });
+      await waitUntil(() => ready().then((ok) => ok || undefined), {
+        clock: systemClock,
+        deadlineMs: 60_000,
+        what: `${container("kernel")} answering /readyz`,
+      });
     },
   };
 }

@@ -9,12 +9,17 @@ import { runExperiment, type Journal } from "./runner.ts";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, help: { type: "boolean", default: false } } });
 if (values.help) {
-  console.log("usage: npm run chaos:contrast [-- --json]\n  runs experiments/ata-kill-storm.yaml and experiments/ata-kill-monolithic.yaml and prints both reports side by side");
+  console.log(
+    "usage: npm run chaos:contrast [-- --json]\n  runs experiments/ata-kill-storm.yaml and experiments/ata-kill-monolithic.yaml and prints both reports side by side",
+  );
   process.exit(0);
 }
 const services = ["ata", "tty", "rs", "shell", "chaos", "mkctl"];
 const runs: [string, Journal][] = [];
-for (const [name, file] of [["microkernel (ata: user)", "ata-kill-storm.yaml"], ["monolithic (ata: kernel)", "ata-kill-monolithic.yaml"]] as const) {
+for (const [name, file] of [
+  ["microkernel (ata: user)", "ata-kill-storm.yaml"],
+  ["monolithic (ata: kernel)", "ata-kill-monolithic.yaml"],
+] as const) {
   if (!values.json) console.error(`chaos:contrast: running ${file} (${name})`);
   runs.push([name, await runExperiment(loadExperiment(join(PROJECT_ROOT, "experiments", file), services))]);
 }
@@ -36,5 +41,14 @@ const rows: [string, (j: Journal) => string][] = [
 const head = ["", ...runs.map(([n]) => n)];
 const body = rows.map(([label, f]) => [label, ...runs.map(([, j]) => f(j))]);
 const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-console.log([head, ...body].map((cols) => cols.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n"));
+console.log(
+  [head, ...body]
+    .map((cols) =>
+      cols
+        .map((c, i) => c.padEnd(w[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n"),
+);
 process.exit(0);

@@ -7,7 +7,20 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { LocalError } from "#base/errors.ts";
 
-export const FAULTS = ["kill", "hang", "block", "crash", "slow", "corrupt", "bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear", "restart"] as const;
+export const FAULTS = [
+  "kill",
+  "hang",
+  "block",
+  "crash",
+  "slow",
+  "corrupt",
+  "bad-sector",
+  "lost-irq",
+  "spurious-irq",
+  "stuck-bsy",
+  "clear",
+  "restart",
+] as const;
 export type FaultKind = (typeof FAULTS)[number];
 /** Faults that end an incarnation: rs must detect and restart. */
 export const FATAL: readonly FaultKind[] = ["kill", "hang", "block", "crash"];
@@ -53,7 +66,16 @@ export interface Experiment {
   files: { workers: number; maxBytes: number } | null;
   system: {
     placement: Record<string, "user" | "kernel">;
-    restart: Record<string, { heartbeat_ms?: number; backoff_min_ms?: number; backoff_max_ms?: number; intensity?: { restarts: number; seconds: number }; standby?: boolean }>;
+    restart: Record<
+      string,
+      {
+        heartbeat_ms?: number;
+        backoff_min_ms?: number;
+        backoff_max_ms?: number;
+        intensity?: { restarts: number; seconds: number };
+        standby?: boolean;
+      }
+    >;
   };
 }
 
@@ -78,7 +100,8 @@ class Check {
   }
   int(v: unknown, path: string, min: number, max: number, dflt?: number): number {
     if (v === undefined && dflt !== undefined) return dflt;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) this.fail(path, `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+      this.fail(path, `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
     return v;
   }
   list(v: unknown, path: string, max: number): unknown[] {
@@ -113,10 +136,15 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     const t = c.str(v, path);
     // restart: kernel-core SIGKILLed and started again, as an operator's mkctl kill kernel; mkctl start kernel.
     if (fault === "restart") {
-      if (t !== "kernel") c.fail(path, `"${t}": restart is a fault of kernel-core only (target kernel); services are killed, and rs restarts them`);
+      if (t !== "kernel")
+        c.fail(path, `"${t}": restart is a fault of kernel-core only (target kernel); services are killed, and rs restarts them`);
       return t;
     }
-    if (t === "kernel" || t === "hardware") c.fail(path, `"${t}" cannot be a target: faults go to services (hardware faults name the service whose device they hit; restart restarts kernel-core)`);
+    if (t === "kernel" || t === "hardware")
+      c.fail(
+        path,
+        `"${t}" cannot be a target: faults go to services (hardware faults name the service whose device they hit; restart restarts kernel-core)`,
+      );
     if (!labels.includes(t)) c.fail(path, `no service "${t}" (services: ${labels.join(", ")})`);
     return t;
   };
@@ -130,7 +158,10 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     const targets = c.list(a.targets, `${path}.targets`, 16).map((t, i) => target(t, `${path}.targets[${i}]`, fault));
     if (targets.length === 0) c.fail(`${path}.targets`, "names no service");
     return {
-      type: "action", name: c.str(a.name, `${path}.name`), fault: fault as FaultKind, targets,
+      type: "action",
+      name: c.str(a.name, `${path}.name`),
+      fault: fault as FaultKind,
+      targets,
       count: a.duration_ms !== undefined ? 100_000 : c.int(a.count, `${path}.count`, 1, 100_000, 1),
       ...(a.duration_ms !== undefined ? { durationMs: c.int(a.duration_ms, `${path}.duration_ms`, 1, 86_400_000) } : {}),
       intervalMs: c.int(a.interval_ms, `${path}.interval_ms`, 0, 600_000, 0),
@@ -155,7 +186,11 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     const o = c.obj(m, path);
     if (o.type === "pause") {
       c.only(o, path, ["type", "name", "duration_ms"]);
-      return { type: "pause" as const, name: c.str(o.name ?? "pause", `${path}.name`), durationMs: c.int(o.duration_ms, `${path}.duration_ms`, 0, 3_600_000) };
+      return {
+        type: "pause" as const,
+        name: c.str(o.name ?? "pause", `${path}.name`),
+        durationMs: c.int(o.duration_ms, `${path}.duration_ms`, 0, 3_600_000),
+      };
     }
     return action(m, path);
   });
@@ -166,13 +201,20 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
   else if (top.workload !== undefined) {
     const w = c.obj(top.workload, "workload");
     c.only(w, "workload", ["workers", "sectors", "span"]);
-    workload = { workers: c.int(w.workers, "workload.workers", 1, 32, 4), sectors: c.int(w.sectors, "workload.sectors", 1, 256, 8), span: c.int(w.span, "workload.span", 1, 100_000, 2048) };
+    workload = {
+      workers: c.int(w.workers, "workload.workers", 1, 32, 4),
+      sectors: c.int(w.sectors, "workload.sectors", 1, 256, 8),
+      span: c.int(w.span, "workload.span", 1, 100_000, 2048),
+    };
   }
   let files: Experiment["files"] = null;
   if (top.files !== undefined && top.files !== null && top.files !== false) {
     const w = c.obj(top.files, "files");
     c.only(w, "files", ["workers", "max_bytes"]);
-    files = { workers: c.int(w.workers, "files.workers", 1, 16, 2), maxBytes: c.int(w.max_bytes, "files.max_bytes", 1, 4 * 1024 * 1024, 65536) };
+    files = {
+      workers: c.int(w.workers, "files.workers", 1, 16, 2),
+      maxBytes: c.int(w.max_bytes, "files.max_bytes", 1, 4 * 1024 * 1024, 65536),
+    };
   }
   const system: Experiment["system"] = { placement: {}, restart: {} };
   if (top.system !== undefined) {
@@ -194,15 +236,28 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
         ...(o.heartbeat_ms !== undefined ? { heartbeat_ms: c.int(o.heartbeat_ms, `${p}.heartbeat_ms`, 10, 600_000) } : {}),
         ...(o.backoff_min_ms !== undefined ? { backoff_min_ms: c.int(o.backoff_min_ms, `${p}.backoff_min_ms`, 0, 600_000) } : {}),
         ...(o.backoff_max_ms !== undefined ? { backoff_max_ms: c.int(o.backoff_max_ms, `${p}.backoff_max_ms`, 0, 3_600_000) } : {}),
-        ...(intensity ? { intensity: { restarts: c.int(intensity.restarts, `${p}.intensity.restarts`, 1, 1000), seconds: c.int(intensity.seconds, `${p}.intensity.seconds`, 1, 86_400) } } : {}),
+        ...(intensity
+          ? {
+              intensity: {
+                restarts: c.int(intensity.restarts, `${p}.intensity.restarts`, 1, 1000),
+                seconds: c.int(intensity.seconds, `${p}.intensity.seconds`, 1, 86_400),
+              },
+            }
+          : {}),
         ...(o.standby !== undefined ? { standby: o.standby as boolean } : {}),
       };
     }
   }
   return {
-    file, title: c.str(top.title, "title"), ...(top.description !== undefined ? { description: String(top.description).slice(0, 2000) } : {}),
+    file,
+    title: c.str(top.title, "title"),
+    ...(top.description !== undefined ? { description: String(top.description).slice(0, 2000) } : {}),
     seed: c.int(top.seed, "seed", 0, 2 ** 31 - 1, 1),
     hypothesis: { title: c.str(hyp.title, "steady-state-hypothesis.title"), probes },
-    method, rollbacks, workload, files, system,
+    method,
+    rollbacks,
+    workload,
+    files,
+    system,
   };
 }

@@ -7,8 +7,35 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cdev, Common, EMPTY, Fs, MkError, parseShape, RecoveryShape, Rs, WORKLOAD_MAX_PAUSE_MS, WORKLOAD_SETTLE_MAX_MS, Workload as WorkloadMsg, type RecoveryRecord, type ServiceStatus } from "#abi";
-import { BdevClient, connectClient, FsClient, createLogger, followEvents, loadCredential, sysHwfault, systemClock, waitUntil, type Credential, type RunningService, type SystemTable } from "#libsys";
+import {
+  Cdev,
+  Common,
+  EMPTY,
+  Fs,
+  MkError,
+  parseShape,
+  RecoveryShape,
+  Rs,
+  WORKLOAD_MAX_PAUSE_MS,
+  WORKLOAD_SETTLE_MAX_MS,
+  Workload as WorkloadMsg,
+  type RecoveryRecord,
+  type ServiceStatus,
+} from "#abi";
+import {
+  BdevClient,
+  connectClient,
+  FsClient,
+  createLogger,
+  followEvents,
+  loadCredential,
+  sysHwfault,
+  systemClock,
+  waitUntil,
+  type Credential,
+  type RunningService,
+  type SystemTable,
+} from "#libsys";
 import { LocalError } from "#base/errors.ts";
 import { StopWaiting } from "#base/wait.ts";
 import { DEMO_SERVICES, deriveSystemYaml } from "../derive-table.ts";
@@ -110,7 +137,11 @@ export function processTarget(sys: ProcessSystem, booted = false): ChaosTarget {
     alive: (part) => sys.alive()[part] === true,
     async restartKernel() {
       const pid = sys.kill("kernel", "SIGKILL");
-      await waitUntil(() => (pidAlive(pid) ? undefined : true), { clock: systemClock, deadlineMs: 10_000, what: `kernel-core (pid ${pid}) gone` });
+      await waitUntil(() => (pidAlive(pid) ? undefined : true), {
+        clock: systemClock,
+        deadlineMs: 10_000,
+        what: `kernel-core (pid ${pid}) gone`,
+      });
       await sys.start("kernel");
     },
   };
@@ -119,9 +150,16 @@ export function processTarget(sys: ProcessSystem, booted = false): ChaosTarget {
 /** kernel-core's readiness and start time from its HTTP face (/readyz, /metrics). */
 export function kernelOverHttp(base: string): Pick<ChaosTarget, "kernelReady" | "kernelStartedAt"> {
   return {
-    kernelReady: () => fetch(`${base}/readyz`).then((x) => x.ok, () => false),
+    kernelReady: () =>
+      fetch(`${base}/readyz`).then(
+        (x) => x.ok,
+        () => false,
+      ),
     async kernelStartedAt() {
-      const text = await fetch(`${base}/metrics`).then((x) => x.text(), () => "");
+      const text = await fetch(`${base}/metrics`).then(
+        (x) => x.text(),
+        () => "",
+      );
       const m = /process_start_time_seconds (\d+(?:\.\d+)?)/.exec(text);
       return m ? Math.round(Number(m[1]) * 1000) : null;
     },
@@ -155,7 +193,17 @@ export function recoveriesOf(data: Uint8Array): RecoveryRecord[] {
 function addStats(a: WorkloadStats | undefined, b: WorkloadStats | undefined): WorkloadStats | undefined {
   if (!a || !b) return a ?? b;
   const sum = { ...a, errors: [...a.errors, ...b.errors].slice(0, 20) };
-  for (const k of ["ops_attempted", "ops_failed", "ops_unfinished", "ops_retried", "corrupt_replies", "bytes_written", "bytes_verified", "bytes_wrong"] as const) sum[k] = a[k] + b[k];
+  for (const k of [
+    "ops_attempted",
+    "ops_failed",
+    "ops_unfinished",
+    "ops_retried",
+    "corrupt_replies",
+    "bytes_written",
+    "bytes_verified",
+    "bytes_wrong",
+  ] as const)
+    sum[k] = a[k] + b[k];
   return sum;
 }
 
@@ -179,7 +227,12 @@ export function percentiles(xs: number[]): Pct {
 
 /** The privilege table for a run: the shipped one with the experiment's placements and restart policies. */
 export function experimentSystemYaml(exp: Experiment): string {
-  let yaml = deriveSystemYaml(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), { httpPort: 0, sectors: 32768, placement: exp.system.placement, unstarted: DEMO_SERVICES });
+  let yaml = deriveSystemYaml(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), {
+    httpPort: 0,
+    sectors: 32768,
+    placement: exp.system.placement,
+    unstarted: DEMO_SERVICES,
+  });
   for (const [label, r] of Object.entries(exp.system.restart)) {
     const policy = `restart: { heartbeat_ms: ${r.heartbeat_ms ?? 1000}, backoff_min_ms: ${r.backoff_min_ms ?? 100}, backoff_max_ms: ${r.backoff_max_ms ?? 5000}, intensity: { restarts: ${r.intensity?.restarts ?? 5}, seconds: ${r.intensity?.seconds ?? 10} }, standby: ${r.standby ?? false} }`;
     const block = new RegExp(`(\\n  ${label}:[^\\n]*\\n(?:    .*\\n)*?)(    restart: .*\\n)?(?=\\n|  \\S)`);
@@ -213,9 +266,20 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   else if (o.attach) sys = processTarget(o.attach);
   else {
     writeFileSync(join(dir!, "system.yaml"), experimentSystemYaml(exp));
-    say(`booting mkos for "${exp.title}" (${Object.entries(exp.system.placement).map(([l, p]) => `${l}: ${p}`).join(", ") || "shipped placements"})`);
+    say(
+      `booting mkos for "${exp.title}" (${
+        Object.entries(exp.system.placement)
+          .map(([l, p]) => `${l}: ${p}`)
+          .join(", ") || "shipped placements"
+      })`,
+    );
     // MK_CHAOS_LOG_LEVEL (debug: every message) for a post-mortem with MK_CHAOS_KEEP=1.
-    booted = await ProcessSystem.up({ system: join(dir!, "system.yaml"), runDir: join(dir!, "run"), disk: join(dir!, "disk.img"), env: { MK_LOG_LEVEL: process.env.MK_CHAOS_LOG_LEVEL ?? "warn" } });
+    booted = await ProcessSystem.up({
+      system: join(dir!, "system.yaml"),
+      runDir: join(dir!, "run"),
+      disk: join(dir!, "disk.img"),
+      env: { MK_LOG_LEVEL: process.env.MK_CHAOS_LOG_LEVEL ?? "warn" },
+    });
     sys = processTarget(booted, true);
   }
   if (!sys.booted && (Object.keys(exp.system.placement).length || Object.keys(exp.system.restart).length)) {
@@ -225,13 +289,42 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   log.level = "error";
   let client: RunningService | undefined;
   const journal: Journal = {
-    title: exp.title, experiment: exp.file, seed: exp.seed, status: "completed", deviated: false,
-    start: new Date(started).toISOString(), end: "", duration_ms: 0, steady_state: { before: [], after: null }, run: [], rollbacks: [],
+    title: exp.title,
+    experiment: exp.file,
+    seed: exp.seed,
+    status: "completed",
+    deviated: false,
+    start: new Date(started).toISOString(),
+    end: "",
+    duration_ms: 0,
+    steady_state: { before: [], after: null },
+    run: [],
+    rollbacks: [],
     report: {
-      faults_injected: 0, faults_by_kind: {}, faults_by_target: {}, detections: 0, detections_by_how: {}, detections_by_target: {}, by_workload: {}, recoveries: 0,
-      detect_ms: percentiles([]), recover_ms: percentiles([]), hangs_detected_late: 0,
-      ops_attempted: 0, ops_failed: 0, ops_retried: 0, corrupt_replies_caught: 0, bytes_written: 0, bytes_verified: 0, bytes_wrong: 0,
-      kernel_restarts: 0, kernel_uptime_ms: null, hardware_restarts: 0, system_down: false, hardware_faults_observed: [], errors: [],
+      faults_injected: 0,
+      faults_by_kind: {},
+      faults_by_target: {},
+      detections: 0,
+      detections_by_how: {},
+      detections_by_target: {},
+      by_workload: {},
+      recoveries: 0,
+      detect_ms: percentiles([]),
+      recover_ms: percentiles([]),
+      hangs_detected_late: 0,
+      ops_attempted: 0,
+      ops_failed: 0,
+      ops_retried: 0,
+      corrupt_replies_caught: 0,
+      bytes_written: 0,
+      bytes_verified: 0,
+      bytes_wrong: 0,
+      kernel_restarts: 0,
+      kernel_uptime_ms: null,
+      hardware_restarts: 0,
+      system_down: false,
+      hardware_faults_observed: [],
+      errors: [],
     },
   };
   const r = journal.report;
@@ -259,9 +352,11 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       say(why === undefined ? "the demo workload is paused for the run" : `the demo workload did not take the pause (${why}): going on`);
     }
     const kernelAlive = () => kernelPid !== undefined && sys.alive("kernel");
-    const rsCall = async (type: number, args: Record<string, unknown>) => (await c.sys.sendrec("rs", type, args, undefined, 10_000)).args as Record<string, unknown>;
-    const services = async () => ((await rsCall(Rs.RS_LIST, {})).services as ServiceStatus[]);
-    const placementOf = (label: string) => (sys.booted ? exp.system.placement[label] : undefined) ?? sys.table.services.get(label)?.placement ?? "user";
+    const rsCall = async (type: number, args: Record<string, unknown>) =>
+      (await c.sys.sendrec("rs", type, args, undefined, 10_000)).args as Record<string, unknown>;
+    const services = async () => (await rsCall(Rs.RS_LIST, {})).services as ServiceStatus[];
+    const placementOf = (label: string) =>
+      (sys.booted ? exp.system.placement[label] : undefined) ?? sys.table.services.get(label)?.placement ?? "user";
     const heartbeatOf = (label: string) => sys.table.services.get(label)?.restart.heartbeatMs ?? 1000;
 
     const probe = async (p: { name: string; probe: ProbeName; tolerance: boolean }): Promise<ProbeResult> => {
@@ -301,7 +396,8 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
             // mfs's own check of the whole disk (no file may be open: after the workload).
             const rep = await c.sys.sendrec("mfs", Fs.FS_FSCK, { repair: 0 }, EMPTY, 120_000);
             value = (rep.args as { clean?: number }).clean === 1;
-            if (!value) detail = `${(rep.args as { problems?: number }).problems} problem(s): ${new TextDecoder().decode(rep.data).slice(0, 300)}`;
+            if (!value)
+              detail = `${(rep.args as { problems?: number }).problems} problem(s): ${new TextDecoder().decode(rep.data).slice(0, 300)}`;
             break;
           }
           case "tty-writes": {
@@ -333,24 +429,33 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     const untilServing = async (label: string, minServing = 0, ms = 30_000) => {
       if (placementOf(label) === "kernel") return;
       const after = faulted.get(label) ?? 0;
-      await waitUntil(async () => {
-        if (!kernelAlive()) throw new StopWaiting(new LocalError("MK_ERR_KERNEL_UNREACHABLE", "kernel-core is down"));
-        const row = (await services().catch(() => [])).find((s) => s.label === label);
-        // rs gave up on it (past its intensity): it will not serve again by itself.
-        if (row?.state === "failed") throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `${label} failed: ${row.last_cause ?? "rs gave up"}`));
-        const generation = row?.generation ?? 0;
-        if (row?.state !== "running" || generation <= after) return undefined;
-        const seen = servingSeen.get(label);
-        if (seen?.generation !== generation) servingSeen.set(label, { generation, at: Date.now() });
-        return Date.now() - (servingSeen.get(label)!.at) >= minServing ? true : undefined;
-      }, { clock: systemClock, deadlineMs: ms, intervalMs: 25, what: `${label} serving after generation ${after}` });
+      await waitUntil(
+        async () => {
+          if (!kernelAlive()) throw new StopWaiting(new LocalError("MK_ERR_KERNEL_UNREACHABLE", "kernel-core is down"));
+          const row = (await services().catch(() => [])).find((s) => s.label === label);
+          // rs gave up on it (past its intensity): it will not serve again by itself.
+          if (row?.state === "failed")
+            throw new StopWaiting(new LocalError("MK_ERR_PART_EXITED", `${label} failed: ${row.last_cause ?? "rs gave up"}`));
+          const generation = row?.generation ?? 0;
+          if (row?.state !== "running" || generation <= after) return undefined;
+          const seen = servingSeen.get(label);
+          if (seen?.generation !== generation) servingSeen.set(label, { generation, at: Date.now() });
+          return Date.now() - servingSeen.get(label)!.at >= minServing ? true : undefined;
+        },
+        { clock: systemClock, deadlineMs: ms, intervalMs: 25, what: `${label} serving after generation ${after}` },
+      );
     };
 
     journal.steady_state.before = await hypothesis();
     if (journal.steady_state.before.some((p) => !p.within)) {
       journal.status = "aborted";
       journal.deviated = true;
-      say(`steady state does not hold before the method: ${journal.steady_state.before.filter((p) => !p.within).map((p) => `${p.name}: ${p.detail ?? p.value}`).join("; ")}`);
+      say(
+        `steady state does not hold before the method: ${journal.steady_state.before
+          .filter((p) => !p.within)
+          .map((p) => `${p.name}: ${p.detail ?? p.value}`)
+          .join("; ")}`,
+      );
       return journal;
     }
     if (exp.workload) {
@@ -393,7 +498,13 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
           break;
         case "block":
           // Busy for longer than two heartbeats: rs must find the hang and replace it.
-          await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "block", ms: a.ms ?? Math.min(60_000, 4 * heartbeatOf(target) + 1000) }, EMPTY, 5000);
+          await c.sys.sendrec(
+            target,
+            Common.COMMON_FAULT,
+            { fault: "block", ms: a.ms ?? Math.min(60_000, 4 * heartbeatOf(target) + 1000) },
+            EMPTY,
+            5000,
+          );
           break;
         case "corrupt":
           await c.sys.sendrec(target, Common.COMMON_FAULT, { fault: "corrupt", count: a.n ?? 3 }, EMPTY, 5000);
@@ -419,8 +530,14 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
             await sysHwfault(c.sys, { fault: "bad-sector", lba, count: a.n ?? 1 });
             // The driver reports EIO for that block and only that block.
             const disk = new BdevClient(c.sys, "ata", { waitMs: 10_000, timeoutMs: 10_000 });
-            const bad = await disk.read(lba, 1).then(() => "read", (e: { errno?: string }) => e.errno ?? "error");
-            const good = await disk.read(lba + (a.n ?? 1), 1).then(() => "read", (e: { errno?: string }) => e.errno ?? "error");
+            const bad = await disk.read(lba, 1).then(
+              () => "read",
+              (e: { errno?: string }) => e.errno ?? "error",
+            );
+            const good = await disk.read(lba + (a.n ?? 1), 1).then(
+              () => "read",
+              (e: { errno?: string }) => e.errno ?? "error",
+            );
             note = `lba ${lba}: ${bad}; lba ${lba + (a.n ?? 1)}: ${good}`;
             r.hardware_faults_observed.push(`bad-sector ${note}`);
             await sysHwfault(c.sys, { fault: "clear" });
@@ -437,7 +554,11 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
       rec({ name: a.name, fault: a.fault, target, at, ...(gen ? { generation: gen } : {}), ...(note ? { note } : {}) });
       if (inKernel && FATAL.includes(a.fault)) {
         // The monolithic blue screen: wait to see kernel-core go.
-        await waitUntil(() => (kernelAlive() ? undefined : true), { clock: systemClock, deadlineMs: 10_000, what: "kernel-core to die" }).catch(() => undefined);
+        await waitUntil(() => (kernelAlive() ? undefined : true), {
+          clock: systemClock,
+          deadlineMs: 10_000,
+          what: "kernel-core to die",
+        }).catch(() => undefined);
       }
     };
 
@@ -448,7 +569,9 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
         await systemClock.sleep(step.durationMs);
         continue;
       }
-      say(`${step.name}: ${step.durationMs !== undefined ? `for ${step.durationMs} ms` : `${step.count} ×`} ${step.fault} on ${step.targets.join(", ")}`);
+      say(
+        `${step.name}: ${step.durationMs !== undefined ? `for ${step.durationMs} ms` : `${step.count} ×`} ${step.fault} on ${step.targets.join(", ")}`,
+      );
       const until = step.durationMs !== undefined ? Date.now() + step.durationMs : Infinity;
       for (let i = 0; i < step.count && kernelAlive() && Date.now() < until; i++) {
         try {
@@ -478,7 +601,9 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
     for (const a of exp.rollbacks) {
       if (r.system_down) break;
       for (const t of a.targets) {
-        await inject({ ...a, targets: [t], count: 1 }, (e) => journal.rollbacks.push({ name: a.name, fault: a.fault, target: t, at: e.at, ...(e.note ? { note: e.note } : {}) })).catch((e: Error) => {
+        await inject({ ...a, targets: [t], count: 1 }, (e) =>
+          journal.rollbacks.push({ name: a.name, fault: a.fault, target: t, at: e.at, ...(e.note ? { note: e.note } : {}) }),
+        ).catch((e: Error) => {
           journal.rollbacks.push({ name: a.name, fault: a.fault, target: t, at: new Date().toISOString(), note: `failed: ${e.message}` });
         });
       }
@@ -514,14 +639,24 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   } finally {
     if (workload && !stats) stats = workload.snapshot();
     if (files && !fileStats) fileStats = files.snapshot();
-    const own = (w: WorkloadStats) => ({ ops_attempted: w.ops_attempted, ops_failed: w.ops_failed + w.ops_unfinished, bytes_verified: w.bytes_verified, bytes_wrong: w.bytes_wrong });
+    const own = (w: WorkloadStats) => ({
+      ops_attempted: w.ops_attempted,
+      ops_failed: w.ops_failed + w.ops_unfinished,
+      bytes_verified: w.bytes_verified,
+      bytes_wrong: w.bytes_wrong,
+    });
     if (stats) r.by_workload.block = own(stats);
     if (fileStats) r.by_workload.files = own(fileStats);
     stats = addStats(stats, fileStats);
     if (stats) {
       Object.assign(r, {
-        ops_attempted: stats.ops_attempted, ops_failed: stats.ops_failed + stats.ops_unfinished, ops_retried: stats.ops_retried, corrupt_replies_caught: stats.corrupt_replies,
-        bytes_written: stats.bytes_written, bytes_verified: stats.bytes_verified, bytes_wrong: stats.bytes_wrong,
+        ops_attempted: stats.ops_attempted,
+        ops_failed: stats.ops_failed + stats.ops_unfinished,
+        ops_retried: stats.ops_retried,
+        corrupt_replies_caught: stats.corrupt_replies,
+        bytes_written: stats.bytes_written,
+        bytes_verified: stats.bytes_verified,
+        bytes_wrong: stats.bytes_wrong,
       });
       r.errors.push(...stats.errors.slice(0, 20 - r.errors.length));
     }
@@ -557,20 +692,49 @@ export function summaryRows(j: Journal): [string, string][] {
   const rows: [string, string][] = [
     ["status", `${j.status}${j.deviated ? " (the steady state did not hold)" : ""}`],
     ["duration", `${(j.duration_ms / 1000).toFixed(1)} s, seed ${j.seed}`],
-    ["faults injected", `${r.faults_injected} (${Object.entries(r.faults_by_kind).map(([k, n]) => `${k} ${n}`).join(", ")})`],
-    ["faults by target", Object.entries(r.faults_by_target).map(([k, n]) => `${k} ${n}`).join(", ") || "-"],
-    ["detections", `${r.detections} (${Object.entries(r.detections_by_how).map(([k, n]) => `${k} ${n}`).join(", ") || "-"})`],
+    [
+      "faults injected",
+      `${r.faults_injected} (${Object.entries(r.faults_by_kind)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ")})`,
+    ],
+    [
+      "faults by target",
+      Object.entries(r.faults_by_target)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ") || "-",
+    ],
+    [
+      "detections",
+      `${r.detections} (${
+        Object.entries(r.detections_by_how)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ") || "-"
+      })`,
+    ],
     ["recoveries", String(r.recoveries)],
     ["time to detect", pct(r.detect_ms)],
     ["time to serve again", pct(r.recover_ms)],
     ["hangs detected late", String(r.hangs_detected_late)],
-    ["user operations", `${r.ops_attempted} attempted, ${r.ops_failed} failed (or never answered), ${r.ops_retried} resent, ${r.corrupt_replies_caught} corrupt replies caught`],
+    [
+      "user operations",
+      `${r.ops_attempted} attempted, ${r.ops_failed} failed (or never answered), ${r.ops_retried} resent, ${r.corrupt_replies_caught} corrupt replies caught`,
+    ],
     ["bytes", `${r.bytes_written} written, ${r.bytes_verified} verified, ${r.bytes_wrong} wrong`],
-    ["kernel-core", r.system_down ? "DOWN: the system did not survive" : `${r.kernel_restarts} restarts, up ${r.kernel_uptime_ms === null ? "?" : `${(r.kernel_uptime_ms / 1000).toFixed(1)} s`}; emulator ${r.hardware_restarts} restarts`],
+    [
+      "kernel-core",
+      r.system_down
+        ? "DOWN: the system did not survive"
+        : `${r.kernel_restarts} restarts, up ${r.kernel_uptime_ms === null ? "?" : `${(r.kernel_uptime_ms / 1000).toFixed(1)} s`}; emulator ${r.hardware_restarts} restarts`,
+    ],
   ];
   if (r.hardware_faults_observed.length) rows.push(["hardware faults", r.hardware_faults_observed.slice(0, 5).join("; ")]);
-  for (const p of [...j.steady_state.before.map((x) => ["before", x] as const), ...(j.steady_state.after ?? []).map((x) => ["after", x] as const)]) {
-    if (!p[1].within) rows.push([`probe ${p[1].name} (${p[0]})`, `${p[1].value} (wanted ${p[1].tolerance})${p[1].detail ? `: ${p[1].detail}` : ""}`]);
+  for (const p of [
+    ...j.steady_state.before.map((x) => ["before", x] as const),
+    ...(j.steady_state.after ?? []).map((x) => ["after", x] as const),
+  ]) {
+    if (!p[1].within)
+      rows.push([`probe ${p[1].name} (${p[0]})`, `${p[1].value} (wanted ${p[1].tolerance})${p[1].detail ? `: ${p[1].detail}` : ""}`]);
   }
   if (r.errors.length) rows.push(["errors", r.errors.slice(0, 5).join("; ")]);
   return rows;
