@@ -53,24 +53,87 @@ export function errnoName(code: number): ErrnoName | undefined {
   return byCode.get(code);
 }
 
-/** An error with a stable errno code. Crosses the wire as Mk-Status/Mk-Errmsg headers. */
+/**
+ * What an error is about, as fields a program can act on (tests and tools assert these,
+ * never the wording): which argument or header (`arg`), which I/O port or IRQ line
+ * (`port`, `irq`), which label or endpoint (`label`), a bound and the value that broke it
+ * (`limit`, `got`). It crosses the wire in the Mk-Err-Detail header; a receiver keeps only
+ * well-formed fields (parseErrDetail), so a hostile party can put nothing else in it.
+ */
+export interface ErrDetail {
+  arg?: string;
+  port?: number;
+  irq?: number;
+  label?: string;
+  limit?: number;
+  got?: number;
+}
+
+const DETAIL_STRINGS = ["arg", "label"] as const;
+const DETAIL_NUMBERS = ["port", "irq", "limit", "got"] as const;
+/** The longest Mk-Err-Detail a receiver reads, and the longest string field in it. */
+export const ERR_DETAIL_MAX = 256;
+const DETAIL_STRING_MAX = 64;
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
+/** An error with a stable errno code. Crosses the wire as Mk-Status/Mk-Errmsg/Mk-Err-Detail headers. */
 export class MkError extends Error {
   readonly code: number;
   readonly errno: ErrnoName;
-  constructor(errno: Exclude<ErrnoName, "OK">, message: string, options?: ErrorOptions) {
+  readonly detail?: ErrDetail;
+  constructor(errno: Exclude<ErrnoName, "OK">, message: string, options?: ErrorOptions & { detail?: ErrDetail }) {
     super(message, options);
     this.name = "MkError";
     this.errno = errno;
     this.code = Errno[errno];
+    if (options?.detail) this.detail = options.detail;
   }
   /** Rebuild an error that arrived as a reply status. Unknown codes become EIO. */
-  static fromStatus(status: number, message: string): MkError {
+  static fromStatus(status: number, message: string, detail?: ErrDetail): MkError {
     const name = errnoName(status);
     if (name === undefined || name === "OK") {
-      return new MkError("EIO", `unknown status ${status}: ${message}`);
+      return new MkError("EIO", `unknown status ${status}: ${message}`, { detail });
     }
-    return new MkError(name, message);
+    return new MkError(name, message, { detail });
   }
+}
+
+/** The detail as it travels: compact JSON, or undefined when there is none. */
+export function encodeErrDetail(d: ErrDetail | undefined): string | undefined {
+  if (!d) return undefined;
+  const out = sanitize(d as Record<string, unknown>);
+  if (!out) return undefined;
+  const s = JSON.stringify(out);
+  return s.length <= ERR_DETAIL_MAX ? s : undefined;
+}
+
+/**
+ * The detail a peer sent, keeping only the known fields in their bounds: printable strings
+ * of at most 64 characters, safe integers. Anything else (too long, not JSON, not an
+ * object) is dropped whole: undefined, never an exception and never trusted.
+ */
+export function parseErrDetail(raw: string | undefined): ErrDetail | undefined {
+  if (raw === undefined || raw.length === 0 || raw.length > ERR_DETAIL_MAX) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? sanitize(v as Record<string, unknown>) : undefined;
+}
+
+function sanitize(v: Record<string, unknown>): ErrDetail | undefined {
+  const out: Record<string, string | number> = {};
+  for (const k of DETAIL_STRINGS) {
+    const s = v[k];
+    if (typeof s === "string" && s.length <= DETAIL_STRING_MAX && PRINTABLE.test(s)) out[k] = s;
+  }
+  for (const k of DETAIL_NUMBERS) {
+    const n = v[k];
+    if (typeof n === "number" && Number.isSafeInteger(n)) out[k] = n;
+  }
+  return Object.keys(out).length > 0 ? (out as ErrDetail) : undefined;
 }
 
 export function isMkError(e: unknown, errno?: ErrnoName): e is MkError {

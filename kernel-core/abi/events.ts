@@ -104,12 +104,15 @@ export function decodeKernelEvent(data: Uint8Array): KernelEvent {
 }
 
 function decodeEvent<S extends Shape>(data: Uint8Array, shape: S, what: string): InferShape<S> {
-  if (data.length > MAX_EVENT_BYTES) throw new MkError("EBADREQUEST", `${what} of ${data.length} bytes (at most ${MAX_EVENT_BYTES})`);
+  if (data.length > MAX_EVENT_BYTES)
+    throw new MkError("EBADREQUEST", `${what} of ${data.length} bytes (at most ${MAX_EVENT_BYTES})`, {
+      detail: { arg: what, limit: MAX_EVENT_BYTES, got: data.length },
+    });
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(data));
   } catch {
-    throw new MkError("EBADREQUEST", `${what} is not JSON`);
+    throw new MkError("EBADREQUEST", `${what} is not JSON`, { detail: { arg: what } });
   }
   return parseShape(shape, raw);
 }

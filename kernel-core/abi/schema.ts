@@ -67,7 +67,8 @@ function render(keys: readonly Key[]): string {
 }
 
 function bad(keys: readonly Key[], what: string): never {
-  throw new MkError("EBADREQUEST", `argument ${render(keys)}: ${what}`);
+  const arg = render(keys);
+  throw new MkError("EBADREQUEST", `argument ${arg}: ${what}`, { detail: { arg: arg.slice(0, 64) } });
 }
 
 function check(field: Field, v: unknown, keys: Key[]): unknown {

@@ -78,6 +78,8 @@ export const H = {
   status: "Mk-Status",
   errname: "Mk-Errname",
   errmsg: "Mk-Errmsg",
+  /** An error's structured detail (ErrDetail as JSON): which argument, port, label, limit. */
+  errdetail: "Mk-Err-Detail",
   timeout: "Mk-Timeout",
   kind: "Mk-Kind",
   /** W3C trace context: one trace id across every nested call a request causes. */
@@ -98,6 +100,7 @@ export const HEADER_MAX = {
   [H.status]: 5,
   [H.errname]: 24,
   [H.errmsg]: 512,
+  [H.errdetail]: 256,
   [H.timeout]: 7,
   [H.kind]: 8,
   [H.trace]: 55,

@@ -1,6 +1,6 @@
 // The envelope on the wire: what headers a message carries and how they are parsed.
 // Transport-neutral: callers hand in a header getter, so this file imports no NATS.
-import { MkError } from "./errno.ts";
+import { MkError, parseErrDetail } from "./errno.ts";
 import { hasLayout, Layouts, type LayoutType, type RepArgs, type ReqArgs } from "./messages.ts";
 import { parseShape } from "./schema.ts";
 import { H, HEADER_MAX, Kind, MAX_ARGS, MAX_BODY, type Args } from "./types.ts";
@@ -17,7 +17,9 @@ export function encodeArgs(args: Args | undefined): string | undefined {
 export function boundedField(get: HeaderGet, name: keyof typeof HEADER_MAX): string | undefined {
   const v = get(name);
   if (v !== undefined && v.length > HEADER_MAX[name]) {
-    throw new MkError("EBADREQUEST", `${name} longer than ${HEADER_MAX[name]} characters (${v.length})`);
+    throw new MkError("EBADREQUEST", `${name} longer than ${HEADER_MAX[name]} characters (${v.length})`, {
+      detail: { arg: name, limit: HEADER_MAX[name], got: v.length },
+    });
   }
   return v;
 }
@@ -54,11 +56,13 @@ export function decodeTrace(get: HeaderGet): string | undefined {
 /** Parses Mk-Type. Unknown or malformed types are EBADREQUEST. */
 export function decodeType(get: HeaderGet): LayoutType | 0x1000 {
   const raw = get(H.type);
-  if (raw === undefined || raw === "") throw new MkError("EBADREQUEST", `missing ${H.type} header`);
-  if (!/^[0-9]{1,6}$/.test(raw)) throw new MkError("EBADREQUEST", `${H.type} ${JSON.stringify(raw.slice(0, 16))} is not a decimal number`);
+  if (raw === undefined || raw === "") throw new MkError("EBADREQUEST", `missing ${H.type} header`, { detail: { arg: H.type } });
+  if (!/^[0-9]{1,6}$/.test(raw))
+    throw new MkError("EBADREQUEST", `${H.type} ${JSON.stringify(raw.slice(0, 16))} is not a decimal number`, { detail: { arg: H.type } });
   const type = Number(raw);
   if (type === 0x1000) return type;
-  if (!hasLayout(type)) throw new MkError("EBADREQUEST", `unknown message type 0x${type.toString(16)}`);
+  if (!hasLayout(type))
+    throw new MkError("EBADREQUEST", `unknown message type 0x${type.toString(16)}`, { detail: { arg: H.type, got: type } });
   return type;
 }
 
@@ -74,16 +78,22 @@ export function decodeKind(get: HeaderGet): Kind {
 export function decodeRawArgs(get: HeaderGet): unknown {
   const raw = get(H.args);
   if (raw === undefined || raw === "") return {};
-  if (raw.length > MAX_ARGS) throw new MkError("EBADREQUEST", `${H.args} longer than ${MAX_ARGS} characters`);
+  if (raw.length > MAX_ARGS)
+    throw new MkError("EBADREQUEST", `${H.args} longer than ${MAX_ARGS} characters`, {
+      detail: { arg: H.args, limit: MAX_ARGS, got: raw.length },
+    });
   try {
     return JSON.parse(raw) as unknown;
   } catch {
-    throw new MkError("EBADREQUEST", `${H.args} is not valid JSON`);
+    throw new MkError("EBADREQUEST", `${H.args} is not valid JSON`, { detail: { arg: H.args } });
   }
 }
 
 export function checkBody(body: Uint8Array): void {
-  if (body.length > MAX_BODY) throw new MkError("EBADREQUEST", `body of ${body.length} bytes exceeds ${MAX_BODY}`);
+  if (body.length > MAX_BODY)
+    throw new MkError("EBADREQUEST", `body of ${body.length} bytes exceeds ${MAX_BODY}`, {
+      detail: { arg: "body", limit: MAX_BODY, got: body.length },
+    });
 }
 
 /** Checks a request's arguments against its layout. */
@@ -102,9 +112,9 @@ export function decodeStatus(get: HeaderGet): number {
   return Number(raw);
 }
 
-/** Rebuilds an error reply into an MkError (errors travel in headers; the text is bounded). */
+/** Rebuilds an error reply into an MkError (errors travel in headers; the text is bounded, the detail checked field by field). */
 export function decodeError(get: HeaderGet, status: number): MkError {
-  return MkError.fromStatus(status, headerSafe(get(H.errmsg) ?? ""));
+  return MkError.fromStatus(status, headerSafe(get(H.errmsg) ?? ""), parseErrDetail(get(H.errdetail)));
 }
 
 /** Header values may not hold CR/LF: keep error text on one line and bounded. */

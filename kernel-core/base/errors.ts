@@ -4,7 +4,7 @@
 // error stops it, and the errno it becomes if it crosses the wire. Callers test `code`
 // (isLocalError), never the message or a class from another module. docs/errors.md
 // documents each row; tests/unit/errors-doc.test.ts keeps the two in step.
-import { isMkError, MkError, type ErrnoName } from "#abi";
+import { isMkError, MkError, type ErrDetail, type ErrnoName } from "#abi";
 
 /** sysexits(3) statuses: what a process exits with when an error stops it. */
 export const ExitStatus = {
@@ -222,10 +222,13 @@ export const LocalErrors: Readonly<Record<LocalCode, LocalErrorInfo>> = table;
 /** The base of every local error: `code` says which row of the registry it is. */
 export class LocalError<C extends LocalCode = LocalCode> extends Error {
   readonly code: C;
-  constructor(code: C, message: string, options?: ErrorOptions) {
+  /** What the error is about, as fields (which argument, label, limit); carried on by toMkError. */
+  readonly detail?: ErrDetail;
+  constructor(code: C, message: string, options?: ErrorOptions & { detail?: ErrDetail }) {
     super(message, options);
     this.name = "LocalError";
     this.code = code;
+    if (options?.detail) this.detail = options.detail;
   }
 }
 
@@ -244,7 +247,7 @@ export function isLocalError<C extends LocalCode>(e: unknown, code?: C): e is Lo
  * where it has none), with a message saying what the caller knows (default: e's own).
  */
 export function toMkError(e: LocalError, message = e.message): MkError {
-  return new MkError(LocalErrors[e.code].errno ?? "EIO", message, { cause: e });
+  return new MkError(LocalErrors[e.code].errno ?? "EIO", message, { cause: e, detail: e.detail });
 }
 
 /** The errnos that say a part is not there to answer (absent, dead, busy, silent), not that it said no. */

@@ -96,10 +96,13 @@ const checkedNames = new Set<string>();
 
 function checkField(name: string, value: string): void {
   if (!checkedNames.has(name)) {
-    if (!NAME.test(name)) throw new LocalError("MK_ERR_BAD_HEADER", `header name ${JSON.stringify(name.slice(0, 32))} is not a token`);
+    if (!NAME.test(name))
+      throw new LocalError("MK_ERR_BAD_HEADER", `header name ${JSON.stringify(name.slice(0, 32))} is not a token`, {
+        detail: { arg: "name" },
+      });
     if (checkedNames.size < 256) checkedNames.add(name);
   }
-  if (LINE_BREAK.test(value)) throw new LocalError("MK_ERR_BAD_HEADER", `header ${name} holds CR or LF`);
+  if (LINE_BREAK.test(value)) throw new LocalError("MK_ERR_BAD_HEADER", `header ${name} holds CR or LF`, { detail: { arg: "value" } });
 }
 
 /** The envelope of a received message, read field by field. Missing or empty fields are undefined. */

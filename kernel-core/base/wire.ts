@@ -4,7 +4,7 @@
 // logged (rate-limited), and the sender gets the errno. Subscription callbacks run inside
 // `guard`, so no message can end a process by throwing in NATS's own read loop.
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
-import { H, headerSafe, MAX_PAYLOAD, MkError } from "#abi";
+import { encodeErrDetail, H, headerSafe, MAX_PAYLOAD, MkError } from "#abi";
 import type { Clock } from "./clock.ts";
 import { LogLimiter, type Logger } from "./log.ts";
 import { Envelope } from "./nats-envelope.ts";
@@ -75,5 +75,7 @@ export function errorEnvelope(e: MkError): Envelope {
   h.set(H.status, String(e.code));
   h.set(H.errname, e.errno);
   h.set(H.errmsg, headerSafe(e.message));
+  const detail = encodeErrDetail(e.detail);
+  if (detail !== undefined) h.set(H.errdetail, detail);
   return h;
 }

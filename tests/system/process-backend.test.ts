@@ -66,8 +66,10 @@ describe("process backend", () => {
     expect(second).not.toBe(first);
     expect(pidAlive(first)).toBe(false);
     expect(backend.list().filter((p) => p.name === "svc")).toEqual([{ name: "svc", pid: second, alive: true }]);
-    await expect(backend.start({ ...spec("ghost", ""), command: [join(dir, "no-such-binary")] })).rejects.toThrow(
-      /ghost: cannot run .*no-such-binary/,
-    );
+    await expect(backend.start({ ...spec("ghost", ""), command: [join(dir, "no-such-binary")] })).rejects.toMatchObject({
+      code: "MK_ERR_SPAWN_FAILED",
+      detail: { label: "ghost" },
+      cause: expect.objectContaining({ code: "ENOENT" }),
+    });
   });
 });

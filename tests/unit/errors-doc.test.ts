@@ -30,8 +30,8 @@ describe("errors", () => {
 
   it("errors - codes are unique and an error rebuilt from its status keeps its name", () => {
     expect(new Set(Object.values(Errno)).size).toBe(Object.keys(Errno).length);
-    const e = MkError.fromStatus(Errno.EDEADSRCDST, "ata#1 is dead");
-    expect(e).toMatchObject({ errno: "EDEADSRCDST", code: -105, message: "ata#1 is dead", name: "MkError" });
+    const e = MkError.fromStatus(Errno.EDEADSRCDST, "ata#1 is dead", { label: "ata", got: 1 });
+    expect(e).toMatchObject({ errno: "EDEADSRCDST", code: -105, name: "MkError", detail: { label: "ata", got: 1 } });
     expect(MkError.fromStatus(-9999, "x").errno).toBe("EIO");
   });
 

@@ -391,7 +391,7 @@ describe("rs supervisor", () => {
       { label: "ata", state: "failed", last_cause: expect.stringMatching(/^cannot start: ata: cannot run node: ENOENT/) },
       { label: "tty", state: "starting" },
     ]);
-    await expect(s.up("nope")).rejects.toMatchObject({ errno: "ENOENT", message: expect.stringContaining("ata, tty") });
+    await expect(s.up("nope")).rejects.toMatchObject({ errno: "ENOENT", detail: { label: "nope" } });
   });
 
   it("rs - concurrent starts and restarts of one service run one at a time: never two processes", async () => {

@@ -16,7 +16,7 @@ export const doIrqctl: KernelCall<typeof SysCall.SYS_IRQCTL> = (k, c) => {
       fields: { reqId: c.reqId },
       message: `irqctl: IRQ ${irq} not allowed for ${c.label}`,
     });
-    throw new MkError("EPERM", `irqctl: IRQ ${irq} not allowed for ${c.label}`);
+    throw new MkError("EPERM", `irqctl: IRQ ${irq} not allowed for ${c.label}`, { detail: { arg: "irqctl", irq, label: c.label } });
   }
   switch (request) {
     case "setpolicy":

@@ -8,7 +8,9 @@ export const doSdevio: KernelCall<typeof SysCall.SYS_SDEVIO> = async (k, c) => {
   checkPort(k, c, "sdevio", port);
   const bytes = stringOpBytes(op, count);
   if (op.startsWith("outs") && c.data.length !== bytes) {
-    throw new MkError("EBADREQUEST", `sdevio ${op}: body has ${c.data.length} bytes, count ${count} needs ${bytes}`);
+    throw new MkError("EBADREQUEST", `sdevio ${op}: body has ${c.data.length} bytes, count ${count} needs ${bytes}`, {
+      detail: { arg: "body", limit: bytes, got: c.data.length },
+    });
   }
   const r = await k.hw.io([[op, port, count]], op.startsWith("outs") ? c.data : undefined, c.trace);
   return { args: { count }, data: r.data };

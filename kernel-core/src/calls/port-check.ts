@@ -17,5 +17,5 @@ export function checkPort(k: KernelState, c: CallContext, call: string, port: nu
     fields: { reqId: c.reqId },
     message: `${call}: port ${hex} not allowed for ${c.label}`,
   });
-  throw new MkError("EPERM", `${call}: port ${hex} not allowed for ${c.label}`);
+  throw new MkError("EPERM", `${call}: port ${hex} not allowed for ${c.label}`, { detail: { arg: call, port, label: c.label } });
 }

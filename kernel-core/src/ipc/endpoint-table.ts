@@ -242,11 +242,13 @@ export class EndpointTable {
    */
   resolve(label: string, generation: number): EndpointEntry {
     const e = this.current.get(label);
-    if (!e) throw new MkError("EDEADSRCDST", `${label} has no incarnation`);
+    if (!e) throw new MkError("EDEADSRCDST", `${label} has no incarnation`, { detail: { label } });
     if (generation !== 0 && generation !== e.generation) {
-      throw new MkError("EDEADSRCDST", `${label}#${generation} is stale: current is ${e.key}${e.state === "dead" ? " (dead)" : ""}`);
+      throw new MkError("EDEADSRCDST", `${label}#${generation} is stale: current is ${e.key}${e.state === "dead" ? " (dead)" : ""}`, {
+        detail: { label, got: generation, limit: e.generation },
+      });
     }
-    if (e.state === "dead") throw new MkError("EDEADSRCDST", `${e.key} is dead`);
+    if (e.state === "dead") throw new MkError("EDEADSRCDST", `${e.key} is dead`, { detail: { label, got: e.generation } });
     return e;
   }
 

@@ -20,6 +20,7 @@ import {
   SysCall,
   typeName,
   type Args,
+  type ErrDetail,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
@@ -52,6 +53,8 @@ export interface TrapOut {
   status: number;
   errname?: string;
   errmsg?: string;
+  /** An error's structured detail: the kernel's own, or a server's as parsed (bounded) on the way through. */
+  detail?: ErrDetail;
   args?: Args;
   argsJson?: string;
   data: Uint8Array;
@@ -87,7 +90,7 @@ export class NoSubscriberError extends LocalError<"MK_ERR_NO_SUBSCRIBER"> {
 const EMPTY = new Uint8Array(0);
 
 export function errorOut(e: MkError): TrapOut {
-  return { status: e.code, errname: e.errno, errmsg: e.message, data: EMPTY };
+  return { status: e.code, errname: e.errno, errmsg: e.message, detail: e.detail, data: EMPTY };
 }
 
 export class Ipc {
@@ -199,7 +202,7 @@ export class Ipc {
         fields: { msgType: typeName(t.type), reqId: t.reqId },
         message: `ipc: ${t.caller} may not message ${dst.label}`,
       });
-      throw new MkError("ECALLDENIED", `${t.caller} may not message ${dst.label}`);
+      throw new MkError("ECALLDENIED", `${t.caller} may not message ${dst.label}`, { detail: { arg: "ipc", label: dst.label } });
     }
     if (t.type !== NOTIFY_MESSAGE && !isKnownType(t.type))
       throw new MkError("EBADREQUEST", `unknown message type 0x${t.type.toString(16)}`);
@@ -214,7 +217,9 @@ export class Ipc {
         fields: { reqId: t.reqId },
         message: `${t.caller} may not arm faults in ${dst.label} (it needs chaos: true)`,
       });
-      throw new MkError("ECALLDENIED", `${t.caller} may not arm faults in ${dst.label}: it needs chaos: true in the privilege table`);
+      throw new MkError("ECALLDENIED", `${t.caller} may not arm faults in ${dst.label}: it needs chaos: true in the privilege table`, {
+        detail: { arg: "chaos", label: dst.label },
+      });
     }
     const ep = this.k.table.resolve(dst.label, dst.generation);
     const source = caller!.key;

@@ -32,7 +32,9 @@ export class KernelDispatch {
         fields: { msgType: typeName(t.type), reqId: t.reqId },
         message: `kernel call ${info.name} not granted to ${t.caller}`,
       });
-      throw new MkError("ECALLDENIED", `kernel call ${info.name} not granted to ${t.caller}`);
+      throw new MkError("ECALLDENIED", `kernel call ${info.name} not granted to ${t.caller}`, {
+        detail: { arg: info.name, label: t.caller },
+      });
     }
     if (!info.body && t.data.length > 0)
       throw new MkError("EBADREQUEST", `kernel call ${info.name} takes no body (got ${t.data.length} bytes)`);

@@ -60,7 +60,7 @@ export class KernelTransport implements Transport {
       // An in-kernel server's calls carry the trace of the request it is handling, if any.
       trace: currentTrace() && childTrace(),
     });
-    if (out.status !== 0) throw MkError.fromStatus(out.status, out.errmsg ?? "");
+    if (out.status !== 0) throw MkError.fromStatus(out.status, out.errmsg ?? "", out.detail);
     return out;
   }
 

@@ -28,6 +28,8 @@ import {
   replyHops,
   Subjects,
   typeName,
+  encodeErrDetail,
+  parseErrDetail,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import type { KernelState } from "../calls/context.ts";
@@ -255,6 +257,8 @@ export class NatsLink implements Link {
     if (out.status !== 0) {
       h.set(H.errname, errnoName(out.status) ?? "EIO");
       if (out.errmsg) h.set(H.errmsg, headerSafe(out.errmsg));
+      const detail = encodeErrDetail(out.detail);
+      if (detail !== undefined) h.set(H.errdetail, detail);
     }
     const a = out.argsJson ?? encodeArgs(out.args);
     if (a !== undefined) h.set(H.args, a);
@@ -308,6 +312,7 @@ export class NatsLink implements Link {
     return {
       status,
       errmsg: get(H.errmsg),
+      detail: status === 0 ? undefined : parseErrDetail(get(H.errdetail)),
       argsJson: status === 0 ? argsJson : undefined,
       data: status === 0 ? m.data : EMPTY,
       hops: replyHops(get),

@@ -54,7 +54,9 @@ export class Actions {
   async chaos(body: unknown): Promise<string> {
     const a = parse(ChaosShape, body, "chaos");
     if (!this.targets().includes(a.target))
-      throw new MkError("EINVAL", `chaos: unknown target ${JSON.stringify(a.target)} (one of ${this.targets().join(", ")})`);
+      throw new MkError("EINVAL", `chaos: unknown target ${JSON.stringify(a.target)} (one of ${this.targets().join(", ")})`, {
+        detail: { arg: "target" },
+      });
     const heartbeat = this.table.services.get(a.target)?.restart.heartbeatMs ?? 1000;
     switch (a.fault) {
       case "kill": {

@@ -137,7 +137,8 @@ export async function buildDashboardHttp(
   };
 
   app.setErrorHandler((e: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    if (e instanceof MkError) return reply.code(statusOf(e)).send({ error: { code: e.errno, message: e.message } });
+    if (e instanceof MkError)
+      return reply.code(statusOf(e)).send({ error: { code: e.errno, message: e.message, ...(e.detail ? { detail: e.detail } : {}) } });
     // fastify's own refusals: a body that is not JSON, too large, a wrong content type.
     if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: { code: "EINVAL", message: e.message } });
     limiter.allow(o.log, "http-error", () => o.log.error({ err: e }, "dashboard request failed"));

@@ -63,6 +63,7 @@ export function blockDriver(label: string, create: (sys: Sys) => BlockDevice): S
               throw new MkError(
                 "EBADREQUEST",
                 `write of ${count} sectors needs ${count * SECTOR_SIZE} bytes, got ${r.data.length} (truncated sector?)`,
+                { detail: { arg: "body", limit: count * SECTOR_SIZE, got: r.data.length } },
               );
             }
             await guard.sectors(r.source, "w", lba, count);

@@ -113,7 +113,12 @@ export class ProcessBackend implements Backend {
     const pid = await new Promise<number>((resolve, reject) => {
       child.once("spawn", () => resolve(child.pid!));
       child.once("error", (e) =>
-        reject(new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: cannot run ${cmd}: ${e.message}`, { cause: e })),
+        reject(
+          new LocalError("MK_ERR_SPAWN_FAILED", `${spec.name}: cannot run ${cmd}: ${e.message}`, {
+            cause: e,
+            detail: { label: spec.name },
+          }),
+        ),
       );
     });
     this.children.add(pid);

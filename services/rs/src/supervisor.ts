@@ -226,7 +226,10 @@ export class Supervisor {
 
   private row(label: string): Row {
     const r = this.rows.get(label);
-    if (!r) throw new MkError("ENOENT", `rs supervises no service ${label} (it supervises: ${[...this.rows.keys()].join(", ") || "none"})`);
+    if (!r)
+      throw new MkError("ENOENT", `rs supervises no service ${label} (it supervises: ${[...this.rows.keys()].join(", ") || "none"})`, {
+        detail: { label },
+      });
     return r;
   }
 

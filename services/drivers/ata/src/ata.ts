@@ -139,6 +139,7 @@ export class AtaDisk implements BlockDevice {
           throw new MkError(
             "ETIMEDOUT",
             `ata: ${what}: drive still busy (status ${bits(status, STATUS_NAMES)}) after ${this.o.timeoutMs} ms`,
+            { detail: { arg: "status", got: status, limit: this.o.timeoutMs } },
           );
         // Busy for too long before the command went in: a soft reset (SRST), once per command.
         if (reset && !reset.done && this.sys.clock.now() >= reset.after) {

@@ -26,7 +26,9 @@ export async function walkDir(vol: Volume, dirIno: number, dir: Inode, start: nu
   // them walk gigabytes of holes).
   const most = (vol.sb.zones - vol.sb.firstDataZone) * vol.sb.blockSize;
   if (dir.size > most)
-    throw new MkError("EUCLEAN", `directory inode ${dirIno} claims ${dir.size} bytes, more than the volume's data zones hold (${most})`);
+    throw new MkError("EUCLEAN", `directory inode ${dirIno} claims ${dir.size} bytes, more than the volume's data zones hold (${most})`, {
+      detail: { arg: "size", got: dir.size, limit: most },
+    });
   const perBlock = vol.sb.blockSize / DIRENT_SIZE;
   const total = slotsOf(dir);
   for (let slot = Math.max(0, start); slot < total; ) {

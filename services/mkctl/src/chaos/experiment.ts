@@ -85,7 +85,7 @@ class Check {
     this.file = file;
   }
   fail(path: string, what: string): never {
-    throw new LocalError("MK_ERR_EXPERIMENT", `${this.file}: ${path}: ${what}`);
+    throw new LocalError("MK_ERR_EXPERIMENT", `${this.file}: ${path}: ${what}`, { detail: { arg: path } });
   }
   obj(v: unknown, path: string): Record<string, unknown> {
     if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(path, "expected a mapping");
