@@ -139,7 +139,7 @@ describe("security", () => {
     await expect(sysHwfault(client.sys, { fault: "stuck-bsy", ms: 60_000 })).rejects.toMatchObject({ errno: "ECALLDENIED" });
     expect(busTraffic).toEqual([]);
     // echo was not armed: it still answers.
-    await expect(client.sys.sendrec("echo", Common.COMMON_PING)).resolves.toBeDefined();
+    await expect(client.sys.sendrec("echo", Common.COMMON_PING)).resolves.toMatchObject({ data: expect.any(Uint8Array) });
     await waitUntil(() => (denied.includes("client:chaos:echo") ? true : undefined), {
       clock: systemClock,
       deadlineMs: 5000,
@@ -147,7 +147,9 @@ describe("security", () => {
     });
     // The chaos client may: a slow fault on echo delays its next reply.
     const chaos = await ts.client("chaos");
-    await expect(chaos.sys.sendrec("tty", Common.COMMON_FAULT, { fault: "slow", ms: 300, count: 1 })).resolves.toBeDefined();
+    await expect(chaos.sys.sendrec("tty", Common.COMMON_FAULT, { fault: "slow", ms: 300, count: 1 })).resolves.toMatchObject({
+      data: expect.any(Uint8Array),
+    });
     const t0 = Date.now();
     await chaos.sys.sendrec("tty", Common.COMMON_PING);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(280);

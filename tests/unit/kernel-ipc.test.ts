@@ -140,7 +140,7 @@ describe("kernel ipc", () => {
       errno: "EDEADSRCDST",
       detail: { label: "echo", got: 1, limit: 2 }, // asked for echo#1; echo#2 is current
     });
-    await expect(client.sys.sendrec("echo#2", Common.COMMON_PING)).resolves.toBeDefined();
+    await expect(client.sys.sendrec("echo#2", Common.COMMON_PING)).resolves.toMatchObject({ data: expect.any(Uint8Array) });
     await expect(client.sys.sendrec("ata", Common.COMMON_PING)).rejects.toMatchObject({
       errno: "EDEADSRCDST",
       detail: { label: "ata" }, // no incarnation at all: no generation to name
@@ -156,7 +156,8 @@ describe("kernel ipc", () => {
     expect(await sysGetPrivileges(runs[3].sys)).toMatchObject({ label: "mkctl", ipc: expect.arrayContaining(["ata", "rs"]) });
     await expect(inKernel(nothing("mkctl.onetoomy"))).rejects.toMatchObject({ errno: "EAGAIN" });
     await runs[0].stop();
-    await expect(inKernel(nothing("mkctl.onetoomy"))).resolves.toBeDefined();
+    // One stopped: its seat is free again, and the newcomer is registered under its own id.
+    expect((await inKernel(nothing("mkctl.onetoomy"))).sys.self).toBe("mkctl.onetoomy#1");
     await expect(inKernel(nothing("client.abcdefgh"))).rejects.toMatchObject({ errno: "ECALLDENIED" });
   });
 
