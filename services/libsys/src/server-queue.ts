@@ -59,11 +59,21 @@ export class ServerQueue {
     let c = this.callers.get(caller);
     const queuedHere = c?.jobs.length ?? 0;
     if (queuedHere >= l.perCaller)
-      throw new MkError("EAGAIN", `${caller} already has ${queuedHere} requests queued here (limit ${l.perCaller})`);
+      throw new MkError("EAGAIN", `${caller} already has ${queuedHere} requests queued here (limit ${l.perCaller})`, {
+        detail: { arg: "requests", label: caller.slice(0, 64), limit: l.perCaller, got: queuedHere },
+      });
     if ((c?.bytes ?? 0) + bytes > l.perCallerBytes)
-      throw new MkError("EAGAIN", `${caller} already has ${c?.bytes ?? 0} bytes queued here (limit ${l.perCallerBytes})`);
+      throw new MkError("EAGAIN", `${caller} already has ${c?.bytes ?? 0} bytes queued here (limit ${l.perCallerBytes})`, {
+        detail: { arg: "bytes", label: caller.slice(0, 64), limit: l.perCallerBytes, got: c?.bytes ?? 0 },
+      });
     if (this.queued >= l.total || this.queuedBytes + bytes > l.totalBytes)
-      throw new MkError("EAGAIN", `the server's queue is full (${this.queued} requests, ${this.queuedBytes} bytes)`);
+      throw new MkError("EAGAIN", `the server's queue is full (${this.queued} requests, ${this.queuedBytes} bytes)`, {
+        detail: {
+          arg: "queue",
+          limit: this.queued >= l.total ? l.total : l.totalBytes,
+          got: this.queued >= l.total ? this.queued : this.queuedBytes,
+        },
+      });
     if (!c) this.callers.set(caller, (c = { jobs: [], bytes: 0, running: 0 }));
     // Nothing waiting and a slot free: run now, without a turn through the queue.
     if (this.order.length === 0 && this.running < l.concurrency && c.running < (l.concurrency > 1 ? l.concurrency - 1 : 1)) {
