@@ -55,9 +55,7 @@ async function main(): Promise<void> {
   // The benchmark's table, its client also allowed to reach vfs.
   writeFileSync(
     join(dir, "system.yaml"),
-    benchSystemYaml(true)
-      .replace("ipc: [bench-echo, ata]", "ipc: [bench-echo, ata, vfs]")
-      .replace(/sectors: \d+/, "sectors: 65536"),
+    benchSystemYaml(true, { sectors: 65536, edit: (d) => d.addIn(["services", "bench-client", "ipc"], "vfs") }),
   );
   const sys = await ProcessSystem.up({
     system: join(dir, "system.yaml"),

@@ -23,7 +23,7 @@ import { Envelope } from "#base/nats-envelope.ts";
 import { isLocalError } from "#base/errors.ts";
 import { RequestMux } from "#base/request-mux.ts";
 import { Wire } from "#base/wire.ts";
-import { deriveSystemYaml, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { type DeriveOptions, deriveSystemYaml, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
 import type { CpuMeter } from "./cpu.ts";
 import { RAW_SUBJECT, RELAY_SUBJECT } from "./raw-subject.ts";
 
@@ -301,9 +301,9 @@ export function columns(head: string[], body: string[][]): string[] {
  * bench:js run on this host (any free HTTP port, a small disk); compose keeps the
  * table's own ports and disk.
  */
-export function benchSystemYaml(onHost: boolean): string {
+export function benchSystemYaml(onHost: boolean, more: DeriveOptions = {}): string {
   const shipped = readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8");
-  return deriveSystemYaml(shipped, onHost ? { services: BENCH_SERVICES, httpPort: 0, sectors: 16384 } : { services: BENCH_SERVICES });
+  return deriveSystemYaml(shipped, { services: BENCH_SERVICES, ...(onHost ? { httpPort: 0, sectors: 16384 } : {}), ...more });
 }
 
 /** The two benchmark parties, added to the shipped privilege table. */

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { DEMO_SERVICES, deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
+import { DEMO_SERVICES, type DeriveOptions, deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
 import {
   connectClient,
   loadCredential,
@@ -56,7 +56,10 @@ export interface TestSystemOptions {
   /** More services (YAML entries, two-space indented), after the test ones. */
   services?: string;
   /** A last change to the table's text (e.g. a tighter restart policy). */
-  edit?: (yaml: string) => string;
+  /** Restart policies that replace the shipped ones of the labels named. */
+  restart?: DeriveOptions["restart"];
+  /** Any further change to the table, on its parsed YAML document. */
+  edit?: DeriveOptions["edit"];
   /** The demo's services to start (dashboard, workload, shell); none unless named. */
   demo?: string[];
   /** kernel-core's HTTP port as mkctl up's MKOS_KERNEL_PORT gives it (default: any free one). */
@@ -81,9 +84,11 @@ export function testSystemYaml(o: TestSystemOptions = {}): string {
     httpPort: 0,
     sectors: o.sectors ?? 32768,
     placement: o.placement,
+    restart: o.restart,
     unstarted,
+    edit: o.edit,
   });
-  return o.edit ? o.edit(yaml) : yaml;
+  return yaml;
 }
 
 export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSystem> {

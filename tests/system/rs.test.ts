@@ -25,13 +25,10 @@ beforeAll(async () => {
     command: [/nonexistent/bin/ghostd]
 `,
     // A quicker heartbeat and a warm standby for tty, a tight intensity for ata (the crash loop).
-    edit: (y) =>
-      y
-        .replace(
-          "    irq: [4]\n",
-          `    irq: [4]\n    restart: { heartbeat_ms: ${HEARTBEAT_MS}, backoff_min_ms: 50, backoff_max_ms: 1000, intensity: { restarts: 10, seconds: 1 }, standby: true }\n`,
-        )
-        .replace("intensity: { restarts: 5, seconds: 10 }", "intensity: { restarts: 3, seconds: 30 }"),
+    restart: {
+      tty: { heartbeat_ms: HEARTBEAT_MS, backoff_min_ms: 50, backoff_max_ms: 1000, intensity: { restarts: 10, seconds: 1 }, standby: true },
+      ata: { heartbeat_ms: 1000, backoff_min_ms: 100, backoff_max_ms: 5000, intensity: { restarts: 3, seconds: 30 } },
+    },
   });
 });
 afterAll(async () => {

@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { parseDocument } from "yaml";
 import { MkError } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { loadCredential } from "#base/credentials.ts";
@@ -86,8 +87,10 @@ describe("local errors", () => {
   });
 
   it("local errors - a bad privilege table names the file and the line", () => {
-    const text = shipped.replace("placement: user", "placement: sideways");
-    const line = shipped.slice(0, shipped.indexOf("placement: user")).split("\n").length;
+    const doc = parseDocument(shipped);
+    doc.setIn(["services", "ata", "placement"], "sideways");
+    const text = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+    const line = text.split("\n").findIndex((l) => l.includes("placement: sideways")) + 1;
     let err: unknown;
     try {
       parseSystemTable(text, "etc/system.yaml");

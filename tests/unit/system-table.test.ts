@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
+import { type Document, parseDocument } from "yaml";
 import { SysCall } from "#abi";
+import { deriveSystemYaml } from "../../services/mkctl/src/derive-table.ts";
 import { generateNatsAuth, permissionsFor } from "../../services/mkctl/src/nats-config.ts";
 import { parseSystemTable, portAllowed, SystemTableError } from "#base/system-table.ts";
 
@@ -13,11 +15,13 @@ function lineOf(text: string, needle: string): number {
   return text.split("\n").findIndex((l) => l.includes(needle)) + 1;
 }
 
-/** Replaces inside the mkctl entry only (other clients have the same lines). */
-function inMkctl(text: string, from: string, to: string): string {
-  const at = text.indexOf("\n  mkctl:");
-  return text.slice(0, at) + text.slice(at).replace(from, to);
+/** The shipped table changed through its YAML document (comments kept), never as text. */
+function edited(change: (doc: Document) => void): string {
+  const doc = parseDocument(shipped);
+  change(doc);
+  return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
+const withValue = (path: (string | number)[], value: unknown) => edited((d) => d.setIn(path, d.createNode(value)));
 
 /** Refused with the entry's path and line as fields (the message says the same in words). */
 function expectError(text: string, where: { path?: string; line?: number }): void {
@@ -50,49 +54,48 @@ describe("privilege table", () => {
   });
 
   it("privilege table - a bad port range names file, line and value", () => {
-    const bad = shipped.replace('io: ["0x3F8-0x3FF"]', 'io: ["0x3F8-0x3FZ"]');
+    const bad = withValue(["services", "tty", "io", 0], "0x3F8-0x3FZ");
     expectError(bad, { path: "services.tty.io[0]", line: lineOf(bad, "0x3FZ") });
   });
 
   it("privilege table - scheduling settings: kernel.sched and per-service sched are read, bad values name their line", () => {
     const t = parseSystemTable(shipped, "etc/system.yaml");
     expect(t.kernel.sched).toEqual({ enabled: true, cpus: 2 });
-    const off = parseSystemTable(shipped.replace("    enabled: true          #", "    enabled: false         #"), "etc/system.yaml");
+    const off = parseSystemTable(withValue(["kernel", "sched", "enabled"], false), "etc/system.yaml");
     expect(off.kernel.sched.enabled).toBe(false);
-    const cpus = shipped.replace("cpus: 2 ", "cpus: 0 ");
+    const cpus = withValue(["kernel", "sched", "cpus"], 0);
     expectError(cpus, { path: "kernel.sched.cpus", line: lineOf(cpus, "cpus: 0") });
-    const prio = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { priority: 16 }\n");
+    const prio = withValue(["services", "sched", "sched"], { priority: 16 });
     expectError(prio, { path: "services.sched.sched.priority", line: lineOf(prio, "priority: 16") });
-    const nice = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { nice: -3, quantum_ms: 50 }\n");
+    const nice = withValue(["services", "sched", "sched"], { nice: -3, quantum_ms: 50 });
     expect(parseSystemTable(nice, "etc/system.yaml").services.get("sched")!.sched).toEqual({ nice: -3, quantumMs: 50 });
-    const key = shipped.replace("    calls: [schedule]\n", "    calls: [schedule]\n    sched: { weight: 3 }\n");
+    const key = withValue(["services", "sched", "sched"], { weight: 3 });
     expectError(key, { path: "services.sched.sched.weight", line: lineOf(key, "weight: 3") });
   });
 
   it("privilege table - an unknown kernel call, key or ipc target is refused with its line", () => {
-    const call = inMkctl(shipped, "calls: [getinfo, nice]", "calls: [getinfo, reboot]");
+    const call = withValue(["services", "mkctl", "calls", 1], "reboot");
     expectError(call, { path: "services.mkctl.calls[1]", line: lineOf(call, "reboot") });
-    const key = inMkctl(shipped, "    console: true", "    consle: true");
+    const key = edited((d) => {
+      d.deleteIn(["services", "mkctl", "console"]);
+      d.setIn(["services", "mkctl", "consle"], true);
+    });
     expectError(key, { path: "services.mkctl.consle", line: lineOf(key, "consle") });
-    const ipc = inMkctl(shipped, "ipc: [ata, tty, rs, vfs, mfs, workload]", "ipc: [ata, nosuch]");
+    const ipc = withValue(["services", "mkctl", "ipc"], ["ata", "nosuch"]);
     expectError(ipc, { path: "services.mkctl.ipc[1]", line: lineOf(ipc, "nosuch") });
   });
 
   it("privilege table - bad IRQ lines, placements and broken YAML are refused", () => {
-    expectError(shipped.replace("irq: [14]", "irq: [16]"), { path: "services.ata.irq[0]" });
-    expectError(
-      shipped.replace("placement: user\n    module: services/drivers/ata", "placement: ring0\n    module: services/drivers/ata"),
-      {
-        path: "services.ata.placement",
-      },
-    );
-    expectError(shipped.replace("  pit_hz: 100", "  pit_hz: [100"), { path: undefined }); // YAML syntax: a line, no entry
-    expectError(shipped.replace("http_port: 7700", "http_port: 99999"), { path: "kernel.http_port" });
+    expectError(withValue(["services", "ata", "irq", 0], 16), { path: "services.ata.irq[0]" });
+    expectError(withValue(["services", "ata", "placement"], "ring0"), { path: "services.ata.placement" });
+    // Broken YAML syntax is the one edit a parser cannot make: text, on purpose.
+    expectError(shipped.replace("  pit_hz: 100", "  pit_hz: [100"), { path: undefined }); // a line, no entry
+    expectError(withValue(["kernel", "http_port"], 99999), { path: "kernel.http_port" });
     expectError("services: {}\n", { path: "hardware" });
   });
 
   it("privilege table - what would break isolation is refused with the line: shared ports or IRQs, kernel ports, wildcards, reserved labels", () => {
-    const extra = (block: string) => shipped.replace(/\n {2}mkctl:/, `\n${block}\n  mkctl:`);
+    const extra = (block: string) => deriveSystemYaml(shipped, { services: block });
     // Each: the block added, a needle on the offending line, the entry refused.
     const cases: [string, string, string][] = [
       ['  twin:\n    io: ["0x1F4-0x1F5"]', "0x1F4-0x1F5", "services.twin.io[0]"], // overlaps ata's ports
@@ -154,7 +157,7 @@ describe("privilege table", () => {
           svc.label,
         ).toEqual([]);
     }
-    expect(parseSystemTable(shipped.replace("sectors: 131072", "sectors: 32768")).hardware.areas[1]).toEqual({
+    expect(parseSystemTable(withValue(["hardware", "disk", "sectors"], 32768)).hardware.areas[1]).toEqual({
       name: "minix",
       first: 16384,
       last: 32767,
@@ -169,19 +172,21 @@ describe("privilege table", () => {
       expect(err).toBeInstanceOf(SystemTableError);
       expect(err).toMatchObject({ path, line: lineOf(text, needle) });
     };
-    fails(shipped.replace("raw: 0%-50%", "raw: 0%-60%"), "minix: 50%-100%", "hardware.disk.areas.minix");
-    fails(shipped.replace("minix: 50%-100%", "minix: 50%-101%"), "minix: 50%-101%", "hardware.disk.areas.minix");
-    fails(shipped.replace("minix: 50%-100%", "minix: 65536-131072"), "minix: 65536-131072", "hardware.disk.areas.minix");
+    const area = ["hardware", "disk", "areas"];
+    fails(withValue([...area, "raw"], "0%-60%"), "minix: 50%-100%", "hardware.disk.areas.minix");
+    fails(withValue([...area, "minix"], "50%-101%"), "minix: 50%-101%", "hardware.disk.areas.minix");
+    fails(withValue([...area, "minix"], "65536-131072"), "minix: 65536-131072", "hardware.disk.areas.minix");
+    const mfsBlock = ["services", "mfs", "block", "ata"];
     fails(
-      shipped.replace("block: { ata: { minix: rw } }", "block: { ata: { nosuch: rw } }"),
+      edited((d) => {
+        d.deleteIn([...mfsBlock, "minix"]);
+        d.setIn([...mfsBlock, "nosuch"], "rw");
+      }),
       "nosuch: rw",
       "services.mfs.block.ata.nosuch",
     );
-    fails(shipped.replace("block: { ata: { minix: rw } }", "block: { ata: { minix: x } }"), "minix: x", "services.mfs.block.ata.minix");
-    fails(
-      shipped.replace("    ipc: [ata]\n    block: { ata: { minix: rw } }", "    ipc: [procfs]\n    block: { ata: { minix: rw } }"),
-      "block: { ata: { minix: rw } }",
-      "services.mfs.block",
-    );
+    fails(withValue([...mfsBlock, "minix"], "x"), "minix: x", "services.mfs.block.ata.minix");
+    // A block grant to a driver the service may not message.
+    fails(withValue(["services", "mfs", "ipc"], ["procfs"]), "minix: rw", "services.mfs.block");
   });
 });

@@ -227,18 +227,13 @@ export function percentiles(xs: number[]): Pct {
 
 /** The privilege table for a run: the shipped one with the experiment's placements and restart policies. */
 export function experimentSystemYaml(exp: Experiment): string {
-  let yaml = deriveSystemYaml(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), {
+  return deriveSystemYaml(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"), {
     httpPort: 0,
     sectors: 32768,
     placement: exp.system.placement,
+    restart: exp.system.restart,
     unstarted: DEMO_SERVICES,
   });
-  for (const [label, r] of Object.entries(exp.system.restart)) {
-    const policy = `restart: { heartbeat_ms: ${r.heartbeat_ms ?? 1000}, backoff_min_ms: ${r.backoff_min_ms ?? 100}, backoff_max_ms: ${r.backoff_max_ms ?? 5000}, intensity: { restarts: ${r.intensity?.restarts ?? 5}, seconds: ${r.intensity?.seconds ?? 10} }, standby: ${r.standby ?? false} }`;
-    const block = new RegExp(`(\\n  ${label}:[^\\n]*\\n(?:    .*\\n)*?)(    restart: .*\\n)?(?=\\n|  \\S)`);
-    yaml = yaml.replace(block, (_m, head: string) => `${head}    ${policy}\n`);
-  }
-  return yaml;
 }
 
 /** The demo workload's label (services/workload), paused while an experiment runs on a running system. */
