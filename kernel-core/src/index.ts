@@ -1,6 +1,10 @@
-// What other parts of mkos may import from kernel-core (tests, benchmarks).
-export { Kernel, PROJECT_ROOT } from "./kernel.ts";
-export { NatsLink, DISCONNECT_SUBJECT } from "./ipc/nats-link.ts";
+// The kernel's face (#kernel): what its entry point (main.ts) assembles a running
+// kernel-core from. Nothing else imports the kernel; the kernel imports no service.
+export { kernelStat } from "./events/kernel-stat.ts";
+export { NatsHwBus } from "./hw/hw-bus.ts";
+export { buildHttp } from "./http/server.ts";
+export { generationFile } from "./ipc/generation-store.ts";
 export { KernelTransport } from "./ipc/kernel-transport.ts";
-export { NatsHwBus, type HwBus } from "./hw/hw-bus.ts";
-export { loadSystemTable, parseSystemTable, SystemTableError, type SystemTable, type ServicePrivileges } from "#base/system-table.ts";
+export { NatsLink } from "./ipc/nats-link.ts";
+export { Kernel, PROJECT_ROOT } from "./kernel.ts";
+export { AgentControl, SignalControl } from "./sched/process-control.ts";

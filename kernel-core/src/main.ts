@@ -17,15 +17,19 @@ import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { onShutdown } from "#base/shutdown.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 import { Wire } from "#base/wire.ts";
-import { NatsHwBus } from "./hw/hw-bus.ts";
-import { kernelStat } from "./events/kernel-stat.ts";
-import { buildHttp } from "./http/server.ts";
-import { generationFile } from "./ipc/generation-store.ts";
-import { KernelTransport } from "./ipc/kernel-transport.ts";
-import { NatsLink } from "./ipc/nats-link.ts";
-import { Kernel, PROJECT_ROOT } from "./kernel.ts";
-import { AgentControl, SignalControl } from "./sched/process-control.ts";
 import { startService, type ServiceModule } from "#libsys";
+import {
+  AgentControl,
+  buildHttp,
+  generationFile,
+  Kernel,
+  kernelStat,
+  KernelTransport,
+  NatsHwBus,
+  NatsLink,
+  PROJECT_ROOT,
+  SignalControl,
+} from "#kernel";
 
 const log = createLogger("kernel-core", `${KERNEL}#1`);
 /** How often kernel-core announces its boot (libsys's KERNEL_BEACON_MS). */
