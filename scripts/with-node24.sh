@@ -33,4 +33,8 @@ mk_fetch_node() {
 if ! mk_node_ok; then mk_fetch_node; fi
 if ! mk_node_ok; then echo "with-node24: could not get a Node.js >= ${MK_NODE_MIN_MAJOR}.${MK_NODE_MIN_MINOR}" >&2; exit 1; fi
 
+# Node's compile cache for every mkos process started from here (mkctl, tests, benchmarks,
+# and the parts they start): modules compiled once, read from disk after (bench:boot).
+export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$MK_ROOT/.mkos/node-compile-cache}"
+
 if [[ "${BASH_SOURCE[0]}" == "$0" && $# -gt 0 ]]; then exec "$@"; fi

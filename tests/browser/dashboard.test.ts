@@ -219,20 +219,52 @@ describe("browser", () => {
     await page.close();
   });
 
-  it("browser - without the token the page is read-only and the chaos panel is refused with EACCES", async () => {
+  it("browser - without the token the page is read-only: every control that would act is disabled, and the server refuses such a request with EACCES", async () => {
     const page = await ctx.newPage();
     await page.goto(base);
     await page.evaluate(() => (globalThis as unknown as { sessionStorage: { clear(): void } }).sessionStorage.clear());
     await page.reload();
     await page.getByTestId("stream-status").filter({ hasText: "live" }).waitFor({ timeout: 20_000 });
     await expect.poll(() => page.getByTestId("mode").textContent()).toBe("read-only");
+    for (const id of ["chaos-submit", "hw-submit", "experiment-run", "chaos-target"])
+      expect(await page.getByTestId(id).isDisabled(), id).toBe(true);
+    expect(await page.locator("[data-testid=workload] button").isDisabled()).toBe(true);
+    // The page cannot act, and neither can a request without the token.
     const before = await readyGeneration(client, "ata");
-    await page.getByTestId("chaos-target").selectOption("ata");
-    await page.getByTestId("chaos-fault").selectOption("kill");
-    await page.getByTestId("chaos-submit").click();
-    await expect.poll(() => page.getByTestId("chaos-message").textContent(), { timeout: 10_000 }).toContain("EACCES");
+    const r = await page.request.post(`${base}api/chaos`, { data: { target: "ata", fault: "kill" } });
+    expect(r.status()).toBe(401);
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe("EACCES");
     expect(await readyGeneration(client, "ata")).toBe(before);
     await shot(page, "read-only");
+    await page.close();
+  });
+
+  it("browser - with kernel-core down the page shows what it cannot know as unknown and the workload's counts as stale; both recover when the kernel is back", async () => {
+    const page = await open(`?token=${TOKEN}`);
+    const sc = (id: string) =>
+      page.evaluate(
+        (n) =>
+          (globalThis as unknown as { mkos: { cy: { getElementById(i: string): { data(k: string): string } } } }).mkos.cy
+            .getElementById(n)
+            .data("sc"),
+        id,
+      );
+    const stale = () => page.locator("[data-testid=workload] [data-field=stale]").isVisible();
+    await expect.poll(() => sc("ata"), { timeout: 10_000 }).toBe("ok");
+    expect(await stale()).toBe(false);
+    try {
+      expect(mkctl("kill", "kernel").status).toBe(0);
+      await expect.poll(() => page.getByTestId("kernel").textContent(), { timeout: 15_000 }).toBe("kernel down");
+      for (const id of ["ata", "vfs", "mfs", "hardware"]) await expect.poll(() => sc(id), { timeout: 5_000 }).toBe("off");
+      await expect.poll(() => page.locator(`[data-testid=endpoint-table] [data-label=ata] [data-col=state]`).textContent()).toBe("unknown");
+      await expect.poll(stale, { timeout: 10_000 }).toBe(true);
+      await shot(page, "kernel-down");
+    } finally {
+      expect(mkctl("start", "kernel").status).toBe(0);
+    }
+    await expect.poll(() => page.getByTestId("kernel").textContent(), { timeout: 20_000 }).toBe("kernel up");
+    await expect.poll(() => sc("ata"), { timeout: 15_000 }).toBe("ok");
+    await expect.poll(stale, { timeout: 15_000 }).toBe(false);
     await page.close();
   });
 });

@@ -81,6 +81,24 @@ describe("dashboard model", () => {
     expect(m.state().nodes.find((n) => n.id === "kernel-core")?.state).toBe("down");
   });
 
+  it("dashboard model - while kernel-core is silent, no service is shown as it was last seen: each is unknown until the kernel is back", () => {
+    const clock = new ManualClock(0);
+    const m = new Model(table, clock);
+    m.onStat(stat(0, "b1", []));
+    m.onKernelEvent(ev("ready", "ata", 1));
+    expect(m.state().nodes.find((n) => n.id === "ata")?.state).toBe("ready");
+    clock.advance(3000);
+    const down = m.state();
+    expect(down.kernel.up).toBe(false);
+    expect(down.nodes.find((n) => n.id === "kernel-core")?.state).toBe("down");
+    expect(down.nodes.find((n) => n.id === "ata")?.state).toBe("unknown");
+    expect(down.nodes.find((n) => n.id === "hardware")?.state).toBe("unknown");
+    expect(down.nodes.filter((n) => n.state === "ready").map((n) => n.id)).toEqual([]);
+    // The kernel's next sample: what the model knows is shown again.
+    m.onStat(stat(3000, "b1", []));
+    expect(m.state().nodes.find((n) => n.id === "ata")?.state).toBe("ready");
+  });
+
   it("dashboard model - an older generation's event changes nothing, until a new kernel boot numbers afresh", () => {
     const m = new Model(table, new ManualClock(0));
     m.onKernelEvent(ev("ready", "ata", 3));

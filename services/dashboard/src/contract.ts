@@ -50,6 +50,8 @@ export interface WorkloadInfo {
   failed: number;
   bytes_verified: number;
   last_error: string | null;
+  /** When these counts were read (ms since the epoch): older than a few seconds, they are stale. */
+  at: number;
 }
 export interface State {
   t: number;

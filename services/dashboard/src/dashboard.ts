@@ -93,7 +93,10 @@ export class Dashboard {
 
   private async poll(sys: Sys): Promise<void> {
     if (sys.clock.now() - this.lastRsList >= RS_LIST_MS) await this.rsList(sys);
-    const w = this.model.state().nodes.find((n) => n.id === WORKLOAD_LABEL);
+    const state = this.model.state();
+    // kernel-core away: nothing can be asked; the last counts stay, and the page shows them as stale.
+    if (!state.kernel.up) return;
+    const w = state.nodes.find((n) => n.id === WORKLOAD_LABEL);
     if (w?.state !== "ready") {
       this.model.workload = null;
       return;
@@ -109,6 +112,7 @@ export class Dashboard {
         failed: r.failed,
         bytes_verified: r.bytes_verified,
         last_error: r.last_error ?? null,
+        at: sys.clock.now(),
       };
     } catch {
       // restarting: the last counts stay until it answers again

@@ -278,10 +278,15 @@ export class Model {
     return {
       t: this.clock.now(),
       kernel,
-      nodes: [...this.nodes.values()].map((n) => ({ ...n })),
+      // With kernel-core silent, nothing the page showed of a service or the machine is
+      // known any more: unknown, not the last state seen (NATS is this server's own link).
+      nodes: [...this.nodes.values()].map((n) =>
+        kernel.up || n.id === KERNEL_NODE || n.id === NATS_NODE ? { ...n } : { ...n, state: "unknown" },
+      ),
       edges: kernel.up ? this.edgesNow : [],
       latency: this.latency(),
-      sched: s?.processes ? schedRows(s.processes) : null,
+      // The process table is the kernel's: with kernel-core silent it is not shown as if current.
+      sched: kernel.up && s?.processes ? schedRows(s.processes) : null,
       workload: this.workload,
     };
   }

@@ -44,12 +44,29 @@ function tbody(testId: string): HTMLTableSectionElement {
   return t instanceof HTMLTableSectionElement ? t : within<HTMLTableSectionElement>(t, "tbody");
 }
 
+/**
+ * Without the token nothing on the page can act: every control that would change the system
+ * (chaos, hardware faults, experiments, the workload's rate) is disabled and says why,
+ * rather than looking usable and answering EACCES (the server refuses them all the same).
+ */
+function disableControls(): void {
+  const why = "read-only: open the URL with the token the dashboard printed at start-up to act";
+  for (const el of document.querySelectorAll<HTMLButtonElement | HTMLInputElement | HTMLSelectElement>(
+    ".panel.chaos button, .panel.chaos select, .panel.chaos input, .panel.workload button, .panel.workload input",
+  )) {
+    el.disabled = true;
+    el.title = why;
+  }
+  for (const panel of document.querySelectorAll(".panel.chaos, .panel.workload")) panel.classList.add("read-only");
+}
+
 function main(): void {
   const token = takeToken();
   const getToken = (): string | null => token;
 
   const header = new Header();
   header.setMode(token !== null);
+  if (token === null) disableControls();
   const messages = new MessageArea(byTestId("chaos-message"));
   const topology = new Topology(byTestId("topology"));
   const endpoints = new EndpointTable(tbody("endpoint-table"));
@@ -90,7 +107,7 @@ function main(): void {
       endpoints.update(s);
       latency.update(s.latency);
       sched.update(s.sched);
-      workload.update(s.workload);
+      workload.update(s.workload, s.t);
       charts.update(s);
     },
     history: (h) => timeline.replace(h),

@@ -111,6 +111,7 @@ function parseWorkload(v: unknown): Workload {
     failed: num(o, "failed"),
     bytes_verified: num(o, "bytes_verified"),
     last_error: strOrNull(o, "last_error"),
+    at: num(o, "at"),
   };
 }
 

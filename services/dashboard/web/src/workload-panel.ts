@@ -7,6 +7,9 @@ import { bytes, dash } from "./format.ts";
 import type { MessageArea } from "./message-area.ts";
 import type { Workload } from "./types.ts";
 
+/** Counts older than this (the server reads them every second) are shown as stale. */
+const STALE_MS = 3000;
+
 export class WorkloadPanel {
   private readonly root = byTestId("workload");
   private readonly slider = within<HTMLInputElement>(this.root, "input[type=range]");
@@ -35,8 +38,18 @@ export class WorkloadPanel {
     for (const i of [this.slider, this.number]) i.max = String(max);
   }
 
-  update(w: Workload | null): void {
+  /** now: the state's time (the server's clock, as `at` is). */
+  update(w: Workload | null, now: number): void {
     const field = (name: string): HTMLElement => within(this.root, `[data-field="${name}"]`);
+    // Counts not read again for a while (kernel-core or the workload away) are stale: say since when.
+    const stale = w !== null && now - w.at > STALE_MS;
+    const staleLine = field("stale");
+    staleLine.hidden = !stale;
+    setText(
+      staleLine,
+      stale ? `stale: these counts were read at ${new Date(w.at).toLocaleTimeString()}, ${Math.round((now - w.at) / 1000)} s ago` : "",
+    );
+    this.root.classList.toggle("is-stale", stale);
     setText(field("rate"), w === null ? "not running" : `${w.rate}/s`);
     setText(field("ops"), w === null ? "–" : String(w.ops));
     setText(field("failed"), w === null ? "–" : String(w.failed));
