@@ -6,7 +6,15 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], testTimeout: 20_000 } },
+      // Tests shuffled within each file, every run: no unit test may lean on one that ran before it.
+      {
+        test: {
+          name: "unit",
+          include: ["tests/unit/**/*.test.ts"],
+          testTimeout: 20_000,
+          sequence: { shuffle: { tests: true } },
+        },
+      },
       {
         test: {
           name: "system",
