@@ -239,6 +239,20 @@ describe("browser", () => {
     await page.close();
   });
 
+  it("browser - an experiment run from the page: the status line says it started, then how it ended, beside its report", async () => {
+    const page = await open(`?token=${TOKEN}`);
+    await expect.poll(() => page.getByTestId("experiment-select").locator("option[value=demo]").count(), { timeout: 10_000 }).toBe(1);
+    await page.getByTestId("experiment-select").selectOption("demo");
+    await page.getByTestId("experiment-run").click();
+    const line = page.getByTestId("chaos-message");
+    await expect.poll(() => line.getAttribute("data-status"), { timeout: 10_000 }).toBe("ok");
+    await expect.poll(() => page.getByTestId("experiment-result").getAttribute("data-status"), { timeout: 60_000 }).toBe("completed");
+    // The line no longer says "started": it names the outcome the report below shows.
+    await expect.poll(() => line.textContent(), { timeout: 5_000 }).toContain("demo completed");
+    await shot(page, "experiment");
+    await page.close();
+  });
+
   it("browser - with kernel-core down the page shows what it cannot know as unknown and the workload's counts as stale; both recover when the kernel is back", async () => {
     const page = await open(`?token=${TOKEN}`);
     const sc = (id: string) =>

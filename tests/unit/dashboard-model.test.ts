@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { LATENCY_BUCKETS_S, type KernelEvent, type KernelStat } from "#abi";
 import { ManualClock } from "#base/clock.ts";
 import { parseSystemTable } from "#base/system-table.ts";
-import { edgeRates, Model, quantileUs, TIMELINE_MAX } from "../../services/dashboard/src/index.ts";
+import { CAUSE_WAIT_MS, edgeRates, Model, quantileUs, TIMELINE_MAX } from "../../services/dashboard/src/index.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const table = parseSystemTable(readFileSync(join(ROOT, "etc/system.yaml"), "utf8"), "etc/system.yaml");
@@ -108,6 +108,46 @@ describe("dashboard model", () => {
     expect(m.state().nodes.find((n) => n.id === "ata")).toMatchObject({ generation: 1, state: "ready" });
   });
 
+  it("dashboard model - one death, one cause: rs's (exit code, signal, heartbeat) on the timeline and in the table, whichever arrives first; the kernel's only when rs says nothing in time", () => {
+    const clock = new ManualClock(0);
+    const m = new Model(table, clock);
+    const rs = (label: string, state: "backoff" | "running", cause: string) =>
+      m.onRsEvent({
+        state,
+        label,
+        rs: "rs#1",
+        seq: ++seq,
+        at: new Date(clock.now()).toISOString(),
+        why: state,
+        restarts: 1,
+        generation: 1,
+        last_cause: cause,
+      });
+    const deaths = () =>
+      m
+        .history()
+        .filter((e) => e.kind === "dead")
+        .map((e) => [e.label, e.cause]);
+    // The kernel's event first, rs's cause 200 ms later.
+    m.onKernelEvent(ev("dead", "ata", 1, { cause: "disconnect", detail: "Client Closed" }));
+    expect(deaths()).toEqual([]); // held for rs's word
+    clock.advance(200);
+    rs("ata", "backoff", "signal SIGKILL");
+    // rs's first, the kernel's event after it.
+    rs("tty", "backoff", "exit 70 (crash: an error no handler caught)");
+    clock.advance(50);
+    m.onKernelEvent(ev("dead", "tty", 1, { cause: "disconnect", detail: "Client Closed" }));
+    // No word from rs (a service it does not supervise now, or rs away): the kernel's cause, in time.
+    m.onKernelEvent(ev("dead", "mfs", 1, { cause: "disconnect", detail: "Client Closed" }));
+    expect(deaths()).toEqual([
+      ["ata", "signal SIGKILL"],
+      ["tty", "exit 70 (crash: an error no handler caught)"],
+    ]);
+    clock.advance(CAUSE_WAIT_MS);
+    expect(deaths().at(-1)).toEqual(["mfs", "disconnect"]);
+    expect(m.state().nodes.find((n) => n.id === "ata")?.last_cause).toBe("signal SIGKILL");
+  });
+
   it("dashboard model - a client's start and exit stay off the timeline, a service's death and its recovery are on it, and the timeline is bounded", () => {
     const m = new Model(table, new ManualClock(0));
     m.onKernelEvent(ev("started", "mkctl", 1));
@@ -126,11 +166,11 @@ describe("dashboard model", () => {
       recover_ms: 400,
       last_cause: "signal SIGKILL",
     });
-    expect(m.history().map((e) => [e.kind, e.label, e.mttr_ms])).toEqual([
-      ["dead", "ata", null],
-      ["recovered", "ata", 401],
+    expect(m.history().map((e) => [e.kind, e.label, e.mttr_ms, e.cause])).toEqual([
+      ["dead", "ata", null, "signal SIGKILL"], // rs's cause, not the kernel's "disconnect"
+      ["recovered", "ata", 401, "signal SIGKILL"],
     ]);
-    for (let i = 0; i < TIMELINE_MAX + 50; i++) m.onKernelEvent(ev("dead", "tty", 1, { cause: "disconnect" }));
+    for (let i = 0; i < TIMELINE_MAX + 50; i++) m.onKernelEvent(ev("dead", "workload", 1, { cause: "disconnect" }));
     expect(m.history().length).toBe(TIMELINE_MAX);
   });
 });

@@ -11,4 +11,4 @@ export {
   type ConsoleHub,
 } from "./http.ts";
 export { EventStreams, MAX_STREAMS, MAX_STREAMS_PER_ADDRESS, STREAM_BACKLOG } from "./streams.ts";
-export { edgeRates, Model, quantileUs, TIMELINE_MAX, type State, type TimelineEntry } from "./model.ts";
+export { CAUSE_WAIT_MS, edgeRates, Model, quantileUs, TIMELINE_MAX, type State, type TimelineEntry } from "./model.ts";

@@ -21,6 +21,8 @@ const SAMPLES_MAX = 62;
 const LATENCY_WINDOW_MS = 60_000;
 
 export const NATS_NODE = "nats";
+/** How long a supervised service's death waits for rs's cause before the kernel's is shown. */
+export const CAUSE_WAIT_MS = 1500;
 export const KERNEL_NODE = "kernel-core";
 
 export type {
@@ -54,6 +56,14 @@ export class Model {
   private lastStatAt = 0;
   /** The kernel boot the nodes' generations belong to. */
   private boot?: string;
+  /**
+   * One death, one cause, the truest known: the kernel sees a supervised service's death as
+   * a NATS disconnect, rs as the exit's code or signal (or a missed heartbeat). A kernel
+   * `dead` event waits here, at most CAUSE_WAIT_MS, for rs's cause; rs's cause seen just
+   * before the kernel's event is used at once.
+   */
+  private readonly heldDeaths = new Map<string, { entry: Omit<TimelineEntry, "t"> & { t?: number }; endpoint: string; until: number }>();
+  private readonly rsCauses = new Map<string, { cause: string; at: number }>();
   workload: WorkloadInfo | null = null;
 
   constructor(table: SystemTable, clock: Clock) {
@@ -118,6 +128,7 @@ export class Model {
   }
 
   history(): TimelineEntry[] {
+    this.flushExpired();
     return [...this.timeline];
   }
 
@@ -193,11 +204,9 @@ export class Model {
     if (!supervised && ev.kind === "dead" && (ev.cause === "exit" || ev.cause === "superseded")) this.nodes.delete(ev.label);
     if (!supervised && (ev.kind !== "dead" || ev.cause === "exit" || ev.cause === "superseded")) return;
     if (ev.kind === "started" || ev.kind === "ready" || ev.kind === "dead") {
-      const text =
-        ev.kind === "dead"
-          ? `${ev.endpoint} died (${ev.cause ?? "?"}${ev.detail ? `: ${ev.detail}` : ""})`
-          : `${ev.endpoint} ${ev.kind} (pid ${ev.pid})`;
-      this.record({
+      const cause = `${ev.cause ?? "?"}${ev.detail ? `: ${ev.detail}` : ""}`;
+      const text = ev.kind === "dead" ? `${ev.endpoint} died (${cause})` : `${ev.endpoint} ${ev.kind} (pid ${ev.pid})`;
+      const entry = {
         t: Date.parse(ev.at) || undefined,
         kind: ev.kind,
         label: ev.label,
@@ -205,8 +214,34 @@ export class Model {
         cause: ev.cause ?? null,
         mttr_ms: null,
         text,
-      });
+      };
+      this.flushHeld(ev.label); // a death held for its cause comes before what follows it
+      if (ev.kind === "dead" && supervised) {
+        const rs = this.rsCauses.get(ev.label);
+        if (rs && this.clock.now() - rs.at <= CAUSE_WAIT_MS) this.recordDeath(entry, ev.endpoint, rs.cause);
+        else this.heldDeaths.set(ev.label, { entry, endpoint: ev.endpoint, until: this.clock.now() + CAUSE_WAIT_MS });
+        return;
+      }
+      this.record(entry);
     }
+  }
+
+  private recordDeath(entry: Omit<TimelineEntry, "t"> & { t?: number }, endpoint: string, cause: string): void {
+    this.record({ ...entry, cause, text: `${endpoint} died (${cause})` });
+  }
+
+  /** Records a held death now: with rs's cause when given, else the kernel's own. */
+  private flushHeld(label: string, rsCause?: string): void {
+    const h = this.heldDeaths.get(label);
+    if (!h) return;
+    this.heldDeaths.delete(label);
+    if (rsCause) this.recordDeath(h.entry, h.endpoint, rsCause);
+    else this.record(h.entry);
+  }
+
+  /** Deaths whose wait for rs's cause is over go on the timeline with the kernel's. */
+  private flushExpired(): void {
+    for (const [label, h] of this.heldDeaths) if (this.clock.now() >= h.until) this.flushHeld(label);
   }
 
   onRsEvent(ev: RsEvent): void {
@@ -214,6 +249,11 @@ export class Model {
     if (!n) return;
     n.restarts = ev.restarts;
     if (ev.last_cause) n.last_cause = ev.last_cause;
+    if (ev.last_cause && (ev.state === "backoff" || ev.state === "failed"))
+      this.rsCauses.set(ev.label, { cause: ev.last_cause, at: this.clock.now() });
+    // rs's word on a death (restarting after it, given up, or serving again after it) names its cause.
+    if (ev.last_cause && (ev.state === "backoff" || ev.state === "failed" || ev.state === "running"))
+      this.flushHeld(ev.label, ev.last_cause);
     if (ev.state === "backoff") n.state = "restarting";
     if (ev.state === "failed" || ev.state === "stopped") n.state = ev.state;
     if (ev.state === "running" && ev.recover_ms !== undefined) {
@@ -273,6 +313,7 @@ export class Model {
   }
 
   state(): State {
+    this.flushExpired();
     const kernel = this.kernelState();
     const s = this.samples.at(-1);
     return {

@@ -10,6 +10,12 @@ import { MkError, type KernelEvent, type ServiceStatus } from "#abi";
 import type { Clock, Logger, Timer } from "#libsys";
 import type { Backend, ExitInfo, RunSpec } from "./backend.ts";
 import { Heartbeats } from "./heartbeat.ts";
+import { ExitStatus } from "#base/errors.ts";
+
+/** A child's exit as a cause: 70 (EX_SOFTWARE) is how an mkos part ends on an error nothing caught. */
+function exitCause(code: number | null): string {
+  return code === ExitStatus.SOFTWARE ? `exit ${code} (crash: an error no handler caught)` : `exit ${code}`;
+}
 
 export interface RestartPolicy {
   heartbeatMs: number;
@@ -458,7 +464,7 @@ export class Supervisor {
       this.set(r, "stopped", "stopped outside rs");
       return;
     }
-    const cause = r.killing ?? (e.signal ? `signal ${e.signal}` : `exit ${e.code}`);
+    const cause = r.killing ?? (e.signal ? `signal ${e.signal}` : exitCause(e.code));
     this.crashed(r, cause, r.death?.diedAt ?? this.o.clock.now());
   }
 

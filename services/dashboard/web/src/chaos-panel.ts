@@ -97,5 +97,7 @@ export class ChaosPanel {
     );
     this.result.dataset.status = e.status;
     this.result.dataset.name = e.name;
+    // The status line said "started": once the experiment ends it says how, not that it started.
+    if (e.status !== "running") this.messages.say(`experiment ${e.name} ${e.status}; its report is below`, e.status === "completed");
   }
 }

@@ -24,6 +24,11 @@ export class MessageArea {
     this.show(text, "error");
   }
 
+  /** A line that needs no request: news the server sent (an experiment that ended). */
+  say(text: string, ok: boolean): void {
+    this.show(text, ok ? "ok" : "error");
+  }
+
   private show(text: string, kind: "ok" | "error" | "pending"): void {
     this.box.textContent = `${clock(Date.now())}  ${text}`;
     this.box.dataset.status = kind;
