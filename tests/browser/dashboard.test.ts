@@ -138,6 +138,22 @@ describe("browser", () => {
     await expect
       .poll(async () => Number(await page.locator("[data-testid=workload] [data-field=ops]").textContent()), { timeout: 20_000 })
       .toBeGreaterThan(0);
+    // The topology reads top to bottom as a request travels: workload, vfs, mfs, ata, kernel-core, hardware.
+    const ys = await page.evaluate(
+      (ids) => {
+        const cy = (globalThis as unknown as { mkos: { cy: { getElementById(i: string): { position(): { y: number } } } } }).mkos.cy;
+        return ids.map((i) => cy.getElementById(i).position().y);
+      },
+      ["workload", "vfs", "mfs", "ata", "kernel-core", "hardware"],
+    );
+    for (let i = 1; i < ys.length; i++) expect(ys[i], `row ${i}`).toBeGreaterThan(ys[i - 1]);
+    // Without hovering, the charts' legends show the latest values, and the latency caption carries its path's numbers.
+    await expect
+      .poll(async () => (await page.getByTestId("rate-chart").locator(".u-legend .u-series .u-value").allTextContents()).slice(1), {
+        timeout: 10_000,
+      })
+      .toContainEqual(expect.stringMatching(/\d/));
+    await expect.poll(() => page.getByTestId("latency-caption").textContent(), { timeout: 10_000 }).toMatch(/busiest path: \S+, p50 /);
     // The token left the address bar (it stays in the tab's session storage).
     expect(page.url()).not.toContain(TOKEN);
     await shot(page, "overview");

@@ -70,11 +70,18 @@ describe("dashboard model", () => {
     const m = new Model(table, clock);
     const bucket = (n: number) => LATENCY_BUCKETS_S.map((_, i) => (i === 2 ? n : 0)).concat([0]);
     m.onStat(stat(0, "b1", [], [{ type: "BDEV_READ", count: 1000, buckets: bucket(1000) }]));
+    // A console read waits for a typed line: its time is waiting, flagged apart from serving.
+    const withRead = new Model(table, new ManualClock(0));
+    withRead.onStat(stat(0, "b1", [], []));
+    withRead.onStat(stat(1000, "b1", [], [{ type: "CDEV_READ", count: 2, buckets: bucket(2) }]));
+    expect(withRead.state().latency).toEqual([expect.objectContaining({ path: "CDEV_READ", waiting: true })]);
     for (let t = 1; t <= 61; t++) {
       clock.advance(1000);
       m.onStat(stat(t * 1000, "b1", [], [{ type: "BDEV_READ", count: 1000 + t, buckets: bucket(1000 + t) }]));
     }
-    expect(m.state().latency).toEqual([{ path: "BDEV_READ", p50_us: expect.any(Number), p99_us: expect.any(Number), count: 60 }]);
+    expect(m.state().latency).toEqual([
+      { path: "BDEV_READ", p50_us: expect.any(Number), p99_us: expect.any(Number), count: 60, waiting: false },
+    ]);
     expect(m.state().kernel.up).toBe(true);
     clock.advance(3000);
     expect(m.state().kernel.up).toBe(false);

@@ -34,6 +34,8 @@ export interface LatencyRow {
   p50_us: number | null;
   p99_us: number | null;
   count: number;
+  /** A message that waits by design (a read of the console waits for a typed line): its time is waiting, not serving. */
+  waiting: boolean;
 }
 export interface SchedRow {
   label: string;

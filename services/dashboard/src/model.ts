@@ -21,6 +21,12 @@ const SAMPLES_MAX = 62;
 const LATENCY_WINDOW_MS = 60_000;
 
 export const NATS_NODE = "nats";
+/**
+ * Message types whose answer waits for something outside the system by design: a console
+ * read (CDEV_READ) is answered when someone types a line. Their time is waiting, shown
+ * apart from the time servers take to serve.
+ */
+const WAITS_BY_DESIGN = new Set(["CDEV_READ"]);
 /** How long a supervised service's death waits for rs's cause before the kernel's is shown. */
 export const CAUSE_WAIT_MS = 1500;
 export const KERNEL_NODE = "kernel-core";
@@ -344,7 +350,13 @@ export class Model {
       const counts = r.buckets.map((c, i) => c - (b?.buckets[i] ?? 0));
       const count = r.count - (b?.count ?? 0);
       if (count <= 0) continue;
-      rows.push({ path: r.type, p50_us: quantileUs(counts, count, 0.5), p99_us: quantileUs(counts, count, 0.99), count });
+      rows.push({
+        path: r.type,
+        p50_us: quantileUs(counts, count, 0.5),
+        p99_us: quantileUs(counts, count, 0.99),
+        count,
+        waiting: WAITS_BY_DESIGN.has(r.type),
+      });
     }
     return rows.sort((a, b) => b.count - a.count);
   }

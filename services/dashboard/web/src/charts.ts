@@ -5,7 +5,7 @@
 import uPlot from "uplot";
 import { micros, rate } from "./format.ts";
 import { SeriesStore } from "./series-store.ts";
-import type { State } from "./types.ts";
+import type { LatencyRow, State } from "./types.ts";
 
 const PALETTE = ["#58a6ff", "#3fb950", "#d29922", "#f778ba", "#a371f7", "#39c5cf"];
 const TOP_NODES = 6;
@@ -39,6 +39,7 @@ class Chart {
     const key = series.map((s) => s.label).join("\n");
     if (this.plot !== null && key === this.key) {
       this.plot.setData(data);
+      this.latestInLegend(data);
       return;
     }
     this.plot?.destroy();
@@ -68,7 +69,22 @@ class Chart {
       data,
       this.target,
     );
+    this.latestInLegend(data);
   }
+
+  /** Without a cursor over the chart the legend shows the latest values (uPlot's own shows "–" until hovered). */
+  private latestInLegend(data: uPlot.AlignedData): void {
+    const p = this.plot;
+    const n = data[0].length;
+    if (p === null || n === 0) return;
+    if (p.cursor.left !== undefined && p.cursor.left >= 0) return; // someone is reading a point: leave it
+    p.setLegend({ idx: n - 1 });
+  }
+}
+
+/** The path that carried the most messages in the last minute, of those that serve (not those that wait for input). */
+export function busiestPath(rows: LatencyRow[]): LatencyRow | null {
+  return [...rows].filter((r) => !r.waiting).sort((a, b) => b.count - a.count || a.path.localeCompare(b.path))[0] ?? null;
 }
 
 export class Charts {
@@ -109,9 +125,13 @@ export class Charts {
   }
 
   private drawLatency(s: State): void {
-    const busiest = [...s.latency].sort((a, b) => b.count - a.count || a.path.localeCompare(b.path))[0];
+    const busiest = busiestPath(s.latency);
     const path = busiest?.path ?? null;
-    this.latencyCaption.textContent = path === null ? "no message paths yet" : `busiest path: ${path}`;
+    // The caption carries its own numbers: the table may list the path far down, or not at all on a small screen.
+    this.latencyCaption.textContent =
+      busiest === null
+        ? "no message paths yet"
+        : `busiest path: ${busiest.path}, p50 ${micros(busiest.p50_us)}, p99 ${micros(busiest.p99_us)}, ${busiest.count} in the last minute`;
     const times = this.p99.times.toArray();
     this.latencyChart.show(
       [

@@ -8,7 +8,7 @@ import "./style.css";
 import type cytoscape from "cytoscape";
 import { getJson } from "./api.ts";
 import { ChaosPanel } from "./chaos-panel.ts";
-import { Charts } from "./charts.ts";
+import { busiestPath, Charts } from "./charts.ts";
 import { ConsolePanel } from "./console-panel.ts";
 import { byTestId, within } from "./dom.ts";
 import { EndpointTable } from "./endpoint-table.ts";
@@ -105,7 +105,7 @@ function main(): void {
       header.setKernel(s.kernel);
       topology.update(s);
       endpoints.update(s);
-      latency.update(s.latency);
+      latency.update(s.latency, busiestPath(s.latency)?.path ?? null);
       sched.update(s.sched);
       workload.update(s.workload, s.t);
       charts.update(s);

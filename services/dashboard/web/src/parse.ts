@@ -87,7 +87,13 @@ function parseEdge(v: unknown): Edge {
 
 function parseLatency(v: unknown): LatencyRow {
   const o = obj(v, "latency");
-  return { path: str(o, "path"), p50_us: numOrNull(o, "p50_us"), p99_us: numOrNull(o, "p99_us"), count: num(o, "count") };
+  return {
+    path: str(o, "path"),
+    p50_us: numOrNull(o, "p50_us"),
+    p99_us: numOrNull(o, "p99_us"),
+    count: num(o, "count"),
+    waiting: o.waiting === true,
+  };
 }
 
 function parseSched(v: unknown): SchedRow {

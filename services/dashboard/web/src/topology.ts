@@ -4,7 +4,7 @@
 
 import cytoscape from "cytoscape";
 import { rate, stateClass } from "./format.ts";
-import type { Edge, EndpointNode, NodeKind, State } from "./types.ts";
+import type { Edge, EndpointNode, State } from "./types.ts";
 
 const KERNEL_CORE = "kernel-core";
 
@@ -98,25 +98,48 @@ function nodeData(n: EndpointNode): Record<string, string | number> {
 }
 
 /**
- * Rows like a MINIX layer diagram: programs on top, then servers, kernel-core (with the
- * services loaded into it), drivers, the hardware at the bottom, and NATS to the side as
- * the bus everything talks over. Deterministic, so a restart never reshuffles the picture
- * (force-directed layouts scattered the compound kernel-core node across the canvas).
+ * Rows by layer, so a request reads top to bottom (workload -> vfs -> mfs -> ata ->
+ * kernel-core -> hardware): user programs and tools on top, the servers they call, the
+ * file systems those call, the drivers, kernel-core (with the services loaded into it), the
+ * hardware at the bottom, and NATS to the side as the bus everything talks over.
+ * Deterministic, so a restart never reshuffles the picture.
  */
-const ROW_OF: Record<NodeKind, number> = { program: 0, server: 1, kernel: 2, driver: 3, hardware: 4, nats: 2 };
+const ROWS = 6;
+const ROW_KERNEL = 4;
+/** Services that act for a user (the demo's programs, the shell, the dashboard): the top row. */
+const USER_SIDE = new Set(["workload", "shell", "dashboard"]);
+/** Servers called by other servers (vfs calls them): the row under the servers. */
+const BACKING = new Set(["mfs", "procfs"]);
+
+function rowOf(n: EndpointNode): number {
+  switch (n.kind) {
+    case "program":
+      return 0;
+    case "server":
+      return USER_SIDE.has(n.id) ? 0 : BACKING.has(n.id) ? 2 : 1;
+    case "driver":
+      return 3;
+    case "kernel":
+      return ROW_KERNEL;
+    case "hardware":
+      return 5;
+    default:
+      return ROW_KERNEL;
+  }
+}
 const COL_GAP = 110;
 const ROW_GAP = 95;
 const PER_ROW = 8;
 
 function layeredPositions(nodes: EndpointNode[], ids: Set<string>): Map<string, { x: number; y: number }> {
   const hosting = nodes.some((n) => parentOf(n, ids) === KERNEL_CORE);
-  const rows: string[][] = [[], [], [], [], []];
+  const rows: string[][] = Array.from({ length: ROWS }, () => []);
   let nats: string | null = null;
   for (const n of [...nodes].sort((a, b) => a.id.localeCompare(b.id))) {
     if (n.kind === "nats") nats = n.id;
     // A compound node takes its position from its children: place them, not it.
     else if (n.id === KERNEL_CORE && hosting) continue;
-    else rows[parentOf(n, ids) === KERNEL_CORE ? ROW_OF.kernel : ROW_OF[n.kind]].push(n.id);
+    else rows[parentOf(n, ids) === KERNEL_CORE ? ROW_KERNEL : rowOf(n)].push(n.id);
   }
   const pos = new Map<string, { x: number; y: number }>();
   let y = 0;
@@ -131,7 +154,7 @@ function layeredPositions(nodes: EndpointNode[], ids: Set<string>): Map<string, 
         minX = Math.min(minX, x);
         pos.set(id, { x, y });
       });
-      if (r === ROW_OF.kernel && kernelY === null) kernelY = y;
+      if (r === ROW_KERNEL && kernelY === null) kernelY = y;
       y += ROW_GAP;
     }
   });
