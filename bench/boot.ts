@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { baseImages, detectCompose } from "../services/mkctl/src/compose.ts";
-import { deriveSystemYaml, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { baseImages, detectCompose } from "../services/boot/src/compose.ts";
+import { deriveSystemYaml, PROJECT_ROOT } from "../services/boot/src/index.ts";
 import { readFileSync } from "node:fs";
 
 const USAGE = `usage: npm run bench:boot [-- options]

@@ -17,7 +17,7 @@ import { parseArgs, promisify } from "node:util";
 import { connect, type Socket } from "node:net";
 import { PATH_DEPTH_MAX, Rs, type ServiceStatus } from "#abi";
 import { BdevClient, connectClient, createLogger, FsClient, loadCredential, systemClock, waitUntil, type RunningService } from "#libsys";
-import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
 
 const USAGE = `usage: npm run bench:flood [-- options]
   --json         {"rows":[{attack, sent, sent_per_s, denied_per_s, dropped_per_s, read_p50_us, read_p99_us, idle_p50_us, idle_p99_us, rs_restarts, rss_mb}]}

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BdevClient, connectClient, createLogger, FsClient, loadCredential } from "#libsys";
-import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
 import { benchSystemYaml, columns, measure, quantile } from "./measure.ts";
 
 const USAGE = `usage: npm run bench:fs [-- options]

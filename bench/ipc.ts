@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectClient, createLogger, loadCredential } from "#libsys";
-import { baseImages, detectCompose } from "../services/mkctl/src/compose.ts";
-import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { baseImages, detectCompose } from "../services/boot/src/compose.ts";
+import { ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
 import { CpuMeter } from "./cpu.ts";
 import { benchSystemYaml, measure, PATH_INFO, PATHS, table, type Row } from "./measure.ts";
 

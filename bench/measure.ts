@@ -23,7 +23,7 @@ import { Envelope } from "#base/nats-envelope.ts";
 import { isLocalError } from "#base/errors.ts";
 import { RequestMux } from "#base/request-mux.ts";
 import { Wire } from "#base/wire.ts";
-import { type DeriveOptions, deriveSystemYaml, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { type DeriveOptions, deriveSystemYaml, PROJECT_ROOT } from "../services/boot/src/index.ts";
 import type { CpuMeter } from "./cpu.ts";
 import { RAW_SUBJECT, RELAY_SUBJECT } from "./raw-subject.ts";
 

@@ -2,7 +2,7 @@
 // bench/spin.ts registered as its label, started and ended the same way everywhere.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { PROJECT_ROOT } from "../services/boot/src/index.ts";
 
 /** Starts bench/spin.ts as label (credFile: absolute, or relative to the checkout) and waits for its "ready". */
 export async function startSpin(label: string, credFile: string, mode: "compute" | "read" = "compute"): Promise<ChildProcess> {

@@ -12,9 +12,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import Docker from "dockerode";
 import { Rs, SysCall, type KernelEvent, type ServiceStatus } from "#abi";
-import { composeTarget } from "../services/mkctl/src/chaos/compose-target.ts";
+import { composeTarget } from "../services/chaos/src/compose-target.ts";
 import { connectClient, createLogger, followEvents, loadCredential, systemClock, waitUntil } from "#libsys";
-import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
 
 const USAGE = `usage: npm run bench:recovery [-- options]
   --json        {"rows":[{fault, backend, mode, detect_ms_p50, recover_ms_p50, recover_ms_p99, n}]}

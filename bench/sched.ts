@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Bdev, Common } from "#abi";
 import { connectClient, createLogger, loadCredential, sysGetProcesses, sysNice, type RunningService } from "#libsys";
-import { ProcessSystem, PROJECT_ROOT } from "../services/mkctl/src/index.ts";
+import { ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
 import { readProcStat } from "../kernel-core/src/sched/process-control.ts";
 import { benchSystemYaml, columns, measure, quantile } from "./measure.ts";
 import { endAll, startSpin } from "./programs.ts";

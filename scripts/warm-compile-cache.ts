@@ -20,7 +20,7 @@ const MODULES = [
   "services/workload/src/index.ts",
   "services/rs/src/index.ts",
   "services/dashboard/src/index.ts",
-  "services/mkctl/src/index.ts",
+  "services/boot/src/index.ts",
 ];
 
 if (!process.env.NODE_COMPILE_CACHE) throw new Error("warm-compile-cache: NODE_COMPILE_CACHE is not set: nothing to fill");

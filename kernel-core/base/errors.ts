@@ -203,13 +203,13 @@ const table = {
     action: "fix the variable; the message names it and the bad part",
   },
   MK_ERR_NO_COMPOSE: {
-    raisedBy: "compose tooling (`services/mkctl/src/compose.ts`: compose tests, `bench:ipc --compose`)",
+    raisedBy: "compose tooling (`services/boot/src/compose.ts`: compose tests, `bench:ipc --compose`)",
     exit: ExitStatus.UNAVAILABLE,
     meaning: "neither `docker compose` (v2) nor `docker-compose` (v1) runs here",
     action: "install docker-compose (or the Compose v2 plugin)",
   },
   MK_ERR_BASE_IMAGES: {
-    raisedBy: "compose tooling (`services/mkctl/src/compose.ts`)",
+    raisedBy: "compose tooling (`services/boot/src/compose.ts`)",
     exit: ExitStatus.UNAVAILABLE,
     meaning: "`scripts/base-images.sh` printed no `NODE_IMAGE`/`NATS_IMAGE`",
     action: "run the script by hand to see why (no registry, and no local node or nats-server to build stand-ins from)",

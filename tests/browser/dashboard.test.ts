@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { connectClient, createLogger, loadCredential, type RunningService } from "#libsys";
-import { freePort, ProcessSystem } from "../../services/mkctl/src/index.ts";
+import { freePort, ProcessSystem } from "../../services/boot/src/index.ts";
 import { readyGeneration, testSystemYaml } from "../helpers/system.ts";
 
 const ROOT = join(import.meta.dirname, "../..");

@@ -2,8 +2,8 @@
 // shipped experiment files, run as `mkctl chaos run` runs them (a fresh system each).
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadExperiment } from "../../services/mkctl/src/chaos/experiment.ts";
-import { runExperiment, summary } from "../../services/mkctl/src/chaos/runner.ts";
+import { loadExperiment } from "../../services/chaos/src/experiment.ts";
+import { runExperiment, summary } from "../../services/chaos/src/runner.ts";
 import { ROOT, shippedLabels } from "../helpers/system.ts";
 
 const SERVICES = shippedLabels();

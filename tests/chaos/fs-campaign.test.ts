@@ -6,9 +6,9 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ProcessSystem } from "../../services/mkctl/src/boot.ts";
-import { loadExperiment } from "../../services/mkctl/src/chaos/experiment.ts";
-import { experimentSystemYaml, runExperiment, summary } from "../../services/mkctl/src/chaos/runner.ts";
+import { ProcessSystem } from "../../services/boot/src/boot.ts";
+import { loadExperiment } from "../../services/chaos/src/experiment.ts";
+import { experimentSystemYaml, runExperiment, summary } from "../../services/chaos/src/runner.ts";
 import { ROOT, shippedLabels } from "../helpers/system.ts";
 
 const SECTORS = 32768; // experimentSystemYaml's disk: the file system is the second half

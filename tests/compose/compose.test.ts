@@ -13,13 +13,13 @@ import { waitUntil } from "#base/wait.ts";
 import { BdevClient, FsClient, sysGetEndpoints, sysGetProcesses, type RunningService } from "#libsys";
 import { readProcStat } from "../../kernel-core/src/sched/process-control.ts";
 import { FileWorkload } from "../../services/workload/src/index.ts";
-import { detectCompose } from "../../services/mkctl/src/compose.ts";
-import { freePort } from "../../services/mkctl/src/ports.ts";
+import { detectCompose } from "../../services/boot/src/compose.ts";
+import { freePort } from "../../services/boot/src/ports.ts";
 import { pattern } from "../helpers/system.ts";
 import { join } from "node:path";
-import { loadExperiment } from "../../services/mkctl/src/chaos/experiment.ts";
-import { composeTarget } from "../../services/mkctl/src/chaos/compose-target.ts";
-import { runExperiment, summary } from "../../services/mkctl/src/chaos/runner.ts";
+import { loadExperiment } from "../../services/chaos/src/experiment.ts";
+import { composeTarget } from "../../services/chaos/src/compose-target.ts";
+import { runExperiment, summary } from "../../services/chaos/src/runner.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 import { baseImages, docker, dockerFails, hostClient, hostPids, inspect, ROOT } from "./helpers.ts";
 

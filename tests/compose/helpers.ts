@@ -8,7 +8,7 @@ import { connectClient, createLogger, type RunningService } from "#libsys";
 
 export const ROOT = join(import.meta.dirname, "../..");
 
-export { baseImages } from "../../services/mkctl/src/compose.ts";
+export { baseImages } from "../../services/boot/src/compose.ts";
 
 export function docker(...args: string[]): string {
   return execFileSync("docker", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 }).trim();

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { DEMO_SERVICES, type DeriveOptions, deriveSystemYaml, ProcessSystem } from "../../services/mkctl/src/index.ts";
+import { DEMO_SERVICES, type DeriveOptions, deriveSystemYaml, ProcessSystem } from "../../services/boot/src/index.ts";
 import {
   connectClient,
   loadCredential,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { headers } from "@nats-io/transport-node";
 import { Bdev, Cdev, H, Subjects } from "#abi";
 import { BdevClient, sysGetEndpoints } from "#libsys";
-import { pidAlive } from "../../services/mkctl/src/boot.ts";
+import { pidAlive } from "../../services/boot/src/boot.ts";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { bootTestSystem, pattern, ROOT, type TestSystem } from "../helpers/system.ts";

@@ -11,7 +11,7 @@ import { Bdev, Common } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { BdevClient, sysGetEndpoints } from "#libsys";
-import { pidAlive } from "../../services/mkctl/src/boot.ts";
+import { pidAlive } from "../../services/boot/src/boot.ts";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
 // mfs is told to leave the blank disk alone: making a file system flushes the disk, and

@@ -10,7 +10,7 @@ import { Common, parseReplyArgs, PATH_DEPTH_MAX, Vfs, type MkError } from "#abi"
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { FsClient, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDWR, O_TRUNC, O_WRONLY, O_RDONLY, type RunningService } from "#libsys";
-import { pidAlive } from "../../services/mkctl/src/boot.ts";
+import { pidAlive } from "../../services/boot/src/boot.ts";
 import { bootTestSystem, restarted as restartedHelper, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const USERS = `

@@ -11,7 +11,7 @@ import { Cdev, parseReplyArgs, Subjects, Workload } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { BdevClient, followEvents, FsClient, type RunningService } from "#libsys";
-import { pidAlive } from "../../services/mkctl/src/boot.ts";
+import { pidAlive } from "../../services/boot/src/boot.ts";
 import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;

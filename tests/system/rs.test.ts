@@ -11,7 +11,7 @@ import { BdevClient, followRsEvents } from "#libsys";
 import type { RsEvent } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { pidAlive } from "../../services/mkctl/src/boot.ts";
+import { pidAlive } from "../../services/boot/src/boot.ts";
 import { bootTestSystem, pattern, ROOT, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;

@@ -5,8 +5,8 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadExperiment, parseExperiment } from "../../services/mkctl/src/chaos/experiment.ts";
-import { experimentSystemYaml, percentiles } from "../../services/mkctl/src/chaos/runner.ts";
+import { loadExperiment, parseExperiment } from "../../services/chaos/src/experiment.ts";
+import { experimentSystemYaml, percentiles } from "../../services/chaos/src/runner.ts";
 import { loadSystemTable, parseSystemTable } from "#base/system-table.ts";
 
 const ROOT = join(import.meta.dirname, "../..");

@@ -55,8 +55,13 @@ const FACES: Record<string, string[]> = {
   shell: SERVER,
   workload: SERVER,
   rs: ["#abi", "#base", "#libsys"],
-  mkctl: ["#abi", "#base", "#libsys", "#rs", "#workload"],
-  // The dashboard runs shipped experiments with the chaos runner, as its own label.
+  // Process-mode boot: starts the parts, rs under its keeper.
+  boot: ["#abi", "#base", "#libsys", "#rs"],
+  // The chaos engine: experiments, the runner, its targets; it boots systems through #boot.
+  chaos: ["#abi", "#base", "#libsys", "#boot", "#workload"],
+  // The command line: a thin shell over boot, chaos and libsys.
+  mkctl: ["#abi", "#base", "#libsys", "#boot", "#chaos"],
+  // The dashboard runs shipped experiments with the chaos engine, as its own label; nothing of mkctl.
   dashboard: ["#abi", "#libsys", "#chaos"],
 };
 
@@ -97,7 +102,8 @@ describe("layering", () => {
       "#libsys": "./services/libsys/src/index.ts",
       "#rs": "./services/rs/src/index.ts",
       "#workload": "./services/workload/src/index.ts",
-      "#chaos": "./services/mkctl/src/chaos/index.ts",
+      "#boot": "./services/boot/src/index.ts",
+      "#chaos": "./services/chaos/src/index.ts",
     });
   });
 });

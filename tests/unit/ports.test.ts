@@ -1,9 +1,9 @@
-// Process mode's ports (services/mkctl/src/ports.ts): a wanted port is taken when free and
+// Process mode's ports (services/boot/src/ports.ts): a wanted port is taken when free and
 // replaced by a free one when something listens on it (a compose stack beside us); a port
 // from the environment is 0-65535 or MK_ERR_BAD_ENV naming the variable.
 import { createServer, type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { portFromEnv, portFree, takePort } from "../../services/mkctl/src/ports.ts";
+import { portFromEnv, portFree, takePort } from "../../services/boot/src/ports.ts";
 
 describe("ports", () => {
   it("ports - a wanted port in use is replaced by a free one; a free one is taken as it is; 0 is any", async () => {

@@ -5,8 +5,8 @@ import bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
 import { type Document, parseDocument } from "yaml";
 import { SysCall } from "#abi";
-import { deriveSystemYaml } from "../../services/mkctl/src/derive-table.ts";
-import { generateNatsAuth, permissionsFor } from "../../services/mkctl/src/nats-config.ts";
+import { deriveSystemYaml } from "../../services/boot/src/derive-table.ts";
+import { generateNatsAuth, permissionsFor } from "../../services/boot/src/nats-config.ts";
 import { parseSystemTable, portAllowed, SystemTableError } from "#base/system-table.ts";
 
 const shipped = readFileSync(join(import.meta.dirname, "../../etc/system.yaml"), "utf8");

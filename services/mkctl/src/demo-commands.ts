@@ -13,7 +13,7 @@ import { parseReplyArgs, Workload, WORKLOAD_MAX_RATE } from "#abi";
 import { attachConsole, type RunningService } from "#libsys";
 import { LocalError } from "#base/errors.ts";
 import { loadSystemTable } from "#base/system-table.ts";
-import { PROJECT_ROOT } from "./boot.ts";
+import { PROJECT_ROOT } from "#boot";
 
 export const DEMO_USAGE = `       mkctl console [--quiet MS] [--run-dir DIR]   (a terminal on the serial console; Ctrl-] leaves)
        mkctl workload [rate N] [--json] [--run-dir DIR]   (the demo workload: its counts, or N operations/s, 0-${WORKLOAD_MAX_RATE})`;

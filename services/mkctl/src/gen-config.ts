@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateNatsAuth, natsUsers } from "./nats-config.ts";
+import { generateNatsAuth, natsUsers } from "#boot";
 import { LocalError } from "#base/errors.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 

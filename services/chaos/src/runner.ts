@@ -38,8 +38,8 @@ import {
 } from "#libsys";
 import { LocalError } from "#base/errors.ts";
 import { StopWaiting } from "#base/wait.ts";
-import { DEMO_SERVICES, deriveSystemYaml } from "../derive-table.ts";
-import { pidAlive, ProcessSystem, PROJECT_ROOT } from "../boot.ts";
+import { DEMO_SERVICES, deriveSystemYaml } from "#boot";
+import { pidAlive, ProcessSystem, PROJECT_ROOT } from "#boot";
 import { FATAL, HARDWARE_FAULTS, type Experiment, type FaultAction, type ProbeName } from "./experiment.ts";
 import { FileWorkload, Workload, type WorkloadStats } from "#workload";
 

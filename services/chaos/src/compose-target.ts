@@ -12,9 +12,9 @@ import { LocalError } from "#base/errors.ts";
 import { waitUntil } from "#base/wait.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 import type { Credential } from "#libsys";
-import { PROJECT_ROOT } from "../boot.ts";
-import { detectCompose } from "../compose.ts";
-import { portFromEnv } from "../ports.ts";
+import { PROJECT_ROOT } from "#boot";
+import { detectCompose } from "#boot";
+import { portFromEnv } from "#boot";
 import { kernelOverHttp, type ChaosTarget } from "./runner.ts";
 
 const SERVICE_OF: Record<string, string> = { kernel: "kernel-core", hardware: "hardware-emulator" };

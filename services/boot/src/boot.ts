@@ -47,7 +47,7 @@ export interface UpOptions {
 
 export { pidAlive };
 
-/** The part that keeps rs running in process mode (services/mkctl/src/keeper.ts). */
+/** The part that keeps rs running in process mode (services/boot/src/keeper.ts). */
 const KEEPER = "rs-keeper";
 
 export class ProcessSystem {
@@ -239,7 +239,7 @@ export class ProcessSystem {
       process.kill(keeper, "SIGUSR2");
     } else {
       await this.backend.start(
-        this.spec(KEEPER, ["node", "services/mkctl/src/keeper.ts"], RS_LABEL, {
+        this.spec(KEEPER, ["node", "services/boot/src/keeper.ts"], RS_LABEL, {
           MK_RUN_DIR: this.state.runDir,
           MK_RS_COMMAND: JSON.stringify(this.table.services.get(RS_LABEL)!.command!),
         }),

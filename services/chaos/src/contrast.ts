@@ -3,7 +3,7 @@
 // (ata inside kernel-core), side by side.
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { PROJECT_ROOT } from "../boot.ts";
+import { PROJECT_ROOT } from "#boot";
 import { loadExperiment } from "./experiment.ts";
 import { runExperiment, type Journal } from "./runner.ts";
 
