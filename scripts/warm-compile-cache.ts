@@ -21,6 +21,7 @@ const MODULES = [
   "services/rs/src/index.ts",
   "services/dashboard/src/index.ts",
   "services/boot/src/index.ts",
+  "services/chaos/src/index.ts",
 ];
 
 if (!process.env.NODE_COMPILE_CACHE) throw new Error("warm-compile-cache: NODE_COMPILE_CACHE is not set: nothing to fill");

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadExperiment } from "../../services/chaos/src/experiment.ts";
-import { runExperiment, summary } from "../../services/chaos/src/runner.ts";
+import { runExperiment, summary } from "../../services/chaos/src/index.ts";
 import { ROOT, shippedLabels } from "../helpers/system.ts";
 
 const SERVICES = shippedLabels();

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ProcessSystem } from "../../services/boot/src/boot.ts";
 import { loadExperiment } from "../../services/chaos/src/experiment.ts";
-import { experimentSystemYaml, runExperiment, summary } from "../../services/chaos/src/runner.ts";
+import { experimentSystemYaml, runExperiment, summary } from "../../services/chaos/src/index.ts";
 import { ROOT, shippedLabels } from "../helpers/system.ts";
 
 const SECTORS = 32768; // experimentSystemYaml's disk: the file system is the second half

@@ -19,7 +19,7 @@ import { pattern } from "../helpers/system.ts";
 import { join } from "node:path";
 import { loadExperiment } from "../../services/chaos/src/experiment.ts";
 import { composeTarget } from "../../services/chaos/src/compose-target.ts";
-import { runExperiment, summary } from "../../services/chaos/src/runner.ts";
+import { runExperiment, summary } from "../../services/chaos/src/index.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 import { baseImages, docker, dockerFails, hostClient, hostPids, inspect, ROOT } from "./helpers.ts";
 

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "#boot";
 import { loadExperiment } from "./experiment.ts";
-import { runExperiment, type Journal } from "./runner.ts";
+import { runExperiment } from "./experiment-run.ts";
+import type { Journal } from "./runner.ts";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, help: { type: "boolean", default: false } } });
 if (values.help) {

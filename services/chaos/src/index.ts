@@ -3,4 +3,14 @@
 // from the host, and the dashboard runs a shipped experiment from inside the system.
 export { composeTarget } from "./compose-target.ts";
 export { HARDWARE_FAULTS, loadExperiment, type Experiment } from "./experiment.ts";
-export { kernelOverHttp, runExperiment, summary, summaryRows, type ChaosTarget, type Journal, type RunOptions } from "./runner.ts";
+export { runExperiment } from "./experiment-run.ts";
+export {
+  experimentSystemYaml,
+  kernelOverHttp,
+  percentiles,
+  summary,
+  summaryRows,
+  type ChaosTarget,
+  type Journal,
+  type RunOptions,
+} from "./runner.ts";
