@@ -5,6 +5,7 @@
 // of one kernel boot without gaps, so a reader that sees a gap (or a new `boot`) reads
 // the endpoint table again (SYS_GETINFO) instead of trusting what it pieced together.
 
+import { LABEL_MAX } from "./types.ts";
 import { MkError } from "./errno.ts";
 import { f, parseShape, type InferShape, type Shape } from "./schema.ts";
 
@@ -74,7 +75,7 @@ export const KernelEventShape = {
   at: f.str(32),
   /** label#generation (a denied caller with no incarnation yet: its label). */
   endpoint: f.str(48),
-  label: f.str(32),
+  label: f.str(LABEL_MAX),
   generation: f.uint(0xffffffff),
   placement: f.enum("kernel", "user"),
   host: f.str(255),
@@ -131,7 +132,7 @@ export const EventSubjects = {
  */
 export const RsEventShape = {
   state: f.enum("starting", "running", "backoff", "stopping", "stopped", "failed"),
-  label: f.str(32),
+  label: f.str(LABEL_MAX),
   /** rs's incarnation that saw it, and its count of events: a gap means events were lost. */
   rs: f.str(48),
   seq: f.uint(Number.MAX_SAFE_INTEGER),

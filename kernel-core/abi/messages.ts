@@ -2,9 +2,10 @@
 // request type has an argument shape checked on arrival; replies are shaped as well.
 import { f, type Infer, type InferShape, type Shape } from "./schema.ts";
 import { Bdev, Cdev, Common, Fs, Hw, Rs, Sched, SysCall, Vfs, Workload } from "./com.ts";
+import { LABEL_MAX, LABEL_RE } from "./types.ts";
 
 const port = f.u16;
-const label = f.str(32, /^[a-z][a-z0-9-]{0,31}$/);
+const label = f.str(LABEL_MAX, LABEL_RE);
 
 export const PortOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl");
 export const StringOp = f.enum("insb", "insw", "insl", "outsb", "outsw", "outsl");

@@ -1,15 +1,23 @@
 // Endpoints, subjects and the envelope fields shared by kernel-core and user space.
 
+/** The longest label: its NATS user, subject token, and every place a label is checked. */
+export const LABEL_MAX = 32;
+/** An instance id's length (`label.id`), and so the longest label an instance may have. */
+const INSTANCE_ID = 8;
+const LABEL_BODY = `[a-z][a-z0-9-]{0,${LABEL_MAX - 1}}`;
+const INSTANCE_LABEL_BODY = `[a-z][a-z0-9-]{0,${LABEL_MAX - INSTANCE_ID - 2}}`;
 /** A service label: lower-case, starts with a letter. Also its NATS user and subject token. */
-export const LABEL_RE = /^[a-z][a-z0-9-]{0,31}$/;
+export const LABEL_RE = new RegExp(`^${LABEL_BODY}$`);
 /**
  * A caller that may run several times at once (a command-line tool: `instances` in the
  * privilege table) traps as one instance of its label, `label.id`: its own endpoint, queue
  * and generations, with the label's privileges. The id is lower-case letters and digits.
  */
-export const INSTANCE_RE = /^([a-z][a-z0-9-]{0,22})\.([a-z0-9]{8})$/;
+export const INSTANCE_RE = new RegExp(`^(${INSTANCE_LABEL_BODY})\\.([a-z0-9]{${INSTANCE_ID}})$`);
 /** A label or an instance of one (what a trap subject may name after mk.trap.). */
-export const CALLER_RE = /^[a-z][a-z0-9-]{0,31}$|^[a-z][a-z0-9-]{0,22}\.[a-z0-9]{8}$/;
+export const CALLER_RE = new RegExp(`^${LABEL_BODY}$|^${INSTANCE_LABEL_BODY}\\.[a-z0-9]{${INSTANCE_ID}}$`);
+/** An endpoint the kernel names: `label#generation`. */
+export const ENDPOINT_RE = new RegExp(`^(${LABEL_BODY})(?:#([1-9][0-9]{0,8}))?$`);
 
 /** The privilege table's label of a caller: `mkctl.k3f9x0a1` is an instance of mkctl. */
 export function baseLabel(caller: string): string {
@@ -27,6 +35,10 @@ export function labelOfSource(source: string): string {
 export const KERNEL = "kernel";
 /** Source label the kernel stamps on IRQ notifications (MINIX's HARDWARE). */
 export const HARDWARE = "hardware";
+/** How often kernel-core announces its boot on mk.kernel.boot; a client that hears none for long takes it for gone. */
+export const KERNEL_BEACON_MS = 1000;
+/** The 8254 PIT's input clock: the kernel divides it for its tick, the emulator counts at it. */
+export const PIT_INPUT_HZ = 1193182;
 
 /** One incarnation of a service: `label#generation`. */
 export interface Endpoint {
@@ -40,7 +52,7 @@ export function formatEndpoint(ep: Endpoint): string {
 
 /** Parses `label` (generation 0 = "whichever is current") or `label#generation`. */
 export function parseEndpoint(s: string): Endpoint | undefined {
-  const m = /^([a-z][a-z0-9-]{0,31})(?:#([1-9][0-9]{0,8}))?$/.exec(s);
+  const m = ENDPOINT_RE.exec(s);
   if (!m) return undefined;
   return { label: m[1], generation: m[2] ? Number(m[2]) : 0 };
 }

@@ -3,6 +3,7 @@
 import { MkError, parseErrDetail } from "./errno.ts";
 import { hasLayout, Layouts, type LayoutType, type RepArgs, type ReqArgs } from "./messages.ts";
 import { parseShape } from "./schema.ts";
+import { NOTIFY_MESSAGE } from "./com.ts";
 import { H, HEADER_MAX, Kind, MAX_ARGS, MAX_BODY, type Args } from "./types.ts";
 
 export type HeaderGet = (name: string) => string | undefined;
@@ -54,13 +55,13 @@ export function decodeTrace(get: HeaderGet): string | undefined {
 }
 
 /** Parses Mk-Type. Unknown or malformed types are EBADREQUEST. */
-export function decodeType(get: HeaderGet): LayoutType | 0x1000 {
+export function decodeType(get: HeaderGet): LayoutType | typeof NOTIFY_MESSAGE {
   const raw = get(H.type);
   if (raw === undefined || raw === "") throw new MkError("EBADREQUEST", `missing ${H.type} header`, { detail: { arg: H.type } });
   if (!/^[0-9]{1,6}$/.test(raw))
     throw new MkError("EBADREQUEST", `${H.type} ${JSON.stringify(raw.slice(0, 16))} is not a decimal number`, { detail: { arg: H.type } });
   const type = Number(raw);
-  if (type === 0x1000) return type;
+  if (type === NOTIFY_MESSAGE) return type;
   if (!hasLayout(type))
     throw new MkError("EBADREQUEST", `unknown message type 0x${type.toString(16)}`, { detail: { arg: H.type, got: type } });
   return type;

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { baseLabel, DeathCause, EventKind, HARDWARE, KERNEL, NOTIFY_HW_RESET, Sched, type EndpointInfo } from "#abi";
+import { baseLabel, DeathCause, EventKind, HARDWARE, KERNEL, NOTIFY_HW_RESET, PIT_INPUT_HZ, Sched, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { LogLimiter, type Logger } from "#base/log.ts";
 import { privilegesOf, privilegeSummary, type SystemTable } from "#base/system-table.ts";
@@ -176,7 +176,7 @@ export class Kernel implements KernelState {
   }
 
   private async programHardware(boot: string): Promise<void> {
-    const divisor = Math.round(1193182 / this.priv.kernel.pitHz) & 0xffff;
+    const divisor = Math.round(PIT_INPUT_HZ / this.priv.kernel.pitHz) & 0xffff;
     await this.hw.io([
       ["outb", 0x43, 0x34],
       ["outb", 0x40, divisor & 0xff],

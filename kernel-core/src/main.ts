@@ -7,7 +7,7 @@
 // on mk.ev.> (the kernel event stream).
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { encodeArgs, H, KERNEL, parseShape, decodeRawArgs, f, StatSubjects, Subjects } from "#abi";
+import { encodeArgs, H, KERNEL, KERNEL_BEACON_MS, parseShape, decodeRawArgs, f, StatSubjects, Subjects } from "#abi";
 import { systemClock, type Timer } from "#base/clock.ts";
 import { loadCredential, MK_ACCOUNT } from "#base/credentials.ts";
 import { exitStatus, ExitStatus, isLocalError, LocalError } from "#base/errors.ts";
@@ -32,8 +32,6 @@ import {
 } from "#kernel";
 
 const log = createLogger("kernel-core", `${KERNEL}#1`);
-/** How often kernel-core announces its boot (libsys's KERNEL_BEACON_MS). */
-const BEACON_MS = 1000;
 
 async function main(): Promise<void> {
   const bootedAt = systemClock.now();
@@ -138,7 +136,7 @@ async function main(): Promise<void> {
     announce();
     // The statistics ride the beacon's second: readers with `metrics` take rates from them.
     wire.publish(StatSubjects.stat, new TextEncoder().encode(JSON.stringify(kernelStat(kernel, bootedAt))));
-    beacon = systemClock.setTimeout(tick, BEACON_MS);
+    beacon = systemClock.setTimeout(tick, KERNEL_BEACON_MS);
   };
   tick();
   watchConnection(nc, log, () => {

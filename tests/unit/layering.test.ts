@@ -93,6 +93,21 @@ describe("layering", () => {
     expect(natsUsers.filter((f) => partOf(f) === "libsys")).toEqual(["services/libsys/src/nats-transport.ts"]);
   });
 
+  it("layering - no module imports one that imports it back (types included): a cycle is two modules that should be one, or a third", () => {
+    const deps = new Map(
+      files.map((f) => [
+        f,
+        importsOf(f)
+          .filter((s) => s.startsWith("."))
+          .map((s) => relative(ROOT, join(ROOT, f, "..", s))),
+      ]),
+    );
+    const cycles = files.flatMap((a) =>
+      (deps.get(a) ?? []).filter((b) => a < b && (deps.get(b) ?? []).includes(a)).map((b) => `${a} <-> ${b}`),
+    );
+    expect(cycles).toEqual([]);
+  });
+
   it("layering - the faces package.json names resolve to the files they promise", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { imports: Record<string, string> };
     expect(pkg.imports).toEqual({

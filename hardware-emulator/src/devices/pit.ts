@@ -1,10 +1,11 @@
 // 8254 PIT, channel 0 (OSDev wiki "Programmable Interval Timer"): ports 0x40 and 0x43,
 // IRQ 0 at 1193182 Hz / reload. The kernel programs it at boot for its tick. Ticks are
 // driven by the injected clock; rates above 1000 Hz are capped (one NATS message a tick).
+import { PIT_INPUT_HZ } from "#abi";
 import type { Clock, Timer } from "#base/clock.ts";
 import type { PortDevice, RaiseIrq, Width } from "./device.ts";
 
-export const PIT_HZ = 1193182;
+export const PIT_HZ = PIT_INPUT_HZ;
 export const PIT = { CH0: 0x40, CMD: 0x43, IRQ: 0 } as const;
 const MAX_TICK_HZ = 1000;
 

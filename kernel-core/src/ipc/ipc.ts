@@ -20,7 +20,6 @@ import {
   SysCall,
   typeName,
   type Args,
-  type ErrDetail,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
@@ -31,35 +30,9 @@ import type { EndpointEntry } from "./endpoint-table.ts";
 import { KernelDispatch } from "./kernel-dispatch.ts";
 import { NotifyQueue } from "./notify-queue.ts";
 import { Pending } from "./pending.ts";
+import type { TrapIn, TrapOut } from "./trap.ts";
 
-export interface TrapIn {
-  readonly caller: string; // authenticated label
-  readonly callerClaim?: string; // the incarnation the caller says it is (Mk-Src), checked against the table
-  readonly origin: "kernel" | "user";
-  readonly kind: Kind;
-  readonly dst: string;
-  readonly type: number;
-  readonly args: unknown; // parsed JSON (NATS) or an object (in-kernel); checked by the receiver
-  readonly argsJson?: string; // the raw header, forwarded untouched to user endpoints
-  readonly data: Uint8Array;
-  readonly reqId: string;
-  readonly hops?: string;
-  /** W3C traceparent of the request that caused this one, carried through nested calls. */
-  readonly trace?: string;
-  readonly timeoutMs: number;
-}
-
-export interface TrapOut {
-  status: number;
-  errname?: string;
-  errmsg?: string;
-  /** An error's structured detail: the kernel's own, or a server's as parsed (bounded) on the way through. */
-  detail?: ErrDetail;
-  args?: Args;
-  argsJson?: string;
-  data: Uint8Array;
-  hops?: string;
-}
+export type { TrapIn, TrapOut } from "./trap.ts";
 
 /** Outbound to user-placement endpoints: the NATS side of the kernel. */
 export interface Link {

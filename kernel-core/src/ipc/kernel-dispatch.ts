@@ -7,7 +7,7 @@ import { ALWAYS_ALLOWED, type ServicePrivileges } from "#base/system-table.ts";
 import type { CallContext, KernelCall, KernelState } from "../calls/context.ts";
 import { callTable } from "../calls/table.ts";
 import type { EndpointEntry } from "./endpoint-table.ts";
-import type { TrapIn, TrapOut } from "./ipc.ts";
+import type { TrapIn, TrapOut } from "./trap.ts";
 
 const EMPTY = new Uint8Array(0);
 

@@ -1,7 +1,8 @@
 // Kernel placement: a server loaded into kernel-core's own process. Its messages are
 // function calls into the trap path; messages to it are function calls to its handlers.
 // A crash here is a crash of the kernel: panic() stops kernel-core (the blue screen).
-import { Kind, MkError, type Args, type KernelEvent } from "#abi";
+import { Kind, MkError, NOTIFY_MESSAGE, type Args, type KernelEvent } from "#abi";
+import { ExitStatus } from "#base/errors.ts";
 import { childTrace, currentTrace } from "#base/trace.ts";
 import type { Logger } from "#base/log.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
@@ -74,7 +75,7 @@ export class KernelTransport implements Transport {
   }
 
   async notify(dst: string, bits: number): Promise<void> {
-    await this.trap(Kind.NOTIFY, dst, 0x1000, { bits }, new Uint8Array(0), DEFAULT_TIMEOUT_MS);
+    await this.trap(Kind.NOTIFY, dst, NOTIFY_MESSAGE, { bits }, new Uint8Array(0), DEFAULT_TIMEOUT_MS);
   }
 
   async listen(generation: number, receiver: Receiver): Promise<void> {
@@ -105,6 +106,6 @@ export class KernelTransport implements Transport {
 
   panic(err: unknown): never {
     this.klog.fatal({ err, inKernel: this.label }, "kernel panic: in-kernel server %s crashed", this.label);
-    process.exit(70);
+    process.exit(ExitStatus.SOFTWARE);
   }
 }

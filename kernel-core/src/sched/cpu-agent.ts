@@ -8,6 +8,7 @@
 // one that two labels share), whatever kernel-core asks; nice values only 0..19. When
 // kernel-core's connection closes (it died or restarted) it continues every process it
 // stopped: nothing stays frozen.
+import { ExitStatus } from "#base/errors.ts";
 import { chmodSync, chownSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { createLogger, LogLimiter } from "#base/log.ts";
@@ -85,7 +86,7 @@ rmSync(path, { force: true });
 const server = createServer(serve);
 server.on("error", (e) => {
   log.fatal({ err: e }, "cpu agent cannot listen on %s", path);
-  process.exit(1);
+  process.exit(ExitStatus.UNAVAILABLE);
 });
 server.listen(path, () => {
   chmodSync(path, 0o600);

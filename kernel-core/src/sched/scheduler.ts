@@ -32,6 +32,7 @@ import {
   type ReqArgs,
   type Sched,
   type SchedSummary,
+  ENDPOINT_RE,
 } from "#abi";
 import type { Clock, Timer } from "#base/clock.ts";
 import type { Logger } from "#base/log.ts";
@@ -436,7 +437,7 @@ export class Scheduler {
     if (!Number.isInteger(quantumMs) || quantumMs < QUANTUM_MIN_MS || quantumMs > QUANTUM_MAX_MS) {
       throw this.refuse(`quantum ${quantumMs} ms is outside ${QUANTUM_MIN_MS}-${QUANTUM_MAX_MS} ms`, p, caller);
     }
-    if (!/^[a-z][a-z0-9-]{0,31}#[1-9][0-9]{0,8}$/.test(endpoint))
+    if (!ENDPOINT_RE.exec(endpoint)?.[2])
       throw new MkError("EBADSRCDST", `${JSON.stringify(endpoint.slice(0, 48))} is not an endpoint (label#generation)`);
     if (!p) throw new MkError("EDEADSRCDST", `${endpoint} is not a live incarnation`);
     if (!p.controllable)

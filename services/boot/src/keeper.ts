@@ -4,6 +4,7 @@
 // is a hand-over (mkctl start rs): rs is asked to leave the services running and a new rs
 // starts at once. SIGTERM (mkctl down) stops rs, which stops the services, then the keeper.
 // rs's pid is kept in <run dir>/keeper-pids.json for mkctl.
+import { ExitStatus } from "#base/errors.ts";
 import { join } from "node:path";
 import { createLogger, systemClock, type Timer } from "#libsys";
 import { filePidStore, ProcessBackend, type RunSpec } from "#rs";
@@ -19,7 +20,7 @@ const runDir = process.env.MK_RUN_DIR;
 const command = process.env.MK_RS_COMMAND;
 if (!runDir || !command) {
   log.fatal("MK_RUN_DIR and MK_RS_COMMAND must be set (mkctl up starts the keeper)");
-  process.exit(78);
+  process.exit(ExitStatus.CONFIG);
 }
 const backend = new ProcessBackend(filePidStore(join(runDir, "keeper-pids.json")));
 const { MK_RS_COMMAND: _, ...env } = process.env as Record<string, string>;

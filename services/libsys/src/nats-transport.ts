@@ -29,13 +29,14 @@ import {
   type Delivered,
   type KernelEvent,
   type Reply,
+  KERNEL_BEACON_MS,
 } from "#abi";
 import { systemClock, type Clock, type Timer } from "#base/clock.ts";
 import type { Credential } from "#base/credentials.ts";
 import { createLogger, LogLimiter, type Logger } from "#base/log.ts";
 import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
-import { isLocalError, toMkError } from "#base/errors.ts";
+import { ExitStatus, isLocalError, toMkError } from "#base/errors.ts";
 import { RequestMux } from "#base/request-mux.ts";
 import { childTrace } from "#base/trace.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
@@ -44,7 +45,7 @@ import { errorEnvelope, Wire } from "#base/wire.ts";
 export const DEFAULT_TIMEOUT_MS = 30_000;
 const DRAIN_MS = 1000;
 /** kernel-core announces itself this often; silent for KERNEL_SILENT_MS, it is taken to be gone. */
-export const KERNEL_BEACON_MS = 1000;
+export { KERNEL_BEACON_MS };
 export const KERNEL_SILENT_MS = 3500;
 const BEACON = { boot: f.str(32) };
 
@@ -89,7 +90,7 @@ export class NatsTransport implements Transport {
       onPanic ??
       ((err) => {
         console.error(JSON.stringify({ level: 60, svc: label, msg: "panic", err: String((err as Error)?.stack ?? err) }));
-        process.exit(70);
+        process.exit(ExitStatus.SOFTWARE);
       });
   }
 

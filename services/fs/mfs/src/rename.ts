@@ -6,10 +6,20 @@ import { MkError } from "#abi";
 import { DOTDOT, ROOT_INO, encodeName, isDir } from "./disk-format.ts";
 import { findEntry, isEmptyDir, putEntry, setEntryIno, zonesForSlot } from "./directory.ts";
 import { writeInode, type Volume } from "./inode.ts";
-import type { MinixFs } from "./minixfs.ts";
+import type { Inode } from "./disk-format.ts";
+
+/** What a rename needs of the file system (MinixFs has it): its own port, not the whole class. */
+export interface RenameFs {
+  readonly vol: Volume;
+  now(): number;
+  inodeFor(ino: number, errno?: "ESTALE" | "EUCLEAN"): Promise<Inode>;
+  dirFor(ino: number): Promise<Inode>;
+  entry(dir: number, name: string): Promise<{ d: Inode; slot: number; ino: number; inode: Inode; free: number }>;
+  dropLink(ino: number, inode: Inode, links?: number): Promise<void>;
+}
 
 /** Walks ".." from `dir` to the root; EINVAL if it passes through `ino` (a move under itself). */
-async function refuseMoveUnder(fs: MinixFs, vol: Volume, ino: number, dir: number): Promise<void> {
+async function refuseMoveUnder(fs: RenameFs, vol: Volume, ino: number, dir: number): Promise<void> {
   let cur = dir;
   for (let steps = 0; cur !== ROOT_INO; steps++) {
     if (cur === ino) throw new MkError("EINVAL", `directory ${ino} cannot move under itself`);
@@ -23,7 +33,7 @@ async function refuseMoveUnder(fs: MinixFs, vol: Volume, ino: number, dir: numbe
   }
 }
 
-export async function renameEntry(fs: MinixFs, srcDir: number, srcName: string, dstDir: number, dstName: string): Promise<void> {
+export async function renameEntry(fs: RenameFs, srcDir: number, srcName: string, dstDir: number, dstName: string): Promise<void> {
   const vol = fs.vol;
   const dstBytes = encodeName(dstName);
   encodeName(srcName);
@@ -32,7 +42,7 @@ export async function renameEntry(fs: MinixFs, srcDir: number, srcName: string, 
   const dd = srcDir === dstDir ? src.d : await fs.dirFor(dstDir);
   const { found, free } = await findEntry(vol, dstDir, dd, dstBytes);
   const srcIsDir = isDir(src.inode.mode);
-  let target: { ino: number; slot: number; inode: Awaited<ReturnType<MinixFs["inodeFor"]>> } | undefined;
+  let target: { ino: number; slot: number; inode: Inode } | undefined;
   if (found !== undefined) {
     // Two names for one file: POSIX says rename does nothing.
     if (found.ino === src.ino) return;
