@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Bdev, Common, Kind, parseHops } from "#abi";
 import { Kernel } from "../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
-import { KernelMetrics } from "../kernel-core/src/http/metrics.ts";
+import { KernelMetrics } from "../kernel-core/src/metrics/metrics.ts";
 import { parseSystemTable } from "#base/system-table.ts";
 import {
   createLogger,

@@ -3,7 +3,7 @@
 export { kernelStat } from "./events/kernel-stat.ts";
 export { NatsHwBus } from "./hw/hw-bus.ts";
 export { buildHttp } from "./http/server.ts";
-export { generationFile } from "./ipc/generation-store.ts";
+export { generationFile } from "./table/generation-store.ts";
 export { KernelTransport } from "./ipc/kernel-transport.ts";
 export { NatsLink } from "./ipc/nats-link.ts";
 export { Kernel, PROJECT_ROOT } from "./kernel.ts";

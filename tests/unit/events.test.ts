@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Common, decodeKernelEvent, EventSubjects, MAX_EVENT_BYTES, MkError, SysCall, type KernelEvent } from "#abi";
 import { parseSystemTable } from "#base/system-table.ts";
 import { Kernel } from "../../kernel-core/src/kernel.ts";
-import { KernelMetrics } from "../../kernel-core/src/http/metrics.ts";
+import { KernelMetrics } from "../../kernel-core/src/metrics/metrics.ts";
 import { KernelTransport } from "../../kernel-core/src/ipc/kernel-transport.ts";
 import { createLogger, followEvents, ManualClock, startService, type ServiceModule, type Sys } from "#libsys";
 import { MachineBus, testMachine, type TestMachine } from "../helpers/machine.ts";

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Bdev, Common } from "#abi";
 import { Kernel } from "../../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../../kernel-core/src/ipc/kernel-transport.ts";
-import { KernelMetrics } from "../../kernel-core/src/http/metrics.ts";
+import { KernelMetrics } from "../../kernel-core/src/metrics/metrics.ts";
 import { parseSystemTable } from "#base/system-table.ts";
 import { service as ata } from "../../services/drivers/ata/src/index.ts";
 import {

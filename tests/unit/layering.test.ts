@@ -93,6 +93,22 @@ describe("layering", () => {
     expect(natsUsers.filter((f) => partOf(f) === "libsys")).toEqual(["services/libsys/src/nats-transport.ts"]);
   });
 
+  it("layering - kernel-core's folders import only folders below them: table, metrics, hw, irq, sched, events, calls, ipc, http", () => {
+    const ORDER = ["table", "metrics", "hw", "irq", "sched", "events", "calls", "ipc", "http"];
+    const folderOf = (f: string) => /^kernel-core\/src\/([^/]+)\//.exec(f)?.[1];
+    const upward: string[] = [];
+    for (const f of files.filter((x) => folderOf(x) !== undefined)) {
+      const from = ORDER.indexOf(folderOf(f)!);
+      expect(from, `${f}: a kernel folder the order does not name`).toBeGreaterThanOrEqual(0);
+      for (const spec of importsOf(f).filter((s) => s.startsWith("."))) {
+        const target = relative(ROOT, join(ROOT, f, "..", spec));
+        const to = folderOf(target) === undefined ? ORDER.length : ORDER.indexOf(folderOf(target)!);
+        if (to > from) upward.push(`${f} imports ${target}`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+
   it("layering - no module imports one that imports it back (types included): a cycle is two modules that should be one, or a third", () => {
     const deps = new Map(
       files.map((f) => [

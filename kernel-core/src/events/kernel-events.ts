@@ -15,7 +15,7 @@ import {
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { clip, KeyedBudget } from "#base/log.ts";
-import type { EndpointEntry } from "../ipc/endpoint-table.ts";
+import type { EndpointEntry } from "../table/endpoint-table.ts";
 
 /** Where events go: kernel-core's main publishes them on NATS. */
 export type EventSink = (subject: string, payload: Uint8Array) => void;

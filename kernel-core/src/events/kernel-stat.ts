@@ -3,9 +3,21 @@
 // /metrics in a loop. Built from counters the trap path keeps anyway; a sample is a few
 // kilobytes (edges are bounded by the privilege table's labels).
 import type { KernelStat } from "#abi";
-import type { KernelState } from "../calls/context.ts";
+import type { Clock } from "#base/clock.ts";
+import type { SystemTable } from "#base/system-table.ts";
+import type { KernelMetrics } from "../metrics/metrics.ts";
+import type { Scheduler } from "../sched/scheduler.ts";
 
-export function kernelStat(k: KernelState, startedMs: number): KernelStat {
+/** What a sample is read from (the kernel's state has it): a narrow port, not the whole state. */
+export interface StatSource {
+  readonly clock: Clock;
+  readonly boot: string;
+  readonly priv: SystemTable;
+  readonly metrics: Pick<KernelMetrics, "edges" | "latency">;
+  readonly sched: Pick<Scheduler, "rows">;
+}
+
+export function kernelStat(k: StatSource, startedMs: number): KernelStat {
   const now = k.clock.now();
   return {
     boot: k.boot,

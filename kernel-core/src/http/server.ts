@@ -1,9 +1,22 @@
 // kernel-core's HTTP face (fastify): liveness, readiness, Prometheus metrics, and the
 // endpoint table as JSON for tools and the dashboard.
 import Fastify, { type FastifyInstance } from "fastify";
-import type { Kernel } from "../kernel.ts";
+import type { EndpointInfo } from "#abi";
+import type { SystemTable } from "#base/system-table.ts";
+import type { KernelMetrics } from "../metrics/metrics.ts";
+import type { EndpointTable } from "../table/endpoint-table.ts";
 
-export function buildHttp(kernel: Kernel, isConnected: () => boolean): FastifyInstance {
+/** What the HTTP face reads of the kernel (Kernel has it): a port, so http/ imports nothing above it. */
+export interface HttpKernel {
+  readonly boot: string;
+  readonly priv: SystemTable;
+  readonly table: Pick<EndpointTable, "get">;
+  readonly metrics: Pick<KernelMetrics, "registry">;
+  endpointRows(): EndpointInfo[];
+  hardwareAnswers(): Promise<boolean>;
+}
+
+export function buildHttp(kernel: HttpKernel, isConnected: () => boolean): FastifyInstance {
   const app = Fastify({ logger: false });
   // Both name this kernel (pid and boot), so a tool can tell its own kernel from another's.
   app.get("/healthz", async () => ({ status: "ok", pid: process.pid, boot: kernel.boot }));

@@ -26,7 +26,7 @@ import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
 import { privilegesOf } from "#base/system-table.ts";
 import type { Receiver } from "#base/transport.ts";
 import type { KernelState } from "../calls/context.ts";
-import type { EndpointEntry } from "./endpoint-table.ts";
+import type { EndpointEntry } from "../table/endpoint-table.ts";
 import { KernelDispatch } from "./kernel-dispatch.ts";
 import { NotifyQueue } from "./notify-queue.ts";
 import { Pending } from "./pending.ts";

@@ -6,7 +6,7 @@ import { clip } from "#base/log.ts";
 import { ALWAYS_ALLOWED, type ServicePrivileges } from "#base/system-table.ts";
 import type { CallContext, KernelCall, KernelState } from "../calls/context.ts";
 import { callTable } from "../calls/table.ts";
-import type { EndpointEntry } from "./endpoint-table.ts";
+import type { EndpointEntry } from "../table/endpoint-table.ts";
 import type { TrapIn, TrapOut } from "./trap.ts";
 
 const EMPTY = new Uint8Array(0);

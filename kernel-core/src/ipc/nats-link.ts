@@ -38,8 +38,8 @@ import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { isLocalError, toMkError } from "#base/errors.ts";
 import { RequestMux } from "#base/request-mux.ts";
 import { Wire } from "#base/wire.ts";
-import type { KernelMetrics } from "../http/metrics.ts";
-import type { EndpointEntry, EndpointTable } from "./endpoint-table.ts";
+import type { KernelMetrics } from "../metrics/metrics.ts";
+import type { EndpointEntry, EndpointTable } from "../table/endpoint-table.ts";
 import { errorOut, NoSubscriberError, type Ipc, type Link, type TrapIn, type TrapOut } from "./ipc.ts";
 import { PER_CALLER_QUEUE, TrapQueue } from "./trap-queue.ts";
 

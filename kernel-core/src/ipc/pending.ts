@@ -3,7 +3,7 @@
 // incarnation: the requests waiting on it, so its death fails them at once with
 // EDEADSRCDST instead of leaving them to their deadlines.
 import { CALLER_LIMITS, MkError } from "#abi";
-import type { EndpointEntry } from "./endpoint-table.ts";
+import type { EndpointEntry } from "../table/endpoint-table.ts";
 
 interface Load {
   traps: number;
