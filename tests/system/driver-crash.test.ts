@@ -95,7 +95,7 @@ describe("driver crash", () => {
     expect((await ts.sys.services()).find((r) => r.label === "ata")).toMatchObject({
       state: "running",
       restarts: 1,
-      last_cause: "exit 70",
+      last_cause: "exit 70 (crash: an error no handler caught)",
     });
     const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
     expect(metrics).toMatch(/mk_endpoint_deaths_total\{label="ata",cause="disconnect"\} 1/);

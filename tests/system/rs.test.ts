@@ -208,7 +208,7 @@ describe("rs", () => {
       },
       { clock: systemClock, deadlineMs: 5000, what: "ata failed" },
     );
-    expect(failed).toMatchObject({ last_cause: "exit 70" });
+    expect(failed).toMatchObject({ last_cause: "exit 70 (crash: an error no handler caught)" });
     expect(failed.restarts - before.restarts).toBeGreaterThanOrEqual(1);
     expect(failed.restarts - before.restarts).toBeLessThanOrEqual(3);
     // rs said so on its event stream: a backoff per restart, then failed with the cause.
@@ -220,7 +220,7 @@ describe("rs", () => {
     expect(rsEvents.filter((e) => e.label === "ata" && e.state === "backoff").length).toBeGreaterThanOrEqual(1);
     expect(rsEvents.find((e) => e.state === "failed")).toMatchObject({
       label: "ata",
-      last_cause: "exit 70",
+      last_cause: "exit 70 (crash: an error no handler caught)",
       why: expect.stringMatching(/restarts within 30 s/),
     });
     const seqs = rsEvents.map((e) => e.seq);
