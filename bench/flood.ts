@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { connect, type Socket } from "node:net";
-import { PATH_DEPTH_MAX, Rs, type ServiceStatus } from "#abi";
+import { PATH_DEPTH_MAX, Rs } from "#abi";
 import { BdevClient, connectClient, createLogger, FsClient, loadCredential, systemClock, waitUntil, type RunningService } from "#libsys";
 import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
 
@@ -129,7 +129,7 @@ async function refusedCount(base: string): Promise<number> {
 
 async function restartsTotal(c: RunningService): Promise<number> {
   const r = await c.sys.sendrec("rs", Rs.RS_LIST, {}, undefined, 30_000);
-  return (r.args as { services: ServiceStatus[] }).services.reduce((n, s) => n + s.restarts, 0);
+  return r.args.services.reduce((n, s) => n + s.restarts, 0);
 }
 
 /** Runs op until `until` resolves; the latencies in µs. */

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Bdev, Common } from "#abi";
+import { Bdev, Common, encodeArgs, H, KERNEL_BEACON_MS, Subjects } from "#abi";
 import { NatsHwBus } from "../kernel-core/src/hw/hw-bus.ts";
 import { NatsLink } from "../kernel-core/src/ipc/nats-link.ts";
 import { Kernel } from "../kernel-core/src/kernel.ts";
@@ -63,6 +63,17 @@ try {
   kernel.ipc.attach(link);
   await link.start();
   await kernel.bootHardware();
+  // kernel-core's boot announcement, as its main.ts sends it every KERNEL_BEACON_MS: without
+  // it every client takes the kernel for gone after KERNEL_SILENT_MS and a long run fails.
+  const kWire = new Wire(kNc, log, systemClock);
+  const announce = () => {
+    const h = new Envelope();
+    h.set(H.args, encodeArgs({ boot: kernel.boot }) ?? "{}");
+    kWire.publish(Subjects.kernelBoot, undefined, h);
+  };
+  announce();
+  const beacon = setInterval(announce, KERNEL_BEACON_MS);
+  beacon.unref();
   await startService(ata, new NatsTransport("ata", bus.connect()), { log });
   const echoNc = bus.connect();
   echoNc.subscribe(RAW_SUBJECT, { callback: (_e, m) => void m.respond(m.data) });
@@ -79,7 +90,7 @@ try {
   const empty = new Uint8Array(0);
   const paths: [string, () => Promise<unknown>][] = [
     ["nats-raw", () => raw.request(RAW_SUBJECT, empty, new Envelope(), 5000)],
-    ["kernel-sendrec", () => client.sys.sendrec("bench-echo", Common.COMMON_PING)],
+    ["kernel-sendrec", () => client.sys.sendrec("bench-echo", Common.COMMON_PING, {})],
     ["ata-read-4k", () => client.sys.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 })],
   ];
   const rows: { path: string; js_us: number }[] = [];

@@ -140,13 +140,13 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
     { path: "nats-relay", op: relayOp, target: { text: "info: kernel-sendrec's four hops and envelope, no kernel" }, trail: true },
     {
       path: "kernel-sendrec",
-      op: () => o.client.sendrec("bench-echo", Common.COMMON_PING),
+      op: () => o.client.sendrec("bench-echo", Common.COMMON_PING, {}),
       target: { text: "p50 <= 2.5x nats-raw", met: (r) => r.ratio_p50 <= 2.5 },
       trail: true,
     },
     {
       path: "in-kernel",
-      op: () => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING),
+      op: () => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING, {}),
       target: { text: "p50 < 5 us", met: (r) => r.p50_us < 5 },
     },
     {

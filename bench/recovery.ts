@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import Docker from "dockerode";
-import { Rs, SysCall, type KernelEvent, type ServiceStatus } from "#abi";
+import { Rs, SysCall, type KernelEvent } from "#abi";
 import { composeTarget } from "../services/chaos/src/compose-target.ts";
 import { connectClient, createLogger, followEvents, loadCredential, systemClock, waitUntil } from "#libsys";
 import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
@@ -224,7 +224,7 @@ async function composeMode(rounds: number): Promise<Row[]> {
         what: `ata after generation ${gen}`,
       });
       runs[sig].recover.push(Date.parse(ev.at) - t0);
-      const rows = (await watch.sys.sendrec("rs", Rs.RS_LIST, {})).args as { services: ServiceStatus[] };
+      const rows = (await watch.sys.sendrec("rs", Rs.RS_LIST, {})).args;
       const d = rows.services.find((r) => r.label === "ata")?.detect_ms;
       if (d !== undefined) runs[sig].detect.push(d);
     }

@@ -306,7 +306,7 @@ async function costs(on: Phase, add: (path: string, samples: number[], base: num
   const before = (await sysGetProcesses(on.client.sys)).sched;
   add(
     "dispatch: sendrec to a server, a hog on the CPU",
-    await timed(readsN, () => on.client.sys.sendrec("bench-echo", Common.COMMON_PING)),
+    await timed(readsN, () => on.client.sys.sendrec("bench-echo", Common.COMMON_PING, {})),
     baseOn,
   );
   const after = (await sysGetProcesses(on.client.sys)).sched;

@@ -85,8 +85,8 @@ describe("driver crash", () => {
     expect(ts.sys.alive()).toMatchObject({ kernel: true, hardware: true, nats: true, tty: true });
 
     // kernel-core is the same process, knows the driver's incarnation is dead, and still routes.
-    await expect(c.sys.sendrec(before.endpoint, Common.COMMON_PING)).rejects.toMatchObject({ errno: "EDEADSRCDST" });
-    await expect(c.sys.sendrec("tty", Common.COMMON_PING)).resolves.toMatchObject({ data: expect.any(Uint8Array) });
+    await expect(c.sys.sendrec(before.endpoint, Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+    await expect(c.sys.sendrec("tty", Common.COMMON_PING, {})).resolves.toMatchObject({ data: expect.any(Uint8Array) });
     // rs saw the process exit and started the next generation.
     await ts.sys.waitAllReady(30_000, { ata: before.generation }, ["ata"]);
     const after = await sysGetEndpoints(c.sys);

@@ -234,8 +234,8 @@ describe("file systems under attack", () => {
   it("fs attack - a change sent twice with one request id (a resend through a new vfs) is made once: mkdir, exclusive create, append, unlink", async () => {
     const raw = (await ts.client("fsuser2")).sys;
     const twice = async (type: number, args: Record<string, unknown>, data?: Uint8Array) => {
-      const first = await raw.sendrec("vfs", type, args, data);
-      const second = await raw.sendrec("vfs", type, args, data);
+      const first = await raw.transport.sendrec("vfs", type, args, data ?? new Uint8Array(0));
+      const second = await raw.transport.sendrec("vfs", type, args, data ?? new Uint8Array(0));
       return [first.args, second.args] as const;
     };
     await twice(Vfs.VFS_MKDIR, { path: "/once", rid: "mkdir-once-0001" });

@@ -139,7 +139,7 @@ describe("security", () => {
     await expect(sysHwfault(client.sys, { fault: "stuck-bsy", ms: 60_000 })).rejects.toMatchObject({ errno: "ECALLDENIED" });
     expect(busTraffic).toEqual([]);
     // echo was not armed: it still answers.
-    await expect(client.sys.sendrec("echo", Common.COMMON_PING)).resolves.toMatchObject({ data: expect.any(Uint8Array) });
+    await expect(client.sys.sendrec("echo", Common.COMMON_PING, {})).resolves.toMatchObject({ data: expect.any(Uint8Array) });
     await waitUntil(() => (denied.includes("client:chaos:echo") ? true : undefined), {
       clock: systemClock,
       deadlineMs: 5000,
@@ -151,7 +151,7 @@ describe("security", () => {
       data: expect.any(Uint8Array),
     });
     const t0 = Date.now();
-    await chaos.sys.sendrec("tty", Common.COMMON_PING);
+    await chaos.sys.sendrec("tty", Common.COMMON_PING, {});
     expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
   });
 
@@ -190,7 +190,7 @@ describe("security", () => {
       errno: "ECALLDENIED",
       detail: { arg: "ipc", label: "tty" },
     });
-    await expect(rogue.sys.sendrec("ata", Common.COMMON_PING)).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    await expect(rogue.sys.sendrec("ata", Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "ECALLDENIED" });
   });
 
   it("security - a source header naming another service is refused; the delivered source is the kernel's stamp", async () => {
@@ -210,7 +210,7 @@ describe("security", () => {
       expect(m.headers?.get(H.errmsg)).toContain("is not an incarnation (label#generation) of the caller rogue");
     }
     expect(seenByEcho).toEqual([]);
-    await rogue.sys.sendrec("echo", Common.COMMON_PING);
+    await rogue.sys.sendrec("echo", Common.COMMON_PING, {});
     expect(seenByEcho).toEqual([rogue.sys.self]);
     expect(seenByEcho[0]).toMatch(/^rogue#\d+$/);
     const metrics = await (await fetch(`${ts.sys.state.kernelHttp}/metrics`)).text();
@@ -226,7 +226,7 @@ describe("security", () => {
       errno: "EDEADSRCDST",
       message: `caller ${old.sys.self} is not the live incarnation of rogue (${current.sys.self} is)`,
     });
-    await expect(old.sys.sendrec("echo", Common.COMMON_PING)).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+    await expect(old.sys.sendrec("echo", Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "EDEADSRCDST" });
     expect(busTraffic.length).toBe(before);
     await expect(sysDevio(current.sys, "inb", 0x2fd)).resolves.toBeTypeOf("number");
     expect(busTraffic.length).toBe(before + 1);
@@ -303,7 +303,7 @@ describe("security", () => {
     await h.close();
     const minixFirst = 16384; // the test disk's 32768 sectors: raw 0%-50%, minix 50%-100%
     const bdev = (c: RunningService, type: number, lba: number, count: number, data?: Uint8Array) =>
-      c.sys.sendrec("ata", type, { minor: 0, lba, count }, data).then(
+      c.sys.transport.sendrec("ata", type, { minor: 0, lba, count }, data ?? new Uint8Array(0)).then(
         () => "OK",
         (e: MkError) => e.errno,
       );

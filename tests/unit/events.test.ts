@@ -88,7 +88,7 @@ describe("events", () => {
         errno: "ECALLDENIED",
       });
     }
-    await expect(client.sys.sendrec("echo", Common.COMMON_PING)).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    await expect(client.sys.sendrec("echo", Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "ECALLDENIED" });
     const denied = wire.filter((w) => w.ev.kind === "denied");
     expect(denied.filter((w) => w.ev.denied === "call")).toHaveLength(10);
     expect(denied[0]).toMatchObject({

@@ -136,16 +136,16 @@ describe("kernel ipc", () => {
     const client = await inKernel(nothing("client"));
     const again = await inKernel(echo);
     expect(again.sys.self).toBe("echo#2");
-    await expect(client.sys.sendrec("echo#1", Common.COMMON_PING)).rejects.toMatchObject({
+    await expect(client.sys.sendrec("echo#1", Common.COMMON_PING, {})).rejects.toMatchObject({
       errno: "EDEADSRCDST",
       detail: { label: "echo", got: 1, limit: 2 }, // asked for echo#1; echo#2 is current
     });
-    await expect(client.sys.sendrec("echo#2", Common.COMMON_PING)).resolves.toMatchObject({ data: expect.any(Uint8Array) });
-    await expect(client.sys.sendrec("ata", Common.COMMON_PING)).rejects.toMatchObject({
+    await expect(client.sys.sendrec("echo#2", Common.COMMON_PING, {})).resolves.toMatchObject({ data: expect.any(Uint8Array) });
+    await expect(client.sys.sendrec("ata", Common.COMMON_PING, {})).rejects.toMatchObject({
       errno: "EDEADSRCDST",
       detail: { label: "ata" }, // no incarnation at all: no generation to name
     });
-    await expect(client.sys.sendrec("rogue", Common.COMMON_PING)).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    await expect(client.sys.sendrec("rogue", Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "ECALLDENIED" });
   });
 
   it("ipc - a tool with instances runs as many endpoints at once, each with its label's privileges, at most `instances`; a label without is refused", async () => {

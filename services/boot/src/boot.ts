@@ -11,7 +11,7 @@ import { isLocalError, LocalError } from "#base/errors.ts";
 import { loadSystemTable, type SystemTable } from "#base/system-table.ts";
 import { StopWaiting, waitUntil, WaitTimeoutError } from "#base/wait.ts";
 import { filePidStore, pidAlive, ProcessBackend, RS_LABEL, type RunSpec } from "#rs";
-import { MkError, Rs, type ServiceStatus } from "#abi";
+import { type LayoutType, MkError, type RepArgs, type ReqArgs, Rs, type ServiceStatus } from "#abi";
 import { connectClient, loadCredential, createLogger, type RunningService } from "#libsys";
 import { generateNatsAuth, HARDWARE_USER, SYS_USER, writeCredentials } from "./nats-config.ts";
 import { findNatsServer, waitNatsHealthy } from "./nats-server.ts";
@@ -275,7 +275,7 @@ export class ProcessSystem {
       throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} runs inside kernel-core (placement: kernel): start kernel instead`);
     if (!svc.command)
       throw new LocalError("MK_ERR_NOT_STARTABLE", `${label} is a client (no command in ${this.state.system}): nothing to start`);
-    if (this.supervised) return (await this.rs(Rs.RS_RESTART, { label })).pid as number;
+    if (this.supervised) return (await this.rs(Rs.RS_RESTART, { label })).pid;
     return this.backend.start(this.spec(label, svc.command, label));
   }
 
@@ -287,7 +287,7 @@ export class ProcessSystem {
 
   /** rs's view of every service it runs (RS_LIST). */
   async services(): Promise<ServiceStatus[]> {
-    return (await this.rs(Rs.RS_LIST, {})).services as ServiceStatus[];
+    return (await this.rs(Rs.RS_LIST, {})).services;
   }
 
   /**
@@ -295,7 +295,7 @@ export class ProcessSystem {
    * mkctl that connected since supersedes this one (one incarnation per label): then once
    * more, on a new connection.
    */
-  private async rs(type: number, args: Record<string, unknown>, again = true): Promise<Record<string, unknown>> {
+  private async rs<T extends LayoutType>(type: T, args: ReqArgs<T>, again = true): Promise<RepArgs<T>> {
     this.client ??= (async () => {
       const log = createLogger("mkctl");
       log.level = "warn";
@@ -306,7 +306,7 @@ export class ProcessSystem {
       throw e;
     });
     try {
-      return (await client.sys.sendrec(RS_LABEL, type, args, undefined, 30_000)).args as Record<string, unknown>;
+      return (await client.sys.sendrec(RS_LABEL, type, args, undefined, 30_000)).args;
     } catch (e) {
       if (!(e instanceof MkError && (e.errno === "EDEADSRCDST" || e.errno === "ENOTREADY"))) throw e;
       await this.closeClient();

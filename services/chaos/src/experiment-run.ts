@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cdev, Common, EMPTY, Fs, MkError, Rs, WORKLOAD_MAX_PAUSE_MS, type ServiceStatus } from "#abi";
+import { Cdev, Common, EMPTY, Fs, MkError, type ReqArgs, Rs, WORKLOAD_MAX_PAUSE_MS, type ServiceStatus } from "#abi";
 import {
   BdevClient,
   connectClient,
@@ -156,7 +156,7 @@ class ExperimentRun {
   }
 
   private async services(): Promise<ServiceStatus[]> {
-    return ((await this.c.sys.sendrec("rs", Rs.RS_LIST, {}, undefined, 10_000)).args as { services: ServiceStatus[] }).services;
+    return (await this.c.sys.sendrec("rs", Rs.RS_LIST, {}, undefined, 10_000)).args.services;
   }
 
   private placementOf(label: string): string {
@@ -229,14 +229,13 @@ class ExperimentRun {
         case "fsck-clean": {
           // mfs's own check of the whole disk (no file may be open: after the workload).
           const rep = await c.sys.sendrec("mfs", Fs.FS_FSCK, { repair: 0 }, EMPTY, 120_000);
-          value = (rep.args as { clean?: number }).clean === 1;
-          if (!value)
-            detail = `${(rep.args as { problems?: number }).problems} problem(s): ${new TextDecoder().decode(rep.data).slice(0, 300)}`;
+          value = rep.args.clean === 1;
+          if (!value) detail = `${rep.args.problems} problem(s): ${new TextDecoder().decode(rep.data).slice(0, 300)}`;
           break;
         }
         case "tty-writes": {
           const rep = await c.sys.sendrec("tty", Cdev.CDEV_WRITE, { minor: 0 }, new TextEncoder().encode("chaos probe\n"), 5000);
-          value = (rep.args as { count?: number }).count === 12;
+          value = rep.args.count === 12;
           break;
         }
       }
@@ -330,7 +329,7 @@ class ExperimentRun {
   /** A fault in a service (or kernel-core's restart); returns a note for the journal. */
   private async serviceFault(a: FaultAction, target: string, inKernel: boolean): Promise<string | undefined> {
     const c = this.c;
-    const fault = (args: Record<string, unknown>) => c.sys.sendrec(target, Common.COMMON_FAULT, args, EMPTY, 5000);
+    const fault = (args: ReqArgs<typeof Common.COMMON_FAULT>) => c.sys.sendrec(target, Common.COMMON_FAULT, args, EMPTY, 5000);
     // A crash is armed, then the next request the server handles throws: send one (an idle server would never crash).
     const crash = async () => {
       await fault({ fault: "crash" });

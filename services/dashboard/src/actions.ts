@@ -2,7 +2,7 @@
 // faults (through SYS_KILL and COMMON_FAULT: the kernel checks the dashboard's privileges
 // again), hardware faults (SYS_HWFAULT) and the demo workload's rate (WORKLOAD_SET). A
 // malformed request is EINVAL naming what was wrong; nothing is half done.
-import { Common, EMPTY, f, MkError, parseReplyArgs, parseShape, Workload, WORKLOAD_MAX_RATE, type HwFaultRequest } from "#abi";
+import { Common, EMPTY, f, MkError, parseShape, Workload, WORKLOAD_MAX_RATE, type HwFaultRequest } from "#abi";
 import { sysHwfault, sysKill, type Sys, type SystemTable } from "#libsys";
 
 export const FAULTS = ["kill", "crash", "hang", "slow", "corrupt"] as const;
@@ -95,6 +95,6 @@ export class Actions {
   async workloadRate(body: unknown): Promise<number> {
     const a = parse(RateShape, body, "workload");
     const r = await this.sys.sendrec(WORKLOAD_LABEL, Workload.WORKLOAD_SET, { rate: a.rate }, EMPTY, 5000);
-    return parseReplyArgs(Workload.WORKLOAD_SET, r.args).rate;
+    return r.args.rate;
   }
 }

@@ -85,7 +85,7 @@ export class Dashboard {
     this.lastRsList = sys.clock.now();
     try {
       const r = await sys.sendrec("rs", Rs.RS_LIST, {}, undefined, 2000);
-      this.model.applyRsList(parseReplyArgs(Rs.RS_LIST, r.args).services);
+      this.model.applyRsList(r.args.services);
     } catch (e) {
       sys.log.debug({ err: (e as Error).message }, "rs's list not read");
     }

@@ -3,11 +3,10 @@
 // was open and resends; when the kernel or NATS is away (ENOTREADY) it waits and resends
 // (libsys's one recovery mechanism, recovery.ts). Reads, writes of whole sectors and
 // flushes are idempotent, so resending is safe.
-import { Bdev, MkError, parseReplyArgs, SECTOR_SIZE, type GeometryReply } from "#abi";
+import { Bdev, MkError, SECTOR_SIZE, type GeometryReply, type LayoutType, type ReqArgs } from "#abi";
 import { crc32 } from "node:zlib";
 import { Recovering, type RecoveryOptions } from "./recovery.ts";
-import type { Sys } from "./sys.ts";
-import type { RawReply } from "#base/transport.ts";
+import type { Reply, Sys } from "./sys.ts";
 
 /**
  * Reads again after a reply that failed its checksum, before giving up with EIO: damage in
@@ -44,7 +43,7 @@ export class BdevClient {
     return this.driver.generation;
   }
 
-  private call(type: number, args: Record<string, unknown>, data?: Uint8Array): Promise<RawReply> {
+  private call<T extends LayoutType>(type: T, args: ReqArgs<T>, data?: Uint8Array): Promise<Reply<T>> {
     return this.driver.call((dst) => this.sys.sendrec(dst, type, args, data, this.timeoutMs));
   }
 
@@ -60,7 +59,7 @@ export class BdevClient {
     for (let attempt = 0; ; attempt++) {
       const r = await this.call(Bdev.BDEV_READ, { minor, lba, count });
       if (r.data.length !== count * SECTOR_SIZE) throw new MkError("EIO", `read of ${count} sectors returned ${r.data.length} bytes`);
-      const crc = (r.args as { crc?: unknown }).crc;
+      const crc = r.args.crc;
       if (typeof crc !== "number" || crc32(r.data) === crc) return r.data;
       this.corruptReplies++;
       if (attempt >= CORRUPT_RETRIES) throw new MkError("EIO", `read of lba ${lba}: the data failed its checksum ${attempt + 1} times`);
@@ -78,6 +77,6 @@ export class BdevClient {
 
   async geometry(minor = 0): Promise<GeometryReply> {
     const r = await this.call(Bdev.BDEV_GEOMETRY, { minor });
-    return parseReplyArgs(Bdev.BDEV_GEOMETRY, r.args) as GeometryReply;
+    return r.args;
   }
 }

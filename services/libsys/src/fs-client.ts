@@ -25,11 +25,12 @@ import {
   type Dirent,
   type FileStat,
   type FsStatfs,
+  type LayoutType,
+  type ReqArgs,
 } from "#abi";
 import { randomBytes } from "node:crypto";
 import { Recovering, type RecoveryOptions } from "./recovery.ts";
-import type { Sys } from "./sys.ts";
-import type { RawReply } from "#base/transport.ts";
+import type { Reply, Sys } from "./sys.ts";
 
 // Linux's names for the ABI's open flags (#abi's O), for user programs.
 export const O_RDONLY = O.RDONLY;
@@ -178,7 +179,7 @@ export class FsClient {
         try {
           // With an id of its own: a reopen resent after its answer was lost gets the same descriptor.
           const r = await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: h.path, flags, rid: h.reopenId(gen) }, EMPTY, this.timeoutMs);
-          const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
+          const { fd, ino } = r.args;
           if (ino !== h.ino) {
             // The path names another file now (renamed over, or removed and made again).
             await this.sys.sendrec(dst, Vfs.VFS_CLOSE, { fd }, EMPTY, this.timeoutMs);
@@ -209,10 +210,11 @@ export class FsClient {
   }
 
   /** @internal a request about a handle's descriptor, to the vfs that has it open (see bringUp). */
-  handleRequest(h: FileHandle, type: number, args: Record<string, unknown>, data: Uint8Array = EMPTY): Promise<RawReply> {
+  handleRequest<T extends LayoutType>(h: FileHandle, type: T, args: Omit<ReqArgs<T>, "fd">, data: Uint8Array = EMPTY): Promise<Reply<T>> {
     return this.vfs.call(async (dst) => {
       await this.bringUp(h, dst, generationOf(dst));
-      return this.sys.sendrec(dst, type, { fd: h.fd, ...args }, data, this.timeoutMs);
+      // The descriptor is the one vfs knows now (it changes when vfs restarts): added here.
+      return this.sys.sendrec(dst, type, { fd: h.fd, ...args } as ReqArgs<T>, data, this.timeoutMs);
     });
   }
 
@@ -235,18 +237,19 @@ export class FsClient {
   }
 
   /** @internal a request to vfs (on paths), resent across its restarts. */
-  request(type: number, args: Record<string, unknown>, data: Uint8Array = EMPTY): Promise<RawReply> {
+  request<T extends LayoutType>(type: T, args: ReqArgs<T>, data: Uint8Array = EMPTY): Promise<Reply<T>> {
     return this.vfs.call((dst) => this.sys.sendrec(dst, type, args, data, this.timeoutMs));
   }
 
   /** A change that must happen once: a request id for mfs's reply cache; a resend meeting `done`'s errno is the first attempt's success. */
-  private async change(type: number, args: Record<string, unknown>, done: string): Promise<void> {
+  private async change<T extends LayoutType>(type: T, args: Omit<ReqArgs<T>, "rid">, done: string): Promise<void> {
     let attempts = 0;
     const rid = requestId();
     try {
       await this.vfs.call((dst) => {
         attempts++;
-        return this.sys.sendrec(dst, type, { ...args, rid }, EMPTY, this.timeoutMs);
+        // The request id mfs remembers, the same for every resend: added here.
+        return this.sys.sendrec(dst, type, { ...args, rid } as ReqArgs<T>, EMPTY, this.timeoutMs);
       });
     } catch (e) {
       if (!(attempts > 1 && e instanceof MkError && e.errno === done)) throw e;
@@ -273,7 +276,7 @@ export class FsClient {
         return this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: p, flags: f & ~(O_EXCL | O_TRUNC), mode }, EMPTY, this.timeoutMs);
       }
     });
-    const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
+    const { fd, ino } = r.args;
     return new FileHandle(this, p, f, fd, gen, ino);
   }
 
@@ -295,7 +298,7 @@ export class FsClient {
         if (size >= end + chunk.length) {
           // Read through a descriptor of its own: the handle's may be write-only.
           const r = await this.sys.sendrec(dst, Vfs.VFS_OPEN, { path: h.path, flags: O_RDONLY }, EMPTY, this.timeoutMs);
-          const { fd, ino } = parseReplyArgs(Vfs.VFS_OPEN, r.args);
+          const { fd, ino } = r.args;
           try {
             const tail =
               ino === h.ino
@@ -321,7 +324,7 @@ export class FsClient {
       }
       return this.sys.sendrec(dst, Vfs.VFS_WRITE, { fd: h.fd, rid }, chunk, this.timeoutMs);
     });
-    return parseReplyArgs(Vfs.VFS_WRITE, r.args).offset;
+    return r.args.offset;
   }
 
   async readFile(path: string): Promise<Buffer> {
@@ -347,7 +350,7 @@ export class FsClient {
   }
 
   async stat(path: string): Promise<Stats> {
-    return new Stats(parseReplyArgs(Vfs.VFS_STAT, (await this.request(Vfs.VFS_STAT, { path: absolute(path) })).args));
+    return new Stats((await this.request(Vfs.VFS_STAT, { path: absolute(path) })).args);
   }
 
   /** Every entry but "." and "..", in directory order. */
@@ -357,8 +360,9 @@ export class FsClient {
     const all: Dirent[] = [];
     let cookie: number | undefined = 0;
     while (cookie !== undefined) {
-      const r = await this.request(Vfs.VFS_GETDENTS, { path: absolute(path), cookie });
-      const next: number | undefined = parseReplyArgs(Vfs.VFS_GETDENTS, r.args).next;
+      const at: number = cookie;
+      const r = await this.request(Vfs.VFS_GETDENTS, { path: absolute(path), cookie: at });
+      const next: number | undefined = r.args.next;
       if (next !== undefined && next <= cookie)
         throw new MkError("EIO", `vfs's directory pages went backwards (cookie ${cookie} then ${next})`);
       all.push(...direntsOf(r.data).filter((e) => e.name !== "." && e.name !== ".."));
@@ -420,7 +424,7 @@ export class FsClient {
   }
 
   async statfs(path = "/"): Promise<FsStatfs & { dev: string; mount: string }> {
-    return parseReplyArgs(Vfs.VFS_STATFS, (await this.request(Vfs.VFS_STATFS, { path: absolute(path) })).args);
+    return (await this.request(Vfs.VFS_STATFS, { path: absolute(path) })).args;
   }
 
   async sync(): Promise<void> {
@@ -428,7 +432,7 @@ export class FsClient {
   }
 
   async mounts(): Promise<{ path: string; dev: string }[]> {
-    return parseReplyArgs(Vfs.VFS_MOUNTS, (await this.request(Vfs.VFS_MOUNTS, {})).args).mounts;
+    return (await this.request(Vfs.VFS_MOUNTS, {})).args.mounts;
   }
 }
 
@@ -471,7 +475,7 @@ export class FileHandle {
     return this.reopen.rid;
   }
 
-  private req(type: number, args: Record<string, unknown>, data?: Uint8Array): Promise<RawReply> {
+  private req<T extends LayoutType>(type: T, args: Omit<ReqArgs<T>, "fd">, data?: Uint8Array): Promise<Reply<T>> {
     if (this.closed) throw new MkError("EBADF", `${this.path} is closed`);
     if (this.lost) throw this.lost;
     return this.client.handleRequest(this, type, args, data);
@@ -527,7 +531,7 @@ export class FileHandle {
   }
 
   async stat(): Promise<Stats> {
-    return new Stats(parseReplyArgs(Vfs.VFS_FSTAT, (await this.req(Vfs.VFS_FSTAT, {})).args));
+    return new Stats((await this.req(Vfs.VFS_FSTAT, {})).args);
   }
 
   async truncate(len = 0): Promise<void> {

@@ -1,10 +1,18 @@
 // What a server holds to talk to the rest of the system: its own endpoint, the IPC
 // primitives named as in MINIX, a logger and a clock. Built on a Transport.
-import { hasLayout, KERNEL, parseReplyArgs, type Args, type LayoutType, type RepArgs } from "#abi";
+import { hasLayout, KERNEL, parseReplyArgs, type Args, type LayoutType, type RepArgs, type ReqArgs } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { LocalError } from "#base/errors.ts";
 import type { Logger } from "#base/log.ts";
 import type { RawReply, Transport } from "#base/transport.ts";
+
+/** A reply whose arguments were checked against the message type's reply layout. */
+export interface Reply<T extends LayoutType> {
+  readonly args: RepArgs<T>;
+  readonly data: Uint8Array;
+  /** The hop trail (`who@epoch-µs,...`) the reply came back with, over NATS. */
+  readonly hops?: string;
+}
 
 export interface Sys {
   readonly label: string;
@@ -16,8 +24,14 @@ export interface Sys {
   readonly log: Logger;
   readonly clock: Clock;
   readonly transport: Transport;
-  sendrec(dst: string, type: number, args?: Args, data?: Uint8Array, timeoutMs?: number): Promise<RawReply>;
-  send(dst: string, type: number, args?: Args, data?: Uint8Array): Promise<void>;
+  /**
+   * A request and its reply, typed end to end by the message type: the arguments are the
+   * layout's request shape, and the reply's are parsed by the layout's reply shape here, at
+   * the edge, once (a reply that does not fit is EBADREQUEST). To send what no layout
+   * allows (a hostile test), use the transport.
+   */
+  sendrec<T extends LayoutType>(dst: string, type: T, args: ReqArgs<T>, data?: Uint8Array, timeoutMs?: number): Promise<Reply<T>>;
+  send<T extends LayoutType>(dst: string, type: T, args: ReqArgs<T>, data?: Uint8Array): Promise<void>;
   notify(dst: string, bits: number): Promise<void>;
   /** A kernel call: sendrec to the kernel, reply arguments checked against the layout. */
   kernelCall<T extends LayoutType>(
@@ -47,11 +61,18 @@ export class SysImpl implements Sys {
   get self(): string {
     return `${this.label}#${this.generation}`;
   }
-  sendrec(dst: string, type: number, args?: Args, data: Uint8Array = EMPTY, timeoutMs?: number): Promise<RawReply> {
-    return this.transport.sendrec(dst, type, args, data, timeoutMs);
+  async sendrec<T extends LayoutType>(
+    dst: string,
+    type: T,
+    args: ReqArgs<T>,
+    data: Uint8Array = EMPTY,
+    timeoutMs?: number,
+  ): Promise<Reply<T>> {
+    const r: RawReply = await this.transport.sendrec(dst, type, args as Args, data, timeoutMs);
+    return { args: parseReplyArgs(type, r.args), data: r.data, ...(r.hops !== undefined ? { hops: r.hops } : {}) };
   }
-  send(dst: string, type: number, args?: Args, data: Uint8Array = EMPTY): Promise<void> {
-    return this.transport.send(dst, type, args, data);
+  send<T extends LayoutType>(dst: string, type: T, args: ReqArgs<T>, data: Uint8Array = EMPTY): Promise<void> {
+    return this.transport.send(dst, type, args as Args, data);
   }
   notify(dst: string, bits: number): Promise<void> {
     return this.transport.notify(dst, bits);

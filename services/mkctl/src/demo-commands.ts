@@ -106,7 +106,7 @@ export async function workloadCommand(client: RunningService, args: string[], js
         `mkctl workload rate needs N, 0-${WORKLOAD_MAX_RATE} operations per second, got ${JSON.stringify(args.slice(1).join(" "))}`,
       );
     const r = await client.sys.sendrec("workload", Workload.WORKLOAD_SET, { rate: n }, undefined, 5000);
-    const rate = parseReplyArgs(Workload.WORKLOAD_SET, r.args).rate;
+    const rate = r.args.rate;
     console.log(
       json ? JSON.stringify({ rate }) : rate === 0 ? "workload idle (rate 0): it sends no message" : `workload rate ${rate} operations/s`,
     );

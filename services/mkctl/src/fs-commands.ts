@@ -4,7 +4,7 @@
 import { createReadStream, createWriteStream, type ReadStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
-import { Fs, isDirMode, isRegMode, MkError, parseReplyArgs, type Dirent } from "#abi";
+import { Fs, isDirMode, isRegMode, MkError, type Dirent } from "#abi";
 import { FsClient, instanceId, LocalError, type RunningService, type Stats } from "#libsys";
 
 export const FS_USAGE = `       mkctl fs ls [-l] [--json] [PATH] | cat PATH | stat [--json] PATH | tree [PATH]   [--run-dir DIR]
@@ -285,7 +285,7 @@ export async function fsCommand(client: RunningService, sub: string | undefined,
 /** mkctl fsck: mfs checks (and with --repair mends) its disk; exit 0 when clean, 1 when problems remain. */
 export async function fsckCommand(client: RunningService, o: FsFlags): Promise<number> {
   const r = await client.sys.sendrec("mfs", Fs.FS_FSCK, { repair: o.repair ? 1 : 0 }, undefined, 600_000);
-  const a = parseReplyArgs(Fs.FS_FSCK, r.args);
+  const a = r.args;
   const report = JSON.parse(new TextDecoder().decode(r.data)) as {
     problems: { kind: string; detail: string }[];
     files?: number;
@@ -305,11 +305,11 @@ export async function fsckCommand(client: RunningService, o: FsFlags): Promise<n
 /** mkctl mkfs: a new, empty file system on the disk, through mfs (refused while files are open). */
 export async function mkfsCommand(client: RunningService, o: FsFlags): Promise<void> {
   if (!o.yes) throw new LocalError("MK_ERR_USAGE", "mkctl mkfs erases every file on the disk: add --yes to go on");
-  const bs = o.blockSize;
-  if (bs !== undefined && !["1024", "2048", "4096"].includes(bs))
-    throw new LocalError("MK_ERR_USAGE", `--block-size ${bs}: use 1024, 2048 or 4096`);
-  const r = await client.sys.sendrec("mfs", Fs.FS_MKFS, bs ? { blockSize: bs } : {}, undefined, 600_000);
-  const s = parseReplyArgs(Fs.FS_MKFS, r.args);
+  const sizes = ["1024", "2048", "4096"] as const;
+  const bs = sizes.find((s) => s === o.blockSize);
+  if (o.blockSize !== undefined && bs === undefined)
+    throw new LocalError("MK_ERR_USAGE", `--block-size ${o.blockSize}: use 1024, 2048 or 4096`);
+  const s = (await client.sys.sendrec("mfs", Fs.FS_MKFS, bs ? { blockSize: bs } : {}, undefined, 600_000)).args;
   console.log(`made a MINIX v3 file system: ${s.blocks} blocks of ${s.blockSize} bytes, ${s.inodes} inodes`);
 }
 

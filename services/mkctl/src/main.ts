@@ -6,7 +6,7 @@
 //   mkctl events [--json]   follow the kernel event stream (mk.ev.>)
 import { constants } from "node:os";
 import { parseArgs } from "node:util";
-import { Rs, type EndpointInfo, type KernelEvent, type ServiceStatus } from "#abi";
+import { type LayoutType, type RepArgs, type ReqArgs, Rs, type EndpointInfo, type KernelEvent } from "#abi";
 import { connectClient, followEvents, followRsEvents, sysGetEndpoints, type RunningService } from "#libsys";
 import { loadCredential } from "#base/credentials.ts";
 import { exitStatus, LocalError } from "#base/errors.ts";
@@ -185,10 +185,10 @@ async function chaos(
 }
 
 /** One request to rs, as the mkctl client (process mode or compose). */
-async function rsRequest(runDir: string | undefined, type: number, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function rsRequest<T extends LayoutType>(runDir: string | undefined, type: T, args: ReqArgs<T>): Promise<RepArgs<T>> {
   const client = await connectMkctl(runDir);
   try {
-    return (await client.sys.sendrec("rs", type, args, undefined, 30_000)).args as Record<string, unknown>;
+    return (await client.sys.sendrec("rs", type, args, undefined, 30_000)).args;
   } finally {
     await client.stop();
   }
@@ -364,7 +364,7 @@ async function main(): Promise<number> {
         project: values.project,
       });
     case "services": {
-      const rows = (await rsRequest(runDir, Rs.RS_LIST, {})).services as ServiceStatus[];
+      const rows = (await rsRequest(runDir, Rs.RS_LIST, {})).services;
       if (values.json) {
         console.log(
           JSON.stringify(

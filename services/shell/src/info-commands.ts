@@ -1,6 +1,6 @@
 // Commands that look at the system: echo, uptime (kernel-core's), ps (the kernel's endpoint
 // table joined with its process table) and services (what rs does with each service).
-import { parseReplyArgs, Rs, SysCall, type EndpointInfo, type ProcessInfo, type ServiceStatus } from "#abi";
+import { Rs, SysCall, type EndpointInfo, type ProcessInfo, type ServiceStatus } from "#abi";
 import { sysGetEndpoints, type Sys } from "#libsys";
 import { usage, type Command } from "./command.ts";
 import { columns } from "./output.ts";
@@ -77,7 +77,7 @@ export const ps: Command = {
 /** rs's table (RS_LIST): also how chaos finds a target's heartbeat period. */
 export async function rsList(sys: Sys): Promise<ServiceStatus[]> {
   const r = await sys.sendrec("rs", Rs.RS_LIST, {}, undefined, 10_000);
-  return parseReplyArgs(Rs.RS_LIST, r.args).services;
+  return r.args.services;
 }
 
 export const services: Command = {

@@ -18,8 +18,8 @@
 //   not hold the lock may name another file once it moved, so a change checks it. The last
 //   release of an unlinked file frees its number too, but its name went with the unlink,
 //   which counted: a walk that found the number began before that.
-import { Fs, isMkError, MkError, parseReplyArgs, type Args, type FileStat } from "#abi";
-import { Recovering, type RawReply, type Sys } from "#libsys";
+import { Fs, isMkError, MkError, type FileStat, type LayoutType, type ReqArgs } from "#abi";
+import { Recovering, type Reply, type Sys } from "#libsys";
 
 /** Unstable bytes kept per server before vfs commits them first. */
 const MAX_UNSTABLE_BYTES = 8 * 1024 * 1024;
@@ -77,7 +77,7 @@ export class FsServer {
     return this.unstableBytes;
   }
 
-  private send(dst: string, type: number, args: Args, data: Uint8Array): Promise<RawReply> {
+  private send<T extends LayoutType>(dst: string, type: T, args: ReqArgs<T>, data: Uint8Array): Promise<Reply<T>> {
     return this.sys.sendrec(dst, type, args, data, this.timeoutMs);
   }
 
@@ -119,7 +119,7 @@ export class FsServer {
   }
 
   /** An idempotent request (lookup, stat, read, truncate, setattr...): resent across restarts. */
-  async call(type: number, args: Args, data: Uint8Array = EMPTY): Promise<RawReply> {
+  async call<T extends LayoutType>(type: T, args: ReqArgs<T>, data: Uint8Array = EMPTY): Promise<Reply<T>> {
     return this.server.call((dst) => this.send(dst, type, args, data));
   }
 
@@ -134,7 +134,7 @@ export class FsServer {
    * the first attempt took effect (then there is no reply: undefined). The server commits
    * before answering.
    */
-  async change(type: number, args: Args, done: (errno: string) => boolean): Promise<RawReply | undefined> {
+  async change<T extends LayoutType>(type: T, args: ReqArgs<T>, done: (errno: string) => boolean): Promise<Reply<T> | undefined> {
     let attempts = 0;
     try {
       const r = await this.server.call((dst) => {
@@ -156,8 +156,12 @@ export class FsServer {
     }
   }
 
-  async stat(type: typeof Fs.FS_LOOKUP | typeof Fs.FS_STAT, args: Args): Promise<FileStat> {
-    return parseReplyArgs(type, (await this.call(type, args)).args) as FileStat;
+  async lookup(args: ReqArgs<typeof Fs.FS_LOOKUP>): Promise<FileStat> {
+    return (await this.call(Fs.FS_LOOKUP, args)).args;
+  }
+
+  async statIno(args: ReqArgs<typeof Fs.FS_STAT>): Promise<FileStat> {
+    return (await this.call(Fs.FS_STAT, args)).args;
   }
 
   /**
@@ -166,7 +170,7 @@ export class FsServer {
    */
   async write(ino: number, offset: number, data: Uint8Array, id: { rid?: string; digest?: string } = {}): Promise<number> {
     if (this.unstableBytes + data.length > MAX_UNSTABLE_BYTES) await this.commit();
-    const r = parseReplyArgs(Fs.FS_WRITE, (await this.call(Fs.FS_WRITE, { ino, offset, ...id }, data)).args);
+    const r = (await this.call(Fs.FS_WRITE, { ino, offset, ...id }, data)).args;
     const at = r.offset ?? offset;
     // Kept until committed; a copy, since the body's buffer is the transport's.
     this.unstable.push({ ino, offset: at, data: data.slice() });

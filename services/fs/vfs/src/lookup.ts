@@ -3,7 +3,7 @@
 // walk has reached; "." and ".." need that to be a directory and are taken from the walk
 // itself (no server is asked: mkos has no symbolic links, and ".." of a mount's root is
 // the directory it is mounted on, as on Linux).
-import { Fs, isDirMode, MkError, type FileStat } from "#abi";
+import { isDirMode, MkError, type FileStat } from "#abi";
 import type { FsServer } from "./fs-server.ts";
 import { isName, joinPath, parsePath } from "./path.ts";
 
@@ -113,10 +113,10 @@ export class MountTable {
   private async down(cur: Level, parts: readonly string[], name: string): Promise<Level> {
     const below = this.mountAt(parts);
     if (below) return this.rootOf(below);
-    return { m: cur.m, st: await cur.m.server.stat(Fs.FS_LOOKUP, { dir: cur.st.ino, name }) };
+    return { m: cur.m, st: await cur.m.server.lookup({ dir: cur.st.ino, name }) };
   }
 
   private async rootOf(m: Mounted): Promise<Level> {
-    return { m, st: await m.server.stat(Fs.FS_STAT, { ino: ROOT_INO }) };
+    return { m, st: await m.server.statIno({ ino: ROOT_INO }) };
   }
 }

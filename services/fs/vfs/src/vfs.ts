@@ -4,7 +4,7 @@
 // lock, changes one at a time per mounted file system (namespace.ts says which and why),
 // so a stalled mfs does not hold up /proc, a deep walk holds up no one, and a resent
 // change can still tell its own earlier success from someone else's (fs-server.ts).
-import { Fs, MAX_DENTS, MkError, O, parseReplyArgs, Vfs, type FileStat, type Reply } from "#abi";
+import { Fs, MAX_DENTS, MkError, O, Vfs, type FileStat, type Reply } from "#abi";
 import { followEvents, sysGetEndpoints, type Server, type Sys } from "#libsys";
 import { Descriptors, readable, writable, type OpenFile } from "./descriptors.ts";
 import { FsServer } from "./fs-server.ts";
@@ -145,7 +145,7 @@ export class VfsServer {
       // repeat of one that succeeded (before a vfs restart) is answered from mfs's reply cache.
       if (!(flags & O.EXCL && id.rid)) {
         try {
-          st = await m.server.stat(Fs.FS_LOOKUP, { dir, name });
+          st = await m.server.lookup({ dir, name });
         } catch (e) {
           if (!(e instanceof MkError && e.errno === "ENOENT")) throw e;
         }
@@ -154,7 +154,7 @@ export class VfsServer {
       if (!st) {
         this.writableMount(m, path);
         const r = await m.server.change(Fs.FS_CREATE, { dir, name, mode: mode & 0o7777, ...id }, (errno) => errno === "EEXIST");
-        st = r ? (parseReplyArgs(Fs.FS_CREATE, r.args) as FileStat) : await m.server.stat(Fs.FS_LOOKUP, { dir, name });
+        st = r ? r.args : await m.server.lookup({ dir, name });
       }
       return opened({ m, st });
     });
@@ -182,7 +182,7 @@ export class VfsServer {
 
   server(): Server {
     const source = (r: { source: string }) => r.source;
-    const stat = (f: OpenFile) => f.server.stat(Fs.FS_STAT, { ino: f.ino });
+    const stat = (f: OpenFile) => f.server.statIno({ ino: f.ino });
     /** The user program's request id, the caller's own, passed on to the file system's reply cache (request-id.ts). */
     const rid = (r: { source: string; type: number; args: { rid?: string } }, ...what: (string | number | undefined)[]) =>
       fsRequestId(r.source, r.args.rid, r.type, what);
@@ -278,7 +278,7 @@ export class VfsServer {
           this.ns.atParent(source(r), r.args.path, "unlink", async ({ m, dir, name }) => {
             this.writableMount(m, r.args.path);
             if (parsePath(r.args.path).dirOnly) {
-              const st = await m.server.stat(Fs.FS_LOOKUP, { dir, name });
+              const st = await m.server.lookup({ dir, name });
               throw new MkError(isDir(st) ? "EISDIR" : "ENOTDIR", `unlink: ${r.args.path} ends in /`);
             }
             await m.server.change(Fs.FS_UNLINK, { dir, name, ...rid(r, r.args.path) }, (errno) => errno === "ENOENT");
@@ -341,7 +341,7 @@ export class VfsServer {
             const rep = await m.server.call(Fs.FS_GETDENTS, { ino: st.ino, cookie: r.args.cookie ?? 0, max });
             // The page passes through as the server wrote it (the client library checks each
             // entry), but for the mount points in this directory: the last page names them too.
-            const { count, next } = parseReplyArgs(Fs.FS_GETDENTS, rep.args);
+            const { count, next } = rep.args;
             const below = next === undefined && count > 0 ? this.mounts.mountsIn(parts) : [];
             if (below.length === 0) return { args: { count, ...(next !== undefined ? { next } : {}) }, data: rep.data };
             let page: unknown;
@@ -357,7 +357,7 @@ export class VfsServer {
           }),
         [Vfs.VFS_STATFS]: (r) =>
           this.onPath(source(r), r.args.path, async ({ m }) => {
-            const rep = parseReplyArgs(Fs.FS_STATFS, (await m.server.call(Fs.FS_STATFS, {})).args);
+            const rep = (await m.server.call(Fs.FS_STATFS, {})).args;
             return { args: { ...rep, dev: m.server.label, mount: m.path } };
           }),
         [Vfs.VFS_SYNC]: async () => {
