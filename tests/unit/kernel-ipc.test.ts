@@ -117,6 +117,22 @@ describe("kernel ipc", () => {
     await expect(client.sys.send("ata", Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "EDEADSRCDST" });
   });
 
+  it("ipc - a reply whose arguments do not fit the message type's reply layout is refused at the caller's edge (EBADREQUEST naming the field), never handed on", async () => {
+    await inKernel({
+      label: "echo",
+      create: () => ({ handlers: { [Common.COMMON_PING]: () => ({ args: { smuggled: 1 } }) } }),
+    });
+    const client = await inKernel(nothing("client"));
+    await expect(client.sys.sendrec("echo", Common.COMMON_PING, {})).rejects.toMatchObject({
+      errno: "EBADREQUEST",
+      detail: { arg: "smuggled" },
+    });
+    // The raw transport hands over what arrived, for the tools that want it unparsed.
+    await expect(client.sys.transport.sendrec("echo", Common.COMMON_PING, {}, new Uint8Array(0))).resolves.toMatchObject({
+      args: { smuggled: 1 },
+    });
+  });
+
   it("ipc - notify bits to the same destination coalesce into one delivery", async () => {
     await inKernel(echo);
     const client = await inKernel(nothing("client"));
