@@ -27,8 +27,16 @@ compose_cmd() {
   fi
 }
 
+# docker info, bounded: an unreachable DOCKER_HOST or an engine still starting must not hang the demo.
+docker_answers() {
+  if command -v timeout >/dev/null 2>&1; then timeout 15 docker info >/dev/null 2>&1; else docker info >/dev/null 2>&1; fi
+}
+
+timeout_s=${MKOS_DEMO_TIMEOUT_S:-300}
+[[ $timeout_s =~ ^[0-9]+$ ]] || { echo "demo: MKOS_DEMO_TIMEOUT_S must be a whole number of seconds, got '$timeout_s'" >&2; exit 64; }
+
 if [[ $mode == auto ]]; then
-  if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && [[ -n "$(compose_cmd)" ]]; then
+  if command -v docker >/dev/null 2>&1 && docker_answers && [[ -n "$(compose_cmd)" ]]; then
     mode=compose
   else
     mode=process
@@ -41,31 +49,43 @@ if [[ $mode == process ]]; then
   exec bash scripts/with-node24.sh node services/mkctl/src/main.ts up --demo "$@"
 fi
 
-docker info >/dev/null 2>&1 || { echo "demo: the Docker engine does not answer (docker info failed)" >&2; exit 69; }
+docker_answers || { echo "demo: the Docker engine does not answer (docker info failed)" >&2; exit 69; }
 read -r -a COMPOSE <<<"$(compose_cmd)"
 ((${#COMPOSE[@]})) || { echo "demo: neither 'docker compose' nor 'docker-compose' is installed" >&2; exit 69; }
 
-echo "demo: base images (pulled, or built here when no registry answers)" >&2
-eval "$(bash scripts/base-images.sh)"
+echo "demo: base images (pulled, or built here from this Linux host's binaries when no registry answers)" >&2
+images=$(bash scripts/base-images.sh) || { echo "demo: scripts/base-images.sh failed: no base images to build on (run it by hand to see why)" >&2; exit 69; }
+eval "$images"
 echo "demo: ${COMPOSE[*]} up -d --build (NODE_IMAGE=$NODE_IMAGE NATS_IMAGE=$NATS_IMAGE)" >&2
-"${COMPOSE[@]}" up -d --build >&2
+"${COMPOSE[@]}" up -d --build >&2 || {
+  echo "demo: ${COMPOSE[*]} up failed; see ${COMPOSE[*]} ps -a and ${COMPOSE[*]} logs" >&2
+  exit 69
+}
 
-# Healthy: every container that is meant to keep running (the one-shot config containers
-# exit 0) reports healthy, or running where it has no healthcheck.
-deadline=$((SECONDS + ${MKOS_DEMO_TIMEOUT_S:-300}))
+# Healthy: every container of the stack (not `run` one-offs) reports healthy, or runs
+# where it has no healthcheck; the one-shot setup containers have exited 0. Any other
+# container that exited stops the wait at once, with its last log lines.
+ONE_SHOT=" config disk-owner "
+deadline=$((SECONDS + timeout_s))
 while :; do
   waiting=()
   while read -r id; do
     [[ -n $id ]] || continue
-    state=$(docker inspect --format '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}' "$id")
-    read -r name status health code <<<"$state"
-    if [[ $status == exited && $code == 0 ]]; then continue; fi
+    state=$(docker inspect --format '{{index .Config.Labels "com.docker.compose.service"}} {{index .Config.Labels "com.docker.compose.oneoff"}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}' "$id" 2>/dev/null) || continue
+    read -r service oneoff status health code <<<"$state"
+    [[ $oneoff == True ]] && continue
+    if [[ $status == exited && $code == 0 && $ONE_SHOT == *" $service "* ]]; then continue; fi
+    if [[ $status == exited || $status == dead || $health == unhealthy ]]; then
+      echo "demo: $service is $status${code:+ (exit $code)}${health:+, $health}; its last lines:" >&2
+      "${COMPOSE[@]}" logs --no-color --tail 20 "$service" >&2 || true
+      exit 69
+    fi
     if [[ $status == running && ($health == healthy || $health == none) ]]; then continue; fi
-    waiting+=("${name#/}:$status/$health")
-  done < <("${COMPOSE[@]}" ps -q)
+    waiting+=("$service:$status/$health")
+  done < <("${COMPOSE[@]}" ps -a -q)
   ((${#waiting[@]} == 0)) && break
   if ((SECONDS > deadline)); then
-    echo "demo: not healthy after ${MKOS_DEMO_TIMEOUT_S:-300} s: ${waiting[*]} (see: ${COMPOSE[*]} logs)" >&2
+    echo "demo: not healthy after $timeout_s s: ${waiting[*]} (see: ${COMPOSE[*]} logs)" >&2
     exit 69
   fi
   sleep 1

@@ -70,7 +70,13 @@ export interface ErrDetail {
 }
 
 const DETAIL_STRINGS = ["arg", "label"] as const;
-const DETAIL_NUMBERS = ["port", "irq", "limit", "got"] as const;
+/** Each number field's range: an I/O port, an IRQ line, counts and sizes. */
+const DETAIL_NUMBERS = {
+  port: [0, 0xffff],
+  irq: [0, 255],
+  limit: [0, Number.MAX_SAFE_INTEGER],
+  got: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+} as const;
 /** The longest Mk-Err-Detail a receiver reads, and the longest string field in it. */
 export const ERR_DETAIL_MAX = 256;
 const DETAIL_STRING_MAX = 64;
@@ -120,7 +126,11 @@ export function parseErrDetail(raw: string | undefined): ErrDetail | undefined {
   } catch {
     return undefined;
   }
-  return typeof v === "object" && v !== null && !Array.isArray(v) ? sanitize(v as Record<string, unknown>) : undefined;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  const d = sanitize(v as Record<string, unknown>);
+  // What is kept must travel again: a detail whose encoding outgrows the bound (numbers in
+  // exponent form grow when written out) is dropped here, not later by whoever relays it.
+  return d !== undefined && encodeErrDetail(d) !== undefined ? d : undefined;
 }
 
 function sanitize(v: Record<string, unknown>): ErrDetail | undefined {
@@ -129,9 +139,9 @@ function sanitize(v: Record<string, unknown>): ErrDetail | undefined {
     const s = v[k];
     if (typeof s === "string" && s.length <= DETAIL_STRING_MAX && PRINTABLE.test(s)) out[k] = s;
   }
-  for (const k of DETAIL_NUMBERS) {
+  for (const [k, [lo, hi]] of Object.entries(DETAIL_NUMBERS)) {
     const n = v[k];
-    if (typeof n === "number" && Number.isSafeInteger(n)) out[k] = n;
+    if (typeof n === "number" && Number.isSafeInteger(n) && n >= lo && n <= hi) out[k] = n;
   }
   return Object.keys(out).length > 0 ? (out as ErrDetail) : undefined;
 }

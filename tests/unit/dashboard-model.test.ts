@@ -152,7 +152,22 @@ describe("dashboard model", () => {
     ]);
     clock.advance(CAUSE_WAIT_MS);
     expect(deaths().at(-1)).toEqual(["mfs", "disconnect"]);
-    expect(m.state().nodes.find((n) => n.id === "ata")?.last_cause).toBe("signal SIGKILL");
+    // A cause is used once, for its own incarnation: ata#2 dying soon after does not inherit ata#1's.
+    clock.advance(100);
+    m.onKernelEvent(ev("dead", "ata", 2, { cause: "disconnect", detail: "Client Closed" }));
+    m.onRsEvent({
+      state: "backoff",
+      label: "ata",
+      rs: "rs#1",
+      seq: ++seq,
+      at: new Date(clock.now()).toISOString(),
+      why: "backoff",
+      restarts: 2,
+      generation: 2,
+      last_cause: "exit 70 (crash: an error no handler caught)",
+    });
+    expect(deaths().at(-1)).toEqual(["ata", "exit 70 (crash: an error no handler caught)"]);
+    expect(m.state().nodes.find((n) => n.id === "ata")?.last_cause).toBe("exit 70 (crash: an error no handler caught)"); // the table: rs's latest
   });
 
   it("dashboard model - a client's start and exit stay off the timeline, a service's death and its recovery are on it, and the timeline is bounded", () => {

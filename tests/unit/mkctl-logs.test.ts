@@ -27,6 +27,11 @@ describe("mkctl logs", () => {
     out = "";
     await logsCommand(dir, { parts: [], follow: false, tail: "1", write, clock: new ManualClock(), stopped: never });
     expect(out).toBe("ata    | a3\nkernel | k1\n");
+    // A part named twice is shown once; a last line without its newline is shown when not following.
+    appendFileSync(join(dir, "kernel.log"), "k2-unfinished");
+    out = "";
+    await logsCommand(dir, { parts: ["kernel", "kernel"], follow: false, write, clock: new ManualClock(), stopped: never });
+    expect(out).toBe("k1\nk2-unfinished\n");
   });
 
   it("mkctl logs - -f prints lines as they are appended, a line only once it is whole, and a restarted part's new file from its start", async () => {
@@ -57,7 +62,8 @@ describe("mkctl logs", () => {
     let out = "";
     const o = { follow: false, write: (s: string) => (out += s), clock: new ManualClock(), stopped: never };
     await expect(logsCommand(dir, { ...o, parts: ["ata", "nosuch"] })).rejects.toMatchObject({ code: "MK_ERR_UNKNOWN_PART" });
-    await expect(logsCommand(dir, { ...o, parts: [], tail: "-3" })).rejects.toMatchObject({ code: "MK_ERR_USAGE" });
+    for (const tail of ["-3", "1e3", "0x10", "", "1000001"])
+      await expect(logsCommand(dir, { ...o, parts: [], tail })).rejects.toMatchObject({ code: "MK_ERR_USAGE" });
     await expect(logsCommand(join(dir, "nope"), { ...o, parts: [] })).rejects.toMatchObject({ code: "MK_ERR_NO_SYSTEM" });
     expect(out).toBe("");
   });

@@ -43,6 +43,8 @@ export function deriveSystemYaml(shipped: string, o: DeriveOptions = {}): string
   if (!isMap(services))
     throw new SystemTableError(`${DERIVED}: the table has no services mapping`, DERIVED, undefined, { path: "services" });
   const has = (label: string) => services.has(label);
+  // The added services first: the options below may place, restart or leave them unstarted too.
+  if (o.services) addServices(doc, services as YAMLMap, o.services);
   if (o.httpPort !== undefined) doc.setIn(["kernel", "http_port"], o.httpPort);
   if (o.sectors !== undefined) doc.setIn(["hardware", "disk", "sectors"], o.sectors);
   for (const [label, placement] of Object.entries(o.placement ?? {})) {
@@ -62,7 +64,6 @@ export function deriveSystemYaml(shipped: string, o: DeriveOptions = {}): string
     doc.setIn(["services", label, "restart"], policy);
   }
   for (const label of o.unstarted ?? []) if (has(label)) doc.deleteIn(["services", label, "command"]);
-  if (o.services) addServices(doc, services as YAMLMap, o.services);
   o.edit?.(doc);
   return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
 }
@@ -74,6 +75,11 @@ function addServices(doc: Document, services: YAMLMap, block: string): void {
   const entries = extra.get("services");
   if (!isMap(entries)) return;
   const at = services.items.findIndex((p) => String((p.key as { value?: unknown })?.value ?? p.key) === "mkctl");
+  for (const p of entries.items) {
+    const label = String((p.key as { value?: unknown })?.value ?? p.key);
+    if (services.has(label))
+      throw new SystemTableError(`${DERIVED}: service ${label} is already in the table`, DERIVED, undefined, { path: `services.${label}` });
+  }
   const pairs = entries.items.map((p) => doc.createPair(p.key, p.value));
   services.items.splice(at < 0 ? services.items.length : at, 0, ...pairs);
 }

@@ -80,13 +80,19 @@ async function openTarget(
   const placements = Object.entries(exp.system.placement).map(([l, p]) => `${l}: ${p}`);
   say(`booting mkos for "${exp.title}" (${placements.join(", ") || "shipped placements"})`);
   // MK_CHAOS_LOG_LEVEL (debug: every message) for a post-mortem with MK_CHAOS_KEEP=1.
-  const booted = await ProcessSystem.up({
-    system: join(dir, "system.yaml"),
-    runDir: join(dir, "run"),
-    disk: join(dir, "disk.img"),
-    env: { MK_LOG_LEVEL: process.env.MK_CHAOS_LOG_LEVEL ?? "warn" },
-  });
-  return { sys: processTarget(booted, true), booted, dir };
+  try {
+    const booted = await ProcessSystem.up({
+      system: join(dir, "system.yaml"),
+      runDir: join(dir, "run"),
+      disk: join(dir, "disk.img"),
+      env: { MK_LOG_LEVEL: process.env.MK_CHAOS_LOG_LEVEL ?? "warn" },
+    });
+    return { sys: processTarget(booted, true), booted, dir };
+  } catch (e) {
+    // A boot that failed leaves nothing behind, unless asked to keep it for a post-mortem.
+    if (process.env.MK_CHAOS_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /**
@@ -551,7 +557,7 @@ export async function runExperiment(exp: Experiment, o: RunOptions = {}): Promis
   const run = new ExperimentRun(exp, o, sys, say, started);
   try {
     await run.connect();
-    if (!(await run.steadyStateBefore())) return run.journal;
+    if (!(await run.steadyStateBefore())) return run.verdict();
     await run.startWorkloads();
     await run.method();
     await run.heal();

@@ -69,7 +69,7 @@ export class Model {
    * before the kernel's event is used at once.
    */
   private readonly heldDeaths = new Map<string, { entry: Omit<TimelineEntry, "t"> & { t?: number }; endpoint: string; until: number }>();
-  private readonly rsCauses = new Map<string, { cause: string; at: number }>();
+  private readonly rsCauses = new Map<string, { cause: string; at: number; generation?: number }>();
   workload: WorkloadInfo | null = null;
 
   constructor(table: SystemTable, clock: Clock) {
@@ -223,8 +223,11 @@ export class Model {
       };
       this.flushHeld(ev.label); // a death held for its cause comes before what follows it
       if (ev.kind === "dead" && supervised) {
+        // rs's cause for this very incarnation, seen just before: used once, then forgotten.
         const rs = this.rsCauses.get(ev.label);
-        if (rs && this.clock.now() - rs.at <= CAUSE_WAIT_MS) this.recordDeath(entry, ev.endpoint, rs.cause);
+        this.rsCauses.delete(ev.label);
+        const same = rs !== undefined && (rs.generation === undefined || rs.generation === ev.generation);
+        if (rs && same && this.clock.now() - rs.at <= CAUSE_WAIT_MS) this.recordDeath(entry, ev.endpoint, rs.cause);
         else this.heldDeaths.set(ev.label, { entry, endpoint: ev.endpoint, until: this.clock.now() + CAUSE_WAIT_MS });
         return;
       }
@@ -237,9 +240,11 @@ export class Model {
   }
 
   /** Records a held death now: with rs's cause when given, else the kernel's own. */
-  private flushHeld(label: string, rsCause?: string): void {
+  private flushHeld(label: string, rsCause?: string, generation?: number): void {
     const h = this.heldDeaths.get(label);
     if (!h) return;
+    // rs's word on another incarnation's death: not this one's cause; it waits on.
+    if (rsCause && generation !== undefined && h.entry.generation !== null && h.entry.generation !== generation) return;
     this.heldDeaths.delete(label);
     if (rsCause) this.recordDeath(h.entry, h.endpoint, rsCause);
     else this.record(h.entry);
@@ -256,10 +261,10 @@ export class Model {
     n.restarts = ev.restarts;
     if (ev.last_cause) n.last_cause = ev.last_cause;
     if (ev.last_cause && (ev.state === "backoff" || ev.state === "failed"))
-      this.rsCauses.set(ev.label, { cause: ev.last_cause, at: this.clock.now() });
+      this.rsCauses.set(ev.label, { cause: ev.last_cause, at: this.clock.now(), generation: ev.generation });
     // rs's word on a death (restarting after it, given up, or serving again after it) names its cause.
     if (ev.last_cause && (ev.state === "backoff" || ev.state === "failed" || ev.state === "running"))
-      this.flushHeld(ev.label, ev.last_cause);
+      this.flushHeld(ev.label, ev.last_cause, ev.state === "running" ? undefined : ev.generation);
     if (ev.state === "backoff") n.state = "restarting";
     if (ev.state === "failed" || ev.state === "stopped") n.state = ev.state;
     if (ev.state === "running" && ev.recover_ms !== undefined) {

@@ -1,8 +1,10 @@
 // mkctl logs [PART...] [-f] [--tail N]: a process-mode system's logs, as `docker compose
-// logs` shows a stack's. Each part writes pino JSON lines to <run dir>/logs/<part>.log;
+// logs` shows a stack's. Each part appends pino JSON lines to <run dir>/logs/<part>.log;
 // with more than one part each line is prefixed with its part, and -f follows the files
-// (polled; a file that shrinks, because its part started again, is read from its start).
+// (polled; a file that shrinks, because someone truncated it, is read from its start).
+// Lines are written as each chunk is read: a large log never sits in memory whole.
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 import { join } from "node:path";
 import type { Clock } from "#base/clock.ts";
 import { LocalError } from "#base/errors.ts";
@@ -33,8 +35,8 @@ export function logParts(logDir: string): string[] {
 
 function parseTail(tail: string | undefined): number | undefined {
   if (tail === undefined || tail === "all") return undefined;
-  const n = Number(tail);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_TAIL)
+  const n = /^[0-9]{1,6}$/.test(tail) ? Number(tail) : Number.NaN;
+  if (!Number.isInteger(n) || n > MAX_TAIL)
     throw new LocalError(
       "MK_ERR_USAGE",
       `mkctl logs --tail needs a count of lines from 0 to ${MAX_TAIL} (or all), got ${JSON.stringify(tail)}`,
@@ -42,24 +44,32 @@ function parseTail(tail: string | undefined): number | undefined {
   return n;
 }
 
-/** The last n lines of a file, reading it backwards in chunks. */
-function lastLines(file: string, n: number): { lines: string[]; end: number } {
+/**
+ * Where the last n whole lines of a file start, found by counting newlines backwards in
+ * chunks (nothing but the count is kept). A last line still being written (no newline
+ * yet) is left to the reader, which prints it once it is whole.
+ */
+function tailStart(file: string, n: number): { start: number; end: number } {
   const size = statSync(file).size;
-  if (n === 0) return { lines: [], end: size };
   const fd = openSync(file, "r");
   try {
+    const buf = Buffer.alloc(Math.min(CHUNK, Math.max(1, size)));
+    // The end of the last whole line: the byte after the last newline.
+    let end = size;
     let pos = size;
-    let text = "";
-    while (pos > 0 && text.split("\n").length <= n + 1) {
-      const len = Math.min(CHUNK, pos);
+    let found = -1; // newlines seen, the last whole line's own counted first
+    while (pos > 0) {
+      const len = Math.min(buf.length, pos);
       pos -= len;
-      const buf = Buffer.alloc(len);
       readSync(fd, buf, 0, len, pos);
-      text = buf.toString("utf8") + text;
+      for (let i = len - 1; i >= 0; i--) {
+        if (buf[i] !== 0x0a) continue;
+        if (found < 0) end = pos + i + 1;
+        found++;
+        if (found === n) return { start: pos + i + 1, end };
+      }
     }
-    const lines = text.split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    return { lines: lines.slice(-n), end: size };
+    return { start: 0, end: found < 0 ? 0 : end };
   } finally {
     closeSync(fd);
   }
@@ -67,6 +77,7 @@ function lastLines(file: string, n: number): { lines: string[]; end: number } {
 
 class Reader {
   private partial = "";
+  private readonly decoder = new StringDecoder("utf8");
   private readonly file: string;
   private offset: number;
   constructor(file: string, offset: number) {
@@ -74,31 +85,35 @@ class Reader {
     this.offset = offset;
   }
 
-  /** Whole lines added since the last read. */
-  read(): string[] {
-    if (!existsSync(this.file)) return [];
+  /** Hands each whole line added since the last read to emit, a chunk at a time. */
+  read(emit: (line: string) => void): void {
+    if (!existsSync(this.file)) return;
     const size = statSync(this.file).size;
     if (size < this.offset) {
       this.offset = 0; // the file was truncated or replaced
       this.partial = "";
     }
-    const out: string[] = [];
     const fd = openSync(this.file, "r");
     try {
+      const buf = Buffer.alloc(Math.min(CHUNK, Math.max(1, size - this.offset)));
       while (this.offset < size) {
-        const len = Math.min(CHUNK, size - this.offset);
-        const buf = Buffer.alloc(len);
-        const got = readSync(fd, buf, 0, len, this.offset);
+        const got = readSync(fd, buf, 0, Math.min(buf.length, size - this.offset), this.offset);
         if (got === 0) break;
         this.offset += got;
-        const lines = (this.partial + buf.toString("utf8", 0, got)).split("\n");
+        const lines = (this.partial + this.decoder.write(buf.subarray(0, got))).split("\n");
         this.partial = lines.pop() ?? "";
-        out.push(...lines);
+        for (const l of lines) emit(l);
       }
     } finally {
       closeSync(fd);
     }
-    return out;
+  }
+
+  /** A last line without its newline, when nothing more is coming (not following). */
+  rest(emit: (line: string) => void): void {
+    const last = this.partial + this.decoder.end();
+    this.partial = "";
+    if (last !== "") emit(last);
   }
 }
 
@@ -109,27 +124,23 @@ export async function logsCommand(logDir: string, o: LogsOptions): Promise<void>
   const unknown = o.parts.filter((p) => !known.includes(p));
   if (unknown.length > 0)
     throw new LocalError("MK_ERR_UNKNOWN_PART", `no log for ${unknown.join(", ")} in ${logDir} (parts: ${known.join(", ")})`);
-  const parts = o.parts.length > 0 ? o.parts : known;
+  const parts = o.parts.length > 0 ? [...new Set(o.parts)] : known;
   const tail = parseTail(o.tail);
   const width = Math.max(...parts.map((p) => p.length));
   const prefix = (p: string) => (parts.length > 1 ? `${p.padEnd(width)} | ` : "");
 
-  const readers: [string, Reader][] = [];
-  for (const p of parts) {
+  const readers: [string, Reader][] = parts.map((p) => {
     const file = join(logDir, `${p}.log`);
-    if (tail !== undefined) {
-      const { lines, end } = lastLines(file, tail);
-      for (const l of lines) o.write(`${prefix(p)}${l}\n`);
-      readers.push([p, new Reader(file, end)]);
-    } else {
-      readers.push([p, new Reader(file, 0)]);
-    }
-  }
+    return [p, new Reader(file, tail === undefined ? 0 : tailStart(file, tail).start)];
+  });
   const drain = () => {
-    for (const [p, r] of readers) for (const l of r.read()) o.write(`${prefix(p)}${l}\n`);
+    for (const [p, r] of readers) r.read((l) => o.write(`${prefix(p)}${l}\n`));
   };
   drain();
-  if (!o.follow) return;
+  if (!o.follow) {
+    for (const [p, r] of readers) r.rest((l) => o.write(`${prefix(p)}${l}\n`));
+    return;
+  }
   let stopped = false;
   void o.stopped.then(() => {
     stopped = true;

@@ -471,10 +471,13 @@ async function main(): Promise<number> {
     }
     case "logs": {
       const dir = join(runDir ?? ProcessSystem.defaultRunDir(), "logs");
-      const stopped = new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
-      });
+      // Ctrl-C ends a follow; without -f it is Node's own (the command stops where it is).
+      const stopped = values.follow
+        ? new Promise<void>((resolve) => {
+            process.once("SIGINT", () => resolve());
+            process.once("SIGTERM", () => resolve());
+          })
+        : new Promise<void>(() => undefined);
       await logsCommand(dir, {
         parts: positionals.slice(1),
         follow: values.follow,
