@@ -43,9 +43,10 @@ describe.concurrent("bench", () => {
       "3: ata > kernel",
       "4: kernel > client",
     ]);
-    // Each hop is stamped by a different process's clock: they agree to tens of µs, so a
-    // hop may read slightly negative; the round trip may not.
-    for (const us of Object.values(by["kernel-sendrec"].hops_p50_us!)) expect(us).toBeGreaterThan(-200);
+    // Each hop is stamped by a different process's clock, which usually agree to tens of µs
+    // but not always (a CI run here saw one process 33 ms off): a hop may read negative; the
+    // round trip, whose skews cancel, may not.
+    for (const us of Object.values(by["kernel-sendrec"].hops_p50_us!)) expect(Number.isFinite(us)).toBe(true);
     expect(Object.values(by["kernel-sendrec"].hops_p50_us!).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     // CPU per request is accounted for the benchmark itself (to the µs) and every process.
     expect(by["ata-read-4k"].cpu_us!.client).toBeGreaterThan(0);

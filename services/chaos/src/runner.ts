@@ -31,7 +31,7 @@ export interface Report {
   recoveries: number;
   detect_ms: Pct;
   recover_ms: Pct;
-  /** Hangs rs found later than two heartbeat periods (plus its quarter-period tick) after the last answer. */
+  /** Hangs rs found later than two heartbeat periods and two of its quarter-period ticks, plus 100 ms, after the last answer. */
   hangs_detected_late: number;
   ops_attempted: number;
   ops_failed: number;
