@@ -18,6 +18,7 @@ import { connect, type Socket } from "node:net";
 import { PATH_DEPTH_MAX, Rs } from "#abi";
 import { BdevClient, connectClient, createLogger, FsClient, loadCredential, systemClock, waitUntil, type RunningService } from "#libsys";
 import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
+import { textTable } from "#base/text-table.ts";
 
 const USAGE = `usage: npm run bench:flood [-- options]
   --json         {"rows":[{attack, sent, sent_per_s, denied_per_s, dropped_per_s, read_p50_us, read_p99_us, idle_p50_us, idle_p99_us, rs_restarts, rss_mb}]}
@@ -368,17 +369,7 @@ async function main(): Promise<void> {
     String(r.rs_restarts),
     `${r.rss_mb.kernel}/${r.rss_mb.vfs}/${r.rss_mb.dashboard}`,
   ]);
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  console.log(
-    [head, ...body]
-      .map((cols) =>
-        cols
-          .map((c, i) => c.padEnd(w[i]))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n"),
-  );
+  console.log(textTable(head, body));
   console.log(
     "Each attack runs alone; the victim is another caller's operation, idle measured in the same run just before it. DENIED/s: traps the kernel answered with an errno; DROPPED/s: traps dropped before any work, or the dashboard's connections it ended. The goal for rs restarts is 0.",
   );

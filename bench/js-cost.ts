@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Bdev, Common, encodeArgs, H, KERNEL_BEACON_MS, Subjects } from "#abi";
+import { Bdev, Common, KERNEL_BEACON_MS } from "#abi";
 import { NatsHwBus } from "../kernel-core/src/hw/hw-bus.ts";
 import { NatsLink } from "../kernel-core/src/ipc/nats-link.ts";
 import { Kernel } from "../kernel-core/src/kernel.ts";
+import { announceBoot } from "../kernel-core/src/events/boot-announce.ts";
 import { MK_ACCOUNT } from "#base/credentials.ts";
 import { parseSystemTable } from "#base/system-table.ts";
 import { HwServer, Machine } from "../hardware-emulator/src/index.ts";
@@ -66,11 +67,7 @@ try {
   // kernel-core's boot announcement, as its main.ts sends it every KERNEL_BEACON_MS: without
   // it every client takes the kernel for gone after KERNEL_SILENT_MS and a long run fails.
   const kWire = new Wire(kNc, log, systemClock);
-  const announce = () => {
-    const h = new Envelope();
-    h.set(H.args, encodeArgs({ boot: kernel.boot }) ?? "{}");
-    kWire.publish(Subjects.kernelBoot, undefined, h);
-  };
+  const announce = () => announceBoot(kWire, kernel.boot);
   announce();
   const beacon = setInterval(announce, KERNEL_BEACON_MS);
   beacon.unref();

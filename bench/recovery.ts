@@ -15,6 +15,7 @@ import { Rs, SysCall, type KernelEvent } from "#abi";
 import { composeTarget } from "../services/chaos/src/compose-target.ts";
 import { connectClient, createLogger, followEvents, loadCredential, systemClock, waitUntil } from "#libsys";
 import { deriveSystemYaml, ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
+import { textTable } from "#base/text-table.ts";
 
 const USAGE = `usage: npm run bench:recovery [-- options]
   --json        {"rows":[{fault, backend, mode, detect_ms_p50, recover_ms_p50, recover_ms_p99, n}]}
@@ -305,17 +306,7 @@ if (values.json) {
     `${r.recover_ms_p99} ms`,
     `${r.recover_ms_max} ms`,
   ]);
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  console.log(
-    [head, ...body]
-      .map((cols) =>
-        cols
-          .map((c, i) => c.padEnd(w[i]))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n"),
-  );
+  console.log(textTable(head, body));
   console.log(
     `recover: fault -> the next generation's ready event (includes rs's backoff_min_ms of ${BACKOFF_MS} ms; a hang also the wait for 2 missed heartbeats).`,
   );

@@ -1,5 +1,6 @@
 // The kernel's face (#kernel): what its entry point (main.ts) assembles a running
 // kernel-core from. Nothing else imports the kernel; the kernel imports no service.
+export { announceBoot } from "./events/boot-announce.ts";
 export { kernelStat } from "./events/kernel-stat.ts";
 export { NatsHwBus } from "./hw/hw-bus.ts";
 export { buildHttp } from "./http/server.ts";

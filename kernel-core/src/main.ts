@@ -7,19 +7,20 @@
 // on mk.ev.> (the kernel event stream).
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { encodeArgs, H, KERNEL, KERNEL_BEACON_MS, parseShape, decodeRawArgs, f, StatSubjects, Subjects } from "#abi";
+import { KERNEL, KERNEL_BEACON_MS, parseShape, decodeRawArgs, f, StatSubjects, Subjects } from "#abi";
 import { systemClock, type Timer } from "#base/clock.ts";
 import { loadCredential, MK_ACCOUNT } from "#base/credentials.ts";
 import { exitStatus, ExitStatus, isLocalError, LocalError } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
 import { connectNats, watchConnection } from "#base/nats-connect.ts";
-import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
+import { readEnvelope } from "#base/nats-envelope.ts";
 import { onShutdown } from "#base/shutdown.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 import { Wire } from "#base/wire.ts";
 import { startService, type ServiceModule } from "#libsys";
 import {
   AgentControl,
+  announceBoot,
   buildHttp,
   generationFile,
   Kernel,
@@ -126,11 +127,7 @@ async function main(): Promise<void> {
   await startInKernelServices(kernel);
   log.info({ services: priv.services.size }, "kernel-core booted");
 
-  const announce = () => {
-    const h = new Envelope();
-    h.set(H.args, encodeArgs({ boot: kernel.boot }) ?? "{}");
-    wire.publish(Subjects.kernelBoot, undefined, h);
-  };
+  const announce = () => announceBoot(wire, kernel.boot);
   let beacon: Timer | undefined;
   const tick = () => {
     announce();

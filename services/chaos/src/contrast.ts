@@ -7,6 +7,7 @@ import { PROJECT_ROOT } from "#boot";
 import { loadExperiment } from "./experiment.ts";
 import { runExperiment } from "./experiment-run.ts";
 import type { Journal } from "./runner.ts";
+import { textTable } from "#base/text-table.ts";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false }, help: { type: "boolean", default: false } } });
 if (values.help) {
@@ -41,15 +42,5 @@ const rows: [string, (j: Journal) => string][] = [
 ];
 const head = ["", ...runs.map(([n]) => n)];
 const body = rows.map(([label, f]) => [label, ...runs.map(([, j]) => f(j))]);
-const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-console.log(
-  [head, ...body]
-    .map((cols) =>
-      cols
-        .map((c, i) => c.padEnd(w[i]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n"),
-);
+console.log(textTable(head, body));
 process.exit(0);

@@ -26,6 +26,7 @@ import { buildPageIfMissing, consoleCommand, dashboardUrl, DEMO_USAGE, workloadC
 import { commandHelp } from "./help.ts";
 import { logsCommand } from "./logs-command.ts";
 import { systemClock } from "#base/clock.ts";
+import { textTable } from "#base/text-table.ts";
 
 /** The demo workload's rate with mkctl up --demo (compose runs the same). */
 const DEMO_RATE = 5;
@@ -70,15 +71,7 @@ file is open; mkfs makes a new, empty file system there.`;
 function table(rows: EndpointInfo[]): string {
   const head = ["ENDPOINT", "STATE", "PLACEMENT", "PID", "MESSAGES", "SINCE"];
   const body = rows.map((r) => [r.endpoint, r.state, r.placement, String(r.pid), String(r.messages), r.since]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  return [head, ...body]
-    .map((cols) =>
-      cols
-        .map((c, i) => c.padEnd(widths[i]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return textTable(head, body);
 }
 
 /**
@@ -399,17 +392,7 @@ async function main(): Promise<number> {
         r.recover_p50_ms === undefined ? "-" : `${r.recover_p50_ms}/${r.recover_p99_ms}`,
         r.last_cause ?? "",
       ]);
-      const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-      console.log(
-        [head, ...body]
-          .map((cols) =>
-            cols
-              .map((c, i) => c.padEnd(widths[i]))
-              .join("  ")
-              .trimEnd(),
-          )
-          .join("\n"),
-      );
+      console.log(textTable(head, body));
       return 0;
     }
     case "stop": {

@@ -2,6 +2,7 @@
 import { KERNEL, MkError, NICE_MAX, NICE_MIN, type ProcessInfo, type SchedSummary } from "#abi";
 import { LocalError } from "#base/errors.ts";
 import { sysGetProcesses, sysNice, type RunningService } from "#libsys";
+import { textTableLines } from "#base/text-table.ts";
 
 export const SCHED_USAGE = `       mkctl top [--json] [--count N] [--interval MS] [--run-dir DIR]   (the process table, live)
        mkctl nice LABEL N [--run-dir DIR]   (N from ${NICE_MIN} to ${NICE_MAX}; the fair policy turns it into a weight)`;
@@ -31,17 +32,7 @@ export function topTable(processes: ProcessInfo[], s: SchedSummary): string {
     String(p.pending_in),
     String(p.waiting_out),
   ]);
-  const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  return [
-    head,
-    "",
-    ...[HEAD, ...body].map((cols) =>
-      cols
-        .map((c, i) => c.padEnd(widths[i]))
-        .join("  ")
-        .trimEnd(),
-    ),
-  ].join("\n");
+  return [head, "", ...textTableLines(HEAD, body)].join("\n");
 }
 
 function positive(name: string, v: string | undefined, dflt: number | undefined, max: number): number | undefined {
