@@ -15,6 +15,7 @@ import { KernelMetrics } from "./metrics/metrics.ts";
 import { IrqTable } from "./irq/irq-table.ts";
 import { EndpointTable, type EndpointEntry, type GenerationStore } from "./table/endpoint-table.ts";
 import { Ipc } from "./ipc/ipc.ts";
+import { KernelDispatch } from "./ipc/kernel-dispatch.ts";
 import { SignalControl, type ProcessControl } from "./sched/process-control.ts";
 import { Scheduler, type ProcClass } from "./sched/scheduler.ts";
 
@@ -73,7 +74,19 @@ export class Kernel implements KernelState {
       o.clock,
       o.generations ?? { load: () => new Map(), save: () => undefined, keep: (label) => o.priv.services.has(label) },
     );
-    this.ipc = new Ipc(this, o.clock);
+    const calls = new KernelDispatch(this);
+    this.ipc = new Ipc(
+      {
+        table: this.table,
+        priv: this.priv,
+        irqs: this.irqs,
+        metrics: this.metrics,
+        deny: (d) => this.deny(d),
+        tick: () => this.sched.tick(),
+        call: (t, priv, caller) => calls.call(t, priv, caller),
+      },
+      o.clock,
+    );
     this.events = new KernelEvents(o.clock, this.boot);
     const s = this.priv.kernel.sched;
     this.control = o.control ?? new SignalControl();

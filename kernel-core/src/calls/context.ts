@@ -47,5 +47,12 @@ export interface CallContext<T extends KernelCallType = KernelCallType> {
   readonly trace?: string;
 }
 
-/** A kernel call handler, typed by its call's layout: its arguments arrive parsed. */
-export type KernelCall<T extends KernelCallType> = (k: KernelState, c: CallContext<T>) => Promise<Reply> | Reply;
+/**
+ * A kernel call handler, typed by its call's layout (its arguments arrive parsed) and by
+ * the parts of the kernel it reaches (K): it is given those ports and no others, so a
+ * handler's type says what it can touch, as MINIX's do_*.c name what they use.
+ */
+export type KernelCall<T extends KernelCallType, K extends keyof KernelState = keyof KernelState> = (
+  k: Pick<KernelState, K>,
+  c: CallContext<T>,
+) => Promise<Reply> | Reply;

@@ -7,4 +7,4 @@ import type { SysCall } from "#abi";
 import { deviceAccess } from "#base/system-table.ts";
 import type { KernelCall } from "./context.ts";
 
-export const doDevaccess: KernelCall<typeof SysCall.SYS_DEVACCESS> = (k, c) => ({ args: deviceAccess(k.priv, c.label) });
+export const doDevaccess: KernelCall<typeof SysCall.SYS_DEVACCESS, "priv"> = (k, c) => ({ args: deviceAccess(k.priv, c.label) });

@@ -3,7 +3,7 @@ import { MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 import { checkPort } from "./port-check.ts";
 
-export const doDevio: KernelCall<typeof SysCall.SYS_DEVIO> = async (k, c) => {
+export const doDevio: KernelCall<typeof SysCall.SYS_DEVIO, "deny" | "hw"> = async (k, c) => {
   const { op, port, value } = c.args;
   checkPort(k, c, "devio", port);
   const out = op.startsWith("out");

@@ -3,7 +3,7 @@
 import { DeathCause, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doExit: KernelCall<typeof SysCall.SYS_EXIT> = (k, c) => {
+export const doExit: KernelCall<typeof SysCall.SYS_EXIT, "table"> = (k, c) => {
   if (c.caller) k.table.markDead(c.caller, DeathCause.EXIT);
   return {};
 };

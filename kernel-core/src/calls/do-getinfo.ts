@@ -5,7 +5,7 @@ import { MkError, type SysCall } from "#abi";
 import { privilegeSummary } from "#base/system-table.ts";
 import type { KernelCall } from "./context.ts";
 
-export const doGetinfo: KernelCall<typeof SysCall.SYS_GETINFO> = async (k, c) => {
+export const doGetinfo: KernelCall<typeof SysCall.SYS_GETINFO, "endpointRows" | "priv" | "sched" | "table"> = async (k, c) => {
   const { what, label, after, waitMs } = c.args;
   if (what === "endpoints") return { args: { endpoints: k.endpointRows() } };
   if (what === "processes") return { args: { processes: k.sched.rows(), sched: k.sched.summary() } };

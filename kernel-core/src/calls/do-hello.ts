@@ -6,7 +6,7 @@
 import { baseLabel, MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doHello: KernelCall<typeof SysCall.SYS_HELLO> = async (k, c) => {
+export const doHello: KernelCall<typeof SysCall.SYS_HELLO, "boot" | "log" | "logLimiter" | "stillThere" | "table"> = async (k, c) => {
   const { pid, host, conn = "", resume } = c.args;
   const who = { placement: c.origin, pid, host, conn };
   if (resume) {

@@ -4,7 +4,7 @@
 import type { SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doHwfault: KernelCall<typeof SysCall.SYS_HWFAULT> = async (k, c) => {
+export const doHwfault: KernelCall<typeof SysCall.SYS_HWFAULT, "hw" | "log"> = async (k, c) => {
   k.log.warn({ caller: c.caller?.key ?? c.label, fault: c.args, reqId: c.reqId }, "hardware fault %s armed by %s", c.args.fault, c.label);
   await k.hw.fault(c.args);
   return {};

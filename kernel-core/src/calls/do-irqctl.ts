@@ -3,7 +3,7 @@
 import { DenialKind, IRQ_REENABLE, MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doIrqctl: KernelCall<typeof SysCall.SYS_IRQCTL> = (k, c) => {
+export const doIrqctl: KernelCall<typeof SysCall.SYS_IRQCTL, "deny" | "irqs"> = (k, c) => {
   const { request, irq, policy } = c.args;
   if (!c.privileges.irq.includes(irq)) {
     k.deny({

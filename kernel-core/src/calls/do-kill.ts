@@ -7,7 +7,7 @@
 import { DenialKind, KERNEL, MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doKill: KernelCall<typeof SysCall.SYS_KILL> = (k, c) => {
+export const doKill: KernelCall<typeof SysCall.SYS_KILL, "control" | "deny" | "log" | "priv" | "table"> = (k, c) => {
   const { label, signal } = c.args;
   if (label === KERNEL || !k.priv.services.has(label)) {
     throw new MkError(

@@ -4,7 +4,7 @@
 import { KERNEL, MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doNice: KernelCall<typeof SysCall.SYS_NICE> = (k, c) => {
+export const doNice: KernelCall<typeof SysCall.SYS_NICE, "priv" | "sched"> = (k, c) => {
   const { label, nice } = c.args;
   if (label === KERNEL) throw new MkError("EPERM", "kernel-core is not scheduled: it has no nice value");
   if (!k.priv.services.has(label)) throw new MkError("EBADSRCDST", `no service ${JSON.stringify(label)} in the privilege table`);

@@ -2,7 +2,7 @@
 import type { SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doReady: KernelCall<typeof SysCall.SYS_READY> = (k, c) => {
+export const doReady: KernelCall<typeof SysCall.SYS_READY, "log" | "logLimiter" | "table"> = (k, c) => {
   if (c.caller && c.caller.state === "starting") {
     k.table.ready(c.caller);
     const key = c.caller.key;

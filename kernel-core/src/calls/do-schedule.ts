@@ -8,7 +8,7 @@ import type { SysCall } from "#abi";
 import { MkError } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doSchedule: KernelCall<typeof SysCall.SYS_SCHEDULE> = (k, c) => {
+export const doSchedule: KernelCall<typeof SysCall.SYS_SCHEDULE, "log" | "logLimiter" | "sched"> = (k, c) => {
   const { endpoint, priority, quantum_ms } = c.args;
   try {
     k.sched.schedule(endpoint, priority, quantum_ms, c.caller?.key);

@@ -3,7 +3,7 @@ import { MkError, stringOpBytes, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 import { checkPort } from "./port-check.ts";
 
-export const doSdevio: KernelCall<typeof SysCall.SYS_SDEVIO> = async (k, c) => {
+export const doSdevio: KernelCall<typeof SysCall.SYS_SDEVIO, "deny" | "hw"> = async (k, c) => {
   const { op, port, count } = c.args;
   checkPort(k, c, "sdevio", port);
   const bytes = stringOpBytes(op, count);

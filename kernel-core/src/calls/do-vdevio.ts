@@ -4,7 +4,7 @@ import { MkError, stringOpBytes, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 import { checkPort } from "./port-check.ts";
 
-export const doVdevio: KernelCall<typeof SysCall.SYS_VDEVIO> = async (k, c) => {
+export const doVdevio: KernelCall<typeof SysCall.SYS_VDEVIO, "deny" | "hw"> = async (k, c) => {
   const { ops } = c.args;
   let outBytes = 0;
   for (const [, port] of ops) checkPort(k, c, "vdevio", port);

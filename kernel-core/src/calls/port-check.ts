@@ -4,7 +4,7 @@ import { DenialKind, MkError } from "#abi";
 import { portAllowed } from "#base/system-table.ts";
 import type { CallContext, KernelState } from "./context.ts";
 
-export function checkPort(k: KernelState, c: CallContext, call: string, port: number): void {
+export function checkPort(k: Pick<KernelState, "deny">, c: CallContext, call: string, port: number): void {
   if (portAllowed(c.privileges, port)) return;
   const hex = `0x${port.toString(16)}`;
   k.deny({

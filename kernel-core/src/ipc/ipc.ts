@@ -25,9 +25,11 @@ import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
 import { privilegesOf } from "#base/system-table.ts";
 import type { Receiver } from "#base/transport.ts";
+import type { ServicePrivileges, SystemTable } from "#base/system-table.ts";
 import type { KernelState } from "../calls/context.ts";
-import type { EndpointEntry } from "../table/endpoint-table.ts";
-import { KernelDispatch } from "./kernel-dispatch.ts";
+import type { IrqTable } from "../irq/irq-table.ts";
+import type { KernelMetrics } from "../metrics/metrics.ts";
+import type { EndpointEntry, EndpointTable } from "../table/endpoint-table.ts";
 import { NotifyQueue } from "./notify-queue.ts";
 import { Pending } from "./pending.ts";
 import type { TrapIn, TrapOut } from "./trap.ts";
@@ -50,6 +52,23 @@ export interface DeliveryGate {
   enter(ep: EndpointEntry, source: string, waits: boolean): { wait?: Promise<void>; release: () => void };
 }
 
+/**
+ * What the trap path reaches of the kernel, and nothing more: the endpoint table, the
+ * privileges, the IRQ lines' owners, its counters, denials, the clock task's tick (IRQ 0)
+ * and the kernel calls (kernel-dispatch.ts).
+ */
+export interface IpcPorts {
+  readonly table: EndpointTable;
+  readonly priv: SystemTable;
+  readonly irqs: Pick<IrqTable, "raise" | "release">;
+  readonly metrics: Pick<KernelMetrics, "message" | "observe" | "edge" | "irqs">;
+  readonly deny: KernelState["deny"];
+  /** IRQ 0 came: the scheduler's clock tick. */
+  tick(): void;
+  /** Runs a trap addressed to the kernel. */
+  call(t: TrapIn, priv: ServicePrivileges, caller: EndpointEntry | undefined): Promise<TrapOut>;
+}
+
 /** MK_ERR_NO_SUBSCRIBER, thrown by a Link when nobody subscribes to `endpoint`: the incarnation is gone. */
 export class NoSubscriberError extends LocalError<"MK_ERR_NO_SUBSCRIBER"> {
   readonly endpoint: string;
@@ -70,16 +89,14 @@ export class Ipc {
   readonly inKernel = new Map<string, Receiver>();
   readonly pending = new Pending();
   gate: DeliveryGate = { enter: () => ({ release: () => undefined }) };
-  private readonly k: KernelState;
+  private readonly k: IpcPorts;
   private readonly clock: Clock;
-  private readonly calls: KernelDispatch;
   private readonly notifications: NotifyQueue;
   private link?: Link;
 
-  constructor(k: KernelState, clock: Clock) {
+  constructor(k: IpcPorts, clock: Clock) {
     this.k = k;
     this.clock = clock;
-    this.calls = new KernelDispatch(k);
     this.notifications = new NotifyQueue((dst, source, bits) => this.deliverNotify(dst, source, bits));
     k.table.onChange((kind, ep, cause, detail) => {
       if (kind === "dead") this.onDeath(ep, detail ? `${cause} (${detail})` : cause!);
@@ -159,7 +176,7 @@ export class Ipc {
     }
     // What may wait long on a caller's behalf (a getinfo wait, a message for a starting
     // endpoint) is a waiter owned by the caller: it ends when the caller dies.
-    if (t.dst === KERNEL) return this.calls.call(t, priv, caller);
+    if (t.dst === KERNEL) return this.k.call(t, priv, caller);
 
     const dst = parseEndpoint(t.dst);
     if (!dst) throw new MkError("EBADSRCDST", `destination ${JSON.stringify(t.dst.slice(0, 40))} is not label or label#generation`);
@@ -320,7 +337,7 @@ export class Ipc {
   irq(line: number): void {
     this.k.metrics.irqs.labels(String(line)).inc();
     this.k.metrics.edge(HARDWARE, KERNEL);
-    if (line === 0) this.k.sched.tick();
+    if (line === 0) this.k.tick();
     const owner = this.k.irqs.raise(line);
     if (!owner) return;
     const ep = this.k.table.get(owner);
