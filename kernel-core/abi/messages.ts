@@ -2,6 +2,7 @@
 // request type has an argument shape checked on arrival; replies are shaped as well.
 import { f, type Infer, type InferShape, type Shape } from "./schema.ts";
 import { Bdev, Cdev, Common, Fs, Hw, Rs, Sched, SysCall, Vfs, Workload } from "./com.ts";
+import { ProcessInfoShape, SchedSummaryShape } from "./sched.ts";
 import { LABEL_MAX, LABEL_RE } from "./types.ts";
 
 const port = f.u16;
@@ -64,6 +65,39 @@ export const DeviceAccessShape = f.object({
   input: f.list(label, 1024),
 });
 export type DeviceAccess = Infer<typeof DeviceAccessShape>;
+
+/** A label as a row shows it: a service's, or a client instance's (mkctl.k3f9x0a1). */
+const rowLabel = f.str(LABEL_MAX);
+
+/** One row of the endpoint table, as SYS_GETINFO returns it. */
+export const EndpointInfoShape = f.object({
+  endpoint: f.str(LABEL_MAX + 11),
+  label: rowLabel,
+  generation: f.u32,
+  state: f.enum("starting", "ready", "dead"),
+  placement: f.enum("kernel", "user"),
+  pid: f.uint(Number.MAX_SAFE_INTEGER),
+  host: f.str(255),
+  /** ISO 8601 time of the last state change. */
+  since: f.str(40),
+  messages: f.uint(Number.MAX_SAFE_INTEGER),
+  /** From the privilege table (absent for the kernel itself). */
+  privileges: f.opt(
+    f.object({
+      ipc: f.list(rowLabel, 1024),
+      calls: f.list(f.str(32), 64),
+      io: f.list(f.str(32), 1024),
+      irq: f.list(f.uint(15), 16),
+      console: f.bool,
+      events: f.bool,
+      metrics: f.bool,
+      chaos: f.bool,
+      block: f.opt(f.list(f.object({ device: label, area: label, first: f.u32, last: f.u32, access: f.enum("r", "w", "rw") }), 1024)),
+      input: f.opt(f.list(rowLabel, 1024)),
+    }),
+  ),
+});
+export type EndpointInfo = Infer<typeof EndpointInfoShape>;
 
 /** The demo workload's highest rate: operations per second. */
 export const WORKLOAD_MAX_RATE = 200;
@@ -191,11 +225,8 @@ export const StatfsShape = {
 } as const;
 export type FsStatfs = InferShape<typeof StatfsShape>;
 /** One directory entry of a getdents page (the JSON body). */
-export interface Dirent {
-  name: string;
-  ino: number;
-  type: "file" | "dir" | "other";
-}
+export const DirentShape = f.object({ name: f.str(255), ino: f.uint(Number.MAX_SAFE_INTEGER), type: f.enum("file", "dir", "other") });
+export type Dirent = Infer<typeof DirentShape>;
 
 export const Layouts = {
   // lsys -> krn
@@ -225,10 +256,10 @@ export const Layouts = {
       waitMs: f.opt(f.uint(600_000)),
     },
     rep: {
-      endpoints: f.opt(f.list(f.unknown, 1024)),
+      endpoints: f.opt(f.list(EndpointInfoShape, 1024)),
       privileges: f.opt(f.unknown),
-      processes: f.opt(f.list(f.unknown, 1024)),
-      sched: f.opt(f.unknown),
+      processes: f.opt(f.list(ProcessInfoShape, 1024)),
+      sched: f.opt(SchedSummaryShape),
     },
   },
   // sched -> krn. Values are checked by the kernel (EINVAL outside NR_SCHED_QUEUES and
@@ -396,30 +427,6 @@ export function hasLayout(type: number): type is LayoutType {
 
 /** IRQ policy bits (MINIX IRQ_REENABLE): re-enable the line after each notification. */
 export const IRQ_REENABLE = 0x1;
-
-/** One row of the endpoint table, as SYS_GETINFO returns it. */
-export interface EndpointInfo {
-  endpoint: string;
-  label: string;
-  generation: number;
-  state: "starting" | "ready" | "dead";
-  placement: "kernel" | "user";
-  pid: number;
-  host: string;
-  since: string; // ISO 8601 time of the last state change
-  messages: number;
-  /** From the privilege table (absent for the kernel itself). */
-  privileges?: {
-    ipc: string[];
-    calls: string[];
-    io: string[];
-    irq: number[];
-    console: boolean;
-    events: boolean;
-    metrics: boolean;
-    chaos: boolean;
-  };
-}
 
 /**
  * The kernel calls, one row each: the name etc/system.yaml grants it by (absent: every

@@ -1,5 +1,7 @@
 // Scheduling as user space sees it: the 16 priority queues, the bounds the kernel holds a
 // policy to, the weights nice maps to, and one row of the kernel's process table.
+import { f, type Infer } from "./schema.ts";
+import { LABEL_MAX } from "./types.ts";
 
 /** Priority queues, 0 the highest (MINIX NR_SCHED_QUEUES). */
 export const NR_SCHED_QUEUES = 16;
@@ -45,50 +47,55 @@ export function niceWeight(nice: number): number {
  * receiving: blocked with no message to handle; free: runs outside the scheduler (inside
  * kernel-core, or a process the kernel cannot verify and so never stops).
  */
-export type ProcState = "running" | "ready" | "preempted" | "reply" | "receiving" | "free";
+export const PROC_STATES = ["running", "ready", "preempted", "reply", "receiving", "free"] as const;
+export type ProcState = (typeof PROC_STATES)[number];
+
+const count = f.uint(Number.MAX_SAFE_INTEGER);
 
 /** One row of the process table (getinfo processes, `mkctl top --json`). */
-export interface ProcessInfo {
-  endpoint: string;
-  label: string;
-  pid: number;
-  placement: "kernel" | "user";
-  class: "driver" | "server" | "user";
-  state: ProcState;
+export const ProcessInfoShape = f.object({
+  endpoint: f.str(LABEL_MAX + 11),
+  label: f.str(LABEL_MAX),
+  pid: count,
+  placement: f.enum("kernel", "user"),
+  class: f.enum("driver", "server", "user"),
+  state: f.enum(...PROC_STATES),
   /** One letter as ps shows it: R running, T stopped by the scheduler, S sleeping (blocked), F free. */
-  stat: "R" | "T" | "S" | "F";
-  priority: number;
-  base_priority: number;
-  quantum_ms: number;
+  stat: f.enum("R", "T", "S", "F"),
+  priority: f.uint(NR_SCHED_QUEUES - 1),
+  base_priority: f.uint(NR_SCHED_QUEUES - 1),
+  quantum_ms: f.uint(QUANTUM_MAX_MS),
   /** What is left of the current quantum. */
-  left_ms: number;
-  nice: number;
+  left_ms: f.uint(QUANTUM_MAX_MS),
+  nice: f.int(NICE_MIN, NICE_MAX),
   /** CPU time charged while scheduled (measured from /proc/<pid>/schedstat when the kernel can read it). */
-  cpu_ms: number;
+  cpu_ms: count,
   /** Share of one CPU over the last second, percent. */
-  cpu_pct: number;
-  voluntary: number;
-  involuntary: number;
+  cpu_pct: f.num(0, 100_000),
+  voluntary: count,
+  involuntary: count,
   /** Messages it has to handle, and sendrecs it waits on. */
-  pending_in: number;
-  waiting_out: number;
-}
+  pending_in: count,
+  waiting_out: count,
+});
+export type ProcessInfo = Infer<typeof ProcessInfoShape>;
 
 /** The scheduler as a whole (getinfo processes). */
-export interface SchedSummary {
-  enabled: boolean;
-  cpus: number;
-  pit_hz: number;
-  ticks: number;
+export const SchedSummaryShape = f.object({
+  enabled: f.bool,
+  cpus: f.uint(1024),
+  pit_hz: f.uint(1_000_000),
+  ticks: count,
   /** Whose policy is in force: the sched server's, or the kernel's own round robin. */
-  policy: "server" | "round-robin";
+  policy: f.enum("server", "round-robin"),
   /** Stops and continues the kernel has made. */
-  stops: number;
-  continues: number;
+  stops: count,
+  continues: count,
   /** SYS_SCHEDULE answers refused (EINVAL; EAGAIN while the kernel's own policy is in force). */
-  refused: number;
+  refused: count,
   /** While the policy's answers were absurd: what is left of the kernel's own round robin (ms) before sched is asked again. */
-  policy_suspended_ms?: number;
+  policy_suspended_ms: f.opt(count),
   /** Messages that waited HOLD_MAX_MS (500 ms) for their driver or server and went on undispatched. */
-  held_too_long: number;
-}
+  held_too_long: count,
+});
+export type SchedSummary = Infer<typeof SchedSummaryShape>;

@@ -5,6 +5,8 @@ import { MkError } from "./errno.ts";
 export type Field =
   | { readonly kind: "uint"; readonly max: number }
   | { readonly kind: "int"; readonly min: number; readonly max: number }
+  | { readonly kind: "num"; readonly min: number; readonly max: number }
+  | { readonly kind: "bool" }
   | { readonly kind: "str"; readonly max: number; readonly pattern?: RegExp }
   | { readonly kind: "enum"; readonly values: readonly string[] }
   | { readonly kind: "list"; readonly of: Field; readonly max: number }
@@ -21,6 +23,9 @@ export const f = {
   u32: { kind: "uint", max: 0xffffffff } as const,
   uint: (max: number) => ({ kind: "uint", max }) as const,
   int: (min: number, max: number) => ({ kind: "int", min, max }) as const,
+  /** A finite number, not only an integer (a percentage with a decimal). */
+  num: (min: number, max: number) => ({ kind: "num", min, max }) as const,
+  bool: { kind: "bool" } as const,
   str: (max: number, pattern?: RegExp) => ({ kind: "str", max, pattern }) as const,
   enum: <const V extends readonly string[]>(...values: V) => ({ kind: "enum", values }) as const,
   list: <F extends Field>(of: F, max: number) => ({ kind: "list", of, max }) as const,
@@ -33,23 +38,25 @@ export const f = {
 };
 
 type InferTuple<I extends readonly Field[]> = { -readonly [K in keyof I]: I[K] extends Field ? Infer<I[K]> : never };
-export type Infer<F extends Field> = F extends { kind: "uint" | "int" }
+export type Infer<F extends Field> = F extends { kind: "uint" | "int" | "num" }
   ? number
-  : F extends { kind: "str" }
-    ? string
-    : F extends { kind: "enum"; values: readonly (infer V)[] }
-      ? V
-      : F extends { kind: "list"; of: infer O extends Field }
-        ? Infer<O>[]
-        : F extends { kind: "tuple"; items: infer I extends readonly Field[] }
-          ? InferTuple<I>
-          : F extends { kind: "object"; fields: infer S extends Shape }
-            ? InferShape<S>
-            : F extends { kind: "opt"; of: infer O extends Field }
-              ? Infer<O> | undefined
-              : F extends { kind: "refine"; of: infer O extends Field }
-                ? Infer<O>
-                : unknown;
+  : F extends { kind: "bool" }
+    ? boolean
+    : F extends { kind: "str" }
+      ? string
+      : F extends { kind: "enum"; values: readonly (infer V)[] }
+        ? V
+        : F extends { kind: "list"; of: infer O extends Field }
+          ? Infer<O>[]
+          : F extends { kind: "tuple"; items: infer I extends readonly Field[] }
+            ? InferTuple<I>
+            : F extends { kind: "object"; fields: infer S extends Shape }
+              ? InferShape<S>
+              : F extends { kind: "opt"; of: infer O extends Field }
+                ? Infer<O> | undefined
+                : F extends { kind: "refine"; of: infer O extends Field }
+                  ? Infer<O>
+                  : unknown;
 type OptKeys<S extends Shape> = { [K in keyof S]: S[K] extends { kind: "opt" } ? K : never }[keyof S];
 export type InferShape<S extends Shape> = { -readonly [K in Exclude<keyof S, OptKeys<S>>]: Infer<S[K]> } & {
   -readonly [K in OptKeys<S>]?: Infer<S[K]>;
@@ -80,6 +87,13 @@ function check(field: Field, v: unknown, keys: Key[]): unknown {
     case "int":
       if (typeof v !== "number" || !Number.isInteger(v)) bad(keys, `expected an integer, got ${describe(v)}`);
       if (v < field.min || v > field.max) bad(keys, `${v} is outside ${field.min}..${field.max}`);
+      return v;
+    case "num":
+      if (typeof v !== "number" || !Number.isFinite(v)) bad(keys, `expected a number, got ${describe(v)}`);
+      if (v < field.min || v > field.max) bad(keys, `${v} is outside ${field.min}..${field.max}`);
+      return v;
+    case "bool":
+      if (typeof v !== "boolean") bad(keys, `expected true or false, got ${describe(v)}`);
       return v;
     case "str":
       if (typeof v !== "string") bad(keys, `expected a string, got ${describe(v)}`);
@@ -151,6 +165,11 @@ function shape(fields: Shape, raw: unknown, keys: Key[]): Record<string, unknown
     if (v !== undefined) out[key] = v;
   }
   return out;
+}
+
+/** raw[key] when raw is an object with that own key, else undefined: one field of JSON off the wire, before (or without) a shape. */
+export function prop(raw: unknown, key: string): unknown {
+  return typeof raw === "object" && raw !== null && Object.hasOwn(raw, key) ? Reflect.get(raw, key) : undefined;
 }
 
 export function parseShape<S extends Shape>(fields: S, raw: unknown): InferShape<S> {

@@ -140,7 +140,9 @@ export interface Message {
 }
 
 /** A message delivered to a server: with its kernel-stamped source. */
-export interface Delivered extends Message {
+export interface Delivered extends Omit<Message, "args"> {
+  /** As they came off the wire: the receiver parses them by the type's layout (libsys does). */
+  readonly args: unknown;
   readonly source: string; // label#generation, stamped by the kernel
   readonly kind: Kind;
   readonly reqId: string;

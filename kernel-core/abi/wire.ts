@@ -4,12 +4,13 @@ import { MkError, parseErrDetail } from "./errno.ts";
 import { hasLayout, Layouts, type LayoutType, type RepArgs, type ReqArgs } from "./messages.ts";
 import { parseShape } from "./schema.ts";
 import { NOTIFY_MESSAGE } from "./com.ts";
-import { H, HEADER_MAX, Kind, MAX_ARGS, MAX_BODY, type Args } from "./types.ts";
+import { H, HEADER_MAX, Kind, MAX_ARGS, MAX_BODY } from "./types.ts";
 
 export type HeaderGet = (name: string) => string | undefined;
 
-export function encodeArgs(args: Args | undefined): string | undefined {
-  if (args === undefined) return undefined;
+/** Mk-Args for an object of arguments; undefined (no header) for none, an empty object, or what is not an object. */
+export function encodeArgs(args: unknown): string | undefined {
+  if (typeof args !== "object" || args === null) return undefined;
   for (const _ in args) return JSON.stringify(args);
   return undefined;
 }
@@ -99,11 +100,13 @@ export function checkBody(body: Uint8Array): void {
 
 /** Checks a request's arguments against its layout. */
 export function parseRequestArgs<T extends LayoutType>(type: T, raw: unknown): ReqArgs<T> {
-  return parseShape(Layouts[type].req, raw) as ReqArgs<T>;
+  const layout: Layouts[T] = Layouts[type];
+  return parseShape<Layouts[T]["req"]>(layout.req, raw);
 }
 
 export function parseReplyArgs<T extends LayoutType>(type: T, raw: unknown): RepArgs<T> {
-  return parseShape(Layouts[type].rep, raw) as RepArgs<T>;
+  const layout: Layouts[T] = Layouts[type];
+  return parseShape<Layouts[T]["rep"]>(layout.rep, raw);
 }
 
 /** Reads Mk-Status of a reply; a missing status is a malformed reply. */

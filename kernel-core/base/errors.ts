@@ -113,12 +113,6 @@ const table = {
       "a header name that is not a token, or a value holding CR or LF, was refused before it was written (the message names the header): a header injection stopped",
     action: "a bug in the code that built the header: bound and clean the value first",
   },
-  MK_ERR_NO_LAYOUT: {
-    raisedBy: "libsys kernel-call stubs (`kernelCall`)",
-    exit: ExitStatus.SOFTWARE,
-    meaning: "a kernel call was made with a message type the ABI has no reply layout for (the message names it)",
-    action: "a bug in the caller: add the layout in `kernel-core/abi/messages.ts`, or use `sendrec`",
-  },
   // mkctl
   MK_ERR_INJECTED_CRASH: {
     raisedBy: "libsys's crash hook, in a server armed with `MK_CRASH_ON=label:MSG_TYPE`",

@@ -2,7 +2,7 @@
 // service label: over NATS when the service is its own process (user placement), or as
 // function calls when it is loaded into kernel-core (kernel placement). Servers and
 // drivers see only this interface; no server imports NATS.
-import type { Args, Delivered, KernelEvent, Reply } from "#abi";
+import type { Delivered, KernelEvent, Reply } from "#abi";
 import type { Logger } from "./log.ts";
 
 /** A reply as it arrived: status OK, arguments not yet checked against a layout. */
@@ -30,8 +30,8 @@ export interface Transport {
    * tells this incarnation's disconnect from any other's, across NATS restarts. "" in kernel placement.
    */
   connection(): string;
-  sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs?: number): Promise<RawReply>;
-  send(dst: string, type: number, args: Args | undefined, data: Uint8Array): Promise<void>;
+  sendrec(dst: string, type: number, args: object | undefined, data: Uint8Array, timeoutMs?: number): Promise<RawReply>;
+  send(dst: string, type: number, args: object | undefined, data: Uint8Array): Promise<void>;
   notify(dst: string, bits: number): Promise<void>;
   /** Reports each kernel-core boot it announces (a new one: register again). User placement only. */
   watchKernel?(onBoot: (boot: string) => void): void;

@@ -50,7 +50,7 @@ describe("events", () => {
     seen = [];
     const c2 = await ts.client("client2");
     const started = await waitFor("client2 ready", (e) => e.kind === "ready" && e.label === "client2");
-    await expect(c2.sys.kernelCall(SysCall.SYS_DEVIO, { request: "inb", port: 0x1f7 })).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    await expect(c2.sys.kernelCall(SysCall.SYS_DEVIO, { op: "inb", port: 0x1f7 })).rejects.toMatchObject({ errno: "ECALLDENIED" });
     expect(await waitFor("the denial", (e) => e.kind === "denied")).toMatchObject({
       endpoint: started.endpoint,
       denied: "call",

@@ -84,7 +84,7 @@ describe("events", () => {
     const client = await inKernel(nothing("client2"));
     wire = [];
     for (let i = 0; i < 50; i++) {
-      await expect(client.sys.kernelCall(SysCall.SYS_DEVIO, { request: "inb", port: 0x1f7 })).rejects.toMatchObject({
+      await expect(client.sys.kernelCall(SysCall.SYS_DEVIO, { op: "inb", port: 0x1f7 })).rejects.toMatchObject({
         errno: "ECALLDENIED",
       });
     }
@@ -98,7 +98,7 @@ describe("events", () => {
     expect(denied.find((w) => w.ev.denied === "ipc")?.ev).toMatchObject({ target: "echo", errno: "ECALLDENIED" }); // its own budget
     expect(kernel.events.withheld).toBe(40);
     clock.advance(10_000);
-    await expect(client.sys.kernelCall(SysCall.SYS_DEVIO, { request: "inb", port: 0x1f7 })).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    await expect(client.sys.kernelCall(SysCall.SYS_DEVIO, { op: "inb", port: 0x1f7 })).rejects.toMatchObject({ errno: "ECALLDENIED" });
     expect(wire.at(-1)!.ev).toMatchObject({ denied: "call", suppressed: 40 });
   });
 

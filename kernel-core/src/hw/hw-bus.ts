@@ -64,7 +64,7 @@ export class NatsHwBus implements HwBus {
     const h = new Envelope();
     h.set(H.type, String(type));
     if (trace) h.set(H.trace, childTrace(trace));
-    h.set(H.args, encodeArgs(args as Record<string, unknown>) ?? "{}");
+    h.set(H.args, encodeArgs(args) ?? "{}");
     let m;
     try {
       m = await this.mux.request(Subjects.hwIo, data, h, timeoutMs);

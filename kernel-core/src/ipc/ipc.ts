@@ -20,6 +20,7 @@ import {
   SysCall,
   typeName,
   type Args,
+  prop,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
@@ -215,7 +216,7 @@ export class Ipc {
     const source = caller!.key;
 
     if (t.kind === Kind.NOTIFY) {
-      const bits = (t.args as { bits?: unknown } | undefined)?.bits;
+      const bits = prop(t.args, "bits");
       if (typeof bits !== "number" || !Number.isInteger(bits) || bits < 0 || bits > 0xffffffff) {
         throw new MkError("EBADREQUEST", "notify needs args.bits, an unsigned 32-bit integer");
       }
@@ -266,7 +267,7 @@ export class Ipc {
     if (ep.placement === "kernel") {
       const receiver = this.inKernel.get(ep.label);
       if (!receiver) throw new MkError("EDEADSRCDST", `${ep.key} has no in-kernel receiver`);
-      const delivered = { type: t.type, args: (t.args ?? {}) as Args, data: t.data, source, kind: t.kind, reqId: t.reqId, trace: t.trace };
+      const delivered = { type: t.type, args: t.args ?? {}, data: t.data, source, kind: t.kind, reqId: t.reqId, trace: t.trace };
       // No race against death here: an in-kernel server cannot die alone, it panics the kernel.
       // A send resolves once the receiver has queued it, as over NATS.
       const r = await receiver.deliver(delivered);

@@ -1,7 +1,7 @@
 // Kernel-call dispatch: a trap addressed to the kernel. The caller must be granted the
 // call (ECALLDENIED, logged and counted), a call that takes no data must come without a
 // body, and the arguments must match the call's layout before its handler runs.
-import { DenialKind, isKernelCall, KernelCalls, MkError, parseRequestArgs, typeName, type KernelCallType } from "#abi";
+import { DenialKind, isKernelCall, KernelCalls, MkError, parseRequestArgs, typeName, type KernelCallType, type Reply } from "#abi";
 import { clip } from "#base/log.ts";
 import { ALWAYS_ALLOWED, type ServicePrivileges } from "#base/system-table.ts";
 import type { CallContext, KernelCall, KernelState } from "../calls/context.ts";
@@ -40,17 +40,7 @@ export class KernelDispatch {
       throw new MkError("EBADREQUEST", `kernel call ${info.name} takes no body (got ${t.data.length} bytes)`);
     let result = "ok";
     try {
-      const c = {
-        caller,
-        label: t.caller,
-        privileges: priv,
-        origin: t.origin,
-        args: parseRequestArgs(t.type, t.args ?? {}),
-        data: t.data,
-        reqId: t.reqId,
-        trace: t.trace,
-      };
-      const r = await (callTable[t.type] as KernelCall<KernelCallType>)(this.k, c as CallContext<KernelCallType>);
+      const r = await run(this.k, t.type, t, priv, caller);
       return { status: 0, args: r.args, data: r.data ?? EMPTY };
     } catch (e) {
       result = e instanceof MkError ? e.errno : "crash";
@@ -61,4 +51,26 @@ export class KernelDispatch {
       this.k.metrics.calls.labels(info.name, result).inc();
     }
   }
+}
+
+/** The handler of call `type`, given the arguments parsed by that call's layout. */
+function run<T extends KernelCallType>(
+  k: KernelState,
+  type: T,
+  t: TrapIn,
+  priv: ServicePrivileges,
+  caller: EndpointEntry | undefined,
+): Promise<Reply> | Reply {
+  const handler: KernelCall<T> = callTable[type];
+  const c: CallContext<T> = {
+    caller,
+    label: t.caller,
+    privileges: priv,
+    origin: t.origin,
+    args: parseRequestArgs(type, t.args ?? {}),
+    data: t.data,
+    reqId: t.reqId,
+    trace: t.trace,
+  };
+  return handler(k, c);
 }

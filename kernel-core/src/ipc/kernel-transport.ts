@@ -1,7 +1,7 @@
 // Kernel placement: a server loaded into kernel-core's own process. Its messages are
 // function calls into the trap path; messages to it are function calls to its handlers.
 // A crash here is a crash of the kernel: panic() stops kernel-core (the blue screen).
-import { Kind, MkError, NOTIFY_MESSAGE, type Args, type KernelEvent } from "#abi";
+import { Kind, MkError, NOTIFY_MESSAGE, type KernelEvent } from "#abi";
 import { ExitStatus } from "#base/errors.ts";
 import { childTrace, currentTrace } from "#base/trace.ts";
 import type { Logger } from "#base/log.ts";
@@ -46,7 +46,14 @@ export class KernelTransport implements Transport {
     return "";
   }
 
-  private async trap(kind: Kind, dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs: number): Promise<TrapOut> {
+  private async trap(
+    kind: Kind,
+    dst: string,
+    type: number,
+    args: object | undefined,
+    data: Uint8Array,
+    timeoutMs: number,
+  ): Promise<TrapOut> {
     const out = await this.ipc.trap({
       caller: this.label,
       callerClaim: this.self,
@@ -65,12 +72,12 @@ export class KernelTransport implements Transport {
     return out;
   }
 
-  async sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
+  async sendrec(dst: string, type: number, args: object | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
     const out = await this.trap(Kind.SENDREC, dst, type, args, data, timeoutMs);
     return { args: out.args ?? (out.argsJson ? (JSON.parse(out.argsJson) as unknown) : {}), data: out.data };
   }
 
-  async send(dst: string, type: number, args: Args | undefined, data: Uint8Array): Promise<void> {
+  async send(dst: string, type: number, args: object | undefined, data: Uint8Array): Promise<void> {
     await this.trap(Kind.SEND, dst, type, args, data, DEFAULT_TIMEOUT_MS);
   }
 

@@ -30,6 +30,7 @@ import {
   typeName,
   encodeErrDetail,
   parseErrDetail,
+  prop,
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import type { KernelState } from "../calls/context.ts";
@@ -141,16 +142,19 @@ export class NatsLink implements Link {
    * server's client id: a restarted nats-server hands the same ids out again.
    */
   private onDisconnect(m: Msg): void {
-    let ev: { client?: { user?: unknown; name?: unknown }; reason?: unknown };
+    let ev: unknown;
     try {
-      ev = JSON.parse(new TextDecoder().decode(m.data)) as typeof ev;
+      ev = JSON.parse(new TextDecoder().decode(m.data));
     } catch {
       return;
     }
-    const { user, name } = ev.client ?? {};
+    const client = prop(ev, "client");
+    const user = prop(client, "user");
+    const name = prop(client, "name");
     if (typeof user !== "string" || typeof name !== "string") return;
     const ep = this.o.table.byConnection(user, name);
-    const reason = typeof ev.reason === "string" ? ev.reason.slice(0, 64) : "disconnect";
+    const why = prop(ev, "reason");
+    const reason = typeof why === "string" ? why.slice(0, 64) : "disconnect";
     if (ep) this.o.table.markDead(ep, DeathCause.DISCONNECT, reason);
   }
 
@@ -276,7 +280,7 @@ export class NatsLink implements Link {
     h.set(H.hops, t.hops ?? addHop(undefined, "kernel", this.o.clock.nowUs()));
     if (t.trace) h.set(H.trace, t.trace);
     if (t.kind !== "sendrec") h.set(H.kind, t.kind);
-    const a = t.argsJson ?? encodeArgs(t.args as Record<string, unknown> | undefined);
+    const a = t.argsJson ?? encodeArgs(t.args);
     if (a !== undefined) h.set(H.args, a);
     return h;
   }

@@ -154,7 +154,7 @@ export function recoveriesOf(data: Uint8Array): RecoveryRecord[] {
     throw new MkError("EBADREQUEST", "rs's recoveries are not JSON");
   }
   if (!Array.isArray(raw) || raw.length > 1024) throw new MkError("EBADREQUEST", "rs's recoveries are not a list of at most 1024");
-  return raw.map((x) => parseShape(RecoveryShape.fields, x) as RecoveryRecord);
+  return raw.map((x) => parseShape(RecoveryShape.fields, x));
 }
 
 /** mulberry32: a small seeded generator, so a run's choices repeat. */

@@ -401,7 +401,7 @@ function schedRows(raw: unknown[]): SchedRow[] {
   const out: SchedRow[] = [];
   for (const r of raw) {
     if (typeof r !== "object" || r === null) continue;
-    const p = r as Partial<ProcessInfo>;
+    const p: Partial<Record<keyof ProcessInfo, unknown>> = { ...r };
     if (typeof p.label !== "string" || typeof p.pid !== "number") continue;
     const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
     out.push({

@@ -25,6 +25,8 @@ import {
   type Dirent,
   type FileStat,
   type FsStatfs,
+  DirentShape,
+  parseShape,
   type LayoutType,
   type ReqArgs,
 } from "#abi";
@@ -136,14 +138,12 @@ function direntsOf(data: Uint8Array): Dirent[] {
   } catch {
     throw new MkError("EIO", "vfs sent a directory page that is not JSON");
   }
-  const ok = (e: unknown): e is Dirent =>
-    typeof e === "object" &&
-    e !== null &&
-    typeof (e as Dirent).name === "string" &&
-    Number.isInteger((e as Dirent).ino) &&
-    ["file", "dir", "other"].includes((e as Dirent).type);
-  if (!Array.isArray(v) || v.length > MAX_DENTS || !v.every(ok)) throw new MkError("EIO", "vfs sent a malformed directory page");
-  return v;
+  if (!Array.isArray(v) || v.length > MAX_DENTS) throw new MkError("EIO", "vfs sent a malformed directory page");
+  try {
+    return v.map((e) => parseShape(DirentShape.fields, e));
+  } catch (e) {
+    throw new MkError("EIO", `vfs sent a malformed directory page: ${e instanceof Error ? e.message : e}`);
+  }
 }
 
 export class FsClient {
@@ -210,11 +210,16 @@ export class FsClient {
   }
 
   /** @internal a request about a handle's descriptor, to the vfs that has it open (see bringUp). */
-  handleRequest<T extends LayoutType>(h: FileHandle, type: T, args: Omit<ReqArgs<T>, "fd">, data: Uint8Array = EMPTY): Promise<Reply<T>> {
+  handleRequest<T extends LayoutType>(
+    h: FileHandle,
+    type: T,
+    args: (fd: number) => ReqArgs<T>,
+    data: Uint8Array = EMPTY,
+  ): Promise<Reply<T>> {
     return this.vfs.call(async (dst) => {
       await this.bringUp(h, dst, generationOf(dst));
-      // The descriptor is the one vfs knows now (it changes when vfs restarts): added here.
-      return this.sys.sendrec(dst, type, { fd: h.fd, ...args } as ReqArgs<T>, data, this.timeoutMs);
+      // The descriptor is the one vfs knows now (it changes when vfs restarts): given here.
+      return this.sys.sendrec(dst, type, args(h.fd), data, this.timeoutMs);
     });
   }
 
@@ -242,14 +247,14 @@ export class FsClient {
   }
 
   /** A change that must happen once: a request id for mfs's reply cache; a resend meeting `done`'s errno is the first attempt's success. */
-  private async change<T extends LayoutType>(type: T, args: Omit<ReqArgs<T>, "rid">, done: string): Promise<void> {
+  private async change<T extends LayoutType>(type: T, args: (rid: string) => ReqArgs<T>, done: string): Promise<void> {
     let attempts = 0;
     const rid = requestId();
     try {
       await this.vfs.call((dst) => {
         attempts++;
         // The request id mfs remembers, the same for every resend: added here.
-        return this.sys.sendrec(dst, type, { ...args, rid } as ReqArgs<T>, EMPTY, this.timeoutMs);
+        return this.sys.sendrec(dst, type, args(rid), EMPTY, this.timeoutMs);
       });
     } catch (e) {
       if (!(attempts > 1 && e instanceof MkError && e.errno === done)) throw e;
@@ -373,7 +378,8 @@ export class FsClient {
 
   async mkdir(path: string, o: { recursive?: boolean; mode?: number } = {}): Promise<void> {
     const p = absolute(path);
-    if (!o.recursive) return this.change(Vfs.VFS_MKDIR, { path: p, ...(o.mode !== undefined ? { mode: o.mode } : {}) }, "EEXIST");
+    if (!o.recursive)
+      return this.change(Vfs.VFS_MKDIR, (rid) => ({ path: p, rid, ...(o.mode !== undefined ? { mode: o.mode } : {}) }), "EEXIST");
     let at = "";
     for (const name of p.split("/").filter(Boolean)) {
       at += `/${name}`;
@@ -387,11 +393,11 @@ export class FsClient {
   }
 
   unlink(path: string): Promise<void> {
-    return this.change(Vfs.VFS_UNLINK, { path: absolute(path) }, "ENOENT");
+    return this.change(Vfs.VFS_UNLINK, (rid) => ({ path: absolute(path), rid }), "ENOENT");
   }
 
   rmdir(path: string): Promise<void> {
-    return this.change(Vfs.VFS_RMDIR, { path: absolute(path) }, "ENOENT");
+    return this.change(Vfs.VFS_RMDIR, (rid) => ({ path: absolute(path), rid }), "ENOENT");
   }
 
   /**
@@ -416,7 +422,7 @@ export class FsClient {
   }
 
   rename(from: string, to: string): Promise<void> {
-    return this.change(Vfs.VFS_RENAME, { from: absolute(from), to: absolute(to) }, "ENOENT");
+    return this.change(Vfs.VFS_RENAME, (rid) => ({ from: absolute(from), to: absolute(to), rid }), "ENOENT");
   }
 
   async truncate(path: string, len = 0): Promise<void> {
@@ -475,7 +481,7 @@ export class FileHandle {
     return this.reopen.rid;
   }
 
-  private req<T extends LayoutType>(type: T, args: Omit<ReqArgs<T>, "fd">, data?: Uint8Array): Promise<Reply<T>> {
+  private req<T extends LayoutType>(type: T, args: (fd: number) => ReqArgs<T>, data?: Uint8Array): Promise<Reply<T>> {
     if (this.closed) throw new MkError("EBADF", `${this.path} is closed`);
     if (this.lost) throw this.lost;
     return this.client.handleRequest(this, type, args, data);
@@ -484,7 +490,7 @@ export class FileHandle {
   /** Reads up to length bytes at position (default: the handle's own, which moves). */
   async read(length = MAX_FS_IO, position?: number): Promise<Uint8Array> {
     const at = position ?? this.position;
-    const r = await this.req(Vfs.VFS_PREAD, { count: Math.min(length, MAX_FS_IO), offset: at });
+    const r = await this.req(Vfs.VFS_PREAD, (fd) => ({ fd, count: Math.min(length, MAX_FS_IO), offset: at }));
     if (position === undefined) this.position += r.data.length;
     return r.data;
   }
@@ -518,7 +524,7 @@ export class FileHandle {
         this.end = offset + chunk.length;
       } else {
         offset = position !== undefined ? position + done : this.position;
-        await this.req(Vfs.VFS_PWRITE, { offset }, chunk);
+        await this.req(Vfs.VFS_PWRITE, (fd) => ({ fd, offset }), chunk);
       }
       this.unstable.push({ offset, data: chunk.slice() });
       this.unstableBytes += chunk.length;
@@ -531,16 +537,16 @@ export class FileHandle {
   }
 
   async stat(): Promise<Stats> {
-    return new Stats((await this.req(Vfs.VFS_FSTAT, {})).args);
+    return new Stats((await this.req(Vfs.VFS_FSTAT, (fd) => ({ fd }))).args);
   }
 
   async truncate(len = 0): Promise<void> {
-    await this.req(Vfs.VFS_FTRUNCATE, { size: len });
+    await this.req(Vfs.VFS_FTRUNCATE, (fd) => ({ fd, size: len }));
   }
 
   /** The file's data on stable storage. */
   async sync(): Promise<void> {
-    await this.req(Vfs.VFS_FSYNC, {});
+    await this.req(Vfs.VFS_FSYNC, (fd) => ({ fd }));
     this.unstable.length = 0;
     this.unstableBytes = 0;
   }

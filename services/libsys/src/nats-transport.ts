@@ -25,11 +25,11 @@ import {
   Subjects,
   typeName,
   f,
-  type Args,
   type Delivered,
   type KernelEvent,
   type Reply,
   KERNEL_BEACON_MS,
+  prop,
 } from "#abi";
 import { systemClock, type Clock, type Timer } from "#base/clock.ts";
 import type { Credential } from "#base/credentials.ts";
@@ -105,7 +105,7 @@ export class NatsTransport implements Transport {
     return this.conn;
   }
 
-  async sendrec(dst: string, type: number, args: Args | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
+  async sendrec(dst: string, type: number, args: object | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
     const h = trapEnvelope(this.label, dst, type, Kind.SENDREC, args, timeoutMs, this.self);
     let m: Msg;
     try {
@@ -117,7 +117,7 @@ export class NatsTransport implements Transport {
     return parseReply(m);
   }
 
-  async send(dst: string, type: number, args: Args | undefined, data: Uint8Array): Promise<void> {
+  async send(dst: string, type: number, args: object | undefined, data: Uint8Array): Promise<void> {
     const h = trapEnvelope(this.label, dst, type, Kind.SEND, args, undefined, this.self);
     try {
       parseReply(await this.mux.request(this.trap, data, h, DEFAULT_TIMEOUT_MS));
@@ -184,14 +184,14 @@ export class NatsTransport implements Transport {
       const source = get(H.src) ?? "";
       const args = decodeRawArgs(get);
       if (kind === Kind.NOTIFY) {
-        const bits = (args as { bits?: unknown }).bits;
+        const bits = prop(args, "bits");
         if (typeof bits === "number" && Number.isInteger(bits)) receiver.notify(source.slice(0, 48), bits);
         return;
       }
       hops = decodeHops(get);
       const delivered: Delivered = {
         type,
-        args: args as Args,
+        args,
         data: msg.data,
         source: source.slice(0, 48),
         kind,
@@ -287,7 +287,7 @@ export function trapEnvelope(
   dst: string,
   type: number,
   kind: string,
-  args: Args | undefined,
+  args: object | undefined,
   timeoutMs?: number,
   self?: string,
 ): Envelope {

@@ -218,11 +218,16 @@ export async function startService(module: ServiceModule, transport: Transport, 
 
 async function dispatch(server: Server, msg: Delivered): Promise<Reply | undefined> {
   if (!hasLayout(msg.type)) throw new MkError("EBADREQUEST", `unknown message type 0x${msg.type.toString(16)}`);
-  const args = parseRequestArgs(msg.type, msg.args);
-  const handler = server.handlers[msg.type] as Handler | undefined;
+  return handle(server.handlers, msg.type, msg);
+}
+
+/** The handler for one message type, given the arguments parsed by that type's layout. */
+function handle<T extends LayoutType>(handlers: Handlers, type: T, msg: Delivered): Promise<Reply | undefined> | Reply | undefined {
+  const args = parseRequestArgs(type, msg.args);
+  const handler: Handler<T> | undefined = handlers[type];
   if (!handler) {
-    if (msg.type === Common.COMMON_PING || msg.type === Common.COMMON_HEARTBEAT) return {};
-    throw new MkError("ENOSYS", `${typeName(msg.type)} is not handled here`);
+    if (type === Common.COMMON_PING || type === Common.COMMON_HEARTBEAT) return {};
+    throw new MkError("ENOSYS", `${typeName(type)} is not handled here`);
   }
-  return handler({ ...msg, args } as Request);
+  return handler({ ...msg, args });
 }

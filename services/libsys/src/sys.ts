@@ -1,8 +1,7 @@
 // What a server holds to talk to the rest of the system: its own endpoint, the IPC
 // primitives named as in MINIX, a logger and a clock. Built on a Transport.
-import { hasLayout, KERNEL, parseReplyArgs, type Args, type LayoutType, type RepArgs, type ReqArgs } from "#abi";
+import { KERNEL, parseReplyArgs, type KernelCallType, type LayoutType, type RepArgs, type ReqArgs } from "#abi";
 import type { Clock } from "#base/clock.ts";
-import { LocalError } from "#base/errors.ts";
 import type { Logger } from "#base/log.ts";
 import type { RawReply, Transport } from "#base/transport.ts";
 
@@ -34,12 +33,7 @@ export interface Sys {
   send<T extends LayoutType>(dst: string, type: T, args: ReqArgs<T>, data?: Uint8Array): Promise<void>;
   notify(dst: string, bits: number): Promise<void>;
   /** A kernel call: sendrec to the kernel, reply arguments checked against the layout. */
-  kernelCall<T extends LayoutType>(
-    type: T,
-    args: Args,
-    data?: Uint8Array,
-    timeoutMs?: number,
-  ): Promise<{ args: RepArgs<T>; data: Uint8Array }>;
+  kernelCall<T extends KernelCallType>(type: T, args: ReqArgs<T>, data?: Uint8Array, timeoutMs?: number): Promise<Reply<T>>;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -68,18 +62,16 @@ export class SysImpl implements Sys {
     data: Uint8Array = EMPTY,
     timeoutMs?: number,
   ): Promise<Reply<T>> {
-    const r: RawReply = await this.transport.sendrec(dst, type, args as Args, data, timeoutMs);
+    const r: RawReply = await this.transport.sendrec(dst, type, args, data, timeoutMs);
     return { args: parseReplyArgs(type, r.args), data: r.data, ...(r.hops !== undefined ? { hops: r.hops } : {}) };
   }
   send<T extends LayoutType>(dst: string, type: T, args: ReqArgs<T>, data: Uint8Array = EMPTY): Promise<void> {
-    return this.transport.send(dst, type, args as Args, data);
+    return this.transport.send(dst, type, args, data);
   }
   notify(dst: string, bits: number): Promise<void> {
     return this.transport.notify(dst, bits);
   }
-  async kernelCall<T extends LayoutType>(type: T, args: Args, data: Uint8Array = EMPTY, timeoutMs?: number) {
-    const r = await this.transport.sendrec(KERNEL, type, args, data, timeoutMs);
-    if (!hasLayout(type)) throw new LocalError("MK_ERR_NO_LAYOUT", `no layout for ${type}`);
-    return { args: parseReplyArgs(type, r.args) as RepArgs<T>, data: r.data };
+  kernelCall<T extends KernelCallType>(type: T, args: ReqArgs<T>, data: Uint8Array = EMPTY, timeoutMs?: number): Promise<Reply<T>> {
+    return this.sendrec(KERNEL, type, args, data, timeoutMs);
   }
 }

@@ -87,11 +87,11 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
       });
       const init = async () => {
         await followEvents(sys, (ev) => supervisor.onEvent(ev));
-        const eps = await sysGetEndpoints(sys).catch(() => [] as EndpointInfo[]);
+        const eps = await sysGetEndpoints(sys).catch((): EndpointInfo[] => []);
         const serving = (all: EndpointInfo[]) =>
           all.filter((e) => e.state === "ready").map((e) => ({ label: e.label, pid: e.pid, host: e.host, generation: e.generation }));
         await supervisor.startAll(serving(eps));
-        supervisor.caughtUp(serving(await sysGetEndpoints(sys).catch(() => [] as EndpointInfo[])));
+        supervisor.caughtUp(serving(await sysGetEndpoints(sys).catch((): EndpointInfo[] => [])));
         ready?.(supervisor);
       };
       return {

@@ -40,11 +40,10 @@ export const uptime: Command = {
 };
 
 /** The process table's rows by endpoint; empty when the kernel does not answer it (older kernels). */
-async function processes(sys: Sys): Promise<Map<string, Partial<ProcessInfo>>> {
+async function processes(sys: Sys): Promise<Map<string, ProcessInfo>> {
   try {
     const r = await sys.kernelCall(SysCall.SYS_GETINFO, { what: "processes" });
-    const rows = (r.args.processes ?? []) as Partial<ProcessInfo>[];
-    return new Map(rows.filter((p) => typeof p?.endpoint === "string").map((p) => [p.endpoint as string, p]));
+    return new Map((r.args.processes ?? []).map((p) => [p.endpoint, p]));
   } catch {
     return new Map();
   }

@@ -84,7 +84,7 @@ export class Procfs {
     const row = this.rows.get(ev.label);
     const state = ev.kind === "dead" ? "dead" : ev.kind === "ready" ? "ready" : "starting";
     const info: EndpointInfo = {
-      ...(row?.info ?? { label: ev.label, messages: 0 }),
+      ...(row?.info.privileges ? { privileges: row.info.privileges } : {}),
       endpoint: ev.endpoint,
       label: ev.label,
       generation: ev.generation,
@@ -94,7 +94,7 @@ export class Procfs {
       host: ev.host,
       since: ev.at,
       messages: row && row.info.generation === ev.generation ? row.info.messages : 0,
-    } as EndpointInfo;
+    };
     const lastDeath =
       ev.kind === "dead" ? { cause: ev.cause ?? "unknown", ...(ev.detail ? { detail: ev.detail } : {}), at: ev.at } : row?.lastDeath;
     this.rows.set(ev.label, { info, ...(lastDeath ? { lastDeath } : {}) });

@@ -1,11 +1,11 @@
 // sys_getinfo: the kernel's endpoint table, one endpoint (optionally waiting for a newer
 // generation to be ready), or the caller's own privileges.
-import { SysCall as K, type EndpointInfo } from "#abi";
+import { MkError, SysCall as K, type EndpointInfo } from "#abi";
 import type { Sys } from "../sys.ts";
 
 export async function sysGetEndpoints(sys: Sys): Promise<EndpointInfo[]> {
   const r = await sys.kernelCall(K.SYS_GETINFO, { what: "endpoints" });
-  return (r.args.endpoints ?? []) as EndpointInfo[];
+  return r.args.endpoints ?? [];
 }
 
 /**
@@ -14,7 +14,9 @@ export async function sysGetEndpoints(sys: Sys): Promise<EndpointInfo[]> {
  */
 export async function sysWaitEndpoint(sys: Sys, label: string, after: number, waitMs: number): Promise<EndpointInfo> {
   const r = await sys.kernelCall(K.SYS_GETINFO, { what: "endpoint", label, after, waitMs }, undefined, waitMs + 2000);
-  return (r.args.endpoints ?? [])[0] as EndpointInfo;
+  const ep = r.args.endpoints?.[0];
+  if (!ep) throw new MkError("ENOTREADY", `no ready incarnation of ${label}: the kernel's reply names none`);
+  return ep;
 }
 
 /** The caller's own privileges: also the cheapest call there is (rs times it to see whether the kernel is responsive). */

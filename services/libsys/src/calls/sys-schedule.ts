@@ -1,5 +1,5 @@
 // sys_schedule, sys_nice and the process table: the scheduling kernel calls.
-import { SysCall as K, type ProcessInfo, type SchedSummary } from "#abi";
+import { MkError, SysCall as K, type ProcessInfo, type SchedSummary } from "#abi";
 import type { Sys } from "../sys.ts";
 
 /** The sched server sets endpoint's queue and quantum (EINVAL out of range: nothing changes). */
@@ -16,5 +16,6 @@ export async function sysNice(sys: Sys, label: string, nice: number): Promise<nu
 /** The kernel's process table and the scheduler's summary (getinfo processes). */
 export async function sysGetProcesses(sys: Sys): Promise<{ processes: ProcessInfo[]; sched: SchedSummary }> {
   const r = await sys.kernelCall(K.SYS_GETINFO, { what: "processes" });
-  return { processes: (r.args.processes ?? []) as ProcessInfo[], sched: r.args.sched as SchedSummary };
+  if (!r.args.sched) throw new MkError("EIO", "getinfo processes: the kernel's reply has no scheduler summary");
+  return { processes: r.args.processes ?? [], sched: r.args.sched };
 }
