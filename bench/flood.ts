@@ -65,7 +65,7 @@ const traps = count("traps", values.traps);
 const notifies = count("notifies", values.notifies);
 const slow = count("slow", values.slow);
 
-export interface Row {
+interface Row {
   attack: string;
   victim: string;
   sent: number;

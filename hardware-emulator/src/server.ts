@@ -95,7 +95,7 @@ export class HwServer {
   }
 }
 
-export function bootEnvelope(boot: string): Envelope {
+function bootEnvelope(boot: string): Envelope {
   const h = new Envelope();
   h.set(H.args, encodeArgs({ boot }) ?? "{}");
   return h;

@@ -9,17 +9,7 @@
 //   0x1200 hardware bus (HW, kernel-core <-> hardware-emulator only)
 // A reply is not numbered: it carries the request's type and a status (0 or -errno).
 
-export const VFS_RQ_BASE = 0x100;
-export const CDEV_RQ_BASE = 0x400;
-export const BDEV_RQ_BASE = 0x500;
-export const KERNEL_CALL = 0x600;
-export const RS_RQ_BASE = 0x700;
-export const WORKLOAD_RQ_BASE = 0x800;
-export const FS_RQ_BASE = 0xa00;
-export const COMMON_RQ_BASE = 0xe00;
-export const SCHED_RQ_BASE = 0xf00;
 export const NOTIFY_MESSAGE = 0x1000;
-export const HW_RQ_BASE = 0x1200;
 
 export const SysCall = {
   SYS_IRQCTL: 0x613, // KERNEL_CALL + 19: set policy, enable, disable an IRQ line for the caller

@@ -63,7 +63,7 @@ const causes = Object.values(DeathCause);
 const denials = Object.values(DenialKind);
 
 /** An event as it travels (JSON): checked field by field where a reader takes it off the wire. */
-export const KernelEventShape = {
+const KernelEventShape = {
   kind: f.enum(...kinds),
   /** The kernel boot that saw it (the boot id of mk.kernel.boot). */
   boot: f.str(32),
@@ -130,7 +130,7 @@ export const EventSubjects = {
  * as rs sees it (starting, running, backoff, stopping, stopped, failed) with why, and the
  * recovery's times once it serves again. Published only by rs; read with `events: true`.
  */
-export const RsEventShape = {
+const RsEventShape = {
   state: f.enum("starting", "running", "backoff", "stopping", "stopped", "failed"),
   label: f.str(LABEL_MAX),
   /** rs's incarnation that saw it, and its count of events: a gap means events were lost. */

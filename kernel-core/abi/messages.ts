@@ -8,18 +8,18 @@ import { LABEL_MAX, LABEL_RE } from "./types.ts";
 const port = f.u16;
 const label = f.str(LABEL_MAX, LABEL_RE);
 
-export const PortOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl");
-export const StringOp = f.enum("insb", "insw", "insl", "outsb", "outsw", "outsl");
-export const VecOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl", "insb", "insw", "insl", "outsb", "outsw", "outsl");
+const PortOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl");
+const StringOp = f.enum("insb", "insw", "insl", "outsb", "outsw", "outsl");
+const VecOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl", "insb", "insw", "insl", "outsb", "outsw", "outsl");
 
 /** Largest string transfer in one operation, in units (65536 words: 256 sectors, one ATA command). */
-export const MAX_STRING_UNITS = 65536;
-export const MAX_VECTOR = 256;
+const MAX_STRING_UNITS = 65536;
+const MAX_VECTOR = 256;
 /**
  * Bytes one port vector may move in and out, all its string operations together: a
  * reply the bus builds must always fit a NATS message (max_payload is 1 MiB).
  */
-export const MAX_IO_BYTES = 256 * 1024;
+const MAX_IO_BYTES = 256 * 1024;
 
 const UNIT_BYTES: Record<string, number> = { b: 1, w: 2, l: 4 };
 
@@ -58,7 +58,7 @@ const ms = f.opt(f.uint(Number.MAX_SAFE_INTEGER));
  * What other services may do with a driver's device (SYS_DEVACCESS, asked by the driver): the disk areas each label may read or write (`block` in the privilege table,
  * sectors first..last inclusive) and the labels that may read its input (`input`).
  */
-export const DeviceAccessShape = f.object({
+const DeviceAccessShape = f.object({
   /** The disk's size as the table says (hardware.disk.sectors): a range reaching past it is no one's (refused whole). */
   sectors: f.u32,
   block: f.list(f.object({ label, device: label, area: label, first: f.u32, last: f.u32, access: f.enum("r", "w", "rw") }), 1024),
@@ -70,7 +70,7 @@ export type DeviceAccess = Infer<typeof DeviceAccessShape>;
 const rowLabel = f.str(LABEL_MAX);
 
 /** One row of the endpoint table, as SYS_GETINFO returns it. */
-export const EndpointInfoShape = f.object({
+const EndpointInfoShape = f.object({
   endpoint: f.str(LABEL_MAX + 11),
   label: rowLabel,
   generation: f.u32,
@@ -107,7 +107,7 @@ export const WORKLOAD_MAX_PAUSE_MS = 600_000;
 export const WORKLOAD_SETTLE_MAX_MS = 5000;
 const total = f.uint(Number.MAX_SAFE_INTEGER);
 /** What the demo workload has done since it started (WORKLOAD_STATS). */
-export const WorkloadStatsShape = {
+const WorkloadStatsShape = {
   rate: f.uint(WORKLOAD_MAX_RATE),
   /** What is left of a pause (0: none). */
   paused_ms: f.opt(total),
@@ -120,7 +120,7 @@ export const WorkloadStatsShape = {
   last_error: f.opt(f.str(300)),
 } as const;
 /** One service as the reincarnation server sees it (RS_LIST; `mkctl services --json`). */
-export const ServiceStatusShape = f.object({
+const ServiceStatusShape = f.object({
   label,
   /** running: ready in the kernel; starting; backoff: waiting to be restarted; stopped: by hand; failed: past its intensity, or cannot start. */
   state: f.enum("starting", "running", "backoff", "stopping", "stopped", "failed"),
@@ -186,7 +186,7 @@ const rid = f.opt(f.str(32, /^[A-Za-z0-9_-]{8,32}$/));
  * another's. With it, a digest of what the caller asked under the id (its request's type,
  * arguments and body): a repeat with another request is refused, never answered.
  */
-export const FS_RID_MAX = 48 + 1 + 32;
+const FS_RID_MAX = 48 + 1 + 32;
 const fsRid = f.opt(f.str(FS_RID_MAX, /^[^\s:]{1,48}:[A-Za-z0-9_-]{8,32}$/));
 const digest = f.opt(f.str(43, /^[A-Za-z0-9_-]{43}$/));
 const fsName = f.str(4 * NAME_MAX);
@@ -199,7 +199,7 @@ const seconds = f.u32;
  * it and, for the root of a mounted file system, where that is mounted (`mount`): what a
  * path names, however it is spelt ("/a/..", "//"), not its text.
  */
-export const StatShape = {
+const StatShape = {
   ino,
   mode: f.u16,
   nlinks: f.u16,
@@ -215,7 +215,7 @@ export const StatShape = {
   mount: f.opt(path),
 } as const;
 export type FileStat = InferShape<typeof StatShape>;
-export const StatfsShape = {
+const StatfsShape = {
   blockSize: f.u32,
   blocks: f.u32,
   freeBlocks: f.u32,
@@ -409,16 +409,9 @@ export type LayoutType = keyof Layouts;
 export type ReqArgs<T extends LayoutType> = InferShape<Layouts[T]["req"]>;
 export type RepArgs<T extends LayoutType> = InferShape<Layouts[T]["rep"]>;
 
-export type DevioRequest = ReqArgs<typeof SysCall.SYS_DEVIO>;
-export type DevioReply = RepArgs<typeof SysCall.SYS_DEVIO>;
-export type VdevioRequest = ReqArgs<typeof SysCall.SYS_VDEVIO>;
-export type SdevioRequest = ReqArgs<typeof SysCall.SYS_SDEVIO>;
-export type IrqctlRequest = ReqArgs<typeof SysCall.SYS_IRQCTL>;
-export type GetinfoRequest = ReqArgs<typeof SysCall.SYS_GETINFO>;
 export type HwIoRequest = ReqArgs<typeof Hw.HW_IO>;
 export type HwFaultRequest = ReqArgs<typeof Hw.HW_FAULT>;
 export type HwInfoReply = RepArgs<typeof Hw.HW_INFO>;
-export type BdevReadRequest = ReqArgs<typeof Bdev.BDEV_READ>;
 export type GeometryReply = RepArgs<typeof Bdev.BDEV_GEOMETRY>;
 
 export function hasLayout(type: number): type is LayoutType {

@@ -47,7 +47,7 @@ export function niceWeight(nice: number): number {
  * receiving: blocked with no message to handle; free: runs outside the scheduler (inside
  * kernel-core, or a process the kernel cannot verify and so never stops).
  */
-export const PROC_STATES = ["running", "ready", "preempted", "reply", "receiving", "free"] as const;
+const PROC_STATES = ["running", "ready", "preempted", "reply", "receiving", "free"] as const;
 export type ProcState = (typeof PROC_STATES)[number];
 
 const count = f.uint(Number.MAX_SAFE_INTEGER);

@@ -15,7 +15,7 @@ export const LATENCY_BUCKETS_S = [5e-6, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3
 
 const count = f.uint(Number.MAX_SAFE_INTEGER);
 
-export const KernelStatShape = {
+const KernelStatShape = {
   boot: f.str(32),
   pid: f.u32,
   /** Wall clock of the sample, ms since the epoch. */
@@ -31,7 +31,7 @@ export const KernelStatShape = {
 export type KernelStat = InferShape<typeof KernelStatShape>;
 
 /** The largest sample a reader takes off the wire. */
-export const MAX_STAT_BYTES = 512 * 1024;
+const MAX_STAT_BYTES = 512 * 1024;
 
 export function decodeKernelStat(data: Uint8Array): KernelStat {
   if (data.length > MAX_STAT_BYTES) throw new MkError("EBADREQUEST", `stat sample of ${data.length} bytes (at most ${MAX_STAT_BYTES})`);

@@ -46,10 +46,6 @@ export interface Endpoint {
   readonly generation: number;
 }
 
-export function formatEndpoint(ep: Endpoint): string {
-  return `${ep.label}#${ep.generation}`;
-}
-
 /** Parses `label` (generation 0 = "whichever is current") or `label#generation`. */
 export function parseEndpoint(s: string): Endpoint | undefined {
   const m = ENDPOINT_RE.exec(s);
@@ -133,7 +129,7 @@ export const SECTOR_SIZE = 512;
 export type Args = Readonly<Record<string, unknown>>;
 
 /** A message as libsys and servers see it: typed arguments parsed at the edge, raw bytes. */
-export interface Message {
+interface Message {
   readonly type: number;
   readonly args: Args;
   readonly data: Uint8Array;

@@ -16,7 +16,7 @@ export interface Credential {
 }
 
 /** MK_ERR_CREDENTIAL: MK_CREDS is unset, or the credential at `file` cannot be used. */
-export class CredentialError extends LocalError<"MK_ERR_CREDENTIAL"> {
+class CredentialError extends LocalError<"MK_ERR_CREDENTIAL"> {
   readonly file?: string;
   constructor(message: string, file?: string, options?: ErrorOptions) {
     super("MK_ERR_CREDENTIAL", message, options);

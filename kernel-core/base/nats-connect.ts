@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Credential } from "./credentials.ts";
 import type { Logger } from "./log.ts";
 
-export const RECONNECT_WAIT_MS = 250;
+const RECONNECT_WAIT_MS = 250;
 
 /** Connects as `name` with a credential; `inbox` is the connection's own reply prefix. */
 export function connectNats(name: string, cred: Credential, inbox?: string): Promise<NatsConnection> {

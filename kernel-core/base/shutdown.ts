@@ -4,7 +4,7 @@
 import { ExitStatus } from "./errors.ts";
 import type { Logger } from "./log.ts";
 
-export const SHUTDOWN_MS = 2000;
+const SHUTDOWN_MS = 2000;
 
 /** budgetMs: how long `stop` may take before the process exits 1 anyway. */
 export function onShutdown(log: Logger, stop: () => Promise<void>, budgetMs = SHUTDOWN_MS): void {

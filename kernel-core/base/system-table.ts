@@ -8,32 +8,32 @@ import { HARDWARE_USER, SYS_USER } from "./credentials.ts";
 import { LocalError } from "./errors.ts";
 
 /** Kernel calls a service may be granted, by the name used in system.yaml (from the ABI's one table). */
-export const CallNames = Object.fromEntries(
+const CallNames = Object.fromEntries(
   Object.entries(KernelCalls)
     .filter(([, c]) => c.grant)
     .map(([type, c]) => [c.name, Number(type)]),
 ) as Record<GrantableCall, number>;
-export type CallName = GrantableCall;
+type CallName = GrantableCall;
 /** Calls every incarnation may make about itself. */
 export const ALWAYS_ALLOWED: readonly number[] = Object.entries(KernelCalls)
   .filter(([, c]) => !c.grant)
   .map(([type]) => Number(type));
 
 /** Labels a service may not take: the kernel's, the emulator's, and the NATS system account's user. */
-export const RESERVED_LABELS: readonly string[] = [KERNEL, HARDWARE_USER, SYS_USER];
+const RESERVED_LABELS: readonly string[] = [KERNEL, HARDWARE_USER, SYS_USER];
 /** Ports only kernel-core touches: the PIC (0x20-0x21, 0xA0-0xA1) and the PIT, which drives its clock. */
-export const KERNEL_PORTS: readonly [number, number, string][] = [
+const KERNEL_PORTS: readonly [number, number, string][] = [
   [0x20, 0x21, "the master PIC"],
   [0x40, 0x43, "the PIT"],
   [0xa0, 0xa1, "the slave PIC"],
 ];
 /** IRQ lines only kernel-core owns: 0 (the PIT: the kernel's clock tick) and 2 (the PIC cascade). */
-export const KERNEL_IRQS: readonly number[] = [0, 2];
+const KERNEL_IRQS: readonly number[] = [0, 2];
 
-export const Placement = { KERNEL: "kernel", USER: "user" } as const;
-export type Placement = (typeof Placement)[keyof typeof Placement];
+const Placement = { KERNEL: "kernel", USER: "user" } as const;
+type Placement = (typeof Placement)[keyof typeof Placement];
 
-export interface RestartPolicy {
+interface RestartPolicy {
   heartbeatMs: number;
   backoffMinMs: number;
   backoffMaxMs: number;
@@ -43,17 +43,17 @@ export interface RestartPolicy {
 }
 
 /** A service's scheduling settings (`sched:`); absent values take its class's defaults. */
-export interface SchedSettings {
+interface SchedSettings {
   priority?: number;
   quantumMs?: number;
   nice?: number;
 }
 
 /** What a `block` privilege grants on a disk area: read, write, or both. */
-export type BlockAccess = "r" | "w" | "rw";
+type BlockAccess = "r" | "w" | "rw";
 
 /** A named range of the disk's sectors (hardware.disk.areas), first..last inclusive. */
-export interface DiskArea {
+interface DiskArea {
   name: string;
   first: number;
   last: number;
@@ -91,7 +91,7 @@ export interface ServicePrivileges {
 }
 
 /** kernel.sched: whether kernel-core schedules, and how many mkos processes run at once. */
-export interface KernelSched {
+interface KernelSched {
   enabled: boolean;
   cpus: number;
 }
@@ -468,7 +468,7 @@ function parseSched(ctx: Ctx, node: Node | undefined, p: string): SchedSettings 
   return out;
 }
 
-export function parsePortRange(v: string): [number, number] | undefined {
+function parsePortRange(v: string): [number, number] | undefined {
   const m = /^\s*(0x[0-9a-fA-F]{1,4}|[0-9]{1,5})(?:\s*-\s*(0x[0-9a-fA-F]{1,4}|[0-9]{1,5}))?\s*$/.exec(v);
   if (!m) return undefined;
   const lo = Number(m[1]);

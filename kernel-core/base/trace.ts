@@ -18,7 +18,7 @@ export function currentTrace(): string | undefined {
 }
 
 /** The trace id (32 hex digits) of a traceparent. */
-export function traceId(traceparent: string): string {
+function traceId(traceparent: string): string {
   return traceparent.slice(3, 35);
 }
 

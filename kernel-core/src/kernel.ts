@@ -20,7 +20,7 @@ import { SignalControl, type ProcessControl } from "./sched/process-control.ts";
 import { Scheduler, type ProcClass } from "./sched/scheduler.ts";
 
 /** The label of the user-space scheduling policy server. */
-export const SCHED_LABEL = "sched";
+const SCHED_LABEL = "sched";
 /** How long a SCHED_NO_QUANTUM may wait to be taken before the kernel goes on without sched. */
 const POLICY_TIMEOUT_MS = 1000;
 

@@ -34,7 +34,7 @@ export const CMD = {
   CACHE_FLUSH: 0xe7,
 } as const;
 export const DEVCTL_NIEN = 0x02;
-export const DEVCTL_SRST = 0x04;
+const DEVCTL_SRST = 0x04;
 const SECTOR = 512;
 
 export interface AtaOptions {
@@ -382,7 +382,7 @@ function openImage(path: string): number {
 }
 
 /** The 256-word IDENTIFY DEVICE block (ATA-6 layout, LBA28 only). */
-export function identifyBlock(sectors: number, model: string, serial: string): Uint8Array {
+function identifyBlock(sectors: number, model: string, serial: string): Uint8Array {
   const w = new Uint16Array(256);
   w[0] = 0x0040; // fixed device
   w[1] = 16383;

@@ -5,7 +5,7 @@ import { PIT_INPUT_HZ } from "#abi";
 import type { Clock, Timer } from "#base/clock.ts";
 import type { PortDevice, RaiseIrq, Width } from "./device.ts";
 
-export const PIT_HZ = PIT_INPUT_HZ;
+const PIT_HZ = PIT_INPUT_HZ;
 export const PIT = { CH0: 0x40, CMD: 0x43, IRQ: 0 } as const;
 const MAX_TICK_HZ = 1000;
 

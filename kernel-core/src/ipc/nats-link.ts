@@ -44,7 +44,7 @@ import type { EndpointEntry, EndpointTable } from "../table/endpoint-table.ts";
 import { errorOut, NoSubscriberError, type Ipc, type Link, type TrapIn, type TrapOut } from "./ipc.ts";
 import { PER_CALLER_QUEUE, TrapQueue } from "./trap-queue.ts";
 
-export const DISCONNECT_SUBJECT = (account: string) => `$SYS.ACCOUNT.${account}.DISCONNECT`;
+const DISCONNECT_SUBJECT = (account: string) => `$SYS.ACCOUNT.${account}.DISCONNECT`;
 const TRAP_PREFIX = "mk.trap.";
 const MAX_TIMEOUT_MS = 600_000;
 const GENERATION_SUFFIX = /^#[1-9][0-9]{0,8}$/;

@@ -24,7 +24,7 @@ const BALANCE_MS = 5000;
 const CONT_GRACE_TICKS = 3;
 
 /** A sendrec in the kernel: released when answered (or failed). */
-export type Release = () => void;
+type Release = () => void;
 
 /** What the trap path does with a message: wait for the destination's dispatch (if held), then release once answered. */
 export interface Entry {

@@ -18,7 +18,7 @@ export const POLICY_REFUSALS_MAX = 10;
  */
 export const POLICY_REFUSAL_WINDOW_MS = 5000;
 /** How long the kernel's own round robin lasts before sched is asked again. */
-export const POLICY_SUSPEND_MS = 30_000;
+const POLICY_SUSPEND_MS = 30_000;
 
 /** The lowest queue and shortest quantum a policy may give a driver or server (none for a user program). */
 export interface Floor {

@@ -251,7 +251,7 @@ export function procUid(pid: number): number | undefined {
 }
 
 /** Labels whose processes are the machine's, never scheduled whatever their UID. */
-export const UNSCHEDULED_LABELS = ["kernel", "sys", "hardware"];
+const UNSCHEDULED_LABELS = ["kernel", "sys", "hardware"];
 
 /**
  * The UIDs a CPU agent may act on: each scheduled label's own UID, if no other label and

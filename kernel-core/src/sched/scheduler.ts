@@ -26,7 +26,7 @@ import { type NoQuantum, PolicyLink } from "./policy-link.ts";
 import type { ProcessControl } from "./process-control.ts";
 import { type Proc, type ProcDefaults, type ProcIdentity, ProcTable } from "./proc-table.ts";
 
-export { HOLD_MAX_MS, type Entry, type Release } from "./dispatch.ts";
+export { HOLD_MAX_MS, type Entry } from "./dispatch.ts";
 export type { NoQuantum } from "./policy-link.ts";
 export type { ProcClass, ProcDefaults } from "./proc-table.ts";
 

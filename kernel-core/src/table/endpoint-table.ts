@@ -7,7 +7,7 @@
 import { baseLabel, DeathCause, EventKind, MkError, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 
-export type EndpointState = EndpointInfo["state"];
+type EndpointState = EndpointInfo["state"];
 
 export interface EndpointEntry {
   readonly label: string;
@@ -30,7 +30,7 @@ interface Waiter {
 }
 
 /** Waiters for a next generation, all labels together: past this, EAGAIN. */
-export const MAX_WAITERS = 4096;
+const MAX_WAITERS = 4096;
 
 /**
  * Where the highest generation of each label outlives kernel-core (a file in its state

@@ -11,7 +11,7 @@ const DERIVED = "etc/system.yaml (derived)";
 const noService = (label: string, why: string) =>
   new SystemTableError(`${DERIVED}: no service ${label} ${why}`, DERIVED, undefined, { path: `services.${label}` });
 
-export interface RestartYaml {
+interface RestartYaml {
   heartbeat_ms?: number;
   backoff_min_ms?: number;
   backoff_max_ms?: number;

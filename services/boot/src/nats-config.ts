@@ -15,7 +15,7 @@ import type { SystemTable } from "#base/system-table.ts";
 import { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential } from "#base/credentials.ts";
 import { LocalError } from "#base/errors.ts";
 
-export { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential };
+export { HARDWARE_USER, SYS_USER, type Credential };
 
 interface Permissions {
   publish: string[];
@@ -65,7 +65,7 @@ function q(s: string): string {
 // this short $2a$ and $2b$ (bcryptjs's default) compute the same hash.
 const BCRYPT_COST = 6;
 
-export function hashPassword(password: string): string {
+function hashPassword(password: string): string {
   return bcrypt.hashSync(password, BCRYPT_COST).replace(/^\$2b\$/, "$2a$");
 }
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { LocalError } from "#base/errors.ts";
 
-export const FAULTS = [
+const FAULTS = [
   "kill",
   "hang",
   "block",
@@ -25,7 +25,7 @@ export type FaultKind = (typeof FAULTS)[number];
 /** Faults that end an incarnation: rs must detect and restart. */
 export const FATAL: readonly FaultKind[] = ["kill", "hang", "block", "crash"];
 export const HARDWARE_FAULTS: readonly FaultKind[] = ["bad-sector", "lost-irq", "spurious-irq", "stuck-bsy"];
-export const PROBES = ["services-running", "kernel-up", "disk-verifies", "tty-writes", "files-verify", "fsck-clean"] as const;
+const PROBES = ["services-running", "kernel-up", "disk-verifies", "tty-writes", "files-verify", "fsck-clean"] as const;
 export type ProbeName = (typeof PROBES)[number];
 
 export interface FaultAction {
@@ -47,7 +47,7 @@ export interface FaultAction {
   servingMs?: number;
 }
 
-export interface Pause {
+interface Pause {
   type: "pause";
   name: string;
   durationMs: number;

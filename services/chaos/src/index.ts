@@ -2,15 +2,6 @@
 // (a booted process-mode system, a running one, the compose stack). mkctl chaos run uses it
 // from the host, and the dashboard runs a shipped experiment from inside the system.
 export { composeTarget } from "./compose-target.ts";
-export { HARDWARE_FAULTS, loadExperiment, type Experiment } from "./experiment.ts";
+export { loadExperiment, type Experiment } from "./experiment.ts";
 export { runExperiment } from "./experiment-run.ts";
-export {
-  experimentSystemYaml,
-  kernelOverHttp,
-  percentiles,
-  summary,
-  summaryRows,
-  type ChaosTarget,
-  type Journal,
-  type RunOptions,
-} from "./runner.ts";
+export { experimentSystemYaml, summary, summaryRows, type ChaosTarget, type Journal } from "./runner.ts";

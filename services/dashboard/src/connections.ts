@@ -13,7 +13,7 @@ import type { Socket } from "node:net";
 
 export const MAX_CONNECTIONS = 256;
 /** A browser opens at most 6 connections to a host, plus the stream and the console. */
-export const MAX_CONNECTIONS_PER_ADDRESS = 32;
+const MAX_CONNECTIONS_PER_ADDRESS = 32;
 
 interface Place {
   addr: string;

@@ -64,17 +64,7 @@ export interface State {
   sched: SchedRow[] | null;
   workload: WorkloadInfo | null;
 }
-export type TimelineKind =
-  | "started"
-  | "ready"
-  | "dead"
-  | "denied"
-  | "recovered"
-  | "fault"
-  | "hw-fault"
-  | "sched"
-  | "experiment"
-  | "workload";
+type TimelineKind = "started" | "ready" | "dead" | "denied" | "recovered" | "fault" | "hw-fault" | "sched" | "experiment" | "workload";
 export interface TimelineEntry {
   t: number;
   kind: TimelineKind;

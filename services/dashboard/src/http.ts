@@ -17,29 +17,29 @@ import { ConnectionBounds } from "./connections.ts";
 import type { Model, TimelineEntry } from "./model.ts";
 import { EventStreams, STREAM_BACKLOG } from "./streams.ts";
 
-export const MAX_CONSOLES = 16;
+const MAX_CONSOLES = 16;
 export const MAX_CONSOLES_PER_ADDRESS = 4;
-export const CONSOLE_FRAME_MAX = 4096;
+const CONSOLE_FRAME_MAX = 4096;
 /** Input one console may send per second before it is closed. */
-export const CONSOLE_INPUT_PER_S = 64 * 1024;
+const CONSOLE_INPUT_PER_S = 64 * 1024;
 
 // Node's server timeouts (fastify passes them on). A page on loopback or a LAN sends a
 // request in milliseconds; these are generous for a slow link and short for a slowloris.
 /** A request's headers must have arrived whole this long after it began. */
-export const HEADERS_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 10_000;
 /** The whole request, its body (at most 16 KiB) included. */
-export const REQUEST_TIMEOUT_MS = 20_000;
+const REQUEST_TIMEOUT_MS = 20_000;
 /** How often Node looks for requests past those two (its default, 30 s, lets one live 40 s more). */
-export const TIMEOUT_CHECK_MS = 1_000;
+const TIMEOUT_CHECK_MS = 1_000;
 /** An idle kept-alive connection between two requests (Node's own default; fastify's 72 s suits load balancers). */
-export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 /**
  * No byte moving either way on a connection for this long ends it: a stalled download, or a
  * stream whose client stopped reading once the kernel's buffers are full (a reading stream
  * is written every second). Above the longest the dashboard waits for the system (a kernel
  * call's 30 s).
  */
-export const CONNECTION_IDLE_MS = 60_000;
+const CONNECTION_IDLE_MS = 60_000;
 
 export interface ConsoleHub {
   /** Bytes to the UART. */

@@ -20,7 +20,7 @@ export const TIMELINE_MAX = 500;
 const SAMPLES_MAX = 62;
 const LATENCY_WINDOW_MS = 60_000;
 
-export const NATS_NODE = "nats";
+const NATS_NODE = "nats";
 /**
  * Message types whose answer waits for something outside the system by design: a console
  * read (CDEV_READ) is answered when someone types a line. Their time is waiting, shown
@@ -29,20 +29,9 @@ export const NATS_NODE = "nats";
 const WAITS_BY_DESIGN = new Set(["CDEV_READ"]);
 /** How long a supervised service's death waits for rs's cause before the kernel's is shown. */
 export const CAUSE_WAIT_MS = 1500;
-export const KERNEL_NODE = "kernel-core";
+const KERNEL_NODE = "kernel-core";
 
-export type {
-  Edge,
-  EndpointNode as Node,
-  KernelInfo,
-  LatencyRow,
-  NodeKind,
-  SchedRow,
-  State,
-  TimelineEntry,
-  TimelineKind,
-  WorkloadInfo,
-} from "./contract.ts";
+export type { Edge, EndpointNode as Node, LatencyRow, State, TimelineEntry, WorkloadInfo } from "./contract.ts";
 import type { Edge, EndpointNode as Node, NodeKind, SchedRow, State, TimelineEntry, WorkloadInfo, LatencyRow } from "./contract.ts";
 
 /** A kernel node name in the statistics is the topology's kernel-core. */

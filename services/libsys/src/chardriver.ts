@@ -20,7 +20,7 @@ export interface CharDevice extends DeviceLifecycle {
   cancel?(why: MkError): void;
 }
 
-export const DEFAULT_READ_TIMEOUT_MS = 10_000;
+const DEFAULT_READ_TIMEOUT_MS = 10_000;
 
 export function charDriver(label: string, create: (sys: Sys) => CharDevice): ServiceModule {
   return {

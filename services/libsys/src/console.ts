@@ -5,7 +5,7 @@ import { MkError, Subjects } from "#abi";
 import type { Sys } from "./sys.ts";
 
 /** Bytes taken per write: the emulator takes at most this much from one message. */
-export const CONSOLE_CHUNK = 4096;
+const CONSOLE_CHUNK = 4096;
 
 export interface ConsoleLine {
   /** Sends bytes to the UART, in chunks the emulator takes whole. */

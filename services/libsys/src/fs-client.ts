@@ -58,7 +58,7 @@ const FLAGS: Record<string, number> = {
 };
 
 /** Node's flag strings ("r", "w", "a+", ...) or Linux O_* bits. */
-export function openFlags(flags: string | number): number {
+function openFlags(flags: string | number): number {
   if (typeof flags === "number") return flags;
   const f = FLAGS[flags];
   if (f === undefined) throw new MkError("EINVAL", `open flags ${JSON.stringify(flags)}: use r, r+, w, wx, w+, wx+, a, ax, a+ or ax+`);

@@ -42,11 +42,10 @@ import { childTrace } from "#base/trace.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 import { errorEnvelope, Wire } from "#base/wire.ts";
 
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 const DRAIN_MS = 1000;
-/** kernel-core announces itself this often; silent for KERNEL_SILENT_MS, it is taken to be gone. */
-export { KERNEL_BEACON_MS };
-export const KERNEL_SILENT_MS = 3500;
+/** kernel-core announces itself every KERNEL_BEACON_MS; silent for this long, it is taken to be gone. */
+const KERNEL_SILENT_MS = 3500;
 const BEACON = { boot: f.str(32) };
 
 export class NatsTransport implements Transport {

@@ -14,7 +14,7 @@ export interface QueueLimits {
   totalBytes: number;
 }
 
-export const DEFAULT_QUEUE_LIMITS: QueueLimits = {
+const DEFAULT_QUEUE_LIMITS: QueueLimits = {
   concurrency: 8,
   perCaller: 64,
   perCallerBytes: 8 * 1024 * 1024,

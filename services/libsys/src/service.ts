@@ -28,10 +28,10 @@ import { ServerQueue, type QueueLimits } from "./server-queue.ts";
 import { SysImpl, type Sys } from "./sys.ts";
 
 /** A request after its arguments were checked against its type's layout: typed by it. */
-export type Request<T extends LayoutType = LayoutType> = Omit<Delivered, "args"> & { readonly args: ReqArgs<T> };
-export type Handler<T extends LayoutType = LayoutType> = (req: Request<T>) => Promise<Reply | undefined> | Reply | undefined;
+type Request<T extends LayoutType = LayoutType> = Omit<Delivered, "args"> & { readonly args: ReqArgs<T> };
+type Handler<T extends LayoutType = LayoutType> = (req: Request<T>) => Promise<Reply | undefined> | Reply | undefined;
 /** Message type -> its handler, each typed by its own layout. */
-export type Handlers = { [T in LayoutType]?: Handler<T> };
+type Handlers = { [T in LayoutType]?: Handler<T> };
 
 export interface Server {
   /** Message type -> handler. Types without one answer ENOSYS. */

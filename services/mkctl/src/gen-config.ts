@@ -22,7 +22,7 @@ export interface GenConfigOptions {
   defaultUid: number;
 }
 
-export function parseUids(spec: string): Map<string, number> {
+function parseUids(spec: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const part of spec
     .split(",")

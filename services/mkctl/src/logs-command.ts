@@ -25,7 +25,7 @@ export interface LogsOptions {
   pollMs?: number;
 }
 
-export function logParts(logDir: string): string[] {
+function logParts(logDir: string): string[] {
   if (!existsSync(logDir)) return [];
   return readdirSync(logDir)
     .filter((f) => f.endsWith(".log"))

@@ -9,7 +9,7 @@ export const SCHED_USAGE = `       mkctl top [--json] [--count N] [--interval MS
 
 const HEAD = ["LABEL", "PID", "S", "STATE", "PRI", "QUANTUM", "NICE", "CPU%", "CPU_MS", "VOL", "INVOL", "IN", "OUT"];
 
-export function topTable(processes: ProcessInfo[], s: SchedSummary): string {
+function topTable(processes: ProcessInfo[], s: SchedSummary): string {
   const who =
     s.policy === "server"
       ? "the sched server's policy"

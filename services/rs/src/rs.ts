@@ -24,7 +24,7 @@ export interface RsOptions {
 }
 
 /** The services rs runs: every user-placement service with a command, except rs itself. */
-export function supervised(o: RsOptions): SupervisedService[] {
+function supervised(o: RsOptions): SupervisedService[] {
   const self = o.table.services.get(RS_LABEL);
   return [...o.table.services.values()]
     .filter((s) => s.placement === "user" && s.command && s.label !== RS_LABEL)

@@ -17,7 +17,7 @@ function exitCause(code: number | null): string {
   return code === ExitStatus.SOFTWARE ? `exit ${code} (crash: an error no handler caught)` : `exit ${code}`;
 }
 
-export interface RestartPolicy {
+interface RestartPolicy {
   heartbeatMs: number;
   backoffMinMs: number;
   backoffMaxMs: number;

@@ -5,10 +5,7 @@ import type { ServiceModule } from "#libsys";
 import { POLICIES, type PolicyName } from "./policy.ts";
 import { SchedServer } from "./sched.ts";
 
-export { decide, fair, minix, POLICIES, type PolicyName } from "./policy.ts";
-export { SchedServer } from "./sched.ts";
-
-export function policyFromEnv(v = process.env.MK_SCHED_POLICY ?? "fair"): PolicyName {
+function policyFromEnv(v = process.env.MK_SCHED_POLICY ?? "fair"): PolicyName {
   if (!(POLICIES as readonly string[]).includes(v))
     throw new MkError("EINVAL", `MK_SCHED_POLICY=${JSON.stringify(v)} is not a policy (${POLICIES.join(", ")})`);
   return v as PolicyName;

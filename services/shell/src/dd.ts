@@ -11,14 +11,14 @@ import type { ShellDeps } from "./deps.ts";
 import type { Output } from "./output.ts";
 import { operands, wholeNumber } from "./parse.ts";
 
-export const ATA_DEVICE = "/dev/ata";
+const ATA_DEVICE = "/dev/ata";
 /** Most bytes one dd moves: a person at a console waits for it. */
-export const MAX_DD_BYTES = 32 * 1024 * 1024;
+const MAX_DD_BYTES = 32 * 1024 * 1024;
 /** Sectors per block read (the driver takes up to 256 per ATA command). */
 const SECTORS_PER_READ = 256;
 
 /** hexdump -C of the first bytes. */
-export function hexdump(data: Uint8Array, max = 64): string[] {
+function hexdump(data: Uint8Array, max = 64): string[] {
   const lines: string[] = [];
   for (let off = 0; off < Math.min(data.length, max); off += 16) {
     const row = data.subarray(off, Math.min(off + 16, data.length, max));

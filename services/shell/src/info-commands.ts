@@ -15,7 +15,7 @@ export const echo: Command = {
 };
 
 /** 93784 s -> "1 day, 02:03:04" (uptime's shape). */
-export function duration(ms: number): string {
+function duration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
   const days = Math.floor(s / 86400);
   const hms = [Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, "0")).join(":");

@@ -3,8 +3,8 @@
 // note saying so. The console gets at most this much per command, whatever the command.
 
 /** Output of one command, in bytes (UTF-8). */
-export const MAX_OUTPUT = 64 * 1024;
-export const TRUNCATED = "… (truncated)\n";
+const MAX_OUTPUT = 64 * 1024;
+const TRUNCATED = "… (truncated)\n";
 
 export class Output {
   private readonly parts: string[] = [];

@@ -9,7 +9,7 @@ import { Output } from "./output.ts";
 import { tokenise } from "./parse.ts";
 
 /** How long one command may run before the prompt comes back (a hang fault's 60 s, plus margin). */
-export const COMMAND_DEADLINE_MS = 90_000;
+const COMMAND_DEADLINE_MS = 90_000;
 /** An error message on the console: one line, at most this long. */
 const MAX_MESSAGE = 300;
 

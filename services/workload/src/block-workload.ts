@@ -21,7 +21,7 @@ export interface WorkloadStats {
 }
 
 /** Sector contents that depend on the position, the round and the seed. */
-export function chunkPattern(lba: number, sectors: number, round: number, seed: number): Uint8Array {
+function chunkPattern(lba: number, sectors: number, round: number, seed: number): Uint8Array {
   const out = new Uint8Array(sectors * 512);
   for (let s = 0; s < sectors; s++) {
     const base = ((lba + s) * 2654435761 + round * 40503 + seed) >>> 0;

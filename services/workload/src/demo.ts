@@ -10,7 +10,7 @@ import { MkError, Workload, WORKLOAD_MAX_RATE, WORKLOAD_SETTLE_MAX_MS } from "#a
 import { FsClient, type Server, type Sys, type Timer } from "#libsys";
 import { FileWorkload } from "./file-workload.ts";
 
-export const DEMO_ROOT = "/demo";
+const DEMO_ROOT = "/demo";
 const RATE_FILE = `${DEMO_ROOT}/rate`;
 /** Pausers remembered at once (each an endpoint; the oldest is forgotten past it). */
 const MAX_PAUSERS = 16;

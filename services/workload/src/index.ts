@@ -4,8 +4,7 @@
 import type { ServiceModule } from "#libsys";
 import { DemoWorkload, rateFromEnv } from "./demo.ts";
 
-export { chunkPattern, Workload, type WorkloadStats } from "./block-workload.ts";
-export { FileWorkload, type FileWorkloadOptions } from "./file-workload.ts";
-export { DEMO_ROOT, DemoWorkload, rateFromEnv } from "./demo.ts";
+export { Workload, type WorkloadStats } from "./block-workload.ts";
+export { FileWorkload } from "./file-workload.ts";
 
 export const service: ServiceModule = { label: "workload", create: (sys) => new DemoWorkload(sys, rateFromEnv()).server() };

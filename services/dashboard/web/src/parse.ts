@@ -16,7 +16,7 @@ import type {
   Workload,
 } from "./types.ts";
 
-export class ParseError extends Error {
+class ParseError extends Error {
   override name = "ParseError";
 }
 

@@ -5,7 +5,7 @@
 
 import { RingBuffer } from "./ring-buffer.ts";
 
-export const CHART_POINTS = 120;
+const CHART_POINTS = 120;
 
 export class SeriesStore {
   readonly times = new RingBuffer(CHART_POINTS);

@@ -6,7 +6,7 @@ import { el } from "./dom.ts";
 import { clock, duration } from "./format.ts";
 import type { TimelineEntry } from "./types.ts";
 
-export const TIMELINE_MAX = 500;
+const TIMELINE_MAX = 500;
 
 function entry(e: TimelineEntry): HTMLLIElement {
   const li = el(

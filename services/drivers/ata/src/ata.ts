@@ -9,7 +9,7 @@
 import { IRQ_REENABLE, MkError, SECTOR_SIZE } from "#abi";
 import { type BlockDevice, type Geometry, IrqWaiter, type PortVector, type Sys, sysIrqSetPolicy, sysVdevio } from "#libsys";
 
-export const P = {
+const P = {
   DATA: 0x1f0,
   ERROR: 0x1f1,
   COUNT: 0x1f2,
@@ -22,9 +22,9 @@ export const P = {
   ALT: 0x3f6,
   CTL: 0x3f6,
 } as const;
-export const S = { ERR: 0x01, DRQ: 0x08, DF: 0x20, RDY: 0x40, BSY: 0x80 } as const;
+const S = { ERR: 0x01, DRQ: 0x08, DF: 0x20, RDY: 0x40, BSY: 0x80 } as const;
 const C = { READ: 0x20, WRITE: 0x30, FLUSH: 0xe7, IDENTIFY: 0xec } as const;
-export const ATA_IRQ = 14;
+const ATA_IRQ = 14;
 const MAX_PER_COMMAND = 256;
 const NIEN = 0x02;
 const SRST = 0x04;

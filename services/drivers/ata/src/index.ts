@@ -3,8 +3,6 @@
 import { blockDriver } from "#libsys";
 import { AtaDisk } from "./ata.ts";
 
-export { AtaDisk, ATA_IRQ } from "./ata.ts";
-
 const timeoutMs = Number(process.env.MK_ATA_TIMEOUT_MS ?? 5000);
 
 export const service = blockDriver("ata", (sys) => new AtaDisk(sys, { timeoutMs }));

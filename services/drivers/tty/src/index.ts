@@ -2,6 +2,4 @@
 import { charDriver } from "#libsys";
 import { SerialTty } from "./tty.ts";
 
-export { SerialTty, TTY_IRQ } from "./tty.ts";
-
 export const service = charDriver("tty", (sys) => new SerialTty(sys));

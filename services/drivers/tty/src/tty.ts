@@ -5,8 +5,8 @@
 import { IRQ_REENABLE, MkError } from "#abi";
 import { type CharDevice, type PortVector, type Sys, sysIrqSetPolicy, sysSdevio, sysVdevio, type Timer } from "#libsys";
 
-export const COM1 = { DATA: 0x3f8, IER: 0x3f9, FCR: 0x3fa, LCR: 0x3fb, MCR: 0x3fc, LSR: 0x3fd } as const;
-export const TTY_IRQ = 4;
+const COM1 = { DATA: 0x3f8, IER: 0x3f9, FCR: 0x3fa, LCR: 0x3fb, MCR: 0x3fc, LSR: 0x3fd } as const;
+const TTY_IRQ = 4;
 const LSR_DR = 0x01;
 const DRAIN_PAIRS = 16;
 const MAX_INPUT = 64 * 1024;

@@ -18,7 +18,7 @@ export interface BlockDevice {
 }
 
 /** Refuses a transfer that is not whole sectors inside the device, before touching it. */
-export function checkTransfer(dev: { sectors: number }, lba: number, count: number, what: string): void {
+function checkTransfer(dev: { sectors: number }, lba: number, count: number, what: string): void {
   if (!Number.isInteger(lba) || !Number.isInteger(count) || lba < 0 || count < 0 || lba + count > dev.sectors) {
     throw new MkError("EIO", `${what} of ${count} sectors at LBA ${lba} is outside the ${dev.sectors}-sector device`);
   }

@@ -7,7 +7,7 @@ import { MkError, S } from "#abi";
 /** The superblock lives at byte 1024 whatever the block size (the boot block is before it). */
 export const SUPER_OFFSET = 1024;
 export const SUPER_SIZE = 1024;
-export const MAGIC_V3 = 0x4d5a;
+const MAGIC_V3 = 0x4d5a;
 /** First block of the inode map: boot block and superblock take blocks 0 and 1 (MINIX's START_BLOCK). */
 export const START_BLOCK = 2;
 export const INODE_SIZE = 64;
@@ -15,31 +15,24 @@ export const DIRENT_SIZE = 64;
 export const NAME_MAX = 60;
 export const ROOT_INO = 1;
 export const NR_DZONES = 7;
-export const NR_ZONES = 10;
+const NR_ZONES = 10;
 /** s_flags (util-linux's s_pad1): set while the file system is not mounted (MINIX's MFSFLAG_CLEAN). */
 export const FLAG_CLEAN = 0x0001;
 /** Flags a reader must understand to use the disk (MINIX's MFSFLAG_MANDATORY_MASK). */
-export const FLAG_MANDATORY_MASK = 0xff00;
-export const BLOCK_SIZES = [1024, 2048, 4096] as const;
+const FLAG_MANDATORY_MASK = 0xff00;
+const BLOCK_SIZES = [1024, 2048, 4096] as const;
 export type BlockSize = (typeof BLOCK_SIZES)[number];
 /** The largest file util-linux and MINIX declare for v3 (i_size is 32 bits; MINIX keeps it signed). */
 export const MAX_FILE_SIZE = 0x7fffffff;
 
 // The mode's file-type bits are the ABI's (Linux's values, which MINIX shares).
 export const S_IFMT = S.IFMT;
-export const S_IFSOCK = S.IFSOCK;
-export const S_IFLNK = S.IFLNK;
+const S_IFLNK = S.IFLNK;
 export const S_IFREG = S.IFREG;
-export const S_IFBLK = S.IFBLK;
 export const S_IFDIR = S.IFDIR;
-export const S_IFCHR = S.IFCHR;
-export const S_IFIFO = S.IFIFO;
 
 export function isDir(mode: number): boolean {
   return (mode & S_IFMT) === S_IFDIR;
-}
-export function isReg(mode: number): boolean {
-  return (mode & S_IFMT) === S_IFREG;
 }
 /** Types whose i_zone holds data zones (fsck.minix walks only these). */
 export function hasZones(mode: number): boolean {
@@ -225,7 +218,6 @@ export function encodeDirent(block: Uint8Array, offset: number, ino: number, nam
 }
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8");
 
 /** Checks a name given by a caller and returns its on-disk bytes. */
 export function encodeName(name: string): Uint8Array {
@@ -234,10 +226,6 @@ export function encodeName(name: string): Uint8Array {
   const bytes = utf8.encode(name);
   if (bytes.length > NAME_MAX) throw new MkError("ENAMETOOLONG", `name of ${bytes.length} bytes is over ${NAME_MAX}`);
   return bytes;
-}
-
-export function decodeName(bytes: Uint8Array): string {
-  return utf8Decoder.decode(bytes);
 }
 
 /** A name as stored on disk is usable: not empty, no '/'. */

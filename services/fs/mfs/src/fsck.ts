@@ -26,7 +26,7 @@ import {
 import { getPtr, readInode, setPtr, writeInode, type Volume } from "./inode.ts";
 import { openVolume, readSuper, writeSuper } from "./minixfs.ts";
 
-export interface FsckProblem {
+interface FsckProblem {
   kind: string;
   ino?: number;
   zone?: number;

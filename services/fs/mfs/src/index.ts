@@ -3,12 +3,6 @@
 import type { ServiceModule } from "#libsys";
 import { Mfs } from "./mfs.ts";
 
-export { Mfs, type MfsOptions } from "./mfs.ts";
-export { MinixFs } from "./minixfs.ts";
-export { mkfs } from "./mkfs.ts";
-export { fsck } from "./fsck.ts";
-export { FileBlockDevice, MemoryBlockDevice, type BlockDevice } from "./block-device.ts";
-
 // 1024: the block size util-linux (mkfs.minix, fsck.minix 2.38) reads and writes; 2048 and 4096 are MINIX 3's.
 const blockSize = Number(process.env.MK_MFS_BLOCK_SIZE ?? 1024);
 

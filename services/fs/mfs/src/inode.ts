@@ -37,21 +37,21 @@ export async function writeInode(vol: Volume, ino: number, inode: Inode): Promis
 }
 
 /** A zone number from the disk: 0 (a hole) or inside the data area. */
-export function checkZone(vol: Volume, zone: number, ino: number): number {
+function checkZone(vol: Volume, zone: number, ino: number): number {
   if (zone !== 0 && (zone < vol.sb.firstDataZone || zone >= vol.sb.zones)) {
     throw new MkError("EUCLEAN", `inode ${ino}: zone ${zone} is outside the data area ${vol.sb.firstDataZone}..${vol.sb.zones - 1}`);
   }
   return zone;
 }
 
-export async function allocZone(vol: Volume): Promise<number> {
+async function allocZone(vol: Volume): Promise<number> {
   const zone = vol.sb.firstDataZone + (await vol.zmap.alloc()) - 1;
   // A fresh zone reads as zeros: holes in it, and bytes past the end of a file, must.
   await vol.cache.zeroed(zone);
   return zone;
 }
 
-export async function freeZone(vol: Volume, zone: number): Promise<void> {
+async function freeZone(vol: Volume, zone: number): Promise<void> {
   await vol.zmap.release(zone - vol.sb.firstDataZone + 1);
 }
 
@@ -63,7 +63,7 @@ interface Path {
 }
 
 /** Where block `n` of a file hangs in the zone tree; EFBIG past the triple indirect block. */
-export function pathOf(vol: Volume, n: number): Path {
+function pathOf(vol: Volume, n: number): Path {
   const p = vol.layout.perBlock;
   if (n < NR_DZONES) return { slot: n, idx: [] };
   n -= NR_DZONES;

@@ -3,6 +3,4 @@
 import type { ServiceModule } from "#libsys";
 import { Procfs } from "./procfs.ts";
 
-export { Procfs } from "./procfs.ts";
-
 export const service: ServiceModule = { label: "procfs", create: (sys) => new Procfs(sys).server() };

@@ -5,8 +5,8 @@ import { MkError, O } from "#abi";
 import type { FsServer, Hold } from "./fs-server.ts";
 
 /** Descriptors one process may hold (EMFILE past it), and all processes together (ENFILE). */
-export const MAX_FDS_PER_PROCESS = 256;
-export const MAX_OPEN_FILES = 4096;
+const MAX_FDS_PER_PROCESS = 256;
+const MAX_OPEN_FILES = 4096;
 
 export interface OpenFile {
   readonly server: FsServer;
@@ -26,7 +26,7 @@ export function writable(f: OpenFile): boolean {
 }
 
 /** Opens remembered per process by request id, the newest: a resend is answered with the first's descriptor. */
-export const MAX_OPENS_REMEMBERED = 64;
+const MAX_OPENS_REMEMBERED = 64;
 
 interface RememberedOpen {
   digest: string;

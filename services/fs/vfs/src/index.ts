@@ -5,9 +5,7 @@ import { MkError } from "#abi";
 import type { ServiceModule } from "#libsys";
 import { VfsServer, type Mount } from "./vfs.ts";
 
-export { VfsServer, type Mount, type VfsOptions } from "./vfs.ts";
-
-export function parseMounts(spec: string): Mount[] {
+function parseMounts(spec: string): Mount[] {
   return spec
     .split(",")
     .filter(Boolean)

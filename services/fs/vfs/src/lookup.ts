@@ -7,7 +7,7 @@ import { isDirMode, MkError, type FileStat } from "#abi";
 import type { FsServer } from "./fs-server.ts";
 import { isName, joinPath, parsePath } from "./path.ts";
 
-export const ROOT_INO = 1;
+const ROOT_INO = 1;
 
 export interface Mounted {
   at: string[];

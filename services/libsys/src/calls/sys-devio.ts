@@ -8,8 +8,3 @@ export async function sysDevio(sys: Sys, op: PortOp, port: number, value?: numbe
   const r = await sys.kernelCall(K.SYS_DEVIO, value === undefined ? { op, port } : { op, port, value });
   return r.args.value;
 }
-
-export const sysInb = (sys: Sys, port: number) => sysDevio(sys, "inb", port);
-export const sysInw = (sys: Sys, port: number) => sysDevio(sys, "inw", port);
-export const sysOutb = (sys: Sys, port: number, value: number) => sysDevio(sys, "outb", port, value);
-export const sysOutw = (sys: Sys, port: number, value: number) => sysDevio(sys, "outw", port, value);

@@ -3,7 +3,7 @@
 import { SysCall as K } from "#abi";
 import type { Sys } from "../sys.ts";
 
-export type VecOp = "inb" | "inw" | "inl" | "outb" | "outw" | "outl" | "insb" | "insw" | "insl" | "outsb" | "outsw" | "outsl";
+type VecOp = "inb" | "inw" | "inl" | "outb" | "outw" | "outl" | "insb" | "insw" | "insl" | "outsb" | "outsw" | "outsl";
 /** [op, port, value]: value is the byte/word written, or the unit count of a string op. */
 export type PortVector = [VecOp, number, number][];
 
