@@ -3,8 +3,14 @@
 // in Debian's Chromium, driven by playwright-core, against a real system).
 import { defineConfig } from "vitest/config";
 
+// The system tests run in a shuffled order within each file, a new one every run: no test may
+// lean on what one before it left (a generation, a restart count, a file). Vitest prints
+// the run's seed ("Running tests with seed N"); MK_TEST_SEED=N repeats that order.
+const seed = Number(process.env.MK_TEST_SEED) || undefined;
+
 export default defineConfig({
   test: {
+    ...(seed ? { sequence: { seed } } : {}),
     projects: [
       // Tests shuffled within each file, every run: no unit test may lean on one that ran before it.
       {
@@ -23,6 +29,7 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Each file boots its own NATS and processes; two cores: one file at a time.
           fileParallelism: false,
+          sequence: { shuffle: { tests: true } },
         },
       },
       {

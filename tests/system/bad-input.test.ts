@@ -141,7 +141,8 @@ describe("bad input", () => {
     );
   });
 
-  it("bad input - after all of it, every process is the same one and the disk still serves", async () => {
+  // After every test above, in whatever order they ran: after all of it, every process is the same one and the disk still serves.
+  afterAll(async () => {
     const c = await ts.client();
     const eps = await sysGetEndpoints(c.sys);
     expect(eps.find((e) => e.label === "ata")).toMatchObject({ endpoint: "ata#1", state: "ready" });

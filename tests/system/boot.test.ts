@@ -14,14 +14,14 @@ import { bootTestSystem, pattern, ROOT, type TestSystem } from "../helpers/syste
 
 let ts: TestSystem;
 
-beforeAll(async () => {
-  ts = await bootTestSystem({ env: { MK_LOG_LEVEL: "debug" } });
-});
-afterAll(async () => {
-  await ts?.down();
-});
-
 describe("boot", () => {
+  beforeAll(async () => {
+    ts = await bootTestSystem({ env: { MK_LOG_LEVEL: "debug" } });
+  });
+  afterAll(async () => {
+    await ts?.down();
+  });
+
   it("boot - every service is ready in the endpoint table, each its own process", async () => {
     const c = await ts.client();
     const eps = await sysGetEndpoints(c.sys);
@@ -176,6 +176,16 @@ describe("boot", () => {
         msgType: expect.stringMatching(/^SYS_(V|S)?DEVIO$/),
         trace: expect.stringMatching(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`)),
       });
+  });
+});
+
+// Its own system: a full down ends every process, which no other test may meet.
+describe("mkctl down", () => {
+  beforeAll(async () => {
+    ts = await bootTestSystem();
+  });
+  afterAll(async () => {
+    await ts?.down();
   });
 
   it("mkctl - ps --json prints the endpoint table; down leaves no process behind", async () => {

@@ -367,7 +367,8 @@ describe("hostile", () => {
     expect(await hello("client2", { pid: 1, host: "h", resume: 999_999_999 }, client2)).toMatchObject({ errname: "EDEADSRCDST" });
   });
 
-  it("hostile - after every attack each process is the one booted, answers, and is under the memory ceiling", async () => {
+  // After every test above, in whatever order they ran: after every attack each process is the one booted, answers, and is under the memory ceiling.
+  afterAll(async () => {
     await stillWhole();
     const rss = Object.fromEntries(["kernel", "hardware", "ata", "tty"].map((n) => [n, Math.round(rssMb(ts.sys.pids()[n]))]));
     console.log(`RSS after the attacks (MB): ${JSON.stringify(rss)}`);

@@ -4,7 +4,7 @@
 // follows a server across its incarnations. Each test provokes a death or a new
 // incarnation at every point a waiter can be between its checks and its wait.
 import { beforeEach, describe, expect, it } from "vitest";
-import { Common, DeathCause, Kind, MkError, SysCall, type Args } from "#abi";
+import { Common, DeathCause, Kind, MkError, prop, SysCall } from "#abi";
 import { ManualClock } from "#base/clock.ts";
 import { parseSystemTable } from "#base/system-table.ts";
 import type { RawReply, Transport } from "#base/transport.ts";
@@ -12,7 +12,7 @@ import { Kernel } from "../../kernel-core/src/kernel.ts";
 import { KernelMetrics } from "../../kernel-core/src/metrics/metrics.ts";
 import { EndpointTable, type EndpointEntry } from "../../kernel-core/src/table/endpoint-table.ts";
 import type { TrapIn, TrapOut } from "../../kernel-core/src/ipc/ipc.ts";
-import { createLogger, Recovering, type Sys } from "#libsys";
+import { createLogger, Recovering, SysImpl, type Sys } from "#libsys";
 import { MachineBus, testMachine } from "../helpers/machine.ts";
 import { testSystemYaml } from "../helpers/system.ts";
 
@@ -123,9 +123,10 @@ describe("the endpoint table's waiters", () => {
 });
 
 /**
- * A Sys whose kernel is a real EndpointTable on the manual clock: SYS_GETINFO waits as the
- * kernel's does; a sendrec to `label#g` answers when g is live and ready, and fails as the
- * kernel would otherwise (EDEADSRCDST), or never answers while `hung` names it.
+ * A Sys (libsys's own) over a transport whose kernel is a real EndpointTable on the manual
+ * clock: SYS_GETINFO waits as the kernel's does; a sendrec to `label#g` answers when g is
+ * live and ready, and fails as the kernel would otherwise (EDEADSRCDST), or never answers
+ * while `hung` names it. `boot` stands for the kernel-core the caller registered with.
  */
 function fakeSys(
   clock: ManualClock,
@@ -133,15 +134,11 @@ function fakeSys(
   o: { hung?: Set<string>; boot?: () => string } = {},
 ): Sys & { sent: string[] } {
   const sent: string[] = [];
-  const sendrec = async (dst: string, type: number, args?: Args): Promise<RawReply> => {
+  const sendrec = async (dst: string, type: number, args: object | undefined): Promise<RawReply> => {
     const table = kernel();
     if (dst === "kernel" && type === SysCall.SYS_GETINFO) {
-      const a = args as { label: string; after: number; waitMs: number };
-      const e = await table.waitReady(a.label, a.after, a.waitMs);
-      return {
-        args: { endpoints: [{ endpoint: e.key, label: e.label, generation: e.generation, state: e.state, boot: o.boot?.() }] },
-        data: EMPTY,
-      };
+      const e = await table.waitReady(String(prop(args, "label")), Number(prop(args, "after")), Number(prop(args, "waitMs")));
+      return { args: { endpoints: table.list().filter((r) => r.endpoint === e.key) }, data: EMPTY };
     }
     sent.push(dst);
     const [label, g] = dst.split("#");
@@ -156,28 +153,24 @@ function fakeSys(
     }
     return { args: {}, data: EMPTY };
   };
-  const transport = { label: "client", placement: "user" } as unknown as Transport;
-  const kernelCall = async (type: number, args: Args) => {
-    const r = await sendrec("kernel", type, args);
-    return { args: r.args as never, data: r.data };
-  };
-  const sys = {
+  const transport: Transport = {
     label: "client",
-    self: "client#1",
-    generation: 1,
-    log,
-    clock,
-    transport,
-    sent,
-    get kernelBoot() {
-      return o.boot?.() ?? "boot-1";
-    },
+    placement: "user",
+    connection: () => "c1",
     sendrec,
     send: async () => undefined,
     notify: async () => undefined,
-    kernelCall,
+    events: async () => ({ stop: () => undefined }),
+    listen: async () => undefined,
+    close: async () => undefined,
+    panic: (err: unknown): never => {
+      throw err;
+    },
   };
-  return sys as unknown as Sys & { sent: string[] };
+  const sys = new SysImpl(transport, log, clock);
+  sys.generation = 1;
+  Object.defineProperty(sys, "kernelBoot", { get: () => o.boot?.() ?? "boot-1" });
+  return Object.assign(sys, { sent });
 }
 
 describe("Recovering: a client following a server across its incarnations", () => {
