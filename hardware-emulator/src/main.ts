@@ -10,7 +10,7 @@ import { systemClock } from "#base/clock.ts";
 import { HARDWARE_USER, loadCredential } from "#base/credentials.ts";
 import { exitStatus } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
-import { connectNats, watchConnection } from "#base/nats-connect.ts";
+import { connectNats, FIRST_CONNECT_WAIT_MS, watchConnection } from "#base/nats-connect.ts";
 import { onShutdown } from "#base/shutdown.ts";
 import { loadSystemTable } from "#base/system-table.ts";
 import { Wire } from "#base/wire.ts";
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const table = loadSystemTable(process.env.MK_SYSTEM ?? "etc/system.yaml");
   const image = resolve(process.env.MK_DISK ?? table.hardware.diskImage);
   const cred = loadCredential(process.env.MK_CREDS);
-  const nc = await connectNats(HARDWARE_USER, cred);
+  const nc = await connectNats(HARDWARE_USER, cred, undefined, { waitMs: FIRST_CONNECT_WAIT_MS });
   const wire = new Wire(nc, log, systemClock);
   let server: HwServer | undefined;
   const machine = new Machine({

@@ -12,7 +12,7 @@ import { systemClock, type Timer } from "#base/clock.ts";
 import { loadCredential, MK_ACCOUNT } from "#base/credentials.ts";
 import { exitStatus, ExitStatus, isLocalError, LocalError } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
-import { connectNats, watchConnection } from "#base/nats-connect.ts";
+import { connectNats, FIRST_CONNECT_WAIT_MS, watchConnection } from "#base/nats-connect.ts";
 import { readEnvelope } from "#base/nats-envelope.ts";
 import { onShutdown } from "#base/shutdown.ts";
 import { loadSystemTable } from "#base/system-table.ts";
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     priv.kernel.sched.cpus = n;
   }
   const cred = loadCredential(process.env.MK_CREDS);
-  const nc = await connectNats(KERNEL, cred, Subjects.inboxPrefix(KERNEL));
+  const nc = await connectNats(KERNEL, cred, Subjects.inboxPrefix(KERNEL), { waitMs: FIRST_CONNECT_WAIT_MS });
   const sysCred = process.env.MK_SYS_CREDS ? loadCredential(process.env.MK_SYS_CREDS) : undefined;
   const sysNc = sysCred ? await connectNats("kernel-watch", sysCred) : undefined;
   if (!sysNc) log.warn("MK_SYS_CREDS not set: deaths are noticed only when a forward finds no subscriber");

@@ -1,6 +1,6 @@
 // Process-mode boot, end to end: every part its own OS process over real NATS.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,9 @@ import { headers } from "@nats-io/transport-node";
 import { Bdev, Cdev, H, Subjects } from "#abi";
 import { BdevClient, sysGetEndpoints } from "#libsys";
 import { pidAlive } from "../../services/boot/src/boot.ts";
+import { findNatsServer } from "../../services/boot/src/nats-server.ts";
+import { freePort } from "#boot";
+import { connectNats } from "#base/nats-connect.ts";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { bootTestSystem, pattern, ROOT, type TestSystem } from "../helpers/system.ts";
@@ -219,5 +222,28 @@ describe("mkctl down", () => {
       encoding: "utf8",
     });
     expect(ps.status).toBe(69);
+  });
+});
+
+// Compose starts nats-server beside kernel-core and the emulator, not before them.
+describe("first connection to NATS", () => {
+  it("boot - a first connection asked to wait finds a nats-server started after it; a tool's is refused at once", async () => {
+    const port = await freePort();
+    const cred = { user: "kernel", password: "not-checked-here", servers: [`nats://127.0.0.1:${port}`] };
+    const refused = Date.now();
+    await expect(connectNats("tool", cred)).rejects.toMatchObject({ name: "ConnectionError" });
+    expect(Date.now() - refused).toBeLessThan(2000);
+    const asked = Date.now();
+    const waiting = connectNats("kernel", cred, undefined, { waitMs: 10_000 });
+    await systemClock.sleep(600); // pacing: the server comes up after the party asked
+    const server = spawn(findNatsServer()!, ["-a", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+    try {
+      const nc = await waiting;
+      expect(Date.now() - asked).toBeGreaterThanOrEqual(600);
+      await nc.flush();
+      await nc.close();
+    } finally {
+      server.kill("SIGKILL");
+    }
   });
 });

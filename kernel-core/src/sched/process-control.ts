@@ -280,6 +280,8 @@ export function parseUids(spec: string): { byLabel: Map<string, number> } {
 
 /** Lines waiting while the agent's socket is (re)connecting; past this they are dropped. */
 const AGENT_BACKLOG = 1024;
+/** How long kernel-core waits, quietly, for a CPU agent that starts beside it (compose) before it warns. */
+const AGENT_START_MS = 5000;
 
 /**
  * Compose: containers share one PID namespace; a process is label's when its UID is
@@ -292,6 +294,9 @@ export class AgentControl extends SignalControl {
   private readonly schedulable: Map<number, string>;
   private sock?: Socket;
   private warned = false;
+  /** Not connected yet since kernel-core started: compose starts the agent beside kernel-core. */
+  private firstTry = true;
+  private readonly startedAt = Date.now();
   private connected = false;
   private retry?: ReturnType<typeof setTimeout>;
   private closed = false;
@@ -354,9 +359,12 @@ export class AgentControl extends SignalControl {
     sock.unref();
     sock.on("connect", () => {
       this.connected = true;
+      this.firstTry = false;
       this.warned = false;
     });
     sock.on("error", (e) => {
+      // An agent starting beside kernel-core is not an outage: quiet for AGENT_START_MS.
+      if (this.firstTry && Date.now() - this.startedAt < AGENT_START_MS) return;
       // Said once per outage: without the agent nothing is stopped (every row runs).
       if (!this.warned)
         this.log?.warn({ path: this.path, err: (e as Error).message }, "the CPU agent does not answer: nothing is stopped until it does");
