@@ -211,10 +211,7 @@ async function composeMode(rounds: number): Promise<Row[]> {
     for (let i = 0; i < rounds; i++) {
       const sig = i < Math.ceil(rounds / 2) ? "SIGKILL" : "SIGSTOP";
       if (i > 0) await systemClock.sleep(11_000); // a healthy spell: the shipped backoff starts again at its minimum
-      const eps = (await watch.sys.kernelCall(SysCall.SYS_GETINFO, { what: "endpoints" })).args.endpoints as {
-        label: string;
-        generation: number;
-      }[];
+      const eps = (await watch.sys.kernelCall(SysCall.SYS_GETINFO, { what: "endpoints" })).args.endpoints ?? [];
       const gen = eps.find((e) => e.label === "ata")!.generation;
       const t0 = Date.now();
       target.signal("ata", sig);

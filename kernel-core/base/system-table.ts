@@ -375,6 +375,9 @@ function parseService(ctx: Ctx, label: string, node: Node, areas: DiskArea[]): S
     }
     return name as CallName;
   });
+  noDuplicates(ctx, m.get("calls"), `${p}.calls`, callNames);
+  const ipc = strList(ctx, m.get("ipc"), `${p}.ipc`, false);
+  noDuplicates(ctx, m.get("ipc"), `${p}.ipc`, ipc);
   const io = strOrIntList(ctx, m.get("io"), `${p}.io`).map(([v, n], i): [number, number] => {
     const r = parsePortRange(v);
     if (!r) ctx.fail(itemNode(m.get("io"), i) ?? n, `${p}.io[${i}]`, `"${v}" is not a port or a range like 0x1F0-0x1F7`);
@@ -398,7 +401,7 @@ function parseService(ctx: Ctx, label: string, node: Node, areas: DiskArea[]): S
     placement,
     module,
     command,
-    ipc: strList(ctx, m.get("ipc"), `${p}.ipc`, false),
+    ipc,
     calls: callNames.map((c) => CallNames[c]),
     callNames,
     io,
@@ -475,6 +478,15 @@ function parsePortRange(v: string): [number, number] | undefined {
   const hi = m[2] ? Number(m[2]) : lo;
   if (lo > 0xffff || hi > 0xffff || hi < lo) return undefined;
   return [lo, hi];
+}
+
+/** A list that names the same entry twice is refused at the second (a grant is given once). */
+function noDuplicates(ctx: Ctx, node: Node | undefined, p: string, list: readonly string[]): void {
+  const seen = new Set<string>();
+  list.forEach((v, i) => {
+    if (seen.has(v)) ctx.fail(itemNode(node, i) ?? node, `${p}[${i}]`, `"${v}" is listed twice`);
+    seen.add(v);
+  });
 }
 
 function itemNode(node: Node | undefined, i: number): Node | undefined {

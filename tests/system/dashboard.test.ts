@@ -270,8 +270,8 @@ describe("dashboard", () => {
     try {
       await rateZeroThenThirty();
     } finally {
-      // The boot's rate again, for whatever test comes next.
-      expect(await post("api/workload", { rate: 20 })).toMatchObject({ status: 200 });
+      // The boot's rate again, for whatever test comes next (a failure above stays the one reported).
+      await post("api/workload", { rate: 20 });
     }
   });
 

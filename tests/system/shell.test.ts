@@ -275,16 +275,17 @@ describe("shell", () => {
     const child = spawn(
       process.execPath,
       [join(ROOT, "services/mkctl/src/main.ts"), "console", "--quiet", "1500", "--run-dir", ts.sys.state.runDir],
-      {
-        stdio: ["pipe", "pipe", "pipe"],
-      },
+      { stdio: ["pipe", "pipe", "pipe"], timeout: 60_000 },
     );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stdin.end("echo via-mkctl-console\nservices\n");
-    const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const status = await new Promise<number | null>((resolve, reject) => {
+      child.on("close", resolve);
+      child.on("error", reject);
+    }).finally(() => child.kill("SIGKILL"));
     expect(status, stderr).toBe(0);
     expect(stdout).toContain("via-mkctl-console\n");
     expect(stdout).toMatch(/\bata\b.*\brunning\b/);

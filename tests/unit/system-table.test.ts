@@ -83,6 +83,9 @@ describe("privilege table", () => {
     expectError(key, { path: "services.mkctl.consle", line: lineOf(key, "consle") });
     const ipc = withValue(["services", "mkctl", "ipc"], ["ata", "nosuch"]);
     expectError(ipc, { path: "services.mkctl.ipc[1]", line: lineOf(ipc, "nosuch") });
+    // A grant listed twice is refused at the second: the lists stay as bounded as the table.
+    expectError(withValue(["services", "mkctl", "ipc"], ["ata", "tty", "ata"]), { path: "services.mkctl.ipc[2]" });
+    expectError(withValue(["services", "mkctl", "calls"], ["getinfo", "getinfo"]), { path: "services.mkctl.calls[1]" });
   });
 
   it("privilege table - bad IRQ lines, placements and broken YAML are refused", () => {

@@ -24,9 +24,8 @@ import {
 } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
-import { privilegesOf } from "#base/system-table.ts";
+import { privilegesOf, type ServicePrivileges, type SystemTable } from "#base/system-table.ts";
 import type { Receiver } from "#base/transport.ts";
-import type { ServicePrivileges, SystemTable } from "#base/system-table.ts";
 import type { KernelState } from "../calls/context.ts";
 import type { IrqTable } from "../irq/irq-table.ts";
 import type { KernelMetrics } from "../metrics/metrics.ts";

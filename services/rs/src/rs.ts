@@ -87,11 +87,17 @@ export function rsService(o: RsOptions, ready?: (s: Supervisor) => void): Servic
       });
       const init = async () => {
         await followEvents(sys, (ev) => supervisor.onEvent(ev));
-        const eps = await sysGetEndpoints(sys).catch((): EndpointInfo[] => []);
+        // Without the table rs adopts nothing and starts every service: said, not silent.
+        const table = () =>
+          sysGetEndpoints(sys).catch((e: unknown): EndpointInfo[] => {
+            sys.log.warn({ err: e instanceof Error ? e.message : String(e) }, "the endpoint table could not be read: nothing adopted");
+            return [];
+          });
+        const eps = await table();
         const serving = (all: EndpointInfo[]) =>
           all.filter((e) => e.state === "ready").map((e) => ({ label: e.label, pid: e.pid, host: e.host, generation: e.generation }));
         await supervisor.startAll(serving(eps));
-        supervisor.caughtUp(serving(await sysGetEndpoints(sys).catch((): EndpointInfo[] => [])));
+        supervisor.caughtUp(serving(await table()));
         ready?.(supervisor);
       };
       return {

@@ -15,7 +15,7 @@ export async function sysGetEndpoints(sys: Sys): Promise<EndpointInfo[]> {
 export async function sysWaitEndpoint(sys: Sys, label: string, after: number, waitMs: number): Promise<EndpointInfo> {
   const r = await sys.kernelCall(K.SYS_GETINFO, { what: "endpoint", label, after, waitMs }, undefined, waitMs + 2000);
   const ep = r.args.endpoints?.[0];
-  if (!ep) throw new MkError("ENOTREADY", `no ready incarnation of ${label}: the kernel's reply names none`);
+  if (!ep) throw new MkError("EIO", `getinfo endpoint ${label}: the kernel's reply names no endpoint`);
   return ep;
 }
 
