@@ -153,14 +153,14 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     c.only(a, path, ["type", "name", "fault", "targets", "count", "duration_ms", "interval_ms", "ms", "n", "serving_ms"]);
     if (a.count !== undefined && a.duration_ms !== undefined) c.fail(`${path}.duration_ms`, "give count or duration_ms, not both");
     if (a.type !== "action") c.fail(`${path}.type`, `expected "action"`);
-    const fault = c.str(a.fault, `${path}.fault`);
-    if (!(FAULTS as readonly string[]).includes(fault)) c.fail(`${path}.fault`, `"${fault}" is not a fault (faults: ${FAULTS.join(", ")})`);
+    const named = c.str(a.fault, `${path}.fault`);
+    const fault = FAULTS.find((x) => x === named) ?? c.fail(`${path}.fault`, `"${named}" is not a fault (faults: ${FAULTS.join(", ")})`);
     const targets = c.list(a.targets, `${path}.targets`, 16).map((t, i) => target(t, `${path}.targets[${i}]`, fault));
     if (targets.length === 0) c.fail(`${path}.targets`, "names no service");
     return {
       type: "action",
       name: c.str(a.name, `${path}.name`),
-      fault: fault as FaultKind,
+      fault,
       targets,
       count: a.duration_ms !== undefined ? 100_000 : c.int(a.count, `${path}.count`, 1, 100_000, 1),
       ...(a.duration_ms !== undefined ? { durationMs: c.int(a.duration_ms, `${path}.duration_ms`, 1, 86_400_000) } : {}),
@@ -176,10 +176,10 @@ export function parseExperiment(raw: unknown, file: string, labels: readonly str
     const path = `steady-state-hypothesis.probes[${i}]`;
     const o = c.obj(p, path);
     c.only(o, path, ["name", "probe", "tolerance"]);
-    const probe = c.str(o.probe, `${path}.probe`);
-    if (!(PROBES as readonly string[]).includes(probe)) c.fail(`${path}.probe`, `"${probe}" is not a probe (probes: ${PROBES.join(", ")})`);
+    const named = c.str(o.probe, `${path}.probe`);
+    const probe = PROBES.find((x) => x === named) ?? c.fail(`${path}.probe`, `"${named}" is not a probe (probes: ${PROBES.join(", ")})`);
     if (o.tolerance !== undefined && typeof o.tolerance !== "boolean") c.fail(`${path}.tolerance`, "expected true or false");
-    return { name: c.str(o.name, `${path}.name`), probe: probe as ProbeName, tolerance: (o.tolerance as boolean | undefined) ?? true };
+    return { name: c.str(o.name, `${path}.name`), probe, tolerance: (o.tolerance as boolean | undefined) ?? true };
   });
   const method = c.list(top.method, "method", 1000).map((m, i) => {
     const path = `method[${i}]`;

@@ -6,9 +6,9 @@ import { POLICIES, type PolicyName } from "./policy.ts";
 import { SchedServer } from "./sched.ts";
 
 function policyFromEnv(v = process.env.MK_SCHED_POLICY ?? "fair"): PolicyName {
-  if (!(POLICIES as readonly string[]).includes(v))
-    throw new MkError("EINVAL", `MK_SCHED_POLICY=${JSON.stringify(v)} is not a policy (${POLICIES.join(", ")})`);
-  return v as PolicyName;
+  const policy = POLICIES.find((p) => p === v);
+  if (!policy) throw new MkError("EINVAL", `MK_SCHED_POLICY=${JSON.stringify(v)} is not a policy (${POLICIES.join(", ")})`);
+  return policy;
 }
 
 export const service: ServiceModule = { label: "sched", create: (sys) => new SchedServer(sys, policyFromEnv()).server() };

@@ -13,7 +13,6 @@ const FAULT_TIMEOUT_MS = 5000;
 /** The most a hang may last (COMMON_FAULT's block bound). */
 const MAX_HANG_MS = 60_000;
 const HW_FAULTS = ["bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"] as const;
-type HwFault = (typeof HW_FAULTS)[number];
 const SERVER_FAULTS = ["kill", "crash", "slow", "corrupt", "hang", "clear"] as const;
 
 const opt = (s: string | undefined, what: string, min: number, max: number, dflt: number) =>
@@ -28,8 +27,8 @@ export const chaos: Command = {
     const [target, fault, a, b, ...extra] = args;
     if (!target || !fault || extra.length > 0) throw usage(this);
     if (target === "hw") {
-      if (!(HW_FAULTS as readonly string[]).includes(fault)) throw usage(this, `no hardware fault ${fault}`);
-      const f = fault as HwFault;
+      const f = HW_FAULTS.find((x) => x === fault);
+      if (!f) throw usage(this, `no hardware fault ${fault}`);
       if (f === "bad-sector") {
         await sysHwfault(sys, { fault: f, lba: wholeNumber(a, "LBA", 0, 2 ** 32 - 1), count: opt(b, "COUNT", 1, 4096, 1) });
       } else if (f === "lost-irq" || f === "spurious-irq") {
