@@ -229,7 +229,7 @@ describe("neighbours", () => {
       what: "the workload going on",
     });
     const s = await stats();
-    expect(s).toMatchObject({ failed: 0, bytes_wrong: 0 });
+    expect(s, `the workload's last error: ${s.last_error}`).toMatchObject({ failed: 0, bytes_wrong: 0 });
     expect(s.bytes_verified).toBeGreaterThan(0);
     const log = readFileSync(join(ts.sys.state.runDir, "logs", "workload.log"), "utf8");
     expect(log.match(/"msg":"demo workload started/g)).toHaveLength(1);

@@ -32,9 +32,14 @@ export interface HwBus {
   info(timeoutMs?: number): Promise<HwInfoReply>;
 }
 
+/** How long the bus asks the machine whether it is still the same one, after a request went unanswered. */
+const PROBE_MS = 500;
+
 export class NatsHwBus implements HwBus {
   private readonly mux: RequestMux;
   private readonly timeoutMs: number;
+  /** The machine's boot id as last seen in an HW_INFO answer. */
+  private machineBoot?: string;
   constructor(wire: Wire, clock: Clock, timeoutMs = 5000) {
     this.mux = new RequestMux(wire, `${Subjects.inboxPrefix(KERNEL)}.hw`, clock);
     this.mux.start();
@@ -51,7 +56,9 @@ export class NatsHwBus implements HwBus {
   }
 
   async info(timeoutMs = this.timeoutMs): Promise<HwInfoReply> {
-    return parseReplyArgs(Hw.HW_INFO, (await this.request(Hw.HW_INFO, {}, undefined, timeoutMs)).args);
+    const r = parseReplyArgs(Hw.HW_INFO, (await this.request(Hw.HW_INFO, {}, undefined, timeoutMs)).args);
+    this.machineBoot = r.boot;
+    return r;
   }
 
   private async request(
@@ -65,15 +72,22 @@ export class NatsHwBus implements HwBus {
     h.set(H.type, String(type));
     if (trace) h.set(H.trace, childTrace(trace));
     h.set(H.args, encodeArgs(args) ?? "{}");
+    const bootBefore = this.machineBoot;
     let m;
     try {
       m = await this.mux.request(Subjects.hwIo, data, h, timeoutMs);
     } catch (e) {
       // The bus unreachable (NATS reconnecting, the emulator not running) is not a device
-      // error: ENOTREADY, which clients resend once it is back. No answer in time is EIO.
-      if (isLocalError(e, "MK_ERR_DISCONNECTED") || isLocalError(e, "MK_ERR_NO_RESPONDERS")) {
-        throw new MkError("ENOTREADY", `hardware bus unreachable: ${(e as Error).message}`, { cause: e });
-      }
+      // error: ENOTREADY, which clients resend once it is back.
+      if (unreachable(e)) throw new MkError("ENOTREADY", `hardware bus unreachable: ${(e as Error).message}`, { cause: e });
+      // No answer in time. A machine that died or restarted with the request on the bus lost
+      // it, as a disk loses the command in flight when it loses power: ENOTREADY, resent by
+      // the client once the machine is back (the driver sets its device up again first). A
+      // machine that is there, the same one, and did not answer: EIO, a device error.
+      if (type !== Hw.HW_INFO && (await this.machineGone(bootBefore)))
+        throw new MkError("ENOTREADY", `the machine went away or restarted with the request on the bus: ${(e as Error).message}`, {
+          cause: e,
+        });
       throw new MkError("EIO", `hardware bus did not answer: ${(e as Error).message}`, { cause: e });
     }
     const { get } = readEnvelope(m);
@@ -81,4 +95,18 @@ export class NatsHwBus implements HwBus {
     if (status !== 0) throw decodeError(get, status);
     return { args: decodeRawArgs(get), data: m.data };
   }
+
+  /** Whether the machine is gone, or is another boot than `before`, asked now (within PROBE_MS). */
+  private async machineGone(before: string | undefined): Promise<boolean> {
+    try {
+      const now = await this.info(PROBE_MS);
+      return before !== undefined && now.boot !== before;
+    } catch {
+      return true;
+    }
+  }
+}
+
+function unreachable(e: unknown): boolean {
+  return isLocalError(e, "MK_ERR_DISCONNECTED") || isLocalError(e, "MK_ERR_NO_RESPONDERS");
 }
