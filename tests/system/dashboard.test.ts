@@ -41,6 +41,9 @@ async function state(): Promise<State> {
   return (await (await fetch(`${base}api/state`)).json()) as State;
 }
 
+/** The workload's figures in the state, once the dashboard has them (none just after the boot). */
+const workloadNow = () => until(async () => (await state()).workload ?? undefined, "the workload in the state");
+
 async function post(
   path: string,
   body: unknown,
@@ -203,7 +206,7 @@ describe("dashboard", () => {
 
   it("dashboard - a change without the token, or with a wrong one, is EACCES and changes nothing", async () => {
     const before = await readyGeneration(await ts.client(), "ata");
-    const { rate } = await until(async () => (await state()).workload ?? undefined, "the workload in the state");
+    const { rate } = await workloadNow();
     expect(await post("api/chaos", { target: "ata", fault: "kill" }, null)).toMatchObject({
       status: 401,
       json: { error: { code: "EACCES" } },
@@ -261,8 +264,11 @@ describe("dashboard", () => {
     const ata = s.nodes.find((n) => n.id === "ata")!;
     expect(ata.generation).toBeGreaterThan(before);
     expect(ata.restarts).toBeGreaterThanOrEqual(1);
-    const ops = s.workload!.ops;
-    await until(async () => ((await state()).workload!.ops > ops + 20 ? true : undefined), "20 more workload operations after the kill");
+    const { ops } = await workloadNow();
+    await until(
+      async () => (((await state()).workload?.ops ?? 0) > ops + 20 ? true : undefined),
+      "20 more workload operations after the kill",
+    );
     expect((await state()).workload?.failed).toBe(0);
   });
 
@@ -278,15 +284,15 @@ describe("dashboard", () => {
   const rateZeroThenThirty = async () => {
     expect(await post("api/workload", { rate: 0 })).toMatchObject({ status: 200, json: { rate: 0 } });
     await until(async () => ((await state()).workload?.rate === 0 ? true : undefined), "the rate 0 in the state");
-    const a = (await state()).workload!.ops;
+    const a = (await workloadNow()).ops;
     await until(
       async () => (((await state()).edges.find((e) => e.from === "workload" && e.to === "vfs")?.msgs_per_s ?? 0) === 0 ? true : undefined),
       "no workload message in the last second",
     );
-    expect((await state()).workload!.ops - a).toBeLessThanOrEqual(1);
+    expect((await workloadNow()).ops - a).toBeLessThanOrEqual(1);
     const m = runMkctl(ts, "workload", "rate", "30");
     expect(m.status, m.stderr).toBe(0);
-    await until(async () => ((await state()).workload!.ops > a + 10 ? true : undefined), "the workload going on at 30/s");
+    await until(async () => (((await state()).workload?.ops ?? 0) > a + 10 ? true : undefined), "the workload going on at 30/s");
     const j = runMkctl(ts, "workload", "--json");
     expect(JSON.parse(j.stdout)).toMatchObject({ rate: 30, failed: 0 });
     expect(runMkctl(ts, "workload", "rate", "999").status).toBe(64);
@@ -446,7 +452,7 @@ describe("dashboard", () => {
     expect(names).not.toContain("ata-kill-storm"); // its restart policies need a system booted for it
     expect(await post("api/experiments/nosuch", {})).toMatchObject({ status: 404, json: { error: { code: "ENOENT" } } });
     expect(await post("api/experiments/demo", {}, null)).toMatchObject({ status: 401 });
-    const rate = (await state()).workload!.rate;
+    const { rate } = await workloadNow();
     const demoStats = () => JSON.parse(runMkctl(ts, "workload", "--json").stdout) as { paused_ms: number; ops: number };
     const done = await streamUntil(
       (e) => e.event === "experiment" && !e.data.includes('"running"'),
