@@ -34,13 +34,17 @@ export interface Entry {
 
 const NONE: Entry = { release: () => undefined };
 
-export interface DispatchOptions {
+/** What the scheduler is given by the kernel, and passes on to dispatch as it is. */
+export interface SchedSettings {
   clock: Clock;
   control: ProcessControl;
   log: Logger;
   enabled: boolean;
   cpus: number;
   pitHz: number;
+}
+
+export interface DispatchOptions extends SchedSettings {
   table: ProcTable;
   host: HostPriority;
   /** Quanta that ran out at a tick, told once the table is consistent. */

@@ -18,25 +18,16 @@
 // stopped only if it is still preempted a tick period later (a request that lasts a
 // millisecond costs no signal; two signals cost more than the request).
 import { MkError, NICE_MAX, NICE_MIN, type ProcessInfo, type SchedSummary } from "#abi";
-import type { Clock } from "#base/clock.ts";
-import type { Logger } from "#base/log.ts";
-import { Dispatcher, type Entry } from "./dispatch.ts";
+import { Dispatcher, type Entry, type SchedSettings } from "./dispatch.ts";
 import { HostPriority } from "./host-priority.ts";
 import { type NoQuantum, PolicyLink } from "./policy-link.ts";
-import type { ProcessControl } from "./process-control.ts";
 import { type Proc, type ProcDefaults, type ProcIdentity, ProcTable } from "./proc-table.ts";
 
 export { HOLD_MAX_MS, type Entry } from "./dispatch.ts";
 export type { NoQuantum } from "./policy-link.ts";
 export type { ProcClass, ProcDefaults } from "./proc-table.ts";
 
-export interface SchedulerOptions {
-  clock: Clock;
-  control: ProcessControl;
-  log: Logger;
-  enabled: boolean;
-  cpus: number;
-  pitHz: number;
+export interface SchedulerOptions extends SchedSettings {
   /** Tells the policy server a quantum ran out; resolves false when nothing took the message. */
   policy?: (msg: NoQuantum) => Promise<boolean>;
   /** The policy server's label: a new incarnation of it is asked again at once, even while its predecessor's answers were absurd. */
@@ -66,12 +57,7 @@ export class Scheduler {
       changed: () => this.dispatch.reschedule(),
     });
     this.dispatch = new Dispatcher({
-      clock: o.clock,
-      control: o.control,
-      log: o.log,
-      enabled: o.enabled,
-      cpus: o.cpus,
-      pitHz: o.pitHz,
+      ...o,
       table: this.table,
       host: this.host,
       expired: (procs) => {
