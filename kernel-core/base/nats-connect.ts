@@ -6,6 +6,7 @@
 // its first connection to wait for a server that is not up yet (refused, or its name not
 // known yet); a refused login is an error at once, and so is an absent server for a tool.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { prop } from "#abi";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Credential } from "./credentials.ts";
 import type { Logger } from "./log.ts";
@@ -49,8 +50,7 @@ export async function connectNats(
 
 /** A connection refused, or a server name the resolver does not know yet: the server may be starting. */
 function serverNotUpYet(e: unknown): boolean {
-  const codeOf = (v: unknown) => (typeof v === "object" && v !== null && "code" in v ? v.code : undefined);
-  const code = codeOf(e) ?? (e instanceof Error ? codeOf(e.cause) : undefined);
+  const code = prop(e, "code") ?? prop(prop(e, "cause"), "code");
   return code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN";
 }
 
