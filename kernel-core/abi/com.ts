@@ -33,6 +33,7 @@ export const Bdev = {
   BDEV_CLOSE: 0x501, // BDEV_RQ_BASE + 1
   BDEV_READ: 0x503, // BDEV_RQ_BASE + 3
   BDEV_WRITE: 0x504, // BDEV_RQ_BASE + 4
+  BDEV_WRITEV: 0x506, // BDEV_RQ_BASE + 6: extents anywhere on the disk, written in order, one request (and a flush after, if asked)
   BDEV_FLUSH: 0x508, // BDEV_RQ_BASE + 8: write cache to stable storage (ATA CACHE FLUSH)
   BDEV_GEOMETRY: 0x509, // BDEV_RQ_BASE + 9
 } as const;

@@ -12,9 +12,14 @@ const PortOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl");
 const StringOp = f.enum("insb", "insw", "insl", "outsb", "outsw", "outsl");
 const VecOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl", "insb", "insw", "insl", "outsb", "outsw", "outsl");
 
+/** A vectored block write: at most this many extents, and this many sectors in all (one port vector's bytes). */
+export const MAX_WRITEV_EXTENTS = 16;
+export const MAX_WRITEV_SECTORS = 512;
+
 /** Largest string transfer in one operation, in units (65536 words: 256 sectors, one ATA command). */
 const MAX_STRING_UNITS = 65536;
-const MAX_VECTOR = 256;
+/** Operations in one port vector. */
+export const MAX_VECTOR = 256;
 /**
  * Bytes one port vector may move in and out, all its string operations together: a
  * reply the bus builds must always fit a NATS message (max_payload is 1 MiB).
@@ -215,6 +220,7 @@ const StatShape = {
   mount: f.opt(path),
 } as const;
 export type FileStat = InferShape<typeof StatShape>;
+const count = f.uint(Number.MAX_SAFE_INTEGER);
 const StatfsShape = {
   blockSize: f.u32,
   blocks: f.u32,
@@ -222,6 +228,9 @@ const StatfsShape = {
   inodes: f.u32,
   freeInodes: f.u32,
   nameMax: f.u16,
+  // What the file system asked of its disk since it started (requests, not blocks; a flush
+  // riding on a vectored write counts as one), and its buffer cache's block hits and misses.
+  io: f.opt(f.object({ reads: count, writes: count, flushes: count, hits: count, misses: count })),
 } as const;
 export type FsStatfs = InferShape<typeof StatfsShape>;
 /** One directory entry of a getdents page (the JSON body). */
@@ -307,6 +316,16 @@ export const Layouts = {
   // detects a body damaged on the way (or by chaos's corrupt fault) and reads again.
   [Bdev.BDEV_READ]: { req: { minor: f.u8, lba: f.u32, count: f.uint(1024) }, rep: { count: f.u32, crc: f.opt(f.u32) } },
   [Bdev.BDEV_WRITE]: { req: { minor: f.u8, lba: f.u32, count: f.uint(1024) }, rep: { count: f.u32 } },
+  // extents: written in the order given (a file system orders them for a crash between
+  // them); the body is their sectors one after another. flush: CACHE FLUSH after the last.
+  [Bdev.BDEV_WRITEV]: {
+    req: {
+      minor: f.u8,
+      extents: f.list(f.object({ lba: f.u32, count: f.uint(MAX_WRITEV_SECTORS) }), MAX_WRITEV_EXTENTS),
+      flush: f.opt(f.bool),
+    },
+    rep: { count: f.u32 },
+  },
   [Bdev.BDEV_FLUSH]: { req: { minor: f.u8 }, rep: {} },
   [Bdev.BDEV_GEOMETRY]: {
     req: { minor: f.u8 },

@@ -79,6 +79,67 @@ describe("bad input", () => {
     expect(r).toMatchObject({ errname: "EBADREQUEST", errmsg: expect.stringMatching(/exceeds/) });
   });
 
+  it("bad input - a vectored write past the disk's end, with an empty extent, over the limit or overlapping itself is EINVAL and writes nothing", async () => {
+    const c = await ts.client();
+    const disk = new BdevClient(c.sys, "ata");
+    await disk.openMinor(0);
+    const { sectors } = await disk.geometry(0);
+    const before = await disk.read(10, 8);
+    const sector = (v: number) => new Uint8Array(512).fill(v);
+    const cases: [string, { lba: number; count: number }[], number][] = [
+      [
+        "past the end",
+        [
+          { lba: 10, count: 1 },
+          { lba: sectors - 1, count: 2 },
+        ],
+        3,
+      ],
+      [
+        "an empty extent",
+        [
+          { lba: 10, count: 1 },
+          { lba: 12, count: 0 },
+        ],
+        1,
+      ],
+      [
+        "overlapping",
+        [
+          { lba: 10, count: 4 },
+          { lba: 13, count: 2 },
+        ],
+        6,
+      ],
+      ["no extents", [], 0],
+    ];
+    for (const [what, extents, n] of cases) {
+      const err = await c.sys.sendrec("ata", Bdev.BDEV_WRITEV, { minor: 0, extents, flush: true }, new Uint8Array(n * 512).fill(0xee)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, what).toMatchObject({ errno: "EINVAL" });
+    }
+    // More sectors than one request carries: EINVAL from the driver, naming the limit.
+    const many = Array.from({ length: 4 }, (_, i) => ({ lba: 10 + i * 200, count: 200 }));
+    await expect(c.sys.sendrec("ata", Bdev.BDEV_WRITEV, { minor: 0, extents: many }, new Uint8Array(800 * 512))).rejects.toMatchObject({
+      errno: "EINVAL",
+      detail: { arg: "extents", limit: 512, got: 800 },
+    });
+    expect(await disk.read(10, 8)).toEqual(before);
+    // And a good one: three extents in one request, in order, then the flush.
+    await disk.writev(
+      [
+        { lba: 16, data: sector(3) },
+        { lba: 10, data: new Uint8Array(1024).fill(1) },
+        { lba: 13, data: sector(2) },
+      ],
+      true,
+    );
+    const back = await disk.read(10, 7);
+    expect([...back].filter((_, i) => i % 512 === 0)).toEqual([1, 1, before[1024], 2, before[4 * 512], before[5 * 512], 3]);
+  });
+
   it("bad input - the driver refuses truncated sectors, bad arguments and foreign message types", async () => {
     const c = await ts.client();
     await expect(c.sys.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 10, count: 2 }, new Uint8Array(700))).rejects.toMatchObject({

@@ -194,6 +194,7 @@ async function populateSmall(fs: MinixFs): Promise<void> {
 /** A device that refuses writes, so a read-only look at an image cannot change it. */
 class ReadOnlyView {
   readonly sectors: number;
+  readonly io = { reads: 0, writes: 0, flushes: 0 };
   private readonly dev: FileBlockDevice;
   constructor(dev: FileBlockDevice) {
     this.dev = dev;
@@ -203,5 +204,6 @@ class ReadOnlyView {
     return this.dev.read(lba, count);
   }
   async write(): Promise<void> {}
+  async writev(): Promise<void> {}
   async flush(): Promise<void> {}
 }

@@ -6,8 +6,8 @@
 // interrupt or polls (a lost interrupt costs at most one 50 ms poll), then moves the data.
 // A drive busy for a second is soft-reset (SRST) once; past its deadline the request fails
 // with ETIMEDOUT.
-import { IRQ_REENABLE, MkError, SECTOR_SIZE } from "#abi";
-import { type BlockDevice, type Geometry, IrqWaiter, type PortVector, type Sys, sysIrqSetPolicy, sysVdevio } from "#libsys";
+import { IRQ_REENABLE, MAX_VECTOR, MkError, SECTOR_SIZE } from "#abi";
+import { type BlockDevice, type Extent, type Geometry, IrqWaiter, type PortVector, type Sys, sysIrqSetPolicy, sysVdevio } from "#libsys";
 
 const P = {
   DATA: 0x1f0,
@@ -256,6 +256,40 @@ export class AtaDisk implements BlockDevice {
       if (r.after & (S.ERR | S.DF | S.DRQ)) await this.fail(what, r.after);
       done += n;
     }
+  }
+
+  /**
+   * The extents (checked by the framework: inside the disk, whole, not overlapping) as one
+   * port vector: each WRITE SECTORS with its data, in order, then CACHE FLUSH if asked. The
+   * statuses that come back say whether the drive took every command; if any shows the
+   * drive busy, in error or not asking for data, every extent is written again the careful
+   * way, one command at a time (a write is idempotent), and the flush after.
+   */
+  async writev(minor: number, extents: readonly Extent[], flush: boolean): Promise<void> {
+    this.checkMinor(minor);
+    const vector: PortVector = [];
+    const body: Uint8Array[] = [];
+    for (const e of extents) {
+      const n = e.data.length / SECTOR_SIZE;
+      if (n > MAX_PER_COMMAND) return this.writevSlowly(minor, extents, flush);
+      vector.push(...this.taskFile(e.lba, n, C.WRITE), ["inb", P.ALT, 0], ["outsw", P.DATA, n * 256], ["inb", P.STATUS, 0]);
+      body.push(e.data);
+    }
+    if (flush) vector.push(["outb", P.DRIVE, 0xe0], ["outb", P.CMD, C.FLUSH], ["inb", P.STATUS, 0]);
+    if (vector.length > MAX_VECTOR) return this.writevSlowly(minor, extents, flush);
+    const data = body.length === 1 ? body[0] : Buffer.concat(body);
+    const v = (await sysVdevio(this.sys, vector, data)).values;
+    const took = extents.every((_, i) => {
+      const [before, after] = [v[2 * i], v[2 * i + 1]];
+      return (before & (S.BSY | S.ERR | S.DF | S.DRQ)) === S.DRQ && !(after & (S.BSY | S.ERR | S.DF | S.DRQ));
+    });
+    const flushed = !flush || !(v[2 * extents.length] & (S.BSY | S.ERR | S.DF));
+    if (!took || !flushed) await this.writevSlowly(minor, extents, flush);
+  }
+
+  private async writevSlowly(minor: number, extents: readonly Extent[], flush: boolean): Promise<void> {
+    for (const e of extents) await this.write(minor, e.lba, e.data);
+    if (flush) await this.flush(minor);
   }
 
   async flush(minor: number): Promise<void> {

@@ -14,11 +14,16 @@
 import { MkError } from "#abi";
 import { SECTOR_SIZE, type BlockDevice } from "./block-device.ts";
 
+/** Bytes in one run of adjacent blocks (one device request): 512 sectors, two ATA commands. */
+const MAX_RUN_BYTES = 256 * 1024;
+
 interface Entry {
   data: Uint8Array;
   dirty: boolean;
   /** Allocated since it last reached the device (dirty too). */
   fresh: boolean;
+  /** Counts the changes recorded (put, zeroed): a write clean-marks only the version it carried. */
+  version: number;
 }
 
 export class BufferCache {
@@ -29,6 +34,8 @@ export class BufferCache {
   #misses = 0;
   #writes = 0;
   private readonly sectorsPerBlock: number;
+  /** Blocks in one device request when adjacent ones go together. */
+  private readonly maxRun: number;
   /** Map iteration order is least recently used first. */
   private readonly entries = new Map<number, Entry>();
 
@@ -38,6 +45,7 @@ export class BufferCache {
     this.blockSize = blockSize;
     this.capacity = capacity;
     this.sectorsPerBlock = blockSize / SECTOR_SIZE;
+    this.maxRun = Math.max(1, Math.floor(MAX_RUN_BYTES / blockSize));
   }
 
   /** Blocks found in the cache. */
@@ -71,7 +79,7 @@ export class BufferCache {
     }
     this.#misses++;
     const data = await this.dev.read(block * this.sectorsPerBlock, this.sectorsPerBlock);
-    await this.insert(block, { data, dirty: false, fresh: false });
+    await this.insert(block, { data, dirty: false, fresh: false, version: 0 });
     return data;
   }
 
@@ -83,10 +91,11 @@ export class BufferCache {
       this.entries.delete(block);
       e.data = data;
       e.dirty = true;
+      e.version++;
       this.entries.set(block, e);
       return;
     }
-    await this.insert(block, { data, dirty: true, fresh: false });
+    await this.insert(block, { data, dirty: true, fresh: false, version: 0 });
   }
 
   /** A freshly allocated block, all zeros: no read from the device, and written before any older block. */
@@ -94,37 +103,58 @@ export class BufferCache {
     const data = new Uint8Array(this.blockSize);
     const e = this.entries.get(block);
     if (e === undefined) {
-      await this.insert(block, { data, dirty: true, fresh: true });
+      await this.insert(block, { data, dirty: true, fresh: true, version: 0 });
       return data;
     }
     this.entries.delete(block);
-    Object.assign(e, { data, dirty: true, fresh: true });
+    Object.assign(e, { data, dirty: true, fresh: true, version: e.version + 1 });
     this.entries.set(block, e);
     return data;
   }
 
+  /** Is the block cached (no device read needed)? */
+  has(block: number): boolean {
+    return this.entries.has(block);
+  }
+
   /**
-   * Reads `count` blocks from `start` in as few device requests as it takes, into the
-   * cache (a block already cached is kept as it is): the check at mount reads all the
-   * metadata this way, not one block per request.
+   * Reads `count` adjacent blocks from `start` (at most the cache's size) into the cache,
+   * MAX_RUN_BYTES per device request: the check at mount reads the metadata so, and a file
+   * read its runs of adjacent zones. A block cached when its request went out is left
+   * alone, even if making room for the run evicts it before its turn: its bytes on the disk
+   * may be older than the copy just written back, and the bytes the request brought are
+   * older still.
    */
-  async prefetch(start: number, count: number): Promise<void> {
+  async readRun(start: number, count: number): Promise<void> {
     const n = Math.min(count, this.capacity);
-    const data = await this.dev.read(start * this.sectorsPerBlock, n * this.sectorsPerBlock);
-    for (let i = 0; i < n; i++) {
-      if (this.entries.has(start + i)) continue;
-      this.#misses++;
-      await this.insert(start + i, { data: data.slice(i * this.blockSize, (i + 1) * this.blockSize), dirty: false, fresh: false });
+    for (let at = start; at < start + n; at += this.maxRun) {
+      const len = Math.min(this.maxRun, start + n - at);
+      const absent: number[] = [];
+      for (let b = at; b < at + len; b++) if (!this.entries.has(b)) absent.push(b);
+      if (absent.length === 0) continue;
+      // Only the span from the first block absent to the last goes to the device.
+      const from = absent[0];
+      const to = absent[absent.length - 1];
+      const data = await this.dev.read(from * this.sectorsPerBlock, (to - from + 1) * this.sectorsPerBlock);
+      for (const b of absent) {
+        if (this.entries.has(b)) continue;
+        this.#misses++;
+        const i = b - from;
+        await this.insert(b, { data: data.slice(i * this.blockSize, (i + 1) * this.blockSize), dirty: false, fresh: false, version: 0 });
+      }
     }
   }
 
-  /** Dirty blocks to the device (fresh ones first), then a flush; nothing to flush when nothing was written since the last. */
+  /**
+   * Every dirty block to the device in one batch, fresh ones first, then a flush: one
+   * vectored request for a change that touched an inode, a directory and a bitmap, runs
+   * of adjacent blocks as one extent each. Nothing to flush when nothing was written since
+   * the last flush.
+   */
   async sync(): Promise<void> {
-    await this.writeFresh();
-    const dirty = [...this.entries.entries()].filter(([, e]) => e.dirty).sort((a, b) => a[0] - b[0]);
-    for (const [block, e] of dirty) await this.writeOut(block, e);
-    if (!this.unflushed) return;
-    await this.dev.flush();
+    const runs = [...this.runs((e) => e.fresh), ...this.runs((e) => e.dirty && !e.fresh)];
+    if (runs.length === 0 && !this.unflushed) return;
+    await this.writeRuns(runs, true);
     this.unflushed = false;
   }
 
@@ -140,24 +170,64 @@ export class BufferCache {
     this.entries.set(block, e);
     while (this.entries.size > this.capacity) {
       const [oldest, victim] = this.entries.entries().next().value as [number, Entry];
-      this.entries.delete(oldest);
-      if (!victim.dirty) continue;
-      if (!victim.fresh) await this.writeFresh();
-      await this.writeOut(oldest, victim);
+      if (!victim.dirty) {
+        this.entries.delete(oldest);
+        continue;
+      }
+      await this.evict(oldest, victim);
     }
   }
 
-  /** Every fresh block, in ascending order: before an older block, which may point to them, is written. */
-  private async writeFresh(): Promise<void> {
-    const fresh = [...this.entries.entries()].filter(([, e]) => e.fresh).sort((a, b) => a[0] - b[0]);
-    for (const [block, e] of fresh) await this.writeOut(block, e);
+  /**
+   * Writes a dirty victim out with the dirty blocks after it on the disk (a file written in
+   * order is evicted in order), and drops it. An older block may point to fresh ones, so
+   * every fresh block goes first, in the same request; a fresh victim goes with the fresh
+   * blocks after it only (nothing on the disk points to them yet). Should the write fail the
+   * victim stays cached, dirty: an acknowledged write is never dropped unwritten.
+   */
+  private async evict(block: number, victim: Entry): Promise<void> {
+    const fresh = victim.fresh ? [] : this.runs((e) => e.fresh);
+    const run: [number, Entry][] = [[block, victim]];
+    for (let b = block + 1; run.length < this.maxRun; b++) {
+      const e = this.entries.get(b);
+      if (!e?.dirty || e.fresh !== victim.fresh) break;
+      run.push([b, e]);
+    }
+    await this.writeRuns([...fresh, run], false);
+    this.entries.delete(block);
+    if (victim.dirty) this.entries.set(block, victim); // changed while it was written: the newest, kept
   }
 
-  private async writeOut(block: number, e: Entry): Promise<void> {
-    await this.dev.write(block * this.sectorsPerBlock, e.data);
-    this.unflushed = true;
-    e.dirty = false;
-    e.fresh = false;
-    this.#writes++;
+  /** The cached blocks `pick` chooses, ascending, cut into runs of adjacent ones (at most maxRun each). */
+  private runs(pick: (e: Entry) => boolean): [number, Entry][][] {
+    const chosen = [...this.entries.entries()].filter(([, e]) => pick(e)).sort((a, b) => a[0] - b[0]);
+    const runs: [number, Entry][][] = [];
+    for (const c of chosen) {
+      const last = runs.at(-1);
+      if (last !== undefined && last.length < this.maxRun && last.at(-1)![0] + 1 === c[0]) last.push(c);
+      else runs.push([c]);
+    }
+    return runs;
+  }
+
+  /** The runs as one vectored write (in this order), then a flush if asked; their blocks are clean after it. */
+  private async writeRuns(runs: [number, Entry][][], flush: boolean): Promise<void> {
+    const extents = runs.map((run) => {
+      const data = run.length === 1 ? run[0][1].data : new Uint8Array(run.length * this.blockSize);
+      if (run.length > 1) run.forEach(([, e], k) => data.set(e.data, k * this.blockSize));
+      return { lba: run[0][0] * this.sectorsPerBlock, data };
+    });
+    const written = runs.flat();
+    // Clean is what the request carried: a block changed again meanwhile stays dirty.
+    const sent = written.map(([, e]) => e.version);
+    await this.dev.writev(extents, flush);
+    written.forEach(([, e], i) => {
+      if (e.version !== sent[i]) return;
+      e.dirty = false;
+      e.fresh = false;
+    });
+    if (written.length > 0) this.unflushed = !flush;
+    else if (flush) this.unflushed = false;
+    this.#writes += written.length;
   }
 }

@@ -243,7 +243,7 @@ export async function fsck(dev: BlockDevice, o: { repair: boolean }): Promise<Fs
   }
   const vol = await openVolume(dev, sb, 4096);
   // Every map and inode block in one pass of large reads (the walk then finds them cached).
-  await vol.cache.prefetch(vol.layout.imapStart, vol.layout.inodeStart + vol.layout.inodeBlocks - vol.layout.imapStart);
+  await vol.cache.readRun(vol.layout.imapStart, vol.layout.inodeStart + vol.layout.inodeBlocks - vol.layout.imapStart);
   const c = new Checker(vol, o.repair);
   await c.load();
   if (!isDir(c.inodes[ROOT_INO].mode)) return emptyReport({ kind: "root", ino: ROOT_INO, detail: "inode 1 is not a directory" });

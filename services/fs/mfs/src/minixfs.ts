@@ -32,6 +32,7 @@ import {
 } from "./disk-format.ts";
 import { findEntry, isEmptyDir, putEntry, setEntryIno, walkDir, zonesForSlot } from "./directory.ts";
 import { bmap, bmapAlloc, countZones, freeFrom, readInode, writeInode, zonesNeeded, type Volume } from "./inode.ts";
+import { ReadAhead } from "./read-ahead.ts";
 import { renameEntry } from "./rename.ts";
 
 /** What stat answers, as the FS protocol carries it (times in seconds; blocks: 512-byte units, indirect included). */
@@ -50,6 +51,7 @@ export interface FsStats {
   inodes: number;
   freeInodes: number;
   nameMax: 60;
+  io: { reads: number; writes: number; flushes: number; hits: number; misses: number };
 }
 
 export interface MountOptions {
@@ -88,6 +90,7 @@ export class MinixFs {
   readonly vol: Volume;
   private readonly dev: BlockDevice;
   private readonly clock: { now(): number };
+  private readonly readAhead: ReadAhead;
   /** Open counts (MINIX's in-core i_count): an unlinked inode lives until its last release. */
   private readonly held = new Map<number, number>();
 
@@ -96,6 +99,7 @@ export class MinixFs {
     this.vol = vol;
     this.clock = clock;
     this.wasClean = wasClean;
+    this.readAhead = new ReadAhead(vol.cache.capacity / 4);
   }
 
   /**
@@ -239,6 +243,7 @@ export class MinixFs {
   }
 
   private async destroy(ino: number, inode: Inode): Promise<void> {
+    this.readAhead.forget(ino);
     await freeFrom(this.vol, ino, inode, 0);
     await writeInode(this.vol, ino, emptyInode());
     await this.vol.imap.release(ino);
@@ -269,15 +274,41 @@ export class MinixFs {
     const end = Math.min(inode.size, offset + length);
     if (offset >= end) return new Uint8Array(0);
     const bs = this.vol.sb.blockSize;
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((end - 1) / bs);
+    // Never past the file's last block: its zones are checked to lie on the file system.
+    const ahead = Math.min(Math.floor((inode.size - 1) / bs), this.readAhead.plan(ino, first, last));
+    const zones: number[] = [];
+    for (let n = first; n <= last; n++) zones.push(await bmap(this.vol, ino, inode, n));
+    for (let n = last + 1; n <= ahead; n++) {
+      // A damaged pointer past what was asked ends the read-ahead; the read itself stands.
+      const zone = await bmap(this.vol, ino, inode, n).catch(() => undefined);
+      if (zone === undefined) break;
+      zones.push(zone);
+    }
+    await this.fetchRuns(zones);
     const out = new Uint8Array(end - offset);
     for (let pos = offset; pos < end; ) {
       const n = Math.floor(pos / bs);
       const take = Math.min(end, (n + 1) * bs) - pos;
-      const zone = await bmap(this.vol, ino, inode, n);
+      const zone = zones[n - first];
       if (zone !== 0) out.set((await this.vol.cache.get(zone)).subarray(pos % bs, (pos % bs) + take), pos - offset);
       pos += take;
     }
     return out;
+  }
+
+  /** The zones not cached, each run of adjacent ones in one device read (MINIX's rw_scattered). */
+  private async fetchRuns(zones: readonly number[]): Promise<void> {
+    const cache = this.vol.cache;
+    for (let i = 0; i < zones.length; ) {
+      let j = i + 1;
+      if (zones[i] !== 0 && !cache.has(zones[i])) {
+        while (j < zones.length && zones[j] === zones[j - 1] + 1 && !cache.has(zones[j])) j++;
+        await cache.readRun(zones[i], j - i);
+      }
+      i = j;
+    }
   }
 
   async write(ino: number, offset: number, data: Uint8Array): Promise<number> {
@@ -404,6 +435,7 @@ export class MinixFs {
       inodes: sb.ninodes,
       freeInodes: imap.free,
       nameMax: NAME_MAX,
+      io: { ...this.dev.io, hits: this.vol.cache.hits, misses: this.vol.cache.misses },
     };
   }
 
