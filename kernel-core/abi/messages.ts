@@ -218,6 +218,10 @@ const StatShape = {
   blocks: fileSize,
   dev: f.opt(label),
   mount: f.opt(path),
+  // From a file-system server to vfs: its namespace version, which moves whenever a
+  // directory's name may have gone or a number been given to a new directory (mkdir, rmdir,
+  // rename, a new mount): vfs's cache of directory names is good only while it stays put.
+  nsv: f.opt(f.u32),
 } as const;
 export type FileStat = InferShape<typeof StatShape>;
 const count = f.uint(Number.MAX_SAFE_INTEGER);

@@ -68,15 +68,18 @@ describe.concurrent("bench", () => {
   it("bench - bench:fs measures the file operations and sequential throughput against nats-raw and the block path of the same run", async () => {
     const { stdout } = await node(["bench/fs.ts", "--json", "--rounds", "1", "--batch", "5"]);
     const r = JSON.parse(stdout.trim().split("\n").pop()!) as {
-      rows: { path: string; p50_us: number; ratio: number; n: number }[];
+      rows: { path: string; p50_us: number; ratio: number; n: number; disk_writes?: number; flushes?: number }[];
       throughput: { path: string; mb_s: number; ratio: number }[];
     };
     expect(r.rows[0]).toMatchObject({ ratio: 1 });
+    // Why each costs what it does: a create reaches the disk in one request carrying its flush; a cached read asks nothing.
+    expect(r.rows.find((x) => x.path.startsWith("vfs-create"))).toMatchObject({ disk_writes: 1, flushes: 1 });
+    expect(r.rows.find((x) => x.path.startsWith("vfs-pread-4k"))).toMatchObject({ disk_writes: 0, flushes: 0 });
     expect(r.rows.map((x) => x.path)).toEqual(
       expect.arrayContaining(["ata-read-4k (block path)", "vfs-stat (3 lookups in mfs)", "vfs-create + close (empty)"]),
     );
     for (const x of r.rows) expect(x.p50_us).toBeGreaterThan(0);
-    expect(r.throughput.map((x) => x.path)).toHaveLength(3);
+    expect(r.throughput.map((x) => x.path)).toHaveLength(4);
     for (const x of r.throughput) expect(x.mb_s).toBeGreaterThan(0);
   }, 120_000);
 

@@ -180,7 +180,75 @@ describe("minix interop with util-linux", () => {
       { numRuns: 40 },
     );
   }, 60_000);
+  it("minix - a disk whose writer was killed at any write, torn part way, passes fsck.minix -f after our repair", async () => {
+    const img = join(dir, "killed.img");
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ k: fc.constantFrom("write", "truncate", "unlink", "mkdir"), name: fc.nat(5), size: fc.nat(300_000) }), {
+          minLength: 5,
+          maxLength: 25,
+        }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.nat(300),
+        async (ops, at, torn) => {
+          const run = async (dev: KilledDevice): Promise<void> => {
+            const fs = await MinixFs.mount(dev, { clock, cacheBlocks: 8 });
+            dev.writes = 0;
+            dev.armed = true;
+            try {
+              for (const op of ops) {
+                const name = `f${op.name}`;
+                const found = await fs.lookup(1, name).catch(() => undefined);
+                const isDir = found !== undefined && (found.mode & 0o170000) === 0o040000;
+                if (op.k === "mkdir" && !found) await fs.mkdir(1, name, 0o755);
+                else if (op.k === "unlink" && found) await (isDir ? fs.rmdir(1, name) : fs.unlink(1, name));
+                else if (op.k === "truncate" && found && !isDir) await fs.truncate(found.ino, op.size >> 2);
+                else if (op.k === "write" && !isDir) {
+                  const ino = found?.ino ?? (await fs.create(1, name, 0o644)).ino;
+                  await fs.write(ino, op.size >> 1, pattern(op.size >> 1));
+                }
+                await fs.sync();
+              }
+            } catch (e) {
+              if (!(e instanceof Error && e.message === "killed")) throw e;
+            }
+          };
+          const dry = new KilledDevice((4 * MiB) / 512);
+          await mkfs(dry, { now: clock.now() });
+          await run(dry);
+          const dev = new KilledDevice((4 * MiB) / 512);
+          await mkfs(dev, { now: clock.now() });
+          Object.assign(dev, { budget: Math.floor(at * dry.writes), torn });
+          await run(dev);
+          dev.armed = false;
+          await fsck(dev, { repair: true });
+          writeFileSync(img, dev.bytes);
+          const r = fsckMinix(img);
+          expect(r.status, `killed at write ${dev.budget + 1} of ${dry.writes} (${torn} sectors landed): ${r.out}`).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 120_000);
 });
+
+/** A disk whose writer dies at its `budget`-th write: only `torn` sectors of that write land, and nothing after. */
+class KilledDevice extends MemoryBlockDevice {
+  writes = 0;
+  budget = Infinity;
+  torn = 0;
+  armed = false;
+  override async write(lba: number, data: Uint8Array): Promise<void> {
+    if (this.armed && this.writes >= this.budget) {
+      const sectors = Math.min(this.torn, data.length / 512);
+      if (this.writes === this.budget && sectors > 0) await super.write(lba, data.subarray(0, sectors * 512));
+      this.writes = this.budget + 1;
+      throw new Error("killed");
+    }
+    this.writes++;
+    await super.write(lba, data);
+  }
+}
 
 async function populateSmall(fs: MinixFs): Promise<void> {
   const d = await fs.mkdir(1, "d", 0o755);

@@ -40,10 +40,6 @@ function digestOf(args: object, data: Uint8Array): string {
   return createHash("sha256").update(JSON.stringify(named)).update(data).digest("base64url");
 }
 
-function stat(s: InodeStat): Reply {
-  return { args: { ...s } };
-}
-
 export class Mfs {
   private readonly sys: Sys;
   private readonly o: MfsOptions;
@@ -58,6 +54,22 @@ export class Mfs {
   private readonly held = new Map<string, Set<number>>();
   /** Changes already made, by request id: a repeat is answered, not made again. */
   private readonly replies = new ReplyCache();
+  /**
+   * The namespace version (FS_LOOKUP and FS_STAT answer it): moves with each change that may
+   * take a directory's name away or give a number to a new directory, and with each mount
+   * (mkctl mkfs and fsck remount), so vfs knows when the directory names it caches are old.
+   */
+  private nsv = 0;
+
+  private stat(s: InodeStat): Reply {
+    return { args: { ...s, nsv: this.nsv } };
+  }
+
+  /** A change that moves the namespace version (before it is made: a lookup after it must not see the old version). */
+  private renaming<T>(op: (fs: MinixFs) => Promise<T>): Promise<T> {
+    this.nsv = (this.nsv + 1) >>> 0;
+    return this.changed(op);
+  }
 
   private get heldCount(): number {
     let n = 0;
@@ -127,6 +139,7 @@ export class Mfs {
       fs = await MinixFs.mount(dev, opts);
     }
     this.fs = fs;
+    this.nsv = (this.nsv + 1) >>> 0;
     return fs;
   }
 
@@ -169,18 +182,18 @@ export class Mfs {
         await this.fs?.unmount();
       },
       handlers: {
-        [Fs.FS_LOOKUP]: async (r) => stat(await (await this.mounted()).lookup(r.args.dir, r.args.name)),
-        [Fs.FS_STAT]: async (r) => stat(await (await this.mounted()).stat(r.args.ino)),
-        [Fs.FS_CREATE]: (r) => once(r, async () => stat(await this.changed((fs) => fs.create(r.args.dir, r.args.name, r.args.mode)))),
-        [Fs.FS_MKDIR]: (r) => once(r, async () => stat(await this.changed((fs) => fs.mkdir(r.args.dir, r.args.name, r.args.mode)))),
+        [Fs.FS_LOOKUP]: async (r) => this.stat(await (await this.mounted()).lookup(r.args.dir, r.args.name)),
+        [Fs.FS_STAT]: async (r) => this.stat(await (await this.mounted()).stat(r.args.ino)),
+        [Fs.FS_CREATE]: (r) => once(r, async () => this.stat(await this.changed((fs) => fs.create(r.args.dir, r.args.name, r.args.mode)))),
+        [Fs.FS_MKDIR]: (r) => once(r, async () => this.stat(await this.renaming((fs) => fs.mkdir(r.args.dir, r.args.name, r.args.mode)))),
         [Fs.FS_UNLINK]: (r) => once(r, async () => (await this.changed((fs) => fs.unlink(r.args.dir, r.args.name)), {})),
-        [Fs.FS_RMDIR]: (r) => once(r, async () => (await this.changed((fs) => fs.rmdir(r.args.dir, r.args.name)), {})),
+        [Fs.FS_RMDIR]: (r) => once(r, async () => (await this.renaming((fs) => fs.rmdir(r.args.dir, r.args.name)), {})),
         [Fs.FS_RENAME]: (r) =>
-          once(r, async () => (await this.changed((fs) => fs.rename(r.args.sdir, r.args.sname, r.args.ddir, r.args.dname)), {})),
+          once(r, async () => (await this.renaming((fs) => fs.rename(r.args.sdir, r.args.sname, r.args.ddir, r.args.dname)), {})),
         [Fs.FS_TRUNC]: async (r) => (await this.changed((fs) => fs.truncate(r.args.ino, r.args.size)), {}),
         [Fs.FS_SETATTR]: async (r) => {
           const { ino, ...attrs } = r.args;
-          return stat(await this.changed((fs) => fs.setattr(ino, attrs)));
+          return this.stat(await this.changed((fs) => fs.setattr(ino, attrs)));
         },
         [Fs.FS_READ]: async (r): Promise<Reply> => {
           const data = await (await this.mounted()).read(r.args.ino, r.args.offset, r.args.count);

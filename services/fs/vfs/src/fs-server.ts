@@ -13,14 +13,20 @@
 //   errno a resend meets (EEXIST after a create, ENOENT after an unlink) is the first
 //   attempt's success. Lookups and reads change nothing and run beside them, unlocked.
 // - Held inodes. The files vfs holds open are held again in a new incarnation.
-// - Freed inodes. `frees` counts what may have freed an inode or taken its name away (an
-//   unlink, rmdir or rename, a new incarnation): an inode number found by a walk that did
-//   not hold the lock may name another file once it moved, so a change checks it. The last
-//   release of an unlinked file frees its number too, but its name went with the unlink,
-//   which counted: a walk that found the number began before that.
-import { Fs, isMkError, MkError, type FileStat, type LayoutType, type ReqArgs } from "#abi";
+// - Names of directories (Linux's dcache, for directories only): a lookup that finds a
+//   directory is remembered, so a walk through it asks nothing. The server answers each
+//   lookup and stat with its namespace version, which moves with every mkdir, rmdir and
+//   rename and every mount, whoever asked (mkctl mkfs goes straight to mfs): a version not
+//   seen before empties the cache, and so do vfs's own unlink, rmdir, rename and mkdir and a
+//   new incarnation. A lookup that raced an emptying is not remembered, and a walk that
+//   used a cached name and saw the cache emptied is made again, every name asked
+//   (lookup.ts). A read-only server's directories come and go by themselves (/proc):
+//   nothing of it is cached.
+import { Fs, isDirMode, isMkError, MkError, type FileStat, type LayoutType, type ReqArgs } from "#abi";
 import { Recovering, type Reply, type Sys } from "#libsys";
 
+/** Directories remembered by name, per server. */
+const MAX_CACHED_DIRS = 4096;
 /** Unstable bytes kept per server before vfs commits them first. */
 const MAX_UNSTABLE_BYTES = 8 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
@@ -52,6 +58,10 @@ export class FsServer {
   frees = 0;
   /** Inodes held open in the server, each with how many vfs descriptors hold it. */
   private readonly held = new Map<number, Hold>();
+  /** `${dir}/${name}` of a directory → its inode number (the name cache). */
+  private readonly dirs = new Map<string, number>();
+  /** Moves whenever the name cache is emptied: a lookup that saw it move is not remembered. */
+  private names = 0;
   /** Changes to this file system, one at a time (vfs's per-mount lock). */
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -89,6 +99,7 @@ export class FsServer {
    */
   private async rejoin(dst: string, gen: number): Promise<void> {
     this.frees++;
+    this.forgetDirs();
     for (const [ino, hold] of [...this.held]) {
       await this.sys.sendrec(dst, Fs.FS_GETNODE, { ino }, EMPTY, this.timeoutMs).catch((e) => {
         if (!isMkError(e, "ESTALE")) throw e;
@@ -153,15 +164,52 @@ export class FsServer {
       // Counted once it is done (or failed), while its lock is still held: a change that
       // takes the lock after this one sees the count moved if it walked before.
       if (type === Fs.FS_UNLINK || type === Fs.FS_RMDIR || type === Fs.FS_RENAME) this.frees++;
+      if (type === Fs.FS_UNLINK || type === Fs.FS_RMDIR || type === Fs.FS_RENAME || type === Fs.FS_MKDIR) this.forgetDirs();
     }
   }
 
+  /** A name lookup; a directory found is remembered unless the cache was emptied while it was asked. */
   async lookup(args: ReqArgs<typeof Fs.FS_LOOKUP>): Promise<FileStat> {
-    return (await this.call(Fs.FS_LOOKUP, args)).args;
+    const names = this.names;
+    const st = this.versioned((await this.call(Fs.FS_LOOKUP, args)).args);
+    if (!this.readOnly && this.names === names && isDirMode(st.mode)) {
+      if (this.dirs.size >= MAX_CACHED_DIRS) this.dirs.delete(this.dirs.keys().next().value as string);
+      this.dirs.set(`${args.dir}/${args.name}`, st.ino);
+    }
+    return st;
+  }
+
+  /** The directory `name` in directory `dir`, if the name cache knows it. */
+  cachedDir(dir: number, name: string): number | undefined {
+    return this.dirs.get(`${dir}/${name}`);
+  }
+
+  /** Empties the name cache (and makes lookups under way not remember what they find). */
+  forgetDirs(): void {
+    this.dirs.clear();
+    this.names++;
   }
 
   async statIno(args: ReqArgs<typeof Fs.FS_STAT>): Promise<FileStat> {
-    return (await this.call(Fs.FS_STAT, args)).args;
+    return this.versioned((await this.call(Fs.FS_STAT, args)).args);
+  }
+
+  /** The server's namespace version last seen. */
+  private nsv?: number;
+
+  /** A stat without the namespace version it came with; a version not seen before empties the name cache. */
+  private versioned(st: FileStat): FileStat {
+    const { nsv, ...rest } = st;
+    if (nsv !== this.nsv) {
+      this.nsv = nsv;
+      this.forgetDirs();
+    }
+    return rest;
+  }
+
+  /** Moves whenever the name cache is emptied: a walk that used a cached name and sees it move is made again. */
+  get namesEmptied(): number {
+    return this.names;
   }
 
   /**

@@ -22,10 +22,22 @@ export interface Found {
   st: FileStat;
 }
 
+/**
+ * Where a walk is. A directory the walk passes through needs no attributes, only its
+ * number: a mount's root (inode 1; a file system's root is a directory, mfs mounts nothing
+ * else) and a directory in the server's name cache are not asked; the walk's last level is,
+ * if it got there so (st undefined).
+ */
 interface Level {
   m: Mounted;
-  st: FileStat;
+  ino: number;
+  st?: FileStat;
 }
+
+const goesOn = (l: Level): boolean => l.st === undefined || isDir(l.st);
+
+/** What a cached name that led where it no longer leads meets (the walk is then made again, asking every name). */
+const staleErrnos = new Set(["ESTALE", "ENOTDIR", "EUCLEAN"]);
 
 export const isDir = (s: FileStat): boolean => isDirMode(s.mode);
 
@@ -54,6 +66,13 @@ export class MountTable {
     return parts.length > 0 && this.mountAt(parts) !== undefined;
   }
 
+  /** How often the mounts' name caches were emptied, all together. */
+  private emptied(): number {
+    let n = 0;
+    for (const m of this.list) n += m.server.namesEmptied;
+    return n;
+  }
+
   /** The names of the mount points directly in a directory ("proc" in "/"). */
   mountsIn(parts: readonly string[]): string[] {
     return this.list.filter((m) => m.at.length === parts.length + 1 && parts.every((c, i) => m.at[i] === c)).map((m) => m.at[parts.length]);
@@ -62,9 +81,31 @@ export class MountTable {
   /**
    * Walks a path's steps (path.ts) from the root. `step` runs before each lookup (the
    * caller's chance to stop a walk no one waits for). The walk begins on the deepest mount
-   * its leading names reach, so a path under /proc asks procfs alone.
+   * its leading names reach, so a path under /proc asks procfs alone. Directories it passes
+   * through come from the servers' name caches when they can (fs-server.ts), and the last
+   * level is always asked: "/a/b" costs one lookup when "a" is cached. A cached name that
+   * turns out stale (a number freed or reused behind vfs, as by mkctl mkfs: ESTALE,
+   * ENOTDIR, or a directory that is not one) empties the caches and the walk is made again,
+   * every name asked.
    */
   async walk(steps: readonly string[], path: string, step: () => Promise<void> = async () => undefined): Promise<Found> {
+    const cached = { used: false };
+    try {
+      return await this.walkOnce(steps, path, step, cached);
+    } catch (e) {
+      if (!cached.used || !(e instanceof MkError && staleErrnos.has(e.errno))) throw e;
+      for (const m of this.list) m.server.forgetDirs();
+      return this.walkOnce(steps, path, step, undefined);
+    }
+  }
+
+  private async walkOnce(
+    steps: readonly string[],
+    path: string,
+    step: () => Promise<void>,
+    cached: { used: boolean } | undefined,
+  ): Promise<Found> {
+    const emptied = this.emptied();
     const lead: string[] = [];
     for (const s of steps) {
       if (s === "..") break;
@@ -74,49 +115,65 @@ export class MountTable {
     let i = 0;
     for (let names = 0; names < start.at.length; i++) if (isName(steps[i])) names++;
     const parts = [...start.at];
-    const levels: Level[] = [await this.rootOf(start)];
+    const levels: Level[] = [{ m: start, ino: ROOT_INO }];
     for (; i < steps.length; i++) {
       const s = steps[i];
       const cur = levels[levels.length - 1];
-      if (!isDir(cur.st)) throw new MkError("ENOTDIR", `${joinPath(parts)} is not a directory, and ${path} goes on after it`);
+      if (!goesOn(cur)) throw new MkError("ENOTDIR", `${joinPath(parts)} is not a directory, and ${path} goes on after it`);
       if (!isName(s)) {
         if (s !== ".." || parts.length === 0) continue; // "." and "//"; "/.." is "/"
         parts.pop();
         if (levels.length > 1) levels.pop();
-        else levels.splice(0, 1, ...(await this.levelsTo(parts, path, step))); // above where the walk began
+        else levels.splice(0, 1, ...(await this.levelsTo(parts, path, step, cached))); // above where the walk began
         continue;
       }
       await step();
       parts.push(s);
-      levels.push(await this.down(cur, parts, s));
+      levels.push(await this.down(cur, parts, s, cached));
     }
-    const { m, st } = levels[levels.length - 1];
+    const last = levels[levels.length - 1];
+    const { m } = last;
+    let st = last.st;
+    if (st === undefined) {
+      st = await m.server.statIno({ ino: last.ino });
+      // Only directories are cached, and a root is one: anything else means the number was reused.
+      if (!isDir(st)) throw new MkError("ESTALE", `inode ${last.ino} is no longer a directory`);
+    }
+    // A cached name was used, and a server's names moved since the walk began: it may have been old.
+    if (cached?.used && this.emptied() !== emptied) throw new MkError("ESTALE", `the names under ${path} changed during the walk`);
     const root = this.mountAt(parts) === m;
     return { m, parts, st: { ...st, dev: m.server.label, ...(root ? { mount: m.path } : {}) } };
   }
 
   /** The directory chain from the mount holding these components down to them (each a directory the walk already passed). */
-  private async levelsTo(parts: readonly string[], path: string, step: () => Promise<void>): Promise<Level[]> {
+  private async levelsTo(
+    parts: readonly string[],
+    path: string,
+    step: () => Promise<void>,
+    cached: { used: boolean } | undefined,
+  ): Promise<Level[]> {
     const { m, rest } = this.mountOf(parts);
-    const levels = [await this.rootOf(m)];
+    const levels: Level[] = [{ m, ino: ROOT_INO }];
     for (let k = 0; k < rest.length; k++) {
       const cur = levels[levels.length - 1];
-      if (!isDir(cur.st))
+      if (!goesOn(cur))
         throw new MkError("ENOTDIR", `${joinPath(parts.slice(0, m.at.length + k))} is not a directory, and ${path} goes on after it`);
       await step();
-      levels.push(await this.down(cur, parts.slice(0, m.at.length + k + 1), rest[k]));
+      levels.push(await this.down(cur, parts.slice(0, m.at.length + k + 1), rest[k], cached));
     }
     return levels;
   }
 
-  /** One name down from a directory: the root of the mount there, or the entry. */
-  private async down(cur: Level, parts: readonly string[], name: string): Promise<Level> {
+  /** One name down from a directory: the root of the mount there, a directory the name cache knows (when `cached` allows), or the entry. */
+  private async down(cur: Level, parts: readonly string[], name: string, cached: { used: boolean } | undefined): Promise<Level> {
     const below = this.mountAt(parts);
-    if (below) return this.rootOf(below);
-    return { m: cur.m, st: await cur.m.server.lookup({ dir: cur.st.ino, name }) };
-  }
-
-  private async rootOf(m: Mounted): Promise<Level> {
-    return { m, st: await m.server.statIno({ ino: ROOT_INO }) };
+    if (below) return { m: below, ino: ROOT_INO };
+    const known = cached ? cur.m.server.cachedDir(cur.ino, name) : undefined;
+    if (known !== undefined && cached) {
+      cached.used = true;
+      return { m: cur.m, ino: known };
+    }
+    const st = await cur.m.server.lookup({ dir: cur.ino, name });
+    return { m: cur.m, ino: st.ino, st };
   }
 }
