@@ -385,7 +385,8 @@ export const Layouts = {
   // vfs -> file-system server (mfs, procfs): inode numbers, no paths
   [Fs.FS_LOOKUP]: { req: { dir: ino, name: fsName }, rep: StatShape },
   [Fs.FS_STAT]: { req: { ino }, rep: StatShape },
-  [Fs.FS_CREATE]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777), rid: fsRid, digest }, rep: StatShape },
+  // hold: the new file is held open for the caller too (FS_GETNODE's hold, in the same request: open with O_CREAT).
+  [Fs.FS_CREATE]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777), rid: fsRid, digest, hold: f.opt(f.bool) }, rep: StatShape },
   [Fs.FS_MKDIR]: { req: { dir: ino, name: fsName, mode: f.uint(0o7777), rid: fsRid, digest }, rep: StatShape },
   [Fs.FS_UNLINK]: { req: { dir: ino, name: fsName, rid: fsRid, digest }, rep: {} },
   [Fs.FS_RMDIR]: { req: { dir: ino, name: fsName, rid: fsRid, digest }, rep: {} },

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Vfs } from "#abi";
+import { Fs, Vfs } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { FsClient, type RunningService } from "#libsys";
@@ -262,4 +262,25 @@ describe("file systems", () => {
     expect(listed).toContain("/fsck.d/written");
     rmSync(img);
   }, 60_000);
+  it("fs - a directory name vfs caches never outlives a change made behind it: removed and its number reused straight through mfs, the walk finds out and asks again", async () => {
+    await fs.rm("/dc", { recursive: true, force: true });
+    await fs.mkdir("/dc/a", { recursive: true });
+    await fs.writeFile("/dc/a/f", "old");
+    expect((await fs.stat("/dc/a/f")).size).toBe(3); // vfs now knows /dc and /dc/a by name
+    // A client with its own ipc to mfs (as mkctl mkfs has) changes the tree behind vfs.
+    const mfs = <T extends Parameters<typeof user.sys.sendrec>[1]>(type: T, args: Parameters<typeof user.sys.sendrec<T>>[2]) =>
+      user.sys.sendrec("mfs", type, args);
+    const dc = (await mfs(Fs.FS_LOOKUP, { dir: 1, name: "dc" })).args.ino;
+    const a = (await mfs(Fs.FS_LOOKUP, { dir: dc, name: "a" })).args.ino;
+    await mfs(Fs.FS_UNLINK, { dir: a, name: "f" });
+    await mfs(Fs.FS_RMDIR, { dir: dc, name: "a" });
+    const b = (await mfs(Fs.FS_MKDIR, { dir: dc, name: "b", mode: 0o755 })).args.ino;
+    const f = (await mfs(Fs.FS_CREATE, { dir: b, name: "f", mode: 0o644 })).args.ino;
+    await user.sys.sendrec("mfs", Fs.FS_WRITE, { ino: f, offset: 0 }, new TextEncoder().encode("behind vfs"));
+    await expect(fs.stat("/dc/a/f")).rejects.toMatchObject({ errno: "ENOENT" });
+    await expect(fs.readFile("/dc/a/f")).rejects.toMatchObject({ errno: "ENOENT" });
+    expect(new TextDecoder().decode(await fs.readFile("/dc/b/f"))).toBe("behind vfs");
+    expect((await fs.readdir("/dc")).sort()).toEqual(["b"]);
+    await fs.rm("/dc", { recursive: true });
+  });
 });

@@ -9,7 +9,7 @@
 // verifier changes. A file system not unmounted cleanly (this server crashed) is checked
 // and repaired at mount, before the first request is served.
 import { createHash } from "node:crypto";
-import { Fs, MAX_FS_IO, MkError, type Reply } from "#abi";
+import { Fs, MAX_FS_IO, MkError, parseReplyArgs, type Reply } from "#abi";
 import { sysGetEndpoints, type Server, type Sys } from "#libsys";
 import { BdevBlockDevice } from "./bdev-device.ts";
 import type { BlockDevice } from "./block-device.ts";
@@ -95,6 +95,20 @@ export class Mfs {
     for (const ino of inodes) await fs.release(ino).catch(() => undefined);
     await fs.sync();
     this.sys.log.info({ holder, inodes: inodes.size }, "released what %s held: it no longer serves", holder);
+  }
+
+  /** Holds an inode open for `source` (FS_GETNODE, or FS_CREATE with hold). */
+  private async hold(source: string, ino: number): Promise<void> {
+    await this.supersede(source);
+    const fs = await this.mounted();
+    await fs.stat(ino); // ESTALE for a freed inode
+    // A caller holds an inode once (vfs counts its own descriptors): a second GETNODE
+    // is a resend (after a timeout, or a rejoin tried again part way), not a second hold.
+    let mine = this.held.get(source);
+    if (mine?.has(ino)) return;
+    fs.open(ino);
+    if (!mine) this.held.set(source, (mine = new Set()));
+    mine.add(ino);
   }
 
   constructor(sys: Sys, o: MfsOptions) {
@@ -184,7 +198,12 @@ export class Mfs {
       handlers: {
         [Fs.FS_LOOKUP]: async (r) => this.stat(await (await this.mounted()).lookup(r.args.dir, r.args.name)),
         [Fs.FS_STAT]: async (r) => this.stat(await (await this.mounted()).stat(r.args.ino)),
-        [Fs.FS_CREATE]: (r) => once(r, async () => this.stat(await this.changed((fs) => fs.create(r.args.dir, r.args.name, r.args.mode)))),
+        [Fs.FS_CREATE]: async (r) => {
+          const rep = await once(r, async () => this.stat(await this.changed((fs) => fs.create(r.args.dir, r.args.name, r.args.mode))));
+          // Held after the reply cache, so that a repeat answered from it (a new vfs resending) holds for its sender too.
+          if (r.args.hold === true) await this.hold(r.source, parseReplyArgs(Fs.FS_CREATE, rep.args).ino);
+          return rep;
+        },
         [Fs.FS_MKDIR]: (r) => once(r, async () => this.stat(await this.renaming((fs) => fs.mkdir(r.args.dir, r.args.name, r.args.mode)))),
         [Fs.FS_UNLINK]: (r) => once(r, async () => (await this.changed((fs) => fs.unlink(r.args.dir, r.args.name)), {})),
         [Fs.FS_RMDIR]: (r) => once(r, async () => (await this.renaming((fs) => fs.rmdir(r.args.dir, r.args.name)), {})),
@@ -217,19 +236,7 @@ export class Mfs {
             data: new TextEncoder().encode(JSON.stringify(page.entries)),
           };
         },
-        [Fs.FS_GETNODE]: async (r) => {
-          await this.supersede(r.source);
-          const fs = await this.mounted();
-          await fs.stat(r.args.ino); // ESTALE for a freed inode
-          // A caller holds an inode once (vfs counts its own descriptors): a second GETNODE
-          // is a resend (after a timeout, or a rejoin tried again part way), not a second hold.
-          let mine = this.held.get(r.source);
-          if (mine?.has(r.args.ino)) return {};
-          fs.open(r.args.ino);
-          if (!mine) this.held.set(r.source, (mine = new Set()));
-          mine.add(r.args.ino);
-          return {};
-        },
+        [Fs.FS_GETNODE]: async (r) => (await this.hold(r.source, r.args.ino), {}),
         [Fs.FS_PUTNODE]: async (r) => {
           const mine = this.held.get(r.source);
           if (!mine?.delete(r.args.ino)) throw new MkError("EINVAL", `inode ${r.args.ino} is not held open by ${r.source}`);

@@ -49,6 +49,7 @@ export class FsServer {
   private readonly sys: Sys;
   readonly label: string;
   readonly readOnly: boolean;
+  private readonly nameCache: boolean;
   private readonly server: Recovering;
   private readonly timeoutMs: number;
   /** Writes not yet committed, in the order they were made, all held by the generation requests go to. */
@@ -72,10 +73,12 @@ export class FsServer {
     return run;
   }
 
-  constructor(sys: Sys, label: string, o: { readOnly?: boolean; waitMs?: number; timeoutMs?: number } = {}) {
+  constructor(sys: Sys, label: string, o: { readOnly?: boolean; waitMs?: number; timeoutMs?: number; nameCache?: boolean } = {}) {
     this.sys = sys;
     this.label = label;
     this.readOnly = o.readOnly ?? false;
+    // A read-only server's directories come and go by themselves (/proc): never cached.
+    this.nameCache = (o.nameCache ?? true) && !this.readOnly;
     this.timeoutMs = o.timeoutMs ?? 30_000;
     // Deaths are not counted against a request (a storm of restarts is ridden out): the deadline bounds it.
     this.server = new Recovering(sys, label, { waitMs: o.waitMs ?? 60_000, maxRetries: 100_000 }, (gen) =>
@@ -172,7 +175,7 @@ export class FsServer {
   async lookup(args: ReqArgs<typeof Fs.FS_LOOKUP>): Promise<FileStat> {
     const names = this.names;
     const st = this.versioned((await this.call(Fs.FS_LOOKUP, args)).args);
-    if (!this.readOnly && this.names === names && isDirMode(st.mode)) {
+    if (this.nameCache && this.names === names && isDirMode(st.mode)) {
       if (this.dirs.size >= MAX_CACHED_DIRS) this.dirs.delete(this.dirs.keys().next().value as string);
       this.dirs.set(`${args.dir}/${args.name}`, st.ino);
     }
@@ -242,6 +245,18 @@ export class FsServer {
       return h;
     }
     if (!this.readOnly) await this.call(Fs.FS_GETNODE, { ino });
+    const fresh: Hold = { ino, count: 1, stale: false };
+    this.held.set(ino, fresh);
+    return fresh;
+  }
+
+  /** A hold the server made already (FS_CREATE with hold): counted as hold() counts, without asking again. */
+  adopt(ino: number): Hold {
+    const h = this.held.get(ino);
+    if (h) {
+      h.count++;
+      return h;
+    }
     const fresh: Hold = { ino, count: 1, stale: false };
     this.held.set(ino, fresh);
     return fresh;

@@ -1,6 +1,7 @@
 // vfs as a placement-neutral module: kernel-core imports `service` for placement kernel;
 // src/main.ts runs it as its own process. The mounts come from MK_VFS_MOUNTS
-// ("/=mfs,/proc=procfs:ro", the default).
+// ("/=mfs,/proc=procfs:ro", the default); MK_VFS_NAME_CACHE=0 turns the cache of directory
+// names off (every walk asks every name: the worst case a client that keeps renaming forces).
 import { MkError } from "#abi";
 import type { ServiceModule } from "#libsys";
 import { VfsServer, type Mount } from "./vfs.ts";
@@ -18,5 +19,9 @@ function parseMounts(spec: string): Mount[] {
 
 export const service: ServiceModule = {
   label: "vfs",
-  create: (sys) => new VfsServer(sys, { mounts: parseMounts(process.env.MK_VFS_MOUNTS ?? "/=mfs,/proc=procfs:ro") }).server(),
+  create: (sys) =>
+    new VfsServer(sys, {
+      mounts: parseMounts(process.env.MK_VFS_MOUNTS ?? "/=mfs,/proc=procfs:ro"),
+      nameCache: process.env.MK_VFS_NAME_CACHE !== "0",
+    }).server(),
 };

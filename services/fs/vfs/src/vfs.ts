@@ -25,6 +25,8 @@ export interface VfsOptions {
   mounts: Mount[];
   /** Unstable writes are committed when none came for this long. */
   commitIdleMs?: number;
+  /** Remember directories by name (default true; fs-server.ts). */
+  nameCache?: boolean;
 }
 
 /** Room kept in a getdents page for the mount points vfs adds to it. */
@@ -40,7 +42,10 @@ export class VfsServer {
   constructor(sys: Sys, o: VfsOptions) {
     this.sys = sys;
     this.commitIdleMs = o.commitIdleMs ?? 1000;
-    const mounts = new MountTable(o.mounts.map((m) => ({ path: m.path, server: new FsServer(sys, m.dev, { readOnly: m.readOnly }) })));
+    const nameCache = o.nameCache ?? true;
+    const mounts = new MountTable(
+      o.mounts.map((m) => ({ path: m.path, server: new FsServer(sys, m.dev, { readOnly: m.readOnly, nameCache }) })),
+    );
     this.ns = new Namespace(mounts, (caller) => this.isDead(caller), sys.log);
   }
 
@@ -120,13 +125,14 @@ export class VfsServer {
     if (flags & O.CREAT && p.dirOnly) throw new MkError("EISDIR", `open: O_CREAT of ${path}, which names a directory`);
     // A descriptor is there to be had before anything changes (O_CREAT, O_TRUNC).
     this.fds.room(process);
-    const opened = async ({ m, st }: { m: Mounted; st: FileStat }): Promise<{ fd: number; ino: number }> => {
+    /** `held`: the server holds the file for vfs already (a create that held it). */
+    const opened = async ({ m, st }: { m: Mounted; st: FileStat }, held = false): Promise<{ fd: number; ino: number }> => {
       const dir = isDir(st);
       if (dir && acc !== O.RDONLY) throw new MkError("EISDIR", `open: ${path} is a directory`);
       if (!dir && flags & O.DIRECTORY) throw new MkError("ENOTDIR", `open: ${path} is not a directory`);
       if (acc !== O.RDONLY) this.writableMount(m, path);
       if (flags & O.TRUNC && acc !== O.RDONLY && st.size > 0) await m.server.change(Fs.FS_TRUNC, { ino: st.ino, size: 0 }, () => false);
-      const hold = await m.server.hold(st.ino);
+      const hold = held ? m.server.adopt(st.ino) : await m.server.hold(st.ino);
       try {
         if (await this.isDead(process)) throw new MkError("EDEADSRCDST", `${process} died while its open was under way`);
         return { fd: this.fds.add(process, { server: m.server, ino: st.ino, hold, flags, isDir: dir, offset: 0 }), ino: st.ino };
@@ -153,8 +159,10 @@ export class VfsServer {
       if (st && flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
       if (!st) {
         this.writableMount(m, path);
-        const r = await m.server.change(Fs.FS_CREATE, { dir, name, mode: mode & 0o7777, ...id }, (errno) => errno === "EEXIST");
-        st = r ? r.args : await m.server.lookup({ dir, name });
+        // Created and held in one request; a resend that met EEXIST (its first attempt took) holds it apart.
+        const r = await m.server.change(Fs.FS_CREATE, { dir, name, mode: mode & 0o7777, ...id, hold: true }, (errno) => errno === "EEXIST");
+        if (r) return opened({ m, st: r.args }, true);
+        st = await m.server.lookup({ dir, name });
       }
       return opened({ m, st });
     });
