@@ -11,6 +11,12 @@
 // old contents are still there: stale zone numbers in an indirect block would cross-link
 // files, stale bytes would show another file's data. Evicting an older dirty block first
 // writes every fresh one; a fresh block may go alone, as nothing on disk points to it yet.
+//
+// Clustered I/O (MINIX's rw_scattered): adjacent blocks travel together, up to
+// MAX_RUN_BYTES a run, and what one sync or eviction writes goes as one vectored request in
+// that order (the device writes its extents in order, so a request torn part way leaves a
+// prefix, which the order makes safe). A run read caches only the blocks absent when its
+// request went out.
 import { MkError } from "#abi";
 import { SECTOR_SIZE, type BlockDevice } from "./block-device.ts";
 
