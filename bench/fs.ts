@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const h = await fs.open("/bench/f", "r+");
     let seq = 0;
     const paths: { path: string; op: () => Promise<unknown> }[] = [
-      { path: "vfs-stat (3 lookups in mfs)", op: () => fs.stat("/bench/f") },
+      { path: "vfs-stat /bench/f", op: () => fs.stat("/bench/f") },
       { path: "vfs-pread-4k (mfs cache)", op: () => h.read(4096, 8192) },
       { path: "vfs-pwrite-4k (unstable)", op: () => h.write(block, 16384) },
       { path: "vfs-pwrite-4k + fsync", op: async () => (await h.write(block, 20480), await h.sync()) },
