@@ -320,12 +320,15 @@ export const Layouts = {
   // detects a body damaged on the way (or by chaos's corrupt fault) and reads again.
   [Bdev.BDEV_READ]: { req: { minor: f.u8, lba: f.u32, count: f.uint(1024) }, rep: { count: f.u32, crc: f.opt(f.u32) } },
   [Bdev.BDEV_WRITE]: { req: { minor: f.u8, lba: f.u32, count: f.uint(1024) }, rep: { count: f.u32 } },
-  // extents: written in the order given (a file system orders them for a crash between
-  // them); the body is their sectors one after another. flush: CACHE FLUSH after the last.
+  // extents: written in the order given; the body is their sectors one after another.
+  // barrier: the extents before this index are all on the disk before any after it is
+  // written (a file system's fresh blocks before the blocks that point to them); a failed
+  // one stops the request there. flush: CACHE FLUSH after the last.
   [Bdev.BDEV_WRITEV]: {
     req: {
       minor: f.u8,
       extents: f.list(f.object({ lba: f.u32, count: f.uint(MAX_WRITEV_SECTORS) }), MAX_WRITEV_EXTENTS),
+      barrier: f.opt(f.uint(MAX_WRITEV_EXTENTS)),
       flush: f.opt(f.bool),
     },
     rep: { count: f.u32 },

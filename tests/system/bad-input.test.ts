@@ -5,14 +5,22 @@ import { headers, type Msg, type NatsConnection } from "@nats-io/transport-node"
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bdev, Cdev, Errno, H, MAX_BODY, Subjects, SysCall, errnoName } from "#abi";
-import { BdevClient, sysGetEndpoints } from "#libsys";
+import { BdevClient, sysGetEndpoints, sysHwfault } from "#libsys";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
 let ts: TestSystem;
 let nc: NatsConnection;
 
+// A client that may also inject hardware faults (a bad sector under a vectored write).
+const HW_CLIENT = `
+  hwclient:
+    ipc: [ata]
+    block: { ata: { raw: rw } }
+    calls: [getinfo, hwfault]
+`;
+
 beforeAll(async () => {
-  ts = await bootTestSystem();
+  ts = await bootTestSystem({ services: HW_CLIENT });
   nc = await ts.raw("client");
   await ts.client(); // registers client#1 so its traps are accepted
 });
@@ -112,12 +120,16 @@ describe("bad input", () => {
         6,
       ],
       ["no extents", [], 0],
+      ["a barrier past the extents", [{ lba: 10, count: 1 }], 1],
     ];
     for (const [what, extents, n] of cases) {
-      const err = await c.sys.sendrec("ata", Bdev.BDEV_WRITEV, { minor: 0, extents, flush: true }, new Uint8Array(n * 512).fill(0xee)).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const barrier = what.startsWith("a barrier") ? { barrier: 2 } : {};
+      const err = await c.sys
+        .sendrec("ata", Bdev.BDEV_WRITEV, { minor: 0, extents, ...barrier, flush: true }, new Uint8Array(n * 512).fill(0xee))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(err, what).toMatchObject({ errno: "EINVAL" });
     }
     // More sectors than one request carries: EINVAL from the driver, naming the limit.
@@ -134,10 +146,45 @@ describe("bad input", () => {
         { lba: 10, data: new Uint8Array(1024).fill(1) },
         { lba: 13, data: sector(2) },
       ],
-      true,
+      { flush: true },
     );
     const back = await disk.read(10, 7);
     expect([...back].filter((_, i) => i % 512 === 0)).toEqual([1, 1, before[1024], 2, before[4 * 512], before[5 * 512], 3]);
+  });
+
+  it("bad input - a vectored write holds its barrier: with an extent before it on a bad sector, nothing after it reaches the disk", async () => {
+    const hw = await ts.client("hwclient");
+    const disk = new BdevClient(hw.sys, "ata", { waitMs: 5000, maxRetries: 3 });
+    await disk.openMinor(0);
+    const before = await disk.read(40, 1);
+    await sysHwfault(hw.sys, { fault: "bad-sector", lba: 20, count: 1 });
+    try {
+      // A fresh block (20, bad) and the block that would point to it (40), after the barrier.
+      const write = disk.writev(
+        [
+          { lba: 20, data: new Uint8Array(512).fill(0xf1) },
+          { lba: 21, data: new Uint8Array(512).fill(0xf2) },
+          { lba: 40, data: new Uint8Array(512).fill(0xb0) },
+        ],
+        { flush: true, barrier: 2 },
+      );
+      await expect(write).rejects.toMatchObject({ errno: "EIO" });
+      expect(await disk.read(40, 1)).toEqual(before);
+    } finally {
+      await sysHwfault(hw.sys, { fault: "clear" });
+    }
+    // Taken whole once the sector is good again.
+    await disk.writev(
+      [
+        { lba: 20, data: new Uint8Array(512).fill(0xf1) },
+        { lba: 40, data: new Uint8Array(512).fill(0xb0) },
+      ],
+      {
+        flush: true,
+        barrier: 1,
+      },
+    );
+    expect((await disk.read(40, 1))[0]).toBe(0xb0);
   });
 
   it("bad input - the driver refuses truncated sectors, bad arguments and foreign message types", async () => {

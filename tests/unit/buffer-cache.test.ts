@@ -23,7 +23,10 @@ type Request = { op: "read"; block: number; blocks: number } | { op: "writev"; e
 class RecordingDevice extends MemoryBlockDevice {
   log: Request[] = [];
   failWrites = 0;
+  /** A block whose sectors cannot be read. */
+  badBlock = -1;
   override async read(lba: number, count: number): Promise<Uint8Array> {
+    if (this.badBlock >= lba / 2 && this.badBlock < (lba + count) / 2) throw new MkError("EIO", `bad sector in block ${this.badBlock}`);
     this.log.push({ op: "read", block: lba / 2, blocks: count / 2 });
     return super.read(lba, count);
   }
@@ -57,16 +60,37 @@ describe("buffer cache", () => {
     expect(dev.block(2)).toEqual(filled(0xaa));
   });
 
-  it("mfs cache - a write-back that fails keeps the block cached and dirty, and the next sync writes it", async () => {
+  it("mfs cache - a write-back that fails keeps the block cached and dirty, costs no other read, and the next sync writes it", async () => {
     const dev = new RecordingDevice(64 * 2);
     const cache = new BufferCache(dev, BS, 2);
     await cache.put(5, filled(1));
     await cache.get(6);
     dev.failWrites = 1;
-    await expect(cache.get(7)).rejects.toMatchObject({ errno: "EIO" }); // evicting 5 fails
+    await cache.get(7); // evicting 5 fails: 6, clean, goes instead
+    expect(cache.size).toBe(2);
     expect(await cache.get(5)).toEqual(filled(1));
     await cache.sync();
     expect(dev.block(5)).toEqual(filled(1));
+  });
+
+  it("mfs cache - a block the disk never takes back holds up no other read and the cache stays within its bound", async () => {
+    const dev = new RecordingDevice(512 * 2);
+    const cache = new BufferCache(dev, BS, 4);
+    await cache.put(0, filled(9)); // dirty, and its sector has gone bad
+    dev.failWrites = Number.POSITIVE_INFINITY;
+    for (let b = 100; b < 300; b++) await cache.get(b);
+    expect(cache.size).toBe(4);
+    expect(await cache.get(0)).toEqual(filled(9));
+    // Every block dirty and refused: a read is answered but not cached, a change fails with the device's error.
+    const all = new BufferCache(dev, BS, 2);
+    dev.failWrites = 0;
+    await all.put(1, filled(1));
+    await all.put(2, filled(2));
+    dev.failWrites = Number.POSITIVE_INFINITY;
+    expect(await all.get(300)).toHaveLength(BS);
+    expect(all.size).toBe(2);
+    await expect(all.put(3, filled(3))).rejects.toMatchObject({ errno: "EIO" });
+    expect(all.size).toBe(3); // the change is kept, not lost: over the bound by the refused dirty blocks only
   });
 
   it("mfs cache - sync sends every dirty block in one request, fresh runs first, adjacent blocks as one extent, with its flush", async () => {
@@ -158,5 +182,21 @@ describe("read-ahead", () => {
     const last = Math.max(...reads.map((r) => r.block + r.blocks - 1));
     const inode = await fs.inodeFor(f.ino);
     expect(last).toBe(await bmap(fs.vol, f.ino, inode, Math.floor((size - 1) / BS)));
+  });
+
+  it("mfs read-ahead - a bad sector ahead of a read does not fail the read", async () => {
+    const dev = new RecordingDevice((8 * MiB) / 512);
+    await mkfs(dev, { now: clock.now() });
+    let fs = await MinixFs.mount(dev, { clock, cacheBlocks: 1024 });
+    const f = await fs.create(1, "f", 0o644);
+    const data = new Uint8Array(6 * BS).map((_, i) => i & 0xff);
+    await fs.write(f.ino, 0, data);
+    await fs.unmount();
+    fs = await MinixFs.mount(dev, { clock, cacheBlocks: 1024 });
+    const inode = await fs.inodeFor(f.ino);
+    const bad = await bmap(fs.vol, f.ino, inode, 3); // read ahead of block 0, never asked for
+    dev.badBlock = bad;
+    expect(await fs.read(f.ino, 0, BS)).toEqual(data.subarray(0, BS));
+    await expect(fs.read(f.ino, 3 * BS, BS)).rejects.toMatchObject({ errno: "EIO" });
   });
 });

@@ -72,11 +72,16 @@ export class BdevClient {
   }
 
   /**
-   * Writes the extents in this order in one request (at most MAX_WRITEV_EXTENTS of them and
-   * MAX_WRITEV_SECTORS in all), then a flush if asked: a batch of scattered blocks, one
-   * round trip. Resending it is as safe as resending a write.
+   * Writes the extents in one request (at most MAX_WRITEV_EXTENTS of them and
+   * MAX_WRITEV_SECTORS in all), those before `barrier` all on the disk before any after
+   * it, then a flush if asked: a batch of scattered blocks, one round trip. Resending it is
+   * as safe as resending a write.
    */
-  async writev(extents: readonly { lba: number; data: Uint8Array }[], flush: boolean, minor = 0): Promise<void> {
+  async writev(
+    extents: readonly { lba: number; data: Uint8Array }[],
+    o: { flush?: boolean; barrier?: number } = {},
+    minor = 0,
+  ): Promise<void> {
     const body = new Uint8Array(extents.reduce((n, e) => n + e.data.length, 0));
     let at = 0;
     for (const e of extents) {
@@ -86,7 +91,8 @@ export class BdevClient {
       at += e.data.length;
     }
     const list = extents.map((e) => ({ lba: e.lba, count: e.data.length / SECTOR_SIZE }));
-    await this.call(Bdev.BDEV_WRITEV, { minor, extents: list, ...(flush ? { flush } : {}) }, body);
+    const barrier = o.barrier !== undefined && o.barrier > 0 && o.barrier < extents.length ? { barrier: o.barrier } : {};
+    await this.call(Bdev.BDEV_WRITEV, { minor, extents: list, ...barrier, ...(o.flush ? { flush: true } : {}) }, body);
   }
 
   async flush(minor = 0): Promise<void> {

@@ -25,11 +25,12 @@ export interface BlockDevice extends DeviceLifecycle {
   read(minor: number, lba: number, count: number): Promise<Uint8Array>;
   write(minor: number, lba: number, data: Uint8Array): Promise<void>;
   /**
-   * Writes the extents in the order given, then flushes if asked, as few device commands
-   * as it can; they have been checked (inside the disk, none empty, none overlapping).
-   * Without it the framework writes them one by one.
+   * Writes the extents, then flushes if asked, as few device commands as it can; they
+   * have been checked (inside the disk, none empty, none overlapping). Every extent before
+   * `barrier` is written, and known written, before any after it; a failure stops there.
+   * Without it the framework writes them one by one, in order.
    */
-  writev?(minor: number, extents: readonly Extent[], flush: boolean): Promise<void>;
+  writev?(minor: number, extents: readonly Extent[], flush: boolean, barrier: number): Promise<void>;
   flush(minor: number): Promise<void>;
   geometry(minor: number): Promise<Geometry>;
 }
@@ -115,12 +116,14 @@ export function blockDriver(label: string, create: (sys: Sys) => BlockDevice): S
           [Bdev.BDEV_WRITEV]: async (r): Promise<Reply> => {
             const { minor, extents } = r.args;
             checkExtents(extents, r.data.length, (await dev.geometry(minor)).sectors);
+            const barrier = r.args.barrier ?? 0;
+            if (barrier > extents.length) throw new MkError("EINVAL", `a barrier after extent ${barrier} of ${extents.length}`);
             for (const e of extents) await guard.sectors(r.source, "w", e.lba, e.count);
             const flush = r.args.flush === true;
             if (flush) await guard.anyBlock(r.source, "w");
             let at = 0;
             const parts = extents.map((e) => ({ lba: e.lba, data: r.data.subarray(at, (at += e.count * SECTOR_SIZE)) }));
-            if (dev.writev) await dev.writev(minor, parts, flush);
+            if (dev.writev) await dev.writev(minor, parts, flush, barrier);
             else {
               for (const p of parts) await dev.write(minor, p.lba, p.data);
               if (flush) await dev.flush(minor);

@@ -260,31 +260,40 @@ export class AtaDisk implements BlockDevice {
 
   /**
    * The extents (checked by the framework: inside the disk, whole, not overlapping) as one
-   * port vector: each WRITE SECTORS with its data, in order, then CACHE FLUSH if asked. The
-   * statuses that come back say whether the drive took every command; if any shows the
-   * drive busy, in error or not asking for data, every extent is written again the careful
-   * way, one command at a time (a write is idempotent), and the flush after.
+   * port vector for each side of the barrier: each WRITE SECTORS with its data, in order,
+   * and CACHE FLUSH after the last if asked. The statuses that come back say whether the
+   * drive took every command; the commands after the barrier go only once every one before
+   * it was taken. A side with a command the drive did not take (busy, in error, not asking
+   * for data) is written again the careful way, one command at a time, stopping at the
+   * first that fails (a write is idempotent).
    */
-  async writev(minor: number, extents: readonly Extent[], flush: boolean): Promise<void> {
+  async writev(minor: number, extents: readonly Extent[], flush: boolean, barrier: number): Promise<void> {
     this.checkMinor(minor);
+    const sides = barrier > 0 && barrier < extents.length ? [extents.slice(0, barrier), extents.slice(barrier)] : [extents];
+    for (const [k, side] of sides.entries()) {
+      const last = k === sides.length - 1;
+      if (!(await this.writeVector(side, flush && last))) await this.writevSlowly(minor, side, flush && last);
+    }
+  }
+
+  /** One port vector for the extents (and the flush): whether the drive took every command. */
+  private async writeVector(extents: readonly Extent[], flush: boolean): Promise<boolean> {
     const vector: PortVector = [];
     const body: Uint8Array[] = [];
     for (const e of extents) {
       const n = e.data.length / SECTOR_SIZE;
-      if (n > MAX_PER_COMMAND) return this.writevSlowly(minor, extents, flush);
+      if (n > MAX_PER_COMMAND) return false;
       vector.push(...this.taskFile(e.lba, n, C.WRITE), ["inb", P.ALT, 0], ["outsw", P.DATA, n * 256], ["inb", P.STATUS, 0]);
       body.push(e.data);
     }
     if (flush) vector.push(["outb", P.DRIVE, 0xe0], ["outb", P.CMD, C.FLUSH], ["inb", P.STATUS, 0]);
-    if (vector.length > MAX_VECTOR) return this.writevSlowly(minor, extents, flush);
-    const data = body.length === 1 ? body[0] : Buffer.concat(body);
-    const v = (await sysVdevio(this.sys, vector, data)).values;
+    if (vector.length > MAX_VECTOR) return false;
+    const v = (await sysVdevio(this.sys, vector, body.length === 1 ? body[0] : Buffer.concat(body))).values;
     const took = extents.every((_, i) => {
       const [before, after] = [v[2 * i], v[2 * i + 1]];
       return (before & (S.BSY | S.ERR | S.DF | S.DRQ)) === S.DRQ && !(after & (S.BSY | S.ERR | S.DF | S.DRQ));
     });
-    const flushed = !flush || !(v[2 * extents.length] & (S.BSY | S.ERR | S.DF));
-    if (!took || !flushed) await this.writevSlowly(minor, extents, flush);
+    return took && (!flush || !(v[2 * extents.length] & (S.BSY | S.ERR | S.DF)));
   }
 
   private async writevSlowly(minor: number, extents: readonly Extent[], flush: boolean): Promise<void> {

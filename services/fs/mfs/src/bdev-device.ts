@@ -91,11 +91,15 @@ export class BdevBlockDevice implements BlockDevice {
   }
   /**
    * The extents in order, packed into as few BDEV_WRITEV requests as the protocol's bounds
-   * allow (an extent longer than one ATA command is cut in two); the flush rides on the last.
+   * allow (an extent longer than one ATA command is cut in two), the barrier passed on to
+   * the request it falls in (requests go one after another, so it holds between them too);
+   * the flush rides on the last.
    */
-  async writev(extents: readonly Extent[], flush: boolean): Promise<void> {
+  async writev(extents: readonly Extent[], flush: boolean, barrier = 0): Promise<void> {
     const pieces: Extent[] = [];
-    for (const e of extents) {
+    let pieceBarrier = 0;
+    for (const [k, e] of extents.entries()) {
+      if (k === barrier) pieceBarrier = pieces.length;
       const count = e.data.length / SECTOR_SIZE;
       this.check(e.lba, count);
       for (let done = 0; done < count; done += MAX_SECTORS) {
@@ -112,7 +116,7 @@ export class BdevBlockDevice implements BlockDevice {
       const last = j === pieces.length;
       this.io.writes++;
       if (last && flush) this.io.flushes++;
-      await this.client.writev(pieces.slice(i, j), last && flush);
+      await this.client.writev(pieces.slice(i, j), { flush: last && flush, barrier: pieceBarrier - i });
       i = j;
     }
   }

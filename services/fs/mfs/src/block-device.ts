@@ -28,16 +28,16 @@ export interface BlockDevice {
   /** Writes whole sectors starting at `lba`. */
   write(lba: number, data: Uint8Array): Promise<void>;
   /**
-   * Writes the extents in the order given (so that a crash part way leaves a prefix of
-   * them written), then flushes if asked: a batch of scattered blocks in as few requests as
-   * the device takes.
+   * Writes the extents, those before `barrier` all on the disk before any after it is
+   * written (a crash part way leaves them all or none of the rest), then flushes if asked:
+   * a batch of scattered blocks in as few requests as the device takes.
    */
-  writev(extents: readonly Extent[], flush: boolean): Promise<void>;
+  writev(extents: readonly Extent[], flush: boolean, barrier?: number): Promise<void>;
   /** Pushes what was written to stable storage. */
   flush(): Promise<void>;
 }
 
-/** writev as a loop of writes and a flush, for devices where a request costs no trip. */
+/** writev as a loop of writes in order (the barrier holds by itself) and a flush, for devices where a request costs no trip. */
 async function writeEach(dev: BlockDevice, extents: readonly Extent[], flush: boolean): Promise<void> {
   for (const e of extents) await dev.write(e.lba, e.data);
   if (flush) await dev.flush();

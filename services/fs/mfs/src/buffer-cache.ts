@@ -158,9 +158,10 @@ export class BufferCache {
    * the last flush.
    */
   async sync(): Promise<void> {
-    const runs = [...this.runs((e) => e.fresh), ...this.runs((e) => e.dirty && !e.fresh)];
+    const fresh = this.runs((e) => e.fresh);
+    const runs = [...fresh, ...this.runs((e) => e.dirty && !e.fresh)];
     if (runs.length === 0 && !this.unflushed) return;
-    await this.writeRuns(runs, true);
+    await this.writeRuns(runs, true, fresh.length);
     this.unflushed = false;
   }
 
@@ -172,16 +173,39 @@ export class BufferCache {
     this.entries.clear();
   }
 
+  /**
+   * Caches the block, evicting the least recently used to stay within the bound. A dirty
+   * victim the device will not take (a bad sector, a driver past its deadline) is kept,
+   * moved to the recently used end, and the next one is tried: one block that cannot be
+   * written holds up no one else's reads. Only when nothing can be evicted does the insert
+   * fail: a clean block (just read) is then not cached, and a dirty one (a change) stays
+   * while its operation fails with the device's error, so the cache is over its bound by
+   * no more than the dirty blocks the device refuses.
+   */
   private async insert(block: number, e: Entry): Promise<void> {
     this.entries.set(block, e);
-    while (this.entries.size > this.capacity) {
+    let tries = this.entries.size;
+    let refused: unknown;
+    while (this.entries.size > this.capacity && tries-- > 0) {
       const [oldest, victim] = this.entries.entries().next().value as [number, Entry];
       if (!victim.dirty) {
         this.entries.delete(oldest);
         continue;
       }
-      await this.evict(oldest, victim);
+      try {
+        await this.evict(oldest, victim);
+      } catch (err) {
+        refused = err;
+        this.entries.delete(oldest);
+        this.entries.set(oldest, victim);
+      }
     }
+    if (this.entries.size <= this.capacity) return;
+    if (!e.dirty && this.entries.get(block) === e) {
+      this.entries.delete(block);
+      return;
+    }
+    throw refused ?? new MkError("EIO", `block ${block}: no room in the cache`);
   }
 
   /**
@@ -199,7 +223,7 @@ export class BufferCache {
       if (!e?.dirty || e.fresh !== victim.fresh) break;
       run.push([b, e]);
     }
-    await this.writeRuns([...fresh, run], false);
+    await this.writeRuns([...fresh, run], false, fresh.length);
     this.entries.delete(block);
     if (victim.dirty) this.entries.set(block, victim); // changed while it was written: the newest, kept
   }
@@ -216,8 +240,11 @@ export class BufferCache {
     return runs;
   }
 
-  /** The runs as one vectored write (in this order), then a flush if asked; their blocks are clean after it. */
-  private async writeRuns(runs: [number, Entry][][], flush: boolean): Promise<void> {
+  /**
+   * The runs as one vectored write, the first `barrier` of them (the fresh blocks) all on the
+   * disk before any other is written, then a flush if asked; their blocks are clean after it.
+   */
+  private async writeRuns(runs: [number, Entry][][], flush: boolean, barrier: number): Promise<void> {
     const extents = runs.map((run) => {
       const data = run.length === 1 ? run[0][1].data : new Uint8Array(run.length * this.blockSize);
       if (run.length > 1) run.forEach(([, e], k) => data.set(e.data, k * this.blockSize));
@@ -226,7 +253,7 @@ export class BufferCache {
     const written = runs.flat();
     // Clean is what the request carried: a block changed again meanwhile stays dirty.
     const sent = written.map(([, e]) => e.version);
-    await this.dev.writev(extents, flush);
+    await this.dev.writev(extents, flush, barrier);
     written.forEach(([, e], i) => {
       if (e.version !== sent[i]) return;
       e.dirty = false;

@@ -200,8 +200,13 @@ export class Mfs {
         [Fs.FS_STAT]: async (r) => this.stat(await (await this.mounted()).stat(r.args.ino)),
         [Fs.FS_CREATE]: async (r) => {
           const rep = await once(r, async () => this.stat(await this.changed((fs) => fs.create(r.args.dir, r.args.name, r.args.mode))));
-          // Held after the reply cache, so that a repeat answered from it (a new vfs resending) holds for its sender too.
-          if (r.args.hold === true) await this.hold(r.source, parseReplyArgs(Fs.FS_CREATE, rep.args).ino);
+          // Held after the reply cache, so that a repeat answered from it (a new vfs resending)
+          // holds for its sender too: the file it names must still be the one created there.
+          if (r.args.hold !== true) return rep;
+          const { ino } = parseReplyArgs(Fs.FS_CREATE, rep.args);
+          const now = await (await this.mounted()).lookup(r.args.dir, r.args.name).catch(() => undefined);
+          if (now?.ino !== ino) throw new MkError("ESTALE", `inode ${ino} was created, then removed before it could be held`);
+          await this.hold(r.source, ino);
           return rep;
         },
         [Fs.FS_MKDIR]: (r) => once(r, async () => this.stat(await this.renaming((fs) => fs.mkdir(r.args.dir, r.args.name, r.args.mode)))),

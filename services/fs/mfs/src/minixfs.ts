@@ -286,7 +286,9 @@ export class MinixFs {
       if (zone === undefined) break;
       zones.push(zone);
     }
-    await this.fetchRuns(zones);
+    // What was asked and what lies ahead go in the same requests; should that fail (a bad
+    // sector ahead), what was asked is fetched alone: read-ahead never fails a read.
+    await this.fetchRuns(zones).catch(() => this.fetchRuns(zones.slice(0, last - first + 1)));
     const out = new Uint8Array(end - offset);
     for (let pos = offset; pos < end; ) {
       const n = Math.floor(pos / bs);

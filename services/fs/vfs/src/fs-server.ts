@@ -17,8 +17,8 @@
 //   directory is remembered, so a walk through it asks nothing. The server answers each
 //   lookup and stat with its namespace version, which moves with every mkdir, rmdir and
 //   rename and every mount, whoever asked (mkctl mkfs goes straight to mfs): a version not
-//   seen before empties the cache, and so do vfs's own unlink, rmdir, rename and mkdir and a
-//   new incarnation. A lookup that raced an emptying is not remembered, and a walk that
+//   seen before empties the cache, and so do vfs's own rmdir, rename and mkdir and a new
+//   incarnation. A lookup that raced an emptying is not remembered, and a walk that
 //   used a cached name and saw the cache emptied is made again, every name asked
 //   (lookup.ts). A read-only server's directories come and go by themselves (/proc):
 //   nothing of it is cached.
@@ -167,7 +167,8 @@ export class FsServer {
       // Counted once it is done (or failed), while its lock is still held: a change that
       // takes the lock after this one sees the count moved if it walked before.
       if (type === Fs.FS_UNLINK || type === Fs.FS_RMDIR || type === Fs.FS_RENAME) this.frees++;
-      if (type === Fs.FS_UNLINK || type === Fs.FS_RMDIR || type === Fs.FS_RENAME || type === Fs.FS_MKDIR) this.forgetDirs();
+      // (An unlink takes no directory's name: mfs refuses it one. The number it frees goes to a new directory only by a mkdir.)
+      if (type === Fs.FS_RMDIR || type === Fs.FS_RENAME || type === Fs.FS_MKDIR) this.forgetDirs();
     }
   }
 
