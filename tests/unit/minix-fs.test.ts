@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MkError } from "#abi";
 import { MemoryBlockDevice } from "../../services/fs/mfs/src/block-device.ts";
+import { KilledDevice } from "../helpers/killed-device.ts";
 import { FLAG_CLEAN, S_IFDIR, S_IFREG, decodeSuper } from "../../services/fs/mfs/src/disk-format.ts";
 import { fsck } from "../../services/fs/mfs/src/fsck.ts";
 import { readInode, writeInode } from "../../services/fs/mfs/src/inode.ts";
@@ -544,27 +545,6 @@ describe("minix file system against a model", () => {
     );
   }, 60_000);
 });
-
-/**
- * A disk whose server is killed at its `budget`-th write: of that write only the first
- * `torn` sectors land (a request of many blocks cut part way), and no later write happens.
- * A vectored write counts each extent, in order, as the driver writes them.
- */
-class KilledDevice extends MemoryBlockDevice {
-  writes = 0;
-  budget = Infinity;
-  torn = 0;
-  override async write(lba: number, data: Uint8Array): Promise<void> {
-    if (this.writes >= this.budget) {
-      const sectors = Math.min(this.torn, data.length / 512);
-      if (this.writes === this.budget && sectors > 0) await super.write(lba, data.subarray(0, sectors * 512));
-      this.writes = this.budget + 1;
-      throw new MkError("EIO", "killed");
-    }
-    this.writes++;
-    await super.write(lba, data);
-  }
-}
 
 /** A disk full of old bytes (xorshift32 from `seed`) under a fresh file system, so a block read before it was written shows. */
 async function usedDisk(seed: number): Promise<KilledDevice> {

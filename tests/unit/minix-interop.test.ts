@@ -10,11 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
+import { MkError } from "#abi";
 import { FileBlockDevice, MemoryBlockDevice } from "../../services/fs/mfs/src/block-device.ts";
 import { INODE_SIZE, START_BLOCK, decodeInode } from "../../services/fs/mfs/src/disk-format.ts";
 import { fsck } from "../../services/fs/mfs/src/fsck.ts";
 import { MinixFs } from "../../services/fs/mfs/src/minixfs.ts";
 import { mkfs } from "../../services/fs/mfs/src/mkfs.ts";
+import { KilledDevice } from "../helpers/killed-device.ts";
 
 const MKFS = "/usr/sbin/mkfs.minix";
 const FSCK = "/usr/sbin/fsck.minix";
@@ -191,10 +193,10 @@ describe("minix interop with util-linux", () => {
         fc.double({ min: 0, max: 1, noNaN: true }),
         fc.nat(300),
         async (ops, at, torn) => {
-          const run = async (dev: KilledDevice): Promise<void> => {
+          const run = async (dev: KilledDevice, budget: number): Promise<void> => {
             const fs = await MinixFs.mount(dev, { clock, cacheBlocks: 8 });
             dev.writes = 0;
-            dev.armed = true;
+            dev.budget = budget;
             try {
               for (const op of ops) {
                 const name = `f${op.name}`;
@@ -210,45 +212,28 @@ describe("minix interop with util-linux", () => {
                 await fs.sync();
               }
             } catch (e) {
-              if (!(e instanceof Error && e.message === "killed")) throw e;
+              if (!(e instanceof MkError && e.message === "killed")) throw e;
             }
           };
           const dry = new KilledDevice((4 * MiB) / 512);
           await mkfs(dry, { now: clock.now() });
-          await run(dry);
+          await run(dry, Number.POSITIVE_INFINITY);
           const dev = new KilledDevice((4 * MiB) / 512);
           await mkfs(dev, { now: clock.now() });
-          Object.assign(dev, { budget: Math.floor(at * dry.writes), torn });
-          await run(dev);
-          dev.armed = false;
+          const budget = Math.floor(at * dry.writes);
+          dev.torn = torn;
+          await run(dev, budget);
+          dev.budget = Number.POSITIVE_INFINITY;
           await fsck(dev, { repair: true });
           writeFileSync(img, dev.bytes);
           const r = fsckMinix(img);
-          expect(r.status, `killed at write ${dev.budget + 1} of ${dry.writes} (${torn} sectors landed): ${r.out}`).toBe(0);
+          expect(r.status, `killed at write ${budget + 1} of ${dry.writes} (${torn} sectors landed): ${r.out}`).toBe(0);
         },
       ),
       { numRuns: 60 },
     );
   }, 120_000);
 });
-
-/** A disk whose writer dies at its `budget`-th write: only `torn` sectors of that write land, and nothing after. */
-class KilledDevice extends MemoryBlockDevice {
-  writes = 0;
-  budget = Infinity;
-  torn = 0;
-  armed = false;
-  override async write(lba: number, data: Uint8Array): Promise<void> {
-    if (this.armed && this.writes >= this.budget) {
-      const sectors = Math.min(this.torn, data.length / 512);
-      if (this.writes === this.budget && sectors > 0) await super.write(lba, data.subarray(0, sectors * 512));
-      this.writes = this.budget + 1;
-      throw new Error("killed");
-    }
-    this.writes++;
-    await super.write(lba, data);
-  }
-}
 
 async function populateSmall(fs: MinixFs): Promise<void> {
   const d = await fs.mkdir(1, "d", 0o755);
