@@ -90,14 +90,22 @@ async function main(): Promise<void> {
     const block = new Uint8Array(4096).map((_, i) => i & 0xff);
     await fs.writeFile("/bench/f", new Uint8Array(64 * 1024));
     const h = await fs.open("/bench/f", "r+");
+    // Four files written and fsync'd at the same time: the first fsync's flush carries the
+    // others' writes, and an fsync that then finds nothing dirty asks nothing of the disk.
+    const group = await Promise.all([0, 1, 2, 3].map(async (i) => fs.open(`/bench/g${i}`, "w+")));
     let seq = 0;
-    const paths: { path: string; op: () => Promise<unknown> }[] = [
+    const paths: { path: string; op: () => Promise<unknown>; per?: number }[] = [
       { path: "vfs-stat /bench/f", op: () => fs.stat("/bench/f") },
       { path: "vfs-pread-4k (mfs cache)", op: () => h.read(4096, 8192) },
       { path: "vfs-pwrite-4k (unstable)", op: () => h.write(block, 16384) },
       { path: "vfs-pwrite-4k + fsync", op: async () => (await h.write(block, 20480), await h.sync()) },
       { path: "vfs-create + close (empty)", op: () => fs.writeFile(`/bench/c${seq++}`, "", { flag: "wx" }) },
       { path: "vfs-unlink", op: () => fs.unlink(`/bench/c${--seq}`) },
+      {
+        path: "4 at once: pwrite-4k + fsync each (all done; disk per fsync)",
+        op: () => Promise.all(group.map(async (g) => (await g.write(block, 0), await g.sync()))),
+        per: 4,
+      },
     ];
     const samples = new Map(paths.map((p) => [p.path, [] as number[]]));
     // What mfs asked of the driver for each path (its statfs counts requests; statfs itself asks nothing).
@@ -119,10 +127,11 @@ async function main(): Promise<void> {
     }
     const perOp = (path: string) => {
       const c = io.get(path)!;
-      const n = rounds * batch;
+      const n = rounds * batch * (paths.find((p) => p.path === path)?.per ?? 1);
       return { disk_reads: +(c.reads / n).toFixed(2), disk_writes: +(c.writes / n).toFixed(2), flushes: +(c.flushes / n).toFixed(2) };
     };
     await h.close();
+    for (const g of group) await g.close();
     const after = await baseline();
     const raw = (before.find((x) => x.path === "nats-raw")!.p50_us + after.find((x) => x.path === "nats-raw")!.p50_us) / 2;
     const ata = (before.find((x) => x.path === "ata-read-4k")!.p50_us + after.find((x) => x.path === "ata-read-4k")!.p50_us) / 2;
