@@ -22,6 +22,11 @@
 //   used a cached name and saw the cache emptied is made again, every name asked
 //   (lookup.ts). A read-only server's directories come and go by themselves (/proc):
 //   nothing of it is cached.
+// - Freed inodes. `frees` counts what may have freed an inode or taken its name away (an
+//   unlink, rmdir or rename, a new incarnation): an inode number found by a walk that did
+//   not hold the lock may name another file once it moved, so a change checks it. The last
+//   release of an unlinked file frees its number too, but its name went with the unlink,
+//   which counted: a walk that found the number began before that.
 import { Fs, isDirMode, isMkError, MkError, type FileStat, type LayoutType, type ReqArgs } from "#abi";
 import { Recovering, type Reply, type Sys } from "#libsys";
 
