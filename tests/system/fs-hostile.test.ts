@@ -260,6 +260,9 @@ describe("file systems under attack", () => {
     await expect(fs.stat("/once/f")).rejects.toMatchObject({ errno: "ENOENT" });
     // Without a request id a repeat is a second change, with its own errno.
     await expect(raw.sendrec("vfs", Vfs.VFS_MKDIR, { path: "/once" })).rejects.toMatchObject({ errno: "EEXIST" });
+    // The descriptor (one: the repeat was answered with the first's) is closed, or the file
+    // stays open in mfs for as long as this client lives and a later check meets EBUSY.
+    for (const f of new Set([fd, parseReplyArgs(Vfs.VFS_OPEN, b).fd])) await raw.sendrec("vfs", Vfs.VFS_CLOSE, { fd: f });
   }, 60_000);
 
   it("fs attack - request ids are each caller's own: B reusing A's id gets its own mkdir, create, append and rmdir done, never A's answer", async () => {
