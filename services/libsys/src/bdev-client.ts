@@ -6,6 +6,7 @@
 import { Bdev, MkError, SECTOR_SIZE, type GeometryReply, type LayoutType, type ReqArgs } from "#abi";
 import { crc32 } from "node:zlib";
 import { Recovering, type RecoveryOptions } from "./recovery.ts";
+import type { Extent } from "./blockdriver.ts";
 import type { Reply, Sys } from "./sys.ts";
 
 /**
@@ -77,11 +78,7 @@ export class BdevClient {
    * it, then a flush if asked: a batch of scattered blocks, one round trip. Resending it is
    * as safe as resending a write.
    */
-  async writev(
-    extents: readonly { lba: number; data: Uint8Array }[],
-    o: { flush?: boolean; barrier?: number } = {},
-    minor = 0,
-  ): Promise<void> {
+  async writev(extents: readonly Extent[], o: { flush?: boolean; barrier?: number } = {}, minor = 0): Promise<void> {
     const body = new Uint8Array(extents.reduce((n, e) => n + e.data.length, 0));
     let at = 0;
     for (const e of extents) {

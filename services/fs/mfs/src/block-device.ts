@@ -3,14 +3,10 @@
 // on-disk code is exercised without a kernel.
 import { open, type FileHandle } from "node:fs/promises";
 import { MkError, SECTOR_SIZE } from "#abi";
+import type { Extent } from "#libsys";
 
 export { SECTOR_SIZE };
-
-/** Sectors at `lba`, with their bytes. */
-export interface Extent {
-  lba: number;
-  data: Uint8Array;
-}
+export type { Extent };
 
 /** Requests a device has served: what a benchmark prints per file operation. */
 export interface IoCounts {

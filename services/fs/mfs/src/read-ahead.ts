@@ -35,16 +35,16 @@ export class ReadAhead {
   plan(ino: number, first: number, last: number): number {
     const s = this.streams.get(ino);
     this.streams.delete(ino);
-    let next: Stream;
+    let next: Stream = { next: last + 1, window: 0, until: last }; // random: nothing ahead
     if ((s !== undefined && first === s.next) || (s === undefined && first === 0)) {
       const window = s?.window ?? 0;
       const until = s?.until ?? last;
-      next =
-        last + window / 2 >= until
-          ? { next: last + 1, window: Math.min(this.maxWindow, Math.max(MIN_WINDOW, window * 2)), until: 0 }
-          : { next: last + 1, window, until };
-      if (next.until === 0) next.until = last + next.window;
-    } else next = { next: last + 1, window: 0, until: last };
+      if (last + window / 2 < until) next = { next: last + 1, window, until };
+      else {
+        const grown = Math.min(this.maxWindow, Math.max(MIN_WINDOW, window * 2));
+        next = { next: last + 1, window: grown, until: last + grown };
+      }
+    }
     this.streams.set(ino, next);
     if (this.streams.size > STREAMS) this.streams.delete(this.streams.keys().next().value as number);
     return Math.max(last, next.until);
