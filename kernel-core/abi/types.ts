@@ -71,9 +71,18 @@ export const Subjects = {
   hwBoot: "mk.hw.boot",
   /** kernel-core announces each start (its boot id): running services register again. */
   kernelBoot: "mk.kernel.boot",
+  /** kernel-core announces each death of a user process (Mk-Dst: label#generation): callers fail what they sent it by reply-direct. */
+  kernelDead: "mk.kernel.dead",
   consoleOut: "mk.console.out",
   consoleIn: "mk.console.in",
 } as const;
+
+/**
+ * On the reply-direct path the kernel forwards with the caller's reply subject plus this
+ * token: the server's answer (or nats-server's no-responders for the endpoint) arrives
+ * under it, the kernel's own answer to the trap without it.
+ */
+export const DIRECT_SUFFIX = ".d";
 
 /** NATS header names of the envelope. */
 export const H = {

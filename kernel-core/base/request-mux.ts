@@ -9,6 +9,7 @@
 // NATS core keeps no message for a subscriber that is away, so their replies are gone;
 // and until it is back, a new request fails at once rather than wait in nats.js's buffer.
 import { errors, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { DIRECT_SUFFIX, MkError } from "#abi";
 import type { Clock, Timer } from "./clock.ts";
 import { LocalError, type LocalCode } from "./errors.ts";
 import { readEnvelope, type Envelope } from "./nats-envelope.ts";
@@ -69,6 +70,8 @@ export class InboxDeniedError extends LocalError<"MK_ERR_INBOX_DENIED"> {
 
 interface Pending {
   subject: string;
+  /** The incarnation (label#generation) the request is addressed to, when it names one: its death fails the request. */
+  dst?: string;
   deadline: number;
   timeoutMs: number;
   resolve: (m: Msg) => void;
@@ -100,14 +103,21 @@ export class RequestMux {
 
   start(): void {
     const onReply = this.wire.guard("inbox", (m) => {
-      const id = m.subject.slice(this.prefix.length);
+      const rest = m.subject.slice(this.prefix.length);
+      // `<id>` is the answer to the request itself; `<id>.d` the server's, on the reply-direct path.
+      const direct = rest.endsWith(DIRECT_SUFFIX);
+      const id = direct ? rest.slice(0, -DIRECT_SUFFIX.length) : rest;
       const p = this.pending.get(id);
       if (!p) return; // late reply to a request that already timed out
       this.pending.delete(id);
-      if (m.data.length === 0 && readEnvelope(m).code === 503) p.reject(new NoRespondersError(p.subject));
-      else p.resolve(m);
+      if (m.data.length === 0 && readEnvelope(m).code === 503) {
+        // Under `.d` nothing listened on the incarnation's endpoint when the kernel forwarded:
+        // it is gone, as the trap path says when its forward finds no subscriber.
+        if (direct) p.reject(new MkError("EDEADSRCDST", `${p.dst ?? "the server"} is dead (nothing listens on its endpoint)`));
+        else p.reject(new NoRespondersError(p.subject));
+      } else p.resolve(m);
     });
-    this.sub = this.nc.subscribe(`${this.prefix}*`, {
+    this.sub = this.nc.subscribe(`${this.prefix}>`, {
       callback: (err, m) => {
         if (err) {
           this.inboxDenied = new InboxDeniedError(`${this.prefix}*`, { cause: err });
@@ -148,18 +158,27 @@ export class RequestMux {
     this.pending.clear();
   }
 
+  /** Fails every pending request addressed to the incarnation dst (label#generation) with e: it died. */
+  failTo(dst: string, e: Error): void {
+    for (const [id, p] of this.pending) {
+      if (p.dst !== dst) continue;
+      this.pending.delete(id);
+      p.reject(e);
+    }
+  }
+
   /** Pending requests (each is bounded by its deadline; callers bound how many they start). */
   get size(): number {
     return this.pending.size;
   }
 
   /** Rejects with the Wire's errno (EMSGSIZE, EIO) at once when the request cannot be sent. */
-  request(subject: string, data: Uint8Array | undefined, headers: Envelope, timeoutMs: number): Promise<Msg> {
+  request(subject: string, data: Uint8Array | undefined, headers: Envelope, timeoutMs: number, dst?: string): Promise<Msg> {
     if (this.inboxDenied) return Promise.reject(this.inboxDenied);
     if (this.disconnected) return Promise.reject(new DisconnectedError(subject));
     const id = (++this.seq).toString(36);
     return new Promise<Msg>((resolve, reject) => {
-      this.pending.set(id, { subject, deadline: this.clock.now() + timeoutMs, timeoutMs, resolve, reject });
+      this.pending.set(id, { subject, dst, deadline: this.clock.now() + timeoutMs, timeoutMs, resolve, reject });
       const err = this.wire.publish(subject, data, headers, this.prefix + id);
       if (err) {
         this.pending.delete(id); // leave nothing behind

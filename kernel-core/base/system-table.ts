@@ -59,6 +59,14 @@ interface DiskArea {
   last: number;
 }
 
+/**
+ * How a sendrec between two user processes travels (DESIGN.md, "IPC"): `trap` through the
+ * kernel both ways; `reply-direct` forwarded by the kernel with a one-shot reply right, the
+ * server answering straight to the caller's inbox.
+ */
+export const IPC_PATHS = ["trap", "reply-direct"] as const;
+export type IpcPath = (typeof IPC_PATHS)[number];
+
 /** One `block` grant, resolved: a block driver, an area of its disk, and the access. */
 export interface BlockGrant {
   device: string;
@@ -74,6 +82,7 @@ export interface ServicePrivileges {
   module?: string; // what kernel placement imports (exports the server)
   command?: string[]; // what user placement runs; absent for clients and tools
   ipc: string[]; // labels it may message
+  paths: Map<string, IpcPath>; // the path a sendrec to a label takes where it is not the trap (README, "IPC paths")
   calls: number[];
   callNames: CallName[];
   io: [number, number][]; // inclusive port ranges
@@ -338,6 +347,20 @@ function parseBlock(ctx: Ctx, node: Node | undefined, p: string, areas: DiskArea
   return grants;
 }
 
+/** `paths: { mfs: reply-direct }`: each key a label of the service's ipc list, each value a path. */
+function parsePaths(ctx: Ctx, node: Node | undefined, p: string, ipc: string[]): Map<string, IpcPath> {
+  const paths = new Map<string, IpcPath>();
+  if (!node) return paths;
+  for (const [label, v] of mapEntries(ctx, node, `${p}.paths`, null)) {
+    const where = `${p}.paths.${label}`;
+    if (!ipc.includes(label)) ctx.fail(v, where, `"${label}" is not in its ipc list: a path is chosen only for a label it may message`);
+    const path = isScalar(v) ? String(v.value) : "";
+    if (!(IPC_PATHS as readonly string[]).includes(path)) ctx.fail(v, where, `"${path}" is not a path (${IPC_PATHS.join(", ")})`);
+    paths.set(label, path as IpcPath);
+  }
+  return paths;
+}
+
 function parseService(ctx: Ctx, label: string, node: Node, areas: DiskArea[]): ServicePrivileges {
   const p = `services.${label}`;
   const m = mapEntries(ctx, node, p, [
@@ -345,6 +368,7 @@ function parseService(ctx: Ctx, label: string, node: Node, areas: DiskArea[]): S
     "module",
     "command",
     "ipc",
+    "paths",
     "calls",
     "io",
     "irq",
@@ -378,6 +402,7 @@ function parseService(ctx: Ctx, label: string, node: Node, areas: DiskArea[]): S
   noDuplicates(ctx, m.get("calls"), `${p}.calls`, callNames);
   const ipc = strList(ctx, m.get("ipc"), `${p}.ipc`, false);
   noDuplicates(ctx, m.get("ipc"), `${p}.ipc`, ipc);
+  const paths = parsePaths(ctx, m.get("paths"), p, ipc);
   const io = strOrIntList(ctx, m.get("io"), `${p}.io`).map(([v, n], i): [number, number] => {
     const r = parsePortRange(v);
     if (!r) ctx.fail(itemNode(m.get("io"), i) ?? n, `${p}.io[${i}]`, `"${v}" is not a port or a range like 0x1F0-0x1F7`);
@@ -402,6 +427,7 @@ function parseService(ctx: Ctx, label: string, node: Node, areas: DiskArea[]): S
     module,
     command,
     ipc,
+    paths,
     calls: callNames.map((c) => CallNames[c]),
     callNames,
     io,

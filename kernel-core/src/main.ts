@@ -34,6 +34,20 @@ import {
 
 const log = createLogger("kernel-core", `${KERNEL}#1`);
 
+/**
+ * MK_IPC_PATH overrides the privilege table's paths for a run: `trap` sends every sendrec
+ * through the kernel both ways, `reply-direct` every one that can take it; `table` (or
+ * unset) does as each pair's entry says.
+ */
+function ipcPathMode(): "table" | "trap" | "reply-direct" {
+  const v = process.env.MK_IPC_PATH ?? "table";
+  if (v === "" || v === "table" || v === "trap" || v === "reply-direct") return v === "" ? "table" : v;
+  const e = new LocalError("MK_ERR_BAD_ENV", `MK_IPC_PATH=${JSON.stringify(v.slice(0, 32))} is not table, trap or reply-direct`);
+  log.fatal({ code: e.code }, "boot stopped: %s", e.message);
+  console.error(`kernel-core: boot stopped: ${e.message}`);
+  process.exit(exitStatus(e));
+}
+
 async function main(): Promise<void> {
   const bootedAt = systemClock.now();
   const file = process.env.MK_SYSTEM ?? "etc/system.yaml";
@@ -85,6 +99,7 @@ async function main(): Promise<void> {
     log.warn("MK_STATE_DIR not set: generation numbers start from 1 again after a kernel-core restart (clients notice the new boot)");
   const generations = stateDir ? generationFile(stateDir, (label) => priv.services.has(label), log) : undefined;
   const kernel = new Kernel({ priv, hw: new NatsHwBus(wire, systemClock), log, clock: systemClock, control, generations });
+  kernel.ipc.pathMode = ipcPathMode();
   // However kernel-core ends, nothing it stopped stays frozen.
   process.on("exit", () => kernel.sched.releaseAll());
   const link = new NatsLink({

@@ -1,14 +1,37 @@
 // The IPC primitives over real NATS, to a user-placement server (echo, started by the
 // test with ts.serve): one-way send and coalescing notify arrive with the source the
 // kernel stamped and their kind; a sendrec's Mk-Timeout is the kernel's deadline for the
-// destination's reply, answered with ETIMEDOUT, after which the server serves on.
+// destination's reply, answered with ETIMEDOUT, after which the server serves on. The
+// reply-direct path (the label `direct`, whose table entry chooses it for echo, rdsrv and
+// ata): the server answers the caller itself, under the one-shot response right NATS gives
+// it with the request; a death ends what was sent at once; a hostile server can answer
+// nobody else and only once.
 import { headers, type Msg } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Common, H, Kind, NOTIFY_MESSAGE, Subjects } from "#abi";
+import { Bdev, Common, H, Kind, NOTIFY_MESSAGE, Subjects } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { sysGetEndpoints, type RunningService, type ServiceModule } from "#libsys";
+import {
+  createLogger,
+  loadCredential,
+  NatsTransport,
+  startService,
+  sysGetEndpoints,
+  type RunningService,
+  type ServiceModule,
+} from "#libsys";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
+
+/** A caller whose table entry sends to echo, rdsrv and ata by reply-direct. */
+const PATH_SERVICES = `
+  direct:
+    ipc: [echo, rdsrv, ata]
+    paths: { echo: reply-direct, rdsrv: reply-direct, ata: reply-direct }
+    block: { ata: { raw: rw } }
+    calls: [getinfo]
+  rdsrv:
+    ipc: []
+`;
 
 /** A COMMON_PING whose body starts with this byte is held until the test releases it. */
 const HOLD = 0x48;
@@ -50,7 +73,7 @@ async function metric(pattern: RegExp): Promise<number> {
 }
 
 beforeAll(async () => {
-  ts = await bootTestSystem();
+  ts = await bootTestSystem({ services: PATH_SERVICES });
   echo = await ts.serve(echoModule);
   const spy = await ts.raw("echo");
   spy.subscribe(Subjects.endpoint("echo", echo.sys.generation), {
@@ -157,5 +180,125 @@ describe("ipc over NATS", () => {
     expect(r.args).toEqual({});
     const row = (await sysGetEndpoints(c.sys)).find((e) => e.label === "echo");
     expect(row).toMatchObject({ endpoint: echo.sys.self, state: "ready" });
+  });
+});
+
+/** The labels of a reply's hop trail (`who@µs,...`), in order. */
+const trail = (hops: string | undefined) => (hops ?? "").split(",").map((h) => h.slice(0, h.indexOf("@")));
+
+/** rdsrv: answers a ping, or holds one whose body starts with HOLD until it is stopped. */
+function rdsrvModule(seen: string[]): ServiceModule {
+  return {
+    label: "rdsrv",
+    create: () => ({
+      handlers: {
+        [Common.COMMON_PING]: async (r) => {
+          seen.push(r.source);
+          if (r.data[0] === HOLD) await new Promise<void>(() => undefined);
+          return {};
+        },
+      },
+    }),
+  };
+}
+
+describe("ipc: the reply-direct path", () => {
+  it("reply-direct - a sendrec to an incarnation comes back from the server itself (caller, kernel, server: no kernel stamp after the server); to a bare label, by the trap", async () => {
+    const d = await ts.client("direct");
+    const r = await d.sys.sendrec(echo.sys.self, Common.COMMON_PING, {});
+    expect(r.args).toEqual({});
+    expect(trail(r.hops)).toEqual(["direct", "kernel", "echo"]);
+    // The server saw the source the kernel stamped, as on the trap path.
+    expect(requests.at(-1)).toMatchObject({ kind: Kind.SENDREC, source: d.sys.self });
+    // A bare label: the caller could not tell whose death ends it, so the trap carries it.
+    expect(trail((await d.sys.sendrec("echo", Common.COMMON_PING, {})).hops)).toEqual(["direct", "kernel", "echo", "kernel"]);
+    // The same pair from a caller whose table says nothing: the trap, both ways.
+    const c = await ts.client();
+    expect(trail((await c.sys.sendrec(echo.sys.self, Common.COMMON_PING, {})).hops)).toEqual(["client", "kernel", "echo", "kernel"]);
+    // Sector data rides the same way: a 4 KiB read from the ATA driver, byte for byte.
+    const ata = (await sysGetEndpoints(d.sys)).find((e) => e.label === "ata" && e.state === "ready")!.endpoint;
+    const written = new Uint8Array(4096).map((_, i) => (i * 13) & 0xff);
+    await d.sys.sendrec(ata, Bdev.BDEV_WRITE, { minor: 0, lba: 64, count: 8 }, written);
+    const read = await d.sys.sendrec(ata, Bdev.BDEV_READ, { minor: 0, lba: 64, count: 8 });
+    expect(trail(read.hops)).toEqual(["direct", "kernel", "ata"]);
+    expect(Buffer.from(read.data).equals(Buffer.from(written))).toBe(true);
+  });
+
+  it("reply-direct - errors and denials are the kernel's, as on the trap: a dead incarnation EDEADSRCDST, a label outside the ipc list ECALLDENIED, a server's errno intact", async () => {
+    const d = await ts.client("direct");
+    const gen = echo.sys.generation;
+    await expect(d.sys.sendrec(`echo#${gen + 7}`, Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+    await expect(d.sys.sendrec(`tty#1`, Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    // The ATA driver refuses a read past the disk's end: its own errno and words come back as the trap path brings them.
+    const ata = (await sysGetEndpoints(d.sys)).find((e) => e.label === "ata" && e.state === "ready")!.endpoint;
+    const past = { minor: 0, lba: 0x7fffffff, count: 1 };
+    const viaTrap = await (await ts.client()).sys.sendrec(ata, Bdev.BDEV_READ, past).catch((e: unknown) => e);
+    const direct = await d.sys.sendrec(ata, Bdev.BDEV_READ, past).catch((e: unknown) => e);
+    expect(viaTrap).toMatchObject({ errno: expect.stringMatching(/^E/) });
+    expect(direct).toMatchObject({ errno: (viaTrap as { errno: string }).errno });
+  });
+
+  it("reply-direct - a server that dies holding a request: the caller's sendrec fails with EDEADSRCDST at once (the kernel's death notice), not at its deadline; the next incarnation serves", async () => {
+    const d = await ts.client("direct");
+    const seen: string[] = [];
+    // Its own transport, so the test can end its connection as a crash does (no SYS_EXIT).
+    const transport = await NatsTransport.connect("rdsrv", loadCredential(ts.sys.credFile("rdsrv")));
+    const first = await startService(rdsrvModule(seen), transport, { log: createLogger("rdsrv") });
+    const target = first.sys.self;
+    const t0 = systemClock.now();
+    const pending = d.sys.sendrec(target, Common.COMMON_PING, {}, new Uint8Array([HOLD]), 20_000);
+    await wait(() => (seen.includes(d.sys.self) ? true : undefined), "rdsrv to hold the request");
+    await transport.nc.close(); // the crash: the kernel sees the connection go, marks rdsrv dead and says so
+    await expect(pending).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+    expect(systemClock.now() - t0).toBeLessThan(10_000);
+    // A request sent to it afterwards is refused by the kernel, never forwarded.
+    await expect(d.sys.sendrec(target, Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+    const second = await ts.serve(rdsrvModule(seen));
+    expect(second.sys.generation).toBeGreaterThan(first.sys.generation);
+    expect(trail((await d.sys.sendrec(second.sys.self, Common.COMMON_PING, {})).hops)).toEqual(["direct", "kernel", "rdsrv"]);
+    await second.stop();
+  });
+
+  it("reply-direct - a hostile server answers only once and only the caller: a second answer and an answer into another's inbox are refused by NATS; the caller takes exactly one reply", async () => {
+    const d = await ts.client("direct");
+    const seen: string[] = [];
+    const srv = await ts.serve(rdsrvModule(seen));
+    // A second connection with rdsrv's own credential, on its endpoint subject: it gets the request too.
+    const hostile = await ts.raw("rdsrv");
+    const refused: string[] = [];
+    void (async () => {
+      for await (const st of hostile.status()) if (st.type === "error") refused.push(String((st as { error?: Error }).error?.message));
+    })();
+    const replies: string[] = [];
+    hostile.subscribe(Subjects.endpoint("rdsrv", srv.sys.generation), {
+      callback: (_e, m: Msg) => {
+        if (!m.reply) return;
+        replies.push(m.reply);
+        const h = headers();
+        h.set(H.status, "0");
+        hostile.publish(m.reply, new Uint8Array(0), { headers: h }); // the one response it may send
+        hostile.publish(m.reply, new Uint8Array(0), { headers: h }); // a replay of the right
+        hostile.publish("_INBOX.client.x.1", new Uint8Array(0), { headers: h }); // someone else's inbox
+      },
+    });
+    await hostile.flush();
+    // The caller's own inbox, watched with its credential: how many answers reach it.
+    const watch = await ts.raw("direct");
+    const arrived: string[] = [];
+    watch.subscribe("_INBOX.direct.>", { callback: (_e, m: Msg) => void arrived.push(m.subject) });
+    await watch.flush();
+    const r = await d.sys.sendrec(srv.sys.self, Common.COMMON_PING, {});
+    expect(replies).toHaveLength(1);
+    expect(replies[0]).toMatch(/^_INBOX\.direct\..+\.d$/);
+    // One of the two answers won (the real server's or the hostile one's), and the caller took it.
+    expect(r.args).toEqual({});
+    await wait(() => (refused.length >= 2 ? true : undefined), "NATS to refuse the replay and the foreign inbox");
+    expect(refused.join("\n")).toMatch(/_INBOX\.client\.x\.1/);
+    expect(refused.some((e) => e.includes(replies[0]))).toBe(true); // the replayed right
+    await hostile.flush();
+    await watch.flush();
+    // At most the two first answers (server's and hostile's): never the replay.
+    expect(arrived.filter((s) => s === replies[0]).length).toBeLessThanOrEqual(2);
+    await srv.stop();
   });
 });

@@ -43,7 +43,12 @@ describe("the kernel's waits on an incarnation", () => {
     kernel.sched.stop();
     forwarded = [];
     // A user-placement server that never answers (hung): only its death can end a request.
-    kernel.ipc.attach({ forward: (ep) => (forwarded.push(ep.key), new Promise<TrapOut>(() => undefined)), notify: () => undefined });
+    kernel.ipc.attach({
+      forward: (ep) => (forwarded.push(ep.key), new Promise<TrapOut>(() => undefined)),
+      notify: () => undefined,
+      forwardDirect: () => undefined,
+      died: () => undefined,
+    });
   });
 
   const trap = (dst: string): TrapIn => ({

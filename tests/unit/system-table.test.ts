@@ -117,11 +117,30 @@ describe("privilege table", () => {
     }
   });
 
+  it("privilege table - paths: a sendrec's path per label it may message; an unknown path, or a label outside its ipc list, is refused with the line", () => {
+    const extra = (block: string) => deriveSystemYaml(shipped, { services: block });
+    const ok = parseSystemTable(extra("  fast:\n    ipc: [ata, tty]\n    paths: { ata: reply-direct, tty: trap }\n"));
+    expect([...ok.services.get("fast")!.paths]).toEqual([
+      ["ata", "reply-direct"],
+      ["tty", "trap"],
+    ]);
+    expect(ok.services.get("ata")!.paths.size).toBe(0); // none named: every pair by the trap
+    const cases: [string, string, string][] = [
+      ["  fast:\n    ipc: [ata]\n    paths: { tty: reply-direct }", "reply-direct", "services.fast.paths.tty"], // not in its ipc list
+      ["  fast:\n    ipc: [ata]\n    paths: { ata: teleport }", "teleport", "services.fast.paths.ata"], // no such path
+    ];
+    for (const [block, needle, path] of cases) {
+      const text = extra(block);
+      const fast = text.indexOf("  fast:");
+      expectError(text, { path, line: lineOf(text.slice(fast), needle) + lineOf(text, "  fast:") - 1 });
+    }
+  });
+
   it("privilege table - NATS users may publish only their own trap, subscribe only their own endpoint and inbox", () => {
     const t = parseSystemTable(shipped);
     expect(permissionsFor(t, "ata")).toEqual({
       publish: ["mk.trap.ata"],
-      subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot"],
+      subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot", "mk.kernel.dead"],
       allowResponses: true,
     });
     // mkctl runs as instances (mkctl.<id>): its own trap subject and its instances'.

@@ -41,6 +41,13 @@ export interface Link {
   /** A sendrec, or a send (answered once the receiver has queued it). */
   forward(ep: EndpointEntry, source: string, t: TrapIn, timeoutMs: number): Promise<TrapOut>;
   notify(ep: EndpointEntry, source: string, bits: number): void;
+  /**
+   * reply-direct: hands the request to ep with the caller's own reply subject (NATS's
+   * one-shot response right is the reply capability); the server answers the caller.
+   */
+  forwardDirect(ep: EndpointEntry, source: string, t: TrapIn, reply: string): void;
+  /** Tells every caller that ep died: what they sent it by reply-direct will not be answered. */
+  died(ep: EndpointEntry): void;
 }
 
 /**
@@ -80,6 +87,7 @@ export class NoSubscriberError extends LocalError<"MK_ERR_NO_SUBSCRIBER"> {
 }
 
 const EMPTY = new Uint8Array(0);
+const DIRECT: TrapOut = { status: 0, data: EMPTY, direct: true };
 
 export function errorOut(e: MkError): TrapOut {
   return { status: e.code, errname: e.errno, errmsg: e.message, detail: e.detail, data: EMPTY };
@@ -89,6 +97,8 @@ export class Ipc {
   readonly inKernel = new Map<string, Receiver>();
   readonly pending = new Pending();
   gate: DeliveryGate = { enter: () => ({ release: () => undefined }) };
+  /** MK_IPC_PATH: "table" (each pair as the privilege table says), "trap" (every pair), "reply-direct" (every pair it can take). */
+  pathMode: "table" | "trap" | "reply-direct" = "table";
   private readonly k: IpcPorts;
   private readonly clock: Clock;
   private readonly notifications: NotifyQueue;
@@ -222,11 +232,23 @@ export class Ipc {
       this.notifications.add(ep.label, source, bits);
       return { status: 0, data: EMPTY };
     }
-    return this.deliver(ep, source, t);
+    const reply = this.directReply(t, priv, dst.label, dst.generation);
+    return this.deliver(ep, source, t, reply);
+  }
+
+  /**
+   * The caller's reply subject when this sendrec takes the reply-direct path: between two
+   * user processes, addressed to one incarnation (so the caller knows whose death ends it),
+   * and chosen for the pair by the privilege table (or MK_IPC_PATH).
+   */
+  private directReply(t: TrapIn, priv: ServicePrivileges, label: string, generation: number): string | undefined {
+    if (t.reply === undefined || t.kind !== Kind.SENDREC || generation === 0 || this.pathMode === "trap") return undefined;
+    if (this.pathMode === "table" && priv.paths.get(label) !== "reply-direct") return undefined;
+    return t.reply;
   }
 
   /** A sendrec or send to a user or in-kernel endpoint, once it is ready and admitted. */
-  private async deliver(ep: EndpointEntry, source: string, t: TrapIn): Promise<TrapOut> {
+  private async deliver(ep: EndpointEntry, source: string, t: TrapIn, reply?: string): Promise<TrapOut> {
     if (ep.state === "starting") {
       const started = await this.pending.untilDeath(ep, this.k.table.waitReady(ep.label, ep.generation - 1, t.timeoutMs, source));
       if (started.generation !== ep.generation) throw new MkError("EDEADSRCDST", `${ep.key} died before it was ready`);
@@ -236,7 +258,7 @@ export class Ipc {
     const g = this.gate.enter(ep, source, t.kind === Kind.SENDREC);
     try {
       if (g.wait) await this.held(ep, g.wait, t.timeoutMs);
-      return await this.handOver(ep, source, t);
+      return await this.handOver(ep, source, t, reply);
     } finally {
       g.release();
     }
@@ -262,7 +284,7 @@ export class Ipc {
     });
   }
 
-  private async handOver(ep: EndpointEntry, source: string, t: TrapIn): Promise<TrapOut> {
+  private async handOver(ep: EndpointEntry, source: string, t: TrapIn, reply?: string): Promise<TrapOut> {
     if (ep.placement === "kernel") {
       const receiver = this.inKernel.get(ep.label);
       if (!receiver) throw new MkError("EDEADSRCDST", `${ep.key} has no in-kernel receiver`);
@@ -276,6 +298,10 @@ export class Ipc {
     if (!link) throw new MkError("ENOTREADY", "kernel has no NATS link");
     // It may have died while the message waited (to be ready, or for a CPU): nothing is sent to a dead incarnation.
     if (ep.state === "dead") throw new MkError("EDEADSRCDST", `${ep.key} died before the message reached it`);
+    if (reply !== undefined) {
+      link.forwardDirect(ep, source, t, reply);
+      return DIRECT;
+    }
     try {
       return await this.pending.untilDeath(ep, link.forward(ep, source, t, t.timeoutMs));
     } catch (e) {
@@ -363,5 +389,6 @@ export class Ipc {
     this.notifications.drop(ep.label);
     this.inKernel.delete(ep.label);
     this.pending.died(ep, cause);
+    if (ep.placement === "user") this.link?.died(ep);
   }
 }

@@ -27,6 +27,7 @@ import {
   MkError,
   replyHops,
   Subjects,
+  DIRECT_SUFFIX,
   typeName,
   encodeErrDetail,
   parseErrDetail,
@@ -220,6 +221,7 @@ export class NatsLink implements Link {
         hops: addHop(decodeHops(get), "kernel", this.o.clock.nowUs()),
         trace: decodeTrace(get),
         timeoutMs,
+        reply: m.reply,
       };
     } catch (e) {
       this.reply(m.reply, errorOut(e as MkError));
@@ -233,7 +235,7 @@ export class NatsLink implements Link {
       this.o.log.error({ err: e, caller: label, msgType: typeName(t.type), reqId: t.reqId }, "trap handling failed");
       out = errorOut(new MkError("EIO", `kernel error: ${(e as Error).message}`));
     }
-    this.reply(m.reply, out, t.hops);
+    if (!out.direct) this.reply(m.reply, out, t.hops);
     if (this.debug) {
       this.o.log.debug(
         {
@@ -321,6 +323,20 @@ export class NatsLink implements Link {
       data: status === 0 ? m.data : EMPTY,
       hops: replyHops(get),
     };
+  }
+
+  forwardDirect(ep: EndpointEntry, source: string, t: TrapIn, reply: string): void {
+    // The server's answer, and nats-server's no-responders answer if nothing listens on the
+    // endpoint, come to the caller's inbox under DIRECT_SUFFIX: the caller tells them from
+    // the kernel's own answer to its trap (a refusal, or no kernel at all).
+    const err = this.wire.publish(Subjects.endpoint(ep.label, ep.generation), t.data, this.envelope(ep, source, t), reply + DIRECT_SUFFIX);
+    if (err) throw err;
+  }
+
+  died(ep: EndpointEntry): void {
+    const h = new Envelope();
+    h.set(H.dst, ep.key);
+    this.wire.publish(Subjects.kernelDead, undefined, h);
   }
 
   notify(ep: EndpointEntry, source: string, bits: number): void {

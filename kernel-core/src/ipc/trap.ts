@@ -18,6 +18,11 @@ export interface TrapIn {
   /** W3C traceparent of the request that caused this one, carried through nested calls. */
   readonly trace?: string;
   readonly timeoutMs: number;
+  /**
+   * The caller's reply subject (in its own inbox; NatsLink checked), when it came over NATS:
+   * on the reply-direct path the server answers there itself.
+   */
+  readonly reply?: string;
 }
 
 export interface TrapOut {
@@ -30,4 +35,6 @@ export interface TrapOut {
   argsJson?: string;
   data: Uint8Array;
   hops?: string;
+  /** The request went on by reply-direct: the server answers the caller itself, the kernel sends nothing. */
+  direct?: true;
 }

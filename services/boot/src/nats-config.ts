@@ -26,7 +26,16 @@ interface Permissions {
 export function permissionsFor(table: SystemTable, user: string): Permissions {
   if (user === KERNEL) {
     return {
-      publish: ["mk.ep.>", Subjects.hwIo, Subjects.hwFault, Subjects.kernelBoot, EventSubjects.all, StatSubjects.stat, "_INBOX.>"],
+      publish: [
+        "mk.ep.>",
+        Subjects.hwIo,
+        Subjects.hwFault,
+        Subjects.kernelBoot,
+        Subjects.kernelDead,
+        EventSubjects.all,
+        StatSubjects.stat,
+        "_INBOX.>",
+      ],
       subscribe: [Subjects.trapWildcard, Subjects.hwIrqWildcard, Subjects.hwBoot, `${Subjects.inboxPrefix(KERNEL)}.>`],
       allowResponses: false,
     };
@@ -43,7 +52,7 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
   const publish = [Subjects.trap(user)];
   // Each run of a tool with instances traps as label.id (its own endpoint, same privileges).
   if (svc.instances > 0) publish.push(Subjects.trapInstances(user));
-  const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot];
+  const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot, Subjects.kernelDead];
   if (svc.events) subscribe.push(EventSubjects.all, RsEventSubjects.all);
   if (svc.metrics) subscribe.push(StatSubjects.stat);
   // rs's own events: only rs publishes them.

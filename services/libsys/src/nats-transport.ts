@@ -29,6 +29,8 @@ import {
   type KernelEvent,
   type Reply,
   KERNEL_BEACON_MS,
+  KERNEL,
+  parseEndpoint,
   prop,
 } from "#abi";
 import { systemClock, type Clock, type Timer } from "#base/clock.ts";
@@ -85,6 +87,7 @@ export class NatsTransport implements Transport {
     this.eventLimiter = new LogLimiter(clock);
     this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(label), clock);
     this.mux.start();
+    this.followDeaths();
     this.onPanic =
       onPanic ??
       ((err) => {
@@ -104,12 +107,28 @@ export class NatsTransport implements Transport {
     return this.conn;
   }
 
+  /**
+   * The kernel's death notices (mk.kernel.dead): a request sent to that incarnation by
+   * reply-direct fails at once with EDEADSRCDST, as the trap path's does, instead of at its
+   * deadline. Only kernel-core may publish there.
+   */
+  private followDeaths(): void {
+    this.nc.subscribe(Subjects.kernelDead, {
+      callback: this.wire.guard("kernel-dead", (m) => {
+        const key = readEnvelope(m).get(H.dst);
+        if (key === undefined || key.length > 48 || !parseEndpoint(key)?.generation) return;
+        this.mux.failTo(key, new MkError("EDEADSRCDST", `${key} died before it answered`));
+      }),
+    });
+  }
+
   async sendrec(dst: string, type: number, args: object | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
     const h = trapEnvelope(this.label, dst, type, Kind.SENDREC, args, timeoutMs, this.self);
     let m: Msg;
     try {
       // The kernel answers within timeoutMs; the extra second covers its own reply hop.
-      m = await this.mux.request(this.trap, data, h, timeoutMs + 1000);
+      // Addressed to one incarnation, the request may go by reply-direct: its death fails it.
+      m = await this.mux.request(this.trap, data, h, timeoutMs + 1000, dst.includes("#") ? dst : undefined);
     } catch (e) {
       throw natsToMkError(e, dst);
     }
@@ -211,6 +230,10 @@ export class NatsTransport implements Transport {
       return;
     }
     if (!msg.reply) return;
+    if (!answerable(msg.reply, get(H.src) ?? "")) {
+      this.log?.warn({ reply: msg.reply.slice(0, 64) }, "not answered: the reply subject is neither the kernel's inbox nor the caller's");
+      return;
+    }
     const h = new Envelope();
     h.set(H.status, "0");
     const a = encodeArgs(reply?.args);
@@ -272,6 +295,17 @@ export class NatsTransport implements Transport {
   panic(err: unknown): never {
     return this.onPanic(err);
   }
+}
+
+/**
+ * A responder answers only the kernel's inbox or the caller's own (reply-direct): a response
+ * right in NATS overrides every deny, so a reply subject that names anyone else's inbox is
+ * never published to, whoever put it there.
+ */
+function answerable(reply: string, source: string): boolean {
+  if (reply.startsWith(`${Subjects.inboxPrefix(KERNEL)}.`)) return true;
+  const i = source.indexOf("#");
+  return i > 0 && reply.startsWith(`${Subjects.inboxPrefix(source.slice(0, i))}.`);
 }
 
 /**
