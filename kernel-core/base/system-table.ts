@@ -64,8 +64,8 @@ interface DiskArea {
  * kernel both ways; `reply-direct` forwarded by the kernel with a one-shot reply right, the
  * server answering straight to the caller's inbox.
  */
-export const IPC_PATHS = ["trap", "reply-direct"] as const;
-export type IpcPath = (typeof IPC_PATHS)[number];
+const IPC_PATHS = ["trap", "reply-direct"] as const;
+type IpcPath = (typeof IPC_PATHS)[number];
 
 /** One `block` grant, resolved: a block driver, an area of its disk, and the access. */
 export interface BlockGrant {
