@@ -25,7 +25,7 @@ import { RequestMux } from "#base/request-mux.ts";
 import { Wire } from "#base/wire.ts";
 import { type DeriveOptions, deriveSystemYaml, PROJECT_ROOT } from "../services/boot/src/index.ts";
 import type { CpuMeter } from "./cpu.ts";
-import { RAW_SUBJECT, RELAY_SUBJECT } from "./raw-subject.ts";
+import { RAW_SUBJECT, RELAY_DIRECT_SUBJECT, RELAY_SUBJECT } from "./raw-subject.ts";
 
 export interface Row {
   path: string;
@@ -48,9 +48,13 @@ export const PATH_INFO: Record<string, string> = {
   "nats-raw": "request/reply between two processes over NATS with libsys's own request machinery, no kernel: the baseline",
   "nats-request": "the same through nats.js's request() (two Errors and a timer per call): reference only",
   "nats-relay": "four NATS hops through a do-nothing relay process, same envelope: the trap path's floor, no kernel",
+  "nats-relay-3": "three NATS hops through the same relay, the server answering the client itself: reply-direct's floor, no kernel",
   "kernel-sendrec": "a null message on the trap path: caller -> kernel-core -> server -> kernel-core -> caller",
+  "reply-direct":
+    "a null message on the reply-direct path: caller -> kernel-core -> server -> caller (the server answers under its one-shot reply right)",
   "in-kernel": "both parties inside kernel-core: the message is a function call",
   "ata-read-4k": "a 4 KiB read (8 sectors) from the user-space ATA driver, whose port I/O goes through kernel-core to the emulator",
+  "ata-read-4k-direct": "the same read, the request and its reply on the reply-direct path",
 };
 export const PATHS = Object.keys(PATH_INFO);
 
@@ -94,6 +98,8 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   // nats-relay: the client's side is NatsTransport.sendrec's (same envelope, same reply
   // parsing); the relay forwards to the null server's current incarnation.
   const echo = (await sysWaitEndpoint(o.client, "bench-echo", 0, 10_000)).endpoint;
+  // Named by incarnation, a sendrec may take the reply-direct path (the table chooses it for bench-client).
+  const ata = (await sysWaitEndpoint(o.client, "ata", 0, 10_000)).endpoint;
   const relayOp = async () =>
     parseReply(
       await rawMux.request(
@@ -104,6 +110,15 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
       ),
     );
   await waitForRelay(relayOp);
+  const relayDirectOp = async () =>
+    parseReply(
+      await rawMux.request(
+        RELAY_DIRECT_SUBJECT,
+        empty,
+        trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000, o.client.self),
+        5000,
+      ),
+    );
 
   // in-kernel: kernel-core's own trap path with both parties placed in the kernel.
   // No PIT reaches this kernel and nothing in it is a process of its own: no scheduling.
@@ -138,10 +153,17 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
       target: { text: "info: nats.js request(), not the baseline" },
     },
     { path: "nats-relay", op: relayOp, target: { text: "info: kernel-sendrec's four hops and envelope, no kernel" }, trail: true },
+    { path: "nats-relay-3", op: relayDirectOp, target: { text: "info: reply-direct's three hops and envelope, no kernel" }, trail: true },
     {
       path: "kernel-sendrec",
       op: () => o.client.sendrec("bench-echo", Common.COMMON_PING, {}),
       target: { text: "p50 <= 2.5x nats-raw", met: (r) => r.ratio_p50 <= 2.5 },
+      trail: true,
+    },
+    {
+      path: "reply-direct",
+      op: () => o.client.sendrec(echo, Common.COMMON_PING, {}),
+      target: { text: "p50 <= 2.0x nats-raw", met: (r) => r.ratio_p50 <= 2.0 },
       trail: true,
     },
     {
@@ -153,6 +175,11 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
       path: "ata-read-4k",
       op: () => o.client.sendrec("ata", Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }),
       target: { text: "p50 <= 8x nats-raw", met: (r) => r.ratio_p50 <= 8 },
+      trail: true,
+    },
+    {
+      path: "ata-read-4k-direct",
+      op: () => o.client.sendrec(ata, Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }),
       trail: true,
     },
   ];
@@ -313,6 +340,7 @@ const BENCH_SERVICES = `
     ipc: []
   bench-client:
     ipc: [bench-echo, ata]
+    paths: { bench-echo: reply-direct, ata: reply-direct }   # only when it names an incarnation (bench-echo#1): the bare label takes the trap
     calls: [getinfo]
     block: { ata: { raw: rw } }
 `;
