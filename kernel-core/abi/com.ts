@@ -25,6 +25,7 @@ export const SysCall = {
   SYS_NICE: 0x642, // KERNEL_CALL + 66: set a label's nice value (mkctl nice; the policy reads it)
   SYS_KILL: 0x643, // KERNEL_CALL + 67: signal a label's live process (chaos: kill, hang; granted as kill)
   SYS_DEVACCESS: 0x644, // KERNEL_CALL + 68: for a driver: who may read or write which disk area, who may read its input
+  SYS_CHANNEL: 0x645, // KERNEL_CALL + 69: open a direct channel to one incarnation, where the table's paths say channel
 } as const;
 export type SysCall = (typeof SysCall)[keyof typeof SysCall];
 
@@ -121,6 +122,7 @@ export const Common = {
   COMMON_PING: 0xe00, // COMMON_RQ_BASE + 0: the null message: no arguments, empty reply (benchmarks, liveness)
   COMMON_HEARTBEAT: 0xe01, // COMMON_RQ_BASE + 1: rs's heartbeat: answered by libsys from the event loop, ahead of queued work
   COMMON_FAULT: 0xe02, // COMMON_RQ_BASE + 2: arm a fault hook (crash, slow, corrupt) in a server: only from a caller with the chaos privilege
+  COMMON_CHANNEL: 0xe03, // COMMON_RQ_BASE + 3: the kernel opens or revokes a channel into a server (from the kernel only; libsys answers it)
 } as const;
 export type Common = (typeof Common)[keyof typeof Common];
 

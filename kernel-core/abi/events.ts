@@ -55,6 +55,8 @@ export const DenialKind = {
   SOURCE: "source",
   /** A trap naming a reply subject outside the caller's own inbox. */
   REPLY_SUBJECT: "reply-subject",
+  /** SYS_CHANNEL for a pair whose table entry does not say channel (or COMMON_CHANNEL from anyone but the kernel). */
+  CHANNEL: "channel",
 } as const;
 export type DenialKind = (typeof DenialKind)[keyof typeof DenialKind];
 

@@ -6,6 +6,8 @@ import { ProcessInfoShape, SchedSummaryShape } from "./sched.ts";
 import { LABEL_MAX, LABEL_RE } from "./types.ts";
 
 const port = f.u16;
+/** A channel's token: the kernel's random name for one channel, in its subject. */
+const CHANNEL_TOKEN = /^[0-9a-f]{24}$/;
 const label = f.str(LABEL_MAX, LABEL_RE);
 
 const PortOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl");
@@ -246,7 +248,8 @@ export const Layouts = {
   [SysCall.SYS_HELLO]: {
     // conn names the caller's NATS connection; resume: register again, after a kernel restart, as this generation.
     req: { pid: f.u32, host: f.str(255), conn: f.opt(f.str(32, /^[A-Za-z0-9]*$/)), resume: f.opt(f.u32) },
-    rep: { generation: f.u32, previous: f.u32, boot: f.str(32) },
+    // channels: the labels the table gives this caller a channel to (paths: channel).
+    rep: { generation: f.u32, previous: f.u32, boot: f.str(32), channels: f.opt(f.list(label, 256)) },
   },
   [SysCall.SYS_READY]: { req: {}, rep: {} },
   [SysCall.SYS_EXIT]: { req: {}, rep: {} },
@@ -288,6 +291,8 @@ export const Layouts = {
   },
   // driver -> krn: what the privilege table lets others do with the caller's own device.
   [SysCall.SYS_DEVACCESS]: { req: {}, rep: DeviceAccessShape.fields },
+  // caller -> krn: a channel to dst (label#generation); the subject to publish requests on.
+  [SysCall.SYS_CHANNEL]: { req: { dst: f.str(48) }, rep: { subject: f.str(160), token: f.str(32, CHANNEL_TOKEN) } },
   // mkctl -> krn: nice for every incarnation of label, now and after restarts.
   [SysCall.SYS_NICE]: {
     req: { label, nice: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
@@ -414,6 +419,8 @@ export const Layouts = {
   // anyone -> anyone
   [Common.COMMON_PING]: { req: {}, rep: {} },
   [Common.COMMON_HEARTBEAT]: { req: {}, rep: {} },
+  // krn -> server: a channel from src opened (its token), or revoked.
+  [Common.COMMON_CHANNEL]: { req: { op: f.enum("open", "close"), src: f.str(48), token: f.str(32, CHANNEL_TOKEN) }, rep: {} },
   [Common.COMMON_FAULT]: {
     // type: crash only on this message type (0 or absent: the next request); count: how many requests slow or corrupt
     // block: the server's event loop is busy for `ms` (a hang that is not a stopped process)
@@ -468,6 +475,8 @@ export const KernelCalls = {
   [SysCall.SYS_KILL]: { name: "kill", grant: true, body: false },
   // Every incarnation may ask about its own device: a driver must know whom to refuse.
   [SysCall.SYS_DEVACCESS]: { name: "devaccess", grant: false, body: false },
+  // Every incarnation may ask; the table's paths (channel for the pair) decide.
+  [SysCall.SYS_CHANNEL]: { name: "channel", grant: false, body: false },
 } as const satisfies Record<number, { name: string; grant: boolean; body: boolean }>;
 export type KernelCallType = keyof typeof KernelCalls;
 export type GrantableCall = {

@@ -63,6 +63,15 @@ export const Subjects = {
   endpoint: (label: string, generation: number) => `mk.ep.${label}.${generation}`,
   endpointWildcard: (label: string) => `mk.ep.${label}.>`,
   inboxPrefix: (label: string) => `_INBOX.${label}`,
+  /**
+   * A channel (the `channel` path) into one incarnation of dst: only src's NATS user may
+   * publish here, only dst's subscribe, and only that incarnation does (an older one still
+   * connected never sees, nor answers, what is meant for the new).
+   */
+  channel: (dst: string, generation: number, src: string, token: string) => `mk.ch.${dst}.${generation}.${src}.${token}`,
+  channelsInto: (dst: string, generation: number) => `mk.ch.${dst}.${generation}.>`,
+  channelsOf: (dst: string) => `mk.ch.${dst}.>`,
+  channelsFrom: (dst: string, src: string) => `mk.ch.${dst}.*.${src}.*`,
   hwIo: "mk.hw.io",
   hwFault: "mk.hw.fault",
   hwIrq: (line: number) => `mk.hw.irq.${line}`,

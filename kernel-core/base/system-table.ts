@@ -62,9 +62,10 @@ interface DiskArea {
 /**
  * How a sendrec between two user processes travels (DESIGN.md, "IPC"): `trap` through the
  * kernel both ways; `reply-direct` forwarded by the kernel with a one-shot reply right, the
- * server answering straight to the caller's inbox.
+ * server answering straight to the caller's inbox; `channel` a subject of the pair's own that
+ * the kernel opens once (SYS_CHANNEL) and revokes at either death: 2 hops, no kernel between.
  */
-const IPC_PATHS = ["trap", "reply-direct"] as const;
+const IPC_PATHS = ["trap", "reply-direct", "channel"] as const;
 type IpcPath = (typeof IPC_PATHS)[number];
 
 /** One `block` grant, resolved: a block driver, an area of its disk, and the access. */

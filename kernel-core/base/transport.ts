@@ -33,6 +33,8 @@ export interface Transport {
   sendrec(dst: string, type: number, args: object | undefined, data: Uint8Array, timeoutMs?: number): Promise<RawReply>;
   send(dst: string, type: number, args: object | undefined, data: Uint8Array): Promise<void>;
   notify(dst: string, bits: number): Promise<void>;
+  /** The labels the privilege table gives this incarnation a channel to (SYS_HELLO's answer). User placement only. */
+  useChannels?(labels: readonly string[]): void;
   /** Reports each kernel-core boot it announces (a new one: register again). User placement only. */
   watchKernel?(onBoot: (boot: string) => void): void;
   /**

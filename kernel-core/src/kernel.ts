@@ -8,7 +8,7 @@ import type { Clock } from "#base/clock.ts";
 import { LogLimiter, type Logger } from "#base/log.ts";
 import { privilegesOf, privilegeSummary, type SystemTable } from "#base/system-table.ts";
 import { waitUntil } from "#base/wait.ts";
-import type { KernelState } from "./calls/context.ts";
+import type { CallContext, KernelState } from "./calls/context.ts";
 import { KernelEvents, type Denial } from "./events/kernel-events.ts";
 import type { HwBus } from "./hw/hw-bus.ts";
 import { KernelMetrics } from "./metrics/metrics.ts";
@@ -121,6 +121,10 @@ export class Kernel implements KernelState {
     this.metrics.endpointStates = () => this.table.list().map((e) => e.state);
     this.metrics.waiters = () => this.table.waiting;
     this.metrics.inFlight = () => this.ipc.pending.inFlight();
+  }
+
+  async openChannel(c: CallContext, dst: string): Promise<{ args: { subject: string; token: string } }> {
+    return { args: await this.ipc.openChannel(c, dst) };
   }
 
   stillThere(ep: EndpointEntry, timeoutMs: number): Promise<boolean> {

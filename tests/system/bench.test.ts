@@ -45,7 +45,11 @@ describe.concurrent("bench", () => {
     ]);
     // The reply-direct path: the server's answer comes straight back, no kernel stamp after it.
     expect(by["reply-direct"].target_met).toBe(by["reply-direct"].ratio_p50 <= 2.0);
-    expect(Object.keys(by["reply-direct"].hops_p50_us!)).toEqual(["1: bench-client > kernel", "2: kernel > bench-echo", "3: bench-echo > client"]);
+    expect(Object.keys(by["reply-direct"].hops_p50_us!)).toEqual([
+      "1: bench-client > kernel",
+      "2: kernel > bench-echo",
+      "3: bench-echo > client",
+    ]);
     expect(Object.keys(by["ata-read-4k-direct"].hops_p50_us!)).toEqual(["1: bench-client > kernel", "2: kernel > ata", "3: ata > client"]);
     // Each hop is stamped by a different process's clock, which usually agree to tens of µs
     // but not always (a CI run here saw one process 33 ms off): a hop may read negative; the

@@ -8,7 +8,7 @@
 // nobody else and only once.
 import { headers, type Msg } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Bdev, Common, H, Kind, NOTIFY_MESSAGE, Subjects } from "#abi";
+import { Bdev, Common, H, Kind, NOTIFY_MESSAGE, Subjects, SysCall } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import {
@@ -22,7 +22,10 @@ import {
 } from "#libsys";
 import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
 
-/** A caller whose table entry sends to echo, rdsrv and ata by reply-direct. */
+/**
+ * direct: sends to echo, rdsrv and ata by reply-direct. chan: to chsrv and ata by
+ * channel; chan2 also has a channel to chsrv (a second caller, to steal tokens from).
+ */
 const PATH_SERVICES = `
   direct:
     ipc: [echo, rdsrv, ata]
@@ -30,6 +33,17 @@ const PATH_SERVICES = `
     block: { ata: { raw: rw } }
     calls: [getinfo]
   rdsrv:
+    ipc: []
+  chan:
+    ipc: [chsrv, ata, echo]
+    paths: { chsrv: channel, ata: channel }
+    block: { ata: { raw: rw } }
+    calls: [getinfo]
+  chan2:
+    ipc: [chsrv]
+    paths: { chsrv: channel }
+    calls: [getinfo]
+  chsrv:
     ipc: []
 `;
 
@@ -300,5 +314,168 @@ describe("ipc: the reply-direct path", () => {
     // At most the two first answers (server's and hostile's): never the replay.
     expect(arrived.filter((s) => s === replies[0]).length).toBeLessThanOrEqual(2);
     await srv.stop();
+  });
+});
+
+/** chsrv: answers a ping with its body; one whose body starts with HOLD waits until released. */
+function chsrvModule(seen: string[], holds: (() => void)[]): ServiceModule {
+  return {
+    label: "chsrv",
+    create: () => ({
+      handlers: {
+        [Common.COMMON_PING]: async (r) => {
+          seen.push(r.source);
+          if (r.data[0] === HOLD) await new Promise<void>((release) => holds.push(release));
+          return {};
+        },
+      },
+    }),
+  };
+}
+
+/** A server of its own transport: the test reads its refusal count, and can end its connection as a crash does. */
+async function serveOwn(module: ServiceModule): Promise<{ svc: RunningService; transport: NatsTransport }> {
+  const transport = await NatsTransport.connect(module.label, loadCredential(ts.sys.credFile(module.label)));
+  const log = createLogger(module.label);
+  log.level = "warn";
+  return { svc: await startService(module, transport, { log }), transport };
+}
+
+/** A raw request on a subject with the caller's headers, answered (or not) within ms. */
+async function rawRequest(nc: Awaited<ReturnType<TestSystem["raw"]>>, subject: string, reply: string, ms = 1500) {
+  const got = new Promise<Msg | undefined>((resolve) => {
+    const sub = nc.subscribe(reply, { max: 1, callback: (_e, m) => resolve(m) });
+    setTimeout(() => (sub.unsubscribe(), resolve(undefined)), ms);
+  });
+  const h = headers();
+  h.set(H.type, String(Common.COMMON_PING));
+  nc.publish(subject, new Uint8Array(0), { headers: h, reply });
+  return got;
+}
+
+describe("ipc: the channel path", () => {
+  it("channel - once the kernel opened it, a sendrec goes caller -> server -> caller with no kernel between; the server sees the caller's incarnation; sectors arrive byte for byte", async () => {
+    const seen: string[] = [];
+    const { svc } = await serveOwn(chsrvModule(seen, []));
+    const c = await ts.client("chan");
+    const r = await c.sys.sendrec(svc.sys.self, Common.COMMON_PING, {});
+    expect(trail(r.hops)).toEqual(["chan", "chsrv"]);
+    expect(seen).toEqual([c.sys.self]);
+    // To the bare label (whose death could not be told apart), by the trap.
+    expect(trail((await c.sys.sendrec("chsrv", Common.COMMON_PING, {})).hops)).toEqual(["chan", "kernel", "chsrv", "kernel"]);
+    // To a label the table gives it no channel to (echo is in its ipc list only): the trap.
+    expect(trail((await c.sys.sendrec(echo.sys.self, Common.COMMON_PING, {})).hops)).toEqual(["chan", "kernel", "echo", "kernel"]);
+    const ata = (await sysGetEndpoints(c.sys)).find((e) => e.label === "ata" && e.state === "ready")!.endpoint;
+    const written = new Uint8Array(4096).map((_, i) => (i * 7 + 3) & 0xff);
+    await c.sys.sendrec(ata, Bdev.BDEV_WRITE, { minor: 0, lba: 96, count: 8 }, written);
+    const read = await c.sys.sendrec(ata, Bdev.BDEV_READ, { minor: 0, lba: 96, count: 8 });
+    expect(trail(read.hops)).toEqual(["chan", "ata"]);
+    expect(Buffer.from(read.data).equals(Buffer.from(written))).toBe(true);
+    await svc.stop();
+  });
+
+  it("channel - the table decides: SYS_CHANNEL for a pair it does not name, or to a bare label, is refused and counted; COMMON_CHANNEL from a caller is ECALLDENIED", async () => {
+    const { svc } = await serveOwn(chsrvModule([], []));
+    const d = await ts.client("direct"); // no channel in its table entry
+    const denials = /mk_denials_total\{call="channel",reason="channel"\} (\d+)/;
+    const before = await metric(denials);
+    await expect(d.sys.kernelCall(SysCall.SYS_CHANNEL, { dst: echo.sys.self })).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    await expect(d.sys.kernelCall(SysCall.SYS_CHANNEL, { dst: svc.sys.self })).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    const c = await ts.client("chan");
+    await expect(c.sys.kernelCall(SysCall.SYS_CHANNEL, { dst: "chsrv" })).rejects.toMatchObject({ errno: "EINVAL" });
+    await expect(c.sys.kernelCall(SysCall.SYS_CHANNEL, { dst: `chsrv#${svc.sys.generation + 5}` })).rejects.toMatchObject({
+      errno: "EDEADSRCDST",
+    });
+    // Only the kernel opens channels: a caller's own COMMON_CHANNEL would plant a token. The
+    // kernel refuses it on the trap (counted); the server refuses it on a channel.
+    const token = "0123456789abcdef01234567";
+    const plant = { op: "open" as const, src: c.sys.self, token };
+    await expect(c.sys.sendrec("chsrv", Common.COMMON_CHANNEL, plant)).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    await expect(c.sys.sendrec(svc.sys.self, Common.COMMON_CHANNEL, plant)).rejects.toMatchObject({ errno: "ECALLDENIED" });
+    expect(await metric(denials)).toBe(before + 3);
+    await svc.stop();
+  });
+
+  it("channel - hostile callers: a forged token, another caller's token, a message after revocation, a reply subject not the caller's: each refused and counted, the server unharmed", async () => {
+    const seen: string[] = [];
+    const { svc, transport } = await serveOwn(chsrvModule(seen, []));
+    const dst = svc.sys.self;
+    const c = await ts.client("chan");
+    const { subject, token } = (await c.sys.kernelCall(SysCall.SYS_CHANNEL, { dst })).args;
+    expect(subject).toBe(`mk.ch.chsrv.${svc.sys.generation}.chan.${token}`);
+    const chan2 = await ts.raw("chan2");
+    const rogue = await ts.raw("chan");
+    const refusedAnswer = (m: Msg | undefined) => ({ errname: m?.headers?.get(H.errname), detail: m?.headers?.get(H.errdetail) });
+    const revoked = { errname: "EBADSRCDST", detail: '{"arg":"channel"}' };
+    // A token chan2 made up, and chan's own token used on chan2's subject: no channel has it for chan2.
+    expect(refusedAnswer(await rawRequest(chan2, `mk.ch.chsrv.${svc.sys.generation}.chan2.${"f".repeat(24)}`, "_INBOX.chan2.t1"))).toEqual(
+      revoked,
+    );
+    expect(refusedAnswer(await rawRequest(chan2, `mk.ch.chsrv.${svc.sys.generation}.chan2.${token}`, "_INBOX.chan2.t2"))).toEqual(revoked);
+    // chan's subject itself: NATS refuses chan2's publish (only chan's user may), so nothing arrives.
+    expect(await rawRequest(chan2, subject, "_INBOX.chan2.t3", 500)).toBeUndefined();
+    // The right subject, but a reply subject in another's inbox: never answered.
+    const before = transport.channelRefusals;
+    rogue.publish(subject, new Uint8Array(0), { reply: "_INBOX.chan2.t4", headers: headers() });
+    await rogue.flush();
+    await wait(() => (transport.channelRefusals > before ? true : undefined), "chsrv to refuse the foreign reply subject");
+    expect(seen).toEqual([]);
+    // The channel is good for chan's live incarnation (its own connection, the same user).
+    const ok = await rawRequest(rogue, subject, "_INBOX.chan.t5");
+    expect(ok?.headers?.get(H.status)).toBe("0");
+    expect(seen).toEqual([c.sys.self]);
+    // chan's incarnation ends: the kernel revokes its channel; the token is worth nothing now.
+    await c.stop();
+    await wait(
+      async () => (refusedAnswer(await rawRequest(rogue, subject, "_INBOX.chan.t6", 300)).errname === "EBADSRCDST" ? true : undefined),
+      "the revocation",
+    );
+    expect(seen).toEqual([c.sys.self]);
+    expect(transport.channelRefusals).toBeGreaterThanOrEqual(before + 2);
+    // And the server serves on, by channel, for the next caller.
+    const c2 = await ts.client("chan");
+    expect(trail((await c2.sys.sendrec(dst, Common.COMMON_PING, {})).hops)).toEqual(["chan", "chsrv"]);
+    await svc.stop();
+  });
+
+  it("channel - a flood on one channel is bounded for that caller (EAGAIN past its queue), and the other caller's channel is served meanwhile", async () => {
+    const holds: (() => void)[] = [];
+    const { svc } = await serveOwn(chsrvModule([], holds));
+    const dst = svc.sys.self;
+    const c = await ts.client("chan");
+    const c2 = await ts.client("chan2");
+    const flood = Array.from({ length: 150 }, () =>
+      c.sys.sendrec(dst, Common.COMMON_PING, {}, new Uint8Array([HOLD]), 20_000).then(
+        () => "ok",
+        (e: { errno?: string }) => e.errno ?? "?",
+      ),
+    );
+    await wait(() => (holds.length > 0 ? true : undefined), "chsrv to hold the first of the flood");
+    expect(trail((await c2.sys.sendrec(dst, Common.COMMON_PING, {})).hops)).toEqual(["chan2", "chsrv"]);
+    await wait(() => (holds.length >= 1 ? true : undefined), "the flood to queue");
+    for (let i = 0; i < 300 && holds.length > 0; i++) {
+      for (const release of holds.splice(0)) release();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const outcomes = await Promise.all(flood);
+    expect(outcomes.filter((o) => o === "EAGAIN").length).toBeGreaterThan(0);
+    expect(outcomes.every((o) => o === "ok" || o === "EAGAIN")).toBe(true);
+    await svc.stop();
+  });
+
+  it("channel - a server that dies holding a request: the caller's sendrec fails with EDEADSRCDST at once; the next incarnation is reached by a new channel", async () => {
+    const seen: string[] = [];
+    const { svc: first, transport } = await serveOwn(chsrvModule(seen, []));
+    const c = await ts.client("chan");
+    expect(trail((await c.sys.sendrec(first.sys.self, Common.COMMON_PING, {})).hops)).toEqual(["chan", "chsrv"]);
+    const t0 = systemClock.now();
+    const pending = c.sys.sendrec(first.sys.self, Common.COMMON_PING, {}, new Uint8Array([HOLD]), 20_000);
+    await wait(() => (seen.length >= 2 ? true : undefined), "chsrv to hold the request");
+    await transport.nc.close();
+    await expect(pending).rejects.toMatchObject({ errno: "EDEADSRCDST" });
+    expect(systemClock.now() - t0).toBeLessThan(10_000);
+    const { svc: second } = await serveOwn(chsrvModule(seen, []));
+    expect(trail((await c.sys.sendrec(second.sys.self, Common.COMMON_PING, {})).hops)).toEqual(["chan", "chsrv"]);
+    await second.stop();
   });
 });

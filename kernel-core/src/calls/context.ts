@@ -31,6 +31,8 @@ export interface KernelState {
   endpointRows(): EndpointInfo[];
   /** Whether an incarnation still listens on its endpoint (a null message); one that does not is marked dead. */
   stillThere(ep: EndpointEntry, timeoutMs: number): Promise<boolean>;
+  /** SYS_CHANNEL: a channel from the caller to dst (label#generation), the table permitting. */
+  openChannel(c: CallContext, dst: string): Promise<{ args: { subject: string; token: string } }>;
   /** A refusal of what the privilege table does not grant: counted, logged, published. */
   deny(d: Denial & { call: string; fields?: Record<string, unknown>; message: string }): void;
 }

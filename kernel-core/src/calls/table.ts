@@ -2,6 +2,7 @@
 // system.c map()). Names, grants and body rules are the ABI's KernelCalls table.
 import { SysCall, type KernelCallType } from "#abi";
 import type { KernelCall } from "./context.ts";
+import { doChannel } from "./do-channel.ts";
 import { doDevaccess } from "./do-devaccess.ts";
 import { doDevio } from "./do-devio.ts";
 import { doGetinfo } from "./do-getinfo.ts";
@@ -30,4 +31,5 @@ export const callTable: { readonly [T in KernelCallType]: KernelCall<T> } = {
   [SysCall.SYS_NICE]: doNice, // a label's nice value (mkctl nice)
   [SysCall.SYS_KILL]: doKill, // a signal to a label's live process (chaos: kill, hang)
   [SysCall.SYS_DEVACCESS]: doDevaccess, // for a driver: who may use which area of its disk, who may read its input
+  [SysCall.SYS_CHANNEL]: doChannel, // a direct channel to one incarnation, where the table's paths say so
 };

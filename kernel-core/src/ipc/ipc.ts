@@ -18,18 +18,22 @@ import {
   NOTIFY_MESSAGE,
   parseEndpoint,
   SysCall,
+  Subjects,
+  errnoName,
   typeName,
   type Args,
   prop,
 } from "#abi";
+import { randomBytes } from "node:crypto";
 import type { Clock } from "#base/clock.ts";
 import { isLocalError, LocalError, toMkError } from "#base/errors.ts";
 import { privilegesOf, type ServicePrivileges, type SystemTable } from "#base/system-table.ts";
 import type { Receiver } from "#base/transport.ts";
-import type { KernelState } from "../calls/context.ts";
+import type { CallContext, KernelState } from "../calls/context.ts";
 import type { IrqTable } from "../irq/irq-table.ts";
 import type { KernelMetrics } from "../metrics/metrics.ts";
 import type { EndpointEntry, EndpointTable } from "../table/endpoint-table.ts";
+import { Channels, type Channel } from "./channels.ts";
 import { NotifyQueue } from "./notify-queue.ts";
 import { Pending } from "./pending.ts";
 import type { TrapIn, TrapOut } from "./trap.ts";
@@ -88,6 +92,8 @@ export class NoSubscriberError extends LocalError<"MK_ERR_NO_SUBSCRIBER"> {
 
 const EMPTY = new Uint8Array(0);
 const DIRECT: TrapOut = { status: 0, data: EMPTY, direct: true };
+/** How long a server has to take a channel's token before SYS_CHANNEL fails. */
+const CHANNEL_SETUP_MS = 2000;
 
 export function errorOut(e: MkError): TrapOut {
   return { status: e.code, errname: e.errno, errmsg: e.message, detail: e.detail, data: EMPTY };
@@ -96,6 +102,7 @@ export function errorOut(e: MkError): TrapOut {
 export class Ipc {
   readonly inKernel = new Map<string, Receiver>();
   readonly pending = new Pending();
+  readonly channels = new Channels();
   gate: DeliveryGate = { enter: () => ({ release: () => undefined }) };
   /** MK_IPC_PATH: "table" (each pair as the privilege table says), "trap" (every pair), "reply-direct" (every pair it can take). */
   pathMode: "table" | "trap" | "reply-direct" = "table";
@@ -206,6 +213,19 @@ export class Ipc {
     }
     if (t.type !== NOTIFY_MESSAGE && !isKnownType(t.type))
       throw new MkError("EBADREQUEST", `unknown message type 0x${t.type.toString(16)}`);
+    if (t.type === Common.COMMON_CHANNEL) {
+      this.k.deny({
+        label: t.caller,
+        entry: caller,
+        call: "channel",
+        denied: DenialKind.CHANNEL,
+        target: dst.label,
+        errno: "ECALLDENIED",
+        fields: { reqId: t.reqId },
+        message: `${t.caller} sent COMMON_CHANNEL to ${dst.label}: only the kernel opens channels`,
+      });
+      throw new MkError("ECALLDENIED", `only the kernel opens and revokes channels (SYS_CHANNEL asks it for one)`);
+    }
     if (t.type === Common.COMMON_FAULT && !priv.chaos) {
       this.k.deny({
         label: t.caller,
@@ -243,7 +263,8 @@ export class Ipc {
    */
   private directReply(t: TrapIn, priv: ServicePrivileges, label: string, generation: number): string | undefined {
     if (t.reply === undefined || t.kind !== Kind.SENDREC || generation === 0 || this.pathMode === "trap") return undefined;
-    if (this.pathMode === "table" && priv.paths.get(label) !== "reply-direct") return undefined;
+    // A channel pair whose channel is not (yet) open goes by reply-direct, not by the trap.
+    if (this.pathMode === "table" && priv.paths.get(label) !== "reply-direct" && priv.paths.get(label) !== "channel") return undefined;
     return t.reply;
   }
 
@@ -311,6 +332,83 @@ export class Ipc {
       }
       throw e;
     }
+  }
+
+  /**
+   * SYS_CHANNEL: checks the pair once (ipc, the table's path, placement, a live
+   * destination), hands the server the token and the caller's incarnation, and answers the
+   * subject the caller publishes its sendrecs on. A newer channel of the same caller to the
+   * same label replaces the older, which its server is told to forget.
+   */
+  async openChannel(c: CallContext, dstText: string): Promise<{ subject: string; token: string }> {
+    const caller = c.caller;
+    const dst = parseEndpoint(dstText);
+    if (!dst || dst.generation === 0)
+      throw new MkError("EINVAL", `a channel goes to one incarnation (label#generation), not ${JSON.stringify(dstText.slice(0, 48))}`);
+    if (!caller || c.origin !== "user" || caller.placement !== "user")
+      throw new MkError("EINVAL", `${c.label} runs inside kernel-core: its sendrecs are function calls, a channel has nothing to skip`);
+    if (c.label !== c.privileges.label)
+      throw new MkError("EINVAL", `${c.label} is an instance of ${c.privileges.label}: instances take the trap, channels are per label`);
+    if (!this.k.priv.services.has(dst.label)) throw new MkError("EBADSRCDST", `no service ${dst.label}`);
+    const refuse = (why: string): never => {
+      this.k.deny({
+        label: c.label,
+        entry: caller,
+        call: "channel",
+        denied: DenialKind.CHANNEL,
+        target: dst.label,
+        errno: "ECALLDENIED",
+        fields: { reqId: c.reqId },
+        message: `channel: ${c.label} to ${dst.label} refused: ${why}`,
+      });
+      throw new MkError("ECALLDENIED", `no channel from ${c.label} to ${dst.label}: ${why}`, {
+        detail: { arg: "paths", label: dst.label },
+      });
+    };
+    if (!c.privileges.ipc.includes(dst.label)) refuse(`${dst.label} is not in its ipc list`);
+    if (c.privileges.paths.get(dst.label) !== "channel") refuse(`the privilege table does not say paths: { ${dst.label}: channel }`);
+    if (this.pathMode !== "table") refuse(`MK_IPC_PATH=${this.pathMode} for this run`);
+    const ep = this.k.table.resolve(dst.label, dst.generation);
+    if (ep.placement !== "user")
+      throw new MkError("EINVAL", `${ep.key} runs inside kernel-core: a sendrec to it goes by the trap, a channel has nothing to skip`);
+    const token = randomBytes(12).toString("hex");
+    await this.tellChannel(ep, "open", caller.key, token);
+    // Either end may have died while the server took the token: nothing is left behind.
+    const ch: Channel = { token, src: caller, dst: ep };
+    if (caller.state === "dead" || ep.state === "dead") {
+      this.revoke(ch);
+      throw new MkError("EDEADSRCDST", `${caller.state === "dead" ? caller.key : ep.key} died while the channel was opened`);
+    }
+    const old = this.channels.add(ch);
+    if (old) this.revoke(old);
+    return { subject: Subjects.channel(dst.label, ep.generation, c.label, token), token };
+  }
+
+  /** COMMON_CHANNEL to a server: an error reply becomes the error. */
+  private async tellChannel(ep: EndpointEntry, op: "open" | "close", src: string, token: string): Promise<void> {
+    const t: TrapIn = {
+      caller: KERNEL,
+      origin: "kernel",
+      kind: Kind.SENDREC,
+      dst: ep.key,
+      type: Common.COMMON_CHANNEL,
+      args: { op, src, token },
+      data: EMPTY,
+      reqId: "",
+      timeoutMs: CHANNEL_SETUP_MS,
+    };
+    const out = await this.deliver(ep, KERNEL, t);
+    if (out.status === 0) return;
+    const name = errnoName(out.status);
+    throw new MkError(name && name !== "OK" ? name : "EIO", `${ep.key} did not ${op} the channel: ${out.errmsg ?? "no reason given"}`);
+  }
+
+  /** The server forgets the channel's token (if it is still there to be told). */
+  private revoke(ch: Channel): void {
+    if (ch.dst.state === "dead") return;
+    this.tellChannel(ch.dst, "close", ch.src.key, ch.token).catch((e: unknown) => {
+      if (!(e instanceof MkError)) throw e;
+    });
   }
 
   /**
@@ -389,6 +487,7 @@ export class Ipc {
     this.notifications.drop(ep.label);
     this.inKernel.delete(ep.label);
     this.pending.died(ep, cause);
+    for (const ch of this.channels.died(ep)) this.revoke(ch);
     if (ep.placement === "user") this.link?.died(ep);
   }
 }

@@ -53,6 +53,10 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
   // Each run of a tool with instances traps as label.id (its own endpoint, same privileges).
   if (svc.instances > 0) publish.push(Subjects.trapInstances(user));
   const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot, Subjects.kernelDead];
+  // Channels (paths: channel): the caller publishes only its own side of the pair's subject,
+  // the server reads every channel into it; the kernel's token names the incarnations.
+  for (const [dst, path] of svc.paths) if (path === "channel") publish.push(Subjects.channelsFrom(dst, user));
+  if ([...table.services.values()].some((s) => s.paths.get(user) === "channel")) subscribe.push(Subjects.channelsOf(user));
   if (svc.events) subscribe.push(EventSubjects.all, RsEventSubjects.all);
   if (svc.metrics) subscribe.push(StatSubjects.stat);
   // rs's own events: only rs publishes them.

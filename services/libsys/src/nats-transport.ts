@@ -30,7 +30,11 @@ import {
   type Reply,
   KERNEL_BEACON_MS,
   KERNEL,
+  Common,
+  SysCall,
   parseEndpoint,
+  parseReplyArgs,
+  parseRequestArgs,
   prop,
 } from "#abi";
 import { systemClock, type Clock, type Timer } from "#base/clock.ts";
@@ -45,6 +49,12 @@ import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 import { errorEnvelope, Wire } from "#base/wire.ts";
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** How long opening a channel may take (the kernel, then the server taking the token). */
+const CHANNEL_SETUP_MS = 5000;
+/** Channels out this process keeps (one per destination incarnation), and channels in a server holds. */
+const MAX_CHANNELS_OUT = 64;
+const MAX_CHANNELS_IN = 1024;
+const EMPTY = new Uint8Array(0);
 const DRAIN_MS = 1000;
 /** kernel-core announces itself every KERNEL_BEACON_MS; silent for this long, it is taken to be gone. */
 const KERNEL_SILENT_MS = 3500;
@@ -69,6 +79,16 @@ export class NatsTransport implements Transport {
   private watchdog?: Timer;
   /** Set by the service lifecycle once the incarnation is known; debug lines per message. */
   log?: Logger;
+  /** The labels the table gives this caller a channel to (SYS_HELLO says). */
+  private channelLabels = new Set<string>();
+  /** Channels out, by destination incarnation: the subject, or undefined (that incarnation is reached by the trap). */
+  private readonly channelsOut = new Map<string, Promise<string | undefined>>();
+  /** Channels in, by token: the caller's incarnation the kernel named when it opened it. */
+  private readonly channelsIn = new Map<string, { src: string; srcLabel: string }>();
+  private channelSub?: Subscription;
+  private receiver?: Receiver;
+  /** Messages on a channel refused (an unknown or revoked token, a reply subject not the caller's, a fault): counted. */
+  channelRefusals = 0;
 
   private readonly conn: string;
   private readonly fallbackLog: Logger;
@@ -118,21 +138,73 @@ export class NatsTransport implements Transport {
         const key = readEnvelope(m).get(H.dst);
         if (key === undefined || key.length > 48 || !parseEndpoint(key)?.generation) return;
         this.mux.failTo(key, new MkError("EDEADSRCDST", `${key} died before it answered`));
+        this.channelsOut.delete(key);
       }),
     });
   }
 
+  /** The table's channels for this incarnation (SYS_HELLO's answer): sendrecs to them go by channel once opened. */
+  useChannels(labels: readonly string[]): void {
+    this.channelLabels = new Set(labels);
+    this.channelsOut.clear();
+  }
+
   async sendrec(dst: string, type: number, args: object | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
+    const opening = this.channelTo(dst);
+    const channel = opening === undefined ? undefined : await opening;
     const h = trapEnvelope(this.label, dst, type, Kind.SENDREC, args, timeoutMs, this.self);
     let m: Msg;
     try {
       // The kernel answers within timeoutMs; the extra second covers its own reply hop.
-      // Addressed to one incarnation, the request may go by reply-direct: its death fails it.
-      m = await this.mux.request(this.trap, data, h, timeoutMs + 1000, dst.includes("#") ? dst : undefined);
+      // Addressed to one incarnation, the request may go by reply-direct or channel: its death fails it.
+      m = await this.mux.request(channel ?? this.trap, data, h, timeoutMs + 1000, dst.includes("#") ? dst : undefined);
     } catch (e) {
+      // Nothing subscribes to the server's channels: it is gone (the request reached no one).
+      if (channel !== undefined && isLocalError(e, "MK_ERR_NO_RESPONDERS"))
+        throw new MkError("EDEADSRCDST", `${dst} is dead (nothing listens on its channels)`, { cause: e });
       throw natsToMkError(e, dst);
     }
+    if (channel !== undefined && revokedChannel(m)) {
+      // The server no longer knows the token (revoked, or a new kernel-core): the request was
+      // not run, so it goes again by the trap, as every later one to that incarnation does.
+      this.channelsOut.set(dst, Promise.resolve(undefined));
+      return this.sendrec(dst, type, args, data, timeoutMs);
+    }
     return parseReply(m);
+  }
+
+  /** The channel subject to dst (opening it the first time), or undefined when dst is reached by the trap. */
+  private channelTo(dst: string): Promise<string | undefined> | undefined {
+    if (this.channelLabels.size === 0) return undefined;
+    const i = dst.indexOf("#");
+    if (i < 0 || !this.channelLabels.has(dst.slice(0, i))) return undefined;
+    let p = this.channelsOut.get(dst);
+    if (p === undefined) {
+      // Bounded: one per incarnation of the few labels the table names; the oldest go first.
+      if (this.channelsOut.size >= MAX_CHANNELS_OUT) this.channelsOut.delete(this.channelsOut.keys().next().value!);
+      p = this.openChannel(dst, dst.slice(0, i));
+      this.channelsOut.set(dst, p);
+    }
+    return p;
+  }
+
+  private async openChannel(dst: string, label: string): Promise<string | undefined> {
+    try {
+      const r = await this.sendrec(KERNEL, SysCall.SYS_CHANNEL, { dst }, EMPTY, CHANNEL_SETUP_MS);
+      const { subject } = parseReplyArgs(SysCall.SYS_CHANNEL, r.args);
+      if (!subject.startsWith(`mk.ch.${label}.${dst.slice(label.length + 1)}.${this.label}.`))
+        throw new MkError("EIO", `the kernel answered a channel subject not of this pair: ${subject}`);
+      return subject;
+    } catch (e) {
+      if (!(e instanceof MkError)) throw e;
+      (this.log ?? this.fallbackLog).info(
+        { dst, err: e.errno },
+        "no channel to %s (%s): its sendrecs go through the kernel",
+        dst,
+        e.message,
+      );
+      return undefined;
+    }
   }
 
   async send(dst: string, type: number, args: object | undefined, data: Uint8Array): Promise<void> {
@@ -156,6 +228,7 @@ export class NatsTransport implements Transport {
 
   async listen(generation: number, receiver: Receiver): Promise<void> {
     this.self = `${this.label}#${generation}`;
+    this.receiver = receiver;
     this.sub?.unsubscribe();
     this.sub = this.nc.subscribe(Subjects.endpoint(this.label, generation), {
       callback: this.wire.guard("endpoint", (m) => this.receive(m, receiver)),
@@ -176,8 +249,12 @@ export class NatsTransport implements Transport {
         const { boot } = parseShape(BEACON, decodeRawArgs(readEnvelope(m).get));
         this.kernelSeen = this.clock.now();
         if (boot !== this.kernelBoot) {
-          if (this.kernelBoot !== undefined)
+          if (this.kernelBoot !== undefined) {
             this.mux.failAll(new MkError("ENOTREADY", "kernel-core restarted: the request was lost with the old kernel"));
+            // The new kernel knows no channel the old one opened: it could not revoke them.
+            this.channelsOut.clear();
+            this.channelsIn.clear();
+          }
           this.kernelBoot = boot;
           onBoot(boot);
         }
@@ -192,15 +269,100 @@ export class NatsTransport implements Transport {
     check();
   }
 
-  private async receive(msg: Msg, receiver: Receiver): Promise<void> {
+  /**
+   * COMMON_CHANNEL from the kernel (and only from it: the source is the kernel's stamp): a
+   * caller's incarnation may now publish to this server on its channel under `token`, or
+   * may no longer.
+   */
+  private async channelControl(source: string, raw: unknown): Promise<Reply> {
+    if (source !== KERNEL) throw new MkError("ECALLDENIED", "only the kernel opens and revokes channels");
+    const { op, src, token } = parseRequestArgs(Common.COMMON_CHANNEL, raw);
+    const srcLabel = src.slice(0, Math.max(0, src.indexOf("#")));
+    if (op === "close") {
+      if (this.channelsIn.get(token)?.src === src) this.channelsIn.delete(token);
+      return {};
+    }
+    if (!srcLabel) throw new MkError("EINVAL", `a channel's source is label#generation, not ${JSON.stringify(src)}`);
+    if (this.channelsIn.size >= MAX_CHANNELS_IN)
+      throw new MkError("EAGAIN", `${this.label} holds ${MAX_CHANNELS_IN} channels already`, { detail: { limit: MAX_CHANNELS_IN } });
+    if (!this.channelSub) await this.subscribeChannels();
+    this.channelsIn.set(token, { src, srcLabel });
+    return {};
+  }
+
+  /** One subscription for every channel into this incarnation; NATS lets only each pair's caller publish its own. */
+  private async subscribeChannels(): Promise<void> {
+    let refused: Error | undefined;
+    const into = Subjects.channelsInto(this.label, parseEndpoint(this.self ?? "")?.generation ?? 0);
+    const prefix = into.slice(0, -1);
+    const take = this.wire.guard("channel", (m) => this.onChannel(m, prefix));
+    const sub = this.nc.subscribe(into, {
+      callback: (err, m) => {
+        if (err) refused = err;
+        else take(null, m);
+      },
+    });
+    await this.nc.flush();
+    if (refused || sub.isClosed()) {
+      sub.unsubscribe();
+      throw new MkError("ECALLDENIED", `${this.label} may not read its channels: no label has paths: { ${this.label}: channel }`, {
+        cause: refused,
+      });
+    }
+    this.channelSub = sub;
+  }
+
+  /** A request on a channel: the token names the caller's incarnation, the subject its label (NATS checked who published). */
+  private onChannel(m: Msg, prefix: string): void {
+    const rest = m.subject.slice(prefix.length);
+    const dot = rest.lastIndexOf(".");
+    const srcLabel = rest.slice(0, dot);
+    const ch = this.channelsIn.get(rest.slice(dot + 1));
+    const refuse = (why: string) => {
+      this.channelRefusals++;
+      this.eventLimiter.allow(this.log ?? this.fallbackLog, "channel-refused", () =>
+        (this.log ?? this.fallbackLog).warn(
+          { subject: m.subject.slice(0, 96), reply: m.reply?.slice(0, 64) },
+          "channel message refused: %s",
+          why,
+        ),
+      );
+    };
+    // Never answered outside the caller's own inbox, whoever asked.
+    if (!m.reply?.startsWith(`${Subjects.inboxPrefix(srcLabel)}.`)) return refuse("its reply subject is not the caller's inbox");
+    if (!ch || ch.srcLabel !== srcLabel || !this.receiver) {
+      refuse("no open channel has that token");
+      this.wire.respond(
+        m.reply,
+        undefined,
+        errorEnvelope(
+          new MkError("EBADSRCDST", `no open channel from ${srcLabel} has that token (revoked, or never opened)`, {
+            detail: { arg: "channel" },
+          }),
+        ),
+      );
+      return;
+    }
+    void this.receive(m, this.receiver, ch.src);
+  }
+
+  private async receive(msg: Msg, receiver: Receiver, channelSource?: string): Promise<void> {
     const { get } = readEnvelope(msg);
     let reply: Reply | undefined;
     let hops: string | undefined;
     try {
       const kind = decodeKind(get);
       const type = decodeType(get);
-      const source = get(H.src) ?? "";
+      // On a channel the source is the incarnation the kernel named for the token, never a header.
+      const source = channelSource ?? get(H.src) ?? "";
       const args = decodeRawArgs(get);
+      if (channelSource !== undefined && (kind !== Kind.SENDREC || type === Common.COMMON_FAULT || type === Common.COMMON_CHANNEL)) {
+        this.channelRefusals++;
+        throw new MkError(
+          "ECALLDENIED",
+          "a channel carries the pair's sendrecs: sends, notifications, faults and channel control go through the kernel",
+        );
+      }
       if (kind === Kind.NOTIFY) {
         const bits = prop(args, "bits");
         if (typeof bits === "number" && Number.isInteger(bits)) receiver.notify(source.slice(0, 48), bits);
@@ -216,7 +378,7 @@ export class NatsTransport implements Transport {
         reqId: decodeReqId(get) ?? "",
         trace: decodeTrace(get),
       };
-      reply = await receiver.deliver(delivered);
+      reply = type === Common.COMMON_CHANNEL ? await this.channelControl(delivered.source, args) : await receiver.deliver(delivered);
       this.log?.debug(
         { msgType: typeName(type), reqId: delivered.reqId, trace: delivered.trace, source, bytes: msg.data.length },
         "%s from %s",
@@ -230,7 +392,7 @@ export class NatsTransport implements Transport {
       return;
     }
     if (!msg.reply) return;
-    if (!answerable(msg.reply, get(H.src) ?? "")) {
+    if (!answerable(msg.reply, channelSource ?? get(H.src) ?? "")) {
       this.log?.warn({ reply: msg.reply.slice(0, 64) }, "not answered: the reply subject is neither the kernel's inbox nor the caller's");
       return;
     }
@@ -336,6 +498,12 @@ export function trapEnvelope(
   if (a !== undefined) h.set(H.args, a);
   if (timeoutMs !== undefined) h.set(H.timeout, String(timeoutMs));
   return h;
+}
+
+/** The server's answer that it knows no channel by the token the request came with: nothing was run. */
+function revokedChannel(m: Msg): boolean {
+  const { get } = readEnvelope(m);
+  return get(H.errname) === "EBADSRCDST" && (get(H.errdetail) ?? "").includes('"arg":"channel"');
 }
 
 export function parseReply(m: Msg): RawReply {

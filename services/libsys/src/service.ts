@@ -100,6 +100,7 @@ export async function startService(module: ServiceModule, transport: Transport, 
     });
 
   const first = await hello();
+  transport.useChannels?.(first.args.channels ?? []);
   sys.generation = first.args.generation;
   sys.kernelBoot = first.args.boot;
   let kernelBoot = first.args.boot;
@@ -165,6 +166,7 @@ export async function startService(module: ServiceModule, transport: Transport, 
     ready = new Promise<void>((r) => (markReady = r));
     try {
       const again = await hello(sys.generation);
+      transport.useChannels?.(again.args.channels ?? []);
       kernelBoot = again.args.boot;
       sys.kernelBoot = kernelBoot;
       log.info({ kernelBoot }, "kernel-core restarted: registered again as %s", sys.self);
