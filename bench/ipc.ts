@@ -95,9 +95,11 @@ async function processMode(): Promise<void> {
   const relayExited = new Promise((r) => relay.once("exit", r));
   try {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
+    const chan = await connectClient("bench-chan", loadCredential(sys.credFile("bench-chan")), { log });
     const cpu = new CpuMeter({ ...sys.pids(), "bench-relay": relay.pid! });
     const rows = await measure({
       client: client.sys,
+      chan: chan.sys,
       rawCred: loadCredential(sys.credFile("kernel")),
       systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"),
       rounds,
@@ -106,6 +108,7 @@ async function processMode(): Promise<void> {
       cpu,
     });
     await client.stop();
+    await chan.stop();
     print(`mkos IPC benchmark, process mode: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);
   } finally {
     relay.kill("SIGTERM");
@@ -118,9 +121,11 @@ async function processMode(): Promise<void> {
 /** Inside the runner container of --compose: credentials come from the environment. */
 async function insideMode(): Promise<void> {
   const client = await connectClient("bench-client", loadCredential(process.env.MK_CREDS), { log });
+  const chan = await connectClient("bench-chan", loadCredential(process.env.MK_CHAN_CREDS), { log });
   // The container's etc/system.yaml is the bench table, bind-mounted by the compose overlay.
   const rows = await measure({
     client: client.sys,
+    chan: chan.sys,
     rawCred: loadCredential(process.env.MK_RAW_CREDS),
     systemYaml: readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8"),
     rounds,
@@ -128,6 +133,7 @@ async function insideMode(): Promise<void> {
     only,
   });
   await client.stop();
+  await chan.stop();
   print(`mkos IPC benchmark, compose: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);
 }
 

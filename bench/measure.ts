@@ -50,11 +50,13 @@ export const PATH_INFO: Record<string, string> = {
   "nats-relay": "four NATS hops through a do-nothing relay process, same envelope: the trap path's floor, no kernel",
   "nats-relay-3": "three NATS hops through the same relay, the server answering the client itself: reply-direct's floor, no kernel",
   "kernel-sendrec": "a null message on the trap path: caller -> kernel-core -> server -> kernel-core -> caller",
+  channel: "a null message on a channel the kernel opened: caller -> server -> caller, no kernel between",
   "reply-direct":
     "a null message on the reply-direct path: caller -> kernel-core -> server -> caller (the server answers under its one-shot reply right)",
   "in-kernel": "both parties inside kernel-core: the message is a function call",
   "ata-read-4k": "a 4 KiB read (8 sectors) from the user-space ATA driver, whose port I/O goes through kernel-core to the emulator",
   "ata-read-4k-direct": "the same read, the request and its reply on the reply-direct path",
+  "ata-read-4k-channel": "the same read on a channel to the driver (its port I/O still traps into kernel-core)",
 };
 export const PATHS = Object.keys(PATH_INFO);
 
@@ -66,6 +68,7 @@ interface Target {
 
 export interface MeasureOptions {
   client: Sys; // bench-client, connected and ready
+  chan?: Sys; // bench-chan: the table gives it channels to bench-echo and ata (needed for the channel rows)
   rawCred: Credential; // a user allowed to publish mk.ep.bench-echo.raw (kernel)
   systemYaml: string; // a table with bench-echo and bench-client, for the in-kernel path
   rounds: number;
@@ -100,6 +103,10 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   const echo = (await sysWaitEndpoint(o.client, "bench-echo", 0, 10_000)).endpoint;
   // Named by incarnation, a sendrec may take the reply-direct path (the table chooses it for bench-client).
   const ata = (await sysWaitEndpoint(o.client, "ata", 0, 10_000)).endpoint;
+  const chan = (): Sys => {
+    if (!o.chan) throw new Error("bench/measure.ts: the channel rows need bench-chan's connection (MeasureOptions.chan)");
+    return o.chan;
+  };
   const relayOp = async () =>
     parseReply(
       await rawMux.request(
@@ -161,6 +168,12 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
       trail: true,
     },
     {
+      path: "channel",
+      op: () => chan().sendrec(echo, Common.COMMON_PING, {}),
+      target: { text: "p50 <= 1.1x nats-raw", met: (r) => r.ratio_p50 <= 1.1 },
+      trail: true,
+    },
+    {
       path: "reply-direct",
       op: () => o.client.sendrec(echo, Common.COMMON_PING, {}),
       target: { text: "p50 <= 2.0x nats-raw", met: (r) => r.ratio_p50 <= 2.0 },
@@ -180,6 +193,12 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
     {
       path: "ata-read-4k-direct",
       op: () => o.client.sendrec(ata, Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }),
+      trail: true,
+    },
+    {
+      path: "ata-read-4k-channel",
+      op: () => chan().sendrec(ata, Bdev.BDEV_READ, { minor: 0, lba: 0, count: 8 }),
+      target: { text: "p50 <= 3x nats-raw", met: (r) => r.ratio_p50 <= 3 },
       trail: true,
     },
   ];
@@ -343,4 +362,9 @@ const BENCH_SERVICES = `
     paths: { bench-echo: reply-direct, ata: reply-direct }   # only when it names an incarnation (bench-echo#1): the bare label takes the trap
     calls: [getinfo]
     block: { ata: { raw: rw } }
+  bench-chan:
+    ipc: [bench-echo, ata]
+    paths: { bench-echo: channel, ata: channel }
+    calls: [getinfo]
+    block: { ata: { raw: r } }
 `;

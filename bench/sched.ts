@@ -189,12 +189,10 @@ async function boot(enabled: boolean): Promise<Phase> {
   // A 100 ms quantum at nice 0 (the fair policy scales it by weight): many turns in the window.
   const hogs = HOGS.map((h) => `  ${h}:\n    calls: [getinfo]\n    sched: { quantum_ms: 100 }\n`).join("");
   const yaml =
-    benchSystemYaml(true)
-      .replace(
-        "  bench-client:\n    ipc: [bench-echo, ata]\n    calls: [getinfo]",
-        "  bench-client:\n    ipc: [bench-echo, ata]\n    calls: [getinfo, nice]",
-      )
-      .replace(/enabled: true/, `enabled: ${enabled}`) + hogs;
+    benchSystemYaml(true, { edit: (d) => d.addIn(["services", "bench-client", "calls"], "nice") }).replace(
+      /enabled: true/,
+      `enabled: ${enabled}`,
+    ) + hogs;
   writeFileSync(join(dir, "system.yaml"), yaml);
   // One mkos CPU: the other core stays the machine's (kernel-core, NATS, the emulator).
   const sys = await ProcessSystem.up({

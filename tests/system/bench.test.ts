@@ -51,6 +51,10 @@ describe.concurrent("bench", () => {
       "3: bench-echo > client",
     ]);
     expect(Object.keys(by["ata-read-4k-direct"].hops_p50_us!)).toEqual(["1: bench-client > kernel", "2: kernel > ata", "3: ata > client"]);
+    // The channel path: two hops, no kernel between.
+    expect(by.channel.target_met).toBe(by.channel.ratio_p50 <= 1.1);
+    expect(Object.keys(by.channel.hops_p50_us!)).toEqual(["1: bench-chan > bench-echo", "2: bench-echo > client"]);
+    expect(Object.keys(by["ata-read-4k-channel"].hops_p50_us!)).toEqual(["1: bench-chan > ata", "2: ata > client"]);
     // Each hop is stamped by a different process's clock, which usually agree to tens of µs
     // but not always (a CI run here saw one process 33 ms off): a hop may read negative; the
     // round trip, whose skews cancel, may not.
