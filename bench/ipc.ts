@@ -1,4 +1,5 @@
 // npm run bench:ipc [-- --json] [-- --compose] [-- --rounds N --batch N --paths a,b] [-- --help]
+// npm run lab:ipc [-- --json] [-- --sizes 0,64,4096,65536] [-- --rounds N --batch N] (bench/lab.ts)
 // What one boundary crossing costs. Process mode (default) boots mkos as OS processes on
 // this host; --compose boots the compose stack and measures from a runner container, with
 // every party in its own container. Either way the paths are measured in interleaved
@@ -12,10 +13,15 @@ import { connectClient, createLogger, loadCredential } from "#libsys";
 import { baseImages, detectCompose } from "../services/boot/src/compose.ts";
 import { ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
 import { CpuMeter } from "./cpu.ts";
+import { LAB_SIZES, labTable, measureLab } from "./lab.ts";
 import { benchSystemYaml, measure, PATH_INFO, PATHS, table, type Row } from "./measure.ts";
 
-const USAGE = `usage: npm run bench:ipc [-- options]
+const USAGE = `usage: npm run bench:ipc [-- options]     (npm run lab:ipc: the same with --lab)
   --json           one JSON object {"rows":[{path,p50_us,p99_us,ratio_p50,...}]} instead of the table
+  --lab            every path at each message size, sel4bench's statistics, counts, the host's own IPC
+                   (--json: {"rows":[{path,size,min_us,p50_us,mean_us,stddev_us,p99_us,max_us,samples,
+                   ratio_raw,ratio_trap,counts,calibrated}],"host":[{mechanism,lang,size,p50_us,p99_us}]})
+  --sizes a,b      the lab's message sizes in bytes (default 0,64,4096,65536; each 0..262144)
   --compose        every party in its own container (docker compose), not OS processes
   --rounds N       interleaved rounds (default 10, or BENCH_ROUNDS)
   --batch N        requests per path per round (default 200, or BENCH_BATCH)
@@ -33,9 +39,11 @@ function parseCli() {
         json: { type: "boolean", default: false },
         compose: { type: "boolean", default: false },
         inside: { type: "boolean", default: false },
-        rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "10" },
-        batch: { type: "string", default: process.env.BENCH_BATCH ?? "200" },
+        rounds: { type: "string", default: process.env.BENCH_ROUNDS },
+        batch: { type: "string", default: process.env.BENCH_BATCH },
         paths: { type: "string" },
+        lab: { type: "boolean", default: false },
+        sizes: { type: "string" },
         help: { type: "boolean", default: false },
       },
     }).values;
@@ -61,8 +69,16 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const rounds = count("rounds", values.rounds);
-const batch = count("batch", values.batch);
+// The lab measures each path at four sizes: fewer requests per path and size by default.
+const rounds = count("rounds", values.rounds ?? (values.lab ? "5" : "10"));
+const batch = count("batch", values.batch ?? (values.lab ? "100" : "200"));
+const sizes = (values.sizes ?? LAB_SIZES.join(",")).split(",").map((x) => {
+  const n = Number(x.trim());
+  if (!Number.isInteger(n) || n < 0 || n > 262_144)
+    usageError(`--sizes takes whole numbers of bytes from 0 to 262144, got ${JSON.stringify(x)}`);
+  return n;
+});
+if (values.lab && (values.compose || values.paths)) usageError("--lab runs every path in process mode: without --compose and --paths");
 const only = values.paths
   ?.split(",")
   .map((p) => p.trim())
@@ -96,6 +112,22 @@ async function processMode(): Promise<void> {
   try {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
     const chan = await connectClient("bench-chan", loadCredential(sys.credFile("bench-chan")), { log });
+    if (values.lab) {
+      const lab = await measureLab({
+        client: client.sys,
+        chan: chan.sys,
+        rawCred: loadCredential(sys.credFile("kernel")),
+        systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"),
+        rounds,
+        batch,
+        sizes,
+      });
+      await client.stop();
+      await chan.stop();
+      const title = `mkos IPC lab, process mode: ${rounds} rounds x ${batch} per path and size, interleaved, node ${process.version}`;
+      process.stdout.write(values.json ? `${JSON.stringify(lab)}\n` : `${labTable(title, lab)}\n`);
+      return;
+    }
     const cpu = new CpuMeter({ ...sys.pids(), "bench-relay": relay.pid! });
     const rows = await measure({
       client: client.sys,

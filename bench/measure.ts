@@ -81,7 +81,18 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-export async function measure(o: MeasureOptions): Promise<Row[]> {
+/** One path of the benchmark: its request (of `data`, for a path that carries a body), its target, whether its reply has a hop trail. */
+export interface BenchPath {
+  path: string;
+  op: (data: Uint8Array) => Promise<unknown>;
+  target?: Target;
+  trail?: boolean;
+  /** Carries a request body of the lab's sizes (a null message otherwise). */
+  sized?: true;
+}
+
+/** Sets every path up against a booted system; close() lets go of what it opened. */
+export async function preparePaths(o: MeasureOptions): Promise<{ paths: BenchPath[]; close(): Promise<void> }> {
   const log = createLogger("bench");
   log.level = "warn";
   const raw: NatsConnection = await connect({
@@ -95,7 +106,7 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
   // measure the kernel's hops and nothing else.
   const rawMux = new RequestMux(new Wire(raw, log, systemClock), "_INBOX.kernel", systemClock);
   rawMux.start();
-  const echoFn = async (x: Uint8Array) => x;
+  const echoFn = async (x: Uint8Array) => x.length;
   const empty = new Uint8Array(0);
   await o.client.sendrec("ata", Bdev.BDEV_WRITE, { minor: 0, lba: 0, count: 8 }, new Uint8Array(4096).fill(7));
   // nats-relay: the client's side is NatsTransport.sendrec's (same envelope, same reply
@@ -107,21 +118,21 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
     if (!o.chan) throw new Error("bench/measure.ts: the channel rows need bench-chan's connection (MeasureOptions.chan)");
     return o.chan;
   };
-  const relayOp = async () =>
+  const relayOp = async (data: Uint8Array = empty) =>
     parseReply(
       await rawMux.request(
         RELAY_SUBJECT,
-        empty,
+        data,
         trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000, o.client.self),
         5000,
       ),
     );
   await waitForRelay(relayOp);
-  const relayDirectOp = async () =>
+  const relayDirectOp = async (data: Uint8Array = empty) =>
     parseReply(
       await rawMux.request(
         RELAY_DIRECT_SUBJECT,
-        empty,
+        data,
         trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000, o.client.self),
         5000,
       ),
@@ -151,37 +162,53 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
     { log },
   );
 
-  let paths: { path: string; op: () => Promise<unknown>; target?: Target; trail?: boolean }[] = [
-    { path: "in-process", op: () => echoFn(empty) },
-    { path: "nats-raw", op: () => rawMux.request(RAW_SUBJECT, empty, new Envelope(), 5000) },
+  const paths: BenchPath[] = [
+    { path: "in-process", op: (d) => echoFn(d), sized: true },
+    { path: "nats-raw", op: (d) => rawMux.request(RAW_SUBJECT, d, new Envelope(), 5000), sized: true },
     {
       path: "nats-request",
       op: () => raw.request(RAW_SUBJECT, empty, { timeout: 5000 }),
       target: { text: "info: nats.js request(), not the baseline" },
     },
-    { path: "nats-relay", op: relayOp, target: { text: "info: kernel-sendrec's four hops and envelope, no kernel" }, trail: true },
-    { path: "nats-relay-3", op: relayDirectOp, target: { text: "info: reply-direct's three hops and envelope, no kernel" }, trail: true },
+    {
+      path: "nats-relay",
+      op: relayOp,
+      target: { text: "info: kernel-sendrec's four hops and envelope, no kernel" },
+      trail: true,
+      sized: true,
+    },
+    {
+      path: "nats-relay-3",
+      op: relayDirectOp,
+      target: { text: "info: reply-direct's three hops and envelope, no kernel" },
+      trail: true,
+      sized: true,
+    },
     {
       path: "kernel-sendrec",
-      op: () => o.client.sendrec("bench-echo", Common.COMMON_PING, {}),
+      op: (d) => o.client.sendrec("bench-echo", Common.COMMON_PING, {}, d),
+      sized: true,
       target: { text: "p50 <= 2.5x nats-raw", met: (r) => r.ratio_p50 <= 2.5 },
       trail: true,
     },
     {
       path: "channel",
-      op: () => chan().sendrec(echo, Common.COMMON_PING, {}),
+      op: (d) => chan().sendrec(echo, Common.COMMON_PING, {}, d),
+      sized: true,
       target: { text: "p50 <= 1.1x nats-raw", met: (r) => r.ratio_p50 <= 1.1 },
       trail: true,
     },
     {
       path: "reply-direct",
-      op: () => o.client.sendrec(echo, Common.COMMON_PING, {}),
+      op: (d) => o.client.sendrec(echo, Common.COMMON_PING, {}, d),
+      sized: true,
       target: { text: "p50 <= 2.0x nats-raw", met: (r) => r.ratio_p50 <= 2.0 },
       trail: true,
     },
     {
       path: "in-kernel",
-      op: () => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING, {}),
+      op: (d) => inKernel.sys.sendrec("bench-echo", Common.COMMON_PING, {}, d),
+      sized: true,
       target: { text: "p50 < 5 us", met: (r) => r.p50_us < 5 },
     },
     {
@@ -202,11 +229,24 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
       trail: true,
     },
   ];
+  return {
+    paths,
+    close: async () => {
+      rawMux.close(new Error("done"));
+      await raw.close();
+    },
+  };
+}
+
+export async function measure(o: MeasureOptions): Promise<Row[]> {
+  const prepared = await preparePaths(o);
+  let paths = prepared.paths;
   if (paths.map((p) => p.path).join() !== PATHS.join()) throw new Error("bench/measure.ts: PATHS and the measured paths differ");
   if (o.only) paths = paths.filter((p) => p.path === "nats-raw" || o.only!.includes(p.path));
   const samples = new Map<string, number[]>(paths.map((p) => [p.path, []]));
   const segments = new Map<string, Map<string, number[]>>(paths.map((p) => [p.path, new Map()]));
-  for (const p of paths) for (let i = 0; i < 100; i++) await p.op(); // warm-up
+  const empty = new Uint8Array(0);
+  for (const p of paths) for (let i = 0; i < 100; i++) await p.op(empty); // warm-up
   for (let r = 0; r < o.rounds; r++) {
     for (const p of paths) {
       const out = samples.get(p.path)!;
@@ -214,7 +254,7 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
       const batch = async () => {
         for (let i = 0; i < o.batch; i++) {
           const t0 = process.hrtime.bigint();
-          const r = await p.op();
+          const r = await p.op(empty);
           out.push(Number(process.hrtime.bigint() - t0) / 1000);
           if (p.trail) addSegments(segs, (r as RawReply).hops, systemClock.nowUs());
         }
@@ -223,8 +263,7 @@ export async function measure(o: MeasureOptions): Promise<Row[]> {
       else await batch();
     }
   }
-  rawMux.close(new Error("done"));
-  await raw.close();
+  await prepared.close();
   const rows = paths.map((p) => {
     const s = samples.get(p.path)!.sort((a, b) => a - b);
     return { path: p.path, n: s.length, p50_us: +quantile(s, 0.5).toFixed(2), p99_us: +quantile(s, 0.99).toFixed(2), target: p.target };

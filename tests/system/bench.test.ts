@@ -4,6 +4,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import type { LabRow } from "../../bench/lab.ts";
 import { PATHS, type Row } from "../../bench/measure.ts";
 import { ROOT } from "../helpers/system.ts";
 
@@ -65,6 +67,52 @@ describe.concurrent("bench", () => {
     expect(Object.keys(by["kernel-sendrec"].cpu_us!)).toEqual(
       expect.arrayContaining(["client", "nats", "kernel", "hardware", "ata", "bench-echo", "bench-relay"]),
     );
+  });
+
+  it("bench - lab:ipc --json: every path at each size with sel4bench's statistics, counts and prices, and the host's own IPC beside them", async () => {
+    const { stdout } = await node(["bench/ipc.ts", "--lab", "--json", "--rounds", "1", "--batch", "5", "--sizes", "0,64"]);
+    const lab = JSON.parse(stdout.trim().split("\n").pop()!) as {
+      rows: LabRow[];
+      host: { mechanism: string; lang: string; size: number }[];
+    };
+    const sized = [
+      "in-process",
+      "nats-raw",
+      "nats-request",
+      "nats-relay",
+      "nats-relay-3",
+      "kernel-sendrec",
+      "channel",
+      "reply-direct",
+      "in-kernel",
+    ];
+    for (const size of [0, 64])
+      for (const path of sized.filter((p) => p !== "nats-request"))
+        expect(
+          lab.rows.some((r) => r.path === path && r.size === size),
+          `${path} at ${size}`,
+        ).toBe(true);
+    for (const path of ["ata-read-4k", "ata-read-4k-direct", "ata-read-4k-channel"])
+      expect(lab.rows.filter((r) => r.path === path).map((r) => r.size)).toEqual([4096]);
+    for (const r of lab.rows) {
+      expect(r.samples).toBe(5);
+      expect(r.min_us).toBeLessThanOrEqual(r.p50_us);
+      expect(r.p50_us).toBeLessThanOrEqual(r.max_us);
+      expect(r.p99_us).toBeLessThanOrEqual(r.max_us);
+      expect(r.stddev_us).toBeGreaterThanOrEqual(0);
+    }
+    const at = (path: string, size: number) => lab.rows.find((r) => r.path === path && r.size === size)!;
+    expect(at("nats-raw", 64).ratio_raw).toBe(1);
+    expect(at("kernel-sendrec", 64).ratio_trap).toBe(1);
+    // What a round trip does on each path, from its shape: the trap's 4 deliveries carry the body twice.
+    expect(at("kernel-sendrec", 64).counts).toEqual({ hops: 4, turns: 8, writes: 8, bytes: 512, parses: 4 });
+    expect(at("channel", 64).counts).toEqual({ hops: 2, turns: 4, writes: 4, bytes: 256, parses: 2 });
+    expect(at("in-kernel", 0).counts?.hops).toBe(0);
+    expect(at("channel", 0).calibrated?.sel4_us).toBeGreaterThan(0);
+    // The host's own IPC from Node, and from C where a compiler is.
+    const mechanisms = (lang: string) => [...new Set(lab.host.filter((h) => h.lang === lang).map((h) => h.mechanism))].sort();
+    expect(mechanisms("node")).toEqual(["pipe", "tcp-loopback", "unix-socket"]);
+    if (spawnSync("gcc", ["--version"]).status === 0) expect(mechanisms("c")).toEqual(["pipe", "tcp-loopback", "unix-socket"]);
   });
 
   it("bench - bench:ipc refuses an unknown path by name, and --help prints the paths", async () => {
