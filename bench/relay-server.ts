@@ -8,7 +8,7 @@
 // NATS user, as the raw baseline does: only the kernel may publish to endpoint subjects,
 // and the kernel's inbox is the one subject tree that user may subscribe besides traps.
 import { connect, type Msg } from "@nats-io/transport-node";
-import { addHop, DIRECT_SUFFIX, H, MkError, parseEndpoint, Subjects, type Endpoint } from "#abi";
+import { addHop, H, MkError, parseEndpoint, Subjects, type Endpoint } from "#abi";
 import { systemClock } from "#base/clock.ts";
 import { loadCredential } from "#base/credentials.ts";
 import { createLogger } from "#base/log.ts";
@@ -54,7 +54,7 @@ function onward(m: Msg): { dst: Endpoint; h: Envelope } | undefined {
 nc.subscribe(RELAY_DIRECT_SUBJECT, {
   callback: (_e, m) => {
     const o = onward(m);
-    if (o && m.reply) wire.publish(Subjects.endpoint(o.dst.label, o.dst.generation), m.data, o.h, m.reply + DIRECT_SUFFIX);
+    if (o && m.reply) wire.publish(Subjects.endpoint(o.dst.label, o.dst.generation), m.data, o.h, m.reply);
   },
 });
 

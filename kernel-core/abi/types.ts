@@ -72,6 +72,9 @@ export const Subjects = {
   channelsInto: (dst: string, generation: number) => `mk.ch.${dst}.${generation}.>`,
   channelsOf: (dst: string) => `mk.ch.${dst}.>`,
   channelsFrom: (dst: string, src: string) => `mk.ch.${dst}.*.${src}.*`,
+  /** Where dst answers src's requests on a channel: `<this>.<token>.` narrows it to one channel. */
+  channelReplies: (src: string, dst: string) => `_INBOX.${src}.ch.${dst}.>`,
+  channelInbox: (src: string, dst: string, token: string) => `_INBOX.${src}.ch.${dst}.${token}`,
   hwIo: "mk.hw.io",
   hwFault: "mk.hw.fault",
   hwIrq: (line: number) => `mk.hw.irq.${line}`,
@@ -85,13 +88,6 @@ export const Subjects = {
   consoleOut: "mk.console.out",
   consoleIn: "mk.console.in",
 } as const;
-
-/**
- * On the reply-direct path the kernel forwards with the caller's reply subject plus this
- * token: the server's answer (or nats-server's no-responders for the endpoint) arrives
- * under it, the kernel's own answer to the trap without it.
- */
-export const DIRECT_SUFFIX = ".d";
 
 /** NATS header names of the envelope. */
 export const H = {

@@ -1,11 +1,25 @@
 // A service's own NATS credential, written by `mkctl up` (or compose's one-shot config
 // container) to a file only that service may read. MK_CREDS names the file.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { LocalError } from "./errors.ts";
 
 /** NATS users that are not services: the emulator's, and the system account's (kernel-core's watcher). */
 export const HARDWARE_USER = "hardware";
 export const SYS_USER = "sys";
+/**
+ * A server that takes channels reads them with a second NATS user of its own, `<label>@ch`
+ * (a label has no `@`), whose credential lies beside its own: `<label>@ch.json`.
+ */
+export const CHANNEL_USER_SUFFIX = "@ch";
+export const channelUser = (label: string): string => `${label}${CHANNEL_USER_SUFFIX}`;
+
+/** The channel credential beside the credential file `file` (MK_CREDS), when the table gave this service one. */
+export function loadChannelCredential(file = process.env.MK_CREDS): Credential | undefined {
+  if (!file?.endsWith(".json")) return undefined;
+  const beside = `${file.slice(0, -".json".length)}${CHANNEL_USER_SUFFIX}.json`;
+  return existsSync(beside) ? loadCredential(beside) : undefined;
+}
+
 /** The NATS account every mkos user lives in ($SYS events name it). */
 export const MK_ACCOUNT = "MK";
 

@@ -9,7 +9,6 @@
 // NATS core keeps no message for a subscriber that is away, so their replies are gone;
 // and until it is back, a new request fails at once rather than wait in nats.js's buffer.
 import { errors, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { DIRECT_SUFFIX, MkError } from "#abi";
 import type { Clock, Timer } from "./clock.ts";
 import { LocalError, type LocalCode } from "./errors.ts";
 import { readEnvelope, type Envelope } from "./nats-envelope.ts";
@@ -91,6 +90,9 @@ export class RequestMux {
   private seq = 0;
   private inboxDenied?: InboxDeniedError;
   private closed = false;
+  private stopStatuses?: () => void;
+  /** Given up (a channel replaced or revoked): closes once its last pending request is answered. */
+  private retired = false;
   private disconnected = false;
 
   /** inboxPrefix: the caller's own inbox (`_INBOX.<label>`), the only one it may read. */
@@ -103,21 +105,15 @@ export class RequestMux {
 
   start(): void {
     const onReply = this.wire.guard("inbox", (m) => {
-      const rest = m.subject.slice(this.prefix.length);
-      // `<id>` is the answer to the request itself; `<id>.d` the server's, on the reply-direct path.
-      const direct = rest.endsWith(DIRECT_SUFFIX);
-      const id = direct ? rest.slice(0, -DIRECT_SUFFIX.length) : rest;
+      const id = m.subject.slice(this.prefix.length);
       const p = this.pending.get(id);
       if (!p) return; // late reply to a request that already timed out
       this.pending.delete(id);
-      if (m.data.length === 0 && readEnvelope(m).code === 503) {
-        // Under `.d` nothing listened on the incarnation's endpoint when the kernel forwarded:
-        // it is gone, as the trap path says when its forward finds no subscriber.
-        if (direct) p.reject(new MkError("EDEADSRCDST", `${p.dst ?? "the server"} is dead (nothing listens on its endpoint)`));
-        else p.reject(new NoRespondersError(p.subject));
-      } else p.resolve(m);
+      if (this.retired && this.pending.size === 0) queueMicrotask(() => this.shut());
+      if (m.data.length === 0 && readEnvelope(m).code === 503) p.reject(new NoRespondersError(p.subject));
+      else p.resolve(m);
     });
-    this.sub = this.nc.subscribe(`${this.prefix}>`, {
+    this.sub = this.nc.subscribe(`${this.prefix}*`, {
       callback: (err, m) => {
         if (err) {
           this.inboxDenied = new InboxDeniedError(`${this.prefix}*`, { cause: err });
@@ -131,7 +127,10 @@ export class RequestMux {
   }
 
   private async watchRefusals(): Promise<void> {
-    for await (const s of this.nc.status()) {
+    const statuses = this.nc.status();
+    // Stopped at close: a mux per channel comes and goes, its listener must not stay behind.
+    this.stopStatuses = () => (statuses as { stop?: () => void }).stop?.();
+    for await (const s of statuses) {
       if (this.closed) return;
       if (s.type === "reconnect") this.disconnected = false;
       if (s.type === "disconnect") {
@@ -156,6 +155,12 @@ export class RequestMux {
   failAll(e: Error): void {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+  }
+
+  /** No new requests from now on; closes (its subscription too) once what is pending is answered or timed out. */
+  retire(): void {
+    this.retired = true;
+    if (this.pending.size === 0) this.shut();
   }
 
   /** Fails every pending request addressed to the incarnation dst (label#generation) with e: it died. */
@@ -200,14 +205,21 @@ export class RequestMux {
       }
       this.sweeper = undefined;
       if (this.pending.size > 0) this.sweep();
+      else if (this.retired) this.shut();
     }, SWEEP_MS);
   }
 
   /** Fails every pending request (the connection is closing). */
   close(reason: Error): void {
+    this.shut();
+    this.failAll(reason);
+  }
+
+  /** Stops listening (nothing is pending, or close fails what is). */
+  private shut(): void {
     this.closed = true;
+    this.stopStatuses?.();
     this.sweeper?.cancel();
     this.sub?.unsubscribe();
-    this.failAll(reason);
   }
 }

@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DEMO_SERVICES, type DeriveOptions, deriveSystemYaml, ProcessSystem } from "../../services/boot/src/index.ts";
 import {
   connectClient,
+  loadChannelCredential,
   loadCredential,
   loadSystemTable,
   createLogger,
@@ -117,7 +118,8 @@ export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSys
       return c;
     },
     async serve(module) {
-      const t = await NatsTransport.connect(module.label, loadCredential(sys.credFile(module.label)));
+      const file = sys.credFile(module.label);
+      const t = await NatsTransport.connect(module.label, loadCredential(file), undefined, loadChannelCredential(file));
       const s = await startService(module, t, { log: quiet(module.label) });
       opened.push(s);
       return s;

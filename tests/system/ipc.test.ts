@@ -13,6 +13,7 @@ import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import {
   createLogger,
+  loadChannelCredential,
   loadCredential,
   NatsTransport,
   startService,
@@ -302,8 +303,10 @@ describe("ipc: the reply-direct path", () => {
     watch.subscribe("_INBOX.direct.>", { callback: (_e, m: Msg) => void arrived.push(m.subject) });
     await watch.flush();
     const r = await d.sys.sendrec(srv.sys.self, Common.COMMON_PING, {});
+    // The real server's answer may come before the hostile connection is handed the request.
+    await wait(() => (replies.length > 0 ? true : undefined), "the hostile connection to get the request");
     expect(replies).toHaveLength(1);
-    expect(replies[0]).toMatch(/^_INBOX\.direct\..+\.d$/);
+    expect(replies[0]).toMatch(/^_INBOX\.direct\./);
     // One of the two answers won (the real server's or the hostile one's), and the caller took it.
     expect(r.args).toEqual({});
     await wait(() => (refused.length >= 2 ? true : undefined), "NATS to refuse the replay and the foreign inbox");
@@ -335,7 +338,8 @@ function chsrvModule(seen: string[], holds: (() => void)[]): ServiceModule {
 
 /** A server of its own transport: the test reads its refusal count, and can end its connection as a crash does. */
 async function serveOwn(module: ServiceModule): Promise<{ svc: RunningService; transport: NatsTransport }> {
-  const transport = await NatsTransport.connect(module.label, loadCredential(ts.sys.credFile(module.label)));
+  const file = ts.sys.credFile(module.label);
+  const transport = await NatsTransport.connect(module.label, loadCredential(file), undefined, loadChannelCredential(file));
   const log = createLogger(module.label);
   log.level = "warn";
   return { svc: await startService(module, transport, { log }), transport };
@@ -408,10 +412,14 @@ describe("ipc: the channel path", () => {
     const refusedAnswer = (m: Msg | undefined) => ({ errname: m?.headers?.get(H.errname), detail: m?.headers?.get(H.errdetail) });
     const revoked = { errname: "EBADSRCDST", detail: '{"arg":"channel"}' };
     // A token chan2 made up, and chan's own token used on chan2's subject: no channel has it for chan2.
-    expect(refusedAnswer(await rawRequest(chan2, `mk.ch.chsrv.${svc.sys.generation}.chan2.${"f".repeat(24)}`, "_INBOX.chan2.t1"))).toEqual(
+    const forged = "f".repeat(24);
+    const gen = svc.sys.generation;
+    expect(refusedAnswer(await rawRequest(chan2, `mk.ch.chsrv.${gen}.chan2.${forged}`, `_INBOX.chan2.ch.chsrv.${forged}.t1`))).toEqual(
       revoked,
     );
-    expect(refusedAnswer(await rawRequest(chan2, `mk.ch.chsrv.${svc.sys.generation}.chan2.${token}`, "_INBOX.chan2.t2"))).toEqual(revoked);
+    expect(refusedAnswer(await rawRequest(chan2, `mk.ch.chsrv.${gen}.chan2.${token}`, `_INBOX.chan2.ch.chsrv.${token}.t2`))).toEqual(
+      revoked,
+    );
     // chan's subject itself: NATS refuses chan2's publish (only chan's user may), so nothing arrives.
     expect(await rawRequest(chan2, subject, "_INBOX.chan2.t3", 500)).toBeUndefined();
     // The right subject, but a reply subject in another's inbox: never answered.
@@ -421,13 +429,16 @@ describe("ipc: the channel path", () => {
     await wait(() => (transport.channelRefusals > before ? true : undefined), "chsrv to refuse the foreign reply subject");
     expect(seen).toEqual([]);
     // The channel is good for chan's live incarnation (its own connection, the same user).
-    const ok = await rawRequest(rogue, subject, "_INBOX.chan.t5");
+    const ok = await rawRequest(rogue, subject, `_INBOX.chan.ch.chsrv.${token}.t5`);
     expect(ok?.headers?.get(H.status)).toBe("0");
     expect(seen).toEqual([c.sys.self]);
     // chan's incarnation ends: the kernel revokes its channel; the token is worth nothing now.
     await c.stop();
     await wait(
-      async () => (refusedAnswer(await rawRequest(rogue, subject, "_INBOX.chan.t6", 300)).errname === "EBADSRCDST" ? true : undefined),
+      async () =>
+        refusedAnswer(await rawRequest(rogue, subject, `_INBOX.chan.ch.chsrv.${token}.t6`, 300)).errname === "EBADSRCDST"
+          ? true
+          : undefined,
       "the revocation",
     );
     expect(seen).toEqual([c.sys.self]);
@@ -435,6 +446,60 @@ describe("ipc: the channel path", () => {
     // And the server serves on, by channel, for the next caller.
     const c2 = await ts.client("chan");
     expect(trail((await c2.sys.sendrec(dst, Common.COMMON_PING, {})).hops)).toEqual(["chan", "chsrv"]);
+    await svc.stop();
+  });
+
+  it("channel - a caller and a server in collusion get no way out: the server reads channels with a user that has no response grants, so a reply subject the caller names (a kernel subject) cannot be published to", async () => {
+    const { svc } = await serveOwn(chsrvModule([], []));
+    const c = await ts.client("chan");
+    const { subject } = (await c.sys.kernelCall(SysCall.SYS_CHANNEL, { dst: svc.sys.self })).args;
+    // Who hears mk.kernel.boot: every service. Watch for a forged announcement.
+    const watcher = await ts.raw("chan2");
+    const heard: string[] = [];
+    watcher.subscribe(Subjects.kernelBoot, { callback: (_e, m) => void heard.push(m.headers?.get(H.args) ?? "") });
+    await watcher.flush();
+    const errorsOf = (nc: Awaited<ReturnType<TestSystem["raw"]>>) => {
+      const out: string[] = [];
+      void (async () => {
+        for await (const st of nc.status()) if (st.type === "error") out.push(String((st as { error?: Error }).error?.message));
+      })();
+      return out;
+    };
+    // The hostile server: chsrv's own user (which has response grants) may not even read channels.
+    const own = await ts.raw("chsrv");
+    const ownErrors = errorsOf(own);
+    own.subscribe(Subjects.channelsOf("chsrv"), { callback: () => undefined });
+    await own.flush().catch(() => undefined);
+    // Its channel user may read them, and tries to answer where the caller said.
+    const chUser = await ts.raw("chsrv@ch");
+    const chErrors = errorsOf(chUser);
+    const got: string[] = [];
+    chUser.subscribe(Subjects.channelsOf("chsrv"), {
+      callback: (_e, m: Msg) => {
+        if (!m.reply) return;
+        got.push(m.reply);
+        const h = headers();
+        h.set(H.args, '{"boot":"forged"}');
+        chUser.publish(m.reply, new Uint8Array(0), { headers: h });
+      },
+    });
+    await chUser.flush();
+    // The hostile caller names a kernel subject as its reply subject.
+    const rogue = await ts.raw("chan");
+    rogue.publish(subject, new Uint8Array(0), { reply: Subjects.kernelBoot, headers: headers() });
+    await rogue.flush();
+    await wait(
+      () => (got.length > 0 && chErrors.length > 0 && ownErrors.length > 0 ? true : undefined),
+      "the answer and the read to be refused",
+    );
+    expect(got).toEqual([Subjects.kernelBoot]);
+    expect(chErrors.join("\n")).toMatch(/Permissions Violation for Publish to "mk\.kernel\.boot"/);
+    expect(ownErrors.join("\n")).toMatch(/Permissions Violation for Subscription to "mk\.ch\.chsrv\.>"/);
+    await watcher.flush();
+    expect(heard.filter((a) => a.includes("forged"))).toEqual([]);
+    // The hostile channel reader would answer every later channel request to chsrv: gone before the next test.
+    await chUser.close();
+    await own.close();
     await svc.stop();
   });
 

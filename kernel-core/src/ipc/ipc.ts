@@ -372,9 +372,15 @@ export class Ipc {
     if (ep.placement !== "user")
       throw new MkError("EINVAL", `${ep.key} runs inside kernel-core: a sendrec to it goes by the trap, a channel has nothing to skip`);
     const token = randomBytes(12).toString("hex");
-    await this.tellChannel(ep, "open", caller.key, token);
-    // Either end may have died while the server took the token: nothing is left behind.
     const ch: Channel = { token, src: caller, dst: ep };
+    try {
+      await this.tellChannel(ep, "open", caller.key, token);
+    } catch (e) {
+      // The server may still take the token after the kernel gave up waiting: it is told to forget it.
+      this.revoke(ch);
+      throw e;
+    }
+    // Either end may have died while the server took the token: nothing is left behind.
     if (caller.state === "dead" || ep.state === "dead") {
       this.revoke(ch);
       throw new MkError("EDEADSRCDST", `${caller.state === "dead" ? caller.key : ep.key} died while the channel was opened`);

@@ -27,7 +27,6 @@ import {
   MkError,
   replyHops,
   Subjects,
-  DIRECT_SUFFIX,
   typeName,
   encodeErrDetail,
   parseErrDetail,
@@ -326,10 +325,11 @@ export class NatsLink implements Link {
   }
 
   forwardDirect(ep: EndpointEntry, source: string, t: TrapIn, reply: string): void {
-    // The server's answer, and nats-server's no-responders answer if nothing listens on the
-    // endpoint, come to the caller's inbox under DIRECT_SUFFIX: the caller tells them from
-    // the kernel's own answer to its trap (a refusal, or no kernel at all).
-    const err = this.wire.publish(Subjects.endpoint(ep.label, ep.generation), t.data, this.envelope(ep, source, t), reply + DIRECT_SUFFIX);
+    // The server answers the caller's own reply subject. If nothing listens on the endpoint,
+    // nats-server's no-responders goes to the kernel's connection (the publisher), not the
+    // caller: the caller learns of the death from mk.kernel.dead, once the kernel does
+    // (the connection's close, or rs's heartbeat finding no one).
+    const err = this.wire.publish(Subjects.endpoint(ep.label, ep.generation), t.data, this.envelope(ep, source, t), reply);
     if (err) throw err;
   }
 

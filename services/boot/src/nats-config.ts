@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { EventSubjects, KERNEL, RsEventSubjects, StatSubjects, Subjects } from "#abi";
 import type { SystemTable } from "#base/system-table.ts";
 
-import { HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential } from "#base/credentials.ts";
+import { CHANNEL_USER_SUFFIX, channelUser, HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential } from "#base/credentials.ts";
 import { LocalError } from "#base/errors.ts";
 
 export { HARDWARE_USER, SYS_USER, type Credential };
@@ -47,16 +47,29 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
       allowResponses: true,
     };
   }
+  const served = channelServer(table, user);
+  if (served) {
+    // A server's second user, for its channels only: it reads them and answers into each
+    // caller's channel inbox for it, and nothing else. No response grants: a caller picks
+    // the reply subject of what it publishes on a channel, and a grant to answer it would
+    // let a caller and a server together publish once anywhere (a trap as another label,
+    // the hardware bus). The kernel alone hands reply subjects to the server's own user.
+    const callers = [...table.services.values()].filter((s) => s.paths.get(served) === "channel").map((s) => s.label);
+    return {
+      publish: callers.map((c) => Subjects.channelReplies(c, served)),
+      subscribe: [Subjects.channelsOf(served)],
+      allowResponses: false,
+    };
+  }
   const svc = table.services.get(user);
   if (!svc) throw new LocalError("MK_ERR_UNKNOWN_PART", `no service ${user} in ${table.file}`);
   const publish = [Subjects.trap(user)];
   // Each run of a tool with instances traps as label.id (its own endpoint, same privileges).
   if (svc.instances > 0) publish.push(Subjects.trapInstances(user));
   const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot, Subjects.kernelDead];
-  // Channels (paths: channel): the caller publishes only its own side of the pair's subject,
-  // the server reads every channel into it; the kernel's token names the incarnations.
+  // Channels (paths: channel): the caller publishes only its own side of the pair's subject;
+  // the server reads them with its channel user (below), never with this one.
   for (const [dst, path] of svc.paths) if (path === "channel") publish.push(Subjects.channelsFrom(dst, user));
-  if ([...table.services.values()].some((s) => s.paths.get(user) === "channel")) subscribe.push(Subjects.channelsOf(user));
   if (svc.events) subscribe.push(EventSubjects.all, RsEventSubjects.all);
   if (svc.metrics) subscribe.push(StatSubjects.stat);
   // rs's own events: only rs publishes them.
@@ -112,9 +125,19 @@ export interface NatsAuth {
   credentials: Map<string, Credential>;
 }
 
-/** Every NATS user the table implies: kernel, hardware, sys and one per service. */
+/** Every NATS user the table implies: kernel, hardware, sys, one per service, and a channel user per service that takes channels. */
 export function natsUsers(table: SystemTable): string[] {
-  return [KERNEL, HARDWARE_USER, SYS_USER, ...table.services.keys()];
+  const channelled = [...table.services.keys()].filter((label) =>
+    [...table.services.values()].some((s) => s.paths.get(label) === "channel"),
+  );
+  return [KERNEL, HARDWARE_USER, SYS_USER, ...table.services.keys(), ...channelled.map(channelUser)];
+}
+
+/** The label whose channel user `user` is (`vfs@ch`: vfs), or undefined. */
+function channelServer(table: SystemTable, user: string): string | undefined {
+  if (!user.endsWith(CHANNEL_USER_SUFFIX)) return undefined;
+  const label = user.slice(0, -CHANNEL_USER_SUFFIX.length);
+  return table.services.has(label) ? label : undefined;
 }
 
 export function generateNatsAuth(table: SystemTable, opts: NatsAuthOptions): NatsAuth {

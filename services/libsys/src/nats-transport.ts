@@ -38,7 +38,7 @@ import {
   prop,
 } from "#abi";
 import { systemClock, type Clock, type Timer } from "#base/clock.ts";
-import type { Credential } from "#base/credentials.ts";
+import { loadChannelCredential, type Credential } from "#base/credentials.ts";
 import { createLogger, LogLimiter, type Logger } from "#base/log.ts";
 import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
@@ -54,7 +54,16 @@ const CHANNEL_SETUP_MS = 5000;
 /** Channels out this process keeps (one per destination incarnation), and channels in a server holds. */
 const MAX_CHANNELS_OUT = 64;
 const MAX_CHANNELS_IN = 1024;
+const MAX_CHANNELS_PER_CALLER = 8;
 const EMPTY = new Uint8Array(0);
+/** A channel that could not be opened is asked for again after this long. */
+const CHANNEL_RETRY_MS = 10_000;
+
+/** A channel out: the subject its requests go on, and the inbox of its own its answers come to. */
+interface OutChannel {
+  subject: string;
+  mux: RequestMux;
+}
 const DRAIN_MS = 1000;
 /** kernel-core announces itself every KERNEL_BEACON_MS; silent for this long, it is taken to be gone. */
 const KERNEL_SILENT_MS = 3500;
@@ -81,11 +90,13 @@ export class NatsTransport implements Transport {
   log?: Logger;
   /** The labels the table gives this caller a channel to (SYS_HELLO says). */
   private channelLabels = new Set<string>();
-  /** Channels out, by destination incarnation: the subject, or undefined (that incarnation is reached by the trap). */
-  private readonly channelsOut = new Map<string, Promise<string | undefined>>();
+  /** Channels out, by destination incarnation: the subject and the channel's own inbox, or undefined (reached by the trap). */
+  private readonly channelsOut = new Map<string, Promise<OutChannel | undefined>>();
   /** Channels in, by token: the caller's incarnation the kernel named when it opened it. */
   private readonly channelsIn = new Map<string, { src: string; srcLabel: string }>();
-  private channelSub?: Subscription;
+  /** The server's channel user (`<label>@ch`): its own connection, which reads channels and answers only into their inboxes. */
+  private readonly channelCred?: Credential;
+  private channelConn?: { nc: NatsConnection; wire: Wire };
   private receiver?: Receiver;
   /** Messages on a channel refused (an unknown or revoked token, a reply subject not the caller's, a fault): counted. */
   channelRefusals = 0;
@@ -96,8 +107,18 @@ export class NatsTransport implements Transport {
 
   /** conn: the nonce the connection is named by (`<label>.<conn>`), "" when it is not. */
   /** log: where the transport's own warnings go (default: a logger of its own at MK_LOG_LEVEL). */
-  constructor(label: string, nc: NatsConnection, onPanic?: (err: unknown) => never, clock: Clock = systemClock, conn = "", log?: Logger) {
+  /** channelCred: the server's channel user (`<label>@ch`), when the table gives anyone a channel to it. */
+  constructor(
+    label: string,
+    nc: NatsConnection,
+    onPanic?: (err: unknown) => never,
+    clock: Clock = systemClock,
+    conn = "",
+    log?: Logger,
+    channelCred?: Credential,
+  ) {
     this.label = label;
+    this.channelCred = channelCred;
     this.conn = conn;
     this.nc = nc;
     this.clock = clock;
@@ -116,11 +137,12 @@ export class NatsTransport implements Transport {
       });
   }
 
-  static async connect(label: string, cred: Credential, log?: Logger): Promise<NatsTransport> {
+  /** channelCred: by default the one beside MK_CREDS (`<label>@ch.json`), if there is one. */
+  static async connect(label: string, cred: Credential, log?: Logger, channelCred = loadChannelCredential()): Promise<NatsTransport> {
     const conn = nuid.next();
     const nc = await connectNats(`${label}.${conn}`, cred, Subjects.inboxPrefix(label));
     watchConnection(nc, log ?? createLogger(label));
-    return new NatsTransport(label, nc, undefined, systemClock, conn, log);
+    return new NatsTransport(label, nc, undefined, systemClock, conn, log, channelCred);
   }
 
   connection(): string {
@@ -137,8 +159,11 @@ export class NatsTransport implements Transport {
       callback: this.wire.guard("kernel-dead", (m) => {
         const key = readEnvelope(m).get(H.dst);
         if (key === undefined || key.length > 48 || !parseEndpoint(key)?.generation) return;
-        this.mux.failTo(key, new MkError("EDEADSRCDST", `${key} died before it answered`));
+        const dead = new MkError("EDEADSRCDST", `${key} died before it answered`);
+        this.mux.failTo(key, dead);
+        const ch = this.channelsOut.get(key);
         this.channelsOut.delete(key);
+        void ch?.then((c) => c?.mux.close(dead));
       }),
     });
   }
@@ -146,6 +171,12 @@ export class NatsTransport implements Transport {
   /** The table's channels for this incarnation (SYS_HELLO's answer): sendrecs to them go by channel once opened. */
   useChannels(labels: readonly string[]): void {
     this.channelLabels = new Set(labels);
+    this.retireChannels();
+  }
+
+  /** Every channel out is given up: what is in flight on one still gets its answer, new requests go by a new one. */
+  private retireChannels(): void {
+    for (const p of this.channelsOut.values()) void p.then((c) => c?.mux.retire());
     this.channelsOut.clear();
   }
 
@@ -157,7 +188,10 @@ export class NatsTransport implements Transport {
     try {
       // The kernel answers within timeoutMs; the extra second covers its own reply hop.
       // Addressed to one incarnation, the request may go by reply-direct or channel: its death fails it.
-      m = await this.mux.request(channel ?? this.trap, data, h, timeoutMs + 1000, dst.includes("#") ? dst : undefined);
+      const target = dst.includes("#") ? dst : undefined;
+      m = channel
+        ? await channel.mux.request(channel.subject, data, h, timeoutMs + 1000, target)
+        : await this.mux.request(this.trap, data, h, timeoutMs + 1000, target);
     } catch (e) {
       // Nothing subscribes to the server's channels: it is gone (the request reached no one).
       if (channel !== undefined && isLocalError(e, "MK_ERR_NO_RESPONDERS"))
@@ -168,35 +202,48 @@ export class NatsTransport implements Transport {
       // The server no longer knows the token (revoked, or a new kernel-core): the request was
       // not run, so it goes again by the trap, as every later one to that incarnation does.
       this.channelsOut.set(dst, Promise.resolve(undefined));
+      channel.mux.retire();
       return this.sendrec(dst, type, args, data, timeoutMs);
     }
     return parseReply(m);
   }
 
   /** The channel subject to dst (opening it the first time), or undefined when dst is reached by the trap. */
-  private channelTo(dst: string): Promise<string | undefined> | undefined {
+  private channelTo(dst: string): Promise<OutChannel | undefined> | undefined {
     if (this.channelLabels.size === 0) return undefined;
     const i = dst.indexOf("#");
     if (i < 0 || !this.channelLabels.has(dst.slice(0, i))) return undefined;
     let p = this.channelsOut.get(dst);
     if (p === undefined) {
       // Bounded: one per incarnation of the few labels the table names; the oldest go first.
-      if (this.channelsOut.size >= MAX_CHANNELS_OUT) this.channelsOut.delete(this.channelsOut.keys().next().value!);
+      if (this.channelsOut.size >= MAX_CHANNELS_OUT) {
+        const [oldest, ch] = this.channelsOut.entries().next().value!;
+        this.channelsOut.delete(oldest);
+        void ch.then((c) => c?.mux.retire());
+      }
       p = this.openChannel(dst, dst.slice(0, i));
       this.channelsOut.set(dst, p);
     }
     return p;
   }
 
-  private async openChannel(dst: string, label: string): Promise<string | undefined> {
+  private async openChannel(dst: string, label: string): Promise<OutChannel | undefined> {
     try {
       const r = await this.sendrec(KERNEL, SysCall.SYS_CHANNEL, { dst }, EMPTY, CHANNEL_SETUP_MS);
-      const { subject } = parseReplyArgs(SysCall.SYS_CHANNEL, r.args);
+      const { subject, token } = parseReplyArgs(SysCall.SYS_CHANNEL, r.args);
       if (!subject.startsWith(`mk.ch.${label}.${dst.slice(label.length + 1)}.${this.label}.`))
         throw new MkError("EIO", `the kernel answered a channel subject not of this pair: ${subject}`);
-      return subject;
+      // Its answers come to an inbox of its own, the one place the server's channel user may publish for it.
+      const mux = new RequestMux(this.wire, Subjects.channelInbox(this.label, label, token), this.clock);
+      mux.start();
+      return { subject, mux };
     } catch (e) {
       if (!(e instanceof MkError)) throw e;
+      // Not for good: a refused or failed open is asked again a while later.
+      this.clock.setTimeout(() => {
+        if (this.channelsOut.get(dst) === failed) this.channelsOut.delete(dst);
+      }, CHANNEL_RETRY_MS);
+      const failed = this.channelsOut.get(dst);
       (this.log ?? this.fallbackLog).info(
         { dst, err: e.errno },
         "no channel to %s (%s): its sendrecs go through the kernel",
@@ -252,7 +299,7 @@ export class NatsTransport implements Transport {
           if (this.kernelBoot !== undefined) {
             this.mux.failAll(new MkError("ENOTREADY", "kernel-core restarted: the request was lost with the old kernel"));
             // The new kernel knows no channel the old one opened: it could not revoke them.
-            this.channelsOut.clear();
+            this.retireChannels();
             this.channelsIn.clear();
           }
           this.kernelBoot = boot;
@@ -285,39 +332,53 @@ export class NatsTransport implements Transport {
     if (!srcLabel) throw new MkError("EINVAL", `a channel's source is label#generation, not ${JSON.stringify(src)}`);
     if (this.channelsIn.size >= MAX_CHANNELS_IN)
       throw new MkError("EAGAIN", `${this.label} holds ${MAX_CHANNELS_IN} channels already`, { detail: { limit: MAX_CHANNELS_IN } });
-    if (!this.channelSub) await this.subscribeChannels();
+    if (!this.channelConn) await this.subscribeChannels();
+    // A caller label holds a few at most (the kernel revokes an incarnation's at its death):
+    // past that its oldest is forgotten, and a request on it goes again by the trap.
+    const mine = [...this.channelsIn].filter(([, c]) => c.srcLabel === srcLabel);
+    if (mine.length >= MAX_CHANNELS_PER_CALLER) this.channelsIn.delete(mine[0][0]);
     this.channelsIn.set(token, { src, srcLabel });
     return {};
   }
 
-  /** One subscription for every channel into this incarnation; NATS lets only each pair's caller publish its own. */
+  /**
+   * Channels into this incarnation are read on a connection of the server's channel user,
+   * which has no response grants: it answers only into each caller's channel inbox for
+   * this server (its NATS permissions), whatever reply subject a caller names.
+   */
   private async subscribeChannels(): Promise<void> {
+    if (!this.channelCred)
+      throw new MkError(
+        "ECALLDENIED",
+        `${this.label} has no channel credential (${this.label}@ch): no label has paths: { ${this.label}: channel }`,
+      );
+    const nc = await connectNats(`${this.label}@ch.${this.conn || nuid.next()}`, this.channelCred);
+    const wire = new Wire(nc, this.fallbackLog, this.clock);
     let refused: Error | undefined;
     const into = Subjects.channelsInto(this.label, parseEndpoint(this.self ?? "")?.generation ?? 0);
     const prefix = into.slice(0, -1);
-    const take = this.wire.guard("channel", (m) => this.onChannel(m, prefix));
-    const sub = this.nc.subscribe(into, {
+    const take = wire.guard("channel", (m) => this.onChannel(m, prefix, wire));
+    const sub = nc.subscribe(into, {
       callback: (err, m) => {
         if (err) refused = err;
         else take(null, m);
       },
     });
-    await this.nc.flush();
+    await nc.flush();
     if (refused || sub.isClosed()) {
-      sub.unsubscribe();
-      throw new MkError("ECALLDENIED", `${this.label} may not read its channels: no label has paths: { ${this.label}: channel }`, {
-        cause: refused,
-      });
+      await nc.close().catch(() => undefined);
+      throw new MkError("ECALLDENIED", `${this.label}@ch may not read ${into}`, { cause: refused });
     }
-    this.channelSub = sub;
+    this.channelConn = { nc, wire };
   }
 
   /** A request on a channel: the token names the caller's incarnation, the subject its label (NATS checked who published). */
-  private onChannel(m: Msg, prefix: string): void {
+  private onChannel(m: Msg, prefix: string, wire: Wire): void {
     const rest = m.subject.slice(prefix.length);
     const dot = rest.lastIndexOf(".");
     const srcLabel = rest.slice(0, dot);
-    const ch = this.channelsIn.get(rest.slice(dot + 1));
+    const token = rest.slice(dot + 1);
+    const ch = this.channelsIn.get(token);
     const refuse = (why: string) => {
       this.channelRefusals++;
       this.eventLimiter.allow(this.log ?? this.fallbackLog, "channel-refused", () =>
@@ -328,11 +389,12 @@ export class NatsTransport implements Transport {
         ),
       );
     };
-    // Never answered outside the caller's own inbox, whoever asked.
-    if (!m.reply?.startsWith(`${Subjects.inboxPrefix(srcLabel)}.`)) return refuse("its reply subject is not the caller's inbox");
+    // Answered only into the caller's inbox for this very channel (the only place this user may publish for it).
+    if (!m.reply?.startsWith(`${Subjects.channelInbox(srcLabel, this.label, token)}.`))
+      return refuse("its reply subject is not the channel's inbox");
     if (!ch || ch.srcLabel !== srcLabel || !this.receiver) {
       refuse("no open channel has that token");
-      this.wire.respond(
+      wire.respond(
         m.reply,
         undefined,
         errorEnvelope(
@@ -343,10 +405,10 @@ export class NatsTransport implements Transport {
       );
       return;
     }
-    void this.receive(m, this.receiver, ch.src);
+    void this.receive(m, this.receiver, ch.src, wire);
   }
 
-  private async receive(msg: Msg, receiver: Receiver, channelSource?: string): Promise<void> {
+  private async receive(msg: Msg, receiver: Receiver, channelSource?: string, wire = this.wire): Promise<void> {
     const { get } = readEnvelope(msg);
     let reply: Reply | undefined;
     let hops: string | undefined;
@@ -388,7 +450,7 @@ export class NatsTransport implements Transport {
     } catch (e) {
       if (!(e instanceof MkError)) this.panic(e);
       this.log?.debug({ msgType: typeName(Number(get(H.type))), reqId: get(H.req)?.slice(0, 64), err: e.errno }, "refused: %s", e.message);
-      this.wire.respond(msg.reply, undefined, errorEnvelope(e));
+      wire.respond(msg.reply, undefined, errorEnvelope(e));
       return;
     }
     if (!msg.reply) return;
@@ -401,7 +463,7 @@ export class NatsTransport implements Transport {
     const a = encodeArgs(reply?.args);
     if (a !== undefined) h.set(H.args, a);
     h.set(H.hops, addHop(hops, this.label, this.clock.nowUs()));
-    this.wire.respond(msg.reply, reply?.data, h);
+    wire.respond(msg.reply, reply?.data, h);
   }
 
   async events(onEvent: (ev: KernelEvent) => void): Promise<{ stop(): void }> {
@@ -447,6 +509,9 @@ export class NatsTransport implements Transport {
     this.watchdog?.cancel();
     this.kernelSub?.unsubscribe();
     this.mux.close(new MkError("ENOTREADY", `${this.label} is closing`));
+    for (const p of this.channelsOut.values()) void p.then((c) => c?.mux.close(new MkError("ENOTREADY", `${this.label} is closing`)));
+    this.channelsOut.clear();
+    await this.channelConn?.nc.close().catch(() => undefined);
     if (this.nc.isClosed()) return;
     // Drain lets in-flight replies go out; a server that is gone must not hold us up.
     const drained = this.nc.drain().catch(() => undefined);
