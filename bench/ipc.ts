@@ -112,16 +112,16 @@ async function processMode(): Promise<void> {
   try {
     const client = await connectClient("bench-client", loadCredential(sys.credFile("bench-client")), { log });
     const chan = await connectClient("bench-chan", loadCredential(sys.credFile("bench-chan")), { log });
+    const parties = {
+      client: client.sys,
+      chan: chan.sys,
+      rawCred: loadCredential(sys.credFile("kernel")),
+      systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"),
+      rounds,
+      batch,
+    };
     if (values.lab) {
-      const lab = await measureLab({
-        client: client.sys,
-        chan: chan.sys,
-        rawCred: loadCredential(sys.credFile("kernel")),
-        systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"),
-        rounds,
-        batch,
-        sizes,
-      });
+      const lab = await measureLab({ ...parties, sizes });
       await client.stop();
       await chan.stop();
       const title = `mkos IPC lab, process mode: ${rounds} rounds x ${batch} per path and size, interleaved, node ${process.version}`;
@@ -129,16 +129,7 @@ async function processMode(): Promise<void> {
       return;
     }
     const cpu = new CpuMeter({ ...sys.pids(), "bench-relay": relay.pid! });
-    const rows = await measure({
-      client: client.sys,
-      chan: chan.sys,
-      rawCred: loadCredential(sys.credFile("kernel")),
-      systemYaml: readFileSync(join(dir, "system.yaml"), "utf8"),
-      rounds,
-      batch,
-      only,
-      cpu,
-    });
+    const rows = await measure({ ...parties, only, cpu });
     await client.stop();
     await chan.stop();
     print(`mkos IPC benchmark, process mode: ${rounds} rounds x ${batch} per path, node ${process.version}`, rows);

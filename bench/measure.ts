@@ -118,25 +118,21 @@ export async function preparePaths(o: MeasureOptions): Promise<{ paths: BenchPat
     if (!o.chan) throw new Error("bench/measure.ts: the channel rows need bench-chan's connection (MeasureOptions.chan)");
     return o.chan;
   };
-  const relayOp = async (data: Uint8Array = empty) =>
-    parseReply(
-      await rawMux.request(
-        RELAY_SUBJECT,
-        data,
-        trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000, o.client.self),
-        5000,
-      ),
-    );
+  // The relay's two modes: on RELAY_SUBJECT four hops, on RELAY_DIRECT_SUBJECT three.
+  const viaRelay =
+    (subject: string) =>
+    async (data: Uint8Array = empty): Promise<RawReply> =>
+      parseReply(
+        await rawMux.request(
+          subject,
+          data,
+          trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000, o.client.self),
+          5000,
+        ),
+      );
+  const relayOp = viaRelay(RELAY_SUBJECT);
   await waitForRelay(relayOp);
-  const relayDirectOp = async (data: Uint8Array = empty) =>
-    parseReply(
-      await rawMux.request(
-        RELAY_DIRECT_SUBJECT,
-        data,
-        trapEnvelope("bench-client", echo, Common.COMMON_PING, Kind.SENDREC, undefined, 30_000, o.client.self),
-        5000,
-      ),
-    );
+  const relayDirectOp = viaRelay(RELAY_DIRECT_SUBJECT);
 
   // in-kernel: kernel-core's own trap path with both parties placed in the kernel.
   // No PIT reaches this kernel and nothing in it is a process of its own: no scheduling.

@@ -326,8 +326,8 @@ export class NatsLink implements Link {
 
   forwardDirect(ep: EndpointEntry, source: string, t: TrapIn, reply: string): void {
     // The server answers the caller's own reply subject. If nothing listens on the endpoint,
-    // nats-server's no-responders goes to the kernel's connection (the publisher), not the
-    // caller: the caller learns of the death from mk.kernel.dead, once the kernel does
+    // no no-responders answer reaches the caller (a review's test saw the request run to its
+    // deadline): the caller learns of the death from mk.kernel.dead, once the kernel does
     // (the connection's close, or rs's heartbeat finding no one).
     const err = this.wire.publish(Subjects.endpoint(ep.label, ep.generation), t.data, this.envelope(ep, source, t), reply);
     if (err) throw err;
