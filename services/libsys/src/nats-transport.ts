@@ -97,6 +97,7 @@ export class NatsTransport implements Transport {
   /** The server's channel user (`<label>@ch`): its own connection, which reads channels and answers only into their inboxes. */
   private readonly channelCred?: Credential;
   private channelConn?: { nc: NatsConnection; wire: Wire };
+  private channelConnecting?: Promise<void>;
   private receiver?: Receiver;
   /** Messages on a channel refused (an unknown or revoked token, a reply subject not the caller's, a fault): counted. */
   channelRefusals = 0;
@@ -332,7 +333,12 @@ export class NatsTransport implements Transport {
     if (!srcLabel) throw new MkError("EINVAL", `a channel's source is label#generation, not ${JSON.stringify(src)}`);
     if (this.channelsIn.size >= MAX_CHANNELS_IN)
       throw new MkError("EAGAIN", `${this.label} holds ${MAX_CHANNELS_IN} channels already`, { detail: { limit: MAX_CHANNELS_IN } });
-    if (!this.channelConn) await this.subscribeChannels();
+    // Once: two opens at the same time share the one connection being made.
+    this.channelConnecting ??= this.subscribeChannels().catch((e: unknown) => {
+      this.channelConnecting = undefined;
+      throw e;
+    });
+    await this.channelConnecting;
     // A caller label holds a few at most (the kernel revokes an incarnation's at its death):
     // past that its oldest is forgotten, and a request on it goes again by the trap.
     const mine = [...this.channelsIn].filter(([, c]) => c.srcLabel === srcLabel);
