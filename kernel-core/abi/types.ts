@@ -106,6 +106,8 @@ export const H = {
   kind: "Mk-Kind",
   /** W3C trace context: one trace id across every nested call a request causes. */
   trace: "traceparent",
+  /** On a reply: the hop trails of the calls the server made while handling it (`;` between trails), for `mkctl trace`. */
+  calls: "Mk-Calls",
 } as const;
 
 /**
@@ -126,6 +128,7 @@ export const HEADER_MAX = {
   [H.timeout]: 7,
   [H.kind]: 8,
   [H.trace]: 55,
+  [H.calls]: 1024,
 } as const;
 
 /** How a message travels: sendrec waits for a reply, send and notify do not. */
@@ -164,6 +167,8 @@ export interface Delivered extends Omit<Message, "args"> {
 export interface Reply {
   readonly args?: Args;
   readonly data?: Uint8Array;
+  /** The hop trails of the calls made while handling the request (set by libsys, for tracing). */
+  readonly calls?: readonly string[];
 }
 
 export const EMPTY = new Uint8Array(0);

@@ -41,6 +41,23 @@ export function decodeHops(get: HeaderGet): string | undefined {
   return boundedField(get, H.hops);
 }
 
+/** Mk-Calls as received on a reply: over the bound it is dropped, never copied on. */
+export function replyCalls(get: HeaderGet): string | undefined {
+  const v = get(H.calls);
+  return v !== undefined && v.length <= HEADER_MAX[H.calls] ? v : undefined;
+}
+
+/** The Mk-Calls header for these trails: whole trails only, as many as fit its bound. */
+export function encodeCalls(trails: readonly string[]): string | undefined {
+  let out = "";
+  for (const t of trails) {
+    const next = out ? `${out};${t}` : t;
+    if (next.length > HEADER_MAX[H.calls]) break;
+    out = next;
+  }
+  return out || undefined;
+}
+
 /** Mk-Hops as received on a reply: a trail over the bound is dropped, never copied on. */
 export function replyHops(get: HeaderGet): string | undefined {
   const v = get(H.hops);

@@ -6,6 +6,21 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 
 const current = new AsyncLocalStorage<string>();
+/** The hop trails of the calls made on behalf of the request being handled. */
+const calls = new AsyncLocalStorage<string[]>();
+const MAX_CALLS = 16;
+
+/** Runs fn collecting, into `into`, the hop trails of the calls it makes (at most 16). */
+export function withCalls<T>(into: string[], fn: () => T): T {
+  return calls.run(into, fn);
+}
+
+/** A call made on behalf of the request in force came back with this trail (and its own calls'). */
+export function noteCall(hops: string | undefined, nested: string | undefined): void {
+  const into = calls.getStore();
+  if (!into || !hops) return;
+  for (const t of [hops, ...(nested ? nested.split(";") : [])]) if (into.length < MAX_CALLS) into.push(t);
+}
 
 /** Runs fn as part of the trace `traceparent` (undefined: no trace in force). */
 export function withTrace<T>(traceparent: string | undefined, fn: () => T): T {
@@ -35,7 +50,21 @@ function hex(bytes: number): string {
   return pool.toString("hex", at - bytes, at);
 }
 
-/** A traceparent for an outgoing call: the current trace with a new span, or a new trace. */
+/**
+ * A traceparent for an outgoing call: the current trace with a new span and its flags, or a
+ * new trace that is not sampled (flags 00). A sampled one (01: `mkctl trace`, or a caller
+ * that asks) has every server on its way send back the trails of the calls it made for it.
+ */
 export function childTrace(parent = currentTrace()): string {
-  return parent ? `00-${traceId(parent)}-${hex(8)}-01` : `00-${hex(16)}-${hex(8)}-01`;
+  return parent ? `00-${traceId(parent)}-${hex(8)}-${parent.slice(-2)}` : `00-${hex(16)}-${hex(8)}-00`;
+}
+
+/** A new sampled trace: what `mkctl trace` sends. */
+export function sampledTrace(): string {
+  return `00-${hex(16)}-${hex(8)}-01`;
+}
+
+/** Whether the request asked for its calls' trails (the sampled flag of W3C trace context). */
+export function isSampled(traceparent: string | undefined): boolean {
+  return traceparent?.endsWith("-01") === true;
 }

@@ -11,6 +11,8 @@ export interface RawReply {
   readonly data: Uint8Array;
   /** The hop trail (`who@epoch-µs,...`) the reply came back with, over NATS. */
   readonly hops?: string;
+  /** The trails of the calls the server made for it (Mk-Calls: `;` between trails). */
+  readonly calls?: string;
 }
 
 export interface Receiver {

@@ -13,6 +13,7 @@ import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import {
   createLogger,
+  FsClient,
   loadChannelCredential,
   loadCredential,
   NatsTransport,
@@ -21,7 +22,7 @@ import {
   type RunningService,
   type ServiceModule,
 } from "#libsys";
-import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
+import { bootTestSystem, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 /**
  * direct: sends to echo, rdsrv and ata by reply-direct. chan: to chsrv and ata by
@@ -29,7 +30,7 @@ import { bootTestSystem, type TestSystem } from "../helpers/system.ts";
  */
 const PATH_SERVICES = `
   direct:
-    ipc: [echo, rdsrv, ata]
+    ipc: [echo, rdsrv, ata, vfs]
     paths: { echo: reply-direct, rdsrv: reply-direct, ata: reply-direct }
     block: { ata: { raw: rw } }
     calls: [getinfo]
@@ -542,5 +543,32 @@ describe("ipc: the channel path", () => {
     const { svc: second } = await serveOwn(chsrvModule(seen, []));
     expect(trail((await c.sys.sendrec(second.sys.self, Common.COMMON_PING, {})).hops)).toEqual(["chan", "chsrv"]);
     await second.stop();
+  });
+});
+
+describe("ipc: tracing", () => {
+  it("trace - mkctl trace stat follows one request hop by hop, with the calls vfs made for it to mfs nested under it, on one time line", async () => {
+    const fs = new FsClient((await ts.client("direct")).sys);
+    await fs.writeFile("/traced", new Uint8Array(10));
+    const r = runMkctl(ts, "trace", "stat", "/traced", "--count", "3", "--json");
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      runs: number;
+      total_us: number;
+      hops: { from: string; to: string; us: number; depth: number; start_us: number }[];
+    };
+    expect(out.runs).toBe(3);
+    // The request itself: mkctl's instance traps into the kernel, which forwards to vfs, and back.
+    const top = out.hops.filter((h) => h.depth === 0).map((h) => `${h.from.split(".")[0]}>${h.to}`);
+    expect(top).toEqual(["mkctl>kernel", "kernel>vfs", "vfs>kernel", "kernel>client"]);
+    // vfs's own call to mfs for the attributes, on the channel the table gives the pair.
+    expect(out.hops.filter((h) => h.depth === 1).map((h) => `${h.from}>${h.to}`)).toContain("vfs>mfs");
+    expect(out.hops[0].start_us).toBe(0);
+    expect(out.total_us).toBeGreaterThan(0);
+    // The table form says the same for a person.
+    const text = runMkctl(ts, "trace", "ping", "ata", "--count", "1");
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/kernel > ata/);
   });
 });

@@ -26,6 +26,7 @@ import {
   MAX_ARGS,
   MkError,
   replyHops,
+  replyCalls,
   Subjects,
   typeName,
   encodeErrDetail,
@@ -269,6 +270,7 @@ export class NatsLink implements Link {
     if (a !== undefined) h.set(H.args, a);
     const trail = out.hops ?? hops;
     if (trail) h.set(H.hops, addHop(trail, "kernel", this.o.clock.nowUs()));
+    if (out.calls) h.set(H.calls, out.calls);
     this.wire.respond(subject, out.data, h);
   }
 
@@ -321,6 +323,7 @@ export class NatsLink implements Link {
       argsJson: status === 0 ? argsJson : undefined,
       data: status === 0 ? m.data : EMPTY,
       hops: replyHops(get),
+      calls: status === 0 ? replyCalls(get) : undefined,
     };
   }
 

@@ -35,6 +35,8 @@ export interface TrapOut {
   argsJson?: string;
   data: Uint8Array;
   hops?: string;
+  /** The trails of the calls the server made for it (Mk-Calls), relayed as they came. */
+  calls?: string;
   /** The request went on by reply-direct: the server answers the caller itself, the kernel sends nothing. */
   direct?: true;
 }

@@ -22,6 +22,8 @@ import {
   NOTIFY_MESSAGE,
   parseShape,
   replyHops,
+  replyCalls,
+  encodeCalls,
   Subjects,
   typeName,
   f,
@@ -44,7 +46,7 @@ import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { ExitStatus, isLocalError, toMkError } from "#base/errors.ts";
 import { RequestMux } from "#base/request-mux.ts";
-import { childTrace } from "#base/trace.ts";
+import { childTrace, noteCall } from "#base/trace.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 import { errorEnvelope, Wire } from "#base/wire.ts";
 
@@ -469,6 +471,8 @@ export class NatsTransport implements Transport {
     const a = encodeArgs(reply?.args);
     if (a !== undefined) h.set(H.args, a);
     h.set(H.hops, addHop(hops, this.label, this.clock.nowUs()));
+    const calls = reply?.calls ? encodeCalls(reply.calls) : undefined;
+    if (calls !== undefined) h.set(H.calls, calls);
     wire.respond(msg.reply, reply?.data, h);
   }
 
@@ -581,7 +585,11 @@ export function parseReply(m: Msg): RawReply {
   const { get } = readEnvelope(m);
   const status = decodeStatus(get);
   if (status !== 0) throw decodeError(get, status);
-  return { args: decodeRawArgs(get), data: m.data, hops: replyHops(get) };
+  const hops = replyHops(get);
+  const calls = replyCalls(get);
+  // The request being handled, if any, carries this call's trail back to its own caller.
+  noteCall(hops, calls);
+  return { args: decodeRawArgs(get), data: m.data, hops, ...(calls !== undefined ? { calls } : {}) };
 }
 
 /** A request's failure as the caller sees it: the registry's errno, with what the caller knows. */

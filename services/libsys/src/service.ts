@@ -21,7 +21,7 @@ import {
 } from "#abi";
 import { systemClock, type Clock } from "#base/clock.ts";
 import { createLogger, type Logger } from "#base/log.ts";
-import { withTrace } from "#base/trace.ts";
+import { isSampled, withCalls, withTrace } from "#base/trace.ts";
 import type { Transport } from "#base/transport.ts";
 import { FaultHooks } from "./crash-hook.ts";
 import { ServerQueue, type QueueLimits } from "./server-queue.ts";
@@ -121,8 +121,11 @@ export async function startService(module: ServiceModule, transport: Transport, 
       if (server.drop && (await server.drop(msg)))
         throw new MkError("EDEADSRCDST", `${msg.source} is dead: its ${typeName(msg.type)} was dropped, not run`);
       faults.before(msg.type);
-      const reply = await withTrace(msg.trace, () => dispatch(server, msg));
-      return await faults.after(reply, (ms) => clock.sleep(ms));
+      // A sampled trace (mkctl trace) gets back the trails of the calls made for it; others pay nothing.
+      const calls: string[] | undefined = isSampled(msg.trace) ? [] : undefined;
+      const reply = await withTrace(msg.trace, () => (calls ? withCalls(calls, () => dispatch(server, msg)) : dispatch(server, msg)));
+      const after = await faults.after(reply, (ms) => clock.sleep(ms));
+      return calls && calls.length > 0 ? { ...after, calls } : after;
     } finally {
       if (--inflight === 0) idle?.();
     }

@@ -11,6 +11,8 @@ export interface Reply<T extends LayoutType> {
   readonly data: Uint8Array;
   /** The hop trail (`who@epoch-µs,...`) the reply came back with, over NATS. */
   readonly hops?: string;
+  /** The trails of the calls the server made for it, `;` between them (mkctl trace). */
+  readonly calls?: string;
 }
 
 export interface Sys {
@@ -63,7 +65,12 @@ export class SysImpl implements Sys {
     timeoutMs?: number,
   ): Promise<Reply<T>> {
     const r: RawReply = await this.transport.sendrec(dst, type, args, data, timeoutMs);
-    return { args: parseReplyArgs(type, r.args), data: r.data, ...(r.hops !== undefined ? { hops: r.hops } : {}) };
+    return {
+      args: parseReplyArgs(type, r.args),
+      data: r.data,
+      ...(r.hops !== undefined ? { hops: r.hops } : {}),
+      ...(r.calls !== undefined ? { calls: r.calls } : {}),
+    };
   }
   send<T extends LayoutType>(dst: string, type: T, args: ReqArgs<T>, data: Uint8Array = EMPTY): Promise<void> {
     return this.transport.send(dst, type, args, data);

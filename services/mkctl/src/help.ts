@@ -103,6 +103,12 @@ const HELP: Record<string, CommandHelp> = {
     options: [["--json", "one sample"], ["--count N", "N frames, then exit"], ["--interval MS", "between frames (default 1000)"], RUN_DIR],
     example: "mkctl top --count 3",
   },
+  trace: {
+    usage: "mkctl trace ping LABEL | stat PATH [--count N] [--json] [--run-dir DIR]",
+    what: "Sends one request N times under a sampled trace and prints the median one hop by hop: each hop's transit and the next party's work, and the calls each server made for it, on one time line (docs/ipc.md).",
+    options: [["--count N", "runs (default 5); the median is shown"], JSON_OPT, RUN_DIR],
+    example: "mkctl trace stat /",
+  },
   nice: {
     usage: "mkctl nice LABEL N [--run-dir DIR]",
     what: "Sets a label's nice value (-20..19); the fair policy turns it into a weight. Holds until kernel-core restarts.",

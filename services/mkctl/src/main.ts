@@ -22,6 +22,7 @@ import { genConfig } from "./gen-config.ts";
 import { portFromEnv } from "#boot";
 import { FS_USAGE, fsckCommand, fsCommand, fsError, mkfsCommand, type FsFlags } from "./fs-commands.ts";
 import { niceCommand, SCHED_USAGE, topCommand } from "./sched-commands.ts";
+import { TRACE_USAGE, traceCommand } from "./trace-command.ts";
 import { buildPageIfMissing, consoleCommand, dashboardUrl, DEMO_USAGE, workloadCommand } from "./demo-commands.ts";
 import { commandHelp } from "./help.ts";
 import { logsCommand } from "./logs-command.ts";
@@ -44,6 +45,7 @@ const USAGE = `usage: mkctl up [--demo] [--foreground] [--system FILE] [--run-di
        mkctl chaos run FILE [--json] [--journal PATH] [--attach [--run-dir DIR] | --compose [--project P]]
 ${FS_USAGE}
 ${SCHED_USAGE}
+${TRACE_USAGE}
 ${DEMO_USAGE}
        mkctl logs [PART...] [-f] [--tail N] [--run-dir DIR]   (each part's log; -f follows)
 PART is nats, kernel, hardware, rs or a service label (ata, tty, mfs, procfs, vfs, sched). rs (the reincarnation
@@ -477,6 +479,15 @@ async function main(): Promise<number> {
       try {
         if (cmd === "console") await consoleCommand(client, { quietMs: values.quiet });
         else await workloadCommand(client, positionals.slice(1), values.json);
+        return 0;
+      } finally {
+        await client.stop();
+      }
+    }
+    case "trace": {
+      const client = await connectMkctl(runDir);
+      try {
+        await traceCommand(client, positionals.slice(1), { json: values.json, count: values.count });
         return 0;
       } finally {
         await client.stop();
