@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { baseLabel, DeathCause, EventKind, HARDWARE, KERNEL, NOTIFY_HW_RESET, PIT_INPUT_HZ, Sched, type EndpointInfo } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { LogLimiter, type Logger } from "#base/log.ts";
-import { privilegesOf, privilegeSummary, type SystemTable } from "#base/system-table.ts";
+import { privilegesOf, privilegeSummary, type ServicePrivileges, type SystemTable } from "#base/system-table.ts";
 import { waitUntil } from "#base/wait.ts";
 import type { CallContext, KernelState } from "./calls/context.ts";
 import { KernelEvents, type Denial } from "./events/kernel-events.ts";
@@ -121,6 +121,11 @@ export class Kernel implements KernelState {
     this.metrics.endpointStates = () => this.table.list().map((e) => e.state);
     this.metrics.waiters = () => this.table.waiting;
     this.metrics.inFlight = () => this.ipc.pending.inFlight();
+  }
+
+  channelLabels(priv: ServicePrivileges): string[] {
+    if (this.ipc.pathMode !== "table") return [];
+    return [...priv.paths].filter(([, path]) => path === "channel").map(([label]) => label);
   }
 
   async openChannel(c: CallContext, dst: string): Promise<{ args: { subject: string; token: string } }> {

@@ -31,6 +31,8 @@ export interface KernelState {
   endpointRows(): EndpointInfo[];
   /** Whether an incarnation still listens on its endpoint (a null message); one that does not is marked dead. */
   stillThere(ep: EndpointEntry, timeoutMs: number): Promise<boolean>;
+  /** The labels the table gives `priv` a channel to, in this run (none when MK_IPC_PATH overrides the table). */
+  channelLabels(priv: ServicePrivileges): string[];
   /** SYS_CHANNEL: a channel from the caller to dst (label#generation), the table permitting. */
   openChannel(c: CallContext, dst: string): Promise<{ args: { subject: string; token: string } }>;
   /** A refusal of what the privilege table does not grant: counted, logged, published. */

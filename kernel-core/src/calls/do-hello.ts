@@ -6,7 +6,10 @@
 import { baseLabel, MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-export const doHello: KernelCall<typeof SysCall.SYS_HELLO, "boot" | "log" | "logLimiter" | "stillThere" | "table"> = async (k, c) => {
+export const doHello: KernelCall<
+  typeof SysCall.SYS_HELLO,
+  "boot" | "channelLabels" | "log" | "logLimiter" | "stillThere" | "table"
+> = async (k, c) => {
   const { pid, host, conn = "", resume } = c.args;
   const who = { placement: c.origin, pid, host, conn };
   if (resume) {
@@ -14,7 +17,7 @@ export const doHello: KernelCall<typeof SysCall.SYS_HELLO, "boot" | "log" | "log
     k.logLimiter.allow(k.log, `hello:${c.privileges.label}`, () =>
       k.log.info({ incarnation: entry.key, peerPid: pid, host }, "incarnation %s registered again", entry.key),
     );
-    return { args: { generation: entry.generation, previous: 0, boot: k.boot, channels: channelsOf(c) } };
+    return { args: { generation: entry.generation, previous: 0, boot: k.boot, channels: channelsOf(k, c) } };
   }
   if (c.label !== c.privileges.label)
     await roomForInstance(k, c.label, c.privileges.label, c.privileges.instances, c.origin === "user" ? conn : "kernel");
@@ -22,13 +25,13 @@ export const doHello: KernelCall<typeof SysCall.SYS_HELLO, "boot" | "log" | "log
   k.logLimiter.allow(k.log, `hello:${c.privileges.label}`, () =>
     k.log.info({ incarnation: entry.key, peerPid: pid, host, previous }, "incarnation %s starting", entry.key),
   );
-  return { args: { generation: entry.generation, previous, boot: k.boot, channels: channelsOf(c) } };
+  return { args: { generation: entry.generation, previous, boot: k.boot, channels: channelsOf(k, c) } };
 };
 
 /** The labels the table gives the caller a channel to (a label's own process only: not its instances, not kernel placement). */
-function channelsOf(c: Parameters<typeof doHello>[1]): string[] {
+function channelsOf(k: Parameters<typeof doHello>[0], c: Parameters<typeof doHello>[1]): string[] {
   if (c.origin !== "user" || c.label !== c.privileges.label) return [];
-  return [...c.privileges.paths].filter(([, path]) => path === "channel").map(([label]) => label);
+  return k.channelLabels(c.privileges);
 }
 
 /** How long a live instance has to answer the kernel's null message before the count. */
