@@ -53,16 +53,16 @@ const batch = count("batch", values.batch);
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-fs-"));
   const trapOnly = process.env.MK_IPC_PATH === "trap";
-  // The benchmark's table, its client also allowed to reach vfs, by channel as the workload does, and
-  // the disk by channel as mfs does (MK_IPC_PATH=trap measures every pair on the trap path instead).
+  // The benchmark's table, its client also allowed to reach vfs, by reply-direct as the workload does,
+  // and the disk as mfs does (MK_IPC_PATH=trap measures every pair on the trap path instead).
   writeFileSync(
     join(dir, "system.yaml"),
     benchSystemYaml(true, {
       sectors: 65536,
       edit: (d) => {
         d.addIn(["services", "bench-client", "ipc"], "vfs");
-        d.setIn(["services", "bench-client", "paths", "vfs"], "channel");
-        d.setIn(["services", "bench-client", "paths", "ata"], "channel");
+        d.setIn(["services", "bench-client", "paths", "vfs"], "reply-direct");
+        d.setIn(["services", "bench-client", "paths", "ata"], "reply-direct");
       },
     }),
   );
@@ -158,12 +158,12 @@ async function main(): Promise<void> {
         n: before[1].n + after[1].n,
       },
       // What a cached read cannot go below: client -> vfs and vfs -> mfs are two sendrecs of
-      // 4 NATS deliveries each on the trap path (caller, kernel, server, kernel, caller), 2 on
-      // a channel (caller, server, caller), and a delivery is half a raw round trip.
+      // 4 NATS deliveries each on the trap path (caller, kernel, server, kernel, caller), 3 on
+      // reply-direct (the server answers the caller), and a delivery is half a raw round trip.
       // Computed from nats-raw, not measured.
       trapOnly
         ? { path: "floor: 2 trap sendrecs = 8 NATS hops", p50_us: +(4 * raw).toFixed(1), p99_us: 0, n: 0 }
-        : { path: "floor: 2 channel sendrecs = 4 NATS hops", p50_us: +(2 * raw).toFixed(1), p99_us: 0, n: 0 },
+        : { path: "floor: 2 reply-direct sendrecs = 6 NATS hops", p50_us: +(3 * raw).toFixed(1), p99_us: 0, n: 0 },
       ...paths.map((p) => {
         const s = samples.get(p.path)!.sort((a, b) => a - b);
         return { path: p.path, p50_us: +quantile(s, 0.5).toFixed(1), p99_us: +quantile(s, 0.99).toFixed(1), n: s.length, ...perOp(p.path) };
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
       return;
     }
     const cols = (head: string[], body: string[][]) => columns(head, body).join("\n");
-    const how = trapOnly ? "every sendrec on the trap path (MK_IPC_PATH=trap)" : "client -> vfs -> mfs -> ata on channels (the table)";
+    const how = trapOnly ? "every sendrec on the trap path (MK_IPC_PATH=trap)" : "client -> vfs -> mfs -> ata on reply-direct (the table)";
     console.log(`mkos file-system benchmark, process mode, ${how}: ${rounds} rounds x ${batch} per path, node ${process.version}`);
     console.log(
       cols(

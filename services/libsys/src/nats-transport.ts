@@ -247,7 +247,7 @@ export class NatsTransport implements Transport {
         if (this.channelsOut.get(dst) === failed) this.channelsOut.delete(dst);
       }, CHANNEL_RETRY_MS);
       const failed = this.channelsOut.get(dst);
-      (this.log ?? this.fallbackLog).info(
+      (this.log ?? this.fallbackLog).debug(
         { dst, err: e.errno },
         "no channel to %s (%s): its sendrecs go through the kernel",
         dst,
