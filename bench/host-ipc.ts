@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { quantile } from "./measure.ts";
 
 export interface HostRow {
   mechanism: string;
@@ -44,8 +45,7 @@ if (process.argv[2] === "--serve") {
 
 function stats(samples: number[]): { p50_us: number; p99_us: number } {
   samples.sort((a, b) => a - b);
-  const q = (p: number) => +samples[Math.min(samples.length - 1, Math.floor(p * samples.length))].toFixed(2);
-  return { p50_us: q(0.5), p99_us: q(0.99) };
+  return { p50_us: +quantile(samples, 0.5).toFixed(2), p99_us: +quantile(samples, 0.99).toFixed(2) };
 }
 
 /** Round trips of `size` bytes out, 1 back, over an open duplex pair. */

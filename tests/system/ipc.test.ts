@@ -202,15 +202,18 @@ describe("ipc over NATS", () => {
 /** The labels of a reply's hop trail (`who@µs,...`), in order. */
 const trail = (hops: string | undefined) => (hops ?? "").split(",").map((h) => h.slice(0, h.indexOf("@")));
 
-/** rdsrv: answers a ping, or holds one whose body starts with HOLD until it is stopped. */
-function rdsrvModule(seen: string[]): ServiceModule {
+/**
+ * A server that answers a ping, and holds one whose body starts with HOLD until the test
+ * calls its release (in `holds`; never, if nobody does).
+ */
+function heldServer(label: "rdsrv" | "chsrv", seen: string[], holds: (() => void)[] = []): ServiceModule {
   return {
-    label: "rdsrv",
+    label,
     create: () => ({
       handlers: {
         [Common.COMMON_PING]: async (r) => {
           seen.push(r.source);
-          if (r.data[0] === HOLD) await new Promise<void>(() => undefined);
+          if (r.data[0] === HOLD) await new Promise<void>((release) => holds.push(release));
           return {};
         },
       },
@@ -258,8 +261,7 @@ describe("ipc: the reply-direct path", () => {
     const d = await ts.client("direct");
     const seen: string[] = [];
     // Its own transport, so the test can end its connection as a crash does (no SYS_EXIT).
-    const transport = await NatsTransport.connect("rdsrv", loadCredential(ts.sys.credFile("rdsrv")));
-    const first = await startService(rdsrvModule(seen), transport, { log: createLogger("rdsrv") });
+    const { svc: first, transport } = await serveOwn(heldServer("rdsrv", seen));
     const target = first.sys.self;
     const t0 = systemClock.now();
     const pending = d.sys.sendrec(target, Common.COMMON_PING, {}, new Uint8Array([HOLD]), 20_000);
@@ -269,7 +271,7 @@ describe("ipc: the reply-direct path", () => {
     expect(systemClock.now() - t0).toBeLessThan(10_000);
     // A request sent to it afterwards is refused by the kernel, never forwarded.
     await expect(d.sys.sendrec(target, Common.COMMON_PING, {})).rejects.toMatchObject({ errno: "EDEADSRCDST" });
-    const second = await ts.serve(rdsrvModule(seen));
+    const second = await ts.serve(heldServer("rdsrv", seen));
     expect(second.sys.generation).toBeGreaterThan(first.sys.generation);
     expect(trail((await d.sys.sendrec(second.sys.self, Common.COMMON_PING, {})).hops)).toEqual(["direct", "kernel", "rdsrv"]);
     await second.stop();
@@ -278,7 +280,7 @@ describe("ipc: the reply-direct path", () => {
   it("reply-direct - a hostile server answers only once and only the caller: a second answer and an answer into another's inbox are refused by NATS; the caller takes exactly one reply", async () => {
     const d = await ts.client("direct");
     const seen: string[] = [];
-    const srv = await ts.serve(rdsrvModule(seen));
+    const srv = await ts.serve(heldServer("rdsrv", seen));
     // A second connection with rdsrv's own credential, on its endpoint subject: it gets the request too.
     const hostile = await ts.raw("rdsrv");
     const refused: string[] = [];
@@ -321,22 +323,6 @@ describe("ipc: the reply-direct path", () => {
   });
 });
 
-/** chsrv: answers a ping with its body; one whose body starts with HOLD waits until released. */
-function chsrvModule(seen: string[], holds: (() => void)[]): ServiceModule {
-  return {
-    label: "chsrv",
-    create: () => ({
-      handlers: {
-        [Common.COMMON_PING]: async (r) => {
-          seen.push(r.source);
-          if (r.data[0] === HOLD) await new Promise<void>((release) => holds.push(release));
-          return {};
-        },
-      },
-    }),
-  };
-}
-
 /** A server of its own transport: the test reads its refusal count, and can end its connection as a crash does. */
 async function serveOwn(module: ServiceModule): Promise<{ svc: RunningService; transport: NatsTransport }> {
   const file = ts.sys.credFile(module.label);
@@ -361,7 +347,7 @@ async function rawRequest(nc: Awaited<ReturnType<TestSystem["raw"]>>, subject: s
 describe("ipc: the channel path", () => {
   it("channel - once the kernel opened it, a sendrec goes caller -> server -> caller with no kernel between; the server sees the caller's incarnation; sectors arrive byte for byte", async () => {
     const seen: string[] = [];
-    const { svc } = await serveOwn(chsrvModule(seen, []));
+    const { svc } = await serveOwn(heldServer("chsrv", seen));
     const c = await ts.client("chan");
     const r = await c.sys.sendrec(svc.sys.self, Common.COMMON_PING, {});
     expect(trail(r.hops)).toEqual(["chan", "chsrv"]);
@@ -380,7 +366,7 @@ describe("ipc: the channel path", () => {
   });
 
   it("channel - the table decides: SYS_CHANNEL for a pair it does not name, or to a bare label, is refused and counted; COMMON_CHANNEL from a caller is ECALLDENIED", async () => {
-    const { svc } = await serveOwn(chsrvModule([], []));
+    const { svc } = await serveOwn(heldServer("chsrv", []));
     const d = await ts.client("direct"); // no channel in its table entry
     const denials = /mk_denials_total\{call="channel",reason="channel"\} (\d+)/;
     const before = await metric(denials);
@@ -403,7 +389,7 @@ describe("ipc: the channel path", () => {
 
   it("channel - hostile callers: a forged token, another caller's token, a message after revocation, a reply subject not the caller's: each refused and counted, the server unharmed", async () => {
     const seen: string[] = [];
-    const { svc, transport } = await serveOwn(chsrvModule(seen, []));
+    const { svc, transport } = await serveOwn(heldServer("chsrv", seen));
     const dst = svc.sys.self;
     const c = await ts.client("chan");
     const { subject, token } = (await c.sys.kernelCall(SysCall.SYS_CHANNEL, { dst })).args;
@@ -451,7 +437,7 @@ describe("ipc: the channel path", () => {
   });
 
   it("channel - a caller and a server in collusion get no way out: the server reads channels with a user that has no response grants, so a reply subject the caller names (a kernel subject) cannot be published to", async () => {
-    const { svc } = await serveOwn(chsrvModule([], []));
+    const { svc } = await serveOwn(heldServer("chsrv", []));
     const c = await ts.client("chan");
     const { subject } = (await c.sys.kernelCall(SysCall.SYS_CHANNEL, { dst: svc.sys.self })).args;
     // Who hears mk.kernel.boot: every service. Watch for a forged announcement.
@@ -506,7 +492,7 @@ describe("ipc: the channel path", () => {
 
   it("channel - a flood on one channel is bounded for that caller (EAGAIN past its queue), and the other caller's channel is served meanwhile", async () => {
     const holds: (() => void)[] = [];
-    const { svc } = await serveOwn(chsrvModule([], holds));
+    const { svc } = await serveOwn(heldServer("chsrv", [], holds));
     const dst = svc.sys.self;
     const c = await ts.client("chan");
     const c2 = await ts.client("chan2");
@@ -518,12 +504,14 @@ describe("ipc: the channel path", () => {
     );
     await wait(() => (holds.length > 0 ? true : undefined), "chsrv to hold the first of the flood");
     expect(trail((await c2.sys.sendrec(dst, Common.COMMON_PING, {})).hops)).toEqual(["chan2", "chsrv"]);
-    await wait(() => (holds.length >= 1 ? true : undefined), "the flood to queue");
-    for (let i = 0; i < 300 && holds.length > 0; i++) {
+    // Released as they are held, until every request of the flood is answered.
+    let done = false;
+    const all = Promise.all(flood).then((o) => ((done = true), o));
+    while (!done) {
       for (const release of holds.splice(0)) release();
-      await new Promise((r) => setTimeout(r, 5));
+      await wait(() => (holds.length > 0 || done ? true : undefined), "the next held request of the flood, or its end");
     }
-    const outcomes = await Promise.all(flood);
+    const outcomes = await all;
     expect(outcomes.filter((o) => o === "EAGAIN").length).toBeGreaterThan(0);
     expect(outcomes.every((o) => o === "ok" || o === "EAGAIN")).toBe(true);
     await svc.stop();
@@ -531,7 +519,7 @@ describe("ipc: the channel path", () => {
 
   it("channel - a server that dies holding a request: the caller's sendrec fails with EDEADSRCDST at once; the next incarnation is reached by a new channel", async () => {
     const seen: string[] = [];
-    const { svc: first, transport } = await serveOwn(chsrvModule(seen, []));
+    const { svc: first, transport } = await serveOwn(heldServer("chsrv", seen));
     const c = await ts.client("chan");
     expect(trail((await c.sys.sendrec(first.sys.self, Common.COMMON_PING, {})).hops)).toEqual(["chan", "chsrv"]);
     const t0 = systemClock.now();
@@ -540,7 +528,7 @@ describe("ipc: the channel path", () => {
     await transport.nc.close();
     await expect(pending).rejects.toMatchObject({ errno: "EDEADSRCDST" });
     expect(systemClock.now() - t0).toBeLessThan(10_000);
-    const { svc: second } = await serveOwn(chsrvModule(seen, []));
+    const { svc: second } = await serveOwn(heldServer("chsrv", seen));
     expect(trail((await c.sys.sendrec(second.sys.self, Common.COMMON_PING, {})).hops)).toEqual(["chan", "chsrv"]);
     await second.stop();
   });

@@ -38,11 +38,4 @@ export class Channels {
     }
     return from;
   }
-
-  /** Channels open now. */
-  get size(): number {
-    let n = 0;
-    for (const mine of this.bySrc.values()) n += mine.size;
-    return n;
-  }
 }
