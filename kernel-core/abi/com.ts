@@ -26,6 +26,7 @@ export const SysCall = {
   SYS_KILL: 0x643, // KERNEL_CALL + 67: signal a label's live process (chaos: kill, hang; granted as kill)
   SYS_DEVACCESS: 0x644, // KERNEL_CALL + 68: for a driver: who may read or write which disk area, who may read its input
   SYS_CHANNEL: 0x645, // KERNEL_CALL + 69: open a direct channel to one incarnation, where the table's paths say channel
+  SYS_IPCSTAT: 0x646, // KERNEL_CALL + 70: the round trips the caller's sendrecs took, by path and destination (the dashboard's per-path latency)
 } as const;
 export type SysCall = (typeof SysCall)[keyof typeof SysCall];
 

@@ -3,6 +3,7 @@
 import { f, type Infer, type InferShape, type Shape } from "./schema.ts";
 import { Bdev, Cdev, Common, Fs, Hw, Rs, Sched, SysCall, Vfs, Workload } from "./com.ts";
 import { ProcessInfoShape, SchedSummaryShape } from "./sched.ts";
+import { LATENCY_BUCKETS_S } from "./stat.ts";
 import { LABEL_MAX, LABEL_RE } from "./types.ts";
 
 const port = f.u16;
@@ -17,6 +18,13 @@ const VecOp = f.enum("inb", "inw", "inl", "outb", "outw", "outl", "insb", "insw"
 /** A vectored block write: at most this many extents, and this many sectors in all (one port vector's bytes). */
 export const MAX_WRITEV_EXTENTS = 16;
 export const MAX_WRITEV_SECTORS = 512;
+
+/** The IPC paths a sendrec can take (docs/ipc.md); SYS_IPCSTAT reports round trips by them. */
+const IPC_PATHS = ["trap", "reply-direct", "channel", "in-kernel"] as const;
+export type IpcPath = (typeof IPC_PATHS)[number];
+/** One SYS_IPCSTAT report: at most this many (path, destination) rows, each at most this many round trips. */
+export const IPCSTAT_MAX_ROWS = 64;
+export const IPCSTAT_MAX_COUNT = 1_000_000;
 
 /** Largest string transfer in one operation, in units (65536 words: 256 sectors, one ATA command). */
 const MAX_STRING_UNITS = 65536;
@@ -293,6 +301,23 @@ export const Layouts = {
   [SysCall.SYS_DEVACCESS]: { req: {}, rep: DeviceAccessShape.fields },
   // caller -> krn: a channel to dst (label#generation); the subject to publish requests on.
   [SysCall.SYS_CHANNEL]: { req: { dst: f.str(48) }, rep: { subject: f.str(160), token: f.str(32, CHANNEL_TOKEN) } },
+  // any -> krn: round trips its sendrecs took since the last report, by path and destination
+  // label: counts per latency bucket (LATENCY_BUCKETS_S, then above) and their sum in µs.
+  [SysCall.SYS_IPCSTAT]: {
+    req: {
+      rows: f.list(
+        f.object({
+          path: f.enum(...IPC_PATHS),
+          dst: label,
+          count: f.uint(IPCSTAT_MAX_COUNT),
+          sum_us: f.uint(Number.MAX_SAFE_INTEGER),
+          buckets: f.list(f.uint(IPCSTAT_MAX_COUNT), LATENCY_BUCKETS_S.length + 1),
+        }),
+        IPCSTAT_MAX_ROWS,
+      ),
+    },
+    rep: {},
+  },
   // mkctl -> krn: nice for every incarnation of label, now and after restarts.
   [SysCall.SYS_NICE]: {
     req: { label, nice: f.int(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER) },
@@ -477,6 +502,8 @@ export const KernelCalls = {
   [SysCall.SYS_DEVACCESS]: { name: "devaccess", grant: false, body: false },
   // Every incarnation may ask; the table's paths (channel for the pair) decide.
   [SysCall.SYS_CHANNEL]: { name: "channel", grant: false, body: false },
+  // Every incarnation reports its own round trips; the kernel checks each pair against its ipc.
+  [SysCall.SYS_IPCSTAT]: { name: "ipcstat", grant: false, body: false },
 } as const satisfies Record<number, { name: string; grant: boolean; body: boolean }>;
 export type KernelCallType = keyof typeof KernelCalls;
 export type GrantableCall = {

@@ -25,6 +25,8 @@ const KernelStatShape = {
   edges: f.list(f.tuple(f.str(32), f.str(32), count), 4096),
   /** Trap-to-reply latency by message type name: counts per bucket (LATENCY_BUCKETS_S, then above). */
   latency: f.list(f.object({ type: f.str(40), count, buckets: f.list(count, LATENCY_BUCKETS_S.length + 1) }), 512),
+  /** Round trips by IPC path as the callers measured them (SYS_IPCSTAT): counts per bucket, as latency's. */
+  paths: f.opt(f.list(f.object({ path: f.str(16), count, buckets: f.list(count, LATENCY_BUCKETS_S.length + 1) }), 8)),
   /** The process table (getinfo processes), when the scheduler is on. */
   processes: f.opt(f.list(f.unknown, 1024)),
 } as const;

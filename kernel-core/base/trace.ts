@@ -4,6 +4,8 @@
 // with a span of its own. A request that arrives without one starts a new trace.
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
+import { addHop } from "#abi";
+import { systemClock } from "./clock.ts";
 
 const current = new AsyncLocalStorage<string>();
 /** The hop trails of the calls made on behalf of the request being handled. */
@@ -15,11 +17,16 @@ export function withCalls<T>(into: string[], fn: () => T): T {
   return calls.run(into, fn);
 }
 
-/** A call made on behalf of the request in force came back with this trail (and its own calls'). */
-export function noteCall(hops: string | undefined, nested: string | undefined): void {
+/**
+ * A call made on behalf of the request in force came back with this trail (and its own
+ * calls'). `back`: the caller, stamped as it takes the reply, so the trail shows the
+ * answer's way back too (the reply's last hop).
+ */
+export function noteCall(hops: string | undefined, nested: string | undefined, back?: string): void {
   const into = calls.getStore();
   if (!into || !hops) return;
-  for (const t of [hops, ...(nested ? nested.split(";") : [])]) if (into.length < MAX_CALLS) into.push(t);
+  const own = back ? addHop(hops, back, systemClock.nowUs()) : hops;
+  for (const t of [own, ...(nested ? nested.split(";") : [])]) if (into.length < MAX_CALLS) into.push(t);
 }
 
 /** Runs fn as part of the trace `traceparent` (undefined: no trace in force). */

@@ -2,7 +2,7 @@
 // service label: over NATS when the service is its own process (user placement), or as
 // function calls when it is loaded into kernel-core (kernel placement). Servers and
 // drivers see only this interface; no server imports NATS.
-import type { Delivered, KernelEvent, Reply } from "#abi";
+import type { Delivered, KernelEvent, Reply, ReqArgs, SysCall } from "#abi";
 import type { Logger } from "./log.ts";
 
 /** A reply as it arrived: status OK, arguments not yet checked against a layout. */
@@ -39,6 +39,8 @@ export interface Transport {
   useChannels?(labels: readonly string[]): void;
   /** Reports each kernel-core boot it announces (a new one: register again). User placement only. */
   watchKernel?(onBoot: (boot: string) => void): void;
+  /** The round trips of this process's sendrecs since the last call, by path and destination (reported with SYS_IPCSTAT). */
+  takePathStats?(): ReqArgs<typeof SysCall.SYS_IPCSTAT>["rows"];
   /**
    * Follows the kernel event stream (mk.ev.>) from now on. Needs `events: true` in the
    * privilege table: without it the promise rejects with ECALLDENIED.

@@ -160,6 +160,22 @@ describe("browser", () => {
     await page.close();
   });
 
+  it("browser - the latency panel shows round trips by IPC path, and a stat picked in it is drawn as a waterfall, vfs's call to mfs nested under the request", async () => {
+    const page = await open(`?token=${TOKEN}`);
+    await expect
+      .poll(() => page.locator(`[data-testid=paths-table] [data-label="reply-direct"] [data-col=count]`).textContent(), { timeout: 20_000 })
+      .toMatch(/^[1-9]\d*$/);
+    await page.getByTestId("trace").locator("[data-field=target]").fill("/");
+    await page.getByTestId("trace").locator("button").click();
+    await page.locator(`[data-testid=waterfall] [data-hop="kernel>mfs"]`).waitFor({ timeout: 20_000 });
+    const hops = await page.locator("[data-testid=waterfall] .hop").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-hop")));
+    expect(hops.slice(0, 2)).toEqual(["dashboard>kernel", "kernel>vfs"]);
+    expect(hops).toContain("mfs>vfs");
+    await expect.poll(() => page.getByTestId("trace").locator("[data-field=caption]").textContent()).toMatch(/^stat \/ to vfs#\d+: the median of 5 runs/);
+    await shot(page, "waterfall");
+    await page.close();
+  });
+
   it("browser - kill on ata from the chaos panel: the death and the next generation appear on the timeline and in the table", async () => {
     const page = await open(`?token=${TOKEN}`);
     const before = await readyGeneration(client, "ata");

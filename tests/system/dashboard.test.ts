@@ -198,6 +198,47 @@ describe("dashboard", () => {
     await until(async () => ((await state()).workload?.rate === 20 ? true : undefined), "the boot's rate, 20/s, in the state");
   });
 
+  it("dashboard - the latency panel: round trips by IPC path over the last minute, and a request picked in it followed hop by hop (the waterfall); bad picks are EINVAL, none without the token", async () => {
+    // The workload reaches vfs by reply-direct (the shipped table), rs's heartbeats go by the trap.
+    const paths = await until(async () => {
+      const p = (await state()).paths;
+      return p.some((r) => r.path === "reply-direct" && r.count > 0) && p.some((r) => r.path === "trap" && r.count > 0) ? p : undefined;
+    }, "trap and reply-direct round trips in the state");
+    for (const r of paths) expect(r.p99_us ?? 0, r.path).toBeGreaterThanOrEqual(r.p50_us ?? 0);
+    const t = (await fetch(`${base}api/trace`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ what: "stat", target: "/", count: 3 }),
+    }).then((r) => r.json())) as { runs: number; to: string; total_us: number; hops: { from: string; to: string; depth: number; us: number }[] };
+    expect(t.runs).toBe(3);
+    expect(t.to).toMatch(/^vfs#\d+$/);
+    expect(t.hops.filter((h) => h.depth === 0).map((h) => `${h.from}>${h.to}`)).toEqual([
+      "dashboard>kernel",
+      "kernel>vfs",
+      "vfs>kernel",
+      "kernel>client",
+    ]);
+    // vfs's call to mfs, nested under the request: on reply-direct, mfs answers vfs itself.
+    expect(t.hops.filter((h) => h.depth === 1).map((h) => `${h.from}>${h.to}`)).toEqual(["vfs>kernel", "kernel>mfs", "mfs>vfs"]);
+    // The request's hops lie within its round trip (which also holds the caller's own work before its first stamp).
+    const hopsUs = t.hops.reduce((a, h) => a + (h.depth === 0 ? h.us : 0), 0);
+    expect(hopsUs).toBeLessThanOrEqual(t.total_us + 1);
+    expect(hopsUs).toBeGreaterThan(t.total_us / 2);
+    for (const body of [
+      { what: "ping", target: "kernel" },
+      { what: "ping", target: "nosuch" },
+      { what: "stat", target: "relative/path" },
+      { what: "open", target: "/" },
+      { what: "stat", target: "/", count: 21 },
+    ]) {
+      const r = await post("api/trace", body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.error?.code, JSON.stringify(body)).toBe("EINVAL");
+    }
+    expect((await post("api/trace", { what: "ping", target: "ata" }, null)).status).toBe(401);
+    expect((await post("api/trace", { what: "stat", target: "/nosuch" })).json.error?.code).toBe("ENOENT");
+  });
+
   it("dashboard - the stream sends the state and the history at once, then a state every second", async () => {
     const events = await streamEvents(2500);
     expect(events[0].event).toBe("state");

@@ -562,3 +562,68 @@ describe("ipc: tracing", () => {
     expect(text.stdout).toMatch(/kernel > ata/);
   });
 });
+
+describe("ipc: per-path latency", () => {
+  it("paths - callers report their round trips by path (SYS_IPCSTAT): trap, reply-direct and channel each counted in mk_ipc_roundtrip_seconds, and a channel's traffic, which the kernel never sees, becomes an edge of the statistics", async () => {
+    const count = (path: string) => metric(new RegExp(`^mk_ipc_roundtrip_seconds_count\\{path="${path}"\\} (\\d+)`, "m"));
+    const before = { trap: await count("trap"), direct: await count("reply-direct"), channel: await count("channel") };
+    const stats = await ts.raw("dashboard");
+    const channelEdges: number[] = [];
+    stats.subscribe("mk.stat", {
+      callback: (_e, m: Msg) => {
+        const s = JSON.parse(new TextDecoder().decode(m.data)) as { edges: [string, string, number][] };
+        channelEdges.push(s.edges.find(([f, t]) => f === "chan" && t === "chsrv")?.[2] ?? 0);
+      },
+    });
+    const { svc } = await serveOwn(heldServer("chsrv", []));
+    const d = await ts.client("direct");
+    const c = await ts.client("chan");
+    for (let i = 0; i < 5; i++) await d.sys.sendrec(echo.sys.self, Common.COMMON_PING, {});
+    for (let i = 0; i < 3; i++) await d.sys.sendrec("echo", Common.COMMON_PING, {});
+    for (let i = 0; i < 7; i++) await c.sys.sendrec(svc.sys.self, Common.COMMON_PING, {});
+    // Reported within a second or so of the round trips.
+    await waitUntil(
+      async () =>
+        (await count("reply-direct")) >= before.direct + 5 && (await count("channel")) >= before.channel + 7 && (await count("trap")) >= before.trap + 3
+          ? true
+          : undefined,
+      { clock: systemClock, deadlineMs: 10_000, what: "the round trips reported by path", intervalMs: 200 },
+    );
+    await waitUntil(() => (channelEdges.some((n) => n >= 7) ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: "chan > chsrv in the statistics' edges",
+      intervalMs: 100,
+    });
+    // The histogram's sum is the callers' time: a few hundred µs a round trip, not zero, not seconds.
+    const sum = await metric(/^mk_ipc_roundtrip_seconds_sum\{path="channel"\} ([\d.e-]+)/m);
+    expect(sum).toBeGreaterThan(0);
+    expect(sum / (await count("channel"))).toBeLessThan(1);
+    await svc.stop();
+  });
+
+  it("paths - a hostile report is refused whole and counts nothing: a pair outside the caller's ipc, buckets that do not add up to the count, an unknown path, too many rows", async () => {
+    const d = await ts.client("direct");
+    const total = () => metric(/^mk_ipc_roundtrip_seconds_count\{path="trap"\} (\d+)/m);
+    // Quiet first: what the test's clients report on their own lands before the baseline.
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = await total();
+    const buckets = (n: number) => [n, ...new Array(15).fill(0)];
+    const good = { path: "trap", dst: "echo", count: 1000, sum_us: 1000, buckets: buckets(1000) };
+    const send = (rows: unknown[]) => d.sys.transport.sendrec("kernel", SysCall.SYS_IPCSTAT, { rows }, new Uint8Array(0));
+    await expect(send([good, { ...good, dst: "tty" }])).rejects.toMatchObject({
+      errno: "EINVAL",
+      message: expect.stringMatching(/rows\[1\].*may not message tty/),
+    });
+    await expect(send([good, { ...good, count: 999 }])).rejects.toMatchObject({
+      errno: "EINVAL",
+      message: expect.stringMatching(/buckets hold 1000 round trips, count says 999/),
+    });
+    await expect(send([good, { ...good, buckets: [1000] }])).rejects.toMatchObject({ errno: "EINVAL" });
+    await expect(send([{ ...good, path: "teleport" }])).rejects.toMatchObject({ errno: "EBADREQUEST" });
+    await expect(send(new Array(65).fill(good))).rejects.toMatchObject({ errno: "EBADREQUEST" });
+    await expect(send([{ ...good, count: 2_000_000, buckets: buckets(2_000_000) }])).rejects.toMatchObject({ errno: "EBADREQUEST" });
+    // None of the good rows beside the bad ones was counted (this test's own traffic is kernel calls, not counted).
+    expect((await total()) - before).toBeLessThan(1000);
+  });
+});

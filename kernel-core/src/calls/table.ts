@@ -8,6 +8,7 @@ import { doDevio } from "./do-devio.ts";
 import { doGetinfo } from "./do-getinfo.ts";
 import { doHello } from "./do-hello.ts";
 import { doHwfault } from "./do-hwfault.ts";
+import { doIpcstat } from "./do-ipcstat.ts";
 import { doIrqctl } from "./do-irqctl.ts";
 import { doKill } from "./do-kill.ts";
 import { doExit } from "./do-exit.ts";
@@ -32,4 +33,5 @@ export const callTable: { readonly [T in KernelCallType]: KernelCall<T> } = {
   [SysCall.SYS_KILL]: doKill, // a signal to a label's live process (chaos: kill, hang)
   [SysCall.SYS_DEVACCESS]: doDevaccess, // for a driver: who may use which area of its disk, who may read its input
   [SysCall.SYS_CHANNEL]: doChannel, // a direct channel to one incarnation, where the table's paths say so
+  [SysCall.SYS_IPCSTAT]: doIpcstat, // the caller's round trips by path, for the per-path latency
 };

@@ -13,7 +13,7 @@ export interface StatSource {
   readonly clock: Clock;
   readonly boot: string;
   readonly priv: SystemTable;
-  readonly metrics: Pick<KernelMetrics, "edges" | "latency">;
+  readonly metrics: Pick<KernelMetrics, "edges" | "latency" | "paths">;
   readonly sched: Pick<Scheduler, "rows">;
 }
 
@@ -25,7 +25,8 @@ export function kernelStat(k: StatSource, startedMs: number): KernelStat {
     at: Date.now(),
     uptime_ms: Math.max(0, Math.round(now - startedMs)),
     edges: k.metrics.edges(),
-    latency: k.metrics.latency.rows(),
+    latency: k.metrics.latency.rows().map(({ key, ...r }) => ({ type: key, ...r })),
+    paths: k.metrics.paths.rows().map(({ key, ...r }) => ({ path: key, ...r })),
     processes: k.priv.kernel.sched.enabled ? k.sched.rows() : undefined,
   };
 }

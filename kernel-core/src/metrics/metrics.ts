@@ -1,7 +1,8 @@
-// Kernel metrics for /metrics (prom-client): messages, kernel calls, denials, IRQs and
-// trap-to-reply latency per message type. The per-message counters and the latency
-// histogram are plain arrays updated on the hot path (the in-kernel path is measured in
-// microseconds) and handed to prom-client only when /metrics is scraped.
+// Kernel metrics for /metrics (prom-client): messages, kernel calls, denials, IRQs,
+// trap-to-reply latency per message type, and round trips by IPC path as callers report
+// them. The per-message counters and the histograms are plain arrays updated on the hot
+// path (the in-kernel path is measured in microseconds) and handed to prom-client only
+// when /metrics is scraped.
 import {
   Counter,
   Gauge,
@@ -11,7 +12,7 @@ import {
   type MetricObjectWithValues,
   type MetricValueWithName,
 } from "prom-client";
-import { LATENCY_BUCKETS_S, typeName } from "#abi";
+import { LATENCY_BUCKETS_S, typeName, type IpcPath } from "#abi";
 
 const BUCKETS = LATENCY_BUCKETS_S;
 
@@ -21,17 +22,34 @@ interface Series {
   count: number;
 }
 
-/** A histogram by message type whose observe() is a loop over 15 numbers. */
-class LatencyHistogram {
-  readonly name = "mk_ipc_latency_seconds";
-  readonly help = "Kernel time from trap to reply, by message type";
+/**
+ * A histogram by one label (a message type, an IPC path) whose observe() is a loop over 15
+ * numbers, and which also takes whole bucket counts measured elsewhere (SYS_IPCSTAT).
+ */
+class BucketHistogram<K> {
   readonly type = "histogram";
   readonly aggregator = "sum" as const;
-  private readonly series = new Map<number, Series>();
+  private readonly series = new Map<K, Series>();
+  readonly name: string;
+  readonly help: string;
+  private readonly labelName: string;
+  private readonly show: (key: K) => string;
 
-  observe(type: number, seconds: number): void {
-    let s = this.series.get(type);
-    if (!s) this.series.set(type, (s = { counts: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0 }));
+  constructor(name: string, help: string, labelName: string, show: (key: K) => string) {
+    this.name = name;
+    this.help = help;
+    this.labelName = labelName;
+    this.show = show;
+  }
+
+  private of(key: K): Series {
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, (s = { counts: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0 }));
+    return s;
+  }
+
+  observe(key: K, seconds: number): void {
+    const s = this.of(key);
     let i = 0;
     while (i < BUCKETS.length && seconds > BUCKETS[i]) i++;
     s.counts[i]++;
@@ -39,19 +57,29 @@ class LatencyHistogram {
     s.count++;
   }
 
+  /** Counts per bucket (BUCKETS, then above) and their sum, measured by someone else. */
+  add(key: K, buckets: readonly number[], sumSeconds: number): void {
+    const s = this.of(key);
+    for (let i = 0; i < s.counts.length && i < buckets.length; i++) {
+      s.counts[i] += buckets[i];
+      s.count += buckets[i];
+    }
+    s.sum += sumSeconds;
+  }
+
   async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
     // The shape prom-client's own Histogram.get() returns, so the registry renders it alike.
     const values: MetricValueWithName<string>[] = [];
-    for (const [type, s] of this.series) {
-      const t = typeName(type);
+    for (const [key, s] of this.series) {
+      const labels = { [this.labelName]: this.show(key) };
       let acc = 0;
       BUCKETS.forEach((le, i) => {
         acc += s.counts[i];
-        values.push({ metricName: `${this.name}_bucket`, labels: { le, type: t }, value: acc });
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, ...labels }, value: acc });
       });
-      values.push({ metricName: `${this.name}_bucket`, labels: { le: "+Inf", type: t }, value: s.count });
-      values.push({ metricName: `${this.name}_sum`, labels: { type: t }, value: s.sum });
-      values.push({ metricName: `${this.name}_count`, labels: { type: t }, value: s.count });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: "+Inf", ...labels }, value: s.count });
+      values.push({ metricName: `${this.name}_sum`, labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels, value: s.count });
     }
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator } as unknown as MetricObjectWithValues<
       MetricValueWithName<string>
@@ -62,9 +90,9 @@ class LatencyHistogram {
     this.series.clear();
   }
 
-  /** Every type's counts per bucket (not cumulative), for the statistics stream. */
-  rows(): { type: string; count: number; buckets: number[] }[] {
-    return [...this.series].map(([type, s]) => ({ type: typeName(type), count: s.count, buckets: Array.from(s.counts) }));
+  /** Every key's counts per bucket (not cumulative), for the statistics stream. */
+  rows(): { key: string; count: number; buckets: number[] }[] {
+    return [...this.series].map(([key, s]) => ({ key: this.show(key), count: s.count, buckets: Array.from(s.counts) }));
   }
 }
 
@@ -100,7 +128,19 @@ export class KernelMetrics {
     labelNames: ["label", "cause"],
     registers: [this.registry],
   });
-  readonly latency = new LatencyHistogram();
+  readonly latency = new BucketHistogram<number>(
+    "mk_ipc_latency_seconds",
+    "Kernel time from trap to reply, by message type",
+    "type",
+    typeName,
+  );
+  /** Round trips as callers measured them (SYS_IPCSTAT), by the path they took: the kernel sees no reply of reply-direct, nor any of a channel. */
+  readonly paths = new BucketHistogram<IpcPath>(
+    "mk_ipc_roundtrip_seconds",
+    "Round trips of sendrecs as their callers measured them (SYS_IPCSTAT), by IPC path",
+    "path",
+    (p) => p,
+  );
   /** Set by the kernel: the state of every endpoint, read at scrape time. */
   endpointStates: () => string[] = () => [];
   /** Set by the kernel: requests parked waiting for a generation (getinfo waits, starting endpoints). */
@@ -141,6 +181,7 @@ export class KernelMetrics {
       this.inFlight(),
     );
     this.registry.registerMetric(this.latency as unknown as Metric);
+    this.registry.registerMetric(this.paths as unknown as Metric);
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: "mk_kernel_" });
   }
 
@@ -169,10 +210,10 @@ export class KernelMetrics {
   /** Who sent to whom: labels from the privilege table, the kernel and the hardware, so the map is bounded. */
   private readonly edgeCounts = new Map<string, Map<string, number>>();
 
-  edge(from: string, to: string): void {
+  edge(from: string, to: string, n = 1): void {
     let row = this.edgeCounts.get(from);
     if (!row) this.edgeCounts.set(from, (row = new Map()));
-    row.set(to, (row.get(to) ?? 0) + 1);
+    row.set(to, (row.get(to) ?? 0) + n);
   }
 
   edges(): [string, string, number][] {

@@ -3,7 +3,7 @@
 // again), hardware faults (SYS_HWFAULT) and the demo workload's rate (WORKLOAD_SET). A
 // malformed request is EINVAL naming what was wrong; nothing is half done.
 import { Common, EMPTY, f, MkError, parseShape, Workload, WORKLOAD_MAX_RATE, type HwFaultRequest } from "#abi";
-import { sysHwfault, sysKill, type Sys, type SystemTable } from "#libsys";
+import { sysHwfault, sysKill, traceRequest, type Sys, type SystemTable, type TraceResult } from "#libsys";
 
 export const FAULTS = ["kill", "crash", "hang", "slow", "corrupt"] as const;
 export const HW_FAULTS = ["bad-sector", "lost-irq", "spurious-irq", "stuck-bsy", "clear"] as const;
@@ -24,6 +24,14 @@ const HwShape = {
 
 const RateShape = { rate: f.uint(WORKLOAD_MAX_RATE) } as const;
 
+/** Runs of one trace from the page: a median of a few, never a flood. */
+const TRACE_PAGE_MAX_RUNS = 20;
+const TraceShape = {
+  what: f.enum("ping", "stat"),
+  target: f.str(255),
+  count: f.opt(f.int(1, TRACE_PAGE_MAX_RUNS)),
+} as const;
+
 /** A body that is not what the route takes: EINVAL with the parser's reason. */
 function parse<S extends Parameters<typeof parseShape>[0]>(shape: S, body: unknown, what: string): ReturnType<typeof parseShape<S>> {
   try {
@@ -36,6 +44,8 @@ function parse<S extends Parameters<typeof parseShape>[0]>(shape: S, body: unkno
 export class Actions {
   private readonly sys: Sys;
   private readonly table: SystemTable;
+  /** A trace under way: the page runs one at a time. */
+  private tracing = false;
 
   constructor(sys: Sys, table: SystemTable) {
     this.sys = sys;
@@ -90,6 +100,28 @@ export class Actions {
     };
     await sysHwfault(this.sys, req);
     return a.fault === "clear" ? "hardware faults cleared" : `${a.fault} armed in the emulator`;
+  }
+
+  /**
+   * A request of the page's choosing followed hop by hop (what mkctl trace prints): a ping
+   * to a label the dashboard may message, or a stat of a path through vfs. One at a time.
+   */
+  async trace(body: unknown): Promise<TraceResult> {
+    const a = parse(TraceShape, body, "trace");
+    const own = this.table.services.get(this.sys.label)?.ipc ?? [];
+    if (a.what === "ping" && !own.includes(a.target))
+      throw new MkError("EINVAL", `trace: cannot ping ${JSON.stringify(a.target)} (one of ${own.join(", ")})`, {
+        detail: { arg: "target" },
+      });
+    if (a.what === "stat" && !a.target.startsWith("/"))
+      throw new MkError("EINVAL", `trace: stat needs an absolute path, not ${JSON.stringify(a.target)}`, { detail: { arg: "target" } });
+    if (this.tracing) throw new MkError("EAGAIN", "trace: one is already under way; try again when it ends");
+    this.tracing = true;
+    try {
+      return await traceRequest(this.sys, a.what, a.target, a.count ?? 5);
+    } finally {
+      this.tracing = false;
+    }
   }
 
   async workloadRate(body: unknown): Promise<number> {

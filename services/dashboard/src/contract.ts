@@ -37,6 +37,13 @@ export interface LatencyRow {
   /** A message that waits by design (a read of the console waits for a typed line): its time is waiting, not serving. */
   waiting: boolean;
 }
+/** Round trips by IPC path over the last minute, as the callers measured them (SYS_IPCSTAT). */
+export interface PathRow {
+  path: string;
+  p50_us: number | null;
+  p99_us: number | null;
+  count: number;
+}
 export interface SchedRow {
   label: string;
   pid: number;
@@ -61,6 +68,7 @@ export interface State {
   nodes: EndpointNode[];
   edges: Edge[];
   latency: LatencyRow[];
+  paths: PathRow[];
   sched: SchedRow[] | null;
   workload: WorkloadInfo | null;
 }

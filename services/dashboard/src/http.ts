@@ -210,6 +210,12 @@ export async function buildDashboardHttp(
     return { ok: true, rate };
   });
 
+  // One request followed hop by hop (the latency panel's waterfall): it sends requests, so it takes the token.
+  app.post("/api/trace", async (req) => {
+    requireToken(req);
+    return o.actions.trace(req.body);
+  });
+
   app.post<{ Params: { name: string } }>("/api/experiments/:name", async (req, reply) => {
     requireToken(req);
     if (!o.experiments) throw new MkError("ENOSYS", "this dashboard runs no experiments");

@@ -31,8 +31,18 @@ const WAITS_BY_DESIGN = new Set(["CDEV_READ"]);
 export const CAUSE_WAIT_MS = 1500;
 const KERNEL_NODE = "kernel-core";
 
-export type { Edge, EndpointNode as Node, LatencyRow, State, TimelineEntry, WorkloadInfo } from "./contract.ts";
-import type { Edge, EndpointNode as Node, NodeKind, SchedRow, State, TimelineEntry, WorkloadInfo, LatencyRow } from "./contract.ts";
+export type { Edge, EndpointNode as Node, LatencyRow, PathRow, State, TimelineEntry, WorkloadInfo } from "./contract.ts";
+import type {
+  Edge,
+  EndpointNode as Node,
+  NodeKind,
+  PathRow,
+  SchedRow,
+  State,
+  TimelineEntry,
+  WorkloadInfo,
+  LatencyRow,
+} from "./contract.ts";
 
 /** A kernel node name in the statistics is the topology's kernel-core. */
 function nodeId(statName: string): string {
@@ -326,6 +336,7 @@ export class Model {
       ),
       edges: kernel.up ? this.edgesNow : [],
       latency: this.latency(),
+      paths: this.paths(),
       // The process table is the kernel's: with kernel-core silent it is not shown as if current.
       sched: kernel.up && s?.processes ? schedRows(s.processes) : null,
       workload: this.workload,
@@ -334,23 +345,36 @@ export class Model {
 
   /** Per message type, over the samples of the last minute. */
   private latency(): LatencyRow[] {
+    return this.windowed(
+      (x) => x.latency.map((r) => ({ ...r, key: r.type })),
+      (path, q, count) => ({ path, ...q, count, waiting: WAITS_BY_DESIGN.has(path) }),
+    );
+  }
+
+  /** Per IPC path (trap, reply-direct, channel, in-kernel), over the samples of the last minute. */
+  private paths(): PathRow[] {
+    return this.windowed(
+      (x) => (x.paths ?? []).map((r) => ({ ...r, key: r.path })),
+      (path, q, count) => ({ path, ...q, count }),
+    );
+  }
+
+  /** Histogram rows of the newest sample less those of the one a minute older: what the last minute counted. */
+  private windowed<R>(
+    rowsOf: (s: KernelStat) => { key: string; count: number; buckets: number[] }[],
+    make: (key: string, q: { p50_us: number | null; p99_us: number | null }, count: number) => R & { count: number },
+  ): R[] {
     const s = this.samples.at(-1);
     if (!s) return [];
     const old = this.samples.find((x) => s.at - x.at <= LATENCY_WINDOW_MS && x !== s) ?? undefined;
-    const before = new Map((old?.latency ?? []).map((r) => [r.type, r]));
-    const rows: LatencyRow[] = [];
-    for (const r of s.latency) {
-      const b = before.get(r.type);
+    const before = new Map((old ? rowsOf(old) : []).map((r) => [r.key, r]));
+    const rows: (R & { count: number })[] = [];
+    for (const r of rowsOf(s)) {
+      const b = before.get(r.key);
       const counts = r.buckets.map((c, i) => c - (b?.buckets[i] ?? 0));
       const count = r.count - (b?.count ?? 0);
       if (count <= 0) continue;
-      rows.push({
-        path: r.type,
-        p50_us: quantileUs(counts, count, 0.5),
-        p99_us: quantileUs(counts, count, 0.99),
-        count,
-        waiting: WAITS_BY_DESIGN.has(r.type),
-      });
+      rows.push(make(r.key, { p50_us: quantileUs(counts, count, 0.5), p99_us: quantileUs(counts, count, 0.99) }, count));
     }
     return rows.sort((a, b) => b.count - a.count);
   }

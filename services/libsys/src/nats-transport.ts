@@ -49,6 +49,7 @@ import { RequestMux } from "#base/request-mux.ts";
 import { childTrace, noteCall } from "#base/trace.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 import { errorEnvelope, Wire } from "#base/wire.ts";
+import { pathOf, PathStats, type PathRow } from "./path-stats.ts";
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** How long opening a channel may take (the kernel, then the server taking the token). */
@@ -101,6 +102,7 @@ export class NatsTransport implements Transport {
   private channelConn?: { nc: NatsConnection; wire: Wire };
   private channelConnecting?: Promise<void>;
   private receiver?: Receiver;
+  private readonly pathStats = new PathStats();
   /** Messages on a channel refused (an unknown or revoked token, a reply subject not the caller's, a fault): counted. */
   channelRefusals = 0;
 
@@ -187,6 +189,7 @@ export class NatsTransport implements Transport {
     const opening = this.channelTo(dst);
     const channel = opening === undefined ? undefined : await opening;
     const h = trapEnvelope(this.label, dst, type, Kind.SENDREC, args, timeoutMs, this.self);
+    const t0 = this.clock.nowUs();
     let m: Msg;
     try {
       // The kernel answers within timeoutMs; the extra second covers its own reply hop.
@@ -208,7 +211,17 @@ export class NatsTransport implements Transport {
       channel.mux.retire();
       return this.sendrec(dst, type, args, data, timeoutMs);
     }
-    return parseReply(m);
+    const reply = parseReply(m, this.label);
+    if (dst !== KERNEL) {
+      const label = dst.split("#")[0];
+      this.pathStats.record(pathOf(reply.hops, channel !== undefined, label), label, this.clock.nowUs() - t0);
+    }
+    return reply;
+  }
+
+  /** The round trips counted since the last call, by path and destination (SYS_IPCSTAT reports them). */
+  takePathStats(): PathRow[] {
+    return this.pathStats.take();
   }
 
   /** The channel subject to dst (opening it the first time), or undefined when dst is reached by the trap. */
@@ -581,14 +594,15 @@ function revokedChannel(m: Msg): boolean {
   return get(H.errname) === "EBADSRCDST" && (get(H.errdetail) ?? "").includes('"arg":"channel"');
 }
 
-export function parseReply(m: Msg): RawReply {
+/** receiver: who takes the reply (stamped on the trail of a call made for a traced request). */
+export function parseReply(m: Msg, receiver?: string): RawReply {
   const { get } = readEnvelope(m);
   const status = decodeStatus(get);
   if (status !== 0) throw decodeError(get, status);
   const hops = replyHops(get);
   const calls = replyCalls(get);
   // The request being handled, if any, carries this call's trail back to its own caller.
-  noteCall(hops, calls);
+  noteCall(hops, calls, receiver);
   return { args: decodeRawArgs(get), data: m.data, hops, ...(calls !== undefined ? { calls } : {}) };
 }
 

@@ -19,10 +19,11 @@ import {
   type Reply,
   type ReqArgs,
 } from "#abi";
-import { systemClock, type Clock } from "#base/clock.ts";
+import { systemClock, type Clock, type Timer } from "#base/clock.ts";
 import { createLogger, type Logger } from "#base/log.ts";
 import { isSampled, withCalls, withTrace } from "#base/trace.ts";
 import type { Transport } from "#base/transport.ts";
+import { sysIpcstat } from "./calls/sys-ipcstat.ts";
 import { FaultHooks } from "./crash-hook.ts";
 import { ServerQueue, type QueueLimits } from "./server-queue.ts";
 import { SysImpl, type Sys } from "./sys.ts";
@@ -57,6 +58,9 @@ export interface Server {
   /** Graceful stop: finish in-flight work. */
   shutdown?(): Promise<void>;
 }
+
+/** How often a process reports its round trips by path (SYS_IPCSTAT). */
+const IPCSTAT_EVERY_MS = 1000;
 
 /** What a driver or server module exports: the same object runs in either placement. */
 export interface ServiceModule {
@@ -201,6 +205,21 @@ export async function startService(module: ServiceModule, transport: Transport, 
   markReady();
   log.info({ placement: transport.placement }, "serving as %s", sys.self);
 
+  // The round trips of this process's sendrecs, by path, to the kernel once a second (when
+  // there were any): the only party that sees a reply-direct or channel round trip whole.
+  let reporting: Timer | undefined;
+  const reportPaths = (): void => {
+    reporting = clock.setTimeout(async () => {
+      const rows = transport.takePathStats?.() ?? [];
+      if (rows.length > 0 && !stopping)
+        await sysIpcstat(sys, rows).catch((e: unknown) =>
+          log.debug({ err: e instanceof Error ? e.message : String(e) }, "round trips by path not reported"),
+        );
+      if (!stopping) reportPaths();
+    }, IPCSTAT_EVERY_MS);
+  };
+  if (transport.takePathStats) reportPaths();
+
   let stopped: Promise<void> | undefined;
   return {
     sys,
@@ -209,6 +228,7 @@ export async function startService(module: ServiceModule, transport: Transport, 
       // Once: a second stop waits for the first instead of trapping on a closed connection.
       stopped ??= (async () => {
         stopping = true;
+        reporting?.cancel();
         server.interrupt?.();
         if (inflight > 0) await new Promise<void>((r) => (idle = r));
         await server.shutdown?.();

@@ -14,6 +14,7 @@ import { byTestId, within } from "./dom.ts";
 import { EndpointTable } from "./endpoint-table.ts";
 import { Header } from "./header.ts";
 import { LatencyTable } from "./latency-table.ts";
+import { PathTable, TracePanel } from "./trace-panel.ts";
 import { MessageArea } from "./message-area.ts";
 import { parseMeta } from "./parse.ts";
 import { SchedTable } from "./sched-table.ts";
@@ -52,7 +53,7 @@ function tbody(testId: string): HTMLTableSectionElement {
 function disableControls(): void {
   const why = "read-only: open the URL with the token the dashboard printed at start-up to act";
   for (const el of document.querySelectorAll<HTMLButtonElement | HTMLInputElement | HTMLSelectElement>(
-    ".panel.chaos button, .panel.chaos select, .panel.chaos input, .panel.workload button, .panel.workload input",
+    ".panel.chaos button, .panel.chaos select, .panel.chaos input, .panel.workload button, .panel.workload input, [data-testid=trace] button",
   )) {
     el.disabled = true;
     el.title = why;
@@ -72,10 +73,12 @@ function main(): void {
   const endpoints = new EndpointTable(tbody("endpoint-table"));
   const timeline = new Timeline(byTestId<HTMLOListElement>("timeline"));
   const latency = new LatencyTable(tbody("latency-table"));
+  const paths = new PathTable(tbody("paths-table"));
   const sched = new SchedTable(byTestId("sched-panel"), tbody("sched-table"));
   const charts = new Charts(byTestId("rate-chart"), byTestId("latency-chart"), byTestId("latency-caption"));
   const workload = new WorkloadPanel(getToken, messages);
   const chaos = new ChaosPanel(getToken, messages);
+  new TracePanel(getToken, messages);
 
   const hooks: MkosHooks = { cy: topology.cy, lastState: null, consoleText: "" };
   window.mkos = hooks;
@@ -106,6 +109,7 @@ function main(): void {
       topology.update(s);
       endpoints.update(s);
       latency.update(s.latency, busiestPath(s.latency)?.path ?? null);
+      paths.update(s.paths);
       sched.update(s.sched);
       workload.update(s.workload, s.t);
       charts.update(s);

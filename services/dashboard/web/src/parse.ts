@@ -8,6 +8,7 @@ import type {
   ExperimentEvent,
   KernelInfo,
   LatencyRow,
+  PathRow,
   Meta,
   NodeKind,
   SchedRow,
@@ -96,6 +97,11 @@ function parseLatency(v: unknown): LatencyRow {
   };
 }
 
+function parsePath(v: unknown): PathRow {
+  const o = obj(v, "paths");
+  return { path: str(o, "path"), p50_us: numOrNull(o, "p50_us"), p99_us: numOrNull(o, "p99_us"), count: num(o, "count") };
+}
+
 function parseSched(v: unknown): SchedRow {
   const o = obj(v, "sched");
   return {
@@ -129,6 +135,7 @@ export function parseState(v: unknown): State {
     nodes: arr(o.nodes, "nodes").map(parseNode),
     edges: arr(o.edges ?? [], "edges").map(parseEdge),
     latency: arr(o.latency ?? [], "latency").map(parseLatency),
+    paths: arr(o.paths ?? [], "paths").map(parsePath),
     sched: o.sched === null || o.sched === undefined ? null : arr(o.sched, "sched").map(parseSched),
     workload: o.workload === null || o.workload === undefined ? null : parseWorkload(o.workload),
   };

@@ -6,6 +6,7 @@ export type {
   KernelInfo,
   LatencyRow,
   Meta,
+  PathRow,
   SchedRow,
   State,
   TimelineEntry,

@@ -1,0 +1,73 @@
+// One request followed through every hop (mkctl trace, the dashboard's waterfall). The
+// request goes out under a sampled W3C trace (flags 01), so each server on its way sends
+// back, with its reply, the hop trails of the calls it made for it (Mk-Calls); the reply's
+// own trail (Mk-Hops) and those are laid out on one time line, each segment a hop's
+// transit plus the next party's work up to its stamp. Stamps are each process's clock in
+// µs: one host (or containers sharing its kernel).
+import { Common, MkError, parseHops, Vfs } from "#abi";
+import { sampledTrace, withTrace } from "#base/trace.ts";
+import { sysWaitEndpoint } from "./calls/sys-getinfo.ts";
+import type { Sys } from "./sys.ts";
+
+interface Segment {
+  from: string;
+  to: string;
+  start_us: number;
+  us: number;
+  /** 0: the request itself; 1: a call a server made for it; 2: a call made for that one ... */
+  depth: number;
+}
+
+export interface TraceResult {
+  request: string;
+  /** The incarnation the request went to. */
+  to: string;
+  runs: number;
+  /** The median run's round trip, and its hops. */
+  total_us: number;
+  hops: Segment[];
+}
+
+export type TraceKind = "ping" | "stat";
+/** Runs of one trace: enough for a median, bounded so a trace is never a flood. */
+export const TRACE_MAX_RUNS = 1000;
+
+/** A reply's trails as segments on one time line, the calls nested under the request. */
+function segments(hops: string | undefined, calls: string | undefined, endUs: number): Segment[] {
+  const out: Segment[] = [];
+  const add = (trail: string | undefined, depth: number, end?: { who: string; us: number }) => {
+    const h = parseHops(trail);
+    if (end) h.push(end);
+    for (let i = 1; i < h.length; i++)
+      out.push({ from: h[i - 1].who, to: h[i].who, start_us: h[i - 1].us, us: h[i].us - h[i - 1].us, depth });
+  };
+  add(hops, 0, { who: "client", us: endUs });
+  for (const t of (calls ?? "").split(";").filter(Boolean)) add(t, 1);
+  const t0 = out.length > 0 ? Math.min(...out.map((s) => s.start_us)) : 0;
+  return out.map((s) => ({ ...s, start_us: s.start_us - t0 })).sort((a, b) => a.start_us - b.start_us || a.depth - b.depth);
+}
+
+/**
+ * `ping LABEL` (COMMON_PING to its live incarnation) or `stat PATH` (VFS_STAT to vfs), `runs`
+ * times, one after another; the median run hop by hop. Named by incarnation, the request
+ * takes the path the privilege table gives the pair.
+ */
+export async function traceRequest(sys: Sys, what: TraceKind, target: string, runs: number): Promise<TraceResult> {
+  if (!Number.isInteger(runs) || runs < 1 || runs > TRACE_MAX_RUNS)
+    throw new MkError("EINVAL", `a trace takes 1..${TRACE_MAX_RUNS} runs, not ${runs}`, { detail: { arg: "count" } });
+  const label = what === "ping" ? target : "vfs";
+  const dst = (await sysWaitEndpoint(sys, label, 0, 5000)).endpoint;
+  const send = (): Promise<{ hops?: string; calls?: string }> =>
+    withTrace(sampledTrace(), () =>
+      what === "ping" ? sys.sendrec(dst, Common.COMMON_PING, {}) : sys.sendrec(dst, Vfs.VFS_STAT, { path: target }),
+    );
+  const done: { us: number; segs: Segment[] }[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = sys.clock.nowUs();
+    const r = await send();
+    const end = sys.clock.nowUs();
+    done.push({ us: end - t0, segs: segments(r.hops, r.calls, end) });
+  }
+  const median = [...done].sort((a, b) => a.us - b.us)[Math.floor(done.length / 2)];
+  return { request: `${what} ${target}`, to: dst, runs: done.length, total_us: Math.round(median.us), hops: median.segs };
+}
