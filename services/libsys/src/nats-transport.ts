@@ -101,6 +101,8 @@ export class NatsTransport implements Transport {
   private readonly channelCred?: Credential;
   private channelConn?: { nc: NatsConnection; wire: Wire };
   private channelConnecting?: Promise<void>;
+  /** close() was called: a channel connection that completes after it is closed at once. */
+  private closing = false;
   private receiver?: Receiver;
   private readonly pathStats = new PathStats();
   /** Messages on a channel refused (an unknown or revoked token, a reply subject not the caller's, a fault): counted. */
@@ -297,6 +299,18 @@ export class NatsTransport implements Transport {
       callback: this.wire.guard("endpoint", (m) => this.receive(m, receiver)),
     });
     await this.nc.flush();
+    // A server others reach by channel reads them on a second connection: made now, beside
+    // its start, not on the path of the first request of a caller after a restart.
+    if (this.channelCred && !this.channelConnecting) void this.connectChannels().catch(() => undefined);
+  }
+
+  /** The channel connection, made once: two opens at the same time share the one being made; a failure is tried again at the next open. */
+  private connectChannels(): Promise<void> {
+    this.channelConnecting ??= this.subscribeChannels().catch((e: unknown) => {
+      this.channelConnecting = undefined;
+      throw e;
+    });
+    return this.channelConnecting;
   }
 
   /**
@@ -348,12 +362,7 @@ export class NatsTransport implements Transport {
     if (!srcLabel) throw new MkError("EINVAL", `a channel's source is label#generation, not ${JSON.stringify(src)}`);
     if (this.channelsIn.size >= MAX_CHANNELS_IN)
       throw new MkError("EAGAIN", `${this.label} holds ${MAX_CHANNELS_IN} channels already`, { detail: { limit: MAX_CHANNELS_IN } });
-    // Once: two opens at the same time share the one connection being made.
-    this.channelConnecting ??= this.subscribeChannels().catch((e: unknown) => {
-      this.channelConnecting = undefined;
-      throw e;
-    });
-    await this.channelConnecting;
+    await this.connectChannels();
     // A caller label holds a few at most (the kernel revokes an incarnation's at its death):
     // past that its oldest is forgotten, and a request on it goes again by the trap.
     const mine = [...this.channelsIn].filter(([, c]) => c.srcLabel === srcLabel);
@@ -374,6 +383,11 @@ export class NatsTransport implements Transport {
         `${this.label} has no channel credential (${this.label}@ch): no label has paths: { ${this.label}: channel }`,
       );
     const nc = await connectNats(`${this.label}@ch.${this.conn || nuid.next()}`, this.channelCred);
+    if (this.closing) {
+      // Closed while it connected (made at listen, beside the start): nothing may keep it open.
+      await nc.close().catch(() => undefined);
+      throw new MkError("ENOTREADY", `${this.label} is closing`);
+    }
     const wire = new Wire(nc, this.fallbackLog, this.clock);
     let refused: Error | undefined;
     const into = Subjects.channelsInto(this.label, parseEndpoint(this.self ?? "")?.generation ?? 0);
@@ -529,6 +543,7 @@ export class NatsTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.watchdog?.cancel();
     this.kernelSub?.unsubscribe();
     this.mux.close(new MkError("ENOTREADY", `${this.label} is closing`));
