@@ -3,7 +3,18 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { baseLabel, DeathCause, EventKind, HARDWARE, KERNEL, NOTIFY_HW_RESET, PIT_INPUT_HZ, Sched, type EndpointInfo } from "#abi";
+import {
+  baseLabel,
+  DeathCause,
+  EventKind,
+  HARDWARE,
+  KERNEL,
+  NOTIFY_HW_RESET,
+  PIT_INPUT_HZ,
+  Sched,
+  type EndpointInfo,
+  type IpcPath,
+} from "#abi";
 import type { Clock } from "#base/clock.ts";
 import { LogLimiter, type Logger } from "#base/log.ts";
 import { privilegesOf, privilegeSummary, type ServicePrivileges, type SystemTable } from "#base/system-table.ts";
@@ -121,6 +132,17 @@ export class Kernel implements KernelState {
     this.metrics.endpointStates = () => this.table.list().map((e) => e.state);
     this.metrics.waiters = () => this.table.waiting;
     this.metrics.inFlight = () => this.ipc.pending.inFlight();
+  }
+
+  /** The paths a sendrec from priv's label to dst can take in this run (what SYS_IPCSTAT may report for the pair). */
+  pathsTo(priv: ServicePrivileges, dst: string): IpcPath[] {
+    const out: IpcPath[] = ["trap"];
+    const mode = this.ipc.pathMode;
+    const entry = priv.paths.get(dst);
+    if (mode === "reply-direct" || (mode === "table" && (entry === "reply-direct" || entry === "channel"))) out.push("reply-direct");
+    if (mode === "table" && entry === "channel") out.push("channel");
+    if (this.priv.services.get(dst)?.placement === "kernel") out.push("in-kernel");
+    return out;
   }
 
   channelLabels(priv: ServicePrivileges): string[] {

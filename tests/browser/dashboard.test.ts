@@ -171,7 +171,9 @@ describe("browser", () => {
     const hops = await page.locator("[data-testid=waterfall] .hop").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-hop")));
     expect(hops.slice(0, 2)).toEqual(["dashboard>kernel", "kernel>vfs"]);
     expect(hops).toContain("mfs>vfs");
-    await expect.poll(() => page.getByTestId("trace").locator("[data-field=caption]").textContent()).toMatch(/^stat \/ to vfs#\d+: the median of 5 runs/);
+    await expect
+      .poll(() => page.getByTestId("trace").locator("[data-field=caption]").textContent())
+      .toMatch(/^stat \/ to vfs#\d+: the median of 5 runs/);
     await shot(page, "waterfall");
     await page.close();
   });

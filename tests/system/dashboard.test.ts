@@ -209,7 +209,12 @@ describe("dashboard", () => {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
       body: JSON.stringify({ what: "stat", target: "/", count: 3 }),
-    }).then((r) => r.json())) as { runs: number; to: string; total_us: number; hops: { from: string; to: string; depth: number; us: number }[] };
+    }).then((r) => r.json())) as {
+      runs: number;
+      to: string;
+      total_us: number;
+      hops: { from: string; to: string; depth: number; us: number }[];
+    };
     expect(t.runs).toBe(3);
     expect(t.to).toMatch(/^vfs#\d+$/);
     expect(t.hops.filter((h) => h.depth === 0).map((h) => `${h.from}>${h.to}`)).toEqual([

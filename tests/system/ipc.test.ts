@@ -19,6 +19,7 @@ import {
   NatsTransport,
   startService,
   sysGetEndpoints,
+  traceRequest,
   type RunningService,
   type ServiceModule,
 } from "#libsys";
@@ -563,6 +564,36 @@ describe("ipc: tracing", () => {
   });
 });
 
+describe("ipc: tracing a hostile server", () => {
+  it("trace - a server's far-off stamps are its word only within the run: every hop is clamped into the round trip, so no reader draws or allocates by them", async () => {
+    // rdsrv's own handler answers late; a second connection of rdsrv's user answers first with a forged trail.
+    const slow: ServiceModule = {
+      label: "rdsrv",
+      create: () => ({ handlers: { [Common.COMMON_PING]: async () => (await new Promise((r) => setTimeout(r, 300)), {}) } }),
+    };
+    const { svc } = await serveOwn(slow);
+    const forger = await ts.raw("rdsrv");
+    forger.subscribe(Subjects.endpoint("rdsrv", svc.sys.generation), {
+      callback: (_e, m: Msg) => {
+        const h = headers();
+        h.set(H.status, "0");
+        h.set(H.hops, `${m.headers?.get(H.hops) ?? ""},rdsrv@${Date.now() * 1000 + 1e12},rdsrv@1`);
+        m.respond(new Uint8Array(0), { headers: h });
+      },
+    });
+    await forger.flush();
+    const d = await ts.client("direct");
+    const t = await traceRequest(d.sys, "ping", "rdsrv", 3);
+    expect(t.hops.some((h) => h.from === "rdsrv" || h.to === "rdsrv")).toBe(true);
+    for (const h of t.hops) {
+      expect(h.us, `${h.from}>${h.to}`).toBeGreaterThanOrEqual(0);
+      expect(h.us, `${h.from}>${h.to}`).toBeLessThanOrEqual(t.total_us);
+      expect(h.start_us).toBeLessThanOrEqual(t.total_us);
+    }
+    await svc.stop();
+  });
+});
+
 describe("ipc: per-path latency", () => {
   it("paths - callers report their round trips by path (SYS_IPCSTAT): trap, reply-direct and channel each counted in mk_ipc_roundtrip_seconds, and a channel's traffic, which the kernel never sees, becomes an edge of the statistics", async () => {
     const count = (path: string) => metric(new RegExp(`^mk_ipc_roundtrip_seconds_count\\{path="${path}"\\} (\\d+)`, "m"));
@@ -584,7 +615,9 @@ describe("ipc: per-path latency", () => {
     // Reported within a second or so of the round trips.
     await waitUntil(
       async () =>
-        (await count("reply-direct")) >= before.direct + 5 && (await count("channel")) >= before.channel + 7 && (await count("trap")) >= before.trap + 3
+        (await count("reply-direct")) >= before.direct + 5 &&
+        (await count("channel")) >= before.channel + 7 &&
+        (await count("trap")) >= before.trap + 3
           ? true
           : undefined,
       { clock: systemClock, deadlineMs: 10_000, what: "the round trips reported by path", intervalMs: 200 },
@@ -602,7 +635,7 @@ describe("ipc: per-path latency", () => {
     await svc.stop();
   });
 
-  it("paths - a hostile report is refused whole and counts nothing: a pair outside the caller's ipc, buckets that do not add up to the count, an unknown path, too many rows", async () => {
+  it("paths - a hostile report is refused whole and counts nothing: a pair outside the caller's ipc, a path the pair cannot take, buckets that do not add up to the count, an unknown path, too many rows, a second report within 500 ms", async () => {
     const d = await ts.client("direct");
     const total = () => metric(/^mk_ipc_roundtrip_seconds_count\{path="trap"\} (\d+)/m);
     // Quiet first: what the test's clients report on their own lands before the baseline.
@@ -623,7 +656,18 @@ describe("ipc: per-path latency", () => {
     await expect(send([{ ...good, path: "teleport" }])).rejects.toMatchObject({ errno: "EBADREQUEST" });
     await expect(send(new Array(65).fill(good))).rejects.toMatchObject({ errno: "EBADREQUEST" });
     await expect(send([{ ...good, count: 2_000_000, buckets: buckets(2_000_000) }])).rejects.toMatchObject({ errno: "EBADREQUEST" });
+    // A path the pair cannot take: direct reaches echo by reply-direct (or the trap), never by a channel; ata is not in kernel-core.
+    await expect(send([good, { ...good, path: "channel" }])).rejects.toMatchObject({
+      errno: "EINVAL",
+      message: expect.stringMatching(/rows\[1\].*go by trap or reply-direct, not channel/),
+    });
+    await expect(send([{ ...good, dst: "ata", path: "in-kernel" }])).rejects.toMatchObject({ errno: "EINVAL" });
     // None of the good rows beside the bad ones was counted (this test's own traffic is kernel calls, not counted).
+    expect((await total()) - before).toBeLessThan(1000);
+    // One report per incarnation per 500 ms: a flood of reports is EAGAIN, and counts nothing.
+    const small = { ...good, count: 1, sum_us: 100, buckets: buckets(1) };
+    await send([small]);
+    await expect(send([small])).rejects.toMatchObject({ errno: "EAGAIN" });
     expect((await total()) - before).toBeLessThan(1000);
   });
 });

@@ -1,6 +1,6 @@
 // What a kernel call handler is given: the kernel's state, the caller, and its arguments
 // already checked against the call's layout.
-import type { EndpointInfo, KernelCallType, ReqArgs, Reply } from "#abi";
+import type { EndpointInfo, IpcPath, KernelCallType, ReqArgs, Reply } from "#abi";
 import type { Clock } from "#base/clock.ts";
 import type { Logger, LogLimiter } from "#base/log.ts";
 import type { Denial } from "../events/kernel-events.ts";
@@ -31,6 +31,8 @@ export interface KernelState {
   endpointRows(): EndpointInfo[];
   /** Whether an incarnation still listens on its endpoint (a null message); one that does not is marked dead. */
   stillThere(ep: EndpointEntry, timeoutMs: number): Promise<boolean>;
+  /** The paths a sendrec from priv's label to dst can take in this run (trap always). */
+  pathsTo(priv: ServicePrivileges, dst: string): IpcPath[];
   /** The labels the table gives `priv` a channel to, in this run (none when MK_IPC_PATH overrides the table). */
   channelLabels(priv: ServicePrivileges): string[];
   /** SYS_CHANNEL: a channel from the caller to dst (label#generation), the table permitting. */

@@ -26,6 +26,8 @@ const RateShape = { rate: f.uint(WORKLOAD_MAX_RATE) } as const;
 
 /** Runs of one trace from the page: a median of a few, never a flood. */
 const TRACE_PAGE_MAX_RUNS = 20;
+/** A trace from the page makes no new run after this long (each run waits 5 s at most): the next one is not kept waiting. */
+const TRACE_PAGE_DEADLINE_MS = 10_000;
 const TraceShape = {
   what: f.enum("ping", "stat"),
   target: f.str(255),
@@ -118,7 +120,7 @@ export class Actions {
     if (this.tracing) throw new MkError("EAGAIN", "trace: one is already under way; try again when it ends");
     this.tracing = true;
     try {
-      return await traceRequest(this.sys, a.what, a.target, a.count ?? 5);
+      return await traceRequest(this.sys, a.what, a.target, a.count ?? 5, { deadlineMs: TRACE_PAGE_DEADLINE_MS });
     } finally {
       this.tracing = false;
     }

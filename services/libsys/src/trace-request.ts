@@ -4,7 +4,7 @@
 // own trail (Mk-Hops) and those are laid out on one time line, each segment a hop's
 // transit plus the next party's work up to its stamp. Stamps are each process's clock in
 // µs: one host (or containers sharing its kernel).
-import { Common, MkError, parseHops, Vfs } from "#abi";
+import { Common, EMPTY, MkError, parseHops, Vfs } from "#abi";
 import { sampledTrace, withTrace } from "#base/trace.ts";
 import { sysWaitEndpoint } from "./calls/sys-getinfo.ts";
 import type { Sys } from "./sys.ts";
@@ -29,11 +29,17 @@ export interface TraceResult {
 }
 
 export type TraceKind = "ping" | "stat";
+/** How long one run may wait for its answer: a trace follows a request, it does not wait out a hung server. */
+const TRACE_RUN_TIMEOUT_MS = 5000;
 /** Runs of one trace: enough for a median, bounded so a trace is never a flood. */
 export const TRACE_MAX_RUNS = 1000;
 
-/** A reply's trails as segments on one time line, the calls nested under the request. */
-function segments(hops: string | undefined, calls: string | undefined, endUs: number): Segment[] {
+/**
+ * A reply's trails as segments on one time line, the calls nested under the request. The
+ * stamps are the parties' word: each segment is clamped into the run (0..totalUs), so a
+ * hostile server's far-off stamp cannot make a reader draw or allocate without bound.
+ */
+function segments(hops: string | undefined, calls: string | undefined, endUs: number, totalUs: number): Segment[] {
   const out: Segment[] = [];
   const add = (trail: string | undefined, depth: number, end?: { who: string; us: number }) => {
     const h = parseHops(trail);
@@ -44,7 +50,10 @@ function segments(hops: string | undefined, calls: string | undefined, endUs: nu
   add(hops, 0, { who: "client", us: endUs });
   for (const t of (calls ?? "").split(";").filter(Boolean)) add(t, 1);
   const t0 = out.length > 0 ? Math.min(...out.map((s) => s.start_us)) : 0;
-  return out.map((s) => ({ ...s, start_us: s.start_us - t0 })).sort((a, b) => a.start_us - b.start_us || a.depth - b.depth);
+  const within = (v: number) => Math.min(Math.max(0, v), Math.max(0, totalUs));
+  return out
+    .map((s) => ({ ...s, start_us: within(s.start_us - t0), us: within(s.us) }))
+    .sort((a, b) => a.start_us - b.start_us || a.depth - b.depth);
 }
 
 /**
@@ -52,21 +61,31 @@ function segments(hops: string | undefined, calls: string | undefined, endUs: nu
  * times, one after another; the median run hop by hop. Named by incarnation, the request
  * takes the path the privilege table gives the pair.
  */
-export async function traceRequest(sys: Sys, what: TraceKind, target: string, runs: number): Promise<TraceResult> {
+export async function traceRequest(
+  sys: Sys,
+  what: TraceKind,
+  target: string,
+  runs: number,
+  o: { deadlineMs?: number } = {},
+): Promise<TraceResult> {
   if (!Number.isInteger(runs) || runs < 1 || runs > TRACE_MAX_RUNS)
     throw new MkError("EINVAL", `a trace takes 1..${TRACE_MAX_RUNS} runs, not ${runs}`, { detail: { arg: "count" } });
   const label = what === "ping" ? target : "vfs";
   const dst = (await sysWaitEndpoint(sys, label, 0, 5000)).endpoint;
   const send = (): Promise<{ hops?: string; calls?: string }> =>
     withTrace(sampledTrace(), () =>
-      what === "ping" ? sys.sendrec(dst, Common.COMMON_PING, {}) : sys.sendrec(dst, Vfs.VFS_STAT, { path: target }),
+      what === "ping"
+        ? sys.sendrec(dst, Common.COMMON_PING, {}, EMPTY, TRACE_RUN_TIMEOUT_MS)
+        : sys.sendrec(dst, Vfs.VFS_STAT, { path: target }, EMPTY, TRACE_RUN_TIMEOUT_MS),
     );
   const done: { us: number; segs: Segment[] }[] = [];
-  for (let i = 0; i < runs; i++) {
+  const until = o.deadlineMs === undefined ? Number.POSITIVE_INFINITY : sys.clock.now() + o.deadlineMs;
+  // The runs end at the deadline, if one is given (at least one run is made).
+  for (let i = 0; i < runs && (i === 0 || sys.clock.now() < until); i++) {
     const t0 = sys.clock.nowUs();
     const r = await send();
     const end = sys.clock.nowUs();
-    done.push({ us: end - t0, segs: segments(r.hops, r.calls, end) });
+    done.push({ us: end - t0, segs: segments(r.hops, r.calls, end, end - t0) });
   }
   const median = [...done].sort((a, b) => a.us - b.us)[Math.floor(done.length / 2)];
   return { request: `${what} ${target}`, to: dst, runs: done.length, total_us: Math.round(median.us), hops: median.segs };

@@ -28,7 +28,7 @@ export async function traceCommand(client: RunningService, args: string[], o: { 
     String(Math.round(s.start_us)),
     String(Math.round(s.us)),
     `${"  ".repeat(s.depth)}${s.from} > ${s.to}`,
-    `${" ".repeat(Math.min(width, Math.round(s.start_us * scale)))}${"#".repeat(Math.max(1, Math.round(s.us * scale)))}`,
+    `${" ".repeat(Math.min(width, Math.round(s.start_us * scale)))}${"#".repeat(Math.min(width, Math.max(1, Math.round(s.us * scale))))}`,
   ]);
   console.log(`${what} ${target} to ${t.to}: ${t.runs} runs, the median one (${t.total_us} µs) hop by hop`);
   console.log(textTableLines(["START_US", "US", "HOP", ""], body).join("\n"));

@@ -94,7 +94,8 @@ export class TracePanel {
       const total = typeof o.body.total_us === "number" ? o.body.total_us : 0;
       const to = typeof o.body.to === "string" ? o.body.to : "?";
       this.draw(hopsOf(o.body.hops), total);
-      setText(this.caption, `${what} ${target} to ${to}: the median of 5 runs, ${micros(total)}`);
+      const runs = typeof o.body.runs === "number" ? o.body.runs : 0;
+      setText(this.caption, `${what} ${target} to ${to}: the median of ${runs} runs, ${micros(total)}`);
     } finally {
       this.run.disabled = false;
     }
