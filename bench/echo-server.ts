@@ -10,6 +10,6 @@ import { RAW_SUBJECT } from "./raw-subject.ts";
 const label = process.env.MK_LABEL ?? "bench-echo";
 const transport = await NatsTransport.connect(label, loadCredential());
 // Answers empty, as COMMON_PING does: a sized request carries its bytes one way on every path.
-transport.endpointNats.subscribe(RAW_SUBJECT, { callback: (_e, m) => void m.respond() });
+transport.nc.subscribe(RAW_SUBJECT, { callback: (_e, m) => void m.respond() });
 const running = await startService({ label, create: () => ({ handlers: {} }) }, transport, { log: createLogger(label) });
 process.on("SIGTERM", () => void running.stop().then(() => process.exit(0)));

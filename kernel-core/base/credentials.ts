@@ -20,16 +20,6 @@ export function loadChannelCredential(file = process.env.MK_CREDS): Credential |
   return existsSync(beside) ? loadCredential(beside) : undefined;
 }
 
-/**
- * A service's endpoint is read by a third NATS user of its own, `<label>@ep`, the only one
- * with response grants: it subscribes nothing but the label's endpoint subjects, where only
- * the kernel publishes, so the reply subjects it may answer are always the kernel's choice.
- * The service's own user (which reads its inbox, where servers answer it on the fast paths)
- * has none: a reply subject a server attached to an answer gives it no right to publish.
- */
-export const ENDPOINT_USER_SUFFIX = "@ep";
-export const endpointUser = (label: string): string => `${label}${ENDPOINT_USER_SUFFIX}`;
-
 /** The NATS account every mkos user lives in ($SYS events name it). */
 export const MK_ACCOUNT = "MK";
 
@@ -37,8 +27,6 @@ export interface Credential {
   user: string;
   password: string;
   servers: string[];
-  /** The endpoint user's credential (`<label>@ep.json` beside this one), when there is one. */
-  endpoint?: Credential;
 }
 
 /** MK_ERR_CREDENTIAL: MK_CREDS is unset, or the credential at `file` cannot be used. */
@@ -68,8 +56,5 @@ export function loadCredential(file = process.env.MK_CREDS): Credential {
   ) {
     throw new CredentialError(`credential ${file} must hold user, password and servers`, file);
   }
-  const cred: Credential = { user: c.user, password: c.password, servers: c.servers };
-  const beside = file.endsWith(".json") ? `${file.slice(0, -".json".length)}${ENDPOINT_USER_SUFFIX}.json` : undefined;
-  if (beside && !file.endsWith(`${ENDPOINT_USER_SUFFIX}.json`) && existsSync(beside)) cred.endpoint = loadCredential(beside);
-  return cred;
+  return { user: c.user, password: c.password, servers: c.servers };
 }

@@ -117,9 +117,7 @@ describe("hostile", () => {
     );
     const gen = JSON.parse(hello.headers!.get(H.args)).generation as number;
     let mode = 0;
-    // Its endpoint is read by its endpoint user, the one that may answer.
-    const echoEp = await ts.raw("echo@ep");
-    echoEp.subscribe(Subjects.endpoint("echo", gen), {
+    echoNc.subscribe(Subjects.endpoint("echo", gen), {
       callback: (_e, m) => {
         const h = headers();
         const k = mode++ % 5;
@@ -150,7 +148,7 @@ describe("hostile", () => {
         }
       },
     });
-    await echoEp.flush();
+    await echoNc.flush();
     await trap({ [H.type]: String(SysCall.SYS_READY), [H.dst]: "kernel", [H.src]: `echo#${gen}` }, undefined, echoNc, "echo");
     for (let i = 0; i < 5; i++) {
       const r = await trap({ [H.type]: String(Common.COMMON_PING), [H.dst]: "echo", [H.timeout]: "3000" });

@@ -140,11 +140,9 @@ describe("privilege table", () => {
     const t = parseSystemTable(shipped);
     expect(permissionsFor(t, "ata")).toEqual({
       publish: ["mk.trap.ata"],
-      subscribe: ["_INBOX.ata.>", "mk.kernel.boot", "mk.kernel.dead"],
-      allowResponses: false,
+      subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot", "mk.kernel.dead"],
+      allowResponses: true,
     });
-    // Its endpoint user alone reads the endpoint (where only the kernel publishes) and alone may answer.
-    expect(permissionsFor(t, "ata@ep")).toEqual({ publish: [], subscribe: ["mk.ep.ata.>"], allowResponses: true });
     // mkctl runs as instances (mkctl.<id>): its own trap subject and its instances'.
     expect(permissionsFor(t, "mkctl").publish).toEqual(["mk.trap.mkctl", "mk.trap.mkctl.*", "mk.console.in"]);
     expect(permissionsFor(t, "chaos").publish).toEqual(["mk.trap.chaos"]);

@@ -12,16 +12,7 @@ import { join } from "node:path";
 import { EventSubjects, KERNEL, RsEventSubjects, StatSubjects, Subjects } from "#abi";
 import type { SystemTable } from "#base/system-table.ts";
 
-import {
-  CHANNEL_USER_SUFFIX,
-  channelUser,
-  ENDPOINT_USER_SUFFIX,
-  endpointUser,
-  HARDWARE_USER,
-  MK_ACCOUNT,
-  SYS_USER,
-  type Credential,
-} from "#base/credentials.ts";
+import { CHANNEL_USER_SUFFIX, channelUser, HARDWARE_USER, MK_ACCOUNT, SYS_USER, type Credential } from "#base/credentials.ts";
 import { LocalError } from "#base/errors.ts";
 
 export { HARDWARE_USER, SYS_USER, type Credential };
@@ -70,23 +61,12 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
       allowResponses: false,
     };
   }
-  const endpointOf = user.endsWith(ENDPOINT_USER_SUFFIX) ? user.slice(0, -ENDPOINT_USER_SUFFIX.length) : undefined;
-  if (endpointOf !== undefined && table.services.has(endpointOf)) {
-    // A service's endpoint user: it reads only what the kernel sends it, and answers under
-    // the one-shot right each request carries (the kernel's inbox, or the caller's on
-    // reply-direct). It publishes nothing else and subscribes nothing else, so the only
-    // reply subjects it is ever handed are ones the kernel chose.
-    return { publish: [], subscribe: [Subjects.endpointWildcard(endpointOf)], allowResponses: true };
-  }
   const svc = table.services.get(user);
   if (!svc) throw new LocalError("MK_ERR_UNKNOWN_PART", `no service ${user} in ${table.file}`);
   const publish = [Subjects.trap(user)];
   // Each run of a tool with instances traps as label.id (its own endpoint, same privileges).
   if (svc.instances > 0) publish.push(Subjects.trapInstances(user));
-  // No endpoint here (the endpoint user reads it) and no response grants: this user reads
-  // its inbox, where a server on a fast path answers it and could attach a reply subject of
-  // its choosing; a grant to answer that would let the two publish once anywhere.
-  const subscribe = [`${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot, Subjects.kernelDead];
+  const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot, Subjects.kernelDead];
   // Channels (paths: channel): the caller publishes only its own side of the pair's subject;
   // the server reads them with its channel user (below), never with this one.
   for (const [dst, path] of svc.paths) if (path === "channel") publish.push(Subjects.channelsFrom(dst, user));
@@ -98,7 +78,7 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
     publish.push(Subjects.consoleIn);
     subscribe.push(Subjects.consoleOut);
   }
-  return { publish, subscribe, allowResponses: false };
+  return { publish, subscribe, allowResponses: true };
 }
 
 function q(s: string): string {
@@ -120,8 +100,7 @@ function userBlock(user: string, password: string, p: Permissions | undefined): 
   const list = (xs: string[]) => `[${xs.map(q).join(", ")}]`;
   return [
     `      { user: ${q(user)}, password: ${q(password)}, permissions: {`,
-    // Publishing nothing is a deny of everything (an empty allow list would allow all); response grants still apply.
-    p.publish.length > 0 ? `          publish: { allow: ${list(p.publish)} }` : `          publish: { deny: [">"] }`,
+    `          publish: { allow: ${list(p.publish)} }`,
     `          subscribe: { allow: ${list(p.subscribe)} }`,
     p.allowResponses ? `          allow_responses: true` : "",
     `      } }`,
@@ -146,19 +125,12 @@ export interface NatsAuth {
   credentials: Map<string, Credential>;
 }
 
-/** Every NATS user the table implies: kernel, hardware, sys, two per service (its own and its endpoint's), and a channel user per service that takes channels. */
+/** Every NATS user the table implies: kernel, hardware, sys, one per service, and a channel user per service that takes channels. */
 export function natsUsers(table: SystemTable): string[] {
   const channelled = [...table.services.keys()].filter((label) =>
     [...table.services.values()].some((s) => s.paths.get(label) === "channel"),
   );
-  return [
-    KERNEL,
-    HARDWARE_USER,
-    SYS_USER,
-    ...table.services.keys(),
-    ...[...table.services.keys()].map(endpointUser),
-    ...channelled.map(channelUser),
-  ];
+  return [KERNEL, HARDWARE_USER, SYS_USER, ...table.services.keys(), ...channelled.map(channelUser)];
 }
 
 /** The label whose channel user `user` is (`vfs@ch`: vfs), or undefined. */

@@ -100,8 +100,6 @@ export class NatsTransport implements Transport {
   /** The server's channel user (`<label>@ch`): its own connection, which reads channels and answers only into their inboxes. */
   private readonly channelCred?: Credential;
   private channelConn?: { nc: NatsConnection; wire: Wire };
-  /** The endpoint user's connection (`<label>@ep`): it reads the endpoint and answers, alone with response grants. */
-  private endpointConn?: { nc: NatsConnection; wire: Wire };
   private channelConnecting?: Promise<void>;
   /** close() was called: a channel connection that completes after it is closed at once. */
   private closing = false;
@@ -147,28 +145,11 @@ export class NatsTransport implements Transport {
   }
 
   /** channelCred: by default the one beside MK_CREDS (`<label>@ch.json`), if there is one. */
-  /** The endpoint is read on a connection of the label's endpoint user (`cred.endpoint`), made beside the first. */
   static async connect(label: string, cred: Credential, log?: Logger, channelCred = loadChannelCredential()): Promise<NatsTransport> {
     const conn = nuid.next();
-    const [nc, ep] = await Promise.all([
-      connectNats(`${label}.${conn}`, cred, Subjects.inboxPrefix(label)),
-      cred.endpoint ? connectNats(`${label}@ep.${conn}`, cred.endpoint).catch(() => undefined) : undefined,
-    ]);
-    if (cred.endpoint && !ep) {
-      await nc.close().catch(() => undefined);
-      // Made again alone, so its error is the one thrown.
-      await connectNats(`${label}@ep.${conn}`, cred.endpoint).then((c) => c.close());
-    }
+    const nc = await connectNats(`${label}.${conn}`, cred, Subjects.inboxPrefix(label));
     watchConnection(nc, log ?? createLogger(label));
-    if (ep) watchConnection(ep, log ?? createLogger(label));
-    const t = new NatsTransport(label, nc, undefined, systemClock, conn, log, channelCred);
-    if (ep) t.endpointConn = { nc: ep, wire: new Wire(ep, t.fallbackLog, systemClock) };
-    return t;
-  }
-
-  /** The connection the endpoint is read on (the endpoint user's), for a raw responder beside it (the benchmarks' raw baseline). */
-  get endpointNats(): NatsConnection {
-    return this.endpointConn?.nc ?? this.nc;
+    return new NatsTransport(label, nc, undefined, systemClock, conn, log, channelCred);
   }
 
   connection(): string {
@@ -314,12 +295,10 @@ export class NatsTransport implements Transport {
     this.self = `${this.label}#${generation}`;
     this.receiver = receiver;
     this.sub?.unsubscribe();
-    // On the endpoint user's connection when there is one: the one allowed to answer.
-    const { nc, wire } = this.endpointConn ?? { nc: this.nc, wire: this.wire };
-    this.sub = nc.subscribe(Subjects.endpoint(this.label, generation), {
-      callback: wire.guard("endpoint", (m) => this.receive(m, receiver, undefined, wire)),
+    this.sub = this.nc.subscribe(Subjects.endpoint(this.label, generation), {
+      callback: this.wire.guard("endpoint", (m) => this.receive(m, receiver)),
     });
-    await nc.flush();
+    await this.nc.flush();
     // A server others reach by channel reads them on a second connection: made now, beside
     // its start, not on the path of the first request of a caller after a restart.
     if (this.channelCred && !this.channelConnecting) void this.connectChannels().catch(() => undefined);
@@ -571,10 +550,6 @@ export class NatsTransport implements Transport {
     for (const p of this.channelsOut.values()) void p.then((c) => c?.mux.close(new MkError("ENOTREADY", `${this.label} is closing`)));
     this.channelsOut.clear();
     await this.channelConn?.nc.close().catch(() => undefined);
-    // Drained, not closed: answers being written go out first.
-    const ep = this.endpointConn?.nc;
-    if (ep && !ep.isClosed()) await Promise.race([ep.drain().catch(() => undefined), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
-    if (ep && !ep.isClosed()) await ep.close().catch(() => undefined);
     if (this.nc.isClosed()) return;
     // Drain lets in-flight replies go out; a server that is gone must not hold us up.
     const drained = this.nc.drain().catch(() => undefined);

@@ -52,8 +52,8 @@ export function genConfig(o: GenConfigOptions): { written: boolean; users: strin
     const file = join(o.out, "creds", `${user}.json`);
     writeFileSync(file, `${JSON.stringify(cred)}\n`, { mode: 0o400 });
     chmodSync(file, 0o400);
-    // A channel or endpoint user's credential belongs to its service (vfs@ch, vfs@ep: vfs's uid).
-    const uid = uids.get(user) ?? uids.get(user.replace(/@(ch|ep)$/, "")) ?? o.defaultUid;
+    // A channel user's credential belongs to its service (vfs@ch: vfs's uid).
+    const uid = uids.get(user) ?? uids.get(user.replace(/@ch$/, "")) ?? o.defaultUid;
     chownSync(file, uid, uid);
   }
   writeFileSync(stampFile, `${stamp}\n`);
