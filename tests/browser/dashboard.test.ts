@@ -163,11 +163,11 @@ describe("browser", () => {
   it("browser - the latency panel shows round trips by IPC path, and a stat picked in it is drawn as a waterfall, vfs's call to mfs nested under the request", async () => {
     const page = await open(`?token=${TOKEN}`);
     await expect
-      .poll(() => page.locator(`[data-testid=paths-table] [data-label="channel"] [data-col=count]`).textContent(), { timeout: 20_000 })
+      .poll(() => page.locator(`[data-testid=paths-table] [data-label="reply-direct"] [data-col=count]`).textContent(), { timeout: 20_000 })
       .toMatch(/^[1-9]\d*$/);
     await page.getByTestId("trace").locator("[data-field=target]").fill("/");
     await page.getByTestId("trace").locator("button").click();
-    await page.locator(`[data-testid=waterfall] [data-hop="vfs>mfs"]`).waitFor({ timeout: 20_000 });
+    await page.locator(`[data-testid=waterfall] [data-hop="kernel>mfs"]`).waitFor({ timeout: 20_000 });
     const hops = await page.locator("[data-testid=waterfall] .hop").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-hop")));
     expect(hops.slice(0, 2)).toEqual(["dashboard>kernel", "kernel>vfs"]);
     expect(hops).toContain("mfs>vfs");

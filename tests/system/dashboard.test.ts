@@ -199,11 +199,11 @@ describe("dashboard", () => {
   });
 
   it("dashboard - the latency panel: round trips by IPC path over the last minute, and a request picked in it followed hop by hop (the waterfall); bad picks are EINVAL, none without the token", async () => {
-    // The workload reaches vfs by channel (the shipped table), rs's heartbeats go by the trap.
+    // The workload reaches vfs by reply-direct (the shipped table), rs's heartbeats go by the trap.
     const paths = await until(async () => {
       const p = (await state()).paths;
-      return p.some((r) => r.path === "channel" && r.count > 0) && p.some((r) => r.path === "trap" && r.count > 0) ? p : undefined;
-    }, "trap and channel round trips in the state");
+      return p.some((r) => r.path === "reply-direct" && r.count > 0) && p.some((r) => r.path === "trap" && r.count > 0) ? p : undefined;
+    }, "trap and reply-direct round trips in the state");
     for (const r of paths) expect(r.p99_us ?? 0, r.path).toBeGreaterThanOrEqual(r.p50_us ?? 0);
     const t = (await fetch(`${base}api/trace`, {
       method: "POST",
@@ -223,8 +223,8 @@ describe("dashboard", () => {
       "vfs>kernel",
       "kernel>client",
     ]);
-    // vfs's call to mfs, nested under the request: on its channel, no kernel between.
-    expect(t.hops.filter((h) => h.depth === 1).map((h) => `${h.from}>${h.to}`)).toEqual(["vfs>mfs", "mfs>vfs"]);
+    // vfs's call to mfs, nested under the request: on reply-direct, mfs answers vfs itself.
+    expect(t.hops.filter((h) => h.depth === 1).map((h) => `${h.from}>${h.to}`)).toEqual(["vfs>kernel", "kernel>mfs", "mfs>vfs"]);
     // The request's hops lie within its round trip (which also holds the caller's own work before its first stamp).
     const hopsUs = t.hops.reduce((a, h) => a + (h.depth === 0 ? h.us : 0), 0);
     expect(hopsUs).toBeLessThanOrEqual(t.total_us + 1);

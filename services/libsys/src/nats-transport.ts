@@ -327,9 +327,13 @@ export class NatsTransport implements Transport {
         this.kernelSeen = this.clock.now();
         if (boot !== this.kernelBoot) {
           if (this.kernelBoot !== undefined) {
-            this.mux.failAll(new MkError("ENOTREADY", "kernel-core restarted: the request was lost with the old kernel"));
-            // The new kernel knows no channel the old one opened: it could not revoke them.
-            this.retireChannels();
+            const lost = new MkError("ENOTREADY", "kernel-core restarted: the request was lost with the old kernel");
+            this.mux.failAll(lost);
+            // The new kernel knows no channel the old one opened: it could not revoke them, nor
+            // tell of a server that died with it. What waits on one fails now, as on the trap
+            // (the caller's recovery sends it again), instead of at its deadline.
+            for (const p of this.channelsOut.values()) void p.then((c) => c?.mux.close(lost));
+            this.channelsOut.clear();
             this.channelsIn.clear();
           }
           this.kernelBoot = boot;

@@ -36,24 +36,36 @@ export const TRACE_MAX_RUNS = 1000;
 
 /**
  * A reply's trails as segments on one time line, the calls nested under the request. The
- * stamps are the parties' word: each segment is clamped into the run (0..totalUs), so a
- * hostile server's far-off stamp cannot make a reader draw or allocate without bound.
+ * order is the trails' own (causal: a party stamps after the one before it), each call's
+ * trail placed under the request's segment that reaches the server which made it, never
+ * an order of stamps: the parties' clocks are their own. The stamps are the parties' word
+ * too: each segment is clamped into the run (0..totalUs), so a hostile server's far-off
+ * stamp cannot make a reader draw or allocate without bound.
  */
 function segments(hops: string | undefined, calls: string | undefined, endUs: number, totalUs: number): Segment[] {
-  const out: Segment[] = [];
-  const add = (trail: string | undefined, depth: number, end?: { who: string; us: number }) => {
+  const of = (trail: string | undefined, depth: number, end?: { who: string; us: number }): Segment[] => {
     const h = parseHops(trail);
     if (end) h.push(end);
+    const out: Segment[] = [];
     for (let i = 1; i < h.length; i++)
       out.push({ from: h[i - 1].who, to: h[i].who, start_us: h[i - 1].us, us: h[i].us - h[i - 1].us, depth });
+    return out;
   };
-  add(hops, 0, { who: "client", us: endUs });
-  for (const t of (calls ?? "").split(";").filter(Boolean)) add(t, 1);
+  const top = of(hops, 0, { who: "client", us: endUs });
+  const nested = (calls ?? "")
+    .split(";")
+    .filter(Boolean)
+    .map((t) => of(t, 1));
+  const out: Segment[] = [];
+  for (const s of top) {
+    out.push(s);
+    // The calls made by the party this segment reaches, while it worked on the request.
+    for (const n of nested) if (n.length > 0 && n[0].from === s.to && !out.includes(n[0])) out.push(...n);
+  }
+  for (const n of nested) if (n.length > 0 && !out.includes(n[0])) out.push(...n);
   const t0 = out.length > 0 ? Math.min(...out.map((s) => s.start_us)) : 0;
   const within = (v: number) => Math.min(Math.max(0, v), Math.max(0, totalUs));
-  return out
-    .map((s) => ({ ...s, start_us: within(s.start_us - t0), us: within(s.us) }))
-    .sort((a, b) => a.start_us - b.start_us || a.depth - b.depth);
+  return out.map((s) => ({ ...s, start_us: within(s.start_us - t0), us: within(s.us) }));
 }
 
 /**
@@ -85,7 +97,7 @@ export async function traceRequest(
     const t0 = sys.clock.nowUs();
     const r = await send();
     const end = sys.clock.nowUs();
-    done.push({ us: end - t0, segs: segments(r.hops, r.calls, end, end - t0) });
+    done.push({ us: end - t0, segs: segments(r.hops, r.calls, end, Math.round(end - t0)) });
   }
   const median = [...done].sort((a, b) => a.us - b.us)[Math.floor(done.length / 2)];
   return { request: `${what} ${target}`, to: dst, runs: done.length, total_us: Math.round(median.us), hops: median.segs };
