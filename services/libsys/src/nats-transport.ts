@@ -105,6 +105,8 @@ export class NatsTransport implements Transport {
   private closing = false;
   private receiver?: Receiver;
   private readonly pathStats = new PathStats();
+  /** sendrecs waiting for their answers (inFlight). */
+  private waiting = 0;
   /** Messages on a channel refused (an unknown or revoked token, a reply subject not the caller's, a fault): counted. */
   channelRefusals = 0;
 
@@ -188,6 +190,15 @@ export class NatsTransport implements Transport {
   }
 
   async sendrec(dst: string, type: number, args: object | undefined, data: Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<RawReply> {
+    this.waiting++;
+    try {
+      return await this.sendrecOnce(dst, type, args, data, timeoutMs);
+    } finally {
+      this.waiting--;
+    }
+  }
+
+  private async sendrecOnce(dst: string, type: number, args: object | undefined, data: Uint8Array, timeoutMs: number): Promise<RawReply> {
     const opening = this.channelTo(dst);
     const channel = opening === undefined ? undefined : await opening;
     const h = trapEnvelope(this.label, dst, type, Kind.SENDREC, args, timeoutMs, this.self);
@@ -211,7 +222,7 @@ export class NatsTransport implements Transport {
       // not run, so it goes again by the trap, as every later one to that incarnation does.
       this.channelsOut.set(dst, Promise.resolve(undefined));
       channel.mux.retire();
-      return this.sendrec(dst, type, args, data, timeoutMs);
+      return this.sendrecOnce(dst, type, args, data, timeoutMs);
     }
     const reply = parseReply(m, this.label);
     if (dst !== KERNEL) {
@@ -219,6 +230,11 @@ export class NatsTransport implements Transport {
       this.pathStats.record(pathOf(reply.hops, channel !== undefined, label), label, this.clock.nowUs() - t0);
     }
     return reply;
+  }
+
+  /** This process's sendrecs waiting for their answers, on every path. */
+  inFlight(): number {
+    return this.waiting;
   }
 
   /** The round trips counted since the last call, by path and destination (SYS_IPCSTAT reports them). */

@@ -61,6 +61,8 @@ export interface Server {
 
 /** How often a process reports its round trips by path (SYS_IPCSTAT). */
 const IPCSTAT_EVERY_MS = 1000;
+/** A report held back while requests are in flight is sent anyway after this long. */
+const IPCSTAT_HELD_MAX_MS = 10_000;
 
 /** What a driver or server module exports: the same object runs in either placement. */
 export interface ServiceModule {
@@ -207,15 +209,24 @@ export async function startService(module: ServiceModule, transport: Transport, 
 
   // The round trips of this process's sendrecs, by path, to the kernel once a second (when
   // there were any): the only party that sees a reply-direct or channel round trip whole.
+  // Not while a request of its own is in flight (a program blocked in sendrec stays
+  // blocked: no trap of its own wakes it), unless that lasts IPCSTAT_HELD_MAX_MS; and never
+  // again once the kernel says this incarnation is not the live one (superseded).
   let reporting: Timer | undefined;
+  let reportedAt = clock.now();
   const reportPaths = (): void => {
     reporting = clock.setTimeout(async () => {
-      const rows = transport.takePathStats?.() ?? [];
-      if (rows.length > 0 && !stopping)
-        await sysIpcstat(sys, rows).catch((e: unknown) =>
-          log.debug({ err: e instanceof Error ? e.message : String(e) }, "round trips by path not reported"),
-        );
-      if (!stopping) reportPaths();
+      const busy = (transport.inFlight?.() ?? 0) > 0 && clock.now() - reportedAt < IPCSTAT_HELD_MAX_MS;
+      const rows = busy ? [] : (transport.takePathStats?.() ?? []);
+      let superseded = false;
+      if (rows.length > 0 && !stopping) {
+        reportedAt = clock.now();
+        await sysIpcstat(sys, rows).catch((e: unknown) => {
+          superseded = e instanceof MkError && e.errno === "EDEADSRCDST";
+          log.debug({ err: e instanceof Error ? e.message : String(e) }, "round trips by path not reported");
+        });
+      }
+      if (!stopping && !superseded) reportPaths();
     }, IPCSTAT_EVERY_MS);
   };
   if (transport.takePathStats) reportPaths();
