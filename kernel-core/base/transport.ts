@@ -39,6 +39,8 @@ export interface Transport {
   useChannels?(labels: readonly string[]): void;
   /** Reports each kernel-core boot it announces (a new one: register again). User placement only. */
   watchKernel?(onBoot: (boot: string) => void): void;
+  /** fn is told when a round trip is counted and none was waiting to be reported (the report is then due). */
+  onPathStats?(fn: () => void): void;
   /** Requests of this process waiting for their answers (a program blocked in sendrec has one). */
   inFlight?(): number;
   /** The round trips of this process's sendrecs since the last call, by path and destination (reported with SYS_IPCSTAT). */

@@ -232,6 +232,11 @@ export class NatsTransport implements Transport {
     return reply;
   }
 
+  /** fn is told when a round trip is counted and none was waiting to be reported. */
+  onPathStats(fn: () => void): void {
+    this.pathStats.onFirst = fn;
+  }
+
   /** This process's sendrecs waiting for their answers, on every path. */
   inFlight(): number {
     return this.waiting;

@@ -30,6 +30,8 @@ export function pathOf(hops: string | undefined, byChannel: boolean, dstLabel: s
 
 export class PathStats {
   private rows = new Map<string, PathRow>();
+  /** Told when a round trip is counted into an empty set: a report is then due (nothing wakes an idle process). */
+  onFirst?: () => void;
 
   record(path: IpcPath, dstLabel: string, us: number): void {
     if (dstLabel === KERNEL || !LABEL_RE.test(dstLabel)) return;
@@ -38,6 +40,7 @@ export class PathStats {
     if (!r) {
       if (this.rows.size >= IPCSTAT_MAX_ROWS) return;
       this.rows.set(key, (r = { path, dst: dstLabel, count: 0, sum_us: 0, buckets: new Array(LATENCY_BUCKETS_S.length + 1).fill(0) }));
+      if (this.rows.size === 1) this.onFirst?.();
     }
     if (r.count >= IPCSTAT_MAX_COUNT) return;
     const s = us / 1e6;

@@ -207,29 +207,43 @@ export async function startService(module: ServiceModule, transport: Transport, 
   markReady();
   log.info({ placement: transport.placement }, "serving as %s", sys.self);
 
-  // The round trips of this process's sendrecs, by path, to the kernel once a second (when
-  // there were any): the only party that sees a reply-direct or channel round trip whole.
-  // Not while a request of its own is in flight (a program blocked in sendrec stays
-  // blocked: no trap of its own wakes it), unless that lasts IPCSTAT_HELD_MAX_MS; and never
-  // again once the kernel says this incarnation is not the live one (superseded).
+  // The round trips of this process's sendrecs, by path, to the kernel about a second
+  // after the first one not yet reported: the only party that sees a reply-direct or
+  // channel round trip whole. An idle process has no timer for it. Not while a request of
+  // its own is in flight (a program blocked in sendrec stays blocked: no trap of its own
+  // wakes it), unless that lasts IPCSTAT_HELD_MAX_MS; and never again once the kernel says
+  // this incarnation is not the live one (superseded).
   let reporting: Timer | undefined;
-  let reportedAt = clock.now();
+  let superseded = false;
+  let heldSince: number | undefined;
+  /** Round trips were counted while a report was under way: another is due after it. */
+  let again = false;
   const reportPaths = (): void => {
+    if (reporting) again = true;
+    if (reporting || stopping || superseded) return;
     reporting = clock.setTimeout(async () => {
-      const busy = (transport.inFlight?.() ?? 0) > 0 && clock.now() - reportedAt < IPCSTAT_HELD_MAX_MS;
-      const rows = busy ? [] : (transport.takePathStats?.() ?? []);
-      let superseded = false;
-      if (rows.length > 0 && !stopping) {
-        reportedAt = clock.now();
+      const busy = (transport.inFlight?.() ?? 0) > 0;
+      if (busy) heldSince ??= clock.now();
+      if (busy && clock.now() - (heldSince ?? 0) < IPCSTAT_HELD_MAX_MS) {
+        reporting = undefined;
+        again = false;
+        return reportPaths();
+      }
+      heldSince = undefined;
+      const rows = transport.takePathStats?.() ?? [];
+      if (rows.length > 0 && !stopping)
         await sysIpcstat(sys, rows).catch((e: unknown) => {
           superseded = e instanceof MkError && e.errno === "EDEADSRCDST";
           log.debug({ err: e instanceof Error ? e.message : String(e) }, "round trips by path not reported");
         });
+      reporting = undefined;
+      if (again) {
+        again = false;
+        reportPaths();
       }
-      if (!stopping && !superseded) reportPaths();
     }, IPCSTAT_EVERY_MS);
   };
-  if (transport.takePathStats) reportPaths();
+  transport.onPathStats?.(reportPaths);
 
   let stopped: Promise<void> | undefined;
   return {
