@@ -13,6 +13,13 @@ export const StatSubjects = {
 /** Upper bounds (seconds) of the latency buckets; one more bucket counts what lies above. */
 export const LATENCY_BUCKETS_S = [5e-6, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1, 5] as const;
 
+/** The bucket a latency of `seconds` falls in: the first whose bound holds it, or the one above them all. */
+export function latencyBucket(seconds: number): number {
+  let i = 0;
+  while (i < LATENCY_BUCKETS_S.length && seconds > LATENCY_BUCKETS_S[i]) i++;
+  return i;
+}
+
 const count = f.uint(Number.MAX_SAFE_INTEGER);
 
 const KernelStatShape = {

@@ -12,7 +12,7 @@ import {
   type MetricObjectWithValues,
   type MetricValueWithName,
 } from "prom-client";
-import { LATENCY_BUCKETS_S, typeName, type IpcPath } from "#abi";
+import { LATENCY_BUCKETS_S, latencyBucket, typeName, type IpcPath } from "#abi";
 
 const BUCKETS = LATENCY_BUCKETS_S;
 
@@ -50,9 +50,7 @@ class BucketHistogram<K> {
 
   observe(key: K, seconds: number): void {
     const s = this.of(key);
-    let i = 0;
-    while (i < BUCKETS.length && seconds > BUCKETS[i]) i++;
-    s.counts[i]++;
+    s.counts[latencyBucket(seconds)]++;
     s.sum += seconds;
     s.count++;
   }

@@ -8,6 +8,7 @@ import {
   KERNEL,
   LABEL_RE,
   LATENCY_BUCKETS_S,
+  latencyBucket,
   parseHops,
   type IpcPath,
   type ReqArgs,
@@ -43,10 +44,7 @@ export class PathStats {
       if (this.rows.size === 1) this.onFirst?.();
     }
     if (r.count >= IPCSTAT_MAX_COUNT) return;
-    const s = us / 1e6;
-    let i = 0;
-    while (i < LATENCY_BUCKETS_S.length && s > LATENCY_BUCKETS_S[i]) i++;
-    r.buckets[i]++;
+    r.buckets[latencyBucket(us / 1e6)]++;
     r.count++;
     r.sum_us += Math.max(0, Math.round(us));
   }
