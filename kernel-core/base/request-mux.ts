@@ -8,11 +8,32 @@
 // When the connection to the server is lost, every pending request fails at once too:
 // NATS core keeps no message for a subscriber that is away, so their replies are gone;
 // and until it is back, a new request fails at once rather than wait in nats.js's buffer.
+import { randomBytes } from "node:crypto";
 import { errors, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Clock, Timer } from "./clock.ts";
 import { LocalError, type LocalCode } from "./errors.ts";
 import { readEnvelope, type Envelope } from "./nats-envelope.ts";
 import type { Wire } from "./wire.ts";
+
+/** Random bytes for request ids, drawn a few thousand at a time (one draw costs as much as 256 ids). */
+const ID_BYTES = 12;
+let idPool = Buffer.alloc(0);
+let idAt = 0;
+
+/**
+ * A request id no one can guess (96 random bits; a sequence number would do for matching).
+ * Others may publish into this inbox: servers answer into a caller's by reply-direct, every
+ * service into the kernel's. A server that guessed the id of a request it was not sent could
+ * answer it as if it were the server asked.
+ */
+function unguessableId(): string {
+  if (idAt + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * 256);
+    idAt = 0;
+  }
+  idAt += ID_BYTES;
+  return idPool.toString("base64url", idAt - ID_BYTES, idAt);
+}
 
 // The errors below are rows of the local error registry (./errors.ts); each becomes the
 // errno the registry names when it crosses the wire (toMkError).
@@ -87,7 +108,6 @@ export class RequestMux {
   private readonly pending = new Map<string, Pending>();
   private sub?: Subscription;
   private sweeper?: Timer;
-  private seq = 0;
   private inboxDenied?: InboxDeniedError;
   private closed = false;
   private stopStatuses?: () => void;
@@ -181,7 +201,7 @@ export class RequestMux {
   request(subject: string, data: Uint8Array | undefined, headers: Envelope, timeoutMs: number, dst?: string): Promise<Msg> {
     if (this.inboxDenied) return Promise.reject(this.inboxDenied);
     if (this.disconnected) return Promise.reject(new DisconnectedError(subject));
-    const id = (++this.seq).toString(36);
+    const id = unguessableId();
     return new Promise<Msg>((resolve, reject) => {
       this.pending.set(id, { subject, dst, deadline: this.clock.now() + timeoutMs, timeoutMs, resolve, reject });
       const err = this.wire.publish(subject, data, headers, this.prefix + id);

@@ -3,9 +3,9 @@
 // kernel stamped and their kind; a sendrec's Mk-Timeout is the kernel's deadline for the
 // destination's reply, answered with ETIMEDOUT, after which the server serves on. The
 // reply-direct path (the label `direct`, whose table entry chooses it for echo, rdsrv and
-// ata): the server answers the caller itself, under the one-shot response right NATS gives
-// it with the request; a death ends what was sent at once; a hostile server can answer
-// nobody else and only once.
+// ata): the server answers the caller itself, into the caller's inbox (a standing grant to
+// answer the labels that may message it, never a NATS response grant); a death ends what
+// was sent at once; a hostile server can answer no one else, and only what it was asked.
 import { headers, type Msg } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Bdev, Common, H, Kind, NOTIFY_MESSAGE, Subjects, SysCall } from "#abi";
@@ -278,10 +278,11 @@ describe("ipc: the reply-direct path", () => {
     await second.stop();
   });
 
-  it("reply-direct - a hostile server answers only once and only the caller: a second answer and an answer into another's inbox are refused by NATS; the caller takes exactly one reply", async () => {
+  it("reply-direct - a hostile server answers only who may ask it, and only what it was asked: an answer into another's inbox is refused by NATS; a second answer and answers to guessed request ids are dropped; the caller takes exactly one reply to each request", async () => {
     const d = await ts.client("direct");
     const seen: string[] = [];
-    const srv = await ts.serve(heldServer("rdsrv", seen));
+    const holds: (() => void)[] = [];
+    const srv = await ts.serve(heldServer("rdsrv", seen, holds));
     // A second connection with rdsrv's own credential, on its endpoint subject: it gets the request too.
     const hostile = await ts.raw("rdsrv");
     const refused: string[] = [];
@@ -289,38 +290,121 @@ describe("ipc: the reply-direct path", () => {
       for await (const st of hostile.status()) if (st.type === "error") refused.push(String((st as { error?: Error }).error?.message));
     })();
     const replies: string[] = [];
+    // Answers with a body the real server never sends: a caller that took one would see it.
+    const answer = (subject: string) => {
+      const h = headers();
+      h.set(H.status, "0");
+      hostile.publish(subject, new TextEncoder().encode("forged"), { headers: h });
+    };
     hostile.subscribe(Subjects.endpoint("rdsrv", srv.sys.generation), {
       callback: (_e, m: Msg) => {
         if (!m.reply) return;
         replies.push(m.reply);
-        const h = headers();
-        h.set(H.status, "0");
-        hostile.publish(m.reply, new Uint8Array(0), { headers: h }); // the one response it may send
-        hostile.publish(m.reply, new Uint8Array(0), { headers: h }); // a replay of the right
-        hostile.publish("_INBOX.client.x.1", new Uint8Array(0), { headers: h }); // someone else's inbox
+        answer(m.reply);
+        answer(m.reply); // a replay
+        // Request ids near this one, as a sequence number would put them: the caller's next requests.
+        const at = m.reply.lastIndexOf(".");
+        for (let i = 0; i < 50; i++) answer(`${m.reply.slice(0, at + 1)}${i.toString(36)}`);
+        answer("_INBOX.client.x.1"); // the inbox of a label that may not message rdsrv
       },
     });
     await hostile.flush();
-    // The caller's own inbox, watched with its credential: how many answers reach it.
-    const watch = await ts.raw("direct");
-    const arrived: string[] = [];
-    watch.subscribe("_INBOX.direct.>", { callback: (_e, m: Msg) => void arrived.push(m.subject) });
-    await watch.flush();
     const r = await d.sys.sendrec(srv.sys.self, Common.COMMON_PING, {});
-    // The real server's answer may come before the hostile connection is handed the request.
     await wait(() => (replies.length > 0 ? true : undefined), "the hostile connection to get the request");
     expect(replies).toHaveLength(1);
     expect(replies[0]).toMatch(/^_INBOX\.direct\./);
-    // One of the two answers won (the real server's or the hostile one's), and the caller took it.
-    expect(r.args).toEqual({});
-    await wait(() => (refused.length >= 2 ? true : undefined), "NATS to refuse the replay and the foreign inbox");
-    expect(refused.join("\n")).toMatch(/_INBOX\.client\.x\.1/);
-    expect(refused.some((e) => e.includes(replies[0]))).toBe(true); // the replayed right
-    await hostile.flush();
-    await watch.flush();
-    // At most the two first answers (server's and hostile's): never the replay.
-    expect(arrived.filter((s) => s === replies[0]).length).toBeLessThanOrEqual(2);
+    // One answer won (the real server's, empty, or the hostile one's).
+    expect(["", "forged"]).toContain(new TextDecoder().decode(r.data));
+    await wait(() => (refused.some((e) => e.includes("_INBOX.client.x.1")) ? true : undefined), "NATS to refuse the foreign inbox");
+    // The next requests (a kernel call, a request held by the real server) are answered by
+    // those asked: no replayed or guessed answer matched their ids.
+    const info = await d.sys.kernelCall(SysCall.SYS_GETINFO, { what: "endpoint", label: "rdsrv" });
+    expect(new TextDecoder().decode(info.data)).not.toBe("forged");
+    hostile.close();
+    const next = d.sys.sendrec(srv.sys.self, Common.COMMON_PING, {}, new Uint8Array([HOLD]));
+    await wait(() => (holds.length > 0 ? true : undefined), "the real server to hold the second request");
+    holds.shift()!();
+    expect((await next).data).toHaveLength(0);
     await srv.stop();
+  });
+});
+
+describe("ipc: collusion through reply subjects", () => {
+  /** NATS's refusals on a raw connection, as they come. */
+  const errorsOf = (nc: Awaited<ReturnType<TestSystem["raw"]>>): string[] => {
+    const out: string[] = [];
+    void (async () => {
+      for await (const st of nc.status()) if (st.type === "error") out.push(String((st as { error?: Error }).error?.message));
+    })();
+    return out;
+  };
+  /** A send as client, with no reply subject: were it published, the kernel would run it as client's. */
+  const forged = () => {
+    const h = headers();
+    h.set(H.type, String(Common.COMMON_PING));
+    h.set(H.dst, "echo");
+    h.set(H.kind, Kind.SEND);
+    return h;
+  };
+
+  it("collusion - a server that answers into a caller's inbox with a reply subject of its choosing (a trap as another label) gives the caller no right to publish there, on a channel or by reply-direct", async () => {
+    const victim = await ts.client();
+    const fromVictim = () => requests.filter((r) => r.source === victim.sys.self).length;
+    const before = fromVictim();
+    // The channel: the server's channel user may publish into chan's channel inbox, with any reply subject.
+    const caller = await ts.raw("chan");
+    const callerRefused = errorsOf(caller);
+    const got: string[] = [];
+    caller.subscribe("_INBOX.chan.>", {
+      callback: (_e, m: Msg) => {
+        if (!m.reply) return;
+        got.push(m.reply);
+        m.respond(new Uint8Array(0), { headers: forged() });
+      },
+    });
+    await caller.flush();
+    const server = await ts.raw("chsrv@ch");
+    server.publish("_INBOX.chan.ch.chsrv.anytoken.1", new Uint8Array(0), { reply: Subjects.trap("client") });
+    await server.flush();
+    await wait(
+      () => (callerRefused.some((e) => /Permissions Violation for Publish to "mk\.trap\.client"/.test(e)) ? true : undefined),
+      "NATS to refuse the caller's publish",
+    );
+    expect(got).toEqual([Subjects.trap("client")]);
+
+    // reply-direct: the server answers the caller (into its inbox) and names a reply subject.
+    const srv = await ts.serve({
+      label: "rdsrv",
+      create: () => ({ handlers: { [Common.COMMON_PING]: async () => (await new Promise((r) => setTimeout(r, 500)), {}) } }),
+    });
+    const accomplice = await ts.raw("direct");
+    const accompliceRefused = errorsOf(accomplice);
+    accomplice.subscribe("_INBOX.direct.>", {
+      callback: (_e, m: Msg) => {
+        if (m.reply) m.respond(new Uint8Array(0), { headers: forged() });
+      },
+    });
+    await accomplice.flush();
+    const hostile = await ts.raw("rdsrv");
+    hostile.subscribe(Subjects.endpoint("rdsrv", srv.sys.generation), {
+      callback: (_e, m: Msg) => {
+        if (!m.reply) return;
+        const h = headers();
+        h.set(H.status, "0");
+        hostile.publish(m.reply, new Uint8Array(0), { headers: h, reply: Subjects.trap("client") });
+      },
+    });
+    await hostile.flush();
+    const d = await ts.client("direct");
+    await d.sys.sendrec(srv.sys.self, Common.COMMON_PING, {}, new Uint8Array(0), 3000).catch(() => undefined);
+    await wait(
+      () => (accompliceRefused.some((e) => /Permissions Violation for Publish to "mk\.trap\.client"/.test(e)) ? true : undefined),
+      "NATS to refuse the accomplice's publish",
+    );
+    hostile.close();
+    await srv.stop();
+    // Nothing reached echo as the victim's.
+    expect(fromVictim()).toBe(before);
   });
 });
 

@@ -136,16 +136,23 @@ describe("privilege table", () => {
     }
   });
 
-  it("privilege table - NATS users may publish only their own trap, subscribe only their own endpoint and inbox", () => {
+  it("privilege table - NATS users may publish only their own trap and answers to who may ask them, subscribe only their own endpoint and inbox, with no response grants", () => {
     const t = parseSystemTable(shipped);
+    // Answers: into the kernel's inbox, and into the inbox of each label whose ipc names ata.
+    const askers = [...t.services.values()].filter((s) => s.ipc.includes("ata")).map((s) => `_INBOX.${s.label}.>`);
+    expect(askers).toContain("_INBOX.mfs.>");
+    expect(askers).not.toContain("_INBOX.vfs.>");
     expect(permissionsFor(t, "ata")).toEqual({
-      publish: ["mk.trap.ata"],
+      publish: ["mk.trap.ata", "_INBOX.kernel.>", ...askers],
       subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot", "mk.kernel.dead"],
-      allowResponses: true,
+      allowResponses: false,
     });
+    // No service user has response grants: a reply subject a server puts on an answer gives the caller no right.
+    for (const svc of t.services.keys()) expect(permissionsFor(t, svc).allowResponses, svc).toBe(false);
     // mkctl runs as instances (mkctl.<id>): its own trap subject and its instances'.
-    expect(permissionsFor(t, "mkctl").publish).toEqual(["mk.trap.mkctl", "mk.trap.mkctl.*", "mk.console.in"]);
-    expect(permissionsFor(t, "chaos").publish).toEqual(["mk.trap.chaos"]);
+    const traps = (label: string) => permissionsFor(t, label).publish.filter((s) => !s.startsWith("_INBOX."));
+    expect(traps("mkctl")).toEqual(["mk.trap.mkctl", "mk.trap.mkctl.*", "mk.console.in"]);
+    expect(traps("chaos")).toEqual(["mk.trap.chaos"]);
     expect(permissionsFor(t, "kernel").publish).toContain("mk.hw.io");
     for (const svc of t.services.keys()) expect(JSON.stringify(permissionsFor(t, svc))).not.toContain("mk.hw");
     const auth = generateNatsAuth(t, { clientUrl: "nats://127.0.0.1:4222", listen: "127.0.0.1:4222" });

@@ -1,6 +1,7 @@
 // The NATS authorization generated from the privilege table. Each service is a NATS user
-// that may publish only its own trap subject (and replies to what it received), and
-// subscribe only its own endpoint subjects and inbox. Only the kernel touches mk.hw.>, and
+// that may publish only its own trap subject and answers (into the kernel's inbox, and the
+// inboxes of the labels that may message it), and subscribe only its own endpoint subjects
+// and inbox. Only the kernel touches mk.hw.>, and
 // only the kernel publishes the event stream mk.ev.>, which services with `events` read.
 // The kernel's second user lives in the system account, to see client disconnects.
 // The config holds bcrypt hashes, not passwords: only each service's own credential file
@@ -41,10 +42,13 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
     };
   }
   if (user === HARDWARE_USER) {
+    // It answers the kernel's bus requests (into the kernel's bus inbox) and nothing else:
+    // console input, which users with the console privilege publish, comes with reply
+    // subjects of their choosing, and a response grant would let them use its rights.
     return {
-      publish: [Subjects.hwIrqWildcard, Subjects.hwBoot, Subjects.consoleOut],
+      publish: [Subjects.hwIrqWildcard, Subjects.hwBoot, Subjects.consoleOut, `${Subjects.inboxPrefix(KERNEL)}.hw.>`],
       subscribe: [Subjects.hwIo, Subjects.hwFault, Subjects.consoleIn],
-      allowResponses: true,
+      allowResponses: false,
     };
   }
   const served = channelServer(table, user);
@@ -66,6 +70,16 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
   const publish = [Subjects.trap(user)];
   // Each run of a tool with instances traps as label.id (its own endpoint, same privileges).
   if (svc.instances > 0) publish.push(Subjects.trapInstances(user));
+  // Answers, by standing grant and not NATS's response grants (allow_responses): a service
+  // reads its inbox, where servers answer it on the fast paths with reply subjects of their
+  // choosing, and a response grant would let a server and a caller together publish once
+  // anywhere (a trap as another label). It answers the kernel (the trap path) and, by
+  // reply-direct, each label whose ipc names it (MK_IPC_PATH=reply-direct may put any such
+  // pair on that path for a run). Request ids are unguessable (RequestMux): the grant lets
+  // it answer what it was asked, not another's request.
+  publish.push(`${Subjects.inboxPrefix(KERNEL)}.>`);
+  for (const caller of table.services.values())
+    if (caller.label !== user && caller.ipc.includes(user)) publish.push(`${Subjects.inboxPrefix(caller.label)}.>`);
   const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot, Subjects.kernelDead];
   // Channels (paths: channel): the caller publishes only its own side of the pair's subject;
   // the server reads them with its channel user (below), never with this one.
@@ -78,7 +92,7 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
     publish.push(Subjects.consoleIn);
     subscribe.push(Subjects.consoleOut);
   }
-  return { publish, subscribe, allowResponses: true };
+  return { publish, subscribe, allowResponses: false };
 }
 
 function q(s: string): string {
