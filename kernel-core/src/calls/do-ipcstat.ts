@@ -10,7 +10,7 @@
 import { baseLabel, LATENCY_BUCKETS_S, MkError, type SysCall } from "#abi";
 import type { KernelCall } from "./context.ts";
 
-/** One report per incarnation per this long at most (libsys sends one a second): a flood of reports is EAGAIN. */
+/** One report per incarnation per this long at most (libsys sends one about a second after a round trip it has not reported): a flood of reports is EAGAIN. */
 const IPCSTAT_MIN_INTERVAL_MS = 500;
 /** When each incarnation last reported: dies with its entry. */
 const lastReport = new WeakMap<object, number>();

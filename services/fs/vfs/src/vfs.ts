@@ -147,20 +147,28 @@ export class VfsServer {
     }
     return this.ns.atParent(process, path, "open", async ({ m, dir, name }) => {
       let st: FileStat | undefined;
-      // An exclusive create with a request id goes to mfs even when the name exists: a
-      // repeat of one that succeeded (before a vfs restart) is answered from mfs's reply cache.
-      if (!(flags & O.EXCL && id.rid)) {
+      // On a read-only mount an existing name opens (a create would be EROFS): looked up first.
+      // Elsewhere the create goes first, as most opens with O_CREAT make a new file: one
+      // request to the server, and a lookup only when the name exists. An exclusive create
+      // with a request id that meets the name is a repeat of one that succeeded (before a vfs
+      // restart) only if mfs's reply cache says so: mfs answers it.
+      if (m.server.readOnly) {
         try {
           st = await m.server.lookup({ dir, name });
         } catch (e) {
           if (!(e instanceof MkError && e.errno === "ENOENT")) throw e;
         }
+        if (st && flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
       }
-      if (st && flags & O.EXCL) throw new MkError("EEXIST", `open: ${path} exists`);
       if (!st) {
         this.writableMount(m, path);
-        // Created and held in one request; a resend that met EEXIST (its first attempt took) holds it apart.
-        const r = await m.server.change(Fs.FS_CREATE, { dir, name, mode: mode & 0o7777, ...id, hold: true }, (errno) => errno === "EEXIST");
+        let r;
+        try {
+          // Created and held in one request; a resend that met EEXIST (its first attempt took) holds it apart.
+          r = await m.server.change(Fs.FS_CREATE, { dir, name, mode: mode & 0o7777, ...id, hold: true }, (errno) => errno === "EEXIST");
+        } catch (e) {
+          if (!(e instanceof MkError && e.errno === "EEXIST") || flags & O.EXCL) throw e;
+        }
         if (r) return opened({ m, st: r.args }, true);
         st = await m.server.lookup({ dir, name });
       }
