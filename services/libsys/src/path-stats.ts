@@ -1,7 +1,7 @@
 // The round trips this process's sendrecs took, by IPC path and destination label, kept
 // between two reports to the kernel (SYS_IPCSTAT, about a second after the first one not
-// yet reported). The caller is the one party that sees every path's whole round trip: a reply-direct answer passes no kernel,
-// a channel's request neither. Bounded: IPCSTAT_MAX_ROWS pairs, IPCSTAT_MAX_COUNT each.
+// yet reported). The caller is the one party that sees every path's whole round trip: a
+// reply-direct answer passes no kernel, a channel's request neither. Bounded: IPCSTAT_MAX_ROWS pairs, IPCSTAT_MAX_COUNT each.
 import {
   IPCSTAT_MAX_COUNT,
   IPCSTAT_MAX_ROWS,
