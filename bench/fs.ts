@@ -1,4 +1,4 @@
-// npm run bench:fs [-- --json] [-- --rounds N] [-- --batch N] [-- --help]
+// npm run bench:fs [-- --json] [-- --rounds N] [-- --batch N] [-- --arch NAME] [-- --help]
 // What the file systems cost: each file operation through vfs and mfs (and, below them,
 // the ATA driver and the emulator), against the raw NATS round trip and the block path
 // (a 4 KiB read from the ATA driver) measured in the same run, before and after the file
@@ -11,13 +11,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BdevClient, connectClient, createLogger, FsClient, loadCredential } from "#libsys";
-import { ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
+import { parseSystemTable } from "#base/system-table.ts";
+import { archPlacement, loadArch, ProcessSystem, PROJECT_ROOT } from "../services/boot/src/index.ts";
 import { benchSystemYaml, columns, measure, quantile } from "./measure.ts";
 
 const USAGE = `usage: npm run bench:fs [-- options]
   --json       {"rows":[{path, p50_us, p99_us, ratio, n}], "throughput":[{path, mb_s, ratio}], "baseline":{...}}
   --rounds N   rounds over the file operations (default 5)
   --batch N    operations per path per round (default 40)
+  --arch NAME  the kernel architecture (etc/arch: microkernel, the default, hybrid, monolithic)
   --help       this text`;
 
 const { values } = (() => {
@@ -27,6 +29,7 @@ const { values } = (() => {
         json: { type: "boolean", default: false },
         rounds: { type: "string", default: "5" },
         batch: { type: "string", default: "40" },
+        arch: { type: "string", default: "microkernel" },
         help: { type: "boolean", default: false },
       },
     });
@@ -48,17 +51,49 @@ const count = (name: string, raw: string) => {
   return n;
 };
 const rounds = count("rounds", values.rounds);
+
+/**
+ * The NATS deliveries of one sendrec: 4 on the trap path (caller, kernel, server, kernel,
+ * caller), 3 on reply-direct (the server answers the caller), 2 when one end is inside
+ * kernel-core (the trap to it and its answer), none between two parts inside it.
+ */
+function deliveries(callerInKernel: boolean, serverInKernel: boolean, trap: boolean): number {
+  if (callerInKernel && serverInKernel) return 0;
+  if (callerInKernel || serverInKernel) return 2;
+  return trap ? 4 : 3;
+}
+const arch = (() => {
+  try {
+    return loadArch(values.arch);
+  } catch (e) {
+    console.error(`bench:fs: ${(e as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
 const batch = count("batch", values.batch);
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "mkos-bench-fs-"));
   const trapOnly = process.env.MK_IPC_PATH === "trap";
+  const vfsIn = arch.kernel.includes("vfs");
+  const mfsIn = arch.kernel.includes("mfs");
+  const floor = {
+    hops: deliveries(false, vfsIn, trapOnly) + deliveries(vfsIn, mfsIn, trapOnly),
+    what: vfsIn
+      ? mfsIn
+        ? "1 sendrec into kernel-core"
+        : "2 sendrecs, vfs inside kernel-core"
+      : trapOnly
+        ? "2 trap sendrecs"
+        : "2 reply-direct sendrecs",
+  };
   // The benchmark's table, its client also allowed to reach vfs, by reply-direct as the workload does,
   // and the disk as mfs does (MK_IPC_PATH=trap measures every pair on the trap path instead).
   writeFileSync(
     join(dir, "system.yaml"),
     benchSystemYaml(true, {
       sectors: 65536,
+      placement: archPlacement(parseSystemTable(readFileSync(join(PROJECT_ROOT, "etc", "system.yaml"), "utf8")), arch),
       edit: (d) => {
         d.addIn(["services", "bench-client", "ipc"], "vfs");
         d.setIn(["services", "bench-client", "paths", "vfs"], "reply-direct");
@@ -165,13 +200,9 @@ async function main(): Promise<void> {
         p99_us: Math.max(before[1].p99_us, after[1].p99_us),
         n: before[1].n + after[1].n,
       },
-      // What a cached read cannot go below: client -> vfs and vfs -> mfs are two sendrecs of
-      // 4 NATS deliveries each on the trap path (caller, kernel, server, kernel, caller), 3 on
-      // reply-direct (the server answers the caller), and a delivery is half a raw round trip.
-      // Computed from nats-raw, not measured.
-      trapOnly
-        ? { path: "floor: 2 trap sendrecs = 8 NATS hops", p50_us: +(4 * raw).toFixed(1), p99_us: 0, n: 0 }
-        : { path: "floor: 2 reply-direct sendrecs = 6 NATS hops", p50_us: +(3 * raw).toFixed(1), p99_us: 0, n: 0 },
+      // What a cached read cannot go below: the NATS deliveries of client -> vfs and vfs ->
+      // mfs (a delivery is half a raw round trip). Computed from nats-raw, not measured.
+      { path: `floor: ${floor.what} = ${floor.hops} NATS hops`, p50_us: +((floor.hops / 2) * raw).toFixed(1), p99_us: 0, n: 0 },
       ...paths.map((p) => {
         const s = samples.get(p.path)!.sort((a, b) => a - b);
         return { path: p.path, p50_us: +quantile(s, 0.5).toFixed(1), p99_us: +quantile(s, 0.99).toFixed(1), n: s.length, ...perOp(p.path) };
@@ -214,12 +245,17 @@ async function main(): Promise<void> {
     await client.stop();
 
     if (values.json) {
-      console.log(JSON.stringify({ rows, throughput, baseline: { before, after } }));
+      console.log(JSON.stringify({ arch: arch.name, rows, throughput, baseline: { before, after } }));
       return;
     }
     const cols = (head: string[], body: string[][]) => columns(head, body).join("\n");
-    const how = trapOnly ? "every sendrec on the trap path (MK_IPC_PATH=trap)" : "client -> vfs -> mfs -> ata on reply-direct (the table)";
-    console.log(`mkos file-system benchmark, process mode, ${how}: ${rounds} rounds x ${batch} per path, node ${process.version}`);
+    const how = trapOnly
+      ? "every sendrec on the trap path (MK_IPC_PATH=trap)"
+      : arch.kernel.length > 0
+        ? "the pairs between processes as the table says"
+        : "client -> vfs -> mfs -> ata on reply-direct (the table)";
+    const where = arch.kernel.length > 0 ? `, the ${arch.name} architecture (inside kernel-core: ${arch.kernel.join(", ")})` : "";
+    console.log(`mkos file-system benchmark, process mode${where}, ${how}: ${rounds} rounds x ${batch} per path, node ${process.version}`);
     console.log(
       cols(
         ["path", "p50 us", "p99 us", "p50 / nats-raw", "samples", "disk reads/op", "disk writes/op", "flushes/op"],

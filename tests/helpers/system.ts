@@ -5,7 +5,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { DEMO_SERVICES, type DeriveOptions, deriveSystemYaml, ProcessSystem } from "../../services/boot/src/index.ts";
+import {
+  archPlacement,
+  DEMO_SERVICES,
+  type DeriveOptions,
+  deriveSystemYaml,
+  loadArch,
+  ProcessSystem,
+} from "../../services/boot/src/index.ts";
+import { parseSystemTable } from "../../kernel-core/base/system-table.ts";
 import {
   connectClient,
   loadChannelCredential,
@@ -51,6 +59,8 @@ const TEST_SERVICES = `
 `;
 
 export interface TestSystemOptions {
+  /** A kernel architecture's placements (etc/arch/NAME.yaml), under those of `placement`. */
+  arch?: string;
   placement?: Record<string, "user" | "kernel">;
   sectors?: number;
   env?: Record<string, string>;
@@ -84,7 +94,7 @@ export function testSystemYaml(o: TestSystemOptions = {}): string {
     services: TEST_SERVICES + (o.services ?? ""),
     httpPort: 0,
     sectors: o.sectors ?? 32768,
-    placement: o.placement,
+    placement: o.arch ? { ...archPlacement(parseSystemTable(shipped), loadArch(o.arch)), ...o.placement } : o.placement,
     restart: o.restart,
     unstarted,
     edit: o.edit,

@@ -6,3 +6,4 @@ export { detectCompose } from "./compose.ts";
 export { DEMO_SERVICES, type DeriveOptions, deriveSystemYaml } from "./derive-table.ts";
 export { generateNatsAuth, natsUsers } from "./nats-config.ts";
 export { freePort, portFromEnv } from "./ports.ts";
+export { archOf, archPlacement, loadArch, writeArchTable } from "./arch.ts";

@@ -13,16 +13,26 @@ const JSON_OPT: [string, string] = ["--json", "one JSON document instead of the 
 
 const HELP: Record<string, CommandHelp> = {
   up: {
-    usage: "mkctl up [--demo] [--foreground] [--system FILE] [--disk FILE] [--run-dir DIR]",
+    usage: "mkctl up [--demo] [--arch NAME] [--foreground] [--system FILE] [--disk FILE] [--run-dir DIR]",
     what: "Boots a process-mode system (nats-server, the emulator, kernel-core, rs and every service) and waits until all are ready. The last line is the dashboard's URL with its token.",
     options: [
       ["--demo", "also run the demo workload (5 operations/s)"],
+      [
+        "--arch NAME",
+        "the kernel architecture (etc/arch): microkernel (the table as it is), hybrid (file systems inside kernel-core), monolithic (every driver and server inside)",
+      ],
       ["--foreground", "stay attached; Ctrl-C stops the system"],
       ["--system FILE", "the privilege table (default etc/system.yaml)"],
       ["--disk FILE", "the disk image (default: in the run directory)"],
       RUN_DIR,
     ],
     example: "MKOS_DASHBOARD_PORT=8081 mkctl up --demo",
+  },
+  arch: {
+    usage: "mkctl arch [--json] [--run-dir DIR]",
+    what: "Says which kernel architecture is running (the profile in etc/arch whose services are the ones inside kernel-core, or custom) and where each service sits: inside kernel-core or in its own process.",
+    options: [JSON_OPT, RUN_DIR],
+    example: "mkctl up --arch monolithic && mkctl arch",
   },
   down: { usage: "mkctl down [--run-dir DIR]", what: "Stops every process mkctl up started.", options: [RUN_DIR], example: "mkctl down" },
   ps: {

@@ -12,17 +12,18 @@ import { loadCredential } from "#base/credentials.ts";
 import { exitStatus, LocalError } from "#base/errors.ts";
 import { createLogger } from "#base/log.ts";
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { loadSystemTable } from "#base/system-table.ts";
 import { loadExperiment } from "#chaos";
 import { runExperiment, summary } from "#chaos";
 import { composeTarget } from "#chaos";
-import { ProcessSystem, PROJECT_ROOT } from "#boot";
+import { loadArch, ProcessSystem, PROJECT_ROOT, writeArchTable } from "#boot";
 import { genConfig } from "./gen-config.ts";
 import { portFromEnv } from "#boot";
 import { FS_USAGE, fsckCommand, fsCommand, fsError, mkfsCommand, type FsFlags } from "./fs-commands.ts";
 import { niceCommand, SCHED_USAGE, topCommand } from "./sched-commands.ts";
 import { TRACE_USAGE, traceCommand } from "./trace-command.ts";
+import { ARCH_USAGE, archCommand } from "./arch-command.ts";
 import { buildPageIfMissing, consoleCommand, dashboardUrl, DEMO_USAGE, workloadCommand } from "./demo-commands.ts";
 import { commandHelp } from "./help.ts";
 import { logsCommand } from "./logs-command.ts";
@@ -32,11 +33,13 @@ import { textTable } from "#base/text-table.ts";
 /** The demo workload's rate with mkctl up --demo (compose runs the same). */
 const DEMO_RATE = 5;
 
-const USAGE = `usage: mkctl up [--demo] [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
-         (--demo: the workload at ${DEMO_RATE} operations/s; the last line is the dashboard's URL with its token;
+const USAGE = `usage: mkctl up [--demo] [--arch NAME] [--foreground] [--system FILE] [--run-dir DIR] [--disk FILE]
+         (--demo: the workload at ${DEMO_RATE} operations/s; --arch: microkernel (default), hybrid or monolithic
+          (etc/arch); the last line is the dashboard's URL with its token;
           MKOS_KERNEL_PORT (the table's http_port, 7700) and MKOS_DASHBOARD_PORT (8080) choose the ports,
           one in use falls back to a free one, which up says)
        mkctl ps [--json] [--run-dir DIR]   (with MK_CREDS set: ask that system, e.g. in compose)
+${ARCH_USAGE}
        mkctl gen-config --out DIR --url nats://nats:4222 [--system FILE]   (MK_UIDS=user=uid,...)
        mkctl down [--run-dir DIR]
        mkctl kill PART [--signal SIG] | start PART [--run-dir DIR]
@@ -212,6 +215,7 @@ function args() {
         json: { type: "boolean", default: false },
         foreground: { type: "boolean", default: false },
         system: { type: "string" },
+        arch: { type: "string" },
         "run-dir": { type: "string" },
         disk: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
@@ -276,9 +280,17 @@ async function main(): Promise<number> {
     case "up": {
       const started = Date.now();
       const env = values.demo ? { MK_WORKLOAD_RATE: String(DEMO_RATE) } : undefined;
-      buildPageIfMissing(values.system);
+      // An architecture's table: the privilege table with the profile's placements, beside the run directory.
+      const system = values.arch
+        ? writeArchTable(
+            values.system ?? join(PROJECT_ROOT, "etc", "system.yaml"),
+            loadArch(values.arch),
+            join(dirname(resolve(runDir ?? ProcessSystem.defaultRunDir())), "arch"),
+          )
+        : values.system;
+      buildPageIfMissing(system);
       const sys = await ProcessSystem.up({
-        system: values.system,
+        system,
         runDir,
         disk: values.disk,
         env,
@@ -310,6 +322,15 @@ async function main(): Promise<number> {
     case "ps":
       await ps(runDir, values.json);
       return 0;
+    case "arch": {
+      const client = await connectMkctl(runDir);
+      try {
+        await archCommand(client, values.json);
+      } finally {
+        await client.stop();
+      }
+      return 0;
+    }
     case "events": {
       const num = (name: string, v: string | undefined) => {
         if (v === undefined) return undefined;

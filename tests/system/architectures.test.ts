@@ -1,5 +1,7 @@
-// One code base, every placement: vfs, mfs and procfs loaded into kernel-core (monolithic)
-// run the same verifying file workload as in their own processes, from the same modules.
+// One code base, every kernel architecture (etc/arch): the microkernel (every driver and
+// server its own process), the hybrid (the file systems inside kernel-core) and the
+// monolithic kernel (every driver and server inside it) run the same verifying file
+// workload from the same modules, leave the disk clean, and mkctl arch names each.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -7,7 +9,7 @@ import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
 import { FsClient, sysGetEndpoints } from "#libsys";
 import { FileWorkload } from "../../services/workload/src/index.ts";
-import { bootTestSystem, ROOT, type TestSystem } from "../helpers/system.ts";
+import { bootTestSystem, ROOT, runMkctl, type TestSystem } from "../helpers/system.ts";
 
 const FS_USER = `
   fsuser:
@@ -21,17 +23,25 @@ afterEach(async () => {
   ts = undefined;
 });
 
-describe("file systems in either placement", () => {
-  for (const placement of ["kernel", "user"] as const) {
-    it(`fs placement - vfs, mfs and procfs in ${placement} placement pass the verifying file workload and leave the disk clean`, async () => {
-      ts = await bootTestSystem({ services: FS_USER, placement: { vfs: placement, mfs: placement, procfs: placement } });
+describe("file systems in every architecture", () => {
+  const inKernel: Record<string, string[]> = {
+    microkernel: [],
+    hybrid: ["mfs", "procfs", "vfs"],
+    monolithic: ["ata", "mfs", "procfs", "sched", "tty", "vfs"],
+  };
+  for (const arch of ["microkernel", "hybrid", "monolithic"]) {
+    it(`architectures - ${arch}: the verifying file workload passes, the disk is left clean, and mkctl arch says ${arch} with ${inKernel[arch].join(", ") || "nothing"} inside kernel-core`, async () => {
+      ts = await bootTestSystem({ services: FS_USER, arch });
       const user = await ts.client("fsuser");
       const rows = await sysGetEndpoints(user.sys);
-      for (const label of ["vfs", "mfs", "procfs"])
+      for (const label of ["ata", "tty", "mfs", "procfs", "vfs", "sched"])
         expect(
           rows.find((e) => e.label === label),
           label,
-        ).toMatchObject({ state: "ready", placement });
+        ).toMatchObject({ state: "ready", placement: inKernel[arch].includes(label) ? "kernel" : "user" });
+      const shown = runMkctl(ts, "arch", "--json");
+      expect(shown.status, shown.stderr).toBe(0);
+      expect(JSON.parse(shown.stdout)).toMatchObject({ arch, profile: `etc/arch/${arch}.yaml`, kernel: inKernel[arch] });
       const w = new FileWorkload(user.sys, { workers: 3, maxBytes: 20000, seed: 42 });
       const started = Date.now();
       await w.start();
@@ -42,7 +52,7 @@ describe("file systems in either placement", () => {
       });
       const s = await w.stop();
       console.log(
-        `${placement} placement: ${s.ops_attempted} file operations in ${Date.now() - started} ms (final checks included), ${s.bytes_verified} bytes verified`,
+        `${arch}: ${s.ops_attempted} file operations in ${Date.now() - started} ms (final checks included), ${s.bytes_verified} bytes verified`,
       );
       expect(s.ops_failed).toBe(0);
       expect(s.bytes_wrong).toBe(0);
