@@ -25,6 +25,11 @@ export const EventKind = {
    * server's policy, mkctl nice), or whose policy is in force. At most 20 per label in 10 s.
    */
   SCHED: "sched",
+  /**
+   * kernel-core is stopping because a server inside it crashed (monolithic, hybrid): the
+   * last event of its boot. `label` is the server, `detail` what it threw.
+   */
+  PANIC: "panic",
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 

@@ -40,6 +40,10 @@ export const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
 
 /** How long a readiness answer about the hardware is trusted before the bus is asked again. */
 const HW_CHECK_MS = 1000;
+/** The serial console's data port (COM1, the 16550 the tty driver owns): where a panic is printed. */
+const COM1_DATA = 0x3f8;
+/** Bytes per string write of the panic message. */
+const PANIC_CHUNK = 256;
 
 export interface KernelOptions {
   priv: SystemTable;
@@ -274,6 +278,25 @@ export class Kernel implements KernelState {
         return ok;
       });
     return c.pending;
+  }
+
+  /**
+   * A server inside kernel-core crashed: the blue screen. The panic event (the boot's last)
+   * and the message on the serial console, as a kernel's panic() prints to its console
+   * before it halts; the caller ends the process. Nothing restarts what ran inside: rs runs
+   * above the kernel.
+   */
+  async panic(label: string, err: unknown): Promise<void> {
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const entry = this.table.get(label);
+    if (entry) this.events.lifecycle(EventKind.PANIC, entry, undefined, `in-kernel server ${label} crashed: ${what}`);
+    const text = new TextEncoder().encode(
+      `\r\n*** kernel panic: in-kernel server ${label} crashed: ${what.slice(0, 200)}\r\n*** kernel-core stops; nothing inside it restarts\r\n`,
+    );
+    for (let off = 0; off < text.length; off += PANIC_CHUNK) {
+      const chunk = text.subarray(off, off + PANIC_CHUNK);
+      await this.hw.io([["outsb", COM1_DATA, chunk.length]], chunk);
+    }
   }
 
   /** Registers a server running inside this process (kernel placement), for stop(). */

@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   }
   const cred = loadCredential(process.env.MK_CREDS);
   const nc = await connectNats(KERNEL, cred, Subjects.inboxPrefix(KERNEL), { waitMs: FIRST_CONNECT_WAIT_MS });
+  natsConnection = nc;
   const sysCred = process.env.MK_SYS_CREDS ? loadCredential(process.env.MK_SYS_CREDS) : undefined;
   const sysNc = sysCred ? await connectNats("kernel-watch", sysCred) : undefined;
   if (!sysNc) log.warn("MK_SYS_CREDS not set: deaths are noticed only when a forward finds no subscriber");
@@ -176,11 +177,46 @@ async function startInKernelServices(kernel: Kernel): Promise<void> {
     if (svc.placement !== "kernel") continue;
     const mod = (await import(pathToFileURL(resolve(PROJECT_ROOT, svc.module!)).href)) as { service?: ServiceModule };
     if (!mod.service) throw new LocalError("MK_ERR_SERVICE_MODULE", `${svc.module} does not export a service (ServiceModule)`);
-    const transport = new KernelTransport(svc.label, kernel.ipc, log, { source: kernel.events, allowed: svc.events });
+    const transport = new KernelTransport(svc.label, kernel.ipc, log, { source: kernel.events, allowed: svc.events }, (label, err) =>
+      halt(kernel, label, err),
+    );
     kernel.hosted(
       await startService(mod.service, transport, { log: createLogger(svc.label).child({ placement: "kernel" }), clock: systemClock }),
     );
   }
+}
+
+/** kernel-core's connection, for a panic to flush what it published. */
+let natsConnection: { flush(): Promise<void> } | undefined;
+/** Set once a panic began: kernel-core only says so and ends. */
+let halting = false;
+/** How long a panic may take to say so (the event, the console) before kernel-core ends regardless. */
+const HALT_MS = 2000;
+
+/**
+ * A server inside kernel-core crashed: the panic event and the console message, the
+ * messages already published flushed to NATS, then exit 70 (EX_SOFTWARE). Once.
+ */
+function halt(kernel: Kernel, label: string, err: unknown): void {
+  if (halting) return;
+  halting = true;
+  const end = () => process.exit(ExitStatus.SOFTWARE);
+  setTimeout(end, HALT_MS);
+  void kernel
+    .panic(label, err)
+    .catch((e: unknown) => log.error({ err: e }, "the panic message did not reach the console"))
+    .then(() => natsConnection?.flush())
+    .catch(() => undefined)
+    .finally(end);
+}
+
+// While halting, what the crashed server threw (and anything after it) is not another crash.
+for (const what of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(what, (e: unknown) => {
+    if (halting) return;
+    log.fatal({ err: e }, "kernel-core failed (%s)", what);
+    process.exit(exitStatus(e));
+  });
 }
 
 main().catch((e) => {

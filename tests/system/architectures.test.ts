@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "#base/clock.ts";
 import { waitUntil } from "#base/wait.ts";
-import { FsClient, sysGetEndpoints } from "#libsys";
+import { attachConsole, FsClient, followEvents, sysGetEndpoints } from "#libsys";
+import { Common, type KernelEvent } from "#abi";
 import { FileWorkload } from "../../services/workload/src/index.ts";
 import { bootTestSystem, ROOT, runMkctl, type TestSystem } from "../helpers/system.ts";
 
@@ -15,6 +16,12 @@ const FS_USER = `
   fsuser:
     ipc: [vfs, mfs]
     calls: [getinfo]
+  watcher:
+    ipc: [vfs, mfs]
+    calls: [getinfo]
+    events: true
+    console: true
+    chaos: true
 `;
 
 let ts: TestSystem | undefined;
@@ -64,4 +71,38 @@ describe("file systems in every architecture", () => {
       expect(check.status, check.stdout + check.stderr).toBe(0);
     }, 90_000);
   }
+});
+
+describe("the other side of the trade", () => {
+  it("architectures - hybrid: mfs crashing inside kernel-core is a kernel panic: the panic event names it, the console says so, and kernel-core exits 70", async () => {
+    ts = await bootTestSystem({ services: FS_USER, arch: "hybrid" });
+    const exits: { name: string; code: number | null }[] = [];
+    ts.sys.onExit((e) => exits.push(e));
+    const watcher = await ts.client("watcher");
+    const panics: KernelEvent[] = [];
+    await followEvents(watcher.sys, (ev) => {
+      if (ev.kind === "panic") panics.push(ev);
+    });
+    let screen = "";
+    await attachConsole(watcher.sys, (bytes) => (screen += new TextDecoder().decode(bytes)));
+    // The chaos crash fault: mfs throws a bug (not an errno) on its next request.
+    await watcher.sys.sendrec("mfs", Common.COMMON_FAULT, { fault: "crash" });
+    const fs = new FsClient(watcher.sys);
+    await fs.stat("/no-such-file").catch(() => undefined);
+    await waitUntil(() => (exits.some((e) => e.name === "kernel") ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 10_000,
+      what: "kernel-core to end",
+    });
+    expect(exits.find((e) => e.name === "kernel")).toMatchObject({ code: 70 });
+    expect(panics).toHaveLength(1);
+    expect(panics[0]).toMatchObject({ label: "mfs", placement: "kernel" });
+    expect(panics[0].detail).toMatch(/in-kernel server mfs crashed: InjectedCrash/);
+    await waitUntil(() => (screen.includes("kernel panic") ? true : undefined), {
+      clock: systemClock,
+      deadlineMs: 3000,
+      what: "the panic on the console",
+    });
+    expect(screen).toMatch(/\*\*\* kernel panic: in-kernel server mfs crashed: InjectedCrash/);
+  }, 60_000);
 });

@@ -20,13 +20,25 @@ export class KernelTransport implements Transport {
 
   private self?: string;
   private readonly kevents?: { source: KernelEvents; allowed: boolean };
+  private readonly halt?: (label: string, err: unknown) => void;
 
-  /** kevents: the kernel's event stream, and whether this service holds the events privilege. */
-  constructor(label: string, ipc: Ipc, log: Logger, kevents?: { source: KernelEvents; allowed: boolean }) {
+  /**
+   * kevents: the kernel's event stream, and whether this service holds the events privilege.
+   * halt: what a panic does before kernel-core ends (kernel-core's main: the panic event, the
+   * console, then exit); without it a panic exits at once.
+   */
+  constructor(
+    label: string,
+    ipc: Ipc,
+    log: Logger,
+    kevents?: { source: KernelEvents; allowed: boolean },
+    halt?: (label: string, err: unknown) => void,
+  ) {
     this.label = label;
     this.ipc = ipc;
     this.klog = log;
     this.kevents = kevents;
+    this.halt = halt;
   }
 
   async events(onEvent: (ev: KernelEvent) => void): Promise<{ stop(): void }> {
@@ -111,8 +123,14 @@ export class KernelTransport implements Transport {
     this.ipc.inKernel.delete(this.label);
   }
 
+  /**
+   * The blue screen. With a halt, kernel-core ends once it has said so (halt exits); until
+   * then what threw is thrown on, and kernel-core's main ignores every error (it is halting).
+   */
   panic(err: unknown): never {
     this.klog.fatal({ err, inKernel: this.label }, "kernel panic: in-kernel server %s crashed", this.label);
-    process.exit(ExitStatus.SOFTWARE);
+    if (!this.halt) process.exit(ExitStatus.SOFTWARE);
+    this.halt(this.label, err);
+    throw err;
   }
 }

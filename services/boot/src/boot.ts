@@ -441,6 +441,11 @@ export class ProcessSystem {
     this.backend.forgetAll();
   }
 
+  /** fn hears how each part this process started (nats, kernel, hardware, rs's keeper) ended. */
+  onExit(fn: (e: { name: string; pid: number; code: number | null; signal: NodeJS.Signals | null }) => void): void {
+    this.backend.onExit(fn);
+  }
+
   /** The kernel's endpoint table, or a clear error when no kernel of this system answers. */
   async endpointsOrExplain(): Promise<{ endpoint: string; label: string; generation: number; state: string }[]> {
     try {

@@ -72,7 +72,18 @@ export interface State {
   sched: SchedRow[] | null;
   workload: WorkloadInfo | null;
 }
-type TimelineKind = "started" | "ready" | "dead" | "denied" | "recovered" | "fault" | "hw-fault" | "sched" | "experiment" | "workload";
+type TimelineKind =
+  | "started"
+  | "ready"
+  | "dead"
+  | "denied"
+  | "recovered"
+  | "fault"
+  | "hw-fault"
+  | "sched"
+  | "panic"
+  | "experiment"
+  | "workload";
 export interface TimelineEntry {
   t: number;
   kind: TimelineKind;

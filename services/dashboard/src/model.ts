@@ -193,6 +193,18 @@ export class Model {
       return;
     }
     if (ev.kind === "sched") return; // the scheduler view shows settings; the timeline keeps lifecycle
+    if (ev.kind === "panic") {
+      // kernel-core is going (a server inside it crashed): its last word.
+      this.record({
+        kind: "panic",
+        label: ev.label,
+        generation: ev.generation || null,
+        cause: null,
+        mttr_ms: null,
+        text: `kernel panic: ${ev.detail ?? ev.label}`,
+      });
+      return;
+    }
     const n = this.node(ev.label);
     if (!n) return;
     if (n.generation !== null && ev.generation < n.generation) return; // an older incarnation's news
