@@ -150,6 +150,7 @@ const TIMELINE_KINDS: readonly string[] = [
   "fault",
   "hw-fault",
   "sched",
+  "panic",
   "experiment",
   "workload",
 ];
