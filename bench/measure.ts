@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Bdev, Common, Kind, parseHops } from "#abi";
+import { Bdev, Common, Kind, parseHops, Subjects } from "#abi";
 import { Kernel } from "../kernel-core/src/kernel.ts";
 import { KernelTransport } from "../kernel-core/src/ipc/kernel-transport.ts";
 import { KernelMetrics } from "../kernel-core/src/metrics/metrics.ts";
@@ -100,11 +100,11 @@ export async function preparePaths(o: MeasureOptions): Promise<{ paths: BenchPat
     user: o.rawCred.user,
     pass: o.rawCred.password,
     name: "bench-raw",
-    inboxPrefix: "_INBOX.kernel",
+    inboxPrefix: Subjects.kernelAnswers,
   });
   // The baseline uses the same request machinery as libsys and the kernel, so the ratios
   // measure the kernel's hops and nothing else.
-  const rawMux = new RequestMux(new Wire(raw, log, systemClock), "_INBOX.kernel", systemClock);
+  const rawMux = new RequestMux(new Wire(raw, log, systemClock), Subjects.kernelAnswers, systemClock);
   rawMux.start();
   const echoFn = async (x: Uint8Array) => x.length;
   const empty = new Uint8Array(0);

@@ -25,10 +25,10 @@ const nc = await connect({
   user: cred.user,
   pass: cred.password,
   name: "bench-relay",
-  inboxPrefix: Subjects.inboxPrefix("kernel"),
+  inboxPrefix: Subjects.kernelAnswers,
 });
 const wire = new Wire(nc, log, systemClock);
-const mux = new RequestMux(wire, Subjects.inboxPrefix("kernel"), systemClock);
+const mux = new RequestMux(wire, Subjects.kernelAnswers, systemClock);
 mux.start();
 const SOURCE = "bench-client#0"; // fixed: the relay authenticates nobody
 

@@ -64,6 +64,13 @@ export const Subjects = {
   endpointWildcard: (label: string) => `mk.ep.${label}.>`,
   inboxPrefix: (label: string) => `_INBOX.${label}`,
   /**
+   * Where a label's sendrecs to other labels are answered (a part of its inbox): on
+   * reply-direct the server answers here, and servers may publish into no other part of it.
+   */
+  directInbox: (label: string) => `_INBOX.${label}.rd`,
+  /** Where services answer what kernel-core forwards them (its bus requests have another part: _INBOX.kernel.hw). */
+  kernelAnswers: "_INBOX.kernel.ep",
+  /**
    * A channel (the `channel` path) into one incarnation of dst: only src's NATS user may
    * publish here, only dst's subscribe, and only that incarnation does (an older one still
    * connected never sees, nor answers, what is meant for the new).

@@ -9,7 +9,7 @@
 // NATS core keeps no message for a subscriber that is away, so their replies are gone;
 // and until it is back, a new request fails at once rather than wait in nats.js's buffer.
 import { randomBytes } from "node:crypto";
-import { errors, nuid, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { errors, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Clock, Timer } from "./clock.ts";
 import { LocalError, type LocalCode } from "./errors.ts";
 import { readEnvelope, type Envelope } from "./nats-envelope.ts";
@@ -26,7 +26,7 @@ let idAt = 0;
  * service into the kernel's. A server that guessed the id of a request it was not sent could
  * answer it as if it were the server asked.
  */
-function unguessableId(): string {
+export function unguessableId(): string {
   if (idAt + ID_BYTES > idPool.length) {
     idPool = randomBytes(ID_BYTES * 256);
     idAt = 0;
@@ -119,7 +119,8 @@ export class RequestMux {
   constructor(wire: Wire, inboxPrefix: string, clock: Clock) {
     this.wire = wire;
     this.nc = wire.nc;
-    this.prefix = `${inboxPrefix}.${nuid.next()}.`;
+    // Random too: a party that may publish into the inbox must not find the live prefix from another's (nuid's are one sequence).
+    this.prefix = `${inboxPrefix}.${unguessableId()}.`;
     this.clock = clock;
   }
 

@@ -306,16 +306,21 @@ describe("ipc: the reply-direct path", () => {
         const at = m.reply.lastIndexOf(".");
         for (let i = 0; i < 50; i++) answer(`${m.reply.slice(0, at + 1)}${i.toString(36)}`);
         answer("_INBOX.client.x.1"); // the inbox of a label that may not message rdsrv
+        answer("_INBOX.direct.x.1"); // the caller's inbox outside its sub-inbox for direct answers (its kernel calls' answers)
       },
     });
     await hostile.flush();
     const r = await d.sys.sendrec(srv.sys.self, Common.COMMON_PING, {});
     await wait(() => (replies.length > 0 ? true : undefined), "the hostile connection to get the request");
     expect(replies).toHaveLength(1);
-    expect(replies[0]).toMatch(/^_INBOX\.direct\./);
+    expect(replies[0]).toMatch(/^_INBOX\.direct\.rd\./);
     // One answer won (the real server's, empty, or the hostile one's).
     expect(["", "forged"]).toContain(new TextDecoder().decode(r.data));
-    await wait(() => (refused.some((e) => e.includes("_INBOX.client.x.1")) ? true : undefined), "NATS to refuse the foreign inbox");
+    await wait(
+      () =>
+        refused.some((e) => e.includes("_INBOX.client.x.1")) && refused.some((e) => e.includes("_INBOX.direct.x.1")) ? true : undefined,
+      "NATS to refuse the foreign inbox and the caller's own outside its sub-inbox",
+    );
     // The next requests (a kernel call, a request held by the real server) are answered by
     // those asked: no replayed or guessed answer matched their ids.
     const info = await d.sys.kernelCall(SysCall.SYS_GETINFO, { what: "endpoint", label: "rdsrv" });

@@ -31,12 +31,20 @@ function driver(label: string, seen: { source: string; bits: number }[]): Servic
   return { label, create: () => ({ handlers: {}, notify: (source, bits) => void seen.push({ source, bits }) }) };
 }
 
+let busRequests = 0;
+
 /** The emulator raises one interrupt on `line` as if a device had. */
 async function spuriousIrq(line: number): Promise<void> {
   const h = headers();
   h.set(H.type, String(Hw.HW_FAULT));
   h.set(H.args, JSON.stringify({ fault: "spurious-irq", irq: line, count: 1 }));
-  const m = await kernelNc.request(Subjects.hwIo, undefined, { headers: h, timeout: 5000 });
+  // The emulator answers only into the kernel's bus inbox (_INBOX.kernel.hw.>).
+  const m = await kernelNc.request(Subjects.hwIo, undefined, {
+    headers: h,
+    timeout: 5000,
+    noMux: true,
+    reply: `_INBOX.kernel.hw.test.${++busRequests}`,
+  });
   expect(m.headers?.get(H.status)).toBe("0");
 }
 

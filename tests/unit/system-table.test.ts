@@ -138,15 +138,22 @@ describe("privilege table", () => {
 
   it("privilege table - NATS users may publish only their own trap and answers to who may ask them, subscribe only their own endpoint and inbox, with no response grants", () => {
     const t = parseSystemTable(shipped);
-    // Answers: into the kernel's inbox, and into the inbox of each label whose ipc names ata.
-    const askers = [...t.services.values()].filter((s) => s.ipc.includes("ata")).map((s) => `_INBOX.${s.label}.>`);
-    expect(askers).toContain("_INBOX.mfs.>");
-    expect(askers).not.toContain("_INBOX.vfs.>");
+    // Answers: into the kernel's answer inbox (not its bus inbox), and into the sub-inbox
+    // for direct answers of each label whose table entry puts its pair with ata on
+    // reply-direct (mfs): not the rest of mfs's inbox, and not rs, the dashboard or the shell,
+    // which reach ata by the trap.
     expect(permissionsFor(t, "ata")).toEqual({
-      publish: ["mk.trap.ata", "_INBOX.kernel.>", ...askers],
+      publish: ["mk.trap.ata", "_INBOX.kernel.ep.>", "_INBOX.mfs.rd.>"],
       subscribe: ["mk.ep.ata.>", "_INBOX.ata.>", "mk.kernel.boot", "mk.kernel.dead"],
       allowResponses: false,
     });
+    // A run with MK_IPC_PATH=reply-direct: every label whose ipc names ata (a tool with instances in each instance's sub-inbox too).
+    const askers = [...t.services.values()].filter((s) => s.ipc.includes("ata")).map((s) => s.label);
+    const direct = permissionsFor(t, "ata", { ipcPath: "reply-direct" }).publish;
+    for (const a of askers) expect(direct).toContain(`_INBOX.${a}.rd.>`);
+    expect(direct).toContain("_INBOX.mkctl.*.rd.>");
+    expect(direct.filter((p) => p.startsWith("_INBOX.") && !p.endsWith(".rd.>")).sort()).toEqual(["_INBOX.kernel.ep.>"]);
+    expect(permissionsFor(t, "vfs").publish).toEqual(["mk.trap.vfs", "_INBOX.kernel.ep.>", "_INBOX.workload.rd.>"]);
     // No service user has response grants: a reply subject a server puts on an answer gives the caller no right.
     for (const svc of t.services.keys()) expect(permissionsFor(t, svc).allowResponses, svc).toBe(false);
     // mkctl runs as instances (mkctl.<id>): its own trap subject and its instances'.

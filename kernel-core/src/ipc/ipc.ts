@@ -46,8 +46,9 @@ export interface Link {
   forward(ep: EndpointEntry, source: string, t: TrapIn, timeoutMs: number): Promise<TrapOut>;
   notify(ep: EndpointEntry, source: string, bits: number): void;
   /**
-   * reply-direct: hands the request to ep with the caller's own reply subject (NATS's
-   * one-shot response right is the reply capability); the server answers the caller.
+   * reply-direct: hands the request to ep with the caller's own reply subject (in its
+   * sub-inbox for answers from servers; the random request id in it is the reply
+   * capability); the server answers the caller.
    */
   forwardDirect(ep: EndpointEntry, source: string, t: TrapIn, reply: string): void;
   /** Tells every caller that ep died: what they sent it by reply-direct will not be answered. */
@@ -263,6 +264,8 @@ export class Ipc {
    */
   private directReply(t: TrapIn, priv: ServicePrivileges, label: string, generation: number): string | undefined {
     if (t.reply === undefined || t.kind !== Kind.SENDREC || generation === 0 || this.pathMode === "trap") return undefined;
+    // Servers may answer only into the caller's sub-inbox for them: any other reply subject takes the trap.
+    if (!t.reply.startsWith(`${Subjects.directInbox(t.caller)}.`)) return undefined;
     // A channel pair whose channel is not (yet) open goes by reply-direct, not by the trap.
     if (this.pathMode === "table" && priv.paths.get(label) !== "reply-direct" && priv.paths.get(label) !== "channel") return undefined;
     return t.reply;

@@ -48,7 +48,7 @@ export class KernelTransport implements Transport {
       try {
         onEvent(ev);
       } catch (e) {
-        this.panic(e);
+        this.halting(e);
       }
     });
     return { stop };
@@ -106,14 +106,16 @@ export class KernelTransport implements Transport {
           return await receiver.deliver(msg);
         } catch (e) {
           if (e instanceof MkError) throw e;
-          return this.panic(e);
+          // A halted machine answers nothing: the caller learns of it as kernel-core goes.
+          this.halting(e);
+          return new Promise<never>(() => undefined);
         }
       },
       notify: (source, bits) => {
         try {
           receiver.notify(source, bits);
         } catch (e) {
-          this.panic(e);
+          this.halting(e);
         }
       },
     });
@@ -123,14 +125,16 @@ export class KernelTransport implements Transport {
     this.ipc.inKernel.delete(this.label);
   }
 
-  /**
-   * The blue screen. With a halt, kernel-core ends once it has said so (halt exits); until
-   * then what threw is thrown on, and kernel-core's main ignores every error (it is halting).
-   */
-  panic(err: unknown): never {
+  /** The blue screen begins: with a halt, kernel-core ends once it has said so (halt exits); without, at once. */
+  private halting(err: unknown): void {
     this.klog.fatal({ err, inKernel: this.label }, "kernel panic: in-kernel server %s crashed", this.label);
     if (!this.halt) process.exit(ExitStatus.SOFTWARE);
     this.halt(this.label, err);
+  }
+
+  /** A crash in this server: the panic begins, and what threw is thrown on (kernel-core's main ignores every error while it halts). */
+  panic(err: unknown): never {
+    this.halting(err);
     throw err;
   }
 }

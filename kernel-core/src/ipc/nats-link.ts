@@ -22,7 +22,6 @@ import {
   errnoName,
   H,
   headerSafe,
-  KERNEL,
   MAX_ARGS,
   MkError,
   replyHops,
@@ -89,7 +88,7 @@ export class NatsLink implements Link {
     this.o = o;
     this.debug = o.log.isLevelEnabled("debug");
     this.wire = new Wire(o.nc, o.log, o.clock);
-    this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(KERNEL), o.clock);
+    this.mux = new RequestMux(this.wire, Subjects.kernelAnswers, o.clock);
     this.dropAnswers = new KeyedBudget(o.clock, { burst: DROP_ANSWERS, windowMs: 1000 });
     const handle = this.wire.guard("trap", (m) => this.onTrap(m));
     this.traps = new TrapQueue<Msg>({

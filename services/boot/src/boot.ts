@@ -120,7 +120,12 @@ export class ProcessSystem {
     // Beside a compose stack (which publishes 7700) the wanted port is taken: a free one, said by mkctl up.
     const kernel = await takePort(o.kernelPort ?? table.kernel.httpPort);
     const natsUrl = `nats://127.0.0.1:${port}`;
-    const auth = generateNatsAuth(table, { clientUrl: natsUrl, listen: `127.0.0.1:${port}`, monitor: `127.0.0.1:${monitor}` });
+    const auth = generateNatsAuth(table, {
+      clientUrl: natsUrl,
+      listen: `127.0.0.1:${port}`,
+      monitor: `127.0.0.1:${monitor}`,
+      ipcPath: o.env?.MK_IPC_PATH ?? process.env.MK_IPC_PATH,
+    });
     writeFileSync(join(runDir, "nats.conf"), auth.config, { mode: 0o600 });
     writeCredentials(join(runDir, "creds"), auth.credentials);
 

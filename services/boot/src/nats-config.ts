@@ -24,7 +24,8 @@ interface Permissions {
   allowResponses: boolean;
 }
 
-export function permissionsFor(table: SystemTable, user: string): Permissions {
+/** ipcPath: MK_IPC_PATH of the run the config is for (reply-direct lets every pair answer directly). */
+export function permissionsFor(table: SystemTable, user: string, o: { ipcPath?: string } = {}): Permissions {
   if (user === KERNEL) {
     return {
       publish: [
@@ -73,13 +74,20 @@ export function permissionsFor(table: SystemTable, user: string): Permissions {
   // Answers, by standing grant and not NATS's response grants (allow_responses): a service
   // reads its inbox, where servers answer it on the fast paths with reply subjects of their
   // choosing, and a response grant would let a server and a caller together publish once
-  // anywhere (a trap as another label). It answers the kernel (the trap path) and, by
-  // reply-direct, each label whose ipc names it (MK_IPC_PATH=reply-direct may put any such
-  // pair on that path for a run). Request ids are unguessable (RequestMux): the grant lets
-  // it answer what it was asked, not another's request.
-  publish.push(`${Subjects.inboxPrefix(KERNEL)}.>`);
-  for (const caller of table.services.values())
-    if (caller.label !== user && caller.ipc.includes(user)) publish.push(`${Subjects.inboxPrefix(caller.label)}.>`);
+  // anywhere (a trap as another label). It answers what kernel-core forwards (into the
+  // kernel's answer inbox, not its bus inbox) and, by reply-direct, the labels whose table
+  // entry puts the pair on reply-direct or channel (which falls back to it), or every label
+  // whose ipc names it when the run says MK_IPC_PATH=reply-direct: only into their sub-inbox
+  // for such answers. Request ids and inbox prefixes are random (RequestMux): the grant
+  // lets it answer what it was asked, not another's request.
+  publish.push(`${Subjects.kernelAnswers}.>`);
+  for (const caller of table.services.values()) {
+    if (caller.label === user || !caller.ipc.includes(user)) continue;
+    const path = caller.paths.get(user);
+    if (o.ipcPath !== "reply-direct" && path !== "reply-direct" && path !== "channel") continue;
+    publish.push(`${Subjects.directInbox(caller.label)}.>`);
+    if (caller.instances > 0) publish.push(`${Subjects.directInbox(`${caller.label}.*`)}.>`);
+  }
   const subscribe = [Subjects.endpointWildcard(user), `${Subjects.inboxPrefix(user)}.>`, Subjects.kernelBoot, Subjects.kernelDead];
   // Channels (paths: channel): the caller publishes only its own side of the pair's subject;
   // the server reads them with its channel user (below), never with this one.
@@ -132,6 +140,8 @@ export interface NatsAuthOptions {
   monitor?: string;
   /** Fixed passwords (tests); random otherwise. */
   passwords?: Map<string, string>;
+  /** MK_IPC_PATH of the run (table, trap, reply-direct): which pairs may answer directly. */
+  ipcPath?: string;
 }
 
 export interface NatsAuth {
@@ -162,7 +172,7 @@ export function generateNatsAuth(table: SystemTable, opts: NatsAuthOptions): Nat
   }
   const mkUsers = natsUsers(table)
     .filter((u) => u !== SYS_USER)
-    .map((u) => userBlock(u, hashPassword(credentials.get(u)!.password), permissionsFor(table, u)));
+    .map((u) => userBlock(u, hashPassword(credentials.get(u)!.password), permissionsFor(table, u, { ipcPath: opts.ipcPath })));
   const config = [
     `# generated from ${table.file} by mkos; do not edit`,
     `listen: ${q(opts.listen)}`,

@@ -45,7 +45,7 @@ import { createLogger, LogLimiter, type Logger } from "#base/log.ts";
 import { connectNats, watchConnection } from "#base/nats-connect.ts";
 import { Envelope, readEnvelope } from "#base/nats-envelope.ts";
 import { ExitStatus, isLocalError, toMkError } from "#base/errors.ts";
-import { RequestMux } from "#base/request-mux.ts";
+import { RequestMux, unguessableId } from "#base/request-mux.ts";
 import { childTrace, noteCall } from "#base/trace.ts";
 import type { RawReply, Receiver, Transport } from "#base/transport.ts";
 import { errorEnvelope, Wire } from "#base/wire.ts";
@@ -81,7 +81,15 @@ export class NatsTransport implements Transport {
   private kernelSub?: Subscription;
   private readonly trap: string;
   private readonly onPanic: (err: unknown) => never;
+  /** Kernel calls and sends: only kernel-core answers into this inbox. */
   private readonly mux: RequestMux;
+  /**
+   * sendrecs to other labels, in a sub-inbox of their own (`_INBOX.<label>.rd`): on
+   * reply-direct the server answers there, and the servers the table lets answer this label
+   * may publish there and nowhere else in its inbox (not into its kernel calls' answers, nor
+   * its channels').
+   */
+  private readonly direct: RequestMux;
   private readonly clock: Clock;
   /** This incarnation, once the kernel assigned it: every trap after SYS_HELLO names it. */
   private self?: string;
@@ -137,6 +145,8 @@ export class NatsTransport implements Transport {
     this.eventLimiter = new LogLimiter(clock);
     this.mux = new RequestMux(this.wire, Subjects.inboxPrefix(label), clock);
     this.mux.start();
+    this.direct = new RequestMux(this.wire, Subjects.directInbox(label), clock);
+    this.direct.start();
     this.followDeaths();
     this.onPanic =
       onPanic ??
@@ -169,7 +179,7 @@ export class NatsTransport implements Transport {
         const key = readEnvelope(m).get(H.dst);
         if (key === undefined || key.length > 48 || !parseEndpoint(key)?.generation) return;
         const dead = new MkError("EDEADSRCDST", `${key} died before it answered`);
-        this.mux.failTo(key, dead);
+        this.direct.failTo(key, dead);
         const ch = this.channelsOut.get(key);
         this.channelsOut.delete(key);
         void ch?.then((c) => c?.mux.close(dead));
@@ -210,7 +220,7 @@ export class NatsTransport implements Transport {
       const target = dst.includes("#") ? dst : undefined;
       m = channel
         ? await channel.mux.request(channel.subject, data, h, timeoutMs + 1000, target)
-        : await this.mux.request(this.trap, data, h, timeoutMs + 1000, target);
+        : await (dst === KERNEL ? this.mux : this.direct).request(this.trap, data, h, timeoutMs + 1000, target);
     } catch (e) {
       // Nothing subscribes to the server's channels: it is gone (the request reached no one).
       if (channel !== undefined && isLocalError(e, "MK_ERR_NO_RESPONDERS"))
@@ -350,6 +360,7 @@ export class NatsTransport implements Transport {
           if (this.kernelBoot !== undefined) {
             const lost = new MkError("ENOTREADY", "kernel-core restarted: the request was lost with the old kernel");
             this.mux.failAll(lost);
+            this.direct.failAll(lost);
             // The new kernel knows no channel the old one opened: it could not revoke them, nor
             // tell of a server that died with it. What waits on one fails now, as on the trap
             // (the caller's recovery sends it again), instead of at its deadline.
@@ -364,9 +375,12 @@ export class NatsTransport implements Transport {
     });
     const check = () => {
       this.watchdog = this.clock.setTimeout(check, KERNEL_BEACON_MS);
-      if (this.mux.size === 0) return;
+      if (this.mux.size + this.direct.size === 0) return;
       const silent = this.clock.now() - this.kernelSeen;
-      if (silent > KERNEL_SILENT_MS) this.mux.failAll(new MkError("ENOTREADY", `kernel-core is gone: no announcement for ${silent} ms`));
+      if (silent <= KERNEL_SILENT_MS) return;
+      const gone = new MkError("ENOTREADY", `kernel-core is gone: no announcement for ${silent} ms`);
+      this.mux.failAll(gone);
+      this.direct.failAll(gone);
     };
     check();
   }
@@ -514,7 +528,8 @@ export class NatsTransport implements Transport {
       return;
     }
     if (!msg.reply) return;
-    if (!answerable(msg.reply, channelSource ?? get(H.src) ?? "")) {
+    // A channel's reply subject was checked on arrival (its own inbox); the rest answer the kernel or the caller's sub-inbox.
+    if (channelSource === undefined && !answerable(msg.reply, get(H.src) ?? "")) {
       this.log?.warn({ reply: msg.reply.slice(0, 64) }, "not answered: the reply subject is neither the kernel's inbox nor the caller's");
       return;
     }
@@ -572,6 +587,7 @@ export class NatsTransport implements Transport {
     this.watchdog?.cancel();
     this.kernelSub?.unsubscribe();
     this.mux.close(new MkError("ENOTREADY", `${this.label} is closing`));
+    this.direct.close(new MkError("ENOTREADY", `${this.label} is closing`));
     for (const p of this.channelsOut.values()) void p.then((c) => c?.mux.close(new MkError("ENOTREADY", `${this.label} is closing`)));
     this.channelsOut.clear();
     await this.channelConn?.nc.close().catch(() => undefined);
@@ -588,14 +604,14 @@ export class NatsTransport implements Transport {
 }
 
 /**
- * A responder answers only the kernel's inbox or the caller's own (reply-direct): a response
- * right in NATS overrides every deny, so a reply subject that names anyone else's inbox is
- * never published to, whoever put it there.
+ * A responder answers only the kernel's answer inbox or the caller's sub-inbox for them
+ * (reply-direct): a reply subject that names anywhere else is never published to, whoever
+ * put it there (NATS would refuse most of them anyway: a service may publish only there).
  */
 function answerable(reply: string, source: string): boolean {
-  if (reply.startsWith(`${Subjects.inboxPrefix(KERNEL)}.`)) return true;
+  if (reply.startsWith(`${Subjects.kernelAnswers}.`)) return true;
   const i = source.indexOf("#");
-  return i > 0 && reply.startsWith(`${Subjects.inboxPrefix(source.slice(0, i))}.`);
+  return i > 0 && reply.startsWith(`${Subjects.directInbox(source.slice(0, i))}.`);
 }
 
 /**
@@ -618,7 +634,7 @@ export function trapEnvelope(
   if (self) h.set(H.src, self);
   h.set(H.type, String(type));
   h.set(H.dst, dst);
-  h.set(H.req, nuid.next());
+  h.set(H.req, unguessableId());
   h.set(H.hops, addHop(undefined, caller, systemClock.nowUs()));
   h.set(H.trace, childTrace());
   if (kind !== Kind.SENDREC) h.set(H.kind, kind);

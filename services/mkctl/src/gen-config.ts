@@ -37,14 +37,15 @@ function parseUids(spec: string): Map<string, number> {
 
 export function genConfig(o: GenConfigOptions): { written: boolean; users: string[] } {
   const tableText = readFileSync(o.system, "utf8");
-  const stamp = createHash("sha256").update(tableText).update(o.clientUrl).update(o.uids).digest("hex");
+  const ipcPath = process.env.MK_IPC_PATH ?? "";
+  const stamp = createHash("sha256").update(tableText).update(o.clientUrl).update(o.uids).update(ipcPath).digest("hex");
   const stampFile = join(o.out, "generated-from.sha256");
   const table = loadSystemTable(o.system);
   const users = natsUsers(table);
   if (existsSync(stampFile) && readFileSync(stampFile, "utf8").trim() === stamp) return { written: false, users };
 
   const uids = parseUids(o.uids);
-  const auth = generateNatsAuth(table, { clientUrl: o.clientUrl, listen: o.listen, monitor: o.monitor });
+  const auth = generateNatsAuth(table, { clientUrl: o.clientUrl, listen: o.listen, monitor: o.monitor, ipcPath });
   mkdirSync(join(o.out, "creds"), { recursive: true, mode: 0o755 });
   chmodSync(join(o.out, "creds"), 0o755);
   writeFileSync(join(o.out, "nats.conf"), auth.config, { mode: 0o400 });
