@@ -14,6 +14,7 @@ import {
   ProcessSystem,
 } from "../../services/boot/src/index.ts";
 import { parseSystemTable } from "../../kernel-core/base/system-table.ts";
+import { Subjects } from "#abi";
 import {
   connectClient,
   loadChannelCredential,
@@ -136,7 +137,9 @@ export async function bootTestSystem(o: TestSystemOptions = {}): Promise<TestSys
     },
     async raw(user) {
       const c = loadCredential(sys.credFile(user));
-      const nc = await connect({ servers: c.servers, user: c.user, pass: c.password, name: user, inboxPrefix: `_INBOX.${user}` });
+      // With the kernel's credential, requests are answered where services may answer kernel-core (its answer inbox).
+      const inboxPrefix = user === "kernel" ? Subjects.kernelAnswers : `_INBOX.${user}`;
+      const nc = await connect({ servers: c.servers, user: c.user, pass: c.password, name: user, inboxPrefix });
       opened.push({ stop: () => nc.close() });
       return nc;
     },
