@@ -1,7 +1,7 @@
 // The NATS authorization generated from the privilege table. Each service is a NATS user
-// that may publish only its own trap subject and answers (into the kernel's inbox, and the
-// inboxes of the labels that may message it), and subscribe only its own endpoint subjects
-// and inbox. Only the kernel touches mk.hw.>, and
+// that may publish only its own trap subject and answers (into the kernel's answer inbox,
+// and the sub-inbox for direct answers of the labels on a fast path to it), and subscribe
+// only its own endpoint subjects and inbox. Only the kernel touches mk.hw.>, and
 // only the kernel publishes the event stream mk.ev.>, which services with `events` read.
 // The kernel's second user lives in the system account, to see client disconnects.
 // The config holds bcrypt hashes, not passwords: only each service's own credential file
