@@ -3,7 +3,7 @@
 // stops boot with an error naming the file, the line and the offending value.
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { INSTANCE_RE, KERNEL, KernelCalls, LABEL_RE, type GrantableCall } from "#abi";
+import { INSTANCE_RE, KERNEL, KernelCalls, LABEL_RE, type ErrDetail, type GrantableCall } from "#abi";
 import { HARDWARE_USER, SYS_USER } from "./credentials.ts";
 import { LocalError } from "./errors.ts";
 
@@ -120,7 +120,7 @@ export class SystemTableError extends LocalError<"MK_ERR_SYSTEM_TABLE"> {
   readonly line?: number;
   /** The offending entry (`services.mfs.block.ata.minix`), when one is. */
   readonly path?: string;
-  constructor(message: string, file: string, line?: number, options?: ErrorOptions & { path?: string }) {
+  constructor(message: string, file: string, line?: number, options?: ErrorOptions & { path?: string; detail?: ErrDetail }) {
     super("MK_ERR_SYSTEM_TABLE", message, options);
     this.name = "SystemTableError";
     this.file = file;

@@ -378,10 +378,9 @@ describe("ipc: collusion through reply subjects", () => {
     expect(got).toEqual([Subjects.trap("client")]);
 
     // reply-direct: the server answers the caller (into its inbox) and names a reply subject.
-    const srv = await ts.serve({
-      label: "rdsrv",
-      create: () => ({ handlers: { [Common.COMMON_PING]: async () => (await new Promise((r) => setTimeout(r, 500)), {}) } }),
-    });
+    // The real rdsrv holds the request until the end, so the hostile connection's answer is the one taken.
+    const holds: (() => void)[] = [];
+    const srv = await ts.serve(heldServer("rdsrv", [], holds, true));
     const accomplice = await ts.raw("direct");
     const accompliceRefused = errorsOf(accomplice);
     accomplice.subscribe("_INBOX.direct.>", {
@@ -407,6 +406,7 @@ describe("ipc: collusion through reply subjects", () => {
       "NATS to refuse the accomplice's publish",
     );
     hostile.close();
+    for (const release of holds.splice(0)) release();
     await srv.stop();
     // Nothing reached echo as the victim's.
     expect(fromVictim()).toBe(before);

@@ -35,11 +35,14 @@ export function archNames(root = PROJECT_ROOT): string[] {
 export function loadArch(name: string, root = PROJECT_ROOT): ArchProfile {
   const known = archNames(root);
   if (!NAME.test(name) || !known.includes(name))
-    throw new LocalError("MK_ERR_USAGE", `no architecture ${JSON.stringify(name.slice(0, 40))}: etc/arch has ${known.join(", ")}`);
+    throw new LocalError("MK_ERR_USAGE", `no architecture ${JSON.stringify(name.slice(0, 40))}: etc/arch has ${known.join(", ")}`, {
+      detail: { arg: "arch", label: name.slice(0, 40) },
+    });
   const path = join(archDir(root), `${name}.yaml`);
   const file = relative(root, path);
   const doc = parseDocument(readFileSync(path, "utf8"));
-  const fail = (message: string, at: string) => new SystemTableError(`${file}: ${at}: ${message}`, file, undefined, { path: at });
+  const fail = (message: string, at: string, label?: string) =>
+    new SystemTableError(`${file}: ${at}: ${message}`, file, undefined, { path: at, ...(label ? { detail: { arg: at, label } } : {}) });
   if (doc.errors.length > 0) throw fail(doc.errors[0].message, "(yaml)");
   const top = doc.contents;
   if (!isMap(top)) throw fail("a profile is a mapping with one field, kernel: [labels]", "(top)");
@@ -55,7 +58,7 @@ export function loadArch(name: string, root = PROJECT_ROOT): ArchProfile {
     return v;
   });
   const twice = kernel.find((l, i) => kernel.indexOf(l) !== i);
-  if (twice) throw fail(`${twice} is named twice`, "kernel");
+  if (twice) throw fail(`${twice} is named twice`, "kernel", twice);
   return { name, file, kernel };
 }
 
@@ -68,13 +71,15 @@ export function archPlacement(table: SystemTable, arch: ArchProfile): Record<str
   arch.kernel.forEach((label, i) => {
     const svc = table.services.get(label);
     const at = `kernel[${i}]`;
-    if (!svc) throw new SystemTableError(`${arch.file}: ${at}: no service ${label} in ${table.file}`, arch.file, undefined, { path: at });
+    const detail = { arg: at, label };
+    if (!svc)
+      throw new SystemTableError(`${arch.file}: ${at}: no service ${label} in ${table.file}`, arch.file, undefined, { path: at, detail });
     if (!svc.module || !svc.command)
       throw new SystemTableError(
         `${arch.file}: ${at}: ${label} has no module and command in ${table.file}: only a driver or server can be loaded into kernel-core`,
         arch.file,
         undefined,
-        { path: at },
+        { path: at, detail: { arg: "module", label } },
       );
   });
   const out: Record<string, "user" | "kernel"> = {};
